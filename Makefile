@@ -1,0 +1,127 @@
+# iobserver: four small tools around one event stream, iobs-stream(5).
+
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+SBINDIR ?= $(PREFIX)/sbin
+MANDIR ?= $(PREFIX)/share/man
+PKG_CONFIG ?= pkg-config
+BATS ?= bats
+
+# Where objects and binaries go; the sanitizer build uses its own.
+BUILD ?= build
+BIN ?= bin
+
+CFLAGS ?= -O2 -g
+override CFLAGS += -std=gnu11 -Wall -Wextra -Werror -Icommon \
+	-DLIBBSD_NETBSD_VIS $(BSD_CFLAGS) -MMD -MP
+# Evaluated when a recipe runs, so that `make check` can install
+# pkg-config and the libraries before they are asked for.
+BSD_CFLAGS = $(shell $(PKG_CONFIG) --cflags libbsd-overlay)
+BSD_LIBS = $(shell $(PKG_CONFIG) --libs libbsd-overlay)
+LMDB_LIBS = $(shell $(PKG_CONFIG) --libs lmdb 2>/dev/null || echo -llmdb)
+
+SANITIZE = -fsanitize=address,undefined -fno-sanitize-recover=all \
+	-fno-omit-frame-pointer
+
+# A directory per tool: every .c file in it belongs to that tool.
+COMMON_SRC = $(wildcard common/*.c)
+WATCH_SRC = $(wildcard watcher/*.c)
+SCRIBE_SRC = $(wildcard scribe/*.c)
+MIRROR_SRC = $(wildcard mirror/*.c)
+SUPERVISE_SRC = $(wildcard supervisor/*.c)
+TEST_SRC = $(wildcard tests/*.c)
+
+PROGS = $(BIN)/iobs-watch $(if $(SCRIBE_SRC),$(BIN)/iobs-scribe) \
+	$(if $(MIRROR_SRC),$(BIN)/iobs-mirror) \
+	$(if $(SUPERVISE_SRC),$(BIN)/iobs-supervise)
+# Test helpers: one program per tests/*.c, linked with libiobs.
+TEST_PROGS = $(patsubst tests/%.c,$(BIN)/%,$(TEST_SRC))
+MAN1 = $(wildcard man/*.1)
+MAN5 = $(wildcard man/*.5)
+MAN7 = $(wildcard man/*.7)
+MAN8 = $(wildcard man/*.8)
+MANS = $(MAN1) $(MAN5) $(MAN7) $(MAN8)
+
+obj = $(patsubst %.c,$(BUILD)/%.o,$(1))
+
+all: $(PROGS)
+
+$(BUILD)/libiobs.a: $(call obj,$(COMMON_SRC))
+	$(AR) rcs $@ $^
+
+$(BIN)/iobs-watch: $(call obj,$(WATCH_SRC)) $(BUILD)/libiobs.a
+	@mkdir -p $(BIN)
+	$(CC) $(LDFLAGS) -o $@ $^ -linotifytools $(BSD_LIBS)
+
+$(BIN)/iobs-scribe: $(call obj,$(SCRIBE_SRC)) $(BUILD)/libiobs.a
+	@mkdir -p $(BIN)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LMDB_LIBS) $(BSD_LIBS)
+
+$(BIN)/iobs-mirror: $(call obj,$(MIRROR_SRC)) $(BUILD)/libiobs.a
+	@mkdir -p $(BIN)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LMDB_LIBS) $(BSD_LIBS)
+
+$(BIN)/iobs-supervise: $(call obj,$(SUPERVISE_SRC)) $(BUILD)/libiobs.a
+	@mkdir -p $(BIN)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LMDB_LIBS) $(BSD_LIBS)
+
+$(BIN)/%: $(BUILD)/tests/%.o $(BUILD)/libiobs.a
+	@mkdir -p $(BIN)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LMDB_LIBS) $(BSD_LIBS)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(CPPFLAGS) -c -o $@ $<
+
+# Installs what the build and the tests need, or says how.
+deps:
+	@sh mk/deps
+
+lint-man:
+	mandoc -Tlint -Wwarning $(MANS)
+
+tests: $(TEST_PROGS)
+
+check: deps
+	$(MAKE) all tests
+	$(MAKE) lint-man
+	IOBS_BIN=$(CURDIR)/$(BIN) $(BATS) $(BATS_FLAGS) tests
+
+# The whole suite again on an AddressSanitizer + UBSan build.
+check-sanitize: deps
+	$(MAKE) BUILD=build-san BIN=bin-san CFLAGS="-O1 -g $(SANITIZE)" \
+	    LDFLAGS="$(SANITIZE)" all tests
+	IOBS_BIN=$(CURDIR)/bin-san IOBS_SANITIZED=1 \
+	    ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	    $(BATS) $(BATS_FLAGS) tests
+
+# Runs iobs-watch on a demo tree that it then changes.
+run: deps all
+	@sh mk/demo $(BIN)
+
+bench: deps all
+	bash bench/watch.sh
+
+install: all
+	install -d $(DESTDIR)$(BINDIR)
+	install -m 755 $(PROGS) $(DESTDIR)$(BINDIR)
+	for s in 1 5 7 8; do \
+		install -d $(DESTDIR)$(MANDIR)/man$$s; \
+		for p in man/*.$$s; do [ -f "$$p" ] || continue; \
+			install -m 644 "$$p" $(DESTDIR)$(MANDIR)/man$$s; done; \
+	done
+
+uninstall:
+	rm -f $(patsubst $(BIN)/%,$(DESTDIR)$(BINDIR)/%,$(PROGS))
+	for p in $(MANS); do \
+		rm -f $(DESTDIR)$(MANDIR)/man$${p##*.}/$${p#man/}; done
+
+clean:
+	rm -rf build build-san bin bin-san
+
+.PHONY: all bench check check-sanitize clean deps install lint-man run \
+	tests uninstall
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+.SECONDARY:

@@ -1,0 +1,259 @@
+/*
+ * The iobs-stream(5) codec: formats and parses records, escapes PATH
+ * with vis(3) so that any name Linux allows survives the trip.
+ */
+#include <sys/types.h>
+
+#include <err.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <vis.h>
+
+#include "events.h"
+#include "stream.h"
+
+#define VIS_FLAGS	(VIS_CSTYLE | VIS_OCTAL | VIS_TAB | VIS_NL)
+
+/* Longest line the reader accepts before it calls the line malformed. */
+#define READER_MAX	(256 * 1024)
+
+size_t
+iobs_vis(char *dst, const char *src, size_t len)
+{
+	size_t i;
+
+	/* Most names need no escape; vis(3) would copy them unchanged. */
+	for (i = 0; i < len; i++) {
+		unsigned char c = src[i];
+
+		if (c < 0x20 || c > 0x7e || c == '\\')
+			break;
+	}
+	if (i == len) {
+		memcpy(dst, src, len);
+		dst[len] = '\0';
+		return len;
+	}
+	return strvisx(dst, src, len, VIS_FLAGS);
+}
+
+int
+iobs_unvis(char *dst, const char *src)
+{
+	return strunvis(dst, src);
+}
+
+static char *
+put_uint(char *p, unsigned long long v, int width)
+{
+	char tmp[24];
+	int n = 0;
+
+	do {
+		tmp[n++] = '0' + v % 10;
+		v /= 10;
+	} while (v != 0);
+	while (n < width)
+		tmp[n++] = '0';
+	while (n > 0)
+		*p++ = tmp[--n];
+	return p;
+}
+
+size_t
+iobs_record_format(char *dst, const struct timeval *tv, const char *events,
+    uint32_t cookie, const char *vispath, size_t vispathlen)
+{
+	char *p = dst;
+	size_t elen = strlen(events);
+
+	p = put_uint(p, tv->tv_sec, 1);
+	*p++ = '.';
+	p = put_uint(p, tv->tv_usec, 6);
+	*p++ = '\t';
+	memcpy(p, events, elen);
+	p += elen;
+	*p++ = '\t';
+	p = put_uint(p, cookie, 1);
+	*p++ = '\t';
+	memcpy(p, vispath, vispathlen);
+	p += vispathlen;
+	*p++ = '\n';
+	return p - dst;
+}
+
+static int
+parse_uint(const char *s, unsigned long long max, unsigned long long *v)
+{
+	unsigned long long n = 0;
+
+	if (*s == '\0')
+		return -1;
+	for (; *s != '\0'; s++) {
+		if (*s < '0' || *s > '9')
+			return -1;
+		n = n * 10 + (*s - '0');
+		if (n > max)
+			return -1;
+	}
+	*v = n;
+	return 0;
+}
+
+static int
+parse_time(char *s, struct timeval *tv)
+{
+	unsigned long long sec, usec;
+	char *dot;
+	size_t digits;
+
+	if ((dot = strchr(s, '.')) == NULL)
+		return -1;
+	*dot = '\0';
+	digits = strlen(dot + 1);
+	if (digits == 0 || digits > 6 ||
+	    parse_uint(s, LLONG_MAX, &sec) == -1 ||
+	    parse_uint(dot + 1, 999999, &usec) == -1)
+		return -1;
+	while (digits++ < 6)
+		usec *= 10;
+	tv->tv_sec = sec;
+	tv->tv_usec = usec;
+	return 0;
+}
+
+int
+iobs_record_parse(char *line, struct iobs_record *r, const char **why)
+{
+	char *field[4], *p, *tab;
+	unsigned long long cookie;
+	const char *bad;
+	int i, n;
+
+	if (line[0] == '#' || line[0] == '\0')
+		return 0;
+	p = line;
+	for (i = 0; i < 4; i++) {
+		field[i] = p;
+		if ((tab = strchr(p, '\t')) == NULL)
+			break;
+		*tab = '\0';
+		p = tab + 1;
+	}
+	if (i < 3) {
+		*why = "expected 4 TAB-separated fields";
+		return -1;
+	}
+	/* A later format version adds fields after PATH: ignore them. */
+	if (parse_time(field[0], &r->time) == -1) {
+		*why = "bad TIME field";
+		return -1;
+	}
+	if (iobs_events_parse(field[1], &r->mask, &r->lifecycle, &bad) == -1) {
+		*why = "unknown event name";
+		return -1;
+	}
+	if (parse_uint(field[2], UINT32_MAX, &cookie) == -1) {
+		*why = "bad COOKIE field";
+		return -1;
+	}
+	r->cookie = cookie;
+	r->events = field[1];
+	/* Decoding never lengthens a string, so it can be done in place. */
+	if ((n = iobs_unvis(field[3], field[3])) == -1) {
+		*why = "bad escape in PATH";
+		return -1;
+	}
+	if (field[3][0] != '/') {
+		*why = "PATH is not absolute";
+		return -1;
+	}
+	r->path = field[3];
+	r->pathlen = n;
+	return 1;
+}
+
+void
+iobs_reader_init(struct iobs_reader *rd, int fd)
+{
+	memset(rd, 0, sizeof(*rd));
+	rd->fd = fd;
+	rd->cap = 64 * 1024;
+	if ((rd->buf = malloc(rd->cap)) == NULL)
+		err(1, "malloc");
+}
+
+ssize_t
+iobs_reader_fill(struct iobs_reader *rd)
+{
+	ssize_t n;
+
+	if (rd->off > 0) {
+		memmove(rd->buf, rd->buf + rd->off, rd->len - rd->off);
+		rd->len -= rd->off;
+		rd->off = 0;
+	}
+	/* One byte stays free for the NUL of a last, unterminated line. */
+	if (rd->len + 1 == rd->cap) {
+		if (rd->cap > READER_MAX)
+			return 1;	/* next() cuts the overlong line */
+		rd->cap = rd->cap * 2 + 1;
+		if ((rd->buf = realloc(rd->buf, rd->cap)) == NULL)
+			err(1, "realloc");
+	}
+	do
+		n = read(rd->fd, rd->buf + rd->len, rd->cap - rd->len - 1);
+	while (n == -1 && errno == EINTR);
+	if (n == 0)
+		rd->eof = 1;
+	if (n > 0)
+		rd->len += n;
+	return n;
+}
+
+char *
+iobs_reader_next(struct iobs_reader *rd)
+{
+	char *line, *nl;
+	size_t avail;
+
+	for (;;) {
+		line = rd->buf + rd->off;
+		avail = rd->len - rd->off;
+		if (avail == 0)
+			return NULL;
+		nl = memchr(line, '\n', avail);
+		if (rd->discard) {
+			/* The tail of an overlong line already handed out. */
+			rd->off = nl ? (size_t)(nl - rd->buf) + 1 : rd->len;
+			if (nl != NULL)
+				rd->discard = 0;
+			continue;
+		}
+		rd->overlong = 0;
+		if (nl == NULL) {
+			if (!rd->eof && avail < READER_MAX)
+				return NULL;
+			nl = rd->buf + rd->len;
+			if (!rd->eof) {
+				rd->overlong = 1;
+				rd->discard = 1;
+			}
+			rd->off = rd->len;
+		} else
+			rd->off = nl - rd->buf + 1;
+		*nl = '\0';
+		rd->lineno++;
+		return line;
+	}
+}
+
+void
+iobs_reader_free(struct iobs_reader *rd)
+{
+	free(rd->buf);
+	rd->buf = NULL;
+}

@@ -1,0 +1,176 @@
+/*
+ * From inotify events to records, keeping the directory map true:
+ * new directories are watched and scanned, renamed ones renamed,
+ * directories moved out of the tree forgotten.
+ */
+#include <sys/inotify.h>
+
+#include <string.h>
+
+#include "watch.h"
+
+/* What bookkeeping alone asked the kernel for is not printed. */
+static int
+wanted(struct watcher *w, uint32_t mask)
+{
+	return (mask & (w->print_mask | IN_UNMOUNT)) != 0;
+}
+
+static void
+emit_event(struct watcher *w, const struct inotify_event *ev,
+    struct dnode *dir, const char *name, size_t namelen)
+{
+	struct pathbuf *pb = &w->vpath;
+
+	tree_path(dir, 1, pb);
+	if (name != NULL) {
+		pathbuf_reserve(pb, 1 + IOBS_VIS_MAX(namelen));
+		pb->s[pb->len++] = '/';
+		pb->len += iobs_vis(pb->s + pb->len, name, namelen);
+	} else if (pb->len == 0)
+		pathbuf_append(pb, "/", 1);	/* the root "/" itself */
+	emit(w, event_names(ev->mask & ~(IN_IGNORED | IN_Q_OVERFLOW)),
+	    ev->cookie, pb->s, pb->len);
+}
+
+static struct dnode *
+pending_take(struct watcher *w, uint32_t cookie)
+{
+	struct dnode *n;
+	int i;
+
+	for (i = 0; i < w->npending; i++)
+		if (w->pending[i].cookie == cookie) {
+			n = w->pending[i].node;
+			w->pending[i] = w->pending[--w->npending];
+			return n;
+		}
+	return NULL;
+}
+
+static int
+pending_index(struct watcher *w, struct dnode *n)
+{
+	int i;
+
+	for (i = 0; i < w->npending; i++)
+		if (w->pending[i].node == n)
+			return i;
+	return -1;
+}
+
+static void
+pending_add(struct watcher *w, uint32_t cookie, struct dnode *n)
+{
+	if (w->npending == PENDING_MAX) {
+		/* Oldest first: its partner is the least likely to come. */
+		watch_forget(w, w->pending[0].node);
+	}
+	w->pending[w->npending].cookie = cookie;
+	w->pending[w->npending].node = n;
+	w->npending++;
+}
+
+/*
+ * A MOVED_FROM whose MOVED_TO never came: the directory left the tree.
+ * Normally the directory's own MOVE_SELF says so first.
+ */
+void
+pending_expire(struct watcher *w)
+{
+	while (w->npending > 0)
+		watch_forget(w, w->pending[0].node);
+}
+
+/* An event on a watched object itself (no name). */
+static void
+self_event(struct watcher *w, struct dnode *n, const struct inotify_event *ev)
+{
+	if (n->parent != NULL) {
+		/*
+		 * A subdirectory's own events repeat what its parent
+		 * reports, but for one: MOVE_SELF with its MOVED_FROM
+		 * still unpaired means it left the tree, as the kernel
+		 * queues MOVED_TO before MOVE_SELF.
+		 */
+		if ((ev->mask & IN_MOVE_SELF) && pending_index(w, n) != -1)
+			watch_forget(w, n);
+		else if (ev->mask & IN_UNMOUNT)
+			emit_event(w, ev, n, NULL, 0);
+		return;
+	}
+	if (wanted(w, ev->mask))
+		emit_event(w, ev, n, NULL, 0);
+	if (ev->mask & (IN_DELETE_SELF | IN_MOVE_SELF | IN_UNMOUNT))
+		root_dead(w, n->root);
+}
+
+static void
+child_event(struct watcher *w, struct dnode *dir,
+    const struct inotify_event *ev)
+{
+	const char *name = ev->name;
+	size_t namelen = strnlen(name, ev->len);
+	struct dnode *child;
+	int excluded;
+
+	excluded = watch_excluded(w, dir, name);
+	if (!excluded && wanted(w, ev->mask))
+		emit_event(w, ev, dir, name, namelen);
+	if (!(ev->mask & IN_ISDIR) || w->dropping)
+		return;
+	if (ev->mask & IN_CREATE) {
+		if (!excluded && w->recursive)
+			watch_new_dir(w, dir, name, namelen);
+	} else if (ev->mask & IN_MOVED_FROM) {
+		if ((child = tree_child(&w->tree, dir, name, namelen)) != NULL)
+			pending_add(w, ev->cookie, child);
+	} else if (ev->mask & IN_MOVED_TO) {
+		child = pending_take(w, ev->cookie);
+		if (child != NULL && !excluded)
+			tree_move(&w->tree, child, dir, name, namelen);
+		else if (child != NULL)
+			watch_forget(w, child);
+		else if (!excluded && w->recursive)
+			watch_new_dir(w, dir, name, namelen);
+	} else if (ev->mask & IN_DELETE) {
+		if ((child = tree_child(&w->tree, dir, name, namelen)) != NULL)
+			watch_forget(w, child);
+	}
+}
+
+static void
+rebuild_after_overflow(struct watcher *w)
+{
+	emit_all(w, IOBS_OVERFLOW);
+	watch_rebuild(w);
+}
+
+void
+dispatch(struct watcher *w, const char *buf, size_t len)
+{
+	const struct inotify_event *ev;
+	unsigned gen = w->generation;
+	struct dnode *n;
+	size_t off;
+
+	for (off = 0; off < len && gen == w->generation;
+	    off += sizeof(*ev) + ev->len) {
+		ev = (const struct inotify_event *)(buf + off);
+		if (ev->mask & IN_Q_OVERFLOW) {
+			rebuild_after_overflow(w);
+			return;
+		}
+		if ((n = tree_by_wd(&w->tree, ev->wd)) == NULL)
+			continue;	/* a watch we already dropped */
+		if (ev->mask & IN_IGNORED) {
+			if (n->parent == NULL)
+				root_dead(w, n->root);
+			else
+				watch_forget(w, n);
+		} else if (ev->len == 0)
+			self_event(w, n, ev);
+		else
+			child_event(w, n, ev);
+	}
+}

@@ -1,0 +1,213 @@
+/*
+ * Records out of iobs-watch: events, lifecycle records, the output
+ * buffer's bound, and the ends (fatal errors, the reader gone).
+ */
+#include <sys/inotify.h>
+
+#include <err.h>
+#include <errno.h>
+#include <inotifytools/inotifytools.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "watch.h"
+
+#define NAME_CACHE	128
+
+/*
+ * libinotifytools names the events; a record's mask is one of a few
+ * dozen, so each name string is made once.
+ */
+const char *
+event_names(uint32_t mask)
+{
+	static struct {
+		uint32_t	 mask;
+		char		*names;
+	} cache[NAME_CACHE];
+	size_t i, h = (mask * 2654435761u) % NAME_CACHE;
+
+	for (i = 0; i < NAME_CACHE; i++, h = (h + 1) % NAME_CACHE) {
+		if (cache[h].names == NULL) {
+			cache[h].mask = mask;
+			cache[h].names = strdup(
+			    inotifytools_event_to_str_sep(mask, ','));
+			if (cache[h].names == NULL)
+				err(1, "strdup");
+			return cache[h].names;
+		}
+		if (cache[h].mask == mask)
+			return cache[h].names;
+	}
+	return inotifytools_event_to_str_sep(mask, ',');
+}
+
+static void
+append(struct watcher *w, const char *events, uint32_t cookie,
+    const char *vis, size_t vislen)
+{
+	char *p = outq_reserve(&w->out, IOBS_RECORD_MAX(vislen));
+
+	outq_commit(&w->out,
+	    iobs_record_format(p, &w->now, events, cookie, vis, vislen));
+}
+
+/*
+ * The reader fell too far behind: stop watching, say OVERFLOW, and
+ * rebuild once it has caught up.
+ */
+static void
+buffer_full(struct watcher *w)
+{
+	int i;
+
+	w->dropping = 1;
+	if (!w->quiet)
+		warnx("output buffer full (%zu bytes): the reader is too "
+		    "slow; events dropped, rescanning once it catches up "
+		    "(raise --buffer)", w->out.limit);
+	for (i = 0; i < w->nroots; i++)
+		if (w->roots[i].alive)
+			append(w, "OVERFLOW", 0, w->roots[i].vis,
+			    w->roots[i].vislen);
+	close(w->ifd);
+	w->ifd = -1;
+	w->generation++;
+	tree_clear(&w->tree);
+	tree_init(&w->tree);
+	w->npending = 0;
+}
+
+void
+emit(struct watcher *w, const char *events, uint32_t cookie,
+    const char *vis, size_t vislen)
+{
+	if (w->dropping)
+		return;
+	if (w->out.bytes >= w->out.limit) {
+		buffer_full(w);
+		return;
+	}
+	append(w, events, cookie, vis, vislen);
+}
+
+/* Lifecycle records are never dropped: they say what state to trust. */
+void
+emit_lifecycle(struct watcher *w, enum iobs_lifecycle lc, int root)
+{
+	append(w, iobs_lifecycle_name(lc), 0, w->roots[root].vis,
+	    w->roots[root].vislen);
+}
+
+void
+emit_all(struct watcher *w, enum iobs_lifecycle lc)
+{
+	int i;
+
+	for (i = 0; i < w->nroots; i++)
+		if (w->roots[i].alive)
+			emit_lifecycle(w, lc, i);
+}
+
+static void
+rm_watch(struct dnode *n, void *arg)
+{
+	struct watcher *w = arg;
+	int i;
+
+	(void)inotify_rm_watch(w->ifd, n->wd);
+	for (i = 0; i < w->npending; i++)
+		if (w->pending[i].node == n)
+			w->pending[i] = w->pending[--w->npending];
+}
+
+void
+watch_forget(struct watcher *w, struct dnode *n)
+{
+	tree_remove(&w->tree, n, rm_watch, w);
+}
+
+void
+root_dead(struct watcher *w, int root)
+{
+	struct root *r = &w->roots[root];
+
+	if (!r->alive)
+		return;
+	emit_lifecycle(w, IOBS_WATCH_DEAD, root);
+	if (r->node != NULL)
+		watch_forget(w, r->node);
+	r->node = NULL;
+	r->alive = 0;
+	w->nalive--;
+}
+
+/* The reader went away: nothing more to say, and nobody to say it to. */
+static void
+write_failed(void)
+{
+	if (errno == EPIPE)
+		exit(0);
+	err(1, "standard output");
+}
+
+void
+flush_or_exit(struct watcher *w, int wait)
+{
+	if ((wait ? outq_drain(&w->out) : outq_flush(&w->out)) == -1)
+		write_failed();
+}
+
+/*
+ * The limit in force is the lower of the machine's and, in a user
+ * namespace, the namespace's own; name the one that bit.
+ */
+static const char *
+lower_limit(const char *sysctl, int *value)
+{
+	static const struct {
+		const char	*sysctl, *userns, *file;
+	} map[] = {
+		{ "fs.inotify.max_user_watches", "user.max_inotify_watches",
+		  "/proc/sys/user/max_inotify_watches" },
+		{ "fs.inotify.max_user_instances", "user.max_inotify_instances",
+		  "/proc/sys/user/max_inotify_instances" },
+	};
+	size_t i;
+	FILE *f;
+	int v;
+
+	for (i = 0; i < sizeof(map) / sizeof(map[0]); i++) {
+		if (strcmp(map[i].sysctl, sysctl) != 0 ||
+		    (f = fopen(map[i].file, "r")) == NULL)
+			continue;
+		if (fscanf(f, "%d", &v) == 1 && v < *value) {
+			*value = v;
+			sysctl = map[i].userns;
+		}
+		fclose(f);
+	}
+	return sysctl;
+}
+
+void
+fatal_limit(struct watcher *w, const char *path, const char *what,
+    const char *sysctl, int value)
+{
+	int i;
+
+	sysctl = lower_limit(sysctl, &value);
+	if (path != NULL)
+		warnx("%s: inotify %s limit reached (%s = %d); raise it with "
+		    "sysctl", path, what, sysctl, value);
+	else
+		warnx("inotify %s limit reached (%s = %d); raise it with "
+		    "sysctl", what, sysctl, value);
+	for (i = 0; i < w->nroots; i++)
+		if (w->roots[i].alive && w->roots[i].announced)
+			emit_lifecycle(w, IOBS_WATCH_DEAD, i);
+	flush_or_exit(w, 1);
+	exit(1);
+}

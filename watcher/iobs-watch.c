@@ -1,0 +1,348 @@
+/*
+ * iobs-watch: watch directory trees with inotify and print every event
+ * as an iobs-stream(5) record.
+ */
+#include <sys/inotify.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+
+#include <err.h>
+#include <errno.h>
+#include <getopt.h>
+#include <inotifytools/inotifytools.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "watch.h"
+
+#define DEFAULT_BUFFER	(64UL * 1024 * 1024)
+#define READ_SIZE	(256 * 1024)
+/* How long an unpaired MOVED_FROM of a directory waits, at most. */
+#define PENDING_MS	50
+
+/* Always asked of the kernel: the directory map depends on them. */
+#define BOOKKEEPING	(IN_CREATE | IN_MOVED_FROM | IN_MOVED_TO | \
+			 IN_DELETE | IN_DELETE_SELF | IN_MOVE_SELF)
+
+static void __dead2
+usage(void)
+{
+	fprintf(stderr, "usage: %s [-nq] [-b size] [-e event[,...]] "
+	    "[-x glob] path ...\n", getprogname());
+	exit(2);
+}
+
+static size_t
+parse_size(const char *s)
+{
+	char num[32], *end;
+	unsigned long long mult = 1;
+	const char *errstr;
+	long long n;
+	size_t len = strlen(s);
+
+	if (len == 0 || len >= sizeof(num))
+		errx(2, "--buffer %s: not a size (try 64M)", s);
+	memcpy(num, s, len + 1);
+	end = num + len - 1;
+	switch (*end) {
+	case 'k': case 'K': mult = 1024; break;
+	case 'm': case 'M': mult = 1024 * 1024; break;
+	case 'g': case 'G': mult = 1024 * 1024 * 1024; break;
+	}
+	if (mult != 1)
+		*end = '\0';
+	n = strtonum(num, 1, LLONG_MAX / (long long)mult, &errstr);
+	if (errstr != NULL)
+		errx(2, "--buffer %s: size is %s (try 64M)", s, errstr);
+	if ((unsigned long long)n * mult < 4096)
+		errx(2, "--buffer %s: too small (at least 4K)", s);
+	return n * mult;
+}
+
+static uint32_t
+parse_events(const char *s)
+{
+	int mask = inotifytools_str_to_event_sep(s, ',');
+
+	if (mask == -1 || mask == 0)
+		errx(2, "-e %s: unknown event (see iobs-watch(1) for the "
+		    "names)", s);
+	return mask;
+}
+
+/* Absolute, without "." or ".." or repeated or trailing slashes. */
+static char *
+absolute(const char *arg)
+{
+	char cwd[PATH_MAX], *buf, *out, *p, *seg;
+	size_t len;
+
+	if (arg[0] == '/')
+		cwd[0] = '\0';
+	else if (getcwd(cwd, sizeof(cwd)) == NULL)
+		err(1, "getcwd");
+	len = strlen(cwd) + strlen(arg) + 2;
+	if ((buf = malloc(len)) == NULL || (out = malloc(len)) == NULL)
+		err(1, "malloc");
+	snprintf(buf, len, "%s/%s", cwd, arg);
+	out[0] = '\0';
+	for (p = buf; (seg = strsep(&p, "/")) != NULL;) {
+		if (seg[0] == '\0' || strcmp(seg, ".") == 0)
+			continue;
+		if (strcmp(seg, "..") == 0) {
+			char *slash = strrchr(out, '/');
+
+			if (slash != NULL)
+				*slash = '\0';
+			continue;
+		}
+		strcat(out, "/");
+		strcat(out, seg);
+	}
+	free(buf);
+	return out;	/* "" for "/" */
+}
+
+static void
+warn_remote(const char *path)
+{
+	static const struct {
+		long		 magic;
+		const char	*name;
+	} remote[] = {
+		{ 0x6969, "NFS" }, { 0x517B, "SMB" }, { 0xFF534D42, "CIFS" },
+		{ 0xFE534D42, "SMB2" }, { 0x65735546, "FUSE" },
+		{ 0x01021997, "9P" }, { 0x00C36400, "Ceph" },
+		{ 0x5346414F, "AFS" },
+	};
+	struct statfs sf;
+	size_t i;
+
+	if (statfs(path, &sf) == -1)
+		return;
+	for (i = 0; i < sizeof(remote) / sizeof(remote[0]); i++)
+		if ((unsigned long)sf.f_type == (unsigned long)remote[i].magic)
+			warnx("%s: on %s: inotify sees only the changes made "
+			    "on this machine", path, remote[i].name);
+}
+
+static void
+add_roots(struct watcher *w, int argc, char **argv)
+{
+	struct stat st;
+	int i, j;
+
+	if ((w->roots = calloc(argc, sizeof(*w->roots))) == NULL)
+		err(1, "calloc");
+	for (i = 0; i < argc; i++) {
+		struct root *r = &w->roots[i];
+
+		r->path = absolute(argv[i]);
+		r->pathlen = strlen(r->path);
+		if (stat(r->pathlen ? r->path : "/", &st) == -1)
+			err(1, "%s", argv[i]);
+		if ((r->vis = malloc(IOBS_VIS_MAX(r->pathlen) + 1)) == NULL)
+			err(1, "malloc");
+		r->vislen = r->pathlen ? iobs_vis(r->vis, r->path, r->pathlen) :
+		    strlcpy(r->vis, "/", 2);
+		for (j = 0; j < i; j++) {
+			const struct root *o = &w->roots[j];
+			const struct root *in = o->pathlen < r->pathlen ? o : r;
+			const struct root *out = in == o ? r : o;
+
+			if (strncmp(in->path, out->path, in->pathlen) == 0 &&
+			    (out->path[in->pathlen] == '/' ||
+			    out->path[in->pathlen] == '\0'))
+				errx(2, "%s: inside %s, which is watched "
+				    "already; give only the outer one",
+				    out->vis, in->vis);
+		}
+		if (!w->quiet)
+			warn_remote(r->pathlen ? r->path : "/");
+		r->alive = 1;
+	}
+	w->nroots = w->nalive = argc;
+}
+
+static int
+signals_open(void)
+{
+	sigset_t set;
+	int fd;
+
+	if (signal(SIGPIPE, SIG_IGN) == SIG_ERR)
+		err(1, "signal");
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
+	if (sigprocmask(SIG_BLOCK, &set, NULL) == -1)
+		err(1, "sigprocmask");
+	if ((fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC)) == -1)
+		err(1, "signalfd");
+	return fd;
+}
+
+/* Returns 1 when the watcher should stop. */
+static int
+handle_signals(struct watcher *w, int sfd)
+{
+	struct signalfd_siginfo si;
+	int stop = 0;
+
+	while (read(sfd, &si, sizeof(si)) == sizeof(si)) {
+		if (si.ssi_signo == SIGHUP)
+			emit_all(w, IOBS_WATCH_RECONFIG);
+		else
+			stop = 1;
+	}
+	return stop;
+}
+
+static void
+read_events(struct watcher *w, char *buf)
+{
+	ssize_t n;
+
+	n = read(w->ifd, buf, READ_SIZE);
+	if (n == -1) {
+		if (errno == EAGAIN || errno == EINTR)
+			return;
+		err(1, "inotify read");
+	}
+	gettimeofday(&w->now, NULL);
+	dispatch(w, buf, n);
+}
+
+static void
+run(struct watcher *w, int sfd)
+{
+	static char buf[READ_SIZE]
+	    __attribute__((aligned(__alignof__(struct inotify_event))));
+	struct pollfd pfd[3];
+	int timeout, ready;
+
+	while (w->nalive > 0) {
+		pfd[0].fd = w->ifd;
+		pfd[0].events = POLLIN;
+		pfd[1].fd = sfd;
+		pfd[1].events = POLLIN;
+		pfd[2].fd = w->out.fd;
+		pfd[2].events = POLLOUT;
+		if (w->out.bytes == 0 || !w->out.nonblock)
+			pfd[2].fd = -1;
+		timeout = w->npending > 0 ? PENDING_MS : -1;
+		if ((ready = poll(pfd, 3, timeout)) == -1) {
+			if (errno == EINTR)
+				continue;
+			err(1, "poll");
+		}
+		if (ready == 0)
+			pending_expire(w);
+		if ((pfd[1].revents & POLLIN) && handle_signals(w, sfd))
+			break;
+		if (pfd[0].revents & POLLIN)
+			read_events(w, buf);
+		if (pfd[2].revents & (POLLERR | POLLHUP))
+			exit(0);	/* the reader went away */
+		flush_or_exit(w, !w->out.nonblock);
+		if (w->dropping && w->out.bytes == 0) {
+			gettimeofday(&w->now, NULL);
+			watch_rebuild(w);
+			flush_or_exit(w, !w->out.nonblock);
+		}
+	}
+	gettimeofday(&w->now, NULL);
+	emit_all(w, IOBS_WATCH_DEAD);
+	flush_or_exit(w, 1);
+}
+
+int
+main(int argc, char *argv[])
+{
+	static const struct option longopts[] = {
+		{ "buffer",		required_argument,	NULL, 'b' },
+		{ "event",		required_argument,	NULL, 'e' },
+		{ "exclude",		required_argument,	NULL, 'x' },
+		{ "no-recursive",	no_argument,		NULL, 'n' },
+		{ "quiet",		no_argument,		NULL, 'q' },
+		{ NULL,			0,			NULL, 0 }
+	};
+	struct watcher w;
+	size_t limit = DEFAULT_BUFFER;
+	int ch, i, sfd;
+
+	memset(&w, 0, sizeof(w));
+	w.recursive = 1;
+	while ((ch = getopt_long(argc, argv, "b:e:nqx:", longopts, NULL))
+	    != -1) {
+		switch (ch) {
+		case 'b':
+			limit = parse_size(optarg);
+			break;
+		case 'e':
+			w.print_mask |= parse_events(optarg);
+			break;
+		case 'n':
+			w.recursive = 0;
+			break;
+		case 'q':
+			w.quiet = 1;
+			break;
+		case 'x':
+			iobs_exclude_add(&w.exclude, optarg);
+			break;
+		default:
+			usage();
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	if (argc == 0)
+		usage();
+	if (w.print_mask == 0)
+		w.print_mask = IN_ALL_EVENTS;
+	w.kernel_mask = w.print_mask | BOOKKEEPING;
+
+	add_roots(&w, argc, argv);
+	sfd = signals_open();
+	outq_init(&w.out, STDOUT_FILENO, limit);
+	tree_init(&w.tree);
+	watch_open(&w);
+	memcpy(outq_reserve(&w.out, sizeof(IOBS_STREAM_HEADER)),
+	    IOBS_STREAM_HEADER, sizeof(IOBS_STREAM_HEADER) - 1);
+	outq_commit(&w.out, sizeof(IOBS_STREAM_HEADER) - 1);
+	for (i = 0; i < w.nroots; i++) {
+		if (watch_root(&w, i) == -1)
+			err(1, "%s", w.roots[i].vis);
+		gettimeofday(&w.now, NULL);
+		emit_lifecycle(&w, IOBS_WATCH_INIT, i);
+		w.roots[i].announced = 1;
+		flush_or_exit(&w, !w.out.nonblock);
+	}
+	run(&w, sfd);
+
+	tree_clear(&w.tree);
+	outq_free(&w.out);
+	for (i = 0; i < w.nroots; i++) {
+		free(w.roots[i].path);
+		free(w.roots[i].vis);
+	}
+	free(w.roots);
+	iobs_exclude_free(&w.exclude);
+	pathbuf_free(&w.path);
+	pathbuf_free(&w.vpath);
+	pathbuf_free(&w.rel);
+	pathbuf_free(&w.names);
+	close(sfd);
+	if (w.ifd != -1)
+		close(w.ifd);
+	return 0;
+}

@@ -1,0 +1,78 @@
+/*
+ * State of iobs-watch, shared by its files. All inotify and
+ * libinotifytools calls live in watcher/, on one thread.
+ */
+#ifndef WATCH_H
+#define WATCH_H
+
+#include <sys/time.h>
+
+#include <stdint.h>
+
+#include "exclude.h"
+#include "outq.h"
+#include "stream.h"
+#include "tree.h"
+
+struct root {
+	char		*path;		/* absolute; "" for "/" */
+	char		*vis;		/* as printed; "/" for "/" */
+	size_t		 pathlen, vislen;
+	struct dnode	*node;
+	int		 alive;		/* not yet WATCH_DEAD */
+	int		 announced;	/* WATCH_INIT printed */
+};
+
+/* A directory seen leaving by MOVED_FROM, waiting for its MOVED_TO. */
+struct pending_move {
+	uint32_t	 cookie;
+	struct dnode	*node;
+};
+
+#define PENDING_MAX	256
+
+struct watcher {
+	int		 ifd;
+	uint32_t	 print_mask;	/* what the user asked to see */
+	uint32_t	 kernel_mask;	/* that, plus what bookkeeping needs */
+	int		 recursive;
+	int		 quiet;
+	struct iobs_exclude exclude;
+	struct root	*roots;
+	int		 nroots, nalive;
+	struct tree	 tree;
+	struct outq	 out;
+	struct timeval	 now;
+	struct pathbuf	 path, vpath, rel, names;
+	struct pending_move pending[PENDING_MAX];
+	int		 npending;
+	int		 dropping;	/* buffer full: OVERFLOW sent */
+	unsigned	 generation;	/* bumped when inotify is rebuilt */
+};
+
+/* setup.c */
+void	 watch_open(struct watcher *);
+int	 watch_root(struct watcher *, int root);
+void	 watch_new_dir(struct watcher *, struct dnode *parent,
+	    const char *name, size_t namelen);
+void	 watch_forget(struct watcher *, struct dnode *);
+void	 watch_rebuild(struct watcher *);
+int	 watch_excluded(struct watcher *, struct dnode *dir,
+	    const char *name);
+
+/* dispatch.c */
+void	 dispatch(struct watcher *, const char *buf, size_t len);
+void	 pending_expire(struct watcher *);
+
+/* emit.c */
+const char *event_names(uint32_t mask);
+void	 emit(struct watcher *, const char *events, uint32_t cookie,
+	    const char *vis, size_t vislen);
+void	 emit_lifecycle(struct watcher *, enum iobs_lifecycle, int root);
+void	 emit_all(struct watcher *, enum iobs_lifecycle);
+void	 root_dead(struct watcher *, int root);
+void	 flush_or_exit(struct watcher *, int wait);
+void	 fatal_limit(struct watcher *, const char *path, const char *what,
+	    const char *sysctl, int value);
+
+#endif
