@@ -1,0 +1,99 @@
+# Shared fixtures for the bats suite: a scratch directory per test (on
+# tmpfs when there is one), the tools under test, and bounded waits.
+
+bats_require_minimum_version 1.5.0
+
+load '/usr/lib/bats/bats-support/load'
+load '/usr/lib/bats/bats-assert/load'
+load '/usr/lib/bats/bats-file/load'
+
+: "${IOBS_BIN:=$BATS_TEST_DIRNAME/../bin}"
+export PATH="$IOBS_BIN:$PATH"
+
+# Sanitized builds run slower; waits scale with this.
+if [ -n "${IOBS_SANITIZED:-}" ]; then SLOW=4; else SLOW=1; fi
+
+common_setup() {
+	local base=/dev/shm
+	[ -d "$base" ] && [ -w "$base" ] || base=${BATS_TMPDIR:-/tmp}
+	T=$(mktemp -d "$base/iobs-test.XXXXXX")
+	BG_PIDS=()
+}
+
+common_teardown() {
+	local p
+	for p in "${BG_PIDS[@]}"; do
+		kill -CONT "$p" 2>/dev/null || true
+		kill "$p" 2>/dev/null || true
+	done
+	for p in "${BG_PIDS[@]}"; do
+		wait "$p" 2>/dev/null || true
+	done
+	[ -n "${T:-}" ] && rm -rf "$T"
+}
+
+setup() { common_setup; }
+teardown() { common_teardown; }
+
+# wait_for SECONDS COMMAND...: polls COMMAND every 20 ms until it
+# succeeds; fails with a message after SECONDS (scaled by SLOW).
+wait_for() {
+	local limit=$(( $1 * 50 * SLOW )) i=0
+	shift
+	until "$@"; do
+		i=$((i + 1))
+		if [ "$i" -ge "$limit" ]; then
+			echo "timed out waiting for: $*" >&2
+			return 1
+		fi
+		sleep 0.02
+	done
+}
+
+# count_lines FILE PATTERN: lines of FILE matching the ERE.
+count_lines() {
+	grep -c -E "$2" "$1" 2>/dev/null || true
+}
+
+# has_lines FILE PATTERN N: at least N lines match.
+has_lines() {
+	[ "$(count_lines "$1" "$2")" -ge "$3" ]
+}
+
+# start_watch OUT ARGS...: runs iobs-watch ARGS in the background,
+# stream to OUT and stderr to OUT.err, and waits for its WATCH_INIT.
+start_watch() {
+	local out=$1 n
+	shift
+	iobs-watch "$@" >"$out" 2>"$out.err" 3>&- &
+	WATCH_PID=$!
+	BG_PIDS+=("$WATCH_PID")
+	n=$(count_args_roots "$@")
+	wait_for 10 has_lines "$out" $'\tWATCH_INIT\t' "$n"
+}
+
+# Number of path operands among iobs-watch arguments.
+count_args_roots() {
+	local n=0 skip=0 a
+	for a in "$@"; do
+		if [ "$skip" = 1 ]; then skip=0; continue; fi
+		case $a in
+		-b|-e|-x) skip=1 ;;
+		--buffer=*|--event=*|--exclude=*|-[nq]|--quiet|--no-recursive) ;;
+		--buffer|--event|--exclude) skip=1 ;;
+		*) n=$((n + 1)) ;;
+		esac
+	done
+	echo "$n"
+}
+
+# stop_pid PID: SIGTERM, then wait for it to exit.
+stop_pid() {
+	kill -TERM "$1" 2>/dev/null || true
+	wait "$1" 2>/dev/null || true
+}
+
+# field N FILE: the Nth TAB-separated field of each record.
+field() {
+	awk -F'\t' -v n="$1" '!/^#/ { print $n }' "$2"
+}
