@@ -5,7 +5,11 @@
  */
 #include <sys/inotify.h>
 
+#include <err.h>
+#include <errno.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "watch.h"
 
@@ -172,5 +176,47 @@ dispatch(struct watcher *w, const char *buf, size_t len)
 			self_event(w, n, ev);
 		else
 			child_event(w, n, ev);
+	}
+}
+
+/*
+ * Listing a directory makes events of its own (OPEN, ACCESS,
+ * CLOSE_NOWRITE), several per directory: a walk of a large tree would
+ * overflow the kernel's queue on them alone. So the walk drains the
+ * queue into memory as it goes, and the events are dispatched, in
+ * order, once it is done.
+ */
+void
+stash_read(struct watcher *w)
+{
+	ssize_t n;
+
+	for (;;) {
+		/* Past the output bound, let the kernel's queue say OVERFLOW. */
+		if (w->stash.len >= w->out.limit)
+			return;
+		pathbuf_reserve(&w->stash, 64 * 1024);
+		n = read(w->ifd, w->stash.s + w->stash.len,
+		    w->stash.cap - w->stash.len - 1);
+		if (n <= 0) {
+			if (n == -1 && errno != EAGAIN && errno != EINTR)
+				err(1, "inotify read");
+			return;
+		}
+		w->stash.len += n;
+	}
+}
+
+void
+stash_dispatch(struct watcher *w)
+{
+	struct pathbuf batch;
+
+	/* Walks during this dispatch stash newer events: take these out. */
+	while (w->stash.len > 0) {
+		batch = w->stash;
+		memset(&w->stash, 0, sizeof(w->stash));
+		dispatch(w, batch.s, batch.len);
+		pathbuf_free(&batch);
 	}
 }

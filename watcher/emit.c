@@ -78,6 +78,7 @@ buffer_full(struct watcher *w)
 	tree_clear(&w->tree);
 	tree_init(&w->tree);
 	w->npending = 0;
+	w->stash.len = 0;
 }
 
 void

@@ -230,6 +230,12 @@ run(struct watcher *w, int sfd)
 	int timeout, ready;
 
 	while (w->nalive > 0) {
+		if (w->stash.len > 0) {
+			gettimeofday(&w->now, NULL);
+			stash_dispatch(w);
+			flush_or_exit(w, !w->out.nonblock);
+			continue;
+		}
 		pfd[0].fd = w->ifd;
 		pfd[0].events = POLLIN;
 		pfd[1].fd = sfd;
@@ -341,6 +347,7 @@ main(int argc, char *argv[])
 	pathbuf_free(&w.vpath);
 	pathbuf_free(&w.rel);
 	pathbuf_free(&w.names);
+	pathbuf_free(&w.stash);
 	close(sfd);
 	if (w.ifd != -1)
 		close(w.ifd);

@@ -162,6 +162,8 @@ walk(struct watcher *w, struct dnode *n, int synthetic)
 			close(dfd);
 		return;
 	}
+	if (++w->walked % 64 == 0)
+		stash_read(w);
 	while ((de = readdir(d)) != NULL) {
 		int isdir;
 
@@ -263,6 +265,7 @@ watch_rebuild(struct watcher *w)
 	tree_init(&w->tree);
 	w->npending = 0;
 	w->dropping = 0;
+	w->stash.len = 0;
 	watch_open(w);
 	for (i = 0; i < w->nroots; i++) {
 		if (!w->roots[i].alive)

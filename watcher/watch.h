@@ -44,6 +44,8 @@ struct watcher {
 	struct outq	 out;
 	struct timeval	 now;
 	struct pathbuf	 path, vpath, rel, names;
+	struct pathbuf	 stash;		/* events read during a walk */
+	unsigned	 walked;		/* directories listed, for stash_read */
 	struct pending_move pending[PENDING_MAX];
 	int		 npending;
 	int		 dropping;	/* buffer full: OVERFLOW sent */
@@ -62,6 +64,8 @@ int	 watch_excluded(struct watcher *, struct dnode *dir,
 
 /* dispatch.c */
 void	 dispatch(struct watcher *, const char *buf, size_t len);
+void	 stash_read(struct watcher *);
+void	 stash_dispatch(struct watcher *);
 void	 pending_expire(struct watcher *);
 
 /* emit.c */

@@ -1,0 +1,356 @@
+#!/usr/bin/env bats
+# iobs-watch against real inotify: usage, errors, then the stream.
+
+load test_helper
+
+setup() {
+	common_setup
+	mkdir "$T/w"
+}
+
+# Paths of CREATE and MOVED_TO records, one per line, sorted and unique.
+reported() {
+	awk -F'\t' '$2 ~ /^(CREATE|MOVED_TO)/ { print $4 }' "$1" | sort -u
+}
+
+# every_entry_reported OUT DIR: every path below DIR has a record.
+every_entry_reported() {
+	find "$2" -mindepth 1 | sort > "$T/expected"
+	reported "$1" > "$T/got"
+	[ -z "$(comm -23 "$T/expected" "$T/got")" ]
+}
+
+assert_every_entry_reported() {
+	wait_for 20 every_entry_reported "$1" "$2" ||
+		{ comm -23 "$T/expected" "$T/got" | head; false; }
+}
+
+# A marker file whose record shows everything before it was read.
+sync_marker() {
+	touch "$T/w/.marker$1"
+	wait_for 10 grep -q "/.marker$1\$" "$T/out"
+}
+
+@test "no path: usage, exit 2" {
+	run -2 iobs-watch
+	assert_output --partial "usage: iobs-watch"
+}
+
+@test "unknown option: usage, exit 2" {
+	run -2 iobs-watch --frobnicate "$T/w"
+	assert_output --partial "usage: iobs-watch"
+}
+
+@test "bad -e event name: exit 2, names it" {
+	run -2 iobs-watch -e create,bogus "$T/w"
+	assert_output --partial "-e create,bogus: unknown event"
+}
+
+@test "bad --buffer size: exit 2" {
+	run -2 iobs-watch --buffer 12Q "$T/w"
+	assert_output --partial "--buffer 12Q"
+	run -2 iobs-watch --buffer 1 "$T/w"
+	assert_output --partial "too small"
+}
+
+@test "missing root: exit 1, names the path" {
+	run -1 iobs-watch "$T/nope"
+	assert_output "iobs-watch: $T/nope: No such file or directory"
+}
+
+@test "nested roots: exit 2, says which" {
+	mkdir "$T/w/sub"
+	run -2 iobs-watch "$T/w" "$T/w/sub"
+	assert_output --partial "$T/w/sub: inside $T/w"
+}
+
+@test "unreadable root (as nobody): exit 1, names path and cause" {
+	chmod 755 "$T"
+	mkdir -m 700 "$T/private"
+	run -1 setpriv --reuid=65534 --regid=65534 --clear-groups \
+		"$IOBS_BIN/iobs-watch" "$T/private"
+	assert_output --partial "$T/private"
+	assert_output --partial "Permission denied"
+}
+
+@test "watch limit: one line naming the sysctl and its value, exit 1" {
+	mkdir -p "$T/w"/{a,b,c,d,e}
+	run -1 unshare -U -r sh -c '
+		echo 3 > /proc/sys/user/max_inotify_watches &&
+		exec "$0" "$1" >/dev/null' "$IOBS_BIN/iobs-watch" "$T/w"
+	assert_output --regexp "^iobs-watch: $T/w/[a-e]: inotify watch limit reached \(user\.max_inotify_watches = 3\); raise it with sysctl$"
+}
+
+@test "instance limit: one line naming the sysctl, exit 1" {
+	run -1 unshare -U -r sh -c '
+		echo 0 > /proc/sys/user/max_inotify_instances &&
+		exec "$0" "$1" >/dev/null' "$IOBS_BIN/iobs-watch" "$T/w"
+	assert_output "iobs-watch: inotify instance limit reached (user.max_inotify_instances = 0); raise it with sysctl"
+}
+
+@test "header, then WATCH_INIT with the root made absolute" {
+	cd "$T"
+	start_watch "$T/out" w
+	run head -n 2 "$T/out"
+	assert_line -n 0 "# iobs-stream 1"
+	assert_line -n 1 --regexp "^[0-9]+\.[0-9]{6}	WATCH_INIT	0	$T/w\$"
+}
+
+@test "records: TIME, EVENTS, COOKIE, PATH; flushed while running" {
+	start_watch "$T/out" "$T/w"
+	echo hi > "$T/w/f"
+	wait_for 10 grep -q "	CLOSE_WRITE,CLOSE	0	$T/w/f\$" "$T/out"
+	run grep -E "^[0-9]+\.[0-9]{6}	CREATE	0	$T/w/f\$" "$T/out"
+	assert_success
+}
+
+@test "SIGTERM: WATCH_DEAD is the last record, exit 0" {
+	start_watch "$T/out" "$T/w"
+	kill -TERM "$WATCH_PID"
+	wait "$WATCH_PID"
+	run tail -n 1 "$T/out"
+	assert_output --regexp "	WATCH_DEAD	0	$T/w\$"
+}
+
+@test "SIGHUP: WATCH_RECONFIG for each root" {
+	mkdir "$T/v"
+	start_watch "$T/out" "$T/w" "$T/v"
+	kill -HUP "$WATCH_PID"
+	wait_for 10 has_lines "$T/out" "	WATCH_RECONFIG	0	$T/[wv]\$" 2
+}
+
+@test "root deleted: its events, WATCH_DEAD, exit 0" {
+	start_watch "$T/out" "$T/w"
+	rmdir "$T/w"
+	wait "$WATCH_PID"
+	run tail -n 2 "$T/out"
+	assert_line -n 0 --regexp "	DELETE_SELF	0	$T/w\$"
+	assert_line -n 1 --regexp "	WATCH_DEAD	0	$T/w\$"
+}
+
+@test "a single file as root" {
+	echo one > "$T/file"
+	start_watch "$T/out" "$T/file"
+	echo two >> "$T/file"
+	wait_for 10 grep -q "	MODIFY	0	$T/file\$" "$T/out"
+}
+
+@test "the reader going away ends it quietly, exit 0" {
+	bash -c '"$0" "$1" 2>"$2" | head -n 3 >/dev/null; echo "${PIPESTATUS[0]}" > "$3"' \
+		"$IOBS_BIN/iobs-watch" "$T/w" "$T/err" "$T/status" 3>&- &
+	BG_PIDS+=($!)
+	# Keep making events until head has gone and the watcher noticed.
+	local i=0
+	until [ -s "$T/status" ] || [ $i -ge $((500 * SLOW)) ]; do
+		touch "$T/w/f$i"; i=$((i + 1)); sleep 0.02
+	done
+	run cat "$T/status"
+	assert_output 0
+	assert_file_empty "$T/err"
+}
+
+@test "mkdir -p and create, 50 rounds: every file reported" {
+	start_watch "$T/out" "$T/w"
+	for i in $(seq 50); do
+		mkdir -p "$T/w/r$i/a/b/c" && touch "$T/w/r$i/a/b/c/f"
+	done
+	assert_every_entry_reported "$T/out" "$T/w"
+}
+
+@test "cp -r, 50 rounds: every file reported" {
+	mkdir -p "$T/src/a/b/c" "$T/src/d"
+	touch "$T/src/"{1,2,3} "$T/src/a/"{4,5} "$T/src/a/b/c/"{6,7,8} "$T/src/d/9"
+	start_watch "$T/out" "$T/w"
+	for i in $(seq 50); do cp -r "$T/src" "$T/w/c$i"; done
+	assert_every_entry_reported "$T/out" "$T/w"
+}
+
+@test "tar x, 50 rounds: every file reported" {
+	mkdir -p "$T/src/a/b/c" "$T/src/d"
+	touch "$T/src/"{1,2,3} "$T/src/a/"{4,5} "$T/src/a/b/c/"{6,7,8} "$T/src/d/9"
+	tar -C "$T" -cf "$T/src.tar" src
+	start_watch "$T/out" "$T/w"
+	for i in $(seq 50); do
+		mkdir "$T/w/t$i" && tar -C "$T/w/t$i" -xf "$T/src.tar"
+	done
+	assert_every_entry_reported "$T/out" "$T/w"
+}
+
+@test "directories moved in from outside, 50 rounds: every file reported" {
+	mkdir -p "$T/src/a/b/c" "$T/src/d"
+	touch "$T/src/"{1,2,3} "$T/src/a/"{4,5} "$T/src/a/b/c/"{6,7,8} "$T/src/d/9"
+	mkdir "$T/stage"
+	for i in $(seq 50); do cp -r "$T/src" "$T/stage/m$i"; done
+	start_watch "$T/out" "$T/w"
+	for i in $(seq 50); do mv "$T/stage/m$i" "$T/w/m$i"; done
+	assert_every_entry_reported "$T/out" "$T/w"
+	run grep -c "	MOVED_TO,ISDIR	[0-9]*	$T/w/m[0-9]*\$" "$T/out"
+	assert_output 50
+}
+
+@test "renamed directory: later records carry the new path, at any depth" {
+	mkdir -p "$T/w/d/sub/deep"
+	start_watch "$T/out" "$T/w"
+	mv "$T/w/d" "$T/w/e"
+	echo x > "$T/w/e/f"
+	echo y > "$T/w/e/sub/deep/g"
+	wait_for 10 grep -q "	CLOSE_WRITE,CLOSE	0	$T/w/e/sub/deep/g\$" "$T/out"
+	sed -n '/	MOVED_TO,ISDIR	/,$p' "$T/out" > "$T/after"
+	run grep -c "	$T/w/d/" "$T/after"
+	assert_output 0
+	run grep -c "	CLOSE_WRITE,CLOSE	0	$T/w/e/f\$" "$T/after"
+	assert_output 1
+	run grep -E "	MOVED_FROM,ISDIR	[1-9][0-9]*	$T/w/d\$" "$T/out"
+	assert_success
+	cookie=$(awk -F'\t' '$2 == "MOVED_FROM,ISDIR" { print $3 }' "$T/out")
+	run grep -E "	MOVED_TO,ISDIR	$cookie	$T/w/e\$" "$T/out"
+	assert_success
+}
+
+@test "directory moved out: nothing below it is reported any more" {
+	mkdir -p "$T/w/d/sub" "$T/outside"
+	start_watch "$T/out" "$T/w"
+	mv "$T/w/d" "$T/outside/d"
+	touch "$T/outside/d/x" "$T/outside/d/sub/y"
+	mkdir "$T/outside/d/newdir" && touch "$T/outside/d/newdir/z"
+	sync_marker 1
+	run grep -E "/(x|y|z|newdir)\$" "$T/out"
+	assert_failure
+	run grep -E "	MOVED_FROM,ISDIR	[0-9]+	$T/w/d\$" "$T/out"
+	assert_success
+}
+
+@test "names with TAB, newline, backslash, invalid UTF-8, 255 bytes round-trip" {
+	local names=($'tab\there' $'new\nline' 'back\slash' 'literal\n' \
+		$'\xff\xfe-not-utf8' $'caf\xc3\xa9' '-leading dash' 'sp ace' \
+		"$(printf 'x%.0s' $(seq 255))")
+	start_watch "$T/out" "$T/w"
+	for n in "${names[@]}"; do printf 1 > "$T/w/$n"; done
+	sync_marker 1
+	# Each record is one line: TAB and newline never leak into PATH.
+	run awk -F'\t' '!/^#/ && NF != 4' "$T/out"
+	assert_output ""
+	streamcodec dec < "$T/out" | sort -zu > "$T/got"
+	for n in "${names[@]}"; do printf '%s\0' "$T/w/$n"; done |
+		sort -zu > "$T/want"
+	run bash -c 'comm -z -23 "$0" "$1" | tr "\0" "\n" | cat -v' \
+		"$T/want" "$T/got"
+	assert_output ""
+}
+
+@test "symlinks are reported, never followed" {
+	mkdir "$T/outside"
+	ln -s "$T/outside" "$T/w/early-link"
+	start_watch "$T/out" "$T/w"
+	ln -s "$T/outside" "$T/w/link"
+	touch "$T/outside/f"
+	sync_marker 1
+	run grep -c "	CREATE	0	$T/w/link\$" "$T/out"
+	assert_output 1
+	run grep -E "outside|/f\$" "$T/out"
+	assert_failure
+}
+
+@test "--exclude prunes names at any depth and anchored paths" {
+	mkdir -p "$T/w/.git/objects" "$T/w/sub/skip" "$T/w/other/skip"
+	start_watch "$T/out" "$T/w" --exclude .git -x '*.tmp' -x sub/skip
+	touch "$T/w/.git/objects/o" "$T/w/a.tmp" "$T/w/sub/skip/s" \
+		"$T/w/other/skip/kept" "$T/w/b.txt"
+	mkdir -p "$T/w/new/.git" && touch "$T/w/new/.git/n"
+	sync_marker 1
+	run grep -E "\.git|\.tmp|/s\$|/n\$" "$T/out"
+	assert_failure
+	run grep -c "	CREATE	0	$T/w/\(b.txt\|other/skip/kept\)\$" "$T/out"
+	assert_output 2
+}
+
+@test "-e selects events; lifecycle records always come" {
+	start_watch "$T/out" -e close_write "$T/w"
+	echo x > "$T/w/f"
+	mkdir "$T/w/d" && echo y > "$T/w/d/g"
+	wait_for 10 grep -q "$T/w/d/g\$" "$T/out"
+	run awk -F'\t' '!/^#/ { print $2 }' "$T/out"
+	assert_output "WATCH_INIT
+CLOSE_WRITE,CLOSE
+CLOSE_WRITE,CLOSE"
+}
+
+@test "-n watches the roots only" {
+	mkdir "$T/w/sub"
+	start_watch "$T/out" -n "$T/w"
+	touch "$T/w/sub/deep" "$T/w/top"
+	wait_for 10 grep -q "$T/w/top\$" "$T/out"
+	run grep "/deep\$" "$T/out"
+	assert_failure
+}
+
+@test "set-up of a tree larger than the kernel queue: no OVERFLOW" {
+	local max
+	max=$(cat /proc/sys/fs/inotify/max_queued_events)
+	# Listing a directory queues several events of its own.
+	(cd "$T/w" && seq -f 'd%.0f' 1 $((max / 4)) | xargs mkdir)
+	start_watch "$T/out" "$T/w"
+	sync_marker 1
+	run grep -c OVERFLOW "$T/out"
+	assert_output 0
+	touch "$T/w/d1/inside"
+	wait_for 10 grep -q "	CREATE	0	$T/w/d1/inside\$" "$T/out"
+}
+
+@test "a reader paused while 200,000 events happen loses nothing" {
+	mkfifo "$T/fifo"
+	iobs-watch "$T/w" > "$T/fifo" 2> "$T/err" 3>&- &
+	BG_PIDS+=($!)
+	cat "$T/fifo" > "$T/out" 3>&- &
+	local reader=$!
+	BG_PIDS+=($reader)
+	wait_for 10 grep -q WATCH_INIT "$T/out"
+	kill -STOP "$reader"
+	# CREATE, OPEN, ATTRIB, CLOSE_WRITE: four events per file.
+	(cd "$T/w" && seq -f 'f%.0f' 1 50000 | xargs touch)
+	kill -CONT "$reader"
+	wait_for 60 has_lines "$T/out" "	CLOSE_WRITE,CLOSE	0	$T/w/f" 50000
+	run grep -c "	CREATE	0	$T/w/f" "$T/out"
+	assert_output 50000
+	run grep -c OVERFLOW "$T/out"
+	assert_output 0
+}
+
+@test "a reader slower than --buffer: OVERFLOW, then a fresh WATCH_INIT" {
+	mkfifo "$T/fifo"
+	iobs-watch --buffer 64K "$T/w" > "$T/fifo" 2> "$T/err" 3>&- &
+	BG_PIDS+=($!)
+	cat "$T/fifo" > "$T/out" 3>&- &
+	local reader=$!
+	BG_PIDS+=($reader)
+	wait_for 10 grep -q WATCH_INIT "$T/out"
+	kill -STOP "$reader"
+	(cd "$T/w" && seq -f 'f%.0f' 1 5000 | xargs touch)
+	mkdir "$T/w/made-meanwhile"
+	kill -CONT "$reader"
+	wait_for 20 has_lines "$T/out" "	WATCH_INIT	" 2
+	run awk -F'\t' '$2 ~ /OVERFLOW|WATCH_INIT/ { print $2 }' "$T/out"
+	assert_output "WATCH_INIT
+OVERFLOW
+WATCH_INIT"
+	touch "$T/w/made-meanwhile/after"
+	wait_for 10 grep -q "	CREATE	0	$T/w/made-meanwhile/after\$" "$T/out"
+	assert_file_contains "$T/err" "output buffer full"
+}
+
+@test "the watcher paused past max_queued_events: OVERFLOW, rescan, WATCH_INIT" {
+	local max
+	max=$(cat /proc/sys/fs/inotify/max_queued_events)
+	start_watch "$T/out" "$T/w"
+	kill -STOP "$WATCH_PID"
+	(cd "$T/w" && seq -f 'g%.0f' 1 $((max / 4 + 100)) | xargs touch)
+	mkdir "$T/w/made-meanwhile"
+	kill -CONT "$WATCH_PID"
+	wait_for 20 has_lines "$T/out" "	WATCH_INIT	" 2
+	run awk -F'\t' '$2 ~ /OVERFLOW|WATCH_INIT/ { print $2 }' "$T/out"
+	assert_output "WATCH_INIT
+OVERFLOW
+WATCH_INIT"
+	touch "$T/w/made-meanwhile/after"
+	wait_for 10 grep -q "	CREATE	0	$T/w/made-meanwhile/after\$" "$T/out"
+}
