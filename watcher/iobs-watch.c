@@ -3,6 +3,7 @@
  * as an iobs-stream(5) record.
  */
 #include <sys/inotify.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
@@ -171,6 +172,18 @@ add_roots(struct watcher *w, int argc, char **argv)
 	w->nroots = w->nalive = argc;
 }
 
+/* A walk holds a descriptor per directory level: allow deep trees. */
+static void
+raise_fd_limit(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		(void)setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
 static int
 signals_open(void)
 {
@@ -318,6 +331,7 @@ main(int argc, char *argv[])
 	w.kernel_mask = w.print_mask | BOOKKEEPING;
 
 	add_roots(&w, argc, argv);
+	raise_fd_limit();
 	sfd = signals_open();
 	outq_init(&w.out, STDOUT_FILENO, limit);
 	tree_init(&w.tree);

@@ -6,6 +6,7 @@
  */
 #include <sys/inotify.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 
 #include <dirent.h>
 #include <err.h>
@@ -53,21 +54,57 @@ watch_excluded(struct watcher *w, struct dnode *dir, const char *name)
 }
 
 /*
- * Adds the watch for the directory at w->path, named name in parent.
- * Returns its new node, or NULL when there is nothing to list: gone,
- * not a directory, unreadable, or already watched.
+ * Listing a directory makes OPEN, ACCESS and CLOSE_NOWRITE events on it
+ * and on its parent. A walk watches without them, and a directory gets
+ * its full mask once everything below it is listed: the walk makes no
+ * events of its own, so none need reading, buffering or reporting.
+ */
+#define LISTING_EVENTS	(IN_OPEN | IN_ACCESS | IN_CLOSE_NOWRITE)
+
+static uint32_t
+dir_mask(const struct watcher *w, const struct dnode *parent, int walking)
+{
+	uint32_t mask = w->kernel_mask | IN_ONLYDIR;
+
+	if (walking)
+		mask &= ~LISTING_EVENTS;
+	if (parent != NULL)
+		mask |= IN_DONT_FOLLOW;
+	return mask;
+}
+
+/*
+ * The walk below n is done: give n the events the walk left out. at
+ * names n for the syscall: "." or a name when the walk stands in it.
+ */
+static void
+complete_watch(struct watcher *w, struct dnode *n, const char *at)
+{
+	int wd;
+
+	if ((w->kernel_mask & LISTING_EVENTS) == 0)
+		return;
+	wd = inotify_add_watch(w->ifd, at, dir_mask(w, n->parent, 0));
+	/* Replaced meanwhile: events about it are on their way. */
+	if (wd != -1 && wd != n->wd && tree_by_wd(&w->tree, wd) == NULL)
+		(void)inotify_rm_watch(w->ifd, wd);
+}
+
+/*
+ * Adds the watch for the directory at w->path, named name in parent;
+ * at names it for the syscall (relative to the walk's directory, or
+ * absolute). Returns its new node, or NULL when there is nothing to
+ * list: gone, not a directory, unreadable, or already watched.
  */
 static struct dnode *
 add_dir_watch(struct watcher *w, struct dnode *parent, const char *name,
-    size_t namelen, int root)
+    size_t namelen, int root, const char *at)
 {
 	struct dnode *n;
-	uint32_t mask = w->kernel_mask | IN_ONLYDIR;
 	int wd;
 
-	if (parent != NULL)
-		mask |= IN_DONT_FOLLOW;
-	if ((wd = inotify_add_watch(w->ifd, sys_path(&w->path), mask)) == -1) {
+	wd = inotify_add_watch(w->ifd, at, dir_mask(w, parent, 1));
+	if (wd == -1) {
 		switch (errno) {
 		case ENOENT:
 		case ENOTDIR:
@@ -88,20 +125,11 @@ add_dir_watch(struct watcher *w, struct dnode *parent, const char *name,
 		if (parent != NULL && (n->parent != parent ||
 		    n->namelen != namelen || memcmp(n->name, name, namelen)))
 			tree_move(&w->tree, n, parent, name, namelen);
+		/* Its walk is over: the add above took events from it. */
+		complete_watch(w, n, at);
 		return NULL;
 	}
 	return tree_add(&w->tree, parent, name, namelen, wd, root);
-}
-
-static int
-is_dir_entry(int dfd, const struct dirent *de)
-{
-	struct stat st;
-
-	if (de->d_type != DT_UNKNOWN)
-		return de->d_type == DT_DIR;
-	return fstatat(dfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-	    S_ISDIR(st.st_mode);
 }
 
 static void
@@ -138,51 +166,88 @@ truncate_paths(struct watcher *w, size_t plen, size_t vlen)
 	w->vpath.s[vlen] = '\0';
 }
 
+/* What getdents64(2) returns; glibc declares no wrapper struct. */
+struct linux_dirent64 {
+	uint64_t	d_ino;
+	int64_t		d_off;
+	unsigned short	d_reclen;
+	unsigned char	d_type;
+	char		d_name[];
+};
+
+static int
+is_dir_entry(int dfd, const struct linux_dirent64 *de)
+{
+	struct stat st;
+
+	if (de->d_type != DT_UNKNOWN)
+		return de->d_type == DT_DIR;
+	return fstatat(dfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    S_ISDIR(st.st_mode);
+}
+
 /*
- * Lists the directory at w->path (node n, already watched), then
- * descends. Subdirectory names wait on the w->names stack, so no
- * directory stays open while its children are walked.
+ * Lists the directory open as dfd (node n), reporting its entries when
+ * synthetic and stacking subdirectory names on w->names. Returns -1
+ * when a full output buffer made the watcher start over.
+ */
+static int
+list_dir(struct watcher *w, struct dnode *n, int dfd, int synthetic)
+{
+	static char buf[64 * 1024]
+	    __attribute__((aligned(__alignof__(struct linux_dirent64))));
+	unsigned gen = w->generation;
+	struct linux_dirent64 *de;
+	long nread, off;
+	size_t len;
+	int isdir;
+
+	while ((nread = syscall(SYS_getdents64, dfd, buf, sizeof(buf))) > 0)
+		for (off = 0; off < nread; off += de->d_reclen) {
+			de = (struct linux_dirent64 *)(buf + off);
+			if (de->d_name[0] == '.' && (de->d_name[1] == '\0' ||
+			    (de->d_name[1] == '.' && de->d_name[2] == '\0')))
+				continue;
+			if (watch_excluded(w, n, de->d_name))
+				continue;
+			isdir = is_dir_entry(dfd, de);
+			len = strlen(de->d_name);
+			if (synthetic && (w->print_mask & IN_CREATE)) {
+				emit_synthetic(w, de->d_name, len, isdir);
+				if (gen != w->generation)
+					return -1;
+			}
+			if (isdir && w->recursive)
+				pathbuf_append(&w->names, de->d_name, len + 1);
+		}
+	if (nread == -1 && !w->quiet)
+		warn("%s", sys_path(&w->path));
+	return 0;
+}
+
+/*
+ * Lists the directory open as dfd (node n, already watched), then
+ * descends. The walk stands in each directory it lists (fchdir), so
+ * every watch and open names one component and the kernel looks up no
+ * long path; subdirectory names wait on the w->names stack. One
+ * descriptor stays open per level.
  */
 static void
-walk(struct watcher *w, struct dnode *n, int synthetic)
+walk(struct watcher *w, struct dnode *n, int dfd, int synthetic)
 {
 	unsigned gen = w->generation;
 	size_t mark = w->names.len, off, plen, vlen, len;
-	struct dirent *de;
 	struct dnode *child;
-	DIR *d;
-	int dfd;
+	int cfd;
 
-	dfd = open(sys_path(&w->path), O_RDONLY | O_DIRECTORY | O_CLOEXEC |
-	    (n->parent != NULL ? O_NOFOLLOW : 0));
-	if (dfd == -1 || (d = fdopendir(dfd)) == NULL) {
-		if (errno != ENOENT && errno != ENOTDIR && !w->quiet)
-			warn("%s", sys_path(&w->path));
-		if (dfd != -1)
-			close(dfd);
+	if (fchdir(dfd) == -1) {
+		warn("%s", sys_path(&w->path));
 		return;
 	}
 	if (++w->walked % 64 == 0)
 		stash_read(w);
-	while ((de = readdir(d)) != NULL) {
-		int isdir;
-
-		if (de->d_name[0] == '.' && (de->d_name[1] == '\0' ||
-		    (de->d_name[1] == '.' && de->d_name[2] == '\0')))
-			continue;
-		if (watch_excluded(w, n, de->d_name))
-			continue;
-		isdir = is_dir_entry(dfd, de);
-		len = strlen(de->d_name);
-		if (synthetic && (w->print_mask & IN_CREATE)) {
-			emit_synthetic(w, de->d_name, len, isdir);
-			if (gen != w->generation)
-				break;	/* buffer full: all is rebuilt */
-		}
-		if (isdir && w->recursive)
-			pathbuf_append(&w->names, de->d_name, len + 1);
-	}
-	closedir(d);
+	if (list_dir(w, n, dfd, synthetic) == -1)
+		return;
 
 	plen = w->path.len;
 	vlen = w->vpath.len;
@@ -192,13 +257,53 @@ walk(struct watcher *w, struct dnode *n, int synthetic)
 
 		len = strlen(name);
 		push_component(w, name, len);
-		/* name may move when the stack grows: use it before. */
-		child = add_dir_watch(w, n, w->names.s + off, len, n->root);
-		if (child != NULL)
-			walk(w, child, synthetic);
+		child = add_dir_watch(w, n, name, len, n->root, name);
+		/* The stack may have moved: name again from its offset. */
+		name = w->names.s + off;
+		if (child != NULL) {
+			cfd = openat(dfd, name, O_RDONLY | O_DIRECTORY |
+			    O_NOFOLLOW | O_CLOEXEC);
+			if (cfd != -1) {
+				walk(w, child, cfd, synthetic);
+				close(cfd);
+				if (fchdir(dfd) == -1)
+					err(1, "%s", w->path.s);
+			} else {
+				if (errno != ENOENT && errno != ENOTDIR &&
+				    !w->quiet)
+					warn("%s", sys_path(&w->path));
+				complete_watch(w, child, name);
+			}
+		}
 		truncate_paths(w, plen, vlen);
 	}
 	w->names.len = mark;
+	if (gen == w->generation)
+		complete_watch(w, n, ".");
+}
+
+/* Lists a directory just watched at w->path, by its absolute path. */
+static void
+walk_from(struct watcher *w, struct dnode *n, int synthetic)
+{
+	int dfd;
+
+	dfd = open(sys_path(&w->path), O_RDONLY | O_DIRECTORY | O_CLOEXEC |
+	    (n->parent != NULL ? O_NOFOLLOW : 0));
+	if (dfd == -1) {
+		if (errno != ENOENT && errno != ENOTDIR && !w->quiet)
+			warn("%s", sys_path(&w->path));
+		complete_watch(w, n, sys_path(&w->path));
+		return;
+	}
+	walk(w, n, dfd, synthetic);
+	close(dfd);
+	/*
+	 * Standing in a watched directory would keep its inode alive
+	 * after an rmdir, and its DELETE_SELF would never come.
+	 */
+	if (chdir("/") == -1)
+		err(1, "chdir /");
 }
 
 int
@@ -227,11 +332,14 @@ watch_root(struct watcher *w, int i)
 		r->node = tree_add(&w->tree, NULL, r->path, r->pathlen, wd, i);
 		return 0;
 	}
-	r->node = add_dir_watch(w, NULL, r->path, r->pathlen, i);
+	r->node = add_dir_watch(w, NULL, r->path, r->pathlen, i,
+	    sys_path(&w->path));
 	if (r->node == NULL)
 		return -1;
 	if (w->recursive)
-		walk(w, r->node, 0);
+		walk_from(w, r->node, 0);
+	else
+		complete_watch(w, r->node, sys_path(&w->path));
 	return 0;
 }
 
@@ -244,9 +352,9 @@ watch_new_dir(struct watcher *w, struct dnode *parent, const char *name,
 	tree_path(parent, 0, &w->path);
 	tree_path(parent, 1, &w->vpath);
 	push_component(w, name, namelen);
-	if ((child = add_dir_watch(w, parent, name, namelen, parent->root))
-	    != NULL)
-		walk(w, child, 1);
+	if ((child = add_dir_watch(w, parent, name, namelen, parent->root,
+	    w->path.s)) != NULL)
+		walk_from(w, child, 1);
 }
 
 /*

@@ -1,0 +1,135 @@
+#!/usr/bin/env bash
+# iobs-watch side by side with inotifywait -m -r, on the same work in
+# one run: set-up time on a tree of 50,000 directories, CPU per 100,000
+# events, peak RSS, and events lost. Prints each figure and the ratio
+# iobs-watch / inotifywait (lower is better).
+#
+#   bash bench/watch.sh [DIRS] [RUNS]
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")/.." && pwd)
+IOBS=${IOBS_WATCH:-$here/bin/iobs-watch}
+DIRS=${1:-50000}
+RUNS=${2:-5}
+base=/dev/shm
+[ -d "$base" ] && [ -w "$base" ] || base=${TMPDIR:-/tmp}
+
+if ! command -v inotifywait >/dev/null; then
+	if [ "$(id -u)" -eq 0 ]; then
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq inotify-tools >/dev/null
+	else
+		echo "bench: needs inotifywait: sudo apt-get install inotify-tools" >&2
+		exit 1
+	fi
+fi
+[ -x "$IOBS" ] || make -C "$here" all >/dev/null
+
+work=$(mktemp -d "$base/iobs-bench.XXXXXX")
+pids=()
+cleanup() {
+	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+	rm -rf "$work"
+}
+trap cleanup EXIT
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
+median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+clock_ticks=$(getconf CLK_TCK)
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+peak_rss_kb() { awk '/^VmHWM/ { print $2 }' "/proc/$1/status"; }
+
+# ready_after NAME MARKER CMD...: seconds from start until CMD prints
+# MARKER (stdout or stderr), then its peak RSS; leaves it running as
+# $ready_pid with its output in $work/NAME.out.
+ready_after() {
+	local name=$1 marker=$2 line t0 t1
+	shift 2
+	rm -f "$work/fifo"; mkfifo "$work/fifo"
+	t0=$EPOCHREALTIME
+	"$@" > "$work/fifo" 2>&1 &
+	ready_pid=$!
+	pids+=("$ready_pid")
+	exec 4< "$work/fifo"
+	while IFS= read -r line <&4; do
+		case $line in *"$marker"*) break ;; esac
+	done
+	t1=$EPOCHREALTIME
+	# Keep draining so the tool never blocks on a full pipe.
+	cat <&4 > "$work/$name.out" &
+	pids+=($!)
+	exec 4<&-
+	awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.4f\n", b - a }'
+}
+
+stop() { kill "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
+
+echo "== tree: $DIRS directories on $base"
+tree=$work/tree
+mkdir "$tree"
+top=$(( (DIRS + 499) / 500 ))
+for i in $(seq "$top"); do
+	mkdir "$tree/t$i"
+	(cd "$tree/t$i" && seq -f 'd%.0f' 1 $(( DIRS / top )) | xargs mkdir)
+done
+echo "   $(find "$tree" -type d | wc -l) directories"
+
+echo "== set-up time to ready, median of $RUNS runs each, alternating"
+: > "$work/iobs.setup"; : > "$work/inw.setup"
+: > "$work/iobs.rss"; : > "$work/inw.rss"
+for r in $(seq "$RUNS"); do
+	ready_after iobs WATCH_INIT "$IOBS" "$tree" >> "$work/iobs.setup"
+	peak_rss_kb "$ready_pid" >> "$work/iobs.rss"
+	stop "$ready_pid"
+	ready_after inw "Watches established" inotifywait -m -r "$tree" >> "$work/inw.setup"
+	peak_rss_kb "$ready_pid" >> "$work/inw.rss"
+	stop "$ready_pid"
+done
+s_iobs=$(median < "$work/iobs.setup"); s_inw=$(median < "$work/inw.setup")
+m_iobs=$(median < "$work/iobs.rss"); m_inw=$(median < "$work/inw.rss")
+printf '   iobs-watch %8.3f s   inotifywait %8.3f s   ratio %s\n' "$s_iobs" "$s_inw" "$(ratio "$s_iobs" "$s_inw")"
+printf '   peak RSS after set-up: iobs-watch %d KiB   inotifywait %d KiB   ratio %s\n' "$m_iobs" "$m_inw" "$(ratio "$m_iobs" "$m_inw")"
+
+echo "== CPU per 100,000 events (both watching the same tree at once)"
+rm -rf "$tree"; mkdir -p "$tree/a"
+ready_after iobs2 WATCH_INIT "$IOBS" "$tree" > /dev/null; p_iobs=$ready_pid
+ready_after inw2 "Watches established" inotifywait -m -r "$tree" > /dev/null; p_inw=$ready_pid
+c0_iobs=$(cpu_ticks "$p_iobs"); c0_inw=$(cpu_ticks "$p_inw")
+# Each touch of a new file: CREATE, OPEN, ATTRIB, CLOSE_WRITE.
+(cd "$tree/a" && seq -f 'f%.0f' 1 25000 | xargs touch)
+(cd "$tree/a" && seq -f 'f%.0f' 1 25000 | xargs rm)
+sleep 1
+c1_iobs=$(cpu_ticks "$p_iobs"); c1_inw=$(cpu_ticks "$p_inw")
+ev_iobs=$(grep -c $'\t' "$work/iobs2.out" || true)
+ev_inw=$(wc -l < "$work/inw2.out")
+cpu_iobs=$(awk -v t=$((c1_iobs - c0_iobs)) -v hz="$clock_ticks" -v n="$ev_iobs" 'BEGIN { printf "%.3f", t / hz / n * 100000 }')
+cpu_inw=$(awk -v t=$((c1_inw - c0_inw)) -v hz="$clock_ticks" -v n="$ev_inw" 'BEGIN { printf "%.3f", t / hz / n * 100000 }')
+printf '   events seen: iobs-watch %d   inotifywait %d\n' "$ev_iobs" "$ev_inw"
+printf '   CPU s / 100k events: iobs-watch %s   inotifywait %s   ratio %s\n' "$cpu_iobs" "$cpu_inw" "$(ratio "$cpu_iobs" "$cpu_inw")"
+r_iobs=$(peak_rss_kb "$p_iobs"); r_inw=$(peak_rss_kb "$p_inw")
+printf '   peak RSS: iobs-watch %d KiB   inotifywait %d KiB   ratio %s\n' "$r_iobs" "$r_inw" "$(ratio "$r_iobs" "$r_inw")"
+stop "$p_iobs"; stop "$p_inw"
+
+echo "== events lost (files reported / files made; both watching at once)"
+lost_case() {
+	local name=$1 script=$2 made got_iobs got_inw
+	rm -rf "$tree"; mkdir "$tree"
+	ready_after "iobs-$name" WATCH_INIT "$IOBS" -e create,moved_to "$tree" > /dev/null; p_iobs=$ready_pid
+	ready_after "inw-$name" "Watches established" inotifywait -m -r -e create,moved_to --format '%w%f' "$tree" > /dev/null; p_inw=$ready_pid
+	(cd "$tree" && eval "$script")
+	made=$(find "$tree" -type f | wc -l)
+	sleep 1
+	got_iobs=$(awk -F'\t' '$2 ~ /^(CREATE|MOVED_TO)$/ { print $4 }' "$work/iobs-$name.out" | sort -u | wc -l)
+	got_inw=$(grep -v '/$' "$work/inw-$name.out" | sort -u | grep -c . || true)
+	# inotifywait prints directories too; count files only.
+	got_inw=$(cd / && sort -u "$work/inw-$name.out" | while IFS= read -r p; do [ -f "$p" ] && echo; done | wc -l)
+	printf '   %-28s made %6d   iobs-watch %6d (%5.1f%%)   inotifywait %6d (%5.1f%%)\n' \
+	    "$name" "$made" "$got_iobs" "$(awk -v a="$got_iobs" -v b="$made" 'BEGIN{print 100*a/b}')" \
+	    "$got_inw" "$(awk -v a="$got_inw" -v b="$made" 'BEGIN{print 100*a/b}')"
+	stop "$p_iobs"; stop "$p_inw"
+}
+mkdir -p "$work/src/a/b/c" "$work/src/d"
+touch "$work/src/"{1,2,3} "$work/src/a/"{4,5} "$work/src/a/b/c/"{6,7,8} "$work/src/d/9"
+tar -C "$work" -cf "$work/src.tar" src
+lost_case "mkdir -p + touch x2000" 'for i in $(seq 2000); do mkdir -p r$i/a/b/c && : > r$i/a/b/c/f; done'
+lost_case "cp -r x200" 'for i in $(seq 200); do cp -r "$work/src" c$i; done'
+lost_case "tar x x200" 'for i in $(seq 200); do mkdir t$i && tar -C t$i -xf "$work/src.tar"; done'
