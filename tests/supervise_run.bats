@@ -31,7 +31,7 @@ cat_out = $T/out"
 	start_sup
 	wait_ready "$T/data" cat
 	touch "$T/data/a"
-	wait_for 5 grep -q $'\tCLOSE_WRITE,CLOSE\t0\t'"$T/data/a\$" "$T/out"
+	wait_for 5 grep -qs $'\tCLOSE_WRITE,CLOSE\t0\t'"$T/data/a\$" "$T/out"
 	run -0 head -2 "$T/out"
 	assert_line -n 0 "# iobs-stream 1"
 	assert_line -n 1 --regexp $'^[0-9.]+\tWATCH_INIT\t0\t'"$T/data\$"
@@ -100,7 +100,7 @@ cat_out = $T/out"
 	# Every member of the old pipeline is gone.
 	wait_for 5 none_alive "$w" "$p"
 	touch "$T/data/after"
-	wait_for 5 grep -q "/data/after\$" "$T/out"
+	wait_for 5 grep -qs "/data/after\$" "$T/out"
 }
 
 @test "a crash-looping plugin backs off: 1, 2, 4 s" {
@@ -138,7 +138,7 @@ crash_log = $T/starts"
 plugins = cat
 cat_out = $T/out"
 	start_sup
-	wait_for 5 grep -q "$T/later: No such file or directory; retrying until it is" "$T/log"
+	wait_for 5 grep -qs "$T/later: No such file or directory; retrying until it is" "$T/log"
 	run -0 status
 	assert_line --regexp "^$T/later +cat +waiting "
 	mkdir "$T/later"
