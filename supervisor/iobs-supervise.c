@@ -354,8 +354,10 @@ main(int argc, char *argv[], char *envp[])
 		usage();
 	if (s.conf_file != NULL)
 		load(&s, argc == 0);
-	if (check)
-		return 0;
+	if (check) {
+		rc = 0;
+		goto done;
+	}
 	if (state_opt != NULL)
 		s.state_dir = state_opt;
 	else if (s.conf.state_dir != NULL)
@@ -369,10 +371,12 @@ main(int argc, char *argv[], char *envp[])
 		iobs_cache_close(c);
 	} else
 		rc = supervise(&s);
+done:
 	config_free(&s.conf);
 	free(s.state_dir);
 	free(s.cache_dir);
 	free((char *)s.conf_file);
 	free((char *)s.plugin_dir_opt);
+	free(state_opt != s.state_dir ? state_opt : NULL);
 	return rc;
 }
