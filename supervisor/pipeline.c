@@ -13,8 +13,8 @@
  *	DOWN      | spawn → UP   -              free/restart  -
  *	UP        | -            TERM watcher   TERM watcher  -
  *	          |              → STOPPING     → STOPPING
- *	STOPPING  | -            all gone →     (why may      KILL group
- *	          |              DOWN/FAILED/   change)
+ *	STOPPING  | -            all gone →     (why may      TERM group,
+ *	          |              DOWN/FAILED/   change)       later KILL it
  *	          |              freed
  *	FAILED    | -            -              free/restart  -
  */
@@ -265,7 +265,7 @@ spawn(struct super *s, struct pipeline *p)
 	fcntl(p->readyfd, F_SETFL, O_NONBLOCK);
 	p->state = P_UP;
 	p->ready = 0;
-	p->killed = 0;
+	p->termed = p->killed = 0;
 	p->errlen = 0;
 	p->started = now_ms();
 	p->since = time(NULL);
@@ -294,7 +294,8 @@ pipeline_stop(struct super *s, struct pipeline *p, enum pwhy why)
 		/* Producer first: the plugin reads WATCH_DEAD, then EOF. */
 		if (p->wpid > 0)
 			kill(p->wpid, SIGTERM);
-		p->deadline = now_ms() + s->conf.stop_timeout;
+		/* The group is signalled half-way, killed at the end. */
+		p->deadline = now_ms() + s->conf.stop_timeout / 2;
 		status_save(s, p);
 		return;
 	case P_STOPPING:
@@ -436,7 +437,13 @@ pipeline_tick(struct super *s, int64_t now)
 		if (p->state == P_DOWN && !s->stopping && p->deadline <= now)
 			spawn(s, p);
 		else if (p->state == P_STOPPING) {
-			if (!p->killed && p->deadline <= now) {
+			if (!p->termed && p->deadline <= now) {
+				kill(-p->pgid, SIGTERM);
+				kill(-p->pgid, SIGCONT);
+				p->termed = 1;
+				p->deadline = now + s->conf.stop_timeout -
+				    s->conf.stop_timeout / 2;
+			} else if (!p->killed && p->deadline <= now) {
 				warnx("%s %s: still running %g s after "
 				    "SIGTERM; killed", p->path, p->plugin,
 				    s->conf.stop_timeout / 1000.0);

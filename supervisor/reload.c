@@ -23,19 +23,20 @@
 #define CONF_MASK	(IN_CLOSE_WRITE | IN_MOVED_TO)
 #define PLUGIN_MASK	(IN_CLOSE_WRITE | IN_MOVED_TO | IN_ATTRIB)
 
+/*
+ * New watches are added before old ones go, and a directory watched
+ * already keeps its watch (the kernel hands back the same wd), so no
+ * save is missed while a reload moves them.
+ */
 void
 reload_watch(struct super *s)
 {
 	const struct config *c = &s->conf;
-	int same;
+	int oc = s->cwd_wd, op = s->pwd_wd, same;
 
-	if (s->cwd_wd != -1)
-		inotify_rm_watch(s->ifd, s->cwd_wd);
-	if (s->pwd_wd != -1 && s->pwd_wd != s->cwd_wd)
-		inotify_rm_watch(s->ifd, s->pwd_wd);
-	s->cwd_wd = s->pwd_wd = -1;
 	same = c->watch_config && c->watch_plugins && c->plugin_dir != NULL &&
 	    strcmp(c->dir, c->plugin_dir) == 0;
+	s->cwd_wd = s->pwd_wd = -1;
 	if (c->watch_config &&
 	    (s->cwd_wd = inotify_add_watch(s->ifd, c->dir, CONF_MASK |
 	    (same ? PLUGIN_MASK : 0))) == -1)
@@ -47,6 +48,10 @@ reload_watch(struct super *s)
 	    (s->pwd_wd = inotify_add_watch(s->ifd, c->plugin_dir,
 	    PLUGIN_MASK)) == -1)
 		warn("%s: cannot watch for plugin changes", c->plugin_dir);
+	if (oc != -1 && oc != s->cwd_wd && oc != s->pwd_wd)
+		inotify_rm_watch(s->ifd, oc);
+	if (op != -1 && op != oc && op != s->cwd_wd && op != s->pwd_wd)
+		inotify_rm_watch(s->ifd, op);
 }
 
 static void

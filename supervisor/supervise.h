@@ -100,6 +100,7 @@ struct pipeline {
 	int		 hup_pending;	/* options changed before ready */
 	int		 waiting;	/* path missing, reported once */
 	int64_t		 deadline;	/* start (DOWN) or kill (STOPPING) */
+	int		 termed;	/* SIGTERM sent to the group */
 	int		 killed;	/* SIGKILL sent to the group */
 	int64_t		 started;	/* monotonic ms of the last start */
 	int64_t		 since;		/* wall-clock seconds, for status */
