@@ -35,7 +35,7 @@ static void __dead2
 usage(void)
 {
 	fprintf(stderr, "usage: %s [-nq] [-b size] [-e event[,...]] "
-	    "[-x glob] path ...\n", getprogname());
+	    "[-x glob] [--ready-fd fd] path ...\n", getprogname());
 	exit(2);
 }
 
@@ -292,11 +292,13 @@ main(int argc, char *argv[])
 		{ "exclude",		required_argument,	NULL, 'x' },
 		{ "no-recursive",	no_argument,		NULL, 'n' },
 		{ "quiet",		no_argument,		NULL, 'q' },
+		{ "ready-fd",		required_argument,	NULL, 'R' },
 		{ NULL,			0,			NULL, 0 }
 	};
 	struct watcher w;
 	size_t limit = DEFAULT_BUFFER;
-	int ch, i, sfd;
+	const char *errstr;
+	int ch, i, sfd, ready_fd = -1;
 
 	memset(&w, 0, sizeof(w));
 	w.recursive = 1;
@@ -317,6 +319,12 @@ main(int argc, char *argv[])
 			break;
 		case 'x':
 			iobs_exclude_add(&w.exclude, optarg);
+			break;
+		case 'R':
+			ready_fd = strtonum(optarg, 3, INT_MAX, &errstr);
+			if (errstr != NULL)
+				errx(2, "--ready-fd %s: descriptor is %s", optarg,
+				    errstr);
 			break;
 		default:
 			usage();
@@ -346,6 +354,11 @@ main(int argc, char *argv[])
 		emit_lifecycle(&w, IOBS_WATCH_INIT, i);
 		w.roots[i].announced = 1;
 		flush_or_exit(&w, !w.out.nonblock);
+	}
+	/* Readiness, s6-style: a newline once every root is watched. */
+	if (ready_fd != -1) {
+		(void)write(ready_fd, "\n", 1);
+		close(ready_fd);
 	}
 	run(&w, sfd);
 

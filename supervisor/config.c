@@ -1,0 +1,765 @@
+/*
+ * The config file, in iObserver's format: [global], [watches] with one
+ * [[PATH]] subsection per watch, key = value, comma lists, # comments.
+ * Parsing reads a FILE and touches nothing else but stat(2)/access(2)
+ * for the plugins and the watch paths, so it can be fuzzed.
+ */
+#define _GNU_SOURCE
+#include <sys/stat.h>
+
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "supervise.h"
+
+struct parser {
+	const char	*file;
+	int		 line;
+	char		*err;
+	size_t		 errlen;
+	char		**warn;
+	struct config	*c;
+	const char	*plugin_dir_opt;
+	/* The subsection being read, checked when it ends. */
+	struct wconf	*w;
+	char		**plugins;	/* as written */
+	size_t		 nplugins;
+	int		 plugins_line;
+	struct raw {
+		char	*key, *val;
+		int	 line;
+	}		*raw;
+	size_t		 nraw;
+	/* Keys seen in the current section, for duplicates. */
+	char		 seen[16][32];
+	int		 nseen;
+};
+
+static void *
+xcalloc(size_t n, size_t size)
+{
+	void *p = calloc(n, size);
+
+	if (p == NULL)
+		abort();
+	return p;
+}
+
+static void *
+xreallocarray(void *p, size_t n, size_t size)
+{
+	if ((p = reallocarray(p, n, size)) == NULL)
+		abort();
+	return p;
+}
+
+static char *
+xstrdup(const char *s)
+{
+	char *p = strdup(s);
+
+	if (p == NULL)
+		abort();
+	return p;
+}
+
+static int
+fail(struct parser *p, int line, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	n = snprintf(p->err, p->errlen, "%s:%d: ", p->file, line);
+	if (n < 0 || (size_t)n >= p->errlen)
+		return -1;
+	va_start(ap, fmt);
+	vsnprintf(p->err + n, p->errlen - n, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+static void
+warning(struct parser *p, int line, const char *fmt, ...)
+{
+	char msg[PATH_MAX + 256], *w;
+	size_t old = *p->warn ? strlen(*p->warn) : 0;
+	va_list ap;
+	int n;
+
+	n = snprintf(msg, sizeof(msg), "%s:%d: ", p->file, line);
+	va_start(ap, fmt);
+	vsnprintf(msg + n, sizeof(msg) - n, fmt, ap);
+	va_end(ap);
+	w = xreallocarray(*p->warn, old + strlen(msg) + 2, 1);
+	memcpy(w + old, msg, strlen(msg));
+	w[old + strlen(msg)] = '\n';
+	w[old + strlen(msg) + 1] = '\0';
+	*p->warn = w;
+}
+
+static char *
+trim(char *s)
+{
+	char *e;
+
+	while (isspace((unsigned char)*s))
+		s++;
+	e = s + strlen(s);
+	while (e > s && isspace((unsigned char)e[-1]))
+		*--e = '\0';
+	return s;
+}
+
+/* ConfigObj allows a value in quotes; they are not part of it. */
+static char *
+unquote(char *s)
+{
+	size_t n = strlen(s);
+
+	if (n >= 2 && (s[0] == '"' || s[0] == '\'') && s[n - 1] == s[0]) {
+		s[n - 1] = '\0';
+		s++;
+	}
+	return s;
+}
+
+/* Splits a comma list in place; empty items are dropped. */
+static size_t
+split_list(char *val, char ***out)
+{
+	char *item, **v = NULL;
+	size_t n = 0;
+
+	while ((item = strsep(&val, ",")) != NULL) {
+		item = unquote(trim(item));
+		if (*item == '\0')
+			continue;
+		v = xreallocarray(v, n + 1, sizeof(*v));
+		v[n++] = item;
+	}
+	*out = v;
+	return n;
+}
+
+static int
+parse_bool(const char *s)
+{
+	static const char *yes[] = { "yes", "true", "on", "1" };
+	static const char *no[] = { "no", "false", "off", "0" };
+	size_t i;
+
+	for (i = 0; i < 4; i++) {
+		if (strcasecmp(s, yes[i]) == 0)
+			return 1;
+		if (strcasecmp(s, no[i]) == 0)
+			return 0;
+	}
+	return -1;
+}
+
+/* Seconds, with up to three decimals, into milliseconds. */
+static int
+parse_seconds(const char *s, int64_t min, int64_t max, int64_t *out)
+{
+	char ipart[16];
+	const char *dot = strchr(s, '.'), *errstr;
+	size_t ilen = dot ? (size_t)(dot - s) : strlen(s);
+	int64_t ms, frac = 0, scale = 100;
+	const char *d;
+
+	if (ilen == 0 || ilen >= sizeof(ipart))
+		return -1;
+	memcpy(ipart, s, ilen);
+	ipart[ilen] = '\0';
+	ms = strtonum(ipart, 0, 86400 * 365, &errstr);
+	if (errstr != NULL)
+		return -1;
+	if (dot != NULL) {
+		if (dot[1] == '\0' || strlen(dot + 1) > 3)
+			return -1;
+		for (d = dot + 1; *d; d++, scale /= 10) {
+			if (!isdigit((unsigned char)*d))
+				return -1;
+			frac += (*d - '0') * scale;
+		}
+	}
+	ms = ms * 1000 + frac;
+	if (ms < min || ms > max)
+		return -1;
+	*out = ms;
+	return 0;
+}
+
+/* An absolute path without ".", "..", repeated or trailing slashes. */
+static char *
+normalize(const char *base, const char *path)
+{
+	size_t len = strlen(base) + strlen(path) + 2;
+	char *buf = xcalloc(len, 1), *out = xcalloc(len + 1, 1), *p, *seg;
+
+	if (path[0] == '/')
+		snprintf(buf, len, "%s", path);
+	else
+		snprintf(buf, len, "%s/%s", base, path);
+	for (p = buf; (seg = strsep(&p, "/")) != NULL;) {
+		if (seg[0] == '\0' || strcmp(seg, ".") == 0)
+			continue;
+		if (strcmp(seg, "..") == 0) {
+			char *slash = strrchr(out, '/');
+
+			if (slash != NULL)
+				*slash = '\0';
+			continue;
+		}
+		strcat(out, "/");
+		strcat(out, seg);
+	}
+	if (out[0] == '\0')
+		strcpy(out, "/");
+	free(buf);
+	return out;
+}
+
+const char *
+self_dir(void)
+{
+	static char dir[PATH_MAX];
+	ssize_t n;
+	char *slash;
+
+	if (dir[0] != '\0')
+		return dir;
+	if ((n = readlink("/proc/self/exe", dir, sizeof(dir) - 1)) == -1)
+		n = 0;
+	dir[n] = '\0';
+	if ((slash = strrchr(dir, '/')) != NULL)
+		*slash = '\0';
+	if (dir[0] == '\0')
+		strcpy(dir, ".");
+	return dir;
+}
+
+/* Finds iobs-NAME in plugin_dir, then beside iobs-supervise. */
+static int
+find_plugin(struct parser *p, const char *name, int line, char **exe)
+{
+	const char *dirs[2] = { p->c->plugin_dir, self_dir() };
+	struct stat st;
+	size_t i;
+	char path[PATH_MAX];
+
+	for (i = 0; i < 2; i++) {
+		if (dirs[i] == NULL)
+			continue;
+		snprintf(path, sizeof(path), "%s/iobs-%s", dirs[i], name);
+		if (stat(path, &st) == -1)
+			continue;
+		if (!S_ISREG(st.st_mode) || access(path, X_OK) == -1)
+			return fail(p, line, "plugin %s: %s is not executable",
+			    name, path);
+		*exe = xstrdup(path);
+		return 0;
+	}
+	if (p->c->plugin_dir != NULL)
+		return fail(p, line, "plugin %s: no iobs-%s in %s or %s", name,
+		    name, p->c->plugin_dir, self_dir());
+	return fail(p, line, "plugin %s: no iobs-%s in %s (set plugin_dir)",
+	    name, name, self_dir());
+}
+
+static int
+valid_name(const char *s)
+{
+	if (*s == '\0')
+		return 0;
+	for (; *s; s++)
+		if (!isalnum((unsigned char)*s) && *s != '_' && *s != '-' &&
+		    *s != '.')
+			return 0;
+	return 1;
+}
+
+static const char *
+canonical(const char *name)
+{
+	return strcmp(name, "replica") == 0 ? "mirror" : name;
+}
+
+static void
+add_warg(struct wconf *w, const char *fmt, const char *val)
+{
+	char *s;
+
+	if (asprintf(&s, fmt, val) == -1)
+		abort();
+	w->wargv = xreallocarray(w->wargv, w->nwargv + 1, sizeof(char *));
+	w->wargv[w->nwargv++] = s;
+}
+
+/* Which plugin of the watch a key X_key is for; NULL if none. */
+static const char *
+key_plugin(struct parser *p, const char *key, const char **rest)
+{
+	size_t i, n, best = 0;
+	const char *found = NULL;
+
+	for (i = 0; i < p->nplugins; i++) {
+		const char *names[2] = { p->plugins[i],
+		    canonical(p->plugins[i]) };
+		int j;
+
+		for (j = 0; j < 2; j++) {
+			n = strlen(names[j]);
+			if (strncmp(key, names[j], n) == 0 && key[n] == '_' &&
+			    key[n + 1] != '\0' && n > best) {
+				best = n;
+				found = canonical(p->plugins[i]);
+				*rest = key + n + 1;
+			}
+		}
+	}
+	if (found == NULL && (strncmp(key, "replica_", 8) == 0)) {
+		for (i = 0; i < p->nplugins; i++)
+			if (strcmp(canonical(p->plugins[i]), "mirror") == 0) {
+				*rest = key + 8;
+				return "mirror";
+			}
+	}
+	return found;
+}
+
+/* The subsection ended: check it and turn its keys into arguments. */
+static int
+end_watch(struct parser *p)
+{
+	struct wconf *w = p->w;
+	char **list;
+	size_t i, j, n;
+	int b;
+
+	if (w == NULL)
+		return 0;
+	p->w = NULL;
+	if (p->plugins_line == 0)
+		return fail(p, w->line, "[[%s]]: no plugins (add plugins = "
+		    "scribe, for one)", w->path);
+	for (i = 0; i < p->nplugins; i++) {
+		const char *name = canonical(p->plugins[i]);
+
+		if (!valid_name(p->plugins[i]))
+			return fail(p, p->plugins_line, "plugin \"%s\": not a "
+			    "plugin name", p->plugins[i]);
+		for (j = 0; j < w->nplugin; j++)
+			if (strcmp(w->plugin[j].name, name) == 0)
+				return fail(p, p->plugins_line, "plugin %s: "
+				    "listed twice", name);
+		w->plugin = xreallocarray(w->plugin, w->nplugin + 1,
+		    sizeof(*w->plugin));
+		w->plugin[w->nplugin].name = xstrdup(name);
+		w->plugin[w->nplugin].exe = NULL;
+		w->nplugin++;
+		if (find_plugin(p, name, p->plugins_line,
+		    &w->plugin[w->nplugin - 1].exe) == -1)
+			return -1;
+	}
+	for (i = 0; i < p->nraw; i++) {
+		struct raw *r = &p->raw[i];
+		const char *plugin, *rest;
+		char *arg, *c;
+
+		if (strcmp(r->key, "exclude") == 0) {
+			n = split_list(r->val, &list);
+			for (j = 0; j < n; j++)
+				add_warg(w, "--exclude=%s", list[j]);
+			free(list);
+		} else if (strcmp(r->key, "events") == 0) {
+			n = split_list(r->val, &list);
+			for (j = 0; j < n; j++) {
+				for (c = list[j]; *c; c++)
+					if (!isalpha((unsigned char)*c) &&
+					    *c != '_')
+						return fail(p, r->line, "events:"
+						    " %s: not an event name",
+						    list[j]);
+				add_warg(w, "--event=%s", list[j]);
+			}
+			free(list);
+		} else if (strcmp(r->key, "recursive") == 0) {
+			if ((b = parse_bool(r->val)) == -1)
+				return fail(p, r->line, "recursive: %s: not "
+				    "yes or no", r->val);
+			if (!b)
+				add_warg(w, "%s", "--no-recursive");
+		} else if (strcmp(r->key, "buffer") == 0) {
+			n = strspn(r->val, "0123456789");
+			if (n == 0 || (r->val[n] != '\0' &&
+			    (strchr("kKmMgG", r->val[n]) == NULL ||
+			    r->val[n + 1] != '\0')))
+				return fail(p, r->line, "buffer: %s: not a "
+				    "size (try 64M)", r->val);
+			add_warg(w, "--buffer=%s", r->val);
+		} else if ((plugin = key_plugin(p, r->key, &rest)) != NULL) {
+			if (asprintf(&arg, "--%s=%s", rest, r->val) == -1)
+				abort();
+			/* Long options use hyphens: mirror_dry_run → --dry-run */
+			for (c = arg + 2; *c != '='; c++)
+				if (*c == '_')
+					*c = '-';
+			w->popt = xreallocarray(w->popt, w->npopt + 1,
+			    sizeof(*w->popt));
+			w->popt[w->npopt].plugin = xstrdup(plugin);
+			w->popt[w->npopt].arg = arg;
+			w->npopt++;
+		} else if (strchr(r->key, '_') != NULL)
+			return fail(p, r->line, "%s: no plugin of this watch "
+			    "is called %.*s", r->key,
+			    (int)(strchr(r->key, '_') - r->key), r->key);
+		else
+			return fail(p, r->line, "%s: unknown key", r->key);
+	}
+	return 0;
+}
+
+static void
+clear_watch_keys(struct parser *p)
+{
+	size_t i;
+
+	for (i = 0; i < p->nraw; i++) {
+		free(p->raw[i].key);
+		free(p->raw[i].val);
+	}
+	free(p->raw);
+	p->raw = NULL;
+	p->nraw = 0;
+	for (i = 0; i < p->nplugins; i++)
+		free(p->plugins[i]);
+	free(p->plugins);
+	p->plugins = NULL;
+	p->nplugins = 0;
+	p->plugins_line = 0;
+}
+
+static int
+global_key(struct parser *p, const char *key, const char *val)
+{
+	static const struct {
+		const char	*key;
+		size_t		 off;
+		int64_t		 min, max;
+	} times[] = {
+		{ "restart_delay", offsetof(struct config, restart_delay),
+		  100, 3600000 },
+		{ "restart_delay_max", offsetof(struct config,
+		  restart_delay_max), 100, 3600000 },
+		{ "restart_reset", offsetof(struct config, restart_reset),
+		  0, 3600000 },
+		{ "fail_window", offsetof(struct config, fail_window),
+		  0, 86400000 },
+		{ "stop_timeout", offsetof(struct config, stop_timeout),
+		  100, 3600000 },
+	};
+	struct config *c = p->c;
+	const char *errstr;
+	size_t i;
+	int b;
+
+	if (strcmp(key, "watch_config") == 0 ||
+	    strcmp(key, "watch_plugins") == 0) {
+		if ((b = parse_bool(val)) == -1)
+			return fail(p, p->line, "%s: %s: not yes or no", key,
+			    val);
+		*(key[6] == 'c' ? &c->watch_config : &c->watch_plugins) = b;
+		return 0;
+	}
+	if (strcmp(key, "plugin_dir") == 0 || strcmp(key, "state_dir") == 0) {
+		char **dst = key[0] == 'p' ? &c->plugin_dir : &c->state_dir;
+
+		if (*val == '\0')
+			return fail(p, p->line, "%s: empty", key);
+		if (key[0] == 'p' && p->plugin_dir_opt != NULL)
+			return 0;
+		free(*dst);
+		*dst = normalize(c->dir, val);
+		return 0;
+	}
+	if (strcmp(key, "fail_limit") == 0) {
+		c->fail_limit = strtonum(val, 1, FAIL_MAX, &errstr);
+		if (errstr != NULL)
+			return fail(p, p->line, "fail_limit: %s: %s (1 to %d)",
+			    val, errstr, FAIL_MAX);
+		return 0;
+	}
+	for (i = 0; i < sizeof(times) / sizeof(times[0]); i++)
+		if (strcmp(key, times[i].key) == 0) {
+			if (parse_seconds(val, times[i].min, times[i].max,
+			    (int64_t *)((char *)c + times[i].off)) == -1)
+				return fail(p, p->line, "%s: %s: not a time "
+				    "in seconds from %g to %g", key, val,
+				    times[i].min / 1000.0,
+				    times[i].max / 1000.0);
+			return 0;
+		}
+	return fail(p, p->line, "%s: unknown key in [global]", key);
+}
+
+static int
+watch_key(struct parser *p, const char *key, char *val)
+{
+	char **list;
+	size_t i, n;
+
+	if (strcmp(key, "plugins") == 0) {
+		n = split_list(val, &list);
+		if (n == 0)
+			return fail(p, p->line, "plugins: empty");
+		p->plugins = xcalloc(n, sizeof(char *));
+		for (i = 0; i < n; i++)
+			p->plugins[i] = xstrdup(list[i]);
+		p->nplugins = n;
+		p->plugins_line = p->line;
+		free(list);
+		return 0;
+	}
+	p->raw = xreallocarray(p->raw, p->nraw + 1, sizeof(*p->raw));
+	p->raw[p->nraw].key = xstrdup(key);
+	p->raw[p->nraw].val = xstrdup(val);
+	p->raw[p->nraw].line = p->line;
+	p->nraw++;
+	return 0;
+}
+
+enum section { S_NONE, S_GLOBAL, S_WATCHES, S_WATCH };
+
+static int
+section_line(struct parser *p, char *s, enum section *sec)
+{
+	struct wconf *w;
+	struct stat st;
+	size_t len = strlen(s), i;
+	char *name;
+
+	if (end_watch(p) == -1)
+		return -1;
+	clear_watch_keys(p);
+	p->nseen = 0;
+	if (len >= 4 && s[1] == '[') {
+		if (s[len - 2] != ']' || s[len - 1] != ']')
+			return fail(p, p->line, "%s: missing ]]", s);
+		s[len - 2] = '\0';
+		name = unquote(trim(s + 2));
+		if (*sec != S_WATCHES && *sec != S_WATCH)
+			return fail(p, p->line, "[[%s]]: outside [watches]",
+			    name);
+		if (*name == '\0')
+			return fail(p, p->line, "[[]]: empty path");
+		p->c->watch = xreallocarray(p->c->watch, p->c->nwatch + 1,
+		    sizeof(*p->c->watch));
+		w = &p->c->watch[p->c->nwatch];
+		memset(w, 0, sizeof(*w));
+		w->path = normalize(p->c->dir, name);
+		w->line = p->line;
+		p->c->nwatch++;
+		for (i = 0; i + 1 < p->c->nwatch; i++)
+			if (strcmp(p->c->watch[i].path, w->path) == 0)
+				return fail(p, p->line, "[[%s]]: watched "
+				    "already, at line %d", name,
+				    p->c->watch[i].line);
+		if (stat(w->path, &st) == -1)
+			warning(p, p->line, "%s: %s; watched once it exists",
+			    w->path, strerror(errno));
+		else if (!S_ISDIR(st.st_mode))
+			warning(p, p->line, "%s: not a directory", w->path);
+		p->w = w;
+		*sec = S_WATCH;
+		return 0;
+	}
+	if (s[len - 1] != ']')
+		return fail(p, p->line, "%s: missing ]", s);
+	s[len - 1] = '\0';
+	name = trim(s + 1);
+	if (strcmp(name, "global") == 0)
+		*sec = S_GLOBAL;
+	else if (strcmp(name, "watches") == 0)
+		*sec = S_WATCHES;
+	else
+		return fail(p, p->line, "[%s]: unknown section (global or "
+		    "watches)", name);
+	return 0;
+}
+
+static int
+parse_line(struct parser *p, char *s, enum section *sec)
+{
+	char *key, *val, *eq;
+	int i;
+
+	s = trim(s);
+	if (*s == '\0')
+		return 0;
+	if (*s == '[')
+		return section_line(p, s, sec);
+	if ((eq = strchr(s, '=')) == NULL)
+		return fail(p, p->line, "%s: not key = value", s);
+	*eq = '\0';
+	key = trim(s);
+	val = unquote(trim(eq + 1));
+	if (*key == '\0')
+		return fail(p, p->line, "= %s: no key", val);
+	for (i = 0; i < p->nseen; i++)
+		if (strcmp(p->seen[i], key) == 0)
+			return fail(p, p->line, "%s: given twice", key);
+	if (p->nseen < 16 && strlen(key) < sizeof(p->seen[0]))
+		strcpy(p->seen[p->nseen++], key);
+	switch (*sec) {
+	case S_GLOBAL:
+		return global_key(p, key, val);
+	case S_WATCH:
+		return watch_key(p, key, val);
+	case S_WATCHES:
+		return fail(p, p->line, "%s: key outside a [[PATH]] "
+		    "subsection", key);
+	default:
+		return fail(p, p->line, "%s: key outside a section", key);
+	}
+}
+
+static void
+defaults(struct config *c, const char *file)
+{
+	char cwd[PATH_MAX], *slash, *abs;
+
+	memset(c, 0, sizeof(*c));
+	c->file = xstrdup(file);
+	if (getcwd(cwd, sizeof(cwd)) == NULL)
+		strcpy(cwd, "/");
+	abs = normalize(cwd, file);
+	slash = strrchr(abs, '/');
+	c->name = xstrdup(slash + 1);
+	*slash = '\0';
+	c->dir = xstrdup(abs[0] ? abs : "/");
+	free(abs);
+	c->restart_delay = 1000;
+	c->restart_delay_max = 60000;
+	c->restart_reset = 10000;
+	c->fail_limit = 10;
+	c->fail_window = 300000;
+	c->stop_timeout = 10000;
+}
+
+int
+config_parse(FILE *f, const char *file, const char *plugin_dir,
+    struct config *c, char *err, size_t errlen, char **warn)
+{
+	struct parser p;
+	enum section sec = S_NONE;
+	size_t lineno = 0, len;
+	char *line, cwd[PATH_MAX];
+	int rc = 0;
+
+	memset(&p, 0, sizeof(p));
+	p.file = file;
+	p.err = err;
+	p.errlen = errlen;
+	p.warn = warn;
+	p.c = c;
+	p.plugin_dir_opt = plugin_dir;
+	defaults(c, file);
+	if (plugin_dir != NULL) {
+		if (getcwd(cwd, sizeof(cwd)) == NULL)
+			strcpy(cwd, "/");
+		c->plugin_dir = normalize(cwd, plugin_dir);
+	}
+	while (rc == 0 && (line = fparseln(f, &len, &lineno, NULL,
+	    FPARSELN_UNESCALL)) != NULL) {
+		p.line = lineno;
+		rc = parse_line(&p, line, &sec);
+		free(line);
+	}
+	if (rc == 0 && ferror(f))
+		rc = fail(&p, lineno, "%s", strerror(errno));
+	if (rc == 0) {
+		p.line = lineno;
+		rc = end_watch(&p);
+	}
+	if (rc == 0 && c->restart_delay_max < c->restart_delay)
+		rc = fail(&p, lineno, "restart_delay_max is less than "
+		    "restart_delay");
+	clear_watch_keys(&p);
+	if (rc == -1)
+		config_free(c);
+	return rc;
+}
+
+int
+config_load(const char *file, const char *plugin_dir, struct config *c,
+    char *err, size_t errlen, char **warn)
+{
+	FILE *f;
+	int rc;
+
+	if ((f = fopen(file, "r")) == NULL) {
+		snprintf(err, errlen, "%s: %s", file, strerror(errno));
+		memset(c, 0, sizeof(*c));
+		return -1;
+	}
+	rc = config_parse(f, file, plugin_dir, c, err, errlen, warn);
+	fclose(f);
+	return rc;
+}
+
+void
+config_free(struct config *c)
+{
+	size_t i, j;
+
+	for (i = 0; i < c->nwatch; i++) {
+		struct wconf *w = &c->watch[i];
+
+		free(w->path);
+		for (j = 0; j < w->nplugin; j++) {
+			free(w->plugin[j].name);
+			free(w->plugin[j].exe);
+		}
+		free(w->plugin);
+		for (j = 0; j < w->nwargv; j++)
+			free(w->wargv[j]);
+		free(w->wargv);
+		for (j = 0; j < w->npopt; j++) {
+			free(w->popt[j].plugin);
+			free(w->popt[j].arg);
+		}
+		free(w->popt);
+	}
+	free(c->watch);
+	free(c->file);
+	free(c->dir);
+	free(c->name);
+	free(c->plugin_dir);
+	free(c->state_dir);
+	memset(c, 0, sizeof(*c));
+}
+
+char *
+config_plugin_options(const struct wconf *w, const char *plugin)
+{
+	size_t i, len = 0;
+	char *s;
+
+	for (i = 0; i < w->npopt; i++)
+		if (strcmp(w->popt[i].plugin, plugin) == 0)
+			len += strlen(w->popt[i].arg) + 1;
+	s = xcalloc(len + 1, 1);
+	for (i = 0; i < w->npopt; i++)
+		if (strcmp(w->popt[i].plugin, plugin) == 0) {
+			strcat(s, w->popt[i].arg);
+			strcat(s, "\n");
+		}
+	return s;
+}

@@ -1,0 +1,382 @@
+/*
+ * iobs-supervise: run a pipeline for every watch of a config file,
+ * restart what dies, apply edits live, keep the shared cache; and,
+ * as subcommands, show its status and the cache from another shell.
+ */
+#define _GNU_SOURCE
+#include <sys/inotify.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <err.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <libutil.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "supervise.h"
+
+static void __dead2
+usage(void)
+{
+	fprintf(stderr, "usage: %s [-n] [-p plugin_dir] [-s state_dir] "
+	    "-c config\n"
+	    "       %s [-c config | -s state_dir] status\n"
+	    "       %s [-c config | -s state_dir] cache command ...\n",
+	    getprogname(), getprogname(), getprogname());
+	exit(2);
+}
+
+static char *
+xstrdup(const char *s)
+{
+	char *p = strdup(s);
+
+	if (p == NULL)
+		err(1, "strdup");
+	return p;
+}
+
+static char *
+default_state_dir(void)
+{
+	const char *xdg = getenv("XDG_RUNTIME_DIR");
+	char *dir;
+
+	if (getuid() == 0)
+		return xstrdup("/run/iobserver");
+	if (xdg != NULL && xdg[0] == '/') {
+		if (asprintf(&dir, "%s/iobserver", xdg) == -1)
+			err(1, "asprintf");
+	} else if (asprintf(&dir, "/tmp/iobserver-%u", (unsigned)getuid())
+	    == -1)
+		err(1, "asprintf");
+	return dir;
+}
+
+/* Loads the config or exits 2 with its one error line. */
+static void
+load(struct super *s, int show_warnings)
+{
+	char errbuf[PATH_MAX + 256], *warns = NULL, *line, *p;
+
+	if (config_load(s->conf_file, s->plugin_dir_opt, &s->conf, errbuf,
+	    sizeof(errbuf), &warns) == -1)
+		errx(2, "%s", errbuf);
+	for (p = warns; show_warnings && (line = strsep(&p, "\n")) != NULL;)
+		if (*line != '\0')
+			warnx("%s", line);
+	free(warns);
+}
+
+static int
+signals_open(void)
+{
+	sigset_t set;
+	int fd;
+
+	if (signal(SIGPIPE, SIG_IGN) == SIG_ERR)
+		err(1, "signal");
+	sigemptyset(&set);
+	sigaddset(&set, SIGCHLD);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	if (sigprocmask(SIG_BLOCK, &set, NULL) == -1)
+		err(1, "sigprocmask");
+	if ((fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC)) == -1)
+		err(1, "signalfd");
+	return fd;
+}
+
+static void
+shutdown_all(struct super *s, const char *why)
+{
+	struct pipeline *p, *next;
+
+	if (s->stopping)
+		return;
+	warnx("%s: stopping every pipeline", why);
+	s->stopping = 1;
+	for (p = s->pipes; p != NULL; p = next) {
+		next = p->next;
+		pipeline_stop(s, p, W_REMOVE);
+	}
+}
+
+static void
+handle_signals(struct super *s)
+{
+	struct signalfd_siginfo si;
+	pid_t pid;
+	int status;
+
+	while (read(s->sfd, &si, sizeof(si)) == sizeof(si)) {
+		switch (si.ssi_signo) {
+		case SIGCHLD:
+			while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
+				pipeline_reaped(s, pid, status);
+			break;
+		case SIGHUP:
+			warnx("SIGHUP: reloading %s", s->conf_file);
+			reload_apply(s);
+			break;
+		default:
+			shutdown_all(s, si.ssi_signo == SIGINT ? "SIGINT" :
+			    "SIGTERM");
+			break;
+		}
+	}
+}
+
+static void
+run(struct super *s)
+{
+	struct pollfd *pfd = NULL;
+	struct pipeline **who = NULL, *p;
+	size_t n, cap = 0, i;
+	int64_t next, now;
+	int timeout;
+
+	while (!s->stopping || s->pipes != NULL) {
+		now = now_ms();
+		pipeline_tick(s, now);
+		if (s->reload_at != 0 && s->reload_at <= now)
+			reload_apply(s);
+		if (s->stopping && s->pipes == NULL)
+			break;
+		for (n = 0, p = s->pipes; p != NULL; p = p->next)
+			n += 2;
+		if (n + 2 > cap) {
+			cap = n + 2;
+			if ((pfd = reallocarray(pfd, cap, sizeof(*pfd))) ==
+			    NULL || (who = reallocarray(who, cap,
+			    sizeof(*who))) == NULL)
+				err(1, "reallocarray");
+		}
+		pfd[0].fd = s->sfd;
+		pfd[1].fd = s->ifd;
+		n = 2;
+		for (p = s->pipes; p != NULL; p = p->next) {
+			who[n] = who[n + 1] = p;
+			pfd[n++].fd = p->errfd;
+			pfd[n++].fd = p->readyfd;
+		}
+		for (i = 0; i < n; i++)
+			pfd[i].events = POLLIN;
+		next = pipeline_next_deadline(s);
+		if (s->reload_at != 0 && (next == -1 || s->reload_at < next))
+			next = s->reload_at;
+		timeout = next == -1 ? -1 : next <= now ? 0 :
+		    next - now > INT_MAX ? INT_MAX : (int)(next - now);
+		if (poll(pfd, n, timeout) == -1) {
+			if (errno == EINTR)
+				continue;
+			err(1, "poll");
+		}
+		/* Pipelines' descriptors first: signals may free them. */
+		for (i = 2; i < n; i += 2) {
+			p = who[i];
+			if (pfd[i].revents && p->errfd == pfd[i].fd)
+				pipeline_read_err(s, p);
+			if (pfd[i + 1].revents && p->readyfd == pfd[i + 1].fd)
+				pipeline_read_ready(s, p);
+		}
+		if (pfd[1].revents & POLLIN)
+			reload_event(s);
+		if (pfd[0].revents & POLLIN)
+			handle_signals(s);
+	}
+	free(pfd);
+	free(who);
+}
+
+static void
+state_dir_make(const char *dir)
+{
+	struct stat st;
+
+	if (mkdir(dir, 0700) == -1 && errno != EEXIST)
+		err(1, "%s", dir);
+	if (stat(dir, &st) == -1)
+		err(1, "%s", dir);
+	if (!S_ISDIR(st.st_mode))
+		errx(1, "%s: not a directory", dir);
+	if (st.st_uid == geteuid() && (st.st_mode & 077) != 0 &&
+	    chmod(dir, 0700) == -1)
+		err(1, "%s", dir);
+}
+
+static int
+forget_key(const char *key, const void *val, size_t len, time_t exp,
+    void *arg)
+{
+	struct iobs_cache *c = arg;
+
+	(void)val;
+	(void)len;
+	(void)exp;
+	iobs_cache_del(c, key);
+	return 0;
+}
+
+/* What a killed predecessor left there is not true any more. */
+static void
+cache_reset(struct super *s)
+{
+	static const char *prefix[] = { "pipeline/", "options/", "watch/" };
+	char *val;
+	size_t i;
+
+	for (i = 0; i < 3; i++)
+		iobs_cache_list(s->cache, prefix[i], forget_key, s->cache);
+	if (asprintf(&val, "pid=%d\nconfig=%s\nsince=%lld\n", (int)getpid(),
+	    s->conf_file, (long long)time(NULL)) == -1)
+		err(1, "asprintf");
+	if (iobs_cache_put(s->cache, "supervisor", val, strlen(val), 0) == -1)
+		errx(1, "cache: %s", iobs_cache_strerror(s->cache));
+	free(val);
+}
+
+static int
+supervise(struct super *s)
+{
+	struct pidfh *pfh;
+	pid_t other;
+	char *pidfile;
+	size_t i, j;
+
+	state_dir_make(s->state_dir);
+	if (asprintf(&pidfile, "%s/iobs-supervise.pid", s->state_dir) == -1 ||
+	    asprintf(&s->cache_dir, "%s/cache", s->state_dir) == -1)
+		err(1, "asprintf");
+	if ((pfh = pidfile_open(pidfile, 0600, &other)) == NULL) {
+		if (errno == EEXIST)
+			errx(2, "%s: already running as pid %d", s->state_dir,
+			    (int)other);
+		err(1, "%s", pidfile);
+	}
+	if (pidfile_write(pfh) == -1)
+		err(1, "%s", pidfile);
+	/* Only this process uses it: children are exec'd, never given it. */
+	if ((s->cache = iobs_cache_open(s->cache_dir, 1)) == NULL)
+		err(1, "%s", s->cache_dir);
+	cache_reset(s);
+	if (prctl(PR_SET_CHILD_SUBREAPER, 1) == -1)
+		err(1, "prctl");
+	s->sfd = signals_open();
+	if ((s->ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC)) == -1)
+		err(1, "inotify_init1");
+	s->cwd_wd = s->pwd_wd = -1;
+	reload_watch(s);
+	for (i = 0; i < s->conf.nwatch; i++) {
+		status_watch(s, &s->conf.watch[i]);
+		for (j = 0; j < s->conf.watch[i].nplugin; j++)
+			pipeline_add(s, &s->conf.watch[i],
+			    &s->conf.watch[i].plugin[j]);
+	}
+	setproctitle("supervising %s", s->conf_file);
+
+	run(s);
+
+	cache_reset(s);
+	iobs_cache_del(s->cache, "supervisor");
+	iobs_cache_close(s->cache);
+	pidfile_remove(pfh);
+	free(pidfile);
+	close(s->ifd);
+	close(s->sfd);
+	return 0;
+}
+
+/* The cache a subcommand reads: $IOBS_CACHE, else the state dir's. */
+static struct iobs_cache *
+open_cache_for(struct super *s)
+{
+	struct iobs_cache *c;
+	char *dir;
+
+	if (getenv(IOBS_CACHE_ENV) != NULL && *getenv(IOBS_CACHE_ENV) != '\0')
+		dir = xstrdup(getenv(IOBS_CACHE_ENV));
+	else if (asprintf(&dir, "%s/cache", s->state_dir) == -1)
+		err(1, "asprintf");
+	if ((c = iobs_cache_open(dir, 0)) == NULL)
+		err(1, "%s", dir);
+	free(dir);
+	return c;
+}
+
+int
+main(int argc, char *argv[], char *envp[])
+{
+	struct super s;
+	struct iobs_cache *c;
+	int ch, check = 0, rc;
+	char *state_opt = NULL;
+
+	setproctitle_init(argc, argv, envp);
+	memset(&s, 0, sizeof(s));
+	while ((ch = getopt(argc, argv, "+c:np:s:")) != -1) {
+		switch (ch) {
+		case 'c':
+			s.conf_file = xstrdup(optarg);
+			break;
+		case 'n':
+			check = 1;
+			break;
+		case 'p':
+			s.plugin_dir_opt = xstrdup(optarg);
+			break;
+		case 's':
+			state_opt = xstrdup(optarg);
+			break;
+		default:
+			usage();
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	if (argc > 0 && strcmp(argv[0], "status") != 0 &&
+	    strcmp(argv[0], "cache") != 0)
+		usage();
+	if ((argc > 0 && check) || (argc == 0 && s.conf_file == NULL) ||
+	    (argc > 0 && strcmp(argv[0], "status") == 0 && argc != 1) ||
+	    (argc == 1 && strcmp(argv[0], "cache") == 0))
+		usage();
+	if (s.conf_file != NULL)
+		load(&s, argc == 0);
+	if (check) {
+		rc = 0;
+		goto done;
+	}
+	if (state_opt != NULL)
+		s.state_dir = state_opt;
+	else if (s.conf.state_dir != NULL)
+		s.state_dir = xstrdup(s.conf.state_dir);
+	else
+		s.state_dir = default_state_dir();
+	if (argc > 0) {
+		c = open_cache_for(&s);
+		rc = argv[0][0] == 's' ? status_print(c) :
+		    cache_command(c, argc, argv);
+		iobs_cache_close(c);
+	} else
+		rc = supervise(&s);
+done:
+	config_free(&s.conf);
+	free(s.state_dir);
+	free(s.cache_dir);
+	free((char *)s.conf_file);
+	free((char *)s.plugin_dir_opt);
+	free(state_opt != s.state_dir ? state_opt : NULL);
+	return rc;
+}

@@ -1,0 +1,550 @@
+/*
+ * Pipelines: for each watch and each of its plugins, one iobs-watch
+ * whose standard output is the plugin's standard input, both in a
+ * process group of their own. Each plugin has its own watcher, so the
+ * kernel and that watcher's buffer keep plugins apart: a slow or dead
+ * plugin holds up nobody else, and a restarted one starts from a
+ * fresh WATCH_INIT.
+ *
+ * Behaviour is a small state × event table:
+ *
+ *	state     | start time   member exits   stop asked    deadline
+ *	----------+---------------------------------------------------------
+ *	DOWN      | spawn → UP   -              free/restart  -
+ *	UP        | -            TERM watcher   TERM watcher  -
+ *	          |              → STOPPING     → STOPPING
+ *	STOPPING  | -            all gone →     (why may      TERM group,
+ *	          |              DOWN/FAILED/   change)       later KILL it
+ *	          |              freed
+ *	FAILED    | -            -              free/restart  -
+ */
+#define _GNU_SOURCE
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <err.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "supervise.h"
+
+int64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static char *
+xstrdup(const char *s)
+{
+	char *p = strdup(s);
+
+	if (p == NULL)
+		err(1, "strdup");
+	return p;
+}
+
+void
+pipeline_add(struct super *s, const struct wconf *w,
+    const struct plugin *pl)
+{
+	struct pipeline *p, **tail;
+	size_t i;
+
+	if ((p = calloc(1, sizeof(*p))) == NULL)
+		err(1, "calloc");
+	p->path = xstrdup(w->path);
+	p->plugin = xstrdup(pl->name);
+	p->exe = xstrdup(pl->exe);
+	if ((p->wargv = calloc(w->nwargv + 1, sizeof(char *))) == NULL)
+		err(1, "calloc");
+	for (i = 0; i < w->nwargv; i++)
+		p->wargv[i] = xstrdup(w->wargv[i]);
+	p->nwargv = w->nwargv;
+	p->opts = config_plugin_options(w, pl->name);
+	p->errfd = p->readyfd = -1;
+	p->state = P_DOWN;
+	p->deadline = now_ms();
+	p->delay = s->conf.restart_delay;
+	strlcpy(p->last, "-", sizeof(p->last));
+	for (tail = &s->pipes; *tail != NULL; tail = &(*tail)->next)
+		;
+	*tail = p;
+	status_save(s, p);
+}
+
+void
+pipeline_free(struct pipeline *p)
+{
+	size_t i;
+
+	if (p->errfd != -1)
+		close(p->errfd);
+	if (p->readyfd != -1)
+		close(p->readyfd);
+	free(p->path);
+	free(p->plugin);
+	free(p->exe);
+	for (i = 0; i < p->nwargv; i++)
+		free(p->wargv[i]);
+	free(p->wargv);
+	free(p->opts);
+	free(p);
+}
+
+static void
+unlink_pipeline(struct super *s, struct pipeline *p)
+{
+	struct pipeline **pp;
+
+	for (pp = &s->pipes; *pp != NULL; pp = &(*pp)->next)
+		if (*pp == p) {
+			*pp = p->next;
+			break;
+		}
+	status_forget(s, p);
+	pipeline_free(p);
+}
+
+/* from becomes to in a child, without its close-on-exec flag. */
+static void
+move_fd(int from, int to)
+{
+	if (from == to) {
+		if (fcntl(to, F_SETFD, 0) == -1)
+			_exit(127);
+	} else if (dup2(from, to) == -1)
+		_exit(127);
+}
+
+/*
+ * In the child, between fork and exec: its own group, gone when the
+ * supervisor goes, signals as they were before the supervisor's
+ * changes, and only the descriptors it is meant to have.
+ */
+static void
+child_setup(struct super *s, struct pipeline *p, pid_t parent, pid_t pgid,
+    int fd0, int fd1, int fd2, int fd3)
+{
+	sigset_t none;
+	char *key;
+
+	(void)setpgid(0, pgid);
+	if (prctl(PR_SET_PDEATHSIG, SIGTERM) == -1 || getppid() != parent)
+		_exit(127);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	signal(SIGPIPE, SIG_DFL);
+	move_fd(fd0, 0);
+	move_fd(fd1, 1);
+	move_fd(fd2, 2);
+	if (fd3 != -1)
+		move_fd(fd3, 3);
+	closefrom(fd3 != -1 ? 4 : 3);
+	key = options_key(p->plugin, p->path);
+	if (setenv("IOBS_CACHE", s->cache_dir, 1) == -1 ||
+	    setenv("IOBS_WATCH", p->path, 1) == -1 ||
+	    setenv("IOBS_PLUGIN", p->plugin, 1) == -1 ||
+	    setenv("IOBS_OPTIONS", key, 1) == -1)
+		_exit(127);
+	free(key);
+}
+
+static void
+exec_watcher(struct pipeline *p)
+{
+	static char exe[4096];
+	char **argv;
+	size_t i, n = 0;
+
+	if ((argv = calloc(p->nwargv + 5, sizeof(char *))) == NULL)
+		_exit(127);
+	argv[n++] = "iobs-watch";
+	argv[n++] = "--ready-fd=3";
+	for (i = 0; i < p->nwargv; i++)
+		argv[n++] = p->wargv[i];
+	argv[n++] = "--";
+	argv[n++] = p->path;
+	snprintf(exe, sizeof(exe), "%s/iobs-watch", self_dir());
+	if (access(exe, X_OK) == 0)
+		execv(exe, argv);
+	else
+		execvp("iobs-watch", argv);
+	dprintf(2, "iobs-watch: cannot run: %s\n", strerror(errno));
+	_exit(127);
+}
+
+static void
+exec_plugin(struct pipeline *p)
+{
+	char **argv, *opts, *line, *name;
+	size_t n = 0;
+
+	if ((argv = calloc(strlen(p->opts) + 2, sizeof(char *))) == NULL ||
+	    (opts = strdup(p->opts)) == NULL ||
+	    asprintf(&name, "iobs-%s", p->plugin) == -1)
+		_exit(127);
+	argv[n++] = name;
+	while ((line = strsep(&opts, "\n")) != NULL)
+		if (*line != '\0')
+			argv[n++] = line;
+	execv(p->exe, argv);
+	dprintf(2, "%s: cannot run: %s\n", p->exe, strerror(errno));
+	_exit(127);
+}
+
+static int
+path_ready(struct super *s, struct pipeline *p)
+{
+	struct stat st;
+
+	if (stat(p->path, &st) == 0 && S_ISDIR(st.st_mode)) {
+		if (p->waiting)
+			warnx("%s: there now; watching it", p->path);
+		p->waiting = 0;
+		return 1;
+	}
+	if (!p->waiting)
+		warnx("%s %s: %s: %s; retrying until it is", p->path,
+		    p->plugin, p->path, errno ? strerror(errno) :
+		    "not a directory");
+	p->waiting = 1;
+	p->deadline = now_ms() + s->conf.restart_delay;
+	status_save(s, p);
+	return 0;
+}
+
+static void
+spawn(struct super *s, struct pipeline *p)
+{
+	int data[2], errp[2], ready[2], devnull;
+	pid_t self = getpid();
+
+	errno = 0;
+	if (!path_ready(s, p))
+		return;
+	if ((devnull = open("/dev/null", O_RDWR | O_CLOEXEC)) == -1 ||
+	    pipe2(data, O_CLOEXEC) == -1 || pipe2(errp, O_CLOEXEC) == -1 ||
+	    pipe2(ready, O_CLOEXEC) == -1)
+		err(1, "pipe");
+	if ((p->wpid = fork()) == -1)
+		err(1, "fork");
+	if (p->wpid == 0) {
+		child_setup(s, p, self, 0, devnull, data[1], errp[1],
+		    ready[1]);
+		exec_watcher(p);
+	}
+	p->pgid = p->wpid;
+	(void)setpgid(p->wpid, p->pgid);
+	/* The watcher is not reaped before this fork: its group lives. */
+	if ((p->ppid = fork()) == -1)
+		err(1, "fork");
+	if (p->ppid == 0) {
+		child_setup(s, p, self, p->pgid, data[0], 1, errp[1], -1);
+		exec_plugin(p);
+	}
+	(void)setpgid(p->ppid, p->pgid);
+	close(devnull);
+	close(data[0]);
+	close(data[1]);
+	close(errp[1]);
+	close(ready[1]);
+	p->errfd = errp[0];
+	p->readyfd = ready[0];
+	fcntl(p->errfd, F_SETFL, O_NONBLOCK);
+	fcntl(p->readyfd, F_SETFL, O_NONBLOCK);
+	p->state = P_UP;
+	p->ready = 0;
+	p->termed = p->killed = 0;
+	p->errlen = 0;
+	p->started = now_ms();
+	p->since = time(NULL);
+	status_save(s, p);
+}
+
+void
+pipeline_stop(struct super *s, struct pipeline *p, enum pwhy why)
+{
+	switch (p->state) {
+	case P_DOWN:
+	case P_FAILED:
+		if (why == W_REMOVE)
+			unlink_pipeline(s, p);
+		else if (why == W_RESTART) {
+			p->state = P_DOWN;
+			p->nfails = 0;
+			p->delay = s->conf.restart_delay;
+			p->deadline = now_ms();
+			status_save(s, p);
+		}
+		return;
+	case P_UP:
+		p->state = P_STOPPING;
+		p->why = why;
+		/* Producer first: the plugin reads WATCH_DEAD, then EOF. */
+		if (p->wpid > 0)
+			kill(p->wpid, SIGTERM);
+		/* The group is signalled half-way, killed at the end. */
+		p->deadline = now_ms() + s->conf.stop_timeout / 2;
+		status_save(s, p);
+		return;
+	case P_STOPPING:
+		if (why > p->why)
+			p->why = why;
+		return;
+	}
+}
+
+static int
+group_empty(pid_t pgid)
+{
+	return kill(-pgid, 0) == -1 && errno == ESRCH;
+}
+
+static void
+drain_err(struct pipeline *p)
+{
+	if (p->errfd != -1)
+		pipeline_read_err(NULL, p);
+}
+
+/* Every member is gone: what now depends on why it stopped. */
+static void
+stopped(struct super *s, struct pipeline *p)
+{
+	int64_t now = now_ms(), since;
+	int i, n;
+
+	drain_err(p);
+	if (p->errfd != -1)
+		close(p->errfd);
+	if (p->readyfd != -1)
+		close(p->readyfd);
+	p->errfd = p->readyfd = -1;
+	p->ready = 0;
+	p->pgid = 0;
+	if (p->why == W_REMOVE || s->stopping) {
+		unlink_pipeline(s, p);
+		return;
+	}
+	p->state = P_DOWN;
+	if (p->why == W_RESTART) {
+		p->nfails = 0;
+		p->delay = s->conf.restart_delay;
+		/* At least restart_delay between two starts. */
+		p->deadline = p->started + s->conf.restart_delay;
+		if (p->deadline < now)
+			p->deadline = now;
+		status_save(s, p);
+		return;
+	}
+	if (now - p->started >= s->conf.restart_reset)
+		p->delay = s->conf.restart_delay;
+	memmove(p->fails + 1, p->fails, sizeof(p->fails) - sizeof(p->fails[0]));
+	p->fails[0] = now;
+	if (p->nfails < FAIL_MAX)
+		p->nfails++;
+	since = now - s->conf.fail_window;
+	for (i = n = 0; i < p->nfails; i++)
+		if (p->fails[i] >= since)
+			n++;
+	if (n >= s->conf.fail_limit) {
+		p->state = P_FAILED;
+		warnx("%s %s: %s; failed %d times in %g s: left down until "
+		    "the next reload", p->path, p->plugin, p->last, n,
+		    s->conf.fail_window / 1000.0);
+	} else {
+		p->deadline = now + p->delay;
+		warnx("%s %s: %s; restart %u in %g s", p->path, p->plugin,
+		    p->last, p->restarts + 1, p->delay / 1000.0);
+		p->delay *= 2;
+		if (p->delay > s->conf.restart_delay_max)
+			p->delay = s->conf.restart_delay_max;
+		p->restarts++;
+	}
+	status_save(s, p);
+}
+
+static void
+check_stopped(struct super *s, struct pipeline *p)
+{
+	if (p->state != P_STOPPING || p->wpid != 0 || p->ppid != 0)
+		return;
+	if (!group_empty(p->pgid)) {
+		/* Members of the plugin's own making outlived it. */
+		if (!p->killed) {
+			kill(-p->pgid, SIGKILL);
+			p->killed = 1;
+		}
+		return;
+	}
+	stopped(s, p);
+}
+
+static void
+describe(char *buf, size_t len, const char *who, int status)
+{
+	if (WIFSIGNALED(status))
+		snprintf(buf, len, "%s killed by signal %d (SIG%s)", who,
+		    WTERMSIG(status), sigabbrev_np(WTERMSIG(status)) ?
+		    sigabbrev_np(WTERMSIG(status)) : "?");
+	else
+		snprintf(buf, len, "%s exited %d", who, WEXITSTATUS(status));
+}
+
+void
+pipeline_reaped(struct super *s, pid_t pid, int status)
+{
+	struct pipeline *p;
+	char who[80];
+
+	for (p = s->pipes; p != NULL; p = p->next)
+		if (p->wpid == pid || p->ppid == pid)
+			break;
+	if (p == NULL)
+		return;	/* a plugin's own child, reparented to us */
+	if (p->wpid == pid) {
+		p->wpid = 0;
+		strlcpy(who, "iobs-watch", sizeof(who));
+	} else {
+		p->ppid = 0;
+		snprintf(who, sizeof(who), "iobs-%s", p->plugin);
+	}
+	if (p->state == P_UP) {
+		describe(p->last, sizeof(p->last), who, status);
+		pipeline_stop(s, p, W_CRASH);
+	}
+	check_stopped(s, p);
+}
+
+void
+pipeline_tick(struct super *s, int64_t now)
+{
+	struct pipeline *p, *next;
+
+	for (p = s->pipes; p != NULL; p = next) {
+		next = p->next;
+		if (p->state == P_DOWN && !s->stopping && p->deadline <= now)
+			spawn(s, p);
+		else if (p->state == P_STOPPING) {
+			if (!p->termed && p->deadline <= now) {
+				kill(-p->pgid, SIGTERM);
+				kill(-p->pgid, SIGCONT);
+				p->termed = 1;
+				p->deadline = now + s->conf.stop_timeout -
+				    s->conf.stop_timeout / 2;
+			} else if (!p->killed && p->deadline <= now) {
+				warnx("%s %s: still running %g s after "
+				    "SIGTERM; killed", p->path, p->plugin,
+				    s->conf.stop_timeout / 1000.0);
+				kill(-p->pgid, SIGKILL);
+				p->killed = 1;
+			}
+			check_stopped(s, p);
+		}
+	}
+}
+
+int64_t
+pipeline_next_deadline(struct super *s)
+{
+	struct pipeline *p;
+	int64_t next = -1, t;
+
+	for (p = s->pipes; p != NULL; p = p->next) {
+		if (p->state == P_DOWN && !s->stopping)
+			t = p->deadline;
+		else if (p->state == P_STOPPING && p->wpid == 0 &&
+		    p->ppid == 0)
+			t = now_ms() + 20;	/* waiting for strays to go */
+		else if (p->state == P_STOPPING && !p->killed)
+			t = p->deadline;
+		else
+			continue;
+		if (next == -1 || t < next)
+			next = t;
+	}
+	return next;
+}
+
+/* Children's lines reach our log with their watch and plugin. */
+void
+pipeline_read_err(struct super *s, struct pipeline *p)
+{
+	char *nl;
+	ssize_t n;
+	size_t off;
+
+	(void)s;
+	for (;;) {
+		n = read(p->errfd, p->errbuf + p->errlen,
+		    sizeof(p->errbuf) - 1 - p->errlen);
+		if (n > 0)
+			p->errlen += n;
+		off = 0;
+		while ((nl = memchr(p->errbuf + off, '\n', p->errlen - off))
+		    != NULL) {
+			warnx("%s %s: %.*s", p->path, p->plugin,
+			    (int)(nl - p->errbuf - off), p->errbuf + off);
+			off = nl - p->errbuf + 1;
+		}
+		memmove(p->errbuf, p->errbuf + off, p->errlen - off);
+		p->errlen -= off;
+		if (p->errlen == sizeof(p->errbuf) - 1 || (n <= 0 &&
+		    p->errlen > 0 && !(n == -1 && errno == EAGAIN))) {
+			warnx("%s %s: %.*s", p->path, p->plugin,
+			    (int)p->errlen, p->errbuf);
+			p->errlen = 0;
+		}
+		if (n == 0 || (n == -1 && errno != EINTR && errno != EAGAIN)) {
+			close(p->errfd);
+			p->errfd = -1;
+			return;
+		}
+		if (n == -1 && errno == EAGAIN)
+			return;
+	}
+}
+
+void
+pipeline_read_ready(struct super *s, struct pipeline *p)
+{
+	char c;
+	ssize_t n;
+
+	n = read(p->readyfd, &c, 1);
+	if (n == -1 && (errno == EAGAIN || errno == EINTR))
+		return;
+	close(p->readyfd);
+	p->readyfd = -1;
+	if (n == 1 && p->state == P_UP) {
+		p->ready = 1;
+		status_save(s, p);
+		if (p->hup_pending && p->wpid > 0)
+			kill(p->wpid, SIGHUP);
+		p->hup_pending = 0;
+	}
+}
+
+/* New plugin options are in the cache: have the watcher say so. */
+void
+pipeline_hup(struct super *s, struct pipeline *p)
+{
+	(void)s;
+	if (p->state != P_UP)
+		return;
+	if (p->ready && p->wpid > 0)
+		kill(p->wpid, SIGHUP);
+	else
+		p->hup_pending = 1;
+}

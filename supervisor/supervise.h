@@ -1,0 +1,158 @@
+/*
+ * State of iobs-supervise, shared by its files: the parsed config, the
+ * pipelines (one iobs-watch feeding one plugin, in a process group of
+ * their own) and the supervisor that runs them.
+ */
+#ifndef SUPERVISE_H
+#define SUPERVISE_H
+
+#include <sys/types.h>
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "cache.h"
+
+/* A plugin option, X_key = value, as it reaches plugin X. */
+struct popt {
+	char		*plugin;	/* canonical name: mirror, not replica */
+	char		*arg;		/* --key=value */
+};
+
+struct plugin {
+	char		*name;		/* canonical name */
+	char		*exe;		/* resolved executable */
+};
+
+/* One [[PATH]] subsection. */
+struct wconf {
+	char		*path;		/* absolute */
+	int		 line;
+	struct plugin	*plugin;
+	size_t		 nplugin;
+	char		**wargv;	/* watch-level options for iobs-watch */
+	size_t		 nwargv;
+	struct popt	*popt;
+	size_t		 npopt;
+};
+
+struct config {
+	char		*file;		/* as given */
+	char		*dir;		/* its directory, absolute */
+	char		*name;		/* its last component */
+	int		 watch_config, watch_plugins;
+	char		*plugin_dir;	/* NULL: none */
+	char		*state_dir;	/* NULL: the default */
+	/* Times in milliseconds. */
+	int64_t		 restart_delay, restart_delay_max, restart_reset;
+	int64_t		 fail_window, stop_timeout;
+	int		 fail_limit;
+	struct wconf	*watch;
+	size_t		 nwatch;
+};
+
+/* config.c */
+/*
+ * Parses the config in f (named file, for messages; plugin_dir
+ * overrides the file's plugin_dir when not NULL). Returns 0, or -1
+ * with one line "FILE:LINE: what is wrong" in err. Missing watch paths
+ * are not errors; they are appended to warn, one line each.
+ */
+int	 config_parse(FILE *f, const char *file, const char *plugin_dir,
+	    struct config *, char *err, size_t errlen, char **warn);
+int	 config_load(const char *file, const char *plugin_dir,
+	    struct config *, char *err, size_t errlen, char **warn);
+void	 config_free(struct config *);
+/* The argv options of plugin p in watch w, joined by newlines. */
+char	*config_plugin_options(const struct wconf *, const char *plugin);
+const char *self_dir(void);
+
+enum pstate {
+	P_DOWN,		/* waiting for its start time */
+	P_UP,		/* running */
+	P_STOPPING,	/* signalled; waiting for every member to go */
+	P_FAILED,	/* died too often; left down until a reload */
+};
+
+enum pwhy {		/* why a pipeline is stopping */
+	W_CRASH,	/* a member exited on its own: restart after back-off */
+	W_RESTART,	/* its config changed: start again at once */
+	W_REMOVE,	/* gone from the config, or shutting down */
+};
+
+#define FAIL_MAX	64
+
+struct pipeline {
+	struct pipeline	*next;
+	char		*path;
+	char		*plugin;
+	char		*exe;
+	char		**wargv;	/* watch-level options */
+	size_t		 nwargv;
+	char		*opts;		/* plugin options, newline-separated */
+	enum pstate	 state;
+	enum pwhy	 why;
+	pid_t		 wpid, ppid, pgid;	/* watcher, plugin; 0 if reaped */
+	int		 errfd, readyfd;
+	char		 errbuf[1024];
+	size_t		 errlen;
+	int		 ready;
+	int		 hup_pending;	/* options changed before ready */
+	int		 waiting;	/* path missing, reported once */
+	int64_t		 deadline;	/* start (DOWN) or kill (STOPPING) */
+	int		 termed;	/* SIGTERM sent to the group */
+	int		 killed;	/* SIGKILL sent to the group */
+	int64_t		 started;	/* monotonic ms of the last start */
+	int64_t		 since;		/* wall-clock seconds, for status */
+	int64_t		 delay;		/* next back-off */
+	int64_t		 fails[FAIL_MAX];	/* times of the last failures */
+	int		 nfails;
+	unsigned	 restarts;
+	char		 last[160];	/* the last exit, as words */
+};
+
+struct super {
+	struct config	 conf;
+	const char	*conf_file;
+	const char	*plugin_dir_opt;
+	char		*state_dir;
+	char		*cache_dir;
+	struct iobs_cache *cache;
+	struct pipeline	*pipes;
+	int		 sfd;		/* signalfd */
+	int		 ifd;		/* inotify: config and plugin dirs */
+	int		 cwd_wd, pwd_wd;
+	int64_t		 reload_at;	/* debounced reload; 0: none */
+	char		*changed_plugins;	/* names, space-separated */
+	int		 stopping;	/* shutting down */
+};
+
+/* pipeline.c */
+int64_t	 now_ms(void);
+void	 pipeline_add(struct super *, const struct wconf *,
+	    const struct plugin *);
+void	 pipeline_stop(struct super *, struct pipeline *, enum pwhy);
+void	 pipeline_reaped(struct super *, pid_t, int status);
+void	 pipeline_tick(struct super *, int64_t now);
+void	 pipeline_read_err(struct super *, struct pipeline *);
+void	 pipeline_read_ready(struct super *, struct pipeline *);
+void	 pipeline_hup(struct super *, struct pipeline *);
+void	 pipeline_free(struct pipeline *);
+int64_t	 pipeline_next_deadline(struct super *);
+
+/* status.c */
+void	 status_save(struct super *, struct pipeline *);
+void	 status_forget(struct super *, struct pipeline *);
+void	 status_watch(struct super *, const struct wconf *);
+int	 status_print(struct iobs_cache *);
+char	*options_key(const char *plugin, const char *path);
+
+/* reload.c */
+void	 reload_watch(struct super *);
+void	 reload_event(struct super *);
+void	 reload_apply(struct super *);
+
+/* cachecmd.c */
+int	 cache_command(struct iobs_cache *, int argc, char **argv);
+
+#endif

@@ -1,0 +1,227 @@
+#!/usr/bin/env bats
+# iobs-supervise: running pipelines, restarts, stopping, one instance.
+
+load supervise_helper
+
+two_plugins() {
+	local extra=
+	[ "$2" = crash ] && extra="crash_log = $T/starts"
+	conf "restart_delay = $1
+[watches]
+[[data]]
+plugins = cat, $2
+cat_out = $T/out
+$extra"
+}
+
+# stop_sup: SIGTERM, and the supervisor's exit status must be 0.
+stop_sup() {
+	local rc=0
+	kill -TERM "$SUP_PID"
+	wait "$SUP_PID" || rc=$?
+	SUP_PID=
+	assert_equal "$rc" 0
+}
+
+@test "each plugin's stream starts with WATCH_INIT; status shows it ready" {
+	conf "[watches]
+[[data]]
+plugins = cat
+cat_out = $T/out"
+	start_sup
+	wait_ready "$T/data" cat
+	touch "$T/data/a"
+	wait_for 5 grep -qs $'\tCLOSE_WRITE,CLOSE\t0\t'"$T/data/a\$" "$T/out"
+	run -0 head -2 "$T/out"
+	assert_line -n 0 "# iobs-stream 1"
+	assert_line -n 1 --regexp $'^[0-9.]+\tWATCH_INIT\t0\t'"$T/data\$"
+	run -0 status
+	assert_line -n 0 "iobs-supervise: pid $SUP_PID, config $T/rc"
+	assert_line -n 1 --regexp '^WATCH +PLUGIN +STATE +READY +PIDS +SINCE +RESTARTS +LAST EXIT$'
+	assert_line -n 2 --regexp "^$T/data +cat +up +yes +[0-9]+,[0-9]+ +[0-9T:-]+ +0  -\$"
+}
+
+@test "processes: one group per pipeline, roles shown by ps" {
+	cp "$T/plugins/iobs-cat" "$T/plugins/iobs-cat2"
+	two_plugins 1 cat2
+	start_sup
+	wait_ready "$T/data" cat
+	wait_ready "$T/data" cat2
+	read -r w1 p1 <<<"$(pids_of "$T/data" cat)"
+	read -r w2 p2 <<<"$(pids_of "$T/data" cat2)"
+	assert_equal "$(ps -o pgid= -p "$p1" | tr -d ' ')" "$w1"
+	assert_equal "$(ps -o pgid= -p "$p2" | tr -d ' ')" "$w2"
+	assert_equal "$(ps -o pgid= -p "$w1" | tr -d ' ')" "$w1"
+	run -0 ps -o args= -p "$SUP_PID"
+	assert_output "iobs-supervise: supervising $T/rc"
+	run -0 ps -o args= -p "$w1"
+	assert_output "iobs-watch --ready-fd=3 -- $T/data"
+}
+
+@test "a plugin that never reads holds up no other plugin" {
+	two_plugins 1 slow
+	start_sup
+	wait_ready "$T/data" cat
+	wait_ready "$T/data" slow
+	# Far more than a pipe holds, for the slow plugin's watcher.
+	for i in $(seq 1 1500); do : >"$T/data/f$i"; done
+	wait_for 20 has_lines "$T/out" $'\tCLOSE_WRITE,CLOSE\t' 1500
+	run -0 status
+	assert_line --regexp "^$T/data +slow +up +yes "
+}
+
+@test "a crashing plugin is restarted with a fresh WATCH_INIT; the other is untouched" {
+	two_plugins 1 crash
+	start_sup
+	wait_ready "$T/data" cat
+	read -r w p <<<"$(pids_of "$T/data" cat)"
+	wait_for 10 has_lines "$T/starts" . 3
+	# Its stderr reaches the log with watch and plugin.
+	assert grep -q "^iobs-supervise: $T/data crash: crashing on purpose\$" "$T/log"
+	assert grep -qE "^iobs-supervise: $T/data crash: iobs-crash exited 3; restart [0-9]+ in [0-9.]+ s\$" "$T/log"
+	assert_equal "$(pids_of "$T/data" cat)" "$w $p"
+	assert_equal "$(count_lines "$T/out" WATCH_INIT)" 1
+}
+
+@test "kill -9 of a consumer: restarted, from a fresh WATCH_INIT" {
+	conf "[watches]
+[[data]]
+plugins = cat
+cat_out = $T/out"
+	start_sup
+	wait_ready "$T/data" cat
+	read -r w p <<<"$(pids_of "$T/data" cat)"
+	kill -9 "$p"
+	wait_for 10 has_lines "$T/out" $'\tWATCH_INIT\t' 2
+	wait_ready "$T/data" cat
+	assert grep -q "iobs-cat killed by signal 9 (SIGKILL); restart 1 in 1 s" "$T/log"
+	run -0 field_of "$T/data" cat 7
+	assert_output 1
+	# Every member of the old pipeline is gone.
+	wait_for 5 none_alive "$w" "$p"
+	touch "$T/data/after"
+	wait_for 5 grep -qs "/data/after\$" "$T/out"
+}
+
+@test "a crash-looping plugin backs off: 1, 2, 4 s" {
+	two_plugins 1 crash
+	start_sup
+	wait_for 5 has_lines "$T/starts" . 1
+	sleep 8	# the interval being measured, not a synchronisation
+	# Starts at 0, 1, 3 and 7 s; without back-off there would be 8.
+	run -0 count_lines "$T/starts" .
+	assert_output 4
+	run -0 awk 'NR > 1 { printf "%.0f\n", $1 - prev } { prev = $1 }' "$T/starts"
+	assert_output $'1\n2\n4'
+}
+
+@test "dying too often: failed, left down, back after a reload" {
+	conf "restart_delay = 0.1
+fail_limit = 3
+fail_window = 60
+[watches]
+[[data]]
+plugins = crash
+crash_log = $T/starts"
+	start_sup
+	wait_for 10 eval 'status | grep -qE " crash +failed "'
+	assert grep -q "failed 3 times in 60 s: left down until the next reload" "$T/log"
+	assert_equal "$(count_lines "$T/starts" .)" 3
+	kill -HUP "$SUP_PID"
+	wait_for 10 has_lines "$T/starts" . 4
+}
+
+@test "a missing watch path is reported and watched once it appears" {
+	conf "restart_delay = 0.2
+[watches]
+[[later]]
+plugins = cat
+cat_out = $T/out"
+	start_sup
+	wait_for 5 grep -qs "$T/later: No such file or directory; retrying until it is" "$T/log"
+	run -0 status
+	assert_line --regexp "^$T/later +cat +waiting "
+	mkdir "$T/later"
+	wait_ready "$T/later" cat
+}
+
+@test "SIGTERM: consumers read WATCH_DEAD, nothing is left, exit 0" {
+	cp "$T/plugins/iobs-cat" "$T/plugins/iobs-cat2"
+	conf "[watches]
+[[data]]
+plugins = cat, cat2
+cat_out = $T/out
+cat2_out = $T/out2"
+	start_sup
+	wait_ready "$T/data" cat
+	wait_ready "$T/data" cat2
+	kids=$(descendants "$SUP_PID")
+	[ -n "$kids" ]
+	stop_sup
+	run -0 tail -1 "$T/out"
+	assert_output --regexp $'\tWATCH_DEAD\t0\t'"$T/data\$"
+	run -0 tail -1 "$T/out2"
+	assert_output --regexp $'\tWATCH_DEAD\t0\t'"$T/data\$"
+	# shellcheck disable=SC2086
+	none_alive $kids
+	[ ! -e "$STATE/iobs-supervise.pid" ]
+	run -1 status
+	assert_output "iobs-supervise: not running"
+}
+
+@test "a plugin that ignores the end of its input is killed after stop_timeout" {
+	conf "stop_timeout = 0.5
+[watches]
+[[data]]
+plugins = slow"
+	printf '#!/bin/sh\ntrap "" TERM\nwhile :; do sleep 1; done\n' >"$T/plugins/iobs-slow"
+	start_sup
+	wait_ready "$T/data" slow
+	read -r w p <<<"$(pids_of "$T/data" slow)"
+	stop_sup
+	assert grep -q "still running 0.5 s after SIGTERM; killed" "$T/log"
+	none_alive "$w" "$p"
+}
+
+@test "SIGKILL of the supervisor leaves no orphan; the next start works" {
+	conf "[watches]
+[[data]]
+plugins = cat
+cat_out = $T/out"
+	start_sup
+	wait_ready "$T/data" cat
+	kids=$(descendants "$SUP_PID")
+	[ -n "$kids" ]
+	kill -KILL "$SUP_PID"
+	wait "$SUP_PID" || true
+	# shellcheck disable=SC2086
+	wait_for 5 none_alive $kids
+	start_sup
+	wait_ready "$T/data" cat
+}
+
+@test "a second instance on the same state dir is refused, exit 2" {
+	conf "[watches]
+[[data]]
+plugins = cat
+cat_out = $T/out"
+	start_sup
+	run -2 iobs-supervise -c "$T/rc"
+	assert_output "iobs-supervise: $STATE: already running as pid $SUP_PID"
+}
+
+@test "the state dir is mode 0700, the cache is found through IOBS_CACHE" {
+	conf "[watches]
+[[data]]
+plugins = cat
+cat_out = $T/out"
+	start_sup
+	wait_ready "$T/data" cat
+	assert_equal "$(stat -c %a "$STATE")" 700
+	assert_equal "$(stat -c %a "$STATE/cache")" 700
+	run -0 iobs-supervise -s "$STATE" cache get "options/cat$T/data"
+	assert_output "--out=$T/out"
+	run -0 iobs-supervise -s "$STATE" cache get "watch$T/data"
+	assert_output "plugins=cat
+cat=--out=$T/out"
+}

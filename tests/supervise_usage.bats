@@ -1,0 +1,133 @@
+#!/usr/bin/env bats
+# iobs-supervise: usage, exit codes and config errors, before behaviour.
+
+load supervise_helper
+
+@test "no config: usage, exit 2" {
+	run -2 iobs-supervise
+	assert_output --partial "usage: iobs-supervise"
+}
+
+@test "unknown option and stray operand: exit 2" {
+	run -2 iobs-supervise -Z -c "$T/rc"
+	assert_output --partial "usage:"
+	run -2 iobs-supervise -c "$T/rc" frobnicate
+	assert_output --partial "usage:"
+	run -2 iobs-supervise -n -c "$T/rc" status
+}
+
+@test "a missing config file: exit 2, named" {
+	run -2 iobs-supervise -n -c "$T/nope"
+	assert_output "iobs-supervise: $T/nope: No such file or directory"
+}
+
+@test "-n accepts a good config silently" {
+	conf "[watches]
+[[data]]
+plugins = cat
+cat_out = $T/out"
+	run -0 iobs-supervise -n -c "$T/rc"
+	assert_output ""
+}
+
+@test "-n accepts the seed's example config; missing paths are warnings" {
+	cp "$BATS_TEST_DIRNAME/data/iobserverrc" "$T/iobserverrc"
+	run -0 iobs-supervise -n -p "$T/plugins" -c "$T/iobserverrc"
+	assert_line "iobs-supervise: $T/iobserverrc:5: /some/example/path: No such file or directory; watched once it exists"
+	assert_line "iobs-supervise: $T/iobserverrc:8: /some/example/path2: No such file or directory; watched once it exists"
+	assert_equal "${#lines[@]}" 2
+}
+
+@test "the seed's example config wants scribe and mirror (replica)" {
+	cp "$BATS_TEST_DIRNAME/data/iobserverrc" "$T/iobserverrc"
+	rm "$T/plugins/iobs-mirror"
+	run -2 iobs-supervise -n -p "$T/plugins" -c "$T/iobserverrc"
+	assert_output --partial "$T/iobserverrc:9: plugin mirror: no iobs-mirror in $T/plugins"
+}
+
+@test "the seed's test config: watches without plugins are refused" {
+	cp "$BATS_TEST_DIRNAME/data/t-config" "$T/t-config"
+	run -2 iobs-supervise -n -p "$T/plugins" -c "$T/t-config"
+	assert_output "iobs-supervise: $T/t-config:4: [[$T/watch1]]: no plugins (add plugins = scribe, for one)"
+}
+
+# bad_conf LINE MESSAGE BODY: BODY is refused at LINE of $T/rc
+# (counting the three [global] lines conf writes) with MESSAGE.
+bad_conf() {
+	conf "$3"
+	run -2 iobs-supervise -n -c "$T/rc"
+	assert_output "iobs-supervise: $T/rc:$1: $2"
+}
+
+@test "config errors: one line FILE:LINE: what, exit 2" {
+	bad_conf 4 "[frob]: unknown section (global or watches)" "[frob]"
+	bad_conf 4 "colour: unknown key in [global]" "colour = blue"
+	bad_conf 4 "watch_config: maybe: not yes or no" "watch_config = maybe"
+	bad_conf 4 "restart_delay: soon: not a time in seconds from 0.1 to 3600" \
+	    "restart_delay = soon"
+	bad_conf 4 "fail_limit: 0: too small (1 to 64)" "fail_limit = 0"
+	bad_conf 4 "[[x]]: outside [watches]" "[[x]]"
+	bad_conf 5 "plugins: key outside a [[PATH]] subsection" "[watches]
+plugins = cat"
+	bad_conf 6 "frob: unknown key" "[watches]
+[[data]]
+frob = 1
+plugins = cat"
+	bad_conf 6 "dog_out: no plugin of this watch is called dog" "[watches]
+[[data]]
+dog_out = x
+plugins = cat"
+	bad_conf 6 "plugin nope: no iobs-nope in $T/plugins or $IOBS_BIN" \
+	    "[watches]
+[[data]]
+plugins = cat, nope"
+	bad_conf 6 "plugin cat: listed twice" "[watches]
+[[data]]
+plugins = cat, cat"
+	bad_conf 7 "[[data]]: watched already, at line 5" "[watches]
+[[data]]
+plugins = cat
+[[data]]
+plugins = cat"
+	bad_conf 7 "recursive: sometimes: not yes or no" "[watches]
+[[data]]
+plugins = cat
+recursive = sometimes"
+	bad_conf 7 "plugins: given twice" "[watches]
+[[data]]
+plugins = cat
+plugins = cat"
+	bad_conf 4 "what: not key = value" "what"
+}
+
+@test "a plugin that is not executable is refused" {
+	chmod -x "$T/plugins/iobs-cat"
+	conf "[watches]
+[[data]]
+plugins = cat"
+	run -2 iobs-supervise -n -c "$T/rc"
+	assert_output "iobs-supervise: $T/rc:6: plugin cat: $T/plugins/iobs-cat is not executable"
+}
+
+@test "comments, quotes, booleans, continuation and relative paths" {
+	conf "# a comment
+[global]
+watch_config = True   # trailing comment
+watch_plugins = off
+[watches]
+  [[ \"data\" ]]
+  plugins = 'cat'
+  exclude = *.tmp, .git, \\
+      'build'
+  cat_out = $T/out
+  recursive = 0"
+	run -0 iobs-supervise -n -c "$T/rc"
+	assert_output ""
+}
+
+@test "status and cache without a running supervisor" {
+	run -1 iobs-supervise -s "$STATE" status
+	assert_output --partial "$STATE/cache: No such file or directory"
+	run -2 iobs-supervise -s "$STATE" cache
+	assert_output --partial "usage:"
+}
