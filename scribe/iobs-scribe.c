@@ -404,6 +404,8 @@ main(int argc, char *argv[])
 		errx(2, "--timefmt %s: the timestamp would be too long",
 		    timefmt);
 
+	/* Before anything slow, so that an early SIGHUP does not kill. */
+	sfd = signals_open();
 	scribe_log_open(&s.log, logpath);
 	if (s.only.moves) {
 		cachedir = getenv(IOBS_CACHE_ENV);
@@ -414,7 +416,6 @@ main(int argc, char *argv[])
 			    cachedir);
 		s.moves = moves_new(s.cache, log_move, &s);
 	}
-	sfd = signals_open();
 	run(&s, sfd);
 
 	if (s.moves != NULL) {
