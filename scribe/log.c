@@ -1,20 +1,19 @@
 /*
- * The log: a file opened for appending, or standard output. Lines are
- * gathered into batches of whole lines, at most PIPE_BUF bytes unless
- * one line is longer, and each batch goes out in one write(2): with
+ * The log: a file opened for appending, or standard output. Each line
+ * is put together in a buffer and goes out in one write(2): with
  * O_APPEND no other writer's line ever lands inside one of ours.
  */
 #include <err.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "scribe.h"
 
-#define BATCH	PIPE_BUF
+/* Grows for longer lines. */
+#define LINE_BUF	4096
 
 static int
 open_log(const char *path)
@@ -26,7 +25,7 @@ void
 scribe_log_open(struct scribe_log *l, const char *path)
 {
 	memset(l, 0, sizeof(*l));
-	l->cap = BATCH;
+	l->cap = LINE_BUF;
 	if ((l->buf = malloc(l->cap)) == NULL)
 		err(1, "malloc");
 	if (path == NULL || strcmp(path, "-") == 0) {
@@ -61,8 +60,7 @@ scribe_log_reopen(struct scribe_log *l)
 char *
 scribe_log_reserve(struct scribe_log *l, size_t max)
 {
-	if (l->len > 0 && l->len + max > BATCH)
-		scribe_log_flush(l);
+	scribe_log_flush(l);
 	if (max > l->cap) {
 		l->cap = max;
 		if ((l->buf = realloc(l->buf, l->cap)) == NULL)
@@ -75,8 +73,7 @@ void
 scribe_log_commit(struct scribe_log *l, size_t len)
 {
 	l->len += len;
-	if (l->len >= BATCH)
-		scribe_log_flush(l);
+	scribe_log_flush(l);
 }
 
 void

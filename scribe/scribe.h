@@ -77,7 +77,7 @@ void	 scribe_clock_free(struct scribe_clock *);
 struct scribe_log {
 	char		*path;		/* NULL: standard output */
 	int		 fd;
-	char		*buf;		/* whole lines not yet written */
+	char		*buf;		/* the line being written */
 	size_t		 len, cap;
 };
 
