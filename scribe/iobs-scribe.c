@@ -1,0 +1,435 @@
+/*
+ * iobs-scribe: read an iobs-stream(5) on standard input and log what
+ * happened in sentences a person can read, pairing the two halves of
+ * each move, also across pipelines through the shared cache.
+ */
+#include <sys/inotify.h>
+#include <sys/signalfd.h>
+
+#include <err.h>
+#include <errno.h>
+#include <getopt.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "scribe.h"
+
+#define DEFAULT_TIMEFMT	"%Y-%m-%d %H:%M:%S.%f"
+
+/* A watch root; "/" is kept as "" so that every path has it as prefix. */
+struct root {
+	char		*path;
+	size_t		 len;
+	char		*vis;
+	size_t		 vislen;
+};
+
+struct scribe {
+	struct scribe_log	 log;
+	struct scribe_clock	 clock;
+	struct scribe_filter	 only;
+	struct moves		*moves;		/* NULL: moves not logged */
+	struct iobs_cache	*cache;
+	struct root		*roots;		/* most recent WATCH_INIT first */
+	size_t			 nroots;
+	int			 rval;
+};
+
+static void __dead2
+usage(void)
+{
+	fprintf(stderr, "usage: %s [-u] [-e event[,...]] [-o file] "
+	    "[-t timefmt]\n", getprogname());
+	exit(2);
+}
+
+static int64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static struct root *
+root_find(struct scribe *s, const char *path, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < s->nroots; i++) {
+		struct root *r = &s->roots[i];
+
+		if (r->len <= len && memcmp(r->path, path, r->len) == 0 &&
+		    (path[r->len] == '/' || path[r->len] == '\0'))
+			return r;
+	}
+	return NULL;
+}
+
+static size_t
+root_len(const char *path, size_t len)
+{
+	return len == 1 && path[0] == '/' ? 0 : len;
+}
+
+static void
+root_remove(struct scribe *s, const char *path, size_t len)
+{
+	size_t i;
+
+	len = root_len(path, len);
+	for (i = 0; i < s->nroots; i++)
+		if (s->roots[i].len == len &&
+		    memcmp(s->roots[i].path, path, len) == 0) {
+			free(s->roots[i].path);
+			free(s->roots[i].vis);
+			memmove(&s->roots[i], &s->roots[i + 1],
+			    (s->nroots - i - 1) * sizeof(s->roots[0]));
+			s->nroots--;
+			return;
+		}
+}
+
+/* WATCH_INIT: the root becomes the most recent one. */
+static void
+root_add(struct scribe *s, const char *path, size_t len)
+{
+	struct root r;
+
+	root_remove(s, path, len);
+	r.len = root_len(path, len);
+	if ((r.path = malloc(r.len + 1)) == NULL ||
+	    (r.vis = malloc(IOBS_VIS_MAX(len))) == NULL)
+		err(1, "malloc");
+	memcpy(r.path, path, r.len);
+	r.path[r.len] = '\0';
+	r.vislen = iobs_vis(r.vis, path, len);
+	if ((s->roots = reallocarray(s->roots, s->nroots + 1,
+	    sizeof(s->roots[0]))) == NULL)
+		err(1, "reallocarray");
+	memmove(&s->roots[1], &s->roots[0], s->nroots * sizeof(s->roots[0]));
+	s->roots[0] = r;
+	s->nroots++;
+}
+
+/*
+ * Starts a line in the log: timestamp and root; returns where the
+ * sentence goes, with room for sentmax bytes and the newline.
+ */
+static char *
+line_start(struct scribe *s, const struct timeval *tv, const char *rootvis,
+    size_t rootvislen, size_t sentmax, char **start)
+{
+	size_t tlen = scribe_clock_len(&s->clock, tv);
+	char *p;
+
+	p = *start = scribe_log_reserve(&s->log,
+	    tlen + rootvislen + sentmax + 4);
+	p += scribe_clock_put(&s->clock, tv, p);
+	*p++ = ' ';
+	memcpy(p, rootvis, rootvislen);
+	p += rootvislen;
+	*p++ = ':';
+	*p++ = ' ';
+	return p;
+}
+
+static void
+line_end(struct scribe *s, char *start, char *end)
+{
+	*end++ = '\n';
+	scribe_log_commit(&s->log, end - start);
+}
+
+static void
+log_record(struct scribe *s, const struct iobs_record *r, uint32_t event,
+    const char *rootvis, size_t rootvislen, size_t relpos)
+{
+	char *start, *p;
+
+	p = line_start(s, &r->time, rootvis, rootvislen,
+	    SCRIBE_SENTENCE_MAX(r->pathlen), &start);
+	p += scribe_format(p, r, event, relpos);
+	line_end(s, start, p);
+}
+
+/* The extra line of a move, called back by moves.c. */
+static void
+log_move(void *arg, enum scribe_move kind, const struct move_end *from,
+    const struct move_end *to)
+{
+	struct scribe *s = arg;
+	const struct move_end *e = kind == SCRIBE_MOVED_OUT ? from : to;
+	char *vis = NULL, *start, *p;
+	const char *rootvis = "-";
+	size_t rootvislen = 1;
+
+	if (e->rootlen == 0)
+		rootvis = "/";
+	else if (e->rootlen > 0) {
+		if ((vis = malloc(IOBS_VIS_MAX(e->rootlen))) == NULL)
+			err(1, "malloc");
+		rootvislen = iobs_vis(vis, e->path, e->rootlen);
+		rootvis = vis;
+	}
+	p = line_start(s, &e->time, rootvis, rootvislen,
+	    SCRIBE_MOVE_MAX(from ? from->pathlen : 0, to ? to->pathlen : 0),
+	    &start);
+	p += scribe_format_move(p, kind, e->isdir, from ? from->path : NULL,
+	    from ? from->pathlen : 0, to ? to->path : NULL,
+	    to ? to->pathlen : 0);
+	line_end(s, start, p);
+	free(vis);
+}
+
+/*
+ * Reads again the options that may change while running. Only the
+ * log's path can, and it comes from the command line for now: reopen
+ * the log, as logrotate needs.
+ */
+static void
+reconfigure(struct scribe *s)
+{
+	if (scribe_log_reopen(&s->log) == -1)
+		s->rval = 1;
+}
+
+static void
+lifecycle(struct scribe *s, struct iobs_record *r)
+{
+	char *vis;
+	size_t vislen;
+
+	switch (r->lifecycle) {
+	case IOBS_WATCH_INIT:
+		root_add(s, r->path, r->pathlen);
+		break;
+	case IOBS_WATCH_DEAD:
+		if (s->moves != NULL)
+			moves_dead(s->moves, r->path,
+			    root_len(r->path, r->pathlen));
+		break;
+	case IOBS_WATCH_RECONFIG:
+		reconfigure(s);
+		break;
+	default:
+		break;
+	}
+	if (s->only.lifecycles & (1U << r->lifecycle)) {
+		if ((vis = malloc(IOBS_VIS_MAX(r->pathlen))) == NULL)
+			err(1, "malloc");
+		vislen = iobs_vis(vis, r->path, r->pathlen);
+		log_record(s, r, 0, vis, vislen, r->pathlen);
+		free(vis);
+	}
+	if (r->lifecycle == IOBS_WATCH_DEAD)
+		root_remove(s, r->path, r->pathlen);
+}
+
+static void
+record(struct scribe *s, struct iobs_record *r, int64_t now)
+{
+	struct move_end e;
+	struct root *root;
+	size_t i, relpos;
+
+	if (r->lifecycle != IOBS_NONE) {
+		lifecycle(s, r);
+		return;
+	}
+	root = root_find(s, r->path, r->pathlen);
+	relpos = root != NULL ? root->len + 1 : 0;
+	for (i = 0; i < scribe_nevents; i++)
+		if (r->mask & s->only.mask & scribe_events[i])
+			log_record(s, r, scribe_events[i],
+			    root ? root->vis : "-", root ? root->vislen : 1,
+			    relpos);
+	if (s->moves == NULL || (r->mask & (IN_MOVED_FROM | IN_MOVED_TO)) == 0)
+		return;
+	e.time = r->time;
+	e.isdir = (r->mask & IN_ISDIR) != 0;
+	e.path = r->path;
+	e.pathlen = r->pathlen;
+	e.rootlen = root != NULL ? (ssize_t)root->len : -1;
+	if (r->mask & IN_MOVED_FROM)
+		moves_from(s->moves, r->cookie, &e, now);
+	if (r->mask & IN_MOVED_TO)
+		moves_to(s->moves, r->cookie, &e, now);
+}
+
+static void
+drain(struct scribe *s, struct iobs_reader *rd)
+{
+	struct iobs_record r;
+	const char *why;
+	int64_t now = now_ms();
+	char *line;
+	int k;
+
+	while ((line = iobs_reader_next(rd)) != NULL) {
+		if (rd->overlong) {
+			warnx("stdin:%lu: line too long; skipped", rd->lineno);
+			continue;
+		}
+		if ((k = iobs_record_parse(line, &r, &why)) == -1)
+			warnx("stdin:%lu: %s; line skipped", rd->lineno, why);
+		else if (k == 1)
+			record(s, &r, now);
+	}
+}
+
+static int
+signals_open(void)
+{
+	sigset_t set;
+	int fd;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	if (sigprocmask(SIG_BLOCK, &set, NULL) == -1)
+		err(1, "sigprocmask");
+	if ((fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC)) == -1)
+		err(1, "signalfd");
+	return fd;
+}
+
+/* SIGHUP reopens the log; returns 1 on SIGINT or SIGTERM. */
+static int
+signals(struct scribe *s, int sfd)
+{
+	struct signalfd_siginfo si;
+	int stop = 0;
+
+	while (read(sfd, &si, sizeof(si)) == sizeof(si)) {
+		if (si.ssi_signo == SIGHUP)
+			reconfigure(s);
+		else
+			stop = 1;
+	}
+	return stop;
+}
+
+static void
+run(struct scribe *s, int sfd)
+{
+	struct iobs_reader rd;
+	struct pollfd pfd[2];
+	int timeout;
+
+	iobs_reader_init(&rd, STDIN_FILENO);
+	for (;;) {
+		/* Whatever is going to wait is made visible first. */
+		if (s->moves != NULL)
+			moves_publish(s->moves);
+		scribe_log_flush(&s->log);
+		timeout = s->moves ? moves_timeout(s->moves, now_ms()) : -1;
+		pfd[0].fd = STDIN_FILENO;
+		pfd[0].events = POLLIN;
+		pfd[1].fd = sfd;
+		pfd[1].events = POLLIN;
+		if (poll(pfd, 2, timeout) == -1) {
+			if (errno == EINTR)
+				continue;
+			err(1, "poll");
+		}
+		if ((pfd[1].revents & POLLIN) && signals(s, sfd))
+			break;
+		if (pfd[0].revents & (POLLIN | POLLHUP | POLLERR)) {
+			if (iobs_reader_fill(&rd) == -1)
+				err(1, "stdin");
+			drain(s, &rd);
+			if (rd.eof)
+				break;
+		}
+		if (s->moves != NULL)
+			moves_expire(s->moves, now_ms());
+	}
+	iobs_reader_free(&rd);
+}
+
+int
+main(int argc, char *argv[])
+{
+	static const struct option longopts[] = {
+		{ "log",	required_argument,	NULL, 'o' },
+		{ "only",	required_argument,	NULL, 'e' },
+		{ "timefmt",	required_argument,	NULL, 't' },
+		{ "utc",	no_argument,		NULL, 'u' },
+		{ NULL,		0,			NULL, 0 }
+	};
+	struct scribe s;
+	const char *logpath = "-", *timefmt = DEFAULT_TIMEFMT, *bad;
+	const char *cachedir;
+	int ch, utc = 0, sfd;
+	size_t i;
+
+	memset(&s, 0, sizeof(s));
+	while ((ch = getopt_long(argc, argv, "e:o:t:u", longopts, NULL))
+	    != -1) {
+		switch (ch) {
+		case 'e':
+			if (scribe_filter_add(&s.only, optarg, &bad) == -1)
+				errx(2, "-e %s: unknown event (see "
+				    "iobs-scribe(1) for the names)", bad);
+			break;
+		case 'o':
+			logpath = optarg;
+			break;
+		case 't':
+			timefmt = optarg;
+			break;
+		case 'u':
+			utc = 1;
+			break;
+		default:
+			usage();
+		}
+	}
+	if (optind != argc)
+		usage();
+	if (s.only.mask == 0 && s.only.lifecycles == 0 && !s.only.moves) {
+		s.only.mask = ~0U;
+		s.only.lifecycles = ~0U;
+		s.only.moves = 1;
+	}
+	if (scribe_clock_init(&s.clock, timefmt, utc) == -1)
+		errx(2, "--timefmt %s: the timestamp would be too long",
+		    timefmt);
+
+	/* Before anything slow, so that an early SIGHUP does not kill. */
+	sfd = signals_open();
+	scribe_log_open(&s.log, logpath);
+	if (s.only.moves) {
+		cachedir = getenv(IOBS_CACHE_ENV);
+		if (cachedir != NULL && cachedir[0] != '\0' &&
+		    (s.cache = iobs_cache_open_env()) == NULL)
+			warn("%s=%s: cannot open the shared cache; moves are "
+			    "matched within this stream only", IOBS_CACHE_ENV,
+			    cachedir);
+		s.moves = moves_new(s.cache, log_move, &s);
+	}
+	run(&s, sfd);
+
+	if (s.moves != NULL) {
+		moves_finish(s.moves);
+		moves_free(s.moves);
+	}
+	scribe_log_close(&s.log);
+	iobs_cache_close(s.cache);
+	scribe_clock_free(&s.clock);
+	for (i = 0; i < s.nroots; i++) {
+		free(s.roots[i].path);
+		free(s.roots[i].vis);
+	}
+	free(s.roots);
+	close(sfd);
+	return s.rval;
+}
