@@ -26,7 +26,14 @@ common_teardown() {
 		kill -CONT "$p" 2>/dev/null || true
 		kill "$p" 2>/dev/null || true
 	done
+	# Bounded: a process that will not go (a sanitizer's exit-time
+	# leak scan can hang) is killed rather than hanging the suite.
 	for p in "${BG_PIDS[@]}"; do
+		local i=0
+		while kill -0 "$p" 2>/dev/null && [ $i -lt $((250 * SLOW)) ]; do
+			sleep 0.02; i=$((i + 1))
+		done
+		kill -KILL "$p" 2>/dev/null || true
 		wait "$p" 2>/dev/null || true
 	done
 	[ -n "${T:-}" ] && rm -rf "$T"

@@ -96,6 +96,19 @@ sync_marker() {
 	assert_line -n 1 --regexp "^[0-9]+\.[0-9]{6}	WATCH_INIT	0	$T/w\$"
 }
 
+@test "--ready-fd: a newline on the descriptor once every root is watched" {
+	mkdir "$T/v"
+	iobs-watch --ready-fd=5 "$T/w" "$T/v" > "$T/out" 5> "$T/ready" 3>&- &
+	BG_PIDS+=($!)
+	wait_for 10 test -s "$T/ready"
+	run od -An -c "$T/ready"
+	assert_output --regexp '^ +\\n$'
+	run grep -c WATCH_INIT "$T/out"
+	assert_output 2
+	run -2 iobs-watch --ready-fd=1 "$T/w"
+	assert_output --partial "--ready-fd 1"
+}
+
 @test "records: TIME, EVENTS, COOKIE, PATH; flushed while running" {
 	start_watch "$T/out" "$T/w"
 	echo hi > "$T/w/f"

@@ -61,10 +61,16 @@ watch_excluded(struct watcher *w, struct dnode *dir, const char *name)
  */
 #define LISTING_EVENTS	(IN_OPEN | IN_ACCESS | IN_CLOSE_NOWRITE)
 
+/*
+ * Always IN_MASK_ADD: the kernel replaces a watch's mask by clearing it
+ * and then setting it, unlocked for readers, so an event landing in
+ * between is lost (seen: a CREATE missing under load). Adding never
+ * clears, and never takes events from a directory watched already.
+ */
 static uint32_t
 dir_mask(const struct watcher *w, const struct dnode *parent, int walking)
 {
-	uint32_t mask = w->kernel_mask | IN_ONLYDIR;
+	uint32_t mask = w->kernel_mask | IN_ONLYDIR | IN_MASK_ADD;
 
 	if (walking)
 		mask &= ~LISTING_EVENTS;
@@ -125,8 +131,6 @@ add_dir_watch(struct watcher *w, struct dnode *parent, const char *name,
 		if (parent != NULL && (n->parent != parent ||
 		    n->namelen != namelen || memcmp(n->name, name, namelen)))
 			tree_move(&w->tree, n, parent, name, namelen);
-		/* Its walk is over: the add above took events from it. */
-		complete_watch(w, n, at);
 		return NULL;
 	}
 	return tree_add(&w->tree, parent, name, namelen, wd, root);
