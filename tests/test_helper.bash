@@ -30,13 +30,20 @@ common_teardown() {
 	# leak scan can hang) is killed rather than hanging the suite.
 	for p in "${BG_PIDS[@]}"; do
 		local i=0
-		while kill -0 "$p" 2>/dev/null && [ $i -lt $((250 * SLOW)) ]; do
+		while running "$p" && [ $i -lt $((250 * SLOW)) ]; do
 			sleep 0.02; i=$((i + 1))
 		done
 		kill -KILL "$p" 2>/dev/null || true
 		wait "$p" 2>/dev/null || true
 	done
 	[ -n "${T:-}" ] && rm -rf "$T"
+}
+
+# running PID: the process exists and is not a zombie waiting for us.
+running() {
+	local st
+	st=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null) || return 1
+	[ -n "$st" ] && [ "${st%% *}" != Z ]
 }
 
 setup() { common_setup; }
