@@ -26,7 +26,7 @@ emit_event(struct watcher *w, const struct inotify_event *ev,
 {
 	struct pathbuf *pb = &w->vpath;
 
-	tree_path(dir, 1, pb);
+	tree_path(&w->tree, dir, 1, pb);
 	if (name != NULL) {
 		pathbuf_reserve(pb, 1 + IOBS_VIS_MAX(namelen));
 		pb->s[pb->len++] = '/';
@@ -90,7 +90,7 @@ pending_expire(struct watcher *w)
 static void
 self_event(struct watcher *w, struct dnode *n, const struct inotify_event *ev)
 {
-	if (n->parent != NULL) {
+	if (n->parent != 0) {
 		/*
 		 * A subdirectory's own events repeat what its parent
 		 * reports, but for one: MOVE_SELF with its MOVED_FROM
@@ -168,7 +168,7 @@ dispatch(struct watcher *w, const char *buf, size_t len)
 		if ((n = tree_by_wd(&w->tree, ev->wd)) == NULL)
 			continue;	/* a watch we already dropped */
 		if (ev->mask & IN_IGNORED) {
-			if (n->parent == NULL)
+			if (n->parent == 0)
 				root_dead(w, n->root);
 			else
 				watch_forget(w, n);

@@ -46,7 +46,7 @@ watch_excluded(struct watcher *w, struct dnode *dir, const char *name)
 		return 0;
 	if (!w->exclude.whole_path)
 		return iobs_exclude_match(&w->exclude, NULL, name);
-	tree_relpath(dir, &w->rel);
+	tree_relpath(&w->tree, dir, &w->rel);
 	if (w->rel.len > 0)
 		pathbuf_append(&w->rel, "/", 1);
 	pathbuf_append(&w->rel, name, strlen(name));
@@ -68,14 +68,14 @@ watch_excluded(struct watcher *w, struct dnode *dir, const char *name)
  * clears, and never takes events from a directory watched already.
  */
 static uint32_t
-dir_mask(const struct watcher *w, const struct dnode *parent, int walking)
+dir_mask(const struct watcher *w, int is_root, int walking)
 {
 	uint32_t mask = w->kernel_mask | IN_ONLYDIR | IN_MASK_ADD;
 
 	if (walking)
 		mask &= ~LISTING_EVENTS;
-	if (parent != NULL)
-		mask |= IN_DONT_FOLLOW;
+	if (!is_root)
+		mask |= IN_DONT_FOLLOW;	/* a root may be a link we follow */
 	return mask;
 }
 
@@ -90,7 +90,7 @@ complete_watch(struct watcher *w, struct dnode *n, const char *at)
 
 	if ((w->kernel_mask & LISTING_EVENTS) == 0)
 		return;
-	wd = inotify_add_watch(w->ifd, at, dir_mask(w, n->parent, 0));
+	wd = inotify_add_watch(w->ifd, at, dir_mask(w, n->parent == 0, 0));
 	/* Replaced meanwhile: events about it are on their way. */
 	if (wd != -1 && wd != n->wd && tree_by_wd(&w->tree, wd) == NULL)
 		(void)inotify_rm_watch(w->ifd, wd);
@@ -109,7 +109,7 @@ add_dir_watch(struct watcher *w, struct dnode *parent, const char *name,
 	struct dnode *n;
 	int wd;
 
-	wd = inotify_add_watch(w->ifd, at, dir_mask(w, parent, 1));
+	wd = inotify_add_watch(w->ifd, at, dir_mask(w, parent == NULL, 1));
 	if (wd == -1) {
 		switch (errno) {
 		case ENOENT:
@@ -128,12 +128,15 @@ add_dir_watch(struct watcher *w, struct dnode *parent, const char *name,
 	}
 	if ((n = tree_by_wd(&w->tree, wd)) != NULL) {
 		/* Reached again, under this name: moved while we looked. */
-		if (parent != NULL && (n->parent != parent ||
-		    n->namelen != namelen || memcmp(n->name, name, namelen)))
+		if (parent != NULL &&
+		    !tree_named(&w->tree, n, parent, name, namelen))
 			tree_move(&w->tree, n, parent, name, namelen);
 		return NULL;
 	}
-	return tree_add(&w->tree, parent, name, namelen, wd, root);
+	if ((n = tree_add(&w->tree, parent, name, namelen, wd, root)) == NULL)
+		errx(1, "%s: more directories than the watch limit allowed "
+		    "at start; restart iobs-watch", sys_path(&w->path));
+	return n;
 }
 
 static void
@@ -293,7 +296,7 @@ walk_from(struct watcher *w, struct dnode *n, int synthetic)
 	int dfd;
 
 	dfd = open(sys_path(&w->path), O_RDONLY | O_DIRECTORY | O_CLOEXEC |
-	    (n->parent != NULL ? O_NOFOLLOW : 0));
+	    (n->parent != 0 ? O_NOFOLLOW : 0));
 	if (dfd == -1) {
 		if (errno != ENOENT && errno != ENOTDIR && !w->quiet)
 			warn("%s", sys_path(&w->path));
@@ -334,7 +337,7 @@ watch_root(struct watcher *w, int i)
 			return -1;
 		}
 		r->node = tree_add(&w->tree, NULL, r->path, r->pathlen, wd, i);
-		return 0;
+		return r->node != NULL ? 0 : -1;
 	}
 	r->node = add_dir_watch(w, NULL, r->path, r->pathlen, i,
 	    sys_path(&w->path));
@@ -353,8 +356,8 @@ watch_new_dir(struct watcher *w, struct dnode *parent, const char *name,
 {
 	struct dnode *child;
 
-	tree_path(parent, 0, &w->path);
-	tree_path(parent, 1, &w->vpath);
+	tree_path(&w->tree, parent, 0, &w->path);
+	tree_path(&w->tree, parent, 1, &w->vpath);
 	push_component(w, name, namelen);
 	if ((child = add_dir_watch(w, parent, name, namelen, parent->root,
 	    w->path.s)) != NULL)

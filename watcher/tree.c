@@ -1,152 +1,234 @@
 /*
- * Directory nodes of the watcher, in two hash tables (by watch
- * descriptor, by parent and name) and a child list for subtrees.
+ * Directory nodes of the watcher: one array reserved up front (pages
+ * are used only as nodes are made, and nodes never move), two hash
+ * tables of indices, and the names packed in one arena.
  */
+#include <sys/mman.h>
+
 #include <err.h>
-#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "stream.h"
 #include "tree.h"
 
-#define MIN_BUCKETS	1024
+/* The kernel allows no more watches than this per user by default. */
+#define WATCHES_FILE	"/proc/sys/fs/inotify/max_user_watches"
+#define MIN_NODES	(1u << 20)
+#define MAX_NODES	(1u << 28)
+#define MIN_BUCKETS	1024u
 
-static size_t
-hash_wd(int wd, size_t nbuckets)
+#define IDX(t, n)	((uint32_t)((n) - (t)->node))
+
+/*
+ * Room for four times the watch limit: a tree cannot hold more watches
+ * than that, so the array never has to move.
+ */
+static uint32_t
+reserve_size(void)
 {
-	return ((uint32_t)wd * 2654435761u) & (nbuckets - 1);
+	unsigned long limit = 0;
+	FILE *f;
+
+	if ((f = fopen(WATCHES_FILE, "r")) != NULL) {
+		if (fscanf(f, "%lu", &limit) != 1)
+			limit = 0;
+		fclose(f);
+	}
+	if (limit > MAX_NODES / 4)
+		return MAX_NODES;
+	return limit * 4 > MIN_NODES ? limit * 4 : MIN_NODES;
 }
 
-static size_t
-hash_name(const struct dnode *parent, const char *name, size_t len,
-    size_t nbuckets)
+void
+tree_init(struct tree *t)
 {
-	uint64_t h = 1469598103934665603ull ^ (uintptr_t)parent;
+	size_t bytes;
+
+	memset(t, 0, sizeof(*t));
+	for (t->cap = reserve_size(); ; t->cap /= 2) {
+		bytes = (size_t)t->cap * sizeof(struct dnode);
+		t->node = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+		if (t->node != MAP_FAILED)
+			break;
+		if (t->cap <= 1024)
+			err(1, "mmap");
+	}
+	t->used = 1;		/* index 0 means "none" */
+	t->nbuckets = MIN_BUCKETS;
+	t->by_wd = calloc(t->nbuckets, sizeof(uint32_t));
+	t->by_name = calloc(t->nbuckets / 4, sizeof(uint32_t));
+	if (t->by_wd == NULL || t->by_name == NULL)
+		err(1, "calloc");
+}
+
+void
+tree_clear(struct tree *t)
+{
+	if (t->node != NULL)
+		munmap(t->node, (size_t)t->cap * sizeof(struct dnode));
+	free(t->by_wd);
+	free(t->by_name);
+	free(t->names);
+	memset(t, 0, sizeof(*t));
+}
+
+static inline struct dnode *
+node_at(const struct tree *t, uint32_t i)
+{
+	return i == 0 ? NULL : &t->node[i];
+}
+
+static inline const char *
+name_of(const struct tree *t, const struct dnode *n)
+{
+	return t->names + n->name;
+}
+
+static uint32_t
+hash_wd(const struct tree *t, int wd)
+{
+	return ((uint32_t)wd * 2654435761u) & (t->nbuckets - 1);
+}
+
+/*
+ * Two nodes a bucket in the wd table, eight in the name table: its
+ * lookups are rare (a directory moved or deleted), and memory counts.
+ */
+static uint32_t
+hash_name(const struct tree *t, uint32_t parent, const char *name,
+    size_t len)
+{
+	uint64_t h = 1469598103934665603ull ^ parent;
 	size_t i;
 
 	for (i = 0; i < len; i++) {
 		h ^= (unsigned char)name[i];
 		h *= 1099511628211ull;
 	}
-	return (h ^ (h >> 29)) & (nbuckets - 1);
-}
-
-void
-tree_init(struct tree *t)
-{
-	t->nbuckets = MIN_BUCKETS;
-	t->count = 0;
-	t->by_wd = calloc(t->nbuckets, sizeof(*t->by_wd));
-	t->by_name = calloc(t->nbuckets, sizeof(*t->by_name));
-	if (t->by_wd == NULL || t->by_name == NULL)
-		err(1, "calloc");
+	return (h ^ (h >> 29)) & (t->nbuckets / 4 - 1);
 }
 
 static void
-link_name(struct tree *t, struct dnode *n)
+link_wd(struct tree *t, uint32_t i)
 {
-	size_t h = hash_name(n->parent, n->name, n->namelen, t->nbuckets);
+	uint32_t h = hash_wd(t, t->node[i].wd);
 
-	n->name_chain = t->by_name[h];
-	t->by_name[h] = n;
+	t->node[i].wd_next = t->by_wd[h];
+	t->by_wd[h] = i;
 }
 
 static void
-unlink_name(struct tree *t, struct dnode *n)
+link_name(struct tree *t, uint32_t i)
 {
-	struct dnode **p;
+	struct dnode *n = &t->node[i];
+	uint32_t h = hash_name(t, n->parent, name_of(t, n), n->namelen);
 
-	p = &t->by_name[hash_name(n->parent, n->name, n->namelen,
-	    t->nbuckets)];
-	for (; *p != NULL; p = &(*p)->name_chain)
-		if (*p == n) {
-			*p = n->name_chain;
+	n->name_next = t->by_name[h];
+	t->by_name[h] = i;
+}
+
+static void
+unlink_wd(struct tree *t, uint32_t i)
+{
+	uint32_t *p = &t->by_wd[hash_wd(t, t->node[i].wd)];
+
+	for (; *p != 0; p = &t->node[*p].wd_next)
+		if (*p == i) {
+			*p = t->node[i].wd_next;
 			return;
 		}
 }
 
 static void
-link_wd(struct tree *t, struct dnode *n)
+unlink_name(struct tree *t, uint32_t i)
 {
-	size_t h = hash_wd(n->wd, t->nbuckets);
+	struct dnode *n = &t->node[i];
+	uint32_t *p;
 
-	n->wd_chain = t->by_wd[h];
-	t->by_wd[h] = n;
-}
-
-static void
-unlink_wd(struct tree *t, struct dnode *n)
-{
-	struct dnode **p;
-
-	for (p = &t->by_wd[hash_wd(n->wd, t->nbuckets)]; *p != NULL;
-	    p = &(*p)->wd_chain)
-		if (*p == n) {
-			*p = n->wd_chain;
+	p = &t->by_name[hash_name(t, n->parent, name_of(t, n), n->namelen)];
+	for (; *p != 0; p = &t->node[*p].name_next)
+		if (*p == i) {
+			*p = n->name_next;
 			return;
 		}
 }
 
-static void
-rehash(struct tree *t, size_t nbuckets)
+static int
+live(const struct tree *t, uint32_t i)
 {
-	struct dnode **old = t->by_wd, *n, *next;
-	size_t i, oldn = t->nbuckets;
+	return t->node[i].wd != -1;
+}
 
-	t->nbuckets = nbuckets;
-	t->by_wd = calloc(nbuckets, sizeof(*t->by_wd));
+static void
+rehash(struct tree *t, uint32_t nbuckets)
+{
+	uint32_t i;
+
+	free(t->by_wd);
 	free(t->by_name);
-	t->by_name = calloc(nbuckets, sizeof(*t->by_name));
+	t->nbuckets = nbuckets;
+	t->by_wd = calloc(nbuckets, sizeof(uint32_t));
+	t->by_name = calloc(nbuckets / 4, sizeof(uint32_t));
 	if (t->by_wd == NULL || t->by_name == NULL)
 		err(1, "calloc");
-	for (i = 0; i < oldn; i++)
-		for (n = old[i]; n != NULL; n = next) {
-			next = n->wd_chain;
-			link_wd(t, n);
-			link_name(t, n);
+	for (i = 1; i < t->used; i++)
+		if (live(t, i)) {
+			link_wd(t, i);
+			link_name(t, i);
 		}
-	free(old);
 }
 
+/* Renames and deletions leave dead names: pack the arena now and then. */
 static void
-set_name(struct dnode *n, const char *name, size_t len)
+compact_names(struct tree *t)
 {
-	free(n->name);
-	free(n->vis);
-	if ((n->name = malloc(len + 1)) == NULL ||
-	    (n->vis = malloc(IOBS_VIS_MAX(len))) == NULL)
+	char *packed;
+	size_t len = 0;
+	uint32_t i;
+
+	if ((packed = malloc(t->names_len - t->names_dead + 1)) == NULL)
 		err(1, "malloc");
-	memcpy(n->name, name, len);
-	n->name[len] = '\0';
+	for (i = 1; i < t->used; i++) {
+		struct dnode *n = &t->node[i];
+
+		if (!live(t, i))
+			continue;
+		memcpy(packed + len, name_of(t, n), n->namelen);
+		n->name = len;
+		len += n->namelen;
+	}
+	free(t->names);
+	t->names = packed;
+	t->names_cap = t->names_len - t->names_dead + 1;
+	t->names_len = len;
+	t->names_dead = 0;
+}
+
+static void
+set_name(struct tree *t, struct dnode *n, const char *name, size_t len)
+{
+	if (len > UINT16_MAX)
+		errx(1, "a name of %zu bytes: longer than any file system "
+		    "allows", len);
+	if (t->names_len + len > t->names_cap) {
+		while (t->names_len + len > t->names_cap)
+			t->names_cap = t->names_cap ? t->names_cap * 2 : 65536;
+		if ((t->names = realloc(t->names, t->names_cap)) == NULL)
+			err(1, "realloc");
+	}
+	memcpy(t->names + t->names_len, name, len);
+	n->name = t->names_len;
 	n->namelen = len;
-	n->vislen = iobs_vis(n->vis, name, len);
+	t->names_len += len;
 }
 
 static void
-link_child(struct dnode *parent, struct dnode *n)
+drop_name(struct tree *t, struct dnode *n)
 {
-	n->parent = parent;
-	n->prev = NULL;
-	n->next = NULL;
-	if (parent == NULL)
-		return;
-	n->next = parent->child;
-	if (parent->child != NULL)
-		parent->child->prev = n;
-	parent->child = n;
-}
-
-static void
-unlink_child(struct dnode *n)
-{
-	if (n->prev != NULL)
-		n->prev->next = n->next;
-	else if (n->parent != NULL)
-		n->parent->child = n->next;
-	if (n->next != NULL)
-		n->next->prev = n->prev;
-	n->next = n->prev = NULL;
+	t->names_dead += n->namelen;
 }
 
 struct dnode *
@@ -154,17 +236,27 @@ tree_add(struct tree *t, struct dnode *parent, const char *name,
     size_t namelen, int wd, int root)
 {
 	struct dnode *n;
+	uint32_t i;
 
-	if (t->count >= t->nbuckets)
+	if (t->count >= 2 * t->nbuckets)
 		rehash(t, t->nbuckets * 2);
-	if ((n = calloc(1, sizeof(*n))) == NULL)
-		err(1, "calloc");
+	if (t->free_list != 0) {
+		i = t->free_list;
+		t->free_list = t->node[i].wd_next;
+	} else if (t->used < t->cap)
+		i = t->used++;
+	else
+		return NULL;
+	n = &t->node[i];
+	memset(n, 0, sizeof(*n));
 	n->wd = wd;
 	n->root = root;
-	set_name(n, name, namelen);
-	link_child(parent, n);
-	link_wd(t, n);
-	link_name(t, n);
+	n->parent = parent != NULL ? IDX(t, parent) : 0;
+	if (parent != NULL)
+		parent->nchildren++;
+	set_name(t, n, name, namelen);
+	link_wd(t, i);
+	link_name(t, i);
 	t->count++;
 	return n;
 }
@@ -172,12 +264,11 @@ tree_add(struct tree *t, struct dnode *parent, const char *name,
 struct dnode *
 tree_by_wd(const struct tree *t, int wd)
 {
-	struct dnode *n;
+	uint32_t i;
 
-	for (n = t->by_wd[hash_wd(wd, t->nbuckets)]; n != NULL;
-	    n = n->wd_chain)
-		if (n->wd == wd)
-			return n;
+	for (i = t->by_wd[hash_wd(t, wd)]; i != 0; i = t->node[i].wd_next)
+		if (t->node[i].wd == wd)
+			return &t->node[i];
 	return NULL;
 }
 
@@ -185,63 +276,77 @@ struct dnode *
 tree_child(const struct tree *t, const struct dnode *parent,
     const char *name, size_t len)
 {
-	struct dnode *n;
+	uint32_t i, p = IDX(t, parent);
 
-	for (n = t->by_name[hash_name(parent, name, len, t->nbuckets)];
-	    n != NULL; n = n->name_chain)
-		if (n->parent == parent && n->namelen == len &&
-		    memcmp(n->name, name, len) == 0)
-			return n;
+	for (i = t->by_name[hash_name(t, p, name, len)]; i != 0;
+	    i = t->node[i].name_next) {
+		const struct dnode *n = &t->node[i];
+
+		if (n->parent == p && n->namelen == len &&
+		    memcmp(name_of(t, n), name, len) == 0)
+			return &t->node[i];
+	}
 	return NULL;
 }
 
-/* Calls fn on every node of a subtree, parents first, no recursion. */
-static void
-preorder(struct dnode *top, void (*fn)(struct dnode *, void *), void *arg)
+struct dnode *
+tree_parent(const struct tree *t, const struct dnode *n)
 {
-	struct dnode *n = top;
-
-	for (;;) {
-		fn(n, arg);
-		if (n->child != NULL) {
-			n = n->child;
-			continue;
-		}
-		while (n != top && n->next == NULL)
-			n = n->parent;
-		if (n == top)
-			return;
-		n = n->next;
-	}
+	return node_at(t, n->parent);
 }
 
-static void
-set_root(struct dnode *n, void *arg)
+int
+tree_named(const struct tree *t, const struct dnode *n,
+    const struct dnode *parent, const char *name, size_t len)
 {
-	n->root = *(int *)arg;
+	return n->parent == IDX(t, parent) && n->namelen == len &&
+	    memcmp(name_of(t, n), name, len) == 0;
+}
+
+/* Is node i at or below top? */
+static int
+below(const struct tree *t, uint32_t i, uint32_t top)
+{
+	for (; i != 0; i = t->node[i].parent)
+		if (i == top)
+			return 1;
+	return 0;
 }
 
 void
 tree_move(struct tree *t, struct dnode *n, struct dnode *newparent,
     const char *name, size_t len)
 {
-	unlink_name(t, n);
-	unlink_child(n);
-	set_name(n, name, len);
-	link_child(newparent, n);
-	link_name(t, n);
-	if (n->root != newparent->root)
-		preorder(n, set_root, &newparent->root);
+	uint32_t i = IDX(t, n), j;
+
+	unlink_name(t, i);
+	node_at(t, n->parent)->nchildren--;
+	drop_name(t, n);
+	set_name(t, n, name, len);
+	n->parent = IDX(t, newparent);
+	newparent->nchildren++;
+	link_name(t, i);
+	if (n->root == newparent->root)
+		return;
+	/* Into another root's tree: rare, so a scan will do. */
+	for (j = 1; j < t->used; j++)
+		if (live(t, j) && below(t, j, i))
+			t->node[j].root = newparent->root;
 }
 
 static void
-free_node(struct tree *t, struct dnode *n)
+free_node(struct tree *t, uint32_t i)
 {
-	unlink_wd(t, n);
-	unlink_name(t, n);
-	free(n->name);
-	free(n->vis);
-	free(n);
+	struct dnode *n = &t->node[i];
+
+	unlink_wd(t, i);
+	unlink_name(t, i);
+	if (n->parent != 0)
+		t->node[n->parent].nchildren--;
+	drop_name(t, n);
+	n->wd = -1;
+	n->wd_next = t->free_list;
+	t->free_list = i;
 	t->count--;
 }
 
@@ -249,51 +354,30 @@ void
 tree_remove(struct tree *t, struct dnode *n,
     void (*fn)(struct dnode *, void *), void *arg)
 {
-	struct dnode *top = n, *next;
+	uint32_t top = IDX(t, n), i;
 
-	unlink_child(top);
-	/* Post-order, without recursion: a tree can be thousands deep. */
-	while (n != NULL) {
-		if (n->child != NULL) {
-			n = n->child;
-			continue;
-		}
-		next = n == top ? NULL : n->parent;
-		if (n != top)
-			unlink_child(n);
-		if (fn != NULL)
-			fn(n, arg);
-		free_node(t, n);
-		n = next;
+	/*
+	 * Nodes keep no child lists, to stay small. A leaf, the common
+	 * case (rmdir), goes at once; a subtree takes one scan, which
+	 * only a directory moved out of the tree needs.
+	 */
+	if (n->nchildren > 0) {
+		/* Children first, deepest first: repeat until none is left. */
+		while (n->nchildren > 0)
+			for (i = t->used - 1; i > 0; i--)
+				if (live(t, i) && i != top &&
+				    t->node[i].nchildren == 0 &&
+				    below(t, i, top)) {
+					if (fn != NULL)
+						fn(&t->node[i], arg);
+					free_node(t, i);
+				}
 	}
-}
-
-void
-tree_clear(struct tree *t)
-{
-	size_t i;
-
-	for (i = 0; i < t->nbuckets; i++)
-		while (t->by_wd[i] != NULL) {
-			struct dnode *n = t->by_wd[i];
-
-			while (n->parent != NULL)
-				n = n->parent;
-			tree_remove(t, n, NULL, NULL);
-		}
-	free(t->by_wd);
-	free(t->by_name);
-	t->by_wd = t->by_name = NULL;
-	t->nbuckets = t->count = 0;
-}
-
-int
-tree_is_below(const struct dnode *n, const struct dnode *ancestor)
-{
-	for (; n != NULL; n = n->parent)
-		if (n == ancestor)
-			return 1;
-	return 0;
+	if (fn != NULL)
+		fn(n, arg);
+	free_node(t, top);
+	if (t->names_dead > 65536 && t->names_dead > t->names_len / 2)
+		compact_names(t);
 }
 
 void
@@ -324,46 +408,60 @@ pathbuf_free(struct pathbuf *pb)
 	pb->len = pb->cap = 0;
 }
 
-/* Builds the path from the end, the walk up the parents done twice. */
+/*
+ * Builds the path from the end, walking up the parents twice: once to
+ * size it (encoded names can be four times as long), once to fill it.
+ */
 static void
-build(const struct dnode *n, int vis, int with_root, struct pathbuf *pb)
+build(const struct tree *t, const struct dnode *n, int vis, int with_root,
+    struct pathbuf *pb)
 {
+	char tmp[IOBS_VIS_MAX(UINT16_MAX)];
 	const struct dnode *p;
 	size_t total = 0, len;
 	char *end;
 
-	for (p = n; p != NULL; p = p->parent) {
-		if (p->parent == NULL && !with_root)
+	for (p = n; p != NULL; p = node_at(t, p->parent)) {
+		if (p->parent == 0 && !with_root)
 			break;
-		total += (vis ? p->vislen : p->namelen) +
-		    (p->parent != NULL);
+		total += (vis ? IOBS_VIS_MAX(p->namelen) : p->namelen) +
+		    (p->parent != 0);
 	}
-	if (!with_root && total > 0)
-		total--;	/* no leading slash on a relative path */
 	pb->len = 0;
 	pathbuf_reserve(pb, total);
 	end = pb->s + total;
-	*end = '\0';
-	for (p = n; p != NULL; p = p->parent) {
-		if (p->parent == NULL && !with_root)
+	for (p = n; p != NULL; p = node_at(t, p->parent)) {
+		const char *s = name_of(t, p);
+
+		if (p->parent == 0 && !with_root)
 			break;
-		len = vis ? p->vislen : p->namelen;
+		len = p->namelen;
+		if (vis) {
+			len = iobs_vis(tmp, s, len);
+			s = tmp;
+		}
 		end -= len;
-		memcpy(end, vis ? p->vis : p->name, len);
-		if (p->parent != NULL && end > pb->s)
+		memcpy(end, s, len);
+		if (p->parent != 0)
 			*--end = '/';
 	}
-	pb->len = total;
+	/* Encoding may have come out shorter than sized: slide it down. */
+	if (!with_root && end < pb->s + total && *end == '/')
+		end++;
+	pb->len = pb->s + total - end;
+	memmove(pb->s, end, pb->len);
+	pb->s[pb->len] = '\0';
 }
 
 void
-tree_path(const struct dnode *n, int vis, struct pathbuf *pb)
+tree_path(const struct tree *t, const struct dnode *n, int vis,
+    struct pathbuf *pb)
 {
-	build(n, vis, 1, pb);
+	build(t, n, vis, 1, pb);
 }
 
 void
-tree_relpath(const struct dnode *n, struct pathbuf *pb)
+tree_relpath(const struct tree *t, const struct dnode *n, struct pathbuf *pb)
 {
-	build(n, 0, 0, pb);
+	build(t, n, 0, 0, pb);
 }

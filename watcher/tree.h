@@ -1,28 +1,33 @@
 /*
  * The watcher's map of watched directories: a node per watch, found by
  * watch descriptor or by (parent, name). A node keeps only its own
- * name, so renaming a directory is O(1) whatever lies below it.
+ * name, so renaming a directory is O(1) whatever lies below it, and
+ * is 28 bytes plus its name, so a large tree costs little memory.
  */
 #ifndef TREE_H
 #define TREE_H
 
 #include <stddef.h>
+#include <stdint.h>
 
+/* Links are indices into one reserved array; 0 is "none". */
 struct dnode {
-	int		 wd;
-	int		 root;		/* index of the watch root */
-	struct dnode	*parent;	/* NULL for a root */
-	struct dnode	*child;		/* first child */
-	struct dnode	*next, *prev;	/* siblings */
-	struct dnode	*wd_chain, *name_chain;
-	char		*name;		/* raw name; a root's absolute path */
-	char		*vis;		/* name encoded for the stream */
-	size_t		 namelen, vislen;
+	uint32_t	 parent;
+	uint32_t	 wd_next, name_next;	/* hash chains */
+	uint32_t	 name;			/* offset in the name arena */
+	uint32_t	 nchildren;
+	int32_t		 wd;
+	uint16_t	 namelen;
+	uint16_t	 root;			/* index of the watch root */
 };
 
 struct tree {
-	struct dnode	**by_wd, **by_name;
-	size_t		  nbuckets, count;
+	struct dnode	*node;		/* reserved, never moves */
+	uint32_t	 cap, used, free_list, count;
+	uint32_t	*by_wd, *by_name;
+	uint32_t	 nbuckets;
+	char		*names;		/* every node's name, packed */
+	size_t		 names_len, names_cap, names_dead;
 };
 
 /* A growable byte buffer for building paths. */
@@ -33,22 +38,28 @@ struct pathbuf {
 
 void	 tree_init(struct tree *);
 void	 tree_clear(struct tree *);
+/* NULL when the map is full (more nodes than the watch limit allows). */
 struct dnode *tree_add(struct tree *, struct dnode *parent, const char *name,
 	    size_t namelen, int wd, int root);
 struct dnode *tree_by_wd(const struct tree *, int wd);
 struct dnode *tree_child(const struct tree *, const struct dnode *parent,
 	    const char *name, size_t namelen);
+struct dnode *tree_parent(const struct tree *, const struct dnode *);
+/* Is n the entry name of parent? */
+int	 tree_named(const struct tree *, const struct dnode *n,
+	    const struct dnode *parent, const char *name, size_t namelen);
 void	 tree_move(struct tree *, struct dnode *, struct dnode *newparent,
 	    const char *name, size_t namelen);
 /* Drops a node and everything below it, calling fn on each first. */
 void	 tree_remove(struct tree *, struct dnode *,
 	    void (*fn)(struct dnode *, void *), void *arg);
-int	 tree_is_below(const struct dnode *, const struct dnode *ancestor);
 
 /* Path of a node, raw or encoded, into pb (replacing its contents). */
-void	 tree_path(const struct dnode *, int vis, struct pathbuf *);
+void	 tree_path(const struct tree *, const struct dnode *, int vis,
+	    struct pathbuf *);
 /* Path relative to the node's root ("" for the root itself). */
-void	 tree_relpath(const struct dnode *, struct pathbuf *);
+void	 tree_relpath(const struct tree *, const struct dnode *,
+	    struct pathbuf *);
 
 void	 pathbuf_reserve(struct pathbuf *, size_t more);
 void	 pathbuf_append(struct pathbuf *, const char *, size_t);
