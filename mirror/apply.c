@@ -104,9 +104,14 @@ rename_entry(struct mirror *m, const char *from, const char *to, int isdir)
 	    fstatat(opfd, oname, &st, AT_SYMLINK_NOFOLLOW) == -1)
 		goto copy;	/* not in DEST: copied instead */
 	if ((npfd = dest_parent(m, to, &nname, 1)) == -1) {
+		/*
+		 * The new directory is gone from the source already: a
+		 * later record moves or deletes it. The old entry must
+		 * not stay behind in DEST.
+		 */
 		if (errno != ENOENT)
 			dest_error(m, "open", to);
-		goto out;
+		goto gone;
 	}
 	dest_log(m, 2, "rename", from, to);
 	if (m->dry_run)
@@ -118,7 +123,7 @@ rename_entry(struct mirror *m, const char *from, const char *to, int isdir)
 		    dest_remove(m, npfd, nname, to) == -1 ||
 		    renameat(opfd, oname, npfd, nname) == -1) {
 			dest_error(m, "rename", from);
-			goto copy;
+			goto gone;
 		}
 	}
 	ok = 1;
@@ -139,6 +144,12 @@ copy:
 			pathset_add(&m->verify, to, now_ms());
 	} else
 		sync_path(m, to, SYNC_RECURSE);
+	return;
+gone:
+	dir_release(m, opfd);
+	dir_release(m, npfd);
+	sync_path(m, from, SYNC_DELETE | SYNC_RECURSE);
+	sync_path(m, to, SYNC_RECURSE);
 	return;
 out:
 	dir_release(m, opfd);
@@ -175,6 +186,10 @@ apply_record(struct mirror *m, const struct iobs_record *r)
 
 	if (*rel == '/')
 		rel++;
+	/* The source directory's times changed, even if DEST needs nothing. */
+	if (r->mask & (IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO) &&
+	    *rel != '\0')
+		mark_parent(m, rel);
 	if (r->mask & IN_MOVED_FROM)
 		moved_from(m, rel, r->cookie);
 	else if (r->mask & IN_MOVED_TO)
