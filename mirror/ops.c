@@ -330,8 +330,8 @@ dest_meta(struct mirror *m, int pfd, const char *name,
 	    fchmodat(pfd, name, sst->st_mode & 07777,
 	    AT_SYMLINK_NOFOLLOW) == -1)
 		return -1;
-	if (!same_time(&dst->st_mtim, &sst->st_mtim) ||
-	    !same_time(&dst->st_atim, &sst->st_atim)) {
+	/* Reading DEST moves its atimes: only a new mtime sets both. */
+	if (!same_time(&dst->st_mtim, &sst->st_mtim)) {
 		ts[0] = sst->st_atim;
 		ts[1] = sst->st_mtim;
 		if (utimensat(pfd, name, ts, AT_SYMLINK_NOFOLLOW) == -1)

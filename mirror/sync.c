@@ -216,8 +216,7 @@ flush_dirs(struct mirror *m)
 			    fchmod(m->dfd, sst.st_mode & 07777) == -1) ||
 			    (m->owner && fchown(m->dfd, sst.st_uid,
 			    sst.st_gid) == -1) ||
-			    ((!same_time(&dst.st_mtim, &sst.st_mtim) ||
-			    !same_time(&dst.st_atim, &sst.st_atim)) &&
+			    (!same_time(&dst.st_mtim, &sst.st_mtim) &&
 			    futimens(m->dfd, ts) == -1))
 				dest_error(m, "set times of", rel);
 			goto next;
