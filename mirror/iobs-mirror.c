@@ -117,10 +117,12 @@ lifecycle(struct mirror *m, const struct iobs_record *r)
 		return;		/* another root's, not followed */
 	}
 	if (!ours && r->lifecycle == IOBS_WATCH_INIT) {
-		if (m->root != NULL)
+		if (m->root != NULL) {
+			free(root);
 			errx(2, "the stream has a second root, %s, beside %s; "
 			    "choose the one to follow with --root", r->path,
 			    m->root[0] ? m->root : "/");
+		}
 		set_root(m, root);
 		ours = 1;
 	}
@@ -182,7 +184,8 @@ record(struct mirror *m, char *line, unsigned long lineno)
 static void
 run(struct mirror *m)
 {
-	struct iobs_reader rd;
+	/* Static: still reachable when a reconcile stops with errx. */
+	static struct iobs_reader rd;
 	struct pollfd pfd;
 	char *line;
 	int ready, timeout;
@@ -243,7 +246,7 @@ main(int argc, char *argv[])
 		{ "verbose",		no_argument,		NULL, 'v' },
 		{ NULL,			0,			NULL, 0 }
 	};
-	struct mirror m;
+	static struct mirror m;
 	const char *errstr;
 	int ch;
 

@@ -104,7 +104,8 @@ list_dir(struct mirror *m, int fd, const char *rel, struct names *ns)
 		names_add(ns, de->d_name);
 	}
 	closedir(d);
-	qsort(ns->v, ns->n, sizeof(char *), cmp_names);
+	if (ns->n > 0)
+		qsort(ns->v, ns->n, sizeof(char *), cmp_names);
 	return 0;
 }
 
