@@ -27,8 +27,11 @@
 static void
 tmp_name(struct mirror *m, char *buf, size_t size)
 {
-	snprintf(buf, size, TMP_PREFIX "%ld.%lu", (long)getpid(),
-	    ++m->tmpseq);
+	static long pid;
+
+	if (pid == 0)
+		pid = getpid();
+	snprintf(buf, size, TMP_PREFIX "%ld.%lu", pid, ++m->tmpseq);
 }
 
 static int
@@ -58,9 +61,10 @@ copy_rw(int in, int out)
 
 /* The data: a reflink, else copy_file_range(2), else read and write. */
 static int
-copy_data(struct mirror *m, int in, int out)
+copy_data(struct mirror *m, int in, int out, off_t size)
 {
 	ssize_t n;
+	off_t done = 0;
 	int first = 1;
 
 	if (m->clone_ok) {
@@ -68,12 +72,19 @@ copy_data(struct mirror *m, int in, int out)
 			return 0;
 		m->clone_ok = 0;
 	}
+	/*
+	 * Up to the size seen: what is written after that comes with
+	 * a record of its own.
+	 */
 	while (m->cfr_ok) {
+		if (done >= size)
+			return 0;
 		n = copy_file_range(in, NULL, out, NULL, SSIZE_MAX >> 1, 0);
 		if (n == 0)
 			return 0;
 		if (n > 0) {
 			first = 0;
+			done += n;
 			continue;
 		}
 		if (errno == EINTR)
@@ -122,20 +133,22 @@ copy_file(struct mirror *m, int spfd, const char *name, int dpfd,
 		return 1;
 	}
 	tmp_name(m, tmp, sizeof(tmp));
+	/* The umask is 0: the file is made with its final mode bits. */
 	if ((out = openat(dpfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
-	    0600)) == -1) {
+	    sst->st_mode & 0777)) == -1) {
 		save = errno;
 		close(in);
 		errno = save;
 		return -1;
 	}
-	if (copy_data(m, in, out) == -1)
+	if (copy_data(m, in, out, sst->st_size) == -1)
 		goto fail;
 	if (m->owner && fchown(out, sst->st_uid, sst->st_gid) == -1)
 		goto fail;
 	ts[0] = sst->st_atim;
 	ts[1] = sst->st_mtim;
-	if (fchmod(out, sst->st_mode & 07777) == -1 ||
+	if (((m->owner || (sst->st_mode & 07000)) &&
+	    fchmod(out, sst->st_mode & 07777) == -1) ||
 	    futimens(out, ts) == -1)
 		goto fail;
 	if (close(out) == -1) {

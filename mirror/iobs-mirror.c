@@ -302,6 +302,8 @@ main(int argc, char *argv[])
 	if (m.owner && geteuid() != 0)
 		errx(2, "--owner: only root can give files their owners");
 
+	/* Every mode is given explicitly, as the source has it. */
+	umask(0);
 	open_dest(&m);
 	run(&m);
 
