@@ -1,0 +1,171 @@
+#!/bin/bash
+# Benchmarks iobs-mirror side by side with rsync -a and lsyncd, on tmpfs:
+# initial sync of a 20,000-file tree, no-op restart, storm end to an
+# exact copy, latency of one small write, rename of a 1 GB directory.
+# BENCH_MB=200 makes the renamed directory smaller.
+set -eu
+
+here=$(cd "$(dirname "$0")/.." && pwd)
+BIN=${IOBS_BIN:-$here/bin}
+MB=${BENCH_MB:-1024}
+W=$(mktemp -d /dev/shm/iobs-bench.XXXXXX)
+PIDS=()
+cleanup() {
+	local p
+	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+	for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
+	rm -rf "$W"
+}
+trap cleanup EXIT
+
+for t in rsync lsyncd; do
+	command -v $t >/dev/null ||
+	    { echo "bench: $t missing: apt-get install -y rsync lsyncd" >&2; exit 1; }
+done
+cc -O2 -o "$W/latency" "$here/bench/latency.c"
+
+ms() { echo $(( ($(date +%s%N) - $1) / 1000000 )); }
+t_now() { date +%s%N; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
+row() { printf '%-34s %12s %12s %12s %10s\n' "$@"; }
+
+init_stream() {
+	printf '# iobs-stream 1\n0.000000\tWATCH_INIT\t0\t%s\n' "$1"
+}
+
+# lsyncd in the foreground, rsync mode, smallest delay; waits for its
+# start-up sync to end.
+start_lsyncd() {
+	local src=$1 dst=$2 log=$3 delay=${4:-0}
+	lsyncd -nodaemon -delay "$delay" -rsync "$src" "$dst" >"$log" 2>&1 &
+	LSYNCD_PID=$!
+	PIDS+=("$LSYNCD_PID")
+	local i
+	for i in $(seq 6000); do
+		grep -q 'Startup of .* finished' "$log" && return 0
+		sleep 0.01
+	done
+	echo "bench: lsyncd did not start" >&2
+	return 1
+}
+
+stop_pid() { kill "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
+
+# start_iobs SRC DST: iobs-watch SRC | iobs-mirror DST, once equal.
+start_iobs() {
+	mkfifo "$W/pipe.$$"
+	"$BIN/iobs-mirror" "$2" <"$W/pipe.$$" 2>"$W/mirror.err" &
+	MIRROR_PID=$!
+	PIDS+=("$MIRROR_PID")
+	"$BIN/iobs-watch" "$1" >"$W/pipe.$$" 2>/dev/null &
+	WATCH_PID=$!
+	PIDS+=("$WATCH_PID")
+	until "$BIN/treecmp" -q "$1" "$2"; do sleep 0.01; done
+	rm -f "$W/pipe.$$"
+}
+
+# wait_equal SRC DST LIMIT_MS: ms until DST equals SRC, or "never".
+wait_equal() {
+	local t0=$(t_now) el
+	while :; do
+		if "$BIN/treecmp" -q "$1" "$2"; then ms "$t0"; return; fi
+		el=$(ms "$t0")
+		[ "$el" -gt "$3" ] && { echo "never(>${3})"; return; }
+	done
+}
+
+echo "iobs-mirror bench on $(uname -r), $(nproc) cores, tmpfs $W"
+echo "making a 20,000-file tree..."
+python3 - "$W/tree" <<'PY'
+import os, random, sys
+random.seed(1)
+root = sys.argv[1]
+for d in range(200):
+    p = os.path.join(root, "d%03d" % (d // 20), "e%03d" % d)
+    os.makedirs(p, exist_ok=True)
+    for f in range(100):
+        with open(os.path.join(p, "f%03d" % f), "wb") as fh:
+            fh.write(os.urandom(random.randint(0, 8192)))
+PY
+
+echo
+row "" "iobs-mirror" "rsync -a" "lsyncd" "iobs/rsync"
+# 1. Initial sync.
+t=$(t_now); init_stream "$W/tree" | "$BIN/iobs-mirror" "$W/m1"; i_init=$(ms "$t")
+t=$(t_now); rsync -a "$W/tree/" "$W/r1/"; r_init=$(ms "$t")
+t=$(t_now); start_lsyncd "$W/tree" "$W/l1" "$W/l1.log"; l_init=$(ms "$t")
+stop_pid "$LSYNCD_PID"
+"$BIN/treecmp" -q "$W/tree" "$W/m1" || echo "bench: iobs-mirror copy differs!" >&2
+row "initial sync, 20k files (ms)" "$i_init" "$r_init" "$l_init" "$(ratio "$i_init" "$r_init")"
+# 2. No-op restart.
+t=$(t_now); init_stream "$W/tree" | "$BIN/iobs-mirror" "$W/m1"; i_noop=$(ms "$t")
+t=$(t_now); rsync -a "$W/tree/" "$W/r1/"; r_noop=$(ms "$t")
+t=$(t_now); start_lsyncd "$W/tree" "$W/l1" "$W/l1.log"; l_noop=$(ms "$t")
+stop_pid "$LSYNCD_PID"
+row "no-op restart (ms)" "$i_noop" "$r_noop" "$l_noop" "$(ratio "$i_noop" "$r_noop")"
+rm -rf "$W/m1" "$W/r1" "$W/l1"
+
+# 3. Storm end to an exact copy (2,000 changes, 3 seeds).
+mkdir -p "$W/s" "$W/out" "$W/ms" "$W/rs" "$W/ls"
+"$BIN/storm" -n 300 -s 1000 "$W/s" "$W/out"
+start_iobs "$W/s" "$W/ms"
+rsync -a --delete "$W/s/" "$W/rs/"
+start_lsyncd "$W/s" "$W/ls" "$W/ls.log"
+i_storm=""; r_storm=""; l_storm=""
+for seed in 1 2 3; do
+	"$BIN/storm" -n 2000 -s "$seed" "$W/s" "$W/out"
+	i_storm="$i_storm $(wait_equal "$W/s" "$W/ms" 10000)"
+	t=$(t_now); rsync -a --delete "$W/s/" "$W/rs/"; r_storm="$r_storm $(ms "$t")"
+	l_storm="$l_storm $(wait_equal "$W/s" "$W/ls" 5000)"
+done
+stop_pid "$LSYNCD_PID"
+row "storm end -> equal, 3 seeds (ms)" "${i_storm# }" "${r_storm# }" "${l_storm# }" ""
+
+# 4. One small write reaching DEST (300 writes; rsync: one run).
+lat_i=$("$W/latency" 300 5000 "$W/s" "$W/ms")
+start_lsyncd "$W/s" "$W/ls" "$W/ls.log"
+lat_l=$("$W/latency" 20 2000 "$W/s" "$W/ls")
+stop_pid "$LSYNCD_PID"
+stop_pid "$WATCH_PID"; stop_pid "$MIRROR_PID"
+set -- $lat_i; li50=$1 li99=$2
+set -- $lat_l; ll50=$1 ll99=$2 lto=$3
+t=$(t_now); echo x >"$W/s/latency.txt"; rsync -a --delete "$W/s/" "$W/rs/"; r_lat=$(ms "$t")
+row "small write p50 (ms)" "$li50" "$r_lat" "$ll50" "$(ratio "$li50" "$r_lat")"
+row "small write p99 (ms)" "$li99" "" "$ll99" ""
+[ "$lto" = 0 ] || echo "  (lsyncd: $lto of 20 writes not there after 2 s)"
+rm -rf "$W/s" "$W/out" "$W/ms" "$W/rs" "$W/ls"
+
+# 5. Renaming a big directory.
+mkdir -p "$W/b/big/sub" "$W/mb" "$W/rb" "$W/lb"
+for i in $(seq 16); do
+	head -c $((MB * 1024 * 1024 / 16)) /dev/urandom >"$W/b/big/sub/f$i"
+done
+start_iobs "$W/b" "$W/mb"
+ino=$(stat -c %i "$W/mb/big/sub/f1")
+rsync -a --delete "$W/b/" "$W/rb/"
+start_lsyncd "$W/b" "$W/lb" "$W/lb.log"
+lino=$(stat -c %i "$W/lb/big/sub/f1")
+t=$(t_now)
+mv "$W/b/big" "$W/b/renamed"
+until [ -e "$W/mb/renamed/sub/f16" ] && [ ! -e "$W/mb/big" ]; do :; done
+i_ren=$(ms "$t")
+"$BIN/treecmp" -q "$W/b" "$W/mb" || echo "bench: iobs-mirror rename differs!" >&2
+[ "$(stat -c %i "$W/mb/renamed/sub/f1")" = "$ino" ] && i_bytes=0 || i_bytes=$((MB << 20))
+t=$(t_now); rsync -a --delete "$W/b/" "$W/rb/"; r_ren=$(ms "$t")
+l_ren=$(
+	t=$(t_now)
+	for i in $(seq 3000); do
+		# lsyncd's rsync mode keeps no modes: equal contents will do.
+		if [ ! -e "$W/lb/big" ] && diff -rq "$W/b" "$W/lb" >/dev/null 2>&1; then
+			ms "$t"; exit
+		fi
+		sleep 0.01
+	done
+	echo "never(>30000)"
+)
+stop_pid "$LSYNCD_PID"
+stop_pid "$WATCH_PID"; stop_pid "$MIRROR_PID"
+[ "$(stat -c %i "$W/lb/renamed/sub/f1" 2>/dev/null)" = "$lino" ] &&
+    l_bytes=0 || l_bytes=$((MB << 20))
+row "rename ${MB} MB dir (ms)" "$i_ren" "$r_ren" "$l_ren" "$(ratio "$i_ren" "$r_ren")"
+row "  bytes copied by rename" "$i_bytes" "$((MB << 20))" "$l_bytes" ""

@@ -1,0 +1,330 @@
+/*
+ * From records to DEST operations: renames paired by cookie, lone
+ * MOVED_FROMs that turn into deletes, files written without being
+ * closed, renamed subtrees compared again once the stream is quiet.
+ */
+#define _GNU_SOURCE
+
+#include <sys/inotify.h>
+#include <sys/stat.h>
+
+#include <err.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "stream.h"
+#include "mirror.h"
+
+#define MOVES_MAX	4096
+
+static void
+move_drop(struct mirror *m, size_t i)
+{
+	free(m->moves[i].rel);
+	memmove(&m->moves[i], &m->moves[i + 1],
+	    (m->nmoves - i - 1) * sizeof(*m->moves));
+	m->nmoves--;
+}
+
+/* A MOVED_FROM with no partner: the entry left the tree. */
+static void
+move_expire(struct mirror *m, size_t i)
+{
+	char *rel = m->moves[i].rel;
+
+	m->moves[i].rel = NULL;
+	move_drop(m, i);
+	sync_path(m, rel, SYNC_DELETE | SYNC_RECURSE);
+	free(rel);
+}
+
+static void
+moved_from(struct mirror *m, const char *rel, uint32_t cookie)
+{
+	if (m->nmoves == MOVES_MAX)
+		move_expire(m, 0);
+	if (m->nmoves == m->movecap) {
+		m->movecap = m->movecap ? m->movecap * 2 : 16;
+		m->moves = reallocarray(m->moves, m->movecap,
+		    sizeof(*m->moves));
+		if (m->moves == NULL)
+			err(1, "reallocarray");
+	}
+	m->moves[m->nmoves].cookie = cookie;
+	m->moves[m->nmoves].when = now_ms();
+	if ((m->moves[m->nmoves].rel = strdup(rel)) == NULL)
+		err(1, "strdup");
+	m->nmoves++;
+}
+
+/* Paths waiting on timers follow a rename. */
+static void
+renamed(struct mirror *m, const char *from, const char *to)
+{
+	size_t i, flen = strlen(from);
+	char *p;
+
+	pathset_rename(&m->dirty_files, from, to);
+	pathset_rename(&m->dirty_dirs, from, to);
+	pathset_rename(&m->verify, from, to);
+	for (i = 0; i < m->nmoves; i++)
+		if (path_below(m->moves[i].rel, from)) {
+			if (asprintf(&p, "%s%s", to,
+			    m->moves[i].rel + flen) == -1)
+				err(1, "asprintf");
+			free(m->moves[i].rel);
+			m->moves[i].rel = p;
+		}
+}
+
+/* MOVED_FROM + MOVED_TO: a rename in DEST, no data copied. */
+static void
+rename_entry(struct mirror *m, const char *from, const char *to, int isdir)
+{
+	const char *oname, *nname;
+	struct stat st;
+	int opfd, npfd = -1, ok = 0;
+
+	memset(&st, 0, sizeof(st));
+	if (strcmp(from, to) == 0)
+		return;
+	if (rel_excluded(m, to)) {
+		sync_path(m, from, SYNC_DELETE | SYNC_RECURSE);
+		return;
+	}
+	if (rel_excluded(m, from) || path_below(to, from)) {
+		sync_path(m, to, SYNC_RECURSE);
+		return;
+	}
+	if ((opfd = dest_parent(m, from, &oname, 0)) == -1 ||
+	    fstatat(opfd, oname, &st, AT_SYMLINK_NOFOLLOW) == -1)
+		goto copy;	/* not in DEST: copied instead */
+	if ((npfd = dest_parent(m, to, &nname, 1)) == -1) {
+		/*
+		 * The new directory is gone from the source already: a
+		 * later record moves or deletes it. The old entry must
+		 * not stay behind in DEST.
+		 */
+		if (errno != ENOENT)
+			dest_error(m, "open", to);
+		goto gone;
+	}
+	dest_log(m, 2, "rename", from, to);
+	if (m->dry_run)
+		goto out;
+	if (renameat(opfd, oname, npfd, nname) == -1) {
+		/* An entry of another type, or a directory not empty. */
+		if ((errno != ENOTEMPTY && errno != EEXIST && errno != EISDIR &&
+		    errno != ENOTDIR) ||
+		    dest_remove(m, npfd, nname, to) == -1 ||
+		    renameat(opfd, oname, npfd, nname) == -1) {
+			dest_error(m, "rename", from);
+			goto gone;
+		}
+	}
+	ok = 1;
+	mark_parent(m, from);
+	mark_parent(m, to);
+	renamed(m, from, to);
+copy:
+	dir_release(m, opfd);
+	dir_release(m, npfd);
+	/*
+	 * A rename moves what DEST had; the records of changes made
+	 * before it may have found the source gone. Compare the entry
+	 * now, and a directory's subtree once the stream is quiet.
+	 */
+	if (ok) {
+		sync_path(m, to, 0);
+		if (isdir || S_ISDIR(st.st_mode))
+			pathset_add(&m->verify, to, now_ms());
+	} else
+		sync_path(m, to, SYNC_RECURSE);
+	return;
+gone:
+	dir_release(m, opfd);
+	dir_release(m, npfd);
+	sync_path(m, from, SYNC_DELETE | SYNC_RECURSE);
+	sync_path(m, to, SYNC_RECURSE);
+	return;
+out:
+	dir_release(m, opfd);
+	dir_release(m, npfd);
+}
+
+static void
+moved_to(struct mirror *m, const char *rel, uint32_t cookie, int isdir)
+{
+	size_t i;
+	char *from;
+
+	for (i = 0; i < m->nmoves; i++)
+		if (m->moves[i].cookie == cookie && cookie != 0) {
+			from = m->moves[i].rel;
+			m->moves[i].rel = NULL;
+			move_drop(m, i);
+			rename_entry(m, from, rel, isdir);
+			free(from);
+			return;
+		}
+	/* Moved in from outside: all of it is new. */
+	sync_path(m, rel, SYNC_RECURSE);
+}
+
+#define WANTED	(IN_CREATE | IN_CLOSE_WRITE | IN_MODIFY | IN_ATTRIB | \
+		 IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO)
+
+void
+apply_record(struct mirror *m, const struct iobs_record *r)
+{
+	const char *rel = r->path + m->rootlen;
+	int isdir = (r->mask & IN_ISDIR) != 0;
+
+	if (*rel == '/')
+		rel++;
+	/* The source directory's times changed, even if DEST needs nothing. */
+	if (r->mask & (IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO) &&
+	    *rel != '\0')
+		mark_parent(m, rel);
+	if (r->mask & IN_MOVED_FROM)
+		moved_from(m, rel, r->cookie);
+	else if (r->mask & IN_MOVED_TO)
+		moved_to(m, rel, r->cookie, isdir);
+	else if (r->mask & IN_CLOSE_WRITE) {
+		pathset_del(&m->dirty_files, rel);
+		sync_path(m, rel, SYNC_CONTENT);
+	} else if (r->mask & IN_CREATE)
+		sync_path(m, rel, isdir ? SYNC_RECURSE : 0);
+	else if (r->mask & IN_DELETE)
+		sync_path(m, rel, SYNC_DELETE | SYNC_RECURSE);
+	else if (r->mask & IN_MODIFY)
+		pathset_add(&m->dirty_files, rel, now_ms());
+	else if (r->mask & IN_ATTRIB)
+		sync_path(m, rel, SYNC_META);
+}
+
+int
+apply_wants(uint32_t mask)
+{
+	return (mask & WANTED) != 0;
+}
+
+/* How long poll may sleep before a timer is due; -1 for ever. */
+int
+apply_timeout(struct mirror *m)
+{
+	int64_t now = now_ms(), due = INT64_MAX, t;
+	size_t i;
+
+	if (m->nmoves > 0)
+		due = m->moves[0].when + MOVE_WAIT_MS;
+	for (i = 0; i < m->dirty_files.n; i++) {
+		struct pathset_entry *e = &m->dirty_files.e[i];
+
+		t = e->last + QUIET_MS;
+		if (e->first + BUSY_MS < t)
+			t = e->first + BUSY_MS;
+		if (t < due)
+			due = t;
+	}
+	if (m->verify.n > 0 && now + VERIFY_MS < due)
+		due = now + VERIFY_MS;
+	if (due == INT64_MAX)
+		return -1;
+	return due <= now ? 0 : (int)(due - now);
+}
+
+static int
+cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Compares the renamed subtrees with the source, outermost first. */
+static void
+verify(struct mirror *m)
+{
+	char **v, *last = NULL;
+	size_t i, n = m->verify.n;
+
+	if (n == 0)
+		return;
+	if ((v = calloc(n, sizeof(char *))) == NULL)
+		err(1, "calloc");
+	for (i = 0; i < n; i++)
+		v[i] = pathset_take(&m->verify, m->verify.n - 1);
+	qsort(v, n, sizeof(char *), cmp_str);
+	for (i = 0; i < n; i++) {
+		if (last == NULL || !path_below(v[i], last)) {
+			sync_path(m, v[i], SYNC_DELETE | SYNC_RECURSE);
+			last = v[i];
+		}
+	}
+	for (i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+/* Runs what is due; idle says the input has been quiet a while. */
+void
+apply_timers(struct mirror *m, int idle)
+{
+	int64_t now = now_ms();
+	size_t i;
+	char *rel;
+
+	while (m->nmoves > 0 && m->moves[0].when + MOVE_WAIT_MS <= now)
+		move_expire(m, 0);
+	for (i = 0; i < m->dirty_files.n; i++) {
+		struct pathset_entry *e = &m->dirty_files.e[i];
+
+		if (e->last + QUIET_MS <= now || e->first + BUSY_MS <= now) {
+			rel = pathset_take(&m->dirty_files, i);
+			sync_path(m, rel, SYNC_CONTENT);
+			free(rel);
+			i--;
+		}
+	}
+	if (m->nmoves == 0 && m->verify.n > 0 &&
+	    (idle || m->verify.e[0].first + BUSY_MS <= now))
+		verify(m);
+}
+
+/* At WATCH_DEAD or the end of the stream: everything waiting, now. */
+void
+apply_flush(struct mirror *m)
+{
+	char *rel;
+
+	while (m->nmoves > 0)
+		move_expire(m, 0);
+	while (m->dirty_files.n > 0) {
+		rel = pathset_take(&m->dirty_files, 0);
+		sync_path(m, rel, SYNC_CONTENT);
+		free(rel);
+	}
+	verify(m);
+	flush_dirs(m);
+}
+
+/* OVERFLOW or a new WATCH_INIT: a reconcile replaces all that. */
+void
+apply_reset(struct mirror *m)
+{
+	while (m->nmoves > 0)
+		move_drop(m, 0);
+	pathset_clear(&m->dirty_files);
+	pathset_clear(&m->verify);
+}
+
+void
+apply_free(struct mirror *m)
+{
+	apply_reset(m);
+	free(m->moves);
+	pathset_clear(&m->dirty_dirs);
+}

@@ -1,0 +1,218 @@
+/*
+ * Copies a file or a symlink into DEST: written under a temporary name
+ * in the same directory and renamed into place, so that a reader of
+ * DEST sees the old file or the new one, never half of it.
+ */
+#define _GNU_SOURCE
+
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+
+#include <linux/fs.h>
+
+#include <err.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "stream.h"
+#include "mirror.h"
+
+#define TMP_PREFIX	".iobs-mirror."
+
+static void
+tmp_name(struct mirror *m, char *buf, size_t size)
+{
+	static long pid;
+
+	if (pid == 0)
+		pid = getpid();
+	snprintf(buf, size, TMP_PREFIX "%ld.%lu", pid, ++m->tmpseq);
+}
+
+static int
+copy_rw(int in, int out)
+{
+	static char buf[256 * 1024];
+	ssize_t n, w, off;
+
+	for (;;) {
+		if ((n = read(in, buf, sizeof(buf))) == -1) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		if (n == 0)
+			return 0;
+		for (off = 0; off < n; off += w)
+			if ((w = write(out, buf + off, n - off)) == -1) {
+				if (errno == EINTR) {
+					w = 0;
+					continue;
+				}
+				return -1;
+			}
+	}
+}
+
+/* The data: a reflink, else copy_file_range(2), else read and write. */
+static int
+copy_data(struct mirror *m, int in, int out, off_t size)
+{
+	ssize_t n;
+	off_t done = 0;
+	int first = 1;
+
+	if (m->clone_ok) {
+		if (ioctl(out, FICLONE, in) == 0)
+			return 0;
+		m->clone_ok = 0;
+	}
+	/*
+	 * Up to the size seen: what is written after that comes with
+	 * a record of its own.
+	 */
+	while (m->cfr_ok) {
+		if (done >= size)
+			return 0;
+		n = copy_file_range(in, NULL, out, NULL, SSIZE_MAX >> 1, 0);
+		if (n == 0)
+			return 0;
+		if (n > 0) {
+			first = 0;
+			done += n;
+			continue;
+		}
+		if (errno == EINTR)
+			continue;
+		if (!first || (errno != EXDEV && errno != ENOSYS &&
+		    errno != EINVAL && errno != EOPNOTSUPP))
+			return -1;
+		m->cfr_ok = 0;
+	}
+	return copy_rw(in, out);
+}
+
+/* A source that vanished or changed type: a later record says so. */
+static int
+vanished(int e)
+{
+	return e == ENOENT || e == ENOTDIR || e == ELOOP || e == ENXIO;
+}
+
+/*
+ * Copies spfd/name to DEST's dpfd at rel. Returns 0, 1 when the source
+ * vanished, -1 on a DEST error with errno set; sst gets the source's
+ * stat as copied.
+ */
+int
+copy_file(struct mirror *m, int spfd, const char *name, int dpfd,
+    const char *rel, struct stat *sst)
+{
+	char tmp[64];
+	const char *dname = strrchr(rel, '/') ? strrchr(rel, '/') + 1 : rel;
+	struct timespec ts[2];
+	int in, out, save;
+
+	dest_log(m, 2, "copy", rel, NULL);
+	if (m->dry_run)
+		return 0;
+	in = openat(spfd, name, O_RDONLY | O_NOFOLLOW | O_NOATIME | O_CLOEXEC |
+	    O_NONBLOCK);
+	if (in == -1 && errno == EPERM)
+		in = openat(spfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC |
+		    O_NONBLOCK);
+	if (in == -1)
+		return vanished(errno) ? 1 : -2;
+	if (fstat(in, sst) == -1 || !S_ISREG(sst->st_mode)) {
+		close(in);
+		return 1;
+	}
+	tmp_name(m, tmp, sizeof(tmp));
+	/* The umask is 0: the file is made with its final mode bits. */
+	if ((out = openat(dpfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
+	    sst->st_mode & 0777)) == -1) {
+		save = errno;
+		close(in);
+		errno = save;
+		return -1;
+	}
+	if (copy_data(m, in, out, sst->st_size) == -1)
+		goto fail;
+	if (m->owner && fchown(out, sst->st_uid, sst->st_gid) == -1)
+		goto fail;
+	ts[0] = sst->st_atim;
+	ts[1] = sst->st_mtim;
+	if (((m->owner || (sst->st_mode & 07000)) &&
+	    fchmod(out, sst->st_mode & 07777) == -1) ||
+	    futimens(out, ts) == -1)
+		goto fail;
+	if (close(out) == -1) {
+		out = -1;
+		goto fail;
+	}
+	out = -1;
+	close(in);
+	in = -1;
+	if (renameat(dpfd, tmp, dpfd, dname) == -1) {
+		/* A directory in the way, from an older state of the source. */
+		if ((errno != EISDIR && errno != ENOTEMPTY && errno != EEXIST) ||
+		    dest_remove(m, dpfd, dname, rel) == -1 ||
+		    renameat(dpfd, tmp, dpfd, dname) == -1)
+			goto fail;
+	}
+	mark_parent(m, rel);
+	return 0;
+fail:
+	save = errno;
+	if (in != -1)
+		close(in);
+	if (out != -1)
+		close(out);
+	unlinkat(dpfd, tmp, 0);
+	errno = save;
+	return -1;
+}
+
+int
+copy_symlink(struct mirror *m, int spfd, const char *name, int dpfd,
+    const char *rel, const struct stat *sst, const struct stat *dst)
+{
+	char target[PATH_MAX], cur[PATH_MAX], tmp[64];
+	const char *dname = strrchr(rel, '/') ? strrchr(rel, '/') + 1 : rel;
+	ssize_t n, c;
+	int save;
+
+	if ((n = readlinkat(spfd, name, target, sizeof(target) - 1)) == -1)
+		return vanished(errno) || errno == EINVAL ? 1 : -2;
+	target[n] = '\0';
+	if (dst != NULL && S_ISLNK(dst->st_mode) &&
+	    (c = readlinkat(dpfd, dname, cur, sizeof(cur) - 1)) == n &&
+	    memcmp(cur, target, n) == 0)
+		return dest_meta(m, dpfd, dname, sst, dst);
+	dest_log(m, 2, "symlink", rel, NULL);
+	if (m->dry_run)
+		return 0;
+	tmp_name(m, tmp, sizeof(tmp));
+	if (symlinkat(target, dpfd, tmp) == -1)
+		return -1;
+	if (dest_meta(m, dpfd, tmp, sst, NULL) == -1)
+		goto fail;
+	if (renameat(dpfd, tmp, dpfd, dname) == -1) {
+		if ((errno != EISDIR && errno != ENOTEMPTY && errno != EEXIST) ||
+		    dest_remove(m, dpfd, dname, rel) == -1 ||
+		    renameat(dpfd, tmp, dpfd, dname) == -1)
+			goto fail;
+	}
+	mark_parent(m, rel);
+	return 0;
+fail:
+	save = errno;
+	unlinkat(dpfd, tmp, 0);
+	errno = save;
+	return -1;
+}

@@ -1,0 +1,434 @@
+/*
+ * Safe operations on DEST and lookups in the source: every path is
+ * resolved below a directory descriptor, never through a symlink or
+ * "..", so neither a hostile stream nor a symlink planted in DEST can
+ * make iobs-mirror touch anything outside.
+ */
+#define _GNU_SOURCE
+
+#include <sys/stat.h>
+#include <sys/syscall.h>
+
+#include <linux/openat2.h>
+
+#include <dirent.h>
+#include <err.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <vis.h>
+
+#include "stream.h"
+#include "mirror.h"
+
+int64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+char *
+rel_join(const char *dir, const char *name)
+{
+	char *p;
+
+	if (asprintf(&p, "%s%s%s", dir, dir[0] ? "/" : "", name) == -1)
+		err(1, "asprintf");
+	return p;
+}
+
+/* Walks a path one name at a time, never following a symlink. */
+static int
+open_walk(int dirfd, const char *path, int flags)
+{
+	char *copy, *p, *name;
+	int fd, next;
+
+	if ((copy = strdup(path)) == NULL)
+		err(1, "strdup");
+	if ((fd = dup(dirfd)) == -1)
+		err(1, "dup");
+	for (p = copy; (name = strsep(&p, "/")) != NULL;) {
+		if (strcmp(name, "..") == 0) {
+			close(fd);
+			free(copy);
+			errno = EXDEV;
+			return -1;
+		}
+		if (name[0] == '\0' || strcmp(name, ".") == 0)
+			continue;
+		next = openat(fd, name, (p == NULL ? flags : O_RDONLY |
+		    O_DIRECTORY) | O_NOFOLLOW | O_CLOEXEC);
+		close(fd);
+		if (next == -1) {
+			free(copy);
+			return -1;
+		}
+		fd = next;
+	}
+	free(copy);
+	return fd;
+}
+
+/* openat2(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS), or its equivalent. */
+int
+open_beneath(int dirfd, const char *path, int flags)
+{
+	static int have_openat2 = 1;
+	struct open_how how;
+	int fd;
+
+	if (have_openat2) {
+		memset(&how, 0, sizeof(how));
+		how.flags = flags | O_NOFOLLOW | O_CLOEXEC;
+		how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS |
+		    RESOLVE_NO_MAGICLINKS;
+		do
+			fd = syscall(SYS_openat2, dirfd, path, &how,
+			    sizeof(how));
+		while (fd == -1 && errno == EAGAIN);
+		if (fd != -1 || errno != ENOSYS)
+			return fd;
+		have_openat2 = 0;
+	}
+	return open_walk(dirfd, path, flags);
+}
+
+static int
+parent_of(int rootfd, const char *rel, const char **name)
+{
+	const char *slash = strrchr(rel, '/');
+	char *dir;
+	int fd;
+
+	if (slash == NULL) {
+		*name = rel;
+		return rootfd;
+	}
+	*name = slash + 1;
+	if ((dir = strndup(rel, slash - rel)) == NULL)
+		err(1, "strndup");
+	fd = open_beneath(rootfd, dir, O_RDONLY | O_DIRECTORY);
+	free(dir);
+	return fd;
+}
+
+int
+src_parent(struct mirror *m, const char *rel, const char **name)
+{
+	return parent_of(m->sfd, rel, name);
+}
+
+void
+dir_release(struct mirror *m, int fd)
+{
+	if (fd != -1 && fd != m->sfd && fd != m->dfd)
+		close(fd);
+}
+
+/*
+ * DEST's directory for rel; with create, the missing or wrong
+ * directories on the way are made again from the source's.
+ */
+int
+dest_parent(struct mirror *m, const char *rel, const char **name, int create)
+{
+	char *copy, *p, *c, *prefix;
+	struct stat st;
+	int fd, next, save;
+
+	fd = parent_of(m->dfd, rel, name);
+	if (fd != -1 || !create ||
+	    (errno != ENOENT && errno != ENOTDIR && errno != ELOOP))
+		return fd;
+	if ((copy = strdup(rel)) == NULL)
+		err(1, "strdup");
+	*strrchr(copy, '/') = '\0';
+	fd = m->dfd;
+	for (p = copy; (c = strsep(&p, "/")) != NULL; fd = next) {
+		if (p != NULL)
+			p[-1] = '\0';
+		next = openat(fd, c, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+		    O_CLOEXEC);
+		if (next == -1 && (errno == ENOENT || errno == ENOTDIR ||
+		    errno == ELOOP)) {
+			/* Make it only if the source has a directory there. */
+			int sp;
+			const char *sn;
+
+			sp = src_parent(m, copy, &sn);
+			if (sp == -1 || fstatat(sp, sn, &st,
+			    AT_SYMLINK_NOFOLLOW) == -1 || !S_ISDIR(st.st_mode)) {
+				dir_release(m, sp);
+				dir_release(m, fd);
+				free(copy);
+				errno = ENOENT;
+				return -1;
+			}
+			dir_release(m, sp);
+			prefix = copy;
+			if (dest_remove(m, fd, c, prefix) == -1 ||
+			    dest_mkdir(m, fd, c, prefix) == -1) {
+				save = errno;
+				dir_release(m, fd);
+				free(copy);
+				errno = save;
+				return -1;
+			}
+			next = openat(fd, c, O_RDONLY | O_DIRECTORY |
+			    O_NOFOLLOW | O_CLOEXEC);
+		}
+		if (next == -1) {
+			save = errno;
+			dir_release(m, fd);
+			free(copy);
+			errno = save;
+			return -1;
+		}
+		dir_release(m, fd);
+		if (p != NULL)
+			p[-1] = '/';
+	}
+	free(copy);
+	return fd;
+}
+
+/* The entries removing name would delete, itself included. */
+long long
+dest_count(int pfd, const char *name)
+{
+	struct dirent *de;
+	struct stat st;
+	long long n = 1;
+	DIR *d;
+	int fd;
+
+	if (fstatat(pfd, name, &st, AT_SYMLINK_NOFOLLOW) == -1)
+		return 0;
+	if (!S_ISDIR(st.st_mode))
+		return 1;
+	if ((fd = openat(pfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+	    O_CLOEXEC)) == -1 || (d = fdopendir(fd)) == NULL) {
+		if (fd != -1)
+			close(fd);
+		return 1;
+	}
+	while ((de = readdir(d)) != NULL)
+		if (strcmp(de->d_name, ".") != 0 &&
+		    strcmp(de->d_name, "..") != 0)
+			n += dest_count(dirfd(d), de->d_name);
+	closedir(d);
+	return n;
+}
+
+static int
+remove_tree(int pfd, const char *name)
+{
+	struct dirent *de;
+	DIR *d;
+	int fd, rv = 0;
+
+	if (unlinkat(pfd, name, 0) == 0 || errno == ENOENT)
+		return 0;
+	if (errno != EISDIR && errno != EPERM)
+		return -1;
+	if (unlinkat(pfd, name, AT_REMOVEDIR) == 0 || errno == ENOENT)
+		return 0;
+	if (errno != ENOTEMPTY && errno != EEXIST)
+		return -1;
+	if ((fd = openat(pfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+	    O_CLOEXEC)) == -1)
+		return -1;
+	if ((d = fdopendir(fd)) == NULL) {
+		close(fd);
+		return -1;
+	}
+	while ((de = readdir(d)) != NULL)
+		if (strcmp(de->d_name, ".") != 0 &&
+		    strcmp(de->d_name, "..") != 0 &&
+		    remove_tree(dirfd(d), de->d_name) == -1)
+			rv = -1;
+	closedir(d);
+	if (rv == 0 && unlinkat(pfd, name, AT_REMOVEDIR) == -1 &&
+	    errno != ENOENT)
+		rv = -1;
+	return rv;
+}
+
+/* Deletes name in pfd, a whole tree if it is a directory. */
+int
+dest_remove(struct mirror *m, int pfd, const char *name, const char *rel)
+{
+	struct stat st;
+
+	if (fstatat(pfd, name, &st, AT_SYMLINK_NOFOLLOW) == -1)
+		return errno == ENOENT ? 0 : -1;
+	dest_log(m, 1, "delete", rel, NULL);
+	if (m->dry_run)
+		return 0;
+	if (remove_tree(pfd, name) == -1)
+		return -1;
+	mark_parent(m, rel);
+	return 0;
+}
+
+int
+dest_mkdir(struct mirror *m, int pfd, const char *name, const char *rel)
+{
+	dest_log(m, 2, "mkdir", rel, NULL);
+	if (m->dry_run) {
+		errno = ENOENT;
+		return -1;
+	}
+	/* Writable until its contents are in; flush_dirs sets the mode. */
+	if (mkdirat(pfd, name, 0700) == -1 && errno != EEXIST)
+		return -1;
+	mark_parent(m, rel);
+	pathset_add(&m->dirty_dirs, rel, 0);
+	return 0;
+}
+
+static int
+same_time(const struct timespec *a, const struct timespec *b)
+{
+	return a->tv_sec == b->tv_sec && a->tv_nsec == b->tv_nsec;
+}
+
+/*
+ * Mode, owner and times of name as the source's; dst is DEST's stat
+ * when known, to skip what is equal already.
+ */
+int
+dest_meta(struct mirror *m, int pfd, const char *name,
+    const struct stat *sst, const struct stat *dst)
+{
+	struct timespec ts[2];
+	struct stat cur;
+	int islink = S_ISLNK(sst->st_mode);
+
+	if (dst == NULL) {
+		if (fstatat(pfd, name, &cur, AT_SYMLINK_NOFOLLOW) == -1)
+			return -1;
+		dst = &cur;
+	}
+	if (m->dry_run)
+		return 0;
+	if (m->owner && (dst->st_uid != sst->st_uid ||
+	    dst->st_gid != sst->st_gid) &&
+	    fchownat(pfd, name, sst->st_uid, sst->st_gid,
+	    AT_SYMLINK_NOFOLLOW) == -1)
+		return -1;
+	if (!islink && ((dst->st_mode & 07777) != (sst->st_mode & 07777) ||
+	    (m->owner && (dst->st_mode & 06000))) &&
+	    fchmodat(pfd, name, sst->st_mode & 07777,
+	    AT_SYMLINK_NOFOLLOW) == -1)
+		return -1;
+	/* Reading DEST moves its atimes: only a new mtime sets both. */
+	if (!same_time(&dst->st_mtim, &sst->st_mtim)) {
+		ts[0] = sst->st_atim;
+		ts[1] = sst->st_mtim;
+		if (utimensat(pfd, name, ts, AT_SYMLINK_NOFOLLOW) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+/* After a change in DEST, its directory's times are set again. */
+void
+mark_parent(struct mirror *m, const char *rel)
+{
+	const char *slash = strrchr(rel, '/');
+	char *dir;
+
+	if (slash == NULL) {
+		pathset_add(&m->dirty_dirs, "", 0);
+		return;
+	}
+	if ((dir = strndup(rel, slash - rel)) == NULL)
+		err(1, "strndup");
+	pathset_add(&m->dirty_dirs, dir, 0);
+	free(dir);
+}
+
+static void
+print_path(const char *dest, const char *rel)
+{
+	size_t len = strlen(rel);
+	char *v;
+
+	if ((v = malloc(IOBS_VIS_MAX(len))) == NULL)
+		err(1, "malloc");
+	iobs_vis(v, rel, len);
+	printf("%s%s%s", dest, len ? "/" : "", v);
+	free(v);
+}
+
+/*
+ * -v prints deletes, -vv every change, --dry-run what would be done:
+ * "delete /backup/dir", "rename /backup/a /backup/b".
+ */
+void
+dest_log(struct mirror *m, int level, const char *what, const char *rel,
+    const char *rel2)
+{
+	if (!m->dry_run && m->verbose < level)
+		return;
+	printf("%s ", what);
+	print_path(m->dest, rel);
+	if (rel2 != NULL) {
+		putchar(' ');
+		print_path(m->dest, rel2);
+	}
+	putchar('\n');
+	fflush(stdout);
+}
+
+void
+dest_error(struct mirror *m, const char *what, const char *rel)
+{
+	size_t len = strlen(rel);
+	char *v;
+
+	if ((v = malloc(IOBS_VIS_MAX(len))) == NULL)
+		err(1, "malloc");
+	iobs_vis(v, rel, len);
+	warn("%s %s%s%s", what, m->dest, len ? "/" : "", v);
+	free(v);
+	m->rval = 1;
+}
+
+/* An excluded entry, or one below an excluded directory. */
+int
+rel_excluded(struct mirror *m, const char *rel)
+{
+	char *copy, *slash, *name;
+	int hit = 0;
+
+	if (m->exclude.n == 0 || rel[0] == '\0')
+		return 0;
+	if ((copy = strdup(rel)) == NULL)
+		err(1, "strdup");
+	for (slash = copy;; slash++) {
+		slash = strchr(slash, '/');
+		if (slash != NULL)
+			*slash = '\0';
+		name = strrchr(copy, '/');
+		name = name ? name + 1 : copy;
+		if (iobs_exclude_match(&m->exclude, copy, name)) {
+			hit = 1;
+			break;
+		}
+		if (slash == NULL)
+			break;
+		*slash = '/';
+	}
+	free(copy);
+	return hit;
+}

@@ -1,0 +1,339 @@
+/*
+ * Reconcile: one walk of the source and DEST side by side, copying what
+ * is new or differs, deleting what is gone, setting each directory's
+ * metadata after its contents. Deletes may wait until the walk has
+ * counted them, for --max-delete.
+ */
+#define _GNU_SOURCE
+
+#include <sys/stat.h>
+
+#include <dirent.h>
+#include <err.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "stream.h"
+#include "mirror.h"
+
+struct names {
+	char	**v;
+	size_t	  n, cap;
+};
+
+struct delq {
+	char	**rel;
+	size_t	  n, cap;
+	long long count;
+};
+
+/* Files with more than one link in the source, by inode. */
+struct link {
+	dev_t	 dev;
+	ino_t	 ino;
+	char	*rel;
+};
+
+static struct link *links;
+static size_t nlinks, linkcap;
+static int track_links;		/* only in a whole reconcile */
+
+static int
+cmp_names(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void
+names_add(struct names *ns, const char *name)
+{
+	if (ns->n == ns->cap) {
+		ns->cap = ns->cap ? ns->cap * 2 : 32;
+		if ((ns->v = reallocarray(ns->v, ns->cap, sizeof(char *)))
+		    == NULL)
+			err(1, "reallocarray");
+	}
+	if ((ns->v[ns->n++] = strdup(name)) == NULL)
+		err(1, "strdup");
+}
+
+static void
+names_free(struct names *ns)
+{
+	size_t i;
+
+	for (i = 0; i < ns->n; i++)
+		free(ns->v[i]);
+	free(ns->v);
+}
+
+/* The names in a directory that are not excluded, sorted. */
+static int
+list_dir(struct mirror *m, int fd, const char *rel, struct names *ns)
+{
+	struct dirent *de;
+	char *child;
+	DIR *d;
+	int dfd;
+
+	memset(ns, 0, sizeof(*ns));
+	if ((dfd = dup(fd)) == -1)
+		err(1, "dup");
+	if ((d = fdopendir(dfd)) == NULL) {
+		close(dfd);
+		return -1;
+	}
+	rewinddir(d);
+	while ((de = readdir(d)) != NULL) {
+		if (strcmp(de->d_name, ".") == 0 ||
+		    strcmp(de->d_name, "..") == 0)
+			continue;
+		if (m->exclude.n > 0) {
+			child = rel_join(rel, de->d_name);
+			if (iobs_exclude_match(&m->exclude, child,
+			    de->d_name)) {
+				free(child);
+				continue;
+			}
+			free(child);
+		}
+		names_add(ns, de->d_name);
+	}
+	closedir(d);
+	if (ns->n > 0)
+		qsort(ns->v, ns->n, sizeof(char *), cmp_names);
+	return 0;
+}
+
+static struct link *
+link_find(const struct stat *st)
+{
+	size_t i;
+
+	for (i = 0; i < nlinks; i++)
+		if (links[i].ino == st->st_ino && links[i].dev == st->st_dev)
+			return &links[i];
+	return NULL;
+}
+
+/*
+ * A file with other links: the first seen is copied, the others are
+ * linked to it in DEST. Returns 1 when linked.
+ */
+static int
+hard_link(struct mirror *m, int ddir, const char *name, const char *rel,
+    const struct stat *sst)
+{
+	struct link *l = link_find(sst);
+	struct stat first, cur;
+	const char *fname;
+	char tmp[64];
+	int fpfd, r = 0;
+
+	if (l == NULL) {
+		if (nlinks == linkcap) {
+			linkcap = linkcap ? linkcap * 2 : 64;
+			links = reallocarray(links, linkcap, sizeof(*links));
+			if (links == NULL)
+				err(1, "reallocarray");
+		}
+		links[nlinks].dev = sst->st_dev;
+		links[nlinks].ino = sst->st_ino;
+		if ((links[nlinks].rel = strdup(rel)) == NULL)
+			err(1, "strdup");
+		nlinks++;
+		return 0;
+	}
+	if (m->dry_run || (fpfd = dest_parent(m, l->rel, &fname, 0)) == -1)
+		return 0;
+	if (fstatat(fpfd, fname, &first, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    S_ISREG(first.st_mode) && first.st_size == sst->st_size &&
+	    first.st_mtim.tv_sec == sst->st_mtim.tv_sec &&
+	    first.st_mtim.tv_nsec == sst->st_mtim.tv_nsec) {
+		if (fstatat(ddir, name, &cur, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    cur.st_ino == first.st_ino && cur.st_dev == first.st_dev)
+			r = 1;
+		else {
+			snprintf(tmp, sizeof(tmp), ".iobs-mirror.%ld.%lu",
+			    (long)getpid(), ++m->tmpseq);
+			if (linkat(fpfd, fname, ddir, tmp, 0) == 0) {
+				if (renameat(ddir, tmp, ddir, name) == 0) {
+					dest_log(m, 2, "link", rel, l->rel);
+					mark_parent(m, rel);
+					r = 1;
+				} else
+					unlinkat(ddir, tmp, 0);
+			}
+		}
+	}
+	dir_release(m, fpfd);
+	return r;
+}
+
+static void
+delete_entry(struct mirror *m, int ddir, const char *name, const char *rel,
+    struct delq *dq)
+{
+	if (dq != NULL) {
+		if (dq->n == dq->cap) {
+			dq->cap = dq->cap ? dq->cap * 2 : 32;
+			dq->rel = reallocarray(dq->rel, dq->cap, sizeof(char *));
+			if (dq->rel == NULL)
+				err(1, "reallocarray");
+		}
+		if ((dq->rel[dq->n++] = strdup(rel)) == NULL)
+			err(1, "strdup");
+		dq->count += dest_count(ddir, name);
+		return;
+	}
+	if (dest_remove(m, ddir, name, rel) == -1)
+		dest_error(m, "delete", rel);
+}
+
+static void
+walk_entry(struct mirror *m, int sdir, int ddir, const char *name,
+    const char *rel, struct delq *dq)
+{
+	struct stat sst;
+	int sd, dd;
+
+	if (fstatat(sdir, name, &sst, AT_SYMLINK_NOFOLLOW) == -1)
+		return;		/* gone already: a record says so */
+	if (track_links && S_ISREG(sst.st_mode) && sst.st_nlink > 1 &&
+	    hard_link(m, ddir, name, rel, &sst))
+		return;
+	if (sync_one(m, sdir, ddir, name, rel, &sst, 0) != 0 ||
+	    !S_ISDIR(sst.st_mode) || m->dry_run)
+		return;
+	sd = openat(sdir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+	    O_CLOEXEC | O_NOATIME);
+	if (sd == -1 && errno == EPERM)
+		sd = openat(sdir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+		    O_CLOEXEC);
+	if (sd == -1)
+		return;
+	if ((dd = openat(ddir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+	    O_CLOEXEC)) == -1) {
+		dest_error(m, "open", rel);
+		close(sd);
+		return;
+	}
+	walk_tree(m, sd, dd, rel, dq);
+	close(sd);
+	close(dd);
+	if (dest_meta(m, ddir, name, &sst, NULL) == -1)
+		dest_error(m, "set times of", rel);
+}
+
+/*
+ * Makes DEST's directory ddir equal to the source's sdir, at any depth.
+ * With deferred, deletes are queued there instead of done.
+ */
+void
+walk_tree(struct mirror *m, int sdir, int ddir, const char *rel,
+    void *deferred)
+{
+	struct names src, dst;
+	size_t i = 0, j = 0;
+	char *child;
+	int c;
+
+	if (list_dir(m, sdir, rel, &src) == -1)
+		return;
+	if (list_dir(m, ddir, rel, &dst) == -1) {
+		dest_error(m, "read", rel);
+		names_free(&src);
+		return;
+	}
+	while (i < src.n || j < dst.n) {
+		if (i == src.n)
+			c = 1;
+		else if (j == dst.n)
+			c = -1;
+		else
+			c = strcmp(src.v[i], dst.v[j]);
+		child = rel_join(rel, c <= 0 ? src.v[i] : dst.v[j]);
+		if (c > 0)
+			delete_entry(m, ddir, dst.v[j], child, deferred);
+		else
+			walk_entry(m, sdir, ddir, src.v[i], child, deferred);
+		free(child);
+		if (c <= 0)
+			i++;
+		if (c >= 0)
+			j++;
+	}
+	names_free(&src);
+	names_free(&dst);
+}
+
+static void
+links_free(void)
+{
+	size_t i;
+
+	for (i = 0; i < nlinks; i++)
+		free(links[i].rel);
+	free(links);
+	links = NULL;
+	nlinks = linkcap = 0;
+}
+
+static int
+has_entries(struct mirror *m, int fd)
+{
+	struct names ns;
+	int n;
+
+	if (list_dir(m, fd, "", &ns) == -1)
+		return -1;
+	n = ns.n > 0;
+	names_free(&ns);
+	return n;
+}
+
+/* WATCH_INIT: DEST made equal to the source, without wiping it first. */
+void
+reconcile(struct mirror *m)
+{
+	struct delq dq;
+	const char *name;
+	size_t i;
+	int pfd;
+
+	if (!m->force && has_entries(m, m->sfd) == 0 &&
+	    has_entries(m, m->dfd) == 1)
+		errx(1, "%s is empty but %s is not: refusing to delete "
+		    "everything in %s (is the source disk mounted?); use "
+		    "--force if the source really is empty", m->root[0] ?
+		    m->root : "/", m->dest, m->dest);
+	memset(&dq, 0, sizeof(dq));
+	track_links = 1;
+	walk_tree(m, m->sfd, m->dfd, "",
+	    m->max_delete >= 0 && !m->force ? &dq : NULL);
+	track_links = 0;
+	links_free();
+	if (dq.count > m->max_delete && dq.n > 0) {
+		for (i = 0; i < dq.n; i++)
+			free(dq.rel[i]);
+		free(dq.rel);
+		errx(1, "%s: reconcile would delete %lld entries, more than "
+		    "--max-delete %lld: nothing deleted; check the source, "
+		    "then use --force", m->dest, dq.count, m->max_delete);
+	}
+	for (i = 0; i < dq.n; i++) {
+		if ((pfd = dest_parent(m, dq.rel[i], &name, 0)) != -1) {
+			if (dest_remove(m, pfd, name, dq.rel[i]) == -1)
+				dest_error(m, "delete", dq.rel[i]);
+			dir_release(m, pfd);
+		}
+		free(dq.rel[i]);
+	}
+	free(dq.rel);
+	pathset_add(&m->dirty_dirs, "", 0);
+	flush_dirs(m);
+}

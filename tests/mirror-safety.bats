@@ -1,0 +1,191 @@
+#!/usr/bin/env bats
+# iobs-mirror's safety: a hostile stream or DEST changes nothing outside
+# DEST; a reconcile does not wipe a backup by mistake; errors in DEST
+# are reported and the mirror carries on.
+
+load mirror_helper
+
+setup() { mirror_setup; }
+teardown() { common_teardown; }
+
+# Something outside both trees that must not change.
+make_victim() {
+	VICTIM=$T/victim
+	mkdir -p "$VICTIM/etc"
+	echo secret >"$VICTIM/etc/passwd"
+	echo keep >"$VICTIM/keep"
+	find "$VICTIM" -printf '%p %y %m %s %T@\n' | sort >"$T/victim.before"
+}
+
+victim_unchanged() {
+	find "$VICTIM" -printf '%p %y %m %s %T@\n' | sort >"$T/victim.after"
+	diff -u "$T/victim.before" "$T/victim.after"
+}
+
+@test "a stream with .. or paths outside the root changes nothing outside DEST" {
+	make_victim
+	echo a >"$SRC/a"
+	stream "$T/s" "$SRC"
+	rec CLOSE_WRITE,CLOSE 0 "$SRC/../victim/keep"
+	rec DELETE 0 "$SRC/../victim/keep"
+	rec DELETE,ISDIR 0 "$SRC/../../$(basename "$T")/victim/etc"
+	rec DELETE 0 "$VICTIM/etc/passwd"
+	rec CREATE,ISDIR 0 "$SRC/./x/../../victim"
+	rec MOVED_FROM 5 "$SRC/a"
+	rec MOVED_TO 5 "$SRC/../victim/a"
+	rec DELETE,ISDIR 0 "$SRC/.."
+	run -1 iobs-mirror "$DST" <"$T/s"
+	assert_output --partial "stdin:3: path outside"
+	run -0 victim_unchanged
+	assert [ -e "$DST/a" ]
+}
+
+@test "a symlink planted in DEST is never followed" {
+	make_victim
+	mkdir -p "$SRC/etc" "$SRC/d"
+	echo new >"$SRC/etc/passwd"
+	echo f >"$SRC/d/f"
+	echo g >"$SRC/g"
+	stream "$T/s" "$SRC"
+	run -0 iobs-mirror "$DST" <"$T/s"
+	# DEST is tampered with: its directories become symlinks out.
+	rm -rf "$DST/etc" "$DST/d"
+	ln -s "$VICTIM/etc" "$DST/etc"
+	ln -s "$VICTIM" "$DST/d"
+	ln -sf "$VICTIM/keep" "$DST/g"
+	: >"$T/s"
+	rec WATCH_INIT 0 "$SRC"
+	rec CLOSE_WRITE,CLOSE 0 "$SRC/etc/passwd"
+	rec CLOSE_WRITE,CLOSE 0 "$SRC/g"
+	rec ATTRIB 0 "$SRC/g"
+	rec DELETE 0 "$SRC/d/keep"
+	rec MOVED_FROM 9 "$SRC/d/f"
+	rec MOVED_TO 9 "$SRC/d/f2"
+	mv "$SRC/d/f" "$SRC/d/f2"
+	run iobs-mirror "$DST" <"$T/s"
+	run -0 victim_unchanged
+	run -0 treecmp "$SRC" "$DST"
+}
+
+@test "a symlink planted in DEST stays unfollowed during live events" {
+	make_victim
+	mkdir "$SRC/d"
+	start_mirror
+	rm -rf "$DST/d"
+	ln -s "$VICTIM" "$DST/d"
+	echo x >"$SRC/d/keep"
+	rm "$SRC/d/keep"
+	echo y >"$SRC/d/new"
+	wait_converged 2
+	run -0 victim_unchanged
+}
+
+@test "an empty source with a full DEST stops the reconcile, exit 1" {
+	mkdir "$DST"
+	echo precious >"$DST/backup"
+	stream "$T/s" "$SRC"
+	run -1 iobs-mirror "$DST" <"$T/s"
+	assert_output --partial "is empty but"
+	assert_output --partial "--force"
+	assert [ -e "$DST/backup" ]
+	run -0 iobs-mirror --force "$DST" <"$T/s"
+	assert [ ! -e "$DST/backup" ]
+}
+
+@test "--max-delete stops a reconcile that would delete more, exit 1" {
+	echo a >"$SRC/a"
+	mkdir -p "$DST/old/sub"
+	touch "$DST/old/1" "$DST/old/2" "$DST/old/sub/3" "$DST/x"
+	stream "$T/s" "$SRC"
+	run -1 iobs-mirror --max-delete 5 "$DST" <"$T/s"
+	assert_output --partial "would delete 6 entries"
+	assert [ -e "$DST/old/sub/3" ]
+	assert [ -e "$DST/x" ]
+	run -0 iobs-mirror -m 6 -v "$DST" <"$T/s"
+	run -0 treecmp "$SRC" "$DST"
+}
+
+@test "-v logs every delete" {
+	echo a >"$SRC/a"
+	mkdir -p "$DST/old"
+	touch "$DST/old/1" "$DST/x"
+	stream "$T/s" "$SRC"
+	run -0 iobs-mirror -v "$DST" <"$T/s"
+	assert_line "delete $DST/old"
+	assert_line "delete $DST/x"
+	refute_line --partial "copy"
+}
+
+@test "--dry-run prints what it would do and changes nothing" {
+	echo a >"$SRC/a"
+	mkdir "$SRC/newdir" "$DST"
+	echo x >"$DST/x"
+	find "$DST" -printf '%p %T@\n' >"$T/before"
+	stream "$T/s" "$SRC"
+	run -0 iobs-mirror --dry-run "$DST" <"$T/s"
+	assert_line "copy $DST/a"
+	assert_line "mkdir $DST/newdir"
+	assert_line "delete $DST/x"
+	find "$DST" -printf '%p %T@\n' >"$T/after"
+	run -0 diff -u "$T/before" "$T/after"
+}
+
+@test "--exclude: neither copied nor deleted" {
+	mkdir -p "$SRC/build/o" "$SRC/keep" "$DST"
+	echo o >"$SRC/build/o/x.o"
+	echo c >"$SRC/keep/c.c"
+	echo swp >"$SRC/keep/.c.swp"
+	echo mine >"$DST/local.swp"
+	stream "$T/s" "$SRC"
+	run -0 iobs-mirror -x build -x '*.swp' "$DST" <"$T/s"
+	assert [ -e "$DST/keep/c.c" ]
+	assert [ ! -e "$DST/build" ]
+	assert [ ! -e "$DST/keep/.c.swp" ]
+	assert [ -e "$DST/local.swp" ]
+	rec CLOSE_WRITE,CLOSE 0 "$SRC/build/o/x.o"
+	rec CLOSE_WRITE,CLOSE 0 "$SRC/keep/.c.swp"
+	run -0 iobs-mirror -x /build -x '*.swp' "$DST" <"$T/s"
+	assert [ ! -e "$DST/build" ]
+	assert [ ! -e "$DST/keep/.c.swp" ]
+}
+
+@test "a DEST error is one line, the mirror keeps on and retries at reconcile" {
+	command -v setpriv >/dev/null || skip "no setpriv"
+	mkdir -p "$SRC/locked" "$SRC/open" "$DST/locked" "$DST/open"
+	echo a >"$SRC/locked/a"
+	echo b >"$SRC/open/b"
+	chown -R nobody "$T"
+	# A directory of DEST that nobody can neither write nor chmod.
+	chown root "$DST/locked"
+	chmod 755 "$SRC/locked" "$DST/locked"
+	touch -r "$SRC/locked" "$DST/locked"
+	stream "$T/s" "$SRC"
+	chown nobody "$T/s"
+	run -1 --separate-stderr setpriv --reuid=nobody --regid=nogroup \
+	    --clear-groups iobs-mirror "$DST" <"$T/s"
+	assert_equal "$(grep -c . <<<"$stderr")" 1
+	assert_equal "$(grep -c 'locked/a' <<<"$stderr")" 1
+	assert [ -e "$DST/open/b" ]
+	chown nobody "$DST/locked"
+	run -0 setpriv --reuid=nobody --regid=nogroup --clear-groups \
+	    iobs-mirror "$DST" <"$T/s"
+	assert [ -e "$DST/locked/a" ]
+}
+
+@test "--owner copies owners; without it, files are the mirror's" {
+	[ "$(id -u)" = 0 ] || skip "needs root"
+	echo a >"$SRC/a"
+	chown nobody:nogroup "$SRC/a"
+	stream "$T/s" "$SRC"
+	run -0 iobs-mirror "$T/plain" <"$T/s"
+	assert_equal "$(stat -c %U "$T/plain/a")" root
+	run -0 iobs-mirror --owner "$DST" <"$T/s"
+	assert_equal "$(stat -c %U:%G "$DST/a")" nobody:nogroup
+}
+
+@test "--owner without root: exit 2" {
+	command -v setpriv >/dev/null || skip "no setpriv"
+	run -2 setpriv --reuid=nobody --regid=nogroup --clear-groups \
+	    iobs-mirror --owner "$DST" </dev/null
+	assert_output --partial "--owner"
+}

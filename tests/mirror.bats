@@ -1,0 +1,272 @@
+#!/usr/bin/env bats
+# iobs-mirror: usage and exit codes first, then reconcile, live events,
+# safety and errors.
+
+load mirror_helper
+
+setup() { mirror_setup; }
+teardown() { common_teardown; }
+
+@test "no operand: usage, exit 2" {
+	run -2 iobs-mirror </dev/null
+	assert_output --partial "usage: iobs-mirror"
+}
+
+@test "unknown option: usage, exit 2" {
+	run -2 iobs-mirror --bogus "$DST" </dev/null
+	assert_output --partial "usage: iobs-mirror"
+}
+
+@test "two operands: usage, exit 2" {
+	run -2 iobs-mirror "$DST" "$T/other" </dev/null
+	assert_output --partial "usage: iobs-mirror"
+}
+
+@test "--max-delete not a number: exit 2" {
+	run -2 iobs-mirror --max-delete=lots "$DST" </dev/null
+	assert_output --partial "--max-delete lots"
+}
+
+@test "DEST is a file: exit 2" {
+	touch "$T/file"
+	run -2 iobs-mirror "$T/file" </dev/null
+	assert_output --partial "not a directory"
+}
+
+@test "--destination=DIR is the operand; a different operand is an error" {
+	echo a >"$SRC/a"
+	stream "$T/s" "$SRC"
+	run -0 iobs-mirror --destination="$DST" <"$T/s"
+	run -0 converged
+	run -2 iobs-mirror --destination="$DST" "$T/other" <"$T/s"
+}
+
+@test "DEST inside the watched root is refused, exit 2" {
+	mkdir "$SRC/backup"
+	stream "$T/s" "$SRC"
+	run -2 iobs-mirror "$SRC/backup" <"$T/s"
+	assert_output --partial "inside the watched root"
+	run -0 find "$SRC/backup" -maxdepth 0 -empty
+}
+
+@test "watched root inside DEST is refused, exit 2" {
+	stream "$T/s" "$SRC"
+	run -2 iobs-mirror "$T" <"$T/s"
+	assert_output --partial "inside $T"
+	assert [ -d "$SRC" ]
+}
+
+@test "a second root is an error unless --root chooses" {
+	mkdir "$T/other"
+	echo o >"$T/other/o"
+	echo s >"$SRC/s"
+	stream "$T/s" "$SRC"
+	rec WATCH_INIT 0 "$T/other"
+	run -2 iobs-mirror "$DST" <"$T/s"
+	assert_output --partial "second root"
+	run -0 iobs-mirror --root="$T/other/" "$DST" <"$T/s"
+	run -0 treecmp "$T/other" "$DST"
+}
+
+@test "a malformed line is reported with its number and skipped" {
+	stream "$T/s" "$SRC"
+	printf 'garbage\n' >>"$T/s"
+	echo a >"$SRC/a"
+	rec CLOSE_WRITE,CLOSE 0 "$SRC/a"
+	mkdir "$DST"
+	run -1 iobs-mirror "$DST" <"$T/s"
+	assert_output --partial "stdin:3:"
+	run -0 cmp "$SRC/a" "$DST/a"
+}
+
+@test "a source file that vanished is silent" {
+	stream "$T/s" "$SRC"
+	rec CREATE 0 "$SRC/gone"
+	rec CLOSE_WRITE,CLOSE 0 "$SRC/gone"
+	rec ATTRIB 0 "$SRC/gone"
+	run -0 --separate-stderr iobs-mirror "$DST" <"$T/s"
+	assert_equal "$stderr" ""
+	assert [ ! -e "$DST/gone" ]
+}
+
+# A tree with one of everything, and odd names.
+make_tree() {
+	mkdir -p "$SRC/d/e" "$SRC/ro"
+	printf 'hello\n' >"$SRC/d/f"
+	printf 'x%.0s' $(seq 1000) >"$SRC/d/e/big"
+	printf 'tab' >"$SRC/d/a	b"
+	printf 'nl' >"$SRC/d/new
+line"
+	printf 'sp' >"$SRC/-dash and space \\ é"
+	ln -s ../d/f "$SRC/d/e/link"
+	ln -s /nonexistent "$SRC/dangling"
+	ln "$SRC/d/f" "$SRC/hard"
+	chmod 600 "$SRC/d/f"
+	chmod 755 "$SRC/d/e/big"
+	chmod 555 "$SRC/ro"
+	touch -h -d '2001-02-03 04:05:06.123456789' "$SRC/d/e/link"
+	touch -d '2002-02-03 04:05:06.987654321' "$SRC/d/e/big" "$SRC/d/e"
+	touch -d '2003-01-01' "$SRC/ro" "$SRC/d"
+}
+
+@test "WATCH_INIT reconciles: copies a tree with its metadata" {
+	make_tree
+	stream "$T/s" "$SRC"
+	run -0 iobs-mirror "$DST" <"$T/s"
+	run -0 treecmp "$SRC" "$DST"
+	assert_equal "$(readlink "$DST/d/e/link")" "../d/f"
+	assert_equal "$(stat -c %y "$DST/d/e/link")" \
+	    "$(stat -c %y "$SRC/d/e/link")"
+}
+
+@test "hard links in the tree stay hard links" {
+	make_tree
+	stream "$T/s" "$SRC"
+	run -0 iobs-mirror "$DST" <"$T/s"
+	assert_equal "$(inode "$DST/hard")" "$(inode "$DST/d/f")"
+}
+
+@test "reconcile deletes what is gone and fixes metadata, incrementally" {
+	make_tree
+	stream "$T/s" "$SRC"
+	run -0 iobs-mirror "$DST" <"$T/s"
+	keep=$(inode "$DST/d/e/big")
+	mkdir -p "$DST/extra/deep"
+	echo x >"$DST/extra/deep/x"
+	echo stale >"$DST/stale"
+	chmod 700 "$DST/d/f"
+	touch "$DST/d"
+	rm "$SRC/d/a	b"
+	run -0 iobs-mirror "$DST" <"$T/s"
+	run -0 treecmp "$SRC" "$DST"
+	# An unchanged file is not copied again.
+	assert_equal "$(inode "$DST/d/e/big")" "$keep"
+}
+
+@test "reconcile replaces an entry of another type" {
+	mkdir -p "$SRC/x" "$DST/y" "$DST/z"
+	echo y >"$SRC/y"
+	ln -s y "$SRC/z"
+	echo file >"$DST/x"
+	echo in-dir >"$DST/y/f"
+	stream "$T/s" "$SRC"
+	run -0 iobs-mirror "$DST" <"$T/s"
+	run -0 treecmp "$SRC" "$DST"
+}
+
+@test "live: a written file reaches DEST, with its metadata" {
+	start_mirror
+	printf 'one\n' >"$SRC/f"
+	wait_converged 2
+	printf 'two\n' >>"$SRC/f"
+	chmod 640 "$SRC/f"
+	touch -d '1999-12-31 23:59:59.5' "$SRC/f"
+	wait_converged 2
+	mkdir -p "$SRC/a/b/c"
+	echo deep >"$SRC/a/b/c/g"
+	ln -s a/b "$SRC/sl"
+	wait_converged 2
+	rm -rf "$SRC/a"
+	rm "$SRC/f"
+	wait_converged 2
+	stop_mirror
+	assert_equal "$MIRROR_STATUS" 0
+}
+
+@test "live: a file renamed is renamed in DEST, not copied" {
+	echo data >"$SRC/f"
+	start_mirror
+	ino=$(inode "$DST/f")
+	mv "$SRC/f" "$SRC/g"
+	wait_converged 2
+	assert_equal "$(inode "$DST/g")" "$ino"
+}
+
+@test "live: a directory renamed is renamed in DEST, no data copied" {
+	local mb=200
+	[ -n "${IOBS_LONG:-}" ] && mb=1024
+	mkdir -p "$SRC/big/sub"
+	head -c $((mb * 1024 * 1024 / 4)) /dev/zero >"$SRC/big/sub/a"
+	for i in 1 2 3; do cp "$SRC/big/sub/a" "$SRC/big/$i"; done
+	start_mirror -vv
+	ino=$(inode "$DST/big/sub/a")
+	dino=$(inode "$DST/big")
+	copies=$(grep -c '^copy ' "$T/mirror.out")
+	mv "$SRC/big" "$SRC/renamed"
+	wait_converged 2
+	assert_equal "$(inode "$DST/renamed/sub/a")" "$ino"
+	assert_equal "$(inode "$DST/renamed")" "$dino"
+	stop_mirror
+	run -0 grep -c '^copy ' "$T/mirror.out"
+	assert_output "$copies"
+	run -0 grep -Fx "rename $DST/big $DST/renamed" "$T/mirror.out"
+}
+
+@test "live: moved out of the tree is deleted, moved back in is copied" {
+	mkdir -p "$SRC/d/e" "$T/outside"
+	echo x >"$SRC/d/e/x"
+	echo f >"$SRC/f"
+	start_mirror
+	mv "$SRC/d" "$T/outside/d"
+	mv "$SRC/f" "$T/outside/f"
+	wait_for 1 test ! -e "$DST/d"
+	wait_for 1 test ! -e "$DST/f"
+	mv "$T/outside/d" "$SRC/d2"
+	mv "$T/outside/f" "$SRC/f2"
+	wait_converged 2
+}
+
+@test "a lone MOVED_FROM deletes in DEST, the stream still open" {
+	echo old >"$SRC/gone"
+	echo keep >"$SRC/keep"
+	stream "$T/s" "$SRC"
+	# The stream stays open: the delete comes from the MOVED_FROM's timer.
+	mkfifo "$T/in"
+	iobs-mirror -v "$DST" <"$T/in" >"$T/out" 2>&1 3>&- &
+	BG_PIDS+=($!)
+	exec 4>"$T/in"
+	cat "$T/s" >&4
+	wait_for 2 test -e "$DST/gone"
+	mv "$SRC/gone" "$T/gone"
+	: >"$T/s"
+	rec MOVED_FROM 7 "$SRC/gone"
+	cat "$T/s" >&4
+	wait_for 2 test ! -e "$DST/gone"
+	exec 4>&-
+	run -0 grep -F "delete $DST/gone" "$T/out"
+}
+
+@test "live: a file appended to without closing is copied while it grows" {
+	start_mirror
+	exec 4>"$SRC/log"
+	echo line1 >&4
+	wait_for 2 grep -q line1 "$DST/log"
+	echo line2 >&4
+	wait_for 2 grep -q line2 "$DST/log"
+	exec 4>&-
+	wait_converged 2
+}
+
+@test "a reader of DEST never sees a partial file" {
+	head -c 4000000 /dev/zero | tr '\0' A >"$T/A"
+	head -c 4000000 /dev/zero | tr '\0' B >"$T/B"
+	cp "$T/A" "$SRC/f"
+	start_mirror
+	# The reader checks every version it reads is whole.
+	(
+		while [ ! -e "$T/stop" ]; do
+			# One read each: a file is whole A, or whole B.
+			cat "$DST/f" >"$T/seen"
+			cmp -s "$T/seen" "$T/A" || cmp -s "$T/seen" "$T/B" ||
+			    touch "$T/partial"
+		done
+	) 3>&- &
+	BG_PIDS+=($!)
+	for i in 1 2 3 4 5 6; do
+		if [ $((i % 2)) = 1 ]; then v=B; else v=A; fi
+		cat "$T/$v" >"$SRC/f"
+		wait_for 5 cmp -s "$DST/f" "$T/$v"
+	done
+	touch "$T/stop"
+	assert [ ! -e "$T/partial" ]
+}

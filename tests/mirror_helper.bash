@@ -1,0 +1,66 @@
+# Fixtures for the iobs-mirror tests: a source tree and DEST under $T,
+# a watcher piped into a mirror, and bounded waits on tree equality.
+
+load test_helper
+
+mirror_setup() {
+	common_setup
+	SRC=$T/src
+	DST=$T/dst
+	mkdir "$SRC"
+}
+
+# start_mirror [OPTIONS...]: iobs-watch $SRC | iobs-mirror OPTIONS $DST
+# in the background, through a FIFO so that both PIDs are known;
+# returns once the mirror's first reconcile is done.
+start_mirror() {
+	mkfifo "$T/pipe"
+	iobs-mirror "$@" "$DST" <"$T/pipe" >"$T/mirror.out" \
+	    2>"$T/mirror.err" 3>&- &
+	MIRROR_PID=$!
+	BG_PIDS+=("$MIRROR_PID")
+	iobs-watch "$SRC" >"$T/pipe" 2>"$T/watch.err" 3>&- &
+	WATCH_PID=$!
+	BG_PIDS+=("$WATCH_PID")
+	wait_converged 10
+}
+
+# stop_mirror: stops the watcher; the mirror sees the end of the stream,
+# finishes and exits; its status is in MIRROR_STATUS.
+stop_mirror() {
+	kill -TERM "$WATCH_PID" 2>/dev/null || true
+	wait "$WATCH_PID" 2>/dev/null || true
+	MIRROR_STATUS=0
+	wait "$MIRROR_PID" || MIRROR_STATUS=$?
+}
+
+converged() {
+	treecmp -q "$SRC" "$DST"
+}
+
+# wait_converged SECONDS: DEST equals the source within SECONDS; shows
+# the differences when not.
+wait_converged() {
+	if ! wait_for "$1" converged; then
+		treecmp "$SRC" "$DST" | head -20 >&2
+		cat "$T/mirror.err" >&2 2>/dev/null || true
+		return 1
+	fi
+}
+
+# stream FILE ROOT: writes a stream header and WATCH_INIT for ROOT;
+# add records with rec.
+stream() {
+	STREAM=$1
+	printf '# iobs-stream 1\n' >"$STREAM"
+	rec WATCH_INIT 0 "$2"
+}
+
+# rec EVENTS COOKIE PATH: appends one record to $STREAM.
+rec() {
+	printf '1764057600.000000\t%s\t%s\t%s\n' "$1" "$2" "$3" >>"$STREAM"
+}
+
+inode() {
+	stat -c %i "$1"
+}
