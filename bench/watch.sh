@@ -34,8 +34,8 @@ trap cleanup EXIT
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
 median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
-clock_ticks=$(getconf CLK_TCK)
-cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+# CPU time in nanoseconds (schedstat is exact; stat counts 10 ms ticks).
+cpu_ns() { awk '{ print $1 }' "/proc/$1/schedstat"; }
 peak_rss_kb() { awk '/^VmHWM/ { print $2 }' "/proc/$1/status"; }
 
 # ready_after NAME MARKER CMD...: seconds from start until CMD prints
@@ -93,16 +93,18 @@ echo "== CPU per 100,000 events (both watching the same tree at once)"
 rm -rf "$tree"; mkdir -p "$tree/a"
 ready_after iobs2 WATCH_INIT "$IOBS" "$tree" > /dev/null; p_iobs=$ready_pid
 ready_after inw2 "Watches established" inotifywait -m -r "$tree" > /dev/null; p_inw=$ready_pid
-c0_iobs=$(cpu_ticks "$p_iobs"); c0_inw=$(cpu_ticks "$p_inw")
-# Each touch of a new file: CREATE, OPEN, ATTRIB, CLOSE_WRITE.
-(cd "$tree/a" && seq -f 'f%.0f' 1 25000 | xargs touch)
-(cd "$tree/a" && seq -f 'f%.0f' 1 25000 | xargs rm)
+c0_iobs=$(cpu_ns "$p_iobs"); c0_inw=$(cpu_ns "$p_inw")
+# Each touch of a new file: CREATE, OPEN, ATTRIB, CLOSE_WRITE; rm: DELETE.
+for round in 1 2 3 4; do
+	(cd "$tree/a" && seq -f 'f%.0f' 1 25000 | xargs touch)
+	(cd "$tree/a" && seq -f 'f%.0f' 1 25000 | xargs rm)
+done
 sleep 1
-c1_iobs=$(cpu_ticks "$p_iobs"); c1_inw=$(cpu_ticks "$p_inw")
+c1_iobs=$(cpu_ns "$p_iobs"); c1_inw=$(cpu_ns "$p_inw")
 ev_iobs=$(grep -c $'\t' "$work/iobs2.out" || true)
 ev_inw=$(wc -l < "$work/inw2.out")
-cpu_iobs=$(awk -v t=$((c1_iobs - c0_iobs)) -v hz="$clock_ticks" -v n="$ev_iobs" 'BEGIN { printf "%.3f", t / hz / n * 100000 }')
-cpu_inw=$(awk -v t=$((c1_inw - c0_inw)) -v hz="$clock_ticks" -v n="$ev_inw" 'BEGIN { printf "%.3f", t / hz / n * 100000 }')
+cpu_iobs=$(awk -v t=$((c1_iobs - c0_iobs)) -v n="$ev_iobs" 'BEGIN { printf "%.3f", t / 1e9 / n * 100000 }')
+cpu_inw=$(awk -v t=$((c1_inw - c0_inw)) -v n="$ev_inw" 'BEGIN { printf "%.3f", t / 1e9 / n * 100000 }')
 printf '   events seen: iobs-watch %d   inotifywait %d\n' "$ev_iobs" "$ev_inw"
 printf '   CPU s / 100k events: iobs-watch %s   inotifywait %s   ratio %s\n' "$cpu_iobs" "$cpu_inw" "$(ratio "$cpu_iobs" "$cpu_inw")"
 r_iobs=$(peak_rss_kb "$p_iobs"); r_inw=$(peak_rss_kb "$p_inw")
