@@ -255,6 +255,8 @@ supervise(struct super *s)
 	char *pidfile;
 	size_t i, j;
 
+	/* Before the pid file says we run, SIGTERM must reach the loop. */
+	s->sfd = signals_open();
 	state_dir_make(s->state_dir);
 	if (asprintf(&pidfile, "%s/iobs-supervise.pid", s->state_dir) == -1 ||
 	    asprintf(&s->cache_dir, "%s/cache", s->state_dir) == -1)
@@ -273,7 +275,6 @@ supervise(struct super *s)
 	cache_reset(s);
 	if (prctl(PR_SET_CHILD_SUBREAPER, 1) == -1)
 		err(1, "prctl");
-	s->sfd = signals_open();
 	if ((s->ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC)) == -1)
 		err(1, "inotify_init1");
 	s->cwd_wd = s->pwd_wd = -1;

@@ -38,11 +38,17 @@ cat_out = $T/out"
 	assert_equal "${#lines[@]}" 2
 }
 
-@test "the seed's example config wants scribe and mirror (replica)" {
+@test "the seed's example config: replica is mirror, and must be found" {
+	# The seed's own config, its plugin renamed to one nobody has.
+	sed 's/scribe, replica/scribe, nosuch/' \
+		"$BATS_TEST_DIRNAME/data/iobserverrc" > "$T/iobserverrc"
+	run -2 iobs-supervise -n -p "$T/plugins" -c "$T/iobserverrc"
+	assert_output --partial "$T/iobserverrc:9: plugin nosuch: no iobs-nosuch in $T/plugins"
+	# replica finds iobs-mirror: in plugin_dir, else beside iobs-supervise.
 	cp "$BATS_TEST_DIRNAME/data/iobserverrc" "$T/iobserverrc"
 	rm "$T/plugins/iobs-mirror"
-	run -2 iobs-supervise -n -p "$T/plugins" -c "$T/iobserverrc"
-	assert_output --partial "$T/iobserverrc:9: plugin mirror: no iobs-mirror in $T/plugins"
+	mkdir "$T/empty"
+	run -0 iobs-supervise -n -p "$T/empty" -c "$T/iobserverrc"
 }
 
 @test "the seed's test config: watches without plugins are refused" {
