@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bool.h"
 #include "scribe.h"
 
 #define DEFAULT_TIMEFMT	"%Y-%m-%d %H:%M:%S.%f"
@@ -70,7 +71,8 @@ parse_options(int argc, char *argv[], struct options *o, char *why,
 		{ "log",	required_argument,	NULL, 'o' },
 		{ "only",	required_argument,	NULL, 'e' },
 		{ "timefmt",	required_argument,	NULL, 't' },
-		{ "utc",	no_argument,		NULL, 'u' },
+		/* =yes or =no too: iobs.conf(5) gives a value. */
+		{ "utc",	optional_argument,	NULL, 'u' },
 		{ NULL,		0,			NULL, 0 }
 	};
 	const char *bad;
@@ -99,7 +101,13 @@ parse_options(int argc, char *argv[], struct options *o, char *why,
 			o->timefmt = optarg;
 			break;
 		case 'u':
-			o->utc = 1;
+			if (optarg == NULL)
+				o->utc = 1;
+			else if ((o->utc = iobs_bool(optarg)) == -1) {
+				snprintf(why, whylen, "--utc=%s: not yes or no",
+				    optarg);
+				return -1;
+			}
 			break;
 		case ':':
 			snprintf(why, whylen, "%s: missing argument",

@@ -53,7 +53,7 @@ numbers() {
 @test "scribe-reconfig: --only, --utc and --timefmt replace the old options" {
 	# The old ones: UTC, every event. The new ones: local time (UTC+9
 	# here), seconds only, creations only.
-	options "--log=$T/log" --only=CREATE --timefmt=%H:%M:%S
+	options "--log=$T/log" --only=CREATE --timefmt=%H:%M:%S --utc=no
 	export TZ=JST-9
 	scribe_start A --utc -o "$T/log"
 	scribe_send A <<EOF2
@@ -70,6 +70,24 @@ EOF2
 17:00:00 -: file '/data/c' was CREATED
 EOF2
 	diff -u "$T/want" "$T/log"
+}
+
+@test "scribe-reconfig: --utc=yes and --utc=no, as iobs.conf(5) spells them" {
+	export TZ=JST-9
+	options "--log=$T/log" --timefmt=%H --utc=yes
+	scribe_start A --utc=no --timefmt=%H -o "$T/log"
+	{ creates 1 1; reconfig; creates 2 2; } | scribe_send A
+	wait_for 5 grep -q "'/data/f2'" "$T/log"
+	scribe_stop A
+	assert_equal "$STATUS" 0
+	cat >"$T/want" <<'EOF2'
+17 -: file '/data/f1' was CREATED
+08 /data: WATCH RECONFIGURED; log reopened
+08 -: file '/data/f2' was CREATED
+EOF2
+	diff -u "$T/want" "$T/log"
+	run -2 iobs-scribe --utc=sometimes </dev/null
+	assert_line -n 0 "iobs-scribe: --utc=sometimes: not yes or no"
 }
 
 @test "scribe-reconfig: --log=- moves the lines to standard output" {
@@ -113,7 +131,7 @@ EOF2
 	options --only=BOGUS
 	reconfig | scribe_send A
 	wait_for 5 has_n "$T/A.err" 1
-	options --utc=yes
+	options --utc=maybe
 	reconfig | scribe_send A
 	wait_for 5 has_n "$T/A.err" 2
 	options "--log=$T/no/such/dir/log"
@@ -126,7 +144,7 @@ EOF2
 	assert_equal "$STATUS" 1
 	run -0 cat "$T/A.err"
 	assert_line -n 0 "iobs-scribe: $KEY: -e BOGUS: unknown event (see iobs-scribe(1) for the names); keeping the old options"
-	assert_line -n 1 "iobs-scribe: $KEY: --utc=yes: takes no argument; keeping the old options"
+	assert_line -n 1 "iobs-scribe: $KEY: --utc=maybe: not yes or no; keeping the old options"
 	assert_line -n 2 "iobs-scribe: $KEY: --log=$T/no/such/dir/log: cannot open the log; keeping the old options and log: No such file or directory"
 	assert_equal "$(lines "$T/log")" 4
 }

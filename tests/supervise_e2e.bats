@@ -11,8 +11,9 @@ setup() {
 	STATE=$T/state
 }
 
-# scribe_conf LOG: one watch on data with the scribe logging to LOG.
-# No plugin_dir: iobs-supervise finds iobs-scribe beside itself.
+# scribe_conf LOG: one watch on data with the scribe logging to LOG,
+# in UTC (--utc=yes). No plugin_dir: iobs-supervise finds iobs-scribe
+# beside itself.
 scribe_conf() {
 	cat >"$T/rc" <<-EOF
 	[global]
@@ -23,6 +24,7 @@ scribe_conf() {
 	[[data]]
 	plugins = scribe
 	scribe_log = $1
+	scribe_utc = yes
 	EOF
 }
 
@@ -72,7 +74,7 @@ logged() {
 	run -0 head -1 "$T/new.log"
 	assert_output --regexp "^[0-9-]+ [0-9:.]+ $T/data: WATCH RECONFIGURED; log reopened\$"
 	run -0 iobs-supervise -s "$STATE" cache get "options/scribe$T/data"
-	assert_output "--log=$T/new.log"
+	assert_output $'--log='"$T/new.log"$'\n--utc=yes'
 	# Nothing went wrong on the way.
 	run -1 grep -c "iobs-scribe:" "$T/log"
 }
