@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bool.h"
 #include "scribe.h"
 
 #define DEFAULT_TIMEFMT	"%Y-%m-%d %H:%M:%S.%f"
@@ -40,12 +41,102 @@ struct scribe {
 	int			 rval;
 };
 
+/* What the command line, or the options key in the cache, says. */
+struct options {
+	struct scribe_filter	 only;
+	const char		*log;		/* "-": standard output */
+	const char		*timefmt;
+	int			 utc;
+};
+
 static void __dead2
 usage(void)
 {
 	fprintf(stderr, "usage: %s [-u] [-e event[,...]] [-o file] "
 	    "[-t timefmt]\n", getprogname());
 	exit(2);
+}
+
+/*
+ * Parses argv into o, from the defaults; the same for the command line
+ * and for the options key. Returns 0, or -1 with what is wrong in why:
+ * getopt reports nothing itself, so that a bad option in the cache
+ * gives one warning, not two.
+ */
+static int
+parse_options(int argc, char *argv[], struct options *o, char *why,
+    size_t whylen)
+{
+	static const struct option longopts[] = {
+		{ "log",	required_argument,	NULL, 'o' },
+		{ "only",	required_argument,	NULL, 'e' },
+		{ "timefmt",	required_argument,	NULL, 't' },
+		/* =yes or =no too: iobs.conf(5) gives a value. */
+		{ "utc",	optional_argument,	NULL, 'u' },
+		{ NULL,		0,			NULL, 0 }
+	};
+	const char *bad;
+	int ch;
+
+	memset(o, 0, sizeof(*o));
+	o->log = "-";
+	o->timefmt = DEFAULT_TIMEFMT;
+	/* 0, not 1: glibc then forgets the argv it parsed before. */
+	optind = 0;
+	opterr = 0;
+	while ((ch = getopt_long(argc, argv, ":e:o:t:u", longopts, NULL))
+	    != -1) {
+		switch (ch) {
+		case 'e':
+			if (scribe_filter_add(&o->only, optarg, &bad) == -1) {
+				snprintf(why, whylen, "-e %s: unknown event "
+				    "(see iobs-scribe(1) for the names)", bad);
+				return -1;
+			}
+			break;
+		case 'o':
+			o->log = optarg;
+			break;
+		case 't':
+			o->timefmt = optarg;
+			break;
+		case 'u':
+			if (optarg == NULL)
+				o->utc = 1;
+			else if ((o->utc = iobs_bool(optarg)) == -1) {
+				snprintf(why, whylen, "--utc=%s: not yes or no",
+				    optarg);
+				return -1;
+			}
+			break;
+		case ':':
+			snprintf(why, whylen, "%s: missing argument",
+			    argv[optind - 1]);
+			return -1;
+		default:
+			if (optopt != 0 && strncmp(argv[optind - 1], "--", 2)
+			    == 0)
+				snprintf(why, whylen, "%s: takes no argument",
+				    argv[optind - 1]);
+			else if (optopt != 0)
+				snprintf(why, whylen, "-%c: unknown option",
+				    optopt);
+			else
+				snprintf(why, whylen, "%s: unknown option",
+				    argv[optind - 1]);
+			return -1;
+		}
+	}
+	if (optind != argc) {
+		snprintf(why, whylen, "%s: unexpected operand", argv[optind]);
+		return -1;
+	}
+	if (o->only.mask == 0 && o->only.lifecycles == 0 && !o->only.moves) {
+		o->only.mask = ~0U;
+		o->only.lifecycles = ~0U;
+		o->only.moves = 1;
+	}
+	return 0;
 }
 
 static int64_t
@@ -188,16 +279,81 @@ log_move(void *arg, enum scribe_move kind, const struct move_end *from,
 	free(vis);
 }
 
+/* New options, checked already, take effect; -1 keeps the old ones. */
+static int
+options_apply(struct scribe *s, const char *key, const struct options *o,
+    struct scribe_clock *clock)
+{
+	if (scribe_log_switch(&s->log, o->log) == -1) {
+		warn("%s: --log=%s: cannot open the log; keeping the old "
+		    "options and log", key, o->log);
+		return -1;
+	}
+	scribe_clock_free(&s->clock);
+	s->clock = *clock;
+	s->only = o->only;
+	if (s->only.moves && s->moves == NULL)
+		s->moves = moves_new(s->cache, log_move, s);
+	else if (!s->only.moves && s->moves != NULL) {
+		moves_finish(s->moves);
+		moves_free(s->moves);
+		s->moves = NULL;
+	}
+	return 0;
+}
+
 /*
- * Reads again the options that may change while running. Only the
- * log's path can, and it comes from the command line for now: reopen
- * the log, as logrotate needs.
+ * Reads the options again, on WATCH_RECONFIG or SIGHUP. iobs-supervise
+ * puts a plugin's options, one a line as on its command line, in the
+ * cache key named by IOBS_OPTIONS before it has the watcher write
+ * WATCH_RECONFIG. Without that key the options stay and the log is
+ * reopened, as logrotate needs.
  */
 static void
 reconfigure(struct scribe *s)
 {
-	if (scribe_log_reopen(&s->log) == -1)
+	const char *key = getenv("IOBS_OPTIONS");
+	struct scribe_clock clock;
+	struct options o;
+	char why[512], *val, *p, *line, **argv;
+	size_t len;
+	int argc, rc = 1, ok = 1;
+
+	if (s->cache != NULL && key != NULL && key[0] != '\0' &&
+	    (rc = iobs_cache_get(s->cache, key, &val, &len)) == -1)
+		warnx("cache: %s: %s; options kept", key,
+		    iobs_cache_strerror(s->cache));
+	if (rc != 0) {
+		if (scribe_log_reopen(&s->log) == -1)
+			s->rval = 1;
+		return;
+	}
+	/* Lines as argv: the name, at most one option a byte, NULL. */
+	if ((argv = calloc(len + 3, sizeof(*argv))) == NULL)
+		err(1, "calloc");
+	argc = 0;
+	argv[argc++] = (char *)getprogname();
+	for (p = val; (line = strsep(&p, "\n")) != NULL;)
+		if (line[0] != '\0')
+			argv[argc++] = line;
+	if (parse_options(argc, argv, &o, why, sizeof(why)) == -1)
+		ok = 0;
+	else if (scribe_clock_init(&clock, o.timefmt, o.utc) == -1) {
+		scribe_clock_free(&clock);
+		snprintf(why, sizeof(why), "--timefmt=%s: the timestamp "
+		    "would be too long", o.timefmt);
+		ok = 0;
+	}
+	if (!ok) {
+		warnx("%s: %s; keeping the old options", key, why);
+		if (scribe_log_reopen(&s->log) == -1)
+			s->rval = 1;
+	} else if (options_apply(s, key, &o, &clock) == -1) {
+		scribe_clock_free(&clock);
 		s->rval = 1;
+	}
+	free(argv);
+	free(val);
 }
 
 static void
@@ -358,64 +514,37 @@ run(struct scribe *s, int sfd)
 int
 main(int argc, char *argv[])
 {
-	static const struct option longopts[] = {
-		{ "log",	required_argument,	NULL, 'o' },
-		{ "only",	required_argument,	NULL, 'e' },
-		{ "timefmt",	required_argument,	NULL, 't' },
-		{ "utc",	no_argument,		NULL, 'u' },
-		{ NULL,		0,			NULL, 0 }
-	};
 	struct scribe s;
-	const char *logpath = "-", *timefmt = DEFAULT_TIMEFMT, *bad;
-	const char *cachedir;
-	int ch, utc = 0, sfd;
+	struct options o;
+	const char *cachedir, *optkey;
+	char why[512];
+	int sfd;
 	size_t i;
 
 	memset(&s, 0, sizeof(s));
-	while ((ch = getopt_long(argc, argv, "e:o:t:u", longopts, NULL))
-	    != -1) {
-		switch (ch) {
-		case 'e':
-			if (scribe_filter_add(&s.only, optarg, &bad) == -1)
-				errx(2, "-e %s: unknown event (see "
-				    "iobs-scribe(1) for the names)", bad);
-			break;
-		case 'o':
-			logpath = optarg;
-			break;
-		case 't':
-			timefmt = optarg;
-			break;
-		case 'u':
-			utc = 1;
-			break;
-		default:
-			usage();
-		}
-	}
-	if (optind != argc)
+	if (parse_options(argc, argv, &o, why, sizeof(why)) == -1) {
+		warnx("%s", why);
 		usage();
-	if (s.only.mask == 0 && s.only.lifecycles == 0 && !s.only.moves) {
-		s.only.mask = ~0U;
-		s.only.lifecycles = ~0U;
-		s.only.moves = 1;
 	}
-	if (scribe_clock_init(&s.clock, timefmt, utc) == -1)
+	s.only = o.only;
+	if (scribe_clock_init(&s.clock, o.timefmt, o.utc) == -1)
 		errx(2, "--timefmt %s: the timestamp would be too long",
-		    timefmt);
+		    o.timefmt);
 
 	/* Before anything slow, so that an early SIGHUP does not kill. */
 	sfd = signals_open();
-	scribe_log_open(&s.log, logpath);
-	if (s.only.moves) {
-		cachedir = getenv(IOBS_CACHE_ENV);
-		if (cachedir != NULL && cachedir[0] != '\0' &&
-		    (s.cache = iobs_cache_open_env()) == NULL)
-			warn("%s=%s: cannot open the shared cache; moves are "
-			    "matched within this stream only", IOBS_CACHE_ENV,
-			    cachedir);
+	scribe_log_open(&s.log, o.log);
+	/* The cache: for moves across pipelines, and for new options. */
+	cachedir = getenv(IOBS_CACHE_ENV);
+	optkey = getenv("IOBS_OPTIONS");
+	if (cachedir != NULL && cachedir[0] != '\0' && (s.only.moves ||
+	    (optkey != NULL && optkey[0] != '\0')) &&
+	    (s.cache = iobs_cache_open_env()) == NULL)
+		warn("%s=%s: cannot open the shared cache; moves are matched "
+		    "within this stream only, options are those of the "
+		    "command line", IOBS_CACHE_ENV, cachedir);
+	if (s.only.moves)
 		s.moves = moves_new(s.cache, log_move, &s);
-	}
 	run(&s, sfd);
 
 	if (s.moves != NULL) {

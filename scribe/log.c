@@ -38,22 +38,45 @@ scribe_log_open(struct scribe_log *l, const char *path)
 		err(1, "%s", path);
 }
 
-/* Keeps the old file when the new one cannot be opened: no line lost. */
+/*
+ * Opens path ("-" or NULL: standard output) for the lines to come. The
+ * old file is closed only once the new one is open, so that no line is
+ * lost, and stays when the new one cannot be opened (-1 and errno).
+ */
+int
+scribe_log_switch(struct scribe_log *l, const char *path)
+{
+	char *npath = NULL;
+	int fd = STDOUT_FILENO;
+
+	scribe_log_flush(l);
+	if (path != NULL && strcmp(path, "-") != 0) {
+		if ((fd = open_log(path)) == -1)
+			return -1;
+		if ((npath = strdup(path)) == NULL)
+			err(1, "strdup");
+	}
+	if (l->path != NULL)
+		close(l->fd);
+	free(l->path);
+	l->path = npath;
+	l->fd = fd;
+	return 0;
+}
+
+/* The same path again, as logrotate needs; -1 after a warning. */
 int
 scribe_log_reopen(struct scribe_log *l)
 {
-	int fd;
-
-	scribe_log_flush(l);
-	if (l->path == NULL)
+	if (l->path == NULL) {
+		scribe_log_flush(l);
 		return 0;
-	if ((fd = open_log(l->path)) == -1) {
+	}
+	if (scribe_log_switch(l, l->path) == -1) {
 		warn("%s: cannot reopen the log; still writing to the old "
 		    "file", l->path);
 		return -1;
 	}
-	close(l->fd);
-	l->fd = fd;
 	return 0;
 }
 

@@ -82,7 +82,9 @@ struct scribe_log {
 };
 
 void	 scribe_log_open(struct scribe_log *, const char *path);
+/* Both keep the old file when they return -1; reopen warns. */
 int	 scribe_log_reopen(struct scribe_log *);
+int	 scribe_log_switch(struct scribe_log *, const char *path);
 char	*scribe_log_reserve(struct scribe_log *, size_t max);
 void	 scribe_log_commit(struct scribe_log *, size_t len);
 void	 scribe_log_flush(struct scribe_log *);

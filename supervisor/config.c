@@ -16,6 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "bool.h"
 #include "supervise.h"
 
 struct parser {
@@ -145,22 +146,6 @@ split_list(char *val, char ***out)
 	}
 	*out = v;
 	return n;
-}
-
-static int
-parse_bool(const char *s)
-{
-	static const char *yes[] = { "yes", "true", "on", "1" };
-	static const char *no[] = { "no", "false", "off", "0" };
-	size_t i;
-
-	for (i = 0; i < 4; i++) {
-		if (strcasecmp(s, yes[i]) == 0)
-			return 1;
-		if (strcasecmp(s, no[i]) == 0)
-			return 0;
-	}
-	return -1;
 }
 
 /* Seconds, with up to three decimals, into milliseconds. */
@@ -391,7 +376,7 @@ end_watch(struct parser *p)
 			}
 			free(list);
 		} else if (strcmp(r->key, "recursive") == 0) {
-			if ((b = parse_bool(r->val)) == -1)
+			if ((b = iobs_bool(r->val)) == -1)
 				return fail(p, r->line, "recursive: %s: not "
 				    "yes or no", r->val);
 			if (!b)
@@ -472,7 +457,7 @@ global_key(struct parser *p, const char *key, const char *val)
 
 	if (strcmp(key, "watch_config") == 0 ||
 	    strcmp(key, "watch_plugins") == 0) {
-		if ((b = parse_bool(val)) == -1)
+		if ((b = iobs_bool(val)) == -1)
 			return fail(p, p->line, "%s: %s: not yes or no", key,
 			    val);
 		*(key[6] == 'c' ? &c->watch_config : &c->watch_plugins) = b;
