@@ -106,8 +106,11 @@ typedef void moves_emit_fn(void *arg, enum scribe_move,
 
 struct moves;
 
-/* How long a move waits for its partner, in milliseconds. */
-#define MOVES_WINDOW_MS		500
+/*
+ * How long a move waits for its partner, in milliseconds: long enough
+ * for another pipeline that lags under load.
+ */
+#define MOVES_WINDOW_MS		1500
 #define MOVES_RETRY_MS		50
 
 struct moves *moves_new(struct iobs_cache *, moves_emit_fn *, void *arg);

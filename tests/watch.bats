@@ -278,9 +278,11 @@ sync_marker() {
 }
 
 @test "-e selects events; lifecycle records always come" {
+	mkdir "$T/w/d"
 	start_watch "$T/out" -e close_write "$T/w"
 	echo x > "$T/w/f"
-	mkdir "$T/w/d" && echo y > "$T/w/d/g"
+	mkdir "$T/w/e"
+	echo y > "$T/w/d/g"
 	wait_for 10 grep -q "$T/w/d/g\$" "$T/out"
 	run awk -F'\t' '!/^#/ { print $2 }' "$T/out"
 	assert_output "WATCH_INIT
