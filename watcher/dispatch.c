@@ -4,6 +4,7 @@
  * directories moved out of the tree forgotten.
  */
 #include <sys/inotify.h>
+#include <sys/ioctl.h>
 
 #include <err.h>
 #include <errno.h>
@@ -189,17 +190,18 @@ dispatch(struct watcher *w, const char *buf, size_t len)
 void
 stash_read(struct watcher *w)
 {
+	unsigned int avail;
 	ssize_t n;
 
-	for (;;) {
+	/* The queue is read blocking elsewhere: take only what is there. */
+	while (ioctl(w->ifd, FIONREAD, &avail) == 0 && avail > 0) {
 		/* Past the output bound, let the kernel's queue say OVERFLOW. */
 		if (w->stash.len >= w->out.limit)
 			return;
-		pathbuf_reserve(&w->stash, 64 * 1024);
-		n = read(w->ifd, w->stash.s + w->stash.len,
-		    w->stash.cap - w->stash.len - 1);
+		pathbuf_reserve(&w->stash, avail);
+		n = read(w->ifd, w->stash.s + w->stash.len, avail);
 		if (n <= 0) {
-			if (n == -1 && errno != EAGAIN && errno != EINTR)
+			if (n == -1 && errno != EINTR)
 				err(1, "inotify read");
 			return;
 		}

@@ -22,7 +22,8 @@
 void
 watch_open(struct watcher *w)
 {
-	w->ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	/* Blocking: the main loop waits in read when it has nothing else. */
+	w->ifd = inotify_init1(IN_CLOEXEC);
 	if (w->ifd == -1) {
 		if (errno == EMFILE)
 			fatal_limit(w, NULL, "instance",

@@ -8,6 +8,7 @@
 #include <sys/time.h>
 
 #include <stdint.h>
+#include <unistd.h>
 
 #include "exclude.h"
 #include "outq.h"
@@ -67,6 +68,12 @@ void	 dispatch(struct watcher *, const char *buf, size_t len);
 void	 stash_read(struct watcher *);
 void	 stash_dispatch(struct watcher *);
 void	 pending_expire(struct watcher *);
+
+/* signals.c */
+int	 signals_init(struct watcher *);
+int	 signals_take(struct watcher *);
+ssize_t	 signals_read(struct watcher *, char *, size_t);
+void	 signals_close(void);
 
 /* emit.c */
 const char *event_names(uint32_t mask);
