@@ -149,9 +149,13 @@ errors() {
 @test "mirror-reconfig: a DEST inside the root, or holding it, or not a directory: one warning, the old DEST kept" {
 	feed_start "$DST"
 	touch "$T/file"
+	# The key is read when the record is: one change at a time.
+	n=0
 	for bad in "$SRC/backup" "$T" "$T/file"; do
 		options "--destination=$bad"
 		send WATCH_RECONFIG 0 "$SRC"
+		n=$((n + 1))
+		wait_for 10 errors "$n"
 	done
 	write after
 	wait_for 10 test -e "$DST/after"
@@ -170,14 +174,17 @@ errors() {
 
 @test "mirror-reconfig: a bad option: one warning, the old options kept, good ones taken later" {
 	feed_start "$DST"
-	options "--destination=$NEW" --frob
-	send WATCH_RECONFIG 0 "$SRC"
-	options "--destination=$NEW" --max-delete=lots
-	send WATCH_RECONFIG 0 "$SRC"
-	options "--destination=$NEW" --root=/elsewhere
-	send WATCH_RECONFIG 0 "$SRC"
+	# The key is read when the record is: one change at a time.
+	n=0
+	for bad in --frob --max-delete=lots --root=/elsewhere; do
+		options "--destination=$NEW" "$bad"
+		send WATCH_RECONFIG 0 "$SRC"
+		n=$((n + 1))
+		wait_for 10 errors "$n"
+	done
 	options --exclude=x
 	send WATCH_RECONFIG 0 "$SRC"
+	wait_for 10 errors 4
 	write a
 	wait_for 10 test -e "$DST/a"
 	assert [ ! -e "$NEW" ]
