@@ -186,7 +186,8 @@ only_members() {
 # restarted_after_kill WHAT: the pipeline is up again with new pids,
 # after one logged restart of WHAT killed by SIGKILL.
 restarted_after_kill() {
-	wait_for 10 grep -qs "$1 killed by signal 9 (SIGKILL); restart 1" "$T/log"
+	wait_for 10 grep -qs "$1 killed by signal 9 (SIGKILL); restart 1" "$T/log" ||
+	    { cat "$T/log" >&2; return 1; }
 	wait_for 10 eval '[ "$(field_of "$T/data" mirror 4)" = yes ] &&
 	    [ "$(pids_of "$T/data" mirror)" != "$W $P" ]'
 	run -0 field_of "$T/data" mirror 7
