@@ -107,7 +107,8 @@ iobs_cache_put(struct iobs_cache *c, const char *key, const void *val,
     size_t len, time_t ttl)
 {
 	MDB_val k = { strlen(key), (void *)key }, v;
-	int64_t exp = ttl > 0 ? (int64_t)time(NULL) + ttl : 0;
+	/* Whole seconds: one more, so that a key lives at least ttl. */
+	int64_t exp = ttl > 0 ? (int64_t)time(NULL) + ttl + 1 : 0;
 	MDB_txn *txn;
 	int rc;
 

@@ -114,7 +114,7 @@ rename_entry(struct mirror *m, const char *from, const char *to, int isdir)
 		goto gone;
 	}
 	dest_log(m, 2, "rename", from, to);
-	if (m->dry_run)
+	if (m->o.dry_run)
 		goto out;
 	if (renameat(opfd, oname, npfd, nname) == -1) {
 		/* An entry of another type, or a directory not empty. */

@@ -119,7 +119,7 @@ copy_file(struct mirror *m, int spfd, const char *name, int dpfd,
 	int in, out, save;
 
 	dest_log(m, 2, "copy", rel, NULL);
-	if (m->dry_run)
+	if (m->o.dry_run)
 		return 0;
 	in = openat(spfd, name, O_RDONLY | O_NOFOLLOW | O_NOATIME | O_CLOEXEC |
 	    O_NONBLOCK);
@@ -143,11 +143,11 @@ copy_file(struct mirror *m, int spfd, const char *name, int dpfd,
 	}
 	if (copy_data(m, in, out, sst->st_size) == -1)
 		goto fail;
-	if (m->owner && fchown(out, sst->st_uid, sst->st_gid) == -1)
+	if (m->o.owner && fchown(out, sst->st_uid, sst->st_gid) == -1)
 		goto fail;
 	ts[0] = sst->st_atim;
 	ts[1] = sst->st_mtim;
-	if (((m->owner || (sst->st_mode & 07000)) &&
+	if (((m->o.owner || (sst->st_mode & 07000)) &&
 	    fchmod(out, sst->st_mode & 07777) == -1) ||
 	    futimens(out, ts) == -1)
 		goto fail;
@@ -195,7 +195,7 @@ copy_symlink(struct mirror *m, int spfd, const char *name, int dpfd,
 	    memcmp(cur, target, n) == 0)
 		return dest_meta(m, dpfd, dname, sst, dst);
 	dest_log(m, 2, "symlink", rel, NULL);
-	if (m->dry_run)
+	if (m->o.dry_run)
 		return 0;
 	tmp_name(m, tmp, sizeof(tmp));
 	if (symlinkat(target, dpfd, tmp) == -1)

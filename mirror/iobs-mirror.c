@@ -4,6 +4,7 @@
  */
 #define _GNU_SOURCE
 
+#include <sys/signalfd.h>
 #include <sys/stat.h>
 
 #include <err.h>
@@ -12,13 +13,17 @@
 #include <getopt.h>
 #include <limits.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "cache.h"
 #include "stream.h"
 #include "mirror.h"
+
+#define OPTIONS_ENV	"IOBS_OPTIONS"
 
 static void __dead2
 usage(void)
@@ -43,15 +48,156 @@ root_name(const char *path)
 	return p;
 }
 
-/* 1 when the directory st is path or one of its ancestors. */
+static void
+options_free(struct mirror_options *o)
+{
+	free(o->dest);
+	free(o->want_root);
+	iobs_exclude_free(&o->exclude);
+	memset(o, 0, sizeof(*o));
+}
+
+/*
+ * Parses argv into o, from the defaults; the same for the command line
+ * and for the options key in the cache. Returns 0, or -1 with what is
+ * wrong in why: getopt reports nothing itself, so that a bad option in
+ * the cache gives one warning, not two.
+ */
+static int
+parse_options(int argc, char *argv[], struct mirror_options *o, char *why,
+    size_t whylen)
+{
+	static const struct option longopts[] = {
+		{ "destination",	required_argument,	NULL, 'd' },
+		{ "dry-run",		no_argument,		NULL, 'n' },
+		{ "exclude",		required_argument,	NULL, 'x' },
+		{ "force",		no_argument,		NULL, 'f' },
+		{ "max-delete",		required_argument,	NULL, 'm' },
+		{ "owner",		no_argument,		NULL, 'o' },
+		{ "root",		required_argument,	NULL, 'r' },
+		{ "verbose",		no_argument,		NULL, 'v' },
+		{ NULL,			0,			NULL, 0 }
+	};
+	const char *errstr;
+	int ch;
+
+	memset(o, 0, sizeof(*o));
+	o->max_delete = -1;
+	/* 0, not 1: glibc then forgets the argv it parsed before. */
+	optind = 0;
+	opterr = 0;
+	while ((ch = getopt_long(argc, argv, ":d:fm:nor:vx:", longopts,
+	    NULL)) != -1) {
+		switch (ch) {
+		case 'd':
+			free(o->dest);
+			if ((o->dest = strdup(optarg)) == NULL)
+				err(1, "strdup");
+			break;
+		case 'f':
+			o->force = 1;
+			break;
+		case 'm':
+			o->max_delete = strtonum(optarg, 0, LLONG_MAX, &errstr);
+			if (errstr != NULL) {
+				snprintf(why, whylen, "--max-delete %s: number "
+				    "is %s", optarg, errstr);
+				goto bad;
+			}
+			break;
+		case 'n':
+			o->dry_run = 1;
+			break;
+		case 'o':
+			o->owner = 1;
+			break;
+		case 'r':
+			free(o->want_root);
+			o->want_root = root_name(optarg);
+			break;
+		case 'v':
+			o->verbose++;
+			break;
+		case 'x':
+			iobs_exclude_add(&o->exclude, optarg);
+			break;
+		case ':':
+			snprintf(why, whylen, "%s: missing argument",
+			    argv[optind - 1]);
+			goto bad;
+		default:
+			if (optopt != 0 && strncmp(argv[optind - 1], "--", 2)
+			    == 0)
+				snprintf(why, whylen, "%s: takes no argument",
+				    argv[optind - 1]);
+			else if (optopt != 0)
+				snprintf(why, whylen, "-%c: unknown option",
+				    optopt);
+			else
+				snprintf(why, whylen, "%s: unknown option",
+				    argv[optind - 1]);
+			goto bad;
+		}
+	}
+	if (argc - optind > 1) {
+		snprintf(why, whylen, "%s: one destination only",
+		    argv[optind + 1]);
+		goto bad;
+	}
+	if (optind < argc) {
+		if (o->dest != NULL && strcmp(o->dest, argv[optind]) != 0) {
+			snprintf(why, whylen, "%s: a destination besides "
+			    "--destination=%s", argv[optind], o->dest);
+			goto bad;
+		}
+		free(o->dest);
+		if ((o->dest = strdup(argv[optind])) == NULL)
+			err(1, "strdup");
+	}
+	if (o->dest == NULL || o->dest[0] == '\0') {
+		snprintf(why, whylen, "no destination");
+		goto bad;
+	}
+	if (o->want_root != NULL && o->want_root[0] != '/' &&
+	    o->want_root[0] != '\0') {
+		snprintf(why, whylen, "--root %s: not an absolute path",
+		    o->want_root);
+		goto bad;
+	}
+	if (o->owner && geteuid() != 0) {
+		snprintf(why, whylen, "--owner: only root can give files "
+		    "their owners");
+		goto bad;
+	}
+	return 0;
+bad:
+	options_free(o);
+	return -1;
+}
+
+/*
+ * 1 when the directory st is path or one of its ancestors. A path that
+ * does not exist yet is judged by the part of it that does.
+ */
 static int
 is_ancestor(const struct stat *st, const char *path)
 {
-	char real[PATH_MAX], *slash;
+	char real[PATH_MAX], *copy, *slash;
 	struct stat cur;
 
-	if (realpath(path, real) == NULL)
-		return 0;
+	if ((copy = strdup(path)) == NULL)
+		err(1, "strdup");
+	while (realpath(copy[0] ? copy : "/", real) == NULL) {
+		if (errno != ENOENT) {
+			free(copy);
+			return 0;
+		}
+		if ((slash = strrchr(copy, '/')) != NULL)
+			*slash = '\0';
+		else
+			strcpy(copy, ".");
+	}
+	free(copy);
 	for (;;) {
 		if (stat(real[0] ? real : "/", &cur) == 0 &&
 		    cur.st_dev == st->st_dev && cur.st_ino == st->st_ino)
@@ -62,26 +208,179 @@ is_ancestor(const struct stat *st, const char *path)
 	}
 }
 
+/*
+ * The safety checks of a DEST against the source root: not inside it,
+ * which would make it copy itself, and not holding it. dfd is DEST
+ * once open, or -1 to check a path that may not exist yet.
+ */
+static int
+dest_check(struct mirror *m, int dfd, const char *dest, char *why,
+    size_t whylen)
+{
+	struct stat sst, dst;
+	const char *shown = m->root[0] ? m->root : "/";
+
+	if (fstat(m->sfd, &sst) == -1 || (dfd != -1 && fstat(dfd, &dst) == -1))
+		err(1, "fstat");
+	if (is_ancestor(&sst, dest)) {
+		snprintf(why, whylen, "%s is inside the watched root %s: it "
+		    "would copy itself; choose a destination outside it", dest,
+		    shown);
+		return -1;
+	}
+	if (dfd != -1 && is_ancestor(&dst, shown)) {
+		snprintf(why, whylen, "the watched root %s is inside %s: "
+		    "mirroring would overwrite the source; choose another "
+		    "destination", shown, dest);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * DEST opened, and made if it does not exist (not with --dry-run);
+ * -1 with the reason in why and in *code the exit status it deserves
+ * at start-up.
+ */
+static int
+dest_open(const struct mirror_options *o, char *why, size_t whylen,
+    int *code)
+{
+	struct stat st;
+	int fd, save;
+
+	if ((fd = open(o->dest, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) != -1)
+		return fd;
+	if (errno == ENOENT && !o->dry_run && mkdir(o->dest, 0700) == 0 &&
+	    (fd = open(o->dest, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) != -1)
+		return fd;
+	save = errno;
+	if (save == ENOTDIR || (stat(o->dest, &st) == 0 &&
+	    !S_ISDIR(st.st_mode))) {
+		snprintf(why, whylen, "%s: not a directory", o->dest);
+		*code = 2;
+	} else {
+		snprintf(why, whylen, "%s: %s", o->dest, strerror(save));
+		*code = 1;
+	}
+	return -1;
+}
+
 /* The first WATCH_INIT: the root to follow, unless DEST is in it. */
 static void
 set_root(struct mirror *m, const char *path)
 {
-	struct stat sst, dst;
+	char why[2 * PATH_MAX + 256];
 	const char *shown = path[0] ? path : "/";
 
 	m->root = root_name(path);
 	m->rootlen = strlen(m->root);
 	if ((m->sfd = open(shown, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
 		err(1, "%s", shown);
-	if (fstat(m->sfd, &sst) == -1 || fstat(m->dfd, &dst) == -1)
-		err(1, "fstat");
-	if (is_ancestor(&sst, m->dest))
-		errx(2, "%s is inside the watched root %s: it would copy "
-		    "itself; choose a destination outside it", m->dest, shown);
-	if (is_ancestor(&dst, shown))
-		errx(2, "the watched root %s is inside %s: mirroring would "
-		    "overwrite the source; choose another destination", shown,
-		    m->dest);
+	if (dest_check(m, m->dfd, m->o.dest, why, sizeof(why)) == -1)
+		errx(2, "%s", why);
+}
+
+/* The same --root, or none in both. */
+static int
+same_root(const char *a, const char *b)
+{
+	return (a == NULL && b == NULL) ||
+	    (a != NULL && b != NULL && strcmp(a, b) == 0);
+}
+
+/*
+ * The current DEST made equal to the source again, where a reconcile
+ * that stops for safety is not fatal: WATCH_RECONFIG without new
+ * options.
+ */
+static void
+resync(struct mirror *m)
+{
+	char why[2 * PATH_MAX + 256];
+
+	if (m->active && reconcile(m, why, sizeof(why)) == -1) {
+		warnx("%s", why);
+		m->rval = 1;
+	}
+}
+
+/*
+ * Reads the options again, on WATCH_RECONFIG or SIGHUP. iobs-supervise
+ * puts a plugin's options, one a line as on its command line, in the
+ * cache key named by IOBS_OPTIONS before it has the watcher write
+ * WATCH_RECONFIG. They are checked as at start-up, and DEST, new or
+ * not, is reconciled right here in the stream: the records before have
+ * reached the old DEST, those after it go to the new one, which by
+ * then has everything. Anything wrong keeps the old options and DEST.
+ * Without the key, DEST is only reconciled.
+ */
+static void
+reconfigure(struct mirror *m)
+{
+	const char *key = getenv(OPTIONS_ENV);
+	struct mirror_options o, old;
+	char why[2 * PATH_MAX + 256], *val, *p, *line, **argv;
+	size_t len;
+	int argc, rc = 1, dfd = -1, olddfd, code;
+
+	if (m->cache != NULL && key != NULL && key[0] != '\0' &&
+	    (rc = iobs_cache_get(m->cache, key, &val, &len)) == -1)
+		warnx("cache: %s: %s; options kept", key,
+		    iobs_cache_strerror(m->cache));
+	if (rc != 0) {
+		resync(m);
+		return;
+	}
+	/* Lines as argv: the name, at most one option a byte, NULL. */
+	if ((argv = calloc(len + 3, sizeof(*argv))) == NULL)
+		err(1, "calloc");
+	argc = 0;
+	argv[argc++] = (char *)getprogname();
+	for (p = val; (line = strsep(&p, "\n")) != NULL;)
+		if (line[0] != '\0')
+			argv[argc++] = line;
+	rc = parse_options(argc, argv, &o, why, sizeof(why));
+	free(argv);
+	free(val);
+	if (rc == -1) {
+		warnx("%s: %s; keeping the old options", key, why);
+		return;
+	}
+	if (!same_root(o.want_root, m->o.want_root)) {
+		warnx("%s: --root cannot change while iobs-mirror runs; "
+		    "keeping the old options", key);
+		options_free(&o);
+		return;
+	}
+	/* Checked before it is made: never a new directory in the source. */
+	if (m->sfd != -1 && dest_check(m, -1, o.dest, why, sizeof(why)) == -1)
+		goto bad;
+	if ((dfd = dest_open(&o, why, sizeof(why), &code)) == -1 ||
+	    (m->sfd != -1 && dest_check(m, dfd, o.dest, why, sizeof(why))
+	    == -1))
+		goto bad;
+	old = m->o;
+	olddfd = m->dfd;
+	m->o = o;
+	m->dfd = dfd;
+	/* Another file system may allow what the old one did not. */
+	m->clone_ok = m->cfr_ok = 1;
+	if (m->active && reconcile(m, why, sizeof(why)) == -1) {
+		m->o = old;
+		m->dfd = olddfd;
+		goto bad;
+	}
+	close(olddfd);
+	options_free(&old);
+	return;
+bad:
+	/* A DEST that cannot be followed is a runtime failure. */
+	warnx("%s: %s; keeping the old options", key, why);
+	if (dfd != -1)
+		close(dfd);
+	options_free(&o);
+	m->rval = 1;
 }
 
 /* NULL when path is not rel to the root or names "." or "..". */
@@ -109,10 +408,11 @@ check_path(struct mirror *m, const char *path)
 static void
 lifecycle(struct mirror *m, const struct iobs_record *r)
 {
-	char *root = root_name(r->path);
+	char why[2 * PATH_MAX + 256], *root = root_name(r->path);
 	int ours = m->root != NULL && strcmp(root, m->root) == 0;
 
-	if (!ours && m->want_root != NULL && strcmp(root, m->want_root) != 0) {
+	if (!ours && m->o.want_root != NULL &&
+	    strcmp(root, m->o.want_root) != 0) {
 		free(root);
 		return;		/* another root's, not followed */
 	}
@@ -133,7 +433,8 @@ lifecycle(struct mirror *m, const struct iobs_record *r)
 	case IOBS_WATCH_INIT:
 		apply_reset(m);
 		m->active = 1;
-		reconcile(m);
+		if (reconcile(m, why, sizeof(why)) == -1)
+			errx(1, "%s", why);
 		break;
 	case IOBS_WATCH_DEAD:
 		apply_flush(m);
@@ -144,8 +445,10 @@ lifecycle(struct mirror *m, const struct iobs_record *r)
 		apply_reset(m);
 		m->active = 0;
 		break;
+	case IOBS_WATCH_RECONFIG:
+		reconfigure(m);
+		break;
 	default:
-		/* WATCH_RECONFIG: options are read once, at start. */
 		break;
 	}
 }
@@ -171,7 +474,7 @@ record(struct mirror *m, char *line, unsigned long lineno)
 	if (!m->active || !apply_wants(r.mask))
 		return;
 	if (check_path(m, r.path) == NULL) {
-		if (m->want_root != NULL)
+		if (m->o.want_root != NULL)
 			return;		/* another root's */
 		warnx("stdin:%lu: path outside %s or with \".\" or \"..\"; "
 		    "line skipped", lineno, m->root[0] ? m->root : "/");
@@ -181,31 +484,65 @@ record(struct mirror *m, char *line, unsigned long lineno)
 	apply_record(m, &r);
 }
 
+static int
+signals_open(void)
+{
+	sigset_t set;
+	int fd;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGHUP);
+	if (sigprocmask(SIG_BLOCK, &set, NULL) == -1)
+		err(1, "sigprocmask");
+	if ((fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC)) == -1)
+		err(1, "signalfd");
+	return fd;
+}
+
+/* SIGHUP, the only signal taken: the options are read again. */
 static void
-run(struct mirror *m)
+signals(struct mirror *m, int sigfd)
+{
+	struct signalfd_siginfo si;
+	int hup = 0;
+
+	while (read(sigfd, &si, sizeof(si)) == sizeof(si))
+		hup = 1;
+	if (hup)
+		reconfigure(m);
+}
+
+static void
+run(struct mirror *m, int sigfd)
 {
 	/* Static: still reachable when a reconcile stops with errx. */
 	static struct iobs_reader rd;
-	struct pollfd pfd;
+	struct pollfd pfd[2];
 	char *line;
 	int ready, timeout;
 
 	iobs_reader_init(&rd, STDIN_FILENO);
-	pfd.fd = STDIN_FILENO;
-	pfd.events = POLLIN;
+	pfd[0].fd = STDIN_FILENO;
+	pfd[0].events = POLLIN;
+	pfd[1].fd = sigfd;
+	pfd[1].events = POLLIN;
 	while (!rd.eof) {
 		while ((line = iobs_reader_next(&rd)) != NULL)
 			record(m, line, rd.lineno);
 		/* Directory times once the input is drained. */
-		if (m->dirty_dirs.n > 0 && poll(&pfd, 1, 0) == 0)
+		if (m->dirty_dirs.n > 0 && poll(pfd, 1, 0) == 0)
 			flush_dirs(m);
 		timeout = apply_timeout(m);
-		if ((ready = poll(&pfd, 1, timeout)) == -1) {
+		if ((ready = poll(pfd, 2, timeout)) == -1) {
 			if (errno == EINTR)
 				continue;
 			err(1, "poll");
 		}
-		if (ready > 0 && iobs_reader_fill(&rd) == -1)
+		/* Between two records: the stream's order is kept. */
+		if (pfd[1].revents & POLLIN)
+			signals(m, sigfd);
+		if ((pfd[0].revents & (POLLIN | POLLHUP | POLLERR)) &&
+		    iobs_reader_fill(&rd) == -1)
 			err(1, "standard input");
 		apply_timers(m, ready == 0);
 	}
@@ -216,103 +553,44 @@ run(struct mirror *m)
 	iobs_reader_free(&rd);
 }
 
-static void
-open_dest(struct mirror *m)
-{
-	struct stat st;
-
-	if ((m->dfd = open(m->dest, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) != -1)
-		return;
-	if (errno == ENOENT && !m->dry_run && mkdir(m->dest, 0700) == 0 &&
-	    (m->dfd = open(m->dest, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) != -1)
-		return;
-	if (errno == ENOTDIR || (stat(m->dest, &st) == 0 &&
-	    !S_ISDIR(st.st_mode)))
-		errx(2, "%s: not a directory", m->dest);
-	err(1, "%s", m->dest);
-}
-
 int
 main(int argc, char *argv[])
 {
-	static const struct option longopts[] = {
-		{ "destination",	required_argument,	NULL, 'd' },
-		{ "dry-run",		no_argument,		NULL, 'n' },
-		{ "exclude",		required_argument,	NULL, 'x' },
-		{ "force",		no_argument,		NULL, 'f' },
-		{ "max-delete",		required_argument,	NULL, 'm' },
-		{ "owner",		no_argument,		NULL, 'o' },
-		{ "root",		required_argument,	NULL, 'r' },
-		{ "verbose",		no_argument,		NULL, 'v' },
-		{ NULL,			0,			NULL, 0 }
-	};
 	static struct mirror m;
-	const char *errstr;
-	int ch;
+	const char *cachedir, *key;
+	char why[2 * PATH_MAX + 256];
+	int code, sigfd;
 
 	memset(&m, 0, sizeof(m));
-	m.max_delete = -1;
 	m.sfd = -1;
 	m.clone_ok = m.cfr_ok = 1;
-	while ((ch = getopt_long(argc, argv, "d:fm:nor:vx:", longopts, NULL))
-	    != -1) {
-		switch (ch) {
-		case 'd':
-			m.dest = optarg;
-			break;
-		case 'f':
-			m.force = 1;
-			break;
-		case 'm':
-			m.max_delete = strtonum(optarg, 0, LLONG_MAX, &errstr);
-			if (errstr != NULL)
-				errx(2, "--max-delete %s: number is %s", optarg,
-				    errstr);
-			break;
-		case 'n':
-			m.dry_run = 1;
-			break;
-		case 'o':
-			m.owner = 1;
-			break;
-		case 'r':
-			free(m.want_root);
-			m.want_root = root_name(optarg);
-			break;
-		case 'v':
-			m.verbose++;
-			break;
-		case 'x':
-			iobs_exclude_add(&m.exclude, optarg);
-			break;
-		default:
-			usage();
-		}
-	}
-	argc -= optind;
-	argv += optind;
-	if (argc > 1 || (argc == 0 && m.dest == NULL) ||
-	    (argc == 1 && m.dest != NULL && strcmp(m.dest, argv[0]) != 0))
+	if (parse_options(argc, argv, &m.o, why, sizeof(why)) == -1) {
+		warnx("%s", why);
 		usage();
-	if (argc == 1)
-		m.dest = argv[0];
-	if (m.want_root != NULL && m.want_root[0] != '/' &&
-	    m.want_root[0] != '\0')
-		errx(2, "--root %s: not an absolute path", m.want_root);
-	if (m.owner && geteuid() != 0)
-		errx(2, "--owner: only root can give files their owners");
+	}
+	/* Before anything slow, so that an early SIGHUP does not kill. */
+	sigfd = signals_open();
+	/* The cache, for new options on WATCH_RECONFIG. */
+	cachedir = getenv(IOBS_CACHE_ENV);
+	key = getenv(OPTIONS_ENV);
+	if (cachedir != NULL && cachedir[0] != '\0' && key != NULL &&
+	    key[0] != '\0' && (m.cache = iobs_cache_open_env()) == NULL)
+		warn("%s=%s: cannot open the shared cache; options are those "
+		    "of the command line", IOBS_CACHE_ENV, cachedir);
 
 	/* Every mode is given explicitly, as the source has it. */
 	umask(0);
-	open_dest(&m);
-	run(&m);
+	if ((m.dfd = dest_open(&m.o, why, sizeof(why), &code)) == -1)
+		errx(code, "%s", why);
+	run(&m, sigfd);
 
 	apply_free(&m);
-	iobs_exclude_free(&m.exclude);
-	free(m.want_root);
+	iobs_cache_close(m.cache);
+	options_free(&m.o);
 	free(m.root);
 	if (m.sfd != -1)
 		close(m.sfd);
 	close(m.dfd);
+	close(sigfd);
 	return m.rval;
 }

@@ -7,8 +7,10 @@
 
 #include <sys/stat.h>
 
+#include <stddef.h>
 #include <stdint.h>
 
+#include "cache.h"
 #include "exclude.h"
 #include "pathset.h"
 
@@ -19,18 +21,24 @@ struct move {
 	int64_t		 when;		/* ms, monotonic */
 };
 
-struct mirror {
-	const char	*dest;		/* as given */
-	int		 dfd;		/* DEST */
+/* What the command line, or the options key in the cache, says. */
+struct mirror_options {
+	char		*dest;		/* as given */
 	char		*want_root;	/* --root, or NULL */
+	struct iobs_exclude exclude;
+	long long	 max_delete;	/* -1: no limit */
+	int		 force, dry_run, verbose, owner;
+};
+
+struct mirror {
+	struct mirror_options o;
+	int		 dfd;		/* DEST */
 	char		*root;		/* source root, "" for "/"; NULL before WATCH_INIT */
 	size_t		 rootlen;
 	int		 sfd;		/* source root, or -1 */
 	int		 active;	/* between WATCH_INIT and WATCH_DEAD */
 
-	struct iobs_exclude exclude;
-	long long	 max_delete;	/* -1: no limit */
-	int		 force, dry_run, verbose, owner;
+	struct iobs_cache *cache;	/* for IOBS_OPTIONS, or NULL */
 	int		 rval;
 
 	struct move	*moves;
@@ -90,8 +98,8 @@ int	 sync_one(struct mirror *, int spfd, int dpfd, const char *name,
 int	 sync_path(struct mirror *, const char *rel, int how);
 void	 flush_dirs(struct mirror *);
 
-/* reconcile.c */
-void	 reconcile(struct mirror *);
+/* reconcile.c: -1 when stopped for safety, with the reason in why. */
+int	 reconcile(struct mirror *, char *why, size_t whylen);
 void	 walk_tree(struct mirror *, int sdir, int ddir, const char *rel,
 	    void *deferred);
 

@@ -271,7 +271,7 @@ dest_remove(struct mirror *m, int pfd, const char *name, const char *rel)
 	if (fstatat(pfd, name, &st, AT_SYMLINK_NOFOLLOW) == -1)
 		return errno == ENOENT ? 0 : -1;
 	dest_log(m, 1, "delete", rel, NULL);
-	if (m->dry_run)
+	if (m->o.dry_run)
 		return 0;
 	if (remove_tree(pfd, name) == -1)
 		return -1;
@@ -283,7 +283,7 @@ int
 dest_mkdir(struct mirror *m, int pfd, const char *name, const char *rel)
 {
 	dest_log(m, 2, "mkdir", rel, NULL);
-	if (m->dry_run) {
+	if (m->o.dry_run) {
 		errno = ENOENT;
 		return -1;
 	}
@@ -318,15 +318,15 @@ dest_meta(struct mirror *m, int pfd, const char *name,
 			return -1;
 		dst = &cur;
 	}
-	if (m->dry_run)
+	if (m->o.dry_run)
 		return 0;
-	if (m->owner && (dst->st_uid != sst->st_uid ||
+	if (m->o.owner && (dst->st_uid != sst->st_uid ||
 	    dst->st_gid != sst->st_gid) &&
 	    fchownat(pfd, name, sst->st_uid, sst->st_gid,
 	    AT_SYMLINK_NOFOLLOW) == -1)
 		return -1;
 	if (!islink && ((dst->st_mode & 07777) != (sst->st_mode & 07777) ||
-	    (m->owner && (dst->st_mode & 06000))) &&
+	    (m->o.owner && (dst->st_mode & 06000))) &&
 	    fchmodat(pfd, name, sst->st_mode & 07777,
 	    AT_SYMLINK_NOFOLLOW) == -1)
 		return -1;
@@ -378,13 +378,13 @@ void
 dest_log(struct mirror *m, int level, const char *what, const char *rel,
     const char *rel2)
 {
-	if (!m->dry_run && m->verbose < level)
+	if (!m->o.dry_run && m->o.verbose < level)
 		return;
 	printf("%s ", what);
-	print_path(m->dest, rel);
+	print_path(m->o.dest, rel);
 	if (rel2 != NULL) {
 		putchar(' ');
-		print_path(m->dest, rel2);
+		print_path(m->o.dest, rel2);
 	}
 	putchar('\n');
 	fflush(stdout);
@@ -399,7 +399,7 @@ dest_error(struct mirror *m, const char *what, const char *rel)
 	if ((v = malloc(IOBS_VIS_MAX(len))) == NULL)
 		err(1, "malloc");
 	iobs_vis(v, rel, len);
-	warn("%s %s%s%s", what, m->dest, len ? "/" : "", v);
+	warn("%s %s%s%s", what, m->o.dest, len ? "/" : "", v);
 	free(v);
 	m->rval = 1;
 }
@@ -411,7 +411,7 @@ rel_excluded(struct mirror *m, const char *rel)
 	char *copy, *slash, *name;
 	int hit = 0;
 
-	if (m->exclude.n == 0 || rel[0] == '\0')
+	if (m->o.exclude.n == 0 || rel[0] == '\0')
 		return 0;
 	if ((copy = strdup(rel)) == NULL)
 		err(1, "strdup");
@@ -421,7 +421,7 @@ rel_excluded(struct mirror *m, const char *rel)
 			*slash = '\0';
 		name = strrchr(copy, '/');
 		name = name ? name + 1 : copy;
-		if (iobs_exclude_match(&m->exclude, copy, name)) {
+		if (iobs_exclude_match(&m->o.exclude, copy, name)) {
 			hit = 1;
 			break;
 		}

@@ -92,9 +92,9 @@ list_dir(struct mirror *m, int fd, const char *rel, struct names *ns)
 		if (strcmp(de->d_name, ".") == 0 ||
 		    strcmp(de->d_name, "..") == 0)
 			continue;
-		if (m->exclude.n > 0) {
+		if (m->o.exclude.n > 0) {
 			child = rel_join(rel, de->d_name);
-			if (iobs_exclude_match(&m->exclude, child,
+			if (iobs_exclude_match(&m->o.exclude, child,
 			    de->d_name)) {
 				free(child);
 				continue;
@@ -148,7 +148,7 @@ hard_link(struct mirror *m, int ddir, const char *name, const char *rel,
 		nlinks++;
 		return 0;
 	}
-	if (m->dry_run || (fpfd = dest_parent(m, l->rel, &fname, 0)) == -1)
+	if (m->o.dry_run || (fpfd = dest_parent(m, l->rel, &fname, 0)) == -1)
 		return 0;
 	if (fstatat(fpfd, fname, &first, AT_SYMLINK_NOFOLLOW) == 0 &&
 	    S_ISREG(first.st_mode) && first.st_size == sst->st_size &&
@@ -207,7 +207,7 @@ walk_entry(struct mirror *m, int sdir, int ddir, const char *name,
 	    hard_link(m, ddir, name, rel, &sst))
 		return;
 	if (sync_one(m, sdir, ddir, name, rel, &sst, 0) != 0 ||
-	    !S_ISDIR(sst.st_mode) || m->dry_run)
+	    !S_ISDIR(sst.st_mode) || m->o.dry_run)
 		return;
 	sd = openat(sdir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
 	    O_CLOEXEC | O_NOATIME);
@@ -296,34 +296,43 @@ has_entries(struct mirror *m, int fd)
 	return n;
 }
 
-/* WATCH_INIT: DEST made equal to the source, without wiping it first. */
-void
-reconcile(struct mirror *m)
+/*
+ * WATCH_INIT, or new options: DEST made equal to the source, without
+ * wiping it first. Stopped for safety, it deletes nothing, says why and
+ * returns -1; the caller decides whether that is fatal.
+ */
+int
+reconcile(struct mirror *m, char *why, size_t whylen)
 {
 	struct delq dq;
 	const char *name;
 	size_t i;
 	int pfd;
 
-	if (!m->force && has_entries(m, m->sfd) == 0 &&
-	    has_entries(m, m->dfd) == 1)
-		errx(1, "%s is empty but %s is not: refusing to delete "
-		    "everything in %s (is the source disk mounted?); use "
-		    "--force if the source really is empty", m->root[0] ?
-		    m->root : "/", m->dest, m->dest);
+	if (!m->o.force && has_entries(m, m->sfd) == 0 &&
+	    has_entries(m, m->dfd) == 1) {
+		snprintf(why, whylen, "%s is empty but %s is not: refusing "
+		    "to delete everything in %s (is the source disk "
+		    "mounted?); use --force if the source really is empty",
+		    m->root[0] ? m->root : "/", m->o.dest, m->o.dest);
+		return -1;
+	}
 	memset(&dq, 0, sizeof(dq));
 	track_links = 1;
 	walk_tree(m, m->sfd, m->dfd, "",
-	    m->max_delete >= 0 && !m->force ? &dq : NULL);
+	    m->o.max_delete >= 0 && !m->o.force ? &dq : NULL);
 	track_links = 0;
 	links_free();
-	if (dq.count > m->max_delete && dq.n > 0) {
+	if (dq.count > m->o.max_delete && dq.n > 0) {
 		for (i = 0; i < dq.n; i++)
 			free(dq.rel[i]);
 		free(dq.rel);
-		errx(1, "%s: reconcile would delete %lld entries, more than "
-		    "--max-delete %lld: nothing deleted; check the source, "
-		    "then use --force", m->dest, dq.count, m->max_delete);
+		snprintf(why, whylen, "%s: reconcile would delete %lld "
+		    "entries, more than --max-delete %lld: nothing deleted; "
+		    "check the source, then use --force", m->o.dest, dq.count,
+		    m->o.max_delete);
+		flush_dirs(m);
+		return -1;
 	}
 	for (i = 0; i < dq.n; i++) {
 		if ((pfd = dest_parent(m, dq.rel[i], &name, 0)) != -1) {
@@ -336,4 +345,5 @@ reconcile(struct mirror *m)
 	free(dq.rel);
 	pathset_add(&m->dirty_dirs, "", 0);
 	flush_dirs(m);
+	return 0;
 }

@@ -34,7 +34,7 @@ sync_special(struct mirror *m, int dpfd, const char *name, const char *rel,
 	if (dst != NULL && dest_remove(m, dpfd, name, rel) == -1)
 		return -1;
 	dest_log(m, 2, "mknod", rel, NULL);
-	if (m->dry_run)
+	if (m->o.dry_run)
 		return 0;
 	if (mknodat(dpfd, name, sst->st_mode & (S_IFMT | 0777),
 	    sst->st_rdev) == -1)
@@ -72,7 +72,7 @@ sync_one(struct mirror *m, int spfd, int dpfd, const char *name,
 	case S_IFDIR:
 		if (!have) {
 			if (dest_mkdir(m, dpfd, name, rel) == -1) {
-				if (m->dry_run)
+				if (m->o.dry_run)
 					return 1;
 				dest_error(m, "mkdir", rel);
 				return -1;
@@ -169,7 +169,7 @@ sync_path(struct mirror *m, const char *rel, int how)
 	}
 	r = sync_one(m, spfd, dpfd, sname, rel, &sst, how);
 	if (r == 0 && S_ISDIR(sst.st_mode) && (how & SYNC_RECURSE) &&
-	    !m->dry_run) {
+	    !m->o.dry_run) {
 		sd = openat(spfd, sname, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
 		    O_CLOEXEC | O_NOATIME);
 		if (sd == -1 && errno == EPERM)
@@ -204,7 +204,7 @@ flush_dirs(struct mirror *m)
 
 	while (m->dirty_dirs.n > 0) {
 		rel = pathset_take(&m->dirty_dirs, m->dirty_dirs.n - 1);
-		if (m->dry_run || rel_excluded(m, rel))
+		if (m->o.dry_run || rel_excluded(m, rel))
 			goto next;
 		if (rel[0] == '\0') {
 			if (fstat(m->sfd, &sst) == -1 ||
@@ -214,7 +214,7 @@ flush_dirs(struct mirror *m)
 			ts[1] = sst.st_mtim;
 			if (((dst.st_mode & 07777) != (sst.st_mode & 07777) &&
 			    fchmod(m->dfd, sst.st_mode & 07777) == -1) ||
-			    (m->owner && fchown(m->dfd, sst.st_uid,
+			    (m->o.owner && fchown(m->dfd, sst.st_uid,
 			    sst.st_gid) == -1) ||
 			    (!same_time(&dst.st_mtim, &sst.st_mtim) &&
 			    futimens(m->dfd, ts) == -1))

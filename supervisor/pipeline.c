@@ -407,13 +407,14 @@ pipeline_reaped(struct super *s, pid_t pid, int status)
 {
 	struct pipeline *p;
 	char who[80];
+	int watcher;
 
 	for (p = s->pipes; p != NULL; p = p->next)
 		if (p->wpid == pid || p->ppid == pid)
 			break;
 	if (p == NULL)
 		return;	/* a plugin's own child, reparented to us */
-	if (p->wpid == pid) {
+	if ((watcher = p->wpid == pid)) {
 		p->wpid = 0;
 		strlcpy(who, "iobs-watch", sizeof(who));
 	} else {
@@ -422,7 +423,18 @@ pipeline_reaped(struct super *s, pid_t pid, int status)
 	}
 	if (p->state == P_UP) {
 		describe(p->last, sizeof(p->last), who, status);
+		p->last_eof = !watcher && WIFEXITED(status) &&
+		    WEXITSTATUS(status) == 0;
 		pipeline_stop(s, p, W_CRASH);
+	} else if (p->state == P_STOPPING && p->why == W_CRASH &&
+	    p->last_eof && watcher && WIFSIGNALED(status) &&
+	    WTERMSIG(status) != SIGPIPE) {
+		/*
+		 * Both reaped at once, the plugin first: its clean exit was
+		 * the end of its input, so the watcher, killed, went first.
+		 */
+		describe(p->last, sizeof(p->last), who, status);
+		p->last_eof = 0;
 	}
 	check_stopped(s, p);
 }

@@ -109,6 +109,7 @@ struct pipeline {
 	int		 nfails;
 	unsigned	 restarts;
 	char		 last[160];	/* the last exit, as words */
+	int		 last_eof;	/* last: the plugin's clean exit */
 };
 
 struct super {

@@ -63,6 +63,22 @@ lines"
 	run -0 iobs-supervise cache get long
 }
 
+@test "cache: a key put at the end of a second lives its whole time to live" {
+	# Put late in a second, read early in the next: within 1 s.
+	local s i=0
+	while :; do
+		wait_for 5 eval '[ "$(date +%N)" -ge 700000000 ]'
+		s=$(date +%s)
+		run -0 iobs-supervise cache put -t 1 late v
+		[ "$(date +%s)" != "$s" ] || break
+		i=$((i + 1))
+		[ "$i" -lt 5 ] || skip "too loaded to put within a second"
+	done
+	wait_for 5 eval '[ "$(date +%s)" != "$s" ]'
+	run -0 iobs-supervise cache get late
+	assert_output v
+}
+
 @test "cache: many writers at once lose nothing" {
 	local w pids=()
 	for w in 1 2 3 4; do

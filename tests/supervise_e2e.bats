@@ -1,7 +1,8 @@
 #!/usr/bin/env bats
-# iobs-supervise running the real iobs-scribe: a changed scribe_log
-# reaches the running scribe through the cache and WATCH_RECONFIG, and
-# a killed scribe is started again.
+# iobs-supervise running the real iobs-scribe and iobs-mirror: a
+# changed scribe_log or mirror_destination reaches the running plugin
+# through the cache and WATCH_RECONFIG, and a killed plugin or watcher
+# is started again; a restarted mirror is exact again.
 
 load supervise_helper
 
@@ -111,4 +112,139 @@ logged() {
 	assert_output 1
 	run -0 grep -c "WATCH STARTED" "$T/old.log"
 	assert_output 1
+}
+
+# mirror_conf DEST [PLUGIN]: one watch on data mirrored to DEST by
+# PLUGIN (mirror, or replica, iObserver's name), with its
+# PLUGIN_destination key.
+mirror_conf() {
+	local pl=${2:-mirror}
+	cat >"$T/rc" <<-EOF2
+	[global]
+	state_dir = $STATE
+	watch_config = yes
+	restart_delay = 0.2
+	[watches]
+	[[data]]
+	plugins = $pl
+	${pl}_destination = $1
+	EOF2
+}
+
+# mirrored DEST: DEST is an exact copy of data.
+mirrored() {
+	treecmp -q "$T/data" "$1"
+}
+
+wait_mirrored() {
+	if ! wait_for 10 mirrored "$1"; then
+		treecmp "$T/data" "$1" | head -20 >&2
+		cat "$T/log" >&2
+		return 1
+	fi
+}
+
+# populate: a small tree in data.
+populate() {
+	mkdir -p "$T/data/d/e"
+	for i in 1 2 3 4 5; do
+		echo "$i" >"$T/data/f$i"
+		echo "$i" >"$T/data/d/e/g$i"
+	done
+	ln -s f1 "$T/data/link"
+}
+
+# start_mirror_sup DEST [PLUGIN]: the supervisor running the real
+# mirror to DEST, which has caught up; W and P are its pids.
+start_mirror_sup() {
+	populate
+	mirror_conf "$@"
+	start_sup
+	wait_ready "$T/data" mirror
+	wait_mirrored "$1"
+	read -r W P <<<"$(pids_of "$T/data" mirror)"
+}
+
+# change_tree N: changes of every kind in data: a new file, one
+# rewritten, one deleted, a directory renamed, a mode changed.
+change_tree() {
+	echo "new $1" >"$T/data/new$1"
+	echo "again $1" >>"$T/data/f2"
+	rm -f "$T/data/f$((2 + $1))"
+	mv "$T/data/d" "$T/data/d$1" 2>/dev/null ||
+	    mv "$T/data/d$(($1 - 1))" "$T/data/d$1"
+	chmod 600 "$T/data/f1"
+}
+
+# only_members: the supervisor's descendants are exactly the members
+# of the running pipeline, nothing stray.
+only_members() {
+	[ "$(descendants "$SUP_PID" | sort -n | tr '\n' ' ')" = \
+	    "$(printf '%s\n' $(pids_of "$T/data" mirror) | sort -n | tr '\n' ' ')" ]
+}
+
+# restarted_after_kill WHAT: the pipeline is up again with new pids,
+# after one logged restart of WHAT killed by SIGKILL.
+restarted_after_kill() {
+	wait_for 10 grep -qs "$1 killed by signal 9 (SIGKILL); restart 1" "$T/log" ||
+	    { cat "$T/log" >&2; return 1; }
+	wait_for 10 eval '[ "$(field_of "$T/data" mirror 4)" = yes ] &&
+	    [ "$(pids_of "$T/data" mirror)" != "$W $P" ]'
+	run -0 field_of "$T/data" mirror 7
+	assert_output 1
+}
+
+@test "e2e: kill -9 of the mirror: restarted, the mirror exact again, changes made while down included" {
+	start_mirror_sup "$T/m"
+	kill -KILL "$P"
+	change_tree 1
+	restarted_after_kill iobs-mirror
+	wait_mirrored "$T/m"
+	change_tree 2
+	wait_mirrored "$T/m"
+	wait_for 10 only_members
+	none_alive "$W" "$P"
+}
+
+@test "e2e: kill -9 of the mirror's watcher: restarted, the mirror exact again" {
+	start_mirror_sup "$T/m"
+	kill -KILL "$W"
+	change_tree 1
+	restarted_after_kill iobs-watch
+	wait_mirrored "$T/m"
+	change_tree 2
+	wait_mirrored "$T/m"
+	wait_for 10 only_members
+	none_alive "$W" "$P"
+}
+
+@test "e2e: mirror_destination edited: the new one becomes an exact mirror and is followed, no restart" {
+	start_mirror_sup "$T/m"
+	sed -i "s|^mirror_destination = .*|mirror_destination = $T/m2|" "$T/rc"
+	wait_for 10 grep -qs "options changed; sending WATCH_RECONFIG" "$T/log"
+	wait_mirrored "$T/m2"
+	change_tree 1
+	wait_mirrored "$T/m2"
+	assert_equal "$(pids_of "$T/data" mirror)" "$W $P"
+	run -0 iobs-supervise -s "$STATE" cache get "options/mirror$T/data"
+	assert_output "--destination=$T/m2"
+	# The old one stays as it was; nothing went wrong on the way.
+	[ ! -e "$T/m/new1" ]
+	run -1 grep -c "iobs-mirror:" "$T/log"
+}
+
+@test "e2e: replica_destination, iObserver's name, works the same" {
+	start_mirror_sup "$T/m" replica
+	change_tree 1
+	wait_mirrored "$T/m"
+	sed -i "s|^replica_destination = .*|replica_destination = $T/m2|" "$T/rc"
+	wait_mirrored "$T/m2"
+	change_tree 2
+	wait_mirrored "$T/m2"
+	assert_equal "$(pids_of "$T/data" mirror)" "$W $P"
+	kill -KILL "$P"
+	change_tree 3
+	restarted_after_kill iobs-mirror
+	wait_mirrored "$T/m2"
+	run -1 grep -c "iobs-mirror:" "$T/log"
 }
