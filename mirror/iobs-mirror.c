@@ -20,10 +20,11 @@
 #include <unistd.h>
 
 #include "cache.h"
+#include "options.h"
+#include "signals.h"
 #include "stream.h"
 #include "mirror.h"
 
-#define OPTIONS_ENV	"IOBS_OPTIONS"
 
 static void __dead2
 usage(void)
@@ -121,21 +122,8 @@ parse_options(int argc, char *argv[], struct mirror_options *o, char *why,
 		case 'x':
 			iobs_exclude_add(&o->exclude, optarg);
 			break;
-		case ':':
-			snprintf(why, whylen, "%s: missing argument",
-			    argv[optind - 1]);
-			goto bad;
-		default:
-			if (optopt != 0 && strncmp(argv[optind - 1], "--", 2)
-			    == 0)
-				snprintf(why, whylen, "%s: takes no argument",
-				    argv[optind - 1]);
-			else if (optopt != 0)
-				snprintf(why, whylen, "-%c: unknown option",
-				    optopt);
-			else
-				snprintf(why, whylen, "%s: unknown option",
-				    argv[optind - 1]);
+		default:	/* ':' or '?' */
+			iobs_getopt_error(ch, argv, why, whylen);
 			goto bad;
 		}
 	}
@@ -318,31 +306,17 @@ resync(struct mirror *m)
 static void
 reconfigure(struct mirror *m)
 {
-	const char *key = getenv(OPTIONS_ENV);
+	const char *key = getenv(IOBS_OPTIONS_ENV);
 	struct mirror_options o, old;
-	char why[2 * PATH_MAX + 256], *val, *p, *line, **argv;
-	size_t len;
-	int argc, rc = 1, dfd = -1, olddfd, code;
+	char why[2 * PATH_MAX + 256], **argv;
+	int argc, rc, dfd = -1, olddfd, code;
 
-	if (m->cache != NULL && key != NULL && key[0] != '\0' &&
-	    (rc = iobs_cache_get(m->cache, key, &val, &len)) == -1)
-		warnx("cache: %s: %s; options kept", key,
-		    iobs_cache_strerror(m->cache));
-	if (rc != 0) {
+	if (iobs_options_fetch(m->cache, &argc, &argv) != 0) {
 		resync(m);
 		return;
 	}
-	/* Lines as argv: the name, at most one option a byte, NULL. */
-	if ((argv = calloc(len + 3, sizeof(*argv))) == NULL)
-		err(1, "calloc");
-	argc = 0;
-	argv[argc++] = (char *)getprogname();
-	for (p = val; (line = strsep(&p, "\n")) != NULL;)
-		if (line[0] != '\0')
-			argv[argc++] = line;
 	rc = parse_options(argc, argv, &o, why, sizeof(why));
-	free(argv);
-	free(val);
+	iobs_options_free(argv);
 	if (rc == -1) {
 		warnx("%s: %s; keeping the old options", key, why);
 		return;
@@ -484,21 +458,6 @@ record(struct mirror *m, char *line, unsigned long lineno)
 	apply_record(m, &r);
 }
 
-static int
-signals_open(void)
-{
-	sigset_t set;
-	int fd;
-
-	sigemptyset(&set);
-	sigaddset(&set, SIGHUP);
-	if (sigprocmask(SIG_BLOCK, &set, NULL) == -1)
-		err(1, "sigprocmask");
-	if ((fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC)) == -1)
-		err(1, "signalfd");
-	return fd;
-}
-
 /* SIGHUP, the only signal taken: the options are read again. */
 static void
 signals(struct mirror *m, int sigfd)
@@ -569,10 +528,10 @@ main(int argc, char *argv[])
 		usage();
 	}
 	/* Before anything slow, so that an early SIGHUP does not kill. */
-	sigfd = signals_open();
+	sigfd = iobs_signalfd(SIGHUP, 0);
 	/* The cache, for new options on WATCH_RECONFIG. */
 	cachedir = getenv(IOBS_CACHE_ENV);
-	key = getenv(OPTIONS_ENV);
+	key = getenv(IOBS_OPTIONS_ENV);
 	if (cachedir != NULL && cachedir[0] != '\0' && key != NULL &&
 	    key[0] != '\0' && (m.cache = iobs_cache_open_env()) == NULL)
 		warn("%s=%s: cannot open the shared cache; options are those "

@@ -18,6 +18,8 @@
 #include <unistd.h>
 
 #include "bool.h"
+#include "options.h"
+#include "signals.h"
 #include "scribe.h"
 
 #define DEFAULT_TIMEFMT	"%Y-%m-%d %H:%M:%S.%f"
@@ -109,21 +111,8 @@ parse_options(int argc, char *argv[], struct options *o, char *why,
 				return -1;
 			}
 			break;
-		case ':':
-			snprintf(why, whylen, "%s: missing argument",
-			    argv[optind - 1]);
-			return -1;
-		default:
-			if (optopt != 0 && strncmp(argv[optind - 1], "--", 2)
-			    == 0)
-				snprintf(why, whylen, "%s: takes no argument",
-				    argv[optind - 1]);
-			else if (optopt != 0)
-				snprintf(why, whylen, "-%c: unknown option",
-				    optopt);
-			else
-				snprintf(why, whylen, "%s: unknown option",
-				    argv[optind - 1]);
+		default:	/* ':' or '?' */
+			iobs_getopt_error(ch, argv, why, whylen);
 			return -1;
 		}
 	}
@@ -312,30 +301,17 @@ options_apply(struct scribe *s, const char *key, const struct options *o,
 static void
 reconfigure(struct scribe *s)
 {
-	const char *key = getenv("IOBS_OPTIONS");
+	const char *key = getenv(IOBS_OPTIONS_ENV);
 	struct scribe_clock clock;
 	struct options o;
-	char why[512], *val, *p, *line, **argv;
-	size_t len;
-	int argc, rc = 1, ok = 1;
+	char why[512], **argv;
+	int argc, ok = 1;
 
-	if (s->cache != NULL && key != NULL && key[0] != '\0' &&
-	    (rc = iobs_cache_get(s->cache, key, &val, &len)) == -1)
-		warnx("cache: %s: %s; options kept", key,
-		    iobs_cache_strerror(s->cache));
-	if (rc != 0) {
+	if (iobs_options_fetch(s->cache, &argc, &argv) != 0) {
 		if (scribe_log_reopen(&s->log) == -1)
 			s->rval = 1;
 		return;
 	}
-	/* Lines as argv: the name, at most one option a byte, NULL. */
-	if ((argv = calloc(len + 3, sizeof(*argv))) == NULL)
-		err(1, "calloc");
-	argc = 0;
-	argv[argc++] = (char *)getprogname();
-	for (p = val; (line = strsep(&p, "\n")) != NULL;)
-		if (line[0] != '\0')
-			argv[argc++] = line;
 	if (parse_options(argc, argv, &o, why, sizeof(why)) == -1)
 		ok = 0;
 	else if (scribe_clock_init(&clock, o.timefmt, o.utc) == -1) {
@@ -352,8 +328,7 @@ reconfigure(struct scribe *s)
 		scribe_clock_free(&clock);
 		s->rval = 1;
 	}
-	free(argv);
-	free(val);
+	iobs_options_free(argv);
 }
 
 static void
@@ -440,23 +415,6 @@ drain(struct scribe *s, struct iobs_reader *rd)
 	}
 }
 
-static int
-signals_open(void)
-{
-	sigset_t set;
-	int fd;
-
-	sigemptyset(&set);
-	sigaddset(&set, SIGHUP);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGTERM);
-	if (sigprocmask(SIG_BLOCK, &set, NULL) == -1)
-		err(1, "sigprocmask");
-	if ((fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC)) == -1)
-		err(1, "signalfd");
-	return fd;
-}
-
 /* SIGHUP reopens the log; returns 1 on SIGINT or SIGTERM. */
 static int
 signals(struct scribe *s, int sfd)
@@ -532,11 +490,11 @@ main(int argc, char *argv[])
 		    o.timefmt);
 
 	/* Before anything slow, so that an early SIGHUP does not kill. */
-	sfd = signals_open();
+	sfd = iobs_signalfd(SIGHUP, SIGINT, SIGTERM, 0);
 	scribe_log_open(&s.log, o.log);
 	/* The cache: for moves across pipelines, and for new options. */
 	cachedir = getenv(IOBS_CACHE_ENV);
-	optkey = getenv("IOBS_OPTIONS");
+	optkey = getenv(IOBS_OPTIONS_ENV);
 	if (cachedir != NULL && cachedir[0] != '\0' && (s.only.moves ||
 	    (optkey != NULL && optkey[0] != '\0')) &&
 	    (s.cache = iobs_cache_open_env()) == NULL)

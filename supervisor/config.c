@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "bool.h"
+#include "path.h"
 #include "supervise.h"
 
 struct parser {
@@ -179,36 +180,6 @@ parse_seconds(const char *s, int64_t min, int64_t max, int64_t *out)
 		return -1;
 	*out = ms;
 	return 0;
-}
-
-/* An absolute path without ".", "..", repeated or trailing slashes. */
-static char *
-normalize(const char *base, const char *path)
-{
-	size_t len = strlen(base) + strlen(path) + 2;
-	char *buf = xcalloc(len, 1), *out = xcalloc(len + 1, 1), *p, *seg;
-
-	if (path[0] == '/')
-		snprintf(buf, len, "%s", path);
-	else
-		snprintf(buf, len, "%s/%s", base, path);
-	for (p = buf; (seg = strsep(&p, "/")) != NULL;) {
-		if (seg[0] == '\0' || strcmp(seg, ".") == 0)
-			continue;
-		if (strcmp(seg, "..") == 0) {
-			char *slash = strrchr(out, '/');
-
-			if (slash != NULL)
-				*slash = '\0';
-			continue;
-		}
-		strcat(out, "/");
-		strcat(out, seg);
-	}
-	if (out[0] == '\0')
-		strcpy(out, "/");
-	free(buf);
-	return out;
 }
 
 const char *
@@ -471,7 +442,7 @@ global_key(struct parser *p, const char *key, const char *val)
 		if (key[0] == 'p' && p->plugin_dir_opt != NULL)
 			return 0;
 		free(*dst);
-		*dst = normalize(c->dir, val);
+		*dst = iobs_path_absolute(c->dir, val);
 		return 0;
 	}
 	if (strcmp(key, "fail_limit") == 0) {
@@ -548,7 +519,7 @@ section_line(struct parser *p, char *s, enum section *sec)
 		    sizeof(*p->c->watch));
 		w = &p->c->watch[p->c->nwatch];
 		memset(w, 0, sizeof(*w));
-		w->path = normalize(p->c->dir, name);
+		w->path = iobs_path_absolute(p->c->dir, name);
 		w->line = p->line;
 		p->c->nwatch++;
 		for (i = 0; i + 1 < p->c->nwatch; i++)
@@ -624,7 +595,7 @@ defaults(struct config *c, const char *file)
 	c->file = xstrdup(file);
 	if (getcwd(cwd, sizeof(cwd)) == NULL)
 		strcpy(cwd, "/");
-	abs = normalize(cwd, file);
+	abs = iobs_path_absolute(cwd, file);
 	slash = strrchr(abs, '/');
 	c->name = xstrdup(slash + 1);
 	*slash = '\0';
@@ -659,7 +630,7 @@ config_parse(FILE *f, const char *file, const char *plugin_dir,
 	if (plugin_dir != NULL) {
 		if (getcwd(cwd, sizeof(cwd)) == NULL)
 			strcpy(cwd, "/");
-		c->plugin_dir = normalize(cwd, plugin_dir);
+		c->plugin_dir = iobs_path_absolute(cwd, plugin_dir);
 	}
 	while (rc == 0 && (line = fparseln(f, &len, &lineno, NULL,
 	    FPARSELN_UNESCALL)) != NULL) {

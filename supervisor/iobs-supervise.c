@@ -23,6 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "signals.h"
 #include "supervise.h"
 
 static void __dead2
@@ -76,26 +77,6 @@ load(struct super *s, int show_warnings)
 		if (*line != '\0')
 			warnx("%s", line);
 	free(warns);
-}
-
-static int
-signals_open(void)
-{
-	sigset_t set;
-	int fd;
-
-	if (signal(SIGPIPE, SIG_IGN) == SIG_ERR)
-		err(1, "signal");
-	sigemptyset(&set);
-	sigaddset(&set, SIGCHLD);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGHUP);
-	if (sigprocmask(SIG_BLOCK, &set, NULL) == -1)
-		err(1, "sigprocmask");
-	if ((fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC)) == -1)
-		err(1, "signalfd");
-	return fd;
 }
 
 static void
@@ -256,7 +237,9 @@ supervise(struct super *s)
 	size_t i, j;
 
 	/* Before the pid file says we run, SIGTERM must reach the loop. */
-	s->sfd = signals_open();
+	if (signal(SIGPIPE, SIG_IGN) == SIG_ERR)
+		err(1, "signal");
+	s->sfd = iobs_signalfd(SIGCHLD, SIGTERM, SIGINT, SIGHUP, 0);
 	state_dir_make(s->state_dir);
 	if (asprintf(&pidfile, "%s/iobs-supervise.pid", s->state_dir) == -1 ||
 	    asprintf(&s->cache_dir, "%s/cache", s->state_dir) == -1)

@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "path.h"
 #include "watch.h"
 
 #define DEFAULT_BUFFER	(64UL * 1024 * 1024)
@@ -88,37 +89,18 @@ parse_events(const char *s)
 	return mask;
 }
 
-/* Absolute, without "." or ".." or repeated or trailing slashes. */
+/* The root as the watcher keeps it: absolute, and "" for "/". */
 static char *
 absolute(const char *arg)
 {
-	char cwd[PATH_MAX], *buf, *out, *p, *seg;
-	size_t len;
+	char cwd[PATH_MAX], *path;
 
-	if (arg[0] == '/')
-		cwd[0] = '\0';
-	else if (getcwd(cwd, sizeof(cwd)) == NULL)
+	if (arg[0] != '/' && getcwd(cwd, sizeof(cwd)) == NULL)
 		err(1, "getcwd");
-	len = strlen(cwd) + strlen(arg) + 2;
-	if ((buf = malloc(len)) == NULL || (out = malloc(len)) == NULL)
-		err(1, "malloc");
-	snprintf(buf, len, "%s/%s", cwd, arg);
-	out[0] = '\0';
-	for (p = buf; (seg = strsep(&p, "/")) != NULL;) {
-		if (seg[0] == '\0' || strcmp(seg, ".") == 0)
-			continue;
-		if (strcmp(seg, "..") == 0) {
-			char *slash = strrchr(out, '/');
-
-			if (slash != NULL)
-				*slash = '\0';
-			continue;
-		}
-		strcat(out, "/");
-		strcat(out, seg);
-	}
-	free(buf);
-	return out;	/* "" for "/" */
+	path = iobs_path_absolute(arg[0] == '/' ? "" : cwd, arg);
+	if (strcmp(path, "/") == 0)
+		path[0] = '\0';
+	return path;
 }
 
 static void

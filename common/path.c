@@ -1,0 +1,43 @@
+/*
+ * Lexical path clean-up.
+ */
+#include <err.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "path.h"
+
+char *
+iobs_path_absolute(const char *base, const char *path)
+{
+	size_t len = strlen(base) + strlen(path) + 2, olen = 0, seglen;
+	char *buf, *out, *p, *seg, *slash;
+
+	if ((buf = malloc(len)) == NULL || (out = malloc(len + 1)) == NULL)
+		err(1, "malloc");
+	if (path[0] == '/')
+		snprintf(buf, len, "%s", path);
+	else
+		snprintf(buf, len, "%s/%s", base, path);
+	out[0] = '\0';
+	for (p = buf; (seg = strsep(&p, "/")) != NULL;) {
+		if (seg[0] == '\0' || strcmp(seg, ".") == 0)
+			continue;
+		if (strcmp(seg, "..") == 0) {
+			if ((slash = strrchr(out, '/')) != NULL) {
+				*slash = '\0';
+				olen = slash - out;
+			}
+			continue;
+		}
+		seglen = strlen(seg);
+		out[olen++] = '/';
+		memcpy(out + olen, seg, seglen + 1);
+		olen += seglen;
+	}
+	if (olen == 0)
+		strcpy(out, "/");
+	free(buf);
+	return out;
+}
