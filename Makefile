@@ -100,8 +100,11 @@ check-sanitize: deps
 run: deps all
 	@sh mk/demo $(BIN)
 
-bench: deps all
+# Side by side with inotifywait, rsync and lsyncd; prints ratios.
+bench: deps all tests
 	bash bench/watch.sh
+	bash bench/scribe.sh
+	bash bench/mirror.sh
 
 install: all
 	install -d $(DESTDIR)$(BINDIR)
