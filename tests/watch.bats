@@ -88,6 +88,15 @@ sync_marker() {
 	assert_output "iobs-watch: inotify instance limit reached (user.max_inotify_instances = 0); raise it with sysctl"
 }
 
+@test "a root on FUSE: a warning that remote changes go unseen" {
+	command -v bindfs >/dev/null || skip "bindfs is not installed"
+	mkdir "$T/mnt"
+	bindfs "$T/w" "$T/mnt" 2>/dev/null || skip "cannot mount FUSE here"
+	start_watch "$T/out" "$T/mnt"
+	fusermount -u "$T/mnt" 2>/dev/null || umount "$T/mnt"
+	assert_file_contains "$T/out.err" "^iobs-watch: $T/mnt: on FUSE: inotify sees only the changes made on this machine\$"
+}
+
 @test "header, then WATCH_INIT with the root made absolute" {
 	cd "$T"
 	start_watch "$T/out" w
