@@ -10,8 +10,17 @@ load '/usr/lib/bats/bats-file/load'
 : "${IOBS_BIN:=$BATS_TEST_DIRNAME/../bin}"
 export PATH="$IOBS_BIN:$PATH"
 
-# Sanitized builds run slower; waits scale with this.
-if [ -n "${IOBS_SANITIZED:-}" ]; then SLOW=4; else SLOW=1; fi
+# Sanitized builds run slower, and valgrind (make valgrind, which sets
+# IOBS_VALGRIND and puts its wrappers first in IOBS_BIN) much slower;
+# waits scale with this.
+if [ -n "${IOBS_VALGRIND:-}" ]; then SLOW=20
+elif [ -n "${IOBS_SANITIZED:-}" ]; then SLOW=4
+else SLOW=1; fi
+
+# skip_valgrind WHY: this test cannot work under valgrind.
+skip_valgrind() {
+	[ -z "${IOBS_VALGRIND:-}" ] || skip "under valgrind: $1"
+}
 
 common_setup() {
 	local base=/dev/shm
