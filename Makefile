@@ -114,6 +114,12 @@ check-sanitize: deps
 	    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	    $(BATS) $(BATS_FLAGS) tests
 
+# The suite with every program under valgrind: slow, so not in check.
+valgrind:
+	@sh mk/deps valgrind
+	$(MAKE) all tests
+	sh mk/valgrind $(BIN)
+
 # Each fuzz target under libFuzzer for FUZZ_SECONDS; new inputs go to
 # build-fuzz/corpus/NAME, crashes to build-fuzz/crash/NAME.
 fuzz:
@@ -152,10 +158,10 @@ uninstall:
 		rm -f $(DESTDIR)$(MANDIR)/man$${p##*.}/$${p#man/}; done
 
 clean:
-	rm -rf build build-san build-fuzz bin bin-san bin-fuzz
+	rm -rf build build-san build-fuzz build-vg bin bin-san bin-fuzz bin-vg
 
 .PHONY: all bench check check-sanitize clean deps fuzz install lint-man \
-	run tests uninstall
+	run tests uninstall valgrind
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
 .SECONDARY:

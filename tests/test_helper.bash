@@ -8,6 +8,9 @@ load '/usr/lib/bats/bats-assert/load'
 load '/usr/lib/bats/bats-file/load'
 
 : "${IOBS_BIN:=$BATS_TEST_DIRNAME/../bin}"
+# Where the programs themselves are; under make valgrind, IOBS_BIN holds
+# wrapper scripts instead.
+: "${IOBS_REAL_BIN:=$IOBS_BIN}"
 export PATH="$IOBS_BIN:$PATH"
 
 # Sanitized builds run slower, and valgrind (make valgrind, which sets

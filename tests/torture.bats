@@ -154,3 +154,14 @@ cat_out = $T/out"
 	assert_line "iobs-supervise: $T/data cat: iobs-watch: inotify instance limit reached (user.max_inotify_instances = 1); raise it with sysctl"
 	running "$SUP_PID"
 }
+
+@test "instance limit 0: iobs-supervise itself names the sysctl, exit 1" {
+	conf "[watches]
+[[data]]
+plugins = cat
+cat_out = $T/out"
+	run -1 unshare -U -r sh -c '
+		echo 0 > /proc/sys/user/max_inotify_instances &&
+		exec "$0" -c "$1"' "$IOBS_BIN/iobs-supervise" "$T/rc"
+	assert_output "iobs-supervise: inotify instance limit reached (user.max_inotify_instances = 0); raise it with sysctl"
+}

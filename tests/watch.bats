@@ -278,6 +278,10 @@ sync_marker() {
 }
 
 @test "-e selects events; lifecycle records always come" {
+	# d/g may be written before d is watched; the walk then reports
+	# it as a CREATE, which -e close_write leaves out. Valgrind's pace
+	# makes that race the rule (see the report of issue 7).
+	skip_valgrind "races the watch of a new directory"
 	start_watch "$T/out" -e close_write "$T/w"
 	echo x > "$T/w/f"
 	mkdir "$T/w/d" && echo y > "$T/w/d/g"
@@ -311,6 +315,7 @@ CLOSE_WRITE,CLOSE"
 }
 
 @test "a reader paused while 200,000 events happen loses nothing" {
+	skip_valgrind "200,000 events outrun the kernel queue at its pace"
 	mkfifo "$T/fifo"
 	iobs-watch "$T/w" > "$T/fifo" 2> "$T/err" 3>&- &
 	BG_PIDS+=($!)
