@@ -292,6 +292,12 @@ supervise(struct super *s)
 	 * which must reach the loop, not kill us with the pidfile left.
 	 */
 	s->sfd = signals_open();
+	/* Also before it: with no instance left, nothing is left behind. */
+	if ((s->ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC)) == -1) {
+		if (errno == EMFILE)
+			instance_limit();
+		err(1, "inotify_init1");
+	}
 	if (asprintf(&pidfile, "%s/iobs-supervise.pid", s->state_dir) == -1 ||
 	    asprintf(&s->cache_dir, "%s/cache", s->state_dir) == -1)
 		err(1, "asprintf");
@@ -309,11 +315,6 @@ supervise(struct super *s)
 	cache_reset(s);
 	if (prctl(PR_SET_CHILD_SUBREAPER, 1) == -1)
 		err(1, "prctl");
-	if ((s->ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC)) == -1) {
-		if (errno == EMFILE)
-			instance_limit();
-		err(1, "inotify_init1");
-	}
 	s->cwd_wd = s->pwd_wd = -1;
 	reload_watch(s);
 	for (i = 0; i < s->conf.nwatch; i++) {

@@ -164,4 +164,5 @@ cat_out = $T/out"
 		echo 0 > /proc/sys/user/max_inotify_instances &&
 		exec "$0" -c "$1"' "$IOBS_BIN/iobs-supervise" "$T/rc"
 	assert_output "iobs-supervise: inotify instance limit reached (user.max_inotify_instances = 0); raise it with sysctl"
+	assert_file_not_exist "$STATE/iobs-supervise.pid"
 }
