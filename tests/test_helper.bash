@@ -62,13 +62,15 @@ setup() { common_setup; }
 teardown() { common_teardown; }
 
 # wait_for SECONDS COMMAND...: polls COMMAND every 20 ms until it
-# succeeds; fails with a message after SECONDS (scaled by SLOW).
+# succeeds; fails with a message after SECONDS (scaled by SLOW). The
+# clock bounds it too, for a COMMAND that is slow itself (a tool run
+# under valgrind).
 wait_for() {
-	local limit=$(( $1 * 50 * SLOW )) i=0
+	local limit=$(( $1 * 50 * SLOW )) i=0 end=$(( SECONDS + $1 * SLOW + 1 ))
 	shift
 	until "$@"; do
 		i=$((i + 1))
-		if [ "$i" -ge "$limit" ]; then
+		if [ "$i" -ge "$limit" ] || [ "$SECONDS" -gt "$end" ]; then
 			echo "timed out waiting for: $*" >&2
 			return 1
 		fi
