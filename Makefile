@@ -36,6 +36,15 @@ PROGS = $(BIN)/iobs-watch $(if $(SCRIBE_SRC),$(BIN)/iobs-scribe) \
 	$(if $(SUPERVISE_SRC),$(BIN)/iobs-supervise)
 # Test helpers: one program per tests/*.c, linked with libiobs.
 TEST_PROGS = $(patsubst tests/%.c,$(BIN)/%,$(TEST_SRC))
+# Fuzz targets, tests/fuzz/NAME.c: each is also linked with a replay
+# main() (tests/fuzz/replay.c), so that the suite runs every corpus
+# file and every kept crash input on each build, sanitized or not.
+FUZZ_TARGETS = stream config scribe
+FUZZ_PROGS = $(patsubst %,$(BIN)/fuzz-%,$(FUZZ_TARGETS))
+# Where a fuzz program's main() comes from; empty for libFuzzer's.
+FUZZ_MAIN = $(BUILD)/tests/fuzz/replay.o
+FUZZ_SECONDS ?= 60
+FUZZ_CC ?= clang
 MAN1 = $(wildcard man/*.1)
 MAN5 = $(wildcard man/*.5)
 MAN7 = $(wildcard man/*.7)
@@ -69,6 +78,15 @@ $(BIN)/%: $(BUILD)/tests/%.o $(BUILD)/libiobs.a
 	@mkdir -p $(BIN)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LMDB_LIBS) $(BSD_LIBS)
 
+$(BIN)/fuzz-stream: $(BUILD)/tests/fuzz/stream.o
+$(BIN)/fuzz-config: $(BUILD)/tests/fuzz/config.o $(BUILD)/supervisor/config.o
+$(BIN)/fuzz-scribe: $(BUILD)/tests/fuzz/scribe.o $(BUILD)/scribe/message.o
+$(FUZZ_PROGS): $(FUZZ_MAIN) $(BUILD)/libiobs.a
+	@mkdir -p $(BIN)
+	$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(BUILD)/libiobs.a $(BSD_LIBS)
+$(BUILD)/tests/fuzz/config.o: CPPFLAGS += -Isupervisor
+$(BUILD)/tests/fuzz/scribe.o: CPPFLAGS += -Iscribe
+
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(CPPFLAGS) -c -o $@ $<
@@ -80,7 +98,7 @@ deps:
 lint-man:
 	mandoc -Tlint -Wwarning $(MANS)
 
-tests: $(TEST_PROGS)
+tests: $(TEST_PROGS) $(FUZZ_PROGS)
 
 check: deps
 	$(MAKE) all tests
@@ -95,6 +113,28 @@ check-sanitize: deps
 	    ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	    $(BATS) $(BATS_FLAGS) tests
+
+# The suite with every program under valgrind: slow, so not in check.
+valgrind:
+	@sh mk/deps valgrind
+	$(MAKE) all tests
+	sh mk/valgrind $(BIN)
+
+# Each fuzz target under libFuzzer for FUZZ_SECONDS; new inputs go to
+# build-fuzz/corpus/NAME, crashes to build-fuzz/crash/NAME.
+fuzz:
+	@sh mk/deps fuzz
+	$(MAKE) CC=$(FUZZ_CC) BUILD=build-fuzz BIN=bin-fuzz FUZZ_MAIN= \
+	    CFLAGS="-O1 -g -fsanitize=fuzzer-no-link $(SANITIZE)" \
+	    LDFLAGS="-fsanitize=fuzzer $(SANITIZE)" \
+	    $(patsubst %,bin-fuzz/fuzz-%,$(FUZZ_TARGETS))
+	@for t in $(FUZZ_TARGETS); do \
+		mkdir -p build-fuzz/corpus/$$t build-fuzz/crash/$$t || exit 1; \
+		echo "fuzz-$$t: $(FUZZ_SECONDS) s"; \
+		bin-fuzz/fuzz-$$t -max_total_time=$(FUZZ_SECONDS) \
+		    -artifact_prefix=build-fuzz/crash/$$t/ \
+		    build-fuzz/corpus/$$t tests/fuzz/corpus/$$t || exit 1; \
+	done
 
 # Runs iobs-watch on a demo tree that it then changes.
 run: deps all
@@ -121,10 +161,10 @@ uninstall:
 		rm -f $(DESTDIR)$(MANDIR)/man$${p##*.}/$${p#man/}; done
 
 clean:
-	rm -rf build build-san bin bin-san
+	rm -rf build build-san build-fuzz build-vg bin bin-san bin-fuzz bin-vg
 
-.PHONY: all bench check check-sanitize clean deps install lint-man run \
-	tests uninstall
+.PHONY: all bench check check-sanitize clean deps fuzz install lint-man \
+	run tests uninstall valgrind
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
 .SECONDARY:

@@ -40,10 +40,58 @@ iobs_vis(char *dst, const char *src, size_t len)
 	return strvisx(dst, src, len, VIS_FLAGS);
 }
 
+/* The byte a one-letter VIS_CSTYLE escape stands for; -1 if none. */
+static int
+cstyle(char c)
+{
+	switch (c) {
+	case '\\':	return '\\';
+	case 't':	return '\t';
+	case 'n':	return '\n';
+	case 'a':	return '\a';
+	case 'b':	return '\b';
+	case 'v':	return '\v';
+	case 'f':	return '\f';
+	case 'r':	return '\r';
+	default:	return -1;
+	}
+}
+
+/*
+ * The inverse of iobs_vis(), and strict: it takes only the escapes
+ * strvis(3) writes with VIS_FLAGS. strunvis(3) also takes a trailing
+ * backslash, \q or \9, which give a name nobody wrote.
+ */
 int
 iobs_unvis(char *dst, const char *src)
 {
-	return strunvis(dst, src);
+	char *d = dst;
+	int c;
+
+	while (*src != '\0') {
+		if (*src != '\\') {
+			*d++ = *src++;
+			continue;
+		}
+		src++;
+		if (src[0] >= '0' && src[0] <= '3' &&
+		    src[1] >= '0' && src[1] <= '7' &&
+		    src[2] >= '0' && src[2] <= '7') {
+			*d++ = (src[0] - '0') << 6 | (src[1] - '0') << 3 |
+			    (src[2] - '0');
+			src += 3;
+		} else if (src[0] == '0' && (src[1] < '0' || src[1] > '7')) {
+			/* A NUL that no digit follows is written \0. */
+			*d++ = '\0';
+			src++;
+		} else if ((c = cstyle(src[0])) != -1) {
+			*d++ = c;
+			src++;
+		} else
+			return -1;
+	}
+	*d = '\0';
+	return d - dst;
 }
 
 static char *

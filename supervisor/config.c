@@ -339,10 +339,13 @@ end_watch(struct parser *p)
 			for (j = 0; j < n; j++) {
 				for (c = list[j]; *c; c++)
 					if (!isalpha((unsigned char)*c) &&
-					    *c != '_')
-						return fail(p, r->line, "events:"
-						    " %s: not an event name",
+					    *c != '_') {
+						fail(p, r->line, "events: %s: "
+						    "not an event name",
 						    list[j]);
+						free(list);
+						return -1;
+					}
 				add_warg(w, "--event=%s", list[j]);
 			}
 			free(list);

@@ -79,6 +79,37 @@ load(struct super *s, int show_warnings)
 	free(warns);
 }
 
+/*
+ * inotify_init1 failed with EMFILE: name the limit in force, the lower
+ * of the machine's and a user namespace's, as iobs-watch does.
+ */
+static void
+instance_limit(void)
+{
+	static const char *sysctl[] = { "fs.inotify.max_user_instances",
+	    "user.max_inotify_instances" };
+	static const char *file[] = { "/proc/sys/fs/inotify/max_user_instances",
+	    "/proc/sys/user/max_inotify_instances" };
+	const char *name = NULL;
+	int i, v, value = 0;
+	FILE *f;
+
+	for (i = 0; i < 2; i++) {
+		if ((f = fopen(file[i], "r")) == NULL)
+			continue;
+		if (fscanf(f, "%d", &v) == 1 && (name == NULL || v < value)) {
+			name = sysctl[i];
+			value = v;
+		}
+		fclose(f);
+	}
+	if (name == NULL)
+		errx(1, "inotify instance limit reached; raise "
+		    "fs.inotify.max_user_instances with sysctl");
+	errx(1, "inotify instance limit reached (%s = %d); raise it with "
+	    "sysctl", name, value);
+}
+
 static void
 shutdown_all(struct super *s, const char *why)
 {
@@ -241,6 +272,12 @@ supervise(struct super *s)
 		err(1, "signal");
 	s->sfd = iobs_signalfd(SIGCHLD, SIGTERM, SIGINT, SIGHUP, 0);
 	state_dir_make(s->state_dir);
+	/* Also before it: with no instance left, nothing is left behind. */
+	if ((s->ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC)) == -1) {
+		if (errno == EMFILE)
+			instance_limit();
+		err(1, "inotify_init1");
+	}
 	if (asprintf(&pidfile, "%s/iobs-supervise.pid", s->state_dir) == -1 ||
 	    asprintf(&s->cache_dir, "%s/cache", s->state_dir) == -1)
 		err(1, "asprintf");
@@ -258,8 +295,6 @@ supervise(struct super *s)
 	cache_reset(s);
 	if (prctl(PR_SET_CHILD_SUBREAPER, 1) == -1)
 		err(1, "prctl");
-	if ((s->ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC)) == -1)
-		err(1, "inotify_init1");
 	s->cwd_wd = s->pwd_wd = -1;
 	reload_watch(s);
 	for (i = 0; i < s->conf.nwatch; i++) {

@@ -73,9 +73,11 @@ has_n() {
 # Waits for a WATCH STARTED line per root; sets NAME_WATCH and
 # NAME_SCRIBE to the two process ids.
 pipeline() {
-	local name=$1 log
+	local name=$1 log before
 	shift
 	log=${SCRIBE_LOG:-$T/$name.log}
+	# Pipelines may share a log: count the WATCH STARTED lines to come.
+	before=$(count_lines "$log" "WATCH STARTED")
 	mkfifo "$T/$name.pipe"
 	iobs-scribe -o "$log" <"$T/$name.pipe" 2>"$T/$name.err" 3>&- &
 	BG_PIDS+=("$!")
@@ -84,7 +86,7 @@ pipeline() {
 	BG_PIDS+=("$!")
 	eval "${name}_WATCH=$!"
 	wait_for 10 has_lines "$log" "WATCH STARTED" \
-	    "$(count_args_roots "$@")"
+	    $((${before:-0} + $(count_args_roots "$@")))
 }
 
 # pipeline_stop NAME: stops the watcher, then waits for the scribe,

@@ -83,7 +83,7 @@ plugins = cat"
 [[data]]
 dog_out = x
 plugins = cat"
-	bad_conf 6 "plugin nope: no iobs-nope in $T/plugins or $IOBS_BIN" \
+	bad_conf 6 "plugin nope: no iobs-nope in $T/plugins or $IOBS_REAL_BIN" \
 	    "[watches]
 [[data]]
 plugins = cat, nope"

@@ -8,10 +8,22 @@ load '/usr/lib/bats/bats-assert/load'
 load '/usr/lib/bats/bats-file/load'
 
 : "${IOBS_BIN:=$BATS_TEST_DIRNAME/../bin}"
+# Where the programs themselves are; under make valgrind, IOBS_BIN holds
+# wrapper scripts instead.
+: "${IOBS_REAL_BIN:=$IOBS_BIN}"
 export PATH="$IOBS_BIN:$PATH"
 
-# Sanitized builds run slower; waits scale with this.
-if [ -n "${IOBS_SANITIZED:-}" ]; then SLOW=4; else SLOW=1; fi
+# Sanitized builds run slower, and valgrind (make valgrind, which sets
+# IOBS_VALGRIND and puts its wrappers first in IOBS_BIN) much slower;
+# waits scale with this.
+if [ -n "${IOBS_VALGRIND:-}" ]; then SLOW=20
+elif [ -n "${IOBS_SANITIZED:-}" ]; then SLOW=4
+else SLOW=1; fi
+
+# skip_valgrind WHY: this test cannot work under valgrind.
+skip_valgrind() {
+	[ -z "${IOBS_VALGRIND:-}" ] || skip "under valgrind: $1"
+}
 
 common_setup() {
 	local base=/dev/shm
@@ -50,13 +62,15 @@ setup() { common_setup; }
 teardown() { common_teardown; }
 
 # wait_for SECONDS COMMAND...: polls COMMAND every 20 ms until it
-# succeeds; fails with a message after SECONDS (scaled by SLOW).
+# succeeds; fails with a message after SECONDS (scaled by SLOW). The
+# clock bounds it too, for a COMMAND that is slow itself (a tool run
+# under valgrind).
 wait_for() {
-	local limit=$(( $1 * 50 * SLOW )) i=0
+	local limit=$(( $1 * 50 * SLOW )) i=0 end=$(( SECONDS + $1 * SLOW + 1 ))
 	shift
 	until "$@"; do
 		i=$((i + 1))
-		if [ "$i" -ge "$limit" ]; then
+		if [ "$i" -ge "$limit" ] || [ "$SECONDS" -gt "$end" ]; then
 			echo "timed out waiting for: $*" >&2
 			return 1
 		fi
