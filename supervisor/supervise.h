@@ -109,6 +109,7 @@ struct pipeline {
 	int		 nfails;
 	unsigned	 restarts;
 	char		 last[160];	/* the last exit, as words */
+	int		 last_rank;	/* of that exit: see exit_rank() */
 };
 
 struct super {

@@ -126,6 +126,67 @@ kill_test() {
 	assert_output ""
 }
 
+@test "kill -9 of the mirror's watcher under a storm: restarted, DEST converges" {
+	kill_test watch/mirror
+}
+
+@test "kill -9 of the mirror under a storm: restarted, DEST converges" {
+	kill_test mirror
+}
+
+@test "kill -9 of the scribe's watcher under a storm: log whole, DEST converges" {
+	kill_test watch/scribe
+}
+
+@test "kill -9 of the scribe under a storm: restarted, no torn line" {
+	kill_test scribe
+}
+
+@test "kill -9 of iobs-supervise under a storm: started again, DEST converges" {
+	kill_test supervise
+}
+
+@test "the watch root deleted: WATCH_DEAD, exit; made again: the pipelines restart and DEST converges" {
+	pipe_conf
+	mkdir "$SRC/d"
+	echo a >"$SRC/d/a"
+	echo b >"$SRC/b"
+	start_pipes
+	wait_converged 10
+	rm -rf "$SRC"
+	# Each watcher writes WATCH_DEAD and exits; the mirror follows the
+	# deletes, and each pipeline waits for the path.
+	wait_for 10 grep -qs "$SRC: WATCH STOPPED\$" "$T/scribe.log"
+	wait_for 10 has_lines "$T/log" \
+	    "$SRC (scribe|mirror): iobs-[a-z]+ exited 0; restart 1 in" 2
+	wait_for 10 has_lines "$T/log" \
+	    "$SRC (scribe|mirror): $SRC: No such file or directory; retrying until it is\$" 2
+	run -0 ls -A "$DST"
+	assert_output ""
+	# Made again, whole, by a rename.
+	mkdir -p "$T/new/e"
+	echo c >"$T/new/e/c"
+	mv "$T/new" "$SRC"
+	wait_for 10 has_lines "$T/log" "$SRC: there now; watching it" 1
+	wait_for 20 sup_ready
+	wait_converged 10
+	wait_for 10 has_lines "$T/scribe.log" "$SRC: WATCH STARTED\$" 2
+	# Deleted again, made again empty, then filled: the pipelines
+	# may start on the empty directory; the mirror follows anyway.
+	rm -rf "$SRC"
+	wait_for 10 has_lines "$T/scribe.log" "$SRC: WATCH STOPPED\$" 2
+	wait_for 10 has_lines "$T/log" "retrying until it is\$" 4
+	mkdir "$SRC"
+	echo f >"$SRC/f"
+	mkdir "$SRC/g"
+	echo h >"$SRC/g/h"
+	wait_for 20 sup_ready
+	wait_converged 10
+	log_whole
+	run grep -E "iobs-(watch|mirror|scribe):" "$T/log"
+	assert_output ""
+}
+
 @test "iobs-watch: a root deleted while another process holds it open: WATCH_DEAD, exit 0" {
 	mkdir "$T/w"
 	start_watch "$T/out" "$T/w"
@@ -145,4 +206,34 @@ kill_test() {
 	mkdir "$T/w"
 	wait_for 10 has_lines "$T/out2" $'\tWATCH_DEAD\t0\t'"$T/w\$" 1
 	exec 4<&-
+}
+
+@test "inotify watch limit below the tree's size: a line with watch and plugin, back-off, then failed" {
+	unshare -U -r true 2>/dev/null || skip "no user namespaces"
+	local i
+	for i in 1 2 3 4 5 6 7 8 9 10; do mkdir "$SRC/d$i"; done
+	pipe_conf 'fail_limit = 3' 'fail_window = 300'
+	# The limit of a user namespace of our own, as in watch.bats;
+	# both pipelines' watchers count against it.
+	unshare -U -r sh -c 'echo 5 >/proc/sys/user/max_inotify_watches &&
+	    exec "$@"' sh iobs-supervise -c "$T/rc" >"$T/stdout" 2>"$T/log" 3>&- &
+	SUP_PID=$!
+	BG_PIDS+=("$SUP_PID")
+	wait_for 30 has_lines "$T/log" "left down until the next reload\$" 2
+	running "$SUP_PID"
+	# Each start said why in one line, under its watch and plugin.
+	run -0 grep -c "watch limit reached" "$T/log"
+	assert_output 6
+	run -0 grep -vE "^iobs-supervise: $SRC (scribe|mirror): iobs-watch: $SRC(/d[0-9]+)?: inotify watch limit reached \(user\.max_inotify_watches = 5\); raise it with sysctl\$" "$T/log"
+	refute_line --partial "watch limit reached"
+	# Back-off between the starts, then failed: no spinning.
+	for p in scribe mirror; do
+		grep -q "^iobs-supervise: $SRC $p: iobs-watch exited 1; restart 1 in 0.2 s\$" "$T/log"
+		grep -q "^iobs-supervise: $SRC $p: iobs-watch exited 1; restart 2 in 0.4 s\$" "$T/log"
+		grep -q "^iobs-supervise: $SRC $p: iobs-watch exited 1; failed 3 times in 300 s: left down until the next reload\$" "$T/log"
+		run -0 field_of "$SRC" "$p" 3
+		assert_output failed
+	done
+	# Nothing crashed: the plugins saw the end of an empty stream.
+	run -1 grep -E "iobs-(scribe|mirror) (exited [1-9]|killed)" "$T/log"
 }
