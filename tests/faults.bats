@@ -146,6 +146,158 @@ kill_test() {
 	kill_test supervise
 }
 
+# How this sandbox can mount a small tmpfs: directly (root), in a mount
+# namespace, or in a user and mount namespace; skips when none works.
+fs_how() {
+	mkdir -p "$T/probe"
+	if mount -t tmpfs -o size=1m iobs-probe "$T/probe" 2>/dev/null; then
+		umount "$T/probe"
+		FS_NS=
+	elif unshare -m sh -c 'mount -t tmpfs tmpfs "$1"' sh "$T/probe" \
+	    2>/dev/null; then
+		FS_NS=-m
+	elif unshare -U -r -m sh -c 'mount -t tmpfs tmpfs "$1"' sh \
+	    "$T/probe" 2>/dev/null; then
+		FS_NS="-U -r -m"
+	else
+		skip "cannot mount a tmpfs here, not even with unshare -m"
+	fi
+}
+
+# start_fs_mirror SIZE BALLAST_KB: iobs-watch $SRC | iobs-mirror into
+# $FS/dst, on a tmpfs of SIZE on $FS that a ballast file of BALLAST_KB
+# fills in part. The tmpfs is mounted by the mirror's own process, in
+# its namespace if need be; FSV is where this shell sees it.
+start_fs_mirror() {
+	fs_how
+	FS=$T/fs
+	mkdir "$FS"
+	[ -n "$FS_NS" ] || FS_MOUNTED=$FS
+	mkfifo "$T/pipe"
+	${FS_NS:+unshare $FS_NS} sh -c '
+		mount -t tmpfs -o size="$1" iobs-faults "$3" || exit 99
+		head -c "$2"K /dev/zero >"$3/ballast"
+		mkdir "$3/dst"
+		shift 3
+		exec "$@"' sh "$1" "$2" "$FS" iobs-mirror "$FS/dst" \
+	    <"$T/pipe" >"$T/mirror.out" 2>"$T/mirror.err" 3>&- &
+	MIRROR_PID=$!
+	BG_PIDS+=("$MIRROR_PID")
+	iobs-watch "$SRC" >"$T/pipe" 2>"$T/watch.err" 3>&- &
+	BG_PIDS+=($!)
+	if [ -n "$FS_NS" ]; then FSV=/proc/$MIRROR_PID/root$FS; else FSV=$FS; fi
+	DST=$FSV/dst
+	wait_converged 10
+}
+
+# fs_do COMMAND...: runs COMMAND where the tmpfs is mounted.
+fs_do() {
+	${FS_NS:+nsenter -t "$MIRROR_PID" ${FS_NS/-r/} --preserve-credentials} "$@"
+}
+
+# The mirror has applied every record before this one: a marker
+# file made now is in DEST.
+mirror_synced() {
+	echo "$1" >"$SRC/marker"
+	wait_for 10 grep -qsx "$1" "$DST/marker"
+}
+
+@test "DEST full: one error line, the mirror keeps on; ballast deleted: converges with no event" {
+	echo a >"$SRC/a"
+	start_fs_mirror 2m 1200
+	head -c 1500K /dev/urandom >"$SRC/big"
+	wait_for 10 grep -qs "No space left on device" "$T/mirror.err"
+	# Every record about big, and the ones after, are applied.
+	mirror_synced 1
+	running "$MIRROR_PID"
+	run -0 cat "$T/mirror.err"
+	assert_output --regexp "^iobs-mirror: write [^ ]*/fs/dst/big: No space left on device\$"
+	# No half-copied temporary file is left behind.
+	run -0 find "$DST" -name '.iobs-mirror.*'
+	assert_output ""
+	# Space is freed outside DEST, which makes no event in the
+	# source. What retries is iobs-mirror's own timer: a failed path
+	# is tried again 1 s after the failure, then 2, 4, ... 60 s.
+	rm "$FSV/ballast"
+	wait_converged 10
+	running "$MIRROR_PID"
+	run -0 grep -c . "$T/mirror.err"
+	assert_output 1
+}
+
+@test "DEST full: grown with remount, the next event retries at once" {
+	echo a >"$SRC/a"
+	start_fs_mirror 1m 0
+	head -c 1500K /dev/urandom >"$SRC/big"
+	wait_for 10 grep -qs "No space left on device" "$T/mirror.err"
+	mirror_synced 1
+	fs_do mount -o remount,size=4m "$FS"
+	# What retries here is the next record, any record: a failed
+	# path is tried again with the first one a second or more after
+	# the last try, before the timer's turn.
+	sleep 1
+	mirror_synced 2
+	converged
+	run -0 grep -c . "$T/mirror.err"
+	assert_output 1
+}
+
+# as_nobody COMMAND...: COMMAND without root's privileges, which would
+# read anything.
+as_nobody() {
+	setpriv --reuid=nobody --regid=nogroup --clear-groups "$@"
+}
+
+@test "a source directory made unreadable, as nobody: a line per entry, no crash, the rest mirrored, then converges" {
+	command -v setpriv >/dev/null || skip "no setpriv"
+	[ "$(id -u)" = 0 ] || skip "needs root to become nobody"
+	mkdir -p "$SRC/locked/d1" "$SRC/open" "$DST"
+	echo a >"$SRC/locked/a"
+	echo f >"$SRC/locked/d1/f"
+	echo b >"$SRC/open/b"
+	chmod 755 "$T"
+	chown nobody "$DST"
+	mkfifo "$T/pipe"
+	as_nobody iobs-mirror "$DST" <"$T/pipe" >"$T/mirror.out" \
+	    2>"$T/mirror.err" 3>&- &
+	MIRROR_PID=$!
+	BG_PIDS+=("$MIRROR_PID")
+	as_nobody iobs-watch "$SRC" >"$T/pipe" 2>"$T/watch.err" 3>&- &
+	WATCH_PID=$!
+	BG_PIDS+=("$WATCH_PID")
+	wait_converged 10
+	chmod 000 "$SRC/locked"
+	echo new >"$SRC/locked/new"
+	# As nobody, the mirror can neither rename in DEST's copy of the
+	# directory, now mode 000 too, nor read the source to copy: DEST
+	# keeps d1 and lacks d2 until the directory is readable again.
+	mv "$SRC/locked/d1" "$SRC/locked/d2"
+	echo n >"$SRC/open/n"
+	echo c >"$SRC/c"
+	wait_for 10 test -e "$DST/c"
+	# Everything else is mirrored; only what could not be read is not.
+	wait_for 10 eval '[ -z "$(treecmp "$SRC" "$DST" | grep -v "^locked/")" ]'
+	run -1 treecmp "$SRC" "$DST"
+	assert_output "locked/d1: only in second
+locked/d2: only in first
+locked/new: only in first"
+	running "$MIRROR_PID"
+	running "$WATCH_PID"
+	# One line for each entry, however many records named it.
+	run -0 cat "$T/mirror.err"
+	assert_output "iobs-mirror: read $SRC/locked/new: Permission denied
+iobs-mirror: rename $DST/locked/d1: Permission denied
+iobs-mirror: read $SRC/locked/d2: Permission denied"
+	# Readable again: iobs-mirror tries the entries again by itself,
+	# at the ATTRIB record of the chmod or on its timer.
+	chmod 755 "$SRC/locked"
+	wait_converged 10
+	run -0 grep -c . "$T/mirror.err"
+	assert_output 3
+	run -0 cat "$T/watch.err"
+	assert_output ""
+}
+
 @test "the watch root deleted: WATCH_DEAD, exit; made again: the pipelines restart and DEST converges" {
 	pipe_conf
 	mkdir "$SRC/d"
