@@ -71,6 +71,7 @@ renamed(struct mirror *m, const char *from, const char *to)
 	pathset_rename(&m->dirty_files, from, to);
 	pathset_rename(&m->dirty_dirs, from, to);
 	pathset_rename(&m->verify, from, to);
+	pathset_rename(&m->retry, from, to);
 	for (i = 0; i < m->nmoves; i++)
 		if (path_below(m->moves[i].rel, from)) {
 			if (asprintf(&p, "%s%s", to,
@@ -101,8 +102,12 @@ rename_entry(struct mirror *m, const char *from, const char *to, int isdir)
 		return;
 	}
 	if ((opfd = dest_parent(m, from, &oname, 0)) == -1 ||
-	    fstatat(opfd, oname, &st, AT_SYMLINK_NOFOLLOW) == -1)
-		goto copy;	/* not in DEST: copied instead */
+	    fstatat(opfd, oname, &st, AT_SYMLINK_NOFOLLOW) == -1) {
+		/* Not in DEST: copied instead; unreachable: deleted later. */
+		if (errno != ENOENT && errno != ENOTDIR)
+			dest_error(m, "rename", from);
+		goto copy;
+	}
 	if ((npfd = dest_parent(m, to, &nname, 1)) == -1) {
 		/*
 		 * The new directory is gone from the source already: a
@@ -213,6 +218,91 @@ apply_wants(uint32_t mask)
 	return (mask & WANTED) != 0;
 }
 
+/*
+ * A failed path is tried again RETRY_MS after its last failure, then
+ * after twice as long as it has been failing, up to RETRY_MAX_MS; or
+ * at a record, once RETRY_MS have passed: the disk may have been
+ * fixed without a word in the stream.
+ */
+static int64_t
+retry_due(const struct pathset_entry *e, int record)
+{
+	int64_t wait = e->last - e->first;
+
+	if (record || wait < RETRY_MS)
+		wait = RETRY_MS;
+	if (wait > RETRY_MAX_MS)
+		wait = RETRY_MAX_MS;
+	return e->last + wait;
+}
+
+/* A path failed: remember it, or the whole tree when there are many. */
+void
+retry_add(struct mirror *m, const char *rel)
+{
+	if (m->retry.n >= RETRY_PATHS && pathset_get(&m->retry, rel) == NULL) {
+		pathset_clear(&m->retry);
+		rel = "";
+	}
+	pathset_add(&m->retry, rel, now_ms());
+}
+
+/* rel, or a directory above it, failed already and was reported. */
+int
+retry_known(struct mirror *m, const char *rel)
+{
+	char *copy, *slash;
+	int known = 0;
+
+	if (m->retrying != NULL && path_below(rel, m->retrying))
+		return 1;
+	if (m->retry.n == 0)
+		return 0;
+	if ((copy = strdup(rel)) == NULL)
+		err(1, "strdup");
+	for (;;) {
+		if (pathset_get(&m->retry, copy) != NULL) {
+			known = 1;
+			break;
+		}
+		if (copy[0] == '\0')
+			break;
+		slash = strrchr(copy, '/');
+		*(slash != NULL ? slash : copy) = '\0';
+	}
+	free(copy);
+	return known;
+}
+
+/*
+ * Tries the due paths again. Each leaves the set first; a new failure
+ * puts it back, keeping the time of the first one for the back-off.
+ */
+static void
+retry(struct mirror *m, int record)
+{
+	struct pathset_entry *e;
+	int64_t now = now_ms(), first;
+	size_t i;
+	char *rel;
+
+	for (i = 0; i < m->retry.n; i++) {
+		if (retry_due(&m->retry.e[i], record) > now)
+			continue;
+		first = m->retry.e[i].first;
+		rel = pathset_take(&m->retry, i);
+		m->retrying = rel;
+		sync_path(m, rel, SYNC_CONTENT | SYNC_RECURSE | SYNC_DELETE);
+		m->retrying = NULL;
+		if ((e = pathset_get(&m->retry, rel)) != NULL)
+			e->first = first;
+		free(rel);
+		/* The set changed under us: start over, what is done is gone. */
+		i = (size_t)-1;
+		now = now_ms();
+	}
+}
+
 /* How long poll may sleep before a timer is due; -1 for ever. */
 int
 apply_timeout(struct mirror *m)
@@ -233,6 +323,9 @@ apply_timeout(struct mirror *m)
 	}
 	if (m->verify.n > 0 && now + VERIFY_MS < due)
 		due = now + VERIFY_MS;
+	for (i = 0; i < m->retry.n; i++)
+		if ((t = retry_due(&m->retry.e[i], 0)) < due)
+			due = t;
 	if (due == INT64_MAX)
 		return -1;
 	return due <= now ? 0 : (int)(due - now);
@@ -292,6 +385,8 @@ apply_timers(struct mirror *m, int idle)
 	if (m->nmoves == 0 && m->verify.n > 0 &&
 	    (idle || m->verify.e[0].first + BUSY_MS <= now))
 		verify(m);
+	if (m->retry.n > 0 && m->active && !m->o.dry_run)
+		retry(m, !idle);
 }
 
 /* At WATCH_DEAD or the end of the stream: everything waiting, now. */
@@ -319,6 +414,7 @@ apply_reset(struct mirror *m)
 		move_drop(m, 0);
 	pathset_clear(&m->dirty_files);
 	pathset_clear(&m->verify);
+	pathset_clear(&m->retry);
 }
 
 void

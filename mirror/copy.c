@@ -98,7 +98,7 @@ copy_data(struct mirror *m, int in, int out, off_t size)
 }
 
 /* A source that vanished or changed type: a later record says so. */
-static int
+int
 vanished(int e)
 {
 	return e == ENOENT || e == ENOTDIR || e == ELOOP || e == ENXIO;

@@ -46,6 +46,8 @@ struct mirror {
 	struct pathset	 dirty_dirs;	/* metadata to set after contents */
 	struct pathset	 dirty_files;	/* modified, not yet closed */
 	struct pathset	 verify;	/* subtrees to compare when quiet */
+	struct pathset	 retry;		/* failed: reported once, tried again */
+	const char	*retrying;	/* the path being tried again */
 
 	int		 clone_ok, cfr_ok;	/* FICLONE, copy_file_range */
 	unsigned long	 tmpseq;
@@ -62,6 +64,9 @@ struct mirror {
 #define QUIET_MS	200	/* an open file quiet this long is copied */
 #define BUSY_MS		2000	/* a busy open file is copied this often */
 #define VERIFY_MS	30	/* input quiet this long: compare renamed trees */
+#define RETRY_MS	1000	/* a failed path is tried again after this, */
+#define RETRY_MAX_MS	60000	/* doubling up to this, or at a record */
+#define RETRY_PATHS	4096	/* past this many, the whole tree is */
 
 int64_t	 now_ms(void);
 
@@ -81,6 +86,8 @@ int	 dest_meta(struct mirror *, int pfd, const char *name,
 void	 dest_log(struct mirror *, int level, const char *what,
 	    const char *rel, const char *rel2);
 void	 dest_error(struct mirror *, const char *what, const char *rel);
+void	 src_error(struct mirror *, const char *what, const char *rel);
+int	 vanished(int);
 void	 mark_parent(struct mirror *, const char *rel);
 char	*rel_join(const char *dir, const char *name);
 int	 rel_excluded(struct mirror *, const char *rel);
@@ -110,6 +117,8 @@ void	 apply_timers(struct mirror *, int idle);
 void	 apply_flush(struct mirror *);
 void	 apply_free(struct mirror *);
 void	 apply_reset(struct mirror *);
+void	 retry_add(struct mirror *, const char *rel);
+int	 retry_known(struct mirror *, const char *rel);
 int	 apply_wants(uint32_t);
 
 #endif

@@ -390,18 +390,44 @@ dest_log(struct mirror *m, int level, const char *what, const char *rel,
 	fflush(stdout);
 }
 
+/*
+ * An error on base/rel, in one line, once: the path is tried again
+ * (apply.c), and a failure of the same path, or of one below a path
+ * that failed, is not reported again.
+ */
+static void
+report(struct mirror *m, const char *what, const char *base, const char *rel)
+{
+	size_t len = strlen(rel);
+	int save = errno;
+	char *v;
+
+	m->rval = 1;
+	if (!retry_known(m, rel)) {
+		if ((v = malloc(IOBS_VIS_MAX(len))) == NULL)
+			err(1, "malloc");
+		iobs_vis(v, rel, len);
+		errno = save;
+		/* A root of "" is "/". */
+		warn("%s %s%s%s", what, base[0] || len ? base : "/",
+		    len ? "/" : "", v);
+		free(v);
+	}
+	retry_add(m, rel);
+	errno = save;
+}
+
 void
 dest_error(struct mirror *m, const char *what, const char *rel)
 {
-	size_t len = strlen(rel);
-	char *v;
+	report(m, what, m->o.dest, rel);
+}
 
-	if ((v = malloc(IOBS_VIS_MAX(len))) == NULL)
-		err(1, "malloc");
-	iobs_vis(v, rel, len);
-	warn("%s %s%s%s", what, m->o.dest, len ? "/" : "", v);
-	free(v);
-	m->rval = 1;
+/* The source could not be read: not vanished, so worth a line. */
+void
+src_error(struct mirror *m, const char *what, const char *rel)
+{
+	report(m, what, m->root, rel);
 }
 
 /* An excluded entry, or one below an excluded directory. */

@@ -214,8 +214,11 @@ walk_entry(struct mirror *m, int sdir, int ddir, const char *name,
 	if (sd == -1 && errno == EPERM)
 		sd = openat(sdir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
 		    O_CLOEXEC);
-	if (sd == -1)
+	if (sd == -1) {
+		if (!vanished(errno))
+			src_error(m, "read", rel);
 		return;
+	}
 	if ((dd = openat(ddir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
 	    O_CLOEXEC)) == -1) {
 		dest_error(m, "open", rel);

@@ -92,8 +92,7 @@ sync_one(struct mirror *m, int spfd, int dpfd, const char *name,
 		if (r == 1)
 			return 1;
 		if (r == -2) {
-			warn("%s", rel);
-			m->rval = 1;
+			src_error(m, "read", rel);
 			return -1;
 		}
 		break;
@@ -143,7 +142,7 @@ sync_path(struct mirror *m, const char *rel, int how)
 {
 	const char *sname, *dname;
 	struct stat sst;
-	int spfd, dpfd, sd, dd, r;
+	int spfd, dpfd, sd, dd, r, serr;
 
 	if (rel_excluded(m, rel))
 		return 0;
@@ -155,7 +154,14 @@ sync_path(struct mirror *m, const char *rel, int how)
 	}
 	if ((spfd = src_parent(m, rel, &sname)) == -1 ||
 	    fstatat(spfd, sname, &sst, AT_SYMLINK_NOFOLLOW) == -1) {
+		r = errno;
 		dir_release(m, spfd);
+		/* Unreadable is not gone: DEST keeps what it has. */
+		if (!vanished(r)) {
+			errno = r;
+			src_error(m, "read", rel);
+			return -1;
+		}
 		if (how & SYNC_DELETE)
 			delete_path(m, rel);
 		return 1;
@@ -175,11 +181,15 @@ sync_path(struct mirror *m, const char *rel, int how)
 		if (sd == -1 && errno == EPERM)
 			sd = openat(spfd, sname, O_RDONLY | O_DIRECTORY |
 			    O_NOFOLLOW | O_CLOEXEC);
+		serr = errno;
 		dd = openat(dpfd, dname, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
 		    O_CLOEXEC);
 		if (sd != -1 && dd != -1)
 			walk_tree(m, sd, dd, rel, NULL);
-		else if (dd == -1)
+		else if (sd == -1 && !vanished(serr)) {
+			errno = serr;
+			src_error(m, "read", rel);
+		} else if (dd == -1)
 			dest_error(m, "open", rel);
 		if (sd != -1)
 			close(sd);

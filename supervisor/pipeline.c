@@ -402,6 +402,23 @@ describe(char *buf, size_t len, const char *who, int status)
 		snprintf(buf, len, "%s exited %d", who, WEXITSTATUS(status));
 }
 
+/* How much an exit says about a failure: clean, a stop or error, a kill. */
+static int
+exit_rank(int status)
+{
+	if (WIFEXITED(status))
+		return WEXITSTATUS(status) != 0;
+	switch (WTERMSIG(status)) {
+	case SIGTERM:
+	case SIGPIPE:
+	case SIGHUP:
+	case SIGINT:
+		return 1;
+	default:
+		return 2;
+	}
+}
+
 void
 pipeline_reaped(struct super *s, pid_t pid, int status)
 {
@@ -423,18 +440,17 @@ pipeline_reaped(struct super *s, pid_t pid, int status)
 	}
 	if (p->state == P_UP) {
 		describe(p->last, sizeof(p->last), who, status);
-		p->last_eof = !watcher && WIFEXITED(status) &&
-		    WEXITSTATUS(status) == 0;
+		p->last_rank = exit_rank(status);
 		pipeline_stop(s, p, W_CRASH);
 	} else if (p->state == P_STOPPING && p->why == W_CRASH &&
-	    p->last_eof && watcher && WIFSIGNALED(status) &&
-	    WTERMSIG(status) != SIGPIPE) {
+	    !p->termed && !p->killed && exit_rank(status) > p->last_rank) {
 		/*
-		 * Both reaped at once, the plugin first: its clean exit was
-		 * the end of its input, so the watcher, killed, went first.
+		 * A killed watcher closes the pipe before it is a zombie:
+		 * its plugin, ending cleanly at EOF, may be reaped first.
+		 * The restart is about the member that failed.
 		 */
 		describe(p->last, sizeof(p->last), who, status);
-		p->last_eof = 0;
+		p->last_rank = exit_rank(status);
 	}
 	check_stopped(s, p);
 }

@@ -109,7 +109,7 @@ struct pipeline {
 	int		 nfails;
 	unsigned	 restarts;
 	char		 last[160];	/* the last exit, as words */
-	int		 last_eof;	/* last: the plugin's clean exit */
+	int		 last_rank;	/* of that exit: see exit_rank() */
 };
 
 struct super {

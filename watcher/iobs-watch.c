@@ -37,6 +37,8 @@
 
 /* How long an unpaired MOVED_FROM of a directory waits, at most. */
 #define PENDING_MS	50
+/* How often each root's path is looked at: see check_roots(). */
+#define ROOT_CHECK_MS	1000
 
 /* Always asked of the kernel: the directory map depends on them. */
 #define BOOKKEEPING	(IN_CREATE | IN_MOVED_FROM | IN_MOVED_TO | \
@@ -191,6 +193,40 @@ read_events(struct watcher *w, char *buf)
 	dispatch(w, buf, n);
 }
 
+static int64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * The kernel sends a root's DELETE_SELF only once nobody holds the
+ * directory any more, and iobs-mirror holds its source root open: a
+ * root whose path is gone, or names another file, is dead now.
+ */
+static void
+check_roots(struct watcher *w)
+{
+	struct root *r;
+	struct stat st;
+	int i;
+
+	for (i = 0; i < w->nroots; i++) {
+		r = &w->roots[i];
+		if (!r->alive || !r->announced)
+			continue;
+		if (stat(r->pathlen ? r->path : "/", &st) == 0 ?
+		    st.st_dev == r->dev && st.st_ino == r->ino :
+		    errno != ENOENT && errno != ENOTDIR)
+			continue;
+		gettimeofday(&w->now, NULL);
+		root_dead(w, i);
+	}
+}
+
 static void
 coalesce(struct watcher *w, ssize_t got)
 {
@@ -211,10 +247,17 @@ run(struct watcher *w, int wakefd)
 	static char buf[READ_SIZE]
 	    __attribute__((aligned(__alignof__(struct inotify_event))));
 	struct pollfd pfd[3];
+	int64_t checked = now_ms();
 	int timeout, ready;
 	ssize_t n;
 
 	while (w->nalive > 0) {
+		if (now_ms() - checked >= ROOT_CHECK_MS) {
+			check_roots(w);
+			flush_or_exit(w, !w->out.nonblock);
+			checked = now_ms();
+			continue;
+		}
 		if (w->stash.len > 0) {
 			gettimeofday(&w->now, NULL);
 			stash_dispatch(w);
@@ -248,7 +291,7 @@ run(struct watcher *w, int wakefd)
 		pfd[2].events = POLLOUT;
 		if (w->out.bytes == 0 || !w->out.nonblock)
 			pfd[2].fd = -1;
-		timeout = w->npending > 0 ? PENDING_MS : -1;
+		timeout = w->npending > 0 ? PENDING_MS : ROOT_CHECK_MS;
 		if ((ready = poll(pfd, 3, timeout)) == -1) {
 			if (errno == EINTR)
 				continue;

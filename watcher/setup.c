@@ -228,7 +228,8 @@ list_dir(struct watcher *w, struct dnode *n, int dfd, int synthetic)
 			if (isdir && w->recursive)
 				pathbuf_append(&w->names, de->d_name, len + 1);
 		}
-	if (nread == -1 && !w->quiet)
+	/* ENOENT: removed while listed; its DELETE is on its way. */
+	if (nread == -1 && errno != ENOENT && !w->quiet)
 		warn("%s", sys_path(&w->path));
 	return 0;
 }
@@ -327,6 +328,8 @@ watch_root(struct watcher *w, int i)
 	    r->vislen : 0);
 	if (stat(sys_path(&w->path), &st) == -1)
 		return -1;
+	r->dev = st.st_dev;
+	r->ino = st.st_ino;
 	if (!S_ISDIR(st.st_mode)) {
 		wd = inotify_add_watch(w->ifd, sys_path(&w->path),
 		    w->kernel_mask);

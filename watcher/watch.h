@@ -6,6 +6,7 @@
 #define WATCH_H
 
 #include <sys/time.h>
+#include <sys/types.h>
 
 #include <stdint.h>
 #include <unistd.h>
@@ -22,6 +23,8 @@ struct root {
 	struct dnode	*node;
 	int		 alive;		/* not yet WATCH_DEAD */
 	int		 announced;	/* WATCH_INIT printed */
+	dev_t		 dev;		/* what the path named when watched */
+	ino_t		 ino;
 };
 
 /* A directory seen leaving by MOVED_FROM, waiting for its MOVED_TO. */
