@@ -374,7 +374,7 @@ main(int argc, char *argv[])
 
 	add_roots(&w, argc, argv);
 	raise_fd_limit();
-	wakefd = signals_init(&w);
+	wakefd = signals_init(&w, ROOT_CHECK_MS);
 	outq_init(&w.out, STDOUT_FILENO, limit);
 	tree_init(&w.tree);
 	watch_open(&w);

@@ -9,6 +9,7 @@
 #define _GNU_SOURCE	/* pipe2 */
 
 #include <sys/inotify.h>
+#include <sys/time.h>
 
 #include <err.h>
 #include <errno.h>
@@ -81,10 +82,17 @@ on_signal(int sig)
 	errno = saved;
 }
 
+static void
+on_tick(int sig)
+{
+	(void)sig;
+}
+
 int
-signals_init(struct watcher *w)
+signals_init(struct watcher *w, int tick_ms)
 {
 	static const int sigs[] = { SIGINT, SIGTERM, SIGHUP };
+	struct itimerval tick;
 	struct sigaction sa;
 	size_t i;
 
@@ -101,6 +109,19 @@ signals_init(struct watcher *w)
 	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
 		if (sigaction(sigs[i], &sa, NULL) == -1)
 			err(1, "sigaction");
+	/*
+	 * A tick, not restarted: it ends a blocking read now and then, so
+	 * the main loop can look at the roots (see check_roots()).
+	 */
+	sa.sa_handler = on_tick;
+	sa.sa_flags = 0;
+	if (sigaction(SIGALRM, &sa, NULL) == -1)
+		err(1, "sigaction");
+	tick.it_interval.tv_sec = tick.it_value.tv_sec = tick_ms / 1000;
+	tick.it_interval.tv_usec = tick.it_value.tv_usec =
+	    tick_ms % 1000 * 1000;
+	if (setitimer(ITIMER_REAL, &tick, NULL) == -1)
+		err(1, "setitimer");
 	return wake[0];
 }
 

@@ -73,7 +73,7 @@ void	 stash_dispatch(struct watcher *);
 void	 pending_expire(struct watcher *);
 
 /* signals.c */
-int	 signals_init(struct watcher *);
+int	 signals_init(struct watcher *, int tick_ms);
 int	 signals_take(struct watcher *);
 ssize_t	 signals_read(struct watcher *, char *, size_t);
 void	 signals_close(void);
