@@ -3,6 +3,9 @@
  * is put together in a buffer and goes out in one write(2): with
  * O_APPEND no other writer's line ever lands inside one of ours.
  */
+#include <sys/file.h>
+#include <sys/stat.h>
+
 #include <err.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -15,10 +18,58 @@
 /* Grows for longer lines. */
 #define LINE_BUF	4096
 
+/*
+ * A writer killed (SIGKILL) inside a write(2) that crosses a page of
+ * the file leaves the first part of its line: the kernel stops between
+ * pages. Cut that torn tail off, so the next line starts whole.
+ */
+static void
+cut_torn_tail(int fd, const char *path)
+{
+	char buf[4096];
+	struct stat st;
+	off_t off, cut = 0;
+	ssize_t n, i;
+
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) || st.st_size == 0 ||
+	    pread(fd, buf, 1, st.st_size - 1) != 1 || buf[0] == '\n')
+		return;
+	for (off = st.st_size; off > 0 && cut == 0;) {
+		n = off > (off_t)sizeof(buf) ? (off_t)sizeof(buf) : off;
+		off -= n;
+		if (pread(fd, buf, n, off) != n)
+			return;
+		for (i = n - 1; i >= 0; i--)
+			if (buf[i] == '\n') {
+				cut = off + i + 1;
+				break;
+			}
+	}
+	if (ftruncate(fd, cut) == 0)
+		warnx("%s: cut a torn last line (%lld bytes) left by a writer "
+		    "that was killed", path, (long long)(st.st_size - cut));
+}
+
+/*
+ * Every scribe holds a shared lock on its log while it has it open;
+ * one that gets the lock exclusive is the only writer, and may repair
+ * the tail. A log we may not read is opened for writing only.
+ */
 static int
 open_log(const char *path)
 {
-	return open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+	int fd;
+
+	fd = open(path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+	if (fd == -1 && errno == EACCES)
+		return open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC,
+		    0644);
+	if (fd == -1)
+		return -1;
+	if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+		cut_torn_tail(fd, path);
+	(void)flock(fd, LOCK_SH);
+	return fd;
 }
 
 void

@@ -119,3 +119,27 @@ EOF2
 	assert_line "$T/d: the watch root was itself DELETED"
 	assert_line -n -1 "$T/d: WATCH STOPPED"
 }
+
+@test "scribe-log: a torn last line, left by a writer killed mid-write, is cut at open" {
+	printf '%s\n%s' "2026-11-25 10:00:00.000000 /data: file 'a' was CREATED" \
+		"2026-11-25 10:00:01.0000" > "$T/log"
+	printf '# iobs-stream 1\n1764057600.000000\tWATCH_INIT\t0\t/data\n' |
+		iobs-scribe --utc -o "$T/log" 2> "$T/err"
+	run cat "$T/log"
+	assert_output "2026-11-25 10:00:00.000000 /data: file 'a' was CREATED
+2025-11-25 08:00:00.000000 /data: WATCH STARTED"
+	run cat "$T/err"
+	assert_output "iobs-scribe: $T/log: cut a torn last line (24 bytes) left by a writer that was killed"
+}
+
+@test "scribe-log: another writer has the log open: its tail is left alone" {
+	printf 'a line still being written' > "$T/log"
+	flock -s "$T/log" sleep 30 3>&- &
+	BG_PIDS+=($!)
+	wait_for 5 test -n "$(awk '$2 == "FLOCK"' /proc/locks)"
+	printf '# iobs-stream 1\n1764057600.000000\tWATCH_INIT\t0\t/data\n' |
+		iobs-scribe --utc -o "$T/log" 2> "$T/err"
+	run cat "$T/log"
+	assert_output "a line still being written2025-11-25 08:00:00.000000 /data: WATCH STARTED"
+	assert_file_empty "$T/err"
+}
