@@ -80,7 +80,8 @@ wait_for() {
 
 # count_lines FILE PATTERN: lines of FILE matching the ERE.
 count_lines() {
-	grep -c -E "$2" "$1" 2>/dev/null || true
+	if [ -e "$1" ]; then grep -c -E "$2" "$1" 2>/dev/null || true
+	else echo 0; fi
 }
 
 # has_lines FILE PATTERN N: at least N lines match.
