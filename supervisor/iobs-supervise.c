@@ -23,6 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "watchlimit.h"
 #include "signals.h"
 #include "supervise.h"
 
@@ -77,37 +78,6 @@ load(struct super *s, int show_warnings)
 		if (*line != '\0')
 			warnx("%s", line);
 	free(warns);
-}
-
-/*
- * inotify_init1 failed with EMFILE: name the limit in force, the lower
- * of the machine's and a user namespace's, as iobs-watch does.
- */
-static void
-instance_limit(void)
-{
-	static const char *sysctl[] = { "fs.inotify.max_user_instances",
-	    "user.max_inotify_instances" };
-	static const char *file[] = { "/proc/sys/fs/inotify/max_user_instances",
-	    "/proc/sys/user/max_inotify_instances" };
-	const char *name = NULL;
-	int i, v, value = 0;
-	FILE *f;
-
-	for (i = 0; i < 2; i++) {
-		if ((f = fopen(file[i], "r")) == NULL)
-			continue;
-		if (fscanf(f, "%d", &v) == 1 && (name == NULL || v < value)) {
-			name = sysctl[i];
-			value = v;
-		}
-		fclose(f);
-	}
-	if (name == NULL)
-		errx(1, "inotify instance limit reached; raise "
-		    "fs.inotify.max_user_instances with sysctl");
-	errx(1, "inotify instance limit reached (%s = %d); raise it with "
-	    "sysctl", name, value);
 }
 
 static void
@@ -274,8 +244,13 @@ supervise(struct super *s)
 	state_dir_make(s->state_dir);
 	/* Also before it: with no instance left, nothing is left behind. */
 	if ((s->ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC)) == -1) {
-		if (errno == EMFILE)
-			instance_limit();
+		if (errno == EMFILE) {
+			char msg[256];
+
+			iobs_limit_message(IOBS_LIMIT_INSTANCES, msg,
+			    sizeof(msg));
+			errx(1, "%s", msg);
+		}
 		err(1, "inotify_init1");
 	}
 	if (asprintf(&pidfile, "%s/iobs-supervise.pid", s->state_dir) == -1 ||

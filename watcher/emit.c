@@ -161,51 +161,17 @@ flush_or_exit(struct watcher *w, int wait)
 		write_failed();
 }
 
-/*
- * The limit in force is the lower of the machine's and, in a user
- * namespace, the namespace's own; name the one that bit.
- */
-static const char *
-lower_limit(const char *sysctl, int *value)
-{
-	static const struct {
-		const char	*sysctl, *userns, *file;
-	} map[] = {
-		{ "fs.inotify.max_user_watches", "user.max_inotify_watches",
-		  "/proc/sys/user/max_inotify_watches" },
-		{ "fs.inotify.max_user_instances", "user.max_inotify_instances",
-		  "/proc/sys/user/max_inotify_instances" },
-	};
-	size_t i;
-	FILE *f;
-	int v;
-
-	for (i = 0; i < sizeof(map) / sizeof(map[0]); i++) {
-		if (strcmp(map[i].sysctl, sysctl) != 0 ||
-		    (f = fopen(map[i].file, "r")) == NULL)
-			continue;
-		if (fscanf(f, "%d", &v) == 1 && v < *value) {
-			*value = v;
-			sysctl = map[i].userns;
-		}
-		fclose(f);
-	}
-	return sysctl;
-}
-
 void
-fatal_limit(struct watcher *w, const char *path, const char *what,
-    const char *sysctl, int value)
+fatal_limit(struct watcher *w, const char *path, enum iobs_limit which)
 {
+	char msg[256];
 	int i;
 
-	sysctl = lower_limit(sysctl, &value);
+	iobs_limit_message(which, msg, sizeof(msg));
 	if (path != NULL)
-		warnx("%s: inotify %s limit reached (%s = %d); raise it with "
-		    "sysctl", path, what, sysctl, value);
+		warnx("%s: %s", path, msg);
 	else
-		warnx("inotify %s limit reached (%s = %d); raise it with "
-		    "sysctl", what, sysctl, value);
+		warnx("%s", msg);
 	for (i = 0; i < w->nroots; i++)
 		if (w->roots[i].alive && w->roots[i].announced)
 			emit_lifecycle(w, IOBS_WATCH_DEAD, i);

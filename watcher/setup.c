@@ -12,7 +12,6 @@
 #include <err.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <inotifytools/inotifytools.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -26,9 +25,7 @@ watch_open(struct watcher *w)
 	w->ifd = inotify_init1(IN_CLOEXEC);
 	if (w->ifd == -1) {
 		if (errno == EMFILE)
-			fatal_limit(w, NULL, "instance",
-			    "fs.inotify.max_user_instances",
-			    inotifytools_get_max_user_instances());
+			fatal_limit(w, NULL, IOBS_LIMIT_INSTANCES);
 		err(1, "inotify_init1");
 	}
 }
@@ -117,9 +114,7 @@ add_dir_watch(struct watcher *w, struct dnode *parent, const char *name,
 		case ENOTDIR:
 			break;	/* gone again, or replaced: events follow */
 		case ENOSPC:
-			fatal_limit(w, sys_path(&w->path), "watch",
-			    "fs.inotify.max_user_watches",
-			    inotifytools_get_max_user_watches());
+			fatal_limit(w, sys_path(&w->path), IOBS_LIMIT_WATCHES);
 			break;
 		default:
 			if (!w->quiet)
@@ -335,9 +330,7 @@ watch_root(struct watcher *w, int i)
 		    w->kernel_mask);
 		if (wd == -1) {
 			if (errno == ENOSPC)
-				fatal_limit(w, sys_path(&w->path), "watch",
-				    "fs.inotify.max_user_watches",
-				    inotifytools_get_max_user_watches());
+				fatal_limit(w, sys_path(&w->path), IOBS_LIMIT_WATCHES);
 			return -1;
 		}
 		r->node = tree_add(&w->tree, NULL, r->path, r->pathlen, wd, i);

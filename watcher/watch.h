@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "exclude.h"
+#include "watchlimit.h"
 #include "outq.h"
 #include "stream.h"
 #include "tree.h"
@@ -86,7 +87,6 @@ void	 emit_lifecycle(struct watcher *, enum iobs_lifecycle, int root);
 void	 emit_all(struct watcher *, enum iobs_lifecycle);
 void	 root_dead(struct watcher *, int root);
 void	 flush_or_exit(struct watcher *, int wait);
-void	 fatal_limit(struct watcher *, const char *path, const char *what,
-	    const char *sysctl, int value);
+void	 fatal_limit(struct watcher *, const char *path, enum iobs_limit);
 
 #endif
