@@ -121,9 +121,8 @@ lost_case() {
 	made=$(find "$tree" -type f | wc -l)
 	sleep 1
 	got_iobs=$(awk -F'\t' '$2 ~ /^(CREATE|MOVED_TO)$/ { print $4 }' "$work/iobs-$name.out" | sort -u | wc -l)
-	got_inw=$(grep -v '/$' "$work/inw-$name.out" | sort -u | grep -c . || true)
 	# inotifywait prints directories too; count files only.
-	got_inw=$(cd / && sort -u "$work/inw-$name.out" | while IFS= read -r p; do [ -f "$p" ] && echo; done | wc -l)
+	got_inw=$(sort -u "$work/inw-$name.out" | while IFS= read -r p; do [ ! -f "$p" ] || echo; done | wc -l)
 	printf '   %-28s made %6d   iobs-watch %6d (%5.1f%%)   inotifywait %6d (%5.1f%%)\n' \
 	    "$name" "$made" "$got_iobs" "$(awk -v a="$got_iobs" -v b="$made" 'BEGIN{print 100*a/b}')" \
 	    "$got_inw" "$(awk -v a="$got_inw" -v b="$made" 'BEGIN{print 100*a/b}')"
