@@ -105,6 +105,24 @@ vanished(int e)
 }
 
 /*
+ * Renames the finished temporary tmp over dname, and marks the parent
+ * for its times. A directory in the way, from an older state of the
+ * source, is removed first.
+ */
+static int
+put_in_place(struct mirror *m, int dpfd, const char *tmp, const char *dname,
+    const char *rel)
+{
+	if (renameat(dpfd, tmp, dpfd, dname) == -1 &&
+	    ((errno != EISDIR && errno != ENOTEMPTY && errno != EEXIST) ||
+	    dest_remove(m, dpfd, dname, rel) == -1 ||
+	    renameat(dpfd, tmp, dpfd, dname) == -1))
+		return -1;
+	mark_parent(m, rel);
+	return 0;
+}
+
+/*
  * Copies spfd/name to DEST's dpfd at rel. Returns 0, 1 when the source
  * vanished, -1 on a DEST error with errno set; sst gets the source's
  * stat as copied.
@@ -158,14 +176,8 @@ copy_file(struct mirror *m, int spfd, const char *name, int dpfd,
 	out = -1;
 	close(in);
 	in = -1;
-	if (renameat(dpfd, tmp, dpfd, dname) == -1) {
-		/* A directory in the way, from an older state of the source. */
-		if ((errno != EISDIR && errno != ENOTEMPTY && errno != EEXIST) ||
-		    dest_remove(m, dpfd, dname, rel) == -1 ||
-		    renameat(dpfd, tmp, dpfd, dname) == -1)
-			goto fail;
-	}
-	mark_parent(m, rel);
+	if (put_in_place(m, dpfd, tmp, dname, rel) == -1)
+		goto fail;
 	return 0;
 fail:
 	save = errno;
@@ -202,13 +214,8 @@ copy_symlink(struct mirror *m, int spfd, const char *name, int dpfd,
 		return -1;
 	if (dest_meta(m, dpfd, tmp, sst, NULL) == -1)
 		goto fail;
-	if (renameat(dpfd, tmp, dpfd, dname) == -1) {
-		if ((errno != EISDIR && errno != ENOTEMPTY && errno != EEXIST) ||
-		    dest_remove(m, dpfd, dname, rel) == -1 ||
-		    renameat(dpfd, tmp, dpfd, dname) == -1)
-			goto fail;
-	}
-	mark_parent(m, rel);
+	if (put_in_place(m, dpfd, tmp, dname, rel) == -1)
+		goto fail;
 	return 0;
 fail:
 	save = errno;

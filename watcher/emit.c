@@ -61,24 +61,13 @@ append(struct watcher *w, const char *events, uint32_t cookie,
 static void
 buffer_full(struct watcher *w)
 {
-	int i;
-
 	w->dropping = 1;
 	if (!w->quiet)
 		warnx("output buffer full (%zu bytes): the reader is too "
 		    "slow; events dropped, rescanning once it catches up "
 		    "(raise --buffer)", w->out.limit);
-	for (i = 0; i < w->nroots; i++)
-		if (w->roots[i].alive)
-			append(w, "OVERFLOW", 0, w->roots[i].vis,
-			    w->roots[i].vislen);
-	close(w->ifd);
-	w->ifd = -1;
-	w->generation++;
-	tree_clear(&w->tree);
-	tree_init(&w->tree);
-	w->npending = 0;
-	w->stash.len = 0;
+	emit_all(w, IOBS_OVERFLOW);
+	watch_close(w);
 }
 
 void

@@ -362,27 +362,39 @@ watch_new_dir(struct watcher *w, struct dnode *parent, const char *name,
 }
 
 /*
- * Events were lost: drop every watch at once by closing the instance,
- * then set everything up again from the disk.
+ * Drops every watch at once by closing the instance, and with it the
+ * map, the pending moves and the events read ahead: they all belong
+ * to the instance that is gone.
  */
 void
-watch_rebuild(struct watcher *w)
+watch_close(struct watcher *w)
 {
 	int i;
 
 	if (w->ifd != -1)
 		close(w->ifd);
+	w->ifd = -1;
 	w->generation++;
 	tree_clear(&w->tree);
 	tree_init(&w->tree);
+	for (i = 0; i < w->nroots; i++)
+		w->roots[i].node = NULL;
 	w->npending = 0;
-	w->dropping = 0;
 	w->stash.len = 0;
+}
+
+/* Events were lost: start over from the disk. */
+void
+watch_rebuild(struct watcher *w)
+{
+	int i;
+
+	watch_close(w);
+	w->dropping = 0;
 	watch_open(w);
 	for (i = 0; i < w->nroots; i++) {
 		if (!w->roots[i].alive)
 			continue;
-		w->roots[i].node = NULL;
 		if (watch_root(w, i) == -1) {
 			if (!w->quiet)
 				warn("%s", w->roots[i].vis);

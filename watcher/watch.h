@@ -63,6 +63,7 @@ int	 watch_root(struct watcher *, int root);
 void	 watch_new_dir(struct watcher *, struct dnode *parent,
 	    const char *name, size_t namelen);
 void	 watch_forget(struct watcher *, struct dnode *);
+void	 watch_close(struct watcher *);
 void	 watch_rebuild(struct watcher *);
 int	 watch_excluded(struct watcher *, struct dnode *dir,
 	    const char *name);
