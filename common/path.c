@@ -16,10 +16,13 @@ iobs_path_absolute(const char *base, const char *path)
 
 	if ((buf = malloc(len)) == NULL || (out = malloc(len + 1)) == NULL)
 		err(1, "malloc");
-	if (path[0] == '/')
-		snprintf(buf, len, "%s", path);
-	else
-		snprintf(buf, len, "%s/%s", base, path);
+	/* By hand, not snprintf: iobs-watch keeps stdio's pages out. */
+	buf[0] = '\0';
+	if (path[0] != '/') {
+		strcpy(buf, base);
+		strcat(buf, "/");
+	}
+	strcat(buf, path);
 	out[0] = '\0';
 	for (p = buf; (seg = strsep(&p, "/")) != NULL;) {
 		if (seg[0] == '\0' || strcmp(seg, ".") == 0)

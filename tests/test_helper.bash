@@ -109,6 +109,7 @@ count_args_roots() {
 		case $a in
 		-b|-e|-x) skip=1 ;;
 		--buffer=*|--event=*|--exclude=*|-[nq]|--quiet|--no-recursive) ;;
+		--noleaf) ;;
 		--buffer|--event|--exclude) skip=1 ;;
 		*) n=$((n + 1)) ;;
 		esac

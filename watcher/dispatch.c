@@ -107,7 +107,7 @@ self_event(struct watcher *w, struct dnode *n, const struct inotify_event *ev)
 	if (wanted(w, ev->mask))
 		emit_event(w, ev, n, NULL, 0);
 	if (ev->mask & (IN_DELETE_SELF | IN_MOVE_SELF | IN_UNMOUNT))
-		root_dead(w, n->root);
+		root_dead(w, root_index(w, n));
 }
 
 static void
@@ -170,7 +170,7 @@ dispatch(struct watcher *w, const char *buf, size_t len)
 			continue;	/* a watch we already dropped */
 		if (ev->mask & IN_IGNORED) {
 			if (n->parent == 0)
-				root_dead(w, n->root);
+				root_dead(w, root_index(w, n));
 			else
 				watch_forget(w, n);
 		} else if (ev->len == 0)
@@ -181,11 +181,45 @@ dispatch(struct watcher *w, const char *buf, size_t len)
 }
 
 /*
+ * Would dispatch do nothing with ev? A subdirectory's own events but
+ * MOVE_SELF and UNMOUNT repeat what its parent reports (self_event).
+ */
+static int
+ignored_self_event(struct watcher *w, const struct inotify_event *ev)
+{
+	const struct dnode *n;
+
+	if (ev->len != 0 ||
+	    (ev->mask & (IN_MOVE_SELF | IN_UNMOUNT | IN_IGNORED)) != 0)
+		return 0;
+	return (n = tree_by_wd(&w->tree, ev->wd)) != NULL && n->parent != 0;
+}
+
+/* Drops from buf what dispatch would ignore; returns the length left. */
+static size_t
+stash_filter(struct watcher *w, char *buf, size_t len)
+{
+	const struct inotify_event *ev;
+	size_t off, kept = 0, size;
+
+	for (off = 0; off < len; off += size) {
+		ev = (const struct inotify_event *)(buf + off);
+		size = sizeof(*ev) + ev->len;
+		if (ignored_self_event(w, ev))
+			continue;
+		if (kept != off)
+			memmove(buf + kept, buf + off, size);
+		kept += size;
+	}
+	return kept;
+}
+
+/*
  * Listing a directory makes events of its own (OPEN, ACCESS,
  * CLOSE_NOWRITE), several per directory: a walk of a large tree would
  * overflow the kernel's queue on them alone. So the walk drains the
- * queue into memory as it goes, and the events are dispatched, in
- * order, once it is done.
+ * queue into memory as it goes, keeping what dispatch will use, and
+ * the events are dispatched, in order, once it is done.
  */
 void
 stash_read(struct watcher *w)
@@ -205,7 +239,7 @@ stash_read(struct watcher *w)
 				err(1, "inotify read");
 			return;
 		}
-		w->stash.len += n;
+		w->stash.len += stash_filter(w, w->stash.s + w->stash.len, n);
 	}
 }
 

@@ -48,7 +48,7 @@ static void __dead2
 usage(void)
 {
 	fprintf(stderr, "usage: %s [-nq] [-b size] [-e event[,...]] "
-	    "[-x glob] [--ready-fd fd] path ...\n", getprogname());
+	    "[-x glob] [--noleaf] [--ready-fd fd] path ...\n", getprogname());
 	exit(2);
 }
 
@@ -325,6 +325,7 @@ main(int argc, char *argv[])
 		{ "event",		required_argument,	NULL, 'e' },
 		{ "exclude",		required_argument,	NULL, 'x' },
 		{ "no-recursive",	no_argument,		NULL, 'n' },
+		{ "noleaf",		no_argument,		NULL, 'L' },
 		{ "quiet",		no_argument,		NULL, 'q' },
 		{ "ready-fd",		required_argument,	NULL, 'R' },
 		{ NULL,			0,			NULL, 0 }
@@ -347,6 +348,9 @@ main(int argc, char *argv[])
 			break;
 		case 'n':
 			w.recursive = 0;
+			break;
+		case 'L':
+			w.noleaf = 1;
 			break;
 		case 'q':
 			w.quiet = 1;

@@ -6,7 +6,10 @@
  */
 #include <sys/inotify.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
+
+#include <linux/magic.h>
 
 #include <dirent.h>
 #include <err.h>
@@ -102,12 +105,13 @@ complete_watch(struct watcher *w, struct dnode *n, const char *at)
  */
 static struct dnode *
 add_dir_watch(struct watcher *w, struct dnode *parent, const char *name,
-    size_t namelen, int root, const char *at)
+    size_t namelen, const char *at, int walking)
 {
 	struct dnode *n;
 	int wd;
 
-	wd = inotify_add_watch(w->ifd, at, dir_mask(w, parent == NULL, 1));
+	wd = inotify_add_watch(w->ifd, at, dir_mask(w, parent == NULL,
+	    walking));
 	if (wd == -1) {
 		switch (errno) {
 		case ENOENT:
@@ -129,7 +133,7 @@ add_dir_watch(struct watcher *w, struct dnode *parent, const char *name,
 			tree_move(&w->tree, n, parent, name, namelen);
 		return NULL;
 	}
-	if ((n = tree_add(&w->tree, parent, name, namelen, wd, root)) == NULL)
+	if ((n = tree_add(&w->tree, parent, name, namelen, wd)) == NULL)
 		errx(1, "%s: more directories than the watch limit allowed "
 		    "at start; restart iobs-watch", sys_path(&w->path));
 	return n;
@@ -230,6 +234,53 @@ list_dir(struct watcher *w, struct dnode *n, int dfd, int synthetic)
 }
 
 /*
+ * Where a directory's link count is 2 plus its subdirectories, a count
+ * of 2 means there is nothing below it to watch, and the walk need not
+ * open it (GNU find's leaf optimisation). Only file systems known to
+ * keep that count: btrfs says 1, network file systems say anything.
+ */
+static int
+nlink_counts_subdirs(const char *path)
+{
+	struct statfs sfs;
+
+	if (statfs(path, &sfs) == -1)
+		return 0;
+	return sfs.f_type == TMPFS_MAGIC || sfs.f_type == EXT4_SUPER_MAGIC;
+}
+
+static int
+is_leaf(int dfd, const char *name, dev_t dev, struct stat *st)
+{
+	return fstatat(dfd, name, st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    S_ISDIR(st->st_mode) && st->st_nlink == 2 && st->st_dev == dev;
+}
+
+/*
+ * Watches the directory name in dfd (node n) with its full mask at
+ * once when it has no subdirectories, so it is neither opened nor
+ * listed: a start-up walk reports no entries, and anything made in it
+ * from the watch on has an event. Checked before the watch (to choose
+ * the mask) and after it (a subdirectory made in between is listed).
+ * Returns the node still to list, or NULL, as add_dir_watch does.
+ */
+static struct dnode *
+watch_leaf(struct watcher *w, struct dnode *n, int dfd, const char *name,
+    size_t len, dev_t dev)
+{
+	struct dnode *child;
+	struct stat before, after;
+
+	if (!is_leaf(dfd, name, dev, &before))
+		return add_dir_watch(w, n, name, len, name, 1);
+	child = add_dir_watch(w, n, name, len, name, 0);
+	if (child != NULL && is_leaf(dfd, name, dev, &after) &&
+	    after.st_ino == before.st_ino)
+		return NULL;
+	return child;
+}
+
+/*
  * Lists the directory open as dfd (node n, already watched), then
  * descends. The walk stands in each directory it lists (fchdir), so
  * every watch and open names one component and the kernel looks up no
@@ -237,7 +288,8 @@ list_dir(struct watcher *w, struct dnode *n, int dfd, int synthetic)
  * descriptor stays open per level.
  */
 static void
-walk(struct watcher *w, struct dnode *n, int dfd, int synthetic)
+walk(struct watcher *w, const struct root *r, struct dnode *n, int dfd,
+    int synthetic)
 {
 	unsigned gen = w->generation;
 	size_t mark = w->names.len, off, plen, vlen, len;
@@ -261,14 +313,17 @@ walk(struct watcher *w, struct dnode *n, int dfd, int synthetic)
 
 		len = strlen(name);
 		push_component(w, name, len);
-		child = add_dir_watch(w, n, name, len, n->root, name);
+		if (!synthetic && r->leaf_nlink)
+			child = watch_leaf(w, n, dfd, name, len, r->dev);
+		else
+			child = add_dir_watch(w, n, name, len, name, 1);
 		/* The stack may have moved: name again from its offset. */
 		name = w->names.s + off;
 		if (child != NULL) {
 			cfd = openat(dfd, name, O_RDONLY | O_DIRECTORY |
 			    O_NOFOLLOW | O_CLOEXEC);
 			if (cfd != -1) {
-				walk(w, child, cfd, synthetic);
+				walk(w, r, child, cfd, synthetic);
 				close(cfd);
 				if (fchdir(dfd) == -1)
 					err(1, "%s", w->path.s);
@@ -288,7 +343,8 @@ walk(struct watcher *w, struct dnode *n, int dfd, int synthetic)
 
 /* Lists a directory just watched at w->path, by its absolute path. */
 static void
-walk_from(struct watcher *w, struct dnode *n, int synthetic)
+walk_from(struct watcher *w, const struct root *r, struct dnode *n,
+    int synthetic)
 {
 	int dfd;
 
@@ -300,7 +356,7 @@ walk_from(struct watcher *w, struct dnode *n, int synthetic)
 		complete_watch(w, n, sys_path(&w->path));
 		return;
 	}
-	walk(w, n, dfd, synthetic);
+	walk(w, r, n, dfd, synthetic);
 	close(dfd);
 	/*
 	 * Standing in a watched directory would keep its inode alive
@@ -333,18 +389,32 @@ watch_root(struct watcher *w, int i)
 				fatal_limit(w, sys_path(&w->path), IOBS_LIMIT_WATCHES);
 			return -1;
 		}
-		r->node = tree_add(&w->tree, NULL, r->path, r->pathlen, wd, i);
+		r->node = tree_add(&w->tree, NULL, r->path, r->pathlen, wd);
 		return r->node != NULL ? 0 : -1;
 	}
-	r->node = add_dir_watch(w, NULL, r->path, r->pathlen, i,
-	    sys_path(&w->path));
+	r->leaf_nlink = !w->noleaf && nlink_counts_subdirs(sys_path(&w->path));
+	r->node = add_dir_watch(w, NULL, r->path, r->pathlen,
+	    sys_path(&w->path), 1);
 	if (r->node == NULL)
 		return -1;
 	if (w->recursive)
-		walk_from(w, r->node, 0);
+		walk_from(w, r, r->node, 0);
 	else
 		complete_watch(w, r->node, sys_path(&w->path));
 	return 0;
+}
+
+/* The index of the root whose tree n is in. */
+int
+root_index(struct watcher *w, struct dnode *n)
+{
+	struct dnode *top = tree_top(&w->tree, n);
+	int i;
+
+	for (i = 0; i < w->nroots; i++)
+		if (w->roots[i].node == top)
+			return i;
+	errx(1, "a directory outside every watched tree");
 }
 
 void
@@ -356,9 +426,9 @@ watch_new_dir(struct watcher *w, struct dnode *parent, const char *name,
 	tree_path(&w->tree, parent, 0, &w->path);
 	tree_path(&w->tree, parent, 1, &w->vpath);
 	push_component(w, name, namelen);
-	if ((child = add_dir_watch(w, parent, name, namelen, parent->root,
-	    w->path.s)) != NULL)
-		walk_from(w, child, 1);
+	if ((child = add_dir_watch(w, parent, name, namelen, w->path.s,
+	    1)) != NULL)
+		walk_from(w, &w->roots[root_index(w, parent)], child, 1);
 }
 
 /*

@@ -6,9 +6,11 @@
 #include <sys/mman.h>
 
 #include <err.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "stream.h"
 #include "tree.h"
@@ -29,12 +31,17 @@ static uint32_t
 reserve_size(void)
 {
 	unsigned long limit = 0;
-	FILE *f;
+	char buf[32];
+	ssize_t n;
+	int fd;
 
-	if ((f = fopen(WATCHES_FILE, "r")) != NULL) {
-		if (fscanf(f, "%lu", &limit) != 1)
-			limit = 0;
-		fclose(f);
+	/* Not stdio: its code would stay resident for one number. */
+	if ((fd = open(WATCHES_FILE, O_RDONLY | O_CLOEXEC)) != -1) {
+		if ((n = read(fd, buf, sizeof(buf) - 1)) > 0) {
+			buf[n] = '\0';
+			limit = strtoul(buf, NULL, 10);
+		}
+		close(fd);
 	}
 	if (limit > MAX_NODES / 4)
 		return MAX_NODES;
@@ -81,10 +88,32 @@ node_at(const struct tree *t, uint32_t i)
 	return i == 0 ? NULL : &t->node[i];
 }
 
+/*
+ * An arena entry is the name's length, one byte, or 0xff and two more
+ * for a root's path, then the name: nodes stay 24 bytes.
+ */
+#define LONG_NAME	0xffu
+
+static inline size_t
+name_len(const struct tree *t, const struct dnode *n)
+{
+	const unsigned char *e = (const unsigned char *)t->names + n->name;
+
+	return e[0] != LONG_NAME ? e[0] : (size_t)e[1] | (size_t)e[2] << 8;
+}
+
 static inline const char *
 name_of(const struct tree *t, const struct dnode *n)
 {
-	return t->names + n->name;
+	const char *e = t->names + n->name;
+
+	return e + ((unsigned char)e[0] != LONG_NAME ? 1 : 3);
+}
+
+static inline size_t
+entry_size(size_t len)
+{
+	return (len < LONG_NAME ? 1 : 3) + len;
 }
 
 static uint32_t
@@ -94,7 +123,7 @@ hash_wd(const struct tree *t, int wd)
 }
 
 /*
- * Two nodes a bucket in the wd table, eight in the name table: its
+ * Four nodes a bucket in the wd table, sixteen in the name table: its
  * lookups are rare (a directory moved or deleted), and memory counts.
  */
 static uint32_t
@@ -124,7 +153,7 @@ static void
 link_name(struct tree *t, uint32_t i)
 {
 	struct dnode *n = &t->node[i];
-	uint32_t h = hash_name(t, n->parent, name_of(t, n), n->namelen);
+	uint32_t h = hash_name(t, n->parent, name_of(t, n), name_len(t, n));
 
 	n->name_next = t->by_name[h];
 	t->by_name[h] = i;
@@ -148,7 +177,8 @@ unlink_name(struct tree *t, uint32_t i)
 	struct dnode *n = &t->node[i];
 	uint32_t *p;
 
-	p = &t->by_name[hash_name(t, n->parent, name_of(t, n), n->namelen)];
+	p = &t->by_name[hash_name(t, n->parent, name_of(t, n),
+	    name_len(t, n))];
 	for (; *p != 0; p = &t->node[*p].name_next)
 		if (*p == i) {
 			*p = n->name_next;
@@ -193,12 +223,14 @@ compact_names(struct tree *t)
 		err(1, "malloc");
 	for (i = 1; i < t->used; i++) {
 		struct dnode *n = &t->node[i];
+		size_t size;
 
 		if (!live(t, i))
 			continue;
-		memcpy(packed + len, name_of(t, n), n->namelen);
+		size = entry_size(name_len(t, n));
+		memcpy(packed + len, t->names + n->name, size);
 		n->name = len;
-		len += n->namelen;
+		len += size;
 	}
 	free(t->names);
 	t->names = packed;
@@ -210,35 +242,45 @@ compact_names(struct tree *t)
 static void
 set_name(struct tree *t, struct dnode *n, const char *name, size_t len)
 {
+	size_t size = entry_size(len);
+	unsigned char *e;
+
 	if (len > UINT16_MAX)
 		errx(1, "a name of %zu bytes: longer than any file system "
 		    "allows", len);
-	if (t->names_len + len > t->names_cap) {
-		while (t->names_len + len > t->names_cap)
+	if (t->names_len + size > t->names_cap) {
+		while (t->names_len + size > t->names_cap)
 			t->names_cap = t->names_cap ? t->names_cap * 2 : 65536;
 		if ((t->names = realloc(t->names, t->names_cap)) == NULL)
 			err(1, "realloc");
 	}
-	memcpy(t->names + t->names_len, name, len);
+	e = (unsigned char *)t->names + t->names_len;
+	if (len < LONG_NAME)
+		*e++ = len;
+	else {
+		*e++ = LONG_NAME;
+		*e++ = len & 0xff;
+		*e++ = len >> 8;
+	}
+	memcpy(e, name, len);
 	n->name = t->names_len;
-	n->namelen = len;
-	t->names_len += len;
+	t->names_len += size;
 }
 
 static void
 drop_name(struct tree *t, struct dnode *n)
 {
-	t->names_dead += n->namelen;
+	t->names_dead += entry_size(name_len(t, n));
 }
 
 struct dnode *
 tree_add(struct tree *t, struct dnode *parent, const char *name,
-    size_t namelen, int wd, int root)
+    size_t namelen, int wd)
 {
 	struct dnode *n;
 	uint32_t i;
 
-	if (t->count >= 2 * t->nbuckets)
+	if (t->count >= 4 * t->nbuckets)
 		rehash(t, t->nbuckets * 2);
 	if (t->free_list != 0) {
 		i = t->free_list;
@@ -250,7 +292,6 @@ tree_add(struct tree *t, struct dnode *parent, const char *name,
 	n = &t->node[i];
 	memset(n, 0, sizeof(*n));
 	n->wd = wd;
-	n->root = root;
 	n->parent = parent != NULL ? IDX(t, parent) : 0;
 	if (parent != NULL)
 		parent->nchildren++;
@@ -282,7 +323,7 @@ tree_child(const struct tree *t, const struct dnode *parent,
 	    i = t->node[i].name_next) {
 		const struct dnode *n = &t->node[i];
 
-		if (n->parent == p && n->namelen == len &&
+		if (n->parent == p && name_len(t, n) == len &&
 		    memcmp(name_of(t, n), name, len) == 0)
 			return &t->node[i];
 	}
@@ -295,11 +336,19 @@ tree_parent(const struct tree *t, const struct dnode *n)
 	return node_at(t, n->parent);
 }
 
+struct dnode *
+tree_top(const struct tree *t, struct dnode *n)
+{
+	while (n->parent != 0)
+		n = &t->node[n->parent];
+	return n;
+}
+
 int
 tree_named(const struct tree *t, const struct dnode *n,
     const struct dnode *parent, const char *name, size_t len)
 {
-	return n->parent == IDX(t, parent) && n->namelen == len &&
+	return n->parent == IDX(t, parent) && name_len(t, n) == len &&
 	    memcmp(name_of(t, n), name, len) == 0;
 }
 
@@ -317,7 +366,7 @@ void
 tree_move(struct tree *t, struct dnode *n, struct dnode *newparent,
     const char *name, size_t len)
 {
-	uint32_t i = IDX(t, n), j;
+	uint32_t i = IDX(t, n);
 
 	unlink_name(t, i);
 	node_at(t, n->parent)->nchildren--;
@@ -326,12 +375,6 @@ tree_move(struct tree *t, struct dnode *n, struct dnode *newparent,
 	n->parent = IDX(t, newparent);
 	newparent->nchildren++;
 	link_name(t, i);
-	if (n->root == newparent->root)
-		return;
-	/* Into another root's tree: rare, so a scan will do. */
-	for (j = 1; j < t->used; j++)
-		if (live(t, j) && below(t, j, i))
-			t->node[j].root = newparent->root;
 }
 
 static void
@@ -424,7 +467,8 @@ build(const struct tree *t, const struct dnode *n, int vis, int with_root,
 	for (p = n; p != NULL; p = node_at(t, p->parent)) {
 		if (p->parent == 0 && !with_root)
 			break;
-		total += (vis ? IOBS_VIS_MAX(p->namelen) : p->namelen) +
+		total += (vis ? IOBS_VIS_MAX(name_len(t, p)) :
+		    name_len(t, p)) +
 		    (p->parent != 0);
 	}
 	pb->len = 0;
@@ -435,7 +479,7 @@ build(const struct tree *t, const struct dnode *n, int vis, int with_root,
 
 		if (p->parent == 0 && !with_root)
 			break;
-		len = p->namelen;
+		len = name_len(t, p);
 		if (vis) {
 			len = iobs_vis(tmp, s, len);
 			s = tmp;

@@ -2,7 +2,7 @@
  * The watcher's map of watched directories: a node per watch, found by
  * watch descriptor or by (parent, name). A node keeps only its own
  * name, so renaming a directory is O(1) whatever lies below it, and
- * is 28 bytes plus its name, so a large tree costs little memory.
+ * is 24 bytes plus its name, so a large tree costs little memory.
  */
 #ifndef TREE_H
 #define TREE_H
@@ -14,11 +14,9 @@
 struct dnode {
 	uint32_t	 parent;
 	uint32_t	 wd_next, name_next;	/* hash chains */
-	uint32_t	 name;			/* offset in the name arena */
+	uint32_t	 name;			/* its entry in the name arena */
 	uint32_t	 nchildren;
 	int32_t		 wd;
-	uint16_t	 namelen;
-	uint16_t	 root;			/* index of the watch root */
 };
 
 struct tree {
@@ -26,7 +24,7 @@ struct tree {
 	uint32_t	 cap, used, free_list, count;
 	uint32_t	*by_wd, *by_name;
 	uint32_t	 nbuckets;
-	char		*names;		/* every node's name, packed */
+	char		*names;		/* every node's name, length first */
 	size_t		 names_len, names_cap, names_dead;
 };
 
@@ -40,11 +38,13 @@ void	 tree_init(struct tree *);
 void	 tree_clear(struct tree *);
 /* NULL when the map is full (more nodes than the watch limit allows). */
 struct dnode *tree_add(struct tree *, struct dnode *parent, const char *name,
-	    size_t namelen, int wd, int root);
+	    size_t namelen, int wd);
 struct dnode *tree_by_wd(const struct tree *, int wd);
 struct dnode *tree_child(const struct tree *, const struct dnode *parent,
 	    const char *name, size_t namelen);
 struct dnode *tree_parent(const struct tree *, const struct dnode *);
+/* The top of n's tree: the node of its watch root. */
+struct dnode *tree_top(const struct tree *, struct dnode *n);
 /* Is n the entry name of parent? */
 int	 tree_named(const struct tree *, const struct dnode *n,
 	    const struct dnode *parent, const char *name, size_t namelen);

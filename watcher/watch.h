@@ -26,6 +26,7 @@ struct root {
 	int		 announced;	/* WATCH_INIT printed */
 	dev_t		 dev;		/* what the path named when watched */
 	ino_t		 ino;
+	int		 leaf_nlink;	/* nlink 2: no subdirectories */
 };
 
 /* A directory seen leaving by MOVED_FROM, waiting for its MOVED_TO. */
@@ -41,6 +42,7 @@ struct watcher {
 	uint32_t	 print_mask;	/* what the user asked to see */
 	uint32_t	 kernel_mask;	/* that, plus what bookkeeping needs */
 	int		 recursive;
+	int		 noleaf;	/* list every directory in walks */
 	int		 quiet;
 	struct iobs_exclude exclude;
 	struct root	*roots;
@@ -67,6 +69,7 @@ void	 watch_close(struct watcher *);
 void	 watch_rebuild(struct watcher *);
 int	 watch_excluded(struct watcher *, struct dnode *dir,
 	    const char *name);
+int	 root_index(struct watcher *, struct dnode *);
 
 /* dispatch.c */
 void	 dispatch(struct watcher *, const char *buf, size_t len);
