@@ -337,19 +337,25 @@ opened_dirs() {
 	    "$T/w/b")"
 }
 
-@test "directories set up without a listing report every event in them" {
+# Leaves are watched without a listing by default, and with one but
+# completed from their parent with --noleaf: either way, fully.
+@test "directories without subdirectories report every event in them" {
+	local opt f
 	mkdir -p "$T/w/a/leaf" "$T/w/b"
 	echo x > "$T/w/a/leaf/f"
 	echo y > "$T/w/b/g"
-	start_watch "$T/out" "$T/w"
-	cat "$T/w/a/leaf/f" "$T/w/b/g" > /dev/null
-	mkdir "$T/w/a/leaf/new"
-	wait_for 10 grep -q "	CREATE,ISDIR	0	$T/w/a/leaf/new\$" "$T/out"
-	touch "$T/w/a/leaf/new/h"
-	wait_for 10 grep -q "	CREATE	0	$T/w/a/leaf/new/h\$" "$T/out"
-	for f in a/leaf/f b/g; do
-		run grep -c -E "	(OPEN|ACCESS|CLOSE_NOWRITE,CLOSE)	0	$T/w/$f\$" "$T/out"
-		assert_output 3
+	for opt in -q --noleaf; do
+		start_watch "$T/out$opt" "$opt" "$T/w"
+		cat "$T/w/a/leaf/f" "$T/w/b/g" > /dev/null
+		mkdir "$T/w/a/leaf/new$opt"
+		wait_for 10 grep -q "	CREATE,ISDIR	0	$T/w/a/leaf/new$opt\$" "$T/out$opt"
+		touch "$T/w/a/leaf/new$opt/h"
+		wait_for 10 grep -q "	CREATE	0	$T/w/a/leaf/new$opt/h\$" "$T/out$opt"
+		for f in a/leaf/f b/g; do
+			run grep -c -E "	(OPEN|ACCESS|CLOSE_NOWRITE,CLOSE)	0	$T/w/$f\$" "$T/out$opt"
+			assert_output 3
+		done
+		stop_pid "$WATCH_PID"
 	done
 }
 

@@ -83,18 +83,22 @@ dir_mask(const struct watcher *w, int is_root, int walking)
 /*
  * The walk below n is done: give n the events the walk left out. at
  * names n for the syscall: "." or a name when the walk stands in it.
+ * Returns -1 when at names another directory now (n was renamed).
  */
-static void
+static int
 complete_watch(struct watcher *w, struct dnode *n, const char *at)
 {
 	int wd;
 
 	if ((w->kernel_mask & LISTING_EVENTS) == 0)
-		return;
+		return 0;
 	wd = inotify_add_watch(w->ifd, at, dir_mask(w, n->parent == 0, 0));
+	if (wd == n->wd)
+		return 0;
 	/* Replaced meanwhile: events about it are on their way. */
-	if (wd != -1 && wd != n->wd && tree_by_wd(&w->tree, wd) == NULL)
+	if (wd != -1 && tree_by_wd(&w->tree, wd) == NULL)
 		(void)inotify_rm_watch(w->ifd, wd);
+	return -1;
 }
 
 /*
@@ -282,28 +286,39 @@ watch_leaf(struct watcher *w, struct dnode *n, int dfd, const char *name,
 
 /*
  * Lists the directory open as dfd (node n, already watched), then
- * descends. The walk stands in each directory it lists (fchdir), so
- * every watch and open names one component and the kernel looks up no
- * long path; subdirectory names wait on the w->names stack. One
- * descriptor stays open per level.
+ * descends. The walk stands in each directory with subdirectories
+ * (fchdir), so every watch and open names one component and the kernel
+ * looks up no long path; subdirectory names wait on the w->names stack.
+ * One descriptor stays open per level. at names n for a watch from
+ * the current directory until something is pushed on the stacks.
+ * Returns whether the walk left the current directory.
  */
-static void
+static int
 walk(struct watcher *w, const struct root *r, struct dnode *n, int dfd,
-    int synthetic)
+    const char *at, int synthetic)
 {
 	unsigned gen = w->generation;
 	size_t mark = w->names.len, off, plen, vlen, len;
 	struct dnode *child;
 	int cfd;
 
-	if (fchdir(dfd) == -1) {
-		warn("%s", sys_path(&w->path));
-		return;
-	}
 	if (++w->walked % 64 == 0)
 		stash_read(w);
 	if (list_dir(w, n, dfd, synthetic) == -1)
-		return;
+		return 0;
+	if (w->names.len == mark) {
+		/* Nothing below to watch: no need to stand in it. */
+		if (complete_watch(w, n, at) == 0)
+			return 0;
+		if (fchdir(dfd) == 0)
+			complete_watch(w, n, ".");
+		return 1;
+	}
+	if (fchdir(dfd) == -1) {
+		warn("%s", sys_path(&w->path));
+		w->names.len = mark;
+		return 0;
+	}
 
 	plen = w->path.len;
 	vlen = w->vpath.len;
@@ -323,10 +338,10 @@ walk(struct watcher *w, const struct root *r, struct dnode *n, int dfd,
 			cfd = openat(dfd, name, O_RDONLY | O_DIRECTORY |
 			    O_NOFOLLOW | O_CLOEXEC);
 			if (cfd != -1) {
-				walk(w, r, child, cfd, synthetic);
-				close(cfd);
-				if (fchdir(dfd) == -1)
+				if (walk(w, r, child, cfd, name, synthetic) &&
+				    fchdir(dfd) == -1)
 					err(1, "%s", w->path.s);
+				close(cfd);
 			} else {
 				if (errno != ENOENT && errno != ENOTDIR &&
 				    !w->quiet)
@@ -339,6 +354,7 @@ walk(struct watcher *w, const struct root *r, struct dnode *n, int dfd,
 	w->names.len = mark;
 	if (gen == w->generation)
 		complete_watch(w, n, ".");
+	return 1;
 }
 
 /* Lists a directory just watched at w->path, by its absolute path. */
@@ -356,7 +372,7 @@ walk_from(struct watcher *w, const struct root *r, struct dnode *n,
 		complete_watch(w, n, sys_path(&w->path));
 		return;
 	}
-	walk(w, r, n, dfd, synthetic);
+	walk(w, r, n, dfd, sys_path(&w->path), synthetic);
 	close(dfd);
 	/*
 	 * Standing in a watched directory would keep its inode alive
