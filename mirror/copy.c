@@ -97,11 +97,16 @@ copy_data(struct mirror *m, int in, int out, off_t size)
 	return copy_rw(in, out);
 }
 
-/* A source that vanished or changed type: a later record says so. */
+/*
+ * A source that vanished or changed type: a later record says so.
+ * EXDEV: openat2(RESOLVE_BENEATH) found it moved out of the source
+ * root while it looked it up.
+ */
 int
 vanished(int e)
 {
-	return e == ENOENT || e == ENOTDIR || e == ELOOP || e == ENXIO;
+	return e == ENOENT || e == ENOTDIR || e == ELOOP || e == ENXIO ||
+	    e == EXDEV;
 }
 
 /*
