@@ -50,6 +50,7 @@ struct mirror {
 	const char	*retrying;	/* the path being tried again */
 
 	int		 clone_ok, cfr_ok;	/* FICLONE, copy_file_range */
+	int		 unnamed_ok;	/* O_TMPFILE and linkat(AT_EMPTY_PATH) */
 	unsigned long	 tmpseq;
 };
 
@@ -58,6 +59,7 @@ struct mirror {
 #define SYNC_RECURSE	0x02	/* compare a directory's whole subtree */
 #define SYNC_DELETE	0x04	/* delete in DEST what the source lacks */
 #define SYNC_META	0x08	/* same size: only metadata changed */
+#define SYNC_ABSENT	0x10	/* DEST had no such name, as last seen */
 
 /* Timers, in ms. */
 #define MOVE_WAIT_MS	100	/* a MOVED_FROM waits this long for its pair */
@@ -93,8 +95,11 @@ char	*rel_join(const char *dir, const char *name);
 int	 rel_excluded(struct mirror *, const char *rel);
 
 /* copy.c */
+int	 src_open(int spfd, const char *name);
+int	 copy_open(struct mirror *, int in, const struct stat *sst, int dpfd,
+	    const char *rel, int how);
 int	 copy_file(struct mirror *, int spfd, const char *name,
-	    int dpfd, const char *rel, struct stat *sst);
+	    int dpfd, const char *rel, int how);
 int	 copy_symlink(struct mirror *, int spfd, const char *name,
 	    int dpfd, const char *rel, const struct stat *sst,
 	    const struct stat *dst);

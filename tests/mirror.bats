@@ -126,6 +126,27 @@ line"
 	assert_equal "$(inode "$DST/hard")" "$(inode "$DST/d/f")"
 }
 
+@test "files and hard links new to DEST appear whole, never under a temporary name" {
+	mkdir -p "$SRC/d" "$DST"
+	for i in 1 2 3; do
+		printf 'file %s\n' "$i" >"$SRC/f$i"
+		printf 'deeper %s\n' "$i" >"$SRC/d/g$i"
+	done
+	ln "$SRC/f1" "$SRC/hard"
+	start_watch "$T/dst.stream" "$DST"
+	stream "$T/s" "$SRC"
+	run -0 iobs-mirror "$DST" <"$T/s"
+	run -0 treecmp "$SRC" "$DST"
+	assert_equal "$(inode "$DST/hard")" "$(inode "$DST/f1")"
+	# Records come in order: once this one is in, all the copies are.
+	touch "$DST/end"
+	wait_for 10 grep -q "	$DST/end\$" "$T/dst.stream"
+	run -0 field 4 "$T/dst.stream"
+	assert_line "$DST/f3"
+	assert_line "$DST/hard"
+	refute_output --partial ".iobs-mirror."
+}
+
 @test "reconcile deletes what is gone and fixes metadata, incrementally" {
 	make_tree
 	stream "$T/s" "$SRC"
@@ -171,6 +192,24 @@ line"
 	wait_converged 2
 	stop_mirror
 	assert_equal "$MIRROR_STATUS" 0
+}
+
+@test "live: files moved in appear whole, never under a temporary name" {
+	mkdir -p "$DST" "$T/out/d"
+	printf 'new\n' >"$T/out/new"
+	printf 'deeper\n' >"$T/out/d/f"
+	start_watch "$T/dst.stream" "$DST"
+	start_mirror
+	# A lone MOVED_TO: each is copied once, to a name DEST lacks.
+	mv "$T/out/new" "$T/out/d" "$SRC"
+	wait_converged 5
+	# Records come in order: once this one is in, all the copies are.
+	touch "$DST/end"
+	wait_for 10 grep -q "	$DST/end\$" "$T/dst.stream"
+	run -0 field 4 "$T/dst.stream"
+	assert_line "$DST/new"
+	assert_line "$DST/d/f"
+	refute_output --partial ".iobs-mirror."
 }
 
 @test "live: a file renamed is renamed in DEST, not copied" {
