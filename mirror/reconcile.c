@@ -282,10 +282,13 @@ walk_entry(struct mirror *m, int sdir, int ddir, const struct name *e,
 		return;
 	}
 	walk_tree(m, sd, dd, rel, dq);
+	/* Set after its contents, through its descriptor: done with. */
+	if (dest_meta(m, dd, NULL, &sst, NULL) == -1)
+		dest_error(m, "set times of", rel);
+	else
+		pathset_del(&m->dirty_dirs, rel);
 	close(sd);
 	close(dd);
-	if (dest_meta(m, ddir, name, &sst, NULL) == -1)
-		dest_error(m, "set times of", rel);
 }
 
 /*
