@@ -98,11 +98,16 @@ copy_data(struct mirror *m, int in, int out, off_t size)
 	return copy_rw(in, out);
 }
 
-/* A source that vanished or changed type: a later record says so. */
+/*
+ * A source that vanished or changed type: a later record says so.
+ * EXDEV is openat2(2)'s RESOLVE_BENEATH seeing the directory it
+ * resolved moved out of the root meanwhile.
+ */
 int
 vanished(int e)
 {
-	return e == ENOENT || e == ENOTDIR || e == ELOOP || e == ENXIO;
+	return e == ENOENT || e == ENOTDIR || e == ELOOP || e == ENXIO ||
+	    e == EXDEV;
 }
 
 /*

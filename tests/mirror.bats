@@ -89,6 +89,24 @@ teardown() { common_teardown; }
 	assert [ ! -e "$DST/gone" ]
 }
 
+@test "a directory moved out of the tree while its path is resolved is silent" {
+	mkdir -p "$SRC/a/b/c/d/e/f/g" "$T/out"
+	stream "$T/s" "$SRC"
+	# Enough records that the moves below catch openat2(2) in the
+	# middle of resolving a path, which then fails with EXDEV.
+	yes "$(printf '1764057600.000000\tATTRIB\t0\t%s' "$SRC/a/b/c/d/e/f/g")" |
+	    head -n $((100000 / SLOW)) >>"$T/s"
+	(
+		while [ ! -e "$T/stop" ]; do
+			mv "$SRC/a" "$T/out/a" && mv "$T/out/a" "$SRC/a"
+		done
+	) 3>&- &
+	BG_PIDS+=($!)
+	run -0 --separate-stderr iobs-mirror "$DST" <"$T/s"
+	touch "$T/stop"
+	assert_equal "$stderr" ""
+}
+
 # A tree with one of everything, and odd names.
 make_tree() {
 	mkdir -p "$SRC/d/e" "$SRC/ro"
