@@ -23,9 +23,7 @@
 #include "stream.h"
 #include "mirror.h"
 
-#define TMP_PREFIX	".iobs-mirror."
-
-static void
+void
 tmp_name(struct mirror *m, char *buf, size_t size)
 {
 	static long pid;
@@ -115,7 +113,7 @@ vanished(int e)
  * for its times. A directory in the way, from an older state of the
  * source, is removed first.
  */
-static int
+int
 put_in_place(struct mirror *m, int dpfd, const char *tmp, const char *dname,
     const char *rel)
 {
@@ -210,6 +208,38 @@ fail:
 	return -1;
 }
 
+/*
+ * Below a directory not in place yet, where no reader sees a name: the
+ * copy is written under its own name at once. Returns as
+ * copy_unnamed().
+ */
+static int
+copy_unseen(struct mirror *m, int in, const struct stat *sst, int dpfd,
+    const char *dname)
+{
+	int out, save;
+
+	/* The umask is 0: the file is made with its final mode bits. */
+	if ((out = openat(dpfd, dname, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
+	    sst->st_mode & 0777)) == -1)
+		return -2;
+	if (copy_data(m, in, out, sst->st_size) == -1 ||
+	    file_meta(m, out, sst) == -1) {
+		save = errno;
+		close(out);
+		goto fail;
+	}
+	if (close(out) == -1) {
+		save = errno;
+		goto fail;
+	}
+	return 0;
+fail:
+	unlinkat(dpfd, dname, 0);
+	errno = save;
+	return -1;
+}
+
 /* Written under a temporary name, then renamed over dname. */
 static int
 copy_named(struct mirror *m, int in, const struct stat *sst, int dpfd,
@@ -245,24 +275,26 @@ fail:
 
 /*
  * Copies the open source file in, of stat sst, to DEST's dpfd at rel;
- * how has SYNC_ABSENT when DEST had no such name. Returns 0, or -1 on
- * a DEST error with errno set.
+ * how may have SYNC_ABSENT and SYNC_UNSEEN. Returns 0, or -1 on a DEST
+ * error with errno set.
  */
 int
 copy_open(struct mirror *m, int in, const struct stat *sst, int dpfd,
     const char *rel, int how)
 {
 	const char *dname = strrchr(rel, '/') ? strrchr(rel, '/') + 1 : rel;
-	int r;
+	int r = -2;
 
 	dest_log(m, 2, "copy", rel, NULL);
-	if ((how & SYNC_ABSENT) && m->unnamed_ok &&
-	    (r = copy_unnamed(m, in, sst, dpfd, dname)) != -2) {
-		if (r == 0)
-			mark_parent(m, rel);
-		return r;
-	}
-	return copy_named(m, in, sst, dpfd, dname, rel);
+	if (how & SYNC_UNSEEN)
+		r = copy_unseen(m, in, sst, dpfd, dname);
+	else if ((how & SYNC_ABSENT) && m->unnamed_ok)
+		r = copy_unnamed(m, in, sst, dpfd, dname);
+	if (r == -2)
+		return copy_named(m, in, sst, dpfd, dname, rel);
+	if (r == 0)
+		mark_parent(m, rel);
+	return r;
 }
 
 /*

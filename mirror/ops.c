@@ -228,7 +228,8 @@ dest_count(int pfd, const char *name)
 	return n;
 }
 
-static int
+/* Deletes name in pfd and all it holds, whatever it is. */
+int
 remove_tree(int pfd, const char *name)
 {
 	struct dirent *de;

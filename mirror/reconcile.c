@@ -48,6 +48,15 @@ static struct link *links;
 static size_t nlinks, linkcap;
 static int track_links;		/* only in a whole reconcile */
 
+/* The directory being filled under a temporary name, if any. */
+static struct {
+	int		 fd;
+	const char	*rel;		/* where it goes */
+} staged = { -1, NULL };
+
+static void	 walk_entry(struct mirror *, int, int, const struct name *,
+		    const char *, struct delq *, int);
+
 static int
 cmp_names(const void *a, const void *b)
 {
@@ -153,6 +162,27 @@ link_first(struct mirror *m, int fpfd, const char *fname, int ddir,
 }
 
 /*
+ * DEST's directory of rel, the first copy of a file with other links,
+ * even when that is the directory not in place yet.
+ */
+static int
+first_parent(struct mirror *m, const char *rel, const char **name)
+{
+	const char *slash = strrchr(rel, '/');
+	int fd;
+
+	if (staged.rel != NULL && slash != NULL &&
+	    strlen(staged.rel) == (size_t)(slash - rel) &&
+	    strncmp(rel, staged.rel, slash - rel) == 0) {
+		if ((fd = dup(staged.fd)) == -1)
+			err(1, "dup");
+		*name = slash + 1;
+		return fd;
+	}
+	return dest_parent(m, rel, name, 0);
+}
+
+/*
  * A file with other links: the first seen is copied, the others are
  * linked to it in DEST. Returns 1 when linked.
  */
@@ -179,7 +209,7 @@ hard_link(struct mirror *m, int ddir, const char *name, const char *rel,
 		nlinks++;
 		return 0;
 	}
-	if (m->o.dry_run || (fpfd = dest_parent(m, l->rel, &fname, 0)) == -1)
+	if (m->o.dry_run || (fpfd = first_parent(m, l->rel, &fname)) == -1)
 		return 0;
 	if (fstatat(fpfd, fname, &first, AT_SYMLINK_NOFOLLOW) == 0 &&
 	    S_ISREG(first.st_mode) && first.st_size == sst->st_size &&
@@ -212,7 +242,9 @@ delete_entry(struct mirror *m, int ddir, const char *name, const char *rel,
 		}
 		if ((dq->rel[dq->n++] = strdup(rel)) == NULL)
 			err(1, "strdup");
-		dq->count += dest_count(ddir, name);
+		/* Left by an interrupted copy: one, whatever it holds. */
+		dq->count += strncmp(name, TMP_PREFIX, strlen(TMP_PREFIX)) == 0 ?
+		    1 : dest_count(ddir, name);
 		return;
 	}
 	if (dest_remove(m, ddir, name, rel) == -1)
@@ -226,7 +258,7 @@ delete_entry(struct mirror *m, int ddir, const char *name, const char *rel,
  */
 static int
 new_file(struct mirror *m, int sdir, int ddir, const char *name,
-    const char *rel)
+    const char *rel, int how)
 {
 	struct stat sst;
 	int in;
@@ -238,14 +270,107 @@ new_file(struct mirror *m, int sdir, int ddir, const char *name,
 		return -1;
 	}
 	if (!(track_links && sst.st_nlink > 1 &&
-	    hard_link(m, ddir, name, rel, &sst, SYNC_ABSENT)) &&
-	    copy_open(m, in, &sst, ddir, rel, SYNC_ABSENT) == -1)
+	    hard_link(m, ddir, name, rel, &sst, how)) &&
+	    copy_open(m, in, &sst, ddir, rel, how) == -1)
 		dest_error(m, "write", rel);
 	close(in);
 	return 0;
 }
 
-/* how is SYNC_ABSENT when DEST lacks the name, or 0. */
+static int
+src_dir_open(int sdir, const char *name)
+{
+	int fd;
+
+	fd = openat(sdir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+	    O_CLOEXEC | O_NOATIME);
+	if (fd == -1 && errno == EPERM)
+		fd = openat(sdir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+		    O_CLOEXEC);
+	return fd;
+}
+
+/*
+ * The entries of a new directory: with unseen, those that are not
+ * directories, by d_type, into the directory not in place yet; else
+ * the others.
+ */
+static void
+walk_new_entries(struct mirror *m, int sd, int dd, const char *rel,
+    const struct names *src, struct delq *dq, int unseen)
+{
+	char *child;
+	size_t i;
+	int isdir;
+
+	for (i = 0; i < src->n; i++) {
+		isdir = src->v[i].type == DT_DIR ||
+		    src->v[i].type == DT_UNKNOWN;
+		if (isdir == unseen)
+			continue;
+		child = rel_join(rel, src->v[i].s);
+		walk_entry(m, sd, dd, &src->v[i], child, dq,
+		    SYNC_ABSENT | (unseen ? SYNC_UNSEEN : 0));
+		free(child);
+	}
+}
+
+/*
+ * A directory new to DEST is made under a temporary name, and what it
+ * holds besides directories is written there under its own names, no
+ * reader seeing them yet: no temporary name and rename, or link, for
+ * each file. Renamed into place, it gets its subdirectories, each made
+ * the same way. A name in DEST is whole from the moment it is seen.
+ */
+static void
+walk_new_dir(struct mirror *m, int sdir, int ddir, const char *name,
+    const char *rel, const struct stat *sst, struct delq *dq)
+{
+	struct names src;
+	char tmp[64];
+	int sd, dd, fd = staged.fd;
+	const char *srel = staged.rel;
+
+	if ((sd = src_dir_open(sdir, name)) == -1) {
+		if (!vanished(errno))
+			src_error(m, "read", rel);
+		return;
+	}
+	dest_log(m, 2, "mkdir", rel, NULL);
+	tmp_name(m, tmp, sizeof(tmp));
+	if (mkdirat(ddir, tmp, 0700) == -1 || (dd = openat(ddir, tmp,
+	    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) == -1) {
+		dest_error(m, "mkdir", rel);
+		unlinkat(ddir, tmp, AT_REMOVEDIR);
+		close(sd);
+		return;
+	}
+	/* Unreadable, it is made empty, as walk_tree() would leave it. */
+	list_dir(m, sd, rel, &src);
+	staged.fd = dd;
+	staged.rel = rel;
+	walk_new_entries(m, sd, dd, rel, &src, dq, 1);
+	staged.fd = fd;
+	staged.rel = srel;
+	if (put_in_place(m, ddir, tmp, name, rel) == -1) {
+		dest_error(m, "mkdir", rel);
+		remove_tree(ddir, tmp);
+	} else {
+		walk_new_entries(m, sd, dd, rel, &src, dq, 0);
+		if (dest_meta(m, dd, NULL, sst, NULL) == -1)
+			dest_error(m, "set times of", rel);
+		else
+			pathset_del(&m->dirty_dirs, rel);
+	}
+	names_free(&src);
+	close(sd);
+	close(dd);
+}
+
+/*
+ * how is SYNC_ABSENT when DEST lacks the name, with SYNC_UNSEEN in a
+ * directory not in place yet; or 0.
+ */
 static void
 walk_entry(struct mirror *m, int sdir, int ddir, const struct name *e,
     const char *rel, struct delq *dq, int how)
@@ -255,22 +380,21 @@ walk_entry(struct mirror *m, int sdir, int ddir, const struct name *e,
 	int sd, dd;
 
 	if (e->type == DT_REG && (how & SYNC_ABSENT) && !m->o.dry_run &&
-	    new_file(m, sdir, ddir, name, rel) == 0)
+	    new_file(m, sdir, ddir, name, rel, how) == 0)
 		return;
 	if (fstatat(sdir, name, &sst, AT_SYMLINK_NOFOLLOW) == -1)
 		return;		/* gone already: a record says so */
 	if (track_links && S_ISREG(sst.st_mode) && sst.st_nlink > 1 &&
 	    hard_link(m, ddir, name, rel, &sst, how))
 		return;
+	if (S_ISDIR(sst.st_mode) && (how & SYNC_ABSENT) && !m->o.dry_run) {
+		walk_new_dir(m, sdir, ddir, name, rel, &sst, dq);
+		return;
+	}
 	if (sync_one(m, sdir, ddir, name, rel, &sst, how) != 0 ||
 	    !S_ISDIR(sst.st_mode) || m->o.dry_run)
 		return;
-	sd = openat(sdir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-	    O_CLOEXEC | O_NOATIME);
-	if (sd == -1 && errno == EPERM)
-		sd = openat(sdir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-		    O_CLOEXEC);
-	if (sd == -1) {
+	if ((sd = src_dir_open(sdir, name)) == -1) {
 		if (!vanished(errno))
 			src_error(m, "read", rel);
 		return;

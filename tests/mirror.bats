@@ -144,11 +144,10 @@ line"
 	assert_equal "$(inode "$DST/hard")" "$(inode "$DST/d/f")"
 }
 
-@test "files and hard links new to DEST appear whole, never under a temporary name" {
-	mkdir -p "$SRC/d" "$DST"
+@test "files and hard links new to DEST are linked in whole, never under a temporary name" {
+	mkdir "$DST"
 	for i in 1 2 3; do
 		printf 'file %s\n' "$i" >"$SRC/f$i"
-		printf 'deeper %s\n' "$i" >"$SRC/d/g$i"
 	done
 	ln "$SRC/f1" "$SRC/hard"
 	start_watch "$T/dst.stream" "$DST"
@@ -163,6 +162,33 @@ line"
 	assert_line "$DST/f3"
 	assert_line "$DST/hard"
 	refute_output --partial ".iobs-mirror."
+}
+
+@test "a directory new to DEST comes into place with its files whole" {
+	mkdir -p "$SRC/d/sub" "$DST"
+	for i in 1 2 3; do
+		printf 'file %s\n' "$i" >"$SRC/d/f$i"
+	done
+	printf 'deeper\n' >"$SRC/d/sub/g"
+	ln -s f1 "$SRC/d/link"
+	ln "$SRC/d/f1" "$SRC/d/h"
+	ln "$SRC/d/f2" "$SRC/hard"
+	start_watch "$T/dst.stream" "$DST"
+	stream "$T/s" "$SRC"
+	run -0 iobs-mirror "$DST" <"$T/s"
+	run -0 treecmp "$SRC" "$DST"
+	assert_equal "$(inode "$DST/d/h")" "$(inode "$DST/d/f1")"
+	assert_equal "$(inode "$DST/hard")" "$(inode "$DST/d/f2")"
+	touch "$DST/end"
+	wait_for 10 grep -q "	$DST/end\$" "$T/dst.stream"
+	# Nothing is seen under its name before the directory is renamed
+	# into place, its files whole.
+	first() {
+		awk -F'\t' -v p="$1" '!/^#/ && ($4 == p ||
+		    index($4, p "/") == 1) { print $2; exit }' "$T/dst.stream"
+	}
+	run -0 first "$DST/d"
+	assert_output --regexp '^MOVED_TO'
 }
 
 @test "reconcile deletes what is gone and fixes metadata, incrementally" {
