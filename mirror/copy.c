@@ -1,7 +1,8 @@
 /*
  * Copies a file or a symlink into DEST: written under a temporary name
- * in the same directory and renamed into place, so that a reader of
- * DEST sees the old file or the new one, never half of it.
+ * in the same directory and renamed into place, or unnamed and linked
+ * into place when the name is new, so that a reader of DEST sees the
+ * old file or the new one, never half of it.
  */
 #define _GNU_SOURCE
 
@@ -22,9 +23,7 @@
 #include "stream.h"
 #include "mirror.h"
 
-#define TMP_PREFIX	".iobs-mirror."
-
-static void
+void
 tmp_name(struct mirror *m, char *buf, size_t size)
 {
 	static long pid;
@@ -99,8 +98,8 @@ copy_data(struct mirror *m, int in, int out, off_t size)
 
 /*
  * A source that vanished or changed type: a later record says so.
- * EXDEV: openat2(RESOLVE_BENEATH) found it moved out of the source
- * root while it looked it up.
+ * EXDEV is openat2(2)'s RESOLVE_BENEATH seeing the directory it
+ * resolved moved out of the root meanwhile.
  */
 int
 vanished(int e)
@@ -114,7 +113,7 @@ vanished(int e)
  * for its times. A directory in the way, from an older state of the
  * source, is removed first.
  */
-static int
+int
 put_in_place(struct mirror *m, int dpfd, const char *tmp, const char *dname,
     const char *rel)
 {
@@ -127,72 +126,204 @@ put_in_place(struct mirror *m, int dpfd, const char *tmp, const char *dname,
 	return 0;
 }
 
-/*
- * Copies spfd/name to DEST's dpfd at rel. Returns 0, 1 when the source
- * vanished, -1 on a DEST error with errno set; sst gets the source's
- * stat as copied.
- */
+/* The source file spfd/name, opened to be read without moving its atime. */
 int
-copy_file(struct mirror *m, int spfd, const char *name, int dpfd,
-    const char *rel, struct stat *sst)
+src_open(int spfd, const char *name)
 {
-	char tmp[64];
-	const char *dname = strrchr(rel, '/') ? strrchr(rel, '/') + 1 : rel;
-	struct timespec ts[2];
-	int in, out, save;
+	int fd;
 
-	dest_log(m, 2, "copy", rel, NULL);
-	if (m->o.dry_run)
-		return 0;
-	in = openat(spfd, name, O_RDONLY | O_NOFOLLOW | O_NOATIME | O_CLOEXEC |
+	fd = openat(spfd, name, O_RDONLY | O_NOFOLLOW | O_NOATIME | O_CLOEXEC |
 	    O_NONBLOCK);
-	if (in == -1 && errno == EPERM)
-		in = openat(spfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC |
+	if (fd == -1 && errno == EPERM)
+		fd = openat(spfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC |
 		    O_NONBLOCK);
-	if (in == -1)
-		return vanished(errno) ? 1 : -2;
-	if (fstat(in, sst) == -1 || !S_ISREG(sst->st_mode)) {
-		close(in);
-		return 1;
-	}
-	tmp_name(m, tmp, sizeof(tmp));
+	return fd;
+}
+
+/* Owner, mode bits the umask kept out, and times of a new copy. */
+static int
+file_meta(struct mirror *m, int out, const struct stat *sst)
+{
+	struct timespec ts[2];
+
+	if (m->o.owner && fchown(out, sst->st_uid, sst->st_gid) == -1)
+		return -1;
+	if ((m->o.owner || (sst->st_mode & 07000)) &&
+	    fchmod(out, sst->st_mode & 07777) == -1)
+		return -1;
+	ts[0] = sst->st_atim;
+	ts[1] = sst->st_mtim;
+	return futimens(out, ts);
+}
+
+/*
+ * For a name DEST lacks: the copy is made unnamed (O_TMPFILE) and
+ * linked into place whole, which costs less than a temporary name and
+ * a rename, and leaves nothing behind if iobs-mirror dies. Returns 0,
+ * -1 on a DEST error, or -2 when the named way must be taken: no
+ * O_TMPFILE here, no linkat(2) of a descriptor (Linux 6.10, or
+ * CAP_DAC_READ_SEARCH), the name taken since, or another error that
+ * the named way will meet and report.
+ */
+static int
+copy_unnamed(struct mirror *m, int in, const struct stat *sst, int dpfd,
+    const char *dname)
+{
+	int out, save;
+
 	/* The umask is 0: the file is made with its final mode bits. */
-	if ((out = openat(dpfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
+	if ((out = openat(dpfd, ".", O_WRONLY | O_TMPFILE | O_CLOEXEC,
 	    sst->st_mode & 0777)) == -1) {
+		if (errno == EOPNOTSUPP || errno == EISDIR || errno == EINVAL)
+			m->unnamed_ok = 0;
+		return -2;
+	}
+	if (copy_data(m, in, out, sst->st_size) == -1 ||
+	    file_meta(m, out, sst) == -1)
+		goto fail;
+	if (linkat(out, "", dpfd, dname, AT_EMPTY_PATH) == -1) {
+		/* Not allowed: before Linux 6.10, or not as this user. */
+		if (errno == ENOENT)
+			m->unnamed_ok = 0;
+		close(out);
+		/* The named way reads the source again, from the start. */
+		return lseek(in, 0, SEEK_SET) == -1 ? -1 : -2;
+	}
+	/*
+	 * Only a file system with a flush method fails here, none of
+	 * those with O_TMPFILE in practice: the name was free, so the
+	 * file goes again.
+	 */
+	if (close(out) == -1) {
 		save = errno;
-		close(in);
+		unlinkat(dpfd, dname, 0);
 		errno = save;
 		return -1;
 	}
-	if (copy_data(m, in, out, sst->st_size) == -1)
+	return 0;
+fail:
+	save = errno;
+	close(out);
+	errno = save;
+	return -1;
+}
+
+/*
+ * Below a directory not in place yet, where no reader sees a name: the
+ * copy is written under its own name at once. Returns as
+ * copy_unnamed().
+ */
+static int
+copy_unseen(struct mirror *m, int in, const struct stat *sst, int dpfd,
+    const char *dname)
+{
+	int out, save;
+
+	/* The umask is 0: the file is made with its final mode bits. */
+	if ((out = openat(dpfd, dname, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
+	    sst->st_mode & 0777)) == -1)
+		return -2;
+	if (copy_data(m, in, out, sst->st_size) == -1 ||
+	    file_meta(m, out, sst) == -1) {
+		save = errno;
+		close(out);
 		goto fail;
-	if (m->o.owner && fchown(out, sst->st_uid, sst->st_gid) == -1)
+	}
+	if (close(out) == -1) {
+		save = errno;
 		goto fail;
-	ts[0] = sst->st_atim;
-	ts[1] = sst->st_mtim;
-	if (((m->o.owner || (sst->st_mode & 07000)) &&
-	    fchmod(out, sst->st_mode & 07777) == -1) ||
-	    futimens(out, ts) == -1)
+	}
+	return 0;
+fail:
+	unlinkat(dpfd, dname, 0);
+	errno = save;
+	return -1;
+}
+
+/* Written under a temporary name, then renamed over dname. */
+static int
+copy_named(struct mirror *m, int in, const struct stat *sst, int dpfd,
+    const char *dname, const char *rel)
+{
+	char tmp[64];
+	int out, save;
+
+	tmp_name(m, tmp, sizeof(tmp));
+	/* The umask is 0: the file is made with its final mode bits. */
+	if ((out = openat(dpfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
+	    sst->st_mode & 0777)) == -1)
+		return -1;
+	if (copy_data(m, in, out, sst->st_size) == -1 ||
+	    file_meta(m, out, sst) == -1)
 		goto fail;
 	if (close(out) == -1) {
 		out = -1;
 		goto fail;
 	}
 	out = -1;
-	close(in);
-	in = -1;
 	if (put_in_place(m, dpfd, tmp, dname, rel) == -1)
 		goto fail;
 	return 0;
 fail:
 	save = errno;
-	if (in != -1)
-		close(in);
 	if (out != -1)
 		close(out);
 	unlinkat(dpfd, tmp, 0);
 	errno = save;
 	return -1;
+}
+
+/*
+ * Copies the open source file in, of stat sst, to DEST's dpfd at rel;
+ * how may have SYNC_ABSENT and SYNC_UNSEEN. Returns 0, or -1 on a DEST
+ * error with errno set.
+ */
+int
+copy_open(struct mirror *m, int in, const struct stat *sst, int dpfd,
+    const char *rel, int how)
+{
+	const char *dname = strrchr(rel, '/') ? strrchr(rel, '/') + 1 : rel;
+	int r = -2;
+
+	dest_log(m, 2, "copy", rel, NULL);
+	if (how & SYNC_UNSEEN)
+		r = copy_unseen(m, in, sst, dpfd, dname);
+	else if ((how & SYNC_ABSENT) && m->unnamed_ok)
+		r = copy_unnamed(m, in, sst, dpfd, dname);
+	if (r == -2)
+		return copy_named(m, in, sst, dpfd, dname, rel);
+	if (r == 0)
+		mark_parent(m, rel);
+	return r;
+}
+
+/*
+ * Copies spfd/name to DEST's dpfd at rel. Returns 0, 1 when the source
+ * vanished, -2 when it cannot be read, -1 on a DEST error with errno
+ * set.
+ */
+int
+copy_file(struct mirror *m, int spfd, const char *name, int dpfd,
+    const char *rel, int how)
+{
+	struct stat sst;
+	int in, r, save;
+
+	if (m->o.dry_run) {
+		dest_log(m, 2, "copy", rel, NULL);
+		return 0;
+	}
+	if ((in = src_open(spfd, name)) == -1)
+		return vanished(errno) ? 1 : -2;
+	if (fstat(in, &sst) == -1 || !S_ISREG(sst.st_mode)) {
+		close(in);
+		return 1;
+	}
+	r = copy_open(m, in, &sst, dpfd, rel, how);
+	save = errno;
+	close(in);
+	errno = save;
+	return r;
 }
 
 int

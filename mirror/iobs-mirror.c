@@ -339,7 +339,7 @@ reconfigure(struct mirror *m)
 	m->o = o;
 	m->dfd = dfd;
 	/* Another file system may allow what the old one did not. */
-	m->clone_ok = m->cfr_ok = 1;
+	m->clone_ok = m->cfr_ok = m->unnamed_ok = 1;
 	if (m->active && reconcile(m, why, sizeof(why)) == -1) {
 		m->o = old;
 		m->dfd = olddfd;
@@ -522,7 +522,7 @@ main(int argc, char *argv[])
 
 	memset(&m, 0, sizeof(m));
 	m.sfd = -1;
-	m.clone_ok = m.cfr_ok = 1;
+	m.clone_ok = m.cfr_ok = m.unnamed_ok = 1;
 	if (parse_options(argc, argv, &m.o, why, sizeof(why)) == -1) {
 		warnx("%s", why);
 		usage();

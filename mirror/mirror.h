@@ -50,6 +50,7 @@ struct mirror {
 	const char	*retrying;	/* the path being tried again */
 
 	int		 clone_ok, cfr_ok;	/* FICLONE, copy_file_range */
+	int		 unnamed_ok;	/* O_TMPFILE and linkat(AT_EMPTY_PATH) */
 	unsigned long	 tmpseq;
 };
 
@@ -58,6 +59,11 @@ struct mirror {
 #define SYNC_RECURSE	0x02	/* compare a directory's whole subtree */
 #define SYNC_DELETE	0x04	/* delete in DEST what the source lacks */
 #define SYNC_META	0x08	/* same size: only metadata changed */
+#define SYNC_ABSENT	0x10	/* DEST had no such name, as last seen */
+#define SYNC_UNSEEN	0x20	/* in a directory not in place yet */
+
+/* Temporary names in DEST: files being written, directories filled. */
+#define TMP_PREFIX	".iobs-mirror."
 
 /* Timers, in ms. */
 #define MOVE_WAIT_MS	100	/* a MOVED_FROM waits this long for its pair */
@@ -78,6 +84,7 @@ int	 dest_parent(struct mirror *, const char *rel, const char **name,
 void	 dir_release(struct mirror *, int fd);
 int	 dest_remove(struct mirror *, int pfd, const char *name,
 	    const char *rel);
+int	 remove_tree(int pfd, const char *name);
 long long dest_count(int pfd, const char *name);
 int	 dest_mkdir(struct mirror *, int pfd, const char *name,
 	    const char *rel);
@@ -93,8 +100,14 @@ char	*rel_join(const char *dir, const char *name);
 int	 rel_excluded(struct mirror *, const char *rel);
 
 /* copy.c */
+void	 tmp_name(struct mirror *, char *buf, size_t size);
+int	 put_in_place(struct mirror *, int dpfd, const char *tmp,
+	    const char *dname, const char *rel);
+int	 src_open(int spfd, const char *name);
+int	 copy_open(struct mirror *, int in, const struct stat *sst, int dpfd,
+	    const char *rel, int how);
 int	 copy_file(struct mirror *, int spfd, const char *name,
-	    int dpfd, const char *rel, struct stat *sst);
+	    int dpfd, const char *rel, int how);
 int	 copy_symlink(struct mirror *, int spfd, const char *name,
 	    int dpfd, const char *rel, const struct stat *sst,
 	    const struct stat *dst);

@@ -228,7 +228,8 @@ dest_count(int pfd, const char *name)
 	return n;
 }
 
-static int
+/* Deletes name in pfd and all it holds, whatever it is. */
+int
 remove_tree(int pfd, const char *name)
 {
 	struct dirent *de;
@@ -302,8 +303,9 @@ same_time(const struct timespec *a, const struct timespec *b)
 }
 
 /*
- * Mode, owner and times of name as the source's; dst is DEST's stat
- * when known, to skip what is equal already.
+ * Mode, owner and times of name as the source's, or of pfd itself when
+ * name is NULL; dst is DEST's stat when known, to skip what is equal
+ * already.
  */
 int
 dest_meta(struct mirror *m, int pfd, const char *name,
@@ -314,7 +316,8 @@ dest_meta(struct mirror *m, int pfd, const char *name,
 	int islink = S_ISLNK(sst->st_mode);
 
 	if (dst == NULL) {
-		if (fstatat(pfd, name, &cur, AT_SYMLINK_NOFOLLOW) == -1)
+		if ((name != NULL ? fstatat(pfd, name, &cur,
+		    AT_SYMLINK_NOFOLLOW) : fstat(pfd, &cur)) == -1)
 			return -1;
 		dst = &cur;
 	}
@@ -322,19 +325,21 @@ dest_meta(struct mirror *m, int pfd, const char *name,
 		return 0;
 	if (m->o.owner && (dst->st_uid != sst->st_uid ||
 	    dst->st_gid != sst->st_gid) &&
-	    fchownat(pfd, name, sst->st_uid, sst->st_gid,
-	    AT_SYMLINK_NOFOLLOW) == -1)
+	    (name != NULL ? fchownat(pfd, name, sst->st_uid, sst->st_gid,
+	    AT_SYMLINK_NOFOLLOW) : fchown(pfd, sst->st_uid,
+	    sst->st_gid)) == -1)
 		return -1;
 	if (!islink && ((dst->st_mode & 07777) != (sst->st_mode & 07777) ||
 	    (m->o.owner && (dst->st_mode & 06000))) &&
-	    fchmodat(pfd, name, sst->st_mode & 07777,
-	    AT_SYMLINK_NOFOLLOW) == -1)
+	    (name != NULL ? fchmodat(pfd, name, sst->st_mode & 07777,
+	    AT_SYMLINK_NOFOLLOW) : fchmod(pfd, sst->st_mode & 07777)) == -1)
 		return -1;
 	/* Reading DEST moves its atimes: only a new mtime sets both. */
 	if (!same_time(&dst->st_mtim, &sst->st_mtim)) {
 		ts[0] = sst->st_atim;
 		ts[1] = sst->st_mtim;
-		if (utimensat(pfd, name, ts, AT_SYMLINK_NOFOLLOW) == -1)
+		if ((name != NULL ? utimensat(pfd, name, ts,
+		    AT_SYMLINK_NOFOLLOW) : futimens(pfd, ts)) == -1)
 			return -1;
 	}
 	return 0;

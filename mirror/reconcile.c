@@ -20,9 +20,15 @@
 #include "stream.h"
 #include "mirror.h"
 
+/* A directory's entries, sorted, with their types as readdir gives. */
+struct name {
+	char		*s;
+	unsigned char	 type;		/* DT_*, DT_UNKNOWN when not known */
+};
+
 struct names {
-	char	**v;
-	size_t	  n, cap;
+	struct name	*v;
+	size_t		 n, cap;
 };
 
 struct delq {
@@ -42,23 +48,34 @@ static struct link *links;
 static size_t nlinks, linkcap;
 static int track_links;		/* only in a whole reconcile */
 
+/* The directory being filled under a temporary name, if any. */
+static struct {
+	int		 fd;
+	const char	*rel;		/* where it goes */
+} staged = { -1, NULL };
+
+static void	 walk_entry(struct mirror *, int, int, const struct name *,
+		    const char *, struct delq *, int);
+
 static int
 cmp_names(const void *a, const void *b)
 {
-	return strcmp(*(char *const *)a, *(char *const *)b);
+	return strcmp(((const struct name *)a)->s,
+	    ((const struct name *)b)->s);
 }
 
 static void
-names_add(struct names *ns, const char *name)
+names_add(struct names *ns, const char *name, unsigned char type)
 {
 	if (ns->n == ns->cap) {
 		ns->cap = ns->cap ? ns->cap * 2 : 32;
-		if ((ns->v = reallocarray(ns->v, ns->cap, sizeof(char *)))
+		if ((ns->v = reallocarray(ns->v, ns->cap, sizeof(*ns->v)))
 		    == NULL)
 			err(1, "reallocarray");
 	}
-	if ((ns->v[ns->n++] = strdup(name)) == NULL)
+	if ((ns->v[ns->n].s = strdup(name)) == NULL)
 		err(1, "strdup");
+	ns->v[ns->n++].type = type;
 }
 
 static void
@@ -67,7 +84,7 @@ names_free(struct names *ns)
 	size_t i;
 
 	for (i = 0; i < ns->n; i++)
-		free(ns->v[i]);
+		free(ns->v[i].s);
 	free(ns->v);
 }
 
@@ -101,11 +118,11 @@ list_dir(struct mirror *m, int fd, const char *rel, struct names *ns)
 			}
 			free(child);
 		}
-		names_add(ns, de->d_name);
+		names_add(ns, de->d_name, de->d_type);
 	}
 	closedir(d);
 	if (ns->n > 0)
-		qsort(ns->v, ns->n, sizeof(char *), cmp_names);
+		qsort(ns->v, ns->n, sizeof(*ns->v), cmp_names);
 	return 0;
 }
 
@@ -121,17 +138,61 @@ link_find(const struct stat *st)
 }
 
 /*
+ * Links fpfd/fname, the copy of the first name seen, as ddir/name:
+ * straight to the name when DEST lacked it (how has SYNC_ABSENT), a
+ * link being whole at once, else under a temporary name renamed over.
+ */
+static int
+link_first(struct mirror *m, int fpfd, const char *fname, int ddir,
+    const char *name, int how)
+{
+	char tmp[64];
+
+	if ((how & SYNC_ABSENT) && linkat(fpfd, fname, ddir, name, 0) == 0)
+		return 0;
+	snprintf(tmp, sizeof(tmp), ".iobs-mirror.%ld.%lu", (long)getpid(),
+	    ++m->tmpseq);
+	if (linkat(fpfd, fname, ddir, tmp, 0) == -1)
+		return -1;
+	if (renameat(ddir, tmp, ddir, name) == -1) {
+		unlinkat(ddir, tmp, 0);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * DEST's directory of rel, the first copy of a file with other links,
+ * even when that is the directory not in place yet.
+ */
+static int
+first_parent(struct mirror *m, const char *rel, const char **name)
+{
+	const char *slash = strrchr(rel, '/');
+	int fd;
+
+	if (staged.rel != NULL && slash != NULL &&
+	    strlen(staged.rel) == (size_t)(slash - rel) &&
+	    strncmp(rel, staged.rel, slash - rel) == 0) {
+		if ((fd = dup(staged.fd)) == -1)
+			err(1, "dup");
+		*name = slash + 1;
+		return fd;
+	}
+	return dest_parent(m, rel, name, 0);
+}
+
+/*
  * A file with other links: the first seen is copied, the others are
  * linked to it in DEST. Returns 1 when linked.
  */
 static int
 hard_link(struct mirror *m, int ddir, const char *name, const char *rel,
-    const struct stat *sst)
+    const struct stat *sst, int how)
 {
 	struct link *l = link_find(sst);
 	struct stat first, cur;
 	const char *fname;
-	char tmp[64];
 	int fpfd, r = 0;
 
 	if (l == NULL) {
@@ -148,26 +209,20 @@ hard_link(struct mirror *m, int ddir, const char *name, const char *rel,
 		nlinks++;
 		return 0;
 	}
-	if (m->o.dry_run || (fpfd = dest_parent(m, l->rel, &fname, 0)) == -1)
+	if (m->o.dry_run || (fpfd = first_parent(m, l->rel, &fname)) == -1)
 		return 0;
 	if (fstatat(fpfd, fname, &first, AT_SYMLINK_NOFOLLOW) == 0 &&
 	    S_ISREG(first.st_mode) && first.st_size == sst->st_size &&
 	    first.st_mtim.tv_sec == sst->st_mtim.tv_sec &&
 	    first.st_mtim.tv_nsec == sst->st_mtim.tv_nsec) {
-		if (fstatat(ddir, name, &cur, AT_SYMLINK_NOFOLLOW) == 0 &&
+		if (!(how & SYNC_ABSENT) &&
+		    fstatat(ddir, name, &cur, AT_SYMLINK_NOFOLLOW) == 0 &&
 		    cur.st_ino == first.st_ino && cur.st_dev == first.st_dev)
 			r = 1;
-		else {
-			snprintf(tmp, sizeof(tmp), ".iobs-mirror.%ld.%lu",
-			    (long)getpid(), ++m->tmpseq);
-			if (linkat(fpfd, fname, ddir, tmp, 0) == 0) {
-				if (renameat(ddir, tmp, ddir, name) == 0) {
-					dest_log(m, 2, "link", rel, l->rel);
-					mark_parent(m, rel);
-					r = 1;
-				} else
-					unlinkat(ddir, tmp, 0);
-			}
+		else if (link_first(m, fpfd, fname, ddir, name, how) == 0) {
+			dest_log(m, 2, "link", rel, l->rel);
+			mark_parent(m, rel);
+			r = 1;
 		}
 	}
 	dir_release(m, fpfd);
@@ -187,34 +242,159 @@ delete_entry(struct mirror *m, int ddir, const char *name, const char *rel,
 		}
 		if ((dq->rel[dq->n++] = strdup(rel)) == NULL)
 			err(1, "strdup");
-		dq->count += dest_count(ddir, name);
+		/* Left by an interrupted copy: one, whatever it holds. */
+		dq->count += strncmp(name, TMP_PREFIX, strlen(TMP_PREFIX)) == 0 ?
+		    1 : dest_count(ddir, name);
 		return;
 	}
 	if (dest_remove(m, ddir, name, rel) == -1)
 		dest_error(m, "delete", rel);
 }
 
-static void
-walk_entry(struct mirror *m, int sdir, int ddir, const char *name,
-    const char *rel, struct delq *dq)
+/*
+ * A regular file, by its directory entry, that DEST lacks: opened
+ * first and stat'ed through its descriptor, one lstat fewer. Returns
+ * 0 when done, -1 when it goes the common way, which finds out why.
+ */
+static int
+new_file(struct mirror *m, int sdir, int ddir, const char *name,
+    const char *rel, int how)
 {
+	struct stat sst;
+	int in;
+
+	if ((in = src_open(sdir, name)) == -1)
+		return -1;
+	if (fstat(in, &sst) == -1 || !S_ISREG(sst.st_mode)) {
+		close(in);
+		return -1;
+	}
+	if (!(track_links && sst.st_nlink > 1 &&
+	    hard_link(m, ddir, name, rel, &sst, how)) &&
+	    copy_open(m, in, &sst, ddir, rel, how) == -1)
+		dest_error(m, "write", rel);
+	close(in);
+	return 0;
+}
+
+static int
+src_dir_open(int sdir, const char *name)
+{
+	int fd;
+
+	fd = openat(sdir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+	    O_CLOEXEC | O_NOATIME);
+	if (fd == -1 && errno == EPERM)
+		fd = openat(sdir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+		    O_CLOEXEC);
+	return fd;
+}
+
+/*
+ * The entries of a new directory: with unseen, those that are not
+ * directories, by d_type, into the directory not in place yet; else
+ * the others.
+ */
+static void
+walk_new_entries(struct mirror *m, int sd, int dd, const char *rel,
+    const struct names *src, struct delq *dq, int unseen)
+{
+	char *child;
+	size_t i;
+	int isdir;
+
+	for (i = 0; i < src->n; i++) {
+		isdir = src->v[i].type == DT_DIR ||
+		    src->v[i].type == DT_UNKNOWN;
+		if (isdir == unseen)
+			continue;
+		child = rel_join(rel, src->v[i].s);
+		walk_entry(m, sd, dd, &src->v[i], child, dq,
+		    SYNC_ABSENT | (unseen ? SYNC_UNSEEN : 0));
+		free(child);
+	}
+}
+
+/*
+ * A directory new to DEST is made under a temporary name, and what it
+ * holds besides directories is written there under its own names, no
+ * reader seeing them yet: no temporary name and rename, or link, for
+ * each file. Renamed into place, it gets its subdirectories, each made
+ * the same way. A name in DEST is whole from the moment it is seen.
+ */
+static void
+walk_new_dir(struct mirror *m, int sdir, int ddir, const char *name,
+    const char *rel, const struct stat *sst, struct delq *dq)
+{
+	struct names src;
+	char tmp[64];
+	int sd, dd, fd = staged.fd;
+	const char *srel = staged.rel;
+
+	if ((sd = src_dir_open(sdir, name)) == -1) {
+		if (!vanished(errno))
+			src_error(m, "read", rel);
+		return;
+	}
+	dest_log(m, 2, "mkdir", rel, NULL);
+	tmp_name(m, tmp, sizeof(tmp));
+	if (mkdirat(ddir, tmp, 0700) == -1 || (dd = openat(ddir, tmp,
+	    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) == -1) {
+		dest_error(m, "mkdir", rel);
+		unlinkat(ddir, tmp, AT_REMOVEDIR);
+		close(sd);
+		return;
+	}
+	/* Unreadable, it is made empty, as walk_tree() would leave it. */
+	list_dir(m, sd, rel, &src);
+	staged.fd = dd;
+	staged.rel = rel;
+	walk_new_entries(m, sd, dd, rel, &src, dq, 1);
+	staged.fd = fd;
+	staged.rel = srel;
+	if (put_in_place(m, ddir, tmp, name, rel) == -1) {
+		dest_error(m, "mkdir", rel);
+		remove_tree(ddir, tmp);
+	} else {
+		walk_new_entries(m, sd, dd, rel, &src, dq, 0);
+		if (dest_meta(m, dd, NULL, sst, NULL) == -1)
+			dest_error(m, "set times of", rel);
+		else
+			pathset_del(&m->dirty_dirs, rel);
+	}
+	names_free(&src);
+	close(sd);
+	close(dd);
+}
+
+/*
+ * how is SYNC_ABSENT when DEST lacks the name, with SYNC_UNSEEN in a
+ * directory not in place yet; or 0.
+ */
+static void
+walk_entry(struct mirror *m, int sdir, int ddir, const struct name *e,
+    const char *rel, struct delq *dq, int how)
+{
+	const char *name = e->s;
 	struct stat sst;
 	int sd, dd;
 
+	if (e->type == DT_REG && (how & SYNC_ABSENT) && !m->o.dry_run &&
+	    new_file(m, sdir, ddir, name, rel, how) == 0)
+		return;
 	if (fstatat(sdir, name, &sst, AT_SYMLINK_NOFOLLOW) == -1)
 		return;		/* gone already: a record says so */
 	if (track_links && S_ISREG(sst.st_mode) && sst.st_nlink > 1 &&
-	    hard_link(m, ddir, name, rel, &sst))
+	    hard_link(m, ddir, name, rel, &sst, how))
 		return;
-	if (sync_one(m, sdir, ddir, name, rel, &sst, 0) != 0 ||
+	if (S_ISDIR(sst.st_mode) && (how & SYNC_ABSENT) && !m->o.dry_run) {
+		walk_new_dir(m, sdir, ddir, name, rel, &sst, dq);
+		return;
+	}
+	if (sync_one(m, sdir, ddir, name, rel, &sst, how) != 0 ||
 	    !S_ISDIR(sst.st_mode) || m->o.dry_run)
 		return;
-	sd = openat(sdir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-	    O_CLOEXEC | O_NOATIME);
-	if (sd == -1 && errno == EPERM)
-		sd = openat(sdir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-		    O_CLOEXEC);
-	if (sd == -1) {
+	if ((sd = src_dir_open(sdir, name)) == -1) {
 		if (!vanished(errno))
 			src_error(m, "read", rel);
 		return;
@@ -226,10 +406,13 @@ walk_entry(struct mirror *m, int sdir, int ddir, const char *name,
 		return;
 	}
 	walk_tree(m, sd, dd, rel, dq);
+	/* Set after its contents, through its descriptor: done with. */
+	if (dest_meta(m, dd, NULL, &sst, NULL) == -1)
+		dest_error(m, "set times of", rel);
+	else
+		pathset_del(&m->dirty_dirs, rel);
 	close(sd);
 	close(dd);
-	if (dest_meta(m, ddir, name, &sst, NULL) == -1)
-		dest_error(m, "set times of", rel);
 }
 
 /*
@@ -258,12 +441,13 @@ walk_tree(struct mirror *m, int sdir, int ddir, const char *rel,
 		else if (j == dst.n)
 			c = -1;
 		else
-			c = strcmp(src.v[i], dst.v[j]);
-		child = rel_join(rel, c <= 0 ? src.v[i] : dst.v[j]);
+			c = strcmp(src.v[i].s, dst.v[j].s);
+		child = rel_join(rel, c <= 0 ? src.v[i].s : dst.v[j].s);
 		if (c > 0)
-			delete_entry(m, ddir, dst.v[j], child, deferred);
+			delete_entry(m, ddir, dst.v[j].s, child, deferred);
 		else
-			walk_entry(m, sdir, ddir, src.v[i], child, deferred);
+			walk_entry(m, sdir, ddir, &src.v[i], child, deferred,
+			    c < 0 ? SYNC_ABSENT : 0);
 		free(child);
 		if (c <= 0)
 			i++;

@@ -52,14 +52,21 @@ int
 sync_one(struct mirror *m, int spfd, int dpfd, const char *name,
     const char *rel, const struct stat *sst, int how)
 {
-	struct stat dst, cst;
+	struct stat dst;
 	int have, r;
 
-	have = fstatat(dpfd, name, &dst, AT_SYMLINK_NOFOLLOW) == 0;
-	if (!have && errno != ENOENT) {
-		dest_error(m, "stat", rel);
-		return -1;
+	have = 0;
+	/* Listed as absent: a name taken since is met where it is made. */
+	if (!(how & SYNC_ABSENT)) {
+		if (fstatat(dpfd, name, &dst, AT_SYMLINK_NOFOLLOW) == 0)
+			have = 1;
+		else if (errno != ENOENT) {
+			dest_error(m, "stat", rel);
+			return -1;
+		}
 	}
+	if (!have)
+		how |= SYNC_ABSENT;
 	if (have && (dst.st_mode & S_IFMT) != (sst->st_mode & S_IFMT) &&
 	    (S_ISDIR(sst->st_mode) || S_ISDIR(dst.st_mode))) {
 		if (dest_remove(m, dpfd, name, rel) == -1) {
@@ -67,6 +74,7 @@ sync_one(struct mirror *m, int spfd, int dpfd, const char *name,
 			return -1;
 		}
 		have = 0;
+		how |= SYNC_ABSENT;
 	}
 	switch (sst->st_mode & S_IFMT) {
 	case S_IFDIR:
@@ -88,7 +96,7 @@ sync_one(struct mirror *m, int spfd, int dpfd, const char *name,
 			r = dest_meta(m, dpfd, name, sst, &dst);
 			break;
 		}
-		r = copy_file(m, spfd, name, dpfd, rel, &cst);
+		r = copy_file(m, spfd, name, dpfd, rel, how);
 		if (r == 1)
 			return 1;
 		if (r == -2) {

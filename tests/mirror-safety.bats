@@ -105,6 +105,15 @@ victim_unchanged() {
 	run -0 treecmp "$SRC" "$DST"
 }
 
+@test "--max-delete counts a directory an interrupted copy left as one entry" {
+	echo a >"$SRC/a"
+	mkdir -p "$DST/.iobs-mirror.99.1/sub"
+	touch "$DST/.iobs-mirror.99.1/1" "$DST/.iobs-mirror.99.1/sub/2"
+	stream "$T/s" "$SRC"
+	run -0 iobs-mirror --max-delete 1 "$DST" <"$T/s"
+	run -0 treecmp "$SRC" "$DST"
+}
+
 @test "-v logs every delete" {
 	echo a >"$SRC/a"
 	mkdir -p "$DST/old"

@@ -89,6 +89,24 @@ teardown() { common_teardown; }
 	assert [ ! -e "$DST/gone" ]
 }
 
+@test "a directory moved out of the tree while its path is resolved is silent" {
+	mkdir -p "$SRC/a/b/c/d/e/f/g" "$T/out"
+	stream "$T/s" "$SRC"
+	# Enough records that the moves below catch openat2(2) in the
+	# middle of resolving a path, which then fails with EXDEV.
+	yes "$(printf '1764057600.000000\tATTRIB\t0\t%s' "$SRC/a/b/c/d/e/f/g")" |
+	    head -n $((100000 / SLOW)) >>"$T/s"
+	(
+		while [ ! -e "$T/stop" ]; do
+			mv "$SRC/a" "$T/out/a" && mv "$T/out/a" "$SRC/a"
+		done
+	) 3>&- &
+	BG_PIDS+=($!)
+	run -0 --separate-stderr iobs-mirror "$DST" <"$T/s"
+	touch "$T/stop"
+	assert_equal "$stderr" ""
+}
+
 # A tree with one of everything, and odd names.
 make_tree() {
 	mkdir -p "$SRC/d/e" "$SRC/ro"
@@ -124,6 +142,53 @@ line"
 	stream "$T/s" "$SRC"
 	run -0 iobs-mirror "$DST" <"$T/s"
 	assert_equal "$(inode "$DST/hard")" "$(inode "$DST/d/f")"
+}
+
+@test "files and hard links new to DEST are linked in whole, never under a temporary name" {
+	mkdir "$DST"
+	for i in 1 2 3; do
+		printf 'file %s\n' "$i" >"$SRC/f$i"
+	done
+	ln "$SRC/f1" "$SRC/hard"
+	start_watch "$T/dst.stream" "$DST"
+	stream "$T/s" "$SRC"
+	run -0 iobs-mirror "$DST" <"$T/s"
+	run -0 treecmp "$SRC" "$DST"
+	assert_equal "$(inode "$DST/hard")" "$(inode "$DST/f1")"
+	# Records come in order: once this one is in, all the copies are.
+	touch "$DST/end"
+	wait_for 10 grep -q "	$DST/end\$" "$T/dst.stream"
+	run -0 field 4 "$T/dst.stream"
+	assert_line "$DST/f3"
+	assert_line "$DST/hard"
+	refute_output --partial ".iobs-mirror."
+}
+
+@test "a directory new to DEST comes into place with its files whole" {
+	mkdir -p "$SRC/d/sub" "$DST"
+	for i in 1 2 3; do
+		printf 'file %s\n' "$i" >"$SRC/d/f$i"
+	done
+	printf 'deeper\n' >"$SRC/d/sub/g"
+	ln -s f1 "$SRC/d/link"
+	ln "$SRC/d/f1" "$SRC/d/h"
+	ln "$SRC/d/f2" "$SRC/hard"
+	start_watch "$T/dst.stream" "$DST"
+	stream "$T/s" "$SRC"
+	run -0 iobs-mirror "$DST" <"$T/s"
+	run -0 treecmp "$SRC" "$DST"
+	assert_equal "$(inode "$DST/d/h")" "$(inode "$DST/d/f1")"
+	assert_equal "$(inode "$DST/hard")" "$(inode "$DST/d/f2")"
+	touch "$DST/end"
+	wait_for 10 grep -q "	$DST/end\$" "$T/dst.stream"
+	# Nothing is seen under its name before the directory is renamed
+	# into place, its files whole.
+	first() {
+		awk -F'\t' -v p="$1" '!/^#/ && ($4 == p ||
+		    index($4, p "/") == 1) { print $2; exit }' "$T/dst.stream"
+	}
+	run -0 first "$DST/d"
+	assert_output --regexp '^MOVED_TO'
 }
 
 @test "reconcile deletes what is gone and fixes metadata, incrementally" {
@@ -171,6 +236,24 @@ line"
 	wait_converged 2
 	stop_mirror
 	assert_equal "$MIRROR_STATUS" 0
+}
+
+@test "live: files moved in appear whole, never under a temporary name" {
+	mkdir -p "$DST" "$T/out/d"
+	printf 'new\n' >"$T/out/new"
+	printf 'deeper\n' >"$T/out/d/f"
+	start_watch "$T/dst.stream" "$DST"
+	start_mirror
+	# A lone MOVED_TO: each is copied once, to a name DEST lacks.
+	mv "$T/out/new" "$T/out/d" "$SRC"
+	wait_converged 5
+	# Records come in order: once this one is in, all the copies are.
+	touch "$DST/end"
+	wait_for 10 grep -q "	$DST/end\$" "$T/dst.stream"
+	run -0 field 4 "$T/dst.stream"
+	assert_line "$DST/new"
+	assert_line "$DST/d/f"
+	refute_output --partial ".iobs-mirror."
 }
 
 @test "live: a file renamed is renamed in DEST, not copied" {
