@@ -50,7 +50,7 @@ struct mirror {
 	const char	*retrying;	/* the path being tried again */
 
 	int		 clone_ok, cfr_ok;	/* FICLONE, copy_file_range */
-	int		 unnamed_ok;	/* O_TMPFILE and linkat(AT_EMPTY_PATH) */
+	int		 unnamed_ok;	/* O_TMPFILE, linkat(AT_EMPTY_PATH) */
 	unsigned long	 tmpseq;
 };
 

@@ -243,8 +243,8 @@ delete_entry(struct mirror *m, int ddir, const char *name, const char *rel,
 		if ((dq->rel[dq->n++] = strdup(rel)) == NULL)
 			err(1, "strdup");
 		/* Left by an interrupted copy: one, whatever it holds. */
-		dq->count += strncmp(name, TMP_PREFIX, strlen(TMP_PREFIX)) == 0 ?
-		    1 : dest_count(ddir, name);
+		dq->count += strncmp(name, TMP_PREFIX,
+		    strlen(TMP_PREFIX)) == 0 ? 1 : dest_count(ddir, name);
 		return;
 	}
 	if (dest_remove(m, ddir, name, rel) == -1)

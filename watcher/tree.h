@@ -14,7 +14,7 @@
 struct dnode {
 	uint32_t	 parent;
 	uint32_t	 wd_next, name_next;	/* hash chains */
-	uint32_t	 name;			/* its entry in the name arena */
+	uint32_t	 name;			/* entry in the name arena */
 	uint32_t	 nchildren;
 	int32_t		 wd;
 };
