@@ -242,6 +242,9 @@ line"
 	mkdir -p "$DST" "$T/out/d"
 	printf 'new\n' >"$T/out/new"
 	printf 'deeper\n' >"$T/out/d/f"
+	# Once this is in DEST, the first reconcile is done and the
+	# source is watched: what comes next comes as records.
+	echo ready >"$SRC/ready"
 	start_watch "$T/dst.stream" "$DST"
 	start_mirror
 	# A lone MOVED_TO: each is copied once, to a name DEST lacks.
