@@ -204,7 +204,10 @@ mirror_synced() {
 
 @test "DEST full: one error line, the mirror keeps on; ballast deleted: converges with no event" {
 	echo a >"$SRC/a"
-	start_fs_mirror 2m 1200
+	# Room for big with no ballast, even beside an older copy of it
+	# made while it was being written (a slow mirror reads it late):
+	# the new copy is whole before it replaces the old one.
+	start_fs_mirror 4m 3200
 	head -c 1500K /dev/urandom >"$SRC/big"
 	wait_for 10 grep -qs "No space left on device" "$T/mirror.err"
 	local failed=$SECONDS
