@@ -64,3 +64,12 @@ rec() {
 inode() {
 	stat -c %i "$1"
 }
+
+# linkat(2) of a descriptor, which puts a new unnamed copy in place, is
+# allowed from Linux 6.10, or to root; elsewhere a temporary name is.
+unnamed_links() {
+	local v
+	[ "$(id -u)" -eq 0 ] && return 0
+	v=$(uname -r)
+	printf '6.10\n%s\n' "${v%%[-+]*}" | sort -V -C
+}
