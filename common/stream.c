@@ -224,6 +224,23 @@ iobs_record_parse(char *line, struct iobs_record *r, const char **why)
 	return 1;
 }
 
+/*
+ * A line with no newline at the end of the input is what a writer
+ * killed in the middle of a record leaves: cut anywhere, it may even
+ * parse, as another path. Readers skip it, as they skip a line too
+ * long to hold.
+ */
+const char *
+iobs_reader_why(const struct iobs_reader *rd)
+{
+	if (rd->overlong)
+		return "line too long";
+	if (rd->torn)
+		return "no newline at the end of the input: a record cut "
+		    "short";
+	return NULL;
+}
+
 void
 iobs_reader_init(struct iobs_reader *rd, int fd)
 {
@@ -281,7 +298,7 @@ iobs_reader_next(struct iobs_reader *rd)
 				rd->discard = 0;
 			continue;
 		}
-		rd->overlong = 0;
+		rd->overlong = rd->torn = 0;
 		if (nl == NULL) {
 			if (!rd->eof && avail < READER_MAX)
 				return NULL;
@@ -289,7 +306,8 @@ iobs_reader_next(struct iobs_reader *rd)
 			if (!rd->eof) {
 				rd->overlong = 1;
 				rd->discard = 1;
-			}
+			} else
+				rd->torn = 1;
 			rd->off = rd->len;
 		} else
 			rd->off = nl - rd->buf + 1;

@@ -71,12 +71,15 @@ struct iobs_reader {
 	unsigned long lineno;
 	int	 eof;
 	int	 overlong;	/* the line just returned was cut */
+	int	 torn;		/* it ended the input with no newline */
 	int	 discard;	/* skipping the rest of a cut line */
 };
 
 void	 iobs_reader_init(struct iobs_reader *, int fd);
 ssize_t	 iobs_reader_fill(struct iobs_reader *);
 char	*iobs_reader_next(struct iobs_reader *);
+/* Why the line just returned is no record whatever it holds, or NULL. */
+const char *iobs_reader_why(const struct iobs_reader *);
 void	 iobs_reader_free(struct iobs_reader *);
 
 #endif

@@ -428,16 +428,18 @@ lifecycle(struct mirror *m, const struct iobs_record *r)
 }
 
 static void
-record(struct mirror *m, char *line, unsigned long lineno)
+record(struct mirror *m, char *line, const struct iobs_reader *rd)
 {
 	struct iobs_record r;
 	const char *why;
 	int n;
 
-	if ((n = iobs_record_parse(line, &r, &why)) == 0)
+	if ((why = iobs_reader_why(rd)) != NULL)
+		n = -1;
+	else if ((n = iobs_record_parse(line, &r, &why)) == 0)
 		return;
 	if (n == -1) {
-		warnx("stdin:%lu: %s; line skipped", lineno, why);
+		warnx("stdin:%lu: %s; line skipped", rd->lineno, why);
 		m->rval = 1;
 		return;
 	}
@@ -451,7 +453,7 @@ record(struct mirror *m, char *line, unsigned long lineno)
 		if (m->o.want_root != NULL)
 			return;		/* another root's */
 		warnx("stdin:%lu: path outside %s or with \".\" or \"..\"; "
-		    "line skipped", lineno, m->root[0] ? m->root : "/");
+		    "line skipped", rd->lineno, m->root[0] ? m->root : "/");
 		m->rval = 1;
 		return;
 	}
@@ -487,7 +489,7 @@ run(struct mirror *m, int sigfd)
 	pfd[1].events = POLLIN;
 	while (!rd.eof) {
 		while ((line = iobs_reader_next(&rd)) != NULL)
-			record(m, line, rd.lineno);
+			record(m, line, &rd);
 		/* Directory times once the input is drained. */
 		if (m->dirty_dirs.n > 0 && poll(pfd, 1, 0) == 0)
 			flush_dirs(m);
@@ -506,7 +508,7 @@ run(struct mirror *m, int sigfd)
 		apply_timers(m, ready == 0);
 	}
 	while ((line = iobs_reader_next(&rd)) != NULL)
-		record(m, line, rd.lineno);
+		record(m, line, &rd);
 	if (m->root != NULL)
 		apply_flush(m);
 	iobs_reader_free(&rd);

@@ -404,8 +404,8 @@ drain(struct scribe *s, struct iobs_reader *rd)
 	int k;
 
 	while ((line = iobs_reader_next(rd)) != NULL) {
-		if (rd->overlong) {
-			warnx("stdin:%lu: line too long; skipped", rd->lineno);
+		if ((why = iobs_reader_why(rd)) != NULL) {
+			warnx("stdin:%lu: %s; line skipped", rd->lineno, why);
 			continue;
 		}
 		if ((k = iobs_record_parse(line, &r, &why)) == -1)

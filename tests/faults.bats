@@ -121,8 +121,10 @@ kill_test() {
 		kill_under_storm "$1" "$seed"
 	done
 	log_whole
-	# Only the kills went wrong: no member said anything.
-	run grep -E "iobs-(watch|mirror|scribe):" "$T/log"
+	# Only the kills went wrong: no member said anything, but that
+	# the last record of a killed watcher was cut short.
+	run sh -c 'grep -E "iobs-(watch|mirror|scribe):" "$1" |
+	    grep -v ": a record cut short; line skipped\$"' _ "$T/log"
 	assert_output ""
 }
 

@@ -79,6 +79,16 @@ teardown() { common_teardown; }
 	run -0 cmp "$SRC/a" "$DST/a"
 }
 
+@test "a last line with no newline is reported and skipped: a record cut short" {
+	stream "$T/s" "$SRC"
+	mkdir "$DST"
+	# What a writer killed mid-record leaves; cut anywhere, it may
+	# parse, as another path, so it is never applied.
+	printf '1764057600.000000\tCREATE\t0\t%s/fil' "$SRC" >>"$T/s"
+	run -1 iobs-mirror "$DST" <"$T/s"
+	assert_output "iobs-mirror: stdin:3: no newline at the end of the input: a record cut short; line skipped"
+}
+
 @test "a source file that vanished is silent" {
 	stream "$T/s" "$SRC"
 	rec CREATE 0 "$SRC/gone"

@@ -211,6 +211,8 @@ EOF2
 	assert_output "08:00:00 -: file '/data/a' was CREATED"
 }
 
+# The last line, with no newline, is what a watcher killed mid-record
+# leaves: whatever it says, it is not logged.
 @test "scribe: a malformed line is reported with its number and skipped" {
 	{
 		stream <<EOF2
@@ -233,7 +235,6 @@ EOF2
 	cat >"$T/want" <<'EOF2'
 2025-11-25 08:00:00.123456 /data: WATCH STARTED
 2025-11-25 08:00:00.123456 /data: file 'good' was CREATED
-2025-11-25 08:00:00.123456 /data: file 'last-without-newline' was DELETED
 EOF2
 	diff -u "$T/want" "$T/got"
 	cat >"$T/wanterr" <<'EOF2'
@@ -242,7 +243,8 @@ iobs-scribe: stdin:4: unknown event name; line skipped
 iobs-scribe: stdin:5: bad COOKIE field; line skipped
 iobs-scribe: stdin:6: PATH is not absolute; line skipped
 iobs-scribe: stdin:7: bad escape in PATH; line skipped
-iobs-scribe: stdin:10: line too long; skipped
+iobs-scribe: stdin:10: line too long; line skipped
+iobs-scribe: stdin:13: no newline at the end of the input: a record cut short; line skipped
 EOF2
 	diff -u "$T/wanterr" "$T/err"
 }

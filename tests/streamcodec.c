@@ -46,11 +46,12 @@ decode(void)
 	iobs_reader_init(&rd, 0);
 	while (iobs_reader_fill(&rd) > 0 || rd.len > rd.off)
 		while ((line = iobs_reader_next(&rd)) != NULL) {
-			int k = rd.overlong ? -1 : iobs_record_parse(line, &r,
-			    &why);
+			int k;
 
-			if (rd.overlong)
-				why = "line too long";
+			if ((why = iobs_reader_why(&rd)) != NULL)
+				k = -1;
+			else
+				k = iobs_record_parse(line, &r, &why);
 			if (k == -1) {
 				warnx("line %lu: %s", rd.lineno, why);
 				rval = 1;
