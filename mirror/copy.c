@@ -126,18 +126,32 @@ put_in_place(struct mirror *m, int dpfd, const char *tmp, const char *dname,
 	return 0;
 }
 
-/* The source file spfd/name, opened to be read without moving its atime. */
-int
-src_open(int spfd, const char *name)
+/*
+ * spfd/name in the source, opened to be read without moving its atime
+ * where the owner allows O_NOATIME.
+ */
+static int
+open_source(int spfd, const char *name, int flags)
 {
 	int fd;
 
-	fd = openat(spfd, name, O_RDONLY | O_NOFOLLOW | O_NOATIME | O_CLOEXEC |
-	    O_NONBLOCK);
+	flags |= O_RDONLY | O_NOFOLLOW | O_CLOEXEC;
+	fd = openat(spfd, name, flags | O_NOATIME);
 	if (fd == -1 && errno == EPERM)
-		fd = openat(spfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC |
-		    O_NONBLOCK);
+		fd = openat(spfd, name, flags);
 	return fd;
+}
+
+int
+src_open(int spfd, const char *name)
+{
+	return open_source(spfd, name, O_NONBLOCK);
+}
+
+int
+src_dir_open(int spfd, const char *name)
+{
+	return open_source(spfd, name, O_DIRECTORY);
 }
 
 /* Owner, mode bits the umask kept out, and times of a new copy. */

@@ -104,6 +104,7 @@ void	 tmp_name(struct mirror *, char *buf, size_t size);
 int	 put_in_place(struct mirror *, int dpfd, const char *tmp,
 	    const char *dname, const char *rel);
 int	 src_open(int spfd, const char *name);
+int	 src_dir_open(int spfd, const char *name);
 int	 copy_open(struct mirror *, int in, const struct stat *sst, int dpfd,
 	    const char *rel, int how);
 int	 copy_file(struct mirror *, int spfd, const char *name,

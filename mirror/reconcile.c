@@ -150,8 +150,7 @@ link_first(struct mirror *m, int fpfd, const char *fname, int ddir,
 
 	if ((how & SYNC_ABSENT) && linkat(fpfd, fname, ddir, name, 0) == 0)
 		return 0;
-	snprintf(tmp, sizeof(tmp), ".iobs-mirror.%ld.%lu", (long)getpid(),
-	    ++m->tmpseq);
+	tmp_name(m, tmp, sizeof(tmp));
 	if (linkat(fpfd, fname, ddir, tmp, 0) == -1)
 		return -1;
 	if (renameat(ddir, tmp, ddir, name) == -1) {
@@ -275,19 +274,6 @@ new_file(struct mirror *m, int sdir, int ddir, const char *name,
 		dest_error(m, "write", rel);
 	close(in);
 	return 0;
-}
-
-static int
-src_dir_open(int sdir, const char *name)
-{
-	int fd;
-
-	fd = openat(sdir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-	    O_CLOEXEC | O_NOATIME);
-	if (fd == -1 && errno == EPERM)
-		fd = openat(sdir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-		    O_CLOEXEC);
-	return fd;
 }
 
 /*

@@ -184,11 +184,7 @@ sync_path(struct mirror *m, const char *rel, int how)
 	r = sync_one(m, spfd, dpfd, sname, rel, &sst, how);
 	if (r == 0 && S_ISDIR(sst.st_mode) && (how & SYNC_RECURSE) &&
 	    !m->o.dry_run) {
-		sd = openat(spfd, sname, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-		    O_CLOEXEC | O_NOATIME);
-		if (sd == -1 && errno == EPERM)
-			sd = openat(spfd, sname, O_RDONLY | O_DIRECTORY |
-			    O_NOFOLLOW | O_CLOEXEC);
+		sd = src_dir_open(spfd, sname);
 		serr = errno;
 		dd = openat(dpfd, dname, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
 		    O_CLOEXEC);

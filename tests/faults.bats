@@ -238,7 +238,6 @@ mirror_synced() {
 	start_fs_mirror 1m 0
 	head -c 1500K /dev/urandom >"$SRC/big"
 	wait_for 10 grep -qs "No space left on device" "$T/mirror.err"
-	local failed=$SECONDS
 	mirror_synced 1
 	fs_do mount -o remount,size=4m "$FS"
 	# What retries here is the next record, any record: a failed
