@@ -29,8 +29,8 @@
 static void __dead2
 usage(void)
 {
-	fprintf(stderr, "usage: %s [-fnov] [-m max-delete] [-r root] "
-	    "[-x glob] dest\n", getprogname());
+	fprintf(stderr, "usage: %s [-fnov] [--no-owner] [-m max-delete] "
+	    "[-r root] [-x glob] dest\n", getprogname());
 	exit(2);
 }
 
@@ -74,6 +74,7 @@ parse_options(int argc, char *argv[], struct mirror_options *o, char *why,
 		{ "exclude",		required_argument,	NULL, 'x' },
 		{ "force",		no_argument,		NULL, 'f' },
 		{ "max-delete",		required_argument,	NULL, 'm' },
+		{ "no-owner",		no_argument,		NULL, 'O' },
 		{ "owner",		no_argument,		NULL, 'o' },
 		{ "root",		required_argument,	NULL, 'r' },
 		{ "verbose",		no_argument,		NULL, 'v' },
@@ -84,6 +85,7 @@ parse_options(int argc, char *argv[], struct mirror_options *o, char *why,
 
 	memset(o, 0, sizeof(*o));
 	o->max_delete = -1;
+	o->owner = -1;
 	/* 0, not 1: glibc then forgets the argv it parsed before. */
 	optind = 0;
 	opterr = 0;
@@ -111,6 +113,9 @@ parse_options(int argc, char *argv[], struct mirror_options *o, char *why,
 			break;
 		case 'o':
 			o->owner = 1;
+			break;
+		case 'O':
+			o->owner = 0;
 			break;
 		case 'r':
 			free(o->want_root);
@@ -152,11 +157,14 @@ parse_options(int argc, char *argv[], struct mirror_options *o, char *why,
 		    o->want_root);
 		goto bad;
 	}
-	if (o->owner && geteuid() != 0) {
+	if (o->owner == 1 && geteuid() != 0) {
 		snprintf(why, whylen, "--owner: only root can give files "
 		    "their owners");
 		goto bad;
 	}
+	/* As rsync -a: root keeps owners unless told not to. */
+	if (o->owner == -1)
+		o->owner = geteuid() == 0;
 	return 0;
 bad:
 	options_free(o);

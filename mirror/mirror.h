@@ -27,7 +27,8 @@ struct mirror_options {
 	char		*want_root;	/* --root, or NULL */
 	struct iobs_exclude exclude;
 	long long	 max_delete;	/* -1: no limit */
-	int		 force, dry_run, verbose, owner;
+	int		 force, dry_run, verbose;
+	int		 owner;		/* default: 1 for root, else 0 */
 };
 
 struct mirror {
@@ -90,6 +91,7 @@ int	 dest_mkdir(struct mirror *, int pfd, const char *name,
 	    const char *rel);
 int	 dest_meta(struct mirror *, int pfd, const char *name,
 	    const struct stat *sst, const struct stat *dst);
+mode_t	 dest_mode(const struct mirror *, const struct stat *sst);
 void	 dest_log(struct mirror *, int level, const char *what,
 	    const char *rel, const char *rel2);
 void	 dest_error(struct mirror *, const char *what, const char *rel);

@@ -181,15 +181,36 @@ victim_unchanged() {
 	assert [ -e "$DST/locked/a" ]
 }
 
-@test "--owner copies owners; without it, files are the mirror's" {
+@test "as root, owners are kept by default; --no-owner leaves files the mirror's" {
 	[ "$(id -u)" = 0 ] || skip "needs root"
 	echo a >"$SRC/a"
 	chown nobody:nogroup "$SRC/a"
 	stream "$T/s" "$SRC"
-	run -0 iobs-mirror "$T/plain" <"$T/s"
+	run -0 iobs-mirror --no-owner "$T/plain" <"$T/s"
 	assert_equal "$(stat -c %U "$T/plain/a")" root
-	run -0 iobs-mirror --owner "$DST" <"$T/s"
+	run -0 iobs-mirror "$DST" <"$T/s"
 	assert_equal "$(stat -c %U:%G "$DST/a")" nobody:nogroup
+	run -0 iobs-mirror --owner "$T/o" <"$T/s"
+	assert_equal "$(stat -c %U:%G "$T/o/a")" nobody:nogroup
+}
+
+@test "a setuid file whose owner is not kept loses setuid and setgid, at reconcile and live" {
+	[ "$(id -u)" = 0 ] || skip "needs root"
+	printf '#!/bin/sh\n' >"$SRC/suid"
+	chown nobody:nogroup "$SRC/suid"
+	chmod 6755 "$SRC/suid"
+	echo b >"$SRC/b"
+	chown nobody:nogroup "$SRC/b"
+	stream "$T/s" "$SRC"
+	chmod 6755 "$SRC/b"
+	rec ATTRIB 0 "$SRC/b"
+	run -0 iobs-mirror --no-owner "$T/plain" <"$T/s"
+	assert_equal "$(stat -c %U:%a "$T/plain/suid")" root:755
+	assert_equal "$(stat -c %U:%a "$T/plain/b")" root:755
+	# Kept with its owner, as rsync -a does: no privilege gained.
+	run -0 iobs-mirror "$DST" <"$T/s"
+	assert_equal "$(stat -c %U:%a "$DST/suid")" nobody:6755
+	assert_equal "$(stat -c %U:%a "$DST/b")" nobody:6755
 }
 
 @test "--owner without root: exit 2" {
