@@ -101,6 +101,10 @@ void	 mark_parent(struct mirror *, const char *rel);
 char	*rel_join(const char *dir, const char *name);
 int	 rel_excluded(struct mirror *, const char *rel);
 
+/* contain.c */
+int	 dir_within(int inner, int outer);
+int	 open_existing(const char *path);
+
 /* copy.c */
 void	 tmp_name(struct mirror *, char *buf, size_t size);
 int	 put_in_place(struct mirror *, int dpfd, const char *tmp,

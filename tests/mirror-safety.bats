@@ -5,8 +5,22 @@
 
 load mirror_helper
 
-setup() { mirror_setup; }
-teardown() { common_teardown; }
+setup() { mirror_setup; MOUNTS=(); }
+teardown() {
+	local i
+	for ((i = ${#MOUNTS[@]} - 1; i >= 0; i--)); do
+		umount "${MOUNTS[i]}" 2>/dev/null || umount -l "${MOUNTS[i]}"
+	done
+	common_teardown
+}
+
+# bind DIR AT: a bind mount, undone in teardown.
+bind() {
+	[ "$(id -u)" = 0 ] || skip "needs root to mount"
+	mkdir -p "$2"
+	mount --bind "$1" "$2" || skip "mount --bind not allowed here"
+	MOUNTS+=("$2")
+}
 
 # Something outside both trees that must not change.
 make_victim() {
@@ -78,6 +92,41 @@ victim_unchanged() {
 	echo y >"$SRC/d/new"
 	wait_converged 2
 	run -0 victim_unchanged
+}
+
+@test "DEST shown inside the root by a bind mount is refused, exit 2" {
+	mkdir "$DST"
+	echo a >"$SRC/a"
+	bind "$DST" "$SRC/mnt"
+	stream "$T/s" "$SRC"
+	run -2 iobs-mirror "$DST" <"$T/s"
+	assert_output --partial "inside the watched root"
+	run -0 find "$DST" -maxdepth 0 -empty
+	# A directory above DEST bound there shows it as well.
+	mkdir "$T/up"
+	bind "$T/up" "$SRC/up"
+	run -2 iobs-mirror "$T/up/dst" <"$T/s"
+	assert_output --partial "inside the watched root"
+	assert [ ! -e "$T/up/dst" ]
+}
+
+@test "the root shown inside DEST by a bind mount is refused, exit 2" {
+	mkdir "$DST"
+	echo a >"$SRC/a"
+	bind "$SRC" "$DST/mnt"
+	stream "$T/s" "$SRC"
+	run -2 iobs-mirror "$DST" <"$T/s"
+	assert_output --partial "is inside $DST"
+	assert [ -e "$SRC/a" ]
+}
+
+@test "DEST reached through a symlink into the root is refused, exit 2" {
+	mkdir "$SRC/sub"
+	ln -s "$SRC/sub" "$T/link"
+	stream "$T/s" "$SRC"
+	run -2 iobs-mirror "$T/link/dst" <"$T/s"
+	assert_output --partial "inside the watched root"
+	assert [ ! -e "$SRC/sub/dst" ]
 }
 
 @test "an empty source with a full DEST stops the reconcile, exit 1" {
