@@ -236,44 +236,6 @@ retry_due(const struct pathset_entry *e, int record)
 	return e->last + wait;
 }
 
-/* A path failed: remember it, or the whole tree when there are many. */
-void
-retry_add(struct mirror *m, const char *rel)
-{
-	if (m->retry.n >= RETRY_PATHS && pathset_get(&m->retry, rel) == NULL) {
-		pathset_clear(&m->retry);
-		rel = "";
-	}
-	pathset_add(&m->retry, rel, now_ms());
-}
-
-/* rel, or a directory above it, failed already and was reported. */
-int
-retry_known(struct mirror *m, const char *rel)
-{
-	char *copy, *slash;
-	int known = 0;
-
-	if (m->retrying != NULL && path_below(rel, m->retrying))
-		return 1;
-	if (m->retry.n == 0)
-		return 0;
-	if ((copy = strdup(rel)) == NULL)
-		err(1, "strdup");
-	for (;;) {
-		if (pathset_get(&m->retry, copy) != NULL) {
-			known = 1;
-			break;
-		}
-		if (copy[0] == '\0')
-			break;
-		slash = strrchr(copy, '/');
-		*(slash != NULL ? slash : copy) = '\0';
-	}
-	free(copy);
-	return known;
-}
-
 /*
  * Tries the due paths again. Each leaves the set first; a new failure
  * puts it back, keeping the time of the first one for the back-off.

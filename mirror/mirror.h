@@ -21,6 +21,22 @@ struct move {
 	int64_t		 when;		/* ms, monotonic */
 };
 
+/* Files with more than one link in the source, by inode. */
+struct link {
+	dev_t		 dev;
+	ino_t		 ino;
+	char		*rel;
+};
+
+/* What a walk of the trees (reconcile.c) carries from entry to entry. */
+struct walk {
+	struct link	*links;
+	size_t		 nlinks, linkcap;
+	int		 track_links;	/* only in a whole reconcile */
+	int		 staged_fd;	/* the directory filled under a */
+	const char	*staged_rel;	/* temporary name, and its place */
+};
+
 /* What the command line, or the options key in the cache, says. */
 struct mirror_options {
 	char		*dest;		/* as given */
@@ -50,6 +66,8 @@ struct mirror {
 	struct pathset	 retry;		/* failed: reported once, tried again */
 	const char	*retrying;	/* the path being tried again */
 
+	struct walk	 walk;
+
 	int		 clone_ok, cfr_ok;	/* FICLONE, copy_file_range */
 	int		 unnamed_ok;	/* O_TMPFILE, linkat(AT_EMPTY_PATH) */
 	unsigned long	 tmpseq;
@@ -77,6 +95,13 @@ struct mirror {
 
 int64_t	 now_ms(void);
 
+/*
+ * One way down: iobs-mirror.c reads records, apply.c turns them into
+ * paths to make equal, reconcile.c makes a subtree equal, sync.c one
+ * entry, and ops.c and copy.c are the primitives under a directory
+ * descriptor. No file calls one above it.
+ */
+
 /* ops.c: every change to DEST, below its directory descriptor. */
 int	 open_beneath(int dirfd, const char *path, int flags);
 int	 src_parent(struct mirror *, const char *rel, const char **name);
@@ -100,6 +125,8 @@ int	 vanished(int);
 void	 mark_parent(struct mirror *, const char *rel);
 char	*rel_join(const char *dir, const char *name);
 int	 rel_excluded(struct mirror *, const char *rel);
+void	 retry_add(struct mirror *, const char *rel);
+int	 retry_known(struct mirror *, const char *rel);
 
 /* contain.c */
 int	 dir_within(int inner, int outer);
@@ -119,13 +146,16 @@ int	 copy_symlink(struct mirror *, int spfd, const char *name,
 	    int dpfd, const char *rel, const struct stat *sst,
 	    const struct stat *dst);
 
-/* sync.c: make one DEST entry, or subtree, equal to the source. */
+/* sync.c: make one DEST entry equal to the source. */
 int	 sync_one(struct mirror *, int spfd, int dpfd, const char *name,
 	    const char *rel, const struct stat *sst, int how);
-int	 sync_path(struct mirror *, const char *rel, int how);
 void	 flush_dirs(struct mirror *);
 
-/* reconcile.c: -1 when stopped for safety, with the reason in why. */
+/*
+ * reconcile.c: a path, or a subtree, made equal; reconcile() is -1
+ * when stopped for safety, with the reason in why.
+ */
+int	 sync_path(struct mirror *, const char *rel, int how);
 int	 reconcile(struct mirror *, char *why, size_t whylen);
 void	 walk_tree(struct mirror *, int sdir, int ddir, const char *rel,
 	    void *deferred);
@@ -137,8 +167,6 @@ void	 apply_timers(struct mirror *, int idle);
 void	 apply_flush(struct mirror *);
 void	 apply_free(struct mirror *);
 void	 apply_reset(struct mirror *);
-void	 retry_add(struct mirror *, const char *rel);
-int	 retry_known(struct mirror *, const char *rel);
 int	 apply_wants(uint32_t);
 
 #endif

@@ -413,8 +413,49 @@ dest_log(struct mirror *m, int level, const char *what, const char *rel,
 }
 
 /*
- * An error on base/rel, in one line, once: the path is tried again
- * (apply.c), and a failure of the same path, or of one below a path
+ * The set of failed paths, which apply.c tries again on its timer: a
+ * path failed, remembered, or the whole tree when there are many.
+ */
+void
+retry_add(struct mirror *m, const char *rel)
+{
+	if (m->retry.n >= RETRY_PATHS && pathset_get(&m->retry, rel) == NULL) {
+		pathset_clear(&m->retry);
+		rel = "";
+	}
+	pathset_add(&m->retry, rel, now_ms());
+}
+
+/* rel, or a directory above it, failed already and was reported. */
+int
+retry_known(struct mirror *m, const char *rel)
+{
+	char *copy, *slash;
+	int known = 0;
+
+	if (m->retrying != NULL && path_below(rel, m->retrying))
+		return 1;
+	if (m->retry.n == 0)
+		return 0;
+	if ((copy = strdup(rel)) == NULL)
+		err(1, "strdup");
+	for (;;) {
+		if (pathset_get(&m->retry, copy) != NULL) {
+			known = 1;
+			break;
+		}
+		if (copy[0] == '\0')
+			break;
+		slash = strrchr(copy, '/');
+		*(slash != NULL ? slash : copy) = '\0';
+	}
+	free(copy);
+	return known;
+}
+
+/*
+ * An error on base/rel, in one line, once: the path joins the failed
+ * set, and a failure of the same path, or of one below a path
  * that failed, is not reported again.
  */
 static void

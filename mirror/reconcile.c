@@ -1,8 +1,9 @@
 /*
- * Reconcile: one walk of the source and DEST side by side, copying what
- * is new or differs, deleting what is gone, setting each directory's
- * metadata after its contents. Deletes may wait until the walk has
- * counted them, for --max-delete.
+ * A subtree made equal: one walk of the source and DEST side by side,
+ * copying what is new or differs, deleting what is gone, setting each
+ * directory's metadata after its contents; for one path a record names
+ * (sync_path), or the whole tree (reconcile), where deletes may wait
+ * until the walk has counted them, for --max-delete.
  */
 #define _GNU_SOURCE
 
@@ -36,23 +37,6 @@ struct delq {
 	size_t	  n, cap;
 	long long count;
 };
-
-/* Files with more than one link in the source, by inode. */
-struct link {
-	dev_t	 dev;
-	ino_t	 ino;
-	char	*rel;
-};
-
-static struct link *links;
-static size_t nlinks, linkcap;
-static int track_links;		/* only in a whole reconcile */
-
-/* The directory being filled under a temporary name, if any. */
-static struct {
-	int		 fd;
-	const char	*rel;		/* where it goes */
-} staged = { -1, NULL };
 
 static void	 walk_entry(struct mirror *, int, int, const struct name *,
 		    const char *, struct delq *, int);
@@ -127,13 +111,15 @@ list_dir(struct mirror *m, int fd, const char *rel, struct names *ns)
 }
 
 static struct link *
-link_find(const struct stat *st)
+link_find(struct mirror *m, const struct stat *st)
 {
+	struct walk *w = &m->walk;
 	size_t i;
 
-	for (i = 0; i < nlinks; i++)
-		if (links[i].ino == st->st_ino && links[i].dev == st->st_dev)
-			return &links[i];
+	for (i = 0; i < w->nlinks; i++)
+		if (w->links[i].ino == st->st_ino &&
+		    w->links[i].dev == st->st_dev)
+			return &w->links[i];
 	return NULL;
 }
 
@@ -170,10 +156,12 @@ first_parent(struct mirror *m, const char *rel, const char **name)
 	const char *slash = strrchr(rel, '/');
 	int fd;
 
-	if (staged.rel != NULL && slash != NULL &&
-	    strlen(staged.rel) == (size_t)(slash - rel) &&
-	    strncmp(rel, staged.rel, slash - rel) == 0) {
-		if ((fd = dup(staged.fd)) == -1)
+	const char *srel = m->walk.staged_rel;
+
+	if (srel != NULL && slash != NULL &&
+	    strlen(srel) == (size_t)(slash - rel) &&
+	    strncmp(rel, srel, slash - rel) == 0) {
+		if ((fd = dup(m->walk.staged_fd)) == -1)
 			err(1, "dup");
 		*name = slash + 1;
 		return fd;
@@ -189,23 +177,25 @@ static int
 hard_link(struct mirror *m, int ddir, const char *name, const char *rel,
     const struct stat *sst, int how)
 {
-	struct link *l = link_find(sst);
+	struct walk *w = &m->walk;
+	struct link *l = link_find(m, sst);
 	struct stat first, cur;
 	const char *fname;
 	int fpfd, r = 0;
 
 	if (l == NULL) {
-		if (nlinks == linkcap) {
-			linkcap = linkcap ? linkcap * 2 : 64;
-			links = reallocarray(links, linkcap, sizeof(*links));
-			if (links == NULL)
+		if (w->nlinks == w->linkcap) {
+			w->linkcap = w->linkcap ? w->linkcap * 2 : 64;
+			w->links = reallocarray(w->links, w->linkcap,
+			    sizeof(*w->links));
+			if (w->links == NULL)
 				err(1, "reallocarray");
 		}
-		links[nlinks].dev = sst->st_dev;
-		links[nlinks].ino = sst->st_ino;
-		if ((links[nlinks].rel = strdup(rel)) == NULL)
+		w->links[w->nlinks].dev = sst->st_dev;
+		w->links[w->nlinks].ino = sst->st_ino;
+		if ((w->links[w->nlinks].rel = strdup(rel)) == NULL)
 			err(1, "strdup");
-		nlinks++;
+		w->nlinks++;
 		return 0;
 	}
 	if (m->o.dry_run || (fpfd = first_parent(m, l->rel, &fname)) == -1)
@@ -268,7 +258,7 @@ new_file(struct mirror *m, int sdir, int ddir, const char *name,
 		close(in);
 		return -1;
 	}
-	if (!(track_links && sst.st_nlink > 1 &&
+	if (!(m->walk.track_links && sst.st_nlink > 1 &&
 	    hard_link(m, ddir, name, rel, &sst, how)) &&
 	    copy_open(m, in, &sst, ddir, rel, how) == -1)
 		dest_error(m, "write", rel);
@@ -314,8 +304,8 @@ walk_new_dir(struct mirror *m, int sdir, int ddir, const char *name,
 {
 	struct names src;
 	char tmp[64];
-	int sd, dd, fd = staged.fd;
-	const char *srel = staged.rel;
+	int sd, dd, fd = m->walk.staged_fd;
+	const char *srel = m->walk.staged_rel;
 
 	if ((sd = src_dir_open(sdir, name)) == -1) {
 		if (!vanished(errno))
@@ -333,11 +323,11 @@ walk_new_dir(struct mirror *m, int sdir, int ddir, const char *name,
 	}
 	/* Unreadable, it is made empty, as walk_tree() would leave it. */
 	list_dir(m, sd, rel, &src);
-	staged.fd = dd;
-	staged.rel = rel;
+	m->walk.staged_fd = dd;
+	m->walk.staged_rel = rel;
 	walk_new_entries(m, sd, dd, rel, &src, dq, 1);
-	staged.fd = fd;
-	staged.rel = srel;
+	m->walk.staged_fd = fd;
+	m->walk.staged_rel = srel;
 	if (put_in_place(m, ddir, tmp, name, rel) == -1) {
 		dest_error(m, "mkdir", rel);
 		remove_tree(ddir, tmp);
@@ -370,7 +360,7 @@ walk_entry(struct mirror *m, int sdir, int ddir, const struct name *e,
 		return;
 	if (fstatat(sdir, name, &sst, AT_SYMLINK_NOFOLLOW) == -1)
 		return;		/* gone already: a record says so */
-	if (track_links && S_ISREG(sst.st_mode) && sst.st_nlink > 1 &&
+	if (m->walk.track_links && S_ISREG(sst.st_mode) && sst.st_nlink > 1 &&
 	    hard_link(m, ddir, name, rel, &sst, how))
 		return;
 	if (S_ISDIR(sst.st_mode) && (how & SYNC_ABSENT) && !m->o.dry_run) {
@@ -445,15 +435,97 @@ walk_tree(struct mirror *m, int sdir, int ddir, const char *rel,
 }
 
 static void
-links_free(void)
+delete_path(struct mirror *m, const char *rel)
 {
+	const char *name;
+	int dpfd;
+
+	if ((dpfd = dest_parent(m, rel, &name, 0)) == -1)
+		return;
+	if (dest_remove(m, dpfd, name, rel) == -1)
+		dest_error(m, "delete", rel);
+	dir_release(m, dpfd);
+}
+
+static void
+root_meta(struct mirror *m)
+{
+	pathset_add(&m->dirty_dirs, "", 0);
+}
+
+/* Makes DEST's rel equal to the source's rel; how is SYNC_*. */
+int
+sync_path(struct mirror *m, const char *rel, int how)
+{
+	const char *sname, *dname;
+	struct stat sst;
+	int spfd, dpfd, sd, dd, r, serr;
+
+	if (rel_excluded(m, rel))
+		return 0;
+	if (rel[0] == '\0') {
+		if (how & SYNC_RECURSE)
+			walk_tree(m, m->sfd, m->dfd, "", NULL);
+		root_meta(m);
+		return 0;
+	}
+	if ((spfd = src_parent(m, rel, &sname)) == -1 ||
+	    fstatat(spfd, sname, &sst, AT_SYMLINK_NOFOLLOW) == -1) {
+		r = errno;
+		dir_release(m, spfd);
+		/* Unreadable is not gone: DEST keeps what it has. */
+		if (!vanished(r)) {
+			errno = r;
+			src_error(m, "read", rel);
+			return -1;
+		}
+		if (how & SYNC_DELETE)
+			delete_path(m, rel);
+		return 1;
+	}
+	if ((dpfd = dest_parent(m, rel, &dname, 1)) == -1) {
+		dir_release(m, spfd);
+		if (errno == ENOENT)
+			return 1;	/* the source's directory went */
+		dest_error(m, "open", rel);
+		return -1;
+	}
+	r = sync_one(m, spfd, dpfd, sname, rel, &sst, how);
+	if (r == 0 && S_ISDIR(sst.st_mode) && (how & SYNC_RECURSE) &&
+	    !m->o.dry_run) {
+		sd = src_dir_open(spfd, sname);
+		serr = errno;
+		dd = openat(dpfd, dname, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+		    O_CLOEXEC);
+		if (sd != -1 && dd != -1)
+			walk_tree(m, sd, dd, rel, NULL);
+		else if (sd == -1 && !vanished(serr)) {
+			errno = serr;
+			src_error(m, "read", rel);
+		} else if (dd == -1)
+			dest_error(m, "open", rel);
+		if (sd != -1)
+			close(sd);
+		if (dd != -1)
+			close(dd);
+		pathset_add(&m->dirty_dirs, rel, 0);
+	}
+	dir_release(m, spfd);
+	dir_release(m, dpfd);
+	return r;
+}
+
+static void
+links_free(struct mirror *m)
+{
+	struct walk *w = &m->walk;
 	size_t i;
 
-	for (i = 0; i < nlinks; i++)
-		free(links[i].rel);
-	free(links);
-	links = NULL;
-	nlinks = linkcap = 0;
+	for (i = 0; i < w->nlinks; i++)
+		free(w->links[i].rel);
+	free(w->links);
+	w->links = NULL;
+	w->nlinks = w->linkcap = 0;
 }
 
 static int
@@ -491,11 +563,11 @@ reconcile(struct mirror *m, char *why, size_t whylen)
 		return -1;
 	}
 	memset(&dq, 0, sizeof(dq));
-	track_links = 1;
+	m->walk.track_links = 1;
 	walk_tree(m, m->sfd, m->dfd, "",
 	    m->o.max_delete >= 0 && !m->o.force ? &dq : NULL);
-	track_links = 0;
-	links_free();
+	m->walk.track_links = 0;
+	links_free(m);
 	if (dq.count > m->o.max_delete && dq.n > 0) {
 		for (i = 0; i < dq.n; i++)
 			free(dq.rel[i]);
