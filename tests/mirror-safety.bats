@@ -129,6 +129,56 @@ victim_unchanged() {
 	assert [ ! -e "$SRC/sub/dst" ]
 }
 
+# failing_readdir DIR: iobs-mirror ARGS... run with readdir(3) of DIR
+# failing with EIO after 12 entries, while $T/failing exists.
+failing_mirror() {
+	local dir=$1
+	shift
+	env LD_PRELOAD="$IOBS_REAL_BIN/readdir_fail.so" IOBS_FAIL_DIR="$dir" \
+	    IOBS_FAIL_AFTER=12 IOBS_FAIL_WHILE="$T/failing" \
+	    ASAN_OPTIONS="${ASAN_OPTIONS:-}:verify_asan_link_order=0" \
+	    iobs-mirror "$@"
+}
+
+@test "a listing that fails part-way deletes nothing under it: one line, exit 1" {
+	mkdir "$SRC/big"
+	(cd "$SRC/big" && touch f{0001..3000})
+	echo a >"$SRC/a"
+	stream "$T/s" "$SRC"
+	run -0 iobs-mirror "$DST" <"$T/s"
+	rm "$SRC/big/f0001" "$SRC/a"
+	touch "$T/failing"
+	run -1 --separate-stderr failing_mirror "$SRC/big" "$DST" <"$T/s"
+	assert_equal "$stderr" "iobs-mirror: list $SRC/big: Input/output error"
+	assert_equal "$(find "$DST/big" -type f | wc -l)" 3000
+	# The rest of the tree is mirrored as ever.
+	assert [ ! -e "$DST/a" ]
+	rm "$T/failing"
+	run -0 failing_mirror "$SRC/big" "$DST" <"$T/s"
+	run -0 treecmp "$SRC" "$DST"
+}
+
+@test "live: a listing that fails is tried again until it succeeds, reported once" {
+	mkdir -p "$SRC/d" "$DST/d"
+	(cd "$SRC/d" && touch f{01..40})
+	echo stale >"$DST/d/stale"
+	touch "$T/failing"
+	mkfifo "$T/pipe"
+	failing_mirror "$SRC/d" "$DST" <"$T/pipe" >"$T/mirror.out" \
+	    2>"$T/mirror.err" 3>&- &
+	MIRROR_PID=$!
+	BG_PIDS+=("$MIRROR_PID")
+	iobs-watch "$SRC" >"$T/pipe" 2>"$T/watch.err" 3>&- &
+	BG_PIDS+=("$!")
+	wait_for 10 test -s "$T/mirror.err"
+	assert [ -e "$DST/d/stale" ]
+	rm "$T/failing"
+	wait_converged 10
+	run -0 cat "$T/mirror.err"
+	assert_output "iobs-mirror: list $SRC/d: Input/output error"
+	running "$MIRROR_PID"
+}
+
 @test "an empty source with a full DEST stops the reconcile, exit 1" {
 	mkdir "$DST"
 	echo precious >"$DST/backup"
