@@ -36,6 +36,9 @@ PROGS = $(BIN)/iobs-watch $(if $(SCRIBE_SRC),$(BIN)/iobs-scribe) \
 	$(if $(SUPERVISE_SRC),$(BIN)/iobs-supervise)
 # Test helpers: one program per tests/*.c, linked with libiobs.
 TEST_PROGS = $(patsubst tests/%.c,$(BIN)/%,$(TEST_SRC))
+# LD_PRELOAD shims, tests/shim/NAME.c: never sanitized, which would
+# make the sanitizer's runtime come second.
+SHIM_PROGS = $(patsubst tests/shim/%.c,$(BIN)/%.so,$(wildcard tests/shim/*.c))
 # Fuzz targets, tests/fuzz/NAME.c: each is also linked with a replay
 # main() (tests/fuzz/replay.c), so that the suite runs every corpus
 # file and every kept crash input on each build, sanitized or not.
@@ -78,6 +81,10 @@ $(BIN)/%: $(BUILD)/tests/%.o $(BUILD)/libiobs.a
 	@mkdir -p $(BIN)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LMDB_LIBS) $(BSD_LIBS)
 
+$(BIN)/%.so: tests/shim/%.c
+	@mkdir -p $(BIN)
+	$(CC) -O2 -Wall -Wextra -Werror -fPIC -shared -o $@ $< -ldl
+
 $(BIN)/fuzz-stream: $(BUILD)/tests/fuzz/stream.o
 $(BIN)/fuzz-config: $(BUILD)/tests/fuzz/config.o $(BUILD)/supervisor/config.o
 $(BIN)/fuzz-scribe: $(BUILD)/tests/fuzz/scribe.o $(BUILD)/scribe/message.o
@@ -98,7 +105,7 @@ deps:
 lint-man:
 	mandoc -Tlint -Wwarning $(MANS)
 
-tests: $(TEST_PROGS) $(FUZZ_PROGS)
+tests: $(TEST_PROGS) $(FUZZ_PROGS) $(SHIM_PROGS)
 
 check: deps
 	$(MAKE) all tests

@@ -162,8 +162,9 @@ file_meta(struct mirror *m, int out, const struct stat *sst)
 
 	if (m->o.owner && fchown(out, sst->st_uid, sst->st_gid) == -1)
 		return -1;
-	if ((m->o.owner || (sst->st_mode & 07000)) &&
-	    fchmod(out, sst->st_mode & 07777) == -1)
+	/* After the chown, which clears setuid and setgid. */
+	if ((m->o.owner || (dest_mode(m, sst) & 07000)) &&
+	    fchmod(out, dest_mode(m, sst)) == -1)
 		return -1;
 	ts[0] = sst->st_atim;
 	ts[1] = sst->st_mtim;

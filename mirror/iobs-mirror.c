@@ -29,8 +29,8 @@
 static void __dead2
 usage(void)
 {
-	fprintf(stderr, "usage: %s [-fnov] [-m max-delete] [-r root] "
-	    "[-x glob] dest\n", getprogname());
+	fprintf(stderr, "usage: %s [-fnov] [--no-owner] [-m max-delete] "
+	    "[-r root] [-x glob] dest\n", getprogname());
 	exit(2);
 }
 
@@ -74,6 +74,7 @@ parse_options(int argc, char *argv[], struct mirror_options *o, char *why,
 		{ "exclude",		required_argument,	NULL, 'x' },
 		{ "force",		no_argument,		NULL, 'f' },
 		{ "max-delete",		required_argument,	NULL, 'm' },
+		{ "no-owner",		no_argument,		NULL, 'O' },
 		{ "owner",		no_argument,		NULL, 'o' },
 		{ "root",		required_argument,	NULL, 'r' },
 		{ "verbose",		no_argument,		NULL, 'v' },
@@ -84,6 +85,7 @@ parse_options(int argc, char *argv[], struct mirror_options *o, char *why,
 
 	memset(o, 0, sizeof(*o));
 	o->max_delete = -1;
+	o->owner = -1;
 	/* 0, not 1: glibc then forgets the argv it parsed before. */
 	optind = 0;
 	opterr = 0;
@@ -111,6 +113,9 @@ parse_options(int argc, char *argv[], struct mirror_options *o, char *why,
 			break;
 		case 'o':
 			o->owner = 1;
+			break;
+		case 'O':
+			o->owner = 0;
 			break;
 		case 'r':
 			free(o->want_root);
@@ -152,48 +157,18 @@ parse_options(int argc, char *argv[], struct mirror_options *o, char *why,
 		    o->want_root);
 		goto bad;
 	}
-	if (o->owner && geteuid() != 0) {
+	if (o->owner == 1 && geteuid() != 0) {
 		snprintf(why, whylen, "--owner: only root can give files "
 		    "their owners");
 		goto bad;
 	}
+	/* As rsync -a: root keeps owners unless told not to. */
+	if (o->owner == -1)
+		o->owner = geteuid() == 0;
 	return 0;
 bad:
 	options_free(o);
 	return -1;
-}
-
-/*
- * 1 when the directory st is path or one of its ancestors. A path that
- * does not exist yet is judged by the part of it that does.
- */
-static int
-is_ancestor(const struct stat *st, const char *path)
-{
-	char real[PATH_MAX], *copy, *slash;
-	struct stat cur;
-
-	if ((copy = strdup(path)) == NULL)
-		err(1, "strdup");
-	while (realpath(copy[0] ? copy : "/", real) == NULL) {
-		if (errno != ENOENT) {
-			free(copy);
-			return 0;
-		}
-		if ((slash = strrchr(copy, '/')) != NULL)
-			*slash = '\0';
-		else
-			strcpy(copy, ".");
-	}
-	free(copy);
-	for (;;) {
-		if (stat(real[0] ? real : "/", &cur) == 0 &&
-		    cur.st_dev == st->st_dev && cur.st_ino == st->st_ino)
-			return 1;
-		if (real[0] == '\0' || (slash = strrchr(real, '/')) == NULL)
-			return 0;
-		*slash = '\0';
-	}
 }
 
 /*
@@ -205,18 +180,22 @@ static int
 dest_check(struct mirror *m, int dfd, const char *dest, char *why,
     size_t whylen)
 {
-	struct stat sst, dst;
 	const char *shown = m->root[0] ? m->root : "/";
+	int fd, in;
 
-	if (fstat(m->sfd, &sst) == -1 || (dfd != -1 && fstat(dfd, &dst) == -1))
-		err(1, "fstat");
-	if (is_ancestor(&sst, dest)) {
+	/* Not made yet: judged by the part of its path that exists. */
+	if ((fd = dfd != -1 ? dfd : open_existing(dest)) == -1)
+		return 0;
+	in = dir_within(fd, m->sfd);
+	if (fd != dfd)
+		close(fd);
+	if (in) {
 		snprintf(why, whylen, "%s is inside the watched root %s: it "
 		    "would copy itself; choose a destination outside it", dest,
 		    shown);
 		return -1;
 	}
-	if (dfd != -1 && is_ancestor(&dst, shown)) {
+	if (dfd != -1 && dir_within(m->sfd, dfd)) {
 		snprintf(why, whylen, "the watched root %s is inside %s: "
 		    "mirroring would overwrite the source; choose another "
 		    "destination", shown, dest);
@@ -226,12 +205,12 @@ dest_check(struct mirror *m, int dfd, const char *dest, char *why,
 }
 
 /*
- * DEST opened, and made if it does not exist (not with --dry-run);
- * -1 with the reason in why and in *code the exit status it deserves
- * at start-up.
+ * DEST opened, and with make made if it does not exist (not with
+ * --dry-run); -1 with the reason in why and in *code the exit status it
+ * deserves at start-up, or 0 when it does not exist and make is 0.
  */
 static int
-dest_open(const struct mirror_options *o, char *why, size_t whylen,
+dest_open(const struct mirror_options *o, int make, char *why, size_t whylen,
     int *code)
 {
 	struct stat st;
@@ -239,6 +218,10 @@ dest_open(const struct mirror_options *o, char *why, size_t whylen,
 
 	if ((fd = open(o->dest, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) != -1)
 		return fd;
+	if (errno == ENOENT && !make) {
+		*code = 0;
+		return -1;
+	}
 	if (errno == ENOENT && !o->dry_run && mkdir(o->dest, 0700) == 0 &&
 	    (fd = open(o->dest, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) != -1)
 		return fd;
@@ -261,12 +244,22 @@ set_root(struct mirror *m, const char *path)
 	char why[2 * PATH_MAX + 256];
 	const char *shown = path[0] ? path : "/";
 
+	int code;
+
 	m->root = root_name(path);
 	m->rootlen = strlen(m->root);
 	if ((m->sfd = open(shown, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
 		err(1, "%s", shown);
+	/* Checked before it is made: never a new directory in the source. */
 	if (dest_check(m, m->dfd, m->o.dest, why, sizeof(why)) == -1)
 		errx(2, "%s", why);
+	if (m->dfd == -1) {
+		m->dfd = dest_open(&m->o, 1, why, sizeof(why), &code);
+		if (m->dfd == -1)
+			errx(code, "%s", why);
+		if (dest_check(m, m->dfd, m->o.dest, why, sizeof(why)) == -1)
+			errx(2, "%s", why);
+	}
 }
 
 /* The same --root, or none in both. */
@@ -330,7 +323,7 @@ reconfigure(struct mirror *m)
 	/* Checked before it is made: never a new directory in the source. */
 	if (m->sfd != -1 && dest_check(m, -1, o.dest, why, sizeof(why)) == -1)
 		goto bad;
-	if ((dfd = dest_open(&o, why, sizeof(why), &code)) == -1 ||
+	if ((dfd = dest_open(&o, 1, why, sizeof(why), &code)) == -1 ||
 	    (m->sfd != -1 && dest_check(m, dfd, o.dest, why, sizeof(why))
 	    == -1))
 		goto bad;
@@ -345,7 +338,8 @@ reconfigure(struct mirror *m)
 		m->dfd = olddfd;
 		goto bad;
 	}
-	close(olddfd);
+	if (olddfd != -1)
+		close(olddfd);
 	options_free(&old);
 	return;
 bad:
@@ -542,7 +536,9 @@ main(int argc, char *argv[])
 
 	/* Every mode is given explicitly, as the source has it. */
 	umask(0);
-	if ((m.dfd = dest_open(&m.o, why, sizeof(why), &code)) == -1)
+	/* One that does not exist is made once the root is known. */
+	if ((m.dfd = dest_open(&m.o, 0, why, sizeof(why), &code)) == -1 &&
+	    code != 0)
 		errx(code, "%s", why);
 	run(&m, sigfd);
 
@@ -553,7 +549,8 @@ main(int argc, char *argv[])
 	free(m.root);
 	if (m.sfd != -1)
 		close(m.sfd);
-	close(m.dfd);
+	if (m.dfd != -1)
+		close(m.dfd);
 	close(sigfd);
 	return m.rval;
 }

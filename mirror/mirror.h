@@ -35,7 +35,8 @@ struct mirror_options {
 	char		*want_root;	/* --root, or NULL */
 	struct iobs_exclude exclude;
 	long long	 max_delete;	/* -1: no limit */
-	int		 force, dry_run, verbose, owner;
+	int		 force, dry_run, verbose;
+	int		 owner;		/* default: 1 for root, else 0 */
 };
 
 struct mirror {
@@ -108,6 +109,7 @@ int	 dest_mkdir(struct mirror *, int pfd, const char *name,
 	    const char *rel);
 int	 dest_meta(struct mirror *, int pfd, const char *name,
 	    const struct stat *sst, const struct stat *dst);
+mode_t	 dest_mode(const struct mirror *, const struct stat *sst);
 void	 dest_log(struct mirror *, int level, const char *what,
 	    const char *rel, const char *rel2);
 void	 dest_error(struct mirror *, const char *what, const char *rel);
@@ -118,6 +120,10 @@ char	*rel_join(const char *dir, const char *name);
 int	 rel_excluded(struct mirror *, const char *rel);
 void	 retry_add(struct mirror *, const char *rel);
 int	 retry_known(struct mirror *, const char *rel);
+
+/* contain.c */
+int	 dir_within(int inner, int outer);
+int	 open_existing(const char *path);
 
 /* copy.c */
 void	 tmp_name(struct mirror *, char *buf, size_t size);

@@ -303,6 +303,22 @@ same_time(const struct timespec *a, const struct timespec *b)
 }
 
 /*
+ * The mode bits DEST gives an entry of stat sst: the source's, less
+ * setuid and setgid on anything but a directory whose owner is not
+ * kept (as cp(1)): a copy owned by the mirror's user must not run as
+ * that user.
+ */
+mode_t
+dest_mode(const struct mirror *m, const struct stat *sst)
+{
+	mode_t mode = sst->st_mode & 07777;
+
+	if (!m->o.owner && !S_ISDIR(sst->st_mode))
+		mode &= ~(mode_t)06000;
+	return mode;
+}
+
+/*
  * Mode, owner and times of name as the source's, or of pfd itself when
  * name is NULL; dst is DEST's stat when known, to skip what is equal
  * already.
@@ -329,10 +345,11 @@ dest_meta(struct mirror *m, int pfd, const char *name,
 	    AT_SYMLINK_NOFOLLOW) : fchown(pfd, sst->st_uid,
 	    sst->st_gid)) == -1)
 		return -1;
-	if (!islink && ((dst->st_mode & 07777) != (sst->st_mode & 07777) ||
+	/* A chown cleared setuid and setgid: set them again. */
+	if (!islink && ((dst->st_mode & 07777) != dest_mode(m, sst) ||
 	    (m->o.owner && (dst->st_mode & 06000))) &&
-	    (name != NULL ? fchmodat(pfd, name, sst->st_mode & 07777,
-	    AT_SYMLINK_NOFOLLOW) : fchmod(pfd, sst->st_mode & 07777)) == -1)
+	    (name != NULL ? fchmodat(pfd, name, dest_mode(m, sst),
+	    AT_SYMLINK_NOFOLLOW) : fchmod(pfd, dest_mode(m, sst))) == -1)
 		return -1;
 	/* Reading DEST moves its atimes: only a new mtime sets both. */
 	if (!same_time(&dst->st_mtim, &sst->st_mtim)) {

@@ -72,24 +72,34 @@ names_free(struct names *ns)
 	free(ns->v);
 }
 
-/* The names in a directory that are not excluded, sorted. */
+/*
+ * The names in a directory that are not excluded, sorted. Only the end
+ * of the listing means there are no more: an error part-way (EIO from
+ * a failing disk) returns -1 with errno set and no names, so that
+ * nothing is taken for gone.
+ */
 static int
 list_dir(struct mirror *m, int fd, const char *rel, struct names *ns)
 {
 	struct dirent *de;
 	char *child;
 	DIR *d;
-	int dfd;
+	int dfd, save;
 
 	memset(ns, 0, sizeof(*ns));
 	if ((dfd = dup(fd)) == -1)
 		err(1, "dup");
 	if ((d = fdopendir(dfd)) == NULL) {
+		save = errno;
 		close(dfd);
+		errno = save;
 		return -1;
 	}
 	rewinddir(d);
-	while ((de = readdir(d)) != NULL) {
+	for (;;) {
+		errno = 0;
+		if ((de = readdir(d)) == NULL)
+			break;
 		if (strcmp(de->d_name, ".") == 0 ||
 		    strcmp(de->d_name, "..") == 0)
 			continue;
@@ -104,7 +114,14 @@ list_dir(struct mirror *m, int fd, const char *rel, struct names *ns)
 		}
 		names_add(ns, de->d_name, de->d_type);
 	}
+	save = errno;
 	closedir(d);
+	if (save != 0) {
+		names_free(ns);
+		memset(ns, 0, sizeof(*ns));
+		errno = save;
+		return -1;
+	}
 	if (ns->n > 0)
 		qsort(ns->v, ns->n, sizeof(*ns->v), cmp_names);
 	return 0;
@@ -217,8 +234,12 @@ walk_new_dir(struct mirror *m, int sdir, int ddir, const char *name,
 		close(sd);
 		return;
 	}
-	/* Unreadable, it is made empty, as walk_tree() would leave it. */
-	list_dir(m, sd, rel, &src);
+	/*
+	 * Unreadable, it is made empty, and the directory tried again
+	 * later: nothing in DEST to lose.
+	 */
+	if (list_dir(m, sd, rel, &src) == -1)
+		src_error(m, "list", rel);
 	m->walk.staged_fd = dd;
 	m->walk.staged_rel = rel;
 	walk_new_entries(m, sd, dd, rel, &src, dq, 1);
@@ -297,10 +318,13 @@ walk_tree(struct mirror *m, int sdir, int ddir, const char *rel,
 	char *child;
 	int c;
 
-	if (list_dir(m, sdir, rel, &src) == -1)
+	/* Skipped whole, nothing deleted, and tried again later. */
+	if (list_dir(m, sdir, rel, &src) == -1) {
+		src_error(m, "list", rel);
 		return;
+	}
 	if (list_dir(m, ddir, rel, &dst) == -1) {
-		dest_error(m, "read", rel);
+		dest_error(m, "list", rel);
 		names_free(&src);
 		return;
 	}

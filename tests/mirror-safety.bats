@@ -5,8 +5,22 @@
 
 load mirror_helper
 
-setup() { mirror_setup; }
-teardown() { common_teardown; }
+setup() { mirror_setup; MOUNTS=(); }
+teardown() {
+	local i
+	for ((i = ${#MOUNTS[@]} - 1; i >= 0; i--)); do
+		umount "${MOUNTS[i]}" 2>/dev/null || umount -l "${MOUNTS[i]}"
+	done
+	common_teardown
+}
+
+# bind DIR AT: a bind mount, undone in teardown.
+bind() {
+	[ "$(id -u)" = 0 ] || skip "needs root to mount"
+	mkdir -p "$2"
+	mount --bind "$1" "$2" || skip "mount --bind not allowed here"
+	MOUNTS+=("$2")
+}
 
 # Something outside both trees that must not change.
 make_victim() {
@@ -78,6 +92,91 @@ victim_unchanged() {
 	echo y >"$SRC/d/new"
 	wait_converged 2
 	run -0 victim_unchanged
+}
+
+@test "DEST shown inside the root by a bind mount is refused, exit 2" {
+	mkdir "$DST"
+	echo a >"$SRC/a"
+	bind "$DST" "$SRC/mnt"
+	stream "$T/s" "$SRC"
+	run -2 iobs-mirror "$DST" <"$T/s"
+	assert_output --partial "inside the watched root"
+	run -0 find "$DST" -maxdepth 0 -empty
+	# A directory above DEST bound there shows it as well.
+	mkdir "$T/up"
+	bind "$T/up" "$SRC/up"
+	run -2 iobs-mirror "$T/up/dst" <"$T/s"
+	assert_output --partial "inside the watched root"
+	assert [ ! -e "$T/up/dst" ]
+}
+
+@test "the root shown inside DEST by a bind mount is refused, exit 2" {
+	mkdir "$DST"
+	echo a >"$SRC/a"
+	bind "$SRC" "$DST/mnt"
+	stream "$T/s" "$SRC"
+	run -2 iobs-mirror "$DST" <"$T/s"
+	assert_output --partial "is inside $DST"
+	assert [ -e "$SRC/a" ]
+}
+
+@test "DEST reached through a symlink into the root is refused, exit 2" {
+	mkdir "$SRC/sub"
+	ln -s "$SRC/sub" "$T/link"
+	stream "$T/s" "$SRC"
+	run -2 iobs-mirror "$T/link/dst" <"$T/s"
+	assert_output --partial "inside the watched root"
+	assert [ ! -e "$SRC/sub/dst" ]
+}
+
+# failing_readdir DIR: iobs-mirror ARGS... run with readdir(3) of DIR
+# failing with EIO after 12 entries, while $T/failing exists.
+failing_mirror() {
+	local dir=$1
+	shift
+	env LD_PRELOAD="$IOBS_REAL_BIN/readdir_fail.so" IOBS_FAIL_DIR="$dir" \
+	    IOBS_FAIL_AFTER=12 IOBS_FAIL_WHILE="$T/failing" \
+	    ASAN_OPTIONS="${ASAN_OPTIONS:-}:verify_asan_link_order=0" \
+	    iobs-mirror "$@"
+}
+
+@test "a listing that fails part-way deletes nothing under it: one line, exit 1" {
+	mkdir "$SRC/big"
+	(cd "$SRC/big" && touch f{0001..3000})
+	echo a >"$SRC/a"
+	stream "$T/s" "$SRC"
+	run -0 iobs-mirror "$DST" <"$T/s"
+	rm "$SRC/big/f0001" "$SRC/a"
+	touch "$T/failing"
+	run -1 --separate-stderr failing_mirror "$SRC/big" "$DST" <"$T/s"
+	assert_equal "$stderr" "iobs-mirror: list $SRC/big: Input/output error"
+	assert_equal "$(find "$DST/big" -type f | wc -l)" 3000
+	# The rest of the tree is mirrored as ever.
+	assert [ ! -e "$DST/a" ]
+	rm "$T/failing"
+	run -0 failing_mirror "$SRC/big" "$DST" <"$T/s"
+	run -0 treecmp "$SRC" "$DST"
+}
+
+@test "live: a listing that fails is tried again until it succeeds, reported once" {
+	mkdir -p "$SRC/d" "$DST/d"
+	(cd "$SRC/d" && touch f{01..40})
+	echo stale >"$DST/d/stale"
+	touch "$T/failing"
+	mkfifo "$T/pipe"
+	failing_mirror "$SRC/d" "$DST" <"$T/pipe" >"$T/mirror.out" \
+	    2>"$T/mirror.err" 3>&- &
+	MIRROR_PID=$!
+	BG_PIDS+=("$MIRROR_PID")
+	iobs-watch "$SRC" >"$T/pipe" 2>"$T/watch.err" 3>&- &
+	BG_PIDS+=("$!")
+	wait_for 10 test -s "$T/mirror.err"
+	assert [ -e "$DST/d/stale" ]
+	rm "$T/failing"
+	wait_converged 10
+	run -0 cat "$T/mirror.err"
+	assert_output "iobs-mirror: list $SRC/d: Input/output error"
+	running "$MIRROR_PID"
 }
 
 @test "an empty source with a full DEST stops the reconcile, exit 1" {
@@ -181,15 +280,36 @@ victim_unchanged() {
 	assert [ -e "$DST/locked/a" ]
 }
 
-@test "--owner copies owners; without it, files are the mirror's" {
+@test "as root, owners are kept by default; --no-owner leaves files the mirror's" {
 	[ "$(id -u)" = 0 ] || skip "needs root"
 	echo a >"$SRC/a"
 	chown nobody:nogroup "$SRC/a"
 	stream "$T/s" "$SRC"
-	run -0 iobs-mirror "$T/plain" <"$T/s"
+	run -0 iobs-mirror --no-owner "$T/plain" <"$T/s"
 	assert_equal "$(stat -c %U "$T/plain/a")" root
-	run -0 iobs-mirror --owner "$DST" <"$T/s"
+	run -0 iobs-mirror "$DST" <"$T/s"
 	assert_equal "$(stat -c %U:%G "$DST/a")" nobody:nogroup
+	run -0 iobs-mirror --owner "$T/o" <"$T/s"
+	assert_equal "$(stat -c %U:%G "$T/o/a")" nobody:nogroup
+}
+
+@test "a setuid file whose owner is not kept loses setuid and setgid, at reconcile and live" {
+	[ "$(id -u)" = 0 ] || skip "needs root"
+	printf '#!/bin/sh\n' >"$SRC/suid"
+	chown nobody:nogroup "$SRC/suid"
+	chmod 6755 "$SRC/suid"
+	echo b >"$SRC/b"
+	chown nobody:nogroup "$SRC/b"
+	stream "$T/s" "$SRC"
+	chmod 6755 "$SRC/b"
+	rec ATTRIB 0 "$SRC/b"
+	run -0 iobs-mirror --no-owner "$T/plain" <"$T/s"
+	assert_equal "$(stat -c %U:%a "$T/plain/suid")" root:755
+	assert_equal "$(stat -c %U:%a "$T/plain/b")" root:755
+	# Kept with its owner, as rsync -a does: no privilege gained.
+	run -0 iobs-mirror "$DST" <"$T/s"
+	assert_equal "$(stat -c %U:%a "$DST/suid")" nobody:6755
+	assert_equal "$(stat -c %U:%a "$DST/b")" nobody:6755
 }
 
 @test "--owner without root: exit 2" {
