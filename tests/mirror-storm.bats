@@ -1,6 +1,7 @@
 #!/usr/bin/env bats
 # iobs-mirror converges: after a seeded random storm of changes on the
-# watched tree, DEST equals the source within 2 seconds, every seed.
+# watched tree, hard links made and written through any name included,
+# DEST equals the source, links and all, within 2 seconds, every seed.
 # IOBS_LONG=1 runs more seeds and longer storms.
 
 load mirror_helper
