@@ -414,6 +414,8 @@ lifecycle(struct mirror *m, const struct iobs_record *r)
 		m->active = 0;
 		break;
 	case IOBS_WATCH_RECONFIG:
+		/* The records before it are for the old options. */
+		apply_pending(m);
 		reconfigure(m);
 		break;
 	default:
@@ -463,8 +465,10 @@ signals(struct mirror *m, int sigfd)
 
 	while (read(sigfd, &si, sizeof(si)) == sizeof(si))
 		hup = 1;
-	if (hup)
+	if (hup) {
+		apply_pending(m);
 		reconfigure(m);
+	}
 }
 
 static void
@@ -484,6 +488,17 @@ run(struct mirror *m, int sigfd)
 	while (!rd.eof) {
 		while ((line = iobs_reader_next(&rd)) != NULL)
 			record(m, line, &rd);
+		/*
+		 * Every record already there is read before any is applied,
+		 * for a while: an OVERFLOW among them makes those before it
+		 * moot, and one path written many times is copied once.
+		 */
+		if (!apply_batch_full(m) && poll(pfd, 1, 0) == 1) {
+			if (iobs_reader_fill(&rd) == -1)
+				err(1, "standard input");
+			continue;
+		}
+		apply_pending(m);
 		/* Directory times once the input is drained. */
 		if (m->dirty_dirs.n > 0 && poll(pfd, 1, 0) == 0)
 			flush_dirs(m);

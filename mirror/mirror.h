@@ -52,6 +52,7 @@ struct mirror {
 
 	struct move	*moves;
 	size_t		 nmoves, movecap;
+	struct pathset	 pending;	/* records read, to apply at once */
 	struct pathset	 dirty_dirs;	/* metadata to set after contents */
 	struct pathset	 dirty_files;	/* modified, not yet closed */
 	struct pathset	 verify;	/* subtrees to compare when quiet */
@@ -85,6 +86,8 @@ struct mirror {
 #define RETRY_MS	1000	/* a failed path is tried again after this, */
 #define RETRY_MAX_MS	60000	/* doubling up to this, or at a record */
 #define RETRY_PATHS	4096	/* past this many, the whole tree is */
+#define BATCH_MS	50	/* records read ahead at most this long, */
+#define BATCH_PATHS	65536	/* or for this many paths, then applied */
 
 int64_t	 now_ms(void);
 
@@ -159,6 +162,8 @@ void	 walk_tree(struct mirror *, int sdir, int ddir, const char *rel,
 
 /* apply.c: records to actions, and the timers. */
 void	 apply_record(struct mirror *, const struct iobs_record *);
+void	 apply_pending(struct mirror *);
+int	 apply_batch_full(struct mirror *);
 int	 apply_timeout(struct mirror *);
 void	 apply_timers(struct mirror *, int idle);
 void	 apply_flush(struct mirror *);
