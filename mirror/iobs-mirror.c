@@ -543,6 +543,7 @@ main(int argc, char *argv[])
 	run(&m, sigfd);
 
 	apply_free(&m);
+	links_clear(&m.links);
 	iobs_cache_close(m.cache);
 	options_free(&m.o);
 	free(m.root);

@@ -12,6 +12,7 @@
 
 #include "cache.h"
 #include "exclude.h"
+#include "links.h"
 #include "pathset.h"
 
 /* A MOVED_FROM waiting for its MOVED_TO. */
@@ -21,18 +22,9 @@ struct move {
 	int64_t		 when;		/* ms, monotonic */
 };
 
-/* Files with more than one link in the source, by inode. */
-struct link {
-	dev_t		 dev;
-	ino_t		 ino;
-	char		*rel;
-};
-
 /* What a walk of the trees (reconcile.c) carries from entry to entry. */
 struct walk {
-	struct link	*links;
-	size_t		 nlinks, linkcap;
-	int		 track_links;	/* only in a whole reconcile */
+	int		 reconciling;	/* a whole reconcile: names are fresh */
 	int		 staged_fd;	/* the directory filled under a */
 	const char	*staged_rel;	/* temporary name, and its place */
 };
@@ -67,6 +59,7 @@ struct mirror {
 	const char	*retrying;	/* the path being tried again */
 
 	struct walk	 walk;
+	struct links	 links;		/* source inode -> names */
 
 	int		 clone_ok, cfr_ok;	/* FICLONE, copy_file_range */
 	int		 unnamed_ok;	/* O_TMPFILE, linkat(AT_EMPTY_PATH) */
@@ -150,6 +143,10 @@ int	 copy_symlink(struct mirror *, int spfd, const char *name,
 int	 sync_one(struct mirror *, int spfd, int dpfd, const char *name,
 	    const char *rel, const struct stat *sst, int how);
 void	 flush_dirs(struct mirror *);
+int	 link_sibling(struct mirror *, int dpfd, const char *name,
+	    const char *rel, const struct stat *sst, int how);
+void	 relink_siblings(struct mirror *, int dpfd, const char *name,
+	    const char *rel, const struct stat *sst);
 
 /*
  * reconcile.c: a path, or a subtree, made equal; reconcile() is -1

@@ -127,114 +127,6 @@ list_dir(struct mirror *m, int fd, const char *rel, struct names *ns)
 	return 0;
 }
 
-static struct link *
-link_find(struct mirror *m, const struct stat *st)
-{
-	struct walk *w = &m->walk;
-	size_t i;
-
-	for (i = 0; i < w->nlinks; i++)
-		if (w->links[i].ino == st->st_ino &&
-		    w->links[i].dev == st->st_dev)
-			return &w->links[i];
-	return NULL;
-}
-
-/*
- * Links fpfd/fname, the copy of the first name seen, as ddir/name:
- * straight to the name when DEST lacked it (how has SYNC_ABSENT), a
- * link being whole at once, else under a temporary name renamed over.
- */
-static int
-link_first(struct mirror *m, int fpfd, const char *fname, int ddir,
-    const char *name, int how)
-{
-	char tmp[64];
-
-	if ((how & SYNC_ABSENT) && linkat(fpfd, fname, ddir, name, 0) == 0)
-		return 0;
-	tmp_name(m, tmp, sizeof(tmp));
-	if (linkat(fpfd, fname, ddir, tmp, 0) == -1)
-		return -1;
-	if (renameat(ddir, tmp, ddir, name) == -1) {
-		unlinkat(ddir, tmp, 0);
-		return -1;
-	}
-	return 0;
-}
-
-/*
- * DEST's directory of rel, the first copy of a file with other links,
- * even when that is the directory not in place yet.
- */
-static int
-first_parent(struct mirror *m, const char *rel, const char **name)
-{
-	const char *slash = strrchr(rel, '/');
-	int fd;
-
-	const char *srel = m->walk.staged_rel;
-
-	if (srel != NULL && slash != NULL &&
-	    strlen(srel) == (size_t)(slash - rel) &&
-	    strncmp(rel, srel, slash - rel) == 0) {
-		if ((fd = dup(m->walk.staged_fd)) == -1)
-			err(1, "dup");
-		*name = slash + 1;
-		return fd;
-	}
-	return dest_parent(m, rel, name, 0);
-}
-
-/*
- * A file with other links: the first seen is copied, the others are
- * linked to it in DEST. Returns 1 when linked.
- */
-static int
-hard_link(struct mirror *m, int ddir, const char *name, const char *rel,
-    const struct stat *sst, int how)
-{
-	struct walk *w = &m->walk;
-	struct link *l = link_find(m, sst);
-	struct stat first, cur;
-	const char *fname;
-	int fpfd, r = 0;
-
-	if (l == NULL) {
-		if (w->nlinks == w->linkcap) {
-			w->linkcap = w->linkcap ? w->linkcap * 2 : 64;
-			w->links = reallocarray(w->links, w->linkcap,
-			    sizeof(*w->links));
-			if (w->links == NULL)
-				err(1, "reallocarray");
-		}
-		w->links[w->nlinks].dev = sst->st_dev;
-		w->links[w->nlinks].ino = sst->st_ino;
-		if ((w->links[w->nlinks].rel = strdup(rel)) == NULL)
-			err(1, "strdup");
-		w->nlinks++;
-		return 0;
-	}
-	if (m->o.dry_run || (fpfd = first_parent(m, l->rel, &fname)) == -1)
-		return 0;
-	if (fstatat(fpfd, fname, &first, AT_SYMLINK_NOFOLLOW) == 0 &&
-	    S_ISREG(first.st_mode) && first.st_size == sst->st_size &&
-	    first.st_mtim.tv_sec == sst->st_mtim.tv_sec &&
-	    first.st_mtim.tv_nsec == sst->st_mtim.tv_nsec) {
-		if (!(how & SYNC_ABSENT) &&
-		    fstatat(ddir, name, &cur, AT_SYMLINK_NOFOLLOW) == 0 &&
-		    cur.st_ino == first.st_ino && cur.st_dev == first.st_dev)
-			r = 1;
-		else if (link_first(m, fpfd, fname, ddir, name, how) == 0) {
-			dest_log(m, 2, "link", rel, l->rel);
-			mark_parent(m, rel);
-			r = 1;
-		}
-	}
-	dir_release(m, fpfd);
-	return r;
-}
-
 static void
 delete_entry(struct mirror *m, int ddir, const char *name, const char *rel,
     struct delq *dq)
@@ -275,10 +167,14 @@ new_file(struct mirror *m, int sdir, int ddir, const char *name,
 		close(in);
 		return -1;
 	}
-	if (!(m->walk.track_links && sst.st_nlink > 1 &&
-	    hard_link(m, ddir, name, rel, &sst, how)) &&
-	    copy_open(m, in, &sst, ddir, rel, how) == -1)
-		dest_error(m, "write", rel);
+	links_add(&m->links, sst.st_dev, sst.st_ino, rel);
+	if (sst.st_nlink == 1 ||
+	    link_sibling(m, ddir, name, rel, &sst, how) != 1) {
+		if (copy_open(m, in, &sst, ddir, rel, how) == -1)
+			dest_error(m, "write", rel);
+		else if (sst.st_nlink > 1 && !m->walk.reconciling)
+			relink_siblings(m, ddir, name, rel, &sst);
+	}
 	close(in);
 	return 0;
 }
@@ -381,9 +277,6 @@ walk_entry(struct mirror *m, int sdir, int ddir, const struct name *e,
 		return;
 	if (fstatat(sdir, name, &sst, AT_SYMLINK_NOFOLLOW) == -1)
 		return;		/* gone already: a record says so */
-	if (m->walk.track_links && S_ISREG(sst.st_mode) && sst.st_nlink > 1 &&
-	    hard_link(m, ddir, name, rel, &sst, how))
-		return;
 	if (S_ISDIR(sst.st_mode) && (how & SYNC_ABSENT) && !m->o.dry_run) {
 		walk_new_dir(m, sdir, ddir, name, rel, &sst, dq);
 		return;
@@ -464,6 +357,7 @@ delete_path(struct mirror *m, const char *rel)
 	const char *name;
 	int dpfd;
 
+	links_del(&m->links, rel);
 	if ((dpfd = dest_parent(m, rel, &name, 0)) == -1)
 		return;
 	if (dest_remove(m, dpfd, name, rel) == -1)
@@ -539,19 +433,6 @@ sync_path(struct mirror *m, const char *rel, int how)
 	return r;
 }
 
-static void
-links_free(struct mirror *m)
-{
-	struct walk *w = &m->walk;
-	size_t i;
-
-	for (i = 0; i < w->nlinks; i++)
-		free(w->links[i].rel);
-	free(w->links);
-	w->links = NULL;
-	w->nlinks = w->linkcap = 0;
-}
-
 static int
 has_entries(struct mirror *m, int fd)
 {
@@ -587,11 +468,12 @@ reconcile(struct mirror *m, char *why, size_t whylen)
 		return -1;
 	}
 	memset(&dq, 0, sizeof(dq));
-	m->walk.track_links = 1;
+	/* Every name is seen again: the table starts afresh. */
+	links_clear(&m->links);
+	m->walk.reconciling = 1;
 	walk_tree(m, m->sfd, m->dfd, "",
 	    m->o.max_delete >= 0 && !m->o.force ? &dq : NULL);
-	m->walk.track_links = 0;
-	links_free(m);
+	m->walk.reconciling = 0;
 	if (dq.count > m->o.max_delete && dq.n > 0) {
 		for (i = 0; i < dq.n; i++)
 			free(dq.rel[i]);

@@ -24,6 +24,161 @@ same_time(const struct timespec *a, const struct timespec *b)
 	return a->tv_sec == b->tv_sec && a->tv_nsec == b->tv_nsec;
 }
 
+/*
+ * DEST's directory of rel, another name of a file, even when that is
+ * the directory a walk fills under a temporary name.
+ */
+static int
+link_parent(struct mirror *m, const char *rel, const char **name)
+{
+	const char *slash = strrchr(rel, '/');
+	const char *srel = m->walk.staged_rel;
+	int fd;
+
+	if (srel != NULL && slash != NULL &&
+	    strlen(srel) == (size_t)(slash - rel) &&
+	    strncmp(rel, srel, slash - rel) == 0) {
+		if ((fd = dup(m->walk.staged_fd)) == -1)
+			err(1, "dup");
+		*name = slash + 1;
+		return fd;
+	}
+	return dest_parent(m, rel, name, 0);
+}
+
+/* A name from the table is a hint: the source says whether it holds. */
+static int
+src_is(struct mirror *m, const char *rel, const struct stat *sst)
+{
+	const char *name;
+	struct stat st;
+	int pfd, r;
+
+	if ((pfd = src_parent(m, rel, &name)) == -1)
+		return 0;
+	r = fstatat(pfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    st.st_ino == sst->st_ino && st.st_dev == sst->st_dev;
+	dir_release(m, pfd);
+	return r;
+}
+
+/*
+ * Links fpfd/fname as ddir/name: straight to the name when DEST lacks
+ * it, a link being whole at once, else under a temporary name renamed
+ * over, so that the name holds the old file or the new one.
+ */
+static int
+link_into(struct mirror *m, int fpfd, const char *fname, int ddir,
+    const char *name, int absent)
+{
+	char tmp[64];
+	int save;
+
+	if (absent && linkat(fpfd, fname, ddir, name, 0) == 0)
+		return 0;
+	tmp_name(m, tmp, sizeof(tmp));
+	if (linkat(fpfd, fname, ddir, tmp, 0) == -1)
+		return -1;
+	if (renameat(ddir, tmp, ddir, name) == -1) {
+		save = errno;
+		unlinkat(ddir, tmp, 0);
+		errno = save;
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * A file with other names: when DEST has one of them up to date, rel
+ * becomes a link to it, no data copied. Returns 1 when rel is, or now
+ * is, a name of that inode.
+ */
+int
+link_sibling(struct mirror *m, int dpfd, const char *name, const char *rel,
+    const struct stat *sst, int how)
+{
+	struct stat first, cur;
+	const char *fname;
+	char **v;
+	size_t n, i;
+	int fpfd, r = 0;
+
+	if (m->o.dry_run)
+		return 0;
+	n = links_names(&m->links, sst->st_dev, sst->st_ino, rel, &v);
+	for (i = 0; i < n && r == 0; i++) {
+		/* In a whole reconcile, every name was seen just now. */
+		if (!m->walk.reconciling && !src_is(m, v[i], sst)) {
+			links_del(&m->links, v[i]);
+			continue;
+		}
+		if ((fpfd = link_parent(m, v[i], &fname)) == -1)
+			continue;
+		if (fstatat(fpfd, fname, &first, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    S_ISREG(first.st_mode) && first.st_size == sst->st_size &&
+		    same_time(&first.st_mtim, &sst->st_mtim)) {
+			if (!(how & SYNC_ABSENT) &&
+			    fstatat(dpfd, name, &cur, AT_SYMLINK_NOFOLLOW) == 0 &&
+			    cur.st_ino == first.st_ino &&
+			    cur.st_dev == first.st_dev)
+				r = 1;
+			else if (link_into(m, fpfd, fname, dpfd, name,
+			    how & SYNC_ABSENT) == 0) {
+				dest_log(m, 2, "link", rel, v[i]);
+				mark_parent(m, rel);
+				r = 1;
+			}
+		}
+		dir_release(m, fpfd);
+	}
+	links_free_names(v, n);
+	return r;
+}
+
+/*
+ * dpfd/name, rel, was just copied: its other names in the source, which
+ * inotify did not name, become links to the new copy, one at a time,
+ * each replaced whole.
+ */
+void
+relink_siblings(struct mirror *m, int dpfd, const char *name,
+    const char *rel, const struct stat *sst)
+{
+	struct stat nst, cur;
+	const char *sname;
+	char **v;
+	size_t n, i;
+	int spfd, absent;
+
+	if (m->o.dry_run)
+		return;
+	n = links_names(&m->links, sst->st_dev, sst->st_ino, rel, &v);
+	if (n == 0 || fstatat(dpfd, name, &nst, AT_SYMLINK_NOFOLLOW) == -1 ||
+	    !S_ISREG(nst.st_mode))
+		goto out;
+	for (i = 0; i < n; i++) {
+		if (!src_is(m, v[i], sst)) {
+			links_del(&m->links, v[i]);
+			continue;
+		}
+		/* Not in DEST yet: its own record, or walk, links it. */
+		if ((spfd = dest_parent(m, v[i], &sname, 0)) == -1)
+			continue;
+		absent = fstatat(spfd, sname, &cur, AT_SYMLINK_NOFOLLOW) == -1;
+		if (absent || (S_ISREG(cur.st_mode) &&
+		    (cur.st_ino != nst.st_ino || cur.st_dev != nst.st_dev))) {
+			if (link_into(m, dpfd, name, spfd, sname, absent) == 0) {
+				dest_log(m, 2, "link", v[i], rel);
+				mark_parent(m, v[i]);
+			} else
+				dest_error(m, "link", v[i]);
+		}
+		dir_release(m, spfd);
+	}
+out:
+	links_free_names(v, n);
+}
+
 static int
 sync_special(struct mirror *m, int dpfd, const char *name, const char *rel,
     const struct stat *sst, const struct stat *dst)
@@ -90,6 +245,12 @@ sync_one(struct mirror *m, int spfd, int dpfd, const char *name,
 		r = dest_meta(m, dpfd, name, sst, &dst);
 		break;
 	case S_IFREG:
+		links_add(&m->links, sst->st_dev, sst->st_ino, rel);
+		if (sst->st_nlink > 1 && !(how & SYNC_CONTENT) &&
+		    link_sibling(m, dpfd, name, rel, sst, how) == 1) {
+			r = dest_meta(m, dpfd, name, sst, NULL);
+			break;
+		}
 		if (have && S_ISREG(dst.st_mode) && !(how & SYNC_CONTENT) &&
 		    dst.st_size == sst->st_size &&
 		    ((how & SYNC_META) || same_time(&dst.st_mtim, &sst->st_mtim))) {
@@ -103,6 +264,9 @@ sync_one(struct mirror *m, int spfd, int dpfd, const char *name,
 			src_error(m, "read", rel);
 			return -1;
 		}
+		/* A whole reconcile comes to the other names itself. */
+		if (r == 0 && sst->st_nlink > 1 && !m->walk.reconciling)
+			relink_siblings(m, dpfd, name, rel, sst);
 		break;
 	case S_IFLNK:
 		r = copy_symlink(m, spfd, name, dpfd, rel, sst,

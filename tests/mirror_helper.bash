@@ -34,15 +34,16 @@ stop_mirror() {
 	wait "$MIRROR_PID" || MIRROR_STATUS=$?
 }
 
+# Hard links included: names of one source inode are one DEST inode.
 converged() {
-	treecmp -q "$SRC" "$DST"
+	treecmp -q -H "$SRC" "$DST"
 }
 
 # wait_converged SECONDS: DEST equals the source within SECONDS; shows
 # the differences when not.
 wait_converged() {
 	if ! wait_for "$1" converged; then
-		treecmp "$SRC" "$DST" | head -20 >&2
+		treecmp -H "$SRC" "$DST" | head -20 >&2
 		cat "$T/mirror.err" >&2 2>/dev/null || true
 		return 1
 	fi
