@@ -83,12 +83,37 @@ renamed(struct mirror *m, const char *from, const char *to)
 		}
 }
 
+/*
+ * A pair is a rename only when the source shows the old name gone and
+ * the new one there, in *tst; a record is a hint, never the truth.
+ */
+static int
+borne_out(struct mirror *m, const char *from, const char *to,
+    struct stat *tst)
+{
+	const char *name;
+	struct stat st;
+	int pfd, r, e;
+
+	pfd = src_parent(m, from, &name);
+	r = pfd != -1 ? fstatat(pfd, name, &st, AT_SYMLINK_NOFOLLOW) : -1;
+	e = errno;
+	dir_release(m, pfd);
+	if (r == 0 || !vanished(e))
+		return 0;	/* still there, or cannot tell */
+	if ((pfd = src_parent(m, to, &name)) == -1)
+		return 0;
+	r = fstatat(pfd, name, tst, AT_SYMLINK_NOFOLLOW);
+	dir_release(m, pfd);
+	return r == 0;
+}
+
 /* MOVED_FROM + MOVED_TO: a rename in DEST, no data copied. */
 static void
 rename_entry(struct mirror *m, const char *from, const char *to, int isdir)
 {
 	const char *oname, *nname;
-	struct stat st;
+	struct stat st, tst;
 	int opfd, npfd = -1, ok = 0;
 
 	memset(&st, 0, sizeof(st));
@@ -102,6 +127,12 @@ rename_entry(struct mirror *m, const char *from, const char *to, int isdir)
 		sync_path(m, to, SYNC_RECURSE);
 		return;
 	}
+	/* Not borne out: each path made as the source has it. */
+	if (!borne_out(m, from, to, &tst)) {
+		sync_path(m, from, SYNC_DELETE | SYNC_RECURSE);
+		sync_path(m, to, SYNC_DELETE | SYNC_RECURSE);
+		return;
+	}
 	if ((opfd = dest_parent(m, from, &oname, 0)) == -1 ||
 	    fstatat(opfd, oname, &st, AT_SYMLINK_NOFOLLOW) == -1) {
 		/* Not in DEST: copied instead; unreachable: deleted later. */
@@ -109,6 +140,9 @@ rename_entry(struct mirror *m, const char *from, const char *to, int isdir)
 			dest_error(m, "rename", from);
 		goto copy;
 	}
+	/* Another type than the source's new entry: not the same one. */
+	if ((st.st_mode & S_IFMT) != (tst.st_mode & S_IFMT))
+		goto gone;
 	if ((npfd = dest_parent(m, to, &nname, 1)) == -1) {
 		/*
 		 * The new directory is gone from the source already: a

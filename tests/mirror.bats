@@ -313,6 +313,26 @@ line"
 	wait_converged 2
 }
 
+@test "a MOVED_FROM/MOVED_TO pair the source does not bear out changes nothing" {
+	mkdir "$SRC/docs"
+	echo d >"$SRC/docs/d"
+	echo f >"$SRC/file"
+	echo o >"$SRC/old"
+	stream "$T/s" "$SRC"
+	rec MOVED_FROM,ISDIR 5 "$SRC/docs"
+	rec MOVED_TO,ISDIR 5 "$SRC/zz"
+	rec MOVED_FROM 6 "$SRC/file"
+	rec MOVED_TO 6 "$SRC/gone"
+	# The old name is gone, but the new one is not there.
+	rec MOVED_FROM 7 "$SRC/old"
+	rec MOVED_TO 7 "$SRC/new"
+	rm "$SRC/old"
+	run -0 iobs-mirror "$DST" <"$T/s"
+	run -0 treecmp "$SRC" "$DST"
+	assert [ -e "$DST/docs/d" ]
+	assert [ ! -e "$DST/zz" ]
+}
+
 @test "a lone MOVED_FROM deletes in DEST, the stream still open" {
 	echo old >"$SRC/gone"
 	echo keep >"$SRC/keep"
