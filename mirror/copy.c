@@ -208,7 +208,7 @@ put_in_place(struct mirror *m, int dpfd, const char *tmp, const char *dname,
 	    renameat(dpfd, tmp, dpfd, dname) == -1))
 		return -1;
 	mark_parent(m, rel);
-	return 0;
+	return dest_fsync(m, dpfd);
 }
 
 /*
@@ -279,7 +279,7 @@ copy_unnamed(struct mirror *m, int in, const struct stat *sst, int dpfd,
 		return -2;
 	}
 	if (copy_data(m, in, out, sst) == -1 ||
-	    file_meta(m, out, sst) == -1)
+	    file_meta(m, out, sst) == -1 || dest_fsync(m, out) == -1)
 		goto fail;
 	if (linkat(out, "", dpfd, dname, AT_EMPTY_PATH) == -1) {
 		/* Not allowed: before Linux 6.10, or not as this user. */
@@ -300,7 +300,7 @@ copy_unnamed(struct mirror *m, int in, const struct stat *sst, int dpfd,
 		errno = save;
 		return -1;
 	}
-	return 0;
+	return dest_fsync(m, dpfd);
 fail:
 	save = errno;
 	close(out);
@@ -324,7 +324,7 @@ copy_unseen(struct mirror *m, int in, const struct stat *sst, int dpfd,
 	    sst->st_mode & 0777)) == -1)
 		return -2;
 	if (copy_data(m, in, out, sst) == -1 ||
-	    file_meta(m, out, sst) == -1) {
+	    file_meta(m, out, sst) == -1 || dest_fsync(m, out) == -1) {
 		save = errno;
 		close(out);
 		goto fail;
@@ -354,7 +354,7 @@ copy_named(struct mirror *m, int in, const struct stat *sst, int dpfd,
 	    sst->st_mode & 0777)) == -1)
 		return -1;
 	if (copy_data(m, in, out, sst) == -1 ||
-	    file_meta(m, out, sst) == -1)
+	    file_meta(m, out, sst) == -1 || dest_fsync(m, out) == -1)
 		goto fail;
 	if (close(out) == -1) {
 		out = -1;

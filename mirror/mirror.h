@@ -35,7 +35,7 @@ struct mirror_options {
 	char		*want_root;	/* --root, or NULL */
 	struct iobs_exclude exclude;
 	long long	 max_delete;	/* -1: no limit */
-	int		 force, dry_run, verbose;
+	int		 force, dry_run, verbose, fsync;
 	int		 owner;		/* default: 1 for root, else 0 */
 };
 
@@ -118,6 +118,7 @@ void	 dest_log(struct mirror *, int level, const char *what,
 void	 dest_error(struct mirror *, const char *what, const char *rel);
 void	 src_error(struct mirror *, const char *what, const char *rel);
 int	 vanished(int);
+int	 dest_fsync(struct mirror *, int fd);
 void	 mark_parent(struct mirror *, const char *rel);
 char	*rel_join(const char *dir, const char *name);
 int	 rel_excluded(struct mirror *, const char *rel);
