@@ -1,6 +1,6 @@
 /*
- * The source's regular files by inode: every name a walk or a record
- * has seen, so that the names of one inode can be found without a scan
+ * The source's files and symlinks by inode: every name a walk or a
+ * record has seen, so that the names of one inode can be found without a scan
  * when inotify names only the one that was written. A hint: each name
  * is checked against the source before it is used.
  */

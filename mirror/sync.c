@@ -89,8 +89,8 @@ link_into(struct mirror *m, int fpfd, const char *fname, int ddir,
 }
 
 /*
- * A file with other names: when DEST has one of them up to date, rel
- * becomes a link to it, no data copied. Returns 1 when rel is, or now
+ * A file or symlink with other names: when DEST has one of them up to
+ * date, rel becomes a link to it, no data copied. Returns 1 when rel is, or now
  * is, a name of that inode.
  */
 int
@@ -115,18 +115,22 @@ link_sibling(struct mirror *m, int dpfd, const char *name, const char *rel,
 		if ((fpfd = link_parent(m, v[i], &fname)) == -1)
 			continue;
 		if (fstatat(fpfd, fname, &first, AT_SYMLINK_NOFOLLOW) == 0 &&
-		    S_ISREG(first.st_mode) && first.st_size == sst->st_size &&
+		    (first.st_mode & S_IFMT) == (sst->st_mode & S_IFMT) &&
+		    first.st_size == sst->st_size &&
 		    same_time(&first.st_mtim, &sst->st_mtim)) {
 			if (!(how & SYNC_ABSENT) &&
 			    fstatat(dpfd, name, &cur, AT_SYMLINK_NOFOLLOW) == 0 &&
 			    cur.st_ino == first.st_ino &&
 			    cur.st_dev == first.st_dev)
 				r = 1;
-			else if (link_into(m, fpfd, fname, dpfd, name,
-			    how & SYNC_ABSENT) == 0) {
-				dest_log(m, 2, "link", rel, v[i]);
+			else {
+				/* Tried or done, the directory changed. */
 				mark_parent(m, rel);
-				r = 1;
+				if (link_into(m, fpfd, fname, dpfd, name,
+				    how & SYNC_ABSENT) == 0) {
+					dest_log(m, 2, "link", rel, v[i]);
+					r = 1;
+				}
 			}
 		}
 		dir_release(m, fpfd);
@@ -154,7 +158,7 @@ relink_siblings(struct mirror *m, int dpfd, const char *name,
 		return;
 	n = links_names(&m->links, sst->st_dev, sst->st_ino, rel, &v);
 	if (n == 0 || fstatat(dpfd, name, &nst, AT_SYMLINK_NOFOLLOW) == -1 ||
-	    !S_ISREG(nst.st_mode))
+	    S_ISDIR(nst.st_mode))
 		goto out;
 	for (i = 0; i < n; i++) {
 		if (!src_is(m, v[i], sst)) {
@@ -165,12 +169,12 @@ relink_siblings(struct mirror *m, int dpfd, const char *name,
 		if ((spfd = dest_parent(m, v[i], &sname, 0)) == -1)
 			continue;
 		absent = fstatat(spfd, sname, &cur, AT_SYMLINK_NOFOLLOW) == -1;
-		if (absent || (S_ISREG(cur.st_mode) &&
+		if (absent || (!S_ISDIR(cur.st_mode) &&
 		    (cur.st_ino != nst.st_ino || cur.st_dev != nst.st_dev))) {
-			if (link_into(m, dpfd, name, spfd, sname, absent) == 0) {
+			mark_parent(m, v[i]);
+			if (link_into(m, dpfd, name, spfd, sname, absent) == 0)
 				dest_log(m, 2, "link", v[i], rel);
-				mark_parent(m, v[i]);
-			} else
+			else
 				dest_error(m, "link", v[i]);
 		}
 		dir_release(m, spfd);
@@ -269,10 +273,19 @@ sync_one(struct mirror *m, int spfd, int dpfd, const char *name,
 			relink_siblings(m, dpfd, name, rel, sst);
 		break;
 	case S_IFLNK:
+		/* cp -al links symlinks too: their names are one as well. */
+		links_add(&m->links, sst->st_dev, sst->st_ino, rel);
+		if (sst->st_nlink > 1 &&
+		    link_sibling(m, dpfd, name, rel, sst, how) == 1) {
+			r = dest_meta(m, dpfd, name, sst, NULL);
+			break;
+		}
 		r = copy_symlink(m, spfd, name, dpfd, rel, sst,
 		    have ? &dst : NULL);
 		if (r == 1)
 			return 1;
+		if (r == 0 && sst->st_nlink > 1 && !m->walk.reconciling)
+			relink_siblings(m, dpfd, name, rel, sst);
 		break;
 	case S_IFIFO:
 	case S_IFCHR:

@@ -122,3 +122,16 @@ same_inode() {
 	run ! same_inode "$DST/f" "$DST/g"
 	stop_mirror
 }
+
+@test "live: a symlink with two names (cp -al links symlinks) is one in DEST; touch -h through either" {
+	mkdir "$SRC/a"
+	ln -s target "$SRC/a/sym"
+	start_mirror
+	cp -al "$SRC/a" "$SRC/b"
+	wait_converged 5
+	same_inode "$DST/a/sym" "$DST/b/sym"
+	touch -h -d '2001-02-03 04:05:06' "$SRC/b/sym"
+	wait_converged 5
+	same_inode "$DST/a/sym" "$DST/b/sym"
+	stop_mirror
+}
