@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "stream.h"
@@ -234,6 +235,24 @@ apply_pending(struct mirror *m)
 	pathset_clear(&ps);
 }
 
+/*
+ * The records waiting are older than LAG_MS by the watcher's clock: the
+ * mirror is behind, and more of the backlog is worth a short wait, to
+ * be coalesced with them. On a quiet stream, a record is applied at
+ * once.
+ */
+int
+apply_lagging(struct mirror *m)
+{
+	struct timespec ts;
+
+	if (m->pending.n == 0)
+		return 0;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 -
+	    m->last_record > LAG_MS;
+}
+
 /* Enough read ahead: apply what is there before reading on. */
 int
 apply_batch_full(struct mirror *m)
@@ -272,6 +291,8 @@ apply_record(struct mirror *m, const struct iobs_record *r)
 
 	if (*rel == '/')
 		rel++;
+	m->last_record = (int64_t)r->time.tv_sec * 1000 +
+	    r->time.tv_usec / 1000;
 	/* The source directory's times changed, even if DEST needs nothing. */
 	if (r->mask & (IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO) &&
 	    *rel != '\0')

@@ -533,8 +533,10 @@ run(struct mirror *m, int sigfd)
 		 * Every record already there is read before any is applied,
 		 * for a while: an OVERFLOW among them makes those before it
 		 * moot, and one path written many times is copied once.
+		 * Behind the stream, more of it is waited for, briefly.
 		 */
-		if (!apply_batch_full(m) && poll(pfd, 1, 0) == 1) {
+		if (!apply_batch_full(m) &&
+		    poll(pfd, 1, apply_lagging(m) ? LAG_WAIT_MS : 0) == 1) {
 			if (iobs_reader_fill(&rd) == -1)
 				err(1, "standard input");
 			continue;

@@ -53,6 +53,7 @@ struct mirror {
 	struct move	*moves;
 	size_t		 nmoves, movecap;
 	struct pathset	 pending;	/* records read, to apply at once */
+	int64_t		 last_record;	/* ms, wall clock: the newest's time */
 	struct pathset	 dirty_dirs;	/* metadata to set after contents */
 	struct pathset	 dirty_files;	/* modified, not yet closed */
 	struct pathset	 verify;	/* subtrees to compare when quiet */
@@ -86,8 +87,10 @@ struct mirror {
 #define RETRY_MS	1000	/* a failed path is tried again after this, */
 #define RETRY_MAX_MS	60000	/* doubling up to this, or at a record */
 #define RETRY_PATHS	4096	/* past this many, the whole tree is */
-#define BATCH_MS	50	/* records read ahead at most this long, */
+#define BATCH_MS	1000	/* records read ahead at most this long, */
 #define BATCH_PATHS	65536	/* or for this many paths, then applied */
+#define LAG_MS		100	/* records this old: the mirror is behind, */
+#define LAG_WAIT_MS	10	/* and waits this long for more to coalesce */
 
 int64_t	 now_ms(void);
 
@@ -165,6 +168,7 @@ void	 walk_tree(struct mirror *, int sdir, int ddir, const char *rel,
 void	 apply_record(struct mirror *, const struct iobs_record *);
 void	 apply_pending(struct mirror *);
 int	 apply_batch_full(struct mirror *);
+int	 apply_lagging(struct mirror *);
 int	 apply_timeout(struct mirror *);
 void	 apply_timers(struct mirror *, int idle);
 void	 apply_flush(struct mirror *);

@@ -355,10 +355,15 @@ walk_tree(struct mirror *m, int sdir, int ddir, const char *rel,
 static void
 delete_path(struct mirror *m, const char *rel)
 {
+	struct stat st;
 	const char *name;
 	int dpfd;
 
 	links_del(&m->links, rel);
+	/* Not in DEST by any route: not by the safe one either. */
+	if (fstatat(m->dfd, rel, &st, AT_SYMLINK_NOFOLLOW) == -1 &&
+	    errno == ENOENT)
+		return;
 	if ((dpfd = dest_parent(m, rel, &name, 0)) == -1)
 		return;
 	if (dest_remove(m, dpfd, name, rel) == -1)
@@ -388,7 +393,14 @@ sync_path(struct mirror *m, const char *rel, int how)
 		root_meta(m);
 		return 0;
 	}
-	if ((spfd = src_parent(m, rel, &sname)) == -1 ||
+	/*
+	 * Absent through any route is absent through the safe one, which
+	 * never follows a symlink: one system call, not three, for the
+	 * many records of a storm whose files are gone already.
+	 */
+	spfd = -1;
+	if ((fstatat(m->sfd, rel, &sst, AT_SYMLINK_NOFOLLOW) == -1 &&
+	    errno == ENOENT) || (spfd = src_parent(m, rel, &sname)) == -1 ||
 	    fstatat(spfd, sname, &sst, AT_SYMLINK_NOFOLLOW) == -1) {
 		r = errno;
 		dir_release(m, spfd);
