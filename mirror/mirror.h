@@ -45,7 +45,11 @@ struct mirror {
 	char		*root;		/* source root, "" for "/"; NULL before WATCH_INIT */
 	size_t		 rootlen;
 	int		 sfd;		/* source root, or -1 */
+	int		 rooted;	/* a root was opened once */
 	int		 active;	/* between WATCH_INIT and WATCH_DEAD */
+	int		 guard_empty;	/* a new root or DEST: is the source empty? */
+	int		 refused;	/* a reconcile stopped for safety */
+	int64_t		 refused_first, refused_last;	/* ms, to try again */
 
 	struct iobs_cache *cache;	/* for IOBS_OPTIONS, or NULL */
 	int		 rval;

@@ -459,7 +459,11 @@ reconcile(struct mirror *m, char *why, size_t whylen)
 	size_t i;
 	int pfd;
 
-	if (!m->o.force && has_entries(m, m->sfd) == 0 &&
+	/*
+	 * Where an unmounted disk would show: a new root or DEST, not a
+	 * tree emptied while watched.
+	 */
+	if (m->guard_empty && !m->o.force && has_entries(m, m->sfd) == 0 &&
 	    has_entries(m, m->dfd) == 1) {
 		snprintf(why, whylen, "%s is empty but %s is not: refusing "
 		    "to delete everything in %s (is the source disk "
