@@ -1,7 +1,8 @@
 /*
- * From records to DEST operations: renames paired by cookie, lone
- * MOVED_FROMs that turn into deletes, files written without being
- * closed, renamed subtrees compared again once the stream is quiet.
+ * From records to DEST operations: the records read together coalesced
+ * per path, renames paired by cookie, lone MOVED_FROMs that turn into
+ * deletes, files written without being closed, renamed subtrees
+ * compared again once the stream is quiet.
  */
 #define _GNU_SOURCE
 
@@ -195,6 +196,52 @@ out:
 	dir_release(m, npfd);
 }
 
+/*
+ * A path to make equal once every record already there has been read:
+ * many CLOSE_WRITEs of one file are one copy, a file created and
+ * deleted is nothing, as sync_path() looks at the source only then.
+ */
+static void
+queue(struct mirror *m, const char *rel, int how)
+{
+	struct pathset_entry *e;
+
+	if ((e = pathset_get(&m->pending, rel)) == NULL) {
+		e = pathset_add(&m->pending, rel, now_ms());
+		e->how = how;
+		return;
+	}
+	/* "Only metadata changed" holds only if every record says so. */
+	if (!(how & SYNC_META) || !(e->how & SYNC_META)) {
+		how &= ~SYNC_META;
+		e->how &= ~SYNC_META;
+	}
+	e->how |= how;
+}
+
+/* The paths waiting, in the order their first records came. */
+void
+apply_pending(struct mirror *m)
+{
+	struct pathset ps = m->pending;
+	size_t i;
+
+	if (ps.n == 0)
+		return;
+	memset(&m->pending, 0, sizeof(m->pending));
+	for (i = 0; i < ps.n; i++)
+		sync_path(m, ps.e[i].path, ps.e[i].how);
+	pathset_clear(&ps);
+}
+
+/* Enough read ahead: apply what is there before reading on. */
+int
+apply_batch_full(struct mirror *m)
+{
+	return m->pending.n >= BATCH_PATHS || (m->pending.n > 0 &&
+	    m->pending.e[0].first + BATCH_MS <= now_ms());
+}
+
 static void
 moved_to(struct mirror *m, const char *rel, uint32_t cookie, int isdir)
 {
@@ -229,21 +276,24 @@ apply_record(struct mirror *m, const struct iobs_record *r)
 	if (r->mask & (IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO) &&
 	    *rel != '\0')
 		mark_parent(m, rel);
+	/* A rename moves what DEST has: the records before it go first. */
+	if (r->mask & (IN_MOVED_FROM | IN_MOVED_TO))
+		apply_pending(m);
 	if (r->mask & IN_MOVED_FROM)
 		moved_from(m, rel, r->cookie);
 	else if (r->mask & IN_MOVED_TO)
 		moved_to(m, rel, r->cookie, isdir);
 	else if (r->mask & IN_CLOSE_WRITE) {
 		pathset_del(&m->dirty_files, rel);
-		sync_path(m, rel, SYNC_CONTENT);
+		queue(m, rel, SYNC_CONTENT);
 	} else if (r->mask & IN_CREATE)
-		sync_path(m, rel, isdir ? SYNC_RECURSE : 0);
+		queue(m, rel, isdir ? SYNC_RECURSE : 0);
 	else if (r->mask & IN_DELETE)
-		sync_path(m, rel, SYNC_DELETE | SYNC_RECURSE);
+		queue(m, rel, SYNC_DELETE | SYNC_RECURSE);
 	else if (r->mask & IN_MODIFY)
 		pathset_add(&m->dirty_files, rel, now_ms());
 	else if (r->mask & IN_ATTRIB)
-		sync_path(m, rel, SYNC_META);
+		queue(m, rel, SYNC_META);
 }
 
 int
@@ -391,6 +441,7 @@ apply_flush(struct mirror *m)
 {
 	char *rel;
 
+	apply_pending(m);
 	while (m->nmoves > 0)
 		move_expire(m, 0);
 	while (m->dirty_files.n > 0) {
@@ -402,10 +453,14 @@ apply_flush(struct mirror *m)
 	flush_dirs(m);
 }
 
-/* OVERFLOW or a new WATCH_INIT: a reconcile replaces all that. */
+/*
+ * OVERFLOW or a new WATCH_INIT: a reconcile replaces all that, records
+ * read before it and not applied yet included.
+ */
 void
 apply_reset(struct mirror *m)
 {
+	pathset_clear(&m->pending);
 	while (m->nmoves > 0)
 		move_drop(m, 0);
 	pathset_clear(&m->dirty_files);

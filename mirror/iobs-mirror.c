@@ -4,6 +4,7 @@
  */
 #define _GNU_SOURCE
 
+#include <sys/file.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 
@@ -29,8 +30,8 @@
 static void __dead2
 usage(void)
 {
-	fprintf(stderr, "usage: %s [-fnov] [--no-owner] [-m max-delete] "
-	    "[-r root] [-x glob] dest\n", getprogname());
+	fprintf(stderr, "usage: %s [-fnov] [--fsync] [--no-owner] "
+	    "[-m max-delete] [-r root] [-x glob] dest\n", getprogname());
 	exit(2);
 }
 
@@ -73,6 +74,7 @@ parse_options(int argc, char *argv[], struct mirror_options *o, char *why,
 		{ "dry-run",		no_argument,		NULL, 'n' },
 		{ "exclude",		required_argument,	NULL, 'x' },
 		{ "force",		no_argument,		NULL, 'f' },
+		{ "fsync",		no_argument,		NULL, 'S' },
 		{ "max-delete",		required_argument,	NULL, 'm' },
 		{ "no-owner",		no_argument,		NULL, 'O' },
 		{ "owner",		no_argument,		NULL, 'o' },
@@ -110,6 +112,9 @@ parse_options(int argc, char *argv[], struct mirror_options *o, char *why,
 			break;
 		case 'n':
 			o->dry_run = 1;
+			break;
+		case 'S':
+			o->fsync = 1;
 			break;
 		case 'o':
 			o->owner = 1;
@@ -238,6 +243,39 @@ dest_open(const struct mirror_options *o, int make, char *why, size_t whylen,
 }
 
 /*
+ * One mirror per DEST: an exclusive lock on its directory, held while
+ * the descriptor is open. The DEST held already (held) is the same open
+ * directory, lock and all. -1 with the reason in why, and *fd closed.
+ */
+static int
+dest_lock(const struct mirror_options *o, int held, int *fd, char *why,
+    size_t whylen)
+{
+	struct stat a, b;
+
+	if (o->dry_run)
+		return 0;
+	if (held != -1 && fstat(held, &a) == 0 && fstat(*fd, &b) == 0 &&
+	    a.st_dev == b.st_dev && a.st_ino == b.st_ino) {
+		close(*fd);
+		if ((*fd = fcntl(held, F_DUPFD_CLOEXEC, 0)) == -1)
+			err(1, "fcntl");
+		return 0;
+	}
+	if (flock(*fd, LOCK_EX | LOCK_NB) == 0)
+		return 0;
+	if (errno == EWOULDBLOCK)
+		snprintf(why, whylen, "%s: another iobs-mirror is writing "
+		    "there; stop it, or choose another destination", o->dest);
+	else
+		snprintf(why, whylen, "%s: lock: %s", o->dest,
+		    strerror(errno));
+	close(*fd);
+	*fd = -1;
+	return -1;
+}
+
+/*
  * At every WATCH_INIT the root is opened again and compared, by device
  * and inode, with the one held: a different directory (the old one
  * moved away, a new one made in its place) is a new source, checked
@@ -278,6 +316,8 @@ open_root(struct mirror *m)
 		if ((m->dfd = dest_open(&m->o, 1, why, sizeof(why), &code))
 		    == -1)
 			errx(code, "%s", why);
+		if (dest_lock(&m->o, -1, &m->dfd, why, sizeof(why)) == -1)
+			errx(1, "%s", why);
 		(void)dest_check(m, m->dfd, m->o.dest, why, sizeof(why));
 	}
 	if (why[0] == '\0') {
@@ -391,6 +431,7 @@ reconfigure(struct mirror *m)
 	if (m->sfd != -1 && dest_check(m, -1, o.dest, why, sizeof(why)) == -1)
 		goto bad;
 	if ((dfd = dest_open(&o, 1, why, sizeof(why), &code)) == -1 ||
+	    dest_lock(&o, m->dfd, &dfd, why, sizeof(why)) == -1 ||
 	    (m->sfd != -1 && dest_check(m, dfd, o.dest, why, sizeof(why))
 	    == -1))
 		goto bad;
@@ -494,6 +535,8 @@ lifecycle(struct mirror *m, const struct iobs_record *r)
 		m->active = 0;
 		break;
 	case IOBS_WATCH_RECONFIG:
+		/* The records before it are for the old options. */
+		apply_pending(m);
 		reconfigure(m);
 		break;
 	default:
@@ -543,8 +586,10 @@ signals(struct mirror *m, int sigfd)
 
 	while (read(sigfd, &si, sizeof(si)) == sizeof(si))
 		hup = 1;
-	if (hup)
+	if (hup) {
+		apply_pending(m);
 		reconfigure(m);
+	}
 }
 
 static void
@@ -565,6 +610,17 @@ run(struct mirror *m, int sigfd)
 	while (!rd.eof) {
 		while ((line = iobs_reader_next(&rd)) != NULL)
 			record(m, line, &rd);
+		/*
+		 * Every record already there is read before any is applied,
+		 * for a while: an OVERFLOW among them makes those before it
+		 * moot, and one path written many times is copied once.
+		 */
+		if (!apply_batch_full(m) && poll(pfd, 1, 0) == 1) {
+			if (iobs_reader_fill(&rd) == -1)
+				err(1, "standard input");
+			continue;
+		}
+		apply_pending(m);
 		/* Directory times once the input is drained. */
 		if (m->dirty_dirs.n > 0 && poll(pfd, 1, 0) == 0)
 			flush_dirs(m);
@@ -633,6 +689,8 @@ main(int argc, char *argv[])
 	if ((m.dfd = dest_open(&m.o, 0, why, sizeof(why), &code)) == -1 &&
 	    code != 0)
 		errx(code, "%s", why);
+	if (m.dfd != -1 && dest_lock(&m.o, -1, &m.dfd, why, sizeof(why)) == -1)
+		errx(1, "%s", why);
 	run(&m, sigfd);
 
 	apply_free(&m);

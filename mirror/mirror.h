@@ -35,7 +35,7 @@ struct mirror_options {
 	char		*want_root;	/* --root, or NULL */
 	struct iobs_exclude exclude;
 	long long	 max_delete;	/* -1: no limit */
-	int		 force, dry_run, verbose;
+	int		 force, dry_run, verbose, fsync;
 	int		 owner;		/* default: 1 for root, else 0 */
 };
 
@@ -56,6 +56,7 @@ struct mirror {
 
 	struct move	*moves;
 	size_t		 nmoves, movecap;
+	struct pathset	 pending;	/* records read, to apply at once */
 	struct pathset	 dirty_dirs;	/* metadata to set after contents */
 	struct pathset	 dirty_files;	/* modified, not yet closed */
 	struct pathset	 verify;	/* subtrees to compare when quiet */
@@ -89,6 +90,8 @@ struct mirror {
 #define RETRY_MS	1000	/* a failed path is tried again after this, */
 #define RETRY_MAX_MS	60000	/* doubling up to this, or at a record */
 #define RETRY_PATHS	4096	/* past this many, the whole tree is */
+#define BATCH_MS	50	/* records read ahead at most this long, */
+#define BATCH_PATHS	65536	/* or for this many paths, then applied */
 
 int64_t	 now_ms(void);
 
@@ -119,6 +122,7 @@ void	 dest_log(struct mirror *, int level, const char *what,
 void	 dest_error(struct mirror *, const char *what, const char *rel);
 void	 src_error(struct mirror *, const char *what, const char *rel);
 int	 vanished(int);
+int	 dest_fsync(struct mirror *, int fd);
 void	 mark_parent(struct mirror *, const char *rel);
 char	*rel_join(const char *dir, const char *name);
 int	 rel_excluded(struct mirror *, const char *rel);
@@ -163,6 +167,8 @@ void	 walk_tree(struct mirror *, int sdir, int ddir, const char *rel,
 
 /* apply.c: records to actions, and the timers. */
 void	 apply_record(struct mirror *, const struct iobs_record *);
+void	 apply_pending(struct mirror *);
+int	 apply_batch_full(struct mirror *);
 int	 apply_timeout(struct mirror *);
 void	 apply_timers(struct mirror *, int idle);
 void	 apply_flush(struct mirror *);

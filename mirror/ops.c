@@ -362,6 +362,22 @@ dest_meta(struct mirror *m, int pfd, const char *name,
 	return 0;
 }
 
+/*
+ * --fsync: a file's data, or a directory's entries, on the disk before
+ * the next step, for a DEST that may lose power.
+ */
+int
+dest_fsync(struct mirror *m, int fd)
+{
+	int r;
+
+	if (!m->o.fsync)
+		return 0;
+	while ((r = fsync(fd)) == -1 && errno == EINTR)
+		;
+	return r;
+}
+
 /* After a change in DEST, its directory's times are set again. */
 void
 mark_parent(struct mirror *m, const char *rel)

@@ -245,7 +245,8 @@ walk_new_dir(struct mirror *m, int sdir, int ddir, const char *name,
 	walk_new_entries(m, sd, dd, rel, &src, dq, 1);
 	m->walk.staged_fd = fd;
 	m->walk.staged_rel = srel;
-	if (put_in_place(m, ddir, tmp, name, rel) == -1) {
+	if (dest_fsync(m, dd) == -1 ||
+	    put_in_place(m, ddir, tmp, name, rel) == -1) {
 		dest_error(m, "mkdir", rel);
 		remove_tree(ddir, tmp);
 	} else {

@@ -75,7 +75,7 @@ link_into(struct mirror *m, int fpfd, const char *fname, int ddir,
 	int save;
 
 	if (absent && linkat(fpfd, fname, ddir, name, 0) == 0)
-		return 0;
+		return dest_fsync(m, ddir);
 	tmp_name(m, tmp, sizeof(tmp));
 	if (linkat(fpfd, fname, ddir, tmp, 0) == -1)
 		return -1;
@@ -85,7 +85,7 @@ link_into(struct mirror *m, int fpfd, const char *fname, int ddir,
 		errno = save;
 		return -1;
 	}
-	return 0;
+	return dest_fsync(m, ddir);
 }
 
 /*

@@ -318,3 +318,36 @@ failing_mirror() {
 	    iobs-mirror --owner "$DST" </dev/null
 	assert_output --partial "--owner"
 }
+
+@test "two mirrors on one DEST: the second exits 1 with one line, the first keeps on" {
+	echo a >"$SRC/a"
+	start_mirror
+	stream "$T/s" "$SRC"
+	run -1 iobs-mirror "$DST" <"$T/s"
+	assert_output --partial "$DST: another iobs-mirror is writing there"
+	assert_equal "${#lines[@]}" 1
+	echo b >"$SRC/b"
+	wait_converged 5
+	stop_mirror
+	assert_equal "$MIRROR_STATUS" 0
+	# Its lock went with it.
+	run -0 iobs-mirror "$DST" <"$T/s"
+}
+
+@test "--fsync: each file's data and its directory reach the disk before the next step" {
+	command -v strace >/dev/null || skip "no strace"
+	skip_valgrind "strace of a valgrind run"
+	mkdir "$SRC/d"
+	echo a >"$SRC/a"
+	echo b >"$SRC/d/b"
+	stream "$T/s" "$SRC"
+	run -0 strace -f -e trace=fsync -o "$T/trace" iobs-mirror "$DST" <"$T/s"
+	run -1 grep -c "fsync(" "$T/trace"
+	rm -rf "$DST"
+	run -0 strace -f -e trace=fsync -o "$T/trace" iobs-mirror --fsync \
+	    "$DST" <"$T/s"
+	run -0 converged
+	# Two files, each with its directory; a new directory's entries.
+	run -0 grep -c "fsync(.*= 0" "$T/trace"
+	[ "$output" -ge 5 ]
+}

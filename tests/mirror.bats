@@ -387,3 +387,18 @@ line"
 	touch "$T/stop"
 	assert [ ! -e "$T/partial" ]
 }
+
+@test "a sparse file stays sparse in DEST, at reconcile and live" {
+	truncate -s 64M "$SRC/sparse"
+	printf 'middle' | dd of="$SRC/sparse" bs=1 seek=$((32 << 20)) \
+	    conv=notrunc status=none
+	start_mirror
+	run -0 cmp "$SRC/sparse" "$DST/sparse"
+	# 64 MiB would be 131072 blocks of 512 bytes.
+	[ "$(stat -c %b "$DST/sparse")" -lt 1024 ]
+	truncate -s 128M "$SRC/live"
+	printf 'end' >>"$SRC/live"
+	wait_converged 10
+	[ "$(stat -c %b "$DST/live")" -lt 1024 ]
+	stop_mirror
+}
