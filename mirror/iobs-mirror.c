@@ -30,7 +30,7 @@
 static void __dead2
 usage(void)
 {
-	fprintf(stderr, "usage: %s [-fnov] [--fsync] [--no-owner] "
+	fprintf(stderr, "usage: %s [-AfnovX] [--fsync] [--no-owner] "
 	    "[-m max-delete] [-r root] [-x glob] dest\n", getprogname());
 	exit(2);
 }
@@ -70,6 +70,7 @@ parse_options(int argc, char *argv[], struct mirror_options *o, char *why,
     size_t whylen)
 {
 	static const struct option longopts[] = {
+		{ "acls",		no_argument,		NULL, 'A' },
 		{ "destination",	required_argument,	NULL, 'd' },
 		{ "dry-run",		no_argument,		NULL, 'n' },
 		{ "exclude",		required_argument,	NULL, 'x' },
@@ -80,6 +81,7 @@ parse_options(int argc, char *argv[], struct mirror_options *o, char *why,
 		{ "owner",		no_argument,		NULL, 'o' },
 		{ "root",		required_argument,	NULL, 'r' },
 		{ "verbose",		no_argument,		NULL, 'v' },
+		{ "xattrs",		no_argument,		NULL, 'X' },
 		{ NULL,			0,			NULL, 0 }
 	};
 	const char *errstr;
@@ -91,9 +93,12 @@ parse_options(int argc, char *argv[], struct mirror_options *o, char *why,
 	/* 0, not 1: glibc then forgets the argv it parsed before. */
 	optind = 0;
 	opterr = 0;
-	while ((ch = getopt_long(argc, argv, ":d:fm:nor:vx:", longopts,
+	while ((ch = getopt_long(argc, argv, ":Ad:fm:nor:vXx:", longopts,
 	    NULL)) != -1) {
 		switch (ch) {
+		case 'A':
+			o->acls = 1;
+			break;
 		case 'd':
 			free(o->dest);
 			if ((o->dest = strdup(optarg)) == NULL)
@@ -131,6 +136,9 @@ parse_options(int argc, char *argv[], struct mirror_options *o, char *why,
 			break;
 		case 'x':
 			iobs_exclude_add(&o->exclude, optarg);
+			break;
+		case 'X':
+			o->xattrs = 1;
 			break;
 		default:	/* ':' or '?' */
 			iobs_getopt_error(ch, argv, why, whylen);

@@ -37,6 +37,7 @@ struct mirror_options {
 	long long	 max_delete;	/* -1: no limit */
 	int		 force, dry_run, verbose, fsync;
 	int		 owner;		/* default: 1 for root, else 0 */
+	int		 xattrs, acls;	/* --xattrs, --acls */
 };
 
 struct mirror {
@@ -132,6 +133,12 @@ int	 retry_known(struct mirror *, const char *rel);
 /* contain.c */
 int	 dir_within(int inner, int outer);
 int	 open_existing(const char *path);
+
+/* xattr.c */
+int	 xattr_wanted(const struct mirror *);
+int	 xattr_copy(struct mirror *, int sfd, int dfd);
+int	 xattr_copy_at(struct mirror *, int spfd, const char *sname, int dpfd,
+	    const char *dname);
 
 /* copy.c */
 void	 tmp_name(struct mirror *, char *buf, size_t size);

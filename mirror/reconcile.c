@@ -310,7 +310,9 @@ walk_new_dir(struct mirror *m, int sdir, int ddir, const char *name,
 		remove_tree(ddir, tmp);
 	} else {
 		walk_new_entries(m, sd, dd, rel, &src, dq, 0);
-		if (dest_meta(m, dd, NULL, sst, NULL) == -1)
+		if (xattr_copy(m, sd, dd) == -1)
+			dest_error(m, "set attributes of", rel);
+		else if (dest_meta(m, dd, NULL, sst, NULL) == -1)
 			dest_error(m, "set times of", rel);
 		else
 			pathset_del(&m->dirty_dirs, rel);

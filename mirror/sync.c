@@ -208,7 +208,7 @@ sync_one(struct mirror *m, int spfd, int dpfd, const char *name,
     const char *rel, const struct stat *sst, int how)
 {
 	struct stat dst;
-	int have, r;
+	int have, r, attrs = 1;
 
 	have = 0;
 	/* Listed as absent: a name taken since is met where it is made. */
@@ -240,7 +240,8 @@ sync_one(struct mirror *m, int spfd, int dpfd, const char *name,
 				dest_error(m, "mkdir", rel);
 				return -1;
 			}
-			return 0;
+			r = 0;
+			break;
 		}
 		r = dest_meta(m, dpfd, name, sst, &dst);
 		break;
@@ -257,6 +258,8 @@ sync_one(struct mirror *m, int spfd, int dpfd, const char *name,
 			r = dest_meta(m, dpfd, name, sst, &dst);
 			break;
 		}
+		/* A copy gets its attributes before it is in place. */
+		attrs = 0;
 		r = copy_file(m, spfd, name, dpfd, rel, how);
 		if (r == 1)
 			return 1;
@@ -269,21 +272,41 @@ sync_one(struct mirror *m, int spfd, int dpfd, const char *name,
 			relink_siblings(m, dpfd, name, rel, sst);
 		break;
 	case S_IFLNK:
+		/* A symlink holds no attribute a user can set. */
+		attrs = 0;
 		r = copy_symlink(m, spfd, name, dpfd, rel, sst,
 		    have ? &dst : NULL);
 		if (r == 1)
 			return 1;
 		break;
-	case S_IFIFO:
 	case S_IFCHR:
 	case S_IFBLK:
+		/* Only root makes device nodes; nobody else gets them. */
+		if (geteuid() != 0)
+			goto not_copied;
+		/* FALLTHROUGH */
+	case S_IFIFO:
 		r = sync_special(m, dpfd, name, rel, sst, have ? &dst : NULL);
 		break;
 	default:
-		return 0;	/* sockets belong to a running program */
+		/*
+		 * A socket belongs to a running program: not copied, and
+		 * what DEST had under its name is gone from the source.
+		 */
+		goto not_copied;
 	}
 	if (r < 0) {
 		dest_error(m, "write", rel);
+		return -1;
+	}
+	if (attrs && xattr_copy_at(m, spfd, name, dpfd, name) == -1) {
+		dest_error(m, "set attributes of", rel);
+		return -1;
+	}
+	return 0;
+not_copied:
+	if (have && dest_remove(m, dpfd, name, rel) == -1) {
+		dest_error(m, "delete", rel);
 		return -1;
 	}
 	return 0;
