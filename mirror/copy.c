@@ -239,9 +239,12 @@ src_dir_open(int spfd, const char *name)
 	return open_source(spfd, name, O_DIRECTORY);
 }
 
-/* Owner, mode bits the umask kept out, and times of a new copy. */
+/*
+ * Owner, mode bits the umask kept out, attributes and times of a new
+ * copy out of in.
+ */
 static int
-file_meta(struct mirror *m, int out, const struct stat *sst)
+file_meta(struct mirror *m, int in, int out, const struct stat *sst)
 {
 	struct timespec ts[2];
 
@@ -250,6 +253,9 @@ file_meta(struct mirror *m, int out, const struct stat *sst)
 	/* After the chown, which clears setuid and setgid. */
 	if ((m->o.owner || (dest_mode(m, sst) & 07000)) &&
 	    fchmod(out, dest_mode(m, sst)) == -1)
+		return -1;
+	/* After the chown, which clears a capability. */
+	if (xattr_copy(m, in, out) == -1)
 		return -1;
 	ts[0] = sst->st_atim;
 	ts[1] = sst->st_mtim;
@@ -279,7 +285,7 @@ copy_unnamed(struct mirror *m, int in, const struct stat *sst, int dpfd,
 		return -2;
 	}
 	if (copy_data(m, in, out, sst) == -1 ||
-	    file_meta(m, out, sst) == -1 || dest_fsync(m, out) == -1)
+	    file_meta(m, in, out, sst) == -1 || dest_fsync(m, out) == -1)
 		goto fail;
 	if (linkat(out, "", dpfd, dname, AT_EMPTY_PATH) == -1) {
 		/* Not allowed: before Linux 6.10, or not as this user. */
@@ -324,7 +330,7 @@ copy_unseen(struct mirror *m, int in, const struct stat *sst, int dpfd,
 	    sst->st_mode & 0777)) == -1)
 		return -2;
 	if (copy_data(m, in, out, sst) == -1 ||
-	    file_meta(m, out, sst) == -1 || dest_fsync(m, out) == -1) {
+	    file_meta(m, in, out, sst) == -1 || dest_fsync(m, out) == -1) {
 		save = errno;
 		close(out);
 		goto fail;
@@ -354,7 +360,7 @@ copy_named(struct mirror *m, int in, const struct stat *sst, int dpfd,
 	    sst->st_mode & 0777)) == -1)
 		return -1;
 	if (copy_data(m, in, out, sst) == -1 ||
-	    file_meta(m, out, sst) == -1 || dest_fsync(m, out) == -1)
+	    file_meta(m, in, out, sst) == -1 || dest_fsync(m, out) == -1)
 		goto fail;
 	if (close(out) == -1) {
 		out = -1;

@@ -30,7 +30,7 @@
 static void __dead2
 usage(void)
 {
-	fprintf(stderr, "usage: %s [-fnov] [--fsync] [--no-owner] "
+	fprintf(stderr, "usage: %s [-AfnovX] [--fsync] [--no-owner] "
 	    "[-m max-delete] [-r root] [-x glob] dest\n", getprogname());
 	exit(2);
 }
@@ -70,6 +70,7 @@ parse_options(int argc, char *argv[], struct mirror_options *o, char *why,
     size_t whylen)
 {
 	static const struct option longopts[] = {
+		{ "acls",		no_argument,		NULL, 'A' },
 		{ "destination",	required_argument,	NULL, 'd' },
 		{ "dry-run",		no_argument,		NULL, 'n' },
 		{ "exclude",		required_argument,	NULL, 'x' },
@@ -80,6 +81,7 @@ parse_options(int argc, char *argv[], struct mirror_options *o, char *why,
 		{ "owner",		no_argument,		NULL, 'o' },
 		{ "root",		required_argument,	NULL, 'r' },
 		{ "verbose",		no_argument,		NULL, 'v' },
+		{ "xattrs",		no_argument,		NULL, 'X' },
 		{ NULL,			0,			NULL, 0 }
 	};
 	const char *errstr;
@@ -91,9 +93,12 @@ parse_options(int argc, char *argv[], struct mirror_options *o, char *why,
 	/* 0, not 1: glibc then forgets the argv it parsed before. */
 	optind = 0;
 	opterr = 0;
-	while ((ch = getopt_long(argc, argv, ":d:fm:nor:vx:", longopts,
+	while ((ch = getopt_long(argc, argv, ":Ad:fm:nor:vXx:", longopts,
 	    NULL)) != -1) {
 		switch (ch) {
+		case 'A':
+			o->acls = 1;
+			break;
 		case 'd':
 			free(o->dest);
 			if ((o->dest = strdup(optarg)) == NULL)
@@ -131,6 +136,9 @@ parse_options(int argc, char *argv[], struct mirror_options *o, char *why,
 			break;
 		case 'x':
 			iobs_exclude_add(&o->exclude, optarg);
+			break;
+		case 'X':
+			o->xattrs = 1;
 			break;
 		default:	/* ':' or '?' */
 			iobs_getopt_error(ch, argv, why, whylen);
@@ -275,31 +283,101 @@ dest_lock(const struct mirror_options *o, int held, int *fd, char *why,
 	return -1;
 }
 
-/* The first WATCH_INIT: the root to follow, unless DEST is in it. */
-static void
-set_root(struct mirror *m, const char *path)
+/*
+ * At every WATCH_INIT the root is opened again and compared, by device
+ * and inode, with the one held: a different directory (the old one
+ * moved away, a new one made in its place) is a new source, checked
+ * against DEST as at start-up, with the empty-source guard at its
+ * first reconcile; the old one is never read again. Returns -1 when
+ * the root cannot be followed, fatal only at the first.
+ */
+static int
+open_root(struct mirror *m)
 {
 	char why[2 * PATH_MAX + 256];
-	const char *shown = path[0] ? path : "/";
+	const char *shown = m->root[0] ? m->root : "/";
+	struct stat st, held;
+	int fd, code;
 
-	int code;
-
-	m->root = root_name(path);
-	m->rootlen = strlen(m->root);
-	if ((m->sfd = open(shown, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
-		err(1, "%s", shown);
+	why[0] = '\0';
+	if ((fd = open(shown, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1) {
+		if (!m->rooted)
+			err(1, "%s", shown);
+		warn("%s: the watched root cannot be opened; waiting for the "
+		    "next WATCH_INIT", shown);
+		goto drop;
+	}
+	if (fstat(fd, &st) == -1)
+		err(1, "fstat");
+	if (m->sfd != -1 && fstat(m->sfd, &held) == 0 &&
+	    held.st_dev == st.st_dev && held.st_ino == st.st_ino) {
+		close(fd);
+		return 0;
+	}
+	if (m->sfd != -1)
+		close(m->sfd);
+	m->sfd = fd;
+	m->guard_empty = 1;
 	/* Checked before it is made: never a new directory in the source. */
-	if (dest_check(m, m->dfd, m->o.dest, why, sizeof(why)) == -1)
-		errx(2, "%s", why);
-	if (m->dfd == -1) {
-		m->dfd = dest_open(&m->o, 1, why, sizeof(why), &code);
-		if (m->dfd == -1)
+	if (dest_check(m, m->dfd, m->o.dest, why, sizeof(why)) == 0 &&
+	    m->dfd == -1) {
+		if ((m->dfd = dest_open(&m->o, 1, why, sizeof(why), &code))
+		    == -1)
 			errx(code, "%s", why);
 		if (dest_lock(&m->o, -1, &m->dfd, why, sizeof(why)) == -1)
 			errx(1, "%s", why);
-		if (dest_check(m, m->dfd, m->o.dest, why, sizeof(why)) == -1)
-			errx(2, "%s", why);
+		(void)dest_check(m, m->dfd, m->o.dest, why, sizeof(why));
 	}
+	if (why[0] == '\0') {
+		m->rooted = 1;
+		return 0;
+	}
+	if (!m->rooted)
+		errx(2, "%s", why);
+	warnx("%s; waiting for the next WATCH_INIT", why);
+drop:
+	m->rval = 1;
+	if (m->sfd != -1)
+		close(m->sfd);
+	m->sfd = -1;
+	return -1;
+}
+
+/*
+ * A reconcile, as every WATCH_INIT, new DEST or SIGHUP asks. Stopped
+ * for safety, it leaves DEST as it is, says why once, and is tried
+ * again on a timer (refusal_due) until the source is back or --force
+ * is given; the stream is read and applied meanwhile.
+ */
+static void
+guarded_reconcile(struct mirror *m)
+{
+	char why[2 * PATH_MAX + 256];
+
+	m->refused_last = now_ms();
+	if (reconcile(m, why, sizeof(why)) == 0) {
+		m->guard_empty = 0;
+		m->refused = 0;
+		return;
+	}
+	if (!m->refused) {
+		warnx("%s; trying again meanwhile", why);
+		m->refused = 1;
+		m->refused_first = m->refused_last;
+	}
+}
+
+/* When a reconcile stopped for safety is tried again: as a failed path. */
+static int64_t
+refusal_due(const struct mirror *m)
+{
+	int64_t wait = m->refused_last - m->refused_first;
+
+	if (wait < RETRY_MS)
+		wait = RETRY_MS;
+	if (wait > RETRY_MAX_MS)
+		wait = RETRY_MAX_MS;
+	return m->refused_last + wait;
 }
 
 /* The same --root, or none in both. */
@@ -318,12 +396,8 @@ same_root(const char *a, const char *b)
 static void
 resync(struct mirror *m)
 {
-	char why[2 * PATH_MAX + 256];
-
-	if (m->active && reconcile(m, why, sizeof(why)) == -1) {
-		warnx("%s", why);
-		m->rval = 1;
-	}
+	if (m->active)
+		guarded_reconcile(m);
 }
 
 /*
@@ -341,8 +415,9 @@ reconfigure(struct mirror *m)
 {
 	const char *key = getenv(IOBS_OPTIONS_ENV);
 	struct mirror_options o, old;
+	struct stat ost, nst;
 	char why[2 * PATH_MAX + 256], **argv;
-	int argc, rc, dfd = -1, olddfd, code;
+	int argc, rc, dfd = -1, olddfd, code, guard;
 
 	if (iobs_options_fetch(m->cache, &argc, &argv) != 0) {
 		resync(m);
@@ -374,10 +449,21 @@ reconfigure(struct mirror *m)
 	m->dfd = dfd;
 	/* Another file system may allow what the old one did not. */
 	m->clone_ok = m->cfr_ok = m->unnamed_ok = 1;
+	guard = m->guard_empty;
+	/* A new DEST is guarded as a first one. */
+	if (olddfd == -1 || fstat(olddfd, &ost) == -1 ||
+	    fstat(dfd, &nst) == -1 || ost.st_dev != nst.st_dev ||
+	    ost.st_ino != nst.st_ino)
+		m->guard_empty = 1;
 	if (m->active && reconcile(m, why, sizeof(why)) == -1) {
 		m->o = old;
 		m->dfd = olddfd;
+		m->guard_empty = guard;
 		goto bad;
+	}
+	if (m->active) {
+		m->guard_empty = 0;
+		m->refused = 0;
 	}
 	if (olddfd != -1)
 		close(olddfd);
@@ -417,7 +503,7 @@ check_path(struct mirror *m, const char *path)
 static void
 lifecycle(struct mirror *m, const struct iobs_record *r)
 {
-	char why[2 * PATH_MAX + 256], *root = root_name(r->path);
+	char *root = root_name(r->path);
 	int ours = m->root != NULL && strcmp(root, m->root) == 0;
 
 	if (!ours && m->o.want_root != NULL &&
@@ -432,7 +518,8 @@ lifecycle(struct mirror *m, const struct iobs_record *r)
 			    "choose the one to follow with --root", r->path,
 			    m->root[0] ? m->root : "/");
 		}
-		set_root(m, root);
+		m->root = root_name(root);
+		m->rootlen = strlen(m->root);
 		ours = 1;
 	}
 	free(root);
@@ -441,12 +528,13 @@ lifecycle(struct mirror *m, const struct iobs_record *r)
 	switch (r->lifecycle) {
 	case IOBS_WATCH_INIT:
 		apply_reset(m);
-		m->active = 1;
-		if (reconcile(m, why, sizeof(why)) == -1)
-			errx(1, "%s", why);
+		m->active = open_root(m) == 0;
+		if (m->active)
+			guarded_reconcile(m);
 		break;
 	case IOBS_WATCH_DEAD:
-		apply_flush(m);
+		if (m->sfd != -1)
+			apply_flush(m);
 		m->active = 0;
 		break;
 	case IOBS_OVERFLOW:
@@ -519,6 +607,7 @@ run(struct mirror *m, int sigfd)
 	static struct iobs_reader rd;
 	struct pollfd pfd[2];
 	char *line;
+	int64_t due;
 	int ready, timeout;
 
 	iobs_reader_init(&rd, STDIN_FILENO);
@@ -546,6 +635,13 @@ run(struct mirror *m, int sigfd)
 		if (m->dirty_dirs.n > 0 && poll(pfd, 1, 0) == 0)
 			flush_dirs(m);
 		timeout = apply_timeout(m);
+		if (m->refused && m->active) {
+			due = refusal_due(m) - now_ms();
+			if (due < 0)
+				due = 0;
+			if (timeout == -1 || due < timeout)
+				timeout = (int)due;
+		}
 		if ((ready = poll(pfd, 2, timeout)) == -1) {
 			if (errno == EINTR)
 				continue;
@@ -558,11 +654,16 @@ run(struct mirror *m, int sigfd)
 		    iobs_reader_fill(&rd) == -1)
 			err(1, "standard input");
 		apply_timers(m, ready == 0);
+		if (m->refused && m->active && refusal_due(m) <= now_ms())
+			guarded_reconcile(m);
 	}
 	while ((line = iobs_reader_next(&rd)) != NULL)
 		record(m, line, &rd);
-	if (m->root != NULL)
+	if (m->sfd != -1)
 		apply_flush(m);
+	/* A refusal that still stands: DEST is not the copy it should be. */
+	if (m->refused)
+		m->rval = 1;
 	iobs_reader_free(&rd);
 }
 

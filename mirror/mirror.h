@@ -37,6 +37,7 @@ struct mirror_options {
 	long long	 max_delete;	/* -1: no limit */
 	int		 force, dry_run, verbose, fsync;
 	int		 owner;		/* default: 1 for root, else 0 */
+	int		 xattrs, acls;	/* --xattrs, --acls */
 };
 
 struct mirror {
@@ -45,7 +46,11 @@ struct mirror {
 	char		*root;		/* source root, "" for "/"; NULL before WATCH_INIT */
 	size_t		 rootlen;
 	int		 sfd;		/* source root, or -1 */
+	int		 rooted;	/* a root was opened once */
 	int		 active;	/* between WATCH_INIT and WATCH_DEAD */
+	int		 guard_empty;	/* a new root or DEST: is the source empty? */
+	int		 refused;	/* a reconcile stopped for safety */
+	int64_t		 refused_first, refused_last;	/* ms, to try again */
 
 	struct iobs_cache *cache;	/* for IOBS_OPTIONS, or NULL */
 	int		 rval;
@@ -131,6 +136,12 @@ int	 retry_known(struct mirror *, const char *rel);
 /* contain.c */
 int	 dir_within(int inner, int outer);
 int	 open_existing(const char *path);
+
+/* xattr.c */
+int	 xattr_wanted(const struct mirror *);
+int	 xattr_copy(struct mirror *, int sfd, int dfd);
+int	 xattr_copy_at(struct mirror *, int spfd, const char *sname, int dpfd,
+	    const char *dname);
 
 /* copy.c */
 void	 tmp_name(struct mirror *, char *buf, size_t size);

@@ -127,6 +127,11 @@ list_dir(struct mirror *m, int fd, const char *rel, struct names *ns)
 	return 0;
 }
 
+/*
+ * name in DEST's ddir goes: at once, or with dq queued and counted with
+ * all it holds (a temporary an interrupted copy left too), for
+ * --max-delete.
+ */
 static void
 delete_entry(struct mirror *m, int ddir, const char *name, const char *rel,
     struct delq *dq)
@@ -140,13 +145,67 @@ delete_entry(struct mirror *m, int ddir, const char *name, const char *rel,
 		}
 		if ((dq->rel[dq->n++] = strdup(rel)) == NULL)
 			err(1, "strdup");
-		/* Left by an interrupted copy: one, whatever it holds. */
-		dq->count += strncmp(name, TMP_PREFIX,
-		    strlen(TMP_PREFIX)) == 0 ? 1 : dest_count(ddir, name);
+		dq->count += dest_count(ddir, name);
 		return;
 	}
 	if (dest_remove(m, ddir, name, rel) == -1)
 		dest_error(m, "delete", rel);
+}
+
+/*
+ * The deletes a walk queued, done only when they are no more than
+ * --max-delete; an entry that was replaced by another type in the
+ * source is then made again. Returns -1, deleting nothing, when there
+ * are more.
+ */
+static int
+delq_apply(struct mirror *m, struct delq *dq)
+{
+	const char *name;
+	size_t i;
+	int pfd, over = dq->count > m->o.max_delete && dq->n > 0;
+
+	for (i = 0; i < dq->n; i++) {
+		if (!over && (pfd = dest_parent(m, dq->rel[i], &name, 0))
+		    != -1) {
+			if (dest_remove(m, pfd, name, dq->rel[i]) == -1)
+				dest_error(m, "delete", dq->rel[i]);
+			dir_release(m, pfd);
+			sync_path(m, dq->rel[i], SYNC_RECURSE);
+		}
+		free(dq->rel[i]);
+	}
+	free(dq->rel);
+	return over ? -1 : 0;
+}
+
+/* Deletes are counted for --max-delete, not done as they are met. */
+static int
+counted(const struct mirror *m)
+{
+	return m->o.max_delete >= 0 && !m->o.force;
+}
+
+/* The DT_* of an entry, from its listing or else its lstat. */
+static unsigned char
+entry_type(int dirfd, const struct name *e)
+{
+	struct stat st;
+
+	if (e->type != DT_UNKNOWN)
+		return e->type;
+	if (fstatat(dirfd, e->s, &st, AT_SYMLINK_NOFOLLOW) == -1)
+		return DT_UNKNOWN;
+	return IFTODT(st.st_mode);
+}
+
+/* Of another type in the source than in DEST, as far as can be told. */
+static int
+replaced(int sdir, const struct name *s, int ddir, const struct name *d)
+{
+	unsigned char st = entry_type(sdir, s), dt = entry_type(ddir, d);
+
+	return st != DT_UNKNOWN && dt != DT_UNKNOWN && st != dt;
 }
 
 /*
@@ -251,7 +310,9 @@ walk_new_dir(struct mirror *m, int sdir, int ddir, const char *name,
 		remove_tree(ddir, tmp);
 	} else {
 		walk_new_entries(m, sd, dd, rel, &src, dq, 0);
-		if (dest_meta(m, dd, NULL, sst, NULL) == -1)
+		if (xattr_copy(m, sd, dd) == -1)
+			dest_error(m, "set attributes of", rel);
+		else if (dest_meta(m, dd, NULL, sst, NULL) == -1)
 			dest_error(m, "set times of", rel);
 		else
 			pathset_del(&m->dirty_dirs, rel);
@@ -337,7 +398,12 @@ walk_tree(struct mirror *m, int sdir, int ddir, const char *rel,
 		else
 			c = strcmp(src.v[i].s, dst.v[j].s);
 		child = rel_join(rel, c <= 0 ? src.v[i].s : dst.v[j].s);
-		if (c > 0)
+		/*
+		 * Replaced by another type, DEST's entry is a delete like
+		 * any other: counted, then made again.
+		 */
+		if (c > 0 || (c == 0 && deferred != NULL &&
+		    replaced(sdir, &src.v[i], ddir, &dst.v[j])))
 			delete_entry(m, ddir, dst.v[j].s, child, deferred);
 		else
 			walk_entry(m, sdir, ddir, &src.v[i], child, deferred,
@@ -377,6 +443,33 @@ root_meta(struct mirror *m)
 	pathset_add(&m->dirty_dirs, "", 0);
 }
 
+/*
+ * A walk a record asked for (a directory moved in, a subtree verified or
+ * tried again): its deletes count for --max-delete as a reconcile's do.
+ * Over it, nothing is deleted, and that is said once and tried again.
+ */
+static void
+walk_counted(struct mirror *m, int sdir, int ddir, const char *rel)
+{
+	struct delq dq;
+
+	if (!counted(m)) {
+		walk_tree(m, sdir, ddir, rel, NULL);
+		return;
+	}
+	memset(&dq, 0, sizeof(dq));
+	walk_tree(m, sdir, ddir, rel, &dq);
+	if (delq_apply(m, &dq) == 0)
+		return;
+	m->rval = 1;
+	if (!retry_known(m, rel))
+		warnx("%s%s%s: would delete %lld entries, more than "
+		    "--max-delete %lld: nothing deleted; check the source, "
+		    "then use --force", m->o.dest, rel[0] ? "/" : "", rel,
+		    dq.count, m->o.max_delete);
+	retry_add(m, rel);
+}
+
 /* Makes DEST's rel equal to the source's rel; how is SYNC_*. */
 int
 sync_path(struct mirror *m, const char *rel, int how)
@@ -389,7 +482,7 @@ sync_path(struct mirror *m, const char *rel, int how)
 		return 0;
 	if (rel[0] == '\0') {
 		if (how & SYNC_RECURSE)
-			walk_tree(m, m->sfd, m->dfd, "", NULL);
+			walk_counted(m, m->sfd, m->dfd, "");
 		root_meta(m);
 		return 0;
 	}
@@ -429,7 +522,7 @@ sync_path(struct mirror *m, const char *rel, int how)
 		dd = openat(dpfd, dname, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
 		    O_CLOEXEC);
 		if (sd != -1 && dd != -1)
-			walk_tree(m, sd, dd, rel, NULL);
+			walk_counted(m, sd, dd, rel);
 		else if (sd == -1 && !vanished(serr)) {
 			errno = serr;
 			src_error(m, "read", rel);
@@ -468,11 +561,12 @@ int
 reconcile(struct mirror *m, char *why, size_t whylen)
 {
 	struct delq dq;
-	const char *name;
-	size_t i;
-	int pfd;
 
-	if (!m->o.force && has_entries(m, m->sfd) == 0 &&
+	/*
+	 * Where an unmounted disk would show: a new root or DEST, not a
+	 * tree emptied while watched.
+	 */
+	if (m->guard_empty && !m->o.force && has_entries(m, m->sfd) == 0 &&
 	    has_entries(m, m->dfd) == 1) {
 		snprintf(why, whylen, "%s is empty but %s is not: refusing "
 		    "to delete everything in %s (is the source disk "
@@ -484,13 +578,9 @@ reconcile(struct mirror *m, char *why, size_t whylen)
 	/* Every name is seen again: the table starts afresh. */
 	links_clear(&m->links);
 	m->walk.reconciling = 1;
-	walk_tree(m, m->sfd, m->dfd, "",
-	    m->o.max_delete >= 0 && !m->o.force ? &dq : NULL);
+	walk_tree(m, m->sfd, m->dfd, "", counted(m) ? &dq : NULL);
 	m->walk.reconciling = 0;
-	if (dq.count > m->o.max_delete && dq.n > 0) {
-		for (i = 0; i < dq.n; i++)
-			free(dq.rel[i]);
-		free(dq.rel);
+	if (delq_apply(m, &dq) == -1) {
 		snprintf(why, whylen, "%s: reconcile would delete %lld "
 		    "entries, more than --max-delete %lld: nothing deleted; "
 		    "check the source, then use --force", m->o.dest, dq.count,
@@ -498,15 +588,6 @@ reconcile(struct mirror *m, char *why, size_t whylen)
 		flush_dirs(m);
 		return -1;
 	}
-	for (i = 0; i < dq.n; i++) {
-		if ((pfd = dest_parent(m, dq.rel[i], &name, 0)) != -1) {
-			if (dest_remove(m, pfd, name, dq.rel[i]) == -1)
-				dest_error(m, "delete", dq.rel[i]);
-			dir_release(m, pfd);
-		}
-		free(dq.rel[i]);
-	}
-	free(dq.rel);
 	pathset_add(&m->dirty_dirs, "", 0);
 	flush_dirs(m);
 	return 0;

@@ -212,7 +212,7 @@ sync_one(struct mirror *m, int spfd, int dpfd, const char *name,
     const char *rel, const struct stat *sst, int how)
 {
 	struct stat dst;
-	int have, r;
+	int have, r, attrs = 1;
 
 	have = 0;
 	/* Listed as absent: a name taken since is met where it is made. */
@@ -244,7 +244,8 @@ sync_one(struct mirror *m, int spfd, int dpfd, const char *name,
 				dest_error(m, "mkdir", rel);
 				return -1;
 			}
-			return 0;
+			r = 0;
+			break;
 		}
 		r = dest_meta(m, dpfd, name, sst, &dst);
 		break;
@@ -261,6 +262,8 @@ sync_one(struct mirror *m, int spfd, int dpfd, const char *name,
 			r = dest_meta(m, dpfd, name, sst, &dst);
 			break;
 		}
+		/* A copy gets its attributes before it is in place. */
+		attrs = 0;
 		r = copy_file(m, spfd, name, dpfd, rel, how);
 		if (r == 1)
 			return 1;
@@ -273,6 +276,8 @@ sync_one(struct mirror *m, int spfd, int dpfd, const char *name,
 			relink_siblings(m, dpfd, name, rel, sst);
 		break;
 	case S_IFLNK:
+		/* A symlink holds no attribute a user can set. */
+		attrs = 0;
 		/* cp -al links symlinks too: their names are one as well. */
 		links_add(&m->links, sst->st_dev, sst->st_ino, rel);
 		if (sst->st_nlink > 1 &&
@@ -287,16 +292,34 @@ sync_one(struct mirror *m, int spfd, int dpfd, const char *name,
 		if (r == 0 && sst->st_nlink > 1 && !m->walk.reconciling)
 			relink_siblings(m, dpfd, name, rel, sst);
 		break;
-	case S_IFIFO:
 	case S_IFCHR:
 	case S_IFBLK:
+		/* Only root makes device nodes; nobody else gets them. */
+		if (geteuid() != 0)
+			goto not_copied;
+		/* FALLTHROUGH */
+	case S_IFIFO:
 		r = sync_special(m, dpfd, name, rel, sst, have ? &dst : NULL);
 		break;
 	default:
-		return 0;	/* sockets belong to a running program */
+		/*
+		 * A socket belongs to a running program: not copied, and
+		 * what DEST had under its name is gone from the source.
+		 */
+		goto not_copied;
 	}
 	if (r < 0) {
 		dest_error(m, "write", rel);
+		return -1;
+	}
+	if (attrs && xattr_copy_at(m, spfd, name, dpfd, name) == -1) {
+		dest_error(m, "set attributes of", rel);
+		return -1;
+	}
+	return 0;
+not_copied:
+	if (have && dest_remove(m, dpfd, name, rel) == -1) {
+		dest_error(m, "delete", rel);
 		return -1;
 	}
 	return 0;

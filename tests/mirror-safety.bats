@@ -8,6 +8,7 @@ load mirror_helper
 setup() { mirror_setup; MOUNTS=(); }
 teardown() {
 	local i
+	exec 4>&- 2>/dev/null || true
 	for ((i = ${#MOUNTS[@]} - 1; i >= 0; i--)); do
 		umount "${MOUNTS[i]}" 2>/dev/null || umount -l "${MOUNTS[i]}"
 	done
@@ -204,13 +205,54 @@ failing_mirror() {
 	run -0 treecmp "$SRC" "$DST"
 }
 
-@test "--max-delete counts a directory an interrupted copy left as one entry" {
+@test "--max-delete counts a temporary an interrupted copy left with all it holds" {
 	echo a >"$SRC/a"
 	mkdir -p "$DST/.iobs-mirror.99.1/sub"
 	touch "$DST/.iobs-mirror.99.1/1" "$DST/.iobs-mirror.99.1/sub/2"
 	stream "$T/s" "$SRC"
-	run -0 iobs-mirror --max-delete 1 "$DST" <"$T/s"
+	run -1 iobs-mirror --max-delete 3 "$DST" <"$T/s"
+	assert_output --partial "would delete 4 entries"
+	run -0 iobs-mirror --max-delete 4 "$DST" <"$T/s"
 	run -0 treecmp "$SRC" "$DST"
+}
+
+@test "--max-delete counts a directory that became a symlink or a file, with all it held" {
+	mkdir -p "$SRC/d" "$SRC/e"
+	(cd "$SRC/d" && touch f{001..300})
+	touch "$SRC/e/1" "$SRC/e/2"
+	stream "$T/s" "$SRC"
+	run -0 iobs-mirror "$DST" <"$T/s"
+	rm -r "$SRC/d" "$SRC/e"
+	ln -s elsewhere "$SRC/d"
+	echo file >"$SRC/e"
+	run -1 iobs-mirror --max-delete 5 "$DST" <"$T/s"
+	assert_output --partial "would delete 304 entries"
+	assert_equal "$(find "$DST/d" -type f | wc -l)" 300
+	run -0 iobs-mirror --max-delete 304 "$DST" <"$T/s"
+	run -0 treecmp "$SRC" "$DST"
+}
+
+@test "--max-delete counts the deletes of a walk a record starts, not those the kernel reports" {
+	mkdir -p "$SRC/d/sub" "$SRC/k"
+	touch "$SRC/d/sub/f"{01..20} "$SRC/k/f"{01..20}
+	fifo_mirror -m 5
+	send WATCH_INIT 0 "$SRC"
+	wait_converged 10
+	rm -r "$SRC/d/sub"
+	echo now-a-file >"$SRC/d/sub"
+	# A lone MOVED_TO: all of d is compared with the source.
+	send MOVED_TO,ISDIR 0 "$SRC/d"
+	wait_for 10 has_lines "$T/mirror.err" "more than --max-delete 5" 1
+	assert [ -e "$DST/d/sub/f20" ]
+	# A directory the kernel says was deleted goes, whatever it held.
+	rm -r "$SRC/k"
+	send DELETE,ISDIR 0 "$SRC/k"
+	wait_for 10 test ! -e "$DST/k"
+	running "$MIRROR_PID"
+	end_stream
+	assert_equal "$MIRROR_STATUS" 1
+	run -0 grep -c . "$T/mirror.err"
+	assert_output 1
 }
 
 @test "-v logs every delete" {

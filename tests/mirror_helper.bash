@@ -74,3 +74,28 @@ unnamed_links() {
 	v=$(uname -r)
 	printf '6.10\n%s\n' "${v%%[-+]*}" | sort -V -C
 }
+
+# fifo_mirror [OPTIONS...]: iobs-mirror OPTIONS $DST in the background,
+# reading the stream the test writes with send.
+fifo_mirror() {
+	mkfifo "$T/pipe"
+	iobs-mirror "$@" "$DST" <"$T/pipe" >"$T/mirror.out" \
+	    2>"$T/mirror.err" 3>&- &
+	MIRROR_PID=$!
+	BG_PIDS+=("$MIRROR_PID")
+	exec 4>"$T/pipe"
+	printf '# iobs-stream 1\n' >&4
+}
+
+# send EVENTS COOKIE PATH: one record to the mirror.
+send() {
+	printf '1764057600.000000\t%s\t%s\t%s\n' "$1" "$2" "$3" >&4
+}
+
+# end_stream: closes the stream; the mirror's exit status in
+# MIRROR_STATUS.
+end_stream() {
+	exec 4>&-
+	MIRROR_STATUS=0
+	wait "$MIRROR_PID" || MIRROR_STATUS=$?
+}
