@@ -24,14 +24,17 @@
 #include "options.h"
 #include "signals.h"
 #include "stream.h"
+#include "usage.h"
 #include "mirror.h"
 
+
+static const char synopsis[] = "[-AfnovX] [--fsync] [--no-owner] "
+    "[-m max-delete] [-r root] [-x glob] dest";
 
 static void __dead2
 usage(void)
 {
-	fprintf(stderr, "usage: %s [-AfnovX] [--fsync] [--no-owner] "
-	    "[-m max-delete] [-r root] [-x glob] dest\n", getprogname());
+	iobs_usage(stderr, synopsis);
 	exit(2);
 }
 
@@ -675,6 +678,7 @@ main(int argc, char *argv[])
 	char why[2 * PATH_MAX + 256];
 	int code, sigfd;
 
+	iobs_help_version(argc, argv, synopsis);
 	memset(&m, 0, sizeof(m));
 	m.sfd = -1;
 	m.walk.staged_fd = -1;
