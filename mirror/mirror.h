@@ -112,6 +112,7 @@ int	 src_parent(struct mirror *, const char *rel, const char **name);
 int	 dest_parent(struct mirror *, const char *rel, const char **name,
 	    int create);
 void	 dir_release(struct mirror *, int fd);
+int	 dir_writable(struct mirror *, int fd);
 int	 dest_remove(struct mirror *, int pfd, const char *name,
 	    const char *rel);
 int	 remove_tree(int pfd, const char *name);

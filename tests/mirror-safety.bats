@@ -354,6 +354,50 @@ failing_mirror() {
 	assert_equal "$(stat -c %U:%a "$DST/b")" nobody:6755
 }
 
+@test "not root: read-only directories and files are mirrored, live and at reconcile, with their modes" {
+	command -v setpriv >/dev/null || skip "no setpriv"
+	[ "$(id -u)" = 0 ] || skip "needs root to become nobody"
+	mkdir -p "$SRC/ro/sub" "$SRC/ro/gone"
+	echo f >"$SRC/ro/f"
+	echo g >"$SRC/ro/sub/g"
+	touch "$SRC/ro/gone/x"
+	chmod 444 "$SRC/ro/f" "$SRC/ro/sub/g"
+	chmod 555 "$SRC/ro/sub" "$SRC/ro/gone" "$SRC/ro"
+	chown -R nobody:nogroup "$T"
+	chmod 755 "$T"
+	mkfifo "$T/pipe"
+	setpriv --reuid=nobody --regid=nogroup --clear-groups \
+	    iobs-mirror "$DST" <"$T/pipe" >"$T/mirror.out" \
+	    2>"$T/mirror.err" 3>&- &
+	MIRROR_PID=$!
+	BG_PIDS+=("$MIRROR_PID")
+	setpriv --reuid=nobody --regid=nogroup --clear-groups \
+	    iobs-watch "$SRC" >"$T/pipe" 2>"$T/watch.err" 3>&- &
+	WATCH_PID=$!
+	BG_PIDS+=("$WATCH_PID")
+	wait_converged 10
+	assert_equal "$(stat -c %a "$DST/ro")" 555
+	# Root changes the source; nobody's mirror follows.
+	echo changed >>"$SRC/ro/f"
+	echo new >"$SRC/ro/sub/new"
+	rm "$SRC/ro/sub/g"
+	rm -r "$SRC/ro/gone"
+	mv "$SRC/ro/f" "$SRC/ro/f2"
+	wait_converged 10
+	run -0 cat "$T/mirror.err"
+	assert_output ""
+	stop_pid "$WATCH_PID"
+	wait "$MIRROR_PID"
+	# And at a reconcile.
+	echo again >"$SRC/ro/sub/again"
+	rm "$SRC/ro/sub/new"
+	stream "$T/s" "$SRC"
+	chown nobody "$T/s"
+	run -0 setpriv --reuid=nobody --regid=nogroup --clear-groups \
+	    iobs-mirror "$DST" <"$T/s"
+	run -0 treecmp "$SRC" "$DST"
+}
+
 @test "--owner without root: exit 2" {
 	command -v setpriv >/dev/null || skip "no setpriv"
 	run -2 setpriv --reuid=nobody --regid=nogroup --clear-groups \
