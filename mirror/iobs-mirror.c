@@ -626,17 +626,25 @@ run(struct mirror *m, int sigfd)
 		 * for a while: an OVERFLOW among them makes those before it
 		 * moot, and one path written many times is copied once.
 		 * Behind the stream, more of it is waited for, briefly.
+		 * Nothing waiting, the timers come first.
 		 */
-		if (!apply_batch_full(m) &&
+		if (m->pending.n > 0 && !apply_batch_full(m) &&
 		    poll(pfd, 1, apply_lagging(m) ? LAG_WAIT_MS : 0) == 1) {
 			if (iobs_reader_fill(&rd) == -1)
 				err(1, "standard input");
 			continue;
 		}
 		apply_pending(m);
-		/* Directory times once the input is drained. */
-		if (m->dirty_dirs.n > 0 && poll(pfd, 1, 0) == 0)
+		/*
+		 * Directory times once the input is drained, or every
+		 * BUSY_MS under a stream that never is (reads of the tree
+		 * are records too).
+		 */
+		if (m->dirty_dirs.n > 0 && (poll(pfd, 1, 0) == 0 ||
+		    m->dirs_flushed + BUSY_MS <= now_ms())) {
 			flush_dirs(m);
+			m->dirs_flushed = now_ms();
+		}
 		timeout = apply_timeout(m);
 		if (m->refused && m->active) {
 			due = refusal_due(m) - now_ms();
@@ -699,6 +707,11 @@ main(int argc, char *argv[])
 
 	/* Every mode is given explicitly, as the source has it. */
 	umask(0);
+	/*
+	 * A pipe of 1 MiB, not 64 KiB, where allowed: more of a storm is
+	 * there to be read at once, and coalesced. Not a pipe: no matter.
+	 */
+	(void)fcntl(STDIN_FILENO, F_SETPIPE_SZ, BATCH_PIPE);
 	/* One that does not exist is made once the root is known. */
 	if ((m.dfd = dest_open(&m.o, 0, why, sizeof(why), &code)) == -1 &&
 	    code != 0)

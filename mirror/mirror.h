@@ -59,7 +59,8 @@ struct mirror {
 	size_t		 nmoves, movecap;
 	struct pathset	 pending;	/* records read, to apply at once */
 	int64_t		 last_record;	/* ms, wall clock: the newest's time */
-	struct pathset	 dirty_dirs;	/* metadata to set after contents */
+	struct pathset	 dirty_dirs;
+	int64_t		 dirs_flushed;	/* ms, monotonic: their last flush */	/* metadata to set after contents */
 	struct pathset	 dirty_files;	/* modified, not yet closed */
 	struct pathset	 verify;	/* subtrees to compare when quiet */
 	struct pathset	 retry;		/* failed: reported once, tried again */
@@ -94,6 +95,7 @@ struct mirror {
 #define RETRY_PATHS	4096	/* past this many, the whole tree is */
 #define BATCH_MS	1000	/* records read ahead at most this long, */
 #define BATCH_PATHS	65536	/* or for this many paths, then applied */
+#define BATCH_PIPE	(1 << 20)	/* bytes: stdin's pipe, where allowed */
 #define LAG_MS		100	/* records this old: the mirror is behind, */
 #define LAG_WAIT_MS	10	/* and waits this long for more to coalesce */
 

@@ -402,3 +402,24 @@ line"
 	[ "$(stat -c %b "$DST/live")" -lt 1024 ]
 	stop_mirror
 }
+
+@test "a stream never quiet (the tree read all the time) still runs the timers" {
+	echo a >"$SRC/a"
+	echo b >"$SRC/b"
+	stream "$T/s" "$SRC"
+	mkfifo "$T/fifo"
+	# A lone MOVED_FROM, a delete once its timer runs out, then reads
+	# of the tree faster than the mirror takes them: never quiet.
+	{
+		cat "$T/s"
+		while [ ! -e "$DST/a" ]; do sleep 0.01; done
+		rm "$SRC/a"
+		printf '1764057600.000000\tMOVED_FROM\t7\t%s\n' "$SRC/a"
+		yes "$(printf '1764057600.000000\tACCESS\t0\t%s' "$SRC/b")"
+	} >"$T/fifo" 2>/dev/null 3>&- &
+	BG_PIDS+=("$!")
+	iobs-mirror "$DST" <"$T/fifo" >/dev/null 2>"$T/mirror.err" 3>&- &
+	BG_PIDS+=("$!")
+	wait_for 10 test -e "$DST/a"
+	wait_for 5 test ! -e "$DST/a"
+}
