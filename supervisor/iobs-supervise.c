@@ -69,12 +69,14 @@ default_state_dir(void)
 
 /* Loads the config or exits 2 with its one error line. */
 static void
-load(struct super *s, int show_warnings)
+load(struct super *s, int show_warnings, int check)
 {
 	char errbuf[PATH_MAX + 256], *warns = NULL, *line, *p;
 
 	if (config_load(s->conf_file, s->plugin_dir_opt, &s->conf, errbuf,
-	    sizeof(errbuf), &warns) == -1)
+	    sizeof(errbuf), &warns) == -1 ||
+	    (check && config_check(&s->conf, errbuf, sizeof(errbuf), &warns)
+	    == -1))
 		errx(2, "%s", errbuf);
 	for (p = warns; show_warnings && (line = strsep(&p, "\n")) != NULL;)
 		if (*line != '\0')
@@ -350,7 +352,7 @@ main(int argc, char *argv[], char *envp[])
 	    (argc == 1 && strcmp(argv[0], "cache") == 0))
 		usage();
 	if (s.conf_file != NULL)
-		load(&s, argc == 0);
+		load(&s, argc == 0, argc == 0);
 	if (check) {
 		rc = 0;
 		goto done;

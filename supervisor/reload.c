@@ -252,7 +252,10 @@ reload_apply(struct super *s)
 	if (s->stopping)
 		return;
 	if (config_load(s->conf_file, s->plugin_dir_opt, &nc, errbuf,
-	    sizeof(errbuf), &warns) == -1) {
+	    sizeof(errbuf), &warns) == -1 ||
+	    config_check(&nc, errbuf, sizeof(errbuf), &warns) == -1) {
+		if (nc.file != NULL)
+			config_free(&nc);
 		warnx("%s; keeping the running config", errbuf);
 		free(warns);
 		free(s->changed_plugins);

@@ -17,6 +17,7 @@
 struct popt {
 	char		*plugin;	/* canonical name: mirror, not replica */
 	char		*arg;		/* --key=value */
+	int		 line;
 };
 
 struct plugin {
@@ -31,7 +32,9 @@ struct wconf {
 	struct plugin	*plugin;
 	size_t		 nplugin;
 	char		**wargv;	/* watch-level options for iobs-watch */
+	int		*wline;		/* the line of each */
 	size_t		 nwargv;
+	int		 plugins_line;
 	struct popt	*popt;
 	size_t		 npopt;
 };
@@ -66,6 +69,14 @@ void	 config_free(struct config *);
 /* The argv options of plugin p in watch w, joined by newlines. */
 char	*config_plugin_options(const struct wconf *, const char *plugin);
 const char *self_dir(void);
+
+/*
+ * check.c: asks each tool of the config, "iobs-NAME --check OPTIONS",
+ * whether it takes its options. Returns 0, or -1 with "FILE:LINE: the
+ * tool's line" in err; tools that cannot answer add a line to warn.
+ */
+int	 config_check(const struct config *, char *err, size_t errlen,
+	    char **warn);
 
 enum pstate {
 	P_DOWN,		/* waiting for its start time */

@@ -51,10 +51,13 @@ cat_out = $T/out"
 	run -0 iobs-supervise -n -p "$T/empty" -c "$T/iobserverrc"
 }
 
-@test "the seed's test config: watches without plugins are refused" {
+@test "the seed's test config: watches without plugins are warnings" {
 	cp "$BATS_TEST_DIRNAME/data/t-config" "$T/t-config"
-	run -2 iobs-supervise -n -p "$T/plugins" -c "$T/t-config"
-	assert_output "iobs-supervise: $T/t-config:4: [[$T/watch1]]: no plugins (add plugins = scribe, for one)"
+	run -0 iobs-supervise -n -p "$T/plugins" -c "$T/t-config"
+	assert_line "iobs-supervise: $T/t-config:4: [[$T/watch1]]: no plugins; nothing runs for it (add plugins = scribe, for one)"
+	assert_line "iobs-supervise: $T/t-config:5: [[$T/watch2]]: no plugins; nothing runs for it (add plugins = scribe, for one)"
+	assert_line "iobs-supervise: $T/t-config:4: $T/watch1: No such file or directory; watched once it exists"
+	assert_equal "${#lines[@]}" 4
 }
 
 # bad_conf LINE MESSAGE BODY: BODY is refused at LINE of $T/rc

@@ -336,9 +336,10 @@ main(int argc, char *argv[])
 	struct watcher w;
 	size_t limit = DEFAULT_BUFFER;
 	const char *errstr;
-	int ch, i, wakefd, ready_fd = -1;
+	int ch, i, wakefd, ready_fd = -1, check;
 
 	iobs_help_version(argc, argv, synopsis);
+	check = iobs_check_mode(&argc, &argv);
 	memset(&w, 0, sizeof(w));
 	w.recursive = 1;
 	while ((ch = getopt_long(argc, argv, "b:e:nqx:", longopts, NULL))
@@ -376,6 +377,10 @@ main(int argc, char *argv[])
 	argv += optind;
 	if (argc == 0)
 		usage();
+	if (check) {
+		iobs_exclude_free(&w.exclude);
+		return 0;
+	}
 	if (w.print_mask == 0)
 		w.print_mask = IN_ALL_EVENTS;
 	w.kernel_mask = w.print_mask | BOOKKEEPING;

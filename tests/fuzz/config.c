@@ -80,8 +80,16 @@ check(const struct config *c)
 	for (i = 0; i < c->nwatch; i++) {
 		const struct wconf *w = &c->watch[i];
 
-		if (!normal(w->path) || w->nplugin == 0)
+		/* No plugins is a warning; every option knows its line. */
+		if (!normal(w->path) || w->plugins_line <= 0 ||
+		    (w->nwargv > 0 && w->wline == NULL))
 			abort();
+		for (j = 0; j < w->nwargv; j++)
+			if (w->wline[j] <= 0)
+				abort();
+		for (j = 0; j < w->npopt; j++)
+			if (w->popt[j].line <= 0)
+				abort();
 		for (j = 0; j < i; j++)
 			if (strcmp(c->watch[j].path, w->path) == 0)
 				abort();
