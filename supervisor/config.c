@@ -499,7 +499,7 @@ watch_key(struct parser *p, const char *key, char *val)
 	return 0;
 }
 
-enum section { S_NONE, S_GLOBAL, S_WATCHES, S_WATCH };
+enum section { SEC_NONE, S_GLOBAL, S_WATCHES, S_WATCH };
 
 static int
 section_line(struct parser *p, char *s, enum section *sec)
@@ -622,7 +622,7 @@ config_parse(FILE *f, const char *file, const char *plugin_dir,
     struct config *c, char *err, size_t errlen, char **warn)
 {
 	struct parser p;
-	enum section sec = S_NONE;
+	enum section sec = SEC_NONE;
 	size_t lineno = 0, len;
 	char *line, cwd[PATH_MAX];
 	int rc = 0;

@@ -95,7 +95,7 @@ shutdown_all(struct super *s, const char *why)
 	s->stopping = 1;
 	for (p = s->pipes; p != NULL; p = next) {
 		next = p->next;
-		pipeline_stop(s, p, W_REMOVE);
+		pipeline_event(s, p, E_REMOVE);
 	}
 }
 

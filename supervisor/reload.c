@@ -187,25 +187,21 @@ apply(struct super *s, struct config *nc)
 		next = p->next;
 		w = find_watch(nc, p->path);
 		if ((pl = find_plugin(w, p->plugin)) == NULL) {
-			if (p->state == P_UP || p->state == P_STOPPING)
+			if (p->state != S_DOWN && p->state != S_FAILED)
 				warnx("%s %s: no longer in the config; "
 				    "stopping", p->path, p->plugin);
-			pipeline_stop(s, p, W_REMOVE);
+			pipeline_event(s, p, E_REMOVE);
 			continue;
 		}
 		opts = config_plugin_options(w, pl->name);
 		if (strcmp(p->exe, pl->exe) != 0 ||
 		    !argv_equal(p->wargv, p->nwargv, w->wargv, w->nwargv) ||
 		    plugin_was_changed(s, p->plugin) ||
-		    p->state == P_FAILED ||
-		    (p->state == P_STOPPING && p->why == W_REMOVE)) {
+		    p->state == S_FAILED || p->state == S_REMOVING) {
 			take_config(p, w, pl);
 			warnx("%s %s: config or plugin changed; restarting",
 			    p->path, p->plugin);
-			if (p->state == P_STOPPING)
-				p->why = W_RESTART;
-			else
-				pipeline_stop(s, p, W_RESTART);
+			pipeline_event(s, p, E_RESTART);
 		} else if (strcmp(opts, p->opts) != 0) {
 			/* Cache first, then WATCH_RECONFIG: no restart. */
 			free(p->opts);
@@ -214,7 +210,7 @@ apply(struct super *s, struct config *nc)
 			status_save(s, p);
 			warnx("%s %s: options changed; sending WATCH_RECONFIG",
 			    p->path, p->plugin);
-			pipeline_hup(s, p);
+			pipeline_event(s, p, E_HUP);
 		}
 		free(opts);
 	}

@@ -48,17 +48,16 @@ put(struct super *s, const char *key, const char *val)
 static const char *
 state_name(const struct pipeline *p)
 {
-	switch (p->state) {
-	case P_DOWN:
-		return p->waiting ? "waiting" : "down";
-	case P_UP:
-		return "up";
-	case P_STOPPING:
-		return "stopping";
-	case P_FAILED:
-		return "failed";
-	}
-	return "?";
+	static const char *names[S_NSTATES] = {
+		[S_DOWN] = "down", [S_STARTING] = "starting", [S_UP] = "up",
+		[S_STOPPING] = "stopping", [S_FAILING] = "failing",
+		[S_RESTARTING] = "restarting", [S_REMOVING] = "removing",
+		[S_FAILED] = "failed",
+	};
+
+	if (p->state == S_DOWN && p->waiting)
+		return "waiting";
+	return names[p->state] ? names[p->state] : "?";
 }
 
 void
@@ -69,7 +68,7 @@ status_save(struct super *s, struct pipeline *p)
 	key = key_of("pipeline", p->plugin, p->path);
 	if (asprintf(&val, "watch=%s\nplugin=%s\nstate=%s\nready=%s\n"
 	    "watcher=%d\npid=%d\nsince=%lld\nrestarts=%u\nlast=%s\n",
-	    p->path, p->plugin, state_name(p), p->ready ? "yes" : "no",
+	    p->path, p->plugin, state_name(p), p->state == S_UP ? "yes" : "no",
 	    (int)p->wpid, (int)p->ppid, (long long)p->since, p->restarts,
 	    p->last) == -1)
 		err(1, "asprintf");

@@ -78,17 +78,31 @@ const char *self_dir(void);
 int	 config_check(const struct config *, char *err, size_t errlen,
 	    char **warn);
 
+/* A pipeline's life: see the table in pipeline.c. */
 enum pstate {
-	P_DOWN,		/* waiting for its start time */
-	P_UP,		/* running */
-	P_STOPPING,	/* signalled; waiting for every member to go */
-	P_FAILED,	/* died too often; left down until a reload */
+	S_NONE,		/* in the table: the event is ignored */
+	S_DOWN,		/* waiting for its start time (or its path) */
+	S_STARTING,	/* started; its watcher is not watching yet */
+	S_UP,		/* the watcher has written its WATCH_INIT */
+	S_STOPPING,	/* a member exited: stopping, then back-off */
+	S_FAILING,	/* a member exited 2: stopping, then failed */
+	S_RESTARTING,	/* new config: stopping, then start at once */
+	S_REMOVING,	/* gone from the config, or shutting down */
+	S_FAILED,	/* left down until a reload or a restart */
+	S_NSTATES
 };
 
-enum pwhy {		/* why a pipeline is stopping */
-	W_CRASH,	/* a member exited on its own: restart after back-off */
-	W_RESTART,	/* its config changed: start again at once */
-	W_REMOVE,	/* gone from the config, or shutting down */
+enum pevent {
+	E_START,	/* its start time came */
+	E_READY,	/* the watcher's ready line */
+	E_EXIT,		/* a member exited on its own */
+	E_FATAL,	/* a member exited 2: its usage or config is wrong */
+	E_GONE,		/* every member reaped, the group empty */
+	E_HUP,		/* reopen logs, read options again */
+	E_RESTART,	/* new config, or the restart command */
+	E_REMOVE,	/* out of the config, or shutting down */
+	E_DEADLINE,	/* the next step of a stop is due */
+	E_NEVENTS
 };
 
 #define FAIL_MAX	64
@@ -102,24 +116,22 @@ struct pipeline {
 	size_t		 nwargv;
 	char		*opts;		/* plugin options, newline-separated */
 	enum pstate	 state;
-	enum pwhy	 why;
 	pid_t		 wpid, ppid, pgid;	/* watcher, plugin; 0 if reaped */
 	int		 errfd, readyfd;
 	char		 errbuf[1024];
 	size_t		 errlen;
-	int		 ready;
-	int		 hup_pending;	/* options changed before ready */
+	char		 lasterr[256];	/* the last line on stderr */
+	int		 hup_pending;	/* a HUP while STARTING */
 	int		 waiting;	/* path missing, reported once */
-	int64_t		 deadline;	/* start (DOWN) or kill (STOPPING) */
-	int		 termed;	/* SIGTERM sent to the group */
-	int		 killed;	/* SIGKILL sent to the group */
+	int64_t		 deadline;	/* start (DOWN) or next stop step */
+	int		 stop_stage;	/* 0 watcher TERMed, 1 group, 2 KILL */
 	int64_t		 started;	/* monotonic ms of the last start */
 	int64_t		 since;		/* wall-clock seconds, for status */
 	int64_t		 delay;		/* next back-off */
 	int64_t		 fails[FAIL_MAX];	/* times of the last failures */
 	int		 nfails;
 	unsigned	 restarts;
-	char		 last[160];	/* the last exit, as words */
+	char		 last[448];	/* the last exit, as words */
 	int		 last_rank;	/* of that exit: see exit_rank() */
 };
 
@@ -143,12 +155,11 @@ struct super {
 int64_t	 now_ms(void);
 void	 pipeline_add(struct super *, const struct wconf *,
 	    const struct plugin *);
-void	 pipeline_stop(struct super *, struct pipeline *, enum pwhy);
+int	 pipeline_event(struct super *, struct pipeline *, enum pevent);
 void	 pipeline_reaped(struct super *, pid_t, int status);
 void	 pipeline_tick(struct super *, int64_t now);
 void	 pipeline_read_err(struct super *, struct pipeline *);
 void	 pipeline_read_ready(struct super *, struct pipeline *);
-void	 pipeline_hup(struct super *, struct pipeline *);
 void	 pipeline_free(struct pipeline *);
 int64_t	 pipeline_next_deadline(struct super *);
 
