@@ -656,8 +656,14 @@ config_parse(FILE *f, const char *file, const char *plugin_dir,
 		rc = fail(&p, lineno, "restart_delay_max is less than "
 		    "restart_delay");
 	clear_watch_keys(&p);
-	if (rc == -1)
+	if (rc == -1) {
+		/* Kept: status finds the running supervisor by it. */
+		char *state_dir = c->state_dir;
+
+		c->state_dir = NULL;
 		config_free(c);
+		c->state_dir = state_dir;
+	}
 	return rc;
 }
 

@@ -30,7 +30,8 @@
 
 static const char synopsis[] =
     "[-n] [-p plugin_dir] [-s state_dir] -c config\n"
-    "[-c config | -s state_dir] status\n"
+    "[-c config | -s state_dir] status [--json]\n"
+    "[-c config | -s state_dir] restart watch [plugin]\n"
     "[-c config | -s state_dir] cache command ...";
 
 static void __dead2
@@ -113,8 +114,12 @@ handle_signals(struct super *s)
 				pipeline_reaped(s, pid, status);
 			break;
 		case SIGHUP:
-			warnx("SIGHUP: reloading %s", s->conf_file);
-			reload_apply(s);
+			warnx("SIGHUP: reloading %s, reopening the logs",
+			    s->conf_file);
+			reload_apply(s, 1);
+			break;
+		case SIGUSR1:
+			restart_requests(s);
 			break;
 		default:
 			shutdown_all(s, si.ssi_signo == SIGINT ? "SIGINT" :
@@ -137,7 +142,7 @@ run(struct super *s)
 		now = now_ms();
 		pipeline_tick(s, now);
 		if (s->reload_at != 0 && s->reload_at <= now)
-			reload_apply(s);
+			reload_apply(s, 0);
 		if (s->stopping && s->pipes == NULL)
 			break;
 		for (n = 0, p = s->pipes; p != NULL; p = p->next)
@@ -244,7 +249,7 @@ supervise(struct super *s)
 	/* Before the pid file says we run, SIGTERM must reach the loop. */
 	if (signal(SIGPIPE, SIG_IGN) == SIG_ERR)
 		err(1, "signal");
-	s->sfd = iobs_signalfd(SIGCHLD, SIGTERM, SIGINT, SIGHUP, 0);
+	s->sfd = iobs_signalfd(SIGCHLD, SIGTERM, SIGINT, SIGHUP, SIGUSR1, 0);
 	state_dir_make(s->state_dir);
 	/* Also before it: with no instance left, nothing is left behind. */
 	if ((s->ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC)) == -1) {
@@ -318,8 +323,9 @@ main(int argc, char *argv[], char *envp[])
 {
 	struct super s;
 	struct iobs_cache *c;
-	int ch, check = 0, rc;
-	char *state_opt = NULL;
+	int ch, check = 0, rc, json;
+	char *state_opt = NULL, errbuf[PATH_MAX + 256], *conf_err = NULL;
+	char *warns = NULL;
 
 	setproctitle_init(argc, argv, envp);
 	iobs_help_version(argc, argv, synopsis);
@@ -344,15 +350,24 @@ main(int argc, char *argv[], char *envp[])
 	}
 	argc -= optind;
 	argv += optind;
-	if (argc > 0 && strcmp(argv[0], "status") != 0 &&
-	    strcmp(argv[0], "cache") != 0)
-		usage();
+	json = argc == 2 && strcmp(argv[0], "status") == 0 &&
+	    strcmp(argv[1], "--json") == 0;
 	if ((argc > 0 && check) || (argc == 0 && s.conf_file == NULL) ||
-	    (argc > 0 && strcmp(argv[0], "status") == 0 && argc != 1) ||
-	    (argc == 1 && strcmp(argv[0], "cache") == 0))
+	    (argc > 0 && strcmp(argv[0], "status") == 0 && argc != 1 &&
+	    !json) ||
+	    (argc > 0 && strcmp(argv[0], "restart") == 0 &&
+	    (argc < 2 || argc > 3)) ||
+	    (argc == 1 && strcmp(argv[0], "cache") == 0) ||
+	    (argc > 0 && strcmp(argv[0], "status") != 0 &&
+	    strcmp(argv[0], "cache") != 0 && strcmp(argv[0], "restart") != 0))
 		usage();
-	if (s.conf_file != NULL)
-		load(&s, argc == 0, argc == 0);
+	if (s.conf_file != NULL && argc == 0)
+		load(&s, 1, 1);
+	else if (s.conf_file != NULL && config_load(s.conf_file,
+	    s.plugin_dir_opt, &s.conf, errbuf, sizeof(errbuf), &warns) == -1)
+		/* What runs is still there to see: said, not fatal. */
+		conf_err = errbuf;
+	free(warns);
 	if (check) {
 		rc = 0;
 		goto done;
@@ -365,8 +380,12 @@ main(int argc, char *argv[], char *envp[])
 		s.state_dir = default_state_dir();
 	if (argc > 0) {
 		c = open_cache_for(&s);
-		rc = argv[0][0] == 's' ? status_print(c) :
-		    cache_command(c, argc, argv);
+		if (argv[0][0] == 's')
+			rc = status_print(c, json, conf_err);
+		else if (argv[0][0] == 'r')
+			rc = restart_command(c, argc, argv);
+		else
+			rc = cache_command(c, argc, argv);
 		iobs_cache_close(c);
 	} else
 		rc = supervise(&s);

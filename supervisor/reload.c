@@ -175,7 +175,7 @@ take_config(struct pipeline *p, const struct wconf *w,
 }
 
 static void
-apply(struct super *s, struct config *nc)
+apply(struct super *s, struct config *nc, int hup)
 {
 	struct pipeline *p, *next;
 	const struct wconf *w;
@@ -211,7 +211,8 @@ apply(struct super *s, struct config *nc)
 			warnx("%s %s: options changed; sending WATCH_RECONFIG",
 			    p->path, p->plugin);
 			pipeline_event(s, p, E_HUP);
-		}
+		} else if (hup)
+			pipeline_event(s, p, E_HUP);
 		free(opts);
 	}
 	for (i = 0; i < nc->nwatch; i++) {
@@ -238,9 +239,15 @@ apply(struct super *s, struct config *nc)
 		status_watch(s, &nc->watch[i]);
 }
 
+/*
+ * Reads the config again and applies what changed. With hup (SIGHUP),
+ * every pipeline also reopens its logs, a changed config or not, as
+ * logrotate needs; a config with an error still does that.
+ */
 void
-reload_apply(struct super *s)
+reload_apply(struct super *s, int hup)
 {
+	struct pipeline *p;
 	struct config nc;
 	char errbuf[PATH_MAX + 256], *warns = NULL;
 
@@ -250,9 +257,10 @@ reload_apply(struct super *s)
 	if (config_load(s->conf_file, s->plugin_dir_opt, &nc, errbuf,
 	    sizeof(errbuf), &warns) == -1 ||
 	    config_check(&nc, errbuf, sizeof(errbuf), &warns) == -1) {
-		if (nc.file != NULL)
-			config_free(&nc);
+		config_free(&nc);
 		warnx("%s; keeping the running config", errbuf);
+		for (p = s->pipes; hup && p != NULL; p = p->next)
+			pipeline_event(s, p, E_HUP);
 		free(warns);
 		free(s->changed_plugins);
 		s->changed_plugins = NULL;
@@ -264,7 +272,7 @@ reload_apply(struct super *s)
 	    strcmp(nc.state_dir, s->conf.state_dir) != 0))
 		warnx("%s: state_dir changes when iobs-supervise restarts",
 		    s->conf_file);
-	apply(s, &nc);
+	apply(s, &nc, hup);
 	free(s->changed_plugins);
 	s->changed_plugins = NULL;
 	config_free(&s->conf);

@@ -58,7 +58,8 @@ struct config {
 /*
  * Parses the config in f (named file, for messages; plugin_dir
  * overrides the file's plugin_dir when not NULL). Returns 0, or -1
- * with one line "FILE:LINE: what is wrong" in err. Missing watch paths
+ * with one line "FILE:LINE: what is wrong" in err, and only the
+ * state_dir read before it left for config_free(). Missing watch paths
  * are not errors; they are appended to warn, one line each.
  */
 int	 config_parse(FILE *f, const char *file, const char *plugin_dir,
@@ -167,13 +168,15 @@ int64_t	 pipeline_next_deadline(struct super *);
 void	 status_save(struct super *, struct pipeline *);
 void	 status_forget(struct super *, struct pipeline *);
 void	 status_watch(struct super *, const struct wconf *);
-int	 status_print(struct iobs_cache *);
+int	 status_print(struct iobs_cache *, int json, const char *conf_err);
+int	 restart_command(struct iobs_cache *, int argc, char **argv);
+void	 restart_requests(struct super *);
 char	*options_key(const char *plugin, const char *path);
 
 /* reload.c */
 void	 reload_watch(struct super *);
 void	 reload_event(struct super *);
-void	 reload_apply(struct super *);
+void	 reload_apply(struct super *, int hup);
 
 /* cachecmd.c */
 int	 cache_command(struct iobs_cache *, int argc, char **argv);

@@ -118,6 +118,8 @@ parse(char *buf, size_t len, const char *plugin_dir)
 		config_free(&c);
 	} else if (errbuf[0] == '\0' || strchr(errbuf, '\n') != NULL)
 		abort();	/* an error is one line */
+	else
+		config_free(&c);	/* its state_dir */
 	fclose(f);
 	free(warn);
 }
