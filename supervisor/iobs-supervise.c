@@ -191,20 +191,50 @@ run(struct super *s)
 	free(who);
 }
 
+/*
+ * Whoever can write in the state directory can feed options to the
+ * plugins through the cache, or take the pid file: as ssh does with
+ * its files, one not ours, or writable by others, is refused (exit 2).
+ * A directory that is not there is left to the caller.
+ */
+static void
+state_dir_trust(const char *dir)
+{
+	static const char *sub[] = { "", "/cache" };
+	struct stat st;
+	char path[PATH_MAX];
+	size_t i;
+
+	for (i = 0; i < 2; i++) {
+		snprintf(path, sizeof(path), "%s%s", dir, sub[i]);
+		if (lstat(path, &st) == -1) {
+			if (errno == ENOENT)
+				return;
+			err(1, "%s", path);
+		}
+		if (S_ISLNK(st.st_mode))
+			errx(2, "%s: a symbolic link; refusing it as a state "
+			    "directory (name the directory itself)", path);
+		if (!S_ISDIR(st.st_mode))
+			errx(2, "%s: not a directory", path);
+		if (st.st_uid != geteuid())
+			errx(2, "%s: owned by uid %u, not by uid %u; refusing "
+			    "it as a state directory (remove it, or give "
+			    "another with -s)", path, (unsigned)st.st_uid,
+			    (unsigned)geteuid());
+		if ((st.st_mode & 022) != 0)
+			errx(2, "%s: writable by group or others (mode %03o); "
+			    "refusing it as a state directory (chmod go-w "
+			    "it)", path, (unsigned)(st.st_mode & 0777));
+	}
+}
+
 static void
 state_dir_make(const char *dir)
 {
-	struct stat st;
-
 	if (mkdir(dir, 0700) == -1 && errno != EEXIST)
 		err(1, "%s", dir);
-	if (stat(dir, &st) == -1)
-		err(1, "%s", dir);
-	if (!S_ISDIR(st.st_mode))
-		errx(1, "%s: not a directory", dir);
-	if (st.st_uid == geteuid() && (st.st_mode & 077) != 0 &&
-	    chmod(dir, 0700) == -1)
-		err(1, "%s", dir);
+	state_dir_trust(dir);
 }
 
 static int
@@ -379,6 +409,9 @@ main(int argc, char *argv[], char *envp[])
 	else
 		s.state_dir = default_state_dir();
 	if (argc > 0) {
+		if (getenv(IOBS_CACHE_ENV) == NULL ||
+		    *getenv(IOBS_CACHE_ENV) == '\0')
+			state_dir_trust(s.state_dir);
 		c = open_cache_for(&s);
 		if (argv[0][0] == 's')
 			rc = status_print(c, json, conf_err);
