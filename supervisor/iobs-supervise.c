@@ -93,6 +93,7 @@ shutdown_all(struct super *s, const char *why)
 	if (s->stopping)
 		return;
 	warnx("%s: stopping every pipeline", why);
+	notify_stopping(s);
 	s->stopping = 1;
 	for (p = s->pipes; p != NULL; p = next) {
 		next = p->next;
@@ -145,6 +146,7 @@ run(struct super *s)
 			reload_apply(s, 0);
 		if (s->stopping && s->pipes == NULL)
 			break;
+		notify_update(s);
 		for (n = 0, p = s->pipes; p != NULL; p = p->next)
 			n += 2;
 		if (n + 2 > cap) {
@@ -318,6 +320,7 @@ supervise(struct super *s)
 			    &s->conf.watch[i].plugin[j]);
 	}
 	setproctitle("supervising %s", s->conf_file);
+	notify_init();
 
 	run(s);
 

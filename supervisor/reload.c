@@ -254,6 +254,7 @@ reload_apply(struct super *s, int hup)
 	s->reload_at = 0;
 	if (s->stopping)
 		return;
+	notify_reloading(s);
 	if (config_load(s->conf_file, s->plugin_dir_opt, &nc, errbuf,
 	    sizeof(errbuf), &warns) == -1 ||
 	    config_check(&nc, errbuf, sizeof(errbuf), &warns) == -1) {

@@ -150,6 +150,8 @@ struct super {
 	int64_t		 reload_at;	/* debounced reload; 0: none */
 	char		*changed_plugins;	/* names, space-separated */
 	int		 stopping;	/* shutting down */
+	int		 notified_ready;	/* READY=1 sent since start/reload */
+	char		 notified_status[128];
 };
 
 /* pipeline.c */
@@ -177,6 +179,12 @@ char	*options_key(const char *plugin, const char *path);
 void	 reload_watch(struct super *);
 void	 reload_event(struct super *);
 void	 reload_apply(struct super *, int hup);
+
+/* notify.c */
+void	 notify_init(void);
+void	 notify_reloading(struct super *);
+void	 notify_stopping(struct super *);
+void	 notify_update(struct super *);
 
 /* cachecmd.c */
 int	 cache_command(struct iobs_cache *, int argc, char **argv);
