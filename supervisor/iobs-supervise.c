@@ -26,10 +26,14 @@
 #include "watchlimit.h"
 #include "signals.h"
 #include "usage.h"
+
+#ifndef IOBS_CONFIG
+#define IOBS_CONFIG	"/etc/iobserver/iobserverrc"
+#endif
 #include "supervise.h"
 
 static const char synopsis[] =
-    "[-n] [-p plugin_dir] [-s state_dir] -c config\n"
+    "[-n] [-p plugin_dir] [-s state_dir] [-c config]\n"
     "[-c config | -s state_dir] status [--json]\n"
     "[-c config | -s state_dir] restart watch [plugin]\n"
     "[-c config | -s state_dir] cache command ...";
@@ -385,7 +389,9 @@ main(int argc, char *argv[], char *envp[])
 	argv += optind;
 	json = argc == 2 && strcmp(argv[0], "status") == 0 &&
 	    strcmp(argv[1], "--json") == 0;
-	if ((argc > 0 && check) || (argc == 0 && s.conf_file == NULL) ||
+	if (argc == 0 && s.conf_file == NULL)
+		s.conf_file = xstrdup(IOBS_CONFIG);
+	if ((argc > 0 && check) ||
 	    (argc > 0 && strcmp(argv[0], "status") == 0 && argc != 1 &&
 	    !json) ||
 	    (argc > 0 && strcmp(argv[0], "restart") == 0 &&

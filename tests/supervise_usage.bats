@@ -3,9 +3,19 @@
 
 load supervise_helper
 
-@test "no config: usage, exit 2" {
+@test "no -c: the default config, /etc/iobserver/iobserverrc" {
+	[ ! -e /etc/iobserver/iobserverrc ] || skip "this machine has one"
+	run -2 iobs-supervise -n
+	assert_output "iobs-supervise: /etc/iobserver/iobserverrc: No such file or directory"
 	run -2 iobs-supervise
-	assert_output --partial "usage: iobs-supervise"
+	assert_output "iobs-supervise: /etc/iobserver/iobserverrc: No such file or directory"
+}
+
+@test "the example config installed under share/doc is accepted" {
+	sed "s|/srv/|$T/srv/|; s|/var/log/|$T/log/|" \
+	    "$BATS_TEST_DIRNAME/../dist/iobserverrc.example" >"$T/rc"
+	run -0 iobs-supervise -n -p "$IOBS_BIN" -c "$T/rc"
+	assert_output "iobs-supervise: $T/rc:16: $T/srv/data: No such file or directory; watched once it exists"
 }
 
 @test "unknown option and stray operand: exit 2" {
