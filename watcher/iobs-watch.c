@@ -404,7 +404,8 @@ main(int argc, char *argv[])
 	}
 	/* Readiness, s6-style: a newline once every root is watched. */
 	if (ready_fd != -1) {
-		(void)write(ready_fd, "\n", 1);
+		if (write(ready_fd, "\n", 1) != 1)
+			warn("--ready-fd %d", ready_fd);
 		close(ready_fd);
 	}
 	run(&w, wakefd);
