@@ -152,7 +152,7 @@ run(struct super *s)
 			break;
 		notify_update(s);
 		for (n = 0, p = s->pipes; p != NULL; p = p->next)
-			n += 2;
+			n += 3;
 		if (n + 2 > cap) {
 			cap = n + 2;
 			if ((pfd = reallocarray(pfd, cap, sizeof(*pfd))) ==
@@ -164,9 +164,10 @@ run(struct super *s)
 		pfd[1].fd = s->ifd;
 		n = 2;
 		for (p = s->pipes; p != NULL; p = p->next) {
-			who[n] = who[n + 1] = p;
+			who[n] = who[n + 1] = who[n + 2] = p;
 			pfd[n++].fd = p->errfd;
 			pfd[n++].fd = p->readyfd;
+			pfd[n++].fd = p->statsfd;
 		}
 		for (i = 0; i < n; i++)
 			pfd[i].events = POLLIN;
@@ -181,12 +182,14 @@ run(struct super *s)
 			err(1, "poll");
 		}
 		/* Pipelines' descriptors first: signals may free them. */
-		for (i = 2; i < n; i += 2) {
+		for (i = 2; i < n; i += 3) {
 			p = who[i];
 			if (pfd[i].revents && p->errfd == pfd[i].fd)
 				pipeline_read_err(s, p);
 			if (pfd[i + 1].revents && p->readyfd == pfd[i + 1].fd)
 				pipeline_read_ready(s, p);
+			if (pfd[i + 2].revents && p->statsfd == pfd[i + 2].fd)
+				pipeline_read_stats(s, p);
 		}
 		if (pfd[1].revents & POLLIN)
 			reload_event(s);

@@ -63,7 +63,7 @@ pipeline_add(struct super *s, const struct wconf *w,
 		p->wargv[i] = xstrdup(w->wargv[i]);
 	p->nwargv = w->nwargv;
 	p->opts = config_plugin_options(w, pl->name);
-	p->errfd = p->readyfd = -1;
+	p->errfd = p->readyfd = p->statsfd = -1;
 	p->state = S_DOWN;
 	p->deadline = now_ms();
 	p->delay = s->conf.restart_delay;
@@ -83,6 +83,8 @@ pipeline_free(struct pipeline *p)
 		close(p->errfd);
 	if (p->readyfd != -1)
 		close(p->readyfd);
+	if (p->statsfd != -1)
+		close(p->statsfd);
 	free(p->path);
 	free(p->plugin);
 	free(p->exe);
@@ -125,7 +127,7 @@ move_fd(int from, int to)
  */
 static void
 child_setup(struct super *s, struct pipeline *p, pid_t parent, pid_t pgid,
-    int fd0, int fd1, int fd2, int fd3)
+    int fd0, int fd1, int fd2, int fd3, int fd4)
 {
 	sigset_t none;
 	char *key;
@@ -139,9 +141,14 @@ child_setup(struct super *s, struct pipeline *p, pid_t parent, pid_t pgid,
 	move_fd(fd0, 0);
 	move_fd(fd1, 1);
 	move_fd(fd2, 2);
+	/* fd4 out of fd3's way first. */
+	if (fd4 == 3 && (fd4 = dup(fd4)) == -1)
+		_exit(127);
 	if (fd3 != -1)
 		move_fd(fd3, 3);
-	closefrom(fd3 != -1 ? 4 : 3);
+	if (fd4 != -1)
+		move_fd(fd4, 4);
+	closefrom(fd4 != -1 ? 5 : fd3 != -1 ? 4 : 3);
 	key = options_key(p->plugin, p->path);
 	if (setenv("IOBS_CACHE", s->cache_dir, 1) == -1 ||
 	    setenv("IOBS_WATCH", p->path, 1) == -1 ||
@@ -158,10 +165,11 @@ exec_watcher(struct pipeline *p)
 	char **argv;
 	size_t i, n = 0;
 
-	if ((argv = calloc(p->nwargv + 5, sizeof(char *))) == NULL)
+	if ((argv = calloc(p->nwargv + 6, sizeof(char *))) == NULL)
 		_exit(127);
 	argv[n++] = "iobs-watch";
 	argv[n++] = "--ready-fd=3";
+	argv[n++] = "--stats-fd=4";
 	for (i = 0; i < p->nwargv; i++)
 		argv[n++] = p->wargv[i];
 	argv[n++] = "--";
@@ -218,7 +226,7 @@ path_ready(struct super *s, struct pipeline *p)
 static void
 spawn(struct super *s, struct pipeline *p)
 {
-	int data[2], errp[2], ready[2], devnull;
+	int data[2], errp[2], ready[2], stats[2], devnull;
 	pid_t self = getpid();
 
 	errno = 0;
@@ -226,13 +234,13 @@ spawn(struct super *s, struct pipeline *p)
 		return;
 	if ((devnull = open("/dev/null", O_RDWR | O_CLOEXEC)) == -1 ||
 	    pipe2(data, O_CLOEXEC) == -1 || pipe2(errp, O_CLOEXEC) == -1 ||
-	    pipe2(ready, O_CLOEXEC) == -1)
+	    pipe2(ready, O_CLOEXEC) == -1 || pipe2(stats, O_CLOEXEC) == -1)
 		err(1, "pipe");
 	if ((p->wpid = fork()) == -1)
 		err(1, "fork");
 	if (p->wpid == 0) {
 		child_setup(s, p, self, 0, devnull, data[1], errp[1],
-		    ready[1]);
+		    ready[1], stats[1]);
 		exec_watcher(p);
 	}
 	p->pgid = p->wpid;
@@ -241,7 +249,7 @@ spawn(struct super *s, struct pipeline *p)
 	if ((p->ppid = fork()) == -1)
 		err(1, "fork");
 	if (p->ppid == 0) {
-		child_setup(s, p, self, p->pgid, data[0], 1, errp[1], -1);
+		child_setup(s, p, self, p->pgid, data[0], 1, errp[1], -1, -1);
 		exec_plugin(p);
 	}
 	(void)setpgid(p->ppid, p->pgid);
@@ -250,6 +258,9 @@ spawn(struct super *s, struct pipeline *p)
 	close(data[1]);
 	close(errp[1]);
 	close(ready[1]);
+	close(stats[1]);
+	p->statsfd = stats[0];
+	fcntl(p->statsfd, F_SETFL, O_NONBLOCK);
 	p->errfd = errp[0];
 	p->readyfd = ready[0];
 	fcntl(p->errfd, F_SETFL, O_NONBLOCK);
@@ -284,7 +295,9 @@ close_fds(struct pipeline *p)
 		close(p->errfd);
 	if (p->readyfd != -1)
 		close(p->readyfd);
-	p->errfd = p->readyfd = -1;
+	if (p->statsfd != -1)
+		close(p->statsfd);
+	p->errfd = p->readyfd = p->statsfd = -1;
 	p->pgid = 0;
 	p->hup_pending = 0;
 }
@@ -714,4 +727,35 @@ pipeline_read_ready(struct super *s, struct pipeline *p)
 	p->readyfd = -1;
 	if (n == 1)
 		pipeline_event(s, p, E_READY);
+}
+
+/* The watcher's --stats-fd lines: "EVENTS SECONDS.MICROSECONDS". */
+void
+pipeline_read_stats(struct super *s, struct pipeline *p)
+{
+	char buf[1024], *line, *nl, *sp;
+	ssize_t n;
+	int got = 0;
+
+	n = read(p->statsfd, buf, sizeof(buf) - 1);
+	if (n == -1 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0) {
+		close(p->statsfd);
+		p->statsfd = -1;
+		return;
+	}
+	buf[n] = '\0';
+	/* Lines are short and written whole: the last complete one counts. */
+	for (line = buf; (nl = strchr(line, '\n')) != NULL; line = nl + 1) {
+		*nl = '\0';
+		if ((sp = strchr(line, ' ')) == NULL)
+			continue;
+		*sp = '\0';
+		p->events = strtoull(line, NULL, 10);
+		snprintf(p->last_event, sizeof(p->last_event), "%s", sp + 1);
+		got = 1;
+	}
+	if (got)
+		status_save(s, p);
 }

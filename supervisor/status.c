@@ -70,10 +70,11 @@ status_save(struct super *s, struct pipeline *p)
 
 	key = key_of("pipeline", p->plugin, p->path);
 	if (asprintf(&val, "watch=%s\nplugin=%s\nstate=%s\nready=%s\n"
-	    "watcher=%d\npid=%d\nsince=%lld\nrestarts=%u\nlast=%s\n",
+	    "watcher=%d\npid=%d\nsince=%lld\nrestarts=%u\nevents=%llu\n"
+	    "last_event=%s\nlast=%s\n",
 	    p->path, p->plugin, state_name(p), p->state == S_UP ? "yes" : "no",
 	    (int)p->wpid, (int)p->ppid, (long long)p->since, p->restarts,
-	    p->last) == -1)
+	    p->events, p->last_event[0] ? p->last_event : "-", p->last) == -1)
 		err(1, "asprintf");
 	put(s, key, val);
 	free(key);
@@ -161,10 +162,10 @@ field(const char *val, const char *name, char *buf, size_t len)
 
 /* The columns of status, in order; the last may hold spaces. */
 enum { C_WATCH, C_PLUGIN, C_STATE, C_READY, C_PIDS, C_SINCE, C_RESTARTS,
-	C_LAST, NCOL };
+	C_EVENTS, C_LASTEV, C_LAST, NCOL };
 
 static const char *heads[NCOL] = { "WATCH", "PLUGIN", "STATE", "READY",
-    "PIDS", "SINCE", "RESTARTS", "LAST EXIT" };
+    "PIDS", "SINCE", "RESTARTS", "EVENTS", "LAST-EVENT", "LAST EXIT" };
 
 struct row {
 	char	*col[NCOL];
@@ -176,17 +177,31 @@ struct table {
 	size_t		 n;
 };
 
+/* Seconds since the epoch, as local time to the second, or "-". */
+static char *
+when(const char *secs)
+{
+	char buf[32];
+	time_t t = strtoll(secs, NULL, 10);
+	struct tm tm;
+
+	if (t > 0 && localtime_r(&t, &tm) != NULL)
+		strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
+	else
+		strlcpy(buf, "-", sizeof(buf));
+	return strdup(buf);
+}
+
 static int
 collect(const char *key, const void *val, size_t len, time_t exp,
     void *arg)
 {
 	static const char *names[] = { "watch", "plugin", "state", "ready",
-	    "watcher", "pid", "since", "restarts", "last" };
+	    "watcher", "pid", "since", "restarts", "last", "events",
+	    "last_event" };
 	struct table *t = arg;
 	struct row *r;
-	char f[9][512], since[32];
-	time_t when;
-	struct tm tm;
+	char f[11][512];
 	int i;
 
 	(void)key;
@@ -195,13 +210,8 @@ collect(const char *key, const void *val, size_t len, time_t exp,
 	    NULL || (r = &t->row[t->n], (r->raw = strndup(val, len)) == NULL))
 		err(1, "reallocarray");
 	t->n++;
-	for (i = 0; i < 9; i++)
+	for (i = 0; i < 11; i++)
 		field(r->raw, names[i], f[i], sizeof(f[i]));
-	when = strtoll(f[6], NULL, 10);
-	if (when > 0 && localtime_r(&when, &tm) != NULL)
-		strftime(since, sizeof(since), "%Y-%m-%dT%H:%M:%S", &tm);
-	else
-		strlcpy(since, "-", sizeof(since));
 	r->col[C_WATCH] = strdup(f[0]);
 	r->col[C_PLUGIN] = strdup(f[1]);
 	r->col[C_STATE] = strdup(f[2]);
@@ -211,8 +221,10 @@ collect(const char *key, const void *val, size_t len, time_t exp,
 			r->col[C_PIDS] = NULL;
 	} else
 		r->col[C_PIDS] = strdup("-");
-	r->col[C_SINCE] = strdup(since);
+	r->col[C_SINCE] = when(f[6]);
 	r->col[C_RESTARTS] = strdup(f[7]);
+	r->col[C_EVENTS] = strdup(f[9]);
+	r->col[C_LASTEV] = when(f[10]);
 	r->col[C_LAST] = strdup(f[8]);
 	for (i = 0; i < NCOL; i++)
 		if (r->col[i] == NULL)
@@ -254,7 +266,7 @@ print_table(const struct table *t)
 
 			if (j == NCOL - 1)
 				printf("%s\n", c);
-			else if (j == C_RESTARTS)	/* a number: right */
+			else if (j == C_RESTARTS || j == C_EVENTS)	/* right */
 				printf("%*s  ", (int)w[j], c);
 			else
 				printf("%-*s ", (int)w[j], c);
@@ -278,13 +290,15 @@ json_string(const char *s)
 	putchar('"');
 }
 
-/* Numbers as numbers, everything else a string. */
+/* Numbers (digits, at most one dot inside) as numbers, else strings. */
 static void
 json_value(const char *v)
 {
-	const char *errstr;
+	size_t n = strspn(v, "0123456789");
 
-	if (*v != '\0' && (strtonum(v, 0, LLONG_MAX, &errstr), errstr == NULL))
+	if (n > 0 && n < 19 && (v[n] == '\0' || (v[n] == '.' &&
+	    v[n + 1] != '\0' && v[n + 1 + strspn(v + n + 1, "0123456789")] ==
+	    '\0')))
 		fputs(v, stdout);
 	else
 		json_string(v);

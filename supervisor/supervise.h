@@ -118,7 +118,9 @@ struct pipeline {
 	char		*opts;		/* plugin options, newline-separated */
 	enum pstate	 state;
 	pid_t		 wpid, ppid, pgid;	/* watcher, plugin; 0 if reaped */
-	int		 errfd, readyfd;
+	int		 errfd, readyfd, statsfd;
+	unsigned long long events;	/* the watcher's, from --stats-fd */
+	char		 last_event[32];	/* its time, as it wrote it */
 	char		 errbuf[1024];
 	size_t		 errlen;
 	char		 lasterr[256];	/* the last line on stderr */
@@ -163,6 +165,7 @@ void	 pipeline_reaped(struct super *, pid_t, int status);
 void	 pipeline_tick(struct super *, int64_t now);
 void	 pipeline_read_err(struct super *, struct pipeline *);
 void	 pipeline_read_ready(struct super *, struct pipeline *);
+void	 pipeline_read_stats(struct super *, struct pipeline *);
 void	 pipeline_free(struct pipeline *);
 int64_t	 pipeline_next_deadline(struct super *);
 

@@ -186,3 +186,27 @@ scribe_log = $T/data.log"
 	run -0 field_of "$T/data" scribe 7
 	assert_output 0
 }
+
+@test "status: events seen and the time of the last, from the watcher's --stats-fd" {
+	conf "[watches]
+[[data]]
+plugins = cat
+cat_out = $T/out"
+	start_sup
+	wait_ready "$T/data" cat
+	run -0 field_of "$T/data" cat 8
+	assert_output 0
+	before=$(date +%s)
+	for i in 1 2 3; do echo x >"$T/data/f$i"; done
+	wait_for 5 eval '[ "$(grep -cv "^#" "$T/out")" -ge 13 ]'
+	# The count the watcher wrote: every record but the WATCH_INIT.
+	want=$(( $(grep -cv "^#" "$T/out") - 1 ))
+	wait_for 5 eval '[ "$(field_of "$T/data" cat 8)" = "$want" ]'
+	run -0 iobs-supervise -s "$STATE" status --json
+	run -0 jq -r '.pipelines[0] | "\(.events) \(.last_event | floor)"' <<<"$output"
+	read -r events last <<<"$output"
+	assert_equal "$events" "$want"
+	[ "$last" -ge "$before" ] && [ "$last" -le "$(date +%s)" ]
+	run -0 field_of "$T/data" cat 9
+	assert_output --regexp '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}$'
+}

@@ -37,8 +37,8 @@ cat_out = $T/out"
 	assert_line -n 1 --regexp $'^[0-9.]+\tWATCH_INIT\t0\t'"$T/data\$"
 	run -0 status
 	assert_line -n 0 "iobs-supervise: pid $SUP_PID, config $T/rc"
-	assert_line -n 1 --regexp '^WATCH +PLUGIN +STATE +READY +PIDS +SINCE +RESTARTS +LAST EXIT$'
-	assert_line -n 2 --regexp "^$T/data +cat +up +yes +[0-9]+,[0-9]+ +[0-9T:-]+ +0  -\$"
+	assert_line -n 1 --regexp '^WATCH +PLUGIN +STATE +READY +PIDS +SINCE +RESTARTS +EVENTS +LAST-EVENT +LAST EXIT$'
+	assert_line -n 2 --regexp "^$T/data +cat +up +yes +[0-9]+,[0-9]+ +[0-9T:-]+ +0 +[0-9]+ +[0-9T:-]+ +-\$"
 }
 
 @test "processes: one group per pipeline, roles shown by ps" {
@@ -56,7 +56,7 @@ cat_out = $T/out"
 	run -0 ps -o args= -p "$SUP_PID"
 	assert_output "iobs-supervise: supervising $T/rc"
 	run -0 ps -o args= -p "$w1"
-	assert_output "iobs-watch --ready-fd=3 -- $T/data"
+	assert_output "iobs-watch --ready-fd=3 --stats-fd=4 -- $T/data"
 }
 
 @test "a plugin that never reads holds up no other plugin" {
