@@ -78,6 +78,8 @@ scribe_log = $T/logs/data.log"
 	run -0 logrotate -f -s "$T/logrotate.state" "$T/logrotate.conf"
 	assert_exist "$T/logs/data.log.1"
 	wait_for 10 grep -qs "SIGHUP: reloading" "$T/log"
+	# The scribe says so in the new file once it has reopened it.
+	wait_for 10 grep -qs "WATCH RECONFIGURED; log reopened" "$T/logs/data.log"
 	for i in $(seq 1 30); do : >"$T/data/b$i"; done
 	wait_for 10 grep -qs "'b30' was" "$T/logs/data.log"
 	run -1 grep -q "'b" "$T/logs/data.log.1"
