@@ -66,6 +66,7 @@ ask(const char *exe, int search, char **argv, const char *path,
 	int64_t end = now_ms() + CHECK_MS;
 	pid_t pid;
 
+	msg[0] = '\0';
 	if ((devnull = open("/dev/null", O_RDWR | O_CLOEXEC)) == -1 ||
 	    pipe2(errp, O_CLOEXEC | O_NONBLOCK) == -1)
 		err(1, "pipe");
@@ -182,6 +183,8 @@ check_watcher(const struct config *c, const struct wconf *w, char *errbuf,
 	v = ask(search ? "iobs-watch" : exe, search, argv, w->path, "watch",
 	    msg, sizeof(msg));
 	free(argv);
+	if (v == V_OK)
+		return 0;
 	return report(c, v, line_of(msg, w->wargv, w->wline, w->nwargv,
 	    w->line), msg, errbuf, errlen, warns);
 }
@@ -209,8 +212,8 @@ check_plugin(const struct config *c, const struct wconf *w,
 			lines[na++] = w->popt[i].line;
 		}
 	v = ask(pl->exe, 0, argv, w->path, pl->name, msg, sizeof(msg));
-	rc = report(c, v, line_of(msg, args, lines, na, w->plugins_line), msg,
-	    errbuf, errlen, warns);
+	rc = v == V_OK ? 0 : report(c, v, line_of(msg, args, lines, na,
+	    w->plugins_line), msg, errbuf, errlen, warns);
 	free(name);
 	free(lines);
 	free(args);

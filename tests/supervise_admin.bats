@@ -194,8 +194,6 @@ plugins = cat
 cat_out = $T/out"
 	start_sup
 	wait_ready "$T/data" cat
-	run -0 field_of "$T/data" cat 8
-	assert_output 0
 	before=$(date +%s)
 	for i in 1 2 3; do echo x >"$T/data/f$i"; done
 	wait_for 5 eval '[ "$(grep -cv "^#" "$T/out")" -ge 13 ]'

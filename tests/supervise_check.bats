@@ -110,3 +110,10 @@ scribe_log = $T/log1"
 	: >"$T/data/still"
 	wait_for 5 grep -qs "still" "$T/log1"
 }
+
+@test "-n: the seed's iobserverrc passes the real scribe's and mirror's checks" {
+	cp "$BATS_TEST_DIRNAME/data/iobserverrc" "$T/iobserverrc"
+	run -0 iobs-supervise -n -p "$IOBS_BIN" -c "$T/iobserverrc"
+	assert_output "iobs-supervise: $T/iobserverrc:5: /some/example/path: No such file or directory; watched once it exists
+iobs-supervise: $T/iobserverrc:8: /some/example/path2: No such file or directory; watched once it exists"
+}
