@@ -29,11 +29,13 @@ WATCH_SRC = $(wildcard watcher/*.c)
 SCRIBE_SRC = $(wildcard scribe/*.c)
 MIRROR_SRC = $(wildcard mirror/*.c)
 SUPERVISE_SRC = $(wildcard supervisor/*.c)
+EXEC_SRC = $(wildcard exec/*.c)
 TEST_SRC = $(wildcard tests/*.c)
 
 PROGS = $(BIN)/iobs-watch $(if $(SCRIBE_SRC),$(BIN)/iobs-scribe) \
 	$(if $(MIRROR_SRC),$(BIN)/iobs-mirror) \
-	$(if $(SUPERVISE_SRC),$(BIN)/iobs-supervise)
+	$(if $(SUPERVISE_SRC),$(BIN)/iobs-supervise) \
+	$(if $(EXEC_SRC),$(BIN)/iobs-exec)
 # Test helpers: one program per tests/*.c, linked with libiobs.
 TEST_PROGS = $(patsubst tests/%.c,$(BIN)/%,$(TEST_SRC))
 # Fuzz targets, tests/fuzz/NAME.c: each is also linked with a replay
@@ -71,6 +73,10 @@ $(BIN)/iobs-mirror: $(call obj,$(MIRROR_SRC)) $(BUILD)/libiobs.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LMDB_LIBS) $(BSD_LIBS)
 
 $(BIN)/iobs-supervise: $(call obj,$(SUPERVISE_SRC)) $(BUILD)/libiobs.a
+	@mkdir -p $(BIN)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LMDB_LIBS) $(BSD_LIBS)
+
+$(BIN)/iobs-exec: $(call obj,$(EXEC_SRC)) $(BUILD)/libiobs.a
 	@mkdir -p $(BIN)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LMDB_LIBS) $(BSD_LIBS)
 
