@@ -41,7 +41,7 @@ TEST_PROGS = $(patsubst tests/%.c,$(BIN)/%,$(TEST_SRC))
 # Fuzz targets, tests/fuzz/NAME.c: each is also linked with a replay
 # main() (tests/fuzz/replay.c), so that the suite runs every corpus
 # file and every kept crash input on each build, sanitized or not.
-FUZZ_TARGETS = stream config scribe
+FUZZ_TARGETS = stream config scribe exec
 FUZZ_PROGS = $(patsubst %,$(BIN)/fuzz-%,$(FUZZ_TARGETS))
 # Where a fuzz program's main() comes from; empty for libFuzzer's.
 FUZZ_MAIN = $(BUILD)/tests/fuzz/replay.o
@@ -91,7 +91,9 @@ $(FUZZ_PROGS): $(FUZZ_MAIN) $(BUILD)/libiobs.a
 	@mkdir -p $(BIN)
 	$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(BUILD)/libiobs.a $(BSD_LIBS)
 $(BUILD)/tests/fuzz/config.o: CPPFLAGS += -Isupervisor
+$(BIN)/fuzz-exec: $(BUILD)/tests/fuzz/exec.o $(BUILD)/exec/template.o
 $(BUILD)/tests/fuzz/scribe.o: CPPFLAGS += -Iscribe
+$(BUILD)/tests/fuzz/exec.o: CPPFLAGS += -Iexec
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
