@@ -55,7 +55,8 @@ usage(void)
 
 /* -e: names as the stream has them, in any case; CLOSE is both. */
 static int
-events_add(uint32_t *mask, const char *list, char *why, size_t whylen)
+events_add(uint32_t *mask, const char *opt, const char *list, char *why,
+    size_t whylen)
 {
 	enum iobs_lifecycle lc;
 	const char *bad;
@@ -80,12 +81,13 @@ events_add(uint32_t *mask, const char *list, char *why, size_t whylen)
 			continue;
 		}
 		if (iobs_events_parse(name, &m, &lc, &bad) == -1) {
-			snprintf(why, whylen, "-e %s: unknown event (see "
-			    "iobs-stream(5) for the names)", name);
+			snprintf(why, whylen, "%s %s: unknown event (see "
+			    "iobs-stream(5) for the names)", opt, name);
 			rc = -1;
 		} else if (lc != IOBS_NONE) {
-			snprintf(why, whylen, "-e %s: not a change; the "
-			    "lifecycle records are handled by mode", name);
+			snprintf(why, whylen, "%s %s: not a change; the "
+			    "lifecycle records are handled by mode", opt,
+			    name);
 			rc = -1;
 		} else
 			*mask |= m;
@@ -156,8 +158,10 @@ parse_options(int argc, char *argv[], struct options *o, int *check,
 		{ NULL,		0,			NULL, 0 }
 	};
 	const char *errstr, *command = NULL;
-	char **words = NULL, sub[256];
-	int ch, nwords, rc, delay_set = 0, jobs_set = 0, b;
+	char **words = NULL, sub[256], opt[32];
+	/* An option of the other mode, as written. */
+	char batch_opt[32] = "", jobs_opt[32] = "";
+	int ch, nwords, rc, b, li;
 
 	memset(o, 0, sizeof(*o));
 	o->mode = MODE_EACH;
@@ -167,8 +171,13 @@ parse_options(int argc, char *argv[], struct options *o, int *check,
 	optind = 0;
 	opterr = 0;
 	/* '+': the command's own options are not ours. */
-	while ((ch = getopt_long(argc, argv, "+:0bd:e:j:prx:", longopts,
-	    NULL)) != -1) {
+	while ((li = -1, ch = getopt_long(argc, argv, "+:0bd:e:j:prx:",
+	    longopts, &li)) != -1) {
+		/* Messages name the option as it was written. */
+		if (li != -1)
+			snprintf(opt, sizeof(opt), "--%s", longopts[li].name);
+		else
+			snprintf(opt, sizeof(opt), "-%c", ch);
 		switch (ch) {
 		case '0':
 		case 'p':
@@ -181,6 +190,8 @@ parse_options(int argc, char *argv[], struct options *o, int *check,
 			}
 			*(ch == '0' ? &o->nul : ch == 'p' ? &o->postpone :
 			    &o->halt) = b;
+			if (ch != 'H' && b)
+				strlcpy(batch_opt, opt, sizeof(batch_opt));
 			break;
 		case 'b':
 			if (o->mode != MODE_RESTART)
@@ -212,31 +223,32 @@ parse_options(int argc, char *argv[], struct options *o, int *check,
 		case 'd':
 			o->delay = strtonum(optarg, 0, 3600000, &errstr);
 			if (errstr != NULL) {
-				snprintf(why, whylen, "-d %s: %s (milliseconds"
-				    ", 0 to 3600000)", optarg, errstr);
+				snprintf(why, whylen, "%s %s: %s (milliseconds"
+				    ", 0 to 3600000)", opt, optarg, errstr);
 				goto fail;
 			}
-			delay_set = 1;
+			strlcpy(batch_opt, opt, sizeof(batch_opt));
 			break;
 		case 'e':
-			if (events_add(&o->events, optarg, why, whylen) == -1)
+			if (events_add(&o->events, opt, optarg, why, whylen)
+			    == -1)
 				goto fail;
 			break;
 		case 'g':
 			if (seconds(optarg, 3600, &o->grace) == -1) {
-				snprintf(why, whylen, "--grace %s: not a time "
-				    "in seconds from 0 to 3600", optarg);
+				snprintf(why, whylen, "%s %s: not a time "
+				    "in seconds from 0 to 3600", opt, optarg);
 				goto fail;
 			}
 			break;
 		case 'j':
 			o->jobs = strtonum(optarg, 1, MAX_JOBS, &errstr);
 			if (errstr != NULL) {
-				snprintf(why, whylen, "-j %s: %s (1 to %d)",
-				    optarg, errstr, MAX_JOBS);
+				snprintf(why, whylen, "%s %s: %s (1 to %d)",
+				    opt, optarg, errstr, MAX_JOBS);
 				goto fail;
 			}
-			jobs_set = 1;
+			strlcpy(jobs_opt, opt, sizeof(jobs_opt));
 			break;
 		case 'x':
 			iobs_exclude_add(&o->exclude, optarg);
@@ -246,13 +258,12 @@ parse_options(int argc, char *argv[], struct options *o, int *check,
 			goto fail;
 		}
 	}
-	if (o->mode == MODE_EACH && (delay_set || o->nul || o->postpone)) {
-		snprintf(why, whylen, "%s: only with -b or -r", delay_set ?
-		    "-d" : o->nul ? "-0" : "-p");
+	if (o->mode == MODE_EACH && *batch_opt != '\0') {
+		snprintf(why, whylen, "%s: only with -b or -r", batch_opt);
 		goto fail;
 	}
-	if (o->mode != MODE_EACH && jobs_set) {
-		snprintf(why, whylen, "-j: only without -b or -r");
+	if (o->mode != MODE_EACH && *jobs_opt != '\0') {
+		snprintf(why, whylen, "%s: only without -b or -r", jobs_opt);
 		goto fail;
 	}
 	if (command != NULL && optind < argc) {
@@ -265,8 +276,9 @@ parse_options(int argc, char *argv[], struct options *o, int *check,
 			snprintf(why, whylen, "--command: %s", sub);
 			goto fail;
 		}
-		rc = template_parse(&o->cmd, nwords, words,
-		    o->mode != MODE_EACH, why, whylen);
+		if ((rc = template_parse(&o->cmd, nwords, words,
+		    o->mode != MODE_EACH, sub, sizeof(sub))) == -1)
+			snprintf(why, whylen, "--command: %s", sub);
 		argv_free(words);
 	} else
 		rc = template_parse(&o->cmd, argc - optind, argv + optind,
