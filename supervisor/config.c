@@ -374,6 +374,7 @@ end_watch(struct parser *p)
 			    sizeof(*w->popt));
 			w->popt[w->npopt].plugin = xstrdup(plugin);
 			w->popt[w->npopt].arg = arg;
+			w->popt[w->npopt].line = r->line;
 			w->npopt++;
 		} else if (strchr(r->key, '_') != NULL)
 			return fail(p, r->line, "%s: no plugin of this watch "

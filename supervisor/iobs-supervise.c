@@ -72,7 +72,8 @@ load(struct super *s, int show_warnings)
 	char errbuf[PATH_MAX + 256], *warns = NULL, *line, *p;
 
 	if (config_load(s->conf_file, s->plugin_dir_opt, &s->conf, errbuf,
-	    sizeof(errbuf), &warns) == -1)
+	    sizeof(errbuf), &warns) == -1 ||
+	    config_check_plugins(&s->conf, errbuf, sizeof(errbuf)) == -1)
 		errx(2, "%s", errbuf);
 	for (p = warns; show_warnings && (line = strsep(&p, "\n")) != NULL;)
 		if (*line != '\0')

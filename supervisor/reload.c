@@ -247,12 +247,16 @@ reload_apply(struct super *s)
 {
 	struct config nc;
 	char errbuf[PATH_MAX + 256], *warns = NULL;
+	int loaded;
 
 	s->reload_at = 0;
 	if (s->stopping)
 		return;
-	if (config_load(s->conf_file, s->plugin_dir_opt, &nc, errbuf,
-	    sizeof(errbuf), &warns) == -1) {
+	if ((loaded = config_load(s->conf_file, s->plugin_dir_opt, &nc,
+	    errbuf, sizeof(errbuf), &warns) == 0) == 0 ||
+	    config_check_plugins(&nc, errbuf, sizeof(errbuf)) == -1) {
+		if (loaded)
+			config_free(&nc);
 		warnx("%s; keeping the running config", errbuf);
 		free(warns);
 		free(s->changed_plugins);

@@ -17,6 +17,7 @@
 struct popt {
 	char		*plugin;	/* canonical name: mirror, not replica */
 	char		*arg;		/* --key=value */
+	int		 line;
 };
 
 struct plugin {
@@ -66,6 +67,14 @@ void	 config_free(struct config *);
 /* The argv options of plugin p in watch w, joined by newlines. */
 char	*config_plugin_options(const struct wconf *, const char *plugin);
 const char *self_dir(void);
+
+/* check.c */
+/*
+ * Has each plugin that can check its options (iobs-exec --check) do
+ * so; 0, or -1 with "FILE:LINE: what is wrong" in err.
+ */
+int	 config_check_plugins(const struct config *, char *err,
+	    size_t errlen);
 
 enum pstate {
 	P_DOWN,		/* waiting for its start time */
