@@ -148,11 +148,13 @@ fuzz:
 run: deps all
 	@sh mk/demo $(BIN)
 
-# Side by side with inotifywait, rsync and lsyncd; prints ratios.
+# Side by side with inotifywait, rsync, lsyncd, incrond and entr;
+# prints ratios.
 bench: deps all tests
 	bash bench/watch.sh
 	bash bench/scribe.sh
 	bash bench/mirror.sh
+	bash bench/exec.sh
 
 install: all
 	install -d $(DESTDIR)$(BINDIR)
