@@ -38,7 +38,7 @@ child(char **argv, char *const env[], int stdin_fd, pid_t parent)
 {
 	sigset_t none;
 	const char *eq;
-	char *name;
+	char name[64];
 	size_t i;
 
 	(void)setpgid(0, 0);
@@ -51,14 +51,22 @@ child(char **argv, char *const env[], int stdin_fd, pid_t parent)
 		_exit(127);
 	closefrom(3);
 	for (i = 0; env[i] != NULL; i++) {
-		if ((eq = strchr(env[i], '=')) == NULL)
+		if ((eq = strchr(env[i], '=')) == NULL) {
 			unsetenv(env[i]);
-		else if ((name = strndup(env[i], eq - env[i])) == NULL ||
-		    setenv(name, eq + 1, 1) == -1)
+			continue;
+		}
+		/* No malloc here: the child must leave nothing to free. */
+		if ((size_t)(eq - env[i]) >= sizeof(name))
+			_exit(127);
+		memcpy(name, env[i], eq - env[i]);
+		name[eq - env[i]] = '\0';
+		if (setenv(name, eq + 1, 1) == -1)
 			_exit(127);
 	}
 	execvp(argv[0], argv);
 	warn("%s", argv[0]);
+	/* The parent's copy is freed there; this frees the child's. */
+	argv_free(argv);
 	_exit(127);
 }
 
