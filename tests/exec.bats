@@ -388,3 +388,57 @@ make_server() {
 	printf '%s\0' 1 sub/keep >"$T/want"
 	cmp "$T/want" "$T/args"
 }
+
+@test "exec: -b: a command that writes into the tree runs at most once a window" {
+	# It triggers itself, on purpose: each run's start, in ns.
+	start_exec -b -d 300 -- sh -c 'date +%s%N >>"$0"' "$T/w/starts"
+	wait_for 20 has_lines "$T/w/starts" . 4
+	kill -TERM "$EXEC_PID"
+	wait_for 10 eval '! running "$EXEC_PID"'
+	awk 'NR > 1 && $1 - prev < 300000000 { bad = 1 } { prev = $1 }
+	    END { exit bad }' "$T/w/starts"
+}
+
+@test "exec: -b -x: a command's own output does not start it again" {
+	start_exec -b -d 50 -x starts -- sh -c 'date +%s%N >>"$0"' \
+	    "$T/w/starts"
+	wait_for 10 has_lines "$T/w/starts" . 1
+	# Another change is one more run; the two writes to starts made
+	# none.
+	sleep 0.5
+	: >"$T/w/other"
+	wait_for 10 has_lines "$T/w/starts" . 2
+	sleep 0.5
+	[ "$(count_lines "$T/w/starts" .)" -eq 2 ]
+}
+
+@test "exec: per event: OVERFLOW is one run for the root, IOBS_OVERFLOW=1" {
+	stream "$T/in" <<-EOF
+	WATCH_INIT|/data
+	OVERFLOW|/data
+	CREATE|/data/a
+	WATCH_DEAD|/data
+	EOF
+	run -0 iobs-exec -- "$T/rec" {path} {events} <"$T/in"
+	printf '%s\0' 2 /data OVERFLOW 2 /data/a CREATE >"$T/want"
+	cmp "$T/want" "$T/args"
+	assert_equal "$(cut -d' ' -f3 "$T/runs")" "$(printf 'overflow=1\noverflow=')"
+}
+
+@test "exec: no -e: reads (OPEN, ACCESS, CLOSE_NOWRITE) start nothing" {
+	stream "$T/in" <<-EOF
+	WATCH_INIT|/data
+	OPEN|/data/a
+	ACCESS|/data/a
+	CLOSE_NOWRITE,CLOSE|/data/a
+	MODIFY|/data/a
+	CLOSE_WRITE,CLOSE|/data/a
+	WATCH_DEAD|/data
+	EOF
+	run -0 iobs-exec -- "$T/rec" {events} <"$T/in"
+	printf '%s\0' 1 CLOSE_WRITE,CLOSE >"$T/want"
+	cmp "$T/want" "$T/args"
+	run -0 iobs-exec -e modify,access -- "$T/rec" {events} <"$T/in"
+	printf '%s\0' 1 CLOSE_WRITE,CLOSE 1 ACCESS 1 MODIFY >"$T/want"
+	cmp "$T/want" "$T/args"
+}

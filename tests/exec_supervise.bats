@@ -72,3 +72,26 @@ exec_delay = $4"
 	is_ready "$T/data" exec
 	[ "$(pids_of "$T/data" exec | cut -d' ' -f2)" = "$P" ]
 }
+
+@test "exec conf: a new exec_command reaches the running iobs-exec, no restart" {
+	for n in 1 2; do
+		printf '#!/bin/sh\ncat >>"%s"\n' "$T/paths$n" >"$T/rec$n"
+		chmod +x "$T/rec$n"
+	done
+	exec_conf "$T/rec1" batch close_write 50
+	start_sup
+	wait_ready "$T/data" exec
+	wait_for 10 grep -qx "$T/data" "$T/paths1"
+	read -r _ P <<<"$(pids_of "$T/data" exec)"
+	sed -i "s|^exec_command = .*|exec_command = $T/rec2|" "$T/rc"
+	kill -HUP "$SUP_PID"
+	# The options reach it with WATCH_RECONFIG; a change after that
+	# runs the new command.
+	wait_for 10 grep -q "reloading" "$T/log"
+	i=0
+	until [ -s "$T/paths2" ] || [ $i -gt $((200 * SLOW)) ]; do
+		: >"$T/data/f$i"; i=$((i + 1)); sleep 0.05
+	done
+	grep -q "$T/data/f" "$T/paths2"
+	[ "$(pids_of "$T/data" exec | cut -d' ' -f2)" = "$P" ]
+}
