@@ -30,6 +30,7 @@
 #include "options.h"
 #include "signals.h"
 #include "stream.h"
+#include "usage.h"
 
 #define DEFAULT_DELAY	50	/* ms */
 #define DEFAULT_GRACE	5000	/* ms */
@@ -43,13 +44,13 @@
 	IN_MOVED_TO | IN_CLOSE_WRITE | IN_ATTRIB | IN_DELETE_SELF | \
 	IN_MOVE_SELF | IN_UNMOUNT)
 
+static const char synopsis[] = "[-0bpr] [-d ms] [-e event[,...]] [-j n] "
+    "[-x glob] [--grace seconds] [--halt-on-error] -- command [arg ...]";
+
 static void __dead2
 usage(void)
 {
-	fprintf(stderr, "usage: %s [-0bpr] [-d ms] [-e event[,...]] "
-	    "[-j n] [-x glob] [--grace seconds]\n"
-	    "                 [--halt-on-error] -- command [arg ...]\n",
-	    getprogname());
+	iobs_usage(stderr, synopsis);
 	exit(2);
 }
 
@@ -607,6 +608,7 @@ main(int argc, char *argv[])
 	int sfd, check = 0;
 	size_t i;
 
+	iobs_help_version(argc, argv, synopsis);
 	memset(&e, 0, sizeof(e));
 	e.halt = -1;
 	if (parse_options(argc, argv, &e.o, &check, why, sizeof(why)) == -1) {
