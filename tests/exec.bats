@@ -442,3 +442,27 @@ make_server() {
 	printf '%s\0' 1 CLOSE_WRITE,CLOSE 1 ACCESS 1 MODIFY >"$T/want"
 	cmp "$T/want" "$T/args"
 }
+
+@test "exec: -r: a server that fails by itself is reported, and started again by the next change" {
+	start_exec -r -d 20 -- sh -c 'echo start >>"$0"; cat >/dev/null; exit 4' \
+	    "$T/log"
+	wait_for 10 has_lines "$T/log" start 1
+	wait_for 10 grep -q "exited 4; a batch of 1 path\$" "$T/err"
+	: >"$T/w/a"
+	wait_for 10 has_lines "$T/log" start 2
+	running "$EXEC_PID"
+}
+
+@test "exec: -b: paths too many for {paths}: the roots instead, all on stdin" {
+	{
+		echo 'WATCH_INIT|/data'
+		awk 'BEGIN { for (i = 0; i < 20000; i++)
+		    printf "CREATE|/data/%0120d\n", i }'
+		echo 'WATCH_DEAD|/data'
+	} | stream "$T/in"
+	run -0 iobs-exec -b -p -- "$T/rec" {paths} <"$T/in"
+	printf '%s\0' 1 /data >"$T/want"
+	cmp "$T/want" "$T/args"
+	[ "$(wc -l <"$T/in.1")" -eq 20000 ]
+	assert_equal "$(cat "$T/runs")" "run 1 overflow=1"
+}
