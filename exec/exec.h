@@ -216,6 +216,5 @@ void	 runner_event(struct exec *, enum revent);
 /* Feeds the timers and group checks; the next deadline, or -1. */
 int64_t	 runner_tick(struct exec *, int64_t now, int ending);
 int	 runner_reaped(struct exec *, pid_t, int status);
-const char *runner_state_name(enum rstate);
 
 #endif

@@ -99,12 +99,6 @@ static const char *const state_names[R_NSTATES] = {
 	"DONE",
 };
 
-const char *
-runner_state_name(enum rstate s)
-{
-	return state_names[s];
-}
-
 static const struct transition *
 table(const struct exec *e)
 {

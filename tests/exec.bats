@@ -466,3 +466,16 @@ make_server() {
 	[ "$(wc -l <"$T/in.1")" -eq 20000 ]
 	assert_equal "$(cat "$T/runs")" "run 1 overflow=1"
 }
+
+@test "exec: -b: a storm that never pauses still gets its run (ceiling)" {
+	start_exec -b -p -d 100 -- "$T/rec"
+	# Changes every 20 ms, well inside the window, for up to 20 s.
+	( i=0; while [ ! -e "$T/stop" ] && [ $i -lt 1000 ]; do
+		: >"$T/w/storm"; sleep 0.02; i=$((i + 1)); done ) 3>&- &
+	STORM=$!
+	BG_PIDS+=("$STORM")
+	wait_for 10 runs_at_least 1
+	# The storm was still on: the run came from the ceiling.
+	running "$STORM"
+	: >"$T/stop"
+}
