@@ -460,7 +460,8 @@ make_server() {
 		    printf "CREATE|/data/%0120d\n", i }'
 		echo 'WATCH_DEAD|/data'
 	} | stream "$T/in"
-	run -0 iobs-exec -b -p -- "$T/rec" {paths} <"$T/in"
+	# One batch however slowly it is read: the end of input flushes it.
+	run -0 iobs-exec -b -p -d 3600000 -- "$T/rec" {paths} <"$T/in"
 	printf '%s\0' 1 /data >"$T/want"
 	cmp "$T/want" "$T/args"
 	[ "$(wc -l <"$T/in.1")" -eq 20000 ]
