@@ -188,7 +188,6 @@ struct exec {
 	struct queue	 queue;
 	struct runner	 runner;
 	int		 devnull;
-	int		 rval;		/* our own exit status */
 	int		 halt;		/* --halt-on-error: status, or -1 */
 };
 
@@ -199,9 +198,9 @@ void	 queue_add(struct exec *, const char *path, size_t len,
 	    size_t rootlen, const char *events, uint32_t cookie);
 int	 queue_full(const struct exec *);
 int	 queue_idle(const struct exec *);
-/* Starts what may start; 0 when nothing may start. */
+/* Starts what may start: a free slot, no run on for its path. */
 void	 queue_dispatch(struct exec *, int64_t now);
-/* pid was one of ours: returns 1, its failure reported. */
+/* 1 when pid was a run of the queue; a failure is reported. */
 int	 queue_reaped(struct exec *, pid_t, int status);
 /* The records waiting are dropped: nothing new starts. */
 void	 queue_drop(struct exec *);

@@ -637,5 +637,5 @@ main(int argc, char *argv[])
 	options_free(&e.o);
 	close(e.devnull);
 	close(sfd);
-	return e.halt != -1 ? e.halt : e.rval;
+	return e.halt != -1 ? e.halt : 0;
 }
