@@ -1,9 +1,9 @@
 /*
- * execlat COUNT GAP-MS TIMEOUT-MS FILE LOG: writes "version I" into FILE again
- * and again, GAP-MS apart, and times how long until the command the tool under test
- * runs (bench/stamp) logs that version in LOG: change to command
- * start. Prints p50 and p99 in milliseconds and the versions never
- * logged within TIMEOUT-MS. For bench/exec.sh.
+ * execlat COUNT GAP-MS TIMEOUT-MS FILE LOG: writes "version I" into
+ * FILE again and again, GAP-MS apart, and times how long until the
+ * command the tool under test runs (bench/stamp) logs that version in
+ * LOG: change to command start. Prints p50 and p99 in milliseconds
+ * and the versions never logged within TIMEOUT-MS. For bench/exec.sh.
  */
 #define _GNU_SOURCE
 #include <err.h>

@@ -49,7 +49,7 @@ struct targ {
 struct template {
 	struct targ	*arg;
 	size_t		 narg;
-	char		*text;		/* the command as written, for messages */
+	char		*text;		/* the command, for messages */
 };
 
 /*

@@ -7,27 +7,28 @@
  * first of them is ten windows old), never sooner than a window after
  * the last start; changes during a run make one more run after it.
  *
- *	state    | CHANGE   DUE             GONE              GRACE  STOP
- *	---------+----------------------------------------------------------
- *	IDLE     | PENDING  -               -                 -      DONE
- *	PENDING  | -        start, RUNNING  -                 -      DONE
- *	RUNNING  | AGAIN    -               report, IDLE      -      term, STOPPING
- *	AGAIN    | -        -               report, PENDING   -      term, STOPPING
- *	STOPPING | -        -               DONE              kill   -
+ *	state    | CHANGE   DUE            GONE             GRACE STOP
+ *	---------+--------------------------------------------------------
+ *	IDLE     | PENDING  -              -                -     DONE
+ *	PENDING  | -        start,RUNNING  -                -     DONE
+ *	RUNNING  | AGAIN    -              report,IDLE      -     term,STOPPING
+ *	AGAIN    | -        -              report,PENDING   -     term,STOPPING
+ *	STOPPING | -        -              DONE             kill  -
  *
  * -r: the same, but a batch due while the command runs stops its whole
  * group (SIGTERM, SIGKILL after --grace) and starts it again once
  * every member is gone.
  *
- *	state      | CHANGE  DUE             GONE            GRACE  STOP
- *	-----------+---------------------------------------------------------
- *	IDLE       | PENDING -               -               -      DONE
- *	PENDING    | -       start, RUNNING  -               -      DONE
- *	RUNNING    | AGAIN   -               report, IDLE    -      term, STOPPING
- *	AGAIN      | -       term,           report, PENDING -      term, STOPPING
- *	           |         RESTARTING
- *	RESTARTING | -       -               start, RUNNING  kill   STOPPING
- *	STOPPING   | -       -               DONE            kill   -
+ *	state      | CHANGE  DUE          GONE           GRACE STOP
+ *	-----------+------------------------------------------------------
+ *	IDLE       | PENDING -            -              -     DONE
+ *	PENDING    | -       start,       -              -     DONE
+ *	           |         RUNNING
+ *	RUNNING    | AGAIN   -            report,IDLE    -     term,STOPPING
+ *	AGAIN      | -       term,        report,        -     term,STOPPING
+ *	           |         RESTARTING   PENDING
+ *	RESTARTING | -       -            start,RUNNING  kill  STOPPING
+ *	STOPPING   | -       -            DONE           kill  -
  */
 #include <sys/wait.h>
 
