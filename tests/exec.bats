@@ -480,3 +480,23 @@ make_server() {
 	running "$STORM"
 	: >"$T/stop"
 }
+
+@test "exec: per event: a run's stdin is /dev/null, never the stream" {
+	stream "$T/in" <<-EOF
+	CREATE|/d/a
+	CREATE|/d/b
+	CREATE|/d/c
+	EOF
+	run -0 iobs-exec -- sh -c 'cat; echo "run $0"' {name} <"$T/in"
+	assert_output "$(printf 'run a\nrun b\nrun c')"
+}
+
+@test "exec: -r -p: no start until the first change" {
+	start_exec -r -p -d 20 -- sh -c 'echo start >>"$0"; exec sleep 1000' \
+	    "$T/log"
+	# Fifteen windows after WATCH_INIT: nothing started.
+	sleep 0.3
+	[ ! -e "$T/log" ]
+	: >"$T/w/a"
+	wait_for 10 has_lines "$T/log" start 1
+}
