@@ -500,3 +500,16 @@ make_server() {
 	: >"$T/w/a"
 	wait_for 10 has_lines "$T/log" start 1
 }
+
+@test "exec: more records than the queue holds: iobs-exec reads as runs end, loses none" {
+	skip_valgrind "4,200 runs"
+	# The queue holds 4,096 records (QUEUE_MAX in exec/queue.c).
+	mkdir "$T/out"
+	{
+		echo 'WATCH_INIT|/data'
+		seq -f 'CREATE|/data/f%.0f' 1 4200
+		echo 'WATCH_DEAD|/data'
+	} | stream "$T/in"
+	run -0 iobs-exec -j 4 -- touch "$T/out/{name}" <"$T/in"
+	[ "$(ls "$T/out" | wc -l)" -eq 4200 ]
+}
