@@ -223,7 +223,6 @@ cmp_links(void)
 {
 	size_t i;
 
-	/* qsort of no array at all is undefined (UBSan says so). */
 	if (npairs == 0)
 		return;
 	qsort(pairs, npairs, sizeof(*pairs), by_a);
