@@ -109,6 +109,23 @@ borne_out(struct mirror *m, const char *from, const char *to,
 	return r == 0;
 }
 
+/*
+ * dir_writable() for pfd/name: 1 when made writable for a while, its
+ * mode to be given back by flush_dirs.
+ */
+static int
+writable_dir(struct mirror *m, int pfd, const char *name)
+{
+	int fd, r;
+
+	if ((fd = openat(pfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+	    O_CLOEXEC)) == -1)
+		return 0;
+	r = dir_writable(m, fd);
+	close(fd);
+	return r;
+}
+
 /* MOVED_FROM + MOVED_TO: a rename in DEST, no data copied. */
 static void
 rename_entry(struct mirror *m, const char *from, const char *to, int isdir)
@@ -157,6 +174,9 @@ rename_entry(struct mirror *m, const char *from, const char *to, int isdir)
 	dest_log(m, 2, "rename", from, to);
 	if (m->o.dry_run)
 		goto out;
+	/* A directory to another parent has its ".." written. */
+	if (S_ISDIR(st.st_mode) && writable_dir(m, opfd, oname))
+		pathset_add(&m->dirty_dirs, to, 0);
 	if (renameat(opfd, oname, npfd, nname) == -1) {
 		/* An entry of another type, or a directory not empty. */
 		if ((errno != ENOTEMPTY && errno != EEXIST && errno != EISDIR &&

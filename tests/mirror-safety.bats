@@ -401,14 +401,17 @@ failing_mirror() {
 	rm "$SRC/ro/sub/g"
 	rm -r "$SRC/ro/gone"
 	mv "$SRC/ro/f" "$SRC/ro/f2"
+	# A read-only directory moved to another parent: its ".." changes.
+	mkdir "$SRC/rw"
+	mv "$SRC/ro/sub" "$SRC/rw/sub"
 	wait_converged 10
 	run -0 cat "$T/mirror.err"
 	assert_output ""
 	stop_pid "$WATCH_PID"
 	wait "$MIRROR_PID"
 	# And at a reconcile.
-	echo again >"$SRC/ro/sub/again"
-	rm "$SRC/ro/sub/new"
+	echo again >"$SRC/rw/sub/again"
+	rm "$SRC/rw/sub/new"
 	stream "$T/s" "$SRC"
 	chown nobody "$T/s"
 	run -0 setpriv --reuid=nobody --regid=nogroup --clear-groups \
