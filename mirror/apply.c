@@ -70,6 +70,8 @@ renamed(struct mirror *m, const char *from, const char *to)
 	size_t i, flen = strlen(from);
 	char *p;
 
+	/* The inode the old name had is now the new name's. */
+	links_del(&m->links, from);
 	pathset_rename(&m->dirty_files, from, to);
 	pathset_rename(&m->dirty_dirs, from, to);
 	pathset_rename(&m->verify, from, to);
@@ -86,7 +88,9 @@ renamed(struct mirror *m, const char *from, const char *to)
 
 /*
  * A pair is a rename only when the source shows the old name gone and
- * the new one there, in *tst; a record is a hint, never the truth.
+ * the new one there, in *tst, the same inode as the old name was last
+ * seen as where that is known (files and symlinks); a record is a
+ * hint, never the truth.
  */
 static int
 borne_out(struct mirror *m, const char *from, const char *to,
@@ -94,6 +98,8 @@ borne_out(struct mirror *m, const char *from, const char *to,
 {
 	const char *name;
 	struct stat st;
+	dev_t dev;
+	ino_t ino;
 	int pfd, r, e;
 
 	pfd = src_parent(m, from, &name);
@@ -106,7 +112,11 @@ borne_out(struct mirror *m, const char *from, const char *to,
 		return 0;
 	r = fstatat(pfd, name, tst, AT_SYMLINK_NOFOLLOW);
 	dir_release(m, pfd);
-	return r == 0;
+	if (r == -1)
+		return 0;
+	/* The same inode as the old name had, where that is known. */
+	return !links_inode(&m->links, from, &dev, &ino) ||
+	    (dev == tst->st_dev && ino == tst->st_ino);
 }
 
 /*
