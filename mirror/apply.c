@@ -74,6 +74,7 @@ renamed(struct mirror *m, const char *from, const char *to)
 	pathset_rename(&m->dirty_dirs, from, to);
 	pathset_rename(&m->verify, from, to);
 	pathset_rename(&m->retry, from, to);
+	links_rename(&m->links, from, to);
 	for (i = 0; i < m->nmoves; i++)
 		if (path_below(m->moves[i].rel, from)) {
 			if (asprintf(&p, "%s%s", to,
