@@ -70,12 +70,11 @@ renamed(struct mirror *m, const char *from, const char *to)
 	size_t i, flen = strlen(from);
 	char *p;
 
-	/* The inode the old name had is now the new name's. */
-	links_del(&m->links, from);
 	pathset_rename(&m->dirty_files, from, to);
 	pathset_rename(&m->dirty_dirs, from, to);
 	pathset_rename(&m->verify, from, to);
 	pathset_rename(&m->retry, from, to);
+	links_rename(&m->links, from, to);
 	for (i = 0; i < m->nmoves; i++)
 		if (path_below(m->moves[i].rel, from)) {
 			if (asprintf(&p, "%s%s", to,
