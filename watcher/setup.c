@@ -466,6 +466,7 @@ watch_close(struct watcher *w)
 	for (i = 0; i < w->nroots; i++)
 		w->roots[i].node = NULL;
 	w->npending = 0;
+	w->nlost = 0;
 	w->stash.len = 0;
 }
 
