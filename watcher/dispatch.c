@@ -163,8 +163,7 @@ child_event(struct watcher *w, struct dnode *dir,
 		return;
 	if (ev->mask & IN_CREATE) {
 		if (!excluded && w->recursive) {
-			watch_new_dir(w, dir, name, namelen);
-			if (tree_child(&w->tree, dir, name, namelen) == NULL)
+			if (watch_new_dir(w, dir, name, namelen) == -1)
 				lost_add(w, dir, name, namelen);
 		}
 	} else if (ev->mask & IN_MOVED_FROM) {
