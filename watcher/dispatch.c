@@ -243,6 +243,35 @@ stash_read(struct watcher *w)
 	}
 }
 
+/*
+ * Drops, from the events stashed since from, the listing events on the
+ * directory name in wd's, or on wd itself when name is NULL: those our
+ * own listing made (see walk_from).
+ */
+void
+stash_drop_listing(struct watcher *w, size_t from, int wd, const char *name,
+    size_t namelen)
+{
+	const struct inotify_event *ev;
+	size_t off, kept = from, size;
+
+	if (from > w->stash.len)
+		return;
+	for (off = from; off < w->stash.len; off += size) {
+		ev = (const struct inotify_event *)(w->stash.s + off);
+		size = sizeof(*ev) + ev->len;
+		if (ev->wd == wd && (ev->mask & LISTING_EVENTS) &&
+		    (ev->mask & IN_ISDIR) && (name == NULL ? ev->len == 0 :
+		    strnlen(ev->name, ev->len) == namelen &&
+		    memcmp(ev->name, name, namelen) == 0))
+			continue;
+		if (kept != off)
+			memmove(w->stash.s + kept, w->stash.s + off, size);
+		kept += size;
+	}
+	w->stash.len = kept;
+}
+
 void
 stash_dispatch(struct watcher *w)
 {

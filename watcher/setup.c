@@ -56,11 +56,12 @@ watch_excluded(struct watcher *w, struct dnode *dir, const char *name)
 
 /*
  * Listing a directory makes OPEN, ACCESS and CLOSE_NOWRITE events on it
- * and on its parent. A walk watches without them, and a directory gets
- * its full mask once everything below it is listed: the walk makes no
- * events of its own, so none need reading, buffering or reporting.
+ * and on its parent (LISTING_EVENTS). A walk watches without them, and
+ * a directory gets its full mask once everything below it is listed:
+ * the walk makes no events of its own, so none need reading, buffering
+ * or reporting. Only the directory walk_from() opens makes some: see
+ * there.
  */
-#define LISTING_EVENTS	(IN_OPEN | IN_ACCESS | IN_CLOSE_NOWRITE)
 
 /*
  * Always IN_MASK_ADD: the kernel replaces a watch's mask by clearing it
@@ -357,13 +358,25 @@ walk(struct watcher *w, const struct root *r, struct dnode *n, int dfd,
 	return 1;
 }
 
-/* Lists a directory just watched at w->path, by its absolute path. */
+/*
+ * Lists a directory just watched at w->path, by its absolute path.
+ * Its parent, watched already, sees our OPEN, ACCESS and CLOSE_NOWRITE
+ * of it, and a root sees our close of it after its full mask is set:
+ * the queue is read before the open and after the close, and those
+ * events, in between, are dropped as ours.
+ */
 static void
 walk_from(struct watcher *w, const struct root *r, struct dnode *n,
     int synthetic)
 {
+	struct dnode *parent = tree_parent(&w->tree, n);
+	unsigned gen = w->generation;
+	const char *name;
+	size_t mark;
 	int dfd;
 
+	stash_read(w);
+	mark = w->stash.len;
 	dfd = open(sys_path(&w->path), O_RDONLY | O_DIRECTORY | O_CLOEXEC |
 	    (n->parent != 0 ? O_NOFOLLOW : 0));
 	if (dfd == -1) {
@@ -372,8 +385,17 @@ walk_from(struct watcher *w, const struct root *r, struct dnode *n,
 		complete_watch(w, n, sys_path(&w->path));
 		return;
 	}
+	name = strrchr(w->path.s, '/') + 1;
 	walk(w, r, n, dfd, sys_path(&w->path), synthetic);
 	close(dfd);
+	if (gen == w->generation && (w->kernel_mask & LISTING_EVENTS)) {
+		stash_read(w);
+		if (parent != NULL)
+			stash_drop_listing(w, mark, parent->wd, name,
+			    strlen(name));
+		else
+			stash_drop_listing(w, mark, n->wd, NULL, 0);
+	}
 	/*
 	 * Standing in a watched directory would keep its inode alive
 	 * after an rmdir, and its DELETE_SELF would never come.

@@ -6,6 +6,7 @@
 #define WATCH_H
 
 #include <sys/time.h>
+#include <sys/inotify.h>
 #include <sys/types.h>
 
 #include <stdint.h>
@@ -36,6 +37,12 @@ struct pending_move {
 };
 
 #define PENDING_MAX	256
+
+/*
+ * What listing a directory makes: OPEN, ACCESS and CLOSE_NOWRITE on it,
+ * and on its parent under its name.
+ */
+#define LISTING_EVENTS	(IN_OPEN | IN_ACCESS | IN_CLOSE_NOWRITE)
 
 struct watcher {
 	int		 ifd;
@@ -75,6 +82,8 @@ int	 root_index(struct watcher *, struct dnode *);
 void	 dispatch(struct watcher *, const char *buf, size_t len);
 void	 stash_read(struct watcher *);
 void	 stash_dispatch(struct watcher *);
+void	 stash_drop_listing(struct watcher *, size_t from, int wd,
+	    const char *name, size_t namelen);
 void	 pending_expire(struct watcher *);
 
 /* signals.c */
