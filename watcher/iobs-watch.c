@@ -10,7 +10,6 @@
 #include <err.h>
 #include <errno.h>
 #include <getopt.h>
-#include <inotifytools/inotifytools.h>
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
@@ -20,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "events.h"
 #include "path.h"
 #include "watch.h"
 
@@ -80,15 +80,17 @@ parse_size(const char *s)
 	return n * mult;
 }
 
-static uint32_t
-parse_events(const char *s)
+static void
+parse_events(const char *s, uint32_t *mask)
 {
-	int mask = inotifytools_str_to_event_sep(s, ',');
+	const char *bad;
+	size_t len;
 
-	if (mask == -1 || mask == 0)
-		errx(2, "-e %s: unknown event (see iobs-watch(1) for the "
-		    "names)", s);
-	return mask;
+	if (iobs_events_select(s, mask, &bad) == -1) {
+		len = strcspn(bad, ",");
+		errx(2, "-e %s: %.*s is not an event (see iobs-watch(1) for "
+		    "the names)", s, (int)len, bad);
+	}
 }
 
 /* The root as the watcher keeps it: absolute, and "" for "/". */
@@ -344,7 +346,7 @@ main(int argc, char *argv[])
 			limit = parse_size(optarg);
 			break;
 		case 'e':
-			w.print_mask |= parse_events(optarg);
+			parse_events(optarg, &w.print_mask);
 			break;
 		case 'n':
 			w.recursive = 0;
