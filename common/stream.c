@@ -14,46 +14,13 @@
 
 #include "events.h"
 #include "stream.h"
+#include "utf8.h"
 
 /* The escapes written: those of strvis(3) with these flags. */
 #define VIS_FLAGS	(VIS_CSTYLE | VIS_OCTAL | VIS_TAB | VIS_NL)
 
 /* Longest line the reader accepts before it calls the line malformed. */
 #define READER_MAX	(256 * 1024)
-
-/*
- * The length of the UTF-8 character at s (at most len bytes) when it
- * is valid and may stand in a name as it is; 0 when its bytes must be
- * escaped: an invalid, overlong or surrogate sequence, a C1 control
- * (U+0080-U+009F), or a character that changes how a terminal shows
- * the line: a bidi embedding or override (U+202A-U+202E) or isolate
- * (U+2066-U+2069).
- */
-static size_t
-utf8_printable(const unsigned char *s, size_t len)
-{
-	uint32_t cp;
-	size_t n, i;
-
-	if (s[0] < 0xc2 || s[0] > 0xf4)
-		return 0;
-	n = s[0] < 0xe0 ? 2 : s[0] < 0xf0 ? 3 : 4;
-	if (n > len)
-		return 0;
-	cp = s[0] & (0x7f >> n);
-	for (i = 1; i < n; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = cp << 6 | (s[i] & 0x3f);
-	}
-	if ((n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) ||
-	    cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	if (cp <= 0x9f || (cp >= 0x202a && cp <= 0x202e) ||
-	    (cp >= 0x2066 && cp <= 0x2069))
-		return 0;
-	return n;
-}
 
 /* One byte as strvis(3) writes it with VIS_FLAGS; next is the byte after. */
 static char *
@@ -88,6 +55,7 @@ iobs_vis(char *dst, const char *src, size_t len)
 {
 	const unsigned char *s = (const unsigned char *)src;
 	char *d = dst;
+	uint32_t cp;
 	size_t i, n;
 
 	for (i = 0; i < len; i++) {
@@ -97,7 +65,8 @@ iobs_vis(char *dst, const char *src, size_t len)
 			*d++ = c;
 			continue;
 		}
-		if (c >= 0x80 && (n = utf8_printable(s + i, len - i)) > 0) {
+		if (c >= 0x80 && (n = iobs_utf8_char(s + i, len - i, &cp)) > 0 &&
+		    iobs_utf8_shown(cp)) {
 			memcpy(d, s + i, n);
 			d += n;
 			i += n - 1;
