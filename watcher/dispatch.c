@@ -21,23 +21,6 @@ wanted(struct watcher *w, uint32_t mask)
 	return (mask & (w->print_mask | IN_UNMOUNT)) != 0;
 }
 
-static void
-emit_event(struct watcher *w, const struct inotify_event *ev,
-    struct dnode *dir, const char *name, size_t namelen)
-{
-	struct pathbuf *pb = &w->vpath;
-
-	tree_path(&w->tree, dir, 1, pb);
-	if (name != NULL) {
-		pathbuf_reserve(pb, 1 + IOBS_VIS_MAX(namelen));
-		pb->s[pb->len++] = '/';
-		pb->len += iobs_vis(pb->s + pb->len, name, namelen);
-	} else if (pb->len == 0)
-		pathbuf_append(pb, "/", 1);	/* the root "/" itself */
-	emit(w, event_names(ev->mask & ~(IN_IGNORED | IN_Q_OVERFLOW)),
-	    ev->cookie, pb->s, pb->len);
-}
-
 static struct dnode *
 pending_take(struct watcher *w, uint32_t cookie)
 {
@@ -101,11 +84,11 @@ self_event(struct watcher *w, struct dnode *n, const struct inotify_event *ev)
 		if ((ev->mask & IN_MOVE_SELF) && pending_index(w, n) != -1)
 			watch_forget(w, n);
 		else if (ev->mask & IN_UNMOUNT)
-			emit_event(w, ev, n, NULL, 0);
+			emit_entry(w, ev->mask, ev->cookie, n, NULL, 0);
 		return;
 	}
 	if (wanted(w, ev->mask))
-		emit_event(w, ev, n, NULL, 0);
+		emit_entry(w, ev->mask, ev->cookie, n, NULL, 0);
 	if (ev->mask & (IN_DELETE_SELF | IN_MOVE_SELF | IN_UNMOUNT))
 		root_dead(w, root_index(w, n));
 }
@@ -121,7 +104,7 @@ child_event(struct watcher *w, struct dnode *dir,
 
 	excluded = watch_excluded(w, dir, name);
 	if (!excluded && wanted(w, ev->mask))
-		emit_event(w, ev, dir, name, namelen);
+		emit_entry(w, ev->mask, ev->cookie, dir, name, namelen);
 	if (!(ev->mask & IN_ISDIR) || w->dropping)
 		return;
 	if (ev->mask & IN_CREATE) {

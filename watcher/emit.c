@@ -70,17 +70,31 @@ buffer_full(struct watcher *w)
 	watch_close(w);
 }
 
+/*
+ * An event on the entry name of directory dir, or on dir itself when
+ * name is NULL.
+ */
 void
-emit(struct watcher *w, const char *events, uint32_t cookie,
-    const char *vis, size_t vislen)
+emit_entry(struct watcher *w, uint32_t mask, uint32_t cookie,
+    struct dnode *dir, const char *name, size_t namelen)
 {
+	struct pathbuf *pb = &w->opath;
+
 	if (w->dropping)
 		return;
 	if (w->out.bytes >= w->out.limit) {
 		buffer_full(w);
 		return;
 	}
-	append(w, events, cookie, vis, vislen);
+	tree_path(&w->tree, dir, 1, pb);
+	if (name != NULL) {
+		pathbuf_reserve(pb, 1 + IOBS_VIS_MAX(namelen));
+		pb->s[pb->len++] = '/';
+		pb->len += iobs_vis(pb->s + pb->len, name, namelen);
+	} else if (pb->len == 0)
+		pathbuf_append(pb, "/", 1);	/* the root "/" itself */
+	append(w, event_names(mask & ~(IN_IGNORED | IN_Q_OVERFLOW)), cookie,
+	    pb->s, pb->len);
 }
 
 /* Lifecycle records are never dropped: they say what state to trust. */

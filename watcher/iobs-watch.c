@@ -411,7 +411,7 @@ main(int argc, char *argv[])
 	free(w.roots);
 	iobs_exclude_free(&w.exclude);
 	pathbuf_free(&w.path);
-	pathbuf_free(&w.vpath);
+	pathbuf_free(&w.opath);
 	pathbuf_free(&w.rel);
 	pathbuf_free(&w.names);
 	pathbuf_free(&w.stash);

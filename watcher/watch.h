@@ -57,8 +57,9 @@ struct watcher {
 	struct tree	 tree;
 	struct outq	 out;
 	struct timeval	 now;
-	struct pathbuf	 path, vpath, rel, names;
+	struct pathbuf	 path, rel, names;
 	struct pathbuf	 stash;		/* events read during a walk */
+	struct pathbuf	 opath;		/* a record's path, for emit.c */
 	unsigned	 walked;		/* directories listed, for stash_read */
 	struct pending_move pending[PENDING_MAX];
 	int		 npending;
@@ -94,8 +95,8 @@ void	 signals_close(void);
 
 /* emit.c */
 const char *event_names(uint32_t mask);
-void	 emit(struct watcher *, const char *events, uint32_t cookie,
-	    const char *vis, size_t vislen);
+void	 emit_entry(struct watcher *, uint32_t mask, uint32_t cookie,
+	    struct dnode *dir, const char *name, size_t namelen);
 void	 emit_lifecycle(struct watcher *, enum iobs_lifecycle, int root);
 void	 emit_all(struct watcher *, enum iobs_lifecycle);
 void	 root_dead(struct watcher *, int root);
