@@ -37,3 +37,11 @@ replay() {
 @test "fuzz replay: scribe sentences" {
 	replay scribe
 }
+
+@test "fuzz replay: --format" {
+	replay format
+}
+
+@test "fuzz replay: --fromfile" {
+	replay fromfile
+}

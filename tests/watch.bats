@@ -299,9 +299,9 @@ MOVED_TO"
 	assert_failure
 }
 
-@test "--exclude prunes names at any depth and anchored paths" {
+@test "-x, --exclude-glob prunes names at any depth and anchored paths" {
 	mkdir -p "$T/w/.git/objects" "$T/w/sub/skip" "$T/w/other/skip"
-	start_watch "$T/out" "$T/w" --exclude .git -x '*.tmp' -x sub/skip
+	start_watch "$T/out" "$T/w" --exclude-glob .git -x '*.tmp' -x sub/skip
 	touch "$T/w/.git/objects/o" "$T/w/a.tmp" "$T/w/sub/skip/s" \
 		"$T/w/other/skip/kept" "$T/w/b.txt"
 	mkdir -p "$T/w/new/.git" && touch "$T/w/new/.git/n"

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "exclude.h"
+#include "format.h"
 #include "watchlimit.h"
 #include "outq.h"
 #include "stream.h"
@@ -22,6 +23,10 @@ struct root {
 	char		*path;		/* absolute; "" for "/" */
 	char		*vis;		/* as printed; "/" for "/" */
 	size_t		 pathlen, vislen;
+	char		*given;		/* as the user spelled it: --format's %w */
+	size_t		 givenlen;
+	char		*json;		/* its "path" member(s), for --json */
+	size_t		 jsonlen;
 	struct dnode	*node;
 	int		 alive;		/* not yet WATCH_DEAD */
 	int		 announced;	/* WATCH_INIT printed */
@@ -38,6 +43,19 @@ struct pending_move {
 
 #define PENDING_MAX	256
 
+/* What the records look like. */
+enum output {
+	OUT_STREAM,		/* iobs-stream(5) */
+	OUT_LINES,		/* inotifywait's: -m or --format */
+	OUT_JSON,		/* --json */
+};
+
+/* --exclude and --include: extended regular expressions on %w%f. */
+struct regex_list {
+	void		*re;		/* regex_t array */
+	size_t		 n;
+};
+
 /*
  * What listing a directory makes: OPEN, ACCESS and CLOSE_NOWRITE on it,
  * and on its parent under its name.
@@ -50,7 +68,15 @@ struct watcher {
 	uint32_t	 kernel_mask;	/* that, plus what bookkeeping needs */
 	int		 recursive;
 	int		 noleaf;	/* list every directory in walks */
-	int		 quiet;
+	int		 quiet;	/* 1: no warnings; 2: no records either */
+	enum output	 output;
+	struct fmt	 fmt;		/* OUT_LINES: --format, or %w %e %f */
+	struct regex_list exclude_re, include_re;
+	int		 oneshot;	/* -1: stop after one record */
+	int		 stop;		/* that record is out */
+	int64_t		 timeout_ms;	/* -t: give up after this much quiet */
+	int64_t		 deadline;
+	int		 timed_out;
 	struct iobs_exclude exclude;
 	struct root	*roots;
 	int		 nroots, nalive;
@@ -59,7 +85,7 @@ struct watcher {
 	struct timeval	 now;
 	struct pathbuf	 path, rel, names;
 	struct pathbuf	 stash;		/* events read during a walk */
-	struct pathbuf	 opath;		/* a record's path, for emit.c */
+	struct pathbuf	 opath, ofile;	/* a record's path, for emit.c */
 	unsigned	 walked;		/* directories listed, for stash_read */
 	struct pending_move pending[PENDING_MAX];
 	int		 npending;
@@ -95,9 +121,13 @@ void	 signals_close(void);
 
 /* emit.c */
 const char *event_names(uint32_t mask);
+int64_t	 now_ms(void);
 void	 emit_entry(struct watcher *, uint32_t mask, uint32_t cookie,
 	    struct dnode *dir, const char *name, size_t namelen);
 void	 emit_lifecycle(struct watcher *, enum iobs_lifecycle, int root);
+void	 emit_init_roots(struct watcher *);
+size_t	 lifecycle_line(const struct watcher *, char *dst, size_t size,
+	    const struct timeval *, enum iobs_lifecycle, int root);
 void	 emit_all(struct watcher *, enum iobs_lifecycle);
 void	 root_dead(struct watcher *, int root);
 void	 flush_or_exit(struct watcher *, int wait);
