@@ -54,7 +54,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 		ev.f = file;
 		ev.flen = strlen(file);
 		ev.events = events;
-		ev.cookie = len > 5 ? data[2] << 24 | data[3] << 16 |
+		ev.cookie = len > 5 ? (uint32_t)data[2] << 24 | data[3] << 16 |
 		    data[4] << 8 | data[5] : 0;
 		ev.sec = len > 6 ? data[6] * 1000003L : 0;
 		size = fmt_size(&f, &ev);
