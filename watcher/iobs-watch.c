@@ -24,6 +24,7 @@
 #include "events.h"
 #include "fromfile.h"
 #include "path.h"
+#include "usage.h"
 #include "watch.h"
 
 #define DEFAULT_BUFFER	(64UL * 1024 * 1024)
@@ -49,16 +50,16 @@
 #define BOOKKEEPING	(IN_CREATE | IN_MOVED_FROM | IN_MOVED_TO | \
 			 IN_DELETE | IN_DELETE_SELF | IN_MOVE_SELF)
 
+static const char synopsis[] = "[-1mnqr] [-b size] [-e event[,...]] "
+    "[-o file] [-t seconds] [-x glob] [--exclude[i] regex] "
+    "[--include[i] regex] [--fromfile file] "
+    "[--format fmt [--no-newline] [--timefmt fmt] | --json] [--noleaf] "
+    "[--ready-fd fd] path ...";
+
 static void __dead2
 usage(void)
 {
-	fprintf(stderr, "usage: %s [-1mnqr] [-b size] [-e event[,...]] "
-	    "[-o file] [-t seconds]\n"
-	    "\t[-x glob] [--exclude[i] regex] [--include[i] regex] "
-	    "[--fromfile file]\n"
-	    "\t[--format fmt [--no-newline] [--timefmt fmt] | --json] "
-	    "[--noleaf]\n"
-	    "\t[--ready-fd fd] path ...\n", getprogname());
+	iobs_usage(stderr, synopsis);
 	exit(2);
 }
 
@@ -585,6 +586,7 @@ main(int argc, char *argv[])
 	struct opts o;
 	int i, wakefd;
 
+	iobs_help_version(argc, argv, synopsis);
 	memset(&w, 0, sizeof(w));
 	memset(&o, 0, sizeof(o));
 	w.recursive = 1;
