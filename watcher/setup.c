@@ -355,7 +355,8 @@ walk_from(struct watcher *w, const struct root *r, struct dnode *n,
 	size_t mark;
 	int dfd;
 
-	stash_read(w);
+	if (w->kernel_mask & LISTING_EVENTS)
+		stash_read(w);
 	mark = w->stash.len;
 	dfd = open(sys_path(&w->path), O_RDONLY | O_DIRECTORY | O_CLOEXEC |
 	    (n->parent != 0 ? O_NOFOLLOW : 0));
