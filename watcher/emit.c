@@ -87,7 +87,7 @@ now_ms(void)
 /*
  * The path as inotifywait names it, into w->opath: %w, the root as
  * the user spelled it (a directory with its trailing slash) and the
- * directory below it, then %f, the name, from w->ofile.len on.
+ * directory below it, then %f, the name, from w->fname on.
  */
 static void
 user_path(struct watcher *w, struct dnode *dir, const char *name,
@@ -103,7 +103,7 @@ user_path(struct watcher *w, struct dnode *dir, const char *name,
 		pathbuf_append(pb, w->rel.s, w->rel.len);
 		pathbuf_append(pb, "/", 1);
 	}
-	w->ofile.len = pb->len;		/* where %f starts */
+	w->fname = pb->len;
 	if (name != NULL)
 		pathbuf_append(pb, name, namelen);
 }
@@ -133,9 +133,9 @@ append_lines(struct watcher *w, const char *events, uint32_t cookie)
 	char *p;
 
 	ev.w = w->opath.s;
-	ev.wlen = w->ofile.len;
-	ev.f = w->opath.s + w->ofile.len;
-	ev.flen = w->opath.len - w->ofile.len;
+	ev.wlen = w->fname;
+	ev.f = w->opath.s + w->fname;
+	ev.flen = w->opath.len - w->fname;
 	ev.events = events;
 	ev.cookie = cookie;
 	ev.sec = w->now.tv_sec;

@@ -652,7 +652,6 @@ main(int argc, char *argv[])
 	pathlist_free(&o.excludes);
 	pathbuf_free(&w.path);
 	pathbuf_free(&w.opath);
-	pathbuf_free(&w.ofile);
 	pathbuf_free(&w.rel);
 	pathbuf_free(&w.names);
 	pathbuf_free(&w.stash);

@@ -85,7 +85,8 @@ struct watcher {
 	struct timeval	 now;
 	struct pathbuf	 path, rel, names;
 	struct pathbuf	 stash;		/* events read during a walk */
-	struct pathbuf	 opath, ofile;	/* a record's path, for emit.c */
+	struct pathbuf	 opath;		/* a record's path, for emit.c */
+	size_t		 fname;		/* where %f starts in it */
 	unsigned	 walked;		/* directories listed, for stash_read */
 	struct pending_move pending[PENDING_MAX];
 	int		 npending;
