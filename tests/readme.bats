@@ -61,7 +61,9 @@ run_example() {
 	*) fail "README: no sh or bash example starting '$1'" ;;
 	esac
 	mkfifo "$T/tty"
-	(cd "$T/run" && SHELL=$(command -v "$lang") exec perl -e \
+	# As from a terminal: not inside this suite's make (make check).
+	(cd "$T/run" && unset MAKEFLAGS MFLAGS MAKELEVEL &&
+	    SHELL=$(command -v "$lang") exec perl -e \
 	    '$SIG{INT} = "DEFAULT"; exec @ARGV or die "$ARGV[0]: $!\n"' \
 	    script -qfec "$code" /dev/null) <"$T/tty" >"$T/screen" 2>&1 3>&- &
 	EX_PID=$!
