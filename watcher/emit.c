@@ -228,10 +228,15 @@ append_json(struct watcher *w, const char *events, uint32_t cookie,
 	outq_commit(&w->out, p - start);
 }
 
-/* A record is out: -1 stops here, -t counts its quiet from now. */
+/*
+ * A record is out: --stats-fd counts it, -1 stops here, -t counts its
+ * quiet from now.
+ */
 static void
 printed(struct watcher *w)
 {
+	w->nevents++;
+	w->last_event = w->now;
 	if (w->oneshot)
 		w->stop = 1;
 	if (w->timeout_ms > 0)

@@ -54,7 +54,7 @@ static const char synopsis[] = "[-1mnqr] [-b size] [-e event[,...]] "
     "[-o file] [-t seconds] [-x glob] [--exclude[i] regex] "
     "[--include[i] regex] [--fromfile file] "
     "[--format fmt [--no-newline] [--timefmt fmt] | --json] [--noleaf] "
-    "[--ready-fd fd] path ...";
+    "[--ready-fd fd] [--stats-fd fd] path ...";
 
 static void __dead2
 usage(void)
@@ -240,6 +240,30 @@ check_roots(struct watcher *w)
 	}
 }
 
+/*
+ * --stats-fd: "EVENTS SECONDS.MICROSECONDS", the events written so far
+ * and the time of the last, once a tick when it changed; a reader that
+ * is behind loses a line, not the watcher's time; one that is gone
+ * ends them.
+ */
+static void
+stats_report(struct watcher *w)
+{
+	char line[64];
+	int n;
+
+	if (w->stats_fd == -1 || w->nevents == w->nsent)
+		return;
+	n = snprintf(line, sizeof(line), "%llu %lld.%06ld\n", w->nevents,
+	    (long long)w->last_event.tv_sec, (long)w->last_event.tv_usec);
+	if (write(w->stats_fd, line, n) == n)
+		w->nsent = w->nevents;
+	else if (errno != EAGAIN) {
+		close(w->stats_fd);
+		w->stats_fd = -1;
+	}
+}
+
 static void
 coalesce(struct watcher *w, ssize_t got)
 {
@@ -272,6 +296,7 @@ run(struct watcher *w, int wakefd)
 		if (now_ms() - checked >= ROOT_CHECK_MS) {
 			check_roots(w);
 			flush_or_exit(w, !w->out.nonblock);
+			stats_report(w);
 			checked = now_ms();
 			continue;
 		}
@@ -457,6 +482,7 @@ parse_options(struct watcher *w, struct opts *o, int argc, char *argv[])
 		{ "recursive",		no_argument,		NULL, 'r' },
 		{ "timefmt",		required_argument,	NULL, 'T' },
 		{ "timeout",		required_argument,	NULL, 't' },
+		{ "stats-fd",		required_argument,	NULL, 'S' },
 		{ NULL,			0,			NULL, 0 }
 	};
 	const char *errstr;
@@ -532,6 +558,12 @@ parse_options(struct watcher *w, struct opts *o, int argc, char *argv[])
 		case 'Z':
 			read_fromfile(o, optarg);
 			break;
+		case 'S':
+			w->stats_fd = strtonum(optarg, 3, INT_MAX, &errstr);
+			if (errstr != NULL)
+				errx(2, "--stats-fd %s: descriptor is %s",
+				    optarg, errstr);
+			break;
 		default:
 			usage();
 		}
@@ -567,16 +599,19 @@ set_output(struct watcher *w, const struct opts *o)
 			    o->format);
 		w->fmt.timefmt = o->timefmt;
 	}
-	if (o->outfile != NULL) {
-		int fd = open(o->outfile, O_WRONLY | O_CREAT | O_APPEND |
-		    O_CLOEXEC, 0600);
+}
 
-		if (fd == -1)
-			err(1, "-o %s", o->outfile);
-		if (dup2(fd, STDOUT_FILENO) == -1)
-			err(1, "dup2");
-		close(fd);
-	}
+/* -o: the records go to file, appended, instead of standard output. */
+static void
+open_outfile(const char *file)
+{
+	int fd = open(file, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+
+	if (fd == -1)
+		err(1, "-o %s", file);
+	if (dup2(fd, STDOUT_FILENO) == -1)
+		err(1, "dup2");
+	close(fd);
 }
 
 int
@@ -584,19 +619,35 @@ main(int argc, char *argv[])
 {
 	struct watcher w;
 	struct opts o;
-	int i, wakefd;
+	int i, wakefd, check;
 
 	iobs_help_version(argc, argv, synopsis);
+	check = iobs_check_mode(&argc, &argv);
 	memset(&w, 0, sizeof(w));
 	memset(&o, 0, sizeof(o));
 	w.recursive = 1;
+	w.stats_fd = -1;
 	o.limit = DEFAULT_BUFFER;
 	o.ready_fd = -1;
 	parse_options(&w, &o, argc, argv);
+	if (w.stats_fd != -1 && fcntl(w.stats_fd, F_SETFL, O_NONBLOCK) == -1)
+		err(2, "--stats-fd %d", w.stats_fd);
 	if (w.print_mask == 0)
 		w.print_mask = IN_ALL_EVENTS;
 	w.kernel_mask = w.print_mask | BOOKKEEPING;
 	set_output(&w, &o);
+	/* --check: the options are good; nothing is watched or opened. */
+	if (check) {
+		iobs_exclude_free(&w.exclude);
+		free_regex(&w.exclude_re);
+		free_regex(&w.include_re);
+		fmt_free(&w.fmt);
+		pathlist_free(&o.paths);
+		pathlist_free(&o.excludes);
+		return 0;
+	}
+	if (o.outfile != NULL)
+		open_outfile(o.outfile);
 
 	add_roots(&w, o.paths.n, o.paths.path);
 	add_path_excludes(&w, &o.excludes);
@@ -629,7 +680,8 @@ main(int argc, char *argv[])
 		fputs("Watches established.\n", stderr);
 	/* Readiness, s6-style: a newline once every root is watched. */
 	if (o.ready_fd != -1) {
-		(void)write(o.ready_fd, "\n", 1);
+		if (write(o.ready_fd, "\n", 1) != 1)
+			warn("--ready-fd %d", o.ready_fd);
 		close(o.ready_fd);
 	}
 	w.deadline = now_ms() + w.timeout_ms;
