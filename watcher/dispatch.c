@@ -118,8 +118,11 @@ static void
 lost_retry(struct watcher *w)
 {
 	struct dnode *dir;
-	int i, n = w->nlost;
+	int i, n = w->nlost, quiet = w->quiet;
 
+	/* A directory that failed for a cause of its own was warned of. */
+	if (w->quiet == 0)
+		w->quiet = 1;
 	w->nlost = 0;
 	for (i = 0; i < n; i++) {
 		if ((dir = tree_by_wd(&w->tree, w->lost[i].wd)) == NULL ||
@@ -128,6 +131,7 @@ lost_retry(struct watcher *w)
 			continue;
 		watch_new_dir(w, dir, w->lost[i].name, w->lost[i].namelen);
 	}
+	w->quiet = quiet;
 }
 
 static void
@@ -146,7 +150,8 @@ child_event(struct watcher *w, struct dnode *dir,
 		return;
 	if (ev->mask & IN_CREATE) {
 		if (!excluded && w->recursive) {
-			if (watch_new_dir(w, dir, name, namelen) == -1)
+			watch_new_dir(w, dir, name, namelen);
+			if (tree_child(&w->tree, dir, name, namelen) == NULL)
 				lost_add(w, dir, name, namelen);
 		}
 	} else if (ev->mask & IN_MOVED_FROM) {

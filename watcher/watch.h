@@ -116,7 +116,7 @@ struct watcher {
 /* setup.c */
 void	 watch_open(struct watcher *);
 int	 watch_root(struct watcher *, int root);
-int	 watch_new_dir(struct watcher *, struct dnode *parent,
+void	 watch_new_dir(struct watcher *, struct dnode *parent,
 	    const char *name, size_t namelen);
 void	 watch_forget(struct watcher *, struct dnode *);
 void	 watch_close(struct watcher *);
