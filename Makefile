@@ -39,7 +39,7 @@ TEST_PROGS = $(patsubst tests/%.c,$(BIN)/%,$(TEST_SRC))
 # Fuzz targets, tests/fuzz/NAME.c: each is also linked with a replay
 # main() (tests/fuzz/replay.c), so that the suite runs every corpus
 # file and every kept crash input on each build, sanitized or not.
-FUZZ_TARGETS = stream config scribe
+FUZZ_TARGETS = stream config scribe remote
 FUZZ_PROGS = $(patsubst %,$(BIN)/fuzz-%,$(FUZZ_TARGETS))
 # Where a fuzz program's main() comes from; empty for libFuzzer's.
 FUZZ_MAIN = $(BUILD)/tests/fuzz/replay.o
@@ -81,11 +81,13 @@ $(BIN)/%: $(BUILD)/tests/%.o $(BUILD)/libiobs.a
 $(BIN)/fuzz-stream: $(BUILD)/tests/fuzz/stream.o
 $(BIN)/fuzz-config: $(BUILD)/tests/fuzz/config.o $(BUILD)/supervisor/config.o
 $(BIN)/fuzz-scribe: $(BUILD)/tests/fuzz/scribe.o $(BUILD)/scribe/message.o
+$(BIN)/fuzz-remote: $(BUILD)/tests/fuzz/remote.o $(BUILD)/mirror/rsync.o
 $(FUZZ_PROGS): $(FUZZ_MAIN) $(BUILD)/libiobs.a
 	@mkdir -p $(BIN)
 	$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(BUILD)/libiobs.a $(BSD_LIBS)
 $(BUILD)/tests/fuzz/config.o: CPPFLAGS += -Isupervisor
 $(BUILD)/tests/fuzz/scribe.o: CPPFLAGS += -Iscribe
+$(BUILD)/tests/fuzz/remote.o: CPPFLAGS += -Imirror
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)

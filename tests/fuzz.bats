@@ -37,3 +37,7 @@ replay() {
 @test "fuzz replay: scribe sentences" {
 	replay scribe
 }
+
+@test "fuzz replay: remote destination, rsh and rsync lines" {
+	replay remote
+}

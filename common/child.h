@@ -1,0 +1,35 @@
+/*
+ * Child processes for tools that drive other programs (rsync, ssh): a
+ * fork and exec with chosen standard descriptors and nothing else
+ * inherited, a descriptor that becomes readable when the child exits,
+ * and words quoted for a POSIX shell.
+ */
+#ifndef IOBS_CHILD_H
+#define IOBS_CHILD_H
+
+#include <sys/types.h>
+
+#include <stddef.h>
+
+/*
+ * Runs argv[0] (looked up in PATH) with fd0, fd1, fd2 as its standard
+ * descriptors (-1: /dev/null), every other descriptor closed, signals
+ * unblocked and SIGTERM when the caller dies. Returns the pid, with a
+ * pidfd (readable once the child exits) in *pidfd, or -1 with errno.
+ */
+pid_t	 iobs_spawn(char *const argv[], int fd0, int fd1, int fd2,
+	    int *pidfd);
+
+/*
+ * Reaps the child that pidfd is about: its wait status, or -1. Closes
+ * pidfd.
+ */
+int	 iobs_reap(pid_t, int pidfd);
+
+/*
+ * s in single quotes for a POSIX shell, each ' as '\'': any bytes but
+ * NUL come out of the shell as they went in. Malloc'd.
+ */
+char	*iobs_shell_quote(const char *s);
+
+#endif
