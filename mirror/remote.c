@@ -1733,7 +1733,7 @@ remote_main(struct mirror_options *o, struct remote_dest *d,
     struct iobs_cache *cache, int sigfd)
 {
 	static struct remote r;
-	const char *watch, *env, *errstr;
+	const char *watch, *plugin, *env, *errstr;
 	char why[PATH_MAX + 256];
 	int termfd;
 
@@ -1758,9 +1758,11 @@ remote_main(struct mirror_options *o, struct remote_dest *d,
 	current = &r;
 	if (atexit(cleanup) != 0)
 		err(1, "atexit");
+	/* As iobs-supervise names it: backlog/PLUGIN/PATH. */
 	if ((watch = getenv("IOBS_WATCH")) != NULL && *watch != '\0' &&
-	    cache != NULL && asprintf(&r.backlog_key, "backlog/mirror%s",
-	    watch) == -1)
+	    (plugin = getenv("IOBS_PLUGIN")) != NULL && *plugin != '\0' &&
+	    cache != NULL && asprintf(&r.backlog_key, "backlog/%s%s",
+	    plugin, watch) == -1)
 		err(1, "asprintf");
 	termfd = iobs_signalfd(SIGTERM, SIGINT, 0);
 	run(&r, sigfd, termfd);
