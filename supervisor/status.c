@@ -6,6 +6,7 @@
  *	pipeline/PLUGIN/PATH	one pipeline's state, key=value lines
  *	watch/PATH		a watch's effective config
  *	options/PLUGIN/PATH	PLUGIN's options for PATH, one per line
+ *	backlog/PLUGIN/PATH	a remote mirror's paths waiting (it writes it)
  *
  * PATH is absolute, so it brings its own leading slash.
  */
@@ -92,6 +93,9 @@ status_forget(struct super *s, struct pipeline *p)
 	iobs_cache_del(s->cache, key);
 	free(key);
 	key = options_key(p->plugin, p->path);
+	iobs_cache_del(s->cache, key);
+	free(key);
+	key = key_of("backlog", p->plugin, p->path);
 	iobs_cache_del(s->cache, key);
 	free(key);
 }
@@ -189,13 +193,44 @@ print_one(const char *key, const void *val, size_t len, time_t exp,
 	return 0;
 }
 
+/* A remote mirror's backlog: dest, state, paths waiting, oldest's age. */
+static int
+print_backlog(const char *key, const void *val, size_t len, time_t exp,
+    void *arg)
+{
+	char dest[512], state[32], paths[32], old[32], age[32];
+	int *header = arg;
+	long long t;
+
+	(void)len;
+	(void)exp;
+	field(val, "dest", dest, sizeof(dest));
+	field(val, "state", state, sizeof(state));
+	field(val, "paths", paths, sizeof(paths));
+	t = strtoll(field(val, "oldest", old, sizeof(old)), NULL, 10);
+	if (t > 0)
+		snprintf(age, sizeof(age), "%llds", (long long)time(NULL) - t);
+	else
+		strlcpy(age, "-", sizeof(age));
+	if (!*header) {
+		printf("\n%-24s %-8s %-8s %8s %8s  %s\n", "WATCH", "PLUGIN",
+		    "REMOTE", "WAITING", "OLDEST", "DEST");
+		*header = 1;
+	}
+	key += strlen("backlog/");
+	printf("%-24s %-8.*s %-8s %8s %8s  %s\n", strchr(key, '/') ?
+	    strchr(key, '/') : key, (int)strcspn(key, "/"), key, state, paths,
+	    age, dest);
+	return 0;
+}
+
 /* iobs-supervise status: exit 0 when running, 1 when not. */
 int
 status_print(struct iobs_cache *c)
 {
 	char *val, pidbuf[32], cfg[1024];
 	pid_t pid;
-	int rc;
+	int rc, header = 0;
 
 	rc = iobs_cache_get(c, "supervisor", &val, NULL);
 	if (rc == -1)
@@ -216,7 +251,8 @@ status_print(struct iobs_cache *c)
 	printf("%-24s %-8s %-8s %-5s %-13s %-19s %8s  %s\n", "WATCH",
 	    "PLUGIN", "STATE", "READY", "PIDS", "SINCE", "RESTARTS",
 	    "LAST EXIT");
-	if (iobs_cache_list(c, "pipeline/", print_one, NULL) == -1)
+	if (iobs_cache_list(c, "pipeline/", print_one, NULL) == -1 ||
+	    iobs_cache_list(c, "backlog/", print_backlog, &header) == -1)
 		errx(1, "cache: %s", iobs_cache_strerror(c));
 	return 0;
 }
