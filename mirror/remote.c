@@ -182,6 +182,7 @@ struct remote {
 static struct remote *current;
 
 static void	 event(struct remote *, enum revent);
+static int	 excluded(struct remote *, const char *);
 
 /* Buffers */
 
@@ -314,8 +315,8 @@ dirty_add(struct remote *r, const char *rel, int tree)
 {
 	int64_t now = now_ms();
 
-	if (pathset_get(&r->dirty.tree, "") != NULL)
-		return;		/* a whole sync is coming */
+	if (pathset_get(&r->dirty.tree, "") != NULL || excluded(r, rel))
+		return;		/* a whole sync is coming; not ours */
 	if (batch_size(&r->dirty) == 0)
 		r->window = now;
 	r->last = now;
@@ -1042,10 +1043,13 @@ static int
 partial(struct remote *r, const struct buf *e)
 {
 	const char *p, *nl;
-	char *line, *rel, *dst;
+	char *line, *rel, *dst, *par;
 	int all = 0, some = 0;
 
-	dst = r->d.kind == RK_SSH ? r->d.spec : NULL;
+	/* The receiver names paths below its own directory. */
+	if (asprintf(&dst, "%s/", r->d.kind == RK_SSH ? r->d.path : "")
+	    == -1)
+		err(1, "asprintf");
 	for (p = e->s; p != NULL && *p != '\0'; p = nl ? nl + 1 : NULL) {
 		nl = strchr(p, '\n');
 		if ((line = strndup(p, nl ? (size_t)(nl - p) : strlen(p))) ==
@@ -1058,13 +1062,18 @@ partial(struct remote *r, const struct buf *e)
 			    NULL)
 				all = 1;
 			else {
+				/* A temporary name there touched its directory. */
 				pathset_add(&r->dirty.tree, rel, now_ms());
+				par = parent_of(rel);
+				pathset_add(&r->dirty.plain, par, now_ms());
+				free(par);
 				some = 1;
 				free(rel);
 			}
 		}
 		free(line);
 	}
+	free(dst);
 	return all || !some ? -1 : 0;
 }
 
@@ -1154,6 +1163,7 @@ step_done(struct remote *r)
 	case K_SCRIPT:
 		if (code == 97) {
 			/* Its directory is gone there: a whole sync makes it. */
+			free(r->why);
 			if (asprintf(&r->why, "%s: no such directory there",
 			    r->d.path) == -1)
 				err(1, "asprintf");
@@ -1181,10 +1191,15 @@ step_done(struct remote *r)
 	case K_RSYNC:
 		if (code == 23 || code == 24) {
 			set_why(r, &s->errors, status);
-			if (partial(r, &s->errors) == -1)
+			/* Messages cut short may hide a path: all go back. */
+			if (s->errors.len >= CAPTURE_MAX ||
+			    partial(r, &s->errors) == -1)
 				batch_merge(&r->dirty, &r->sent);
-			else
+			else {
+				r->dirty.oldest = oldest(r->dirty.oldest,
+				    r->sent.oldest);
 				batch_clear(&r->sent);
+			}
 			r->nsteps = 0;
 			buf_free(&s->output);
 			buf_free(&s->errors);
@@ -1337,7 +1352,7 @@ moved_to(struct remote *r, const char *to, uint32_t cookie)
 	r->nmoves--;
 	if (excluded(r, from) || path_below(to, from) ||
 	    pathset_get(&r->dirty.tree, "") != NULL) {
-		dirty_add(r, from, 0);
+		dirty_add(r, from, 0);	/* not if excluded: never deleted */
 		dirty_add(r, to, 1);
 		free(from);
 		return;
@@ -1408,8 +1423,9 @@ change(struct remote *r, const struct iobs_record *rec, const char *rel)
 		pathset_add(&r->writing, rel, now_ms());
 	else if (m & IN_ATTRIB)
 		dirty_add(r, rel, 0);
-	/* Its directory's times changed too. */
-	if ((m & (IN_CREATE | IN_DELETE | IN_MOVED_TO)) && rel[0] != '\0') {
+	/* Its directory's times changed too, on both sides of a rename. */
+	if ((m & (IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO)) &&
+	    rel[0] != '\0') {
 		par = parent_of(rel);
 		dirty_add(r, par, 0);
 		free(par);
@@ -1764,6 +1780,9 @@ remote_main(struct mirror_options *o, struct remote_dest *d,
 	    cache != NULL && asprintf(&r.backlog_key, "backlog/%s%s",
 	    plugin, watch) == -1)
 		err(1, "asprintf");
+	/* A child gone while we write its list: its status says why. */
+	if (signal(SIGPIPE, SIG_IGN) == SIG_ERR)
+		err(1, "signal");
 	termfd = iobs_signalfd(SIGTERM, SIGINT, 0);
 	run(&r, sigfd, termfd);
 	close(termfd);

@@ -96,6 +96,12 @@ teardown() {
 	[ "$(inode "$DST/moved")" = "$dino" ]
 	# -v itemizes what rsync sends: no file's data.
 	run ! grep -E '^[<>]f' "$T/mirror.out"
+	# Between directories: both directories' times follow.
+	mkdir "$SRC/from" "$SRC/to"
+	echo f >"$SRC/from/f"
+	wait_converged 10
+	mv "$SRC/from/f" "$SRC/to/f"
+	wait_converged 10
 	# A file moved over another: the other is replaced, not kept.
 	echo x >"$SRC/x"
 	echo y >"$SRC/y"
@@ -141,6 +147,17 @@ teardown() {
 	rm -r "$SRC/d5"
 	for i in $(seq 1 100); do echo "again $i" >"$SRC/d2b/f$i"; done
 	wait_converged 30
+}
+
+@test "remote: seeded random storms converge, one after another" {
+	sshd_setup
+	mkdir "$T/outside"
+	storm -n 300 -s 1000 "$SRC" "$T/outside"
+	start_remote "$HOST:$DST" -e "$RSH"
+	for seed in 1 2 3; do
+		storm -n 2000 -s "$seed" "$SRC" "$T/outside"
+		wait_converged 30
+	done
 }
 
 @test "remote: an rsync daemon, rsync://host:port/module" {
@@ -189,12 +206,18 @@ teardown() {
 	echo t >"$SRC/x.tmp"
 	echo t >"$SRC/a/only"
 	echo mine >"$DST/y.tmp"
+	echo mine >"$DST/x.tmp"
 	start_remote_nowait "$HOST:$DST" -e "$RSH" -x '*.tmp' -x a/only
 	wait_for 10 test -d "$DST/a"
 	echo t2 >"$SRC/z.tmp"
 	echo ok >"$SRC/ok"
 	wait_for 10 test -f "$DST/ok"
-	assert_file_not_exist "$DST/x.tmp"
+	# Renamed from an excluded name: copied, the excluded one kept.
+	mv "$SRC/x.tmp" "$SRC/was-tmp"
+	wait_for 10 test -f "$DST/was-tmp"
+	assert_equal "$(cat "$DST/x.tmp")" mine
+	rm "$SRC/was-tmp"
+	wait_for 10 test ! -e "$DST/was-tmp"
 	assert_file_not_exist "$DST/z.tmp"
 	assert_file_not_exist "$DST/a/only"
 	assert_file_exist "$DST/y.tmp"

@@ -29,6 +29,8 @@ need_sshd() {
 
 # sshd_setup: keys, sshd_config and the client's ssh_config under
 # $T/ssh; RSH is the remote-shell command, HOST the name to use.
+# Sessions get SHLVL=1, so that bash under sshd does not read the
+# user's .bashrc: it is slow on some machines, and none of the test's.
 sshd_setup() {
 	need_sshd
 	local d=$T/ssh
@@ -52,6 +54,7 @@ sshd_setup() {
 	MaxSessions 64
 	MaxStartups 64
 	LogLevel VERBOSE
+	SetEnv SHLVL=1
 	CONF
 	printf '[127.0.0.1]:%s %s\n' "$SSH_PORT" "$(cat "$d/host.pub")" \
 	    >"$d/known_hosts"
