@@ -1,11 +1,10 @@
 /*
- * Child processes: fork and exec with chosen descriptors, pidfds, and
- * words for a POSIX shell.
+ * Child processes: fork and exec with chosen descriptors, and words
+ * for a POSIX shell.
  */
 #define _GNU_SOURCE
 
 #include <sys/prctl.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 
 #include <err.h>
@@ -31,7 +30,7 @@ child_fd(int fd, int target, int devnull)
 }
 
 pid_t
-iobs_spawn(char *const argv[], int fd0, int fd1, int fd2, int *pidfd)
+iobs_spawn(char *const argv[], int fd0, int fd1, int fd2)
 {
 	sigset_t none;
 	pid_t pid, parent = getpid();
@@ -68,27 +67,7 @@ iobs_spawn(char *const argv[], int fd0, int fd1, int fd2, int *pidfd)
 		_exit(127);
 	}
 	close(devnull);
-	if ((*pidfd = syscall(SYS_pidfd_open, pid, 0)) == -1) {
-		save = errno;
-		kill(pid, SIGKILL);
-		waitpid(pid, NULL, 0);
-		errno = save;
-		return -1;
-	}
-	(void)fcntl(*pidfd, F_SETFD, FD_CLOEXEC);
 	return pid;
-}
-
-int
-iobs_reap(pid_t pid, int pidfd)
-{
-	int status;
-
-	close(pidfd);
-	while (waitpid(pid, &status, 0) == -1)
-		if (errno != EINTR)
-			return -1;
-	return status;
 }
 
 char *

@@ -1,8 +1,8 @@
 /*
  * Child processes for tools that drive other programs (rsync, ssh): a
  * fork and exec with chosen standard descriptors and nothing else
- * inherited, a descriptor that becomes readable when the child exits,
- * and words quoted for a POSIX shell.
+ * inherited, and words quoted for a POSIX shell. The caller learns of
+ * an exit through SIGCHLD (a signalfd in its poll loop).
  */
 #ifndef IOBS_CHILD_H
 #define IOBS_CHILD_H
@@ -14,17 +14,10 @@
 /*
  * Runs argv[0] (looked up in PATH) with fd0, fd1, fd2 as its standard
  * descriptors (-1: /dev/null), every other descriptor closed, signals
- * unblocked and SIGTERM when the caller dies. Returns the pid, with a
- * pidfd (readable once the child exits) in *pidfd, or -1 with errno.
+ * unblocked and SIGTERM when the caller dies. Returns the pid, or -1
+ * with errno.
  */
-pid_t	 iobs_spawn(char *const argv[], int fd0, int fd1, int fd2,
-	    int *pidfd);
-
-/*
- * Reaps the child that pidfd is about: its wait status, or -1. Closes
- * pidfd.
- */
-int	 iobs_reap(pid_t, int pidfd);
+pid_t	 iobs_spawn(char *const argv[], int fd0, int fd1, int fd2);
 
 /*
  * s in single quotes for a POSIX shell, each ' as '\'': any bytes but

@@ -75,7 +75,7 @@ enum stepkind { K_GUARD, K_COUNT, K_SCRIPT, K_RSYNC };
 struct step {
 	enum stepkind	 kind;
 	pid_t		 pid;
-	int		 pidfd, in, out, err;
+	int		 in, out, err;
 	struct buf	 input, output, errors;
 };
 
@@ -144,7 +144,6 @@ struct remote {
 	char		*rsh_line;	/* for rsync -e */
 	char		*ctldir, *ctlpath;	/* NULL: no control master */
 	pid_t		 master;
-	int		 masterfd;
 
 	char		*root;		/* source, "" for "/"; NULL before */
 	size_t		 rootlen;
@@ -381,7 +380,7 @@ step_start(struct remote *r, enum stepkind kind, char **argv,
 		err(1, "pipe");
 	fflush(stdout);
 	s->pid = iobs_spawn(argv, in[0], out_ours ? STDOUT_FILENO : out[1],
-	    er[1], &s->pidfd);
+	    er[1]);
 	close(in[0]);
 	close(er[1]);
 	if (out[1] != -1)
@@ -449,15 +448,17 @@ step_read(int *fd, struct buf *b)
 	}
 }
 
-/* The child exited: its status, its pipes drained and closed. */
-static int
+/* The child exited (reaped): its pipes drained and closed. */
+static void
 step_end(struct step *s)
 {
-	int status;
-
 	if (s->in != -1)
 		close(s->in);
-	status = iobs_reap(s->pid, s->pidfd);
+	/* The child is gone: what it wrote is all there, up to EOF. */
+	if (s->out != -1)
+		fcntl(s->out, F_SETFL, 0);
+	if (s->err != -1)
+		fcntl(s->err, F_SETFL, 0);
 	while (s->out != -1)
 		step_read(&s->out, &s->output);
 	while (s->err != -1)
@@ -465,6 +466,17 @@ step_end(struct step *s)
 	s->pid = 0;
 	s->in = -1;
 	buf_free(&s->input);
+}
+
+/* Waits for pid: its wait status. */
+static int
+reap(pid_t pid)
+{
+	int status;
+
+	while (waitpid(pid, &status, 0) == -1)
+		if (errno != EINTR)
+			return -1;
 	return status;
 }
 
@@ -474,6 +486,7 @@ step_kill(struct step *s)
 	if (s->pid == 0)
 		return;
 	kill(s->pid, SIGTERM);
+	reap(s->pid);
 	step_end(s);
 	buf_free(&s->output);
 	buf_free(&s->errors);
@@ -517,7 +530,7 @@ master_stop(struct remote *r)
 	if (r->master == 0)
 		return;
 	kill(r->master, SIGTERM);
-	iobs_reap(r->master, r->masterfd);
+	reap(r->master);
 	r->master = 0;
 }
 
@@ -546,7 +559,7 @@ master_start(struct remote *r)
 	argv = words_add(argv, &n, "--");
 	argv = words_add(argv, &n, r->d.host);
 	/* Its complaints are the runs' too: they say them. */
-	if ((r->master = iobs_spawn(argv, -1, -1, -1, &r->masterfd)) == -1)
+	if ((r->master = iobs_spawn(argv, -1, -1, -1)) == -1)
 		r->master = 0;
 	words_free(argv);
 }
@@ -663,8 +676,9 @@ rsync_argv(struct remote *r, enum stepkind kind)
 	if (kind == K_RSYNC && !r->full) {
 		v = words_add(v, &n, "--files-from=-");
 		v = words_add(v, &n, "--from0");
-		if (r->d.kind == RK_DAEMON)
-			v = words_add(v, &n, "--delete-missing-args");
+		/* Gone since the list was made: its record follows. */
+		v = words_add(v, &n, r->d.kind == RK_DAEMON ?
+		    "--delete-missing-args" : "--ignore-missing-args");
 	}
 shell:
 	if (r->d.kind == RK_SSH) {
@@ -945,8 +959,6 @@ start:
 	r->stepno = -1;
 }
 
-static void	 step_next(struct remote *);
-
 /* The step after the one that ended well, or the run's end. */
 static void
 step_next(struct remote *r)
@@ -1035,16 +1047,32 @@ set_why(struct remote *r, const struct buf *e, int status)
 		err(1, "asprintf");
 }
 
+/* A source entry gone while rsync read it: a record about it follows. */
+static int
+vanish_line(const char *line)
+{
+	size_t n = strlen(line);
+
+	return strncmp(line, "file has vanished: ", 19) == 0 ||
+	    (strncmp(line, "rsync: [sender] ", 16) == 0 && n > 30 &&
+	    strcmp(line + n - 30, "No such file or directory (2)") == 0);
+}
+
 /*
  * rsync's 23 (some files failed) and 24 (some vanished): the paths its
- * lines name go back; all of them when a line names none of ours.
+ * lines name go back to the dirty set, with their directories. -1 when
+ * a line names none of ours, or rsync skipped its deletes: all of them
+ * go back. *vanished says whether every failure was the source's, in
+ * flux: not the remote's fault, no reason to back off.
  */
 static int
-partial(struct remote *r, const struct buf *e)
+partial(struct remote *r, const struct buf *e, int *vanished)
 {
 	const char *p, *nl;
 	char *line, *rel, *dst, *par;
 	int all = 0, some = 0;
+
+	*vanished = 1;
 
 	/* The receiver names paths below its own directory. */
 	if (asprintf(&dst, "%s/", r->d.kind == RK_SSH ? r->d.path : "")
@@ -1055,9 +1083,13 @@ partial(struct remote *r, const struct buf *e)
 		if ((line = strndup(p, nl ? (size_t)(nl - p) : strlen(p))) ==
 		    NULL)
 			err(1, "strndup");
+		if (strstr(line, "skipping file deletion") != NULL)
+			all = 1;
 		if ((strncmp(line, "rsync: ", 7) == 0 &&
 		    strncmp(line, "rsync: connection", 17) != 0) ||
 		    strncmp(line, "file has vanished", 17) == 0) {
+			if (!vanish_line(line))
+				*vanished = 0;
 			if ((rel = rsync_error_path(line, r->src, dst)) ==
 			    NULL)
 				all = 1;
@@ -1111,18 +1143,18 @@ publish(struct remote *r, int force)
 	r->pub_paths = n;
 }
 
-/* The child of the step out exited. */
+/* The child of the step out exited with status. */
 static void
-step_done(struct remote *r)
+step_done(struct remote *r, int status)
 {
 	struct step *s = &r->step;
 	enum stepkind kind = s->kind;
 	const char *p, *nl;
 	long long deletes = 0;
 	size_t i;
-	int status, code;
+	int code, vanished;
 
-	status = step_end(s);
+	step_end(s);
 	code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 	switch (kind) {
 	case K_GUARD:
@@ -1192,8 +1224,8 @@ step_done(struct remote *r)
 		if (code == 23 || code == 24) {
 			set_why(r, &s->errors, status);
 			/* Messages cut short may hide a path: all go back. */
-			if (s->errors.len >= CAPTURE_MAX ||
-			    partial(r, &s->errors) == -1)
+			if (partial(r, &s->errors, &vanished) == -1 ||
+			    s->errors.len >= CAPTURE_MAX)
 				batch_merge(&r->dirty, &r->sent);
 			else {
 				r->dirty.oldest = oldest(r->dirty.oldest,
@@ -1203,7 +1235,10 @@ step_done(struct remote *r)
 			r->nsteps = 0;
 			buf_free(&s->output);
 			buf_free(&s->errors);
-			event(r, E_PARTIAL);
+			/* Sent again at once, without a word: a storm. */
+			if (vanished && r->dirty.plain.n + r->dirty.tree.n > 0)
+				r->window = r->last = now_ms();
+			event(r, vanished ? E_OK : E_PARTIAL);
 			return;
 		}
 		if (code != 0)
@@ -1668,14 +1703,14 @@ finished(struct remote *r)
 }
 
 static void
-run(struct remote *r, int sigfd, int termfd)
+run(struct remote *r, int sigfd, int termfd, int chldfd)
 {
 	static struct iobs_reader rd;
 	struct signalfd_siginfo si;
 	struct pollfd pfd[7];
 	struct step *s = &r->step;
 	char *line;
-	int n, i, hup, term = 0;
+	int n, i, hup, term = 0, status;
 
 	iobs_reader_init(&rd, STDIN_FILENO);
 	while (!finished(r)) {
@@ -1684,7 +1719,7 @@ run(struct remote *r, int sigfd, int termfd)
 		    0 };
 		pfd[n++] = (struct pollfd){ sigfd, POLLIN, 0 };
 		pfd[n++] = (struct pollfd){ termfd, POLLIN, 0 };
-		pfd[n++] = (struct pollfd){ s->pid ? s->pidfd : -1, POLLIN, 0 };
+		pfd[n++] = (struct pollfd){ chldfd, POLLIN, 0 };
 		pfd[n++] = (struct pollfd){ s->pid ? s->in : -1, POLLOUT, 0 };
 		pfd[n++] = (struct pollfd){ s->pid ? s->out : -1, POLLIN, 0 };
 		pfd[n++] = (struct pollfd){ s->pid ? s->err : -1, POLLIN, 0 };
@@ -1722,13 +1757,14 @@ run(struct remote *r, int sigfd, int termfd)
 			step_read(&s->out, &s->output);
 		if (s->pid != 0 && s->err != -1 && pfd[6].revents)
 			step_read(&s->err, &s->errors);
-		if (s->pid != 0 && (pfd[3].revents & POLLIN))
-			step_done(r);
-		if (r->master != 0 && poll(&(struct pollfd){ r->masterfd,
-		    POLLIN, 0 }, 1, 0) == 1) {
-			iobs_reap(r->master, r->masterfd);
+		/* SIGCHLD: the step's child, or the control master, ended. */
+		while (read(chldfd, &si, sizeof(si)) == sizeof(si))
+			continue;
+		if (s->pid != 0 && waitpid(s->pid, &status, WNOHANG) == s->pid)
+			step_done(r, status);
+		if (r->master != 0 && waitpid(r->master, &status, WNOHANG) ==
+		    r->master)
 			r->master = 0;
-		}
 		timers(r);
 	}
 	for (i = 0; r->eof && i == 0; i++)
@@ -1751,7 +1787,7 @@ remote_main(struct mirror_options *o, struct remote_dest *d,
 	static struct remote r;
 	const char *watch, *plugin, *env, *errstr;
 	char why[PATH_MAX + 256];
-	int termfd;
+	int termfd, chldfd;
 
 	memset(&r, 0, sizeof(r));
 	r.o = *o;
@@ -1784,8 +1820,10 @@ remote_main(struct mirror_options *o, struct remote_dest *d,
 	if (signal(SIGPIPE, SIG_IGN) == SIG_ERR)
 		err(1, "signal");
 	termfd = iobs_signalfd(SIGTERM, SIGINT, 0);
-	run(&r, sigfd, termfd);
+	chldfd = iobs_signalfd(SIGCHLD, 0);
+	run(&r, sigfd, termfd, chldfd);
 	close(termfd);
+	close(chldfd);
 	cleanup();
 	batch_clear(&r.dirty);
 	batch_clear(&r.sent);

@@ -41,6 +41,7 @@ remote_dest_parse(const char *dest, struct remote_dest *d, char *why,
     size_t whylen)
 {
 	const char *p, *host, *rest;
+	char *b;
 	size_t hlen;
 
 	if (strncmp(dest, "rsync://", 8) == 0) {
@@ -84,12 +85,13 @@ remote_dest_parse(const char *dest, struct remote_dest *d, char *why,
 	/* [user@][host]: the brackets are rsync's, not ssh's. */
 	hlen = p - dest;
 	d->host = xstrndup(dest, hlen);
-	if ((host = strchr(d->host, '[')) != NULL) {
-		memmove((char *)host, host + 1, strlen(host));
-		if ((rest = strchr(d->host, ']')) != NULL)
-			memmove((char *)rest, rest + 1, strlen(rest));
+	if ((b = strchr(d->host, '[')) != NULL) {
+		memmove(b, b + 1, strlen(b));
+		if ((b = strchr(d->host, ']')) != NULL)
+			memmove(b, b + 1, strlen(b));
 	}
-	d->path = xstrndup(p[1] ? p + 1 : ".", strlen(p[1] ? p + 1 : "."));
+	rest = p[1] != '\0' ? p + 1 : ".";
+	d->path = xstrndup(rest, strlen(rest));
 	d->spec = with_slash(dest);
 	return 1;
 daemon:

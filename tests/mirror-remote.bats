@@ -158,6 +158,9 @@ teardown() {
 		storm -n 2000 -s "$seed" "$SRC" "$T/outside"
 		wait_converged 30
 	done
+	# Entries gone while rsync read them are the source's flux, not a
+	# remote failing: sent again at once, no back-off, no report.
+	run ! grep 'retrying' "$T/mirror.err"
 }
 
 @test "remote: an rsync daemon, rsync://host:port/module" {
@@ -185,6 +188,19 @@ teardown() {
 	assert_file_exist "$DST/keep"
 	run -0 iobs-mirror -f -e "$RSH" "$HOST:$DST" <"$T/s"
 	assert_file_not_exist "$DST/keep"
+}
+
+@test "remote: -n changes nothing there, says what it would do" {
+	sshd_setup
+	mkdir "$DST"
+	echo a >"$SRC/a"
+	echo old >"$DST/old"
+	stream "$T/s" "$SRC"
+	run -0 iobs-mirror -n -e "$RSH" "$HOST:$DST" <"$T/s"
+	assert_line --partial "*deleting"
+	assert_line --regexp '^<f.* a$'
+	assert_file_exist "$DST/old"
+	assert_file_not_exist "$DST/a"
 }
 
 @test "remote: --max-delete stops a whole sync that would delete more" {
