@@ -1047,15 +1047,22 @@ set_why(struct remote *r, const struct buf *e, int status)
 		err(1, "asprintf");
 }
 
-/* A source entry gone while rsync read it: a record about it follows. */
+/*
+ * A source entry gone, or replaced by another type, while rsync read
+ * it (ENOENT, ENOTDIR, ELOOP from its O_NOFOLLOW): a record follows.
+ */
 static int
 vanish_line(const char *line)
 {
 	size_t n = strlen(line);
 
-	return strncmp(line, "file has vanished: ", 19) == 0 ||
-	    (strncmp(line, "rsync: [sender] ", 16) == 0 && n > 30 &&
-	    strcmp(line + n - 30, "No such file or directory (2)") == 0);
+	if (strncmp(line, "file has vanished: ", 19) == 0)
+		return 1;
+	if (strncmp(line, "rsync: [sender] ", 16) != 0)
+		return 0;
+	return (n > 4 && strcmp(line + n - 4, " (2)") == 0) ||
+	    (n > 5 && (strcmp(line + n - 5, " (20)") == 0 ||
+	    strcmp(line + n - 5, " (40)") == 0));
 }
 
 /*
