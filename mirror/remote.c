@@ -768,15 +768,31 @@ list_tree(struct remote *r, int dfd, const char *rel, struct buf *b,
 	closedir(dir);
 }
 
-/* The source entry rel: 1 there, 0 proven gone, -1 unknown. */
+/*
+ * The source entry rel: 1 there, 0 proven gone, -1 unknown. A path
+ * through a symlink is gone: rsync would read, and the remote write,
+ * through it.
+ */
 static int
 source_has(struct remote *r, const char *rel, struct stat *st)
 {
-	char *p;
+	char *p, *slash;
+	size_t base = strlen(r->src);
 	int rc;
 
 	if (asprintf(&p, "%s%s", r->src, rel) == -1)
 		err(1, "asprintf");
+	for (slash = strchr(p + base, '/'); slash != NULL;
+	    slash = strchr(slash + 1, '/')) {
+		*slash = '\0';
+		rc = lstat(p, st);
+		*slash = '/';
+		if (rc == -1 || !S_ISDIR(st->st_mode)) {
+			rc = rc == -1 && errno != ENOENT && errno != ENOTDIR;
+			free(p);
+			return rc ? -1 : 0;
+		}
+	}
 	rc = lstat(p, st);
 	free(p);
 	if (rc == 0)

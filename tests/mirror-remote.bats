@@ -134,6 +134,23 @@ teardown() {
 	assert_not_exist "$DST/pwned"
 }
 
+@test "remote: a path through a source symlink is never sent through it" {
+	sshd_setup
+	mkdir "$T/outside"
+	echo secret >"$T/outside/secret"
+	ln -s "$T/outside" "$SRC/a"
+	stream "$T/s" "$SRC"
+	{
+		cat "$T/s"
+		sleep 2
+		printf '1764057600.000000\tCLOSE_WRITE,CLOSE\t0\t%s\n' \
+		    "$SRC/a/secret"
+		sleep 2
+	} | iobs-mirror -e "$RSH" "$HOST:$DST" 2>"$T/mirror.err" || true
+	[ -L "$DST/a" ]
+	run ! grep -r secret "$DST"
+}
+
 @test "remote: a storm converges" {
 	sshd_setup
 	start_remote "$HOST:$DST" -e "$RSH"
