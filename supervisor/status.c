@@ -212,15 +212,15 @@ print_backlog(const char *key, const void *val, size_t len, time_t exp,
 		snprintf(age, sizeof(age), "%llds", (long long)time(NULL) - t);
 	else
 		strlcpy(age, "-", sizeof(age));
+	/* The destination first: no line here reads as a pipeline's. */
 	if (!*header) {
-		printf("\n%-24s %-8s %-8s %8s %8s  %s\n", "WATCH", "PLUGIN",
-		    "REMOTE", "WAITING", "OLDEST", "DEST");
+		printf("\n%-32s %-8s %8s %8s  %s\n", "REMOTE", "STATE",
+		    "WAITING", "OLDEST", "WATCH");
 		*header = 1;
 	}
 	key += strlen("backlog/");
-	printf("%-24s %-8.*s %-8s %8s %8s  %s\n", strchr(key, '/') ?
-	    strchr(key, '/') : key, (int)strcspn(key, "/"), key, state, paths,
-	    age, dest);
+	printf("%-32s %-8s %8s %8s  %s\n", dest, state, paths, age,
+	    strchr(key, '/') ? strchr(key, '/') : key);
 	return 0;
 }
 

@@ -21,11 +21,12 @@ teardown() {
 	common_teardown
 }
 
-# backlog_field N: the Nth column of the remote mirror's backlog line.
+# backlog_field N: the Nth column of the remote mirror's backlog line:
+# 1 dest, 2 state, 3 paths waiting, 4 age of the oldest, 5 watch.
 backlog_field() {
 	status | awk -v w="$SRC" -v n="$1" '
-	/^WATCH +PLUGIN +REMOTE/ { b = 1; next }
-	b && $1 == w { print $n }'
+	/^REMOTE +STATE +WAITING/ { b = 1; next }
+	b && $5 == w { print $n }'
 }
 
 @test "supervise: mirror_destination = host:/path, status shows the backlog" {
@@ -45,16 +46,51 @@ backlog_field() {
 	start_sup
 	wait_ready "$SRC" mirror
 	wait_converged 20
-	wait_for 10 eval '[ "$(backlog_field 3)" = live ]'
-	[ "$(backlog_field 4)" = 0 ]
-	[ "$(backlog_field 6)" = "$HOST:$DST" ]
+	wait_for 10 eval '[ "$(backlog_field 2)" = live ]'
+	[ "$(backlog_field 3)" = 0 ]
+	[ "$(backlog_field 1)" = "$HOST:$DST" ]
+	# A pipeline's own line is as it was.
+	is_ready "$SRC" mirror
 	stop_sshd
 	for i in 1 2 3; do echo "$i" >"$SRC/f$i"; done
-	wait_for 10 eval '[ "$(backlog_field 3)" = away ]'
-	[ "$(backlog_field 4)" -ge 3 ]
-	[ "$(backlog_field 5)" != - ]
+	wait_for 10 eval '[ "$(backlog_field 2)" = away ]'
+	[ "$(backlog_field 3)" -ge 3 ]
+	[ "$(backlog_field 4)" != - ]
 	start_sshd
 	wait_converged 30
-	wait_for 10 eval '[ "$(backlog_field 4)" = 0 ]'
-	[ "$(backlog_field 3)" = live ]
+	wait_for 10 eval '[ "$(backlog_field 3)" = 0 ]'
+	[ "$(backlog_field 2)" = live ]
+}
+
+@test "supervise: a new remote mirror_destination is synced whole; a local one refused" {
+	sshd_setup
+	echo a >"$SRC/a"
+	rc() {
+		cat >"$T/rc" <<-EOF
+		[global]
+		state_dir = $STATE
+		watch_config = yes
+		restart_delay = 0.2
+		[watches]
+		[[data]]
+		plugins = mirror
+		mirror_destination = $1
+		mirror_rsh = $RSH
+		EOF
+	}
+	rc "$HOST:$DST"
+	start_sup
+	wait_ready "$SRC" mirror
+	wait_converged 20
+	read -r W P <<<"$(pids_of "$SRC" mirror)"
+	rc "$HOST:$T/m2"
+	wait_for 20 treecmp -q "$SRC" "$T/m2"
+	echo b >"$SRC/b"
+	wait_for 10 treecmp -q "$SRC" "$T/m2"
+	rc "$T/local"
+	wait_for 10 grep -q "a local destination for a remote mirror" "$T/log"
+	echo c >"$SRC/c"
+	wait_for 10 treecmp -q "$SRC" "$T/m2"
+	# The same process all along: reconfigured, not restarted.
+	[ "$(pids_of "$SRC" mirror)" = "$W $P" ]
 }
