@@ -661,6 +661,12 @@ rsync_argv(struct remote *r, enum stepkind kind)
 		v = words_add(v, &n, "--no-owner");
 		v = words_add(v, &n, "--no-group");
 	}
+	if (r->o.xattrs)
+		v = words_add(v, &n, "--xattrs");
+	if (r->o.acls)
+		v = words_add(v, &n, "--acls");
+	if (r->o.fsync)
+		v = words_add(v, &n, "--fsync");
 	for (i = 0; i < r->o.exclude.n; i++) {
 		x = rsync_exclude(r->o.exclude.pattern[i].glob);
 		v = words_add(v, &n, "--exclude");

@@ -220,6 +220,19 @@ teardown() {
 	assert_file_not_exist "$DST/a"
 }
 
+@test "remote: -X sends extended attributes, as rsync --xattrs" {
+	sshd_setup
+	echo a >"$SRC/a"
+	setfattr -n user.colour -v blue "$SRC/a" 2>/dev/null ||
+	    skip "no user xattrs on this file system"
+	start_remote "$HOST:$DST" -e "$RSH" -X
+	run -0 --separate-stderr getfattr --only-values -n user.colour "$DST/a"
+	assert_output blue
+	echo b >"$SRC/b"
+	setfattr -n user.colour -v red "$SRC/b"
+	wait_for 10 eval '[ "$(getfattr --only-values -n user.colour "$DST/b" 2>/dev/null)" = red ]'
+}
+
 @test "remote: --max-delete stops a whole sync that would delete more" {
 	sshd_setup
 	mkdir "$DST"
