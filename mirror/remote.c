@@ -38,11 +38,11 @@
 #include "remote.h"
 
 #define BATCH_QUIET_MS	5	/* a batch waits for the stream to rest this, */
-#define WINDOW_MS	100	/* but no longer than this after its first path */
+#define WINDOW_MS	100	/* but no longer than this after the first */
 #define BACKOFF_MS	1000	/* a failed run is tried again after this, */
 #define BACKOFF_MAX_MS	60000	/* doubling up to this */
 #define BACKLOG_MAX	100000	/* paths waiting before a whole sync instead */
-#define PUBLISH_MS	1000	/* the backlog in the cache, at most this often */
+#define PUBLISH_MS	1000	/* the backlog to the cache, this often */
 #define CAPTURE_MAX	65536	/* of a child's output kept */
 #define BACKLOG_ENV	"IOBS_REMOTE_BACKLOG"
 
@@ -918,7 +918,7 @@ run_start(struct remote *r)
 			list_add(&list, &seen, rel, 0);
 			continue;
 		}
-		/* Gone from the source: gone there, and its directory's time. */
+		/* Gone from the source: gone there; its directory's time. */
 		pathset_add(&gone, rel, 0);
 		par = parent_of(rel);
 		list_add(&list, &seen, par, 0);
@@ -1123,7 +1123,7 @@ partial(struct remote *r, const struct buf *e, int *vanished)
 			    NULL)
 				all = 1;
 			else {
-				/* A temporary name there touched its directory. */
+				/* A temporary name touched its directory. */
 				pathset_add(&r->dirty.tree, rel, now_ms());
 				par = parent_of(rel);
 				pathset_add(&r->dirty.plain, par, now_ms());
@@ -1223,7 +1223,7 @@ step_done(struct remote *r, int status)
 		break;
 	case K_SCRIPT:
 		if (code == 97) {
-			/* Its directory is gone there: a whole sync makes it. */
+			/* No directory there: a whole sync makes it. */
 			free(r->why);
 			if (asprintf(&r->why, "%s: no such directory there",
 			    r->d.path) == -1)

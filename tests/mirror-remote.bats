@@ -177,7 +177,10 @@ teardown() {
 	done
 	# Entries gone while rsync read them are the source's flux, not a
 	# remote failing: sent again at once, no back-off, no report.
-	run ! grep 'retrying' "$T/mirror.err"
+	if grep -q 'retrying' "$T/mirror.err"; then
+		cat "$T/mirror.err" >&2
+		false
+	fi
 }
 
 @test "remote: an rsync daemon, rsync://host:port/module" {
