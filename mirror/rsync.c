@@ -41,7 +41,7 @@ remote_dest_parse(const char *dest, struct remote_dest *d, char *why,
     size_t whylen)
 {
 	const char *p, *host, *rest;
-	char *b;
+	char *b, *hp;
 	size_t hlen;
 
 	if (strncmp(dest, "rsync://", 8) == 0) {
@@ -73,23 +73,31 @@ remote_dest_parse(const char *dest, struct remote_dest *d, char *why,
 		}
 		goto daemon;
 	}
-	if (dest[0] == '-') {
-		snprintf(why, whylen, "%s: a host cannot begin with '-'",
-		    dest);
-		return -1;
-	}
-	if (d == NULL)
-		return 1;
-	memset(d, 0, sizeof(*d));
-	d->kind = RK_SSH;
 	/* [user@][host]: the brackets are rsync's, not ssh's. */
 	hlen = p - dest;
-	d->host = xstrndup(dest, hlen);
-	if ((b = strchr(d->host, '[')) != NULL) {
+	host = hp = xstrndup(dest, hlen);
+	if ((b = strchr(hp, '[')) != NULL) {
 		memmove(b, b + 1, strlen(b));
-		if ((b = strchr(d->host, ']')) != NULL)
+		if ((b = strchr(hp, ']')) != NULL)
 			memmove(b, b + 1, strlen(b));
 	}
+	/* Never an option to ssh, however it is written; rsync splits user@. */
+	b = strrchr(hp, '@');
+	if (hp[0] == '-' || hp[0] == '\0' || (b != NULL && (b[1] == '-' ||
+	    b[1] == '\0'))) {
+		snprintf(why, whylen, "%s: a host cannot %s", dest,
+		    strchr(hp, '-') == hp || (b != NULL && b[1] == '-') ?
+		    "begin with '-'" : "be empty");
+		free(hp);
+		return -1;
+	}
+	if (d == NULL) {
+		free(hp);
+		return 1;
+	}
+	memset(d, 0, sizeof(*d));
+	d->kind = RK_SSH;
+	d->host = hp;
 	rest = p[1] != '\0' ? p + 1 : ".";
 	d->path = xstrndup(rest, strlen(rest));
 	d->spec = with_slash(dest);

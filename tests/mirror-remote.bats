@@ -20,6 +20,10 @@ teardown() {
 @test "remote: a host beginning with '-' is refused, exit 2" {
 	run -2 iobs-mirror -- -oProxyCommand=x:/backup </dev/null
 	assert_output --partial "cannot begin with '-'"
+	run -2 iobs-mirror '[-oProxyCommand=x]:/backup' </dev/null
+	assert_output --partial "cannot begin with '-'"
+	run -2 iobs-mirror 'me@-oProxyCommand=x:/backup' </dev/null
+	assert_output --partial "cannot begin with '-'"
 }
 
 @test "remote: rsync:// without a module is a usage error, exit 2" {

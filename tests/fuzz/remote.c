@@ -32,6 +32,7 @@ check_dest(const char *s)
 	    d.path[0] == '\0')
 		abort();
 	if (d.kind == RK_SSH && (d.host == NULL || d.host[0] == '-' ||
+	    (strrchr(d.host, '@') != NULL && strrchr(d.host, '@')[1] == '-') ||
 	    strchr(s, ':') == NULL))
 		abort();
 	remote_dest_free(&d);
