@@ -1043,8 +1043,11 @@ set_why(struct remote *r, const struct buf *e, int status)
 
 	for (p = e->s; p != NULL && *p != '\0'; p = nl ? nl + 1 : NULL) {
 		nl = strchr(p, '\n');
+		/* Summaries, and the source in flux: not why a run failed. */
 		if (strncmp(p, "rsync error:", 12) == 0 ||
+		    strncmp(p, "rsync warning:", 14) == 0 ||
 		    strncmp(p, "rsync: connection unexpectedly", 30) == 0 ||
+		    strncmp(p, "file has vanished:", 18) == 0 ||
 		    strncmp(p, "Warning:", 8) == 0)
 			continue;
 		if (best == NULL || strncmp(p, "rsync: ", 7) == 0 ||
