@@ -38,6 +38,10 @@ replay() {
 	replay scribe
 }
 
+@test "fuzz replay: iobs-exec placeholders and --command words" {
+	replay exec
+}
+
 @test "fuzz replay: remote destination, rsh and rsync lines" {
 	replay remote
 }
