@@ -26,10 +26,11 @@
 #include "stream.h"
 #include "usage.h"
 #include "mirror.h"
+#include "remote.h"
 
 
 static const char synopsis[] = "[-AfnovX] [--fsync] [--no-owner] "
-    "[-m max-delete] [-r root] [-x glob] dest";
+    "[-e rsh] [-m max-delete] [-r root] [-x glob] dest";
 
 static void __dead2
 usage(void)
@@ -58,6 +59,7 @@ options_free(struct mirror_options *o)
 {
 	free(o->dest);
 	free(o->want_root);
+	free(o->rsh);
 	iobs_exclude_free(&o->exclude);
 	memset(o, 0, sizeof(*o));
 }
@@ -83,6 +85,7 @@ parse_options(int argc, char *argv[], struct mirror_options *o, char *why,
 		{ "no-owner",		no_argument,		NULL, 'O' },
 		{ "owner",		no_argument,		NULL, 'o' },
 		{ "root",		required_argument,	NULL, 'r' },
+		{ "rsh",		required_argument,	NULL, 'e' },
 		{ "verbose",		no_argument,		NULL, 'v' },
 		{ "xattrs",		no_argument,		NULL, 'X' },
 		{ NULL,			0,			NULL, 0 }
@@ -96,7 +99,7 @@ parse_options(int argc, char *argv[], struct mirror_options *o, char *why,
 	/* 0, not 1: glibc then forgets the argv it parsed before. */
 	optind = 0;
 	opterr = 0;
-	while ((ch = getopt_long(argc, argv, ":Ad:fm:nor:vXx:", longopts,
+	while ((ch = getopt_long(argc, argv, ":Ad:e:fm:nor:vXx:", longopts,
 	    NULL)) != -1) {
 		switch (ch) {
 		case 'A':
@@ -105,6 +108,11 @@ parse_options(int argc, char *argv[], struct mirror_options *o, char *why,
 		case 'd':
 			free(o->dest);
 			if ((o->dest = strdup(optarg)) == NULL)
+				err(1, "strdup");
+			break;
+		case 'e':
+			free(o->rsh);
+			if ((o->rsh = strdup(optarg)) == NULL)
 				err(1, "strdup");
 			break;
 		case 'f':
@@ -167,6 +175,15 @@ parse_options(int argc, char *argv[], struct mirror_options *o, char *why,
 		snprintf(why, whylen, "no destination");
 		goto bad;
 	}
+	if (remote_dest_parse(o->dest, NULL, why, whylen) == -1)
+		goto bad;
+	if (o->rsh != NULL) {
+		char **w;
+
+		if ((w = rsh_split(o->rsh, why, whylen)) == NULL)
+			goto bad;
+		words_free(w);
+	}
 	if (o->want_root != NULL && o->want_root[0] != '/' &&
 	    o->want_root[0] != '\0') {
 		snprintf(why, whylen, "--root %s: not an absolute path",
@@ -185,6 +202,20 @@ parse_options(int argc, char *argv[], struct mirror_options *o, char *why,
 bad:
 	options_free(o);
 	return -1;
+}
+
+/* For the remote mode's reconfiguration. */
+int
+mirror_options_parse(int argc, char *argv[], struct mirror_options *o,
+    char *why, size_t whylen)
+{
+	return parse_options(argc, argv, o, why, whylen);
+}
+
+void
+mirror_options_free(struct mirror_options *o)
+{
+	options_free(o);
 }
 
 /*
@@ -418,6 +449,7 @@ reconfigure(struct mirror *m)
 {
 	const char *key = getenv(IOBS_OPTIONS_ENV);
 	struct mirror_options o, old;
+	struct remote_dest d;
 	struct stat ost, nst;
 	char why[2 * PATH_MAX + 256], **argv;
 	int argc, rc, dfd = -1, olddfd, code, guard;
@@ -430,6 +462,14 @@ reconfigure(struct mirror *m)
 	iobs_options_free(argv);
 	if (rc == -1) {
 		warnx("%s: %s; keeping the old options", key, why);
+		return;
+	}
+	if (remote_dest_parse(o.dest, &d, why, sizeof(why)) == 1) {
+		remote_dest_free(&d);
+		warnx("%s: %s: a remote destination for a local mirror; "
+		    "keeping the old options (restart iobs-mirror to change)",
+		    key, o.dest);
+		options_free(&o);
 		return;
 	}
 	if (!same_root(o.want_root, m->o.want_root)) {
@@ -682,6 +722,7 @@ int
 main(int argc, char *argv[])
 {
 	static struct mirror m;
+	struct remote_dest d;
 	const char *cachedir, *key;
 	char why[2 * PATH_MAX + 256];
 	struct stat st;
@@ -713,6 +754,15 @@ main(int argc, char *argv[])
 		warn("%s=%s: cannot open the shared cache; options are those "
 		    "of the command line", IOBS_CACHE_ENV, cachedir);
 
+	/* host:/path or rsync://: rsync and ssh do the writing. */
+	if (remote_dest_parse(m.o.dest, &d, why, sizeof(why)) == 1) {
+		code = remote_main(&m.o, &d, m.cache, sigfd);
+		remote_dest_free(&d);
+		iobs_cache_close(m.cache);
+		options_free(&m.o);
+		close(sigfd);
+		return code;
+	}
 	/* Every mode is given explicitly, as the source has it. */
 	umask(0);
 	/*

@@ -33,6 +33,7 @@ struct walk {
 struct mirror_options {
 	char		*dest;		/* as given */
 	char		*want_root;	/* --root, or NULL */
+	char		*rsh;		/* -e, for a remote dest; or NULL */
 	struct iobs_exclude exclude;
 	long long	 max_delete;	/* -1: no limit */
 	int		 force, dry_run, verbose, fsync;

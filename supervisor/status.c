@@ -6,6 +6,7 @@
  *	pipeline/PLUGIN/PATH	one pipeline's state, key=value lines
  *	watch/PATH		a watch's effective config
  *	options/PLUGIN/PATH	PLUGIN's options for PATH, one per line
+ *	backlog/PLUGIN/PATH	a remote mirror's paths waiting (it writes it)
  *
  * PATH is absolute, so it brings its own leading slash.
  */
@@ -95,6 +96,9 @@ status_forget(struct super *s, struct pipeline *p)
 	iobs_cache_del(s->cache, key);
 	free(key);
 	key = options_key(p->plugin, p->path);
+	iobs_cache_del(s->cache, key);
+	free(key);
+	key = key_of("backlog", p->plugin, p->path);
 	iobs_cache_del(s->cache, key);
 	free(key);
 }
@@ -369,6 +373,39 @@ supervisor_pid(struct iobs_cache *c, char *cfg, size_t cfglen)
 	return pid;
 }
 
+/* A remote mirror's backlog: dest, state, paths waiting, oldest's age. */
+static int
+print_backlog(const char *key, const void *val, size_t len, time_t exp,
+    void *arg)
+{
+	char dest[512], state[32], paths[32], old[32], age[32], *v;
+	int *header = arg;
+	long long t;
+
+	(void)exp;
+	if ((v = strndup(val, len)) == NULL)
+		err(1, "strndup");
+	field(v, "dest", dest, sizeof(dest));
+	field(v, "state", state, sizeof(state));
+	field(v, "paths", paths, sizeof(paths));
+	t = strtoll(field(v, "oldest", old, sizeof(old)), NULL, 10);
+	free(v);
+	if (t > 0)
+		snprintf(age, sizeof(age), "%llds", (long long)time(NULL) - t);
+	else
+		strlcpy(age, "-", sizeof(age));
+	/* The destination first: no line here reads as a pipeline's. */
+	if (!*header) {
+		printf("\n%-32s %-8s %8s %8s  %s\n", "REMOTE", "STATE",
+		    "WAITING", "OLDEST", "WATCH");
+		*header = 1;
+	}
+	key += strlen("backlog/");
+	printf("%-32s %-8s %8s %8s  %s\n", dest, state, paths, age,
+	    strchr(key, '/') ? strchr(key, '/') : key);
+	return 0;
+}
+
 /*
  * iobs-supervise status: exit 0 when running, 1 when not. conf_err,
  * when the config file has an error now, is said first: what runs is
@@ -380,6 +417,7 @@ status_print(struct iobs_cache *c, int json, const char *conf_err)
 	struct table t;
 	char cfg[1024];
 	pid_t pid;
+	int header = 0;
 
 	pid = supervisor_pid(c, cfg, sizeof(cfg));
 	if (pid <= 0) {
@@ -403,6 +441,9 @@ status_print(struct iobs_cache *c, int json, const char *conf_err)
 			printf("iobs-supervise: %s; running the config loaded "
 			    "before it\n", conf_err);
 		print_table(&t);
+		if (iobs_cache_list(c, "backlog/", print_backlog, &header)
+		    == -1)
+			errx(1, "cache: %s", iobs_cache_strerror(c));
 	}
 	table_free(&t);
 	return 0;

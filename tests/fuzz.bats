@@ -49,3 +49,7 @@ replay() {
 @test "fuzz replay: --fromfile" {
 	replay fromfile
 }
+
+@test "fuzz replay: remote destination, rsh and rsync lines" {
+	replay remote
+}

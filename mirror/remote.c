@@ -1,0 +1,1881 @@
+/*
+ * iobs-mirror's remote mode. Records become paths in a dirty set; a
+ * batch of them goes out as one rsync run (--files-from=- --from0)
+ * once the stream has been quiet a few milliseconds, renames and
+ * deletions first as one POSIX shell script over the same ssh
+ * connection (a control master in a private directory). A path leaves
+ * the set only when a run that carried it succeeded; a failed run puts
+ * its paths back and is tried again with back-off. WATCH_INIT, and a
+ * set grown past its bound, make the next run a whole rsync -a
+ * --delete, which is the entry "" in the tree set.
+ */
+#define _GNU_SOURCE
+
+#include <sys/inotify.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <dirent.h>
+#include <err.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cache.h"
+#include "child.h"
+#include "options.h"
+#include "signals.h"
+#include "stream.h"
+#include "mirror.h"
+#include "remote.h"
+
+#define BATCH_QUIET_MS	5	/* a batch waits for the stream to rest this, */
+#define WINDOW_MS	100	/* but no longer than this after the first */
+#define BACKOFF_MS	1000	/* a failed run is tried again after this, */
+#define BACKOFF_MAX_MS	60000	/* doubling up to this */
+#define BACKLOG_MAX	100000	/* paths waiting before a whole sync instead */
+#define PUBLISH_MS	1000	/* the backlog to the cache, this often */
+#define CAPTURE_MAX	65536	/* of a child's output kept */
+#define BACKLOG_ENV	"IOBS_REMOTE_BACKLOG"
+
+/* A rename the source bore out, as a remote mv. */
+struct rename {
+	char	*from, *to;
+};
+
+struct renames {
+	struct rename	*v;
+	size_t		 n, cap;
+};
+
+/* What a run sends: the paths it took from the dirty sets. */
+struct batch {
+	struct pathset	 plain;		/* the entry itself */
+	struct pathset	 tree;		/* all below it too; "" is everything */
+	struct renames	 ren;
+	int64_t		 oldest;	/* ms, of the first path; 0: none */
+};
+
+struct buf {
+	char	*s;
+	size_t	 len, off, cap;
+};
+
+enum stepkind { K_GUARD, K_COUNT, K_SCRIPT, K_RSYNC };
+
+/* One child of a run, with our ends of its pipes. */
+struct step {
+	enum stepkind	 kind;
+	pid_t		 pid;
+	int		 in, out, err;
+	struct buf	 input, output, errors;
+};
+
+/*
+ * The state machine, as its table: what a run's end, or the time for
+ * one, does in each state. SENDING and RETRYING both have a run out;
+ * they differ in what its end reports.
+ */
+enum rstate { S_LIVE, S_SENDING, S_AWAY, S_RETRYING, S_NSTATES };
+enum revent { E_DUE, E_OK, E_PARTIAL, E_FAIL, E_RESET, E_NEVENTS };
+enum raction {
+	A_NONE,
+	A_RUN,		/* start a run with what is dirty */
+	A_CONFIRM,	/* the run's paths are there */
+	A_DOWN,		/* report the failure once; paths back; back-off */
+	A_REQUEUE,	/* paths back; back-off doubles */
+	A_BACK,		/* confirm, and report the remote back */
+	A_ABORT,	/* stop the run; a whole sync replaces it */
+};
+
+static const struct {
+	enum raction	 action;
+	enum rstate	 next;
+} table[S_NSTATES][E_NEVENTS] = {
+	[S_LIVE] = {
+		[E_DUE] =	{ A_RUN,	S_SENDING },
+		[E_OK] =	{ A_NONE,	S_LIVE },
+		[E_PARTIAL] =	{ A_NONE,	S_LIVE },
+		[E_FAIL] =	{ A_NONE,	S_LIVE },
+		[E_RESET] =	{ A_NONE,	S_LIVE },
+	},
+	[S_SENDING] = {
+		[E_DUE] =	{ A_NONE,	S_SENDING },
+		[E_OK] =	{ A_CONFIRM,	S_LIVE },
+		[E_PARTIAL] =	{ A_DOWN,	S_AWAY },
+		[E_FAIL] =	{ A_DOWN,	S_AWAY },
+		[E_RESET] =	{ A_ABORT,	S_LIVE },
+	},
+	[S_AWAY] = {
+		[E_DUE] =	{ A_RUN,	S_RETRYING },
+		[E_OK] =	{ A_NONE,	S_AWAY },
+		[E_PARTIAL] =	{ A_NONE,	S_AWAY },
+		[E_FAIL] =	{ A_NONE,	S_AWAY },
+		[E_RESET] =	{ A_NONE,	S_AWAY },
+	},
+	[S_RETRYING] = {
+		[E_DUE] =	{ A_NONE,	S_RETRYING },
+		[E_OK] =	{ A_BACK,	S_LIVE },
+		[E_PARTIAL] =	{ A_REQUEUE,	S_AWAY },
+		[E_FAIL] =	{ A_REQUEUE,	S_AWAY },
+		[E_RESET] =	{ A_ABORT,	S_AWAY },
+	},
+};
+
+static const char *state_names[S_NSTATES] = {
+	"live", "sending", "away", "retrying"
+};
+
+struct remote {
+	struct mirror_options o;
+	struct remote_dest d;
+	char		*shown;		/* dest, for messages */
+
+	/* The remote shell, with the control master's options for ssh. */
+	char		**rsh;		/* words */
+	char		*rsh_line;	/* for rsync -e */
+	char		*ctldir, *ctlpath;	/* NULL: no control master */
+	pid_t		 master;
+
+	char		*root;		/* source, "" for "/"; NULL before */
+	size_t		 rootlen;
+	char		*src;		/* root as rsync takes it, with '/' */
+	int		 active;
+	int		 eof;
+
+	struct move	*moves;
+	size_t		 nmoves, movecap;
+	struct pathset	 writing;	/* modified, not yet closed */
+	struct batch	 dirty;		/* waiting for a run */
+	struct batch	 sent;		/* carried by the run out */
+	int		 full;		/* the run out is a whole sync */
+	int64_t		 window, last;	/* ms: first and last path added */
+
+	enum rstate	 state;
+	struct step	 step;		/* pid 0: none */
+	int		 nsteps, stepno;
+	enum stepkind	 steps[3];
+	char		*why;		/* the last failure, for the report */
+	int64_t		 retry_at, backoff;
+	int64_t		 away_since;
+	size_t		 bound;
+	int		 collapsed;	/* reported the bound already */
+
+	struct iobs_cache *cache;
+	char		*backlog_key;
+	int64_t		 published;
+	int		 pub_state;
+	size_t		 pub_paths;
+	int		 rval;
+};
+
+/* For the exit handler: the control master and its directory. */
+static struct remote *current;
+
+static void	 event(struct remote *, enum revent);
+static int	 excluded(struct remote *, const char *);
+
+/* Buffers */
+
+static void
+buf_add(struct buf *b, const void *p, size_t n)
+{
+	if (b->len + n + 1 > b->cap) {
+		b->cap = b->cap ? b->cap : 256;
+		while (b->len + n + 1 > b->cap)
+			b->cap *= 2;
+		if ((b->s = realloc(b->s, b->cap)) == NULL)
+			err(1, "realloc");
+	}
+	memcpy(b->s + b->len, p, n);
+	b->len += n;
+	b->s[b->len] = '\0';
+}
+
+static void
+buf_str(struct buf *b, const char *s)
+{
+	buf_add(b, s, strlen(s));
+}
+
+static void
+buf_free(struct buf *b)
+{
+	free(b->s);
+	memset(b, 0, sizeof(*b));
+}
+
+/* Sets of paths */
+
+static int64_t
+oldest(int64_t a, int64_t b)
+{
+	if (a == 0)
+		return b;
+	if (b == 0)
+		return a;
+	return a < b ? a : b;
+}
+
+static void
+renames_add(struct renames *rs, const char *from, const char *to)
+{
+	if (rs->n == rs->cap) {
+		rs->cap = rs->cap ? rs->cap * 2 : 16;
+		if ((rs->v = reallocarray(rs->v, rs->cap, sizeof(*rs->v))) ==
+		    NULL)
+			err(1, "reallocarray");
+	}
+	if ((rs->v[rs->n].from = strdup(from)) == NULL ||
+	    (rs->v[rs->n].to = strdup(to)) == NULL)
+		err(1, "strdup");
+	rs->n++;
+}
+
+static void
+renames_clear(struct renames *rs)
+{
+	size_t i;
+
+	for (i = 0; i < rs->n; i++) {
+		free(rs->v[i].from);
+		free(rs->v[i].to);
+	}
+	free(rs->v);
+	memset(rs, 0, sizeof(*rs));
+}
+
+static void
+batch_clear(struct batch *b)
+{
+	pathset_clear(&b->plain);
+	pathset_clear(&b->tree);
+	renames_clear(&b->ren);
+	b->oldest = 0;
+}
+
+static size_t
+batch_size(const struct batch *b)
+{
+	return b->plain.n + b->tree.n + b->ren.n;
+}
+
+static size_t
+backlog(const struct remote *r)
+{
+	return batch_size(&r->dirty) + batch_size(&r->sent) + r->writing.n;
+}
+
+/* from's paths into to, renames before to's own: they came first. */
+static void
+batch_merge(struct batch *to, struct batch *from)
+{
+	struct renames ren = from->ren;
+	size_t i;
+
+	for (i = 0; i < from->plain.n; i++)
+		pathset_add(&to->plain, from->plain.e[i].path, 0);
+	for (i = 0; i < from->tree.n; i++)
+		pathset_add(&to->tree, from->tree.e[i].path, 0);
+	for (i = 0; i < to->ren.n; i++)
+		renames_add(&ren, to->ren.v[i].from, to->ren.v[i].to);
+	for (i = 0; i < to->ren.n; i++) {
+		free(to->ren.v[i].from);
+		free(to->ren.v[i].to);
+	}
+	free(to->ren.v);
+	to->ren = ren;
+	memset(&from->ren, 0, sizeof(from->ren));
+	to->oldest = oldest(to->oldest, from->oldest);
+	batch_clear(from);
+}
+
+/* Everything waiting becomes one whole sync. */
+static void
+collapse(struct remote *r)
+{
+	int64_t first = r->dirty.oldest;
+
+	batch_clear(&r->dirty);
+	pathset_add(&r->dirty.tree, "", 0);
+	r->dirty.oldest = first ? first : now_ms();
+}
+
+static void
+dirty_add(struct remote *r, const char *rel, int tree)
+{
+	int64_t now = now_ms();
+
+	if (pathset_get(&r->dirty.tree, "") != NULL || excluded(r, rel))
+		return;		/* a whole sync is coming; not ours */
+	if (batch_size(&r->dirty) == 0)
+		r->window = now;
+	r->last = now;
+	r->dirty.oldest = oldest(r->dirty.oldest, now);
+	pathset_add(tree ? &r->dirty.tree : &r->dirty.plain, rel, now);
+	if (backlog(r) > r->bound) {
+		if (!r->collapsed)
+			warnx("%s: %zu paths waiting, more than %zu: one whole "
+			    "sync instead", r->shown, backlog(r), r->bound);
+		r->collapsed = 1;
+		collapse(r);
+	}
+}
+
+/* A whole sync from now, all else forgotten: WATCH_INIT, OVERFLOW. */
+static void
+want_full(struct remote *r)
+{
+	collapse(r);
+	r->window = r->last = now_ms();
+	event(r, E_RESET);
+}
+
+static char *
+parent_of(const char *rel)
+{
+	const char *slash = strrchr(rel, '/');
+	char *p;
+
+	if ((p = strndup(rel, slash ? (size_t)(slash - rel) : 0)) == NULL)
+		err(1, "strndup");
+	return p;
+}
+
+/* Children */
+
+static void
+nonblock(int fd)
+{
+	int fl = fcntl(fd, F_GETFL);
+
+	if (fl == -1 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) == -1)
+		err(1, "fcntl");
+}
+
+/*
+ * Starts argv with input on its standard input, output captured or
+ * sent to our standard output (out_ours), errors captured.
+ */
+static int
+step_start(struct remote *r, enum stepkind kind, char **argv,
+    struct buf *input, int out_ours)
+{
+	struct step *s = &r->step;
+	int in[2], out[2] = { -1, -1 }, er[2];
+
+	memset(s, 0, sizeof(*s));
+	s->kind = kind;
+	s->in = s->out = s->err = -1;
+	if (pipe2(in, O_CLOEXEC) == -1 || pipe2(er, O_CLOEXEC) == -1 ||
+	    (!out_ours && pipe2(out, O_CLOEXEC) == -1))
+		err(1, "pipe");
+	fflush(stdout);
+	s->pid = iobs_spawn(argv, in[0], out_ours ? STDOUT_FILENO : out[1],
+	    er[1]);
+	close(in[0]);
+	close(er[1]);
+	if (out[1] != -1)
+		close(out[1]);
+	if (s->pid == -1) {
+		warn("%s", argv[0]);
+		close(in[1]);
+		close(er[0]);
+		if (out[0] != -1)
+			close(out[0]);
+		s->pid = 0;
+		return -1;
+	}
+	s->in = in[1];
+	s->out = out[0];
+	s->err = er[0];
+	nonblock(s->in);
+	nonblock(s->err);
+	if (s->out != -1)
+		nonblock(s->out);
+	if (input != NULL) {
+		s->input = *input;
+		memset(input, 0, sizeof(*input));
+	}
+	if (s->input.len == 0) {
+		close(s->in);
+		s->in = -1;
+	}
+	return 0;
+}
+
+static void
+step_write(struct step *s)
+{
+	ssize_t n;
+
+	while (s->input.off < s->input.len) {
+		n = write(s->in, s->input.s + s->input.off,
+		    s->input.len - s->input.off);
+		if (n == -1) {
+			if (errno == EAGAIN || errno == EINTR)
+				return;
+			break;		/* EPIPE: the child says why */
+		}
+		s->input.off += n;
+	}
+	close(s->in);
+	s->in = -1;
+	buf_free(&s->input);
+}
+
+/* Reads what is there; closes fd at its end. */
+static void
+step_read(int *fd, struct buf *b)
+{
+	char chunk[8192];
+	ssize_t n;
+
+	while ((n = read(*fd, chunk, sizeof(chunk))) > 0)
+		if (b->len < CAPTURE_MAX)
+			buf_add(b, chunk, n);
+	if (n == 0 || (n == -1 && errno != EAGAIN && errno != EINTR)) {
+		close(*fd);
+		*fd = -1;
+	}
+}
+
+/* The child exited (reaped): its pipes drained and closed. */
+static void
+step_end(struct step *s)
+{
+	if (s->in != -1)
+		close(s->in);
+	/* The child is gone: what it wrote is all there, up to EOF. */
+	if (s->out != -1)
+		fcntl(s->out, F_SETFL, 0);
+	if (s->err != -1)
+		fcntl(s->err, F_SETFL, 0);
+	while (s->out != -1)
+		step_read(&s->out, &s->output);
+	while (s->err != -1)
+		step_read(&s->err, &s->errors);
+	s->pid = 0;
+	s->in = -1;
+	buf_free(&s->input);
+}
+
+/* Waits for pid: its wait status. */
+static int
+reap(pid_t pid)
+{
+	int status;
+
+	while (waitpid(pid, &status, 0) == -1)
+		if (errno != EINTR)
+			return -1;
+	return status;
+}
+
+static void
+step_kill(struct step *s)
+{
+	if (s->pid == 0)
+		return;
+	kill(s->pid, SIGTERM);
+	reap(s->pid);
+	step_end(s);
+	buf_free(&s->output);
+	buf_free(&s->errors);
+}
+
+/* The remote shell and its control master */
+
+static int
+is_ssh(char **rsh)
+{
+	const char *base = strrchr(rsh[0], '/');
+
+	return strcmp(base ? base + 1 : rsh[0], "ssh") == 0;
+}
+
+static char **
+words_add(char **v, size_t *n, const char *w)
+{
+	if ((v = reallocarray(v, *n + 2, sizeof(*v))) == NULL)
+		err(1, "reallocarray");
+	if ((v[*n] = strdup(w)) == NULL)
+		err(1, "strdup");
+	v[++*n] = NULL;
+	return v;
+}
+
+static char **
+words_copy(char **src, size_t *n)
+{
+	char **v = NULL;
+
+	*n = 0;
+	for (; *src != NULL; src++)
+		v = words_add(v, n, *src);
+	return v;
+}
+
+static void
+master_stop(struct remote *r)
+{
+	if (r->master == 0)
+		return;
+	kill(r->master, SIGTERM);
+	reap(r->master);
+	r->master = 0;
+}
+
+/*
+ * The connection every run shares, started when there is none: the
+ * runs connect by themselves until its socket is there.
+ */
+static void
+master_start(struct remote *r)
+{
+	char **argv, opt[PATH_MAX + 32];
+	size_t n;
+
+	if (r->ctlpath == NULL || r->master != 0)
+		return;
+	argv = words_copy(r->rsh, &n);
+	snprintf(opt, sizeof(opt), "ControlPath=%s", r->ctlpath);
+	argv = words_add(argv, &n, "-o");
+	argv = words_add(argv, &n, opt);
+	argv = words_add(argv, &n, "-o");
+	argv = words_add(argv, &n, "ControlMaster=yes");
+	argv = words_add(argv, &n, "-o");
+	argv = words_add(argv, &n, "ControlPersist=no");
+	argv = words_add(argv, &n, "-N");
+	argv = words_add(argv, &n, "-T");
+	argv = words_add(argv, &n, "--");
+	argv = words_add(argv, &n, r->d.host);
+	/* Its complaints are the runs' too: they say them. */
+	if ((r->master = iobs_spawn(argv, -1, -1, -1)) == -1)
+		r->master = 0;
+	words_free(argv);
+}
+
+static void
+cleanup(void)
+{
+	struct remote *r = current;
+
+	if (r == NULL)
+		return;
+	step_kill(&r->step);
+	master_stop(r);
+	if (r->ctlpath != NULL)
+		(void)unlink(r->ctlpath);
+	if (r->ctldir != NULL)
+		(void)rmdir(r->ctldir);
+	current = NULL;
+}
+
+/*
+ * The shell words for -e/--rsh or RSYNC_RSH (ssh by default), with the
+ * options that share one connection when it is ssh; -1 with why.
+ */
+static int
+rsh_setup(struct remote *r, char *why, size_t whylen)
+{
+	const char *cmd = r->o.rsh, *tmp;
+	char **w, *q;
+	size_t n;
+
+	if (cmd == NULL && (cmd = getenv("RSYNC_RSH")) == NULL)
+		cmd = "ssh";
+	if ((w = rsh_split(cmd, why, whylen)) == NULL)
+		return -1;
+	words_free(r->rsh);
+	free(r->rsh_line);
+	r->rsh = w;
+	if (r->d.kind != RK_SSH || !is_ssh(w)) {
+		if ((r->rsh_line = strdup(cmd)) == NULL)
+			err(1, "strdup");
+		return 0;
+	}
+	/* Runs never wait for a password nor for a dead network. */
+	r->rsh = words_copy(w, &n);
+	words_free(w);
+	r->rsh = words_add(r->rsh, &n, "-o");
+	r->rsh = words_add(r->rsh, &n, "BatchMode=yes");
+	r->rsh = words_add(r->rsh, &n, "-o");
+	r->rsh = words_add(r->rsh, &n, "ConnectTimeout=10");
+	r->rsh = words_add(r->rsh, &n, "-o");
+	r->rsh = words_add(r->rsh, &n, "ServerAliveInterval=10");
+	if (r->ctldir == NULL) {
+		if ((tmp = getenv("TMPDIR")) == NULL || *tmp == '\0')
+			tmp = "/tmp";
+		if (asprintf(&r->ctldir, "%s/iobs-mirror.XXXXXX", tmp) == -1)
+			err(1, "asprintf");
+		if (mkdtemp(r->ctldir) == NULL) {
+			warn("%s: a private directory for the ssh connection; "
+			    "every run connects by itself", r->ctldir);
+			free(r->ctldir);
+			r->ctldir = NULL;
+		} else if (asprintf(&r->ctlpath, "%s/ssh", r->ctldir) == -1)
+			err(1, "asprintf");
+	}
+	if (r->ctlpath != NULL) {
+		q = iobs_shell_quote(r->ctlpath);
+		if (asprintf(&r->rsh_line, "%s -o BatchMode=yes -o "
+		    "ConnectTimeout=10 -o ServerAliveInterval=10 -o "
+		    "ControlMaster=no -o ControlPath=%s", cmd, q) == -1)
+			err(1, "asprintf");
+		free(q);
+	} else if (asprintf(&r->rsh_line, "%s -o BatchMode=yes -o "
+	    "ConnectTimeout=10", cmd) == -1)
+		err(1, "asprintf");
+	return 0;
+}
+
+/* The rsync command line of a run */
+
+static char **
+rsync_argv(struct remote *r, enum stepkind kind)
+{
+	char **v = NULL, *x;
+	size_t n = 0, i;
+
+	v = words_add(v, &n, "rsync");
+	if (kind == K_GUARD) {
+		v = words_add(v, &n, "--list-only");
+		goto shell;
+	}
+	v = words_add(v, &n, "-aH");
+	v = words_add(v, &n, "--force");
+	/* Times to the nanosecond: a same-size rewrite in one second too. */
+	v = words_add(v, &n, "--modify-window=-1");
+	if (geteuid() == 0)
+		v = words_add(v, &n, "--numeric-ids");
+	if (!r->o.owner) {
+		v = words_add(v, &n, "--no-owner");
+		v = words_add(v, &n, "--no-group");
+	}
+	if (r->o.xattrs)
+		v = words_add(v, &n, "--xattrs");
+	if (r->o.acls)
+		v = words_add(v, &n, "--acls");
+	if (r->o.fsync)
+		v = words_add(v, &n, "--fsync");
+	for (i = 0; i < r->o.exclude.n; i++) {
+		x = rsync_exclude(r->o.exclude.pattern[i].glob);
+		v = words_add(v, &n, "--exclude");
+		v = words_add(v, &n, x);
+		free(x);
+	}
+	/* Deletes in the directories listed as "dir/", or all of them. */
+	v = words_add(v, &n, "--delete");
+	if (kind == K_COUNT || r->o.dry_run)
+		v = words_add(v, &n, "--dry-run");
+	if (kind == K_COUNT || r->o.dry_run || r->o.verbose)
+		v = words_add(v, &n, "--itemize-changes");
+	if (kind == K_RSYNC && !r->full) {
+		v = words_add(v, &n, "--files-from=-");
+		v = words_add(v, &n, "--from0");
+		/* Gone since the list was made: its record follows. */
+		v = words_add(v, &n, r->d.kind == RK_DAEMON ?
+		    "--delete-missing-args" : "--ignore-missing-args");
+	}
+shell:
+	if (r->d.kind == RK_SSH) {
+		v = words_add(v, &n, "--protect-args");
+		v = words_add(v, &n, "-e");
+		v = words_add(v, &n, r->rsh_line);
+	}
+	v = words_add(v, &n, "--");
+	if (kind != K_GUARD)
+		v = words_add(v, &n, r->src);
+	v = words_add(v, &n, r->d.spec);
+	return v;
+}
+
+/* Runs */
+
+static int
+source_empty(struct remote *r)
+{
+	struct dirent *de;
+	DIR *dir;
+	int empty = 1;
+
+	if ((dir = opendir(r->root[0] ? r->root : "/")) == NULL)
+		return 0;	/* the run says why */
+	while ((de = readdir(dir)) != NULL)
+		if (strcmp(de->d_name, ".") != 0 &&
+		    strcmp(de->d_name, "..") != 0) {
+			empty = 0;
+			break;
+		}
+	closedir(dir);
+	return empty;
+}
+
+static void
+list_add(struct buf *b, struct pathset *seen, const char *rel, int dir)
+{
+	char *p;
+
+	if (asprintf(&p, "%s%s", rel[0] ? rel : ".", dir ? "/" : "") == -1)
+		err(1, "asprintf");
+	if (pathset_get(seen, p) == NULL) {
+		pathset_add(seen, p, 0);
+		buf_add(b, p, strlen(p) + 1);
+	}
+	free(p);
+}
+
+static int
+excluded(struct remote *r, const char *rel)
+{
+	const char *name = strrchr(rel, '/');
+
+	return r->o.exclude.n > 0 && rel[0] != '\0' &&
+	    iobs_exclude_match(&r->o.exclude, rel, name ? name + 1 : rel);
+}
+
+/* Every directory of a source subtree, as "dir/": all it holds goes. */
+static void
+list_tree(struct remote *r, int dfd, const char *rel, struct buf *b,
+    struct pathset *seen)
+{
+	struct dirent *de;
+	DIR *dir;
+	char *sub;
+	int fd;
+
+	list_add(b, seen, rel, 1);
+	if ((dir = fdopendir(dfd)) == NULL) {
+		close(dfd);
+		return;
+	}
+	while ((de = readdir(dir)) != NULL) {
+		if (strcmp(de->d_name, ".") == 0 ||
+		    strcmp(de->d_name, "..") == 0 ||
+		    (de->d_type != DT_DIR && de->d_type != DT_UNKNOWN))
+			continue;
+		if (asprintf(&sub, "%s%s%s", rel, rel[0] ? "/" : "",
+		    de->d_name) == -1)
+			err(1, "asprintf");
+		if (!excluded(r, sub) && (fd = openat(dirfd(dir), de->d_name,
+		    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) != -1)
+			list_tree(r, fd, sub, b, seen);
+		free(sub);
+	}
+	closedir(dir);
+}
+
+/*
+ * The source entry rel: 1 there, 0 proven gone, -1 unknown. A path
+ * through a symlink is gone: rsync would read, and the remote write,
+ * through it.
+ */
+static int
+source_has(struct remote *r, const char *rel, struct stat *st)
+{
+	char *p, *slash;
+	size_t base = strlen(r->src);
+	int rc;
+
+	if (asprintf(&p, "%s%s", r->src, rel) == -1)
+		err(1, "asprintf");
+	for (slash = strchr(p + base, '/'); slash != NULL;
+	    slash = strchr(slash + 1, '/')) {
+		*slash = '\0';
+		rc = lstat(p, st);
+		*slash = '/';
+		if (rc == -1 || !S_ISDIR(st->st_mode)) {
+			rc = rc == -1 && errno != ENOENT && errno != ENOTDIR;
+			free(p);
+			return rc ? -1 : 0;
+		}
+	}
+	rc = lstat(p, st);
+	free(p);
+	if (rc == 0)
+		return 1;
+	return errno == ENOENT || errno == ENOTDIR ? 0 : -1;
+}
+
+static void
+script_path(struct buf *b, const char *rel)
+{
+	char *p, *q;
+
+	if (asprintf(&p, "./%s", rel) == -1)
+		err(1, "asprintf");
+	q = iobs_shell_quote(p);
+	buf_str(b, " ");
+	buf_str(b, q);
+	free(p);
+	free(q);
+}
+
+/*
+ * The shell part of a batch, for sh on the remote: renames in their
+ * order, then deletions. No name is a word of the command line; each
+ * is quoted in the script, and a path whose directory is a symlink
+ * there is refused, so that nothing outside the destination is
+ * touched. A failed rename says "F i", a refused delete "D i".
+ */
+static const char script_head[] =
+    "safe() { p=$1; while :; do case $p in */*) p=${p%/*};"
+    " [ -h \"$p\" ] && return 1;; *) return 0;; esac; done; }\n"
+    "there() { [ -e \"$1\" ] || [ -h \"$1\" ]; }\n"
+    "isdir() { [ -d \"$1\" ] && [ ! -h \"$1\" ]; }\n"
+    "m() { if safe \"$2\" && safe \"$3\" && there \"$2\"; then"
+    " if there \"$3\" && { isdir \"$3\" || isdir \"$2\"; }; then"
+    " rm -rf -- \"$3\" || { echo \"F $1\"; return; }; fi;"
+    " mv -f -- \"$2\" \"$3\" || echo \"F $1\"; else echo \"F $1\"; fi; }\n"
+    "d() { if safe \"$2\"; then rm -rf -- \"$2\" || echo \"D $1\";"
+    " else echo \"D $1\"; fi; }\n";
+
+static void
+dry_log(const char *what, const char *a, const char *b)
+{
+	char *v;
+	size_t n = strlen(a) + (b ? strlen(b) : 0);
+
+	if ((v = malloc(IOBS_VIS_MAX(n) + 2)) == NULL)
+		err(1, "malloc");
+	iobs_vis(v, a, strlen(a));
+	printf("%s %s", what, v);
+	if (b != NULL) {
+		iobs_vis(v, b, strlen(b));
+		printf(" %s", v);
+	}
+	putchar('\n');
+	fflush(stdout);
+	free(v);
+}
+
+/* The deletions of the batch out, for the script or rsync. */
+static struct pathset gone;
+static struct buf list, script;
+
+/*
+ * Takes what is dirty into the batch out and starts its first step;
+ * E_OK at once when there is nothing to send.
+ */
+static void
+run_start(struct remote *r)
+{
+	struct pathset seen;
+	struct stat st;
+	size_t i;
+	char *q, *par;
+	int fd, has;
+
+	if (r->nsteps != 0)
+		return;
+	r->sent = r->dirty;
+	memset(&r->dirty, 0, sizeof(r->dirty));
+	r->full = pathset_get(&r->sent.tree, "") != NULL;
+	r->stepno = 0;
+	if (r->full) {
+		if (!r->o.force && source_empty(r))
+			r->steps[r->nsteps++] = K_GUARD;
+		if (!r->o.force && r->o.max_delete >= 0)
+			r->steps[r->nsteps++] = K_COUNT;
+		r->steps[r->nsteps++] = K_RSYNC;
+		goto start;
+	}
+	memset(&seen, 0, sizeof(seen));
+	buf_free(&list);
+	buf_free(&script);
+	pathset_clear(&gone);
+	for (i = 0; i < r->sent.tree.n; i++) {
+		const char *rel = r->sent.tree.e[i].path;
+
+		if ((has = source_has(r, rel, &st)) == 0)
+			pathset_add(&r->sent.plain, rel, 0);
+		else if (has == 1 && S_ISDIR(st.st_mode)) {
+			if (asprintf(&par, "%s%s", r->src, rel) == -1)
+				err(1, "asprintf");
+			fd = open(par, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+			    O_CLOEXEC);
+			free(par);
+			if (fd == -1)
+				list_add(&list, &seen, rel, 0);
+			else
+				list_tree(r, fd, rel, &list, &seen);
+		} else
+			list_add(&list, &seen, rel, 0);
+	}
+	for (i = 0; i < r->sent.plain.n; i++) {
+		const char *rel = r->sent.plain.e[i].path;
+
+		if (source_has(r, rel, &st) != 0 || rel[0] == '\0') {
+			list_add(&list, &seen, rel, 0);
+			continue;
+		}
+		/* Gone from the source: gone there; its directory's time. */
+		pathset_add(&gone, rel, 0);
+		par = parent_of(rel);
+		list_add(&list, &seen, par, 0);
+		free(par);
+	}
+	if (r->d.kind == RK_DAEMON) {
+		for (i = 0; i < gone.n; i++)
+			list_add(&list, &seen, gone.e[i].path, 0);
+		/* No shell: a rename is a delete and a copy. */
+		for (i = 0; i < r->sent.ren.n; i++) {
+			list_add(&list, &seen, r->sent.ren.v[i].from, 0);
+			par = parent_of(r->sent.ren.v[i].from);
+			list_add(&list, &seen, par, 0);
+			free(par);
+		}
+	} else if (r->sent.ren.n > 0 || gone.n > 0) {
+		q = iobs_shell_quote(r->d.path);
+		buf_str(&script, "cd -- ");
+		buf_str(&script, q);
+		buf_str(&script, " || exit 97\n");
+		buf_str(&script, script_head);
+		free(q);
+		for (i = 0; i < r->sent.ren.n; i++) {
+			if (r->o.dry_run)
+				dry_log("rename", r->sent.ren.v[i].from,
+				    r->sent.ren.v[i].to);
+			buf_str(&script, "m ");
+			q = NULL;
+			if (asprintf(&q, "%zu", i) == -1)
+				err(1, "asprintf");
+			buf_str(&script, q);
+			free(q);
+			script_path(&script, r->sent.ren.v[i].from);
+			script_path(&script, r->sent.ren.v[i].to);
+			buf_str(&script, "\n");
+		}
+		for (i = 0; i < gone.n; i++) {
+			if (r->o.dry_run)
+				dry_log("delete", gone.e[i].path, NULL);
+			if (asprintf(&q, "d %zu", i) == -1)
+				err(1, "asprintf");
+			buf_str(&script, q);
+			free(q);
+			script_path(&script, gone.e[i].path);
+			buf_str(&script, "\n");
+		}
+		buf_str(&script, "exit 0\n");
+		if (!r->o.dry_run)
+			r->steps[r->nsteps++] = K_SCRIPT;
+	}
+	pathset_clear(&seen);
+	if (list.len > 0)
+		r->steps[r->nsteps++] = K_RSYNC;
+start:
+	if (r->nsteps == 0) {
+		event(r, E_OK);
+		return;
+	}
+	master_start(r);
+	r->stepno = -1;
+}
+
+/* The step after the one that ended well, or the run's end. */
+static void
+step_next(struct remote *r)
+{
+	char **argv;
+	size_t n;
+	int ours;
+
+	if (++r->stepno >= r->nsteps) {
+		r->nsteps = 0;
+		event(r, E_OK);
+		return;
+	}
+	switch (r->steps[r->stepno]) {
+	case K_SCRIPT:
+		argv = words_copy(r->rsh, &n);
+		if (r->ctlpath != NULL) {
+			char opt[PATH_MAX + 32];
+
+			snprintf(opt, sizeof(opt), "ControlPath=%s",
+			    r->ctlpath);
+			argv = words_add(argv, &n, "-o");
+			argv = words_add(argv, &n, opt);
+			argv = words_add(argv, &n, "-o");
+			argv = words_add(argv, &n, "ControlMaster=no");
+		}
+		argv = words_add(argv, &n, "--");
+		argv = words_add(argv, &n, r->d.host);
+		argv = words_add(argv, &n, "sh");
+		if (step_start(r, K_SCRIPT, argv, &script, 0) == -1)
+			goto fail;
+		break;
+	default:
+		argv = rsync_argv(r, r->steps[r->stepno]);
+		ours = r->steps[r->stepno] == K_RSYNC &&
+		    (r->o.dry_run || r->o.verbose);
+		if (step_start(r, r->steps[r->stepno], argv,
+		    r->steps[r->stepno] == K_RSYNC && !r->full ? &list : NULL,
+		    ours) == -1)
+			goto fail;
+		break;
+	}
+	words_free(argv);
+	return;
+fail:
+	words_free(argv);
+	free(r->why);
+	if ((r->why = strdup("cannot run rsync or ssh")) == NULL)
+		err(1, "strdup");
+	r->nsteps = 0;
+	event(r, E_FAIL);
+}
+
+/* The first line that says what went wrong, for the report. */
+static void
+set_why(struct remote *r, const struct buf *e, int status)
+{
+	const char *p, *best = NULL, *nl;
+	char *line;
+
+	for (p = e->s; p != NULL && *p != '\0'; p = nl ? nl + 1 : NULL) {
+		nl = strchr(p, '\n');
+		/* Summaries, and the source in flux: not why a run failed. */
+		if (strncmp(p, "rsync error:", 12) == 0 ||
+		    strncmp(p, "rsync warning:", 14) == 0 ||
+		    strncmp(p, "rsync: connection unexpectedly", 30) == 0 ||
+		    strncmp(p, "file has vanished:", 18) == 0 ||
+		    strncmp(p, "Warning:", 8) == 0)
+			continue;
+		if (best == NULL || strncmp(p, "rsync: ", 7) == 0 ||
+		    strncmp(p, "ssh: ", 5) == 0) {
+			if (best == NULL || strncmp(best, "rsync: ", 7) != 0)
+				best = p;
+		}
+	}
+	free(r->why);
+	if (best != NULL) {
+		nl = strchr(best, '\n');
+		line = strndup(best, nl ? (size_t)(nl - best) : strlen(best));
+		if (line == NULL)
+			err(1, "strndup");
+		r->why = line;
+	} else if (WIFEXITED(status)) {
+		if (asprintf(&r->why, "exit status %d", WEXITSTATUS(status))
+		    == -1)
+			err(1, "asprintf");
+	} else if (asprintf(&r->why, "killed by signal %d",
+	    WTERMSIG(status)) == -1)
+		err(1, "asprintf");
+}
+
+/*
+ * A source entry gone, or replaced by another type, while rsync read
+ * it (ENOENT, ENOTDIR, ELOOP from its O_NOFOLLOW): a record follows.
+ */
+static int
+vanish_line(const char *line)
+{
+	size_t n = strlen(line);
+
+	if (strncmp(line, "file has vanished: ", 19) == 0)
+		return 1;
+	if (strncmp(line, "rsync: [sender] ", 16) != 0)
+		return 0;
+	return (n > 4 && strcmp(line + n - 4, " (2)") == 0) ||
+	    (n > 5 && (strcmp(line + n - 5, " (20)") == 0 ||
+	    strcmp(line + n - 5, " (40)") == 0));
+}
+
+/*
+ * rsync's 23 (some files failed) and 24 (some vanished): the paths its
+ * lines name go back to the dirty set, with their directories. -1 when
+ * a line names none of ours, or rsync skipped its deletes: all of them
+ * go back. *vanished says whether every failure was the source's, in
+ * flux: not the remote's fault, no reason to back off.
+ */
+static int
+partial(struct remote *r, const struct buf *e, int *vanished)
+{
+	const char *p, *nl;
+	char *line, *rel, *dst, *par;
+	int all = 0, some = 0;
+
+	*vanished = 1;
+
+	/* The receiver names paths below its own directory. */
+	if (asprintf(&dst, "%s/", r->d.kind == RK_SSH ? r->d.path : "")
+	    == -1)
+		err(1, "asprintf");
+	for (p = e->s; p != NULL && *p != '\0'; p = nl ? nl + 1 : NULL) {
+		nl = strchr(p, '\n');
+		if ((line = strndup(p, nl ? (size_t)(nl - p) : strlen(p))) ==
+		    NULL)
+			err(1, "strndup");
+		if (strstr(line, "skipping file deletion") != NULL)
+			all = 1;
+		if ((strncmp(line, "rsync: ", 7) == 0 &&
+		    strncmp(line, "rsync: connection", 17) != 0) ||
+		    strncmp(line, "file has vanished", 17) == 0) {
+			if (!vanish_line(line))
+				*vanished = 0;
+			if ((rel = rsync_error_path(line, r->src, dst)) ==
+			    NULL)
+				all = 1;
+			else {
+				/* A temporary name touched its directory. */
+				pathset_add(&r->dirty.tree, rel, now_ms());
+				par = parent_of(rel);
+				pathset_add(&r->dirty.plain, par, now_ms());
+				free(par);
+				some = 1;
+				free(rel);
+			}
+		}
+		free(line);
+	}
+	free(dst);
+	return all || !some ? -1 : 0;
+}
+
+static void
+publish(struct remote *r, int force)
+{
+	char *val;
+	int64_t now = now_ms(), old;
+	size_t n = backlog(r);
+	time_t oldest_wall;
+
+	if (r->cache == NULL || r->backlog_key == NULL)
+		return;
+	if (!force && (int)r->state == r->pub_state && n == r->pub_paths)
+		return;
+	if (!force && now - r->published < PUBLISH_MS &&
+	    (int)r->state == r->pub_state)
+		return;
+	old = oldest(r->dirty.oldest, r->sent.oldest);
+	if (n == 0)
+		old = 0;
+	if (r->writing.n > 0 && old == 0)
+		old = now;
+	oldest_wall = old ? time(NULL) - (now - old) / 1000 : 0;
+	if (asprintf(&val, "dest=%s\nstate=%s\npaths=%zu\noldest=%lld\n",
+	    r->shown, state_names[r->state], n, (long long)oldest_wall) == -1)
+		err(1, "asprintf");
+	if (iobs_cache_put(r->cache, r->backlog_key, val, strlen(val), 0)
+	    == -1)
+		warnx("cache: %s: %s", r->backlog_key,
+		    iobs_cache_strerror(r->cache));
+	free(val);
+	r->published = now;
+	r->pub_state = r->state;
+	r->pub_paths = n;
+}
+
+/* The child of the step out exited with status. */
+static void
+step_done(struct remote *r, int status)
+{
+	struct step *s = &r->step;
+	enum stepkind kind = s->kind;
+	const char *p, *nl;
+	long long deletes = 0;
+	size_t i;
+	int code, vanished;
+
+	step_end(s);
+	code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+	switch (kind) {
+	case K_GUARD:
+		/* A remote directory that is not there is empty. */
+		if (code == 23 && s->errors.s != NULL &&
+		    strstr(s->errors.s, "No such file or directory") != NULL)
+			break;
+		if (code != 0)
+			goto fail;
+		for (p = s->output.s; p != NULL && *p != '\0';
+		    p = nl ? nl + 1 : NULL) {
+			nl = strchr(p, '\n');
+			if (nl != NULL && nl - p >= 2 && nl[-1] == '.' &&
+			    nl[-2] == ' ')
+				continue;
+			if (nl == NULL || nl > p)
+				errx(1, "%s: the source root %s is empty while "
+				    "%s is not: a disk not mounted? Refusing "
+				    "to delete; -f mirrors it anyway",
+				    r->shown, r->root[0] ? r->root : "/",
+				    r->shown);
+		}
+		break;
+	case K_COUNT:
+		if (code != 0)
+			goto fail;
+		for (p = s->output.s; p != NULL && *p != '\0';
+		    p = nl ? nl + 1 : NULL) {
+			nl = strchr(p, '\n');
+			if (strncmp(p, "*deleting", 9) == 0)
+				deletes++;
+		}
+		if (deletes > r->o.max_delete)
+			errx(1, "%s: a whole sync would delete %lld entries, "
+			    "more than --max-delete=%lld; deleting nothing",
+			    r->shown, deletes, r->o.max_delete);
+		break;
+	case K_SCRIPT:
+		if (code == 97) {
+			/* No directory there: a whole sync makes it. */
+			free(r->why);
+			if (asprintf(&r->why, "%s: no such directory there",
+			    r->d.path) == -1)
+				err(1, "asprintf");
+			pathset_add(&r->dirty.tree, "", now_ms());
+			goto failed;
+		}
+		if (code != 0)
+			goto fail;
+		for (p = s->output.s; p != NULL && *p != '\0';
+		    p = nl ? nl + 1 : NULL) {
+			nl = strchr(p, '\n');
+			i = strtoul(p + 2, NULL, 10);
+			if (p[0] == 'F' && i < r->sent.ren.n) {
+				/* No rename there: a delete and a copy. */
+				dirty_add(r, r->sent.ren.v[i].from, 0);
+				dirty_add(r, r->sent.ren.v[i].to, 1);
+			} else if (p[0] == 'D' && i < gone.n) {
+				char *par = parent_of(gone.e[i].path);
+
+				dirty_add(r, par, 1);
+				free(par);
+			}
+		}
+		break;
+	case K_RSYNC:
+		if (code == 23 || code == 24) {
+			set_why(r, &s->errors, status);
+			/* Messages cut short may hide a path: all go back. */
+			if (partial(r, &s->errors, &vanished) == -1 ||
+			    s->errors.len >= CAPTURE_MAX)
+				batch_merge(&r->dirty, &r->sent);
+			else {
+				r->dirty.oldest = oldest(r->dirty.oldest,
+				    r->sent.oldest);
+				batch_clear(&r->sent);
+			}
+			r->nsteps = 0;
+			buf_free(&s->output);
+			buf_free(&s->errors);
+			/* Sent again at once, without a word: a storm. */
+			if (vanished && r->dirty.plain.n + r->dirty.tree.n > 0)
+				r->window = r->last = now_ms();
+			event(r, vanished ? E_OK : E_PARTIAL);
+			return;
+		}
+		if (code != 0)
+			goto fail;
+		break;
+	}
+	buf_free(&s->output);
+	buf_free(&s->errors);
+	step_next(r);
+	return;
+fail:
+	set_why(r, &s->errors, status);
+failed:
+	buf_free(&s->output);
+	buf_free(&s->errors);
+	r->nsteps = 0;
+	event(r, E_FAIL);
+}
+
+/* The table's actions */
+
+static void
+report_down(struct remote *r)
+{
+	warnx("%s: %s; %zu path%s waiting, retrying", r->shown,
+	    r->why ? r->why : "failed", backlog(r), backlog(r) == 1 ? "" :
+	    "s");
+}
+
+static void
+event(struct remote *r, enum revent ev)
+{
+	enum raction a = table[r->state][ev].action;
+	enum rstate from = r->state;
+	int64_t now = now_ms();
+
+	r->state = table[r->state][ev].next;
+	switch (a) {
+	case A_NONE:
+		break;
+	case A_RUN:
+		run_start(r);
+		return;		/* its end is another event */
+	case A_BACK:
+		warnx("%s: back after %.1f s; sending %zu waiting path%s",
+		    r->shown, (now - r->away_since) / 1000.0, backlog(r),
+		    backlog(r) == 1 ? "" : "s");
+		r->collapsed = 0;
+		/* FALLTHROUGH */
+	case A_CONFIRM:
+		batch_clear(&r->sent);
+		r->backoff = BACKOFF_MS;
+		break;
+	case A_DOWN:
+		r->away_since = now;
+		r->backoff = BACKOFF_MS;
+		r->rval = 1;
+		batch_merge(&r->dirty, &r->sent);
+		report_down(r);
+		r->retry_at = now + r->backoff;
+		break;
+	case A_REQUEUE:
+		batch_merge(&r->dirty, &r->sent);
+		r->backoff = r->backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS :
+		    r->backoff * 2;
+		r->retry_at = now + r->backoff;
+		break;
+	case A_ABORT:
+		step_kill(&r->step);
+		r->nsteps = 0;
+		batch_clear(&r->sent);
+		r->retry_at = now;
+		break;
+	}
+	if (r->state != from)
+		publish(r, 1);
+}
+
+/* When a run is due: a quiet stream, a full window, or the back-off. */
+static int64_t
+due(struct remote *r)
+{
+	int64_t t;
+
+	if (r->nsteps != 0 || batch_size(&r->dirty) == 0 || !r->root)
+		return INT64_MAX;
+	if (r->state == S_AWAY)
+		return r->retry_at;
+	/* A MOVED_FROM waits for its MOVED_TO: the rename is ours to do. */
+	if (r->nmoves > 0)
+		return r->moves[0].when + MOVE_WAIT_MS;
+	if (r->eof)
+		return 0;
+	t = r->last + BATCH_QUIET_MS;
+	if (r->window + WINDOW_MS < t)
+		t = r->window + WINDOW_MS;
+	return t;
+}
+
+/* Records */
+
+static void
+move_expire(struct remote *r)
+{
+	char *rel = r->moves[0].rel;
+
+	memmove(&r->moves[0], &r->moves[1], (r->nmoves - 1) *
+	    sizeof(*r->moves));
+	r->nmoves--;
+	dirty_add(r, rel, 0);
+	free(rel);
+}
+
+static void
+moved_from(struct remote *r, const char *rel, uint32_t cookie)
+{
+	if (r->nmoves == r->movecap) {
+		r->movecap = r->movecap ? r->movecap * 2 : 16;
+		if ((r->moves = reallocarray(r->moves, r->movecap,
+		    sizeof(*r->moves))) == NULL)
+			err(1, "reallocarray");
+	}
+	r->moves[r->nmoves].cookie = cookie;
+	r->moves[r->nmoves].when = now_ms();
+	if ((r->moves[r->nmoves].rel = strdup(rel)) == NULL)
+		err(1, "strdup");
+	r->nmoves++;
+}
+
+static void
+moved_to(struct remote *r, const char *to, uint32_t cookie)
+{
+	size_t i;
+	char *from;
+
+	for (i = 0; cookie != 0 && i < r->nmoves; i++)
+		if (r->moves[i].cookie == cookie)
+			break;
+	if (i == r->nmoves || cookie == 0) {
+		dirty_add(r, to, 1);	/* moved in: all of it is new */
+		return;
+	}
+	from = r->moves[i].rel;
+	memmove(&r->moves[i], &r->moves[i + 1], (r->nmoves - i - 1) *
+	    sizeof(*r->moves));
+	r->nmoves--;
+	if (excluded(r, from) || path_below(to, from) ||
+	    pathset_get(&r->dirty.tree, "") != NULL) {
+		dirty_add(r, from, 0);	/* not if excluded: never deleted */
+		dirty_add(r, to, 1);
+		free(from);
+		return;
+	}
+	/* Paths waiting follow the rename; the remote does it in order. */
+	pathset_rename(&r->writing, from, to);
+	pathset_rename(&r->dirty.plain, from, to);
+	pathset_rename(&r->dirty.tree, from, to);
+	pathset_rename(&r->sent.plain, from, to);
+	pathset_rename(&r->sent.tree, from, to);
+	if (r->d.kind == RK_SSH) {
+		renames_add(&r->dirty.ren, from, to);
+		if (batch_size(&r->dirty) == 1)
+			r->window = now_ms();
+		r->last = now_ms();
+		r->dirty.oldest = oldest(r->dirty.oldest, r->last);
+	} else
+		dirty_add(r, from, 0);
+	/* Compared with the source once there: no data unless it differs. */
+	dirty_add(r, to, 1);
+	free(from);
+}
+
+/* The path of a record relative to the root; NULL when not below it. */
+static const char *
+rel_of(struct remote *r, const char *path)
+{
+	const char *rel, *p;
+	size_t len;
+
+	if (strncmp(path, r->root, r->rootlen) != 0 ||
+	    (path[r->rootlen] != '/' && path[r->rootlen] != '\0'))
+		return NULL;
+	rel = path + r->rootlen;
+	if (*rel == '/')
+		rel++;
+	for (p = rel; *p != '\0'; p += len + (p[len] == '/')) {
+		len = strcspn(p, "/");
+		if (len == 0 || (len == 1 && p[0] == '.') ||
+		    (len == 2 && p[0] == '.' && p[1] == '.'))
+			return NULL;
+	}
+	return rel;
+}
+
+static void
+change(struct remote *r, const struct iobs_record *rec, const char *rel)
+{
+	uint32_t m = rec->mask;
+	char *par;
+
+	if (excluded(r, rel) && !(m & IN_MOVED_FROM))
+		return;
+	if (m & IN_MOVED_FROM)
+		moved_from(r, rel, rec->cookie);
+	else if (m & IN_MOVED_TO)
+		moved_to(r, rel, rec->cookie);
+	else if (m & IN_CLOSE_WRITE) {
+		pathset_del(&r->writing, rel);
+		dirty_add(r, rel, 0);
+	} else if (m & IN_CREATE)
+		dirty_add(r, rel, (m & IN_ISDIR) != 0);
+	else if (m & IN_DELETE) {
+		pathset_del(&r->writing, rel);
+		pathset_prune(&r->dirty.plain, rel);
+		dirty_add(r, rel, 0);
+	} else if (m & IN_MODIFY)
+		pathset_add(&r->writing, rel, now_ms());
+	else if (m & IN_ATTRIB)
+		dirty_add(r, rel, 0);
+	/* Its directory's times changed too, on both sides of a rename. */
+	if ((m & (IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO)) &&
+	    rel[0] != '\0') {
+		par = parent_of(rel);
+		dirty_add(r, par, 0);
+		free(par);
+	}
+}
+
+static char *
+root_of(const char *path)
+{
+	char *p;
+	size_t len;
+
+	if ((p = strdup(path)) == NULL)
+		err(1, "strdup");
+	len = strlen(p);
+	while (len > 0 && p[len - 1] == '/')
+		p[--len] = '\0';
+	return p;
+}
+
+static void	 reconfigure(struct remote *);
+
+static void
+lifecycle(struct remote *r, const struct iobs_record *rec)
+{
+	char *root = root_of(rec->path);
+	int ours = r->root != NULL && strcmp(root, r->root) == 0;
+
+	if (!ours && r->o.want_root != NULL &&
+	    strcmp(root, r->o.want_root) != 0) {
+		free(root);
+		return;
+	}
+	if (!ours && rec->lifecycle == IOBS_WATCH_INIT) {
+		if (r->root != NULL)
+			errx(2, "the stream has a second root, %s, beside %s; "
+			    "choose the one to follow with --root", rec->path,
+			    r->root[0] ? r->root : "/");
+		r->root = root;
+		r->rootlen = strlen(root);
+		if (asprintf(&r->src, "%s/", root) == -1)
+			err(1, "asprintf");
+		root = NULL;
+		ours = 1;
+	}
+	free(root);
+	if (!ours)
+		return;
+	switch (rec->lifecycle) {
+	case IOBS_WATCH_INIT:
+		r->active = 1;
+		want_full(r);
+		break;
+	case IOBS_WATCH_DEAD:
+		r->active = 0;
+		while (r->nmoves > 0)
+			move_expire(r);
+		break;
+	case IOBS_OVERFLOW:
+		r->active = 0;
+		pathset_clear(&r->writing);
+		while (r->nmoves > 0)
+			move_expire(r);
+		want_full(r);
+		break;
+	case IOBS_WATCH_RECONFIG:
+		reconfigure(r);
+		break;
+	default:
+		break;
+	}
+}
+
+static void
+record(struct remote *r, char *line, const struct iobs_reader *rd)
+{
+	struct iobs_record rec;
+	const char *why, *rel;
+	int n;
+
+	if ((why = iobs_reader_why(rd)) != NULL)
+		n = -1;
+	else if ((n = iobs_record_parse(line, &rec, &why)) == 0)
+		return;
+	if (n == -1) {
+		warnx("stdin:%lu: %s; line skipped", rd->lineno, why);
+		r->rval = 1;
+		return;
+	}
+	if (rec.lifecycle != IOBS_NONE) {
+		lifecycle(r, &rec);
+		return;
+	}
+	if (!r->active)
+		return;
+	if ((rel = rel_of(r, rec.path)) == NULL) {
+		if (r->o.want_root != NULL)
+			return;
+		warnx("stdin:%lu: path outside %s or with \".\" or \"..\"; "
+		    "line skipped", rd->lineno, r->root[0] ? r->root : "/");
+		r->rval = 1;
+		return;
+	}
+	change(r, &rec, rel);
+}
+
+/* Open files quiet for 200 ms, or busy for 2 s, are sent. */
+static void
+writing_due(struct remote *r, int64_t now, int all)
+{
+	size_t i;
+	char *rel;
+
+	for (i = 0; i < r->writing.n; i++) {
+		struct pathset_entry *e = &r->writing.e[i];
+
+		if (all || e->last + QUIET_MS <= now ||
+		    e->first + BUSY_MS <= now) {
+			rel = pathset_take(&r->writing, i);
+			dirty_add(r, rel, 0);
+			free(rel);
+			i--;
+		}
+	}
+}
+
+static int64_t
+writing_next(struct remote *r)
+{
+	int64_t t, due = INT64_MAX;
+	size_t i;
+
+	for (i = 0; i < r->writing.n; i++) {
+		t = r->writing.e[i].last + QUIET_MS;
+		if (r->writing.e[i].first + BUSY_MS < t)
+			t = r->writing.e[i].first + BUSY_MS;
+		if (t < due)
+			due = t;
+	}
+	return due;
+}
+
+/*
+ * New options, from the cache on WATCH_RECONFIG or SIGHUP: a remote
+ * destination, new or not, is synced whole with them; anything wrong,
+ * or a local destination, keeps the old ones.
+ */
+static void
+reconfigure(struct remote *r)
+{
+	const char *key = getenv(IOBS_OPTIONS_ENV);
+	struct mirror_options o, old;
+	struct remote_dest d, oldd;
+	char why[PATH_MAX + 256], **argv;
+	int argc, rc;
+
+	if (iobs_options_fetch(r->cache, &argc, &argv) != 0) {
+		if (r->active)
+			want_full(r);
+		return;
+	}
+	rc = mirror_options_parse(argc, argv, &o, why, sizeof(why));
+	iobs_options_free(argv);
+	if (rc == -1) {
+		warnx("%s: %s; keeping the old options", key, why);
+		return;
+	}
+	if (remote_dest_parse(o.dest, &d, why, sizeof(why)) != 1) {
+		warnx("%s: %s: a local destination for a remote mirror; "
+		    "keeping the old options (restart iobs-mirror to change)",
+		    key, o.dest);
+		mirror_options_free(&o);
+		return;
+	}
+	old = r->o;
+	oldd = r->d;
+	r->o = o;
+	r->d = d;
+	if (rsh_setup(r, why, sizeof(why)) == -1) {
+		warnx("%s: %s; keeping the old options", key, why);
+		remote_dest_free(&r->d);
+		mirror_options_free(&r->o);
+		r->o = old;
+		r->d = oldd;
+		rsh_setup(r, why, sizeof(why));
+		return;
+	}
+	mirror_options_free(&old);
+	remote_dest_free(&oldd);
+	free(r->shown);
+	if ((r->shown = strdup(r->o.dest)) == NULL)
+		err(1, "strdup");
+	master_stop(r);
+	if (r->active)
+		want_full(r);
+}
+
+/* The loop */
+
+static void
+timers(struct remote *r)
+{
+	int64_t now = now_ms();
+
+	while (r->nmoves > 0 && r->moves[0].when + MOVE_WAIT_MS <= now)
+		move_expire(r);
+	if (r->writing.n > 0)
+		writing_due(r, now, r->eof);
+	if (r->root != NULL && due(r) <= now)
+		event(r, E_DUE);
+	publish(r, 0);
+}
+
+static int
+timeout(struct remote *r)
+{
+	int64_t now = now_ms(), t = due(r), w = writing_next(r);
+
+	if (r->nmoves > 0 && r->moves[0].when + MOVE_WAIT_MS < t)
+		t = r->moves[0].when + MOVE_WAIT_MS;
+	if (w < t)
+		t = w;
+	if (r->cache != NULL && r->pub_paths != backlog(r) &&
+	    r->published + PUBLISH_MS < t)
+		t = r->published + PUBLISH_MS;
+	if (t == INT64_MAX)
+		return -1;
+	return t <= now ? 0 : (int)(t - now > INT_MAX ? INT_MAX : t - now);
+}
+
+/* Done: the stream ended, and what it asked for is there or cannot be. */
+static int
+finished(struct remote *r)
+{
+	if (!r->eof || r->nsteps != 0 || r->nmoves > 0 || r->writing.n > 0)
+		return 0;
+	if (r->root == NULL || batch_size(&r->dirty) == 0)
+		return 1;
+	return r->state == S_AWAY;
+}
+
+static void
+run(struct remote *r, int sigfd, int termfd, int chldfd)
+{
+	static struct iobs_reader rd;
+	struct signalfd_siginfo si;
+	struct pollfd pfd[7];
+	struct step *s = &r->step;
+	char *line;
+	int n, i, hup, term = 0, status;
+
+	iobs_reader_init(&rd, STDIN_FILENO);
+	while (!finished(r)) {
+		n = 0;
+		pfd[n++] = (struct pollfd){ r->eof ? -1 : STDIN_FILENO, POLLIN,
+		    0 };
+		pfd[n++] = (struct pollfd){ sigfd, POLLIN, 0 };
+		pfd[n++] = (struct pollfd){ termfd, POLLIN, 0 };
+		pfd[n++] = (struct pollfd){ chldfd, POLLIN, 0 };
+		pfd[n++] = (struct pollfd){ s->pid ? s->in : -1, POLLOUT, 0 };
+		pfd[n++] = (struct pollfd){ s->pid ? s->out : -1, POLLIN, 0 };
+		pfd[n++] = (struct pollfd){ s->pid ? s->err : -1, POLLIN, 0 };
+		if (r->nsteps != 0 && s->pid == 0)
+			step_next(r);	/* a run just started */
+		else if (poll(pfd, n, timeout(r)) == -1) {
+			if (errno != EINTR)
+				err(1, "poll");
+			continue;
+		}
+		if (pfd[0].revents & (POLLIN | POLLHUP | POLLERR)) {
+			if (iobs_reader_fill(&rd) == -1)
+				err(1, "standard input");
+			while ((line = iobs_reader_next(&rd)) != NULL)
+				record(r, line, &rd);
+			if (rd.eof) {
+				r->eof = 1;
+				while (r->nmoves > 0)
+					move_expire(r);
+				writing_due(r, now_ms(), 1);
+			}
+		}
+		for (hup = 0; read(sigfd, &si, sizeof(si)) == sizeof(si);)
+			hup = 1;
+		if (hup)
+			reconfigure(r);
+		while (read(termfd, &si, sizeof(si)) == sizeof(si))
+			term = 1;
+		if (term)
+			break;
+		if (s->pid != 0 && s->in != -1 && (pfd[4].revents & (POLLOUT |
+		    POLLERR | POLLHUP)))
+			step_write(s);
+		if (s->pid != 0 && s->out != -1 && pfd[5].revents)
+			step_read(&s->out, &s->output);
+		if (s->pid != 0 && s->err != -1 && pfd[6].revents)
+			step_read(&s->err, &s->errors);
+		/* SIGCHLD: the step's child, or the control master, ended. */
+		while (read(chldfd, &si, sizeof(si)) == sizeof(si))
+			continue;
+		if (s->pid != 0 && waitpid(s->pid, &status, WNOHANG) == s->pid)
+			step_done(r, status);
+		if (r->master != 0 && waitpid(r->master, &status, WNOHANG) ==
+		    r->master)
+			r->master = 0;
+		timers(r);
+	}
+	for (i = 0; r->eof && i == 0; i++)
+		while ((line = iobs_reader_next(&rd)) != NULL)
+			record(r, line, &rd);
+	if (backlog(r) > 0 && r->root != NULL) {
+		warnx("%s: %zu path%s not sent: %s", r->shown, backlog(r),
+		    backlog(r) == 1 ? "" : "s", r->why ? r->why :
+		    "stopped");
+		r->rval = 1;
+	}
+	publish(r, 1);
+	iobs_reader_free(&rd);
+}
+
+int
+remote_main(struct mirror_options *o, struct remote_dest *d,
+    struct iobs_cache *cache, int sigfd)
+{
+	static struct remote r;
+	const char *watch, *plugin, *env, *errstr;
+	char why[PATH_MAX + 256];
+	int termfd, chldfd;
+
+	memset(&r, 0, sizeof(r));
+	r.o = *o;
+	r.d = *d;
+	r.cache = cache;
+	r.state = S_LIVE;
+	r.pub_state = -1;
+	r.backoff = BACKOFF_MS;
+	r.bound = BACKLOG_MAX;
+	if ((env = getenv(BACKLOG_ENV)) != NULL && *env != '\0') {
+		r.bound = strtonum(env, 1, 1000000000, &errstr);
+		if (errstr != NULL)
+			errx(2, "%s=%s: number is %s", BACKLOG_ENV, env,
+			    errstr);
+	}
+	if ((r.shown = strdup(o->dest)) == NULL)
+		err(1, "strdup");
+	if (rsh_setup(&r, why, sizeof(why)) == -1)
+		errx(2, "%s", why);
+	current = &r;
+	if (atexit(cleanup) != 0)
+		err(1, "atexit");
+	/* As iobs-supervise names it: backlog/PLUGIN/PATH. */
+	if ((watch = getenv("IOBS_WATCH")) != NULL && *watch != '\0' &&
+	    (plugin = getenv("IOBS_PLUGIN")) != NULL && *plugin != '\0' &&
+	    cache != NULL && asprintf(&r.backlog_key, "backlog/%s%s",
+	    plugin, watch) == -1)
+		err(1, "asprintf");
+	/* A child gone while we write its list: its status says why. */
+	if (signal(SIGPIPE, SIG_IGN) == SIG_ERR)
+		err(1, "signal");
+	termfd = iobs_signalfd(SIGTERM, SIGINT, 0);
+	chldfd = iobs_signalfd(SIGCHLD, 0);
+	run(&r, sigfd, termfd, chldfd);
+	close(termfd);
+	close(chldfd);
+	cleanup();
+	batch_clear(&r.dirty);
+	batch_clear(&r.sent);
+	pathset_clear(&r.writing);
+	pathset_clear(&gone);
+	buf_free(&list);
+	buf_free(&script);
+	while (r.nmoves > 0)
+		free(r.moves[--r.nmoves].rel);
+	free(r.moves);
+	words_free(r.rsh);
+	free(r.rsh_line);
+	free(r.ctldir);
+	free(r.ctlpath);
+	free(r.root);
+	free(r.src);
+	free(r.shown);
+	free(r.why);
+	free(r.backlog_key);
+	*o = r.o;
+	*d = r.d;
+	return r.rval;
+}

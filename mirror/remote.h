@@ -1,0 +1,62 @@
+/*
+ * iobs-mirror's remote mode: DEST on another machine, [user@]host:/path
+ * over ssh or rsync://host/module/path to an rsync daemon, with rsync
+ * and ssh as the engines (see REMOTE in iobs-mirror(1)).
+ */
+#ifndef REMOTE_H
+#define REMOTE_H
+
+#include <stddef.h>
+
+#include "cache.h"
+
+struct mirror_options;
+
+enum rkind {
+	RK_SSH,		/* [user@]host:path, through a remote shell */
+	RK_DAEMON,	/* rsync://... or host::module, no shell */
+};
+
+struct remote_dest {
+	enum rkind	 kind;
+	char		*spec;		/* as rsync takes it, ending in '/' */
+	char		*host;		/* [user@]host, for ssh */
+	char		*path;		/* the directory there; "." for home */
+};
+
+/* rsync.c: names and words as rsync reads them. */
+/*
+ * 1 and *d filled (d may be NULL) when dest names a remote directory
+ * as rsync reads it: a ':' before any '/'; 0 for a local path; -1 with
+ * the reason in why for a remote name that cannot work.
+ */
+int	 remote_dest_parse(const char *dest, struct remote_dest *d,
+	    char *why, size_t whylen);
+void	 remote_dest_free(struct remote_dest *);
+/*
+ * A remote-shell command split into words as rsync splits -e: on
+ * blanks, with '...' and "..." quoting. NULL-terminated, malloc'd;
+ * NULL with the reason in why when empty or a quote is not closed.
+ */
+char	**rsh_split(const char *cmd, char *why, size_t whylen);
+void	 words_free(char **);
+/*
+ * The path an rsync error line is about, relative to the transfer
+ * (src and dst are the two roots as given to rsync, each ending in
+ * '/'), malloc'd; NULL when the line names no path of ours.
+ */
+char	*rsync_error_path(const char *line, const char *src,
+	    const char *dst);
+/* An --exclude glob of ours as an rsync filter pattern. */
+char	*rsync_exclude(const char *glob);
+
+/* iobs-mirror.c: the options, parsed as on the command line. */
+int	 mirror_options_parse(int argc, char *argv[], struct mirror_options *,
+	    char *why, size_t whylen);
+void	 mirror_options_free(struct mirror_options *);
+
+/* remote.c */
+int	 remote_main(struct mirror_options *, struct remote_dest *,
+	    struct iobs_cache *, int sigfd);
+
+#endif

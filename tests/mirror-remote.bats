@@ -1,0 +1,342 @@
+#!/usr/bin/env bats
+# iobs-mirror to another machine: [user@]host:/path over an sshd of the
+# test's own, rsync://host/module to an rsync daemon of its own. Usage
+# and exit codes first, then behaviour, then failures.
+
+load remote_helper
+
+setup() { mirror_setup; }
+teardown() {
+	# Lazily: whatever still has it open goes with common_teardown.
+	if [ -n "${TMPFS:-}" ]; then umount -l "$TMPFS" 2>/dev/null || true; fi
+	common_teardown
+}
+
+@test "remote: no host before ':' is a usage error, exit 2" {
+	run -2 iobs-mirror :backup </dev/null
+	assert_output --partial "no host before ':'"
+}
+
+@test "remote: a host beginning with '-' is refused, exit 2" {
+	run -2 iobs-mirror -- -oProxyCommand=x:/backup </dev/null
+	assert_output --partial "cannot begin with '-'"
+	run -2 iobs-mirror '[-oProxyCommand=x]:/backup' </dev/null
+	assert_output --partial "cannot begin with '-'"
+	run -2 iobs-mirror 'me@-oProxyCommand=x:/backup' </dev/null
+	assert_output --partial "cannot begin with '-'"
+}
+
+@test "remote: rsync:// without a module is a usage error, exit 2" {
+	run -2 iobs-mirror rsync://127.0.0.1 </dev/null
+	assert_output --partial "module"
+}
+
+@test "remote: an -e with a quote not closed is a usage error, exit 2" {
+	run -2 iobs-mirror -e "ssh -o 'x" host:/backup </dev/null
+	assert_output --partial "quote is not closed"
+}
+
+@test "remote: ./host:x is a local directory" {
+	echo a >"$SRC/a"
+	stream "$T/s" "$SRC"
+	cd "$T"
+	run -0 iobs-mirror ./host:x <"$T/s"
+	run -0 treecmp "$SRC" "$T/host:x"
+}
+
+@test "remote: start syncs the tree, live changes follow" {
+	sshd_setup
+	echo a >"$SRC/a"
+	mkdir -p "$SRC/d/e"
+	echo b >"$SRC/d/e/b"
+	ln -s a "$SRC/link"
+	start_remote "$HOST:$DST" -e "$RSH"
+	echo c >"$SRC/c"
+	echo more >>"$SRC/a"
+	mkdir -p "$SRC/new/deep"
+	echo n >"$SRC/new/deep/n"
+	chmod 600 "$SRC/d/e/b"
+	wait_converged 10
+	rm -r "$SRC/d"
+	rm "$SRC/link"
+	wait_converged 10
+	stop_mirror
+	[ "$MIRROR_STATUS" -eq 0 ]
+}
+
+@test "remote: RSYNC_RSH gives the remote shell" {
+	sshd_setup
+	echo a >"$SRC/a"
+	RSYNC_RSH=$RSH start_remote "$HOST:$DST"
+	echo b >"$SRC/b"
+	wait_converged 10
+}
+
+@test "remote: one ssh connection is shared by every batch" {
+	sshd_setup
+	before=$(count_lines "$T/ssh/sshd.log" 'Accepted publickey')
+	start_remote "$HOST:$DST" -e "$RSH"
+	for i in 1 2 3 4 5 6; do
+		echo "$i" >"$SRC/f$i"
+		wait_converged 10
+	done
+	# sshd logs each connection: the master's, and perhaps the first
+	# run's, made before the master's socket was there.
+	after=$(count_lines "$T/ssh/sshd.log" 'Accepted publickey')
+	[ $((after - before)) -le 2 ]
+}
+
+@test "remote: a renamed directory keeps its inodes there; no data sent" {
+	sshd_setup
+	mkdir -p "$SRC/big/sub"
+	head -c 3000000 /dev/urandom >"$SRC/big/sub/data"
+	start_remote "$HOST:$DST" -e "$RSH" -v
+	ino=$(inode "$DST/big/sub/data")
+	dino=$(inode "$DST/big")
+	: >"$T/mirror.out"
+	mv "$SRC/big" "$SRC/moved"
+	wait_converged 10
+	[ "$(inode "$DST/moved/sub/data")" = "$ino" ]
+	[ "$(inode "$DST/moved")" = "$dino" ]
+	# -v itemizes what rsync sends: no file's data.
+	run ! grep -E '^[<>]f' "$T/mirror.out"
+	# Between directories: both directories' times follow.
+	mkdir "$SRC/from" "$SRC/to"
+	echo f >"$SRC/from/f"
+	wait_converged 10
+	mv "$SRC/from/f" "$SRC/to/f"
+	wait_converged 10
+	# A file moved over another: the other is replaced, not kept.
+	echo x >"$SRC/x"
+	echo y >"$SRC/y"
+	wait_converged 10
+	ino=$(inode "$DST/x")
+	mv "$SRC/x" "$SRC/y"
+	wait_converged 10
+	[ "$(inode "$DST/y")" = "$ino" ]
+}
+
+@test "remote: odd names reach the remote byte for byte" {
+	sshd_setup
+	local nl=$'new\nline' bad=$'bad\xff\xfeutf8'
+	echo 1 >"$SRC/$nl"
+	echo 2 >"$SRC/-leading dash"
+	echo 3 >"$SRC/it's \"quoted\" \$(touch pwned) \`touch pwned\` *"
+	start_remote "$HOST:$DST" -e "$RSH"
+	echo 4 >"$SRC/$bad"
+	mkdir "$SRC/ sp ace "
+	echo 5 >"$SRC/ sp ace /back\\slash;rm -rf x"
+	echo 6 >"$SRC/-n"
+	wait_converged 10
+	mv "$SRC/$nl" "$SRC/-$nl"
+	mv "$SRC/ sp ace " "$SRC/\$HOME '"
+	rm "$SRC/-n"
+	wait_converged 10
+	rm -r "$SRC/\$HOME '" "$SRC/$bad"
+	wait_converged 10
+	assert_not_exist "$HOME/pwned"
+	assert_not_exist "$DST/pwned"
+}
+
+@test "remote: a path through a source symlink is never sent through it" {
+	sshd_setup
+	mkdir "$T/outside"
+	echo secret >"$T/outside/secret"
+	ln -s "$T/outside" "$SRC/a"
+	stream "$T/s" "$SRC"
+	{
+		cat "$T/s"
+		sleep 2
+		printf '1764057600.000000\tCLOSE_WRITE,CLOSE\t0\t%s\n' \
+		    "$SRC/a/secret"
+		sleep 2
+	} | iobs-mirror -e "$RSH" "$HOST:$DST" 2>"$T/mirror.err" || true
+	[ -L "$DST/a" ]
+	run ! grep -r secret "$DST"
+}
+
+@test "remote: a storm converges" {
+	sshd_setup
+	start_remote "$HOST:$DST" -e "$RSH"
+	for d in 1 2 3 4 5; do
+		mkdir "$SRC/d$d"
+		for i in $(seq 1 100); do echo "$i" >"$SRC/d$d/f$i"; done
+	done
+	for i in $(seq 1 100 2); do rm "$SRC/d1/f$i"; done
+	mv "$SRC/d2" "$SRC/d2b"
+	for i in $(seq 1 50); do mv "$SRC/d3/f$i" "$SRC/d4/g$i"; done
+	rm -r "$SRC/d5"
+	for i in $(seq 1 100); do echo "again $i" >"$SRC/d2b/f$i"; done
+	wait_converged 30
+}
+
+@test "remote: seeded random storms converge, one after another" {
+	sshd_setup
+	mkdir "$T/outside"
+	storm -n 300 -s 1000 "$SRC" "$T/outside"
+	start_remote "$HOST:$DST" -e "$RSH"
+	for seed in 1 2 3; do
+		storm -n 2000 -s "$seed" "$SRC" "$T/outside"
+		wait_converged 30
+	done
+	# Entries gone while rsync read them are the source's flux, not a
+	# remote failing: sent again at once, no back-off, no report. (rsync
+	# 3.5.0 may fail such a run itself, "Invalid packet at end of run":
+	# that one is a failure, retried.)
+	if grep 'retrying' "$T/mirror.err" | grep -qv 'Invalid packet'; then
+		cat "$T/mirror.err" >&2
+		false
+	fi
+}
+
+@test "remote: an rsync daemon, rsync://host:port/module" {
+	rsyncd_setup
+	DST=$T/dmod/sub
+	echo a >"$SRC/a"
+	mkdir "$SRC/d"
+	echo b >"$SRC/d/b"
+	start_remote "$DAEMON/sub"
+	echo c >"$SRC/c"
+	mv "$SRC/d" "$SRC/e"
+	rm "$SRC/a"
+	wait_converged 10
+	stop_mirror
+	[ "$MIRROR_STATUS" -eq 0 ]
+}
+
+@test "remote: empty source, non-empty remote: refused unless -f" {
+	sshd_setup
+	mkdir "$DST"
+	echo keep >"$DST/keep"
+	stream "$T/s" "$SRC"
+	run -1 iobs-mirror -e "$RSH" "$HOST:$DST" <"$T/s"
+	assert_output --partial "is empty while"
+	assert_file_exist "$DST/keep"
+	run -0 iobs-mirror -f -e "$RSH" "$HOST:$DST" <"$T/s"
+	assert_file_not_exist "$DST/keep"
+}
+
+@test "remote: -n changes nothing there, says what it would do" {
+	sshd_setup
+	mkdir "$DST"
+	echo a >"$SRC/a"
+	echo old >"$DST/old"
+	stream "$T/s" "$SRC"
+	run -0 iobs-mirror -n -e "$RSH" "$HOST:$DST" <"$T/s"
+	assert_line --partial "*deleting"
+	assert_line --regexp '^<f.* a$'
+	assert_file_exist "$DST/old"
+	assert_file_not_exist "$DST/a"
+}
+
+@test "remote: -X sends extended attributes, as rsync --xattrs" {
+	sshd_setup
+	echo a >"$SRC/a"
+	setfattr -n user.colour -v blue "$SRC/a" 2>/dev/null ||
+	    skip "no user xattrs on this file system"
+	start_remote "$HOST:$DST" -e "$RSH" -X
+	run -0 --separate-stderr getfattr --only-values -n user.colour "$DST/a"
+	assert_output blue
+	echo b >"$SRC/b"
+	setfattr -n user.colour -v red "$SRC/b"
+	wait_for 10 eval '[ "$(getfattr --only-values -n user.colour "$DST/b" 2>/dev/null)" = red ]'
+}
+
+@test "remote: --max-delete stops a whole sync that would delete more" {
+	sshd_setup
+	mkdir "$DST"
+	echo keep >"$SRC/keep"
+	touch "$DST/x1" "$DST/x2" "$DST/x3"
+	stream "$T/s" "$SRC"
+	run -1 iobs-mirror -m 2 -e "$RSH" "$HOST:$DST" <"$T/s"
+	assert_output --partial "more than --max-delete=2"
+	assert_file_exist "$DST/x1"
+	run -0 iobs-mirror -m 3 -e "$RSH" "$HOST:$DST" <"$T/s"
+	run -0 converged
+}
+
+@test "remote: --exclude is rsync's too: neither sent nor deleted" {
+	sshd_setup
+	mkdir -p "$SRC/a" "$DST"
+	echo t >"$SRC/x.tmp"
+	echo t >"$SRC/a/only"
+	echo mine >"$DST/y.tmp"
+	echo mine >"$DST/x.tmp"
+	start_remote_nowait "$HOST:$DST" -e "$RSH" -x '*.tmp' -x a/only
+	wait_for 10 test -d "$DST/a"
+	echo t2 >"$SRC/z.tmp"
+	echo ok >"$SRC/ok"
+	wait_for 10 test -f "$DST/ok"
+	# Renamed from an excluded name: copied, the excluded one kept.
+	mv "$SRC/x.tmp" "$SRC/was-tmp"
+	wait_for 10 test -f "$DST/was-tmp"
+	assert_equal "$(cat "$DST/x.tmp")" mine
+	rm "$SRC/was-tmp"
+	wait_for 10 test ! -e "$DST/was-tmp"
+	assert_file_not_exist "$DST/z.tmp"
+	assert_file_not_exist "$DST/a/only"
+	assert_file_exist "$DST/y.tmp"
+}
+
+@test "remote: sshd down mid-storm, up 3 s later: converges, one line each way" {
+	sshd_setup
+	start_remote "$HOST:$DST" -e "$RSH"
+	for i in $(seq 1 200); do echo "$i" >"$SRC/a$i"; done
+	stop_sshd
+	for i in $(seq 1 200); do echo "$i" >"$SRC/b$i"; done
+	mkdir "$SRC/dir"
+	mv "$SRC/a1" "$SRC/dir/a1"
+	rm "$SRC/a2"
+	wait_for 10 has_lines "$T/mirror.err" 'waiting, retrying' 1
+	sleep 3 # the host is away this long
+	start_sshd
+	for i in $(seq 1 50); do echo "$i" >"$SRC/c$i"; done
+	wait_converged 30
+	running "$MIRROR_PID"
+	running "$WATCH_PID"
+	wait_for 10 has_lines "$T/mirror.err" ': back after' 1
+	[ "$(count_lines "$T/mirror.err" 'waiting, retrying')" -eq 1 ]
+	[ "$(count_lines "$T/mirror.err" ': back after')" -eq 1 ]
+}
+
+@test "remote: past the bound, a whole sync once the remote is back" {
+	sshd_setup
+	IOBS_REMOTE_BACKLOG=10 start_remote "$HOST:$DST" -e "$RSH"
+	stop_sshd
+	echo 1 >"$SRC/one"
+	wait_for 10 has_lines "$T/mirror.err" 'waiting, retrying' 1
+	for i in $(seq 1 30); do echo "$i" >"$SRC/f$i"; done
+	wait_for 10 has_lines "$T/mirror.err" 'one whole sync instead' 1
+	start_sshd
+	wait_converged 30
+}
+
+@test "remote: a disk full there is reported, retried, converges" {
+	sshd_setup
+	mkdir "$DST"
+	TMPFS=$DST
+	mount -t tmpfs -o size=2m tmpfs "$DST" || skip "cannot mount a tmpfs"
+	# Excluded: there only, never deleted by the mirror.
+	start_remote "$HOST:$DST" -e "$RSH" -x filler
+	head -c 1500000 /dev/zero >"$DST/filler"
+	echo small >"$SRC/small"
+	wait_for 10 test -f "$DST/small"
+	head -c 1000000 /dev/urandom >"$SRC/big"
+	wait_for 10 has_lines "$T/mirror.err" "No space left|waiting, retrying" 1
+	rm "$DST/filler"
+	wait_converged 30
+	running "$MIRROR_PID"
+}
+
+@test "remote: rsync's exit 23 is read per path: a failed path is sent again" {
+	sshd_setup
+	echo a >"$SRC/stuck"
+	start_remote "$HOST:$DST" -e "$RSH"
+	chattr +i "$DST/stuck" 2>/dev/null || skip "no chattr +i on this file system"
+	echo changed >"$SRC/stuck"
+	echo other >"$SRC/other"
+	wait_for 10 has_lines "$T/mirror.err" 'stuck' 1
+	wait_for 10 test -f "$DST/other"
+	chattr -i "$DST/stuck"
+	wait_converged 30
+}

@@ -1,0 +1,154 @@
+# Fixtures for the remote mirror tests: an sshd and an rsync daemon of
+# the test's own on loopback (its own host key, config and authorized
+# key; no system service touched), and a mirror to them.
+
+load mirror_helper
+
+SSHD=${SSHD:-/usr/sbin/sshd}
+
+# free_port: a TCP port nothing listens on, on 127.0.0.1, now; others
+# run servers on this machine too, so each test picks its own.
+free_port() {
+	local p
+	while :; do
+		p=$((20000 + RANDOM % 40000))
+		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+			echo "$p"
+			return
+		fi
+	done
+}
+
+# need_sshd: skips the test where sshd cannot run at all.
+need_sshd() {
+	[ -x "$SSHD" ] || skip "no $SSHD (apt-get install openssh-server)"
+	command -v ssh >/dev/null || skip "no ssh (apt-get install openssh-client)"
+	command -v rsync >/dev/null || skip "no rsync (apt-get install rsync)"
+	[ "$(id -u)" -eq 0 ] || skip "sshd of the test's own needs root here"
+}
+
+# sshd_setup: keys, sshd_config and the client's ssh_config under
+# $T/ssh; RSH is the remote-shell command, HOST the name to use.
+# Sessions get SHLVL=1, so that bash under sshd does not read the
+# user's .bashrc: it is slow on some machines, and none of the test's.
+sshd_setup() {
+	need_sshd
+	local d=$T/ssh
+	mkdir -p "$d" /run/sshd
+	chmod 700 "$d"
+	ssh-keygen -q -t ed25519 -N '' -f "$d/host" >/dev/null
+	ssh-keygen -q -t ed25519 -N '' -f "$d/id" >/dev/null
+	cp "$d/id.pub" "$d/authorized_keys"
+	SSH_PORT=$(free_port)
+	cat >"$d/sshd_config" <<-CONF
+	Port $SSH_PORT
+	ListenAddress 127.0.0.1
+	HostKey $d/host
+	AuthorizedKeysFile $d/authorized_keys
+	PermitRootLogin prohibit-password
+	PasswordAuthentication no
+	KbdInteractiveAuthentication no
+	UsePAM no
+	StrictModes no
+	PidFile none
+	MaxSessions 64
+	MaxStartups 64
+	LogLevel VERBOSE
+	SetEnv SHLVL=1
+	CONF
+	printf '[127.0.0.1]:%s %s\n' "$SSH_PORT" "$(cat "$d/host.pub")" \
+	    >"$d/known_hosts"
+	cat >"$d/ssh_config" <<-CONF
+	Host testhost
+	HostName 127.0.0.1
+	Port $SSH_PORT
+	User $(id -un)
+	IdentityFile $d/id
+	IdentitiesOnly yes
+	UserKnownHostsFile $d/known_hosts
+	StrictHostKeyChecking yes
+	LogLevel ERROR
+	CONF
+	RSH="ssh -F $d/ssh_config"
+	HOST=testhost
+	start_sshd
+}
+
+sshd_up() {
+	ssh -F "$T/ssh/ssh_config" -o BatchMode=yes testhost true \
+	    </dev/null 2>/dev/null
+}
+
+# start_sshd: the test's sshd, in the foreground of a background job,
+# on SSH_PORT; returns once it takes a connection.
+start_sshd() {
+	"$SSHD" -D -f "$T/ssh/sshd_config" -E "$T/ssh/sshd.log" 3>&- &
+	SSHD_PID=$!
+	BG_PIDS+=("$SSHD_PID")
+	wait_for 10 sshd_up
+}
+
+# stop_sshd: the listener and every connection it forked, as a host
+# going down would drop them.
+stop_sshd() {
+	local kids
+	kids=$(ps -o pid= --ppid "$SSHD_PID" 2>/dev/null || true)
+	# shellcheck disable=SC2086
+	kill -TERM "$SSHD_PID" $kids 2>/dev/null || true
+	wait "$SSHD_PID" 2>/dev/null || true
+}
+
+# rsyncd_setup: an rsync daemon on loopback with a module "m" at
+# $T/dmod; DAEMON is its URL.
+rsyncd_setup() {
+	command -v rsync >/dev/null || skip "no rsync (apt-get install rsync)"
+	local port
+	mkdir -p "$T/dmod"
+	port=$(free_port)
+	cat >"$T/rsyncd.conf" <<-CONF
+	port = $port
+	address = 127.0.0.1
+	use chroot = no
+	log file = $T/rsyncd.log
+	[m]
+	path = $T/dmod
+	read only = no
+	uid = $(id -u)
+	gid = $(id -g)
+	CONF
+	rsync --daemon --no-detach --config="$T/rsyncd.conf" 3>&- &
+	BG_PIDS+=("$!")
+	DAEMON=rsync://127.0.0.1:$port/m
+	wait_for 10 rsync "$DAEMON/" </dev/null >/dev/null 2>&1
+}
+
+# start_remote DEST [OPTIONS...]: iobs-watch $SRC | iobs-mirror
+# OPTIONS DEST; returns once $DST (the local path of DEST) equals SRC.
+start_remote() {
+	local dest=$1
+	shift
+	mkfifo "$T/pipe"
+	iobs-mirror "$@" "$dest" <"$T/pipe" >"$T/mirror.out" \
+	    2>"$T/mirror.err" 3>&- &
+	MIRROR_PID=$!
+	BG_PIDS+=("$MIRROR_PID")
+	iobs-watch "$SRC" >"$T/pipe" 2>"$T/watch.err" 3>&- &
+	WATCH_PID=$!
+	BG_PIDS+=("$WATCH_PID")
+	wait_converged 20
+}
+
+# start_remote_nowait DEST [OPTIONS...]: as start_remote, without
+# waiting for the remote to be equal.
+start_remote_nowait() {
+	local dest=$1
+	shift
+	mkfifo "$T/pipe"
+	iobs-mirror "$@" "$dest" <"$T/pipe" >"$T/mirror.out" \
+	    2>"$T/mirror.err" 3>&- &
+	MIRROR_PID=$!
+	BG_PIDS+=("$MIRROR_PID")
+	iobs-watch "$SRC" >"$T/pipe" 2>"$T/watch.err" 3>&- &
+	WATCH_PID=$!
+	BG_PIDS+=("$WATCH_PID")
+}

@@ -1,0 +1,96 @@
+#!/usr/bin/env bats
+# iobs-supervise with mirror_destination = host:/path: the real
+# iobs-mirror to an sshd of the test's own; status shows the backlog.
+
+load remote_helper
+load supervise_helper
+
+setup() {
+	common_setup
+	SRC=$T/data
+	DST=$T/m
+	STATE=$T/state
+	mkdir -p "$SRC"
+}
+
+teardown() {
+	if [ -n "${SUP_PID:-}" ]; then
+		kill -TERM "$SUP_PID" 2>/dev/null || true
+		wait "$SUP_PID" 2>/dev/null || true
+	fi
+	common_teardown
+}
+
+# backlog_field N: the Nth column of the remote mirror's backlog line:
+# 1 dest, 2 state, 3 paths waiting, 4 age of the oldest, 5 watch.
+backlog_field() {
+	status | awk -v w="$SRC" -v n="$1" '
+	/^REMOTE +STATE +WAITING/ { b = 1; next }
+	b && $5 == w { print $n }'
+}
+
+@test "supervise: mirror_destination = host:/path, status shows the backlog" {
+	sshd_setup
+	echo a >"$SRC/a"
+	cat >"$T/rc" <<-EOF
+	[global]
+	state_dir = $STATE
+	restart_delay = 0.2
+	[watches]
+	[[data]]
+	plugins = mirror
+	mirror_destination = $HOST:$DST
+	mirror_rsh = $RSH
+	EOF
+	run -0 iobs-supervise -n -c "$T/rc"
+	start_sup
+	wait_ready "$SRC" mirror
+	wait_converged 20
+	wait_for 10 eval '[ "$(backlog_field 2)" = live ]'
+	[ "$(backlog_field 3)" = 0 ]
+	[ "$(backlog_field 1)" = "$HOST:$DST" ]
+	# A pipeline's own line is as it was.
+	is_ready "$SRC" mirror
+	stop_sshd
+	for i in 1 2 3; do echo "$i" >"$SRC/f$i"; done
+	wait_for 10 eval '[ "$(backlog_field 2)" = away ]'
+	[ "$(backlog_field 3)" -ge 3 ]
+	[ "$(backlog_field 4)" != - ]
+	start_sshd
+	wait_converged 30
+	wait_for 10 eval '[ "$(backlog_field 3)" = 0 ]'
+	[ "$(backlog_field 2)" = live ]
+}
+
+@test "supervise: a new remote mirror_destination is synced whole; a local one refused" {
+	sshd_setup
+	echo a >"$SRC/a"
+	rc() {
+		cat >"$T/rc" <<-EOF
+		[global]
+		state_dir = $STATE
+		watch_config = yes
+		restart_delay = 0.2
+		[watches]
+		[[data]]
+		plugins = mirror
+		mirror_destination = $1
+		mirror_rsh = $RSH
+		EOF
+	}
+	rc "$HOST:$DST"
+	start_sup
+	wait_ready "$SRC" mirror
+	wait_converged 20
+	read -r W P <<<"$(pids_of "$SRC" mirror)"
+	rc "$HOST:$T/m2"
+	wait_for 20 treecmp -q "$SRC" "$T/m2"
+	echo b >"$SRC/b"
+	wait_for 10 treecmp -q "$SRC" "$T/m2"
+	rc "$T/local"
+	wait_for 10 grep -q "a local destination for a remote mirror" "$T/log"
+	echo c >"$SRC/c"
+	wait_for 10 treecmp -q "$SRC" "$T/m2"
+	# The same process all along: reconfigured, not restarted.
+	[ "$(pids_of "$SRC" mirror)" = "$W $P" ]
+}
