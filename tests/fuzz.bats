@@ -42,6 +42,14 @@ replay() {
 	replay exec
 }
 
+@test "fuzz replay: --format" {
+	replay format
+}
+
+@test "fuzz replay: --fromfile" {
+	replay fromfile
+}
+
 @test "fuzz replay: remote destination, rsh and rsync lines" {
 	replay remote
 }
