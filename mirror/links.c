@@ -229,3 +229,20 @@ links_clear(struct links *l)
 	free(l->byrel);
 	memset(l, 0, sizeof(*l));
 }
+
+/* The inode rel was last seen as: 1 and *dev, *ino; 0 when not known. */
+int
+links_inode(struct links *l, const char *rel, dev_t *dev, ino_t *ino)
+{
+	struct links_entry *e;
+
+	if (l->nbuckets == 0)
+		return 0;
+	for (e = l->byrel[hash_rel(rel, l->nbuckets)]; e != NULL; e = e->rnext)
+		if (strcmp(e->rel, rel) == 0) {
+			*dev = e->dev;
+			*ino = e->ino;
+			return 1;
+		}
+	return 0;
+}

@@ -48,7 +48,7 @@ struct mirror {
 	int		 sfd;		/* source root, or -1 */
 	int		 rooted;	/* a root was opened once */
 	int		 active;	/* between WATCH_INIT and WATCH_DEAD */
-	int		 guard_empty;	/* a new root or DEST: is the source empty? */
+	int		 guard_empty;	/* new root or DEST: source empty? */
 	int		 refused;	/* a reconcile stopped for safety */
 	int64_t		 refused_first, refused_last;	/* ms, to try again */
 
@@ -114,6 +114,7 @@ int	 src_parent(struct mirror *, const char *rel, const char **name);
 int	 dest_parent(struct mirror *, const char *rel, const char **name,
 	    int create);
 void	 dir_release(struct mirror *, int fd);
+int	 dir_writable(struct mirror *, int fd);
 int	 dest_remove(struct mirror *, int pfd, const char *name,
 	    const char *rel);
 int	 remove_tree(int pfd, const char *name);

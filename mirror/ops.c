@@ -134,11 +134,47 @@ dir_release(struct mirror *m, int fd)
 }
 
 /*
+ * Not root, a DEST directory the source made read-only (0555) is made
+ * writable by its owner for the changes in it, as rsync does; the
+ * caller marks it, and flush_dirs gives it the source's mode back once
+ * they are done. 1 when it was made writable.
+ */
+int
+dir_writable(struct mirror *m, int fd)
+{
+	static uid_t euid = (uid_t)-1;
+	struct stat st;
+
+	if (euid == (uid_t)-1)
+		euid = geteuid();
+	if (euid == 0 || m->o.dry_run || fstat(fd, &st) == -1 ||
+	    st.st_uid != euid || (st.st_mode & 0300) == 0300)
+		return 0;
+	return fchmod(fd, (st.st_mode & 07777) | 0300) == 0;
+}
+
+static int
+dest_parent_open(struct mirror *m, const char *rel, const char **name,
+    int create);
+
+/*
  * DEST's directory for rel; with create, the missing or wrong
- * directories on the way are made again from the source's.
+ * directories on the way are made again from the source's. It is
+ * writable, for a while, if it can be made so.
  */
 int
 dest_parent(struct mirror *m, const char *rel, const char **name, int create)
+{
+	int fd = dest_parent_open(m, rel, name, create);
+
+	if (fd != -1 && dir_writable(m, fd))
+		mark_parent(m, rel);
+	return fd;
+}
+
+static int
+dest_parent_open(struct mirror *m, const char *rel, const char **name,
+    int create)
 {
 	char *copy, *p, *c, *prefix;
 	struct stat st;
@@ -233,6 +269,7 @@ int
 remove_tree(int pfd, const char *name)
 {
 	struct dirent *de;
+	struct stat st;
 	DIR *d;
 	int fd, rv = 0;
 
@@ -247,6 +284,9 @@ remove_tree(int pfd, const char *name)
 	if ((fd = openat(pfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
 	    O_CLOEXEC)) == -1)
 		return -1;
+	/* Read-only, it is emptied all the same: it goes. */
+	if (fstat(fd, &st) == 0 && (st.st_mode & 0300) != 0300)
+		(void)fchmod(fd, (st.st_mode & 07777) | 0300);
 	if ((d = fdopendir(fd)) == NULL) {
 		close(fd);
 		return -1;

@@ -390,6 +390,9 @@ walk_tree(struct mirror *m, int sdir, int ddir, const char *rel,
 		names_free(&src);
 		return;
 	}
+	/* Read-only in DEST: writable while made equal, its mode back after. */
+	if (dir_writable(m, ddir))
+		pathset_add(&m->dirty_dirs, rel, 0);
 	while (i < src.n || j < dst.n) {
 		if (i == src.n)
 			c = 1;

@@ -130,13 +130,15 @@ victim_unchanged() {
 	assert [ ! -e "$SRC/sub/dst" ]
 }
 
-# failing_readdir DIR: iobs-mirror ARGS... run with readdir(3) of DIR
-# failing with EIO after 12 entries, while $T/failing exists.
+# failing_mirror DIR ARGS...: iobs-mirror ARGS run with readdir(3) of
+# DIR failing with errno FAIL_ERRNO (EIO, 5, by default) after 12
+# entries, while $T/failing exists.
 failing_mirror() {
 	local dir=$1
 	shift
 	env LD_PRELOAD="$IOBS_REAL_BIN/readdir_fail.so" IOBS_FAIL_DIR="$dir" \
 	    IOBS_FAIL_AFTER=12 IOBS_FAIL_WHILE="$T/failing" \
+	    IOBS_FAIL_ERRNO="${FAIL_ERRNO:-5}" \
 	    ASAN_OPTIONS="${ASAN_OPTIONS:-}:verify_asan_link_order=0" \
 	    iobs-mirror "$@"
 }
@@ -157,6 +159,22 @@ failing_mirror() {
 	rm "$T/failing"
 	run -0 failing_mirror "$SRC/big" "$DST" <"$T/s"
 	run -0 treecmp "$SRC" "$DST"
+}
+
+@test "a listing that fails part-way with ENOMEM or EACCES deletes nothing either" {
+	mkdir "$SRC/big"
+	(cd "$SRC/big" && touch f{001..300})
+	stream "$T/s" "$SRC"
+	run -0 iobs-mirror "$DST" <"$T/s"
+	rm "$SRC/big/f001"
+	touch "$T/failing"
+	FAIL_ERRNO=12 run -1 --separate-stderr failing_mirror "$SRC/big" \
+	    "$DST" <"$T/s"
+	assert_equal "$stderr" "iobs-mirror: list $SRC/big: Cannot allocate memory"
+	FAIL_ERRNO=13 run -1 --separate-stderr failing_mirror "$SRC/big" \
+	    "$DST" <"$T/s"
+	assert_equal "$stderr" "iobs-mirror: list $SRC/big: Permission denied"
+	assert_equal "$(find "$DST/big" -type f | wc -l)" 300
 }
 
 @test "live: a listing that fails is tried again until it succeeds, reported once" {
@@ -352,6 +370,53 @@ failing_mirror() {
 	run -0 iobs-mirror "$DST" <"$T/s"
 	assert_equal "$(stat -c %U:%a "$DST/suid")" nobody:6755
 	assert_equal "$(stat -c %U:%a "$DST/b")" nobody:6755
+}
+
+@test "not root: read-only directories and files are mirrored, live and at reconcile, with their modes" {
+	command -v setpriv >/dev/null || skip "no setpriv"
+	[ "$(id -u)" = 0 ] || skip "needs root to become nobody"
+	mkdir -p "$SRC/ro/sub" "$SRC/ro/gone"
+	echo f >"$SRC/ro/f"
+	echo g >"$SRC/ro/sub/g"
+	touch "$SRC/ro/gone/x"
+	chmod 444 "$SRC/ro/f" "$SRC/ro/sub/g"
+	chmod 555 "$SRC/ro/sub" "$SRC/ro/gone" "$SRC/ro"
+	chown -R nobody:nogroup "$T"
+	chmod 755 "$T"
+	mkfifo "$T/pipe"
+	setpriv --reuid=nobody --regid=nogroup --clear-groups \
+	    iobs-mirror "$DST" <"$T/pipe" >"$T/mirror.out" \
+	    2>"$T/mirror.err" 3>&- &
+	MIRROR_PID=$!
+	BG_PIDS+=("$MIRROR_PID")
+	setpriv --reuid=nobody --regid=nogroup --clear-groups \
+	    iobs-watch "$SRC" >"$T/pipe" 2>"$T/watch.err" 3>&- &
+	WATCH_PID=$!
+	BG_PIDS+=("$WATCH_PID")
+	wait_converged 10
+	assert_equal "$(stat -c %a "$DST/ro")" 555
+	# Root changes the source; nobody's mirror follows.
+	echo changed >>"$SRC/ro/f"
+	echo new >"$SRC/ro/sub/new"
+	rm "$SRC/ro/sub/g"
+	rm -r "$SRC/ro/gone"
+	mv "$SRC/ro/f" "$SRC/ro/f2"
+	# A read-only directory moved to another parent: its ".." changes.
+	mkdir "$SRC/rw"
+	mv "$SRC/ro/sub" "$SRC/rw/sub"
+	wait_converged 10
+	run -0 cat "$T/mirror.err"
+	assert_output ""
+	stop_pid "$WATCH_PID"
+	wait "$MIRROR_PID"
+	# And at a reconcile.
+	echo again >"$SRC/rw/sub/again"
+	rm "$SRC/rw/sub/new"
+	stream "$T/s" "$SRC"
+	chown nobody "$T/s"
+	run -0 setpriv --reuid=nobody --regid=nogroup --clear-groups \
+	    iobs-mirror "$DST" <"$T/s"
+	run -0 treecmp "$SRC" "$DST"
 }
 
 @test "--owner without root: exit 2" {
