@@ -4,6 +4,10 @@ PREFIX ?= /usr/local
 BINDIR ?= $(PREFIX)/bin
 SBINDIR ?= $(PREFIX)/sbin
 MANDIR ?= $(PREFIX)/share/man
+DOCDIR ?= $(PREFIX)/share/doc/iobserver
+# Where logrotate and the default config are: /etc whatever the prefix.
+SYSCONFDIR ?= /etc
+UNITDIR ?= $(PREFIX)/lib/systemd/system
 PKG_CONFIG ?= pkg-config
 # Every tool's --version; debian/changelog says the same.
 VERSION = 0.1.0
@@ -31,11 +35,13 @@ WATCH_SRC = $(wildcard watcher/*.c)
 SCRIBE_SRC = $(wildcard scribe/*.c)
 MIRROR_SRC = $(wildcard mirror/*.c)
 SUPERVISE_SRC = $(wildcard supervisor/*.c)
+EXEC_SRC = $(wildcard exec/*.c)
 TEST_SRC = $(wildcard tests/*.c)
 
 PROGS = $(BIN)/iobs-watch $(if $(SCRIBE_SRC),$(BIN)/iobs-scribe) \
 	$(if $(MIRROR_SRC),$(BIN)/iobs-mirror) \
-	$(if $(SUPERVISE_SRC),$(BIN)/iobs-supervise)
+	$(if $(SUPERVISE_SRC),$(BIN)/iobs-supervise) \
+	$(if $(EXEC_SRC),$(BIN)/iobs-exec)
 # Test helpers: one program per tests/*.c, linked with libiobs.
 TEST_PROGS = $(patsubst tests/%.c,$(BIN)/%,$(TEST_SRC))
 # LD_PRELOAD shims, tests/shim/NAME.c: never sanitized, which would
@@ -44,7 +50,7 @@ SHIM_PROGS = $(patsubst tests/shim/%.c,$(BIN)/%.so,$(wildcard tests/shim/*.c))
 # Fuzz targets, tests/fuzz/NAME.c: each is also linked with a replay
 # main() (tests/fuzz/replay.c), so that the suite runs every corpus
 # file and every kept crash input on each build, sanitized or not.
-FUZZ_TARGETS = stream config scribe
+FUZZ_TARGETS = stream config scribe exec
 FUZZ_PROGS = $(patsubst %,$(BIN)/fuzz-%,$(FUZZ_TARGETS))
 # Where a fuzz program's main() comes from; empty for libFuzzer's.
 FUZZ_MAIN = $(BUILD)/tests/fuzz/replay.o
@@ -79,6 +85,10 @@ $(BIN)/iobs-supervise: $(call obj,$(SUPERVISE_SRC)) $(BUILD)/libiobs.a
 	@mkdir -p $(BIN)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LMDB_LIBS) $(BSD_LIBS)
 
+$(BIN)/iobs-exec: $(call obj,$(EXEC_SRC)) $(BUILD)/libiobs.a
+	@mkdir -p $(BIN)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LMDB_LIBS) $(BSD_LIBS)
+
 $(BIN)/%: $(BUILD)/tests/%.o $(BUILD)/libiobs.a
 	@mkdir -p $(BIN)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LMDB_LIBS) $(BSD_LIBS)
@@ -94,9 +104,13 @@ $(FUZZ_PROGS): $(FUZZ_MAIN) $(BUILD)/libiobs.a
 	@mkdir -p $(BIN)
 	$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(BUILD)/libiobs.a $(BSD_LIBS)
 $(BUILD)/tests/fuzz/config.o: CPPFLAGS += -Isupervisor
+$(BIN)/fuzz-exec: $(BUILD)/tests/fuzz/exec.o $(BUILD)/exec/template.o
 $(BUILD)/common/usage.o: CPPFLAGS += -DIOBS_VERSION='"$(VERSION)"'
+$(BUILD)/supervisor/iobs-supervise.o: CPPFLAGS += \
+	-DIOBS_CONFIG='"$(SYSCONFDIR)/iobserver/iobserverrc"'
 
 $(BUILD)/tests/fuzz/scribe.o: CPPFLAGS += -Iscribe
+$(BUILD)/tests/fuzz/exec.o: CPPFLAGS += -Iexec
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -151,25 +165,53 @@ fuzz:
 run: deps all
 	@sh mk/demo $(BIN)
 
-# Side by side with inotifywait, rsync and lsyncd; prints ratios.
-bench: deps all tests
+# Side by side with inotifywait, rsync, lsyncd, incrond and entr;
+# prints ratios.
+bench:
+	@sh mk/deps bench
+	$(MAKE) all tests
 	bash bench/watch.sh
 	bash bench/scribe.sh
 	bash bench/mirror.sh
+	bash bench/exec.sh
+
+# The supervisor is a daemon: sbin. Units name the paths they are
+# installed with.
+UNITS = iobserver.service iobserver@.service
+SUBST = sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
+	-e 's|@DOCDIR@|$(DOCDIR)|g'
 
 install: all
-	install -d $(DESTDIR)$(BINDIR)
-	install -m 755 $(PROGS) $(DESTDIR)$(BINDIR)
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR)
+	install -m 755 $(filter-out %/iobs-supervise,$(PROGS)) \
+	    $(DESTDIR)$(BINDIR)
+	install -m 755 $(BIN)/iobs-supervise $(DESTDIR)$(SBINDIR)
 	for s in 1 5 7 8; do \
 		install -d $(DESTDIR)$(MANDIR)/man$$s; \
 		for p in man/*.$$s; do [ -f "$$p" ] || continue; \
 			install -m 644 "$$p" $(DESTDIR)$(MANDIR)/man$$s; done; \
 	done
+	install -d $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSCONFDIR)/logrotate.d \
+	    $(DESTDIR)$(DOCDIR)/examples
+	for u in $(UNITS); do \
+		$(SUBST) dist/$$u.in >$(DESTDIR)$(UNITDIR)/$$u || exit 1; \
+		chmod 644 $(DESTDIR)$(UNITDIR)/$$u; \
+	done
+	install -m 644 dist/iobserver.logrotate \
+	    $(DESTDIR)$(SYSCONFDIR)/logrotate.d/iobserver
+	install -m 644 dist/iobserverrc.example $(DESTDIR)$(DOCDIR)/examples
+	install -m 644 README.md $(DESTDIR)$(DOCDIR)
 
 uninstall:
-	rm -f $(patsubst $(BIN)/%,$(DESTDIR)$(BINDIR)/%,$(PROGS))
+	rm -f $(patsubst $(BIN)/%,$(DESTDIR)$(BINDIR)/%,$(PROGS)) \
+	    $(DESTDIR)$(SBINDIR)/iobs-supervise
 	for p in $(MANS); do \
 		rm -f $(DESTDIR)$(MANDIR)/man$${p##*.}/$${p#man/}; done
+	rm -f $(patsubst %,$(DESTDIR)$(UNITDIR)/%,$(UNITS)) \
+	    $(DESTDIR)$(SYSCONFDIR)/logrotate.d/iobserver \
+	    $(DESTDIR)$(DOCDIR)/examples/iobserverrc.example \
+	    $(DESTDIR)$(DOCDIR)/README.md
+	-rmdir $(DESTDIR)$(DOCDIR)/examples $(DESTDIR)$(DOCDIR)
 
 clean:
 	rm -rf build build-san build-fuzz build-vg bin bin-san bin-fuzz bin-vg

@@ -684,9 +684,11 @@ main(int argc, char *argv[])
 	static struct mirror m;
 	const char *cachedir, *key;
 	char why[2 * PATH_MAX + 256];
-	int code, sigfd;
+	struct stat st;
+	int code, sigfd, check;
 
 	iobs_help_version(argc, argv, synopsis);
+	check = iobs_check_mode(&argc, &argv);
 	memset(&m, 0, sizeof(m));
 	m.sfd = -1;
 	m.walk.staged_fd = -1;
@@ -694,6 +696,12 @@ main(int argc, char *argv[])
 	if (parse_options(argc, argv, &m.o, why, sizeof(why)) == -1) {
 		warnx("%s", why);
 		usage();
+	}
+	if (check) {
+		if (stat(m.o.dest, &st) == 0 && !S_ISDIR(st.st_mode))
+			errx(2, "%s: not a directory", m.o.dest);
+		options_free(&m.o);
+		return 0;
 	}
 	/* Before anything slow, so that an early SIGHUP does not kill. */
 	sigfd = iobs_signalfd(SIGHUP, 0);

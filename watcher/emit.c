@@ -81,6 +81,8 @@ emit(struct watcher *w, const char *events, uint32_t cookie,
 		return;
 	}
 	append(w, events, cookie, vis, vislen);
+	w->nevents++;
+	w->last_event = w->now;
 }
 
 /* Lifecycle records are never dropped: they say what state to trust. */

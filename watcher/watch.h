@@ -72,6 +72,10 @@ struct watcher {
 	int		 nlost;
 	int		 dropping;	/* buffer full: OVERFLOW sent */
 	unsigned	 generation;	/* bumped when inotify is rebuilt */
+	/* --stats-fd: events written, the time of the last, the count sent */
+	int		 stats_fd;
+	unsigned long long nevents, nsent;
+	struct timeval	 last_event;
 };
 
 /* setup.c */
