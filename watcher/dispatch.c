@@ -163,8 +163,9 @@ child_event(struct watcher *w, struct dnode *dir,
 		return;
 	if (ev->mask & IN_CREATE) {
 		if (!excluded && w->recursive) {
+			w->gone = 0;
 			watch_new_dir(w, dir, name, namelen);
-			if (tree_child(&w->tree, dir, name, namelen) == NULL)
+			if (w->gone)
 				lost_add(w, dir, name, namelen);
 		}
 	} else if (ev->mask & IN_MOVED_FROM) {

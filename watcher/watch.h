@@ -70,6 +70,7 @@ struct watcher {
 	int		 npending;
 	struct lost_dir	 lost[LOST_MAX];
 	int		 nlost;
+	int		 gone;		/* a watch's path was not there */
 	int		 dropping;	/* buffer full: OVERFLOW sent */
 	unsigned	 generation;	/* bumped when inotify is rebuilt */
 	/* --stats-fd: events written, the time of the last, the count sent */
