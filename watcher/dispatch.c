@@ -120,6 +120,7 @@ lost_add(struct watcher *w, struct dnode *dir, const char *name,
 		return;
 	l = &w->lost[w->nlost++];
 	l->wd = dir->wd;
+	l->tries = 0;
 	l->namelen = namelen;
 	memcpy(l->name, name, namelen);
 	l->name[namelen] = '\0';
@@ -129,21 +130,26 @@ lost_add(struct watcher *w, struct dnode *dir, const char *name,
  * The new directories whose watch could not be added, under the path
  * their parent has now that the read is dispatched: a directory made
  * and its parent renamed at once is watched all the same. Truly gone,
- * they are not found again.
+ * they are dropped after LOST_TRIES reads.
  */
 static void
 lost_retry(struct watcher *w)
 {
+	struct lost_dir l;
 	struct dnode *dir;
 	int i, n = w->nlost;
 
 	w->nlost = 0;
 	for (i = 0; i < n; i++) {
-		if ((dir = tree_by_wd(&w->tree, w->lost[i].wd)) == NULL ||
-		    tree_child(&w->tree, dir, w->lost[i].name,
-		    w->lost[i].namelen) != NULL)
+		l = w->lost[i];
+		if ((dir = tree_by_wd(&w->tree, l.wd)) == NULL ||
+		    tree_child(&w->tree, dir, l.name, l.namelen) != NULL)
 			continue;
-		watch_new_dir(w, dir, w->lost[i].name, w->lost[i].namelen);
+		w->gone = 0;
+		watch_new_dir(w, dir, l.name, l.namelen);
+		/* The rename may be in the next read: kept a while. */
+		if (w->gone && ++l.tries < LOST_TRIES)
+			w->lost[w->nlost++] = l;
 	}
 }
 
