@@ -140,7 +140,7 @@ static void
 rename_entry(struct mirror *m, const char *from, const char *to, int isdir)
 {
 	const char *oname, *nname;
-	struct stat st, tst;
+	struct stat st, tst, cur;
 	int opfd, npfd = -1, ok = 0;
 
 	memset(&st, 0, sizeof(st));
@@ -195,6 +195,16 @@ rename_entry(struct mirror *m, const char *from, const char *to, int isdir)
 			dest_error(m, "rename", from);
 			goto gone;
 		}
+	}
+	/*
+	 * Two names of one file in DEST: rename(2) does nothing and
+	 * leaves both, where the source has only the new one.
+	 */
+	if (fstatat(opfd, oname, &cur, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    cur.st_ino == st.st_ino && cur.st_dev == st.st_dev &&
+	    unlinkat(opfd, oname, 0) == -1 && errno != ENOENT) {
+		dest_error(m, "rename", from);
+		goto gone;
 	}
 	ok = 1;
 	mark_parent(m, from);

@@ -135,3 +135,16 @@ same_inode() {
 	same_inode "$DST/a/sym" "$DST/b/sym"
 	stop_mirror
 }
+
+@test "live: a name renamed over another that DEST has as a link of it goes" {
+	echo one >"$SRC/x"
+	echo two >"$SRC/y"
+	start_mirror
+	# DEST behind the source: its x and y one file, as they were in
+	# the source a moment ago. rename(2) of one link over another
+	# does nothing: both names would stay.
+	ln -f "$DST/x" "$DST/y"
+	mv "$SRC/x" "$SRC/y"
+	wait_converged 5
+	stop_mirror
+}

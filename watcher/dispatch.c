@@ -103,6 +103,7 @@ lost_add(struct watcher *w, struct dnode *dir, const char *name,
 		return;
 	l = &w->lost[w->nlost++];
 	l->wd = dir->wd;
+	l->tries = 0;
 	l->namelen = namelen;
 	memcpy(l->name, name, namelen);
 	l->name[namelen] = '\0';
@@ -112,11 +113,12 @@ lost_add(struct watcher *w, struct dnode *dir, const char *name,
  * The new directories whose watch could not be added, under the path
  * their parent has now that the read is dispatched: a directory made
  * and its parent renamed at once is watched all the same. Truly gone,
- * they are not found again.
+ * they are dropped after LOST_TRIES reads.
  */
 static void
 lost_retry(struct watcher *w)
 {
+	struct lost_dir l;
 	struct dnode *dir;
 	int i, n = w->nlost, quiet = w->quiet;
 
@@ -125,11 +127,15 @@ lost_retry(struct watcher *w)
 		w->quiet = 1;
 	w->nlost = 0;
 	for (i = 0; i < n; i++) {
-		if ((dir = tree_by_wd(&w->tree, w->lost[i].wd)) == NULL ||
-		    tree_child(&w->tree, dir, w->lost[i].name,
-		    w->lost[i].namelen) != NULL)
+		l = w->lost[i];
+		if ((dir = tree_by_wd(&w->tree, l.wd)) == NULL ||
+		    tree_child(&w->tree, dir, l.name, l.namelen) != NULL)
 			continue;
-		watch_new_dir(w, dir, w->lost[i].name, w->lost[i].namelen);
+		w->gone = 0;
+		watch_new_dir(w, dir, l.name, l.namelen);
+		/* The rename may be in the next read: kept a while. */
+		if (w->gone && ++l.tries < LOST_TRIES)
+			w->lost[w->nlost++] = l;
 	}
 	w->quiet = quiet;
 }
@@ -150,8 +156,9 @@ child_event(struct watcher *w, struct dnode *dir,
 		return;
 	if (ev->mask & IN_CREATE) {
 		if (!excluded && w->recursive) {
+			w->gone = 0;
 			watch_new_dir(w, dir, name, namelen);
-			if (tree_child(&w->tree, dir, name, namelen) == NULL)
+			if (w->gone)
 				lost_add(w, dir, name, namelen);
 		}
 	} else if (ev->mask & IN_MOVED_FROM) {

@@ -121,7 +121,9 @@ add_dir_watch(struct watcher *w, struct dnode *parent, const char *name,
 		switch (errno) {
 		case ENOENT:
 		case ENOTDIR:
-			break;	/* gone again, or replaced: events follow */
+			/* gone again, or replaced: events follow */
+			w->gone = 1;
+			break;
 		case ENOSPC:
 			fatal_limit(w, sys_path(&w->path), IOBS_LIMIT_WATCHES);
 			break;

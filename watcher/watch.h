@@ -43,15 +43,18 @@ struct pending_move {
 };
 
 #define PENDING_MAX	256
-#define LOST_MAX	64	/* new directories to look for again */
+#define LOST_MAX	64	/* new directories to look for again, */
+#define LOST_TRIES	4	/* after this many reads at most */
 
 /*
  * A directory created, whose path was gone when its watch was added:
- * an ancestor renamed in the same read moves it, so it is looked for
- * again, by its parent's watch, once the read is dispatched.
+ * an ancestor renamed in the same read, or the next, moves it, so it
+ * is looked for again, by its parent's watch, once a read is
+ * dispatched.
  */
 struct lost_dir {
 	int		 wd;		/* the parent's */
+	int		 tries;
 	size_t		 namelen;
 	char		 name[NAME_MAX + 1];
 };
@@ -105,6 +108,7 @@ struct watcher {
 	int		 npending;
 	struct lost_dir	 lost[LOST_MAX];
 	int		 nlost;
+	int		 gone;		/* a watch's path was not there */
 	int		 dropping;	/* buffer full: OVERFLOW sent */
 	unsigned	 generation;	/* bumped when inotify is rebuilt */
 	/* --stats-fd: events written, the time of the last, the count sent */
