@@ -210,6 +210,43 @@ sync_marker() {
 	assert_output 50
 }
 
+@test "directories made just before a rename above them: watched, every file reported" {
+	local i d
+	mkdir "$T/w/to"
+	for i in $(seq 20); do mkdir -p "$T/w/p$i" "$T/w/g$i/p" "$T/w/a$i" "$T/w/m$i"; done
+	start_watch "$T/out" "$T/w"
+	# Stopped, the watcher reads each mkdir's CREATE after the renames
+	# made just after it: the parent's old path leads nowhere.
+	kill -STOP "$WATCH_PID"
+	for i in $(seq 20); do
+		mkdir -p "$T/w/p$i/new/sub"
+		touch "$T/w/p$i/new/early" "$T/w/p$i/new/sub/early"
+		mv "$T/w/p$i" "$T/w/q$i"
+		mkdir "$T/w/g$i/p/new"
+		mv "$T/w/g$i" "$T/w/h$i"
+		mkdir "$T/w/a$i/new"
+		mv "$T/w/a$i" "$T/w/b$i"
+		mv "$T/w/b$i" "$T/w/c$i"
+		mkdir "$T/w/m$i/new"
+		mv "$T/w/m$i" "$T/w/to/m$i"
+	done
+	kill -CONT "$WATCH_PID"
+	sync_marker 1
+	for d in $(find "$T/w" -type d -name new); do
+		touch "$d/late"
+		[ ! -d "$d/sub" ] || touch "$d/sub/late"
+	done
+	find "$T/w" -type f \( -name early -o -name late \) | sort > "$T/expected"
+	run wc -l < "$T/expected"
+	assert_output 140
+	created() {
+		awk -F'\t' '$2 == "CREATE" { print $4 }' "$T/out" | sort -u |
+			comm -23 "$T/expected" - > "$T/missing"
+		[ ! -s "$T/missing" ]
+	}
+	wait_for 20 created || { head "$T/missing"; false; }
+}
+
 @test "renamed directory: later records carry the new path, at any depth" {
 	mkdir -p "$T/w/d/sub/deep"
 	start_watch "$T/out" "$T/w"

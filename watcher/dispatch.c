@@ -177,6 +177,8 @@ dispatch(struct watcher *w, const char *buf, size_t len)
 			self_event(w, n, ev);
 		else
 			child_event(w, n, ev);
+		if (w->deferred.len > 0)
+			watch_deferred(w);
 	}
 }
 

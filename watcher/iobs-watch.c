@@ -459,6 +459,7 @@ main(int argc, char *argv[])
 	pathbuf_free(&w.rel);
 	pathbuf_free(&w.names);
 	pathbuf_free(&w.stash);
+	pathbuf_free(&w.deferred);
 	signals_close();
 	if (w.ifd != -1)
 		close(w.ifd);

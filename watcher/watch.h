@@ -55,6 +55,9 @@ struct watcher {
 	unsigned	 walked;		/* directories listed, for stash_read */
 	struct pending_move pending[PENDING_MAX];
 	int		 npending;
+	/* New directories whose parent's path is behind: watch_new_dir. */
+	struct pathbuf	 deferred;
+	unsigned	 deferred_moves;
 	int		 dropping;	/* buffer full: OVERFLOW sent */
 	unsigned	 generation;	/* bumped when inotify is rebuilt */
 	/* --stats-fd: events written, the time of the last, the count sent */
@@ -68,6 +71,7 @@ void	 watch_open(struct watcher *);
 int	 watch_root(struct watcher *, int root);
 void	 watch_new_dir(struct watcher *, struct dnode *parent,
 	    const char *name, size_t namelen);
+void	 watch_deferred(struct watcher *);
 void	 watch_forget(struct watcher *, struct dnode *);
 void	 watch_close(struct watcher *);
 void	 watch_rebuild(struct watcher *);
