@@ -482,6 +482,30 @@ WATCH_INIT"
 	assert_file_contains "$T/err" "output buffer full"
 }
 
+@test "--buffer full while the reader keeps up: OVERFLOW, rescan at once, WATCH_INIT" {
+	mkfifo "$T/fifo"
+	iobs-watch --buffer 4K "$T/w" > "$T/fifo" 2> "$T/err" 3>&- &
+	local watcher=$!
+	BG_PIDS+=($watcher)
+	cat "$T/fifo" > "$T/out" 3>&- &
+	BG_PIDS+=($!)
+	wait_for 10 grep -q WATCH_INIT "$T/out"
+	# Read at once, the queue makes more than 4K of records: the
+	# buffer overflows, and the pipe takes all of it right away, so
+	# nothing is left to wait for but the rescan.
+	kill -STOP "$watcher"
+	(cd "$T/w" && seq -f 'f%.0f' 1 500 | xargs touch)
+	mkdir "$T/w/made-meanwhile"
+	kill -CONT "$watcher"
+	wait_for 10 has_lines "$T/out" "	WATCH_INIT	" 2
+	run awk -F'\t' '$2 ~ /OVERFLOW|WATCH_INIT/ { print $2 }' "$T/out"
+	assert_output "WATCH_INIT
+OVERFLOW
+WATCH_INIT"
+	touch "$T/w/made-meanwhile/after"
+	wait_for 10 grep -q "	CREATE	0	$T/w/made-meanwhile/after\$" "$T/out"
+}
+
 @test "the watcher paused past max_queued_events: OVERFLOW, rescan, WATCH_INIT" {
 	local max
 	max=$(cat /proc/sys/fs/inotify/max_queued_events)
