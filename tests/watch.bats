@@ -213,7 +213,9 @@ sync_marker() {
 @test "directories made just before a rename above them: watched, every file reported" {
 	local i d
 	mkdir "$T/w/to"
-	for i in $(seq 20); do mkdir -p "$T/w/p$i" "$T/w/g$i/p" "$T/w/a$i" "$T/w/m$i"; done
+	for i in $(seq 20); do
+		mkdir -p "$T/w/p$i" "$T/w/g$i/p" "$T/w/a$i" "$T/w/m$i" "$T/w/r$i"
+	done
 	start_watch "$T/out" "$T/w"
 	# Stopped, the watcher reads each mkdir's CREATE after the renames
 	# made just after it: the parent's old path leads nowhere.
@@ -229,6 +231,10 @@ sync_marker() {
 		mv "$T/w/b$i" "$T/w/c$i"
 		mkdir "$T/w/m$i/new"
 		mv "$T/w/m$i" "$T/w/to/m$i"
+		# The old path leads to another directory now.
+		mkdir "$T/w/r$i/new"
+		mv "$T/w/r$i" "$T/w/s$i"
+		mkdir -p "$T/w/r$i/new"
 	done
 	kill -CONT "$WATCH_PID"
 	sync_marker 1
@@ -238,7 +244,7 @@ sync_marker() {
 	done
 	find "$T/w" -type f \( -name early -o -name late \) | sort > "$T/expected"
 	run wc -l < "$T/expected"
-	assert_output 140
+	assert_output 180
 	created() {
 		awk -F'\t' '$2 == "CREATE" { print $4 }' "$T/out" | sort -u |
 			comm -23 "$T/expected" - > "$T/missing"
