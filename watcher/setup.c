@@ -492,7 +492,8 @@ watch_new_dir(struct watcher *w, struct dnode *parent, const char *name,
 	if ((child = add_dir_watch(w, parent, name, namelen, name,
 	    1)) != NULL)
 		walk_from(w, &w->roots[root_index(w, parent)], child, name, 1);
-	else if (chdir("/") == -1)
+	/* Whatever became of it: standing in the parent keeps it alive. */
+	if (chdir("/") == -1)
 		err(1, "chdir /");
 }
 
