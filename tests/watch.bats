@@ -245,8 +245,11 @@ sync_marker() {
 	find "$T/w" -type f \( -name early -o -name late \) | sort > "$T/expected"
 	run wc -l < "$T/expected"
 	assert_output 180
+	# A file made before the rename may be reported under the path
+	# it had then, the rename's records after it (fanotify does so).
 	created() {
-		awk -F'\t' '$2 == "CREATE" { print $4 }' "$T/out" | sort -u |
+		awk -F'\t' '$2 == "CREATE" { print $4 }' "$T/out" |
+			sed "s#^$T/w/p\([0-9]*\)/new/#$T/w/q\1/new/#" | sort -u |
 			comm -23 "$T/expected" - > "$T/missing"
 		[ ! -s "$T/missing" ]
 	}
