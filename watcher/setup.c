@@ -484,8 +484,11 @@ watch_new_dir(struct watcher *w, struct dnode *parent, const char *name,
 			    sizeof(parent->wd));
 			pathbuf_append(&w->deferred, name, namelen);
 			pathbuf_append(&w->deferred, "", 1);
-		} else if (!w->quiet)
-			warn("%s", sys_path(&w->path));
+			return;
+		}
+		push_component(w, name, namelen);
+		if (!w->quiet)
+			warn("%s: cannot watch", sys_path(&w->path));
 		return;
 	}
 	push_component(w, name, namelen);
