@@ -21,23 +21,6 @@ wanted(struct watcher *w, uint32_t mask)
 	return (mask & (w->print_mask | IN_UNMOUNT)) != 0;
 }
 
-static void
-emit_event(struct watcher *w, const struct inotify_event *ev,
-    struct dnode *dir, const char *name, size_t namelen)
-{
-	struct pathbuf *pb = &w->vpath;
-
-	tree_path(&w->tree, dir, 1, pb);
-	if (name != NULL) {
-		pathbuf_reserve(pb, 1 + IOBS_VIS_MAX(namelen));
-		pb->s[pb->len++] = '/';
-		pb->len += iobs_vis(pb->s + pb->len, name, namelen);
-	} else if (pb->len == 0)
-		pathbuf_append(pb, "/", 1);	/* the root "/" itself */
-	emit(w, event_names(ev->mask & ~(IN_IGNORED | IN_Q_OVERFLOW)),
-	    ev->cookie, pb->s, pb->len);
-}
-
 static struct dnode *
 pending_take(struct watcher *w, uint32_t cookie)
 {
@@ -101,11 +84,11 @@ self_event(struct watcher *w, struct dnode *n, const struct inotify_event *ev)
 		if ((ev->mask & IN_MOVE_SELF) && pending_index(w, n) != -1)
 			watch_forget(w, n);
 		else if (ev->mask & IN_UNMOUNT)
-			emit_event(w, ev, n, NULL, 0);
+			emit_entry(w, ev->mask, ev->cookie, n, NULL, 0);
 		return;
 	}
 	if (wanted(w, ev->mask))
-		emit_event(w, ev, n, NULL, 0);
+		emit_entry(w, ev->mask, ev->cookie, n, NULL, 0);
 	if (ev->mask & (IN_DELETE_SELF | IN_MOVE_SELF | IN_UNMOUNT))
 		root_dead(w, root_index(w, n));
 }
@@ -121,7 +104,7 @@ child_event(struct watcher *w, struct dnode *dir,
 
 	excluded = watch_excluded(w, dir, name);
 	if (!excluded && wanted(w, ev->mask))
-		emit_event(w, ev, dir, name, namelen);
+		emit_entry(w, ev->mask, ev->cookie, dir, name, namelen);
 	if (!(ev->mask & IN_ISDIR) || w->dropping)
 		return;
 	if (ev->mask & IN_CREATE) {
@@ -243,6 +226,35 @@ stash_read(struct watcher *w)
 		}
 		w->stash.len += stash_filter(w, w->stash.s + w->stash.len, n);
 	}
+}
+
+/*
+ * Drops, from the events stashed since from, the listing events on the
+ * directory name in wd's, or on wd itself when name is NULL: those our
+ * own listing made (see walk_from).
+ */
+void
+stash_drop_listing(struct watcher *w, size_t from, int wd, const char *name,
+    size_t namelen)
+{
+	const struct inotify_event *ev;
+	size_t off, kept = from, size;
+
+	if (from > w->stash.len)
+		return;
+	for (off = from; off < w->stash.len; off += size) {
+		ev = (const struct inotify_event *)(w->stash.s + off);
+		size = sizeof(*ev) + ev->len;
+		if (ev->wd == wd && (ev->mask & LISTING_EVENTS) &&
+		    (ev->mask & IN_ISDIR) && (name == NULL ? ev->len == 0 :
+		    strnlen(ev->name, ev->len) == namelen &&
+		    memcmp(ev->name, name, namelen) == 0))
+			continue;
+		if (kept != off)
+			memmove(w->stash.s + kept, w->stash.s + off, size);
+		kept += size;
+	}
+	w->stash.len = kept;
 }
 
 void
