@@ -236,6 +236,52 @@ MOVED_TO"
 	assert_output 50
 }
 
+@test "directories made just before a rename above them: watched, every file reported" {
+	local i d
+	mkdir "$T/w/to"
+	for i in $(seq 20); do
+		mkdir -p "$T/w/p$i" "$T/w/g$i/p" "$T/w/a$i" "$T/w/m$i" "$T/w/r$i"
+	done
+	start_watch "$T/out" "$T/w"
+	# Stopped, the watcher reads each mkdir's CREATE after the renames
+	# made just after it: the parent's old path leads nowhere.
+	kill -STOP "$WATCH_PID"
+	for i in $(seq 20); do
+		mkdir -p "$T/w/p$i/new/sub"
+		touch "$T/w/p$i/new/early" "$T/w/p$i/new/sub/early"
+		mv "$T/w/p$i" "$T/w/q$i"
+		mkdir "$T/w/g$i/p/new"
+		mv "$T/w/g$i" "$T/w/h$i"
+		mkdir "$T/w/a$i/new"
+		mv "$T/w/a$i" "$T/w/b$i"
+		mv "$T/w/b$i" "$T/w/c$i"
+		mkdir "$T/w/m$i/new"
+		mv "$T/w/m$i" "$T/w/to/m$i"
+		# The old path leads to another directory now.
+		mkdir "$T/w/r$i/new"
+		mv "$T/w/r$i" "$T/w/s$i"
+		mkdir -p "$T/w/r$i/new"
+	done
+	kill -CONT "$WATCH_PID"
+	sync_marker 1
+	for d in $(find "$T/w" -type d -name new); do
+		touch "$d/late"
+		[ ! -d "$d/sub" ] || touch "$d/sub/late"
+	done
+	find "$T/w" -type f \( -name early -o -name late \) | sort > "$T/expected"
+	run wc -l < "$T/expected"
+	assert_output 180
+	# A file made before the rename may be reported under the path
+	# it had then, the rename's records after it (fanotify does so).
+	created() {
+		awk -F'\t' '$2 == "CREATE" { print $4 }' "$T/out" |
+			sed "s#^$T/w/p\([0-9]*\)/new/#$T/w/q\1/new/#" | sort -u |
+			comm -23 "$T/expected" - > "$T/missing"
+		[ ! -s "$T/missing" ]
+	}
+	wait_for 20 created || { head "$T/missing"; false; }
+}
+
 @test "renamed directory: later records carry the new path, at any depth" {
 	mkdir -p "$T/w/d/sub/deep"
 	start_watch "$T/out" "$T/w"
@@ -469,6 +515,30 @@ WATCH_INIT"
 	touch "$T/w/made-meanwhile/after"
 	wait_for 10 grep -q "	CREATE	0	$T/w/made-meanwhile/after\$" "$T/out"
 	assert_file_contains "$T/err" "output buffer full"
+}
+
+@test "--buffer full while the reader keeps up: OVERFLOW, rescan at once, WATCH_INIT" {
+	mkfifo "$T/fifo"
+	iobs-watch --buffer 4K "$T/w" > "$T/fifo" 2> "$T/err" 3>&- &
+	local watcher=$!
+	BG_PIDS+=($watcher)
+	cat "$T/fifo" > "$T/out" 3>&- &
+	BG_PIDS+=($!)
+	wait_for 10 grep -q WATCH_INIT "$T/out"
+	# Read at once, the queue makes more than 4K of records: the
+	# buffer overflows, and the pipe takes all of it right away, so
+	# nothing is left to wait for but the rescan.
+	kill -STOP "$watcher"
+	(cd "$T/w" && seq -f 'f%.0f' 1 500 | xargs touch)
+	mkdir "$T/w/made-meanwhile"
+	kill -CONT "$watcher"
+	wait_for 10 has_lines "$T/out" "	WATCH_INIT	" 2
+	run awk -F'\t' '$2 ~ /OVERFLOW|WATCH_INIT/ { print $2 }' "$T/out"
+	assert_output "WATCH_INIT
+OVERFLOW
+WATCH_INIT"
+	touch "$T/w/made-meanwhile/after"
+	wait_for 10 grep -q "	CREATE	0	$T/w/made-meanwhile/after\$" "$T/out"
 }
 
 @test "the watcher paused past max_queued_events: OVERFLOW, rescan, WATCH_INIT" {

@@ -94,53 +94,6 @@ self_event(struct watcher *w, struct dnode *n, const struct inotify_event *ev)
 }
 
 static void
-lost_add(struct watcher *w, struct dnode *dir, const char *name,
-    size_t namelen)
-{
-	struct lost_dir *l;
-
-	if (w->nlost == LOST_MAX || namelen > NAME_MAX)
-		return;
-	l = &w->lost[w->nlost++];
-	l->wd = dir->wd;
-	l->tries = 0;
-	l->namelen = namelen;
-	memcpy(l->name, name, namelen);
-	l->name[namelen] = '\0';
-}
-
-/*
- * The new directories whose watch could not be added, under the path
- * their parent has now that the read is dispatched: a directory made
- * and its parent renamed at once is watched all the same. Truly gone,
- * they are dropped after LOST_TRIES reads.
- */
-static void
-lost_retry(struct watcher *w)
-{
-	struct lost_dir l;
-	struct dnode *dir;
-	int i, n = w->nlost, quiet = w->quiet;
-
-	/* A directory that failed for a cause of its own was warned of. */
-	if (w->quiet == 0)
-		w->quiet = 1;
-	w->nlost = 0;
-	for (i = 0; i < n; i++) {
-		l = w->lost[i];
-		if ((dir = tree_by_wd(&w->tree, l.wd)) == NULL ||
-		    tree_child(&w->tree, dir, l.name, l.namelen) != NULL)
-			continue;
-		w->gone = 0;
-		watch_new_dir(w, dir, l.name, l.namelen);
-		/* The rename may be in the next read: kept a while. */
-		if (w->gone && ++l.tries < LOST_TRIES)
-			w->lost[w->nlost++] = l;
-	}
-	w->quiet = quiet;
-}
-
-static void
 child_event(struct watcher *w, struct dnode *dir,
     const struct inotify_event *ev)
 {
@@ -155,12 +108,8 @@ child_event(struct watcher *w, struct dnode *dir,
 	if (!(ev->mask & IN_ISDIR) || w->dropping)
 		return;
 	if (ev->mask & IN_CREATE) {
-		if (!excluded && w->recursive) {
-			w->gone = 0;
+		if (!excluded && w->recursive)
 			watch_new_dir(w, dir, name, namelen);
-			if (w->gone)
-				lost_add(w, dir, name, namelen);
-		}
 	} else if (ev->mask & IN_MOVED_FROM) {
 		if ((child = tree_child(&w->tree, dir, name, namelen)) != NULL)
 			pending_add(w, ev->cookie, child);
@@ -211,11 +160,9 @@ dispatch(struct watcher *w, const char *buf, size_t len)
 			self_event(w, n, ev);
 		else
 			child_event(w, n, ev);
+		if (w->deferred.len > 0)
+			watch_deferred(w);
 	}
-	if (gen == w->generation)
-		lost_retry(w);
-	else
-		w->nlost = 0;
 }
 
 /*

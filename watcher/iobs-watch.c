@@ -306,6 +306,17 @@ run(struct watcher *w, int wakefd)
 			flush_or_exit(w, !w->out.nonblock);
 			continue;
 		}
+		/*
+		 * OVERFLOW sent and read: rescan now. The poll below would
+		 * wait on nothing, inotify closed and nothing to write (the
+		 * output was taken at once), and the tick ends it early.
+		 */
+		if (w->dropping && w->out.bytes == 0) {
+			gettimeofday(&w->now, NULL);
+			watch_rebuild(w);
+			flush_or_exit(w, !w->out.nonblock);
+			continue;
+		}
 		/* Nothing to write and nothing timed: just read. */
 		if (w->out.bytes == 0 && w->npending == 0 && !w->dropping) {
 			if ((n = signals_read(w, buf, READ_SIZE)) == -2) {
@@ -350,11 +361,6 @@ run(struct watcher *w, int wakefd)
 		if (pfd[2].revents & (POLLERR | POLLHUP))
 			exit(0);	/* the reader went away */
 		flush_or_exit(w, !w->out.nonblock);
-		if (w->dropping && w->out.bytes == 0) {
-			gettimeofday(&w->now, NULL);
-			watch_rebuild(w);
-			flush_or_exit(w, !w->out.nonblock);
-		}
 	}
 	gettimeofday(&w->now, NULL);
 	emit_all(w, IOBS_WATCH_DEAD);
@@ -707,6 +713,7 @@ main(int argc, char *argv[])
 	pathbuf_free(&w.rel);
 	pathbuf_free(&w.names);
 	pathbuf_free(&w.stash);
+	pathbuf_free(&w.deferred);
 	signals_close();
 	if (w.ifd != -1)
 		close(w.ifd);

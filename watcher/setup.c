@@ -121,9 +121,7 @@ add_dir_watch(struct watcher *w, struct dnode *parent, const char *name,
 		switch (errno) {
 		case ENOENT:
 		case ENOTDIR:
-			/* gone again, or replaced: events follow */
-			w->gone = 1;
-			break;
+			break;	/* gone again, or replaced: events follow */
 		case ENOSPC:
 			fatal_limit(w, sys_path(&w->path), IOBS_LIMIT_WATCHES);
 			break;
@@ -341,7 +339,8 @@ walk(struct watcher *w, const struct root *r, struct dnode *n, int dfd,
 }
 
 /*
- * Lists a directory just watched at w->path, by its absolute path.
+ * Lists a directory just watched at w->path, opened as at: that
+ * absolute path, or its name in the current directory (its parent).
  * Its parent, watched already, sees our OPEN, ACCESS and CLOSE_NOWRITE
  * of it, and a root sees our close of it after its full mask is set:
  * the queue is read before the open and after the close, and those
@@ -349,7 +348,7 @@ walk(struct watcher *w, const struct root *r, struct dnode *n, int dfd,
  */
 static void
 walk_from(struct watcher *w, const struct root *r, struct dnode *n,
-    int synthetic)
+    const char *at, int synthetic)
 {
 	struct dnode *parent = tree_parent(&w->tree, n);
 	unsigned gen = w->generation;
@@ -360,16 +359,16 @@ walk_from(struct watcher *w, const struct root *r, struct dnode *n,
 	if (w->kernel_mask & LISTING_EVENTS)
 		stash_read(w);
 	mark = w->stash.len;
-	dfd = open(sys_path(&w->path), O_RDONLY | O_DIRECTORY | O_CLOEXEC |
+	dfd = open(at, O_RDONLY | O_DIRECTORY | O_CLOEXEC |
 	    (n->parent != 0 ? O_NOFOLLOW : 0));
 	if (dfd == -1) {
 		if (errno != ENOENT && errno != ENOTDIR && !w->quiet)
 			warn("%s", sys_path(&w->path));
-		complete_watch(w, n, sys_path(&w->path));
+		complete_watch(w, n, at);
 		return;
 	}
 	name = strrchr(w->path.s, '/') + 1;
-	walk(w, r, n, dfd, sys_path(&w->path), synthetic);
+	walk(w, r, n, dfd, at, synthetic);
 	close(dfd);
 	if (gen == w->generation && (w->kernel_mask & LISTING_EVENTS)) {
 		stash_read(w);
@@ -417,7 +416,7 @@ watch_root(struct watcher *w, int i)
 	if (r->node == NULL)
 		return -1;
 	if (w->recursive)
-		walk_from(w, r, r->node, 0);
+		walk_from(w, r, r->node, sys_path(&w->path), 0);
 	else
 		complete_watch(w, r->node, sys_path(&w->path));
 	return 0;
@@ -436,6 +435,38 @@ root_index(struct watcher *w, struct dnode *n)
 	errx(1, "a directory outside every watched tree");
 }
 
+/*
+ * Makes n's directory, at w->path, the current one; -1 with errno
+ * ESTALE when that path leads to another directory than n's watch is
+ * on, or with chdir's errno.
+ */
+static int
+enter_node(struct watcher *w, const struct dnode *n)
+{
+	int wd;
+
+	if (chdir(sys_path(&w->path)) == -1)
+		return -1;
+	/* The mask n has already: this adds nothing, and names n's watch. */
+	wd = inotify_add_watch(w->ifd, ".", dir_mask(w, n->parent == 0, 1));
+	if (wd == n->wd)
+		return 0;
+	if (wd != -1 && tree_by_wd(&w->tree, wd) == NULL)
+		(void)inotify_rm_watch(w->ifd, wd);
+	if (chdir("/") == -1)
+		err(1, "chdir /");
+	errno = ESTALE;
+	return -1;
+}
+
+/*
+ * A directory made (or moved in) at run time: watched and listed from
+ * within its parent, which no rename can then take from under it. The
+ * map may be behind, as the events of a rename made just after the
+ * mkdir come after its CREATE (mkdir a/new; mv a b): when the parent's
+ * path in the map leads elsewhere, the directory waits, by its parent's
+ * watch and its name, for a rename to bring the map up to date.
+ */
 void
 watch_new_dir(struct watcher *w, struct dnode *parent, const char *name,
     size_t namelen)
@@ -443,10 +474,58 @@ watch_new_dir(struct watcher *w, struct dnode *parent, const char *name,
 	struct dnode *child;
 
 	tree_path(&w->tree, parent, 0, &w->path);
+	if (enter_node(w, parent) == -1) {
+		if (errno == ENOENT || errno == ENOTDIR || errno == ESTALE) {
+			if (w->deferred.len == 0)
+				w->deferred_moves = w->tree.moves;
+			pathbuf_append(&w->deferred, (const char *)&parent->wd,
+			    sizeof(parent->wd));
+			pathbuf_append(&w->deferred, name, namelen);
+			pathbuf_append(&w->deferred, "", 1);
+			return;
+		}
+		push_component(w, name, namelen);
+		if (!w->quiet)
+			warn("%s: cannot watch", sys_path(&w->path));
+		return;
+	}
 	push_component(w, name, namelen);
-	if ((child = add_dir_watch(w, parent, name, namelen, w->path.s,
+	if ((child = add_dir_watch(w, parent, name, namelen, name,
 	    1)) != NULL)
-		walk_from(w, &w->roots[root_index(w, parent)], child, 1);
+		walk_from(w, &w->roots[root_index(w, parent)], child, name, 1);
+	/* Whatever became of it: standing in the parent keeps it alive. */
+	if (chdir("/") == -1)
+		err(1, "chdir /");
+}
+
+/*
+ * The map has moved a directory: try the new directories that waited
+ * for it again. One whose parent has gone since is dropped.
+ */
+void
+watch_deferred(struct watcher *w)
+{
+	unsigned gen = w->generation;
+	struct pathbuf list = w->deferred;
+	struct dnode *parent;
+	const char *name;
+	size_t off, len;
+	int wd;
+
+	if (w->deferred_moves == w->tree.moves)
+		return;
+	w->deferred_moves = w->tree.moves;
+	memset(&w->deferred, 0, sizeof(w->deferred));
+	for (off = 0; off < list.len && gen == w->generation;
+	    off += sizeof(wd) + len + 1) {
+		memcpy(&wd, list.s + off, sizeof(wd));
+		name = list.s + off + sizeof(wd);
+		len = strlen(name);
+		if ((parent = tree_by_wd(&w->tree, wd)) != NULL &&
+		    !watch_excluded(w, parent, name))
+			watch_new_dir(w, parent, name, len);
+	}
+	pathbuf_free(&list);
 }
 
 /*
@@ -468,8 +547,8 @@ watch_close(struct watcher *w)
 	for (i = 0; i < w->nroots; i++)
 		w->roots[i].node = NULL;
 	w->npending = 0;
-	w->nlost = 0;
 	w->stash.len = 0;
+	w->deferred.len = 0;
 }
 
 /* Events were lost: start over from the disk. */

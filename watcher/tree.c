@@ -375,6 +375,7 @@ tree_move(struct tree *t, struct dnode *n, struct dnode *newparent,
 	n->parent = IDX(t, newparent);
 	newparent->nchildren++;
 	link_name(t, i);
+	t->moves++;
 }
 
 static void

@@ -26,6 +26,7 @@ struct tree {
 	uint32_t	 nbuckets;
 	char		*names;		/* every node's name, length first */
 	size_t		 names_len, names_cap, names_dead;
+	unsigned	 moves;		/* tree_move calls, ever */
 };
 
 /* A growable byte buffer for building paths. */

@@ -9,7 +9,6 @@
 #include <sys/inotify.h>
 #include <sys/types.h>
 
-#include <limits.h>
 #include <stdint.h>
 #include <unistd.h>
 
@@ -43,21 +42,6 @@ struct pending_move {
 };
 
 #define PENDING_MAX	256
-#define LOST_MAX	64	/* new directories to look for again, */
-#define LOST_TRIES	4	/* after this many reads at most */
-
-/*
- * A directory created, whose path was gone when its watch was added:
- * an ancestor renamed in the same read, or the next, moves it, so it
- * is looked for again, by its parent's watch, once a read is
- * dispatched.
- */
-struct lost_dir {
-	int		 wd;		/* the parent's */
-	int		 tries;
-	size_t		 namelen;
-	char		 name[NAME_MAX + 1];
-};
 
 /* What the records look like. */
 enum output {
@@ -106,9 +90,9 @@ struct watcher {
 	unsigned	 walked;		/* directories listed, for stash_read */
 	struct pending_move pending[PENDING_MAX];
 	int		 npending;
-	struct lost_dir	 lost[LOST_MAX];
-	int		 nlost;
-	int		 gone;		/* a watch's path was not there */
+	/* New directories whose parent's path is behind: watch_new_dir. */
+	struct pathbuf	 deferred;
+	unsigned	 deferred_moves;
 	int		 dropping;	/* buffer full: OVERFLOW sent */
 	unsigned	 generation;	/* bumped when inotify is rebuilt */
 	/* --stats-fd: events written, the time of the last, the count sent */
@@ -122,6 +106,7 @@ void	 watch_open(struct watcher *);
 int	 watch_root(struct watcher *, int root);
 void	 watch_new_dir(struct watcher *, struct dnode *parent,
 	    const char *name, size_t namelen);
+void	 watch_deferred(struct watcher *);
 void	 watch_forget(struct watcher *, struct dnode *);
 void	 watch_close(struct watcher *);
 void	 watch_rebuild(struct watcher *);
