@@ -26,15 +26,6 @@
 
 #include "supervise.h"
 
-int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static char *
 xstrdup(const char *s)
 {

@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "path.h"
 #include "usage.h"
 #include "watch.h"
@@ -195,15 +196,6 @@ read_events(struct watcher *w, char *buf)
 	}
 	gettimeofday(&w->now, NULL);
 	dispatch(w, buf, n);
-}
-
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /*
