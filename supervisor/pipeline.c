@@ -25,16 +25,7 @@
 #include <unistd.h>
 
 #include "supervise.h"
-
-static char *
-xstrdup(const char *s)
-{
-	char *p = strdup(s);
-
-	if (p == NULL)
-		err(1, "strdup");
-	return p;
-}
+#include "xalloc.h"
 
 void
 pipeline_add(struct super *s, const struct wconf *w,
