@@ -197,7 +197,8 @@ apply(struct super *s, struct config *nc, int hup)
 		if (strcmp(p->exe, pl->exe) != 0 ||
 		    !argv_equal(p->wargv, p->nwargv, w->wargv, w->nwargv) ||
 		    plugin_was_changed(s, p->plugin) ||
-		    p->state == S_FAILED || p->state == S_REMOVING) {
+		    p->state == S_FAILED || p->state == S_FAILING ||
+		    p->state == S_REMOVING) {
 			take_config(p, w, pl);
 			warnx("%s %s: config or plugin changed; restarting",
 			    p->path, p->plugin);

@@ -208,3 +208,20 @@ cat_out = $T/out"
 	run -0 field_of "$T/data" cat 9
 	assert_output --regexp '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}$'
 }
+
+@test "SIGHUP with an error in the config: the running one stays, the logs are reopened all the same" {
+	conf "[watches]
+[[data]]
+plugins = scribe
+scribe_log = $T/data.log"
+	cp "$IOBS_BIN/iobs-scribe" "$T/plugins/iobs-scribe"
+	start_sup
+	wait_ready "$T/data" scribe
+	echo "frob = 1" >>"$T/rc"
+	mv "$T/data.log" "$T/data.log.1"
+	kill -HUP "$SUP_PID"
+	wait_for 10 grep -qs "WATCH RECONFIGURED; log reopened" "$T/data.log"
+	grep -q "$T/rc:8: frob: unknown key; keeping the running config" "$T/log"
+	: >"$T/data/after"
+	wait_for 10 grep -qs "'after' was CREATED" "$T/data.log"
+}

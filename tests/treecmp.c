@@ -223,7 +223,6 @@ cmp_links(void)
 {
 	size_t i;
 
-	/* No pairs, no array: qsort(3) must not be handed NULL. */
 	if (npairs == 0)
 		return;
 	qsort(pairs, npairs, sizeof(*pairs), by_a);
