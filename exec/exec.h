@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "clock.h"
 #include "exclude.h"
 
 enum mode {
@@ -106,7 +107,6 @@ int	 run_exit_code(int status);
 
 /* Says a run failed, in one line: the command, the status, what for. */
 void	 run_report(const char *cmd, const char *status, const char *what);
-int64_t	 now_ms(void);
 
 /* The options, from the command line or the supervisor's cache. */
 struct options {

@@ -16,19 +16,10 @@
 
 #include "exec.h"
 #include "stream.h"
+#include "xalloc.h"
 
 /* Past this many waiting records, iobs-exec stops reading its input. */
 #define QUEUE_MAX	4096
-
-static char *
-xstrdup(const char *s)
-{
-	char *p = strdup(s);
-
-	if (p == NULL)
-		err(1, "strdup");
-	return p;
-}
 
 void
 queue_add(struct exec *e, const char *path, size_t len, size_t rootlen,

@@ -18,15 +18,6 @@
 
 #include "exec.h"
 
-int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /*
  * In the child: its own group; SIGTERM if iobs-exec dies first; the
  * signals as they were before iobs-exec blocked them; the stdin given

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "exec.h"
+#include "xalloc.h"
 
 static const char *const names[PH_N] = {
 	[PH_PATH] = "path",
@@ -172,16 +173,6 @@ template_free(struct template *t)
 	free(t->arg);
 	free(t->text);
 	memset(t, 0, sizeof(*t));
-}
-
-static char *
-xstrdup(const char *s)
-{
-	char *p = strdup(s);
-
-	if (p == NULL)
-		err(1, "strdup");
-	return p;
 }
 
 char **

@@ -12,18 +12,7 @@
 #include <string.h>
 
 #include "links.h"
-
-static size_t
-hash_rel(const char *s, size_t nbuckets)
-{
-	uint64_t h = 1469598103934665603ull;
-
-	for (; *s != '\0'; s++) {
-		h ^= (unsigned char)*s;
-		h *= 1099511628211ull;
-	}
-	return h & (nbuckets - 1);
-}
+#include "pathset.h"
 
 static size_t
 hash_ino(dev_t dev, ino_t ino, size_t nbuckets)
@@ -45,7 +34,7 @@ grow(struct links *l)
 	for (i = 0; i < l->nbuckets; i++)
 		for (e = l->byrel[i]; e != NULL; e = next) {
 			next = e->rnext;
-			h = hash_rel(e->rel, nb);
+			h = path_hash(e->rel, nb);
 			e->rnext = byrel[h];
 			byrel[h] = e;
 			h = hash_ino(e->dev, e->ino, nb);
@@ -77,7 +66,7 @@ links_add(struct links *l, dev_t dev, ino_t ino, const char *rel)
 	size_t len, h;
 
 	if (l->nbuckets > 0)
-		for (e = l->byrel[hash_rel(rel, l->nbuckets)]; e != NULL;
+		for (e = l->byrel[path_hash(rel, l->nbuckets)]; e != NULL;
 		    e = e->rnext)
 			if (strcmp(e->rel, rel) == 0) {
 				if (e->dev == dev && e->ino == ino)
@@ -98,7 +87,7 @@ links_add(struct links *l, dev_t dev, ino_t ino, const char *rel)
 	e->dev = dev;
 	e->ino = ino;
 	memcpy(e->rel, rel, len);
-	h = hash_rel(rel, l->nbuckets);
+	h = path_hash(rel, l->nbuckets);
 	e->rnext = l->byrel[h];
 	l->byrel[h] = e;
 	h = hash_ino(dev, ino, l->nbuckets);
@@ -114,7 +103,7 @@ links_del(struct links *l, const char *rel)
 
 	if (l->nbuckets == 0)
 		return;
-	for (p = &l->byrel[hash_rel(rel, l->nbuckets)]; (e = *p) != NULL;
+	for (p = &l->byrel[path_hash(rel, l->nbuckets)]; (e = *p) != NULL;
 	    p = &e->rnext)
 		if (strcmp(e->rel, rel) == 0) {
 			*p = e->rnext;
@@ -238,7 +227,7 @@ links_inode(struct links *l, const char *rel, dev_t *dev, ino_t *ino)
 
 	if (l->nbuckets == 0)
 		return 0;
-	for (e = l->byrel[hash_rel(rel, l->nbuckets)]; e != NULL; e = e->rnext)
+	for (e = l->byrel[path_hash(rel, l->nbuckets)]; e != NULL; e = e->rnext)
 		if (strcmp(e->rel, rel) == 0) {
 			*dev = e->dev;
 			*ino = e->ino;

@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "cache.h"
+#include "clock.h"
 #include "exclude.h"
 #include "links.h"
 #include "pathset.h"
@@ -99,8 +100,6 @@ struct mirror {
 #define BATCH_PIPE	(1 << 20)	/* bytes: stdin's pipe, where allowed */
 #define LAG_MS		100	/* records this old: the mirror is behind, */
 #define LAG_WAIT_MS	10	/* and waits this long for more to coalesce */
-
-int64_t	 now_ms(void);
 
 /*
  * One way down: iobs-mirror.c reads records, apply.c turns them into

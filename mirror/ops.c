@@ -25,15 +25,6 @@
 #include "stream.h"
 #include "mirror.h"
 
-int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 char *
 rel_join(const char *dir, const char *name)
 {

@@ -12,8 +12,8 @@
 
 #include "pathset.h"
 
-static size_t
-hash(const char *s, size_t nbuckets)
+size_t
+path_hash(const char *s, size_t nbuckets)
 {
 	uint64_t h = 1469598103934665603ull;
 
@@ -51,7 +51,7 @@ rehash(struct pathset *ps)
 	} else
 		memset(ps->bucket, 0, ps->nbuckets * sizeof(size_t));
 	for (i = 0; i < ps->n; i++) {
-		h = hash(ps->e[i].path, ps->nbuckets);
+		h = path_hash(ps->e[i].path, ps->nbuckets);
 		ps->e[i].next = ps->bucket[h];
 		ps->bucket[h] = i + 1;
 	}
@@ -64,7 +64,7 @@ pathset_get(struct pathset *ps, const char *path)
 
 	if (ps->n == 0)
 		return NULL;
-	for (i = ps->bucket[hash(path, ps->nbuckets)]; i != 0;
+	for (i = ps->bucket[path_hash(path, ps->nbuckets)]; i != 0;
 	    i = ps->e[i - 1].next)
 		if (strcmp(ps->e[i - 1].path, path) == 0)
 			return &ps->e[i - 1];
@@ -93,7 +93,7 @@ pathset_add(struct pathset *ps, const char *path, int64_t now)
 		err(1, "strdup");
 	e->first = e->last = now;
 	e->how = 0;
-	h = hash(path, ps->nbuckets);
+	h = path_hash(path, ps->nbuckets);
 	e->next = ps->bucket[h];
 	ps->bucket[h] = ++ps->n;
 	return e;
@@ -102,7 +102,7 @@ pathset_add(struct pathset *ps, const char *path, int64_t now)
 static void
 unlink_chain(struct pathset *ps, size_t i)
 {
-	size_t *p = &ps->bucket[hash(ps->e[i].path, ps->nbuckets)];
+	size_t *p = &ps->bucket[path_hash(ps->e[i].path, ps->nbuckets)];
 
 	while (*p != i + 1)
 		p = &ps->e[*p - 1].next;
@@ -119,7 +119,7 @@ pathset_take(struct pathset *ps, size_t i)
 	if (i != last) {
 		unlink_chain(ps, last);
 		ps->e[i] = ps->e[last];
-		h = hash(ps->e[i].path, ps->nbuckets);
+		h = path_hash(ps->e[i].path, ps->nbuckets);
 		ps->e[i].next = ps->bucket[h];
 		ps->bucket[h] = i + 1;
 	}

@@ -34,5 +34,7 @@ char	*pathset_take(struct pathset *, size_t i);
 void	 pathset_clear(struct pathset *);
 
 int	 path_below(const char *path, const char *dir);
+/* A bucket for a path: nbuckets is a power of two. */
+size_t	 path_hash(const char *path, size_t nbuckets);
 
 #endif

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "bool.h"
+#include "clock.h"
 #include "options.h"
 #include "signals.h"
 #include "usage.h"
@@ -129,15 +130,6 @@ parse_options(int argc, char *argv[], struct options *o, char *why,
 		o->only.moves = 1;
 	}
 	return 0;
-}
-
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static struct root *

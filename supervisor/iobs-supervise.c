@@ -26,6 +26,7 @@
 #include "watchlimit.h"
 #include "signals.h"
 #include "usage.h"
+#include "xalloc.h"
 
 #ifndef IOBS_CONFIG
 #define IOBS_CONFIG	"/etc/iobserver/iobserverrc"
@@ -43,16 +44,6 @@ usage(void)
 {
 	iobs_usage(stderr, synopsis);
 	exit(2);
-}
-
-static char *
-xstrdup(const char *s)
-{
-	char *p = strdup(s);
-
-	if (p == NULL)
-		err(1, "strdup");
-	return p;
 }
 
 static char *

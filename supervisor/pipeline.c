@@ -25,25 +25,7 @@
 #include <unistd.h>
 
 #include "supervise.h"
-
-int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static char *
-xstrdup(const char *s)
-{
-	char *p = strdup(s);
-
-	if (p == NULL)
-		err(1, "strdup");
-	return p;
-}
+#include "xalloc.h"
 
 void
 pipeline_add(struct super *s, const struct wconf *w,

@@ -12,6 +12,7 @@
 #include <stdio.h>
 
 #include "cache.h"
+#include "clock.h"
 
 /* A plugin option, X_key = value, as it reaches plugin X. */
 struct popt {
@@ -157,7 +158,6 @@ struct super {
 };
 
 /* pipeline.c */
-int64_t	 now_ms(void);
 void	 pipeline_add(struct super *, const struct wconf *,
 	    const struct plugin *);
 int	 pipeline_event(struct super *, struct pipeline *, enum pevent);

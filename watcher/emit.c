@@ -75,15 +75,6 @@ buffer_full(struct watcher *w)
 	watch_close(w);
 }
 
-int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /*
  * The path as inotifywait names it, into w->opath: %w, the root as
  * the user spelled it (a directory with its trailing slash) and the

@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "exclude.h"
 #include "format.h"
 #include "watchlimit.h"
@@ -130,7 +131,6 @@ void	 signals_close(void);
 
 /* emit.c */
 const char *event_names(uint32_t mask);
-int64_t	 now_ms(void);
 void	 emit_entry(struct watcher *, uint32_t mask, uint32_t cookie,
 	    struct dnode *dir, const char *name, size_t namelen);
 void	 emit_lifecycle(struct watcher *, enum iobs_lifecycle, int root);
