@@ -50,7 +50,7 @@ SHIM_PROGS = $(patsubst tests/shim/%.c,$(BIN)/%.so,$(wildcard tests/shim/*.c))
 # Fuzz targets, tests/fuzz/NAME.c: each is also linked with a replay
 # main() (tests/fuzz/replay.c), so that the suite runs every corpus
 # file and every kept crash input on each build, sanitized or not.
-FUZZ_TARGETS = stream config scribe exec
+FUZZ_TARGETS = stream config scribe exec format fromfile
 FUZZ_PROGS = $(patsubst %,$(BIN)/fuzz-%,$(FUZZ_TARGETS))
 # Where a fuzz program's main() comes from; empty for libFuzzer's.
 FUZZ_MAIN = $(BUILD)/tests/fuzz/replay.o
@@ -100,6 +100,9 @@ $(BIN)/%.so: tests/shim/%.c
 $(BIN)/fuzz-stream: $(BUILD)/tests/fuzz/stream.o
 $(BIN)/fuzz-config: $(BUILD)/tests/fuzz/config.o $(BUILD)/supervisor/config.o
 $(BIN)/fuzz-scribe: $(BUILD)/tests/fuzz/scribe.o $(BUILD)/scribe/message.o
+$(BIN)/fuzz-format: $(BUILD)/tests/fuzz/format.o $(BUILD)/watcher/format.o
+$(BIN)/fuzz-fromfile: $(BUILD)/tests/fuzz/fromfile.o \
+	$(BUILD)/watcher/fromfile.o
 $(FUZZ_PROGS): $(FUZZ_MAIN) $(BUILD)/libiobs.a
 	@mkdir -p $(BIN)
 	$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(BUILD)/libiobs.a $(BSD_LIBS)
@@ -111,6 +114,8 @@ $(BUILD)/supervisor/iobs-supervise.o: CPPFLAGS += \
 
 $(BUILD)/tests/fuzz/scribe.o: CPPFLAGS += -Iscribe
 $(BUILD)/tests/fuzz/exec.o: CPPFLAGS += -Iexec
+$(BUILD)/tests/fuzz/format.o $(BUILD)/tests/fuzz/fromfile.o: \
+	CPPFLAGS += -Iwatcher
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)

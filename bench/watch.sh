@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # iobs-watch side by side with inotifywait -m -r, on the same work in
 # one run: set-up time on a tree of 50,000 directories, CPU per 100,000
-# events, peak RSS, and events lost. Prints each figure and the ratio
-# iobs-watch / inotifywait (lower is better).
+# events, peak RSS, the cost of --json and --format, and events lost.
+# Prints each figure and the ratio iobs-watch / inotifywait (lower is
+# better).
 #
 #   bash bench/watch.sh [DIRS] [RUNS]
+#   BENCH_ONLY=formats bash bench/watch.sh     # just the output costs
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -63,8 +65,58 @@ ready_after() {
 
 stop() { kill "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
 
-echo "== tree: $DIRS directories on $base"
+# cpu_per_100k PID0 PID1 CPU0 EVENTS: CPU seconds per 100,000 events.
+cpu_per_100k() {
+	awk -v t=$(($2 - $1)) -v n="$3" 'BEGIN { printf "%.3f", t / 1e9 / n * 100000 }'
+}
+
+# The output's cost: the plain stream, --json and --format, and
+# inotifywait --format, all four watching the same tree at once.
+formats() {
+	local fmt='%w%f %e' p_plain p_json p_fmt p_inw r
+	local c0_plain c0_json c0_fmt c0_inw c1_plain c1_json c1_fmt c1_inw
+	local n_plain n_json n_fmt n_inw
+	echo "== output cost: CPU per 100,000 events, all four at once"
+	rm -rf "$tree"; mkdir -p "$tree/a"
+	ready_after plain WATCH_INIT "$IOBS" "$tree" > /dev/null; p_plain=$ready_pid
+	ready_after json WATCH_INIT "$IOBS" --json "$tree" > /dev/null; p_json=$ready_pid
+	ready_after fmt "Watches established" "$IOBS" --format "$fmt" "$tree" > /dev/null; p_fmt=$ready_pid
+	ready_after inwf "Watches established" inotifywait -m -r --format "$fmt" "$tree" > /dev/null; p_inw=$ready_pid
+	c0_plain=$(cpu_ns "$p_plain"); c0_json=$(cpu_ns "$p_json")
+	c0_fmt=$(cpu_ns "$p_fmt"); c0_inw=$(cpu_ns "$p_inw")
+	for r in 1 2 3 4; do
+		(cd "$tree/a" && seq -f 'f%.0f' 1 25000 | xargs touch)
+		(cd "$tree/a" && seq -f 'f%.0f' 1 25000 | xargs rm)
+	done
+	sleep 1
+	c1_plain=$(cpu_ns "$p_plain"); c1_json=$(cpu_ns "$p_json")
+	c1_fmt=$(cpu_ns "$p_fmt"); c1_inw=$(cpu_ns "$p_inw")
+	n_plain=$(grep -c "/a/f" "$work/plain.out" || true)
+	n_json=$(grep -c "/a/f" "$work/json.out" || true)
+	n_fmt=$(grep -c "/a/f" "$work/fmt.out" || true)
+	n_inw=$(grep -c "/a/f" "$work/inwf.out" || true)
+	cpu_plain=$(cpu_per_100k "$c0_plain" "$c1_plain" "$n_plain")
+	cpu_json=$(cpu_per_100k "$c0_json" "$c1_json" "$n_json")
+	cpu_fmt=$(cpu_per_100k "$c0_fmt" "$c1_fmt" "$n_fmt")
+	cpu_inw=$(cpu_per_100k "$c0_inw" "$c1_inw" "$n_inw")
+	printf '   events seen: stream %d   --json %d   --format %d   inotifywait --format %d\n' \
+	    "$n_plain" "$n_json" "$n_fmt" "$n_inw"
+	printf '   CPU s / 100k events: stream %s   --json %s   --format %s   inotifywait --format %s\n' \
+	    "$cpu_plain" "$cpu_json" "$cpu_fmt" "$cpu_inw"
+	printf '   --json / stream %s   --format / stream %s   (goal <= 1.5)\n' \
+	    "$(ratio "$cpu_json" "$cpu_plain")" "$(ratio "$cpu_fmt" "$cpu_plain")"
+	printf '   --json / inotifywait --format %s   --format / inotifywait --format %s   (goal <= 0.5)\n' \
+	    "$(ratio "$cpu_json" "$cpu_inw")" "$(ratio "$cpu_fmt" "$cpu_inw")"
+	stop "$p_plain"; stop "$p_json"; stop "$p_fmt"; stop "$p_inw"
+}
+
 tree=$work/tree
+if [ "${BENCH_ONLY:-}" = formats ]; then
+	formats
+	exit 0
+fi
+
+echo "== tree: $DIRS directories on $base"
 mkdir "$tree"
 top=$(( (DIRS + 499) / 500 ))
 for i in $(seq "$top"); do
@@ -119,6 +171,8 @@ printf '   CPU s / 100k events: iobs-watch %s   inotifywait %s   ratio %s\n' "$c
 r_iobs=$(peak_rss_kb "$p_iobs"); r_inw=$(peak_rss_kb "$p_inw")
 printf '   peak RSS: iobs-watch %d KiB   inotifywait %d KiB   ratio %s\n' "$r_iobs" "$r_inw" "$(ratio "$r_iobs" "$r_inw")"
 stop "$p_iobs"; stop "$p_inw"
+
+formats
 
 echo "== events lost (files reported / files made; both watching at once)"
 lost_case() {

@@ -3,6 +3,7 @@
  */
 #include <sys/inotify.h>
 
+#include <strings.h>
 #include <string.h>
 
 #include "events.h"
@@ -99,4 +100,55 @@ iobs_events_parse(const char *field, uint32_t *mask,
 		return -1;
 	}
 	return 0;
+}
+
+/*
+ * What -e takes: the event names a user can ask for, and the groups
+ * inotifywait names. Flags that change how a watch works (oneshot,
+ * mask_add, dont_follow, onlydir) or that only mark events (isdir,
+ * ignored, unmount, q_overflow) are not events to select.
+ */
+static const struct {
+	const char	*name;
+	uint32_t	 mask;
+} selectable[] = {
+	{ "access",		IN_ACCESS },
+	{ "modify",		IN_MODIFY },
+	{ "attrib",		IN_ATTRIB },
+	{ "close_write",	IN_CLOSE_WRITE },
+	{ "close_nowrite",	IN_CLOSE_NOWRITE },
+	{ "close",		IN_CLOSE },
+	{ "open",		IN_OPEN },
+	{ "moved_from",		IN_MOVED_FROM },
+	{ "moved_to",		IN_MOVED_TO },
+	{ "move",		IN_MOVE },
+	{ "create",		IN_CREATE },
+	{ "delete",		IN_DELETE },
+	{ "delete_self",	IN_DELETE_SELF },
+	{ "move_self",		IN_MOVE_SELF },
+	{ "all",		IN_ALL_EVENTS },
+	{ "all_events",		IN_ALL_EVENTS },
+};
+
+int
+iobs_events_select(const char *list, uint32_t *mask, const char **bad)
+{
+	const char *s, *comma;
+	size_t i, len;
+
+	for (s = list;; s = comma + 1) {
+		comma = strchr(s, ',');
+		len = comma ? (size_t)(comma - s) : strlen(s);
+		for (i = 0; i < sizeof(selectable) / sizeof(selectable[0]); i++)
+			if (strlen(selectable[i].name) == len &&
+			    strncasecmp(s, selectable[i].name, len) == 0)
+				break;
+		if (i == sizeof(selectable) / sizeof(selectable[0])) {
+			*bad = s;
+			return -1;
+		}
+		*mask |= selectable[i].mask;
+		if (comma == NULL)
+			return 0;
+	}
 }

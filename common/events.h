@@ -17,4 +17,12 @@
 int	 iobs_events_parse(const char *, uint32_t *mask,
 	    enum iobs_lifecycle *, const char **bad);
 
+/*
+ * Adds the events of a comma-separated -e list ("create,close", "all")
+ * to *mask; returns -1 and leaves *bad at the first name that is not
+ * an event.
+ */
+int	 iobs_events_select(const char *list, uint32_t *mask,
+	    const char **bad);
+
 #endif

@@ -14,30 +14,68 @@
 
 #include "events.h"
 #include "stream.h"
+#include "utf8.h"
 
+/* The escapes written: those of strvis(3) with these flags. */
 #define VIS_FLAGS	(VIS_CSTYLE | VIS_OCTAL | VIS_TAB | VIS_NL)
 
 /* Longest line the reader accepts before it calls the line malformed. */
 #define READER_MAX	(256 * 1024)
 
+/* One byte as strvis(3) writes it with VIS_FLAGS; next is the byte after. */
+static char *
+vis_byte(char *d, unsigned char c, int next)
+{
+	static const char letter[] = {
+		['\\'] = '\\', ['\t'] = 't', ['\n'] = 'n', ['\a'] = 'a',
+		['\b'] = 'b', ['\v'] = 'v', ['\f'] = 'f', ['\r'] = 'r',
+	};
+
+	*d++ = '\\';
+	if (c < sizeof(letter) && letter[c] != 0)
+		*d++ = letter[c];
+	else if (c == '\0' && (next < '0' || next > '7'))
+		*d++ = '0';
+	else {
+		*d++ = '0' + (c >> 6);
+		*d++ = '0' + (c >> 3 & 7);
+		*d++ = '0' + (c & 7);
+	}
+	return d;
+}
+
+/*
+ * Printable ASCII and printable, valid UTF-8 pass as they are, so that
+ * grep finds a name as it is typed; every other byte is escaped as
+ * strvis(3) does with VIS_FLAGS, which strunvis(3) and iobs_unvis()
+ * decode. See iobs-stream(5) for the list.
+ */
 size_t
 iobs_vis(char *dst, const char *src, size_t len)
 {
-	size_t i;
+	const unsigned char *s = (const unsigned char *)src;
+	char *d = dst;
+	uint32_t cp;
+	size_t i, n;
 
-	/* Most names need no escape; vis(3) would copy them unchanged. */
 	for (i = 0; i < len; i++) {
-		unsigned char c = src[i];
+		unsigned char c = s[i];
 
-		if (c < 0x20 || c > 0x7e || c == '\\')
-			break;
+		if (c >= 0x20 && c < 0x7f && c != '\\') {
+			*d++ = c;
+			continue;
+		}
+		if (c >= 0x80 && (n = iobs_utf8_char(s + i, len - i, &cp)) > 0 &&
+		    iobs_utf8_shown(cp)) {
+			memcpy(d, s + i, n);
+			d += n;
+			i += n - 1;
+			continue;
+		}
+		d = vis_byte(d, c, i + 1 < len ? s[i + 1] : -1);
 	}
-	if (i == len) {
-		memcpy(dst, src, len);
-		dst[len] = '\0';
-		return len;
-	}
-	return strvisx(dst, src, len, VIS_FLAGS);
+	*d = '\0';
+	return d - dst;
 }
 
 /* The byte a one-letter VIS_CSTYLE escape stands for; -1 if none. */

@@ -336,7 +336,7 @@ end_watch(struct parser *p)
 		if (strcmp(r->key, "exclude") == 0) {
 			n = split_list(r->val, &list);
 			for (j = 0; j < n; j++)
-				add_warg(w, r->line, "--exclude=%s", list[j]);
+				add_warg(w, r->line, "--exclude-glob=%s", list[j]);
 			free(list);
 		} else if (strcmp(r->key, "events") == 0) {
 			n = split_list(r->val, &list);

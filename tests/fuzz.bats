@@ -41,3 +41,11 @@ replay() {
 @test "fuzz replay: iobs-exec placeholders and --command words" {
 	replay exec
 }
+
+@test "fuzz replay: --format" {
+	replay format
+}
+
+@test "fuzz replay: --fromfile" {
+	replay fromfile
+}

@@ -115,6 +115,8 @@ EOF2
 $TIME|WATCH_INIT|0|/da\\tta
 $TIME|CREATE|0|/da\\tta/new\\nline
 $TIME|CREATE|0|/da\\tta/caf\\303\\251 au lait
+$TIME|CREATE|0|/da\\tta/thé vert
+$TIME|CREATE|0|/da\\tta/rlo\\342\\200\\256
 $TIME|CREATE|0|/da\\tta/back\\\\slash
 $TIME|MOVED_FROM|9|/da\\tta/x\\ty
 $TIME|MOVED_TO|9|/da\\tta/\\001
@@ -122,7 +124,9 @@ EOF2
 	cat >"$T/want" <<'EOF2'
 2025-11-25 08:00:00.123456 /da\tta: WATCH STARTED
 2025-11-25 08:00:00.123456 /da\tta: file 'new\nline' was CREATED
-2025-11-25 08:00:00.123456 /da\tta: file 'caf\303\251 au lait' was CREATED
+2025-11-25 08:00:00.123456 /da\tta: file 'café au lait' was CREATED
+2025-11-25 08:00:00.123456 /da\tta: file 'thé vert' was CREATED
+2025-11-25 08:00:00.123456 /da\tta: file 'rlo\342\200\256' was CREATED
 2025-11-25 08:00:00.123456 /da\tta: file 'back\\slash' was CREATED
 2025-11-25 08:00:00.123456 /da\tta: file 'x\ty' was MOVED away
 2025-11-25 08:00:00.123456 /da\tta: file '\001' was MOVED here

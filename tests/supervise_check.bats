@@ -17,7 +17,7 @@ real_conf() {
 @test "--check: each tool parses its options and exits 0 or 2, reading nothing" {
 	run -0 iobs-watch --check -e close_write -- "$T/data" </dev/full
 	run -2 iobs-watch --check -e bogus -- "$T/data"
-	assert_output --partial "iobs-watch: -e bogus: unknown event"
+	assert_output --partial "iobs-watch: -e bogus: bogus is not an event"
 	run -0 iobs-scribe --check -o "$T/log" </dev/full
 	run -2 iobs-scribe --check --bogus=1
 	assert_line --index 0 "iobs-scribe: --bogus=1: unknown option"
@@ -36,7 +36,7 @@ real_conf() {
 plugins = scribe
 events = create, bogus"
 	run -2 iobs-supervise -n -c "$T/rc"
-	assert_output "iobs-supervise: $T/rc:7: iobs-watch: -e bogus: unknown event (see iobs-watch(1) for the names)"
+	assert_output "iobs-supervise: $T/rc:7: iobs-watch: -e bogus: bogus is not an event (see iobs-watch(1) for the names)"
 }
 
 @test "-n: an option the plugin does not have is refused at its line" {

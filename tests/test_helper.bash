@@ -107,10 +107,11 @@ count_args_roots() {
 	for a in "$@"; do
 		if [ "$skip" = 1 ]; then skip=0; continue; fi
 		case $a in
-		-b|-e|-x) skip=1 ;;
-		--buffer=*|--event=*|--exclude=*|-[nq]|--quiet|--no-recursive) ;;
-		--noleaf) ;;
-		--buffer|--event|--exclude) skip=1 ;;
+		-b|-e|-x|-o|-t) skip=1 ;;
+		--*=*|-[1mnqr]|--quiet|--no-recursive|--noleaf|--json) ;;
+		--monitor|--recursive|--no-newline) ;;
+		--buffer|--event|--exclude*|--include*|--format|--timefmt) skip=1 ;;
+		--outfile|--timeout|--fromfile) skip=1 ;;
 		*) n=$((n + 1)) ;;
 		esac
 	done

@@ -223,9 +223,9 @@ cmp_links(void)
 {
 	size_t i;
 
-	/* qsort's array may not be NULL, even empty (UBSan says so). */
-	if (npairs > 0)
-		qsort(pairs, npairs, sizeof(*pairs), by_a);
+	if (npairs == 0)
+		return;
+	qsort(pairs, npairs, sizeof(*pairs), by_a);
 	for (i = 1; i < npairs; i++)
 		if (by_a(&pairs[i - 1], &pairs[i]) == 0 &&
 		    by_b(&pairs[i - 1], &pairs[i]) != 0)

@@ -43,7 +43,33 @@ sync_marker() {
 
 @test "bad -e event name: exit 2, names it" {
 	run -2 iobs-watch -e create,bogus "$T/w"
-	assert_output --partial "-e create,bogus: unknown event"
+	assert_output --partial "-e create,bogus: bogus is not an event"
+}
+
+@test "-e takes event names only: oneshot, isdir, ignored, unmount refused" {
+	local e
+	for e in oneshot isdir ignored unmount mask_add dont_follow onlydir \
+	    q_overflow create, ''; do
+		run -2 iobs-watch -e "create,$e" "$T/w"
+		assert_output --partial "is not an event"
+	done
+	run -2 iobs-watch -e oneshot "$T/w"
+	assert_output --partial "-e oneshot: oneshot is not an event"
+}
+
+@test "-e all, close, move and any case name their events" {
+	start_watch "$T/out" -e CLOSE -e Move "$T/w"
+	echo x > "$T/w/f"
+	mv "$T/w/f" "$T/w/g"
+	wait_for 10 grep -q "MOVED_TO.*/g\$" "$T/out"
+	run awk -F'\t' '!/^#/ && !/WATCH_INIT/ { print $2 }' "$T/out"
+	assert_output "CLOSE_WRITE,CLOSE
+MOVED_FROM
+MOVED_TO"
+	stop_pid "$WATCH_PID"
+	start_watch "$T/out2" -e all "$T/w"
+	touch "$T/w/g"
+	wait_for 10 grep -q "CLOSE_WRITE,CLOSE.*/g\$" "$T/out2"
 }
 
 @test "bad --buffer size: exit 2" {
@@ -273,9 +299,9 @@ sync_marker() {
 	assert_failure
 }
 
-@test "--exclude prunes names at any depth and anchored paths" {
+@test "-x, --exclude-glob prunes names at any depth and anchored paths" {
 	mkdir -p "$T/w/.git/objects" "$T/w/sub/skip" "$T/w/other/skip"
-	start_watch "$T/out" "$T/w" --exclude .git -x '*.tmp' -x sub/skip
+	start_watch "$T/out" "$T/w" --exclude-glob .git -x '*.tmp' -x sub/skip
 	touch "$T/w/.git/objects/o" "$T/w/a.tmp" "$T/w/sub/skip/s" \
 		"$T/w/other/skip/kept" "$T/w/b.txt"
 	mkdir -p "$T/w/new/.git" && touch "$T/w/new/.git/n"
@@ -475,4 +501,19 @@ WATCH_INIT"
 	assert_equal "$(tail -1 "$T/stats" | cut -d' ' -f2)" "$last"
 	run -2 iobs-watch --stats-fd=2 "$T/w"
 	assert_output --partial "--stats-fd 2"
+}
+
+@test "a directory made just before its parent is renamed is watched under the new path" {
+	mkdir "$T/w/p"
+	start_watch "$T/out" "$T/w"
+	sync_marker 1
+	# Stopped, the watcher reads the three events at once: c's path
+	# is gone when it adds c's watch.
+	kill -STOP "$WATCH_PID"
+	mkdir "$T/w/p/c"
+	mv "$T/w/p" "$T/w/q"
+	kill -CONT "$WATCH_PID"
+	sync_marker 2
+	touch "$T/w/q/c/f"
+	wait_for 10 grep -q "	CREATE	0	$T/w/q/c/f\$" "$T/out"
 }

@@ -21,23 +21,6 @@ wanted(struct watcher *w, uint32_t mask)
 	return (mask & (w->print_mask | IN_UNMOUNT)) != 0;
 }
 
-static void
-emit_event(struct watcher *w, const struct inotify_event *ev,
-    struct dnode *dir, const char *name, size_t namelen)
-{
-	struct pathbuf *pb = &w->vpath;
-
-	tree_path(&w->tree, dir, 1, pb);
-	if (name != NULL) {
-		pathbuf_reserve(pb, 1 + IOBS_VIS_MAX(namelen));
-		pb->s[pb->len++] = '/';
-		pb->len += iobs_vis(pb->s + pb->len, name, namelen);
-	} else if (pb->len == 0)
-		pathbuf_append(pb, "/", 1);	/* the root "/" itself */
-	emit(w, event_names(ev->mask & ~(IN_IGNORED | IN_Q_OVERFLOW)),
-	    ev->cookie, pb->s, pb->len);
-}
-
 static struct dnode *
 pending_take(struct watcher *w, uint32_t cookie)
 {
@@ -101,13 +84,54 @@ self_event(struct watcher *w, struct dnode *n, const struct inotify_event *ev)
 		if ((ev->mask & IN_MOVE_SELF) && pending_index(w, n) != -1)
 			watch_forget(w, n);
 		else if (ev->mask & IN_UNMOUNT)
-			emit_event(w, ev, n, NULL, 0);
+			emit_entry(w, ev->mask, ev->cookie, n, NULL, 0);
 		return;
 	}
 	if (wanted(w, ev->mask))
-		emit_event(w, ev, n, NULL, 0);
+		emit_entry(w, ev->mask, ev->cookie, n, NULL, 0);
 	if (ev->mask & (IN_DELETE_SELF | IN_MOVE_SELF | IN_UNMOUNT))
 		root_dead(w, root_index(w, n));
+}
+
+static void
+lost_add(struct watcher *w, struct dnode *dir, const char *name,
+    size_t namelen)
+{
+	struct lost_dir *l;
+
+	if (w->nlost == LOST_MAX || namelen > NAME_MAX)
+		return;
+	l = &w->lost[w->nlost++];
+	l->wd = dir->wd;
+	l->namelen = namelen;
+	memcpy(l->name, name, namelen);
+	l->name[namelen] = '\0';
+}
+
+/*
+ * The new directories whose watch could not be added, under the path
+ * their parent has now that the read is dispatched: a directory made
+ * and its parent renamed at once is watched all the same. Truly gone,
+ * they are not found again.
+ */
+static void
+lost_retry(struct watcher *w)
+{
+	struct dnode *dir;
+	int i, n = w->nlost, quiet = w->quiet;
+
+	/* A directory that failed for a cause of its own was warned of. */
+	if (w->quiet == 0)
+		w->quiet = 1;
+	w->nlost = 0;
+	for (i = 0; i < n; i++) {
+		if ((dir = tree_by_wd(&w->tree, w->lost[i].wd)) == NULL ||
+		    tree_child(&w->tree, dir, w->lost[i].name,
+		    w->lost[i].namelen) != NULL)
+			continue;
+		watch_new_dir(w, dir, w->lost[i].name, w->lost[i].namelen);
+	}
+	w->quiet = quiet;
 }
 
 static void
@@ -121,12 +145,15 @@ child_event(struct watcher *w, struct dnode *dir,
 
 	excluded = watch_excluded(w, dir, name);
 	if (!excluded && wanted(w, ev->mask))
-		emit_event(w, ev, dir, name, namelen);
+		emit_entry(w, ev->mask, ev->cookie, dir, name, namelen);
 	if (!(ev->mask & IN_ISDIR) || w->dropping)
 		return;
 	if (ev->mask & IN_CREATE) {
-		if (!excluded && w->recursive)
+		if (!excluded && w->recursive) {
 			watch_new_dir(w, dir, name, namelen);
+			if (tree_child(&w->tree, dir, name, namelen) == NULL)
+				lost_add(w, dir, name, namelen);
+		}
 	} else if (ev->mask & IN_MOVED_FROM) {
 		if ((child = tree_child(&w->tree, dir, name, namelen)) != NULL)
 			pending_add(w, ev->cookie, child);
@@ -178,6 +205,10 @@ dispatch(struct watcher *w, const char *buf, size_t len)
 		else
 			child_event(w, n, ev);
 	}
+	if (gen == w->generation)
+		lost_retry(w);
+	else
+		w->nlost = 0;
 }
 
 /*
@@ -241,6 +272,35 @@ stash_read(struct watcher *w)
 		}
 		w->stash.len += stash_filter(w, w->stash.s + w->stash.len, n);
 	}
+}
+
+/*
+ * Drops, from the events stashed since from, the listing events on the
+ * directory name in wd's, or on wd itself when name is NULL: those our
+ * own listing made (see walk_from).
+ */
+void
+stash_drop_listing(struct watcher *w, size_t from, int wd, const char *name,
+    size_t namelen)
+{
+	const struct inotify_event *ev;
+	size_t off, kept = from, size;
+
+	if (from > w->stash.len)
+		return;
+	for (off = from; off < w->stash.len; off += size) {
+		ev = (const struct inotify_event *)(w->stash.s + off);
+		size = sizeof(*ev) + ev->len;
+		if (ev->wd == wd && (ev->mask & LISTING_EVENTS) &&
+		    (ev->mask & IN_ISDIR) && (name == NULL ? ev->len == 0 :
+		    strnlen(ev->name, ev->len) == namelen &&
+		    memcmp(ev->name, name, namelen) == 0))
+			continue;
+		if (kept != off)
+			memmove(w->stash.s + kept, w->stash.s + off, size);
+		kept += size;
+	}
+	w->stash.len = kept;
 }
 
 void

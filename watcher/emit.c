@@ -1,5 +1,7 @@
 /*
- * Records out of iobs-watch: events, lifecycle records, the output
+ * Records out of iobs-watch: events and lifecycle records in the
+ * chosen output (the stream, inotifywait's lines, JSON), the filters
+ * on what is printed (--exclude, --include, -1, -t), the output
  * buffer's bound, and the ends (fatal errors, the reader gone).
  */
 #include <sys/inotify.h>
@@ -7,11 +9,14 @@
 #include <err.h>
 #include <errno.h>
 #include <inotifytools/inotifytools.h>
+#include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "json.h"
 #include "watch.h"
 
 #define NAME_CACHE	128
@@ -70,27 +75,296 @@ buffer_full(struct watcher *w)
 	watch_close(w);
 }
 
-void
-emit(struct watcher *w, const char *events, uint32_t cookie,
-    const char *vis, size_t vislen)
+int64_t
+now_ms(void)
 {
-	if (w->dropping)
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * The path as inotifywait names it, into w->opath: %w, the root as
+ * the user spelled it (a directory with its trailing slash) and the
+ * directory below it, then %f, the name, from w->fname on.
+ */
+static void
+user_path(struct watcher *w, struct dnode *dir, const char *name,
+    size_t namelen)
+{
+	const struct root *r = &w->roots[root_index(w, dir)];
+	struct pathbuf *pb = &w->opath;
+
+	tree_relpath(&w->tree, dir, &w->rel);
+	pb->len = 0;
+	pathbuf_append(pb, r->given, r->givenlen);
+	if (w->rel.len > 0) {
+		pathbuf_append(pb, w->rel.s, w->rel.len);
+		pathbuf_append(pb, "/", 1);
+	}
+	w->fname = pb->len;
+	if (name != NULL)
+		pathbuf_append(pb, name, namelen);
+}
+
+/* --exclude and --include, on %w%f in w->opath. */
+static int
+regex_passes(struct watcher *w)
+{
+	const regex_t *re;
+	size_t i;
+
+	for (re = w->exclude_re.re, i = 0; i < w->exclude_re.n; i++)
+		if (regexec(&re[i], w->opath.s, 0, NULL, 0) == 0)
+			return 0;
+	if (w->include_re.n == 0)
+		return 1;
+	for (re = w->include_re.re, i = 0; i < w->include_re.n; i++)
+		if (regexec(&re[i], w->opath.s, 0, NULL, 0) == 0)
+			return 1;
+	return 0;
+}
+
+static void
+append_lines(struct watcher *w, const char *events, uint32_t cookie)
+{
+	struct fmt_event ev;
+	char *p;
+
+	ev.w = w->opath.s;
+	ev.wlen = w->fname;
+	ev.f = w->opath.s + w->fname;
+	ev.flen = w->opath.len - w->fname;
+	ev.events = events;
+	ev.cookie = cookie;
+	ev.sec = w->now.tv_sec;
+	p = outq_reserve(&w->out, fmt_size(&w->fmt, &ev));
+	outq_commit(&w->out, fmt_render(&w->fmt, p, &ev));
+}
+
+/* Async-signal-safe, as lifecycle_line() must be. */
+static char *
+put_uint(char *p, unsigned long long v, int width)
+{
+	char tmp[24];
+	int n = 0;
+
+	do {
+		tmp[n++] = '0' + v % 10;
+		v /= 10;
+	} while (v != 0);
+	while (n < width)
+		tmp[n++] = '0';
+	while (n > 0)
+		*p++ = tmp[--n];
+	return p;
+}
+
+static char *
+put(char *p, const char *s, size_t len)
+{
+	memcpy(p, s, len);
+	return p + len;
+}
+
+/* A string literal, its length counted by the compiler. */
+#define PUT(p, lit)	put((p), (lit), sizeof(lit) - 1)
+
+#define JSON_FIXED	(64 + IOBS_EVENTS_MAX * 2)
+
+/* {"time":T,"events":["A","B"],"cookie":C, then the path member(s). */
+static char *
+json_start(char *p, const struct timeval *tv, const char *events,
+    uint32_t cookie)
+{
+	p = PUT(p, "{\"time\":");
+	p = put_uint(p, tv->tv_sec, 1);
+	*p++ = '.';
+	p = put_uint(p, tv->tv_usec, 6);
+	p = PUT(p, ",\"events\":[\"");
+	for (; *events != '\0'; events++)
+		if (*events == ',')
+			p = PUT(p, "\",\"");
+		else
+			*p++ = *events;
+	p = PUT(p, "\"],\"cookie\":");
+	p = put_uint(p, cookie, 1);
+	*p++ = ',';
+	return p;
+}
+
+/* The "path" member, and "path_bytes" when the path is not UTF-8. */
+static size_t
+json_path(char *dst, const char *path, size_t len)
+{
+	char *p = dst;
+	int valid;
+
+	p = PUT(p, "\"path\":\"");
+	p += iobs_json_string(p, path, len, &valid);
+	*p++ = '"';
+	if (!valid) {
+		p = PUT(p, ",\"path_bytes\":\"");
+		p += iobs_base64(p, path, len);
+		*p++ = '"';
+	}
+	*p = '\0';
+	return p - dst;
+}
+
+#define JSON_PATH_MAX(len)	(32 + IOBS_JSON_MAX(len) + IOBS_BASE64_MAX(len))
+
+static void
+append_json(struct watcher *w, const char *events, uint32_t cookie,
+    const char *path, size_t len)
+{
+	char *start, *p;
+
+	start = p = outq_reserve(&w->out, JSON_FIXED + JSON_PATH_MAX(len));
+	p = json_start(p, &w->now, events, cookie);
+	p += json_path(p, path, len);
+	p = PUT(p, "}\n");
+	outq_commit(&w->out, p - start);
+}
+
+/*
+ * A record is out: --stats-fd counts it, -1 stops here, -t counts its
+ * quiet from now.
+ */
+static void
+printed(struct watcher *w)
+{
+	w->nevents++;
+	w->last_event = w->now;
+	if (w->oneshot)
+		w->stop = 1;
+	if (w->timeout_ms > 0)
+		w->deadline = now_ms() + w->timeout_ms;
+}
+
+/*
+ * An event on the entry name of directory dir, or on dir itself when
+ * name is NULL.
+ */
+void
+emit_entry(struct watcher *w, uint32_t mask, uint32_t cookie,
+    struct dnode *dir, const char *name, size_t namelen)
+{
+	struct pathbuf *pb = &w->opath;
+	const char *events;
+
+	if (w->dropping || w->stop)
 		return;
 	if (w->out.bytes >= w->out.limit) {
 		buffer_full(w);
 		return;
 	}
-	append(w, events, cookie, vis, vislen);
-	w->nevents++;
-	w->last_event = w->now;
+	if (w->exclude_re.n > 0 || w->include_re.n > 0) {
+		user_path(w, dir, name, namelen);
+		if (!regex_passes(w))
+			return;
+	}
+	printed(w);
+	if (w->quiet >= 2)
+		return;
+	events = event_names(mask & ~(IN_IGNORED | IN_Q_OVERFLOW));
+	switch (w->output) {
+	case OUT_LINES:
+		if (w->exclude_re.n == 0 && w->include_re.n == 0)
+			user_path(w, dir, name, namelen);
+		append_lines(w, events, cookie);
+		return;
+	case OUT_JSON:
+		tree_path(&w->tree, dir, 0, pb);
+		if (name != NULL) {
+			pathbuf_append(pb, "/", 1);
+			pathbuf_append(pb, name, namelen);
+		} else if (pb->len == 0)
+			pathbuf_append(pb, "/", 1);
+		append_json(w, events, cookie, pb->s, pb->len);
+		return;
+	case OUT_STREAM:
+		break;
+	}
+	tree_path(&w->tree, dir, 1, pb);
+	if (name != NULL) {
+		pathbuf_reserve(pb, 1 + IOBS_VIS_MAX(namelen));
+		pb->s[pb->len++] = '/';
+		pb->len += iobs_vis(pb->s + pb->len, name, namelen);
+	} else if (pb->len == 0)
+		pathbuf_append(pb, "/", 1);	/* the root "/" itself */
+	append(w, events, cookie, pb->s, pb->len);
 }
 
-/* Lifecycle records are never dropped: they say what state to trust. */
+/*
+ * The root's lifecycle record as a line, into dst of size bytes; 0
+ * when the output has none (inotifywait's lines) or it does not fit.
+ * Async-signal-safe: signals.c writes these from its handler.
+ */
+size_t
+lifecycle_line(const struct watcher *w, char *dst, size_t size,
+    const struct timeval *tv, enum iobs_lifecycle lc, int root)
+{
+	const struct root *r = &w->roots[root];
+	const char *name = iobs_lifecycle_name(lc);
+	char *p;
+
+	if (w->quiet >= 2)
+		return 0;
+	switch (w->output) {
+	case OUT_LINES:
+		return 0;
+	case OUT_JSON:
+		if (JSON_FIXED + r->jsonlen + 2 > size)
+			return 0;
+		p = json_start(dst, tv, name, 0);
+		p = put(p, r->json, r->jsonlen);
+		p = PUT(p, "}\n");
+		return p - dst;
+	case OUT_STREAM:
+		break;
+	}
+	if (IOBS_RECORD_MAX(r->vislen) > size)
+		return 0;
+	return iobs_record_format(dst, tv, name, 0, r->vis, r->vislen);
+}
+
+/* The JSON path member of each root, made once (for lifecycle_line). */
+void
+emit_init_roots(struct watcher *w)
+{
+	struct root *r;
+	int i;
+
+	for (i = 0; i < w->nroots; i++) {
+		r = &w->roots[i];
+		if ((r->json = malloc(JSON_PATH_MAX(r->pathlen + 1))) == NULL)
+			err(1, "malloc");
+		r->jsonlen = json_path(r->json, r->pathlen ? r->path : "/",
+		    r->pathlen ? r->pathlen : 1);
+	}
+}
+
+/*
+ * Lifecycle records are never dropped: they say what state to trust.
+ * inotifywait's lines have none; lost events are said on stderr.
+ */
 void
 emit_lifecycle(struct watcher *w, enum iobs_lifecycle lc, int root)
 {
-	append(w, iobs_lifecycle_name(lc), 0, w->roots[root].vis,
-	    w->roots[root].vislen);
+	size_t max = IOBS_RECORD_MAX(w->roots[root].vislen) + JSON_FIXED +
+	    w->roots[root].jsonlen;
+	char *p;
+
+	if (w->output == OUT_LINES) {
+		if (lc == IOBS_OVERFLOW && !w->quiet)
+			warnx("%s: events lost; watching again from a new "
+			    "walk", w->roots[root].vis);
+		return;
+	}
+	p = outq_reserve(&w->out, max);
+	outq_commit(&w->out, lifecycle_line(w, p, max, &w->now, lc, root));
 }
 
 void

@@ -11,9 +11,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
-#include <inotifytools/inotifytools.h>
 #include <limits.h>
 #include <poll.h>
+#include <regex.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +21,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "events.h"
+#include "fromfile.h"
 #include "path.h"
 #include "usage.h"
 #include "watch.h"
@@ -41,13 +43,18 @@
 #define PENDING_MS	50
 /* How often each root's path is looked at: see check_roots(). */
 #define ROOT_CHECK_MS	1000
+/* How often the clock is looked at under -t. */
+#define TIMEOUT_TICK_MS	100
 
 /* Always asked of the kernel: the directory map depends on them. */
 #define BOOKKEEPING	(IN_CREATE | IN_MOVED_FROM | IN_MOVED_TO | \
 			 IN_DELETE | IN_DELETE_SELF | IN_MOVE_SELF)
 
-static const char synopsis[] = "[-nq] [-b size] [-e event[,...]] "
-    "[-x glob] [--noleaf] [--ready-fd fd] [--stats-fd fd] path ...";
+static const char synopsis[] = "[-1mnqr] [-b size] [-e event[,...]] "
+    "[-o file] [-t seconds] [-x glob] [--exclude[i] regex] "
+    "[--include[i] regex] [--fromfile file] "
+    "[--format fmt [--no-newline] [--timefmt fmt] | --json] [--noleaf] "
+    "[--ready-fd fd] [--stats-fd fd] path ...";
 
 static void __dead2
 usage(void)
@@ -84,15 +91,17 @@ parse_size(const char *s)
 	return n * mult;
 }
 
-static uint32_t
-parse_events(const char *s)
+static void
+parse_events(const char *s, uint32_t *mask)
 {
-	int mask = inotifytools_str_to_event_sep(s, ',');
+	const char *bad;
+	size_t len;
 
-	if (mask == -1 || mask == 0)
-		errx(2, "-e %s: unknown event (see iobs-watch(1) for the "
-		    "names)", s);
-	return mask;
+	if (iobs_events_select(s, mask, &bad) == -1) {
+		len = strcspn(bad, ",");
+		errx(2, "-e %s: %.*s is not an event (see iobs-watch(1) for "
+		    "the names)", s, (int)len, bad);
+	}
 }
 
 /* The root as the watcher keeps it: absolute, and "" for "/". */
@@ -136,6 +145,7 @@ static void
 add_roots(struct watcher *w, int argc, char **argv)
 {
 	struct stat st;
+	size_t len;
 	int i, j;
 
 	if ((w->roots = calloc(argc, sizeof(*w->roots))) == NULL)
@@ -151,6 +161,14 @@ add_roots(struct watcher *w, int argc, char **argv)
 			err(1, "malloc");
 		r->vislen = r->pathlen ? iobs_vis(r->vis, r->path, r->pathlen) :
 		    strlcpy(r->vis, "/", 2);
+		/* inotifywait's %w: as typed, a directory with its slash. */
+		len = strlen(argv[i]);
+		if ((r->given = malloc(len + 2)) == NULL)
+			err(1, "malloc");
+		memcpy(r->given, argv[i], len + 1);
+		if (S_ISDIR(st.st_mode) && argv[i][len - 1] != '/')
+			strlcpy(r->given + len++, "/", 2);
+		r->givenlen = len;
 		for (j = 0; j < i; j++) {
 			const struct root *o = &w->roots[j];
 			const struct root *in = o->pathlen < r->pathlen ? o : r;
@@ -195,15 +213,6 @@ read_events(struct watcher *w, char *buf)
 	}
 	gettimeofday(&w->now, NULL);
 	dispatch(w, buf, n);
-}
-
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /*
@@ -279,7 +288,11 @@ run(struct watcher *w, int wakefd)
 	int timeout, ready;
 	ssize_t n;
 
-	while (w->nalive > 0) {
+	while (w->nalive > 0 && !w->stop) {
+		if (w->timeout_ms > 0 && now_ms() >= w->deadline) {
+			w->timed_out = 1;
+			break;
+		}
 		if (now_ms() - checked >= ROOT_CHECK_MS) {
 			check_roots(w);
 			flush_or_exit(w, !w->out.nonblock);
@@ -321,6 +334,8 @@ run(struct watcher *w, int wakefd)
 		if (w->out.bytes == 0 || !w->out.nonblock)
 			pfd[2].fd = -1;
 		timeout = w->npending > 0 ? PENDING_MS : ROOT_CHECK_MS;
+		if (w->timeout_ms > 0 && timeout > TIMEOUT_TICK_MS)
+			timeout = TIMEOUT_TICK_MS;
 		if ((ready = poll(pfd, 3, timeout)) == -1) {
 			if (errno == EINTR)
 				continue;
@@ -346,90 +361,313 @@ run(struct watcher *w, int wakefd)
 	flush_or_exit(w, 1);
 }
 
-int
-main(int argc, char *argv[])
+/* What the options ask for, before the watcher is set up. */
+struct opts {
+	size_t		 limit;
+	int		 ready_fd;
+	int		 monitor, recursive, json, no_newline;
+	const char	*format, *timefmt, *outfile;
+	struct pathlist	 paths, excludes;
+};
+
+static void
+add_regex(struct regex_list *l, const char *opt, const char *pattern,
+    int icase)
+{
+	regex_t *re;
+	char why[256];
+	int rc;
+
+	if ((re = reallocarray(l->re, l->n + 1, sizeof(*re))) == NULL)
+		err(1, "reallocarray");
+	l->re = re;
+	rc = regcomp(&re[l->n], pattern, REG_EXTENDED | REG_NOSUB |
+	    (icase ? REG_ICASE : 0));
+	if (rc != 0) {
+		regerror(rc, &re[l->n], why, sizeof(why));
+		errx(2, "%s %s: %s", opt, pattern, why);
+	}
+	l->n++;
+}
+
+static void
+free_regex(struct regex_list *l)
+{
+	regex_t *re = l->re;
+	size_t i;
+
+	for (i = 0; i < l->n; i++)
+		regfree(&re[i]);
+	free(re);
+}
+
+static void
+read_fromfile(struct opts *o, const char *file)
+{
+	FILE *fp = strcmp(file, "-") == 0 ? stdin : fopen(file, "r");
+
+	if (fp == NULL)
+		err(1, "--fromfile %s", file);
+	if (pathlist_read(fp, &o->paths, &o->excludes) == -1)
+		err(1, "--fromfile %s", file);
+	if (fp != stdin)
+		fclose(fp);
+}
+
+/* fnmatch(3)'s special characters in a path, escaped. */
+static char *
+glob_quote(const char *s)
+{
+	char *q, *d;
+
+	if ((q = d = malloc(2 * strlen(s) + 2)) == NULL)
+		err(1, "malloc");
+	*d++ = '/';
+	for (; *s != '\0'; s++) {
+		if (strchr("*?[]\\", *s) != NULL)
+			*d++ = '\\';
+		*d++ = *s;
+	}
+	*d = '\0';
+	return q;
+}
+
+/*
+ * "@path": excluded, with all below it, as an anchored glob for the
+ * root it lies in.
+ */
+static void
+add_path_excludes(struct watcher *w, const struct pathlist *ex)
+{
+	char *abs, *glob;
+	size_t i, len;
+	int j;
+
+	for (i = 0; i < ex->n; i++) {
+		abs = absolute(ex->path[i]);
+		for (j = 0; j < w->nroots; j++) {
+			len = w->roots[j].pathlen;
+			if (strncmp(abs, w->roots[j].path, len) != 0 ||
+			    abs[len] != '/')
+				continue;
+			glob = glob_quote(abs + len + 1);
+			iobs_exclude_add(&w->exclude, glob);
+			free(glob);
+		}
+		free(abs);
+	}
+}
+
+static void
+parse_options(struct watcher *w, struct opts *o, int argc, char *argv[])
 {
 	static const struct option longopts[] = {
 		{ "buffer",		required_argument,	NULL, 'b' },
 		{ "event",		required_argument,	NULL, 'e' },
-		{ "exclude",		required_argument,	NULL, 'x' },
+		{ "exclude-glob",	required_argument,	NULL, 'x' },
+		{ "exclude",		required_argument,	NULL, 'X' },
+		{ "excludei",		required_argument,	NULL, 'Y' },
+		{ "include",		required_argument,	NULL, 'I' },
+		{ "includei",		required_argument,	NULL, 'J' },
+		{ "format",		required_argument,	NULL, 'F' },
+		{ "fromfile",		required_argument,	NULL, 'Z' },
+		{ "json",		no_argument,		NULL, 'j' },
+		{ "monitor",		no_argument,		NULL, 'm' },
+		{ "no-newline",		no_argument,		NULL, 'N' },
 		{ "no-recursive",	no_argument,		NULL, 'n' },
 		{ "noleaf",		no_argument,		NULL, 'L' },
+		{ "outfile",		required_argument,	NULL, 'o' },
 		{ "quiet",		no_argument,		NULL, 'q' },
 		{ "ready-fd",		required_argument,	NULL, 'R' },
+		{ "recursive",		no_argument,		NULL, 'r' },
+		{ "timefmt",		required_argument,	NULL, 'T' },
+		{ "timeout",		required_argument,	NULL, 't' },
 		{ "stats-fd",		required_argument,	NULL, 'S' },
 		{ NULL,			0,			NULL, 0 }
 	};
-	struct watcher w;
-	size_t limit = DEFAULT_BUFFER;
 	const char *errstr;
-	int ch, i, wakefd, ready_fd = -1, check;
+	int ch, i, secs;
 
-	iobs_help_version(argc, argv, synopsis);
-	check = iobs_check_mode(&argc, &argv);
-	memset(&w, 0, sizeof(w));
-	w.recursive = 1;
-	w.stats_fd = -1;
-	while ((ch = getopt_long(argc, argv, "b:e:nqx:", longopts, NULL))
-	    != -1) {
+	while ((ch = getopt_long(argc, argv, "1b:e:mno:qrt:x:", longopts,
+	    NULL)) != -1) {
 		switch (ch) {
+		case '1':
+			w->oneshot = 1;
+			break;
 		case 'b':
-			limit = parse_size(optarg);
+			o->limit = parse_size(optarg);
 			break;
 		case 'e':
-			w.print_mask |= parse_events(optarg);
+			parse_events(optarg, &w->print_mask);
 			break;
-		case 'n':
-			w.recursive = 0;
+		case 'F':
+			o->format = optarg;
+			break;
+		case 'I':
+		case 'J':
+			add_regex(&w->include_re, ch == 'I' ? "--include" :
+			    "--includei", optarg, ch == 'J');
+			break;
+		case 'j':
+			o->json = 1;
 			break;
 		case 'L':
-			w.noleaf = 1;
+			w->noleaf = 1;
+			break;
+		case 'm':
+			o->monitor = 1;
+			break;
+		case 'N':
+			o->no_newline = 1;
+			break;
+		case 'n':
+			w->recursive = 0;
+			break;
+		case 'o':
+			o->outfile = optarg;
 			break;
 		case 'q':
-			w.quiet = 1;
-			break;
-		case 'x':
-			iobs_exclude_add(&w.exclude, optarg);
+			w->quiet++;
 			break;
 		case 'R':
-			ready_fd = strtonum(optarg, 3, INT_MAX, &errstr);
+			o->ready_fd = strtonum(optarg, 3, INT_MAX, &errstr);
 			if (errstr != NULL)
-				errx(2, "--ready-fd %s: descriptor is %s", optarg,
-				    errstr);
+				errx(2, "--ready-fd %s: descriptor is %s",
+				    optarg, errstr);
+			break;
+		case 'r':
+			o->recursive = 1;
+			break;
+		case 'T':
+			o->timefmt = optarg;
+			break;
+		case 't':
+			secs = strtonum(optarg, 0, INT_MAX / 1000, &errstr);
+			if (errstr != NULL)
+				errx(2, "-t %s: seconds is %s", optarg, errstr);
+			w->timeout_ms = secs * 1000LL;
+			break;
+		case 'X':
+		case 'Y':
+			add_regex(&w->exclude_re, ch == 'X' ? "--exclude" :
+			    "--excludei", optarg, ch == 'Y');
+			break;
+		case 'x':
+			iobs_exclude_add(&w->exclude, optarg);
+			break;
+		case 'Z':
+			read_fromfile(o, optarg);
 			break;
 		case 'S':
-			w.stats_fd = strtonum(optarg, 3, INT_MAX, &errstr);
+			w->stats_fd = strtonum(optarg, 3, INT_MAX, &errstr);
 			if (errstr != NULL)
-				errx(2, "--stats-fd %s: descriptor is %s", optarg,
-				    errstr);
+				errx(2, "--stats-fd %s: descriptor is %s",
+				    optarg, errstr);
 			break;
 		default:
 			usage();
 		}
 	}
-	argc -= optind;
-	argv += optind;
-	if (argc == 0)
+	for (i = optind; i < argc; i++)
+		pathlist_take(&o->paths, &o->excludes, argv[i]);
+	if (o->paths.n == 0)
 		usage();
+	if (o->json && o->format != NULL)
+		errx(2, "--json and --format: choose one");
+	if (o->timefmt != NULL && o->format == NULL)
+		errx(2, "--timefmt without --format");
+	if (o->no_newline && o->format == NULL)
+		errx(2, "--no-newline without --format");
+}
+
+/* The output the options chose, and its format. */
+static void
+set_output(struct watcher *w, const struct opts *o)
+{
+	const char *why;
+
+	if (o->json)
+		w->output = OUT_JSON;
+	else if (o->format != NULL || o->monitor) {
+		w->output = OUT_LINES;
+		/* inotifywait's own lines: %w %,e %f. */
+		if (fmt_compile(&w->fmt, o->format ? o->format : "%w %,e %f",
+		    o->no_newline, &why) == -1)
+			errx(2, "--format %s: %s", o->format, why);
+		if (w->fmt.has_time && o->timefmt == NULL)
+			errx(2, "--format %s: %%T without --timefmt",
+			    o->format);
+		w->fmt.timefmt = o->timefmt;
+	}
+}
+
+/* -o: the records go to file, appended, instead of standard output. */
+static void
+open_outfile(const char *file)
+{
+	int fd = open(file, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+
+	if (fd == -1)
+		err(1, "-o %s", file);
+	if (dup2(fd, STDOUT_FILENO) == -1)
+		err(1, "dup2");
+	close(fd);
+}
+
+int
+main(int argc, char *argv[])
+{
+	struct watcher w;
+	struct opts o;
+	int i, wakefd, check;
+
+	iobs_help_version(argc, argv, synopsis);
+	check = iobs_check_mode(&argc, &argv);
+	memset(&w, 0, sizeof(w));
+	memset(&o, 0, sizeof(o));
+	w.recursive = 1;
+	w.stats_fd = -1;
+	o.limit = DEFAULT_BUFFER;
+	o.ready_fd = -1;
+	parse_options(&w, &o, argc, argv);
 	if (w.stats_fd != -1 && fcntl(w.stats_fd, F_SETFL, O_NONBLOCK) == -1)
 		err(2, "--stats-fd %d", w.stats_fd);
-	if (check) {
-		iobs_exclude_free(&w.exclude);
-		return 0;
-	}
 	if (w.print_mask == 0)
 		w.print_mask = IN_ALL_EVENTS;
 	w.kernel_mask = w.print_mask | BOOKKEEPING;
+	set_output(&w, &o);
+	/* --check: the options are good; nothing is watched or opened. */
+	if (check) {
+		iobs_exclude_free(&w.exclude);
+		free_regex(&w.exclude_re);
+		free_regex(&w.include_re);
+		fmt_free(&w.fmt);
+		pathlist_free(&o.paths);
+		pathlist_free(&o.excludes);
+		return 0;
+	}
+	if (o.outfile != NULL)
+		open_outfile(o.outfile);
 
-	add_roots(&w, argc, argv);
+	add_roots(&w, o.paths.n, o.paths.path);
+	add_path_excludes(&w, &o.excludes);
+	emit_init_roots(&w);
 	raise_fd_limit();
-	wakefd = signals_init(&w, ROOT_CHECK_MS);
-	outq_init(&w.out, STDOUT_FILENO, limit);
+	wakefd = signals_init(&w, w.timeout_ms > 0 ? TIMEOUT_TICK_MS :
+	    ROOT_CHECK_MS);
+	outq_init(&w.out, STDOUT_FILENO, o.limit);
 	tree_init(&w.tree);
 	watch_open(&w);
-	memcpy(outq_reserve(&w.out, sizeof(IOBS_STREAM_HEADER)),
-	    IOBS_STREAM_HEADER, sizeof(IOBS_STREAM_HEADER) - 1);
-	outq_commit(&w.out, sizeof(IOBS_STREAM_HEADER) - 1);
+	if (w.output == OUT_STREAM && w.quiet < 2) {
+		memcpy(outq_reserve(&w.out, sizeof(IOBS_STREAM_HEADER)),
+		    IOBS_STREAM_HEADER, sizeof(IOBS_STREAM_HEADER) - 1);
+		outq_commit(&w.out, sizeof(IOBS_STREAM_HEADER) - 1);
+	}
+	/* What inotifywait says on stderr, word for word: scripts wait for it. */
+	if (w.output == OUT_LINES && !w.quiet)
+		fputs(o.recursive ? "Setting up watches.  Beware: since -r "
+		    "was given, this may take a while!\n" :
+		    "Setting up watches.\n", stderr);
 	for (i = 0; i < w.nroots; i++) {
 		if (watch_root(&w, i) == -1)
 			err(1, "%s", w.roots[i].vis);
@@ -438,12 +676,15 @@ main(int argc, char *argv[])
 		w.roots[i].announced = 1;
 		flush_or_exit(&w, !w.out.nonblock);
 	}
+	if (w.output == OUT_LINES && !w.quiet)
+		fputs("Watches established.\n", stderr);
 	/* Readiness, s6-style: a newline once every root is watched. */
-	if (ready_fd != -1) {
-		if (write(ready_fd, "\n", 1) != 1)
-			warn("--ready-fd %d", ready_fd);
-		close(ready_fd);
+	if (o.ready_fd != -1) {
+		if (write(o.ready_fd, "\n", 1) != 1)
+			warn("--ready-fd %d", o.ready_fd);
+		close(o.ready_fd);
 	}
+	w.deadline = now_ms() + w.timeout_ms;
 	run(&w, wakefd);
 
 	tree_clear(&w.tree);
@@ -451,16 +692,24 @@ main(int argc, char *argv[])
 	for (i = 0; i < w.nroots; i++) {
 		free(w.roots[i].path);
 		free(w.roots[i].vis);
+		free(w.roots[i].given);
+		free(w.roots[i].json);
 	}
 	free(w.roots);
 	iobs_exclude_free(&w.exclude);
+	free_regex(&w.exclude_re);
+	free_regex(&w.include_re);
+	fmt_free(&w.fmt);
+	pathlist_free(&o.paths);
+	pathlist_free(&o.excludes);
 	pathbuf_free(&w.path);
-	pathbuf_free(&w.vpath);
+	pathbuf_free(&w.opath);
 	pathbuf_free(&w.rel);
 	pathbuf_free(&w.names);
 	pathbuf_free(&w.stash);
 	signals_close();
 	if (w.ifd != -1)
 		close(w.ifd);
-	return 0;
+	/* -t: nothing came in time, inotifywait's 2. */
+	return w.timed_out ? 2 : 0;
 }

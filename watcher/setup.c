@@ -56,11 +56,12 @@ watch_excluded(struct watcher *w, struct dnode *dir, const char *name)
 
 /*
  * Listing a directory makes OPEN, ACCESS and CLOSE_NOWRITE events on it
- * and on its parent. A walk watches without them, and a directory gets
- * its full mask once everything below it is listed: the walk makes no
- * events of its own, so none need reading, buffering or reporting.
+ * and on its parent (LISTING_EVENTS). A walk watches without them, and
+ * a directory gets its full mask once everything below it is listed:
+ * the walk makes no events of its own, so none need reading, buffering
+ * or reporting. Only the directory walk_from() opens makes some: see
+ * there.
  */
-#define LISTING_EVENTS	(IN_OPEN | IN_ACCESS | IN_CLOSE_NOWRITE)
 
 /*
  * Always IN_MASK_ADD: the kernel replaces a watch's mask by clearing it
@@ -144,37 +145,17 @@ add_dir_watch(struct watcher *w, struct dnode *parent, const char *name,
 }
 
 static void
-emit_synthetic(struct watcher *w, const char *name, size_t namelen,
-    int isdir)
-{
-	size_t mark = w->vpath.len;
-
-	pathbuf_reserve(&w->vpath, 1 + IOBS_VIS_MAX(namelen));
-	w->vpath.s[w->vpath.len++] = '/';
-	w->vpath.len += iobs_vis(w->vpath.s + w->vpath.len, name, namelen);
-	emit(w, event_names(IN_CREATE | (isdir ? IN_ISDIR : 0)), 0,
-	    w->vpath.s, w->vpath.len);
-	w->vpath.len = mark;
-	w->vpath.s[mark] = '\0';
-}
-
-static void
 push_component(struct watcher *w, const char *name, size_t namelen)
 {
 	pathbuf_append(&w->path, "/", 1);
 	pathbuf_append(&w->path, name, namelen);
-	pathbuf_reserve(&w->vpath, 1 + IOBS_VIS_MAX(namelen));
-	w->vpath.s[w->vpath.len++] = '/';
-	w->vpath.len += iobs_vis(w->vpath.s + w->vpath.len, name, namelen);
 }
 
 static void
-truncate_paths(struct watcher *w, size_t plen, size_t vlen)
+truncate_path(struct watcher *w, size_t plen)
 {
 	w->path.len = plen;
 	w->path.s[plen] = '\0';
-	w->vpath.len = vlen;
-	w->vpath.s[vlen] = '\0';
 }
 
 /* What getdents64(2) returns; glibc declares no wrapper struct. */
@@ -224,7 +205,8 @@ list_dir(struct watcher *w, struct dnode *n, int dfd, int synthetic)
 			isdir = is_dir_entry(dfd, de);
 			len = strlen(de->d_name);
 			if (synthetic && (w->print_mask & IN_CREATE)) {
-				emit_synthetic(w, de->d_name, len, isdir);
+				emit_entry(w, IN_CREATE | (isdir ? IN_ISDIR :
+				    0), 0, n, de->d_name, len);
 				if (gen != w->generation)
 					return -1;
 			}
@@ -298,7 +280,7 @@ walk(struct watcher *w, const struct root *r, struct dnode *n, int dfd,
     const char *at, int synthetic)
 {
 	unsigned gen = w->generation;
-	size_t mark = w->names.len, off, plen, vlen, len;
+	size_t mark = w->names.len, off, plen, len;
 	struct dnode *child;
 	int cfd;
 
@@ -321,7 +303,6 @@ walk(struct watcher *w, const struct root *r, struct dnode *n, int dfd,
 	}
 
 	plen = w->path.len;
-	vlen = w->vpath.len;
 	for (off = mark; off < w->names.len && gen == w->generation;
 	    off += len + 1) {
 		const char *name = w->names.s + off;
@@ -349,7 +330,7 @@ walk(struct watcher *w, const struct root *r, struct dnode *n, int dfd,
 				complete_watch(w, child, name);
 			}
 		}
-		truncate_paths(w, plen, vlen);
+		truncate_path(w, plen);
 	}
 	w->names.len = mark;
 	if (gen == w->generation)
@@ -357,13 +338,26 @@ walk(struct watcher *w, const struct root *r, struct dnode *n, int dfd,
 	return 1;
 }
 
-/* Lists a directory just watched at w->path, by its absolute path. */
+/*
+ * Lists a directory just watched at w->path, by its absolute path.
+ * Its parent, watched already, sees our OPEN, ACCESS and CLOSE_NOWRITE
+ * of it, and a root sees our close of it after its full mask is set:
+ * the queue is read before the open and after the close, and those
+ * events, in between, are dropped as ours.
+ */
 static void
 walk_from(struct watcher *w, const struct root *r, struct dnode *n,
     int synthetic)
 {
+	struct dnode *parent = tree_parent(&w->tree, n);
+	unsigned gen = w->generation;
+	const char *name;
+	size_t mark;
 	int dfd;
 
+	if (w->kernel_mask & LISTING_EVENTS)
+		stash_read(w);
+	mark = w->stash.len;
 	dfd = open(sys_path(&w->path), O_RDONLY | O_DIRECTORY | O_CLOEXEC |
 	    (n->parent != 0 ? O_NOFOLLOW : 0));
 	if (dfd == -1) {
@@ -372,8 +366,17 @@ walk_from(struct watcher *w, const struct root *r, struct dnode *n,
 		complete_watch(w, n, sys_path(&w->path));
 		return;
 	}
+	name = strrchr(w->path.s, '/') + 1;
 	walk(w, r, n, dfd, sys_path(&w->path), synthetic);
 	close(dfd);
+	if (gen == w->generation && (w->kernel_mask & LISTING_EVENTS)) {
+		stash_read(w);
+		if (parent != NULL)
+			stash_drop_listing(w, mark, parent->wd, name,
+			    strlen(name));
+		else
+			stash_drop_listing(w, mark, n->wd, NULL, 0);
+	}
 	/*
 	 * Standing in a watched directory would keep its inode alive
 	 * after an rmdir, and its DELETE_SELF would never come.
@@ -389,10 +392,8 @@ watch_root(struct watcher *w, int i)
 	struct stat st;
 	int wd;
 
-	w->path.len = w->vpath.len = 0;
+	w->path.len = 0;
 	pathbuf_append(&w->path, r->path, r->pathlen);
-	pathbuf_append(&w->vpath, r->path[0] ? r->vis : "", r->path[0] ?
-	    r->vislen : 0);
 	if (stat(sys_path(&w->path), &st) == -1)
 		return -1;
 	r->dev = st.st_dev;
@@ -440,7 +441,6 @@ watch_new_dir(struct watcher *w, struct dnode *parent, const char *name,
 	struct dnode *child;
 
 	tree_path(&w->tree, parent, 0, &w->path);
-	tree_path(&w->tree, parent, 1, &w->vpath);
 	push_component(w, name, namelen);
 	if ((child = add_dir_watch(w, parent, name, namelen, w->path.s,
 	    1)) != NULL)
@@ -466,6 +466,7 @@ watch_close(struct watcher *w)
 	for (i = 0; i < w->nroots; i++)
 		w->roots[i].node = NULL;
 	w->npending = 0;
+	w->nlost = 0;
 	w->stash.len = 0;
 }
 

@@ -31,8 +31,7 @@ static void
 write_all_now(enum iobs_lifecycle lc)
 {
 	struct pollfd pfd = { .fd = STDOUT_FILENO, .events = POLLOUT };
-	char line[IOBS_RECORD_MAX(4 * 4096)];
-	const char *name = iobs_lifecycle_name(lc);
+	char line[IOBS_RECORD_MAX(4 * 4096) + 8 * 4096];
 	struct timespec ts;
 	struct timeval tv;
 	size_t len, off;
@@ -43,12 +42,11 @@ write_all_now(enum iobs_lifecycle lc)
 	tv.tv_sec = ts.tv_sec;
 	tv.tv_usec = ts.tv_nsec / 1000;
 	for (i = 0; i < the_watcher->nroots; i++) {
-		const struct root *r = &the_watcher->roots[i];
-
-		if (!r->alive || r->vislen > 4 * 4096)
+		if (!the_watcher->roots[i].alive)
 			continue;
-		len = iobs_record_format(line, &tv, name, 0, r->vis,
-		    r->vislen);
+		/* 0: no lifecycle records in this output, or too long. */
+		len = lifecycle_line(the_watcher, line, sizeof(line), &tv, lc,
+		    i);
 		for (off = 0; off < len; off += n) {
 			n = write(STDOUT_FILENO, line + off, len - off);
 			if (n == -1 && errno == EAGAIN) {

@@ -6,12 +6,15 @@
 #define WATCH_H
 
 #include <sys/time.h>
+#include <sys/inotify.h>
 #include <sys/types.h>
 
+#include <limits.h>
 #include <stdint.h>
 #include <unistd.h>
 
 #include "exclude.h"
+#include "format.h"
 #include "watchlimit.h"
 #include "outq.h"
 #include "stream.h"
@@ -21,6 +24,10 @@ struct root {
 	char		*path;		/* absolute; "" for "/" */
 	char		*vis;		/* as printed; "/" for "/" */
 	size_t		 pathlen, vislen;
+	char		*given;		/* as the user spelled it: --format's %w */
+	size_t		 givenlen;
+	char		*json;		/* its "path" member(s), for --json */
+	size_t		 jsonlen;
 	struct dnode	*node;
 	int		 alive;		/* not yet WATCH_DEAD */
 	int		 announced;	/* WATCH_INIT printed */
@@ -36,6 +43,37 @@ struct pending_move {
 };
 
 #define PENDING_MAX	256
+#define LOST_MAX	64	/* new directories to look for again */
+
+/*
+ * A directory created, whose path was gone when its watch was added:
+ * an ancestor renamed in the same read moves it, so it is looked for
+ * again, by its parent's watch, once the read is dispatched.
+ */
+struct lost_dir {
+	int		 wd;		/* the parent's */
+	size_t		 namelen;
+	char		 name[NAME_MAX + 1];
+};
+
+/* What the records look like. */
+enum output {
+	OUT_STREAM,		/* iobs-stream(5) */
+	OUT_LINES,		/* inotifywait's: -m or --format */
+	OUT_JSON,		/* --json */
+};
+
+/* --exclude and --include: extended regular expressions on %w%f. */
+struct regex_list {
+	void		*re;		/* regex_t array */
+	size_t		 n;
+};
+
+/*
+ * What listing a directory makes: OPEN, ACCESS and CLOSE_NOWRITE on it,
+ * and on its parent under its name.
+ */
+#define LISTING_EVENTS	(IN_OPEN | IN_ACCESS | IN_CLOSE_NOWRITE)
 
 struct watcher {
 	int		 ifd;
@@ -43,18 +81,30 @@ struct watcher {
 	uint32_t	 kernel_mask;	/* that, plus what bookkeeping needs */
 	int		 recursive;
 	int		 noleaf;	/* list every directory in walks */
-	int		 quiet;
+	int		 quiet;	/* 1: no warnings; 2: no records either */
+	enum output	 output;
+	struct fmt	 fmt;		/* OUT_LINES: --format, or %w %e %f */
+	struct regex_list exclude_re, include_re;
+	int		 oneshot;	/* -1: stop after one record */
+	int		 stop;		/* that record is out */
+	int64_t		 timeout_ms;	/* -t: give up after this much quiet */
+	int64_t		 deadline;
+	int		 timed_out;
 	struct iobs_exclude exclude;
 	struct root	*roots;
 	int		 nroots, nalive;
 	struct tree	 tree;
 	struct outq	 out;
 	struct timeval	 now;
-	struct pathbuf	 path, vpath, rel, names;
+	struct pathbuf	 path, rel, names;
 	struct pathbuf	 stash;		/* events read during a walk */
+	struct pathbuf	 opath;		/* a record's path, for emit.c */
+	size_t		 fname;		/* where %f starts in it */
 	unsigned	 walked;		/* directories listed, for stash_read */
 	struct pending_move pending[PENDING_MAX];
 	int		 npending;
+	struct lost_dir	 lost[LOST_MAX];
+	int		 nlost;
 	int		 dropping;	/* buffer full: OVERFLOW sent */
 	unsigned	 generation;	/* bumped when inotify is rebuilt */
 	/* --stats-fd: events written, the time of the last, the count sent */
@@ -79,6 +129,8 @@ int	 root_index(struct watcher *, struct dnode *);
 void	 dispatch(struct watcher *, const char *buf, size_t len);
 void	 stash_read(struct watcher *);
 void	 stash_dispatch(struct watcher *);
+void	 stash_drop_listing(struct watcher *, size_t from, int wd,
+	    const char *name, size_t namelen);
 void	 pending_expire(struct watcher *);
 
 /* signals.c */
@@ -89,9 +141,13 @@ void	 signals_close(void);
 
 /* emit.c */
 const char *event_names(uint32_t mask);
-void	 emit(struct watcher *, const char *events, uint32_t cookie,
-	    const char *vis, size_t vislen);
+int64_t	 now_ms(void);
+void	 emit_entry(struct watcher *, uint32_t mask, uint32_t cookie,
+	    struct dnode *dir, const char *name, size_t namelen);
 void	 emit_lifecycle(struct watcher *, enum iobs_lifecycle, int root);
+void	 emit_init_roots(struct watcher *);
+size_t	 lifecycle_line(const struct watcher *, char *dst, size_t size,
+	    const struct timeval *, enum iobs_lifecycle, int root);
 void	 emit_all(struct watcher *, enum iobs_lifecycle);
 void	 root_dead(struct watcher *, int root);
 void	 flush_or_exit(struct watcher *, int wait);

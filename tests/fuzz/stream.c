@@ -12,15 +12,64 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <vis.h>
 
 #include "stream.h"
+
+/*
+ * The code point of the UTF-8 sequence at s, of *n bytes, or -1 if it
+ * is not valid: written apart from iobs_vis(), to check it.
+ */
+static long
+decode(const unsigned char *s, size_t len, size_t *n)
+{
+	long cp, min;
+	size_t i;
+
+	if (s[0] >= 0xf0 && s[0] <= 0xf7)
+		*n = 4, cp = s[0] & 0x07, min = 0x10000;
+	else if (s[0] >= 0xe0 && s[0] <= 0xef)
+		*n = 3, cp = s[0] & 0x0f, min = 0x800;
+	else if (s[0] >= 0xc0 && s[0] <= 0xdf)
+		*n = 2, cp = s[0] & 0x1f, min = 0x80;
+	else
+		return -1;
+	if (*n > len)
+		return -1;
+	for (i = 1; i < *n; i++) {
+		if (s[i] < 0x80 || s[i] > 0xbf)
+			return -1;
+		cp = cp * 64 + (s[i] & 0x3f);
+	}
+	if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+		return -1;
+	return cp;
+}
+
+/* Unescaped, only printable ASCII and printable, valid UTF-8 remain. */
+static void
+check_shown(const unsigned char *vis, size_t vlen)
+{
+	size_t i, n;
+	long cp;
+
+	for (i = 0; i < vlen; i += n) {
+		n = 1;
+		if (vis[i] >= 0x20 && vis[i] <= 0x7e)
+			continue;
+		if ((cp = decode(vis + i, vlen - i, &n)) == -1 || cp <= 0x9f ||
+		    (cp >= 0x202a && cp <= 0x202e) ||
+		    (cp >= 0x2066 && cp <= 0x2069))
+			abort();
+	}
+}
 
 static void
 check_vis(const uint8_t *data, size_t len)
 {
 	char *vis, *back;
 	size_t vlen, i;
-	int n;
+	int n, ascii = 1;
 
 	if ((vis = malloc(IOBS_VIS_MAX(len))) == NULL ||
 	    (back = malloc(IOBS_VIS_MAX(len))) == NULL)
@@ -29,10 +78,17 @@ check_vis(const uint8_t *data, size_t len)
 	if (vlen >= IOBS_VIS_MAX(len) || vis[vlen] != '\0' ||
 	    strlen(vis) != vlen)
 		abort();
-	/* Nothing that would end a field or a line, nothing unprintable. */
-	for (i = 0; i < vlen; i++)
-		if ((unsigned char)vis[i] < 0x20 || (unsigned char)vis[i] > 0x7e)
+	check_shown((const unsigned char *)vis, vlen);
+	/* Where only ASCII is given, exactly what strvis(3) writes. */
+	for (i = 0; i < len; i++)
+		if (data[i] >= 0x80)
+			ascii = 0;
+	if (ascii) {
+		strvisx(back, (const char *)data, len,
+		    VIS_CSTYLE | VIS_OCTAL | VIS_TAB | VIS_NL);
+		if (strcmp(back, vis) != 0)
 			abort();
+	}
 	n = iobs_unvis(back, vis);
 	if (n < 0 || (size_t)n != len || memcmp(back, data, len) != 0)
 		abort();

@@ -1,0 +1,279 @@
+#!/usr/bin/env bats
+# inotifywait's monitor options in iobs-watch: -m -r -q -t -o -1,
+# --format and --timefmt, --fromfile, --exclude and --include.
+
+load test_helper
+
+setup() {
+	common_setup
+	mkdir "$T/w"
+}
+
+# bg OUT ARGS...: iobs-watch ARGS in the background, from $T, stdout to
+# OUT and stderr to OUT.err; BG is its pid.
+bg() {
+	local out=$1
+	shift
+	(cd "$T" && exec iobs-watch "$@") >"$out" 2>"$out.err" 3>&- &
+	BG=$!
+	BG_PIDS+=("$BG")
+}
+
+# established OUT: the watches of a -m or --format run are set.
+established() {
+	wait_for 10 grep -q '^Watches established\.$' "$1.err"
+}
+
+# assert_exit PID STATUS: PID ends (bounded wait) with STATUS.
+assert_exit() {
+	local rc=0
+	wait_for 10 eval "! running $1"
+	wait "$1" || rc=$?
+	assert_equal "$rc" "$2"
+}
+
+# start_json OUT ARGS...: iobs-watch --json ARGS, once its WATCH_INIT is out.
+start_json() {
+	local out=$1
+	shift
+	bg "$out" --json "$@"
+	wait_for 10 grep -q '"events":\["WATCH_INIT"\]' "$out"
+}
+
+@test "--json with --format: usage error, exit 2" {
+	run -2 iobs-watch --json --format '%w' "$T/w"
+	assert_output --partial "--json and --format"
+}
+
+@test "--timefmt or --no-newline without --format: exit 2" {
+	run -2 iobs-watch --timefmt '%F' "$T/w"
+	assert_output --partial "--timefmt without --format"
+	run -2 iobs-watch --no-newline "$T/w"
+	assert_output --partial "--no-newline without --format"
+}
+
+@test "--format: %T without --timefmt, a lone %, empty: exit 2" {
+	run -2 iobs-watch --format '%T %w' "$T/w"
+	assert_output --partial "%T without --timefmt"
+	run -2 iobs-watch --format '%w%' "$T/w"
+	assert_output --partial "a lone % at the end"
+	run -2 iobs-watch --format '' "$T/w"
+	assert_output --partial "empty format"
+}
+
+@test "a bad regular expression: exit 2, names option and pattern" {
+	run -2 iobs-watch --exclude '(' "$T/w"
+	assert_output --partial "--exclude (: "
+	run -2 iobs-watch --includei 'a[' "$T/w"
+	assert_output --partial "--includei a[: "
+}
+
+@test "-t not a number: exit 2" {
+	run -2 iobs-watch -t soon "$T/w"
+	assert_output --partial "-t soon"
+	run -2 iobs-watch -t -1 "$T/w"
+}
+
+@test "--fromfile missing: exit 1; no paths anywhere: usage, exit 2" {
+	run -1 iobs-watch --fromfile "$T/nope"
+	assert_output --partial "--fromfile $T/nope"
+	: > "$T/empty"
+	run -2 iobs-watch --fromfile "$T/empty"
+	assert_output --partial "usage:"
+	run -2 iobs-watch "@$T/w"
+	assert_output --partial "usage:"
+}
+
+@test "-o in a missing directory: exit 1, names it" {
+	run -1 iobs-watch -o "$T/no/such" "$T/w"
+	assert_output --partial "-o $T/no/such"
+}
+
+@test "-m -r: inotifywait's lines and its set-up messages" {
+	mkdir "$T/w/sub"
+	bg "$T/out" -m -r -e create,delete,close_write w
+	established "$T/out"
+	touch "$T/w/a" "$T/w/sub/b"
+	rm "$T/w/a"
+	mkdir "$T/w/sub/d"
+	wait_for 10 grep -q 'CREATE,ISDIR d$' "$T/out"
+	cat > "$T/want" <<'EOF2'
+w/ CREATE a
+w/ CLOSE_WRITE,CLOSE a
+w/sub/ CREATE b
+w/sub/ CLOSE_WRITE,CLOSE b
+w/ DELETE a
+w/sub/ CREATE,ISDIR d
+EOF2
+	diff -u "$T/want" "$T/out"
+	printf '%s\n' 'Setting up watches.  Beware: since -r was given, this may take a while!' \
+	    'Watches established.' > "$T/want.err"
+	diff -u "$T/want.err" "$T/out.err"
+}
+
+@test "-q: no set-up messages; -qq: no records either" {
+	start_json "$T/json" w
+	bg "$T/out" -m -q w
+	bg "$T/out2" -qq -1 -e create w
+	local pid2=$BG
+	# Files made until both have seen one (-qq shows it by exiting).
+	wait_for 10 eval 'touch "$T/w/f$((++n))"; grep -q "w/ CREATE f" \
+	    "$T/out" && ! running $pid2'
+	run cat "$T/out.err"
+	assert_output ""
+	assert_exit "$pid2" 0
+	run cat "$T/out2" "$T/out2.err"
+	assert_output ""
+}
+
+@test "--format: every conversion as inotifywait prints it" {
+	start_json "$T/json" w
+	bg "$T/out" -e create,move --timefmt '%Y' --format '[%w|%f|%e|%:e|%T|%c|%%|%q|%0|%n]' w
+	established "$T/out"
+	mkdir "$T/w/dir"
+	mv "$T/w/dir" "$T/w/dir2"
+	wait_for 10 grep -q 'dir2' "$T/out"
+	wait_for 10 grep -q 'dir2' "$T/json"
+	local y cookie
+	y=$(date +%Y)
+	# %c is the cookie in hex; --json gives it in decimal.
+	cookie=$(printf '%x' "$(jq -r 'select(.events[0] == "MOVED_TO") | .cookie' "$T/json")")
+	[ "$cookie" != 0 ]
+	{
+	printf '[w/|dir|CREATE,ISDIR|CREATE:ISDIR|%s|0|%%|%%q|\0|\n]\n' "$y"
+	printf '[w/|dir|MOVED_FROM,ISDIR|MOVED_FROM:ISDIR|%s|%s|%%|%%q|\0|\n]\n' "$y" "$cookie"
+	printf '[w/|dir2|MOVED_TO,ISDIR|MOVED_TO:ISDIR|%s|%s|%%|%%q|\0|\n]\n' "$y" "$cookie"
+	} > "$T/want"
+	cmp "$T/want" "$T/out"
+}
+
+@test "--format %w: the root as spelled, a file root whole, %f empty on it" {
+	mkdir "$T/w/sub"
+	: > "$T/file"
+	bg "$T/out" -e create,attrib --format '%w|%f;' --no-newline \
+	    ./w//sub file
+	established "$T/out"
+	touch "$T/w/sub/a"
+	chmod 600 "$T/file"
+	chmod 700 "$T/w/sub"
+	wait_for 10 grep -q 'sub/|;$' "$T/out"
+	run cat "$T/out"
+	assert_output './w//sub/|a;./w//sub/|a;file|;./w//sub/|;'
+}
+
+@test "--exclude, --excludei, --include, --includei: regexes on %w%f" {
+	mkdir "$T/w/.git"
+	bg "$T/ex" -m -e create --exclude '\.swp$' --excludei '^w/\.GIT/' w
+	bg "$T/in" -m -e create --includei '\.TXT$' w
+	established "$T/ex"
+	established "$T/in"
+	touch "$T/w/a.swp" "$T/w/.git/index" "$T/w/b.txt" "$T/w/c.c" \
+	    "$T/w/d.swp.txt"
+	touch "$T/w/zz"
+	wait_for 10 grep -q 'zz' "$T/ex"
+	printf '%s\n' 'w/ CREATE b.txt' 'w/ CREATE c.c' 'w/ CREATE d.swp.txt' \
+	    'w/ CREATE zz' > "$T/want"
+	diff -u "$T/want" "$T/ex"
+	wait_for 10 grep -q 'd.swp.txt' "$T/in"
+	printf '%s\n' 'w/ CREATE b.txt' 'w/ CREATE d.swp.txt' > "$T/want"
+	diff -u "$T/want" "$T/in"
+}
+
+@test "--fromfile and @ operands: paths to watch, @ excludes below" {
+	mkdir -p "$T/w/keep" "$T/w/skip/deep" "$T/v" "$T/u"
+	printf '%s\n' w '' '@' '@w/skip' "$T/v" > "$T/list"
+	bg "$T/out" -m -e create --fromfile list u @u/x
+	established "$T/out"
+	touch "$T/w/keep/a" "$T/w/skip/b" "$T/w/skip/deep/c" "$T/v/d" \
+	    "$T/u/e"
+	mkdir "$T/u/x" && touch "$T/u/x/f"
+	touch "$T/u/zz"
+	wait_for 10 grep -q 'zz' "$T/out"
+	sort "$T/out" > "$T/got"
+	printf '%s\n' "$T/v/ CREATE d" 'u/ CREATE e' 'u/ CREATE zz' \
+	    'w/keep/ CREATE a' | sort > "$T/want"
+	diff -u "$T/want" "$T/got"
+}
+
+@test "--fromfile -: the paths from standard input" {
+	echo "$T/w" | iobs-watch -1 -e create --format '%f' --fromfile - \
+	    > "$T/out" 2>"$T/out.err" 3>&- &
+	BG_PIDS+=($!)
+	local pid=$!
+	established "$T/out"
+	touch "$T/w/x"
+	assert_exit "$pid" 0
+	run cat "$T/out"
+	assert_output x
+}
+
+@test "-o: records appended to the file, made 0600" {
+	echo old > "$T/log"
+	bg "$T/out" -m -o "$T/log" -e create w
+	established "$T/out"
+	touch "$T/w/a"
+	wait_for 10 grep -q 'CREATE a' "$T/log"
+	printf '%s\n' old 'w/ CREATE a' > "$T/want"
+	diff -u "$T/want" "$T/log"
+	run cat "$T/out"
+	assert_output ""
+	rm "$T/log"
+	bg "$T/out2" -o "$T/log" -m w
+	established "$T/out2"
+	run stat -c %a "$T/log"
+	assert_output 600
+}
+
+@test "-1: one event and out, exit 0, as grep -m1 would want" {
+	: > "$T/w/f"
+	# The stream ends after that one record, with WATCH_DEAD.
+	bg "$T/out" -1 -e close_write w/f
+	wait_for 10 grep -q '	WATCH_INIT	' "$T/out"
+	echo x > "$T/w/f"
+	echo y > "$T/w/f"
+	assert_exit "$BG" 0
+	run awk -F'\t' '!/^#/ { print $2 }' "$T/out"
+	assert_output "WATCH_INIT
+CLOSE_WRITE,CLOSE
+WATCH_DEAD"
+}
+
+@test "-1 passes over what the filters leave out" {
+	bg "$T/out" -1 -m -e create --exclude 'skip' w
+	established "$T/out"
+	touch "$T/w/skip1" "$T/w/skip2" "$T/w/take" "$T/w/later"
+	assert_exit "$BG" 0
+	run cat "$T/out"
+	assert_output "w/ CREATE take"
+}
+
+@test "-1 in a pipe: iobs-watch -1 -e close_write f | grep -q returns" {
+	: > "$T/w/f"
+	( sleep 0.5; while :; do echo x > "$T/w/f"; sleep 0.2; done ) 3>&- &
+	BG_PIDS+=($!)
+	run -0 timeout 20 sh -c 'iobs-watch -1 -e close_write "$1" |
+	    grep -q -m1 CLOSE_WRITE' _ "$T/w/f"
+}
+
+@test "-t with nothing happening: exit 2; -1 -t: exit 2" {
+	bg "$T/out" -t 1 w
+	assert_exit "$BG" 2
+	run awk -F'\t' '!/^#/ { print $2 }' "$T/out"
+	assert_output "WATCH_INIT
+WATCH_DEAD"
+	bg "$T/out2" -1 -t 1 -m w
+	assert_exit "$BG" 2
+}
+
+@test "-t counts quiet: events keep it running" {
+	bg "$T/out" -t 1 -m -e create w
+	established "$T/out"
+	local i
+	for i in 1 2 3 4 5 6; do
+		touch "$T/w/f$i"
+		wait_for 10 grep -q "CREATE f$i" "$T/out"
+		sleep 0.3
+	done
+	running "$BG"
+	assert_exit "$BG" 2
+}
