@@ -308,10 +308,20 @@ json_value(const char *v)
 		json_string(v);
 }
 
+/* How the backlogs are printed, and how many were. */
+struct backlog_out {
+	int	 json;
+	int	 n;
+};
+
+static int	print_backlog(const char *, const void *, size_t, time_t,
+		    void *);
+
 static void
-print_json(const struct table *t, pid_t pid, const char *cfg,
-    const char *conf_err)
+print_json(struct iobs_cache *c, const struct table *t, pid_t pid,
+    const char *cfg, const char *conf_err)
 {
+	struct backlog_out out = { 1, 0 };
 	const char *p, *eq, *nl;
 	char name[64], val[1024];
 	size_t i, k, n;
@@ -349,6 +359,9 @@ print_json(const struct table *t, pid_t pid, const char *cfg,
 		}
 		printf("}");
 	}
+	printf("],\"remotes\":[");
+	if (iobs_cache_list(c, "backlog/", print_backlog, &out) == -1)
+		errx(1, "cache: %s", iobs_cache_strerror(c));
 	printf("]}\n");
 }
 
@@ -379,7 +392,7 @@ print_backlog(const char *key, const void *val, size_t len, time_t exp,
     void *arg)
 {
 	char dest[512], state[32], paths[32], old[32], age[32], *v;
-	int *header = arg;
+	struct backlog_out *out = arg;
 	long long t;
 
 	(void)exp;
@@ -390,19 +403,34 @@ print_backlog(const char *key, const void *val, size_t len, time_t exp,
 	field(v, "paths", paths, sizeof(paths));
 	t = strtoll(field(v, "oldest", old, sizeof(old)), NULL, 10);
 	free(v);
+	key += strlen("backlog/");
+	key = strchr(key, '/') ? strchr(key, '/') : key;
+	if (out->json) {
+		printf("%s{\"dest\":", out->n++ ? "," : "");
+		json_string(dest);
+		printf(",\"state\":");
+		json_string(state);
+		printf(",\"waiting\":");
+		json_value(paths);
+		printf(",\"oldest_age\":");
+		if (t > 0)
+			printf("%lld", (long long)time(NULL) - t);
+		else
+			fputs("null", stdout);
+		printf(",\"watch\":");
+		json_string(key);
+		putchar('}');
+		return 0;
+	}
 	if (t > 0)
 		snprintf(age, sizeof(age), "%llds", (long long)time(NULL) - t);
 	else
 		strlcpy(age, "-", sizeof(age));
 	/* The destination first: no line here reads as a pipeline's. */
-	if (!*header) {
+	if (out->n++ == 0)
 		printf("\n%-32s %-8s %8s %8s  %s\n", "REMOTE", "STATE",
 		    "WAITING", "OLDEST", "WATCH");
-		*header = 1;
-	}
-	key += strlen("backlog/");
-	printf("%-32s %-8s %8s %8s  %s\n", dest, state, paths, age,
-	    strchr(key, '/') ? strchr(key, '/') : key);
+	printf("%-32s %-8s %8s %8s  %s\n", dest, state, paths, age, key);
 	return 0;
 }
 
@@ -414,10 +442,10 @@ print_backlog(const char *key, const void *val, size_t len, time_t exp,
 int
 status_print(struct iobs_cache *c, int json, const char *conf_err)
 {
+	struct backlog_out out = { 0, 0 };
 	struct table t;
 	char cfg[1024];
 	pid_t pid;
-	int header = 0;
 
 	pid = supervisor_pid(c, cfg, sizeof(cfg));
 	if (pid <= 0) {
@@ -434,14 +462,14 @@ status_print(struct iobs_cache *c, int json, const char *conf_err)
 	if (iobs_cache_list(c, "pipeline/", collect, &t) == -1)
 		errx(1, "cache: %s", iobs_cache_strerror(c));
 	if (json)
-		print_json(&t, pid, cfg, conf_err);
+		print_json(c, &t, pid, cfg, conf_err);
 	else {
 		printf("iobs-supervise: pid %d, config %s\n", (int)pid, cfg);
 		if (conf_err != NULL)
 			printf("iobs-supervise: %s; running the config loaded "
 			    "before it\n", conf_err);
 		print_table(&t);
-		if (iobs_cache_list(c, "backlog/", print_backlog, &header)
+		if (iobs_cache_list(c, "backlog/", print_backlog, &out)
 		    == -1)
 			errx(1, "cache: %s", iobs_cache_strerror(c));
 	}

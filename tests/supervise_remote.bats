@@ -56,6 +56,11 @@ backlog_field() {
 	wait_for 10 eval '[ "$(backlog_field 2)" = away ]'
 	[ "$(backlog_field 3)" -ge 3 ]
 	[ "$(backlog_field 4)" != - ]
+	# The same in --json, for scripts.
+	run -0 iobs-supervise -s "$STATE" status --json
+	run -0 jq -e --arg w "$SRC" --arg d "$HOST:$DST" \
+	    '.remotes[] | select(.watch == $w) | .dest == $d and
+	    .state == "away" and .waiting >= 3 and .oldest_age >= 0' <<<"$output"
 	start_sshd
 	wait_converged 30
 	wait_for 10 eval '[ "$(backlog_field 3)" = 0 ]'
