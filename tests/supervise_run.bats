@@ -32,9 +32,10 @@ cat_out = $T/out"
 	wait_ready "$T/data" cat
 	touch "$T/data/a"
 	wait_for 5 grep -qs $'\tCLOSE_WRITE,CLOSE\t0\t'"$T/data/a\$" "$T/out"
-	run -0 head -2 "$T/out"
+	run -0 head -3 "$T/out"
 	assert_line -n 0 "# iobs-stream 1"
-	assert_line -n 1 --regexp $'^[0-9.]+\tWATCH_INIT\t0\t'"$T/data\$"
+	assert_line -n 1 --regexp '^# backend [a-z]+$'
+	assert_line -n 2 --regexp $'^[0-9.]+\tWATCH_INIT\t0\t'"$T/data\$"
 	run -0 status
 	assert_line -n 0 "iobs-supervise: pid $SUP_PID, config $T/rc"
 	assert_line -n 1 --regexp '^WATCH +PLUGIN +STATE +READY +PIDS +SINCE +RESTARTS +LAST EXIT$'

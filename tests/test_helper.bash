@@ -109,8 +109,9 @@ count_args_roots() {
 		case $a in
 		-b|-e|-x) skip=1 ;;
 		--buffer=*|--event=*|--exclude=*|-[nq]|--quiet|--no-recursive) ;;
-		--noleaf) ;;
+		--noleaf|--pid|--backend=*|--interval=*|--ignore-pid=*) ;;
 		--buffer|--event|--exclude) skip=1 ;;
+		--backend|--interval|--ignore-pid) skip=1 ;;
 		*) n=$((n + 1)) ;;
 		esac
 	done

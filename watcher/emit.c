@@ -44,14 +44,33 @@ event_names(uint32_t mask)
 	return inotifytools_event_to_str_sep(mask, ',');
 }
 
+#define PID_FIELD_MAX	16
+
+/* With --pid, a fifth field: who made the change, 0 where unknown. */
 static void
 append(struct watcher *w, const char *events, uint32_t cookie,
-    const char *vis, size_t vislen)
+    const char *vis, size_t vislen, pid_t pid)
 {
-	char *p = outq_reserve(&w->out, IOBS_RECORD_MAX(vislen));
+	char *p = outq_reserve(&w->out, IOBS_RECORD_MAX(vislen) +
+	    PID_FIELD_MAX);
+	size_t len;
 
-	outq_commit(&w->out,
-	    iobs_record_format(p, &w->now, events, cookie, vis, vislen));
+	len = iobs_record_format(p, &w->now, events, cookie, vis, vislen);
+	if (w->print_pid)
+		len += snprintf(p + len - 1, PID_FIELD_MAX + 1, "\t%ld\n",
+		    (long)pid) - 1;
+	outq_commit(&w->out, len);
+}
+
+static int
+ignored_pid(const struct watcher *w)
+{
+	int i;
+
+	for (i = 0; i < w->nignore; i++)
+		if (w->ignore_pid[i] == w->pid)
+			return 1;
+	return 0;
 }
 
 /*
@@ -67,20 +86,22 @@ buffer_full(struct watcher *w)
 		    "slow; events dropped, rescanning once it catches up "
 		    "(raise --buffer)", w->out.limit);
 	emit_all(w, IOBS_OVERFLOW);
-	watch_close(w);
+	w->be->close(w);
 }
 
 void
 emit(struct watcher *w, const char *events, uint32_t cookie,
     const char *vis, size_t vislen)
 {
-	if (w->dropping)
+	if (w->dropping || (w->pid != 0 && ignored_pid(w)))
 		return;
 	if (w->out.bytes >= w->out.limit) {
 		buffer_full(w);
 		return;
 	}
-	append(w, events, cookie, vis, vislen);
+	if (w->rescan)
+		scan_seen(w, vis, vislen);
+	append(w, events, cookie, vis, vislen, w->pid);
 }
 
 /* Lifecycle records are never dropped: they say what state to trust. */
@@ -88,7 +109,7 @@ void
 emit_lifecycle(struct watcher *w, enum iobs_lifecycle lc, int root)
 {
 	append(w, iobs_lifecycle_name(lc), 0, w->roots[root].vis,
-	    w->roots[root].vislen);
+	    w->roots[root].vislen, 0);
 }
 
 void

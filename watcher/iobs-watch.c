@@ -5,7 +5,6 @@
 #include <sys/inotify.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
-#include <sys/statfs.h>
 
 #include <err.h>
 #include <errno.h>
@@ -35,6 +34,9 @@
 #define STORM_BATCH	(64 * sizeof(struct inotify_event))
 #define STORM_WAIT_US	200
 
+/* poll's scan interval, and auto's rescan on network file systems. */
+#define DEFAULT_INTERVAL_MS	2000
+
 /* How long an unpaired MOVED_FROM of a directory waits, at most. */
 #define PENDING_MS	50
 /* How often each root's path is looked at: see check_roots(). */
@@ -48,7 +50,9 @@ static void __dead2
 usage(void)
 {
 	fprintf(stderr, "usage: %s [-nq] [-b size] [-e event[,...]] "
-	    "[-x glob] [--noleaf] [--ready-fd fd] path ...\n", getprogname());
+	    "[-x glob] [--backend name] [--ignore-pid pid] [--interval "
+	    "seconds]\n\t[--noleaf] [--pid] [--ready-fd fd] path ...\n",
+	    getprogname());
 	exit(2);
 }
 
@@ -91,6 +95,55 @@ parse_events(const char *s)
 	return mask;
 }
 
+/* Seconds with up to three decimals, as in iobs.conf(5). */
+static int
+parse_interval(const char *s)
+{
+	char ipart[16];
+	const char *dot = strchr(s, '.'), *errstr, *d;
+	size_t ilen = dot ? (size_t)(dot - s) : strlen(s);
+	long long ms;
+	int scale = 100;
+
+	if (ilen == 0 || ilen >= sizeof(ipart))
+		errx(2, "--interval %s: not a number of seconds (try 2)", s);
+	memcpy(ipart, s, ilen);
+	ipart[ilen] = '\0';
+	ms = strtonum(ipart, 0, 86400, &errstr);
+	if (errstr != NULL)
+		errx(2, "--interval %s: seconds are %s (try 2)", s, errstr);
+	ms *= 1000;
+	if (dot != NULL) {
+		if (dot[1] == '\0' || strlen(dot + 1) > 3)
+			errx(2, "--interval %s: at most three decimals", s);
+		for (d = dot + 1; *d; d++, scale /= 10) {
+			if (*d < '0' || *d > '9')
+				errx(2, "--interval %s: not a number of "
+				    "seconds (try 2)", s);
+			ms += (*d - '0') * scale;
+		}
+	}
+	if (ms < 10)
+		errx(2, "--interval %s: too short (at least 0.01)", s);
+	return ms;
+}
+
+static void
+add_ignore_pid(struct watcher *w, const char *s)
+{
+	const char *errstr;
+	pid_t pid;
+
+	pid = strtonum(s, 1, INT_MAX, &errstr);
+	if (errstr != NULL)
+		errx(2, "--ignore-pid %s: pid is %s", s, errstr);
+	w->ignore_pid = reallocarray(w->ignore_pid, w->nignore + 1,
+	    sizeof(*w->ignore_pid));
+	if (w->ignore_pid == NULL)
+		err(1, "reallocarray");
+	w->ignore_pid[w->nignore++] = pid;
+}
+
 /* The root as the watcher keeps it: absolute, and "" for "/". */
 static char *
 absolute(const char *arg)
@@ -103,29 +156,6 @@ absolute(const char *arg)
 	if (strcmp(path, "/") == 0)
 		path[0] = '\0';
 	return path;
-}
-
-static void
-warn_remote(const char *path)
-{
-	static const struct {
-		long		 magic;
-		const char	*name;
-	} remote[] = {
-		{ 0x6969, "NFS" }, { 0x517B, "SMB" }, { 0xFF534D42, "CIFS" },
-		{ 0xFE534D42, "SMB2" }, { 0x65735546, "FUSE" },
-		{ 0x01021997, "9P" }, { 0x00C36400, "Ceph" },
-		{ 0x5346414F, "AFS" },
-	};
-	struct statfs sf;
-	size_t i;
-
-	if (statfs(path, &sf) == -1)
-		return;
-	for (i = 0; i < sizeof(remote) / sizeof(remote[0]); i++)
-		if ((unsigned long)sf.f_type == (unsigned long)remote[i].magic)
-			warnx("%s: on %s: inotify sees only the changes made "
-			    "on this machine", path, remote[i].name);
 }
 
 static void
@@ -159,8 +189,6 @@ add_roots(struct watcher *w, int argc, char **argv)
 				    "already; give only the outer one",
 				    out->vis, in->vis);
 		}
-		if (!w->quiet)
-			warn_remote(r->pathlen ? r->path : "/");
 		r->alive = 1;
 	}
 	w->nroots = w->nalive = argc;
@@ -187,10 +215,10 @@ read_events(struct watcher *w, char *buf)
 	if (n == -1) {
 		if (errno == EAGAIN || errno == EINTR)
 			return;
-		err(1, "inotify read");
+		err(1, "%s read", w->be->name);
 	}
 	gettimeofday(&w->now, NULL);
-	dispatch(w, buf, n);
+	w->be->dispatch(w, buf, n);
 }
 
 static int64_t
@@ -244,10 +272,9 @@ coalesce(struct watcher *w, ssize_t got)
 static void
 run(struct watcher *w, int wakefd)
 {
-	static char buf[READ_SIZE]
-	    __attribute__((aligned(__alignof__(struct inotify_event))));
+	static char buf[READ_SIZE] __attribute__((aligned(8)));
 	struct pollfd pfd[3];
-	int64_t checked = now_ms();
+	int64_t checked = now_ms(), scanned = now_ms();
 	int timeout, ready;
 	ssize_t n;
 
@@ -256,6 +283,14 @@ run(struct watcher *w, int wakefd)
 			check_roots(w);
 			flush_or_exit(w, !w->out.nonblock);
 			checked = now_ms();
+			continue;
+		}
+		if (w->rescan && !w->dropping &&
+		    now_ms() - scanned >= w->interval_ms) {
+			gettimeofday(&w->now, NULL);
+			scan_all(w);
+			flush_or_exit(w, !w->out.nonblock);
+			scanned = now_ms();
 			continue;
 		}
 		if (w->stash.len > 0) {
@@ -275,10 +310,10 @@ run(struct watcher *w, int wakefd)
 			if (n == -1) {
 				if (errno == EINTR)
 					continue;
-				err(1, "inotify read");
+				err(1, "%s read", w->be->name);
 			}
 			gettimeofday(&w->now, NULL);
-			dispatch(w, buf, n);
+			w->be->dispatch(w, buf, n);
 			flush_or_exit(w, !w->out.nonblock);
 			coalesce(w, n);
 			continue;
@@ -292,6 +327,8 @@ run(struct watcher *w, int wakefd)
 		if (w->out.bytes == 0 || !w->out.nonblock)
 			pfd[2].fd = -1;
 		timeout = w->npending > 0 ? PENDING_MS : ROOT_CHECK_MS;
+		if (w->rescan && timeout > w->interval_ms)
+			timeout = w->interval_ms;
 		if ((ready = poll(pfd, 3, timeout)) == -1) {
 			if (errno == EINTR)
 				continue;
@@ -317,31 +354,61 @@ run(struct watcher *w, int wakefd)
 	flush_or_exit(w, 1);
 }
 
+/* The stream's header, and which backend makes it. */
+static void
+header(struct watcher *w)
+{
+	char line[64];
+	int len;
+
+	len = snprintf(line, sizeof(line), "%s# backend %s\n",
+	    IOBS_STREAM_HEADER, w->be->name);
+	memcpy(outq_reserve(&w->out, len), line, len);
+	outq_commit(&w->out, len);
+}
+
 int
 main(int argc, char *argv[])
 {
 	static const struct option longopts[] = {
+		{ "backend",		required_argument,	NULL, 'B' },
 		{ "buffer",		required_argument,	NULL, 'b' },
 		{ "event",		required_argument,	NULL, 'e' },
 		{ "exclude",		required_argument,	NULL, 'x' },
+		{ "ignore-pid",		required_argument,	NULL, 'I' },
+		{ "interval",		required_argument,	NULL, 'T' },
 		{ "no-recursive",	no_argument,		NULL, 'n' },
 		{ "noleaf",		no_argument,		NULL, 'L' },
+		{ "pid",		no_argument,		NULL, 'P' },
 		{ "quiet",		no_argument,		NULL, 'q' },
 		{ "ready-fd",		required_argument,	NULL, 'R' },
 		{ NULL,			0,			NULL, 0 }
 	};
 	struct watcher w;
 	size_t limit = DEFAULT_BUFFER;
-	const char *errstr;
+	const char *errstr, *backend = "auto";
 	int ch, i, wakefd, ready_fd = -1;
 
 	memset(&w, 0, sizeof(w));
 	w.recursive = 1;
+	w.interval_ms = DEFAULT_INTERVAL_MS;
 	while ((ch = getopt_long(argc, argv, "b:e:nqx:", longopts, NULL))
 	    != -1) {
 		switch (ch) {
+		case 'B':
+			backend = optarg;
+			break;
 		case 'b':
 			limit = parse_size(optarg);
+			break;
+		case 'I':
+			add_ignore_pid(&w, optarg);
+			break;
+		case 'T':
+			w.interval_ms = parse_interval(optarg);
+			break;
+		case 'P':
+			w.print_pid = 1;
 			break;
 		case 'e':
 			w.print_mask |= parse_events(optarg);
@@ -378,16 +445,17 @@ main(int argc, char *argv[])
 
 	add_roots(&w, argc, argv);
 	raise_fd_limit();
-	wakefd = signals_init(&w, ROOT_CHECK_MS);
 	outq_init(&w.out, STDOUT_FILENO, limit);
 	tree_init(&w.tree);
-	watch_open(&w);
-	memcpy(outq_reserve(&w.out, sizeof(IOBS_STREAM_HEADER)),
-	    IOBS_STREAM_HEADER, sizeof(IOBS_STREAM_HEADER) - 1);
-	outq_commit(&w.out, sizeof(IOBS_STREAM_HEADER) - 1);
+	backend_start(&w, backend);
+	wakefd = signals_init(&w, w.rescan && w.interval_ms < ROOT_CHECK_MS ?
+	    w.interval_ms : ROOT_CHECK_MS);
+	header(&w);
 	for (i = 0; i < w.nroots; i++) {
-		if (watch_root(&w, i) == -1)
+		if (w.be->root(&w, i) == -1)
 			err(1, "%s", w.roots[i].vis);
+		if (w.rescan)
+			scan_root(&w, i, 0);
 		gettimeofday(&w.now, NULL);
 		emit_lifecycle(&w, IOBS_WATCH_INIT, i);
 		w.roots[i].announced = 1;
@@ -400,6 +468,8 @@ main(int argc, char *argv[])
 	}
 	run(&w, wakefd);
 
+	w.be->free(&w);
+	scan_free(&w);
 	tree_clear(&w.tree);
 	outq_free(&w.out);
 	for (i = 0; i < w.nroots; i++) {
@@ -414,7 +484,6 @@ main(int argc, char *argv[])
 	pathbuf_free(&w.names);
 	pathbuf_free(&w.stash);
 	signals_close();
-	if (w.ifd != -1)
-		close(w.ifd);
+	free(w.ignore_pid);
 	return 0;
 }

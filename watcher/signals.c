@@ -31,7 +31,7 @@ static void
 write_all_now(enum iobs_lifecycle lc)
 {
 	struct pollfd pfd = { .fd = STDOUT_FILENO, .events = POLLOUT };
-	char line[IOBS_RECORD_MAX(4 * 4096)];
+	char line[IOBS_RECORD_MAX(4 * 4096) + 2];
 	const char *name = iobs_lifecycle_name(lc);
 	struct timespec ts;
 	struct timeval tv;
@@ -49,6 +49,11 @@ write_all_now(enum iobs_lifecycle lc)
 			continue;
 		len = iobs_record_format(line, &tv, name, 0, r->vis,
 		    r->vislen);
+		if (the_watcher->print_pid) {
+			/* --pid: the fifth field, 0 for a lifecycle record. */
+			memcpy(line + len - 1, "\t0\n", 3);
+			len += 2;
+		}
 		for (off = 0; off < len; off += n) {
 			n = write(STDOUT_FILENO, line + off, len - off);
 			if (n == -1 && errno == EAGAIN) {

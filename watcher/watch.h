@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <unistd.h>
 
+#include "backend.h"
 #include "exclude.h"
 #include "watchlimit.h"
 #include "outq.h"
@@ -37,8 +38,12 @@ struct pending_move {
 
 #define PENDING_MAX	256
 
+struct fan;
+struct scan;
+
 struct watcher {
-	int		 ifd;
+	const struct backend *be;
+	int		 ifd;		/* what the backend reads from */
 	uint32_t	 print_mask;	/* what the user asked to see */
 	uint32_t	 kernel_mask;	/* that, plus what bookkeeping needs */
 	int		 recursive;
@@ -57,6 +62,14 @@ struct watcher {
 	int		 npending;
 	int		 dropping;	/* buffer full: OVERFLOW sent */
 	unsigned	 generation;	/* bumped when inotify is rebuilt */
+	pid_t		 pid;		/* who made the event emitted; 0 unknown */
+	int		 print_pid;	/* --pid: a fifth field */
+	pid_t		*ignore_pid;	/* --ignore-pid */
+	int		 nignore;
+	int		 interval_ms;	/* poll's, and auto's rescan */
+	int		 rescan;	/* inotify plus a periodic scan */
+	struct fan	*fan;
+	struct scan	*scan;
 };
 
 /* setup.c */

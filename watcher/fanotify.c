@@ -1,0 +1,977 @@
+/*
+ * The fanotify backend: one filesystem mark per file system the roots
+ * live on, so set-up costs nothing per directory and no directory can
+ * be made faster than it is watched. The kernel reports every change
+ * on the file system as (directory handle, name); this file keeps the
+ * part of the directory map it has met, keyed by handle, and drops
+ * what lies outside the roots before any formatting.
+ *
+ * A handle not met yet is resolved once (open_by_handle_at, then the
+ * path the kernel gives the descriptor); the map is then kept true by
+ * the events themselves, in order: a rename moves a node, a delete
+ * drops it. Handles outside the roots are remembered as such until a
+ * directory is renamed into a root.
+ */
+#define _GNU_SOURCE
+#include <sys/fanotify.h>
+#include <sys/inotify.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/syscall.h>
+
+#include <dirent.h>
+#include <err.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "watch.h"
+
+#define FAN_INIT_FLAGS	(FAN_CLASS_NOTIF | FAN_REPORT_DFID_NAME | \
+			 FAN_CLOEXEC)
+/* Always asked: the map depends on them. */
+#define FAN_BOOKKEEPING	(FAN_CREATE | FAN_DELETE | FAN_RENAME | FAN_ONDIR)
+#define FAN_PRINTABLE	(FAN_ACCESS | FAN_MODIFY | FAN_ATTRIB | \
+			 FAN_CLOSE_WRITE | FAN_CLOSE_NOWRITE | FAN_OPEN)
+/* Forget what lies outside past this many directories. */
+#define NEG_MAX		(1 << 16)
+#define HANDLE_MAX	128
+
+struct fan_fs {
+	fsid_t		 fsid;
+	int		 mfd;		/* for open_by_handle_at */
+};
+
+struct slot {
+	uint64_t	 key;
+	uint32_t	 node;
+};
+
+struct fan {
+	struct fan_fs	*fs;
+	int		 nfs;
+	uint64_t	*key;		/* each node's handle key, 0: none */
+	size_t		 keycap;
+	struct slot	*map;		/* key -> node, linear probing */
+	size_t		 mapcap, nmap;
+	uint64_t	*neg;		/* keys of directories outside */
+	size_t		 negcap, nneg;
+	uint64_t	*rootkey, *parentkey;	/* per root */
+	uint32_t	 cookie;
+	int32_t		 nextwd;
+	int		 unlimited;	/* FAN_UNLIMITED_QUEUE granted */
+	struct pathbuf	 raw, vis;
+};
+
+/* Where a directory handle is, as far as the roots go. */
+enum where { OUTSIDE, INSIDE, ROOT_PARENT, GONE };
+
+struct fan_dir {
+	enum where	 where;
+	struct dnode	*node;		/* INSIDE */
+	uint64_t	 key;
+	const char	*name;
+	size_t		 namelen;
+};
+
+static uint64_t
+key_of(const fsid_t *fsid, const struct file_handle *fh)
+{
+	const unsigned char *p = (const unsigned char *)fsid;
+	uint64_t h = 0xcbf29ce484222325ULL;
+	size_t i;
+
+	for (i = 0; i < sizeof(*fsid); i++)
+		h = (h ^ p[i]) * 0x100000001b3ULL;
+	h = (h ^ (uint32_t)fh->handle_type) * 0x100000001b3ULL;
+	for (i = 0; i < fh->handle_bytes; i++)
+		h = (h ^ fh->f_handle[i]) * 0x100000001b3ULL;
+	return h != 0 ? h : 1;
+}
+
+/* Open addressing on 64-bit keys; 0 is an empty slot. */
+static size_t
+slot_of(uint64_t key, size_t cap)
+{
+	return (key * 0x9e3779b97f4a7c15ULL) >> 20 & (cap - 1);
+}
+
+static void map_put(struct fan *, uint64_t, uint32_t);
+
+static void
+map_grow(struct fan *f)
+{
+	struct slot *old = f->map;
+	size_t i, oldcap = f->mapcap;
+
+	f->mapcap = oldcap ? oldcap * 2 : 1024;
+	if ((f->map = calloc(f->mapcap, sizeof(*f->map))) == NULL)
+		err(1, "calloc");
+	f->nmap = 0;
+	for (i = 0; i < oldcap; i++)
+		if (old[i].key != 0)
+			map_put(f, old[i].key, old[i].node);
+	free(old);
+}
+
+static void
+map_put(struct fan *f, uint64_t key, uint32_t node)
+{
+	size_t i;
+
+	if (2 * (f->nmap + 1) > f->mapcap)
+		map_grow(f);
+	for (i = slot_of(key, f->mapcap); f->map[i].key != 0;
+	    i = (i + 1) & (f->mapcap - 1))
+		if (f->map[i].key == key) {
+			f->map[i].node = node;
+			return;
+		}
+	f->map[i].key = key;
+	f->map[i].node = node;
+	f->nmap++;
+}
+
+static void
+map_del(struct fan *f, uint64_t key)
+{
+	size_t i, j, k;
+
+	if (f->mapcap == 0)
+		return;
+	for (i = slot_of(key, f->mapcap); f->map[i].key != key;
+	    i = (i + 1) & (f->mapcap - 1))
+		if (f->map[i].key == 0)
+			return;
+	/* Backward shift: no tombstones. */
+	for (j = i;;) {
+		f->map[i].key = 0;
+		for (;;) {
+			j = (j + 1) & (f->mapcap - 1);
+			if (f->map[j].key == 0) {
+				f->nmap--;
+				return;
+			}
+			k = slot_of(f->map[j].key, f->mapcap);
+			if (i <= j ? (i < k && k <= j) : (i < k || k <= j))
+				continue;
+			break;
+		}
+		f->map[i] = f->map[j];
+		i = j;
+	}
+}
+
+static int
+neg_has(const struct fan *f, uint64_t key)
+{
+	size_t i;
+
+	if (f->nneg == 0)
+		return 0;
+	for (i = slot_of(key, f->negcap); f->neg[i] != 0;
+	    i = (i + 1) & (f->negcap - 1))
+		if (f->neg[i] == key)
+			return 1;
+	return 0;
+}
+
+static void
+neg_clear(struct fan *f)
+{
+	if (f->nneg > 0)
+		memset(f->neg, 0, f->negcap * sizeof(*f->neg));
+	f->nneg = 0;
+}
+
+static void
+neg_add(struct fan *f, uint64_t key)
+{
+	size_t i;
+
+	if (f->negcap == 0) {
+		f->negcap = 2 * NEG_MAX;
+		if ((f->neg = calloc(f->negcap, sizeof(*f->neg))) == NULL)
+			err(1, "calloc");
+	}
+	if (f->nneg >= NEG_MAX)
+		neg_clear(f);
+	for (i = slot_of(key, f->negcap); f->neg[i] != 0;
+	    i = (i + 1) & (f->negcap - 1))
+		if (f->neg[i] == key)
+			return;
+	f->neg[i] = key;
+	f->nneg++;
+}
+
+static uint32_t
+node_index(const struct watcher *w, const struct dnode *n)
+{
+	return n - w->tree.node;
+}
+
+static void
+set_key(struct watcher *w, struct dnode *n, uint64_t key)
+{
+	struct fan *f = w->fan;
+	uint32_t i = node_index(w, n);
+
+	if (i >= f->keycap) {
+		size_t cap = f->keycap ? f->keycap : 1024;
+
+		while (cap <= i)
+			cap *= 2;
+		f->key = reallocarray(f->key, cap, sizeof(*f->key));
+		if (f->key == NULL)
+			err(1, "reallocarray");
+		memset(f->key + f->keycap, 0, (cap - f->keycap) *
+		    sizeof(*f->key));
+		f->keycap = cap;
+	}
+	if (f->key[i] != 0 && f->key[i] != key)
+		map_del(f, f->key[i]);
+	f->key[i] = key;
+	if (key != 0)
+		map_put(f, key, i);
+}
+
+/* Every node is made here, so that no key outlives its node. */
+static struct dnode *
+add_node(struct watcher *w, struct dnode *parent, const char *name,
+    size_t len)
+{
+	struct dnode *n;
+
+	if (w->fan->nextwd == INT32_MAX)
+		w->fan->nextwd = 0;
+	n = tree_add(&w->tree, parent, name, len, ++w->fan->nextwd);
+	if (n != NULL)
+		set_key(w, n, 0);
+	return n;
+}
+
+static void
+forget_node(struct dnode *n, void *arg)
+{
+	struct watcher *w = arg;
+	uint32_t i = node_index(w, n);
+
+	if (i < w->fan->keycap && w->fan->key[i] != 0) {
+		map_del(w->fan, w->fan->key[i]);
+		w->fan->key[i] = 0;
+	}
+}
+
+static void
+drop_node(struct watcher *w, struct dnode *n)
+{
+	tree_remove(&w->tree, n, forget_node, w);
+}
+
+static struct dnode *
+map_get(struct watcher *w, uint64_t key)
+{
+	struct fan *f = w->fan;
+	size_t i;
+
+	if (f->nmap == 0)
+		return NULL;
+	for (i = slot_of(key, f->mapcap); f->map[i].key != 0;
+	    i = (i + 1) & (f->mapcap - 1)) {
+		if (f->map[i].key != key)
+			continue;
+		if (f->map[i].node < w->tree.used &&
+		    w->tree.node[f->map[i].node].wd > 0 &&
+		    f->key[f->map[i].node] == key)
+			return &w->tree.node[f->map[i].node];
+		map_del(f, key);	/* its node went with a dead root */
+		return NULL;
+	}
+	return NULL;
+}
+
+static int
+handle_of(const char *path, struct file_handle *fh)
+{
+	int mount_id;
+
+	fh->handle_bytes = HANDLE_MAX;
+	return name_to_handle_at(AT_FDCWD, path, fh, &mount_id, 0);
+}
+
+static int
+fsid_of(const char *path, fsid_t *fsid)
+{
+	struct statfs sf;
+
+	if (statfs(path, &sf) == -1)
+		return -1;
+	*fsid = sf.f_fsid;
+	return 0;
+}
+
+static uint64_t
+path_key(const char *path)
+{
+	union {
+		struct file_handle fh;
+		char buf[sizeof(struct file_handle) + HANDLE_MAX];
+	} h;
+	fsid_t fsid;
+
+	if (fsid_of(path, &fsid) == -1 || handle_of(path, &h.fh) == -1)
+		return 0;
+	return key_of(&fsid, &h.fh);
+}
+
+static const char *
+sys_path(const struct root *r)
+{
+	return r->pathlen ? r->path : "/";
+}
+
+/* The directory holding a root, "" when the root is "/". */
+static void
+parent_path(const struct root *r, struct pathbuf *pb)
+{
+	const char *slash = strrchr(r->path, '/');
+
+	pb->len = 0;
+	if (slash == NULL) {
+		pathbuf_append(pb, "", 0);
+		return;
+	}
+	pathbuf_append(pb, r->path, slash == r->path ? 1 :
+	    (size_t)(slash - r->path));
+	pb->s[pb->len] = '\0';
+}
+
+static const char *
+root_base(const struct root *r)
+{
+	const char *slash = strrchr(r->path, '/');
+
+	return slash != NULL ? slash + 1 : "";
+}
+
+/* The path of a resolved descriptor, as the kernel names it now. */
+static int
+fd_path(int fd, char *buf, size_t size)
+{
+	char link[64];
+	ssize_t n;
+
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+	if ((n = readlink(link, buf, size - 1)) == -1 || (size_t)n >= size - 1)
+		return -1;
+	buf[n] = '\0';
+	/* Unlinked meanwhile: nothing to report below it. */
+	if (n > 10 && strcmp(buf + n - 10, " (deleted)") == 0)
+		return -1;
+	return 0;
+}
+
+static int
+fs_mfd(const struct fan *f, const fsid_t *fsid)
+{
+	int i;
+
+	for (i = 0; i < f->nfs; i++)
+		if (memcmp(&f->fs[i].fsid, fsid, sizeof(*fsid)) == 0)
+			return f->fs[i].mfd;
+	return -1;
+}
+
+/*
+ * A path below root r: its nodes from the root down, or OUTSIDE when
+ * a component is excluded or too deep for -n.
+ */
+static enum where
+descend(struct watcher *w, struct root *r, const char *rest,
+    struct dnode **out)
+{
+	struct dnode *n = r->node, *c;
+	char comp[NAME_MAX + 1];
+	const char *slash;
+	size_t len;
+
+	while (*rest == '/')
+		rest++;
+	while (*rest != '\0') {
+		if (!w->recursive)
+			return OUTSIDE;
+		slash = strchr(rest, '/');
+		len = slash ? (size_t)(slash - rest) : strlen(rest);
+		if (len > NAME_MAX)
+			return GONE;
+		memcpy(comp, rest, len);
+		comp[len] = '\0';
+		if (watch_excluded(w, n, comp))
+			return OUTSIDE;
+		if ((c = tree_child(&w->tree, n, comp, len)) == NULL &&
+		    (c = add_node(w, n, comp, len)) == NULL)
+			return GONE;	/* the map is full */
+		n = c;
+		rest += len;
+		while (*rest == '/')
+			rest++;
+	}
+	*out = n;
+	return INSIDE;
+}
+
+/* A handle not met yet: where is its directory now? */
+static enum where
+resolve(struct watcher *w, const fsid_t *fsid, struct file_handle *fh,
+    uint64_t key, struct dnode **node)
+{
+	static char path[PATH_MAX + 16];
+	enum where where = OUTSIDE;
+	int fd, mfd, i;
+
+	if ((mfd = fs_mfd(w->fan, fsid)) == -1)
+		return OUTSIDE;
+	if ((fd = open_by_handle_at(mfd, fh, O_PATH | O_CLOEXEC)) == -1)
+		return GONE;
+	i = fd_path(fd, path, sizeof(path));
+	close(fd);
+	if (i == -1)
+		return GONE;
+	for (i = 0; i < w->nroots; i++) {
+		struct root *r = &w->roots[i];
+
+		if (!r->alive || r->node == NULL ||
+		    strncmp(path, r->path, r->pathlen) != 0)
+			continue;
+		if (path[r->pathlen] == '\0') {
+			/* Another directory under the root's name. */
+			if (w->fan->rootkey[i] != key)
+				break;
+			*node = r->node;
+			return INSIDE;
+		}
+		if (path[r->pathlen] != '/' && r->pathlen > 0)
+			continue;
+		where = descend(w, r, path + r->pathlen, node);
+		break;
+	}
+	if (where == INSIDE)
+		set_key(w, *node, key);
+	else if (where == OUTSIDE)
+		neg_add(w->fan, key);
+	return where;
+}
+
+static void
+locate(struct watcher *w, const struct fanotify_event_info_fid *info,
+    struct fan_dir *d)
+{
+	struct file_handle *fh = (struct file_handle *)info->handle;
+	const fsid_t *fsid = (const fsid_t *)&info->fsid;
+	uint64_t key = key_of(fsid, fh);
+	int i;
+
+	d->name = (const char *)fh->f_handle + fh->handle_bytes;
+	d->namelen = strlen(d->name);
+	d->node = NULL;
+	d->key = key;
+	if ((d->node = map_get(w, key)) != NULL) {
+		d->where = INSIDE;
+		return;
+	}
+	for (i = 0; i < w->nroots; i++)
+		if (w->roots[i].alive && w->fan->parentkey[i] == key &&
+		    strcmp(d->name, root_base(&w->roots[i])) == 0) {
+			d->where = ROOT_PARENT;
+			return;
+		}
+	if (neg_has(w->fan, key)) {
+		d->where = OUTSIDE;
+		return;
+	}
+	d->where = resolve(w, fsid, fh, key, &d->node);
+}
+
+/* The root a ROOT_PARENT entry names. */
+static int
+named_root(struct watcher *w, const struct fan_dir *d)
+{
+	int i;
+
+	for (i = 0; i < w->nroots; i++)
+		if (w->roots[i].alive && w->fan->parentkey[i] == d->key &&
+		    strcmp(d->name, root_base(&w->roots[i])) == 0)
+			return i;
+	return -1;
+}
+
+/* The record path of name in n (name NULL: n itself) into f->vis. */
+static void
+record_path(struct watcher *w, struct dnode *n, const char *name,
+    size_t len)
+{
+	struct pathbuf *pb = &w->fan->vis;
+
+	tree_path(&w->tree, n, 1, pb);
+	if (name != NULL) {
+		pathbuf_reserve(pb, 1 + IOBS_VIS_MAX(len));
+		pb->s[pb->len++] = '/';
+		pb->len += iobs_vis(pb->s + pb->len, name, len);
+		pb->s[pb->len] = '\0';
+	} else if (pb->len == 0)
+		pathbuf_append(pb, "/", 1);
+}
+
+static void
+raw_path(struct watcher *w, struct dnode *n, const char *name, size_t len)
+{
+	struct pathbuf *pb = &w->fan->raw;
+
+	tree_path(&w->tree, n, 0, pb);
+	pathbuf_append(pb, "/", 1);
+	pathbuf_append(pb, name, len);
+	pb->s[pb->len] = '\0';
+}
+
+static void
+emit_one(struct watcher *w, uint32_t mask, uint32_t cookie)
+{
+	if ((mask & w->print_mask & ~IN_ISDIR) == 0)
+		return;
+	emit(w, event_names(mask), cookie, w->fan->vis.s, w->fan->vis.len);
+}
+
+/*
+ * The kernel merges events on one name into one mask: split it into
+ * the records inotify would give, in the order things happen.
+ */
+static void
+emit_split(struct watcher *w, uint32_t mask, int deleted_first)
+{
+	static const uint32_t order[] = {
+		IN_CREATE, IN_OPEN, IN_ACCESS, IN_MODIFY, IN_ATTRIB,
+		IN_CLOSE_WRITE, IN_CLOSE_NOWRITE, IN_DELETE,
+	};
+	uint32_t isdir = mask & IN_ISDIR;
+	size_t i;
+
+	if (deleted_first && (mask & IN_DELETE)) {
+		emit_one(w, IN_DELETE | isdir, 0);
+		mask &= ~IN_DELETE;
+	}
+	for (i = 0; i < sizeof(order) / sizeof(order[0]); i++)
+		if (mask & order[i])
+			emit_one(w, order[i] | isdir, 0);
+}
+
+/* A new directory: its node, with the handle it has now. */
+static void
+new_dir(struct watcher *w, struct dnode *parent, const char *name,
+    size_t len)
+{
+	struct dnode *n;
+	uint64_t key;
+
+	if (!w->recursive || watch_excluded(w, parent, name))
+		return;
+	if ((n = tree_child(&w->tree, parent, name, len)) == NULL &&
+	    (n = add_node(w, parent, name, len)) == NULL)
+		return;
+	raw_path(w, parent, name, len);
+	if ((key = path_key(w->fan->raw.s)) != 0)
+		set_key(w, n, key);
+}
+
+/* What getdents64(2) returns. */
+struct kdirent64 {
+	uint64_t	d_ino;
+	int64_t		d_off;
+	unsigned short	d_reclen;
+	unsigned char	d_type;
+	char		d_name[];
+};
+
+/*
+ * A tree moved in from outside: what was made before it came is
+ * reported as CREATE records, as the inotify backend does.
+ */
+static void
+moved_in(struct watcher *w, struct dnode *dir, int dfd)
+{
+	char buf[16 * 1024]
+	    __attribute__((aligned(__alignof__(struct kdirent64))));
+	struct kdirent64 *de;
+	struct dnode *child;
+	struct stat st;
+	long nread, off;
+	size_t len;
+	int isdir, cfd;
+
+	while ((nread = syscall(SYS_getdents64, dfd, buf, sizeof(buf))) > 0)
+		for (off = 0; off < nread; off += de->d_reclen) {
+			de = (struct kdirent64 *)(buf + off);
+			if (de->d_name[0] == '.' && (de->d_name[1] == '\0' ||
+			    (de->d_name[1] == '.' && de->d_name[2] == '\0')))
+				continue;
+			if (watch_excluded(w, dir, de->d_name))
+				continue;
+			len = strlen(de->d_name);
+			isdir = de->d_type == DT_DIR ||
+			    (de->d_type == DT_UNKNOWN && fstatat(dfd,
+			    de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+			    S_ISDIR(st.st_mode));
+			record_path(w, dir, de->d_name, len);
+			emit_one(w, IN_CREATE | (isdir ? IN_ISDIR : 0), 0);
+			if (!isdir || !w->recursive)
+				continue;
+			if ((child = tree_child(&w->tree, dir, de->d_name,
+			    len)) == NULL && (child = add_node(w, dir,
+			    de->d_name, len)) == NULL)
+				continue;
+			cfd = openat(dfd, de->d_name, O_RDONLY | O_DIRECTORY |
+			    O_NOFOLLOW | O_CLOEXEC);
+			if (cfd != -1) {
+				moved_in(w, child, cfd);
+				close(cfd);
+			}
+		}
+}
+
+static void
+rename_event(struct watcher *w, uint32_t mask, const struct fan_dir *o,
+    const struct fan_dir *n)
+{
+	uint32_t isdir = mask & IN_ISDIR, cookie;
+	struct dnode *child = NULL, *stale, *moved;
+	int oin, nin, i, dfd;
+
+	if (o->where == ROOT_PARENT && (i = named_root(w, o)) != -1) {
+		record_path(w, w->roots[i].node, NULL, 0);
+		emit_one(w, IN_MOVE_SELF, 0);
+		root_dead(w, i);
+		return;
+	}
+	oin = o->where == INSIDE && !watch_excluded(w, o->node, o->name);
+	nin = n->where == INSIDE && !watch_excluded(w, n->node, n->name);
+	if (!oin && !nin) {
+		/* Its descendants may be remembered as outside. */
+		if (isdir && n->where != OUTSIDE)
+			neg_clear(w->fan);
+		return;
+	}
+	if ((cookie = ++w->fan->cookie) == 0)
+		cookie = ++w->fan->cookie;
+	if (oin) {
+		record_path(w, o->node, o->name, o->namelen);
+		emit_one(w, IN_MOVED_FROM | isdir, cookie);
+		if (isdir)
+			child = tree_child(&w->tree, o->node, o->name,
+			    o->namelen);
+	}
+	if (nin && (stale = tree_child(&w->tree, n->node, n->name,
+	    n->namelen)) != NULL && stale != child)
+		drop_node(w, stale);
+	if (child != NULL && nin)
+		tree_move(&w->tree, child, n->node, n->name, n->namelen);
+	else if (child != NULL)
+		drop_node(w, child);
+	else if (isdir && nin) {
+		neg_clear(w->fan);
+		new_dir(w, n->node, n->name, n->namelen);
+	}
+	if (!nin)
+		return;
+	record_path(w, n->node, n->name, n->namelen);
+	emit_one(w, IN_MOVED_TO | isdir, cookie);
+	if (!isdir || oin || !w->recursive ||
+	    (moved = tree_child(&w->tree, n->node, n->name,
+	    n->namelen)) == NULL)
+		return;
+	raw_path(w, n->node, n->name, n->namelen);
+	dfd = open(w->fan->raw.s, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+	    O_CLOEXEC);
+	if (dfd != -1) {
+		moved_in(w, moved, dfd);
+		close(dfd);
+	}
+}
+
+/* An event on the root's name in its parent. */
+static void
+root_event(struct watcher *w, uint32_t mask, const struct fan_dir *d)
+{
+	int i = named_root(w, d);
+	struct stat st;
+
+	if (i == -1)
+		return;
+	record_path(w, w->roots[i].node, NULL, 0);
+	if (mask & IN_DELETE) {
+		/* Only a delete of what the root named is its end. */
+		if (lstat(sys_path(&w->roots[i]), &st) == 0 &&
+		    st.st_ino == w->roots[i].ino &&
+		    st.st_dev == w->roots[i].dev)
+			return;
+		emit_one(w, IN_DELETE_SELF, 0);
+		root_dead(w, i);
+	} else if (!(mask & IN_ISDIR))
+		emit_split(w, mask & ~IN_CREATE, 0);	/* a file root */
+}
+
+static void
+entry_event(struct watcher *w, uint32_t mask, const struct fan_dir *d)
+{
+	struct dnode *child;
+	struct stat st;
+	int exists = 0;
+
+	if (strcmp(d->name, ".") == 0) {
+		/* An event on a directory itself. */
+		record_path(w, d->node, NULL, 0);
+		emit_split(w, mask, 0);
+		return;
+	}
+	if (watch_excluded(w, d->node, d->name))
+		return;
+	if ((mask & (IN_CREATE | IN_DELETE)) == (IN_CREATE | IN_DELETE)) {
+		raw_path(w, d->node, d->name, d->namelen);
+		exists = lstat(w->fan->raw.s, &st) == 0;
+	}
+	record_path(w, d->node, d->name, d->namelen);
+	emit_split(w, mask, exists);
+	if (!(mask & IN_ISDIR))
+		return;
+	if ((mask & IN_DELETE) && (child = tree_child(&w->tree, d->node,
+	    d->name, d->namelen)) != NULL)
+		drop_node(w, child);
+	if ((mask & IN_CREATE) && (!(mask & IN_DELETE) || exists))
+		new_dir(w, d->node, d->name, d->namelen);
+}
+
+static void
+fan_dispatch(struct watcher *w, const char *buf, size_t len)
+{
+	const struct fanotify_event_metadata *m;
+	const struct fanotify_event_info_header *h;
+	const struct fanotify_event_info_fid *dir, *from, *to;
+	struct fan_dir d, o;
+	unsigned gen = w->generation;
+	size_t off;
+	int left = len;
+
+	for (m = (const void *)buf; FAN_EVENT_OK(m, left) &&
+	    gen == w->generation; m = FAN_EVENT_NEXT(m, left)) {
+		if (m->vers != FANOTIFY_METADATA_VERSION)
+			errx(1, "fanotify: metadata version %d, built for %d",
+			    m->vers, FANOTIFY_METADATA_VERSION);
+		if (m->fd >= 0)
+			close(m->fd);
+		if (m->mask & FAN_Q_OVERFLOW) {
+			emit_all(w, IOBS_OVERFLOW);
+			watch_rebuild(w);
+			return;
+		}
+		dir = from = to = NULL;
+		for (off = m->metadata_len; off + sizeof(*h) <= m->event_len;
+		    off += h->len) {
+			h = (const void *)((const char *)m + off);
+			if (h->len == 0)
+				break;
+			if (h->info_type == FAN_EVENT_INFO_TYPE_DFID_NAME)
+				dir = (const void *)h;
+			else if (h->info_type ==
+			    FAN_EVENT_INFO_TYPE_OLD_DFID_NAME)
+				from = (const void *)h;
+			else if (h->info_type ==
+			    FAN_EVENT_INFO_TYPE_NEW_DFID_NAME)
+				to = (const void *)h;
+		}
+		w->pid = m->pid;
+		if ((m->mask & FAN_RENAME) && from != NULL && to != NULL) {
+			locate(w, from, &o);
+			locate(w, to, &d);
+			rename_event(w, (uint32_t)m->mask, &o, &d);
+		} else if (dir != NULL) {
+			locate(w, dir, &d);
+			if (d.where == INSIDE)
+				entry_event(w, (uint32_t)m->mask &
+				    ~FAN_RENAME, &d);
+			else if (d.where == ROOT_PARENT)
+				root_event(w, (uint32_t)m->mask, &d);
+		}
+		w->pid = 0;
+	}
+}
+
+static int
+init_fd(int *unlimited)
+{
+	int fd;
+
+	fd = fanotify_init(FAN_INIT_FLAGS | FAN_UNLIMITED_QUEUE,
+	    O_RDONLY | O_LARGEFILE | O_CLOEXEC);
+	*unlimited = fd != -1;
+	if (fd == -1 && errno == EPERM)
+		fd = fanotify_init(FAN_INIT_FLAGS,
+		    O_RDONLY | O_LARGEFILE | O_CLOEXEC);
+	return fd;
+}
+
+static uint64_t
+mark_mask(const struct watcher *w)
+{
+	return FAN_BOOKKEEPING | (w->print_mask & FAN_PRINTABLE);
+}
+
+int
+fan_usable(struct watcher *w, char *why, size_t whylen)
+{
+	union {
+		struct file_handle fh;
+		char buf[sizeof(struct file_handle) + HANDLE_MAX];
+	} h;
+	int fd, hfd, i, unlimited;
+
+	if ((fd = init_fd(&unlimited)) == -1) {
+		snprintf(why, whylen, "fanotify: %s%s", strerror(errno),
+		    errno == EPERM ? " (needs CAP_SYS_ADMIN; try "
+		    "--backend inotify)" : "");
+		return -1;
+	}
+	for (i = 0; i < w->nroots; i++) {
+		const char *path = sys_path(&w->roots[i]);
+
+		if (fanotify_mark(fd, FAN_MARK_ADD | FAN_MARK_FILESYSTEM,
+		    mark_mask(w), AT_FDCWD, path) == -1 ||
+		    handle_of(path, &h.fh) == -1 ||
+		    (hfd = open_by_handle_at(AT_FDCWD, &h.fh,
+		    O_PATH | O_CLOEXEC)) == -1) {
+			snprintf(why, whylen, "%s: fanotify cannot watch "
+			    "its file system: %s (try --backend inotify)",
+			    w->roots[i].vis, strerror(errno));
+			close(fd);
+			return -1;
+		}
+		close(hfd);
+	}
+	close(fd);
+	return 0;
+}
+
+static void
+fan_open(struct watcher *w)
+{
+	struct fan *f = w->fan;
+
+	if (f == NULL) {
+		if ((f = w->fan = calloc(1, sizeof(*f))) == NULL ||
+		    (f->rootkey = calloc(w->nroots, sizeof(uint64_t))) ==
+		    NULL || (f->parentkey = calloc(w->nroots,
+		    sizeof(uint64_t))) == NULL)
+			err(1, "calloc");
+		/* Our own writes, to a file on a watched file system. */
+		w->ignore_pid = reallocarray(w->ignore_pid, w->nignore + 1,
+		    sizeof(*w->ignore_pid));
+		if (w->ignore_pid == NULL)
+			err(1, "reallocarray");
+		w->ignore_pid[w->nignore++] = getpid();
+	}
+	if ((w->ifd = init_fd(&f->unlimited)) == -1)
+		err(1, "fanotify_init");
+}
+
+static int
+fan_root(struct watcher *w, int i)
+{
+	struct fan *f = w->fan;
+	struct root *r = &w->roots[i];
+	const char *path = sys_path(r);
+	struct pathbuf parent = { 0 };
+	struct stat st;
+	fsid_t fsid;
+	int mfd;
+
+	if (stat(path, &st) == -1 || fsid_of(path, &fsid) == -1)
+		return -1;
+	r->dev = st.st_dev;
+	r->ino = st.st_ino;
+	if (fs_mfd(f, &fsid) == -1) {
+		if (fanotify_mark(w->ifd, FAN_MARK_ADD | FAN_MARK_FILESYSTEM,
+		    mark_mask(w), AT_FDCWD, path) == -1)
+			return -1;
+		if ((mfd = open(path, O_PATH | O_CLOEXEC)) == -1)
+			return -1;
+		f->fs = reallocarray(f->fs, f->nfs + 1, sizeof(*f->fs));
+		if (f->fs == NULL)
+			err(1, "reallocarray");
+		f->fs[f->nfs].fsid = fsid;
+		f->fs[f->nfs++].mfd = mfd;
+	}
+	if ((r->node = add_node(w, NULL, r->path, r->pathlen)) == NULL)
+		return -1;
+	f->rootkey[i] = S_ISDIR(st.st_mode) ? path_key(path) : 0;
+	if (f->rootkey[i] != 0)
+		set_key(w, r->node, f->rootkey[i]);
+	f->parentkey[i] = 0;
+	if (r->pathlen > 0) {
+		parent_path(r, &parent);
+		f->parentkey[i] = path_key(parent.s);
+		pathbuf_free(&parent);
+	}
+	return 0;
+}
+
+static void
+fan_close(struct watcher *w)
+{
+	struct fan *f = w->fan;
+	int i;
+
+	if (w->ifd != -1)
+		close(w->ifd);
+	w->ifd = -1;
+	w->generation++;
+	if (f == NULL)
+		return;
+	for (i = 0; i < f->nfs; i++)
+		close(f->fs[i].mfd);
+	free(f->fs);
+	f->fs = NULL;
+	f->nfs = 0;
+	tree_clear(&w->tree);
+	tree_init(&w->tree);
+	for (i = 0; i < w->nroots; i++)
+		w->roots[i].node = NULL;
+	free(f->map);
+	f->map = NULL;
+	f->mapcap = f->nmap = 0;
+	if (f->keycap > 0)
+		memset(f->key, 0, f->keycap * sizeof(*f->key));
+	neg_clear(f);
+}
+
+static void
+fan_free(struct watcher *w)
+{
+	struct fan *f = w->fan;
+
+	fan_close(w);
+	if (f == NULL)
+		return;
+	free(f->key);
+	free(f->neg);
+	free(f->rootkey);
+	free(f->parentkey);
+	pathbuf_free(&f->raw);
+	pathbuf_free(&f->vis);
+	free(f);
+	w->fan = NULL;
+}
+
+const struct backend backend_fanotify = {
+	"fanotify", fan_open, fan_root, fan_dispatch, fan_close, fan_free
+};
