@@ -328,6 +328,26 @@ path_key(const char *path)
 	return key_of(&fsid, &h.fh);
 }
 
+/*
+ * A descriptor on the root's file system for open_by_handle_at, which
+ * takes no O_PATH one: the root, or for a file its directory.
+ */
+static int
+mount_fd(const char *path)
+{
+	char dir[PATH_MAX], *slash;
+	int fd;
+
+	if ((fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) != -1 ||
+	    errno != ENOTDIR)
+		return fd;
+	if (strlcpy(dir, path, sizeof(dir)) >= sizeof(dir) ||
+	    (slash = strrchr(dir, '/')) == NULL)
+		return -1;
+	slash[slash == dir] = '\0';
+	return open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+}
+
 static const char *
 sys_path(const struct root *r)
 {
@@ -834,7 +854,7 @@ fan_usable(struct watcher *w, char *why, size_t whylen)
 		struct file_handle fh;
 		char buf[sizeof(struct file_handle) + HANDLE_MAX];
 	} h;
-	int fd, hfd, i, unlimited;
+	int fd, hfd = -1, mfd, i, unlimited;
 
 	if ((fd = init_fd(&unlimited)) == -1) {
 		snprintf(why, whylen, "fanotify: %s%s", strerror(errno),
@@ -845,18 +865,23 @@ fan_usable(struct watcher *w, char *why, size_t whylen)
 	for (i = 0; i < w->nroots; i++) {
 		const char *path = sys_path(&w->roots[i]);
 
-		if (fanotify_mark(fd, FAN_MARK_ADD | FAN_MARK_FILESYSTEM,
-		    mark_mask(w), AT_FDCWD, path) == -1 ||
+		mfd = mount_fd(path);
+		if (mfd == -1 || fanotify_mark(fd, FAN_MARK_ADD |
+		    FAN_MARK_FILESYSTEM, mark_mask(w), AT_FDCWD, path) == -1 ||
 		    handle_of(path, &h.fh) == -1 ||
-		    (hfd = open_by_handle_at(AT_FDCWD, &h.fh,
+		    (hfd = open_by_handle_at(mfd, &h.fh,
 		    O_PATH | O_CLOEXEC)) == -1) {
 			snprintf(why, whylen, "%s: fanotify cannot watch "
-			    "its file system: %s (try --backend inotify)",
-			    w->roots[i].vis, strerror(errno));
+			    "its file system: %s (%stry --backend inotify)",
+			    w->roots[i].vis, strerror(errno), errno == EPERM ?
+			    "needs CAP_SYS_ADMIN; " : "");
+			if (mfd != -1)
+				close(mfd);
 			close(fd);
 			return -1;
 		}
 		close(hfd);
+		close(mfd);
 	}
 	close(fd);
 	return 0;
@@ -903,7 +928,7 @@ fan_root(struct watcher *w, int i)
 		if (fanotify_mark(w->ifd, FAN_MARK_ADD | FAN_MARK_FILESYSTEM,
 		    mark_mask(w), AT_FDCWD, path) == -1)
 			return -1;
-		if ((mfd = open(path, O_PATH | O_CLOEXEC)) == -1)
+		if ((mfd = mount_fd(path)) == -1)
 			return -1;
 		f->fs = reallocarray(f->fs, f->nfs + 1, sizeof(*f->fs));
 		if (f->fs == NULL)

@@ -419,7 +419,7 @@ isdir_bit(uint32_t mode)
 /* What changed in an entry that kept its name and inode. */
 static void
 compare(struct watcher *w, struct pent *e, const struct stat *st,
-    const struct pathbuf *vp)
+    const struct pathbuf *vp, int renamed)
 {
 	int modified = 0, attrib;
 
@@ -428,7 +428,7 @@ compare(struct watcher *w, struct pent *e, const struct stat *st,
 		modified = e->size != st->st_size ||
 		    e->mtime != time_hash(&st->st_mtim);
 	attrib = (e->mode & MODE_BITS) != (st->st_mode & MODE_BITS) ||
-	    (!S_ISDIR(st->st_mode) && !modified &&
+	    (!S_ISDIR(st->st_mode) && !modified && !renamed &&
 	    e->ctime != time_hash(&st->st_ctim));
 	if (modified) {
 		scan_emit(w, IN_MODIFY, 0, vp);
@@ -555,7 +555,7 @@ visit(struct watcher *w, uint32_t dir, const char *name, const struct stat *st,
 	if (i != 0 && s->e[i].ino == st->st_ino &&
 	    (s->e[i].mode & S_IFMT) == (st->st_mode & S_IFMT)) {
 		s->e[i].mode = (s->e[i].mode & ~F_PARITY) | s->parity;
-		compare(w, &s->e[i], st, vp);
+		compare(w, &s->e[i], st, vp, 0);
 		return;
 	}
 	if (i != 0)
@@ -573,7 +573,8 @@ visit(struct watcher *w, uint32_t dir, const char *name, const struct stat *st,
 		s->e[m].name = store_name(s, name, len);
 		s->e[m].mode = (s->e[m].mode & ~F_PARITY) | s->parity;
 		link_entry(s, m);
-		compare(w, &s->e[m], st, vp);
+		/* A rename changes the inode's ctime: no ATTRIB for it. */
+		compare(w, &s->e[m], st, vp, 1);
 		return;
 	}
 	add_entry(s, dir, name, len, st);
@@ -703,7 +704,7 @@ scan_root(struct watcher *w, int i, int report)
 	s->e[top].mode = (s->e[top].mode & ~F_PARITY) | s->parity;
 	if (!S_ISDIR(st.st_mode)) {
 		pathbuf_append(&vp, r->vis, r->vislen);
-		compare(w, &s->e[top], &st, &vp);
+		compare(w, &s->e[top], &st, &vp, 0);
 		pathbuf_free(&vp);
 		return;
 	}
