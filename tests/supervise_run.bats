@@ -57,7 +57,8 @@ cat_out = $T/out"
 	run -0 ps -o args= -p "$SUP_PID"
 	assert_output "iobs-supervise: supervising $T/rc"
 	run -0 ps -o args= -p "$w1"
-	assert_output "iobs-watch --ready-fd=3 -- $T/data"
+	# cat2 started first, so that cat's watcher leaves out its doings.
+	assert_output "iobs-watch --ready-fd=3 --ignore-pid=$p2 -- $T/data"
 }
 
 @test "a plugin that never reads holds up no other plugin" {
@@ -227,4 +228,36 @@ cat_out = $T/out"
 	run -0 iobs-supervise -s "$STATE" cache get "watch$T/data"
 	assert_output "plugins=cat
 cat=--out=$T/out"
+}
+
+@test "a watch's other plugins' reads of the tree are not reported to a plugin" {
+	[ "$(id -u)" = 0 ] || skip "only the fanotify backend knows who reads"
+	# iobs-reader: reads each file written, itself, as iobs-mirror does.
+	cat >"$T/plugins/iobs-reader" <<-EOF
+	#!/bin/sh
+	while IFS='	' read -r t e c p; do
+		case \$e in CLOSE_WRITE*)
+			while IFS= read -r l; do :; done < "\$p"
+			echo "\$p" >> "$T/read" ;;
+		esac
+	done
+	EOF
+	chmod +x "$T/plugins/iobs-reader"
+	# cat first: its watcher starts after the reader all the same.
+	conf "[watches]
+[[data]]
+plugins = cat, reader
+cat_out = $T/out"
+	start_sup
+	wait_ready "$T/data" cat
+	wait_ready "$T/data" reader
+	echo data > "$T/data/a"
+	wait_for 10 grep -qs "^$T/data/a\$" "$T/read"
+	touch "$T/data/.marker"
+	wait_for 10 grep -qs "/.marker\$" "$T/out"
+	# The writer's OPEN only; nothing of the reader's.
+	run grep -c $'\tOPEN\t0\t'"$T/data/a\$" "$T/out"
+	assert_output 1
+	run grep -c $'\tCLOSE_NOWRITE,CLOSE\t0\t'"$T/data/a\$" "$T/out"
+	assert_output 0
 }
