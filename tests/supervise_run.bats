@@ -261,3 +261,18 @@ cat_out = $T/out"
 	run grep -c $'\tCLOSE_NOWRITE,CLOSE\t0\t'"$T/data/a\$" "$T/out"
 	assert_output 0
 }
+
+@test "backend and interval reach the watcher" {
+	conf "[watches]
+[[data]]
+plugins = cat
+backend = poll
+interval = 0.2
+cat_out = $T/out"
+	start_sup
+	wait_ready "$T/data" cat
+	run sed -n 2p "$T/out"
+	assert_output "# backend poll"
+	touch "$T/data/f"
+	wait_for 5 grep -qs $'\tCREATE\t0\t'"$T/data/f\$" "$T/out"
+}
