@@ -41,6 +41,15 @@
 #define NEG_MAX		(1 << 16)
 #define HANDLE_MAX	128
 
+/* What getdents64(2) returns. */
+struct kdirent64 {
+	uint64_t	d_ino;
+	int64_t		d_off;
+	unsigned short	d_reclen;
+	unsigned char	d_type;
+	char		d_name[];
+};
+
 struct fan_fs {
 	fsid_t		 fsid;
 	int		 mfd;		/* for open_by_handle_at */
@@ -386,12 +395,18 @@ fd_path(int fd, char *buf, size_t size)
 	ssize_t n;
 
 	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
-	if ((n = readlink(link, buf, size - 1)) == -1 || (size_t)n >= size - 1)
+	if ((n = readlink(link, buf, size - 1)) == -1)
 		return -1;
+	if ((size_t)n >= size - 1) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
 	buf[n] = '\0';
 	/* Unlinked meanwhile: nothing to report below it. */
-	if (n > 10 && strcmp(buf + n - 10, " (deleted)") == 0)
+	if (n > 10 && strcmp(buf + n - 10, " (deleted)") == 0) {
+		errno = ENOENT;
 		return -1;
+	}
 	return 0;
 }
 
@@ -411,10 +426,10 @@ fs_mfd(const struct fan *f, const fsid_t *fsid)
  * a component is excluded or too deep for -n.
  */
 static enum where
-descend(struct watcher *w, struct root *r, const char *rest,
+descend(struct watcher *w, struct dnode *n, const char *rest,
     struct dnode **out)
 {
-	struct dnode *n = r->node, *c;
+	struct dnode *c;
 	char comp[NAME_MAX + 1];
 	const char *slash;
 	size_t len;
@@ -444,23 +459,14 @@ descend(struct watcher *w, struct root *r, const char *rest,
 	return INSIDE;
 }
 
-/* A handle not met yet: where is its directory now? */
+/* The directory at path: its node, if it is inside a root. */
 static enum where
-resolve(struct watcher *w, const fsid_t *fsid, struct file_handle *fh,
-    uint64_t key, struct dnode **node)
+under_root(struct watcher *w, const char *path, uint64_t key,
+    struct dnode **node)
 {
-	static char path[PATH_MAX + 16];
 	enum where where = OUTSIDE;
-	int fd, mfd, i;
+	int i;
 
-	if ((mfd = fs_mfd(w->fan, fsid)) == -1)
-		return OUTSIDE;
-	if ((fd = open_by_handle_at(mfd, fh, O_PATH | O_CLOEXEC)) == -1)
-		return GONE;
-	i = fd_path(fd, path, sizeof(path));
-	close(fd);
-	if (i == -1)
-		return GONE;
 	for (i = 0; i < w->nroots; i++) {
 		struct root *r = &w->roots[i];
 
@@ -476,9 +482,115 @@ resolve(struct watcher *w, const fsid_t *fsid, struct file_handle *fh,
 		}
 		if (path[r->pathlen] != '/' && r->pathlen > 0)
 			continue;
-		where = descend(w, r, path + r->pathlen, node);
+		where = descend(w, r->node, path + r->pathlen, node);
 		break;
 	}
+	return where;
+}
+
+/* The name of the entry with inode ino in the directory open as dfd. */
+static int
+entry_name(int dfd, ino_t ino, char *name)
+{
+	char buf[8192]
+	    __attribute__((aligned(__alignof__(struct kdirent64))));
+	struct kdirent64 *de;
+	long nread, off;
+
+	while ((nread = syscall(SYS_getdents64, dfd, buf, sizeof(buf))) > 0)
+		for (off = 0; off < nread; off += de->d_reclen) {
+			de = (struct kdirent64 *)(buf + off);
+			if (de->d_ino == ino && strcmp(de->d_name, ".") != 0 &&
+			    strcmp(de->d_name, "..") != 0) {
+				strlcpy(name, de->d_name, NAME_MAX + 1);
+				return 0;
+			}
+		}
+	return -1;
+}
+
+/*
+ * A directory deeper than the kernel will name (PATH_MAX): climb with
+ * "..", a name at a time, to a directory met before or short enough
+ * to name, then come down again by those names.
+ */
+static enum where
+resolve_long(struct watcher *w, int fd, const fsid_t *fsid,
+    struct dnode **node)
+{
+	static char path[PATH_MAX + 16];
+	union {
+		struct file_handle fh;
+		char buf[sizeof(struct file_handle) + HANDLE_MAX];
+	} h;
+	char name[NAME_MAX + 1];
+	struct pathbuf up = { 0 }, down = { 0 };
+	enum where where = GONE;
+	struct dnode *top = NULL;
+	struct stat st;
+	int cur, parent, depth, mount_id;
+	size_t end, start;
+
+	if ((cur = fcntl(fd, F_DUPFD_CLOEXEC, 0)) == -1)
+		return GONE;
+	for (depth = 0; depth < 4096; depth++) {
+		if (fstat(cur, &st) == -1 || (parent = openat(cur, "..",
+		    O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
+			break;
+		close(cur);
+		cur = parent;
+		if (entry_name(cur, st.st_ino, name) == -1)
+			break;
+		pathbuf_append(&up, name, strlen(name) + 1);
+		h.fh.handle_bytes = HANDLE_MAX;
+		if (name_to_handle_at(cur, "", &h.fh, &mount_id,
+		    AT_EMPTY_PATH) == 0 &&
+		    (top = map_get(w, key_of(fsid, &h.fh))) != NULL) {
+			where = INSIDE;
+			break;
+		}
+		if (fd_path(cur, path, sizeof(path)) == 0) {
+			where = under_root(w, path, 0, &top);
+			break;
+		}
+	}
+	close(cur);
+	if (where == INSIDE) {
+		/* The names climbed, last first: the path down from top. */
+		for (end = up.len; end > 0; end = start) {
+			for (start = end - 1; start > 0 && up.s[start - 1];
+			    start--)
+				continue;
+			pathbuf_append(&down, "/", 1);
+			pathbuf_append(&down, up.s + start, end - 1 - start);
+		}
+		pathbuf_append(&down, "", 1);
+		where = descend(w, top, down.s, node);
+	}
+	pathbuf_free(&up);
+	pathbuf_free(&down);
+	return where;
+}
+
+/* A handle not met yet: where is its directory now? */
+static enum where
+resolve(struct watcher *w, const fsid_t *fsid, struct file_handle *fh,
+    uint64_t key, struct dnode **node)
+{
+	static char path[PATH_MAX + 16];
+	enum where where;
+	int fd, mfd, i;
+
+	if ((mfd = fs_mfd(w->fan, fsid)) == -1)
+		return OUTSIDE;
+	if ((fd = open_by_handle_at(mfd, fh, O_PATH | O_CLOEXEC)) == -1)
+		return GONE;
+	i = fd_path(fd, path, sizeof(path));
+	if (i == -1 && errno == ENAMETOOLONG)
+		where = resolve_long(w, fd, fsid, node);
+	else
+		where = i == -1 ? GONE : under_root(w, path, key, node);
+	close(fd);
 	if (where == INSIDE)
 		set_key(w, *node, key);
 	else if (where == OUTSIDE)
@@ -606,14 +718,6 @@ new_dir(struct watcher *w, struct dnode *parent, const char *name,
 		set_key(w, n, key);
 }
 
-/* What getdents64(2) returns. */
-struct kdirent64 {
-	uint64_t	d_ino;
-	int64_t		d_off;
-	unsigned short	d_reclen;
-	unsigned char	d_type;
-	char		d_name[];
-};
 
 /*
  * A tree moved in from outside: what was made before it came is
