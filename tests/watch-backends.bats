@@ -120,6 +120,8 @@ MOVED_TO 1 $T/w/.marker2"
 	mkdir -p "$T/w/d/sub"
 	start_watch "$T/out" --backend=fanotify "$T/w"
 	touch "$T/w/d/sub/1"
+	# Met: from here on the map follows it, event by event.
+	wait_for 10 grep -q "	CREATE	0	$T/w/d/sub/1\$" "$T/out"
 	mv "$T/w/d" "$T/w/e"
 	touch "$T/w/e/sub/2"
 	mv "$T/w/e/sub" "$T/w/sub2"
@@ -133,6 +135,32 @@ MOVED_TO 1 $T/w/.marker2"
 $T/w/e/sub/2
 $T/w/sub2/3
 $T/w/sub2/4"
+}
+
+@test "fanotify: a busy directory moved in from outside is heard in full" {
+	need_fanotify
+	mkdir -p "$T/outside/busy/sub"
+	start_watch "$T/out" --backend=fanotify "$T/w"
+	# Busy outside: the watcher has the kernel keep quiet about it.
+	for i in 1 2 3; do
+		echo "$i" > "$T/outside/busy/f$i"
+		touch "$T/outside/busy/sub/g$i"
+	done
+	# Read in order: once this is out, so is all of the above.
+	touch "$T/w/.marker1"
+	wait_for 10 grep -q "/.marker1\$" "$T/out"
+	mv "$T/outside/busy" "$T/w/busy"
+	touch "$T/w/busy/sub/made-at-once"
+	wait_for 10 grep -q "	MOVED_TO,ISDIR	[1-9][0-9]*	$T/w/busy\$" "$T/out"
+	echo more >> "$T/w/busy/f1"
+	touch "$T/w/busy/sub/made-later" "$T/w/busy/new"
+	wait_for 10 grep -q "	CREATE	0	$T/w/busy/new\$" "$T/out"
+	wait_for 10 grep -q "	CREATE	0	$T/w/busy/sub/made-later\$" "$T/out"
+	wait_for 10 grep -q "	MODIFY	0	$T/w/busy/f1\$" "$T/out"
+	run grep -c "	CREATE	0	$T/w/busy/sub/\(g1\|g2\|g3\|made-at-once\)\$" "$T/out"
+	assert_output 4
+	run grep -c "/outside/" "$T/out"
+	assert_output 0
 }
 
 @test "--pid: a fifth field, who made the change; 0 on lifecycle records" {

@@ -39,6 +39,14 @@
 			 FAN_CLOSE_WRITE | FAN_CLOSE_NOWRITE | FAN_OPEN)
 /* Forget what lies outside past this many directories. */
 #define NEG_MAX		(1 << 16)
+/*
+ * What the kernel is told to keep to itself about a busy directory
+ * outside the roots: all but renames, which may bring it in.
+ */
+#define FAN_QUIET	(FAN_ACCESS | FAN_MODIFY | FAN_ATTRIB | \
+			 FAN_CLOSE_WRITE | FAN_CLOSE_NOWRITE | FAN_OPEN | \
+			 FAN_CREATE | FAN_DELETE | FAN_EVENT_ON_CHILD | FAN_ONDIR)
+#define QUIET_MAX	4096
 #define HANDLE_MAX	128
 
 /* What getdents64(2) returns. */
@@ -70,6 +78,8 @@ struct fan {
 	uint64_t	*neg;		/* keys of directories outside */
 	size_t		 negcap, nneg;
 	uint64_t	*rootkey, *parentkey;	/* per root */
+	int		 nquiet;	/* ignore marks placed */
+	int		 noquiet;	/* the kernel takes none */
 	uint32_t	 cookie;
 	int32_t		 nextwd;
 	int		 unlimited;	/* FAN_UNLIMITED_QUEUE granted */
@@ -197,18 +207,33 @@ neg_clear(struct fan *f)
 	f->nneg = 0;
 }
 
+static void neg_add(struct fan *, uint64_t);
+
+static void
+neg_grow(struct fan *f)
+{
+	uint64_t *old = f->neg;
+	size_t i, oldcap = f->negcap;
+
+	f->negcap = oldcap ? oldcap * 2 : 1024;
+	if ((f->neg = calloc(f->negcap, sizeof(*f->neg))) == NULL)
+		err(1, "calloc");
+	f->nneg = 0;
+	for (i = 0; i < oldcap; i++)
+		if (old[i] != 0)
+			neg_add(f, old[i]);
+	free(old);
+}
+
 static void
 neg_add(struct fan *f, uint64_t key)
 {
 	size_t i;
 
-	if (f->negcap == 0) {
-		f->negcap = 2 * NEG_MAX;
-		if ((f->neg = calloc(f->negcap, sizeof(*f->neg))) == NULL)
-			err(1, "calloc");
-	}
 	if (f->nneg >= NEG_MAX)
 		neg_clear(f);
+	if (2 * (f->nneg + 1) > f->negcap)
+		neg_grow(f);
 	for (i = slot_of(key, f->negcap); f->neg[i] != 0;
 	    i = (i + 1) & (f->negcap - 1))
 		if (f->neg[i] == key)
@@ -572,6 +597,54 @@ resolve_long(struct watcher *w, int fd, const fsid_t *fsid,
 	return where;
 }
 
+/*
+ * A directory outside the roots sends events: have the kernel keep
+ * them to itself (renames excepted), so that a busy neighbour on the
+ * same file system costs us one event, not all of them. Never the
+ * directory holding a root, whose entry is the root.
+ */
+/* fanotify_mark takes no O_PATH descriptor: name it through /proc. */
+static int
+mark_fd(struct watcher *w, unsigned flags, uint64_t mask, int fd)
+{
+	char link[64];
+
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+	return fanotify_mark(w->ifd, flags, mask, AT_FDCWD, link);
+}
+
+static void
+quiet_dir(struct watcher *w, int fd, uint64_t key)
+{
+	struct fan *f = w->fan;
+	int i;
+
+	if (f->noquiet)
+		return;
+	for (i = 0; i < w->nroots; i++)
+		if (f->parentkey[i] == key)
+			return;
+	if (f->nquiet >= QUIET_MAX) {
+		(void)fanotify_mark(w->ifd, FAN_MARK_FLUSH, 0, AT_FDCWD,
+		    NULL);
+		f->nquiet = 0;
+	}
+	if (mark_fd(w, FAN_MARK_ADD | FAN_MARK_IGNORE_SURV, FAN_QUIET,
+	    fd) == 0)
+		f->nquiet++;
+	else if (errno != ENOSPC && errno != ENOENT)
+		f->noquiet = 1;		/* before Linux 6.0 */
+}
+
+/* A directory moved in: the kernel tells us of it again. */
+static void
+unquiet_dir(struct watcher *w, int fd)
+{
+	if (w->fan->nquiet > 0)
+		(void)mark_fd(w, FAN_MARK_REMOVE | FAN_MARK_IGNORE_SURV,
+		    FAN_QUIET, fd);
+}
+
 /* A handle not met yet: where is its directory now? */
 static enum where
 resolve(struct watcher *w, const fsid_t *fsid, struct file_handle *fh,
@@ -590,6 +663,8 @@ resolve(struct watcher *w, const fsid_t *fsid, struct file_handle *fh,
 		where = resolve_long(w, fd, fsid, node);
 	else
 		where = i == -1 ? GONE : under_root(w, path, key, node);
+	if (where == OUTSIDE)
+		quiet_dir(w, fd, key);
 	close(fd);
 	if (where == INSIDE)
 		set_key(w, *node, key);
@@ -735,6 +810,8 @@ moved_in(struct watcher *w, struct dnode *dir, int dfd)
 	size_t len;
 	int isdir, cfd;
 
+	/* Before the listing: what is made after it has its event. */
+	unquiet_dir(w, dfd);
 	while ((nread = syscall(SYS_getdents64, dfd, buf, sizeof(buf))) > 0)
 		for (off = 0; off < nread; off += de->d_reclen) {
 			de = (struct kdirent64 *)(buf + off);
@@ -811,10 +888,18 @@ rename_event(struct watcher *w, uint32_t mask, const struct fan_dir *o,
 		return;
 	record_path(w, n->node, n->name, n->namelen);
 	emit_one(w, IN_MOVED_TO | isdir, cookie);
-	if (!isdir || oin || !w->recursive ||
-	    (moved = tree_child(&w->tree, n->node, n->name,
-	    n->namelen)) == NULL)
+	if (!isdir || oin)
 		return;
+	if (!w->recursive || (moved = tree_child(&w->tree, n->node, n->name,
+	    n->namelen)) == NULL) {
+		raw_path(w, n->node, n->name, n->namelen);
+		if ((dfd = open(w->fan->raw.s, O_PATH | O_DIRECTORY |
+		    O_NOFOLLOW | O_CLOEXEC)) != -1) {
+			unquiet_dir(w, dfd);
+			close(dfd);
+		}
+		return;
+	}
 	raw_path(w, n->node, n->name, n->namelen);
 	dfd = open(w->fan->raw.s, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
 	    O_CLOEXEC);
@@ -951,6 +1036,30 @@ mark_mask(const struct watcher *w)
 	return FAN_BOOKKEEPING | (w->print_mask & FAN_PRINTABLE);
 }
 
+/*
+ * The group fan_usable made, marks placed, for fan_open to take: set-up
+ * is the marks, so they are not placed twice.
+ */
+static struct {
+	int		 fd, unlimited, nfs;
+	struct fan_fs	*fs;
+} ready = { -1, 0, 0, NULL };
+
+static void
+ready_drop(void)
+{
+	int i;
+
+	for (i = 0; i < ready.nfs; i++)
+		close(ready.fs[i].mfd);
+	free(ready.fs);
+	ready.fs = NULL;
+	ready.nfs = 0;
+	if (ready.fd != -1)
+		close(ready.fd);
+	ready.fd = -1;
+}
+
 int
 fan_usable(struct watcher *w, char *why, size_t whylen)
 {
@@ -958,9 +1067,10 @@ fan_usable(struct watcher *w, char *why, size_t whylen)
 		struct file_handle fh;
 		char buf[sizeof(struct file_handle) + HANDLE_MAX];
 	} h;
-	int fd, hfd = -1, mfd, i, unlimited;
+	int hfd, mfd, i, j;
+	fsid_t fsid;
 
-	if ((fd = init_fd(&unlimited)) == -1) {
+	if ((ready.fd = init_fd(&ready.unlimited)) == -1) {
 		snprintf(why, whylen, "fanotify: %s%s", strerror(errno),
 		    errno == EPERM ? " (needs CAP_SYS_ADMIN; try "
 		    "--backend inotify)" : "");
@@ -969,26 +1079,41 @@ fan_usable(struct watcher *w, char *why, size_t whylen)
 	for (i = 0; i < w->nroots; i++) {
 		const char *path = sys_path(&w->roots[i]);
 
-		mfd = mount_fd(path);
-		if (mfd == -1 || fanotify_mark(fd, FAN_MARK_ADD |
-		    FAN_MARK_FILESYSTEM, mark_mask(w), AT_FDCWD, path) == -1 ||
-		    handle_of(path, &h.fh) == -1 ||
-		    (hfd = open_by_handle_at(mfd, &h.fh,
-		    O_PATH | O_CLOEXEC)) == -1) {
-			snprintf(why, whylen, "%s: fanotify cannot watch "
-			    "its file system: %s (%stry --backend inotify)",
-			    w->roots[i].vis, strerror(errno), errno == EPERM ?
-			    "needs CAP_SYS_ADMIN; " : "");
-			if (mfd != -1)
-				close(mfd);
-			close(fd);
-			return -1;
-		}
+		hfd = -1;
+		if ((mfd = mount_fd(path)) == -1 ||
+		    fsid_of(path, &fsid) == -1)
+			goto fail;
+		for (j = 0; j < ready.nfs; j++)
+			if (memcmp(&ready.fs[j].fsid, &fsid, sizeof(fsid)) == 0)
+				break;
+		if (j == ready.nfs && fanotify_mark(ready.fd, FAN_MARK_ADD |
+		    FAN_MARK_FILESYSTEM, mark_mask(w), AT_FDCWD, path) == -1)
+			goto fail;
+		/* Handles must work: open_by_handle_at needs its own right. */
+		if (handle_of(path, &h.fh) == -1 || (hfd =
+		    open_by_handle_at(mfd, &h.fh, O_PATH | O_CLOEXEC)) == -1)
+			goto fail;
 		close(hfd);
-		close(mfd);
+		if (j < ready.nfs) {
+			close(mfd);
+			continue;
+		}
+		ready.fs = reallocarray(ready.fs, ready.nfs + 1,
+		    sizeof(*ready.fs));
+		if (ready.fs == NULL)
+			err(1, "reallocarray");
+		ready.fs[ready.nfs].fsid = fsid;
+		ready.fs[ready.nfs++].mfd = mfd;
 	}
-	close(fd);
 	return 0;
+fail:
+	snprintf(why, whylen, "%s: fanotify cannot watch its file system: "
+	    "%s (%stry --backend inotify)", w->roots[i].vis, strerror(errno),
+	    errno == EPERM ? "needs CAP_SYS_ADMIN; " : "");
+	if (mfd != -1)
+		close(mfd);
+	ready_drop();
+	return -1;
 }
 
 static void
@@ -1008,6 +1133,16 @@ fan_open(struct watcher *w)
 		if (w->ignore_pid == NULL)
 			err(1, "reallocarray");
 		w->ignore_pid[w->nignore++] = getpid();
+	}
+	if (ready.fd != -1) {
+		w->ifd = ready.fd;
+		f->unlimited = ready.unlimited;
+		f->fs = ready.fs;
+		f->nfs = ready.nfs;
+		ready.fd = -1;
+		ready.fs = NULL;
+		ready.nfs = 0;
+		return;
 	}
 	if ((w->ifd = init_fd(&f->unlimited)) == -1)
 		err(1, "fanotify_init");
@@ -1078,6 +1213,7 @@ fan_close(struct watcher *w)
 	free(f->map);
 	f->map = NULL;
 	f->mapcap = f->nmap = 0;
+	f->nquiet = 0;
 	if (f->keycap > 0)
 		memset(f->key, 0, f->keycap * sizeof(*f->key));
 	neg_clear(f);
