@@ -5,6 +5,8 @@ BINDIR ?= $(PREFIX)/bin
 SBINDIR ?= $(PREFIX)/sbin
 MANDIR ?= $(PREFIX)/share/man
 PKG_CONFIG ?= pkg-config
+# Every tool's --version; debian/changelog says the same.
+VERSION = 0.1.0
 BATS ?= bats
 
 # Where objects and binaries go; the sanitizer build uses its own.
@@ -85,6 +87,8 @@ $(FUZZ_PROGS): $(FUZZ_MAIN) $(BUILD)/libiobs.a
 	@mkdir -p $(BIN)
 	$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(BUILD)/libiobs.a $(BSD_LIBS)
 $(BUILD)/tests/fuzz/config.o: CPPFLAGS += -Isupervisor
+$(BUILD)/common/usage.o: CPPFLAGS += -DIOBS_VERSION='"$(VERSION)"'
+
 $(BUILD)/tests/fuzz/scribe.o: CPPFLAGS += -Iscribe
 
 $(BUILD)/%.o: %.c

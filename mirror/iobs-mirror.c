@@ -23,14 +23,17 @@
 #include "options.h"
 #include "signals.h"
 #include "stream.h"
+#include "usage.h"
 #include "mirror.h"
 
+
+static const char synopsis[] = "[-fnov] [-m max-delete] [-r root] "
+    "[-x glob] dest";
 
 static void __dead2
 usage(void)
 {
-	fprintf(stderr, "usage: %s [-fnov] [-m max-delete] [-r root] "
-	    "[-x glob] dest\n", getprogname());
+	iobs_usage(stderr, synopsis);
 	exit(2);
 }
 
@@ -522,6 +525,7 @@ main(int argc, char *argv[])
 	char why[2 * PATH_MAX + 256];
 	int code, sigfd;
 
+	iobs_help_version(argc, argv, synopsis);
 	memset(&m, 0, sizeof(m));
 	m.sfd = -1;
 	m.clone_ok = m.cfr_ok = m.unnamed_ok = 1;

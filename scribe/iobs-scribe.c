@@ -20,6 +20,7 @@
 #include "bool.h"
 #include "options.h"
 #include "signals.h"
+#include "usage.h"
 #include "scribe.h"
 
 #define DEFAULT_TIMEFMT	"%Y-%m-%d %H:%M:%S.%f"
@@ -51,11 +52,13 @@ struct options {
 	int			 utc;
 };
 
+static const char synopsis[] = "[-u] [-e event[,...]] [-o file] "
+    "[-t timefmt]";
+
 static void __dead2
 usage(void)
 {
-	fprintf(stderr, "usage: %s [-u] [-e event[,...]] [-o file] "
-	    "[-t timefmt]\n", getprogname());
+	iobs_usage(stderr, synopsis);
 	exit(2);
 }
 
@@ -479,6 +482,7 @@ main(int argc, char *argv[])
 	int sfd;
 	size_t i;
 
+	iobs_help_version(argc, argv, synopsis);
 	memset(&s, 0, sizeof(s));
 	if (parse_options(argc, argv, &o, why, sizeof(why)) == -1) {
 		warnx("%s", why);

@@ -25,16 +25,18 @@
 
 #include "watchlimit.h"
 #include "signals.h"
+#include "usage.h"
 #include "supervise.h"
+
+static const char synopsis[] =
+    "[-n] [-p plugin_dir] [-s state_dir] -c config\n"
+    "[-c config | -s state_dir] status\n"
+    "[-c config | -s state_dir] cache command ...";
 
 static void __dead2
 usage(void)
 {
-	fprintf(stderr, "usage: %s [-n] [-p plugin_dir] [-s state_dir] "
-	    "-c config\n"
-	    "       %s [-c config | -s state_dir] status\n"
-	    "       %s [-c config | -s state_dir] cache command ...\n",
-	    getprogname(), getprogname(), getprogname());
+	iobs_usage(stderr, synopsis);
 	exit(2);
 }
 
@@ -318,6 +320,7 @@ main(int argc, char *argv[], char *envp[])
 	char *state_opt = NULL;
 
 	setproctitle_init(argc, argv, envp);
+	iobs_help_version(argc, argv, synopsis);
 	memset(&s, 0, sizeof(s));
 	while ((ch = getopt(argc, argv, "+c:np:s:")) != -1) {
 		switch (ch) {

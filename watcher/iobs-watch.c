@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "path.h"
+#include "usage.h"
 #include "watch.h"
 
 #define DEFAULT_BUFFER	(64UL * 1024 * 1024)
@@ -46,13 +47,14 @@
 #define BOOKKEEPING	(IN_CREATE | IN_MOVED_FROM | IN_MOVED_TO | \
 			 IN_DELETE | IN_DELETE_SELF | IN_MOVE_SELF)
 
+static const char synopsis[] = "[-nq] [-b size] [-e event[,...]] "
+    "[-x glob] [--backend name] [--ignore-pid pid] "
+    "[--interval seconds] [--noleaf] [--pid] [--ready-fd fd] path ...";
+
 static void __dead2
 usage(void)
 {
-	fprintf(stderr, "usage: %s [-nq] [-b size] [-e event[,...]] "
-	    "[-x glob] [--backend name] [--ignore-pid pid] [--interval "
-	    "seconds]\n\t[--noleaf] [--pid] [--ready-fd fd] path ...\n",
-	    getprogname());
+	iobs_usage(stderr, synopsis);
 	exit(2);
 }
 
@@ -389,6 +391,7 @@ main(int argc, char *argv[])
 	const char *errstr, *backend = "auto";
 	int ch, i, wakefd, ready_fd = -1;
 
+	iobs_help_version(argc, argv, synopsis);
 	memset(&w, 0, sizeof(w));
 	w.recursive = 1;
 	w.interval_ms = DEFAULT_INTERVAL_MS;
