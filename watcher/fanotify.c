@@ -31,7 +31,11 @@
 
 #include "watch.h"
 
-#define FAN_INIT_FLAGS	(FAN_CLASS_NOTIF | FAN_REPORT_DFID_NAME | \
+/*
+ * The target's handle too: a directory made or moved is known by its
+ * handle from its first event, whatever happens to its name after.
+ */
+#define FAN_INIT_FLAGS	(FAN_CLASS_NOTIF | FAN_REPORT_DFID_NAME_TARGET | \
 			 FAN_CLOEXEC)
 /* Always asked: the map depends on them. */
 #define FAN_BOOKKEEPING	(FAN_CREATE | FAN_DELETE | FAN_RENAME | FAN_ONDIR)
@@ -778,19 +782,31 @@ emit_split(struct watcher *w, uint32_t mask, int deleted_first)
 /* A new directory: its node, with the handle it has now. */
 static void
 new_dir(struct watcher *w, struct dnode *parent, const char *name,
-    size_t len)
+    size_t len, uint64_t key)
 {
 	struct dnode *n;
-	uint64_t key;
 
 	if (!w->recursive || watch_excluded(w, parent, name))
 		return;
 	if ((n = tree_child(&w->tree, parent, name, len)) == NULL &&
 	    (n = add_node(w, parent, name, len)) == NULL)
 		return;
-	raw_path(w, parent, name, len);
-	if ((key = path_key(w->fan->raw.s)) != 0)
+	if (key == 0) {
+		/* No handle in the event: the one its name has now. */
+		raw_path(w, parent, name, len);
+		key = path_key(w->fan->raw.s);
+	}
+	if (key != 0)
 		set_key(w, n, key);
+}
+
+static uint64_t
+info_key(const struct fanotify_event_info_fid *info)
+{
+	if (info == NULL)
+		return 0;
+	return key_of((const fsid_t *)&info->fsid,
+	    (const struct file_handle *)info->handle);
 }
 
 
@@ -844,7 +860,7 @@ moved_in(struct watcher *w, struct dnode *dir, int dfd)
 
 static void
 rename_event(struct watcher *w, uint32_t mask, const struct fan_dir *o,
-    const struct fan_dir *n)
+    const struct fan_dir *n, uint64_t target)
 {
 	uint32_t isdir = mask & IN_ISDIR, cookie;
 	struct dnode *child = NULL, *stale, *moved;
@@ -876,13 +892,15 @@ rename_event(struct watcher *w, uint32_t mask, const struct fan_dir *o,
 	if (nin && (stale = tree_child(&w->tree, n->node, n->name,
 	    n->namelen)) != NULL && stale != child)
 		drop_node(w, stale);
-	if (child != NULL && nin)
+	if (child != NULL && nin) {
 		tree_move(&w->tree, child, n->node, n->name, n->namelen);
-	else if (child != NULL)
+		if (target != 0)
+			set_key(w, child, target);
+	} else if (child != NULL)
 		drop_node(w, child);
 	else if (isdir && nin) {
 		neg_clear(w->fan);
-		new_dir(w, n->node, n->name, n->namelen);
+		new_dir(w, n->node, n->name, n->namelen, target);
 	}
 	if (!nin)
 		return;
@@ -932,7 +950,8 @@ root_event(struct watcher *w, uint32_t mask, const struct fan_dir *d)
 }
 
 static void
-entry_event(struct watcher *w, uint32_t mask, const struct fan_dir *d)
+entry_event(struct watcher *w, uint32_t mask, const struct fan_dir *d,
+    uint64_t target)
 {
 	struct dnode *child;
 	struct stat st;
@@ -958,7 +977,7 @@ entry_event(struct watcher *w, uint32_t mask, const struct fan_dir *d)
 	    d->name, d->namelen)) != NULL)
 		drop_node(w, child);
 	if ((mask & IN_CREATE) && (!(mask & IN_DELETE) || exists))
-		new_dir(w, d->node, d->name, d->namelen);
+		new_dir(w, d->node, d->name, d->namelen, target);
 }
 
 static void
@@ -966,7 +985,7 @@ fan_dispatch(struct watcher *w, const char *buf, size_t len)
 {
 	const struct fanotify_event_metadata *m;
 	const struct fanotify_event_info_header *h;
-	const struct fanotify_event_info_fid *dir, *from, *to;
+	const struct fanotify_event_info_fid *dir, *from, *to, *obj;
 	struct fan_dir d, o;
 	unsigned gen = w->generation;
 	size_t off;
@@ -984,7 +1003,7 @@ fan_dispatch(struct watcher *w, const char *buf, size_t len)
 			watch_rebuild(w);
 			return;
 		}
-		dir = from = to = NULL;
+		dir = from = to = obj = NULL;
 		for (off = m->metadata_len; off + sizeof(*h) <= m->event_len;
 		    off += h->len) {
 			h = (const void *)((const char *)m + off);
@@ -998,17 +1017,20 @@ fan_dispatch(struct watcher *w, const char *buf, size_t len)
 			else if (h->info_type ==
 			    FAN_EVENT_INFO_TYPE_NEW_DFID_NAME)
 				to = (const void *)h;
+			else if (h->info_type == FAN_EVENT_INFO_TYPE_FID)
+				obj = (const void *)h;
 		}
 		w->pid = m->pid;
 		if ((m->mask & FAN_RENAME) && from != NULL && to != NULL) {
 			locate(w, from, &o);
 			locate(w, to, &d);
-			rename_event(w, (uint32_t)m->mask, &o, &d);
+			rename_event(w, (uint32_t)m->mask, &o, &d,
+			    info_key(obj));
 		} else if (dir != NULL) {
 			locate(w, dir, &d);
 			if (d.where == INSIDE)
 				entry_event(w, (uint32_t)m->mask &
-				    ~FAN_RENAME, &d);
+				    ~FAN_RENAME, &d, info_key(obj));
 			else if (d.where == ROOT_PARENT)
 				root_event(w, (uint32_t)m->mask, &d);
 		}
