@@ -983,16 +983,24 @@ entry_event(struct watcher *w, uint32_t mask, const struct fan_dir *d,
 static void
 fan_dispatch(struct watcher *w, const char *buf, size_t len)
 {
-	const struct fanotify_event_metadata *m;
+	struct fanotify_event_metadata md, *m = &md;
 	const struct fanotify_event_info_header *h;
 	const struct fanotify_event_info_fid *dir, *from, *to, *obj;
+	const char *ev;
 	struct fan_dir d, o;
 	unsigned gen = w->generation;
-	size_t off;
-	int left = len;
+	size_t off, pos;
 
-	for (m = (const void *)buf; FAN_EVENT_OK(m, left) &&
-	    gen == w->generation; m = FAN_EVENT_NEXT(m, left)) {
+	/*
+	 * Events are aligned to 4 bytes only, their 64-bit mask with
+	 * them: each one's metadata is copied out before it is read.
+	 */
+	for (pos = 0; pos + sizeof(md) <= len && gen == w->generation;
+	    pos += md.event_len) {
+		ev = buf + pos;
+		memcpy(&md, ev, sizeof(md));
+		if (md.event_len < sizeof(md) || md.event_len > len - pos)
+			break;
 		if (m->vers != FANOTIFY_METADATA_VERSION)
 			errx(1, "fanotify: metadata version %d, built for %d",
 			    m->vers, FANOTIFY_METADATA_VERSION);
@@ -1006,7 +1014,7 @@ fan_dispatch(struct watcher *w, const char *buf, size_t len)
 		dir = from = to = obj = NULL;
 		for (off = m->metadata_len; off + sizeof(*h) <= m->event_len;
 		    off += h->len) {
-			h = (const void *)((const char *)m + off);
+			h = (const void *)(ev + off);
 			if (h->len == 0)
 				break;
 			if (h->info_type == FAN_EVENT_INFO_TYPE_DFID_NAME)
