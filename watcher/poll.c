@@ -530,7 +530,8 @@ replaced(struct watcher *w, uint32_t i, const struct stat *st)
 		g[n].i = j;
 		g[n++].depth = depth(s, j);
 	}
-	qsort(g, n, sizeof(*g), deepest_first);
+	if (n > 1)
+		qsort(g, n, sizeof(*g), deepest_first);
 	for (k = 0; k < n; k++) {
 		entry_path(s, g[k].i, 1, &s->path);
 		scan_emit(w, IN_DELETE | isdir_bit(s->e[g[k].i].mode), 0,
@@ -789,7 +790,8 @@ sweep(struct watcher *w)
 		g[n].i = i;
 		g[n++].depth = depth(s, i);
 	}
-	qsort(g, n, sizeof(*g), deepest_first);
+	if (n > 1)
+		qsort(g, n, sizeof(*g), deepest_first);
 	for (k = 0; k < n; k++) {
 		entry_path(s, g[k].i, 1, &s->path);
 		scan_emit(w, IN_DELETE | isdir_bit(s->e[g[k].i].mode), 0,
