@@ -4,6 +4,10 @@ PREFIX ?= /usr/local
 BINDIR ?= $(PREFIX)/bin
 SBINDIR ?= $(PREFIX)/sbin
 MANDIR ?= $(PREFIX)/share/man
+DOCDIR ?= $(PREFIX)/share/doc/iobserver
+# Where logrotate and the default config are: /etc whatever the prefix.
+SYSCONFDIR ?= /etc
+UNITDIR ?= $(PREFIX)/lib/systemd/system
 PKG_CONFIG ?= pkg-config
 # Every tool's --version; debian/changelog says the same.
 VERSION = 0.1.0
@@ -38,6 +42,9 @@ PROGS = $(BIN)/iobs-watch $(if $(SCRIBE_SRC),$(BIN)/iobs-scribe) \
 	$(if $(SUPERVISE_SRC),$(BIN)/iobs-supervise)
 # Test helpers: one program per tests/*.c, linked with libiobs.
 TEST_PROGS = $(patsubst tests/%.c,$(BIN)/%,$(TEST_SRC))
+# LD_PRELOAD shims, tests/shim/NAME.c: never sanitized, which would
+# make the sanitizer's runtime come second.
+SHIM_PROGS = $(patsubst tests/shim/%.c,$(BIN)/%.so,$(wildcard tests/shim/*.c))
 # Fuzz targets, tests/fuzz/NAME.c: each is also linked with a replay
 # main() (tests/fuzz/replay.c), so that the suite runs every corpus
 # file and every kept crash input on each build, sanitized or not.
@@ -80,6 +87,10 @@ $(BIN)/%: $(BUILD)/tests/%.o $(BUILD)/libiobs.a
 	@mkdir -p $(BIN)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LMDB_LIBS) $(BSD_LIBS)
 
+$(BIN)/%.so: tests/shim/%.c
+	@mkdir -p $(BIN)
+	$(CC) -O2 -Wall -Wextra -Werror -fPIC -shared -o $@ $< -ldl
+
 $(BIN)/fuzz-stream: $(BUILD)/tests/fuzz/stream.o
 $(BIN)/fuzz-config: $(BUILD)/tests/fuzz/config.o $(BUILD)/supervisor/config.o
 $(BIN)/fuzz-scribe: $(BUILD)/tests/fuzz/scribe.o $(BUILD)/scribe/message.o
@@ -88,6 +99,8 @@ $(FUZZ_PROGS): $(FUZZ_MAIN) $(BUILD)/libiobs.a
 	$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(BUILD)/libiobs.a $(BSD_LIBS)
 $(BUILD)/tests/fuzz/config.o: CPPFLAGS += -Isupervisor
 $(BUILD)/common/usage.o: CPPFLAGS += -DIOBS_VERSION='"$(VERSION)"'
+$(BUILD)/supervisor/iobs-supervise.o: CPPFLAGS += \
+	-DIOBS_CONFIG='"$(SYSCONFDIR)/iobserver/iobserverrc"'
 
 $(BUILD)/tests/fuzz/scribe.o: CPPFLAGS += -Iscribe
 
@@ -102,7 +115,7 @@ deps:
 lint-man:
 	mandoc -Tlint -Wwarning $(MANS)
 
-tests: $(TEST_PROGS) $(FUZZ_PROGS)
+tests: $(TEST_PROGS) $(FUZZ_PROGS) $(SHIM_PROGS)
 
 # tests/watch.bats runs once per backend, the rest with the default.
 WATCH_BACKENDS = inotify poll $(if $(filter 0,$(shell id -u)),fanotify)
@@ -160,24 +173,50 @@ run: deps all
 	@sh mk/demo $(BIN)
 
 # Side by side with inotifywait, rsync and lsyncd; prints ratios.
-bench: deps all tests
+bench:
+	@sh mk/deps bench
+	$(MAKE) all tests
 	bash bench/watch.sh
 	bash bench/scribe.sh
 	bash bench/mirror.sh
 
+# The supervisor is a daemon: sbin. Units name the paths they are
+# installed with.
+UNITS = iobserver.service iobserver@.service
+SUBST = sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
+	-e 's|@DOCDIR@|$(DOCDIR)|g'
+
 install: all
-	install -d $(DESTDIR)$(BINDIR)
-	install -m 755 $(PROGS) $(DESTDIR)$(BINDIR)
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR)
+	install -m 755 $(filter-out %/iobs-supervise,$(PROGS)) \
+	    $(DESTDIR)$(BINDIR)
+	install -m 755 $(BIN)/iobs-supervise $(DESTDIR)$(SBINDIR)
 	for s in 1 5 7 8; do \
 		install -d $(DESTDIR)$(MANDIR)/man$$s; \
 		for p in man/*.$$s; do [ -f "$$p" ] || continue; \
 			install -m 644 "$$p" $(DESTDIR)$(MANDIR)/man$$s; done; \
 	done
+	install -d $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSCONFDIR)/logrotate.d \
+	    $(DESTDIR)$(DOCDIR)/examples
+	for u in $(UNITS); do \
+		$(SUBST) dist/$$u.in >$(DESTDIR)$(UNITDIR)/$$u || exit 1; \
+		chmod 644 $(DESTDIR)$(UNITDIR)/$$u; \
+	done
+	install -m 644 dist/iobserver.logrotate \
+	    $(DESTDIR)$(SYSCONFDIR)/logrotate.d/iobserver
+	install -m 644 dist/iobserverrc.example $(DESTDIR)$(DOCDIR)/examples
+	install -m 644 README.md $(DESTDIR)$(DOCDIR)
 
 uninstall:
-	rm -f $(patsubst $(BIN)/%,$(DESTDIR)$(BINDIR)/%,$(PROGS))
+	rm -f $(patsubst $(BIN)/%,$(DESTDIR)$(BINDIR)/%,$(PROGS)) \
+	    $(DESTDIR)$(SBINDIR)/iobs-supervise
 	for p in $(MANS); do \
 		rm -f $(DESTDIR)$(MANDIR)/man$${p##*.}/$${p#man/}; done
+	rm -f $(patsubst %,$(DESTDIR)$(UNITDIR)/%,$(UNITS)) \
+	    $(DESTDIR)$(SYSCONFDIR)/logrotate.d/iobserver \
+	    $(DESTDIR)$(DOCDIR)/examples/iobserverrc.example \
+	    $(DESTDIR)$(DOCDIR)/README.md
+	-rmdir $(DESTDIR)$(DOCDIR)/examples $(DESTDIR)$(DOCDIR)
 
 clean:
 	rm -rf build build-san build-fuzz build-vg bin bin-san bin-fuzz bin-vg

@@ -1,13 +1,17 @@
 #!/bin/bash
 # Benchmarks iobs-mirror side by side with rsync -a and lsyncd, on tmpfs:
-# initial sync of a 20,000-file tree, no-op restart, storm end to an
-# exact copy, latency of one small write, rename of a 1 GB directory.
-# BENCH_MB=200 makes the renamed directory smaller.
+# initial sync of a 20,000-file tree, and of a cp -al tree of 20,000
+# hard-linked files (against rsync -aH), no-op restart, storm end to an
+# exact copy, latency of one small write, rename of a 1 GB directory,
+# dbench (4 clients) end to an exact copy, records applied per second.
+# BENCH_MB=200 makes the renamed directory smaller; BENCH_DBENCH_S the
+# dbench run shorter (default 20 s), 0 skips it.
 set -eu
 
 here=$(cd "$(dirname "$0")/.." && pwd)
 BIN=${IOBS_BIN:-$here/bin}
 MB=${BENCH_MB:-1024}
+DBENCH_S=${BENCH_DBENCH_S:-20}
 W=$(mktemp -d /dev/shm/iobs-bench.XXXXXX)
 PIDS=()
 cleanup() {
@@ -70,7 +74,11 @@ wait_equal() {
 	while :; do
 		if "$BIN/treecmp" -q "$1" "$2"; then ms "$t0"; return; fi
 		el=$(ms "$t0")
-		[ "$el" -gt "$3" ] && { echo "never(>${3})"; return; }
+		if [ "$el" -gt "$3" ]; then
+			echo "never(>${3})"
+			"$BIN/treecmp" "$1" "$2" | head -5 >&2 || true
+			return
+		fi
 	done
 }
 
@@ -104,6 +112,16 @@ t=$(t_now); start_lsyncd "$W/tree" "$W/l1" "$W/l1.log"; l_noop=$(ms "$t")
 stop_pid "$LSYNCD_PID"
 row "no-op restart (ms)" "$i_noop" "$r_noop" "$l_noop" "$(ratio "$i_noop" "$r_noop")"
 rm -rf "$W/m1" "$W/r1" "$W/l1"
+
+# 2b. Initial sync of a cp -al tree: 20,000 files with two names each.
+mkdir "$W/hl"
+cp -a "$W/tree" "$W/hl/orig"
+cp -al "$W/hl/orig" "$W/hl/copy"
+t=$(t_now); init_stream "$W/hl" | "$BIN/iobs-mirror" "$W/mh"; i_hl=$(ms "$t")
+t=$(t_now); rsync -aH "$W/hl/" "$W/rh/"; r_hl=$(ms "$t")
+"$BIN/treecmp" -q -H "$W/hl" "$W/mh" || echo "bench: iobs-mirror links differ!" >&2
+row "cp -al tree, 20k x 2 links (ms)" "$i_hl" "$r_hl (-aH)" "-" "$(ratio "$i_hl" "$r_hl")"
+rm -rf "$W/hl" "$W/mh" "$W/rh"
 
 # 3. Storm end to an exact copy (2,000 changes, 3 seeds).
 mkdir -p "$W/s" "$W/out" "$W/ms" "$W/rs" "$W/ls"
@@ -169,3 +187,59 @@ stop_pid "$WATCH_PID"; stop_pid "$MIRROR_PID"
     l_bytes=0 || l_bytes=$((MB << 20))
 row "rename ${MB} MB dir (ms)" "$i_ren" "$r_ren" "$l_ren" "$(ratio "$i_ren" "$r_ren")"
 row "  bytes copied by rename" "$i_bytes" "$((MB << 20))" "$l_bytes" ""
+
+# 6. dbench in the source, then time to an exact copy; the stream of
+# the first run is replayed into a mirror for records applied per second.
+[ "$DBENCH_S" -gt 0 ] || exit 0
+command -v dbench >/dev/null ||
+    { echo "bench: dbench missing: apt-get install -y dbench" >&2; exit 1; }
+LOADFILE=/usr/share/dbench/client.txt
+# dbench_iobs EVENTS: D_MS, ms from dbench's end until DEST equals the
+# source; the stream is kept in $W/dbench.stream.
+dbench_iobs() {
+	rm -rf "$W/ds" "$W/dm" "$W/wpipe" "$W/mpipe"
+	mkdir -p "$W/ds" "$W/dm"
+	mkfifo "$W/wpipe" "$W/mpipe"
+	"$BIN/iobs-mirror" "$W/dm" <"$W/mpipe" >/dev/null 2>"$W/mirror.err" &
+	MIRROR_PID=$!
+	PIDS+=("$MIRROR_PID")
+	tee "$W/dbench.stream" <"$W/wpipe" >"$W/mpipe" &
+	TEE_PID=$!
+	PIDS+=("$TEE_PID")
+	"$BIN/iobs-watch" ${1:+-e "$1"} "$W/ds" >"$W/wpipe" 2>/dev/null &
+	WATCH_PID=$!
+	PIDS+=("$WATCH_PID")
+	until "$BIN/treecmp" -q "$W/ds" "$W/dm"; do sleep 0.01; done
+	dbench -c "$LOADFILE" -D "$W/ds" -t "$DBENCH_S" 4 >/dev/null 2>&1
+	D_MS=$(wait_equal "$W/ds" "$W/dm" 60000)
+	stop_pid "$WATCH_PID"; stop_pid "$TEE_PID"; stop_pid "$MIRROR_PID"
+}
+dbench_iobs ""
+d_all=$D_MS
+nrec=$(grep -vc '^#' "$W/dbench.stream" || true)
+cp "$W/dbench.stream" "$W/replay.stream"
+dbench_iobs close_write,create,delete,move,attrib
+d_chg=$D_MS
+rm -rf "$W/ds" "$W/ls"
+mkdir -p "$W/ds" "$W/ls"
+start_lsyncd "$W/ds" "$W/ls" "$W/ls.log"
+dbench -c "$LOADFILE" -D "$W/ds" -t "$DBENCH_S" 4 >/dev/null 2>&1
+l_db=$(
+	t=$(t_now)
+	for i in $(seq 6000); do
+		# lsyncd's rsync mode keeps no modes: equal contents will do.
+		if diff -rq "$W/ds" "$W/ls" >/dev/null 2>&1; then
+			ms "$t"; exit
+		fi
+		sleep 0.01
+	done
+	echo "never(>60000)"
+)
+stop_pid "$LSYNCD_PID"
+row "dbench ${DBENCH_S}s end -> equal (ms)" "$d_all" "" "$l_db" ""
+row "  changes only (-e close_write,..)" "$d_chg" "" "" ""
+# Replayed against the tree as dbench left it, into a copy of it.
+cp -a "$W/ds" "$W/rp"
+t=$(t_now); "$BIN/iobs-mirror" "$W/rp" <"$W/replay.stream" 2>/dev/null; rp=$(ms "$t")
+row "records applied per second" "$(awk -v n="$nrec" -v t="$rp" 'BEGIN { printf "%d", t ? n * 1000 / t : 0 }')" "" "" ""
+echo "  ($nrec records of a dbench stream replayed in $rp ms)"

@@ -27,6 +27,17 @@ iobs_usage(FILE *f, const char *synopsis)
 	} while (nl != NULL);
 }
 
+int
+iobs_check_mode(int *argc, char ***argv)
+{
+	if (*argc < 2 || strcmp((*argv)[1], "--check") != 0)
+		return 0;
+	(*argv)[1] = (*argv)[0];
+	(*argv)++;
+	(*argc)--;
+	return 1;
+}
+
 void
 iobs_help_version(int argc, char *argv[], const char *synopsis)
 {

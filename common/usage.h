@@ -17,4 +17,12 @@ void	 iobs_usage(FILE *f, const char *synopsis);
  */
 void	 iobs_help_version(int argc, char *argv[], const char *synopsis);
 
+/*
+ * The plugin check, iobs-supervise's question to a tool before it runs
+ * it: when argv[1] is --check, takes it out of argv and returns 1. The
+ * tool then parses the rest as at run time and exits 0 when it would
+ * start, or 2 with one line on standard error; it reads no input.
+ */
+int	 iobs_check_mode(int *argc, char ***argv);
+
 #endif

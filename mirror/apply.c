@@ -1,7 +1,8 @@
 /*
- * From records to DEST operations: renames paired by cookie, lone
- * MOVED_FROMs that turn into deletes, files written without being
- * closed, renamed subtrees compared again once the stream is quiet.
+ * From records to DEST operations: the records read together coalesced
+ * per path, renames paired by cookie, lone MOVED_FROMs that turn into
+ * deletes, files written without being closed, renamed subtrees
+ * compared again once the stream is quiet.
  */
 #define _GNU_SOURCE
 
@@ -14,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "stream.h"
@@ -82,12 +84,37 @@ renamed(struct mirror *m, const char *from, const char *to)
 		}
 }
 
+/*
+ * A pair is a rename only when the source shows the old name gone and
+ * the new one there, in *tst; a record is a hint, never the truth.
+ */
+static int
+borne_out(struct mirror *m, const char *from, const char *to,
+    struct stat *tst)
+{
+	const char *name;
+	struct stat st;
+	int pfd, r, e;
+
+	pfd = src_parent(m, from, &name);
+	r = pfd != -1 ? fstatat(pfd, name, &st, AT_SYMLINK_NOFOLLOW) : -1;
+	e = errno;
+	dir_release(m, pfd);
+	if (r == 0 || !vanished(e))
+		return 0;	/* still there, or cannot tell */
+	if ((pfd = src_parent(m, to, &name)) == -1)
+		return 0;
+	r = fstatat(pfd, name, tst, AT_SYMLINK_NOFOLLOW);
+	dir_release(m, pfd);
+	return r == 0;
+}
+
 /* MOVED_FROM + MOVED_TO: a rename in DEST, no data copied. */
 static void
 rename_entry(struct mirror *m, const char *from, const char *to, int isdir)
 {
 	const char *oname, *nname;
-	struct stat st;
+	struct stat st, tst;
 	int opfd, npfd = -1, ok = 0;
 
 	memset(&st, 0, sizeof(st));
@@ -101,6 +128,12 @@ rename_entry(struct mirror *m, const char *from, const char *to, int isdir)
 		sync_path(m, to, SYNC_RECURSE);
 		return;
 	}
+	/* Not borne out: each path made as the source has it. */
+	if (!borne_out(m, from, to, &tst)) {
+		sync_path(m, from, SYNC_DELETE | SYNC_RECURSE);
+		sync_path(m, to, SYNC_DELETE | SYNC_RECURSE);
+		return;
+	}
 	if ((opfd = dest_parent(m, from, &oname, 0)) == -1 ||
 	    fstatat(opfd, oname, &st, AT_SYMLINK_NOFOLLOW) == -1) {
 		/* Not in DEST: copied instead; unreachable: deleted later. */
@@ -108,6 +141,9 @@ rename_entry(struct mirror *m, const char *from, const char *to, int isdir)
 			dest_error(m, "rename", from);
 		goto copy;
 	}
+	/* Another type than the source's new entry: not the same one. */
+	if ((st.st_mode & S_IFMT) != (tst.st_mode & S_IFMT))
+		goto gone;
 	if ((npfd = dest_parent(m, to, &nname, 1)) == -1) {
 		/*
 		 * The new directory is gone from the source already: a
@@ -161,6 +197,70 @@ out:
 	dir_release(m, npfd);
 }
 
+/*
+ * A path to make equal once every record already there has been read:
+ * many CLOSE_WRITEs of one file are one copy, a file created and
+ * deleted is nothing, as sync_path() looks at the source only then.
+ */
+static void
+queue(struct mirror *m, const char *rel, int how)
+{
+	struct pathset_entry *e;
+
+	if ((e = pathset_get(&m->pending, rel)) == NULL) {
+		e = pathset_add(&m->pending, rel, now_ms());
+		e->how = how;
+		return;
+	}
+	/* "Only metadata changed" holds only if every record says so. */
+	if (!(how & SYNC_META) || !(e->how & SYNC_META)) {
+		how &= ~SYNC_META;
+		e->how &= ~SYNC_META;
+	}
+	e->how |= how;
+}
+
+/* The paths waiting, in the order their first records came. */
+void
+apply_pending(struct mirror *m)
+{
+	struct pathset ps = m->pending;
+	size_t i;
+
+	if (ps.n == 0)
+		return;
+	memset(&m->pending, 0, sizeof(m->pending));
+	for (i = 0; i < ps.n; i++)
+		sync_path(m, ps.e[i].path, ps.e[i].how);
+	pathset_clear(&ps);
+}
+
+/*
+ * The records waiting are older than LAG_MS by the watcher's clock: the
+ * mirror is behind, and more of the backlog is worth a short wait, to
+ * be coalesced with them. On a quiet stream, a record is applied at
+ * once.
+ */
+int
+apply_lagging(struct mirror *m)
+{
+	struct timespec ts;
+
+	if (m->pending.n == 0)
+		return 0;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 -
+	    m->last_record > LAG_MS;
+}
+
+/* Enough read ahead: apply what is there before reading on. */
+int
+apply_batch_full(struct mirror *m)
+{
+	return m->pending.n >= BATCH_PATHS || (m->pending.n > 0 &&
+	    m->pending.e[0].first + BATCH_MS <= now_ms());
+}
+
 static void
 moved_to(struct mirror *m, const char *rel, uint32_t cookie, int isdir)
 {
@@ -191,25 +291,30 @@ apply_record(struct mirror *m, const struct iobs_record *r)
 
 	if (*rel == '/')
 		rel++;
+	m->last_record = (int64_t)r->time.tv_sec * 1000 +
+	    r->time.tv_usec / 1000;
 	/* The source directory's times changed, even if DEST needs nothing. */
 	if (r->mask & (IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO) &&
 	    *rel != '\0')
 		mark_parent(m, rel);
+	/* A rename moves what DEST has: the records before it go first. */
+	if (r->mask & (IN_MOVED_FROM | IN_MOVED_TO))
+		apply_pending(m);
 	if (r->mask & IN_MOVED_FROM)
 		moved_from(m, rel, r->cookie);
 	else if (r->mask & IN_MOVED_TO)
 		moved_to(m, rel, r->cookie, isdir);
 	else if (r->mask & IN_CLOSE_WRITE) {
 		pathset_del(&m->dirty_files, rel);
-		sync_path(m, rel, SYNC_CONTENT);
+		queue(m, rel, SYNC_CONTENT);
 	} else if (r->mask & IN_CREATE)
-		sync_path(m, rel, isdir ? SYNC_RECURSE : 0);
+		queue(m, rel, isdir ? SYNC_RECURSE : 0);
 	else if (r->mask & IN_DELETE)
-		sync_path(m, rel, SYNC_DELETE | SYNC_RECURSE);
+		queue(m, rel, SYNC_DELETE | SYNC_RECURSE);
 	else if (r->mask & IN_MODIFY)
 		pathset_add(&m->dirty_files, rel, now_ms());
 	else if (r->mask & IN_ATTRIB)
-		sync_path(m, rel, SYNC_META);
+		queue(m, rel, SYNC_META);
 }
 
 int
@@ -234,44 +339,6 @@ retry_due(const struct pathset_entry *e, int record)
 	if (wait > RETRY_MAX_MS)
 		wait = RETRY_MAX_MS;
 	return e->last + wait;
-}
-
-/* A path failed: remember it, or the whole tree when there are many. */
-void
-retry_add(struct mirror *m, const char *rel)
-{
-	if (m->retry.n >= RETRY_PATHS && pathset_get(&m->retry, rel) == NULL) {
-		pathset_clear(&m->retry);
-		rel = "";
-	}
-	pathset_add(&m->retry, rel, now_ms());
-}
-
-/* rel, or a directory above it, failed already and was reported. */
-int
-retry_known(struct mirror *m, const char *rel)
-{
-	char *copy, *slash;
-	int known = 0;
-
-	if (m->retrying != NULL && path_below(rel, m->retrying))
-		return 1;
-	if (m->retry.n == 0)
-		return 0;
-	if ((copy = strdup(rel)) == NULL)
-		err(1, "strdup");
-	for (;;) {
-		if (pathset_get(&m->retry, copy) != NULL) {
-			known = 1;
-			break;
-		}
-		if (copy[0] == '\0')
-			break;
-		slash = strrchr(copy, '/');
-		*(slash != NULL ? slash : copy) = '\0';
-	}
-	free(copy);
-	return known;
 }
 
 /*
@@ -395,6 +462,7 @@ apply_flush(struct mirror *m)
 {
 	char *rel;
 
+	apply_pending(m);
 	while (m->nmoves > 0)
 		move_expire(m, 0);
 	while (m->dirty_files.n > 0) {
@@ -406,10 +474,14 @@ apply_flush(struct mirror *m)
 	flush_dirs(m);
 }
 
-/* OVERFLOW or a new WATCH_INIT: a reconcile replaces all that. */
+/*
+ * OVERFLOW or a new WATCH_INIT: a reconcile replaces all that, records
+ * read before it and not applied yet included.
+ */
 void
 apply_reset(struct mirror *m)
 {
+	pathset_clear(&m->pending);
 	while (m->nmoves > 0)
 		move_drop(m, 0);
 	pathset_clear(&m->dirty_files);

@@ -58,18 +58,103 @@ copy_rw(int in, int out)
 	}
 }
 
-/* The data: a reflink, else copy_file_range(2), else read and write. */
+/* len bytes at off, the same offset in both. */
 static int
-copy_data(struct mirror *m, int in, int out, off_t size)
+copy_range(struct mirror *m, int in, int out, off_t off, off_t len)
 {
+	static char buf[256 * 1024];
+	off_t oin = off, oout = off;
+	ssize_t n, w;
+
+	while (len > 0 && m->cfr_ok) {
+		n = copy_file_range(in, &oin, out, &oout, len, 0);
+		if (n > 0) {
+			len -= n;
+			continue;
+		}
+		if (n == 0)
+			return 0;
+		if (errno == EINTR)
+			continue;
+		if (errno != EXDEV && errno != ENOSYS && errno != EINVAL &&
+		    errno != EOPNOTSUPP)
+			return -1;
+		m->cfr_ok = 0;
+	}
+	while (len > 0) {
+		n = pread(in, buf, len < (off_t)sizeof(buf) ? (size_t)len :
+		    sizeof(buf), oin);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return n;
+		for (w = 0; w < n;) {
+			ssize_t k = pwrite(out, buf + w, n - w, oout);
+
+			if (k == -1 && errno == EINTR)
+				continue;
+			if (k == -1)
+				return -1;
+			w += k;
+			oout += k;
+		}
+		oin += n;
+		len -= n;
+	}
+	return 0;
+}
+
+/*
+ * A file with holes: only its data is copied, extent by extent
+ * (SEEK_DATA, SEEK_HOLE), and the size set last, so that the holes are
+ * holes in DEST too. Returns 1 where the file system cannot tell.
+ */
+static int
+copy_sparse(struct mirror *m, int in, int out, off_t size)
+{
+	off_t data, hole, next;
+
+	for (data = 0; data < size; data = hole) {
+		if ((next = lseek(in, data, SEEK_DATA)) == -1) {
+			if (errno == ENXIO)
+				break;		/* a hole to the end */
+			return errno == EINVAL && data == 0 ? 1 : -1;
+		}
+		if ((data = next) >= size)
+			break;
+		if ((hole = lseek(in, data, SEEK_HOLE)) == -1)
+			return -1;
+		if (hole > size)
+			hole = size;
+		if (copy_range(m, in, out, data, hole - data) == -1)
+			return -1;
+	}
+	return ftruncate(out, size);
+}
+
+/*
+ * The data: a reflink, else the extents of a sparse file, else
+ * copy_file_range(2), else read and write.
+ */
+static int
+copy_data(struct mirror *m, int in, int out, const struct stat *sst)
+{
+	off_t size = sst->st_size;
 	ssize_t n;
 	off_t done = 0;
-	int first = 1;
+	int first = 1, r;
 
 	if (m->clone_ok) {
 		if (ioctl(out, FICLONE, in) == 0)
 			return 0;
 		m->clone_ok = 0;
+	}
+	/* Fewer blocks than the size needs: holes. */
+	if ((off_t)sst->st_blocks * 512 < size) {
+		if ((r = copy_sparse(m, in, out, size)) != 1)
+			return r;
+		if (lseek(in, 0, SEEK_SET) == -1)
+			return -1;
 	}
 	/*
 	 * Up to the size seen: what is written after that comes with
@@ -123,7 +208,7 @@ put_in_place(struct mirror *m, int dpfd, const char *tmp, const char *dname,
 	    renameat(dpfd, tmp, dpfd, dname) == -1))
 		return -1;
 	mark_parent(m, rel);
-	return 0;
+	return dest_fsync(m, dpfd);
 }
 
 /*
@@ -154,16 +239,23 @@ src_dir_open(int spfd, const char *name)
 	return open_source(spfd, name, O_DIRECTORY);
 }
 
-/* Owner, mode bits the umask kept out, and times of a new copy. */
+/*
+ * Owner, mode bits the umask kept out, attributes and times of a new
+ * copy out of in.
+ */
 static int
-file_meta(struct mirror *m, int out, const struct stat *sst)
+file_meta(struct mirror *m, int in, int out, const struct stat *sst)
 {
 	struct timespec ts[2];
 
 	if (m->o.owner && fchown(out, sst->st_uid, sst->st_gid) == -1)
 		return -1;
-	if ((m->o.owner || (sst->st_mode & 07000)) &&
-	    fchmod(out, sst->st_mode & 07777) == -1)
+	/* After the chown, which clears setuid and setgid. */
+	if ((m->o.owner || (dest_mode(m, sst) & 07000)) &&
+	    fchmod(out, dest_mode(m, sst)) == -1)
+		return -1;
+	/* After the chown, which clears a capability. */
+	if (xattr_copy(m, in, out) == -1)
 		return -1;
 	ts[0] = sst->st_atim;
 	ts[1] = sst->st_mtim;
@@ -192,8 +284,8 @@ copy_unnamed(struct mirror *m, int in, const struct stat *sst, int dpfd,
 			m->unnamed_ok = 0;
 		return -2;
 	}
-	if (copy_data(m, in, out, sst->st_size) == -1 ||
-	    file_meta(m, out, sst) == -1)
+	if (copy_data(m, in, out, sst) == -1 ||
+	    file_meta(m, in, out, sst) == -1 || dest_fsync(m, out) == -1)
 		goto fail;
 	if (linkat(out, "", dpfd, dname, AT_EMPTY_PATH) == -1) {
 		/* Not allowed: before Linux 6.10, or not as this user. */
@@ -214,7 +306,7 @@ copy_unnamed(struct mirror *m, int in, const struct stat *sst, int dpfd,
 		errno = save;
 		return -1;
 	}
-	return 0;
+	return dest_fsync(m, dpfd);
 fail:
 	save = errno;
 	close(out);
@@ -237,8 +329,8 @@ copy_unseen(struct mirror *m, int in, const struct stat *sst, int dpfd,
 	if ((out = openat(dpfd, dname, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
 	    sst->st_mode & 0777)) == -1)
 		return -2;
-	if (copy_data(m, in, out, sst->st_size) == -1 ||
-	    file_meta(m, out, sst) == -1) {
+	if (copy_data(m, in, out, sst) == -1 ||
+	    file_meta(m, in, out, sst) == -1 || dest_fsync(m, out) == -1) {
 		save = errno;
 		close(out);
 		goto fail;
@@ -267,8 +359,8 @@ copy_named(struct mirror *m, int in, const struct stat *sst, int dpfd,
 	if ((out = openat(dpfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
 	    sst->st_mode & 0777)) == -1)
 		return -1;
-	if (copy_data(m, in, out, sst->st_size) == -1 ||
-	    file_meta(m, out, sst) == -1)
+	if (copy_data(m, in, out, sst) == -1 ||
+	    file_meta(m, in, out, sst) == -1 || dest_fsync(m, out) == -1)
 		goto fail;
 	if (close(out) == -1) {
 		out = -1;

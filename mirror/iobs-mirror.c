@@ -4,6 +4,7 @@
  */
 #define _GNU_SOURCE
 
+#include <sys/file.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 
@@ -27,8 +28,8 @@
 #include "mirror.h"
 
 
-static const char synopsis[] = "[-fnov] [-m max-delete] [-r root] "
-    "[-x glob] dest";
+static const char synopsis[] = "[-AfnovX] [--fsync] [--no-owner] "
+    "[-m max-delete] [-r root] [-x glob] dest";
 
 static void __dead2
 usage(void)
@@ -72,14 +73,18 @@ parse_options(int argc, char *argv[], struct mirror_options *o, char *why,
     size_t whylen)
 {
 	static const struct option longopts[] = {
+		{ "acls",		no_argument,		NULL, 'A' },
 		{ "destination",	required_argument,	NULL, 'd' },
 		{ "dry-run",		no_argument,		NULL, 'n' },
 		{ "exclude",		required_argument,	NULL, 'x' },
 		{ "force",		no_argument,		NULL, 'f' },
+		{ "fsync",		no_argument,		NULL, 'S' },
 		{ "max-delete",		required_argument,	NULL, 'm' },
+		{ "no-owner",		no_argument,		NULL, 'O' },
 		{ "owner",		no_argument,		NULL, 'o' },
 		{ "root",		required_argument,	NULL, 'r' },
 		{ "verbose",		no_argument,		NULL, 'v' },
+		{ "xattrs",		no_argument,		NULL, 'X' },
 		{ NULL,			0,			NULL, 0 }
 	};
 	const char *errstr;
@@ -87,12 +92,16 @@ parse_options(int argc, char *argv[], struct mirror_options *o, char *why,
 
 	memset(o, 0, sizeof(*o));
 	o->max_delete = -1;
+	o->owner = -1;
 	/* 0, not 1: glibc then forgets the argv it parsed before. */
 	optind = 0;
 	opterr = 0;
-	while ((ch = getopt_long(argc, argv, ":d:fm:nor:vx:", longopts,
+	while ((ch = getopt_long(argc, argv, ":Ad:fm:nor:vXx:", longopts,
 	    NULL)) != -1) {
 		switch (ch) {
+		case 'A':
+			o->acls = 1;
+			break;
 		case 'd':
 			free(o->dest);
 			if ((o->dest = strdup(optarg)) == NULL)
@@ -112,8 +121,14 @@ parse_options(int argc, char *argv[], struct mirror_options *o, char *why,
 		case 'n':
 			o->dry_run = 1;
 			break;
+		case 'S':
+			o->fsync = 1;
+			break;
 		case 'o':
 			o->owner = 1;
+			break;
+		case 'O':
+			o->owner = 0;
 			break;
 		case 'r':
 			free(o->want_root);
@@ -124,6 +139,9 @@ parse_options(int argc, char *argv[], struct mirror_options *o, char *why,
 			break;
 		case 'x':
 			iobs_exclude_add(&o->exclude, optarg);
+			break;
+		case 'X':
+			o->xattrs = 1;
 			break;
 		default:	/* ':' or '?' */
 			iobs_getopt_error(ch, argv, why, whylen);
@@ -155,48 +173,18 @@ parse_options(int argc, char *argv[], struct mirror_options *o, char *why,
 		    o->want_root);
 		goto bad;
 	}
-	if (o->owner && geteuid() != 0) {
+	if (o->owner == 1 && geteuid() != 0) {
 		snprintf(why, whylen, "--owner: only root can give files "
 		    "their owners");
 		goto bad;
 	}
+	/* As rsync -a: root keeps owners unless told not to. */
+	if (o->owner == -1)
+		o->owner = geteuid() == 0;
 	return 0;
 bad:
 	options_free(o);
 	return -1;
-}
-
-/*
- * 1 when the directory st is path or one of its ancestors. A path that
- * does not exist yet is judged by the part of it that does.
- */
-static int
-is_ancestor(const struct stat *st, const char *path)
-{
-	char real[PATH_MAX], *copy, *slash;
-	struct stat cur;
-
-	if ((copy = strdup(path)) == NULL)
-		err(1, "strdup");
-	while (realpath(copy[0] ? copy : "/", real) == NULL) {
-		if (errno != ENOENT) {
-			free(copy);
-			return 0;
-		}
-		if ((slash = strrchr(copy, '/')) != NULL)
-			*slash = '\0';
-		else
-			strcpy(copy, ".");
-	}
-	free(copy);
-	for (;;) {
-		if (stat(real[0] ? real : "/", &cur) == 0 &&
-		    cur.st_dev == st->st_dev && cur.st_ino == st->st_ino)
-			return 1;
-		if (real[0] == '\0' || (slash = strrchr(real, '/')) == NULL)
-			return 0;
-		*slash = '\0';
-	}
 }
 
 /*
@@ -208,18 +196,22 @@ static int
 dest_check(struct mirror *m, int dfd, const char *dest, char *why,
     size_t whylen)
 {
-	struct stat sst, dst;
 	const char *shown = m->root[0] ? m->root : "/";
+	int fd, in;
 
-	if (fstat(m->sfd, &sst) == -1 || (dfd != -1 && fstat(dfd, &dst) == -1))
-		err(1, "fstat");
-	if (is_ancestor(&sst, dest)) {
+	/* Not made yet: judged by the part of its path that exists. */
+	if ((fd = dfd != -1 ? dfd : open_existing(dest)) == -1)
+		return 0;
+	in = dir_within(fd, m->sfd);
+	if (fd != dfd)
+		close(fd);
+	if (in) {
 		snprintf(why, whylen, "%s is inside the watched root %s: it "
 		    "would copy itself; choose a destination outside it", dest,
 		    shown);
 		return -1;
 	}
-	if (dfd != -1 && is_ancestor(&dst, shown)) {
+	if (dfd != -1 && dir_within(m->sfd, dfd)) {
 		snprintf(why, whylen, "the watched root %s is inside %s: "
 		    "mirroring would overwrite the source; choose another "
 		    "destination", shown, dest);
@@ -229,12 +221,12 @@ dest_check(struct mirror *m, int dfd, const char *dest, char *why,
 }
 
 /*
- * DEST opened, and made if it does not exist (not with --dry-run);
- * -1 with the reason in why and in *code the exit status it deserves
- * at start-up.
+ * DEST opened, and with make made if it does not exist (not with
+ * --dry-run); -1 with the reason in why and in *code the exit status it
+ * deserves at start-up, or 0 when it does not exist and make is 0.
  */
 static int
-dest_open(const struct mirror_options *o, char *why, size_t whylen,
+dest_open(const struct mirror_options *o, int make, char *why, size_t whylen,
     int *code)
 {
 	struct stat st;
@@ -242,6 +234,10 @@ dest_open(const struct mirror_options *o, char *why, size_t whylen,
 
 	if ((fd = open(o->dest, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) != -1)
 		return fd;
+	if (errno == ENOENT && !make) {
+		*code = 0;
+		return -1;
+	}
 	if (errno == ENOENT && !o->dry_run && mkdir(o->dest, 0700) == 0 &&
 	    (fd = open(o->dest, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) != -1)
 		return fd;
@@ -257,19 +253,134 @@ dest_open(const struct mirror_options *o, char *why, size_t whylen,
 	return -1;
 }
 
-/* The first WATCH_INIT: the root to follow, unless DEST is in it. */
-static void
-set_root(struct mirror *m, const char *path)
+/*
+ * One mirror per DEST: an exclusive lock on its directory, held while
+ * the descriptor is open. The DEST held already (held) is the same open
+ * directory, lock and all. -1 with the reason in why, and *fd closed.
+ */
+static int
+dest_lock(const struct mirror_options *o, int held, int *fd, char *why,
+    size_t whylen)
+{
+	struct stat a, b;
+
+	if (o->dry_run)
+		return 0;
+	if (held != -1 && fstat(held, &a) == 0 && fstat(*fd, &b) == 0 &&
+	    a.st_dev == b.st_dev && a.st_ino == b.st_ino) {
+		close(*fd);
+		if ((*fd = fcntl(held, F_DUPFD_CLOEXEC, 0)) == -1)
+			err(1, "fcntl");
+		return 0;
+	}
+	if (flock(*fd, LOCK_EX | LOCK_NB) == 0)
+		return 0;
+	if (errno == EWOULDBLOCK)
+		snprintf(why, whylen, "%s: another iobs-mirror is writing "
+		    "there; stop it, or choose another destination", o->dest);
+	else
+		snprintf(why, whylen, "%s: lock: %s", o->dest,
+		    strerror(errno));
+	close(*fd);
+	*fd = -1;
+	return -1;
+}
+
+/*
+ * At every WATCH_INIT the root is opened again and compared, by device
+ * and inode, with the one held: a different directory (the old one
+ * moved away, a new one made in its place) is a new source, checked
+ * against DEST as at start-up, with the empty-source guard at its
+ * first reconcile; the old one is never read again. Returns -1 when
+ * the root cannot be followed, fatal only at the first.
+ */
+static int
+open_root(struct mirror *m)
 {
 	char why[2 * PATH_MAX + 256];
-	const char *shown = path[0] ? path : "/";
+	const char *shown = m->root[0] ? m->root : "/";
+	struct stat st, held;
+	int fd, code;
 
-	m->root = root_name(path);
-	m->rootlen = strlen(m->root);
-	if ((m->sfd = open(shown, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
-		err(1, "%s", shown);
-	if (dest_check(m, m->dfd, m->o.dest, why, sizeof(why)) == -1)
+	why[0] = '\0';
+	if ((fd = open(shown, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1) {
+		if (!m->rooted)
+			err(1, "%s", shown);
+		warn("%s: the watched root cannot be opened; waiting for the "
+		    "next WATCH_INIT", shown);
+		goto drop;
+	}
+	if (fstat(fd, &st) == -1)
+		err(1, "fstat");
+	if (m->sfd != -1 && fstat(m->sfd, &held) == 0 &&
+	    held.st_dev == st.st_dev && held.st_ino == st.st_ino) {
+		close(fd);
+		return 0;
+	}
+	if (m->sfd != -1)
+		close(m->sfd);
+	m->sfd = fd;
+	m->guard_empty = 1;
+	/* Checked before it is made: never a new directory in the source. */
+	if (dest_check(m, m->dfd, m->o.dest, why, sizeof(why)) == 0 &&
+	    m->dfd == -1) {
+		if ((m->dfd = dest_open(&m->o, 1, why, sizeof(why), &code))
+		    == -1)
+			errx(code, "%s", why);
+		if (dest_lock(&m->o, -1, &m->dfd, why, sizeof(why)) == -1)
+			errx(1, "%s", why);
+		(void)dest_check(m, m->dfd, m->o.dest, why, sizeof(why));
+	}
+	if (why[0] == '\0') {
+		m->rooted = 1;
+		return 0;
+	}
+	if (!m->rooted)
 		errx(2, "%s", why);
+	warnx("%s; waiting for the next WATCH_INIT", why);
+drop:
+	m->rval = 1;
+	if (m->sfd != -1)
+		close(m->sfd);
+	m->sfd = -1;
+	return -1;
+}
+
+/*
+ * A reconcile, as every WATCH_INIT, new DEST or SIGHUP asks. Stopped
+ * for safety, it leaves DEST as it is, says why once, and is tried
+ * again on a timer (refusal_due) until the source is back or --force
+ * is given; the stream is read and applied meanwhile.
+ */
+static void
+guarded_reconcile(struct mirror *m)
+{
+	char why[2 * PATH_MAX + 256];
+
+	m->refused_last = now_ms();
+	if (reconcile(m, why, sizeof(why)) == 0) {
+		m->guard_empty = 0;
+		m->refused = 0;
+		return;
+	}
+	if (!m->refused) {
+		warnx("%s; trying again meanwhile", why);
+		m->refused = 1;
+		m->refused_first = m->refused_last;
+	}
+}
+
+/* When a reconcile stopped for safety is tried again: as a failed path. */
+static int64_t
+refusal_due(const struct mirror *m)
+{
+	int64_t wait = m->refused_last - m->refused_first;
+
+	if (wait < RETRY_MS)
+		wait = RETRY_MS;
+	if (wait > RETRY_MAX_MS)
+		wait = RETRY_MAX_MS;
+	return m->refused_last + wait;
 }
 
 /* The same --root, or none in both. */
@@ -288,12 +399,8 @@ same_root(const char *a, const char *b)
 static void
 resync(struct mirror *m)
 {
-	char why[2 * PATH_MAX + 256];
-
-	if (m->active && reconcile(m, why, sizeof(why)) == -1) {
-		warnx("%s", why);
-		m->rval = 1;
-	}
+	if (m->active)
+		guarded_reconcile(m);
 }
 
 /*
@@ -311,8 +418,9 @@ reconfigure(struct mirror *m)
 {
 	const char *key = getenv(IOBS_OPTIONS_ENV);
 	struct mirror_options o, old;
+	struct stat ost, nst;
 	char why[2 * PATH_MAX + 256], **argv;
-	int argc, rc, dfd = -1, olddfd, code;
+	int argc, rc, dfd = -1, olddfd, code, guard;
 
 	if (iobs_options_fetch(m->cache, &argc, &argv) != 0) {
 		resync(m);
@@ -333,7 +441,8 @@ reconfigure(struct mirror *m)
 	/* Checked before it is made: never a new directory in the source. */
 	if (m->sfd != -1 && dest_check(m, -1, o.dest, why, sizeof(why)) == -1)
 		goto bad;
-	if ((dfd = dest_open(&o, why, sizeof(why), &code)) == -1 ||
+	if ((dfd = dest_open(&o, 1, why, sizeof(why), &code)) == -1 ||
+	    dest_lock(&o, m->dfd, &dfd, why, sizeof(why)) == -1 ||
 	    (m->sfd != -1 && dest_check(m, dfd, o.dest, why, sizeof(why))
 	    == -1))
 		goto bad;
@@ -343,12 +452,24 @@ reconfigure(struct mirror *m)
 	m->dfd = dfd;
 	/* Another file system may allow what the old one did not. */
 	m->clone_ok = m->cfr_ok = m->unnamed_ok = 1;
+	guard = m->guard_empty;
+	/* A new DEST is guarded as a first one. */
+	if (olddfd == -1 || fstat(olddfd, &ost) == -1 ||
+	    fstat(dfd, &nst) == -1 || ost.st_dev != nst.st_dev ||
+	    ost.st_ino != nst.st_ino)
+		m->guard_empty = 1;
 	if (m->active && reconcile(m, why, sizeof(why)) == -1) {
 		m->o = old;
 		m->dfd = olddfd;
+		m->guard_empty = guard;
 		goto bad;
 	}
-	close(olddfd);
+	if (m->active) {
+		m->guard_empty = 0;
+		m->refused = 0;
+	}
+	if (olddfd != -1)
+		close(olddfd);
 	options_free(&old);
 	return;
 bad:
@@ -385,7 +506,7 @@ check_path(struct mirror *m, const char *path)
 static void
 lifecycle(struct mirror *m, const struct iobs_record *r)
 {
-	char why[2 * PATH_MAX + 256], *root = root_name(r->path);
+	char *root = root_name(r->path);
 	int ours = m->root != NULL && strcmp(root, m->root) == 0;
 
 	if (!ours && m->o.want_root != NULL &&
@@ -400,7 +521,8 @@ lifecycle(struct mirror *m, const struct iobs_record *r)
 			    "choose the one to follow with --root", r->path,
 			    m->root[0] ? m->root : "/");
 		}
-		set_root(m, root);
+		m->root = root_name(root);
+		m->rootlen = strlen(m->root);
 		ours = 1;
 	}
 	free(root);
@@ -409,12 +531,13 @@ lifecycle(struct mirror *m, const struct iobs_record *r)
 	switch (r->lifecycle) {
 	case IOBS_WATCH_INIT:
 		apply_reset(m);
-		m->active = 1;
-		if (reconcile(m, why, sizeof(why)) == -1)
-			errx(1, "%s", why);
+		m->active = open_root(m) == 0;
+		if (m->active)
+			guarded_reconcile(m);
 		break;
 	case IOBS_WATCH_DEAD:
-		apply_flush(m);
+		if (m->sfd != -1)
+			apply_flush(m);
 		m->active = 0;
 		break;
 	case IOBS_OVERFLOW:
@@ -423,6 +546,8 @@ lifecycle(struct mirror *m, const struct iobs_record *r)
 		m->active = 0;
 		break;
 	case IOBS_WATCH_RECONFIG:
+		/* The records before it are for the old options. */
+		apply_pending(m);
 		reconfigure(m);
 		break;
 	default:
@@ -472,8 +597,10 @@ signals(struct mirror *m, int sigfd)
 
 	while (read(sigfd, &si, sizeof(si)) == sizeof(si))
 		hup = 1;
-	if (hup)
+	if (hup) {
+		apply_pending(m);
 		reconfigure(m);
+	}
 }
 
 static void
@@ -483,6 +610,7 @@ run(struct mirror *m, int sigfd)
 	static struct iobs_reader rd;
 	struct pollfd pfd[2];
 	char *line;
+	int64_t due;
 	int ready, timeout;
 
 	iobs_reader_init(&rd, STDIN_FILENO);
@@ -493,10 +621,38 @@ run(struct mirror *m, int sigfd)
 	while (!rd.eof) {
 		while ((line = iobs_reader_next(&rd)) != NULL)
 			record(m, line, &rd);
-		/* Directory times once the input is drained. */
-		if (m->dirty_dirs.n > 0 && poll(pfd, 1, 0) == 0)
+		/*
+		 * Every record already there is read before any is applied,
+		 * for a while: an OVERFLOW among them makes those before it
+		 * moot, and one path written many times is copied once.
+		 * Behind the stream, more of it is waited for, briefly.
+		 * Nothing waiting, the timers come first.
+		 */
+		if (m->pending.n > 0 && !apply_batch_full(m) &&
+		    poll(pfd, 1, apply_lagging(m) ? LAG_WAIT_MS : 0) == 1) {
+			if (iobs_reader_fill(&rd) == -1)
+				err(1, "standard input");
+			continue;
+		}
+		apply_pending(m);
+		/*
+		 * Directory times once the input is drained, or every
+		 * BUSY_MS under a stream that never is (reads of the tree
+		 * are records too).
+		 */
+		if (m->dirty_dirs.n > 0 && (poll(pfd, 1, 0) == 0 ||
+		    m->dirs_flushed + BUSY_MS <= now_ms())) {
 			flush_dirs(m);
+			m->dirs_flushed = now_ms();
+		}
 		timeout = apply_timeout(m);
+		if (m->refused && m->active) {
+			due = refusal_due(m) - now_ms();
+			if (due < 0)
+				due = 0;
+			if (timeout == -1 || due < timeout)
+				timeout = (int)due;
+		}
 		if ((ready = poll(pfd, 2, timeout)) == -1) {
 			if (errno == EINTR)
 				continue;
@@ -509,11 +665,16 @@ run(struct mirror *m, int sigfd)
 		    iobs_reader_fill(&rd) == -1)
 			err(1, "standard input");
 		apply_timers(m, ready == 0);
+		if (m->refused && m->active && refusal_due(m) <= now_ms())
+			guarded_reconcile(m);
 	}
 	while ((line = iobs_reader_next(&rd)) != NULL)
 		record(m, line, &rd);
-	if (m->root != NULL)
+	if (m->sfd != -1)
 		apply_flush(m);
+	/* A refusal that still stands: DEST is not the copy it should be. */
+	if (m->refused)
+		m->rval = 1;
 	iobs_reader_free(&rd);
 }
 
@@ -523,15 +684,24 @@ main(int argc, char *argv[])
 	static struct mirror m;
 	const char *cachedir, *key;
 	char why[2 * PATH_MAX + 256];
-	int code, sigfd;
+	struct stat st;
+	int code, sigfd, check;
 
 	iobs_help_version(argc, argv, synopsis);
+	check = iobs_check_mode(&argc, &argv);
 	memset(&m, 0, sizeof(m));
 	m.sfd = -1;
+	m.walk.staged_fd = -1;
 	m.clone_ok = m.cfr_ok = m.unnamed_ok = 1;
 	if (parse_options(argc, argv, &m.o, why, sizeof(why)) == -1) {
 		warnx("%s", why);
 		usage();
+	}
+	if (check) {
+		if (stat(m.o.dest, &st) == 0 && !S_ISDIR(st.st_mode))
+			errx(2, "%s: not a directory", m.o.dest);
+		options_free(&m.o);
+		return 0;
 	}
 	/* Before anything slow, so that an early SIGHUP does not kill. */
 	sigfd = iobs_signalfd(SIGHUP, 0);
@@ -545,17 +715,28 @@ main(int argc, char *argv[])
 
 	/* Every mode is given explicitly, as the source has it. */
 	umask(0);
-	if ((m.dfd = dest_open(&m.o, why, sizeof(why), &code)) == -1)
+	/*
+	 * A pipe of 1 MiB, not 64 KiB, where allowed: more of a storm is
+	 * there to be read at once, and coalesced. Not a pipe: no matter.
+	 */
+	(void)fcntl(STDIN_FILENO, F_SETPIPE_SZ, BATCH_PIPE);
+	/* One that does not exist is made once the root is known. */
+	if ((m.dfd = dest_open(&m.o, 0, why, sizeof(why), &code)) == -1 &&
+	    code != 0)
 		errx(code, "%s", why);
+	if (m.dfd != -1 && dest_lock(&m.o, -1, &m.dfd, why, sizeof(why)) == -1)
+		errx(1, "%s", why);
 	run(&m, sigfd);
 
 	apply_free(&m);
+	links_clear(&m.links);
 	iobs_cache_close(m.cache);
 	options_free(&m.o);
 	free(m.root);
 	if (m.sfd != -1)
 		close(m.sfd);
-	close(m.dfd);
+	if (m.dfd != -1)
+		close(m.dfd);
 	close(sigfd);
 	return m.rval;
 }

@@ -12,6 +12,7 @@
 
 #include "cache.h"
 #include "exclude.h"
+#include "links.h"
 #include "pathset.h"
 
 /* A MOVED_FROM waiting for its MOVED_TO. */
@@ -21,13 +22,22 @@ struct move {
 	int64_t		 when;		/* ms, monotonic */
 };
 
+/* What a walk of the trees (reconcile.c) carries from entry to entry. */
+struct walk {
+	int		 reconciling;	/* a whole reconcile: names are fresh */
+	int		 staged_fd;	/* the directory filled under a */
+	const char	*staged_rel;	/* temporary name, and its place */
+};
+
 /* What the command line, or the options key in the cache, says. */
 struct mirror_options {
 	char		*dest;		/* as given */
 	char		*want_root;	/* --root, or NULL */
 	struct iobs_exclude exclude;
 	long long	 max_delete;	/* -1: no limit */
-	int		 force, dry_run, verbose, owner;
+	int		 force, dry_run, verbose, fsync;
+	int		 owner;		/* default: 1 for root, else 0 */
+	int		 xattrs, acls;	/* --xattrs, --acls */
 };
 
 struct mirror {
@@ -36,18 +46,28 @@ struct mirror {
 	char		*root;		/* source root, "" for "/"; NULL before WATCH_INIT */
 	size_t		 rootlen;
 	int		 sfd;		/* source root, or -1 */
+	int		 rooted;	/* a root was opened once */
 	int		 active;	/* between WATCH_INIT and WATCH_DEAD */
+	int		 guard_empty;	/* a new root or DEST: is the source empty? */
+	int		 refused;	/* a reconcile stopped for safety */
+	int64_t		 refused_first, refused_last;	/* ms, to try again */
 
 	struct iobs_cache *cache;	/* for IOBS_OPTIONS, or NULL */
 	int		 rval;
 
 	struct move	*moves;
 	size_t		 nmoves, movecap;
-	struct pathset	 dirty_dirs;	/* metadata to set after contents */
+	struct pathset	 pending;	/* records read, to apply at once */
+	int64_t		 last_record;	/* ms, wall clock: the newest's time */
+	struct pathset	 dirty_dirs;
+	int64_t		 dirs_flushed;	/* ms, monotonic: their last flush */	/* metadata to set after contents */
 	struct pathset	 dirty_files;	/* modified, not yet closed */
 	struct pathset	 verify;	/* subtrees to compare when quiet */
 	struct pathset	 retry;		/* failed: reported once, tried again */
 	const char	*retrying;	/* the path being tried again */
+
+	struct walk	 walk;
+	struct links	 links;		/* source inode -> names */
 
 	int		 clone_ok, cfr_ok;	/* FICLONE, copy_file_range */
 	int		 unnamed_ok;	/* O_TMPFILE, linkat(AT_EMPTY_PATH) */
@@ -73,8 +93,20 @@ struct mirror {
 #define RETRY_MS	1000	/* a failed path is tried again after this, */
 #define RETRY_MAX_MS	60000	/* doubling up to this, or at a record */
 #define RETRY_PATHS	4096	/* past this many, the whole tree is */
+#define BATCH_MS	1000	/* records read ahead at most this long, */
+#define BATCH_PATHS	65536	/* or for this many paths, then applied */
+#define BATCH_PIPE	(1 << 20)	/* bytes: stdin's pipe, where allowed */
+#define LAG_MS		100	/* records this old: the mirror is behind, */
+#define LAG_WAIT_MS	10	/* and waits this long for more to coalesce */
 
 int64_t	 now_ms(void);
+
+/*
+ * One way down: iobs-mirror.c reads records, apply.c turns them into
+ * paths to make equal, reconcile.c makes a subtree equal, sync.c one
+ * entry, and ops.c and copy.c are the primitives under a directory
+ * descriptor. No file calls one above it.
+ */
 
 /* ops.c: every change to DEST, below its directory descriptor. */
 int	 open_beneath(int dirfd, const char *path, int flags);
@@ -82,6 +114,7 @@ int	 src_parent(struct mirror *, const char *rel, const char **name);
 int	 dest_parent(struct mirror *, const char *rel, const char **name,
 	    int create);
 void	 dir_release(struct mirror *, int fd);
+int	 dir_writable(struct mirror *, int fd);
 int	 dest_remove(struct mirror *, int pfd, const char *name,
 	    const char *rel);
 int	 remove_tree(int pfd, const char *name);
@@ -90,14 +123,28 @@ int	 dest_mkdir(struct mirror *, int pfd, const char *name,
 	    const char *rel);
 int	 dest_meta(struct mirror *, int pfd, const char *name,
 	    const struct stat *sst, const struct stat *dst);
+mode_t	 dest_mode(const struct mirror *, const struct stat *sst);
 void	 dest_log(struct mirror *, int level, const char *what,
 	    const char *rel, const char *rel2);
 void	 dest_error(struct mirror *, const char *what, const char *rel);
 void	 src_error(struct mirror *, const char *what, const char *rel);
 int	 vanished(int);
+int	 dest_fsync(struct mirror *, int fd);
 void	 mark_parent(struct mirror *, const char *rel);
 char	*rel_join(const char *dir, const char *name);
 int	 rel_excluded(struct mirror *, const char *rel);
+void	 retry_add(struct mirror *, const char *rel);
+int	 retry_known(struct mirror *, const char *rel);
+
+/* contain.c */
+int	 dir_within(int inner, int outer);
+int	 open_existing(const char *path);
+
+/* xattr.c */
+int	 xattr_wanted(const struct mirror *);
+int	 xattr_copy(struct mirror *, int sfd, int dfd);
+int	 xattr_copy_at(struct mirror *, int spfd, const char *sname, int dpfd,
+	    const char *dname);
 
 /* copy.c */
 void	 tmp_name(struct mirror *, char *buf, size_t size);
@@ -113,26 +160,34 @@ int	 copy_symlink(struct mirror *, int spfd, const char *name,
 	    int dpfd, const char *rel, const struct stat *sst,
 	    const struct stat *dst);
 
-/* sync.c: make one DEST entry, or subtree, equal to the source. */
+/* sync.c: make one DEST entry equal to the source. */
 int	 sync_one(struct mirror *, int spfd, int dpfd, const char *name,
 	    const char *rel, const struct stat *sst, int how);
-int	 sync_path(struct mirror *, const char *rel, int how);
 void	 flush_dirs(struct mirror *);
+int	 link_sibling(struct mirror *, int dpfd, const char *name,
+	    const char *rel, const struct stat *sst, int how);
+void	 relink_siblings(struct mirror *, int dpfd, const char *name,
+	    const char *rel, const struct stat *sst);
 
-/* reconcile.c: -1 when stopped for safety, with the reason in why. */
+/*
+ * reconcile.c: a path, or a subtree, made equal; reconcile() is -1
+ * when stopped for safety, with the reason in why.
+ */
+int	 sync_path(struct mirror *, const char *rel, int how);
 int	 reconcile(struct mirror *, char *why, size_t whylen);
 void	 walk_tree(struct mirror *, int sdir, int ddir, const char *rel,
 	    void *deferred);
 
 /* apply.c: records to actions, and the timers. */
 void	 apply_record(struct mirror *, const struct iobs_record *);
+void	 apply_pending(struct mirror *);
+int	 apply_batch_full(struct mirror *);
+int	 apply_lagging(struct mirror *);
 int	 apply_timeout(struct mirror *);
 void	 apply_timers(struct mirror *, int idle);
 void	 apply_flush(struct mirror *);
 void	 apply_free(struct mirror *);
 void	 apply_reset(struct mirror *);
-void	 retry_add(struct mirror *, const char *rel);
-int	 retry_known(struct mirror *, const char *rel);
 int	 apply_wants(uint32_t);
 
 #endif

@@ -134,11 +134,47 @@ dir_release(struct mirror *m, int fd)
 }
 
 /*
+ * Not root, a DEST directory the source made read-only (0555) is made
+ * writable by its owner for the changes in it, as rsync does; the
+ * caller marks it, and flush_dirs gives it the source's mode back once
+ * they are done. 1 when it was made writable.
+ */
+int
+dir_writable(struct mirror *m, int fd)
+{
+	static uid_t euid = (uid_t)-1;
+	struct stat st;
+
+	if (euid == (uid_t)-1)
+		euid = geteuid();
+	if (euid == 0 || m->o.dry_run || fstat(fd, &st) == -1 ||
+	    st.st_uid != euid || (st.st_mode & 0300) == 0300)
+		return 0;
+	return fchmod(fd, (st.st_mode & 07777) | 0300) == 0;
+}
+
+static int
+dest_parent_open(struct mirror *m, const char *rel, const char **name,
+    int create);
+
+/*
  * DEST's directory for rel; with create, the missing or wrong
- * directories on the way are made again from the source's.
+ * directories on the way are made again from the source's. It is
+ * writable, for a while, if it can be made so.
  */
 int
 dest_parent(struct mirror *m, const char *rel, const char **name, int create)
+{
+	int fd = dest_parent_open(m, rel, name, create);
+
+	if (fd != -1 && dir_writable(m, fd))
+		mark_parent(m, rel);
+	return fd;
+}
+
+static int
+dest_parent_open(struct mirror *m, const char *rel, const char **name,
+    int create)
 {
 	char *copy, *p, *c, *prefix;
 	struct stat st;
@@ -233,6 +269,7 @@ int
 remove_tree(int pfd, const char *name)
 {
 	struct dirent *de;
+	struct stat st;
 	DIR *d;
 	int fd, rv = 0;
 
@@ -247,6 +284,9 @@ remove_tree(int pfd, const char *name)
 	if ((fd = openat(pfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
 	    O_CLOEXEC)) == -1)
 		return -1;
+	/* Read-only, it is emptied all the same: it goes. */
+	if (fstat(fd, &st) == 0 && (st.st_mode & 0300) != 0300)
+		(void)fchmod(fd, (st.st_mode & 07777) | 0300);
 	if ((d = fdopendir(fd)) == NULL) {
 		close(fd);
 		return -1;
@@ -303,6 +343,22 @@ same_time(const struct timespec *a, const struct timespec *b)
 }
 
 /*
+ * The mode bits DEST gives an entry of stat sst: the source's, less
+ * setuid and setgid on anything but a directory whose owner is not
+ * kept (as cp(1)): a copy owned by the mirror's user must not run as
+ * that user.
+ */
+mode_t
+dest_mode(const struct mirror *m, const struct stat *sst)
+{
+	mode_t mode = sst->st_mode & 07777;
+
+	if (!m->o.owner && !S_ISDIR(sst->st_mode))
+		mode &= ~(mode_t)06000;
+	return mode;
+}
+
+/*
  * Mode, owner and times of name as the source's, or of pfd itself when
  * name is NULL; dst is DEST's stat when known, to skip what is equal
  * already.
@@ -329,10 +385,11 @@ dest_meta(struct mirror *m, int pfd, const char *name,
 	    AT_SYMLINK_NOFOLLOW) : fchown(pfd, sst->st_uid,
 	    sst->st_gid)) == -1)
 		return -1;
-	if (!islink && ((dst->st_mode & 07777) != (sst->st_mode & 07777) ||
+	/* A chown cleared setuid and setgid: set them again. */
+	if (!islink && ((dst->st_mode & 07777) != dest_mode(m, sst) ||
 	    (m->o.owner && (dst->st_mode & 06000))) &&
-	    (name != NULL ? fchmodat(pfd, name, sst->st_mode & 07777,
-	    AT_SYMLINK_NOFOLLOW) : fchmod(pfd, sst->st_mode & 07777)) == -1)
+	    (name != NULL ? fchmodat(pfd, name, dest_mode(m, sst),
+	    AT_SYMLINK_NOFOLLOW) : fchmod(pfd, dest_mode(m, sst))) == -1)
 		return -1;
 	/* Reading DEST moves its atimes: only a new mtime sets both. */
 	if (!same_time(&dst->st_mtim, &sst->st_mtim)) {
@@ -343,6 +400,22 @@ dest_meta(struct mirror *m, int pfd, const char *name,
 			return -1;
 	}
 	return 0;
+}
+
+/*
+ * --fsync: a file's data, or a directory's entries, on the disk before
+ * the next step, for a DEST that may lose power.
+ */
+int
+dest_fsync(struct mirror *m, int fd)
+{
+	int r;
+
+	if (!m->o.fsync)
+		return 0;
+	while ((r = fsync(fd)) == -1 && errno == EINTR)
+		;
+	return r;
 }
 
 /* After a change in DEST, its directory's times are set again. */
@@ -396,8 +469,49 @@ dest_log(struct mirror *m, int level, const char *what, const char *rel,
 }
 
 /*
- * An error on base/rel, in one line, once: the path is tried again
- * (apply.c), and a failure of the same path, or of one below a path
+ * The set of failed paths, which apply.c tries again on its timer: a
+ * path failed, remembered, or the whole tree when there are many.
+ */
+void
+retry_add(struct mirror *m, const char *rel)
+{
+	if (m->retry.n >= RETRY_PATHS && pathset_get(&m->retry, rel) == NULL) {
+		pathset_clear(&m->retry);
+		rel = "";
+	}
+	pathset_add(&m->retry, rel, now_ms());
+}
+
+/* rel, or a directory above it, failed already and was reported. */
+int
+retry_known(struct mirror *m, const char *rel)
+{
+	char *copy, *slash;
+	int known = 0;
+
+	if (m->retrying != NULL && path_below(rel, m->retrying))
+		return 1;
+	if (m->retry.n == 0)
+		return 0;
+	if ((copy = strdup(rel)) == NULL)
+		err(1, "strdup");
+	for (;;) {
+		if (pathset_get(&m->retry, copy) != NULL) {
+			known = 1;
+			break;
+		}
+		if (copy[0] == '\0')
+			break;
+		slash = strrchr(copy, '/');
+		*(slash != NULL ? slash : copy) = '\0';
+	}
+	free(copy);
+	return known;
+}
+
+/*
+ * An error on base/rel, in one line, once: the path joins the failed
+ * set, and a failure of the same path, or of one below a path
  * that failed, is not reported again.
  */
 static void

@@ -92,6 +92,7 @@ pathset_add(struct pathset *ps, const char *path, int64_t now)
 	if ((e->path = strdup(path)) == NULL)
 		err(1, "strdup");
 	e->first = e->last = now;
+	e->how = 0;
 	h = hash(path, ps->nbuckets);
 	e->next = ps->bucket[h];
 	ps->bucket[h] = ++ps->n;

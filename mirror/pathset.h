@@ -12,6 +12,7 @@
 struct pathset_entry {
 	char		*path;
 	int64_t		 first, last;	/* ms: added, last touched */
+	int		 how;		/* SYNC_*, for records waiting */
 	size_t		 next;		/* hash chain, index + 1 */
 };
 

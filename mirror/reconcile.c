@@ -1,8 +1,9 @@
 /*
- * Reconcile: one walk of the source and DEST side by side, copying what
- * is new or differs, deleting what is gone, setting each directory's
- * metadata after its contents. Deletes may wait until the walk has
- * counted them, for --max-delete.
+ * A subtree made equal: one walk of the source and DEST side by side,
+ * copying what is new or differs, deleting what is gone, setting each
+ * directory's metadata after its contents; for one path a record names
+ * (sync_path), or the whole tree (reconcile), where deletes may wait
+ * until the walk has counted them, for --max-delete.
  */
 #define _GNU_SOURCE
 
@@ -36,23 +37,6 @@ struct delq {
 	size_t	  n, cap;
 	long long count;
 };
-
-/* Files with more than one link in the source, by inode. */
-struct link {
-	dev_t	 dev;
-	ino_t	 ino;
-	char	*rel;
-};
-
-static struct link *links;
-static size_t nlinks, linkcap;
-static int track_links;		/* only in a whole reconcile */
-
-/* The directory being filled under a temporary name, if any. */
-static struct {
-	int		 fd;
-	const char	*rel;		/* where it goes */
-} staged = { -1, NULL };
 
 static void	 walk_entry(struct mirror *, int, int, const struct name *,
 		    const char *, struct delq *, int);
@@ -88,24 +72,34 @@ names_free(struct names *ns)
 	free(ns->v);
 }
 
-/* The names in a directory that are not excluded, sorted. */
+/*
+ * The names in a directory that are not excluded, sorted. Only the end
+ * of the listing means there are no more: an error part-way (EIO from
+ * a failing disk) returns -1 with errno set and no names, so that
+ * nothing is taken for gone.
+ */
 static int
 list_dir(struct mirror *m, int fd, const char *rel, struct names *ns)
 {
 	struct dirent *de;
 	char *child;
 	DIR *d;
-	int dfd;
+	int dfd, save;
 
 	memset(ns, 0, sizeof(*ns));
 	if ((dfd = dup(fd)) == -1)
 		err(1, "dup");
 	if ((d = fdopendir(dfd)) == NULL) {
+		save = errno;
 		close(dfd);
+		errno = save;
 		return -1;
 	}
 	rewinddir(d);
-	while ((de = readdir(d)) != NULL) {
+	for (;;) {
+		errno = 0;
+		if ((de = readdir(d)) == NULL)
+			break;
 		if (strcmp(de->d_name, ".") == 0 ||
 		    strcmp(de->d_name, "..") == 0)
 			continue;
@@ -120,114 +114,24 @@ list_dir(struct mirror *m, int fd, const char *rel, struct names *ns)
 		}
 		names_add(ns, de->d_name, de->d_type);
 	}
+	save = errno;
 	closedir(d);
+	if (save != 0) {
+		names_free(ns);
+		memset(ns, 0, sizeof(*ns));
+		errno = save;
+		return -1;
+	}
 	if (ns->n > 0)
 		qsort(ns->v, ns->n, sizeof(*ns->v), cmp_names);
 	return 0;
 }
 
-static struct link *
-link_find(const struct stat *st)
-{
-	size_t i;
-
-	for (i = 0; i < nlinks; i++)
-		if (links[i].ino == st->st_ino && links[i].dev == st->st_dev)
-			return &links[i];
-	return NULL;
-}
-
 /*
- * Links fpfd/fname, the copy of the first name seen, as ddir/name:
- * straight to the name when DEST lacked it (how has SYNC_ABSENT), a
- * link being whole at once, else under a temporary name renamed over.
+ * name in DEST's ddir goes: at once, or with dq queued and counted with
+ * all it holds (a temporary an interrupted copy left too), for
+ * --max-delete.
  */
-static int
-link_first(struct mirror *m, int fpfd, const char *fname, int ddir,
-    const char *name, int how)
-{
-	char tmp[64];
-
-	if ((how & SYNC_ABSENT) && linkat(fpfd, fname, ddir, name, 0) == 0)
-		return 0;
-	tmp_name(m, tmp, sizeof(tmp));
-	if (linkat(fpfd, fname, ddir, tmp, 0) == -1)
-		return -1;
-	if (renameat(ddir, tmp, ddir, name) == -1) {
-		unlinkat(ddir, tmp, 0);
-		return -1;
-	}
-	return 0;
-}
-
-/*
- * DEST's directory of rel, the first copy of a file with other links,
- * even when that is the directory not in place yet.
- */
-static int
-first_parent(struct mirror *m, const char *rel, const char **name)
-{
-	const char *slash = strrchr(rel, '/');
-	int fd;
-
-	if (staged.rel != NULL && slash != NULL &&
-	    strlen(staged.rel) == (size_t)(slash - rel) &&
-	    strncmp(rel, staged.rel, slash - rel) == 0) {
-		if ((fd = dup(staged.fd)) == -1)
-			err(1, "dup");
-		*name = slash + 1;
-		return fd;
-	}
-	return dest_parent(m, rel, name, 0);
-}
-
-/*
- * A file with other links: the first seen is copied, the others are
- * linked to it in DEST. Returns 1 when linked.
- */
-static int
-hard_link(struct mirror *m, int ddir, const char *name, const char *rel,
-    const struct stat *sst, int how)
-{
-	struct link *l = link_find(sst);
-	struct stat first, cur;
-	const char *fname;
-	int fpfd, r = 0;
-
-	if (l == NULL) {
-		if (nlinks == linkcap) {
-			linkcap = linkcap ? linkcap * 2 : 64;
-			links = reallocarray(links, linkcap, sizeof(*links));
-			if (links == NULL)
-				err(1, "reallocarray");
-		}
-		links[nlinks].dev = sst->st_dev;
-		links[nlinks].ino = sst->st_ino;
-		if ((links[nlinks].rel = strdup(rel)) == NULL)
-			err(1, "strdup");
-		nlinks++;
-		return 0;
-	}
-	if (m->o.dry_run || (fpfd = first_parent(m, l->rel, &fname)) == -1)
-		return 0;
-	if (fstatat(fpfd, fname, &first, AT_SYMLINK_NOFOLLOW) == 0 &&
-	    S_ISREG(first.st_mode) && first.st_size == sst->st_size &&
-	    first.st_mtim.tv_sec == sst->st_mtim.tv_sec &&
-	    first.st_mtim.tv_nsec == sst->st_mtim.tv_nsec) {
-		if (!(how & SYNC_ABSENT) &&
-		    fstatat(ddir, name, &cur, AT_SYMLINK_NOFOLLOW) == 0 &&
-		    cur.st_ino == first.st_ino && cur.st_dev == first.st_dev)
-			r = 1;
-		else if (link_first(m, fpfd, fname, ddir, name, how) == 0) {
-			dest_log(m, 2, "link", rel, l->rel);
-			mark_parent(m, rel);
-			r = 1;
-		}
-	}
-	dir_release(m, fpfd);
-	return r;
-}
-
 static void
 delete_entry(struct mirror *m, int ddir, const char *name, const char *rel,
     struct delq *dq)
@@ -241,13 +145,67 @@ delete_entry(struct mirror *m, int ddir, const char *name, const char *rel,
 		}
 		if ((dq->rel[dq->n++] = strdup(rel)) == NULL)
 			err(1, "strdup");
-		/* Left by an interrupted copy: one, whatever it holds. */
-		dq->count += strncmp(name, TMP_PREFIX,
-		    strlen(TMP_PREFIX)) == 0 ? 1 : dest_count(ddir, name);
+		dq->count += dest_count(ddir, name);
 		return;
 	}
 	if (dest_remove(m, ddir, name, rel) == -1)
 		dest_error(m, "delete", rel);
+}
+
+/*
+ * The deletes a walk queued, done only when they are no more than
+ * --max-delete; an entry that was replaced by another type in the
+ * source is then made again. Returns -1, deleting nothing, when there
+ * are more.
+ */
+static int
+delq_apply(struct mirror *m, struct delq *dq)
+{
+	const char *name;
+	size_t i;
+	int pfd, over = dq->count > m->o.max_delete && dq->n > 0;
+
+	for (i = 0; i < dq->n; i++) {
+		if (!over && (pfd = dest_parent(m, dq->rel[i], &name, 0))
+		    != -1) {
+			if (dest_remove(m, pfd, name, dq->rel[i]) == -1)
+				dest_error(m, "delete", dq->rel[i]);
+			dir_release(m, pfd);
+			sync_path(m, dq->rel[i], SYNC_RECURSE);
+		}
+		free(dq->rel[i]);
+	}
+	free(dq->rel);
+	return over ? -1 : 0;
+}
+
+/* Deletes are counted for --max-delete, not done as they are met. */
+static int
+counted(const struct mirror *m)
+{
+	return m->o.max_delete >= 0 && !m->o.force;
+}
+
+/* The DT_* of an entry, from its listing or else its lstat. */
+static unsigned char
+entry_type(int dirfd, const struct name *e)
+{
+	struct stat st;
+
+	if (e->type != DT_UNKNOWN)
+		return e->type;
+	if (fstatat(dirfd, e->s, &st, AT_SYMLINK_NOFOLLOW) == -1)
+		return DT_UNKNOWN;
+	return IFTODT(st.st_mode);
+}
+
+/* Of another type in the source than in DEST, as far as can be told. */
+static int
+replaced(int sdir, const struct name *s, int ddir, const struct name *d)
+{
+	unsigned char st = entry_type(sdir, s), dt = entry_type(ddir, d);
+
+	return st != DT_UNKNOWN && dt != DT_UNKNOWN && st != dt;
 }
 
 /*
@@ -268,10 +226,14 @@ new_file(struct mirror *m, int sdir, int ddir, const char *name,
 		close(in);
 		return -1;
 	}
-	if (!(track_links && sst.st_nlink > 1 &&
-	    hard_link(m, ddir, name, rel, &sst, how)) &&
-	    copy_open(m, in, &sst, ddir, rel, how) == -1)
-		dest_error(m, "write", rel);
+	links_add(&m->links, sst.st_dev, sst.st_ino, rel);
+	if (sst.st_nlink == 1 ||
+	    link_sibling(m, ddir, name, rel, &sst, how) != 1) {
+		if (copy_open(m, in, &sst, ddir, rel, how) == -1)
+			dest_error(m, "write", rel);
+		else if (sst.st_nlink > 1 && !m->walk.reconciling)
+			relink_siblings(m, ddir, name, rel, &sst);
+	}
 	close(in);
 	return 0;
 }
@@ -314,8 +276,8 @@ walk_new_dir(struct mirror *m, int sdir, int ddir, const char *name,
 {
 	struct names src;
 	char tmp[64];
-	int sd, dd, fd = staged.fd;
-	const char *srel = staged.rel;
+	int sd, dd, fd = m->walk.staged_fd;
+	const char *srel = m->walk.staged_rel;
 
 	if ((sd = src_dir_open(sdir, name)) == -1) {
 		if (!vanished(errno))
@@ -331,19 +293,26 @@ walk_new_dir(struct mirror *m, int sdir, int ddir, const char *name,
 		close(sd);
 		return;
 	}
-	/* Unreadable, it is made empty, as walk_tree() would leave it. */
-	list_dir(m, sd, rel, &src);
-	staged.fd = dd;
-	staged.rel = rel;
+	/*
+	 * Unreadable, it is made empty, and the directory tried again
+	 * later: nothing in DEST to lose.
+	 */
+	if (list_dir(m, sd, rel, &src) == -1)
+		src_error(m, "list", rel);
+	m->walk.staged_fd = dd;
+	m->walk.staged_rel = rel;
 	walk_new_entries(m, sd, dd, rel, &src, dq, 1);
-	staged.fd = fd;
-	staged.rel = srel;
-	if (put_in_place(m, ddir, tmp, name, rel) == -1) {
+	m->walk.staged_fd = fd;
+	m->walk.staged_rel = srel;
+	if (dest_fsync(m, dd) == -1 ||
+	    put_in_place(m, ddir, tmp, name, rel) == -1) {
 		dest_error(m, "mkdir", rel);
 		remove_tree(ddir, tmp);
 	} else {
 		walk_new_entries(m, sd, dd, rel, &src, dq, 0);
-		if (dest_meta(m, dd, NULL, sst, NULL) == -1)
+		if (xattr_copy(m, sd, dd) == -1)
+			dest_error(m, "set attributes of", rel);
+		else if (dest_meta(m, dd, NULL, sst, NULL) == -1)
 			dest_error(m, "set times of", rel);
 		else
 			pathset_del(&m->dirty_dirs, rel);
@@ -370,9 +339,6 @@ walk_entry(struct mirror *m, int sdir, int ddir, const struct name *e,
 		return;
 	if (fstatat(sdir, name, &sst, AT_SYMLINK_NOFOLLOW) == -1)
 		return;		/* gone already: a record says so */
-	if (track_links && S_ISREG(sst.st_mode) && sst.st_nlink > 1 &&
-	    hard_link(m, ddir, name, rel, &sst, how))
-		return;
 	if (S_ISDIR(sst.st_mode) && (how & SYNC_ABSENT) && !m->o.dry_run) {
 		walk_new_dir(m, sdir, ddir, name, rel, &sst, dq);
 		return;
@@ -414,13 +380,19 @@ walk_tree(struct mirror *m, int sdir, int ddir, const char *rel,
 	char *child;
 	int c;
 
-	if (list_dir(m, sdir, rel, &src) == -1)
+	/* Skipped whole, nothing deleted, and tried again later. */
+	if (list_dir(m, sdir, rel, &src) == -1) {
+		src_error(m, "list", rel);
 		return;
+	}
 	if (list_dir(m, ddir, rel, &dst) == -1) {
-		dest_error(m, "read", rel);
+		dest_error(m, "list", rel);
 		names_free(&src);
 		return;
 	}
+	/* Read-only in DEST: writable while made equal, its mode back after. */
+	if (dir_writable(m, ddir))
+		pathset_add(&m->dirty_dirs, rel, 0);
 	while (i < src.n || j < dst.n) {
 		if (i == src.n)
 			c = 1;
@@ -429,7 +401,12 @@ walk_tree(struct mirror *m, int sdir, int ddir, const char *rel,
 		else
 			c = strcmp(src.v[i].s, dst.v[j].s);
 		child = rel_join(rel, c <= 0 ? src.v[i].s : dst.v[j].s);
-		if (c > 0)
+		/*
+		 * Replaced by another type, DEST's entry is a delete like
+		 * any other: counted, then made again.
+		 */
+		if (c > 0 || (c == 0 && deferred != NULL &&
+		    replaced(sdir, &src.v[i], ddir, &dst.v[j])))
 			delete_entry(m, ddir, dst.v[j].s, child, deferred);
 		else
 			walk_entry(m, sdir, ddir, &src.v[i], child, deferred,
@@ -445,15 +422,124 @@ walk_tree(struct mirror *m, int sdir, int ddir, const char *rel,
 }
 
 static void
-links_free(void)
+delete_path(struct mirror *m, const char *rel)
 {
-	size_t i;
+	struct stat st;
+	const char *name;
+	int dpfd;
 
-	for (i = 0; i < nlinks; i++)
-		free(links[i].rel);
-	free(links);
-	links = NULL;
-	nlinks = linkcap = 0;
+	links_del(&m->links, rel);
+	/* Not in DEST by any route: not by the safe one either. */
+	if (fstatat(m->dfd, rel, &st, AT_SYMLINK_NOFOLLOW) == -1 &&
+	    errno == ENOENT)
+		return;
+	if ((dpfd = dest_parent(m, rel, &name, 0)) == -1)
+		return;
+	if (dest_remove(m, dpfd, name, rel) == -1)
+		dest_error(m, "delete", rel);
+	dir_release(m, dpfd);
+}
+
+static void
+root_meta(struct mirror *m)
+{
+	pathset_add(&m->dirty_dirs, "", 0);
+}
+
+/*
+ * A walk a record asked for (a directory moved in, a subtree verified or
+ * tried again): its deletes count for --max-delete as a reconcile's do.
+ * Over it, nothing is deleted, and that is said once and tried again.
+ */
+static void
+walk_counted(struct mirror *m, int sdir, int ddir, const char *rel)
+{
+	struct delq dq;
+
+	if (!counted(m)) {
+		walk_tree(m, sdir, ddir, rel, NULL);
+		return;
+	}
+	memset(&dq, 0, sizeof(dq));
+	walk_tree(m, sdir, ddir, rel, &dq);
+	if (delq_apply(m, &dq) == 0)
+		return;
+	m->rval = 1;
+	if (!retry_known(m, rel))
+		warnx("%s%s%s: would delete %lld entries, more than "
+		    "--max-delete %lld: nothing deleted; check the source, "
+		    "then use --force", m->o.dest, rel[0] ? "/" : "", rel,
+		    dq.count, m->o.max_delete);
+	retry_add(m, rel);
+}
+
+/* Makes DEST's rel equal to the source's rel; how is SYNC_*. */
+int
+sync_path(struct mirror *m, const char *rel, int how)
+{
+	const char *sname, *dname;
+	struct stat sst;
+	int spfd, dpfd, sd, dd, r, serr;
+
+	if (rel_excluded(m, rel))
+		return 0;
+	if (rel[0] == '\0') {
+		if (how & SYNC_RECURSE)
+			walk_counted(m, m->sfd, m->dfd, "");
+		root_meta(m);
+		return 0;
+	}
+	/*
+	 * Absent through any route is absent through the safe one, which
+	 * never follows a symlink: one system call, not three, for the
+	 * many records of a storm whose files are gone already.
+	 */
+	spfd = -1;
+	if ((fstatat(m->sfd, rel, &sst, AT_SYMLINK_NOFOLLOW) == -1 &&
+	    errno == ENOENT) || (spfd = src_parent(m, rel, &sname)) == -1 ||
+	    fstatat(spfd, sname, &sst, AT_SYMLINK_NOFOLLOW) == -1) {
+		r = errno;
+		dir_release(m, spfd);
+		/* Unreadable is not gone: DEST keeps what it has. */
+		if (!vanished(r)) {
+			errno = r;
+			src_error(m, "read", rel);
+			return -1;
+		}
+		if (how & SYNC_DELETE)
+			delete_path(m, rel);
+		return 1;
+	}
+	if ((dpfd = dest_parent(m, rel, &dname, 1)) == -1) {
+		dir_release(m, spfd);
+		if (errno == ENOENT)
+			return 1;	/* the source's directory went */
+		dest_error(m, "open", rel);
+		return -1;
+	}
+	r = sync_one(m, spfd, dpfd, sname, rel, &sst, how);
+	if (r == 0 && S_ISDIR(sst.st_mode) && (how & SYNC_RECURSE) &&
+	    !m->o.dry_run) {
+		sd = src_dir_open(spfd, sname);
+		serr = errno;
+		dd = openat(dpfd, dname, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+		    O_CLOEXEC);
+		if (sd != -1 && dd != -1)
+			walk_counted(m, sd, dd, rel);
+		else if (sd == -1 && !vanished(serr)) {
+			errno = serr;
+			src_error(m, "read", rel);
+		} else if (dd == -1)
+			dest_error(m, "open", rel);
+		if (sd != -1)
+			close(sd);
+		if (dd != -1)
+			close(dd);
+		pathset_add(&m->dirty_dirs, rel, 0);
+	}
+	dir_release(m, spfd);
+	dir_release(m, dpfd);
+	return r;
 }
 
 static int
@@ -478,11 +564,12 @@ int
 reconcile(struct mirror *m, char *why, size_t whylen)
 {
 	struct delq dq;
-	const char *name;
-	size_t i;
-	int pfd;
 
-	if (!m->o.force && has_entries(m, m->sfd) == 0 &&
+	/*
+	 * Where an unmounted disk would show: a new root or DEST, not a
+	 * tree emptied while watched.
+	 */
+	if (m->guard_empty && !m->o.force && has_entries(m, m->sfd) == 0 &&
 	    has_entries(m, m->dfd) == 1) {
 		snprintf(why, whylen, "%s is empty but %s is not: refusing "
 		    "to delete everything in %s (is the source disk "
@@ -491,15 +578,12 @@ reconcile(struct mirror *m, char *why, size_t whylen)
 		return -1;
 	}
 	memset(&dq, 0, sizeof(dq));
-	track_links = 1;
-	walk_tree(m, m->sfd, m->dfd, "",
-	    m->o.max_delete >= 0 && !m->o.force ? &dq : NULL);
-	track_links = 0;
-	links_free();
-	if (dq.count > m->o.max_delete && dq.n > 0) {
-		for (i = 0; i < dq.n; i++)
-			free(dq.rel[i]);
-		free(dq.rel);
+	/* Every name is seen again: the table starts afresh. */
+	links_clear(&m->links);
+	m->walk.reconciling = 1;
+	walk_tree(m, m->sfd, m->dfd, "", counted(m) ? &dq : NULL);
+	m->walk.reconciling = 0;
+	if (delq_apply(m, &dq) == -1) {
 		snprintf(why, whylen, "%s: reconcile would delete %lld "
 		    "entries, more than --max-delete %lld: nothing deleted; "
 		    "check the source, then use --force", m->o.dest, dq.count,
@@ -507,15 +591,6 @@ reconcile(struct mirror *m, char *why, size_t whylen)
 		flush_dirs(m);
 		return -1;
 	}
-	for (i = 0; i < dq.n; i++) {
-		if ((pfd = dest_parent(m, dq.rel[i], &name, 0)) != -1) {
-			if (dest_remove(m, pfd, name, dq.rel[i]) == -1)
-				dest_error(m, "delete", dq.rel[i]);
-			dir_release(m, pfd);
-		}
-		free(dq.rel[i]);
-	}
-	free(dq.rel);
 	pathset_add(&m->dirty_dirs, "", 0);
 	flush_dirs(m);
 	return 0;

@@ -24,6 +24,165 @@ same_time(const struct timespec *a, const struct timespec *b)
 	return a->tv_sec == b->tv_sec && a->tv_nsec == b->tv_nsec;
 }
 
+/*
+ * DEST's directory of rel, another name of a file, even when that is
+ * the directory a walk fills under a temporary name.
+ */
+static int
+link_parent(struct mirror *m, const char *rel, const char **name)
+{
+	const char *slash = strrchr(rel, '/');
+	const char *srel = m->walk.staged_rel;
+	int fd;
+
+	if (srel != NULL && slash != NULL &&
+	    strlen(srel) == (size_t)(slash - rel) &&
+	    strncmp(rel, srel, slash - rel) == 0) {
+		if ((fd = dup(m->walk.staged_fd)) == -1)
+			err(1, "dup");
+		*name = slash + 1;
+		return fd;
+	}
+	return dest_parent(m, rel, name, 0);
+}
+
+/* A name from the table is a hint: the source says whether it holds. */
+static int
+src_is(struct mirror *m, const char *rel, const struct stat *sst)
+{
+	const char *name;
+	struct stat st;
+	int pfd, r;
+
+	if ((pfd = src_parent(m, rel, &name)) == -1)
+		return 0;
+	r = fstatat(pfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    st.st_ino == sst->st_ino && st.st_dev == sst->st_dev;
+	dir_release(m, pfd);
+	return r;
+}
+
+/*
+ * Links fpfd/fname as ddir/name: straight to the name when DEST lacks
+ * it, a link being whole at once, else under a temporary name renamed
+ * over, so that the name holds the old file or the new one.
+ */
+static int
+link_into(struct mirror *m, int fpfd, const char *fname, int ddir,
+    const char *name, int absent)
+{
+	char tmp[64];
+	int save;
+
+	if (absent && linkat(fpfd, fname, ddir, name, 0) == 0)
+		return dest_fsync(m, ddir);
+	tmp_name(m, tmp, sizeof(tmp));
+	if (linkat(fpfd, fname, ddir, tmp, 0) == -1)
+		return -1;
+	if (renameat(ddir, tmp, ddir, name) == -1) {
+		save = errno;
+		unlinkat(ddir, tmp, 0);
+		errno = save;
+		return -1;
+	}
+	return dest_fsync(m, ddir);
+}
+
+/*
+ * A file or symlink with other names: when DEST has one of them up to
+ * date, rel becomes a link to it, no data copied. Returns 1 when rel is, or now
+ * is, a name of that inode.
+ */
+int
+link_sibling(struct mirror *m, int dpfd, const char *name, const char *rel,
+    const struct stat *sst, int how)
+{
+	struct stat first, cur;
+	const char *fname;
+	char **v;
+	size_t n, i;
+	int fpfd, r = 0;
+
+	if (m->o.dry_run)
+		return 0;
+	n = links_names(&m->links, sst->st_dev, sst->st_ino, rel, &v);
+	for (i = 0; i < n && r == 0; i++) {
+		/* In a whole reconcile, every name was seen just now. */
+		if (!m->walk.reconciling && !src_is(m, v[i], sst)) {
+			links_del(&m->links, v[i]);
+			continue;
+		}
+		if ((fpfd = link_parent(m, v[i], &fname)) == -1)
+			continue;
+		if (fstatat(fpfd, fname, &first, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    (first.st_mode & S_IFMT) == (sst->st_mode & S_IFMT) &&
+		    first.st_size == sst->st_size &&
+		    same_time(&first.st_mtim, &sst->st_mtim)) {
+			if (!(how & SYNC_ABSENT) &&
+			    fstatat(dpfd, name, &cur, AT_SYMLINK_NOFOLLOW) == 0 &&
+			    cur.st_ino == first.st_ino &&
+			    cur.st_dev == first.st_dev)
+				r = 1;
+			else {
+				/* Tried or done, the directory changed. */
+				mark_parent(m, rel);
+				if (link_into(m, fpfd, fname, dpfd, name,
+				    how & SYNC_ABSENT) == 0) {
+					dest_log(m, 2, "link", rel, v[i]);
+					r = 1;
+				}
+			}
+		}
+		dir_release(m, fpfd);
+	}
+	links_free_names(v, n);
+	return r;
+}
+
+/*
+ * dpfd/name, rel, was just copied: its other names in the source, which
+ * inotify did not name, become links to the new copy, one at a time,
+ * each replaced whole.
+ */
+void
+relink_siblings(struct mirror *m, int dpfd, const char *name,
+    const char *rel, const struct stat *sst)
+{
+	struct stat nst, cur;
+	const char *sname;
+	char **v;
+	size_t n, i;
+	int spfd, absent;
+
+	if (m->o.dry_run)
+		return;
+	n = links_names(&m->links, sst->st_dev, sst->st_ino, rel, &v);
+	if (n == 0 || fstatat(dpfd, name, &nst, AT_SYMLINK_NOFOLLOW) == -1 ||
+	    S_ISDIR(nst.st_mode))
+		goto out;
+	for (i = 0; i < n; i++) {
+		if (!src_is(m, v[i], sst)) {
+			links_del(&m->links, v[i]);
+			continue;
+		}
+		/* Not in DEST yet: its own record, or walk, links it. */
+		if ((spfd = dest_parent(m, v[i], &sname, 0)) == -1)
+			continue;
+		absent = fstatat(spfd, sname, &cur, AT_SYMLINK_NOFOLLOW) == -1;
+		if (absent || (!S_ISDIR(cur.st_mode) &&
+		    (cur.st_ino != nst.st_ino || cur.st_dev != nst.st_dev))) {
+			mark_parent(m, v[i]);
+			if (link_into(m, dpfd, name, spfd, sname, absent) == 0)
+				dest_log(m, 2, "link", v[i], rel);
+			else
+				dest_error(m, "link", v[i]);
+		}
+		dir_release(m, spfd);
+	}
+out:
+	links_free_names(v, n);
+}
+
 static int
 sync_special(struct mirror *m, int dpfd, const char *name, const char *rel,
     const struct stat *sst, const struct stat *dst)
@@ -53,7 +212,7 @@ sync_one(struct mirror *m, int spfd, int dpfd, const char *name,
     const char *rel, const struct stat *sst, int how)
 {
 	struct stat dst;
-	int have, r;
+	int have, r, attrs = 1;
 
 	have = 0;
 	/* Listed as absent: a name taken since is met where it is made. */
@@ -85,17 +244,26 @@ sync_one(struct mirror *m, int spfd, int dpfd, const char *name,
 				dest_error(m, "mkdir", rel);
 				return -1;
 			}
-			return 0;
+			r = 0;
+			break;
 		}
 		r = dest_meta(m, dpfd, name, sst, &dst);
 		break;
 	case S_IFREG:
+		links_add(&m->links, sst->st_dev, sst->st_ino, rel);
+		if (sst->st_nlink > 1 && !(how & SYNC_CONTENT) &&
+		    link_sibling(m, dpfd, name, rel, sst, how) == 1) {
+			r = dest_meta(m, dpfd, name, sst, NULL);
+			break;
+		}
 		if (have && S_ISREG(dst.st_mode) && !(how & SYNC_CONTENT) &&
 		    dst.st_size == sst->st_size &&
 		    ((how & SYNC_META) || same_time(&dst.st_mtim, &sst->st_mtim))) {
 			r = dest_meta(m, dpfd, name, sst, &dst);
 			break;
 		}
+		/* A copy gets its attributes before it is in place. */
+		attrs = 0;
 		r = copy_file(m, spfd, name, dpfd, rel, how);
 		if (r == 1)
 			return 1;
@@ -103,107 +271,58 @@ sync_one(struct mirror *m, int spfd, int dpfd, const char *name,
 			src_error(m, "read", rel);
 			return -1;
 		}
+		/* A whole reconcile comes to the other names itself. */
+		if (r == 0 && sst->st_nlink > 1 && !m->walk.reconciling)
+			relink_siblings(m, dpfd, name, rel, sst);
 		break;
 	case S_IFLNK:
+		/* A symlink holds no attribute a user can set. */
+		attrs = 0;
+		/* cp -al links symlinks too: their names are one as well. */
+		links_add(&m->links, sst->st_dev, sst->st_ino, rel);
+		if (sst->st_nlink > 1 &&
+		    link_sibling(m, dpfd, name, rel, sst, how) == 1) {
+			r = dest_meta(m, dpfd, name, sst, NULL);
+			break;
+		}
 		r = copy_symlink(m, spfd, name, dpfd, rel, sst,
 		    have ? &dst : NULL);
 		if (r == 1)
 			return 1;
+		if (r == 0 && sst->st_nlink > 1 && !m->walk.reconciling)
+			relink_siblings(m, dpfd, name, rel, sst);
 		break;
-	case S_IFIFO:
 	case S_IFCHR:
 	case S_IFBLK:
+		/* Only root makes device nodes; nobody else gets them. */
+		if (geteuid() != 0)
+			goto not_copied;
+		/* FALLTHROUGH */
+	case S_IFIFO:
 		r = sync_special(m, dpfd, name, rel, sst, have ? &dst : NULL);
 		break;
 	default:
-		return 0;	/* sockets belong to a running program */
+		/*
+		 * A socket belongs to a running program: not copied, and
+		 * what DEST had under its name is gone from the source.
+		 */
+		goto not_copied;
 	}
 	if (r < 0) {
 		dest_error(m, "write", rel);
 		return -1;
 	}
-	return 0;
-}
-
-static void
-delete_path(struct mirror *m, const char *rel)
-{
-	const char *name;
-	int dpfd;
-
-	if ((dpfd = dest_parent(m, rel, &name, 0)) == -1)
-		return;
-	if (dest_remove(m, dpfd, name, rel) == -1)
-		dest_error(m, "delete", rel);
-	dir_release(m, dpfd);
-}
-
-static void
-root_meta(struct mirror *m)
-{
-	pathset_add(&m->dirty_dirs, "", 0);
-}
-
-/* Makes DEST's rel equal to the source's rel; how is SYNC_*. */
-int
-sync_path(struct mirror *m, const char *rel, int how)
-{
-	const char *sname, *dname;
-	struct stat sst;
-	int spfd, dpfd, sd, dd, r, serr;
-
-	if (rel_excluded(m, rel))
-		return 0;
-	if (rel[0] == '\0') {
-		if (how & SYNC_RECURSE)
-			walk_tree(m, m->sfd, m->dfd, "", NULL);
-		root_meta(m);
-		return 0;
-	}
-	if ((spfd = src_parent(m, rel, &sname)) == -1 ||
-	    fstatat(spfd, sname, &sst, AT_SYMLINK_NOFOLLOW) == -1) {
-		r = errno;
-		dir_release(m, spfd);
-		/* Unreadable is not gone: DEST keeps what it has. */
-		if (!vanished(r)) {
-			errno = r;
-			src_error(m, "read", rel);
-			return -1;
-		}
-		if (how & SYNC_DELETE)
-			delete_path(m, rel);
-		return 1;
-	}
-	if ((dpfd = dest_parent(m, rel, &dname, 1)) == -1) {
-		dir_release(m, spfd);
-		if (errno == ENOENT)
-			return 1;	/* the source's directory went */
-		dest_error(m, "open", rel);
+	if (attrs && xattr_copy_at(m, spfd, name, dpfd, name) == -1) {
+		dest_error(m, "set attributes of", rel);
 		return -1;
 	}
-	r = sync_one(m, spfd, dpfd, sname, rel, &sst, how);
-	if (r == 0 && S_ISDIR(sst.st_mode) && (how & SYNC_RECURSE) &&
-	    !m->o.dry_run) {
-		sd = src_dir_open(spfd, sname);
-		serr = errno;
-		dd = openat(dpfd, dname, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-		    O_CLOEXEC);
-		if (sd != -1 && dd != -1)
-			walk_tree(m, sd, dd, rel, NULL);
-		else if (sd == -1 && !vanished(serr)) {
-			errno = serr;
-			src_error(m, "read", rel);
-		} else if (dd == -1)
-			dest_error(m, "open", rel);
-		if (sd != -1)
-			close(sd);
-		if (dd != -1)
-			close(dd);
-		pathset_add(&m->dirty_dirs, rel, 0);
+	return 0;
+not_copied:
+	if (have && dest_remove(m, dpfd, name, rel) == -1) {
+		dest_error(m, "delete", rel);
+		return -1;
 	}
-	dir_release(m, spfd);
-	dir_release(m, dpfd);
-	return r;
+	return 0;
 }
 
 /* Sets the metadata of the directories whose contents changed. */

@@ -479,10 +479,11 @@ main(int argc, char *argv[])
 	struct options o;
 	const char *cachedir, *optkey;
 	char why[512];
-	int sfd;
+	int sfd, check;
 	size_t i;
 
 	iobs_help_version(argc, argv, synopsis);
+	check = iobs_check_mode(&argc, &argv);
 	memset(&s, 0, sizeof(s));
 	if (parse_options(argc, argv, &o, why, sizeof(why)) == -1) {
 		warnx("%s", why);
@@ -492,6 +493,10 @@ main(int argc, char *argv[])
 	if (scribe_clock_init(&s.clock, o.timefmt, o.utc) == -1)
 		errx(2, "--timefmt %s: the timestamp would be too long",
 		    o.timefmt);
+	if (check) {
+		scribe_clock_free(&s.clock);
+		return 0;
+	}
 
 	/* Before anything slow, so that an early SIGHUP does not kill. */
 	sfd = iobs_signalfd(SIGHUP, SIGINT, SIGTERM, 0);

@@ -248,13 +248,15 @@ canonical(const char *name)
 }
 
 static void
-add_warg(struct wconf *w, const char *fmt, const char *val)
+add_warg(struct wconf *w, int line, const char *fmt, const char *val)
 {
 	char *s;
 
 	if (asprintf(&s, fmt, val) == -1)
 		abort();
 	w->wargv = xreallocarray(w->wargv, w->nwargv + 1, sizeof(char *));
+	w->wline = xreallocarray(w->wline, w->nwargv + 1, sizeof(int));
+	w->wline[w->nwargv] = line;
 	w->wargv[w->nwargv++] = s;
 }
 
@@ -303,9 +305,11 @@ end_watch(struct parser *p)
 	if (w == NULL)
 		return 0;
 	p->w = NULL;
+	/* iObserver's own test config has such watches: not an error. */
 	if (p->plugins_line == 0)
-		return fail(p, w->line, "[[%s]]: no plugins (add plugins = "
-		    "scribe, for one)", w->path);
+		warning(p, w->line, "[[%s]]: no plugins; nothing runs for it "
+		    "(add plugins = scribe, for one)", w->path);
+	w->plugins_line = p->plugins_line ? p->plugins_line : w->line;
 	for (i = 0; i < p->nplugins; i++) {
 		const char *name = canonical(p->plugins[i]);
 
@@ -333,7 +337,7 @@ end_watch(struct parser *p)
 		if (strcmp(r->key, "exclude") == 0) {
 			n = split_list(r->val, &list);
 			for (j = 0; j < n; j++)
-				add_warg(w, "--exclude=%s", list[j]);
+				add_warg(w, r->line, "--exclude=%s", list[j]);
 			free(list);
 		} else if (strcmp(r->key, "events") == 0) {
 			n = split_list(r->val, &list);
@@ -347,7 +351,7 @@ end_watch(struct parser *p)
 						free(list);
 						return -1;
 					}
-				add_warg(w, "--event=%s", list[j]);
+				add_warg(w, r->line, "--event=%s", list[j]);
 			}
 			free(list);
 		} else if (strcmp(r->key, "recursive") == 0) {
@@ -355,7 +359,7 @@ end_watch(struct parser *p)
 				return fail(p, r->line, "recursive: %s: not "
 				    "yes or no", r->val);
 			if (!b)
-				add_warg(w, "%s", "--no-recursive");
+				add_warg(w, r->line, "%s", "--no-recursive");
 		} else if (strcmp(r->key, "buffer") == 0) {
 			n = strspn(r->val, "0123456789");
 			if (n == 0 || (r->val[n] != '\0' &&
@@ -363,7 +367,7 @@ end_watch(struct parser *p)
 			    r->val[n + 1] != '\0')))
 				return fail(p, r->line, "buffer: %s: not a "
 				    "size (try 64M)", r->val);
-			add_warg(w, "--buffer=%s", r->val);
+			add_warg(w, r->line, "--buffer=%s", r->val);
 		} else if (strcmp(r->key, "backend") == 0) {
 			if (strcmp(r->val, "auto") != 0 &&
 			    strcmp(r->val, "inotify") != 0 &&
@@ -371,12 +375,12 @@ end_watch(struct parser *p)
 			    strcmp(r->val, "poll") != 0)
 				return fail(p, r->line, "backend: %s: not auto, "
 				    "inotify, fanotify or poll", r->val);
-			add_warg(w, "--backend=%s", r->val);
+			add_warg(w, r->line, "--backend=%s", r->val);
 		} else if (strcmp(r->key, "interval") == 0) {
 			if (parse_seconds(r->val, 10, 86400000, &ms) == -1)
 				return fail(p, r->line, "interval: %s: not a "
 				    "time in seconds from 0.01", r->val);
-			add_warg(w, "--interval=%s", r->val);
+			add_warg(w, r->line, "--interval=%s", r->val);
 		} else if ((plugin = key_plugin(p, r->key, &rest)) != NULL) {
 			if (asprintf(&arg, "--%s=%s", rest, r->val) == -1)
 				abort();
@@ -388,6 +392,7 @@ end_watch(struct parser *p)
 			    sizeof(*w->popt));
 			w->popt[w->npopt].plugin = xstrdup(plugin);
 			w->popt[w->npopt].arg = arg;
+			w->popt[w->npopt].line = r->line;
 			w->npopt++;
 		} else if (strchr(r->key, '_') != NULL)
 			return fail(p, r->line, "%s: no plugin of this watch "
@@ -508,7 +513,7 @@ watch_key(struct parser *p, const char *key, char *val)
 	return 0;
 }
 
-enum section { S_NONE, S_GLOBAL, S_WATCHES, S_WATCH };
+enum section { SEC_NONE, S_GLOBAL, S_WATCHES, S_WATCH };
 
 static int
 section_line(struct parser *p, char *s, enum section *sec)
@@ -631,7 +636,7 @@ config_parse(FILE *f, const char *file, const char *plugin_dir,
     struct config *c, char *err, size_t errlen, char **warn)
 {
 	struct parser p;
-	enum section sec = S_NONE;
+	enum section sec = SEC_NONE;
 	size_t lineno = 0, len;
 	char *line, cwd[PATH_MAX];
 	int rc = 0;
@@ -665,8 +670,14 @@ config_parse(FILE *f, const char *file, const char *plugin_dir,
 		rc = fail(&p, lineno, "restart_delay_max is less than "
 		    "restart_delay");
 	clear_watch_keys(&p);
-	if (rc == -1)
+	if (rc == -1) {
+		/* Kept: status finds the running supervisor by it. */
+		char *state_dir = c->state_dir;
+
+		c->state_dir = NULL;
 		config_free(c);
+		c->state_dir = state_dir;
+	}
 	return rc;
 }
 
@@ -704,6 +715,7 @@ config_free(struct config *c)
 		for (j = 0; j < w->nwargv; j++)
 			free(w->wargv[j]);
 		free(w->wargv);
+		free(w->wline);
 		for (j = 0; j < w->npopt; j++) {
 			free(w->popt[j].plugin);
 			free(w->popt[j].arg);

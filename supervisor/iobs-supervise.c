@@ -26,11 +26,16 @@
 #include "watchlimit.h"
 #include "signals.h"
 #include "usage.h"
+
+#ifndef IOBS_CONFIG
+#define IOBS_CONFIG	"/etc/iobserver/iobserverrc"
+#endif
 #include "supervise.h"
 
 static const char synopsis[] =
-    "[-n] [-p plugin_dir] [-s state_dir] -c config\n"
-    "[-c config | -s state_dir] status\n"
+    "[-n] [-p plugin_dir] [-s state_dir] [-c config]\n"
+    "[-c config | -s state_dir] status [--json]\n"
+    "[-c config | -s state_dir] restart watch [plugin]\n"
     "[-c config | -s state_dir] cache command ...";
 
 static void __dead2
@@ -69,12 +74,14 @@ default_state_dir(void)
 
 /* Loads the config or exits 2 with its one error line. */
 static void
-load(struct super *s, int show_warnings)
+load(struct super *s, int show_warnings, int check)
 {
 	char errbuf[PATH_MAX + 256], *warns = NULL, *line, *p;
 
 	if (config_load(s->conf_file, s->plugin_dir_opt, &s->conf, errbuf,
-	    sizeof(errbuf), &warns) == -1)
+	    sizeof(errbuf), &warns) == -1 ||
+	    (check && config_check(&s->conf, errbuf, sizeof(errbuf), &warns)
+	    == -1))
 		errx(2, "%s", errbuf);
 	for (p = warns; show_warnings && (line = strsep(&p, "\n")) != NULL;)
 		if (*line != '\0')
@@ -90,10 +97,11 @@ shutdown_all(struct super *s, const char *why)
 	if (s->stopping)
 		return;
 	warnx("%s: stopping every pipeline", why);
+	notify_stopping(s);
 	s->stopping = 1;
 	for (p = s->pipes; p != NULL; p = next) {
 		next = p->next;
-		pipeline_stop(s, p, W_REMOVE);
+		pipeline_event(s, p, E_REMOVE);
 	}
 }
 
@@ -111,8 +119,12 @@ handle_signals(struct super *s)
 				pipeline_reaped(s, pid, status);
 			break;
 		case SIGHUP:
-			warnx("SIGHUP: reloading %s", s->conf_file);
-			reload_apply(s);
+			warnx("SIGHUP: reloading %s, reopening the logs",
+			    s->conf_file);
+			reload_apply(s, 1);
+			break;
+		case SIGUSR1:
+			restart_requests(s);
 			break;
 		default:
 			shutdown_all(s, si.ssi_signo == SIGINT ? "SIGINT" :
@@ -135,11 +147,12 @@ run(struct super *s)
 		now = now_ms();
 		pipeline_tick(s, now);
 		if (s->reload_at != 0 && s->reload_at <= now)
-			reload_apply(s);
+			reload_apply(s, 0);
 		if (s->stopping && s->pipes == NULL)
 			break;
+		notify_update(s);
 		for (n = 0, p = s->pipes; p != NULL; p = p->next)
-			n += 2;
+			n += 3;
 		if (n + 2 > cap) {
 			cap = n + 2;
 			if ((pfd = reallocarray(pfd, cap, sizeof(*pfd))) ==
@@ -151,9 +164,10 @@ run(struct super *s)
 		pfd[1].fd = s->ifd;
 		n = 2;
 		for (p = s->pipes; p != NULL; p = p->next) {
-			who[n] = who[n + 1] = p;
+			who[n] = who[n + 1] = who[n + 2] = p;
 			pfd[n++].fd = p->errfd;
 			pfd[n++].fd = p->readyfd;
+			pfd[n++].fd = p->statsfd;
 		}
 		for (i = 0; i < n; i++)
 			pfd[i].events = POLLIN;
@@ -168,12 +182,14 @@ run(struct super *s)
 			err(1, "poll");
 		}
 		/* Pipelines' descriptors first: signals may free them. */
-		for (i = 2; i < n; i += 2) {
+		for (i = 2; i < n; i += 3) {
 			p = who[i];
 			if (pfd[i].revents && p->errfd == pfd[i].fd)
 				pipeline_read_err(s, p);
 			if (pfd[i + 1].revents && p->readyfd == pfd[i + 1].fd)
 				pipeline_read_ready(s, p);
+			if (pfd[i + 2].revents && p->statsfd == pfd[i + 2].fd)
+				pipeline_read_stats(s, p);
 		}
 		if (pfd[1].revents & POLLIN)
 			reload_event(s);
@@ -184,20 +200,50 @@ run(struct super *s)
 	free(who);
 }
 
+/*
+ * Whoever can write in the state directory can feed options to the
+ * plugins through the cache, or take the pid file: as ssh does with
+ * its files, one not ours, or writable by others, is refused (exit 2).
+ * A directory that is not there is left to the caller.
+ */
+static void
+state_dir_trust(const char *dir)
+{
+	static const char *sub[] = { "", "/cache" };
+	struct stat st;
+	char path[PATH_MAX];
+	size_t i;
+
+	for (i = 0; i < 2; i++) {
+		snprintf(path, sizeof(path), "%s%s", dir, sub[i]);
+		if (lstat(path, &st) == -1) {
+			if (errno == ENOENT)
+				return;
+			err(1, "%s", path);
+		}
+		if (S_ISLNK(st.st_mode))
+			errx(2, "%s: a symbolic link; refusing it as a state "
+			    "directory (name the directory itself)", path);
+		if (!S_ISDIR(st.st_mode))
+			errx(2, "%s: not a directory", path);
+		if (st.st_uid != geteuid())
+			errx(2, "%s: owned by uid %u, not by uid %u; refusing "
+			    "it as a state directory (remove it, or give "
+			    "another with -s)", path, (unsigned)st.st_uid,
+			    (unsigned)geteuid());
+		if ((st.st_mode & 022) != 0)
+			errx(2, "%s: writable by group or others (mode %03o); "
+			    "refusing it as a state directory (chmod go-w "
+			    "it)", path, (unsigned)(st.st_mode & 0777));
+	}
+}
+
 static void
 state_dir_make(const char *dir)
 {
-	struct stat st;
-
 	if (mkdir(dir, 0700) == -1 && errno != EEXIST)
 		err(1, "%s", dir);
-	if (stat(dir, &st) == -1)
-		err(1, "%s", dir);
-	if (!S_ISDIR(st.st_mode))
-		errx(1, "%s: not a directory", dir);
-	if (st.st_uid == geteuid() && (st.st_mode & 077) != 0 &&
-	    chmod(dir, 0700) == -1)
-		err(1, "%s", dir);
+	state_dir_trust(dir);
 }
 
 static int
@@ -242,7 +288,7 @@ supervise(struct super *s)
 	/* Before the pid file says we run, SIGTERM must reach the loop. */
 	if (signal(SIGPIPE, SIG_IGN) == SIG_ERR)
 		err(1, "signal");
-	s->sfd = iobs_signalfd(SIGCHLD, SIGTERM, SIGINT, SIGHUP, 0);
+	s->sfd = iobs_signalfd(SIGCHLD, SIGTERM, SIGINT, SIGHUP, SIGUSR1, 0);
 	state_dir_make(s->state_dir);
 	/* Also before it: with no instance left, nothing is left behind. */
 	if ((s->ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC)) == -1) {
@@ -281,6 +327,7 @@ supervise(struct super *s)
 			    &s->conf.watch[i].plugin[j]);
 	}
 	setproctitle("supervising %s", s->conf_file);
+	notify_init();
 
 	run(s);
 
@@ -316,8 +363,9 @@ main(int argc, char *argv[], char *envp[])
 {
 	struct super s;
 	struct iobs_cache *c;
-	int ch, check = 0, rc;
-	char *state_opt = NULL;
+	int ch, check = 0, rc, json;
+	char *state_opt = NULL, errbuf[PATH_MAX + 256], *conf_err = NULL;
+	char *warns = NULL;
 
 	setproctitle_init(argc, argv, envp);
 	iobs_help_version(argc, argv, synopsis);
@@ -342,15 +390,26 @@ main(int argc, char *argv[], char *envp[])
 	}
 	argc -= optind;
 	argv += optind;
-	if (argc > 0 && strcmp(argv[0], "status") != 0 &&
-	    strcmp(argv[0], "cache") != 0)
+	json = argc == 2 && strcmp(argv[0], "status") == 0 &&
+	    strcmp(argv[1], "--json") == 0;
+	if (argc == 0 && s.conf_file == NULL)
+		s.conf_file = xstrdup(IOBS_CONFIG);
+	if ((argc > 0 && check) ||
+	    (argc > 0 && strcmp(argv[0], "status") == 0 && argc != 1 &&
+	    !json) ||
+	    (argc > 0 && strcmp(argv[0], "restart") == 0 &&
+	    (argc < 2 || argc > 3)) ||
+	    (argc == 1 && strcmp(argv[0], "cache") == 0) ||
+	    (argc > 0 && strcmp(argv[0], "status") != 0 &&
+	    strcmp(argv[0], "cache") != 0 && strcmp(argv[0], "restart") != 0))
 		usage();
-	if ((argc > 0 && check) || (argc == 0 && s.conf_file == NULL) ||
-	    (argc > 0 && strcmp(argv[0], "status") == 0 && argc != 1) ||
-	    (argc == 1 && strcmp(argv[0], "cache") == 0))
-		usage();
-	if (s.conf_file != NULL)
-		load(&s, argc == 0);
+	if (s.conf_file != NULL && argc == 0)
+		load(&s, 1, 1);
+	else if (s.conf_file != NULL && config_load(s.conf_file,
+	    s.plugin_dir_opt, &s.conf, errbuf, sizeof(errbuf), &warns) == -1)
+		/* What runs is still there to see: said, not fatal. */
+		conf_err = errbuf;
+	free(warns);
 	if (check) {
 		rc = 0;
 		goto done;
@@ -362,9 +421,16 @@ main(int argc, char *argv[], char *envp[])
 	else
 		s.state_dir = default_state_dir();
 	if (argc > 0) {
+		if (getenv(IOBS_CACHE_ENV) == NULL ||
+		    *getenv(IOBS_CACHE_ENV) == '\0')
+			state_dir_trust(s.state_dir);
 		c = open_cache_for(&s);
-		rc = argv[0][0] == 's' ? status_print(c) :
-		    cache_command(c, argc, argv);
+		if (argv[0][0] == 's')
+			rc = status_print(c, json, conf_err);
+		else if (argv[0][0] == 'r')
+			rc = restart_command(c, argc, argv);
+		else
+			rc = cache_command(c, argc, argv);
 		iobs_cache_close(c);
 	} else
 		rc = supervise(&s);

@@ -6,17 +6,8 @@
  * plugin holds up nobody else, and a restarted one starts from a
  * fresh WATCH_INIT.
  *
- * Behaviour is a small state × event table:
- *
- *	state     | start time   member exits   stop asked    deadline
- *	----------+---------------------------------------------------------
- *	DOWN      | spawn → UP   -              free/restart  -
- *	UP        | -            TERM watcher   TERM watcher  -
- *	          |              → STOPPING     → STOPPING
- *	STOPPING  | -            all gone →     (why may      TERM group,
- *	          |              DOWN/FAILED/   change)       later KILL it
- *	          |              freed
- *	FAILED    | -            -              free/restart  -
+ * A pipeline's life is the state × event table below, applied by one
+ * function, pipeline_event(); iobs-supervise(8) draws the same table.
  */
 #define _GNU_SOURCE
 #include <sys/prctl.h>
@@ -72,8 +63,8 @@ pipeline_add(struct super *s, const struct wconf *w,
 		p->wargv[i] = xstrdup(w->wargv[i]);
 	p->nwargv = w->nwargv;
 	p->opts = config_plugin_options(w, pl->name);
-	p->errfd = p->readyfd = -1;
-	p->state = P_DOWN;
+	p->errfd = p->readyfd = p->statsfd = -1;
+	p->state = S_DOWN;
 	p->deadline = now_ms();
 	p->delay = s->conf.restart_delay;
 	strlcpy(p->last, "-", sizeof(p->last));
@@ -92,6 +83,8 @@ pipeline_free(struct pipeline *p)
 		close(p->errfd);
 	if (p->readyfd != -1)
 		close(p->readyfd);
+	if (p->statsfd != -1)
+		close(p->statsfd);
 	free(p->path);
 	free(p->plugin);
 	free(p->exe);
@@ -134,7 +127,7 @@ move_fd(int from, int to)
  */
 static void
 child_setup(struct super *s, struct pipeline *p, pid_t parent, pid_t pgid,
-    int fd0, int fd1, int fd2, int fd3)
+    int fd0, int fd1, int fd2, int fd3, int fd4)
 {
 	sigset_t none;
 	char *key;
@@ -148,9 +141,14 @@ child_setup(struct super *s, struct pipeline *p, pid_t parent, pid_t pgid,
 	move_fd(fd0, 0);
 	move_fd(fd1, 1);
 	move_fd(fd2, 2);
+	/* fd4 out of fd3's way first. */
+	if (fd4 == 3 && (fd4 = dup(fd4)) == -1)
+		_exit(127);
 	if (fd3 != -1)
 		move_fd(fd3, 3);
-	closefrom(fd3 != -1 ? 4 : 3);
+	if (fd4 != -1)
+		move_fd(fd4, 4);
+	closefrom(fd4 != -1 ? 5 : fd3 != -1 ? 4 : 3);
 	key = options_key(p->plugin, p->path);
 	if (setenv("IOBS_CACHE", s->cache_dir, 1) == -1 ||
 	    setenv("IOBS_WATCH", p->path, 1) == -1 ||
@@ -175,12 +173,14 @@ exec_watcher(struct super *s, struct pipeline *p)
 
 	for (q = s->pipes; q != NULL; q = q->next)
 		nq++;
-	if ((argv = calloc(p->nwargv + nq + 5, sizeof(char *))) == NULL)
+	if ((argv = calloc(p->nwargv + nq + 6, sizeof(char *))) == NULL)
 		_exit(127);
 	argv[n++] = "iobs-watch";
 	argv[n++] = "--ready-fd=3";
+	argv[n++] = "--stats-fd=4";
 	for (q = s->pipes; q != NULL; q = q->next)
-		if (q != p && q->state == P_UP && q->ppid > 0 &&
+		if (q != p && (q->state == S_STARTING || q->state == S_UP) &&
+		    q->ppid > 0 &&
 		    strcmp(q->path, p->path) == 0 &&
 		    asprintf(&argv[n++], "--ignore-pid=%ld",
 		    (long)q->ppid) == -1)
@@ -243,7 +243,7 @@ spawn(struct super *s, struct pipeline *p)
 {
 	static int siblings_first;
 	struct pipeline *q;
-	int data[2], errp[2], ready[2], devnull;
+	int data[2], errp[2], ready[2], stats[2], devnull;
 	pid_t self = getpid();
 
 	errno = 0;
@@ -253,21 +253,21 @@ spawn(struct super *s, struct pipeline *p)
 	if (!siblings_first) {
 		siblings_first = 1;
 		for (q = s->pipes; q != NULL; q = q->next)
-			if (q != p && q->state == P_DOWN && !s->stopping &&
+			if (q != p && q->state == S_DOWN && !s->stopping &&
 			    q->deadline <= now_ms() &&
 			    strcmp(q->path, p->path) == 0)
-				spawn(s, q);
+				pipeline_event(s, q, E_START);
 		siblings_first = 0;
 	}
 	if ((devnull = open("/dev/null", O_RDWR | O_CLOEXEC)) == -1 ||
 	    pipe2(data, O_CLOEXEC) == -1 || pipe2(errp, O_CLOEXEC) == -1 ||
-	    pipe2(ready, O_CLOEXEC) == -1)
+	    pipe2(ready, O_CLOEXEC) == -1 || pipe2(stats, O_CLOEXEC) == -1)
 		err(1, "pipe");
 	if ((p->wpid = fork()) == -1)
 		err(1, "fork");
 	if (p->wpid == 0) {
 		child_setup(s, p, self, 0, devnull, data[1], errp[1],
-		    ready[1]);
+		    ready[1], stats[1]);
 		exec_watcher(s, p);
 	}
 	p->pgid = p->wpid;
@@ -276,7 +276,7 @@ spawn(struct super *s, struct pipeline *p)
 	if ((p->ppid = fork()) == -1)
 		err(1, "fork");
 	if (p->ppid == 0) {
-		child_setup(s, p, self, p->pgid, data[0], 1, errp[1], -1);
+		child_setup(s, p, self, p->pgid, data[0], 1, errp[1], -1, -1);
 		exec_plugin(p);
 	}
 	(void)setpgid(p->ppid, p->pgid);
@@ -285,51 +285,20 @@ spawn(struct super *s, struct pipeline *p)
 	close(data[1]);
 	close(errp[1]);
 	close(ready[1]);
+	close(stats[1]);
+	p->statsfd = stats[0];
+	fcntl(p->statsfd, F_SETFL, O_NONBLOCK);
 	p->errfd = errp[0];
 	p->readyfd = ready[0];
 	fcntl(p->errfd, F_SETFL, O_NONBLOCK);
 	fcntl(p->readyfd, F_SETFL, O_NONBLOCK);
-	p->state = P_UP;
-	p->ready = 0;
-	p->termed = p->killed = 0;
+	p->stop_stage = 0;
 	p->errlen = 0;
+	p->lasterr[0] = '\0';
 	p->started = now_ms();
 	p->since = time(NULL);
-	status_save(s, p);
 }
 
-void
-pipeline_stop(struct super *s, struct pipeline *p, enum pwhy why)
-{
-	switch (p->state) {
-	case P_DOWN:
-	case P_FAILED:
-		if (why == W_REMOVE)
-			unlink_pipeline(s, p);
-		else if (why == W_RESTART) {
-			p->state = P_DOWN;
-			p->nfails = 0;
-			p->delay = s->conf.restart_delay;
-			p->deadline = now_ms();
-			status_save(s, p);
-		}
-		return;
-	case P_UP:
-		p->state = P_STOPPING;
-		p->why = why;
-		/* Producer first: the plugin reads WATCH_DEAD, then EOF. */
-		if (p->wpid > 0)
-			kill(p->wpid, SIGTERM);
-		/* The group is signalled half-way, killed at the end. */
-		p->deadline = now_ms() + s->conf.stop_timeout / 2;
-		status_save(s, p);
-		return;
-	case P_STOPPING:
-		if (why > p->why)
-			p->why = why;
-		return;
-	}
-}
 
 static int
 group_empty(pid_t pgid)
@@ -344,36 +313,102 @@ drain_err(struct pipeline *p)
 		pipeline_read_err(NULL, p);
 }
 
-/* Every member is gone: what now depends on why it stopped. */
+/* Every member is reaped: its descriptors go too. */
 static void
-stopped(struct super *s, struct pipeline *p)
+close_fds(struct pipeline *p)
 {
-	int64_t now = now_ms(), since;
-	int i, n;
-
 	drain_err(p);
 	if (p->errfd != -1)
 		close(p->errfd);
 	if (p->readyfd != -1)
 		close(p->readyfd);
-	p->errfd = p->readyfd = -1;
-	p->ready = 0;
+	if (p->statsfd != -1)
+		close(p->statsfd);
+	p->errfd = p->readyfd = p->statsfd = -1;
 	p->pgid = 0;
-	if (p->why == W_REMOVE || s->stopping) {
-		unlink_pipeline(s, p);
-		return;
+	p->hup_pending = 0;
+}
+
+/*
+ * The actions. Each returns -1 for the table's next state, or the
+ * state it decides on (the table says which may), or FREED when the
+ * pipeline is gone.
+ */
+#define FREED	(-2)
+
+static int
+a_spawn(struct super *s, struct pipeline *p)
+{
+	spawn(s, p);
+	return p->wpid == 0 ? S_DOWN : -1;
+}
+
+static int
+a_ready(struct super *s, struct pipeline *p)
+{
+	(void)s;
+	if (p->hup_pending && p->wpid > 0)
+		kill(p->wpid, SIGHUP);
+	p->hup_pending = 0;
+	return -1;
+}
+
+static int
+a_hup(struct super *s, struct pipeline *p)
+{
+	(void)s;
+	if (p->wpid > 0)
+		kill(p->wpid, SIGHUP);
+	return -1;
+}
+
+/* Not ready yet: its watcher is told once it is. */
+static int
+a_hup_later(struct super *s, struct pipeline *p)
+{
+	(void)s;
+	p->hup_pending = 1;
+	return -1;
+}
+
+/* Producer first: the plugin reads WATCH_DEAD, then EOF. */
+static int
+a_term(struct super *s, struct pipeline *p)
+{
+	if (p->wpid > 0)
+		kill(p->wpid, SIGTERM);
+	/* The group is signalled half-way, killed at the end. */
+	p->stop_stage = 0;
+	p->deadline = now_ms() + s->conf.stop_timeout / 2;
+	return -1;
+}
+
+static int
+a_deadline(struct super *s, struct pipeline *p)
+{
+	if (p->stop_stage == 0) {
+		kill(-p->pgid, SIGTERM);
+		kill(-p->pgid, SIGCONT);
+		p->stop_stage = 1;
+		p->deadline = now_ms() + s->conf.stop_timeout -
+		    s->conf.stop_timeout / 2;
+	} else if (p->stop_stage == 1) {
+		warnx("%s %s: still running %g s after SIGTERM; killed",
+		    p->path, p->plugin, s->conf.stop_timeout / 1000.0);
+		kill(-p->pgid, SIGKILL);
+		p->stop_stage = 2;
 	}
-	p->state = P_DOWN;
-	if (p->why == W_RESTART) {
-		p->nfails = 0;
-		p->delay = s->conf.restart_delay;
-		/* At least restart_delay between two starts. */
-		p->deadline = p->started + s->conf.restart_delay;
-		if (p->deadline < now)
-			p->deadline = now;
-		status_save(s, p);
-		return;
-	}
+	return -1;
+}
+
+/* Crashed: back off, or fail past fail_limit. */
+static int
+a_backoff(struct super *s, struct pipeline *p)
+{
+	int64_t now = now_ms(), since;
+	int i, n;
+
+	close_fds(p);
 	if (now - p->started >= s->conf.restart_reset)
 		p->delay = s->conf.restart_delay;
 	memmove(p->fails + 1, p->fails, sizeof(p->fails) - sizeof(p->fails[0]));
@@ -385,36 +420,172 @@ stopped(struct super *s, struct pipeline *p)
 		if (p->fails[i] >= since)
 			n++;
 	if (n >= s->conf.fail_limit) {
-		p->state = P_FAILED;
 		warnx("%s %s: %s; failed %d times in %g s: left down until "
 		    "the next reload", p->path, p->plugin, p->last, n,
 		    s->conf.fail_window / 1000.0);
-	} else {
-		p->deadline = now + p->delay;
-		warnx("%s %s: %s; restart %u in %g s", p->path, p->plugin,
-		    p->last, p->restarts + 1, p->delay / 1000.0);
-		p->delay *= 2;
-		if (p->delay > s->conf.restart_delay_max)
-			p->delay = s->conf.restart_delay_max;
-		p->restarts++;
+		return S_FAILED;
 	}
-	status_save(s, p);
+	p->deadline = now + p->delay;
+	warnx("%s %s: %s; restart %u in %g s", p->path, p->plugin, p->last,
+	    p->restarts + 1, p->delay / 1000.0);
+	p->delay *= 2;
+	if (p->delay > s->conf.restart_delay_max)
+		p->delay = s->conf.restart_delay_max;
+	p->restarts++;
+	return -1;
 }
 
-static void
-check_stopped(struct super *s, struct pipeline *p)
+/* Exit 2, a usage or config error: starting again would not help. */
+static int
+a_fail(struct super *s, struct pipeline *p)
 {
-	if (p->state != P_STOPPING || p->wpid != 0 || p->ppid != 0)
-		return;
-	if (!group_empty(p->pgid)) {
-		/* Members of the plugin's own making outlived it. */
-		if (!p->killed) {
-			kill(-p->pgid, SIGKILL);
-			p->killed = 1;
-		}
-		return;
+	(void)s;
+	close_fds(p);
+	if (p->lasterr[0] != '\0') {
+		strlcat(p->last, ": ", sizeof(p->last));
+		strlcat(p->last, p->lasterr, sizeof(p->last));
 	}
-	stopped(s, p);
+	warnx("%s %s: %s; left down until the config changes or "
+	    "\"restart %s\"", p->path, p->plugin, p->last, p->path);
+	return -1;
+}
+
+/* Stopped for a new config: at least restart_delay between starts. */
+static int
+a_again(struct super *s, struct pipeline *p)
+{
+	int64_t now = now_ms();
+
+	close_fds(p);
+	p->nfails = 0;
+	p->delay = s->conf.restart_delay;
+	p->deadline = p->started + s->conf.restart_delay;
+	if (p->deadline < now)
+		p->deadline = now;
+	return -1;
+}
+
+/* Down or failed, asked to start again: at once. */
+static int
+a_reset(struct super *s, struct pipeline *p)
+{
+	p->nfails = 0;
+	p->delay = s->conf.restart_delay;
+	p->deadline = now_ms();
+	return -1;
+}
+
+static int
+a_free(struct super *s, struct pipeline *p)
+{
+	close_fds(p);
+	unlink_pipeline(s, p);
+	return FREED;
+}
+
+/*
+ * The table: for each state and event, the action and the next state.
+ * An event a state does not list is ignored there. "stop" below is
+ * the watcher's SIGTERM, then the group's at stop_timeout / 2, then
+ * SIGKILL at stop_timeout (the deadline event).
+ */
+static const struct transition {
+	int		(*act)(struct super *, struct pipeline *);
+	enum pstate	 next;
+} table[S_NSTATES][E_NEVENTS] = {
+	[S_DOWN] = {
+		[E_START] =	{ a_spawn,	S_STARTING },	/* or DOWN */
+		[E_HUP] =	{ NULL,		S_DOWN },
+		[E_RESTART] =	{ a_reset,	S_DOWN },
+		[E_REMOVE] =	{ a_free,	S_NONE },
+	},
+	[S_STARTING] = {
+		[E_READY] =	{ a_ready,	S_UP },
+		[E_EXIT] =	{ a_term,	S_STOPPING },
+		[E_FATAL] =	{ a_term,	S_FAILING },
+		[E_HUP] =	{ a_hup_later,	S_STARTING },
+		[E_RESTART] =	{ a_term,	S_RESTARTING },
+		[E_REMOVE] =	{ a_term,	S_REMOVING },
+	},
+	[S_UP] = {
+		[E_EXIT] =	{ a_term,	S_STOPPING },
+		[E_FATAL] =	{ a_term,	S_FAILING },
+		[E_HUP] =	{ a_hup,	S_UP },
+		[E_RESTART] =	{ a_term,	S_RESTARTING },
+		[E_REMOVE] =	{ a_term,	S_REMOVING },
+	},
+	[S_STOPPING] = {
+		[E_FATAL] =	{ NULL,		S_FAILING },
+		[E_GONE] =	{ a_backoff,	S_DOWN },	/* or FAILED */
+		[E_RESTART] =	{ NULL,		S_RESTARTING },
+		[E_REMOVE] =	{ NULL,		S_REMOVING },
+		[E_DEADLINE] =	{ a_deadline,	S_STOPPING },
+	},
+	[S_FAILING] = {
+		[E_GONE] =	{ a_fail,	S_FAILED },
+		[E_RESTART] =	{ NULL,		S_RESTARTING },
+		[E_REMOVE] =	{ NULL,		S_REMOVING },
+		[E_DEADLINE] =	{ a_deadline,	S_FAILING },
+	},
+	[S_RESTARTING] = {
+		[E_GONE] =	{ a_again,	S_DOWN },
+		[E_REMOVE] =	{ NULL,		S_REMOVING },
+		[E_DEADLINE] =	{ a_deadline,	S_RESTARTING },
+	},
+	[S_REMOVING] = {
+		[E_GONE] =	{ a_free,	S_NONE },
+		[E_RESTART] =	{ NULL,		S_RESTARTING },
+		[E_DEADLINE] =	{ a_deadline,	S_REMOVING },
+	},
+	[S_FAILED] = {
+		[E_RESTART] =	{ a_reset,	S_DOWN },
+		[E_REMOVE] =	{ a_free,	S_NONE },
+	},
+};
+
+/* The one transition function. Returns 1 when p is freed. */
+int
+pipeline_event(struct super *s, struct pipeline *p, enum pevent ev)
+{
+	const struct transition *t = &table[p->state][ev];
+	int next = -1;
+
+	if (t->next == S_NONE && t->act == NULL)
+		return 0;
+	if (t->act != NULL)
+		next = t->act(s, p);
+	if (next == FREED)
+		return 1;
+	p->state = next != -1 ? (enum pstate)next : t->next;
+	status_save(s, p);
+	return 0;
+}
+
+static int
+stopping(const struct pipeline *p)
+{
+	return p->state == S_STOPPING || p->state == S_FAILING ||
+	    p->state == S_RESTARTING || p->state == S_REMOVING;
+}
+
+/*
+ * Both members reaped: gone once the group is empty too. Members of
+ * the plugin's own making that outlive it are killed. Returns 1 when
+ * p is freed.
+ */
+static int
+check_gone(struct super *s, struct pipeline *p)
+{
+	if (!stopping(p) || p->wpid != 0 || p->ppid != 0)
+		return 0;
+	if (!group_empty(p->pgid)) {
+		if (p->stop_stage < 2) {
+			kill(-p->pgid, SIGKILL);
+			p->stop_stage = 2;
+		}
+		return 0;
+	}
+	return pipeline_event(s, p, E_GONE);
 }
 
 static void
@@ -450,35 +621,35 @@ pipeline_reaped(struct super *s, pid_t pid, int status)
 {
 	struct pipeline *p;
 	char who[80];
-	int watcher;
+	int fatal;
 
 	for (p = s->pipes; p != NULL; p = p->next)
 		if (p->wpid == pid || p->ppid == pid)
 			break;
 	if (p == NULL)
 		return;	/* a plugin's own child, reparented to us */
-	if ((watcher = p->wpid == pid)) {
+	if (p->wpid == pid) {
 		p->wpid = 0;
 		strlcpy(who, "iobs-watch", sizeof(who));
 	} else {
 		p->ppid = 0;
 		snprintf(who, sizeof(who), "iobs-%s", p->plugin);
 	}
-	if (p->state == P_UP) {
-		describe(p->last, sizeof(p->last), who, status);
-		p->last_rank = exit_rank(status);
-		pipeline_stop(s, p, W_CRASH);
-	} else if (p->state == P_STOPPING && p->why == W_CRASH &&
-	    !p->termed && !p->killed && exit_rank(status) > p->last_rank) {
+	fatal = WIFEXITED(status) && WEXITSTATUS(status) == 2;
+	if (p->state == S_STARTING || p->state == S_UP ||
+	    (p->state == S_STOPPING && p->stop_stage == 0 &&
+	    (fatal || exit_rank(status) > p->last_rank))) {
 		/*
-		 * A killed watcher closes the pipe before it is a zombie:
-		 * its plugin, ending cleanly at EOF, may be reaped first.
-		 * The restart is about the member that failed.
+		 * The first exit names the failure; a killed watcher closes
+		 * the pipe before it is a zombie, so its plugin, ending
+		 * cleanly at EOF, may be reaped first: a worse exit while
+		 * the crash is being stopped names it instead.
 		 */
 		describe(p->last, sizeof(p->last), who, status);
 		p->last_rank = exit_rank(status);
 	}
-	check_stopped(s, p);
+	if (pipeline_event(s, p, fatal ? E_FATAL : E_EXIT) == 0)
+		check_gone(s, p);
 }
 
 void
@@ -488,23 +659,13 @@ pipeline_tick(struct super *s, int64_t now)
 
 	for (p = s->pipes; p != NULL; p = next) {
 		next = p->next;
-		if (p->state == P_DOWN && !s->stopping && p->deadline <= now)
-			spawn(s, p);
-		else if (p->state == P_STOPPING) {
-			if (!p->termed && p->deadline <= now) {
-				kill(-p->pgid, SIGTERM);
-				kill(-p->pgid, SIGCONT);
-				p->termed = 1;
-				p->deadline = now + s->conf.stop_timeout -
-				    s->conf.stop_timeout / 2;
-			} else if (!p->killed && p->deadline <= now) {
-				warnx("%s %s: still running %g s after "
-				    "SIGTERM; killed", p->path, p->plugin,
-				    s->conf.stop_timeout / 1000.0);
-				kill(-p->pgid, SIGKILL);
-				p->killed = 1;
-			}
-			check_stopped(s, p);
+		if (p->state == S_DOWN && !s->stopping && p->deadline <= now)
+			pipeline_event(s, p, E_START);
+		else if (stopping(p)) {
+			if (p->stop_stage < 2 && p->deadline <= now &&
+			    pipeline_event(s, p, E_DEADLINE))
+				continue;
+			check_gone(s, p);
 		}
 	}
 }
@@ -516,12 +677,11 @@ pipeline_next_deadline(struct super *s)
 	int64_t next = -1, t;
 
 	for (p = s->pipes; p != NULL; p = p->next) {
-		if (p->state == P_DOWN && !s->stopping)
+		if (p->state == S_DOWN && !s->stopping)
 			t = p->deadline;
-		else if (p->state == P_STOPPING && p->wpid == 0 &&
-		    p->ppid == 0)
+		else if (stopping(p) && p->wpid == 0 && p->ppid == 0)
 			t = now_ms() + 20;	/* waiting for strays to go */
-		else if (p->state == P_STOPPING && !p->killed)
+		else if (stopping(p) && p->stop_stage < 2)
 			t = p->deadline;
 		else
 			continue;
@@ -531,7 +691,19 @@ pipeline_next_deadline(struct super *s)
 	return next;
 }
 
-/* Children's lines reach our log with their watch and plugin. */
+/*
+ * One of the children's lines reaches our log with its watch and
+ * plugin; the last one that is not a usage line is kept, to say why a
+ * pipeline failed.
+ */
+static void
+err_line(struct pipeline *p, const char *line, int len)
+{
+	warnx("%s %s: %.*s", p->path, p->plugin, len, line);
+	if (len > 0 && strncmp(line, "usage:", 6) != 0 && line[0] != ' ')
+		snprintf(p->lasterr, sizeof(p->lasterr), "%.*s", len, line);
+}
+
 void
 pipeline_read_err(struct super *s, struct pipeline *p)
 {
@@ -548,16 +720,15 @@ pipeline_read_err(struct super *s, struct pipeline *p)
 		off = 0;
 		while ((nl = memchr(p->errbuf + off, '\n', p->errlen - off))
 		    != NULL) {
-			warnx("%s %s: %.*s", p->path, p->plugin,
-			    (int)(nl - p->errbuf - off), p->errbuf + off);
+			err_line(p, p->errbuf + off,
+			    (int)(nl - p->errbuf - off));
 			off = nl - p->errbuf + 1;
 		}
 		memmove(p->errbuf, p->errbuf + off, p->errlen - off);
 		p->errlen -= off;
 		if (p->errlen == sizeof(p->errbuf) - 1 || (n <= 0 &&
 		    p->errlen > 0 && !(n == -1 && errno == EAGAIN))) {
-			warnx("%s %s: %.*s", p->path, p->plugin,
-			    (int)p->errlen, p->errbuf);
+			err_line(p, p->errbuf, (int)p->errlen);
 			p->errlen = 0;
 		}
 		if (n == 0 || (n == -1 && errno != EINTR && errno != EAGAIN)) {
@@ -581,24 +752,37 @@ pipeline_read_ready(struct super *s, struct pipeline *p)
 		return;
 	close(p->readyfd);
 	p->readyfd = -1;
-	if (n == 1 && p->state == P_UP) {
-		p->ready = 1;
-		status_save(s, p);
-		if (p->hup_pending && p->wpid > 0)
-			kill(p->wpid, SIGHUP);
-		p->hup_pending = 0;
-	}
+	if (n == 1)
+		pipeline_event(s, p, E_READY);
 }
 
-/* New plugin options are in the cache: have the watcher say so. */
+/* The watcher's --stats-fd lines: "EVENTS SECONDS.MICROSECONDS". */
 void
-pipeline_hup(struct super *s, struct pipeline *p)
+pipeline_read_stats(struct super *s, struct pipeline *p)
 {
-	(void)s;
-	if (p->state != P_UP)
+	char buf[1024], *line, *nl, *sp;
+	ssize_t n;
+	int got = 0;
+
+	n = read(p->statsfd, buf, sizeof(buf) - 1);
+	if (n == -1 && (errno == EAGAIN || errno == EINTR))
 		return;
-	if (p->ready && p->wpid > 0)
-		kill(p->wpid, SIGHUP);
-	else
-		p->hup_pending = 1;
+	if (n <= 0) {
+		close(p->statsfd);
+		p->statsfd = -1;
+		return;
+	}
+	buf[n] = '\0';
+	/* Lines are short and written whole: the last complete one counts. */
+	for (line = buf; (nl = strchr(line, '\n')) != NULL; line = nl + 1) {
+		*nl = '\0';
+		if ((sp = strchr(line, ' ')) == NULL)
+			continue;
+		*sp = '\0';
+		p->events = strtoull(line, NULL, 10);
+		snprintf(p->last_event, sizeof(p->last_event), "%s", sp + 1);
+		got = 1;
+	}
+	if (got)
+		status_save(s, p);
 }

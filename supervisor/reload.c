@@ -175,7 +175,7 @@ take_config(struct pipeline *p, const struct wconf *w,
 }
 
 static void
-apply(struct super *s, struct config *nc)
+apply(struct super *s, struct config *nc, int hup)
 {
 	struct pipeline *p, *next;
 	const struct wconf *w;
@@ -187,25 +187,21 @@ apply(struct super *s, struct config *nc)
 		next = p->next;
 		w = find_watch(nc, p->path);
 		if ((pl = find_plugin(w, p->plugin)) == NULL) {
-			if (p->state == P_UP || p->state == P_STOPPING)
+			if (p->state != S_DOWN && p->state != S_FAILED)
 				warnx("%s %s: no longer in the config; "
 				    "stopping", p->path, p->plugin);
-			pipeline_stop(s, p, W_REMOVE);
+			pipeline_event(s, p, E_REMOVE);
 			continue;
 		}
 		opts = config_plugin_options(w, pl->name);
 		if (strcmp(p->exe, pl->exe) != 0 ||
 		    !argv_equal(p->wargv, p->nwargv, w->wargv, w->nwargv) ||
 		    plugin_was_changed(s, p->plugin) ||
-		    p->state == P_FAILED ||
-		    (p->state == P_STOPPING && p->why == W_REMOVE)) {
+		    p->state == S_FAILED || p->state == S_REMOVING) {
 			take_config(p, w, pl);
 			warnx("%s %s: config or plugin changed; restarting",
 			    p->path, p->plugin);
-			if (p->state == P_STOPPING)
-				p->why = W_RESTART;
-			else
-				pipeline_stop(s, p, W_RESTART);
+			pipeline_event(s, p, E_RESTART);
 		} else if (strcmp(opts, p->opts) != 0) {
 			/* Cache first, then WATCH_RECONFIG: no restart. */
 			free(p->opts);
@@ -214,8 +210,9 @@ apply(struct super *s, struct config *nc)
 			status_save(s, p);
 			warnx("%s %s: options changed; sending WATCH_RECONFIG",
 			    p->path, p->plugin);
-			pipeline_hup(s, p);
-		}
+			pipeline_event(s, p, E_HUP);
+		} else if (hup)
+			pipeline_event(s, p, E_HUP);
 		free(opts);
 	}
 	for (i = 0; i < nc->nwatch; i++) {
@@ -242,18 +239,29 @@ apply(struct super *s, struct config *nc)
 		status_watch(s, &nc->watch[i]);
 }
 
+/*
+ * Reads the config again and applies what changed. With hup (SIGHUP),
+ * every pipeline also reopens its logs, a changed config or not, as
+ * logrotate needs; a config with an error still does that.
+ */
 void
-reload_apply(struct super *s)
+reload_apply(struct super *s, int hup)
 {
+	struct pipeline *p;
 	struct config nc;
 	char errbuf[PATH_MAX + 256], *warns = NULL;
 
 	s->reload_at = 0;
 	if (s->stopping)
 		return;
+	notify_reloading(s);
 	if (config_load(s->conf_file, s->plugin_dir_opt, &nc, errbuf,
-	    sizeof(errbuf), &warns) == -1) {
+	    sizeof(errbuf), &warns) == -1 ||
+	    config_check(&nc, errbuf, sizeof(errbuf), &warns) == -1) {
+		config_free(&nc);
 		warnx("%s; keeping the running config", errbuf);
+		for (p = s->pipes; hup && p != NULL; p = p->next)
+			pipeline_event(s, p, E_HUP);
 		free(warns);
 		free(s->changed_plugins);
 		s->changed_plugins = NULL;
@@ -265,7 +273,7 @@ reload_apply(struct super *s)
 	    strcmp(nc.state_dir, s->conf.state_dir) != 0))
 		warnx("%s: state_dir changes when iobs-supervise restarts",
 		    s->conf_file);
-	apply(s, &nc);
+	apply(s, &nc, hup);
 	free(s->changed_plugins);
 	s->changed_plugins = NULL;
 	config_free(&s->conf);

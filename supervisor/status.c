@@ -12,12 +12,15 @@
 #define _GNU_SOURCE
 #include <err.h>
 #include <errno.h>
+#include <limits.h>
 #include <signal.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "path.h"
 #include "supervise.h"
 
 static char *
@@ -48,17 +51,16 @@ put(struct super *s, const char *key, const char *val)
 static const char *
 state_name(const struct pipeline *p)
 {
-	switch (p->state) {
-	case P_DOWN:
-		return p->waiting ? "waiting" : "down";
-	case P_UP:
-		return "up";
-	case P_STOPPING:
-		return "stopping";
-	case P_FAILED:
-		return "failed";
-	}
-	return "?";
+	static const char *names[S_NSTATES] = {
+		[S_DOWN] = "down", [S_STARTING] = "starting", [S_UP] = "up",
+		[S_STOPPING] = "stopping", [S_FAILING] = "failing",
+		[S_RESTARTING] = "restarting", [S_REMOVING] = "removing",
+		[S_FAILED] = "failed",
+	};
+
+	if (p->state == S_DOWN && p->waiting)
+		return "waiting";
+	return names[p->state] ? names[p->state] : "?";
 }
 
 void
@@ -68,10 +70,11 @@ status_save(struct super *s, struct pipeline *p)
 
 	key = key_of("pipeline", p->plugin, p->path);
 	if (asprintf(&val, "watch=%s\nplugin=%s\nstate=%s\nready=%s\n"
-	    "watcher=%d\npid=%d\nsince=%lld\nrestarts=%u\nlast=%s\n",
-	    p->path, p->plugin, state_name(p), p->ready ? "yes" : "no",
+	    "watcher=%d\npid=%d\nsince=%lld\nrestarts=%u\nevents=%llu\n"
+	    "last_event=%s\nlast=%s\n",
+	    p->path, p->plugin, state_name(p), p->state == S_UP ? "yes" : "no",
 	    (int)p->wpid, (int)p->ppid, (long long)p->since, p->restarts,
-	    p->last) == -1)
+	    p->events, p->last_event[0] ? p->last_event : "-", p->last) == -1)
 		err(1, "asprintf");
 	put(s, key, val);
 	free(key);
@@ -157,66 +160,373 @@ field(const char *val, const char *name, char *buf, size_t len)
 	return buf;
 }
 
+/* The columns of status, in order; the last may hold spaces. */
+enum { C_WATCH, C_PLUGIN, C_STATE, C_READY, C_PIDS, C_SINCE, C_RESTARTS,
+	C_EVENTS, C_LASTEV, C_LAST, NCOL };
+
+static const char *heads[NCOL] = { "WATCH", "PLUGIN", "STATE", "READY",
+    "PIDS", "SINCE", "RESTARTS", "EVENTS", "LAST-EVENT", "LAST EXIT" };
+
+struct row {
+	char	*col[NCOL];
+	char	*raw;		/* the key's value, for --json */
+};
+
+struct table {
+	struct row	*row;
+	size_t		 n;
+};
+
+/* Seconds since the epoch, as local time to the second, or "-". */
+static char *
+when(const char *secs)
+{
+	char buf[32];
+	time_t t = strtoll(secs, NULL, 10);
+	struct tm tm;
+
+	if (t > 0 && localtime_r(&t, &tm) != NULL)
+		strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
+	else
+		strlcpy(buf, "-", sizeof(buf));
+	return strdup(buf);
+}
+
 static int
-print_one(const char *key, const void *val, size_t len, time_t exp,
+collect(const char *key, const void *val, size_t len, time_t exp,
     void *arg)
 {
-	char f[9][512], since[32], pids[1100];
-	time_t t;
-	struct tm tm;
-	const char *v = val;
 	static const char *names[] = { "watch", "plugin", "state", "ready",
-	    "watcher", "pid", "since", "restarts", "last" };
+	    "watcher", "pid", "since", "restarts", "last", "events",
+	    "last_event" };
+	struct table *t = arg;
+	struct row *r;
+	char f[11][512];
 	int i;
 
 	(void)key;
-	(void)len;
 	(void)exp;
-	(void)arg;
-	for (i = 0; i < 9; i++)
-		field(v, names[i], f[i], sizeof(f[i]));
-	t = strtoll(f[6], NULL, 10);
-	if (t > 0 && localtime_r(&t, &tm) != NULL)
-		strftime(since, sizeof(since), "%Y-%m-%dT%H:%M:%S", &tm);
-	else
-		strlcpy(since, "-", sizeof(since));
-	if (strcmp(f[2], "up") == 0 || strcmp(f[2], "stopping") == 0)
-		snprintf(pids, sizeof(pids), "%s,%s", f[4], f[5]);
-	else
-		strlcpy(pids, "-", sizeof(pids));
-	printf("%-24s %-8s %-8s %-5s %-13s %-19s %8s  %s\n", f[0], f[1], f[2],
-	    f[3], pids, since, f[7], f[8]);
+	if ((t->row = reallocarray(t->row, t->n + 1, sizeof(*t->row))) ==
+	    NULL || (r = &t->row[t->n], (r->raw = strndup(val, len)) == NULL))
+		err(1, "reallocarray");
+	t->n++;
+	for (i = 0; i < 11; i++)
+		field(r->raw, names[i], f[i], sizeof(f[i]));
+	r->col[C_WATCH] = strdup(f[0]);
+	r->col[C_PLUGIN] = strdup(f[1]);
+	r->col[C_STATE] = strdup(f[2]);
+	r->col[C_READY] = strdup(f[3]);
+	if (strcmp(f[4], "0") != 0 || strcmp(f[5], "0") != 0) {
+		if (asprintf(&r->col[C_PIDS], "%s,%s", f[4], f[5]) == -1)
+			r->col[C_PIDS] = NULL;
+	} else
+		r->col[C_PIDS] = strdup("-");
+	r->col[C_SINCE] = when(f[6]);
+	r->col[C_RESTARTS] = strdup(f[7]);
+	r->col[C_EVENTS] = strdup(f[9]);
+	r->col[C_LASTEV] = when(f[10]);
+	r->col[C_LAST] = strdup(f[8]);
+	for (i = 0; i < NCOL; i++)
+		if (r->col[i] == NULL)
+			err(1, "strdup");
 	return 0;
 }
 
-/* iobs-supervise status: exit 0 when running, 1 when not. */
-int
-status_print(struct iobs_cache *c)
+static void
+table_free(struct table *t)
 {
-	char *val, pidbuf[32], cfg[1024];
+	size_t i;
+	int j;
+
+	for (i = 0; i < t->n; i++) {
+		for (j = 0; j < NCOL; j++)
+			free(t->row[i].col[j]);
+		free(t->row[i].raw);
+	}
+	free(t->row);
+}
+
+/* Columns as wide as their widest cell: long paths shift nothing. */
+static void
+print_table(const struct table *t)
+{
+	size_t w[NCOL], i;
+	int j;
+
+	for (j = 0; j < NCOL; j++)
+		w[j] = strlen(heads[j]);
+	for (i = 0; i < t->n; i++)
+		for (j = 0; j < NCOL; j++)
+			if (strlen(t->row[i].col[j]) > w[j])
+				w[j] = strlen(t->row[i].col[j]);
+	for (i = 0; i <= t->n; i++) {
+		for (j = 0; j < NCOL; j++) {
+			const char *c = i == 0 ? heads[j] :
+			    t->row[i - 1].col[j];
+
+			if (j == NCOL - 1)
+				printf("%s\n", c);
+			else if (j == C_RESTARTS || j == C_EVENTS)	/* right */
+				printf("%*s  ", (int)w[j], c);
+			else
+				printf("%-*s ", (int)w[j], c);
+		}
+	}
+}
+
+/* s as a JSON string. */
+static void
+json_string(const char *s)
+{
+	putchar('"');
+	for (; *s; s++) {
+		if (*s == '"' || *s == '\\')
+			printf("\\%c", *s);
+		else if ((unsigned char)*s < 0x20)
+			printf("\\u%04x", *s);
+		else
+			putchar(*s);
+	}
+	putchar('"');
+}
+
+/* Numbers (digits, at most one dot inside) as numbers, else strings. */
+static void
+json_value(const char *v)
+{
+	size_t n = strspn(v, "0123456789");
+
+	if (n > 0 && n < 19 && (v[n] == '\0' || (v[n] == '.' &&
+	    v[n + 1] != '\0' && v[n + 1 + strspn(v + n + 1, "0123456789")] ==
+	    '\0')))
+		fputs(v, stdout);
+	else
+		json_string(v);
+}
+
+static void
+print_json(const struct table *t, pid_t pid, const char *cfg,
+    const char *conf_err)
+{
+	const char *p, *eq, *nl;
+	char name[64], val[1024];
+	size_t i, k, n;
+
+	printf("{\"running\":true,\"pid\":%d,\"config\":", (int)pid);
+	json_string(cfg);
+	printf(",\"config_error\":");
+	if (conf_err != NULL)
+		json_string(conf_err);
+	else
+		fputs("null", stdout);
+	printf(",\"pipelines\":[");
+	for (i = 0; i < t->n; i++) {
+		printf("%s{", i ? "," : "");
+		for (p = t->row[i].raw, k = 0; *p != '\0'; p = nl + 1, k++) {
+			if ((nl = strchr(p, '\n')) == NULL)
+				nl = p + strlen(p) - 1;
+			if ((eq = memchr(p, '=', nl - p)) == NULL ||
+			    (size_t)(eq - p) >= sizeof(name))
+				continue;
+			snprintf(name, sizeof(name), "%.*s", (int)(eq - p), p);
+			n = nl - eq - 1;
+			snprintf(val, sizeof(val), "%.*s", (int)n, eq + 1);
+			printf("%s", k ? "," : "");
+			json_string(name);
+			putchar(':');
+			if (strcmp(name, "watch") == 0 ||
+			    strcmp(name, "plugin") == 0 ||
+			    strcmp(name, "last") == 0)
+				json_string(val);
+			else
+				json_value(val);
+			if (nl[0] == '\0')
+				break;
+		}
+		printf("}");
+	}
+	printf("]}\n");
+}
+
+/* The running supervisor's pid from the cache; 0 when none runs. */
+static pid_t
+supervisor_pid(struct iobs_cache *c, char *cfg, size_t cfglen)
+{
+	char *val, pidbuf[32];
 	pid_t pid;
 	int rc;
 
 	rc = iobs_cache_get(c, "supervisor", &val, NULL);
 	if (rc == -1)
 		errx(1, "cache: %s", iobs_cache_strerror(c));
-	if (rc == 1) {
-		printf("iobs-supervise: not running\n");
-		return 1;
-	}
+	if (rc == 1)
+		return 0;
 	pid = strtol(field(val, "pid", pidbuf, sizeof(pidbuf)), NULL, 10);
-	field(val, "config", cfg, sizeof(cfg));
+	field(val, "config", cfg, cfglen);
 	free(val);
-	if (pid <= 0 || (kill(pid, 0) == -1 && errno == ESRCH)) {
-		printf("iobs-supervise: not running (pid %d is gone)\n",
-		    (int)pid);
+	if (pid <= 0 || (kill(pid, 0) == -1 && errno == ESRCH))
+		return -pid;
+	return pid;
+}
+
+/*
+ * iobs-supervise status: exit 0 when running, 1 when not. conf_err,
+ * when the config file has an error now, is said first: what runs is
+ * what was loaded before it.
+ */
+int
+status_print(struct iobs_cache *c, int json, const char *conf_err)
+{
+	struct table t;
+	char cfg[1024];
+	pid_t pid;
+
+	pid = supervisor_pid(c, cfg, sizeof(cfg));
+	if (pid <= 0) {
+		if (json)
+			printf("{\"running\":false}\n");
+		else if (pid == 0)
+			printf("iobs-supervise: not running\n");
+		else
+			printf("iobs-supervise: not running (pid %d is gone)\n",
+			    (int)-pid);
 		return 1;
 	}
-	printf("iobs-supervise: pid %d, config %s\n", (int)pid, cfg);
-	printf("%-24s %-8s %-8s %-5s %-13s %-19s %8s  %s\n", "WATCH",
-	    "PLUGIN", "STATE", "READY", "PIDS", "SINCE", "RESTARTS",
-	    "LAST EXIT");
-	if (iobs_cache_list(c, "pipeline/", print_one, NULL) == -1)
+	memset(&t, 0, sizeof(t));
+	if (iobs_cache_list(c, "pipeline/", collect, &t) == -1)
 		errx(1, "cache: %s", iobs_cache_strerror(c));
+	if (json)
+		print_json(&t, pid, cfg, conf_err);
+	else {
+		printf("iobs-supervise: pid %d, config %s\n", (int)pid, cfg);
+		if (conf_err != NULL)
+			printf("iobs-supervise: %s; running the config loaded "
+			    "before it\n", conf_err);
+		print_table(&t);
+	}
+	table_free(&t);
 	return 0;
+}
+
+struct restart_match {
+	const char	*path, *plugin;
+	int		 n;
+};
+
+static int
+match_pipeline(const char *key, const void *val, size_t len, time_t exp,
+    void *arg)
+{
+	struct restart_match *m = arg;
+	char *v, w[PATH_MAX], pl[256];
+
+	(void)key;
+	(void)exp;
+	if ((v = strndup(val, len)) == NULL)
+		err(1, "strndup");
+	field(v, "watch", w, sizeof(w));
+	field(v, "plugin", pl, sizeof(pl));
+	free(v);
+	if (strcmp(w, m->path) == 0 &&
+	    (m->plugin == NULL || strcmp(pl, m->plugin) == 0))
+		m->n++;
+	return 0;
+}
+
+/*
+ * iobs-supervise restart WATCH [PLUGIN]: asks the running supervisor,
+ * through the cache and SIGUSR1, to start those pipelines again, a
+ * failed one too.
+ */
+int
+restart_command(struct iobs_cache *c, int argc, char **argv)
+{
+	struct restart_match m;
+	char cfg[1024], cwd[PATH_MAX], *path, *key;
+	pid_t pid;
+
+	if ((pid = supervisor_pid(c, cfg, sizeof(cfg))) <= 0)
+		errx(1, "not running");
+	if (getcwd(cwd, sizeof(cwd)) == NULL)
+		err(1, "getcwd");
+	path = iobs_path_absolute(cwd, argv[1]);
+	m.path = path;
+	m.plugin = argc > 2 ? argv[2] : NULL;
+	m.n = 0;
+	if (iobs_cache_list(c, "pipeline/", match_pipeline, &m) == -1)
+		errx(1, "cache: %s", iobs_cache_strerror(c));
+	if (m.n == 0)
+		errx(1, "%s%s%s: no such pipeline", path, m.plugin ? " " : "",
+		    m.plugin ? m.plugin : "");
+	if (asprintf(&key, "restart/%s%s", m.plugin ? m.plugin : "*", path)
+	    == -1)
+		err(1, "asprintf");
+	if (iobs_cache_put(c, key, "", 0, 0) == -1)
+		errx(1, "cache: %s", iobs_cache_strerror(c));
+	if (kill(pid, SIGUSR1) == -1)
+		err(1, "pid %d", (int)pid);
+	free(key);
+	free(path);
+	return 0;
+}
+
+struct requests {
+	char	**key;
+	size_t	  n;
+};
+
+static int
+collect_key(const char *key, const void *val, size_t len, time_t exp,
+    void *arg)
+{
+	struct requests *r = arg;
+
+	(void)val;
+	(void)len;
+	(void)exp;
+	if ((r->key = reallocarray(r->key, r->n + 1, sizeof(char *))) ==
+	    NULL || (r->key[r->n] = strdup(key)) == NULL)
+		err(1, "strdup");
+	r->n++;
+	return 0;
+}
+
+/* SIGUSR1: the restart commands waiting in the cache. */
+void
+restart_requests(struct super *s)
+{
+	struct requests r = { NULL, 0 };
+	struct pipeline *p, *next;
+	const char *plugin, *path;
+	char *slash;
+	size_t i;
+	int n;
+
+	if (iobs_cache_list(s->cache, "restart/", collect_key, &r) == -1)
+		warnx("cache: %s", iobs_cache_strerror(s->cache));
+	for (i = 0; i < r.n; i++) {
+		iobs_cache_del(s->cache, r.key[i]);
+		plugin = r.key[i] + strlen("restart/");
+		if ((slash = strchr(plugin, '/')) == NULL)
+			continue;
+		path = slash;
+		*slash = '\0';
+		for (n = 0, p = s->pipes; p != NULL; p = next) {
+			next = p->next;
+			/* path lost its slash to plugin's end: compare after */
+			if (strcmp(p->path + 1, path + 1) != 0 ||
+			    (strcmp(plugin, "*") != 0 &&
+			    strcmp(plugin, p->plugin) != 0))
+				continue;
+			warnx("%s %s: restart asked; restarting", p->path,
+			    p->plugin);
+			pipeline_event(s, p, E_RESTART);
+			n++;
+		}
+		if (n == 0)
+			warnx("restart /%s %s: no such pipeline", path + 1,
+			    plugin);
+		free(r.key[i]);
+	}
+	free(r.key);
 }

@@ -17,6 +17,7 @@
 struct popt {
 	char		*plugin;	/* canonical name: mirror, not replica */
 	char		*arg;		/* --key=value */
+	int		 line;
 };
 
 struct plugin {
@@ -31,7 +32,9 @@ struct wconf {
 	struct plugin	*plugin;
 	size_t		 nplugin;
 	char		**wargv;	/* watch-level options for iobs-watch */
+	int		*wline;		/* the line of each */
 	size_t		 nwargv;
+	int		 plugins_line;
 	struct popt	*popt;
 	size_t		 npopt;
 };
@@ -55,7 +58,8 @@ struct config {
 /*
  * Parses the config in f (named file, for messages; plugin_dir
  * overrides the file's plugin_dir when not NULL). Returns 0, or -1
- * with one line "FILE:LINE: what is wrong" in err. Missing watch paths
+ * with one line "FILE:LINE: what is wrong" in err, and only the
+ * state_dir read before it left for config_free(). Missing watch paths
  * are not errors; they are appended to warn, one line each.
  */
 int	 config_parse(FILE *f, const char *file, const char *plugin_dir,
@@ -67,17 +71,39 @@ void	 config_free(struct config *);
 char	*config_plugin_options(const struct wconf *, const char *plugin);
 const char *self_dir(void);
 
+/*
+ * check.c: asks each tool of the config, "iobs-NAME --check OPTIONS",
+ * whether it takes its options. Returns 0, or -1 with "FILE:LINE: the
+ * tool's line" in err; tools that cannot answer add a line to warn.
+ */
+int	 config_check(const struct config *, char *err, size_t errlen,
+	    char **warn);
+
+/* A pipeline's life: see the table in pipeline.c. */
 enum pstate {
-	P_DOWN,		/* waiting for its start time */
-	P_UP,		/* running */
-	P_STOPPING,	/* signalled; waiting for every member to go */
-	P_FAILED,	/* died too often; left down until a reload */
+	S_NONE,		/* in the table: the event is ignored */
+	S_DOWN,		/* waiting for its start time (or its path) */
+	S_STARTING,	/* started; its watcher is not watching yet */
+	S_UP,		/* the watcher has written its WATCH_INIT */
+	S_STOPPING,	/* a member exited: stopping, then back-off */
+	S_FAILING,	/* a member exited 2: stopping, then failed */
+	S_RESTARTING,	/* new config: stopping, then start at once */
+	S_REMOVING,	/* gone from the config, or shutting down */
+	S_FAILED,	/* left down until a reload or a restart */
+	S_NSTATES
 };
 
-enum pwhy {		/* why a pipeline is stopping */
-	W_CRASH,	/* a member exited on its own: restart after back-off */
-	W_RESTART,	/* its config changed: start again at once */
-	W_REMOVE,	/* gone from the config, or shutting down */
+enum pevent {
+	E_START,	/* its start time came */
+	E_READY,	/* the watcher's ready line */
+	E_EXIT,		/* a member exited on its own */
+	E_FATAL,	/* a member exited 2: its usage or config is wrong */
+	E_GONE,		/* every member reaped, the group empty */
+	E_HUP,		/* reopen logs, read options again */
+	E_RESTART,	/* new config, or the restart command */
+	E_REMOVE,	/* out of the config, or shutting down */
+	E_DEADLINE,	/* the next step of a stop is due */
+	E_NEVENTS
 };
 
 #define FAIL_MAX	64
@@ -91,24 +117,24 @@ struct pipeline {
 	size_t		 nwargv;
 	char		*opts;		/* plugin options, newline-separated */
 	enum pstate	 state;
-	enum pwhy	 why;
 	pid_t		 wpid, ppid, pgid;	/* watcher, plugin; 0 if reaped */
-	int		 errfd, readyfd;
+	int		 errfd, readyfd, statsfd;
+	unsigned long long events;	/* the watcher's, from --stats-fd */
+	char		 last_event[32];	/* its time, as it wrote it */
 	char		 errbuf[1024];
 	size_t		 errlen;
-	int		 ready;
-	int		 hup_pending;	/* options changed before ready */
+	char		 lasterr[256];	/* the last line on stderr */
+	int		 hup_pending;	/* a HUP while STARTING */
 	int		 waiting;	/* path missing, reported once */
-	int64_t		 deadline;	/* start (DOWN) or kill (STOPPING) */
-	int		 termed;	/* SIGTERM sent to the group */
-	int		 killed;	/* SIGKILL sent to the group */
+	int64_t		 deadline;	/* start (DOWN) or next stop step */
+	int		 stop_stage;	/* 0 watcher TERMed, 1 group, 2 KILL */
 	int64_t		 started;	/* monotonic ms of the last start */
 	int64_t		 since;		/* wall-clock seconds, for status */
 	int64_t		 delay;		/* next back-off */
 	int64_t		 fails[FAIL_MAX];	/* times of the last failures */
 	int		 nfails;
 	unsigned	 restarts;
-	char		 last[160];	/* the last exit, as words */
+	char		 last[448];	/* the last exit, as words */
 	int		 last_rank;	/* of that exit: see exit_rank() */
 };
 
@@ -126,18 +152,20 @@ struct super {
 	int64_t		 reload_at;	/* debounced reload; 0: none */
 	char		*changed_plugins;	/* names, space-separated */
 	int		 stopping;	/* shutting down */
+	int		 notified_ready;	/* READY=1 sent since start/reload */
+	char		 notified_status[128];
 };
 
 /* pipeline.c */
 int64_t	 now_ms(void);
 void	 pipeline_add(struct super *, const struct wconf *,
 	    const struct plugin *);
-void	 pipeline_stop(struct super *, struct pipeline *, enum pwhy);
+int	 pipeline_event(struct super *, struct pipeline *, enum pevent);
 void	 pipeline_reaped(struct super *, pid_t, int status);
 void	 pipeline_tick(struct super *, int64_t now);
 void	 pipeline_read_err(struct super *, struct pipeline *);
 void	 pipeline_read_ready(struct super *, struct pipeline *);
-void	 pipeline_hup(struct super *, struct pipeline *);
+void	 pipeline_read_stats(struct super *, struct pipeline *);
 void	 pipeline_free(struct pipeline *);
 int64_t	 pipeline_next_deadline(struct super *);
 
@@ -145,13 +173,21 @@ int64_t	 pipeline_next_deadline(struct super *);
 void	 status_save(struct super *, struct pipeline *);
 void	 status_forget(struct super *, struct pipeline *);
 void	 status_watch(struct super *, const struct wconf *);
-int	 status_print(struct iobs_cache *);
+int	 status_print(struct iobs_cache *, int json, const char *conf_err);
+int	 restart_command(struct iobs_cache *, int argc, char **argv);
+void	 restart_requests(struct super *);
 char	*options_key(const char *plugin, const char *path);
 
 /* reload.c */
 void	 reload_watch(struct super *);
 void	 reload_event(struct super *);
-void	 reload_apply(struct super *);
+void	 reload_apply(struct super *, int hup);
+
+/* notify.c */
+void	 notify_init(void);
+void	 notify_reloading(struct super *);
+void	 notify_stopping(struct super *);
+void	 notify_update(struct super *);
 
 /* cachecmd.c */
 int	 cache_command(struct iobs_cache *, int argc, char **argv);

@@ -276,8 +276,8 @@ as_nobody() {
 	wait_converged 10
 	chmod 000 "$SRC/locked"
 	echo new >"$SRC/locked/new"
-	# As nobody, the mirror can neither rename in DEST's copy of the
-	# directory, now mode 000 too, nor read the source to copy: DEST
+	# As nobody, the mirror cannot see in the source that d1 is gone,
+	# so the pair is no rename, nor read the source to copy: DEST
 	# keeps d1 and lacks d2 until the directory is readable again.
 	mv "$SRC/locked/d1" "$SRC/locked/d2"
 	echo n >"$SRC/open/n"
@@ -294,7 +294,7 @@ locked/new: only in first"
 	# One line for each entry, however many records named it.
 	run -0 cat "$T/mirror.err"
 	assert_output "iobs-mirror: read $SRC/locked/new: Permission denied
-iobs-mirror: rename $DST/locked/d1: Permission denied
+iobs-mirror: read $SRC/locked/d1: Permission denied
 iobs-mirror: read $SRC/locked/d2: Permission denied"
 	# Readable again: iobs-mirror tries the entries again by itself,
 	# at the ATTRIB record of the chmod or on its timer.

@@ -5,8 +5,23 @@
 
 load mirror_helper
 
-setup() { mirror_setup; }
-teardown() { common_teardown; }
+setup() { mirror_setup; MOUNTS=(); }
+teardown() {
+	local i
+	exec 4>&- 2>/dev/null || true
+	for ((i = ${#MOUNTS[@]} - 1; i >= 0; i--)); do
+		umount "${MOUNTS[i]}" 2>/dev/null || umount -l "${MOUNTS[i]}"
+	done
+	common_teardown
+}
+
+# bind DIR AT: a bind mount, undone in teardown.
+bind() {
+	[ "$(id -u)" = 0 ] || skip "needs root to mount"
+	mkdir -p "$2"
+	mount --bind "$1" "$2" || skip "mount --bind not allowed here"
+	MOUNTS+=("$2")
+}
 
 # Something outside both trees that must not change.
 make_victim() {
@@ -80,6 +95,91 @@ victim_unchanged() {
 	run -0 victim_unchanged
 }
 
+@test "DEST shown inside the root by a bind mount is refused, exit 2" {
+	mkdir "$DST"
+	echo a >"$SRC/a"
+	bind "$DST" "$SRC/mnt"
+	stream "$T/s" "$SRC"
+	run -2 iobs-mirror "$DST" <"$T/s"
+	assert_output --partial "inside the watched root"
+	run -0 find "$DST" -maxdepth 0 -empty
+	# A directory above DEST bound there shows it as well.
+	mkdir "$T/up"
+	bind "$T/up" "$SRC/up"
+	run -2 iobs-mirror "$T/up/dst" <"$T/s"
+	assert_output --partial "inside the watched root"
+	assert [ ! -e "$T/up/dst" ]
+}
+
+@test "the root shown inside DEST by a bind mount is refused, exit 2" {
+	mkdir "$DST"
+	echo a >"$SRC/a"
+	bind "$SRC" "$DST/mnt"
+	stream "$T/s" "$SRC"
+	run -2 iobs-mirror "$DST" <"$T/s"
+	assert_output --partial "is inside $DST"
+	assert [ -e "$SRC/a" ]
+}
+
+@test "DEST reached through a symlink into the root is refused, exit 2" {
+	mkdir "$SRC/sub"
+	ln -s "$SRC/sub" "$T/link"
+	stream "$T/s" "$SRC"
+	run -2 iobs-mirror "$T/link/dst" <"$T/s"
+	assert_output --partial "inside the watched root"
+	assert [ ! -e "$SRC/sub/dst" ]
+}
+
+# failing_readdir DIR: iobs-mirror ARGS... run with readdir(3) of DIR
+# failing with EIO after 12 entries, while $T/failing exists.
+failing_mirror() {
+	local dir=$1
+	shift
+	env LD_PRELOAD="$IOBS_REAL_BIN/readdir_fail.so" IOBS_FAIL_DIR="$dir" \
+	    IOBS_FAIL_AFTER=12 IOBS_FAIL_WHILE="$T/failing" \
+	    ASAN_OPTIONS="${ASAN_OPTIONS:-}:verify_asan_link_order=0" \
+	    iobs-mirror "$@"
+}
+
+@test "a listing that fails part-way deletes nothing under it: one line, exit 1" {
+	mkdir "$SRC/big"
+	(cd "$SRC/big" && touch f{0001..3000})
+	echo a >"$SRC/a"
+	stream "$T/s" "$SRC"
+	run -0 iobs-mirror "$DST" <"$T/s"
+	rm "$SRC/big/f0001" "$SRC/a"
+	touch "$T/failing"
+	run -1 --separate-stderr failing_mirror "$SRC/big" "$DST" <"$T/s"
+	assert_equal "$stderr" "iobs-mirror: list $SRC/big: Input/output error"
+	assert_equal "$(find "$DST/big" -type f | wc -l)" 3000
+	# The rest of the tree is mirrored as ever.
+	assert [ ! -e "$DST/a" ]
+	rm "$T/failing"
+	run -0 failing_mirror "$SRC/big" "$DST" <"$T/s"
+	run -0 treecmp "$SRC" "$DST"
+}
+
+@test "live: a listing that fails is tried again until it succeeds, reported once" {
+	mkdir -p "$SRC/d" "$DST/d"
+	(cd "$SRC/d" && touch f{01..40})
+	echo stale >"$DST/d/stale"
+	touch "$T/failing"
+	mkfifo "$T/pipe"
+	failing_mirror "$SRC/d" "$DST" <"$T/pipe" >"$T/mirror.out" \
+	    2>"$T/mirror.err" 3>&- &
+	MIRROR_PID=$!
+	BG_PIDS+=("$MIRROR_PID")
+	iobs-watch "$SRC" >"$T/pipe" 2>"$T/watch.err" 3>&- &
+	BG_PIDS+=("$!")
+	wait_for 10 test -s "$T/mirror.err"
+	assert [ -e "$DST/d/stale" ]
+	rm "$T/failing"
+	wait_converged 10
+	run -0 cat "$T/mirror.err"
+	assert_output "iobs-mirror: list $SRC/d: Input/output error"
+	running "$MIRROR_PID"
+}
+
 @test "an empty source with a full DEST stops the reconcile, exit 1" {
 	mkdir "$DST"
 	echo precious >"$DST/backup"
@@ -105,13 +205,54 @@ victim_unchanged() {
 	run -0 treecmp "$SRC" "$DST"
 }
 
-@test "--max-delete counts a directory an interrupted copy left as one entry" {
+@test "--max-delete counts a temporary an interrupted copy left with all it holds" {
 	echo a >"$SRC/a"
 	mkdir -p "$DST/.iobs-mirror.99.1/sub"
 	touch "$DST/.iobs-mirror.99.1/1" "$DST/.iobs-mirror.99.1/sub/2"
 	stream "$T/s" "$SRC"
-	run -0 iobs-mirror --max-delete 1 "$DST" <"$T/s"
+	run -1 iobs-mirror --max-delete 3 "$DST" <"$T/s"
+	assert_output --partial "would delete 4 entries"
+	run -0 iobs-mirror --max-delete 4 "$DST" <"$T/s"
 	run -0 treecmp "$SRC" "$DST"
+}
+
+@test "--max-delete counts a directory that became a symlink or a file, with all it held" {
+	mkdir -p "$SRC/d" "$SRC/e"
+	(cd "$SRC/d" && touch f{001..300})
+	touch "$SRC/e/1" "$SRC/e/2"
+	stream "$T/s" "$SRC"
+	run -0 iobs-mirror "$DST" <"$T/s"
+	rm -r "$SRC/d" "$SRC/e"
+	ln -s elsewhere "$SRC/d"
+	echo file >"$SRC/e"
+	run -1 iobs-mirror --max-delete 5 "$DST" <"$T/s"
+	assert_output --partial "would delete 304 entries"
+	assert_equal "$(find "$DST/d" -type f | wc -l)" 300
+	run -0 iobs-mirror --max-delete 304 "$DST" <"$T/s"
+	run -0 treecmp "$SRC" "$DST"
+}
+
+@test "--max-delete counts the deletes of a walk a record starts, not those the kernel reports" {
+	mkdir -p "$SRC/d/sub" "$SRC/k"
+	touch "$SRC/d/sub/f"{01..20} "$SRC/k/f"{01..20}
+	fifo_mirror -m 5
+	send WATCH_INIT 0 "$SRC"
+	wait_converged 10
+	rm -r "$SRC/d/sub"
+	echo now-a-file >"$SRC/d/sub"
+	# A lone MOVED_TO: all of d is compared with the source.
+	send MOVED_TO,ISDIR 0 "$SRC/d"
+	wait_for 10 has_lines "$T/mirror.err" "more than --max-delete 5" 1
+	assert [ -e "$DST/d/sub/f20" ]
+	# A directory the kernel says was deleted goes, whatever it held.
+	rm -r "$SRC/k"
+	send DELETE,ISDIR 0 "$SRC/k"
+	wait_for 10 test ! -e "$DST/k"
+	running "$MIRROR_PID"
+	end_stream
+	assert_equal "$MIRROR_STATUS" 1
+	run -0 grep -c . "$T/mirror.err"
+	assert_output 1
 }
 
 @test "-v logs every delete" {
@@ -181,15 +322,80 @@ victim_unchanged() {
 	assert [ -e "$DST/locked/a" ]
 }
 
-@test "--owner copies owners; without it, files are the mirror's" {
+@test "as root, owners are kept by default; --no-owner leaves files the mirror's" {
 	[ "$(id -u)" = 0 ] || skip "needs root"
 	echo a >"$SRC/a"
 	chown nobody:nogroup "$SRC/a"
 	stream "$T/s" "$SRC"
-	run -0 iobs-mirror "$T/plain" <"$T/s"
+	run -0 iobs-mirror --no-owner "$T/plain" <"$T/s"
 	assert_equal "$(stat -c %U "$T/plain/a")" root
-	run -0 iobs-mirror --owner "$DST" <"$T/s"
+	run -0 iobs-mirror "$DST" <"$T/s"
 	assert_equal "$(stat -c %U:%G "$DST/a")" nobody:nogroup
+	run -0 iobs-mirror --owner "$T/o" <"$T/s"
+	assert_equal "$(stat -c %U:%G "$T/o/a")" nobody:nogroup
+}
+
+@test "a setuid file whose owner is not kept loses setuid and setgid, at reconcile and live" {
+	[ "$(id -u)" = 0 ] || skip "needs root"
+	printf '#!/bin/sh\n' >"$SRC/suid"
+	chown nobody:nogroup "$SRC/suid"
+	chmod 6755 "$SRC/suid"
+	echo b >"$SRC/b"
+	chown nobody:nogroup "$SRC/b"
+	stream "$T/s" "$SRC"
+	chmod 6755 "$SRC/b"
+	rec ATTRIB 0 "$SRC/b"
+	run -0 iobs-mirror --no-owner "$T/plain" <"$T/s"
+	assert_equal "$(stat -c %U:%a "$T/plain/suid")" root:755
+	assert_equal "$(stat -c %U:%a "$T/plain/b")" root:755
+	# Kept with its owner, as rsync -a does: no privilege gained.
+	run -0 iobs-mirror "$DST" <"$T/s"
+	assert_equal "$(stat -c %U:%a "$DST/suid")" nobody:6755
+	assert_equal "$(stat -c %U:%a "$DST/b")" nobody:6755
+}
+
+@test "not root: read-only directories and files are mirrored, live and at reconcile, with their modes" {
+	command -v setpriv >/dev/null || skip "no setpriv"
+	[ "$(id -u)" = 0 ] || skip "needs root to become nobody"
+	mkdir -p "$SRC/ro/sub" "$SRC/ro/gone"
+	echo f >"$SRC/ro/f"
+	echo g >"$SRC/ro/sub/g"
+	touch "$SRC/ro/gone/x"
+	chmod 444 "$SRC/ro/f" "$SRC/ro/sub/g"
+	chmod 555 "$SRC/ro/sub" "$SRC/ro/gone" "$SRC/ro"
+	chown -R nobody:nogroup "$T"
+	chmod 755 "$T"
+	mkfifo "$T/pipe"
+	setpriv --reuid=nobody --regid=nogroup --clear-groups \
+	    iobs-mirror "$DST" <"$T/pipe" >"$T/mirror.out" \
+	    2>"$T/mirror.err" 3>&- &
+	MIRROR_PID=$!
+	BG_PIDS+=("$MIRROR_PID")
+	setpriv --reuid=nobody --regid=nogroup --clear-groups \
+	    iobs-watch "$SRC" >"$T/pipe" 2>"$T/watch.err" 3>&- &
+	WATCH_PID=$!
+	BG_PIDS+=("$WATCH_PID")
+	wait_converged 10
+	assert_equal "$(stat -c %a "$DST/ro")" 555
+	# Root changes the source; nobody's mirror follows.
+	echo changed >>"$SRC/ro/f"
+	echo new >"$SRC/ro/sub/new"
+	rm "$SRC/ro/sub/g"
+	rm -r "$SRC/ro/gone"
+	mv "$SRC/ro/f" "$SRC/ro/f2"
+	wait_converged 10
+	run -0 cat "$T/mirror.err"
+	assert_output ""
+	stop_pid "$WATCH_PID"
+	wait "$MIRROR_PID"
+	# And at a reconcile.
+	echo again >"$SRC/ro/sub/again"
+	rm "$SRC/ro/sub/new"
+	stream "$T/s" "$SRC"
+	chown nobody "$T/s"
+	run -0 setpriv --reuid=nobody --regid=nogroup --clear-groups \
+	    iobs-mirror "$DST" <"$T/s"
+	run -0 treecmp "$SRC" "$DST"
 }
 
 @test "--owner without root: exit 2" {
@@ -197,4 +403,37 @@ victim_unchanged() {
 	run -2 setpriv --reuid=nobody --regid=nogroup --clear-groups \
 	    iobs-mirror --owner "$DST" </dev/null
 	assert_output --partial "--owner"
+}
+
+@test "two mirrors on one DEST: the second exits 1 with one line, the first keeps on" {
+	echo a >"$SRC/a"
+	start_mirror
+	stream "$T/s" "$SRC"
+	run -1 iobs-mirror "$DST" <"$T/s"
+	assert_output --partial "$DST: another iobs-mirror is writing there"
+	assert_equal "${#lines[@]}" 1
+	echo b >"$SRC/b"
+	wait_converged 5
+	stop_mirror
+	assert_equal "$MIRROR_STATUS" 0
+	# Its lock went with it.
+	run -0 iobs-mirror "$DST" <"$T/s"
+}
+
+@test "--fsync: each file's data and its directory reach the disk before the next step" {
+	command -v strace >/dev/null || skip "no strace"
+	skip_valgrind "strace of a valgrind run"
+	mkdir "$SRC/d"
+	echo a >"$SRC/a"
+	echo b >"$SRC/d/b"
+	stream "$T/s" "$SRC"
+	run -0 strace -f -e trace=fsync -o "$T/trace" iobs-mirror "$DST" <"$T/s"
+	run -1 grep -c "fsync(" "$T/trace"
+	rm -rf "$DST"
+	run -0 strace -f -e trace=fsync -o "$T/trace" iobs-mirror --fsync \
+	    "$DST" <"$T/s"
+	run -0 converged
+	# Two files, each with its directory; a new directory's entries.
+	run -0 grep -c "fsync(.*= 0" "$T/trace"
+	[ "$output" -ge 5 ]
 }

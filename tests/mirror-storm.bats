@@ -1,6 +1,7 @@
 #!/usr/bin/env bats
 # iobs-mirror converges: after a seeded random storm of changes on the
-# watched tree, DEST equals the source within 2 seconds, every seed.
+# watched tree, hard links made and written through any name included,
+# DEST equals the source, links and all, within 2 seconds, every seed.
 # IOBS_LONG=1 runs more seeds and longer storms.
 
 load mirror_helper
@@ -32,4 +33,32 @@ storm_converges() {
 		BG_PIDS=()
 		storm_converges "$s" 5000
 	done
+}
+
+@test "records read together: many CLOSE_WRITEs of one file are one copy" {
+	echo one >"$SRC/a"
+	stream "$T/s" "$SRC"
+	local i
+	for i in $(seq 50); do
+		rec CLOSE_WRITE,CLOSE 0 "$SRC/a"
+	done
+	run -0 iobs-mirror -vv "$DST" <"$T/s"
+	run -0 grep -c "^copy $DST/a\$" <<<"$output"
+	# The reconcile's copy, and one for the fifty records.
+	assert_output 2
+}
+
+@test "records read together: those before an OVERFLOW are skipped for its rescan" {
+	echo one >"$SRC/a"
+	stream "$T/s" "$SRC"
+	rec CLOSE_WRITE,CLOSE 0 "$SRC/a"
+	rec CREATE 0 "$SRC/b"
+	rec OVERFLOW 0 "$SRC"
+	rec WATCH_INIT 0 "$SRC"
+	echo b >"$SRC/b"
+	run -0 iobs-mirror -vv "$DST" <"$T/s"
+	run -0 grep -c "^copy " <<<"$output"
+	# a and b, each once, by the two reconciles.
+	assert_output 2
+	run -0 converged
 }

@@ -313,6 +313,26 @@ line"
 	wait_converged 2
 }
 
+@test "a MOVED_FROM/MOVED_TO pair the source does not bear out changes nothing" {
+	mkdir "$SRC/docs"
+	echo d >"$SRC/docs/d"
+	echo f >"$SRC/file"
+	echo o >"$SRC/old"
+	stream "$T/s" "$SRC"
+	rec MOVED_FROM,ISDIR 5 "$SRC/docs"
+	rec MOVED_TO,ISDIR 5 "$SRC/zz"
+	rec MOVED_FROM 6 "$SRC/file"
+	rec MOVED_TO 6 "$SRC/gone"
+	# The old name is gone, but the new one is not there.
+	rec MOVED_FROM 7 "$SRC/old"
+	rec MOVED_TO 7 "$SRC/new"
+	rm "$SRC/old"
+	run -0 iobs-mirror "$DST" <"$T/s"
+	run -0 treecmp "$SRC" "$DST"
+	assert [ -e "$DST/docs/d" ]
+	assert [ ! -e "$DST/zz" ]
+}
+
 @test "a lone MOVED_FROM deletes in DEST, the stream still open" {
 	echo old >"$SRC/gone"
 	echo keep >"$SRC/keep"
@@ -366,4 +386,40 @@ line"
 	done
 	touch "$T/stop"
 	assert [ ! -e "$T/partial" ]
+}
+
+@test "a sparse file stays sparse in DEST, at reconcile and live" {
+	truncate -s 64M "$SRC/sparse"
+	printf 'middle' | dd of="$SRC/sparse" bs=1 seek=$((32 << 20)) \
+	    conv=notrunc status=none
+	start_mirror
+	run -0 cmp "$SRC/sparse" "$DST/sparse"
+	# 64 MiB would be 131072 blocks of 512 bytes.
+	[ "$(stat -c %b "$DST/sparse")" -lt 1024 ]
+	truncate -s 128M "$SRC/live"
+	printf 'end' >>"$SRC/live"
+	wait_converged 10
+	[ "$(stat -c %b "$DST/live")" -lt 1024 ]
+	stop_mirror
+}
+
+@test "a stream never quiet (the tree read all the time) still runs the timers" {
+	echo a >"$SRC/a"
+	echo b >"$SRC/b"
+	stream "$T/s" "$SRC"
+	mkfifo "$T/fifo"
+	# A lone MOVED_FROM, a delete once its timer runs out, then reads
+	# of the tree faster than the mirror takes them: never quiet.
+	{
+		cat "$T/s"
+		while [ ! -e "$DST/a" ]; do sleep 0.01; done
+		rm "$SRC/a"
+		printf '1764057600.000000\tMOVED_FROM\t7\t%s\n' "$SRC/a"
+		yes "$(printf '1764057600.000000\tACCESS\t0\t%s' "$SRC/b")"
+	} >"$T/fifo" 2>/dev/null 3>&- &
+	BG_PIDS+=("$!")
+	iobs-mirror "$DST" <"$T/fifo" >/dev/null 2>"$T/mirror.err" 3>&- &
+	BG_PIDS+=("$!")
+	wait_for 10 test -e "$DST/a"
+	wait_for 5 test ! -e "$DST/a"
 }

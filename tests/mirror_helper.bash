@@ -34,15 +34,16 @@ stop_mirror() {
 	wait "$MIRROR_PID" || MIRROR_STATUS=$?
 }
 
+# Hard links included: names of one source inode are one DEST inode.
 converged() {
-	treecmp -q "$SRC" "$DST"
+	treecmp -q -H "$SRC" "$DST"
 }
 
 # wait_converged SECONDS: DEST equals the source within SECONDS; shows
 # the differences when not.
 wait_converged() {
 	if ! wait_for "$1" converged; then
-		treecmp "$SRC" "$DST" | head -20 >&2
+		treecmp -H "$SRC" "$DST" | head -20 >&2
 		cat "$T/mirror.err" >&2 2>/dev/null || true
 		return 1
 	fi
@@ -72,4 +73,29 @@ unnamed_links() {
 	[ "$(id -u)" -eq 0 ] && return 0
 	v=$(uname -r)
 	printf '6.10\n%s\n' "${v%%[-+]*}" | sort -V -C
+}
+
+# fifo_mirror [OPTIONS...]: iobs-mirror OPTIONS $DST in the background,
+# reading the stream the test writes with send.
+fifo_mirror() {
+	mkfifo "$T/pipe"
+	iobs-mirror "$@" "$DST" <"$T/pipe" >"$T/mirror.out" \
+	    2>"$T/mirror.err" 3>&- &
+	MIRROR_PID=$!
+	BG_PIDS+=("$MIRROR_PID")
+	exec 4>"$T/pipe"
+	printf '# iobs-stream 1\n' >&4
+}
+
+# send EVENTS COOKIE PATH: one record to the mirror.
+send() {
+	printf '1764057600.000000\t%s\t%s\t%s\n' "$1" "$2" "$3" >&4
+}
+
+# end_stream: closes the stream; the mirror's exit status in
+# MIRROR_STATUS.
+end_stream() {
+	exec 4>&-
+	MIRROR_STATUS=0
+	wait "$MIRROR_PID" || MIRROR_STATUS=$?
 }

@@ -2,7 +2,8 @@
  * storm: a deterministic random storm of changes on a tree, for the
  * convergence tests: creates, writes, appends, truncates, chmods, old
  * mtimes, mkdir -p, renames across the tree, deletes, rm -rf, moves
- * out to another directory and back in, symlinks, odd names.
+ * out to another directory and back in, symlinks, hard links made and
+ * later written through any of their names, odd names.
  */
 #define _GNU_SOURCE
 #include <sys/stat.h>
@@ -161,6 +162,7 @@ main(int argc, char *argv[])
 	char a[PATH_MAX], b[PATH_MAX], nm[64];
 	const char *errstr, *root, *outside, *f, *d;
 	struct timespec ts[2];
+	struct stat st;
 	long ops = 1000, i;
 	int ch;
 
@@ -199,7 +201,7 @@ main(int argc, char *argv[])
 		name(nm, sizeof(nm));
 		if (snprintf(a, sizeof(a), "%s/%s", d, nm) >= (int)sizeof(a))
 			continue;
-		switch (rnd(f ? 16 : 4)) {
+		switch (rnd(f ? 18 : 4)) {
 		case 0:
 		case 1:
 			if (files.n + dirs.n < 400)
@@ -279,6 +281,17 @@ main(int argc, char *argv[])
 			/* Replace a file by rename, the way editors save. */
 			if (files.n > 1)
 				rename(files.v[rnd(files.n)], f);
+			break;
+		case 16:
+			/* Another name, maybe in another directory. */
+			if (files.n + dirs.n < 400)
+				link(f, a);
+			break;
+		case 17:
+			/* Written through a name that is not the first. */
+			if (lstat(f, &st) == 0 && st.st_nlink > 1)
+				write_file(f, rnd(2) ? O_APPEND : O_TRUNC,
+				    rnd(3000));
 			break;
 		}
 		if (dirs.n > 1 && rnd(8) == 0)

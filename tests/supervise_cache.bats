@@ -117,7 +117,7 @@ lines"
 	[ "$(id -u)" = 0 ] || skip "needs root to drop privileges"
 	unset IOBS_CACHE
 	chmod 755 "$T"	# only the state dir keeps them out
-	run -1 setpriv --reuid=65534 --regid=65534 --clear-groups \
+	run -2 setpriv --reuid=65534 --regid=65534 --clear-groups \
 	    "$IOBS_BIN/iobs-supervise" -s "$STATE" status
-	assert_output "iobs-supervise: $STATE/cache: Permission denied"
+	assert_output "iobs-supervise: $STATE: owned by uid 0, not by uid 65534; refusing it as a state directory (remove it, or give another with -s)"
 }

@@ -13,6 +13,7 @@ sup_setup() {
 	# WATCH_RECONFIG, reads its options again from the cache.
 	cat >"$T/plugins/iobs-cat" <<-'EOF'
 	#!/bin/sh
+	[ "${1:-}" = --check ] && exit 0
 	out=/dev/null
 	for a; do case $a in --out=*) out=${a#--out=} ;; esac; done
 	echo "start $$" >>"$out.starts"
@@ -27,9 +28,11 @@ sup_setup() {
 	done
 	EOF
 	# iobs-crash --log=FILE: notes the time it started, says so on
-	# stderr and exits 3.
+	# stderr and exits 3. Like iobs-cat, it answers --check as
+	# iobs-supervise(8) asks a plugin to: it takes any option.
 	cat >"$T/plugins/iobs-crash" <<-'EOF'
 	#!/bin/sh
+	[ "${1:-}" = --check ] && exit 0
 	for a; do case $a in --log=*) log=${a#--log=} ;; esac; done
 	date +%s.%N >>"$log"
 	echo "crashing on purpose" >&2

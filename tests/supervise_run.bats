@@ -38,8 +38,8 @@ cat_out = $T/out"
 	assert_line -n 2 --regexp $'^[0-9.]+\tWATCH_INIT\t0\t'"$T/data\$"
 	run -0 status
 	assert_line -n 0 "iobs-supervise: pid $SUP_PID, config $T/rc"
-	assert_line -n 1 --regexp '^WATCH +PLUGIN +STATE +READY +PIDS +SINCE +RESTARTS +LAST EXIT$'
-	assert_line -n 2 --regexp "^$T/data +cat +up +yes +[0-9]+,[0-9]+ +[0-9T:-]+ +0  -\$"
+	assert_line -n 1 --regexp '^WATCH +PLUGIN +STATE +READY +PIDS +SINCE +RESTARTS +EVENTS +LAST-EVENT +LAST EXIT$'
+	assert_line -n 2 --regexp "^$T/data +cat +up +yes +[0-9]+,[0-9]+ +[0-9T:-]+ +0 +[0-9]+ +[0-9T:-]+ +-\$"
 }
 
 @test "processes: one group per pipeline, roles shown by ps" {
@@ -58,7 +58,7 @@ cat_out = $T/out"
 	assert_output "iobs-supervise: supervising $T/rc"
 	run -0 ps -o args= -p "$w1"
 	# cat2 started first, so that cat's watcher leaves out its doings.
-	assert_output "iobs-watch --ready-fd=3 --ignore-pid=$p2 -- $T/data"
+	assert_output "iobs-watch --ready-fd=3 --stats-fd=4 --ignore-pid=$p2 -- $T/data"
 }
 
 @test "a plugin that never reads holds up no other plugin" {
@@ -275,4 +275,46 @@ cat_out = $T/out"
 	assert_output "# backend poll"
 	touch "$T/data/f"
 	wait_for 5 grep -qs $'\tCREATE\t0\t'"$T/data/f\$" "$T/out"
+}
+
+@test "a state dir others can write, or not ours, is refused, exit 2" {
+	conf "[watches]
+[[data]]
+plugins = cat"
+	mkdir -m 777 "$STATE"
+	run -2 iobs-supervise -c "$T/rc"
+	assert_output "iobs-supervise: $STATE: writable by group or others (mode 777); refusing it as a state directory (chmod go-w it)"
+	chmod 770 "$STATE"
+	run -2 iobs-supervise -c "$T/rc"
+	assert_output --partial "$STATE: writable by group or others (mode 770)"
+	run -2 iobs-supervise -s "$STATE" status
+	assert_output --partial "$STATE: writable by group or others (mode 770)"
+	chmod 700 "$STATE"
+	chown 65534 "$STATE"
+	run -2 iobs-supervise -c "$T/rc"
+	assert_output "iobs-supervise: $STATE: owned by uid 65534, not by uid 0; refusing it as a state directory (remove it, or give another with -s)"
+	assert_not_exist "$STATE/iobs-supervise.pid"
+	chown 0 "$STATE"
+	mkdir -m 777 "$STATE/cache"
+	run -2 iobs-supervise -s "$STATE" cache list
+	assert_output --partial "$STATE/cache: writable by group or others"
+	rmdir "$STATE/cache"
+	mv "$STATE" "$T/real"
+	ln -s "$T/real" "$STATE"
+	run -2 iobs-supervise -c "$T/rc"
+	assert_output --partial "$STATE: a symbolic link; refusing it"
+}
+
+@test "no XDG_RUNTIME_DIR: a /tmp/iobserver-UID another user made is refused" {
+	command -v setpriv >/dev/null || skip "no setpriv"
+	local uid=$((40000 + RANDOM % 20000)) dir
+	dir=/tmp/iobserver-$uid
+	[ ! -e "$dir" ] || skip "$dir is there already"
+	# Made by root, as another user could have made it first.
+	mkdir -m 1777 "$dir"
+	run env -u XDG_RUNTIME_DIR setpriv --reuid="$uid" --regid="$uid" \
+	    --clear-groups "$IOBS_BIN/iobs-supervise" status
+	rmdir "$dir"
+	assert_failure 2
+	assert_output "iobs-supervise: $dir: owned by uid 0, not by uid $uid; refusing it as a state directory (remove it, or give another with -s)"
 }

@@ -3,9 +3,19 @@
 
 load supervise_helper
 
-@test "no config: usage, exit 2" {
+@test "no -c: the default config, /etc/iobserver/iobserverrc" {
+	[ ! -e /etc/iobserver/iobserverrc ] || skip "this machine has one"
+	run -2 iobs-supervise -n
+	assert_output "iobs-supervise: /etc/iobserver/iobserverrc: No such file or directory"
 	run -2 iobs-supervise
-	assert_output --partial "usage: iobs-supervise"
+	assert_output "iobs-supervise: /etc/iobserver/iobserverrc: No such file or directory"
+}
+
+@test "the example config installed under share/doc is accepted" {
+	sed "s|/srv/|$T/srv/|; s|/var/log/|$T/log/|" \
+	    "$BATS_TEST_DIRNAME/../dist/iobserverrc.example" >"$T/rc"
+	run -0 iobs-supervise -n -p "$IOBS_BIN" -c "$T/rc"
+	assert_output "iobs-supervise: $T/rc:16: $T/srv/data: No such file or directory; watched once it exists"
 }
 
 @test "unknown option and stray operand: exit 2" {
@@ -51,10 +61,13 @@ cat_out = $T/out"
 	run -0 iobs-supervise -n -p "$T/empty" -c "$T/iobserverrc"
 }
 
-@test "the seed's test config: watches without plugins are refused" {
+@test "the seed's test config: watches without plugins are warnings" {
 	cp "$BATS_TEST_DIRNAME/data/t-config" "$T/t-config"
-	run -2 iobs-supervise -n -p "$T/plugins" -c "$T/t-config"
-	assert_output "iobs-supervise: $T/t-config:4: [[$T/watch1]]: no plugins (add plugins = scribe, for one)"
+	run -0 iobs-supervise -n -p "$T/plugins" -c "$T/t-config"
+	assert_line "iobs-supervise: $T/t-config:4: [[$T/watch1]]: no plugins; nothing runs for it (add plugins = scribe, for one)"
+	assert_line "iobs-supervise: $T/t-config:5: [[$T/watch2]]: no plugins; nothing runs for it (add plugins = scribe, for one)"
+	assert_line "iobs-supervise: $T/t-config:4: $T/watch1: No such file or directory; watched once it exists"
+	assert_equal "${#lines[@]}" 4
 }
 
 # bad_conf LINE MESSAGE BODY: BODY is refused at LINE of $T/rc

@@ -1,7 +1,8 @@
 /*
  * treecmp: compares two trees for the tests: types, modes, sizes,
- * bytes, modification times to the nanosecond, symlink targets.
- * Prints each difference; exits 0 when equal, 1 when not.
+ * bytes, modification times to the nanosecond, symlink targets; with
+ * -H, hard links: names of one inode in one tree are names of one inode
+ * in the other. Prints each difference; exits 0 when equal, 1 when not.
  */
 #define _GNU_SOURCE
 #include <sys/stat.h>
@@ -15,12 +16,22 @@
 #include <string.h>
 #include <unistd.h>
 
-static int quiet, diffs;
+static int quiet, diffs, hardlinks;
+
+/* A file or symlink with more than one name in either tree. */
+struct pair {
+	dev_t	 da, db;
+	ino_t	 ia, ib;
+	char	*rel;
+};
+
+static struct pair *pairs;
+static size_t npairs, paircap;
 
 static void __dead2
 usage(void)
 {
-	fprintf(stderr, "usage: %s [-q] dir1 dir2\n", getprogname());
+	fprintf(stderr, "usage: %s [-Hq] dir1 dir2\n", getprogname());
 	exit(2);
 }
 
@@ -117,6 +128,21 @@ cmp_entry(const char *a, const char *b, const char *rel)
 	if (sa.st_mtim.tv_sec != sb.st_mtim.tv_sec ||
 	    sa.st_mtim.tv_nsec != sb.st_mtim.tv_nsec)
 		differ(rel, "mtime");
+	if ((S_ISREG(sa.st_mode) || S_ISLNK(sa.st_mode)) && hardlinks &&
+	    (sa.st_nlink > 1 || sb.st_nlink > 1)) {
+		if (npairs == paircap) {
+			paircap = paircap ? paircap * 2 : 64;
+			if ((pairs = reallocarray(pairs, paircap,
+			    sizeof(*pairs))) == NULL)
+				err(2, "reallocarray");
+		}
+		pairs[npairs].da = sa.st_dev;
+		pairs[npairs].ia = sa.st_ino;
+		pairs[npairs].db = sb.st_dev;
+		pairs[npairs].ib = sb.st_ino;
+		if ((pairs[npairs++].rel = strdup(rel)) == NULL)
+			err(2, "strdup");
+	}
 	if (S_ISREG(sa.st_mode)) {
 		if (sa.st_size != sb.st_size)
 			differ(rel, "size");
@@ -167,13 +193,61 @@ cmp_tree(const char *a, const char *b, const char *rel)
 	free(nb);
 }
 
+static int
+by_a(const void *x, const void *y)
+{
+	const struct pair *p = x, *q = y;
+
+	if (p->da != q->da)
+		return p->da < q->da ? -1 : 1;
+	if (p->ia != q->ia)
+		return p->ia < q->ia ? -1 : 1;
+	return 0;
+}
+
+static int
+by_b(const void *x, const void *y)
+{
+	const struct pair *p = x, *q = y;
+
+	if (p->db != q->db)
+		return p->db < q->db ? -1 : 1;
+	if (p->ib != q->ib)
+		return p->ib < q->ib ? -1 : 1;
+	return 0;
+}
+
+/* Names of one inode on one side are names of one on the other. */
+static void
+cmp_links(void)
+{
+	size_t i;
+
+	qsort(pairs, npairs, sizeof(*pairs), by_a);
+	for (i = 1; i < npairs; i++)
+		if (by_a(&pairs[i - 1], &pairs[i]) == 0 &&
+		    by_b(&pairs[i - 1], &pairs[i]) != 0)
+			differ(pairs[i].rel, "not a hard link in second");
+	qsort(pairs, npairs, sizeof(*pairs), by_b);
+	for (i = 1; i < npairs; i++)
+		if (by_b(&pairs[i - 1], &pairs[i]) == 0 &&
+		    by_a(&pairs[i - 1], &pairs[i]) != 0)
+			differ(pairs[i].rel, "not a hard link in first");
+	for (i = 0; i < npairs; i++)
+		free(pairs[i].rel);
+	free(pairs);
+}
+
 int
 main(int argc, char *argv[])
 {
 	int ch;
 
-	while ((ch = getopt(argc, argv, "q")) != -1) {
+	while ((ch = getopt(argc, argv, "Hq")) != -1) {
 		switch (ch) {
+		case 'H':
+			hardlinks = 1;
+			break;
 		case 'q':
 			quiet = 1;
 			break;
@@ -186,5 +260,7 @@ main(int argc, char *argv[])
 	if (argc != 2)
 		usage();
 	cmp_entry(argv[0], argv[1], "");
+	if (hardlinks)
+		cmp_links();
 	return diffs > 0;
 }

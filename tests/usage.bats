@@ -18,7 +18,9 @@ TOOLS="iobs-watch iobs-scribe iobs-mirror iobs-supervise"
 	local t
 	for t in $TOOLS; do
 		run --separate-stderr -2 "$t" -Z
-		diff -u <("$t" --help) <(printf '%s\n' "$stderr" | grep -v "^$t: ")
+		# Only the usage lines: getopt's own names the program its way.
+		diff -u <("$t" --help) \
+		    <(printf '%s\n' "$stderr" | grep -E '^(usage:|       )')
 	done
 }
 

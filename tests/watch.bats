@@ -503,3 +503,18 @@ WATCH_INIT"
 	touch "$T/w/made-meanwhile/after"
 	wait_for 10 grep -q "	CREATE	0	$T/w/made-meanwhile/after\$" "$T/out"
 }
+
+@test "--stats-fd: the events written and the time of the last, once a second" {
+	iobs-watch --stats-fd=5 "$T/w" > "$T/out" 5> "$T/stats" 3>&- &
+	BG_PIDS+=($!)
+	wait_for 10 has_lines "$T/out" $'\tWATCH_INIT\t' 1
+	touch "$T/w/a" "$T/w/b"
+	wait_for 10 has_lines "$T/out" $'\tCLOSE_WRITE,CLOSE\t0\t'"$T/w/b\$" 1
+	n=$(grep -vc '^#' "$T/out")
+	wait_for 5 grep -qE "^$((n - 1)) [0-9]+\.[0-9]{6}\$" "$T/stats"
+	# The time is that of the last record.
+	last=$(tail -1 "$T/out" | cut -f1)
+	assert_equal "$(tail -1 "$T/stats" | cut -d' ' -f2)" "$last"
+	run -2 iobs-watch --stats-fd=2 "$T/w"
+	assert_output --partial "--stats-fd 2"
+}

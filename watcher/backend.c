@@ -66,6 +66,16 @@ remote_roots(struct watcher *w, int rescanning)
 	return n;
 }
 
+const char *
+backend_check(const char *name)
+{
+	if (strcmp(name, "auto") != 0 && strcmp(name, "inotify") != 0 &&
+	    strcmp(name, "fanotify") != 0 && strcmp(name, "poll") != 0)
+		errx(2, "--backend %s: not auto, inotify, fanotify or poll",
+		    name);
+	return name;
+}
+
 void
 backend_start(struct watcher *w, const char *name)
 {
@@ -89,8 +99,7 @@ backend_start(struct watcher *w, const char *name)
 		else
 			w->be = &backend_inotify;
 	} else
-		errx(2, "--backend %s: not auto, inotify, fanotify or poll",
-		    name);
+		backend_check(name);
 	if (w->rescan)
 		scan_init(w);
 	w->be->open(w);

@@ -27,6 +27,9 @@ struct backend {
 
 extern const struct backend backend_inotify, backend_fanotify, backend_poll;
 
+/* The name, if it is one of a backend or auto; exits 2 if not. */
+const char *backend_check(const char *name);
+
 /*
  * Picks the backend for "auto", "inotify", "fanotify" or "poll" (exit
  * 2 on another name) and opens it; auto may also start the periodic

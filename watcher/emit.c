@@ -102,6 +102,8 @@ emit(struct watcher *w, const char *events, uint32_t cookie,
 	if (w->rescan)
 		scan_seen(w, vis, vislen);
 	append(w, events, cookie, vis, vislen, w->pid);
+	w->nevents++;
+	w->last_event = w->now;
 }
 
 /* Lifecycle records are never dropped: they say what state to trust. */

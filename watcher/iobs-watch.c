@@ -8,6 +8,7 @@
 
 #include <err.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <inotifytools/inotifytools.h>
 #include <limits.h>
@@ -49,7 +50,8 @@
 
 static const char synopsis[] = "[-nq] [-b size] [-e event[,...]] "
     "[-x glob] [--backend name] [--ignore-pid pid] "
-    "[--interval seconds] [--noleaf] [--pid] [--ready-fd fd] path ...";
+    "[--interval seconds] [--noleaf] [--pid] [--ready-fd fd] "
+    "[--stats-fd fd] path ...";
 
 static void __dead2
 usage(void)
@@ -257,6 +259,30 @@ check_roots(struct watcher *w)
 	}
 }
 
+/*
+ * --stats-fd: "EVENTS SECONDS.MICROSECONDS", the events written so far
+ * and the time of the last, once a tick when it changed; a reader that
+ * is behind loses a line, not the watcher's time; one that is gone
+ * ends them.
+ */
+static void
+stats_report(struct watcher *w)
+{
+	char line[64];
+	int n;
+
+	if (w->stats_fd == -1 || w->nevents == w->nsent)
+		return;
+	n = snprintf(line, sizeof(line), "%llu %lld.%06ld\n", w->nevents,
+	    (long long)w->last_event.tv_sec, (long)w->last_event.tv_usec);
+	if (write(w->stats_fd, line, n) == n)
+		w->nsent = w->nevents;
+	else if (errno != EAGAIN) {
+		close(w->stats_fd);
+		w->stats_fd = -1;
+	}
+}
+
 static void
 coalesce(struct watcher *w, ssize_t got)
 {
@@ -284,6 +310,7 @@ run(struct watcher *w, int wakefd)
 		if (now_ms() - checked >= ROOT_CHECK_MS) {
 			check_roots(w);
 			flush_or_exit(w, !w->out.nonblock);
+			stats_report(w);
 			checked = now_ms();
 			continue;
 		}
@@ -384,22 +411,25 @@ main(int argc, char *argv[])
 		{ "pid",		no_argument,		NULL, 'P' },
 		{ "quiet",		no_argument,		NULL, 'q' },
 		{ "ready-fd",		required_argument,	NULL, 'R' },
+		{ "stats-fd",		required_argument,	NULL, 'S' },
 		{ NULL,			0,			NULL, 0 }
 	};
 	struct watcher w;
 	size_t limit = DEFAULT_BUFFER;
 	const char *errstr, *backend = "auto";
-	int ch, i, wakefd, ready_fd = -1;
+	int ch, i, wakefd, ready_fd = -1, check;
 
 	iobs_help_version(argc, argv, synopsis);
+	check = iobs_check_mode(&argc, &argv);
 	memset(&w, 0, sizeof(w));
 	w.recursive = 1;
 	w.interval_ms = DEFAULT_INTERVAL_MS;
+	w.stats_fd = -1;
 	while ((ch = getopt_long(argc, argv, "b:e:nqx:", longopts, NULL))
 	    != -1) {
 		switch (ch) {
 		case 'B':
-			backend = optarg;
+			backend = backend_check(optarg);
 			break;
 		case 'b':
 			limit = parse_size(optarg);
@@ -434,6 +464,12 @@ main(int argc, char *argv[])
 				errx(2, "--ready-fd %s: descriptor is %s", optarg,
 				    errstr);
 			break;
+		case 'S':
+			w.stats_fd = strtonum(optarg, 3, INT_MAX, &errstr);
+			if (errstr != NULL)
+				errx(2, "--stats-fd %s: descriptor is %s", optarg,
+				    errstr);
+			break;
 		default:
 			usage();
 		}
@@ -442,6 +478,12 @@ main(int argc, char *argv[])
 	argv += optind;
 	if (argc == 0)
 		usage();
+	if (w.stats_fd != -1 && fcntl(w.stats_fd, F_SETFL, O_NONBLOCK) == -1)
+		err(2, "--stats-fd %d", w.stats_fd);
+	if (check) {
+		iobs_exclude_free(&w.exclude);
+		return 0;
+	}
 	if (w.print_mask == 0)
 		w.print_mask = IN_ALL_EVENTS;
 	w.kernel_mask = w.print_mask | BOOKKEEPING;
@@ -466,7 +508,8 @@ main(int argc, char *argv[])
 	}
 	/* Readiness, s6-style: a newline once every root is watched. */
 	if (ready_fd != -1) {
-		(void)write(ready_fd, "\n", 1);
+		if (write(ready_fd, "\n", 1) != 1)
+			warn("--ready-fd %d", ready_fd);
 		close(ready_fd);
 	}
 	run(&w, wakefd);

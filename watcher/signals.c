@@ -82,7 +82,9 @@ on_signal(int sig)
 			got_hup = 1;
 		else
 			got_term = 1;
-		(void)write(wake[1], "", 1);
+		/* Full: the loop has a wake-up to read already. */
+		if (write(wake[1], "", 1) == -1) {
+		}
 	}
 	errno = saved;
 }

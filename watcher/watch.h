@@ -70,6 +70,10 @@ struct watcher {
 	int		 rescan;	/* inotify plus a periodic scan */
 	struct fan	*fan;
 	struct scan	*scan;
+	/* --stats-fd: events written, the time of the last, the count sent */
+	int		 stats_fd;
+	unsigned long long nevents, nsent;
+	struct timeval	 last_event;
 };
 
 /* setup.c */

@@ -80,8 +80,16 @@ check(const struct config *c)
 	for (i = 0; i < c->nwatch; i++) {
 		const struct wconf *w = &c->watch[i];
 
-		if (!normal(w->path) || w->nplugin == 0)
+		/* No plugins is a warning; every option knows its line. */
+		if (!normal(w->path) || w->plugins_line <= 0 ||
+		    (w->nwargv > 0 && w->wline == NULL))
 			abort();
+		for (j = 0; j < w->nwargv; j++)
+			if (w->wline[j] <= 0)
+				abort();
+		for (j = 0; j < w->npopt; j++)
+			if (w->popt[j].line <= 0)
+				abort();
 		for (j = 0; j < i; j++)
 			if (strcmp(c->watch[j].path, w->path) == 0)
 				abort();
@@ -110,6 +118,8 @@ parse(char *buf, size_t len, const char *plugin_dir)
 		config_free(&c);
 	} else if (errbuf[0] == '\0' || strchr(errbuf, '\n') != NULL)
 		abort();	/* an error is one line */
+	else
+		config_free(&c);	/* its state_dir */
 	fclose(f);
 	free(warn);
 }

@@ -1,0 +1,177 @@
+/*
+ * The inode table: one entry per name, chained in two hash tables, by
+ * inode and by name, both grown to keep chains short, so that a tree
+ * of 20,000 hard links is as quick to mirror as any other.
+ */
+#define _GNU_SOURCE
+
+#include <err.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "links.h"
+
+static size_t
+hash_rel(const char *s, size_t nbuckets)
+{
+	uint64_t h = 1469598103934665603ull;
+
+	for (; *s != '\0'; s++) {
+		h ^= (unsigned char)*s;
+		h *= 1099511628211ull;
+	}
+	return h & (nbuckets - 1);
+}
+
+static size_t
+hash_ino(dev_t dev, ino_t ino, size_t nbuckets)
+{
+	uint64_t h = (uint64_t)ino * 0x9e3779b97f4a7c15ull ^ (uint64_t)dev;
+
+	return (h ^ h >> 29) & (nbuckets - 1);
+}
+
+static void
+grow(struct links *l)
+{
+	struct links_entry **byino, **byrel, *e, *next;
+	size_t i, nb = l->nbuckets ? l->nbuckets * 2 : 256, h;
+
+	if ((byino = calloc(nb, sizeof(*byino))) == NULL ||
+	    (byrel = calloc(nb, sizeof(*byrel))) == NULL)
+		err(1, "calloc");
+	for (i = 0; i < l->nbuckets; i++)
+		for (e = l->byrel[i]; e != NULL; e = next) {
+			next = e->rnext;
+			h = hash_rel(e->rel, nb);
+			e->rnext = byrel[h];
+			byrel[h] = e;
+			h = hash_ino(e->dev, e->ino, nb);
+			e->inext = byino[h];
+			byino[h] = e;
+		}
+	free(l->byino);
+	free(l->byrel);
+	l->byino = byino;
+	l->byrel = byrel;
+	l->nbuckets = nb;
+}
+
+static void
+unchain_ino(struct links *l, struct links_entry *e)
+{
+	struct links_entry **p;
+
+	p = &l->byino[hash_ino(e->dev, e->ino, l->nbuckets)];
+	while (*p != e)
+		p = &(*p)->inext;
+	*p = e->inext;
+}
+
+void
+links_add(struct links *l, dev_t dev, ino_t ino, const char *rel)
+{
+	struct links_entry *e;
+	size_t len, h;
+
+	if (l->nbuckets > 0)
+		for (e = l->byrel[hash_rel(rel, l->nbuckets)]; e != NULL;
+		    e = e->rnext)
+			if (strcmp(e->rel, rel) == 0) {
+				if (e->dev == dev && e->ino == ino)
+					return;
+				unchain_ino(l, e);
+				e->dev = dev;
+				e->ino = ino;
+				h = hash_ino(dev, ino, l->nbuckets);
+				e->inext = l->byino[h];
+				l->byino[h] = e;
+				return;
+			}
+	if (l->n >= l->nbuckets)
+		grow(l);
+	len = strlen(rel) + 1;
+	if ((e = malloc(sizeof(*e) + len)) == NULL)
+		err(1, "malloc");
+	e->dev = dev;
+	e->ino = ino;
+	memcpy(e->rel, rel, len);
+	h = hash_rel(rel, l->nbuckets);
+	e->rnext = l->byrel[h];
+	l->byrel[h] = e;
+	h = hash_ino(dev, ino, l->nbuckets);
+	e->inext = l->byino[h];
+	l->byino[h] = e;
+	l->n++;
+}
+
+void
+links_del(struct links *l, const char *rel)
+{
+	struct links_entry **p, *e;
+
+	if (l->nbuckets == 0)
+		return;
+	for (p = &l->byrel[hash_rel(rel, l->nbuckets)]; (e = *p) != NULL;
+	    p = &e->rnext)
+		if (strcmp(e->rel, rel) == 0) {
+			*p = e->rnext;
+			unchain_ino(l, e);
+			free(e);
+			l->n--;
+			return;
+		}
+}
+
+size_t
+links_names(struct links *l, dev_t dev, ino_t ino, const char *skip,
+    char ***v)
+{
+	struct links_entry *e;
+	size_t n = 0, cap = 0;
+
+	*v = NULL;
+	if (l->nbuckets == 0)
+		return 0;
+	for (e = l->byino[hash_ino(dev, ino, l->nbuckets)]; e != NULL;
+	    e = e->inext) {
+		if (e->ino != ino || e->dev != dev ||
+		    (skip != NULL && strcmp(e->rel, skip) == 0))
+			continue;
+		if (n == cap) {
+			cap = cap ? cap * 2 : 4;
+			if ((*v = reallocarray(*v, cap, sizeof(char *))) == NULL)
+				err(1, "reallocarray");
+		}
+		if (((*v)[n++] = strdup(e->rel)) == NULL)
+			err(1, "strdup");
+	}
+	return n;
+}
+
+void
+links_free_names(char **v, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+void
+links_clear(struct links *l)
+{
+	struct links_entry *e, *next;
+	size_t i;
+
+	for (i = 0; i < l->nbuckets; i++)
+		for (e = l->byrel[i]; e != NULL; e = next) {
+			next = e->rnext;
+			free(e);
+		}
+	free(l->byino);
+	free(l->byrel);
+	memset(l, 0, sizeof(*l));
+}

@@ -1,0 +1,36 @@
+/*
+ * The source's files and symlinks by inode: every name a walk or a
+ * record has seen, so that the names of one inode can be found without a scan
+ * when inotify names only the one that was written. A hint: each name
+ * is checked against the source before it is used.
+ */
+#ifndef LINKS_H
+#define LINKS_H
+
+#include <sys/types.h>
+
+#include <stddef.h>
+
+struct links_entry {
+	dev_t		 dev;
+	ino_t		 ino;
+	struct links_entry *inext;	/* same bucket by inode */
+	struct links_entry *rnext;	/* same bucket by name */
+	char		 rel[];
+};
+
+struct links {
+	struct links_entry **byino, **byrel;
+	size_t		 n, nbuckets;
+};
+
+/* rel is (dev, ino) now; an older entry for rel is replaced. */
+void	 links_add(struct links *, dev_t, ino_t, const char *rel);
+void	 links_del(struct links *, const char *rel);
+/* The names of (dev, ino) but skip, copied into *v; the count. */
+size_t	 links_names(struct links *, dev_t, ino_t, const char *skip,
+	    char ***v);
+void	 links_free_names(char **, size_t);
+void	 links_clear(struct links *);
+
+#endif

@@ -1,0 +1,243 @@
+/*
+ * Config truth: before a config is used (at -n, at start and at each
+ * reload), every tool it would run is asked whether it takes the
+ * options it would get, as "iobs-NAME --check OPTIONS". The contract
+ * (iobs-supervise(8)): the tool parses them as at run time, reads no
+ * input, and exits 0, or 2 with one line on standard error. Its first
+ * line is reported as FILE:LINE of the key it names.
+ */
+#define _GNU_SOURCE
+#include <sys/wait.h>
+
+#include <err.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "supervise.h"
+
+/* A tool that has not answered by then does not do --check. */
+#define CHECK_MS	5000
+
+enum verdict { V_OK, V_REFUSED, V_UNKNOWN };
+
+static void
+child(const char *exe, int search, char **argv, const char *path,
+    const char *plugin, int devnull, int errfd)
+{
+	sigset_t none;
+
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	signal(SIGPIPE, SIG_DFL);
+	if (dup2(devnull, 0) == -1 || dup2(devnull, 1) == -1 ||
+	    dup2(errfd, 2) == -1)
+		_exit(127);
+	closefrom(3);
+	unsetenv("IOBS_CACHE");
+	unsetenv("IOBS_OPTIONS");
+	if (setenv("IOBS_WATCH", path, 1) == -1 ||
+	    setenv("IOBS_PLUGIN", plugin, 1) == -1)
+		_exit(127);
+	if (search)
+		execvp(exe, argv);
+	else
+		execv(exe, argv);
+	dprintf(2, "%s: cannot run: %s\n", exe, strerror(errno));
+	_exit(127);
+}
+
+/* Runs argv; its first line on standard error goes to msg. */
+static enum verdict
+ask(const char *exe, int search, char **argv, const char *path,
+    const char *plugin, char *msg, size_t msglen)
+{
+	char buf[2048], *nl;
+	size_t len = 0;
+	ssize_t n;
+	struct pollfd pfd;
+	int errp[2], devnull, status, done = 0;
+	int64_t end = now_ms() + CHECK_MS;
+	pid_t pid;
+
+	msg[0] = '\0';
+	if ((devnull = open("/dev/null", O_RDWR | O_CLOEXEC)) == -1 ||
+	    pipe2(errp, O_CLOEXEC | O_NONBLOCK) == -1)
+		err(1, "pipe");
+	if ((pid = fork()) == -1)
+		err(1, "fork");
+	if (pid == 0)
+		child(exe, search, argv, path, plugin, devnull, errp[1]);
+	close(devnull);
+	close(errp[1]);
+	pfd.fd = errp[0];
+	pfd.events = POLLIN;
+	/* Until it exits: a stray child of its own may keep the pipe. */
+	while (!done) {
+		if (now_ms() >= end) {
+			kill(pid, SIGKILL);
+			waitpid(pid, &status, 0);
+			close(errp[0]);
+			snprintf(msg, msglen, "%s --check: no answer in %d s",
+			    argv[0], CHECK_MS / 1000);
+			return V_UNKNOWN;
+		}
+		(void)poll(&pfd, 1, 20);
+		done = waitpid(pid, &status, WNOHANG) == pid;
+		while (len < sizeof(buf) - 1 &&
+		    (n = read(errp[0], buf + len, sizeof(buf) - 1 - len)) > 0)
+			len += n;
+	}
+	close(errp[0]);
+	buf[len] = '\0';
+	if ((nl = strchr(buf, '\n')) != NULL)
+		*nl = '\0';
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		return V_OK;
+	/* A tool that does not know the question says so by its name. */
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 2 &&
+	    strstr(buf, "--check") == NULL) {
+		strlcpy(msg, buf[0] ? buf : "refused its options (exit 2)",
+		    msglen);
+		return V_REFUSED;
+	}
+	buf[256] = '\0';	/* enough of it to say what it is */
+	if (WIFEXITED(status))
+		snprintf(msg, msglen, "%s --check: exited %d%s%.256s", argv[0],
+		    WEXITSTATUS(status), buf[0] ? ": " : "", buf);
+	else
+		snprintf(msg, msglen, "%s --check: killed by signal %d",
+		    argv[0], WTERMSIG(status));
+	return V_UNKNOWN;
+}
+
+/* The line of the option msg names, by its key or its value. */
+static int
+line_of(const char *msg, char **args, const int *lines, size_t n,
+    int fallback)
+{
+	const char *eq;
+	char key[256];
+	size_t i, k;
+
+	for (i = 0; i < n; i++) {
+		if ((eq = strchr(args[i], '=')) == NULL)
+			eq = args[i] + strlen(args[i]);
+		k = eq - args[i];
+		if (k >= sizeof(key))
+			k = sizeof(key) - 1;
+		memcpy(key, args[i], k);
+		key[k] = '\0';
+		if (strstr(msg, key) != NULL ||
+		    (eq[0] == '=' && eq[1] != '\0' && strstr(msg, eq + 1)))
+			return lines[i];
+	}
+	return fallback;
+}
+
+static int
+report(const struct config *c, enum verdict v, int line, const char *msg,
+    char *errbuf, size_t errlen, char **warns)
+{
+	char *w;
+
+	if (v == V_REFUSED) {
+		snprintf(errbuf, errlen, "%s:%d: %s", c->file, line, msg);
+		return -1;
+	}
+	if (v == V_UNKNOWN) {
+		if (asprintf(&w, "%s%s:%d: %s; its options are not checked\n",
+		    *warns ? *warns : "", c->file, line, msg) == -1)
+			err(1, "asprintf");
+		free(*warns);
+		*warns = w;
+	}
+	return 0;
+}
+
+static int
+check_watcher(const struct config *c, const struct wconf *w, char *errbuf,
+    size_t errlen, char **warns)
+{
+	char exe[PATH_MAX], msg[1024], **argv;
+	size_t i, n = 0;
+	enum verdict v;
+	int search;
+
+	snprintf(exe, sizeof(exe), "%s/iobs-watch", self_dir());
+	search = access(exe, X_OK) == -1;
+	if ((argv = calloc(w->nwargv + 5, sizeof(char *))) == NULL)
+		err(1, "calloc");
+	argv[n++] = "iobs-watch";
+	argv[n++] = "--check";
+	for (i = 0; i < w->nwargv; i++)
+		argv[n++] = w->wargv[i];
+	argv[n++] = "--";
+	argv[n++] = w->path;
+	v = ask(search ? "iobs-watch" : exe, search, argv, w->path, "watch",
+	    msg, sizeof(msg));
+	free(argv);
+	if (v == V_OK)
+		return 0;
+	return report(c, v, line_of(msg, w->wargv, w->wline, w->nwargv,
+	    w->line), msg, errbuf, errlen, warns);
+}
+
+static int
+check_plugin(const struct config *c, const struct wconf *w,
+    const struct plugin *pl, char *errbuf, size_t errlen, char **warns)
+{
+	char msg[1024], **argv, **args, *name;
+	int *lines;
+	size_t i, n = 0, na = 0;
+	enum verdict v;
+	int rc;
+
+	if ((argv = calloc(w->npopt + 3, sizeof(char *))) == NULL ||
+	    (args = calloc(w->npopt + 1, sizeof(char *))) == NULL ||
+	    (lines = calloc(w->npopt + 1, sizeof(int))) == NULL ||
+	    asprintf(&name, "iobs-%s", pl->name) == -1)
+		err(1, "calloc");
+	argv[n++] = name;
+	argv[n++] = "--check";
+	for (i = 0; i < w->npopt; i++)
+		if (strcmp(w->popt[i].plugin, pl->name) == 0) {
+			argv[n++] = args[na] = w->popt[i].arg;
+			lines[na++] = w->popt[i].line;
+		}
+	v = ask(pl->exe, 0, argv, w->path, pl->name, msg, sizeof(msg));
+	rc = v == V_OK ? 0 : report(c, v, line_of(msg, args, lines, na,
+	    w->plugins_line), msg, errbuf, errlen, warns);
+	free(name);
+	free(lines);
+	free(args);
+	free(argv);
+	return rc;
+}
+
+int
+config_check(const struct config *c, char *errbuf, size_t errlen,
+    char **warns)
+{
+	const struct wconf *w;
+	size_t i, j;
+
+	for (i = 0; i < c->nwatch; i++) {
+		w = &c->watch[i];
+		if (w->nplugin == 0)
+			continue;
+		if (check_watcher(c, w, errbuf, errlen, warns) == -1)
+			return -1;
+		for (j = 0; j < w->nplugin; j++)
+			if (check_plugin(c, w, &w->plugin[j], errbuf, errlen,
+			    warns) == -1)
+				return -1;
+	}
+	return 0;
+}

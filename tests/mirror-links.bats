@@ -1,0 +1,137 @@
+#!/usr/bin/env bats
+# iobs-mirror and hard links: names of one source inode are names of one
+# DEST inode, at reconcile and live, whichever name is written.
+
+bats_require_minimum_version 1.5.0
+
+load mirror_helper
+
+setup() { mirror_setup; }
+teardown() { common_teardown; }
+
+# same_inode PATH...: every PATH is one inode.
+same_inode() {
+	local first p
+	first=$(inode "$1")
+	for p in "$@"; do
+		[ "$(inode "$p")" = "$first" ] || return 1
+	done
+}
+
+@test "treecmp -H tells two copies from two links" {
+	echo x >"$SRC/a"
+	ln "$SRC/a" "$SRC/b"
+	cp -r --preserve=mode,timestamps "$SRC" "$DST"
+	run -0 treecmp -q "$SRC" "$DST"
+	run -1 treecmp -H "$SRC" "$DST"
+	assert_output --partial "not a hard link"
+}
+
+@test "live: a link made with ln is a link in DEST, not a copy" {
+	mkdir "$SRC/a" "$SRC/b"
+	echo one >"$SRC/a/f"
+	start_mirror
+	ln "$SRC/a/f" "$SRC/a/h"
+	ln "$SRC/a/f" "$SRC/b/g"
+	wait_for 5 test -e "$DST/b/g"
+	wait_converged 5
+	same_inode "$DST/a/f" "$DST/a/h" "$DST/b/g"
+	stop_mirror
+	assert_equal "$MIRROR_STATUS" 0
+}
+
+@test "live: a write through any name updates every name in DEST" {
+	mkdir "$SRC/a" "$SRC/b"
+	echo one >"$SRC/a/f"
+	ln "$SRC/a/f" "$SRC/a/h"
+	ln "$SRC/a/f" "$SRC/b/g"
+	start_mirror
+	same_inode "$DST/a/f" "$DST/a/h" "$DST/b/g"
+	local n
+	for n in b/g a/h a/f b/g; do
+		printf 'through %s\n' "$n" >>"$SRC/$n"
+		wait_for 5 cmp -s "$SRC/a/f" "$DST/a/f"
+		wait_converged 5
+		same_inode "$DST/a/f" "$DST/a/h" "$DST/b/g"
+	done
+	run -0 cat "$DST/a/h"
+	assert_line "through a/f"
+	stop_mirror
+	assert_equal "$MIRROR_STATUS" 0
+}
+
+@test "live: a file linked once it was mirrored, then written through the new name" {
+	echo one >"$SRC/f"
+	start_mirror
+	ln "$SRC/f" "$SRC/g"
+	wait_for 5 test -e "$DST/g"
+	echo two >>"$SRC/g"
+	wait_converged 5
+	same_inode "$DST/f" "$DST/g"
+	stop_mirror
+}
+
+@test "live: cp -al of a tree links in DEST; writes through the copy reach both" {
+	mkdir -p "$SRC/tree/d1" "$SRC/tree/d2"
+	local i
+	for i in $(seq 50); do
+		echo "file $i" >"$SRC/tree/d$((i % 2 + 1))/f$i"
+	done
+	start_mirror
+	cp -al "$SRC/tree" "$SRC/copy"
+	wait_converged 10
+	same_inode "$DST/tree/d2/f1" "$DST/copy/d2/f1"
+	same_inode "$DST/tree/d1/f50" "$DST/copy/d1/f50"
+	for i in 1 7 50; do
+		echo changed >>"$SRC/copy/d$((i % 2 + 1))/f$i"
+	done
+	wait_converged 10
+	run -0 tail -1 "$DST/tree/d1/f50"
+	assert_output changed
+	same_inode "$DST/tree/d2/f7" "$DST/copy/d2/f7"
+	stop_mirror
+	assert_equal "$MIRROR_STATUS" 0
+}
+
+@test "live: tar x of an archive with links makes links in DEST" {
+	mkdir -p "$T/orig/x"
+	echo data >"$T/orig/x/a"
+	ln "$T/orig/x/a" "$T/orig/x/b"
+	ln "$T/orig/x/a" "$T/orig/c"
+	tar -C "$T/orig" -cf "$T/links.tar" x c
+	start_mirror
+	tar -C "$SRC" -xf "$T/links.tar"
+	wait_converged 5
+	same_inode "$DST/x/a" "$DST/x/b" "$DST/c"
+	echo more >>"$SRC/c"
+	wait_converged 5
+	same_inode "$DST/x/a" "$DST/x/b" "$DST/c"
+	stop_mirror
+}
+
+@test "a name linked elsewhere, then replaced, leaves its old siblings linked" {
+	echo one >"$SRC/f"
+	ln "$SRC/f" "$SRC/g"
+	ln "$SRC/f" "$SRC/h"
+	start_mirror
+	echo other >"$SRC/new"
+	mv "$SRC/new" "$SRC/g"
+	echo more >>"$SRC/h"
+	wait_converged 5
+	same_inode "$DST/f" "$DST/h"
+	run ! same_inode "$DST/f" "$DST/g"
+	stop_mirror
+}
+
+@test "live: a symlink with two names (cp -al links symlinks) is one in DEST; touch -h through either" {
+	mkdir "$SRC/a"
+	ln -s target "$SRC/a/sym"
+	start_mirror
+	cp -al "$SRC/a" "$SRC/b"
+	wait_converged 5
+	same_inode "$DST/a/sym" "$DST/b/sym"
+	touch -h -d '2001-02-03 04:05:06' "$SRC/b/sym"
+	wait_converged 5
+	same_inode "$DST/a/sym" "$DST/b/sym"
+	stop_mirror
+}
