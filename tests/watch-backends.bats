@@ -137,6 +137,28 @@ $T/w/sub2/3
 $T/w/sub2/4"
 }
 
+@test "fanotify: a directory not met yet, renamed after events in it: they have its old path" {
+	need_fanotify
+	mkdir -p "$T/w/sub/deep"
+	: > "$T/w/a"
+	start_watch "$T/out" --backend=fanotify -e create,move "$T/w"
+	# Stopped: the events wait, and are read together.
+	kill -STOP "$WATCH_PID"
+	mv "$T/w/a" "$T/w/sub/deep/b"
+	touch "$T/w/sub/deep/c"
+	mv "$T/w/sub" "$T/w/sub2"
+	touch "$T/w/sub2/deep/d"
+	kill -CONT "$WATCH_PID"
+	wait_for 10 grep -q "	CREATE	0	$T/w/sub2/deep/d\$" "$T/out"
+	run awk -F'\t' '!/^#/ && $2 != "WATCH_INIT" { print $2, $4 }' "$T/out"
+	assert_output "MOVED_FROM $T/w/a
+MOVED_TO $T/w/sub/deep/b
+CREATE $T/w/sub/deep/c
+MOVED_FROM,ISDIR $T/w/sub
+MOVED_TO,ISDIR $T/w/sub2
+CREATE $T/w/sub2/deep/d"
+}
+
 @test "fanotify: a busy directory moved in from outside is heard in full" {
 	need_fanotify
 	mkdir -p "$T/outside/busy/sub"

@@ -15,6 +15,7 @@
 #define _GNU_SOURCE
 #include <sys/fanotify.h>
 #include <sys/inotify.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/syscall.h>
@@ -88,7 +89,26 @@ struct fan {
 	int32_t		 nextwd;
 	int		 unlimited;	/* FAN_UNLIMITED_QUEUE granted */
 	struct pathbuf	 raw, vis;
+	const char	*ahead;		/* the batch after this event */
+	size_t		 aheadlen;
+	const char	*batch;		/* the batch, and its renames */
+	size_t		 batchlen;
+	size_t		*roff, nroff, roffcap;
+	int		 rlisted;
+	struct pathbuf	 more;		/* a batch with what came after it */
 };
+
+/* How much is read ahead for as_of_event(), at most. */
+#define AHEAD_BYTES	(1024 * 1024)
+
+/* One event, its records found. */
+struct fan_event {
+	struct fanotify_event_metadata md;
+	const struct fanotify_event_info_fid *dir, *from, *to, *obj;
+};
+
+/* Renames read but not handled yet that resolve() looks at, at most. */
+#define AHEAD_MAX	64
 
 /* Where a directory handle is, as far as the roots go. */
 enum where { OUTSIDE, INSIDE, ROOT_PARENT, GONE };
@@ -649,12 +669,160 @@ unquiet_dir(struct watcher *w, int fd)
 		    FAN_QUIET, fd);
 }
 
+/*
+ * Events are aligned to 4 bytes only, their 64-bit mask with them: the
+ * metadata is copied out. Returns -1 when no whole event is left.
+ */
+static int
+parse_event(const char *ev, size_t left, struct fan_event *e)
+{
+	const struct fanotify_event_info_header *h;
+	size_t off;
+
+	if (left < sizeof(e->md))
+		return -1;
+	memcpy(&e->md, ev, sizeof(e->md));
+	if (e->md.event_len < sizeof(e->md) || e->md.event_len > left)
+		return -1;
+	e->dir = e->from = e->to = e->obj = NULL;
+	for (off = e->md.metadata_len; off + sizeof(*h) <= e->md.event_len;
+	    off += h->len) {
+		h = (const void *)(ev + off);
+		if (h->len == 0)
+			break;
+		if (h->info_type == FAN_EVENT_INFO_TYPE_DFID_NAME)
+			e->dir = (const void *)h;
+		else if (h->info_type == FAN_EVENT_INFO_TYPE_OLD_DFID_NAME)
+			e->from = (const void *)h;
+		else if (h->info_type == FAN_EVENT_INFO_TYPE_NEW_DFID_NAME)
+			e->to = (const void *)h;
+		else if (h->info_type == FAN_EVENT_INFO_TYPE_FID)
+			e->obj = (const void *)h;
+	}
+	return 0;
+}
+
+/* The path a handle's directory has now, into pb; -1 if none. */
+static int
+handle_path(struct watcher *w, const struct fanotify_event_info_fid *info,
+    struct pathbuf *pb)
+{
+	static char path[PATH_MAX + 16];
+	struct file_handle *fh = (struct file_handle *)info->handle;
+	int fd, mfd, r;
+
+	if ((mfd = fs_mfd(w->fan, (const fsid_t *)&info->fsid)) == -1 ||
+	    (fd = open_by_handle_at(mfd, fh, O_PATH | O_CLOEXEC)) == -1)
+		return -1;
+	r = fd_path(fd, path, sizeof(path));
+	close(fd);
+	if (r == -1)
+		return -1;
+	pb->len = 0;
+	pathbuf_append(pb, path, strlen(path));
+	pathbuf_append(pb, "", 1);
+	pb->len--;
+	return 0;
+}
+
+/* If pb is from or below it, it is to or below that instead. */
+static void
+unrename(struct pathbuf *pb, const char *from, const char *to)
+{
+	size_t flen = strlen(from), tlen = strlen(to);
+	struct pathbuf t = { 0 };
+
+	if (strncmp(pb->s, from, flen) != 0 ||
+	    (pb->s[flen] != '/' && pb->s[flen] != '\0'))
+		return;
+	pathbuf_append(&t, to, tlen);
+	pathbuf_append(&t, pb->s + flen, pb->len - flen + 1);
+	pathbuf_free(pb);
+	*pb = t;
+	pb->len--;
+}
+
+/*
+ * A directory not met before is named as it is now, but directories
+ * may have been renamed since the event, by events read with it and
+ * not handled yet: undo those renames, last first, to name it as it
+ * was. (Renames still in the kernel's queue are beyond reach.)
+ */
+static void
+as_of_event(struct watcher *w, struct pathbuf *pb)
+{
+	struct fan *f = w->fan;
+	struct fan_event e[AHEAD_MAX];
+	char *newp[AHEAD_MAX], *oldp[AHEAD_MAX];
+	const char *name;
+	size_t pos, here = f->ahead - f->batch, i;
+	struct pathbuf t = { 0 };
+	int n = 0, k, j;
+
+	/* The batch's renames of directories, listed once. */
+	if (!f->rlisted) {
+		f->nroff = 0;
+		for (pos = 0; parse_event(f->batch + pos, f->batchlen - pos,
+		    &e[0]) == 0; pos += e[0].md.event_len) {
+			if ((e[0].md.mask & (FAN_RENAME | FAN_ONDIR)) !=
+			    (FAN_RENAME | FAN_ONDIR) || e[0].from == NULL ||
+			    e[0].to == NULL || e[0].obj == NULL)
+				continue;
+			if (f->nroff == f->roffcap) {
+				f->roffcap = f->roffcap ? f->roffcap * 2 : 64;
+				f->roff = reallocarray(f->roff, f->roffcap,
+				    sizeof(*f->roff));
+				if (f->roff == NULL)
+					err(1, "reallocarray");
+			}
+			f->roff[f->nroff++] = pos;
+		}
+		f->rlisted = 1;
+	}
+	for (i = 0; i < f->nroff && n < AHEAD_MAX; i++)
+		if (f->roff[i] >= here && parse_event(f->batch + f->roff[i],
+		    f->batchlen - f->roff[i], &e[n]) == 0)
+			n++;
+	for (k = n - 1; k >= 0; k--) {
+		newp[k] = oldp[k] = NULL;
+		/* Where it went, and where it was, as of just after it. */
+		if (handle_path(w, e[k].obj, &t) == -1)
+			continue;
+		for (j = n - 1; j > k; j--)
+			if (newp[j] != NULL && oldp[j] != NULL)
+				unrename(&t, newp[j], oldp[j]);
+		newp[k] = strdup(t.s);
+		if (handle_path(w, e[k].from, &t) == -1)
+			continue;
+		for (j = n - 1; j > k; j--)
+			if (newp[j] != NULL && oldp[j] != NULL)
+				unrename(&t, newp[j], oldp[j]);
+		name = (const char *)((struct file_handle *)
+		    e[k].from->handle)->f_handle +
+		    ((struct file_handle *)e[k].from->handle)->handle_bytes;
+		pathbuf_append(&t, "/", 1);
+		pathbuf_append(&t, name, strlen(name) + 1);
+		oldp[k] = strdup(t.s);
+		if (newp[k] == NULL || oldp[k] == NULL)
+			err(1, "strdup");
+	}
+	for (k = n - 1; k >= 0; k--)
+		if (newp[k] != NULL && oldp[k] != NULL)
+			unrename(pb, newp[k], oldp[k]);
+	for (k = 0; k < n; k++) {
+		free(newp[k]);
+		free(oldp[k]);
+	}
+	pathbuf_free(&t);
+}
+
 /* A handle not met yet: where is its directory now? */
 static enum where
 resolve(struct watcher *w, const fsid_t *fsid, struct file_handle *fh,
     uint64_t key, struct dnode **node)
 {
 	static char path[PATH_MAX + 16];
+	struct pathbuf then = { 0 };
 	enum where where;
 	int fd, mfd, i;
 
@@ -665,8 +833,16 @@ resolve(struct watcher *w, const fsid_t *fsid, struct file_handle *fh,
 	i = fd_path(fd, path, sizeof(path));
 	if (i == -1 && errno == ENAMETOOLONG)
 		where = resolve_long(w, fd, fsid, node);
-	else
-		where = i == -1 ? GONE : under_root(w, path, key, node);
+	else if (i == -1)
+		where = GONE;
+	else {
+		pathbuf_append(&then, path, strlen(path) + 1);
+		then.len--;
+		if (w->fan->aheadlen > 0)
+			as_of_event(w, &then);
+		where = under_root(w, then.s, key, node);
+		pathbuf_free(&then);
+	}
 	if (where == OUTSIDE)
 		quiet_dir(w, fd, key);
 	close(fd);
@@ -983,67 +1159,68 @@ entry_event(struct watcher *w, uint32_t mask, const struct fan_dir *d,
 static void
 fan_dispatch(struct watcher *w, const char *buf, size_t len)
 {
-	struct fanotify_event_metadata md, *m = &md;
-	const struct fanotify_event_info_header *h;
-	const struct fanotify_event_info_fid *dir, *from, *to, *obj;
-	const char *ev;
+	struct fan_event e;
 	struct fan_dir d, o;
 	unsigned gen = w->generation;
-	size_t off, pos;
+	struct pathbuf *more = &w->fan->more;
+	unsigned int avail;
+	size_t pos;
+	ssize_t n;
 
 	/*
-	 * Events are aligned to 4 bytes only, their 64-bit mask with
-	 * them: each one's metadata is copied out before it is read.
+	 * What else is queued is read now, so that a rename after an
+	 * event is seen before a directory is named (as_of_event).
 	 */
-	for (pos = 0; pos + sizeof(md) <= len && gen == w->generation;
-	    pos += md.event_len) {
-		ev = buf + pos;
-		memcpy(&md, ev, sizeof(md));
-		if (md.event_len < sizeof(md) || md.event_len > len - pos)
-			break;
-		if (m->vers != FANOTIFY_METADATA_VERSION)
+	if (ioctl(w->ifd, FIONREAD, &avail) == 0 && avail > 0) {
+		more->len = 0;
+		pathbuf_append(more, buf, len);
+		while (more->len < AHEAD_BYTES && ioctl(w->ifd, FIONREAD,
+		    &avail) == 0 && avail > 0) {
+			pathbuf_reserve(more, avail);
+			if ((n = read(w->ifd, more->s + more->len, avail)) <= 0)
+				break;
+			more->len += n;
+		}
+		buf = more->s;
+		len = more->len;
+	}
+	w->fan->batch = buf;
+	w->fan->batchlen = len;
+	w->fan->rlisted = 0;
+	for (pos = 0; gen == w->generation &&
+	    parse_event(buf + pos, len - pos, &e) == 0;
+	    pos += e.md.event_len) {
+		if (e.md.vers != FANOTIFY_METADATA_VERSION)
 			errx(1, "fanotify: metadata version %d, built for %d",
-			    m->vers, FANOTIFY_METADATA_VERSION);
-		if (m->fd >= 0)
-			close(m->fd);
-		if (m->mask & FAN_Q_OVERFLOW) {
+			    e.md.vers, FANOTIFY_METADATA_VERSION);
+		if (e.md.fd >= 0)
+			close(e.md.fd);
+		if (e.md.mask & FAN_Q_OVERFLOW) {
 			emit_all(w, IOBS_OVERFLOW);
 			watch_rebuild(w);
 			return;
 		}
-		dir = from = to = obj = NULL;
-		for (off = m->metadata_len; off + sizeof(*h) <= m->event_len;
-		    off += h->len) {
-			h = (const void *)(ev + off);
-			if (h->len == 0)
-				break;
-			if (h->info_type == FAN_EVENT_INFO_TYPE_DFID_NAME)
-				dir = (const void *)h;
-			else if (h->info_type ==
-			    FAN_EVENT_INFO_TYPE_OLD_DFID_NAME)
-				from = (const void *)h;
-			else if (h->info_type ==
-			    FAN_EVENT_INFO_TYPE_NEW_DFID_NAME)
-				to = (const void *)h;
-			else if (h->info_type == FAN_EVENT_INFO_TYPE_FID)
-				obj = (const void *)h;
-		}
-		w->pid = m->pid;
-		if ((m->mask & FAN_RENAME) && from != NULL && to != NULL) {
-			locate(w, from, &o);
-			locate(w, to, &d);
-			rename_event(w, (uint32_t)m->mask, &o, &d,
-			    info_key(obj));
-		} else if (dir != NULL) {
-			locate(w, dir, &d);
+		w->fan->ahead = buf + pos + e.md.event_len;
+		w->fan->aheadlen = len - pos - e.md.event_len;
+		w->pid = e.md.pid;
+		if ((e.md.mask & FAN_RENAME) && e.from != NULL &&
+		    e.to != NULL) {
+			locate(w, e.from, &o);
+			locate(w, e.to, &d);
+			rename_event(w, (uint32_t)e.md.mask, &o, &d,
+			    info_key(e.obj));
+		} else if (e.dir != NULL) {
+			locate(w, e.dir, &d);
 			if (d.where == INSIDE)
-				entry_event(w, (uint32_t)m->mask &
-				    ~FAN_RENAME, &d, info_key(obj));
+				entry_event(w, (uint32_t)e.md.mask &
+				    ~FAN_RENAME, &d, info_key(e.obj));
 			else if (d.where == ROOT_PARENT)
-				root_event(w, (uint32_t)m->mask, &d);
+				root_event(w, (uint32_t)e.md.mask, &d);
 		}
 		w->pid = 0;
 	}
+	if (w->fan != NULL)
+		w->fan->aheadlen = 0;
 }
 
 static int
@@ -1258,11 +1435,13 @@ fan_free(struct watcher *w)
 	if (f == NULL)
 		return;
 	free(f->key);
+	free(f->roff);
 	free(f->neg);
 	free(f->rootkey);
 	free(f->parentkey);
 	pathbuf_free(&f->raw);
 	pathbuf_free(&f->vis);
+	pathbuf_free(&f->more);
 	free(f);
 	w->fan = NULL;
 }
