@@ -11,6 +11,11 @@ setup() {
 	mkdir "$T/w"
 }
 
+# stopped PID: the process has stopped (SIGSTOP taken).
+stopped() {
+	[ "$(sed 's/.*) //' "/proc/$1/stat" | cut -c1)" = T ]
+}
+
 need_fanotify() {
 	[ "$(id -u)" = 0 ] || skip "fanotify's filesystem mark needs root"
 }
@@ -144,6 +149,7 @@ $T/w/sub2/4"
 	start_watch "$T/out" --backend=fanotify -e create,move "$T/w"
 	# Stopped: the events wait, and are read together.
 	kill -STOP "$WATCH_PID"
+	wait_for 5 stopped "$WATCH_PID"
 	mv "$T/w/a" "$T/w/sub/deep/b"
 	touch "$T/w/sub/deep/c"
 	mv "$T/w/sub" "$T/w/sub2"

@@ -15,7 +15,6 @@
 #define _GNU_SOURCE
 #include <sys/fanotify.h>
 #include <sys/inotify.h>
-#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/syscall.h>
@@ -25,6 +24,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -98,8 +98,9 @@ struct fan {
 	struct pathbuf	 more;		/* a batch with what came after it */
 };
 
-/* How much is read ahead for as_of_event(), at most. */
+/* How much is read ahead for as_of_event(), at most, and at a time. */
 #define AHEAD_BYTES	(1024 * 1024)
+#define AHEAD_READ	(64 * 1024)
 
 /* One event, its records found. */
 struct fan_event {
@@ -1163,24 +1164,26 @@ fan_dispatch(struct watcher *w, const char *buf, size_t len)
 	struct fan_dir d, o;
 	unsigned gen = w->generation;
 	struct pathbuf *more = &w->fan->more;
-	unsigned int avail;
+	struct pollfd pfd = { .fd = w->ifd, .events = POLLIN };
 	size_t pos;
 	ssize_t n;
 
 	/*
 	 * What else is queued is read now, so that a rename after an
-	 * event is seen before a directory is named (as_of_event).
+	 * event is seen before a directory is named (as_of_event). Not
+	 * by FIONREAD: fanotify counts only the events' fixed part.
 	 */
-	if (ioctl(w->ifd, FIONREAD, &avail) == 0 && avail > 0) {
+	if (poll(&pfd, 1, 0) == 1 && (pfd.revents & POLLIN)) {
 		more->len = 0;
 		pathbuf_append(more, buf, len);
-		while (more->len < AHEAD_BYTES && ioctl(w->ifd, FIONREAD,
-		    &avail) == 0 && avail > 0) {
-			pathbuf_reserve(more, avail);
-			if ((n = read(w->ifd, more->s + more->len, avail)) <= 0)
+		do {
+			pathbuf_reserve(more, AHEAD_READ);
+			if ((n = read(w->ifd, more->s + more->len,
+			    AHEAD_READ)) <= 0)
 				break;
 			more->len += n;
-		}
+		} while (more->len < AHEAD_BYTES && poll(&pfd, 1, 0) == 1 &&
+		    (pfd.revents & POLLIN));
 		buf = more->s;
 		len = more->len;
 	}
