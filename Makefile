@@ -35,11 +35,13 @@ WATCH_SRC = $(wildcard watcher/*.c)
 SCRIBE_SRC = $(wildcard scribe/*.c)
 MIRROR_SRC = $(wildcard mirror/*.c)
 SUPERVISE_SRC = $(wildcard supervisor/*.c)
+EXEC_SRC = $(wildcard exec/*.c)
 TEST_SRC = $(wildcard tests/*.c)
 
 PROGS = $(BIN)/iobs-watch $(if $(SCRIBE_SRC),$(BIN)/iobs-scribe) \
 	$(if $(MIRROR_SRC),$(BIN)/iobs-mirror) \
-	$(if $(SUPERVISE_SRC),$(BIN)/iobs-supervise)
+	$(if $(SUPERVISE_SRC),$(BIN)/iobs-supervise) \
+	$(if $(EXEC_SRC),$(BIN)/iobs-exec)
 # Test helpers: one program per tests/*.c, linked with libiobs.
 TEST_PROGS = $(patsubst tests/%.c,$(BIN)/%,$(TEST_SRC))
 # LD_PRELOAD shims, tests/shim/NAME.c: never sanitized, which would
@@ -48,7 +50,7 @@ SHIM_PROGS = $(patsubst tests/shim/%.c,$(BIN)/%.so,$(wildcard tests/shim/*.c))
 # Fuzz targets, tests/fuzz/NAME.c: each is also linked with a replay
 # main() (tests/fuzz/replay.c), so that the suite runs every corpus
 # file and every kept crash input on each build, sanitized or not.
-FUZZ_TARGETS = stream config scribe
+FUZZ_TARGETS = stream config scribe exec
 FUZZ_PROGS = $(patsubst %,$(BIN)/fuzz-%,$(FUZZ_TARGETS))
 # Where a fuzz program's main() comes from; empty for libFuzzer's.
 FUZZ_MAIN = $(BUILD)/tests/fuzz/replay.o
@@ -83,6 +85,10 @@ $(BIN)/iobs-supervise: $(call obj,$(SUPERVISE_SRC)) $(BUILD)/libiobs.a
 	@mkdir -p $(BIN)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LMDB_LIBS) $(BSD_LIBS)
 
+$(BIN)/iobs-exec: $(call obj,$(EXEC_SRC)) $(BUILD)/libiobs.a
+	@mkdir -p $(BIN)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LMDB_LIBS) $(BSD_LIBS)
+
 $(BIN)/%: $(BUILD)/tests/%.o $(BUILD)/libiobs.a
 	@mkdir -p $(BIN)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LMDB_LIBS) $(BSD_LIBS)
@@ -98,11 +104,13 @@ $(FUZZ_PROGS): $(FUZZ_MAIN) $(BUILD)/libiobs.a
 	@mkdir -p $(BIN)
 	$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(BUILD)/libiobs.a $(BSD_LIBS)
 $(BUILD)/tests/fuzz/config.o: CPPFLAGS += -Isupervisor
+$(BIN)/fuzz-exec: $(BUILD)/tests/fuzz/exec.o $(BUILD)/exec/template.o
 $(BUILD)/common/usage.o: CPPFLAGS += -DIOBS_VERSION='"$(VERSION)"'
 $(BUILD)/supervisor/iobs-supervise.o: CPPFLAGS += \
 	-DIOBS_CONFIG='"$(SYSCONFDIR)/iobserver/iobserverrc"'
 
 $(BUILD)/tests/fuzz/scribe.o: CPPFLAGS += -Iscribe
+$(BUILD)/tests/fuzz/exec.o: CPPFLAGS += -Iexec
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -172,13 +180,15 @@ fuzz:
 run: deps all
 	@sh mk/demo $(BIN)
 
-# Side by side with inotifywait, rsync and lsyncd; prints ratios.
+# Side by side with inotifywait, rsync, lsyncd, incrond and entr;
+# prints ratios.
 bench:
 	@sh mk/deps bench
 	$(MAKE) all tests
 	bash bench/watch.sh
 	bash bench/scribe.sh
 	bash bench/mirror.sh
+	bash bench/exec.sh
 
 # The supervisor is a daemon: sbin. Units name the paths they are
 # installed with.

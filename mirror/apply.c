@@ -74,6 +74,7 @@ renamed(struct mirror *m, const char *from, const char *to)
 	pathset_rename(&m->dirty_dirs, from, to);
 	pathset_rename(&m->verify, from, to);
 	pathset_rename(&m->retry, from, to);
+	links_rename(&m->links, from, to);
 	for (i = 0; i < m->nmoves; i++)
 		if (path_below(m->moves[i].rel, from)) {
 			if (asprintf(&p, "%s%s", to,
@@ -86,7 +87,9 @@ renamed(struct mirror *m, const char *from, const char *to)
 
 /*
  * A pair is a rename only when the source shows the old name gone and
- * the new one there, in *tst; a record is a hint, never the truth.
+ * the new one there, in *tst, the same inode as the old name was last
+ * seen as where that is known (files and symlinks); a record is a
+ * hint, never the truth.
  */
 static int
 borne_out(struct mirror *m, const char *from, const char *to,
@@ -94,6 +97,8 @@ borne_out(struct mirror *m, const char *from, const char *to,
 {
 	const char *name;
 	struct stat st;
+	dev_t dev;
+	ino_t ino;
 	int pfd, r, e;
 
 	pfd = src_parent(m, from, &name);
@@ -106,7 +111,28 @@ borne_out(struct mirror *m, const char *from, const char *to,
 		return 0;
 	r = fstatat(pfd, name, tst, AT_SYMLINK_NOFOLLOW);
 	dir_release(m, pfd);
-	return r == 0;
+	if (r == -1)
+		return 0;
+	/* The same inode as the old name had, where that is known. */
+	return !links_inode(&m->links, from, &dev, &ino) ||
+	    (dev == tst->st_dev && ino == tst->st_ino);
+}
+
+/*
+ * dir_writable() for pfd/name: 1 when made writable for a while, its
+ * mode to be given back by flush_dirs.
+ */
+static int
+writable_dir(struct mirror *m, int pfd, const char *name)
+{
+	int fd, r;
+
+	if ((fd = openat(pfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+	    O_CLOEXEC)) == -1)
+		return 0;
+	r = dir_writable(m, fd);
+	close(fd);
+	return r;
 }
 
 /* MOVED_FROM + MOVED_TO: a rename in DEST, no data copied. */
@@ -157,6 +183,9 @@ rename_entry(struct mirror *m, const char *from, const char *to, int isdir)
 	dest_log(m, 2, "rename", from, to);
 	if (m->o.dry_run)
 		goto out;
+	/* A directory to another parent has its ".." written. */
+	if (S_ISDIR(st.st_mode) && writable_dir(m, opfd, oname))
+		pathset_add(&m->dirty_dirs, to, 0);
 	if (renameat(opfd, oname, npfd, nname) == -1) {
 		/* An entry of another type, or a directory not empty. */
 		if ((errno != ENOTEMPTY && errno != EEXIST && errno != EISDIR &&

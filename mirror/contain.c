@@ -59,7 +59,8 @@ chain_has(const struct chain *c, const struct stat *st)
 	size_t i;
 
 	for (i = 0; i < c->n; i++)
-		if (c->v[i].st_dev == st->st_dev && c->v[i].st_ino == st->st_ino)
+		if (c->v[i].st_dev == st->st_dev &&
+		    c->v[i].st_ino == st->st_ino)
 			return 1;
 	return 0;
 }

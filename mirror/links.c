@@ -6,6 +6,7 @@
 #define _GNU_SOURCE
 
 #include <err.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -124,6 +125,59 @@ links_del(struct links *l, const char *rel)
 		}
 }
 
+/* Entries at or below dir, out of both chains, for the caller. */
+static struct links_entry *
+take_below(struct links *l, const char *dir)
+{
+	struct links_entry **p, *e, *out = NULL;
+	size_t i, len = strlen(dir);
+
+	for (i = 0; i < l->nbuckets; i++)
+		for (p = &l->byrel[i]; (e = *p) != NULL;) {
+			if (strncmp(e->rel, dir, len) != 0 ||
+			    (e->rel[len] != '/' && e->rel[len] != '\0')) {
+				p = &e->rnext;
+				continue;
+			}
+			*p = e->rnext;
+			unchain_ino(l, e);
+			l->n--;
+			e->rnext = out;
+			out = e;
+		}
+	return out;
+}
+
+/* A directory deleted: the names below it go. */
+void
+links_prune(struct links *l, const char *dir)
+{
+	struct links_entry *e, *next;
+
+	for (e = take_below(l, dir); e != NULL; e = next) {
+		next = e->rnext;
+		free(e);
+	}
+}
+
+/* A directory renamed: the names below it follow. */
+void
+links_rename(struct links *l, const char *from, const char *to)
+{
+	struct links_entry *e, *next;
+	size_t flen = strlen(from);
+	char *rel;
+
+	for (e = take_below(l, from); e != NULL; e = next) {
+		next = e->rnext;
+		if (asprintf(&rel, "%s%s", to, e->rel + flen) == -1)
+			err(1, "asprintf");
+		links_add(l, e->dev, e->ino, rel);
+		free(rel);
+		free(e);
+	}
+}
+
 size_t
 links_names(struct links *l, dev_t dev, ino_t ino, const char *skip,
     char ***v)
@@ -174,4 +228,21 @@ links_clear(struct links *l)
 	free(l->byino);
 	free(l->byrel);
 	memset(l, 0, sizeof(*l));
+}
+
+/* The inode rel was last seen as: 1 and *dev, *ino; 0 when not known. */
+int
+links_inode(struct links *l, const char *rel, dev_t *dev, ino_t *ino)
+{
+	struct links_entry *e;
+
+	if (l->nbuckets == 0)
+		return 0;
+	for (e = l->byrel[hash_rel(rel, l->nbuckets)]; e != NULL; e = e->rnext)
+		if (strcmp(e->rel, rel) == 0) {
+			*dev = e->dev;
+			*ino = e->ino;
+			return 1;
+		}
+	return 0;
 }

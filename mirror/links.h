@@ -27,6 +27,10 @@ struct links {
 /* rel is (dev, ino) now; an older entry for rel is replaced. */
 void	 links_add(struct links *, dev_t, ino_t, const char *rel);
 void	 links_del(struct links *, const char *rel);
+int	 links_inode(struct links *, const char *rel, dev_t *, ino_t *);
+/* Names at or below a directory: gone, or renamed. */
+void	 links_prune(struct links *, const char *dir);
+void	 links_rename(struct links *, const char *from, const char *to);
 /* The names of (dev, ino) but skip, copied into *v; the count. */
 size_t	 links_names(struct links *, dev_t, ino_t, const char *skip,
 	    char ***v);

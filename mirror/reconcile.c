@@ -430,9 +430,12 @@ delete_path(struct mirror *m, const char *rel)
 
 	links_del(&m->links, rel);
 	/* Not in DEST by any route: not by the safe one either. */
-	if (fstatat(m->dfd, rel, &st, AT_SYMLINK_NOFOLLOW) == -1 &&
-	    errno == ENOENT)
-		return;
+	if (fstatat(m->dfd, rel, &st, AT_SYMLINK_NOFOLLOW) == -1) {
+		if (errno == ENOENT)
+			return;
+	} else if (S_ISDIR(st.st_mode))
+		/* The table would keep the names below for ever. */
+		links_prune(&m->links, rel);
 	if ((dpfd = dest_parent(m, rel, &name, 0)) == -1)
 		return;
 	if (dest_remove(m, dpfd, name, rel) == -1)

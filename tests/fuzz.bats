@@ -37,3 +37,7 @@ replay() {
 @test "fuzz replay: scribe sentences" {
 	replay scribe
 }
+
+@test "fuzz replay: iobs-exec placeholders and --command words" {
+	replay exec
+}

@@ -18,6 +18,7 @@ install_to() {
 	install_to "$T/root"
 	run -0 sh -c "cd '$T/root' && find . -type f | sort"
 	assert_output "./etc/logrotate.d/iobserver
+./usr/bin/iobs-exec
 ./usr/bin/iobs-mirror
 ./usr/bin/iobs-scribe
 ./usr/bin/iobs-watch
@@ -26,6 +27,7 @@ install_to() {
 ./usr/sbin/iobs-supervise
 ./usr/share/doc/iobserver/README.md
 ./usr/share/doc/iobserver/examples/iobserverrc.example
+./usr/share/man/man1/iobs-exec.1
 ./usr/share/man/man1/iobs-mirror.1
 ./usr/share/man/man1/iobs-scribe.1
 ./usr/share/man/man1/iobs-watch.1

@@ -305,3 +305,26 @@ errors() {
 	run -0 cat "$T/mirror.err"
 	assert_output "iobs-mirror: $SRC/in is inside the watched root $SRC: it would copy itself; choose a destination outside it"
 }
+
+@test "mirror-reconfig: a reconcile --max-delete stopped goes once --force comes by SIGHUP" {
+	echo a >"$SRC/a"
+	mkdir "$DST"
+	touch "$DST"/x{1..8}
+	mkfifo "$T/feed"
+	iobs-mirror -m 5 "$DST" <"$T/feed" >"$T/mirror.out" \
+	    2>"$T/mirror.err" 3>&- &
+	MIRROR_PID=$!
+	BG_PIDS+=("$MIRROR_PID")
+	exec {FEED_FD}>"$T/feed"
+	printf '# iobs-stream 1\n' >&"$FEED_FD"
+	send WATCH_INIT 0 "$SRC"
+	wait_for 10 errors 1
+	assert [ -e "$DST/x8" ]
+	wait_for 10 blocks_hup "$MIRROR_PID"
+	options "--destination=$DST" "--max-delete=5" "--force"
+	kill -HUP "$MIRROR_PID"
+	wait_converged 10
+	feed_stop
+	assert_equal "$STATUS" 0
+	run -0 errors 1
+}

@@ -333,6 +333,23 @@ line"
 	assert [ ! -e "$DST/zz" ]
 }
 
+@test "a pair whose new name is another inode than the old one is no rename" {
+	echo AAAA >"$SRC/a"
+	touch -d '2020-01-01 00:00:00' "$SRC/a"
+	fifo_mirror
+	send WATCH_INIT 0 "$SRC"
+	wait_converged 10
+	# b: another file, of a's size and time, where a was.
+	rm "$SRC/a"
+	echo BBBB >"$SRC/b"
+	touch -d '2020-01-01 00:00:00' "$SRC/b"
+	send MOVED_FROM 3 "$SRC/a"
+	send MOVED_TO 3 "$SRC/b"
+	end_stream
+	assert_equal "$MIRROR_STATUS" 0
+	run -0 treecmp "$SRC" "$DST"
+}
+
 @test "a lone MOVED_FROM deletes in DEST, the stream still open" {
 	echo old >"$SRC/gone"
 	echo keep >"$SRC/keep"

@@ -223,6 +223,8 @@ cmp_links(void)
 {
 	size_t i;
 
+	if (npairs == 0)
+		return;
 	qsort(pairs, npairs, sizeof(*pairs), by_a);
 	for (i = 1; i < npairs; i++)
 		if (by_a(&pairs[i - 1], &pairs[i]) == 0 &&

@@ -3,7 +3,7 @@
 
 load test_helper
 
-TOOLS="iobs-watch iobs-scribe iobs-mirror iobs-supervise"
+TOOLS="iobs-watch iobs-scribe iobs-mirror iobs-supervise iobs-exec"
 
 @test "--help: the usage on standard output, exit 0" {
 	local t

@@ -518,3 +518,18 @@ WATCH_INIT"
 	run -2 iobs-watch --stats-fd=2 "$T/w"
 	assert_output --partial "--stats-fd 2"
 }
+
+@test "a directory made just before its parent is renamed is watched under the new path" {
+	mkdir "$T/w/p"
+	start_watch "$T/out" "$T/w"
+	sync_marker 1
+	# Stopped, the watcher reads the three events at once: c's path
+	# is gone when it adds c's watch.
+	kill -STOP "$WATCH_PID"
+	mkdir "$T/w/p/c"
+	mv "$T/w/p" "$T/w/q"
+	kill -CONT "$WATCH_PID"
+	sync_marker 2
+	touch "$T/w/q/c/f"
+	wait_for 10 grep -q "	CREATE	0	$T/w/q/c/f\$" "$T/out"
+}

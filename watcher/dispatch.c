@@ -111,6 +111,43 @@ self_event(struct watcher *w, struct dnode *n, const struct inotify_event *ev)
 }
 
 static void
+lost_add(struct watcher *w, struct dnode *dir, const char *name,
+    size_t namelen)
+{
+	struct lost_dir *l;
+
+	if (w->nlost == LOST_MAX || namelen > NAME_MAX)
+		return;
+	l = &w->lost[w->nlost++];
+	l->wd = dir->wd;
+	l->namelen = namelen;
+	memcpy(l->name, name, namelen);
+	l->name[namelen] = '\0';
+}
+
+/*
+ * The new directories whose watch could not be added, under the path
+ * their parent has now that the read is dispatched: a directory made
+ * and its parent renamed at once is watched all the same. Truly gone,
+ * they are not found again.
+ */
+static void
+lost_retry(struct watcher *w)
+{
+	struct dnode *dir;
+	int i, n = w->nlost;
+
+	w->nlost = 0;
+	for (i = 0; i < n; i++) {
+		if ((dir = tree_by_wd(&w->tree, w->lost[i].wd)) == NULL ||
+		    tree_child(&w->tree, dir, w->lost[i].name,
+		    w->lost[i].namelen) != NULL)
+			continue;
+		watch_new_dir(w, dir, w->lost[i].name, w->lost[i].namelen);
+	}
+}
+
+static void
 child_event(struct watcher *w, struct dnode *dir,
     const struct inotify_event *ev)
 {
@@ -125,8 +162,10 @@ child_event(struct watcher *w, struct dnode *dir,
 	if (!(ev->mask & IN_ISDIR) || w->dropping)
 		return;
 	if (ev->mask & IN_CREATE) {
-		if (!excluded && w->recursive)
-			watch_new_dir(w, dir, name, namelen);
+		if (!excluded && w->recursive) {
+			if (watch_new_dir(w, dir, name, namelen) == -1)
+				lost_add(w, dir, name, namelen);
+		}
 	} else if (ev->mask & IN_MOVED_FROM) {
 		if ((child = tree_child(&w->tree, dir, name, namelen)) != NULL)
 			pending_add(w, ev->cookie, child);
@@ -178,6 +217,10 @@ dispatch(struct watcher *w, const char *buf, size_t len)
 		else
 			child_event(w, n, ev);
 	}
+	if (gen == w->generation)
+		lost_retry(w);
+	else
+		w->nlost = 0;
 }
 
 /*

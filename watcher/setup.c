@@ -433,7 +433,11 @@ root_index(struct watcher *w, struct dnode *n)
 	errx(1, "a directory outside every watched tree");
 }
 
-void
+/*
+ * Returns -1 when the directory's path was gone: it may have been
+ * moved with an ancestor renamed since, rather than deleted.
+ */
+int
 watch_new_dir(struct watcher *w, struct dnode *parent, const char *name,
     size_t namelen)
 {
@@ -442,9 +446,12 @@ watch_new_dir(struct watcher *w, struct dnode *parent, const char *name,
 	tree_path(&w->tree, parent, 0, &w->path);
 	tree_path(&w->tree, parent, 1, &w->vpath);
 	push_component(w, name, namelen);
+	errno = 0;
 	if ((child = add_dir_watch(w, parent, name, namelen, w->path.s,
-	    1)) != NULL)
-		walk_from(w, &w->roots[root_index(w, parent)], child, 1);
+	    1)) == NULL)
+		return errno == ENOENT ? -1 : 0;
+	walk_from(w, &w->roots[root_index(w, parent)], child, 1);
+	return 0;
 }
 
 /*
@@ -466,6 +473,7 @@ watch_close(struct watcher *w)
 	for (i = 0; i < w->nroots; i++)
 		w->roots[i].node = NULL;
 	w->npending = 0;
+	w->nlost = 0;
 	w->stash.len = 0;
 }
 

@@ -8,6 +8,7 @@
 #include <sys/time.h>
 #include <sys/types.h>
 
+#include <limits.h>
 #include <stdint.h>
 #include <unistd.h>
 
@@ -37,6 +38,18 @@ struct pending_move {
 };
 
 #define PENDING_MAX	256
+#define LOST_MAX	64	/* new directories to look for again */
+
+/*
+ * A directory created, whose path was gone when its watch was added:
+ * an ancestor renamed in the same read moves it, so it is looked for
+ * again, by its parent's watch, once the read is dispatched.
+ */
+struct lost_dir {
+	int		 wd;		/* the parent's */
+	size_t		 namelen;
+	char		 name[NAME_MAX + 1];
+};
 
 struct fan;
 struct scan;
@@ -60,6 +73,8 @@ struct watcher {
 	unsigned	 walked;		/* directories listed, for stash_read */
 	struct pending_move pending[PENDING_MAX];
 	int		 npending;
+	struct lost_dir	 lost[LOST_MAX];
+	int		 nlost;
 	int		 dropping;	/* buffer full: OVERFLOW sent */
 	unsigned	 generation;	/* bumped when inotify is rebuilt */
 	pid_t		 pid;		/* who made the event emitted; 0 unknown */
@@ -79,7 +94,7 @@ struct watcher {
 /* setup.c */
 void	 watch_open(struct watcher *);
 int	 watch_root(struct watcher *, int root);
-void	 watch_new_dir(struct watcher *, struct dnode *parent,
+int	 watch_new_dir(struct watcher *, struct dnode *parent,
 	    const char *name, size_t namelen);
 void	 watch_forget(struct watcher *, struct dnode *);
 void	 watch_close(struct watcher *);

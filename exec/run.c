@@ -1,0 +1,120 @@
+/*
+ * Starting a command and reading what became of it. A command is
+ * exec'd directly, never through a shell, in a process group of its
+ * own, so that stopping it reaches whatever it started.
+ */
+#define _GNU_SOURCE
+#include <sys/prctl.h>
+#include <sys/wait.h>
+
+#include <err.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "exec.h"
+
+int64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * In the child: its own group; SIGTERM if iobs-exec dies first; the
+ * signals as they were before iobs-exec blocked them; the stdin given
+ * and no other descriptor of ours; env is NAME=VALUE or NAME alone to
+ * unset it.
+ */
+static void __dead2
+child(char **argv, char *const env[], int stdin_fd, pid_t parent)
+{
+	sigset_t none;
+	const char *eq;
+	char name[64];
+	size_t i;
+
+	(void)setpgid(0, 0);
+	if (prctl(PR_SET_PDEATHSIG, SIGTERM) == -1 || getppid() != parent)
+		_exit(127);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	signal(SIGPIPE, SIG_DFL);
+	if (dup2(stdin_fd, STDIN_FILENO) == -1)
+		_exit(127);
+	closefrom(3);
+	for (i = 0; env[i] != NULL; i++) {
+		if ((eq = strchr(env[i], '=')) == NULL) {
+			unsetenv(env[i]);
+			continue;
+		}
+		/* No malloc here: the child must leave nothing to free. */
+		if ((size_t)(eq - env[i]) >= sizeof(name))
+			_exit(127);
+		memcpy(name, env[i], eq - env[i]);
+		name[eq - env[i]] = '\0';
+		if (setenv(name, eq + 1, 1) == -1)
+			_exit(127);
+	}
+	execvp(argv[0], argv);
+	warn("%s", argv[0]);
+	/* The parent's copy is freed there; this frees the child's. */
+	argv_free(argv);
+	_exit(127);
+}
+
+pid_t
+run_spawn(char **argv, char *const env[], int stdin_fd)
+{
+	pid_t pid, self = getpid();
+
+	if ((pid = fork()) == -1)
+		return -1;
+	if (pid == 0)
+		child(argv, env, stdin_fd, self);
+	/* Both sides set it, so it holds before either goes on. */
+	(void)setpgid(pid, pid);
+	return pid;
+}
+
+int
+run_group_gone(pid_t pgid)
+{
+	return kill(-pgid, 0) == -1 && errno == ESRCH;
+}
+
+int
+run_status(int status, char *buf, size_t len)
+{
+	const char *name;
+
+	if (WIFEXITED(status)) {
+		snprintf(buf, len, "exited %d", WEXITSTATUS(status));
+		return WEXITSTATUS(status) != 0;
+	}
+	name = sigabbrev_np(WTERMSIG(status));
+	snprintf(buf, len, "killed by signal %d (SIG%s)", WTERMSIG(status),
+	    name ? name : "?");
+	return 1;
+}
+
+int
+run_exit_code(int status)
+{
+	if (WIFEXITED(status))
+		return WEXITSTATUS(status);
+	return 128 + WTERMSIG(status);
+}
+
+void
+run_report(const char *cmd, const char *status, const char *what)
+{
+	warnx("%s: %s; %s", cmd, status, what);
+}
