@@ -84,6 +84,8 @@ sync_marker() {
 @test "-e all, close, move and any case name their events" {
 	start_watch "$T/out" -e CLOSE -e Move "$T/w"
 	echo x > "$T/w/f"
+	# Seen before it moves: poll reports a rename only of what it knew.
+	wait_for 10 grep -q "CLOSE_WRITE.*/f\$" "$T/out"
 	mv "$T/w/f" "$T/w/g"
 	wait_for 10 grep -q "MOVED_TO.*/g\$" "$T/out"
 	run awk -F'\t' '!/^#/ && !/WATCH_INIT/ { print $2 }' "$T/out"
