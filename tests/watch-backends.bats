@@ -321,3 +321,46 @@ CREATE $T/w/sub2/deep/d"
 	run grep -c "	CREATE	0	$T/mnt/remote\$" "$T/out"
 	assert_output 1
 }
+
+# outputs_on BACKEND: a file written in a directory there before the
+# start, as --format, --json (a name that is not UTF-8) and the stream
+# with --pid print it; --exclude drops the other.
+outputs_on() {
+	local b=$1 bad=$'x\xff' pid=0
+	rm -rf "$T/w" && mkdir -p "$T/w/sub"
+	(cd "$T" && exec iobs-watch --backend="$b" --interval=0.1 -e close_write \
+		--format '%w|%f|%e' --exclude 'skip' w/) \
+		>"$T/fmt.$b" 2>"$T/fmt.$b.err" 3>&- &
+	BG_PIDS+=($!)
+	iobs-watch --backend="$b" --interval=0.1 -e close_write --json "$T/w" \
+		>"$T/json.$b" 2>"$T/json.$b.err" 3>&- &
+	BG_PIDS+=($!)
+	start_watch "$T/pid.$b" --backend="$b" --interval=0.1 \
+		-e close_write --pid "$T/w"
+	wait_for 10 grep -q '^Watches established\.$' "$T/fmt.$b.err"
+	wait_for 10 grep -q WATCH_INIT "$T/json.$b"
+	echo x >"$T/w/sub/skip"
+	echo x >"$T/w/sub/$bad"
+	# fanotify knows the writer: this shell.
+	[ "$b" != fanotify ] || pid=$BASHPID
+	wait_for 10 grep -q "^w/sub/|x" "$T/fmt.$b"
+	wait_for 10 grep -q '"path_bytes"' "$T/json.$b"
+	wait_for 10 grep -q "/sub/x.377	$pid\$" "$T/pid.$b"
+	run grep -c skip "$T/fmt.$b"
+	assert_output 0
+	# Not UTF-8: in C, . matches any byte.
+	run env LC_ALL=C grep -c "^w/sub/|x.|CLOSE_WRITE,CLOSE\$" "$T/fmt.$b"
+	assert_output 1
+	run jq -r 'select(.events[0] == "CLOSE_WRITE" and .path_bytes) |
+	    .path_bytes' "$T/json.$b"
+	assert_output "$(printf '%s' "$T/w/sub/$bad" | base64 -w0)"
+	run grep -c $'\tWATCH_INIT\t0\t'"$T/w"$'\t0$' "$T/pid.$b"
+	assert_output 1
+}
+
+@test "every backend feeds --format, --exclude, --json and --pid alike" {
+	outputs_on inotify
+	outputs_on poll
+	need_fanotify
+	outputs_on fanotify
+}
