@@ -319,6 +319,17 @@ run(struct watcher *w, int wakefd)
 			w->timed_out = 1;
 			break;
 		}
+		/*
+		 * Caught up after an OVERFLOW: watch again. Here, not after
+		 * poll(2): the buffer may drain anywhere, and the tick's
+		 * signal interrupts a poll with nothing else to wait for.
+		 */
+		if (w->dropping && w->out.bytes == 0) {
+			gettimeofday(&w->now, NULL);
+			watch_rebuild(w);
+			flush_or_exit(w, !w->out.nonblock);
+			continue;
+		}
 		if (now_ms() - checked >= ROOT_CHECK_MS) {
 			check_roots(w);
 			flush_or_exit(w, !w->out.nonblock);
@@ -386,11 +397,6 @@ run(struct watcher *w, int wakefd)
 		if (pfd[2].revents & (POLLERR | POLLHUP))
 			exit(0);	/* the reader went away */
 		flush_or_exit(w, !w->out.nonblock);
-		if (w->dropping && w->out.bytes == 0) {
-			gettimeofday(&w->now, NULL);
-			watch_rebuild(w);
-			flush_or_exit(w, !w->out.nonblock);
-		}
 	}
 	gettimeofday(&w->now, NULL);
 	emit_all(w, IOBS_WATCH_DEAD);
