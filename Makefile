@@ -132,10 +132,19 @@ lint-man:
 
 tests: $(TEST_PROGS) $(FUZZ_PROGS) $(SHIM_PROGS)
 
+# tests/watch.bats runs once per backend, the rest with the default.
+WATCH_BACKENDS = inotify poll $(if $(filter 0,$(shell id -u)),fanotify)
+SUITE = $(filter-out tests/watch.bats,$(wildcard tests/*.bats))
+
 check: deps
 	$(MAKE) all tests
 	$(MAKE) lint-man
-	IOBS_BIN=$(CURDIR)/$(BIN) $(BATS) $(BATS_FLAGS) tests
+	IOBS_BIN=$(CURDIR)/$(BIN) $(BATS) $(BATS_FLAGS) $(SUITE)
+	for b in $(WATCH_BACKENDS); do \
+		echo "tests/watch.bats on $$b:"; \
+		IOBS_BACKEND=$$b IOBS_BIN=$(CURDIR)/$(BIN) \
+		    $(BATS) $(BATS_FLAGS) tests/watch.bats || exit 1; \
+	done
 
 # The whole suite again on an AddressSanitizer + UBSan build.
 check-sanitize: deps
@@ -144,7 +153,13 @@ check-sanitize: deps
 	IOBS_BIN=$(CURDIR)/bin-san IOBS_SANITIZED=1 \
 	    ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-	    $(BATS) $(BATS_FLAGS) tests
+	    $(BATS) $(BATS_FLAGS) $(SUITE)
+	for b in $(WATCH_BACKENDS); do \
+		IOBS_BACKEND=$$b IOBS_BIN=$(CURDIR)/bin-san IOBS_SANITIZED=1 \
+		    ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+		    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+		    $(BATS) $(BATS_FLAGS) tests/watch.bats || exit 1; \
+	done
 
 # The suite with every program under valgrind: slow, so not in check.
 valgrind:

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# iobs-watch side by side with inotifywait -m -r, on the same work in
-# one run: set-up time on a tree of 50,000 directories, CPU per 100,000
-# events, peak RSS, the cost of --json and --format, and events lost.
-# Prints each figure and the ratio iobs-watch / inotifywait (lower is
-# better).
+# iobs-watch (its inotify backend) side by side with inotifywait -m -r,
+# on the same work in one run: set-up time on a tree of 50,000
+# directories, CPU per 100,000 events, peak RSS, the cost of --json and
+# --format, and events lost. Prints each figure and the ratio
+# iobs-watch / inotifywait (lower is better).
 #
 #   bash bench/watch.sh [DIRS] [RUNS]
 #   BENCH_ONLY=formats bash bench/watch.sh     # just the output costs
@@ -131,10 +131,10 @@ echo "   $(find "$tree" -type d | wc -l) directories"
 echo "== set-up time to ready, median of $RUNS runs each, alternating"
 for f in iobs noleaf inw; do : > "$work/$f.setup"; : > "$work/$f.rss"; done
 for r in $(seq "$RUNS"); do
-	ready_after iobs WATCH_INIT "$IOBS" "$tree" >> "$work/iobs.setup"
+	ready_after iobs WATCH_INIT "$IOBS" --backend=inotify "$tree" >> "$work/iobs.setup"
 	peak_rss_kb "$ready_pid" >> "$work/iobs.rss"
 	stop "$ready_pid"
-	ready_after noleaf WATCH_INIT "$IOBS" --noleaf "$tree" >> "$work/noleaf.setup"
+	ready_after noleaf WATCH_INIT "$IOBS" --backend=inotify --noleaf "$tree" >> "$work/noleaf.setup"
 	peak_rss_kb "$ready_pid" >> "$work/noleaf.rss"
 	stop "$ready_pid"
 	ready_after inw "Watches established" inotifywait -m -r "$tree" >> "$work/inw.setup"
@@ -152,7 +152,7 @@ printf '   peak RSS, iobs-watch --noleaf %d KiB   ratio %s\n' "$m_nl" "$(ratio "
 
 echo "== CPU per 100,000 events (both watching the same tree at once)"
 rm -rf "$tree"; mkdir -p "$tree/a"
-ready_after iobs2 WATCH_INIT "$IOBS" "$tree" > /dev/null; p_iobs=$ready_pid
+ready_after iobs2 WATCH_INIT "$IOBS" --backend=inotify "$tree" > /dev/null; p_iobs=$ready_pid
 ready_after inw2 "Watches established" inotifywait -m -r "$tree" > /dev/null; p_inw=$ready_pid
 c0_iobs=$(cpu_ns "$p_iobs"); c0_inw=$(cpu_ns "$p_inw")
 # Each touch of a new file: CREATE, OPEN, ATTRIB, CLOSE_WRITE; rm: DELETE.
@@ -178,7 +178,7 @@ echo "== events lost (files reported / files made; both watching at once)"
 lost_case() {
 	local name=$1 script=$2 made got_iobs got_inw
 	rm -rf "$tree"; mkdir "$tree"
-	ready_after "iobs-$name" WATCH_INIT "$IOBS" -e create,moved_to "$tree" > /dev/null; p_iobs=$ready_pid
+	ready_after "iobs-$name" WATCH_INIT "$IOBS" --backend=inotify -e create,moved_to "$tree" > /dev/null; p_iobs=$ready_pid
 	ready_after "inw-$name" "Watches established" inotifywait -m -r -e create,moved_to --format '%w%f' "$tree" > /dev/null; p_inw=$ready_pid
 	(cd "$tree" && eval "$script")
 	made=$(find "$tree" -type f | wc -l)
@@ -197,3 +197,128 @@ tar -C "$work" -cf "$work/src.tar" src
 lost_case "mkdir -p + touch x2000" 'for i in $(seq 2000); do mkdir -p r$i/a/b/c && : > r$i/a/b/c/f; done'
 lost_case "cp -r x200" 'for i in $(seq 200); do cp -r "$work/src" c$i; done'
 lost_case "tar x x200" 'for i in $(seq 200); do mkdir t$i && tar -C t$i -xf "$work/src.tar"; done'
+
+# ---------------------------------------------------------------------
+# Backends side by side: fanotify (one mark for the whole file system),
+# the inotify backend, fsnotifywait -S (inotify-tools' fanotify mode) and
+# inotifywait -r. Needs root for fanotify; skipped otherwise.
+#
+#   BACKEND_DIRS="50000 200000" BACKEND_RUNS=3 bash bench/watch.sh
+if [ "$(id -u)" -ne 0 ]; then
+	echo "== backends: fanotify needs root; skipped"
+	exit 0
+fi
+BACKEND_DIRS=${BACKEND_DIRS:-50000 200000}
+BACKEND_RUNS=${BACKEND_RUNS:-3}
+
+# make_tree DIR N: N directories, 500 to a parent.
+make_tree() {
+	local dir=$1 n=$2 top i
+	rm -rf "$dir"; mkdir -p "$dir"
+	top=$(( (n + 499) / 500 ))
+	for i in $(seq "$top"); do
+		mkdir "$dir/t$i"
+		(cd "$dir/t$i" && seq -f 'd%.0f' 1 $(( n / top )) | xargs mkdir)
+	done
+}
+
+for n in $BACKEND_DIRS; do
+	echo "== backends: set-up to ready on $n directories, median of $BACKEND_RUNS"
+	make_tree "$tree" "$n"
+	for f in fan ino fsn inw; do : > "$work/$f.setup"; : > "$work/$f.rss"; done
+	for r in $(seq "$BACKEND_RUNS"); do
+		ready_after fan WATCH_INIT "$IOBS" --backend=fanotify "$tree" >> "$work/fan.setup"
+		peak_rss_kb "$ready_pid" >> "$work/fan.rss"; stop "$ready_pid"
+		ready_after ino WATCH_INIT "$IOBS" --backend=inotify "$tree" >> "$work/ino.setup"
+		peak_rss_kb "$ready_pid" >> "$work/ino.rss"; stop "$ready_pid"
+		ready_after fsn "Watches established" fsnotifywait -S -m "$tree" >> "$work/fsn.setup"
+		peak_rss_kb "$ready_pid" >> "$work/fsn.rss"; stop "$ready_pid"
+		ready_after inw "Watches established" inotifywait -m -r "$tree" >> "$work/inw.setup"
+		peak_rss_kb "$ready_pid" >> "$work/inw.rss"; stop "$ready_pid"
+	done
+	for f in fan ino fsn inw; do
+		eval "s_$f=\$(median < \"\$work/$f.setup\")"
+		eval "m_$f=\$(median < \"\$work/$f.rss\")"
+	done
+	printf '   set-up s: fanotify %.4f   inotify %.4f   fsnotifywait -S %.4f   inotifywait -r %.4f\n' \
+	    "$s_fan" "$s_ino" "$s_fsn" "$s_inw"
+	printf '   ratios: fanotify/fsnotifywait-S %s   fanotify/inotify %s   fanotify/inotifywait %s\n' \
+	    "$(ratio "$s_fan" "$s_fsn")" "$(ratio "$s_fan" "$s_ino")" "$(ratio "$s_fan" "$s_inw")"
+	printf '   peak RSS KiB: fanotify %d   inotify %d   fsnotifywait -S %d   inotifywait -r %d   fanotify/inotify %s\n' \
+	    "$m_fan" "$m_ino" "$m_fsn" "$m_inw" "$(ratio "$m_fan" "$m_ino")"
+done
+
+echo "== backends: CPU per 100,000 events in the tree, another tree on the same file system busy"
+rm -rf "$tree"; mkdir -p "$tree/a" "$work/busy"
+ready_after fan2 WATCH_INIT "$IOBS" --backend=fanotify "$tree" > /dev/null; p_fan=$ready_pid
+ready_after ino2 WATCH_INIT "$IOBS" --backend=inotify "$tree" > /dev/null; p_ino=$ready_pid
+# The neighbour: files made, written and removed beside the tree.
+( cd "$work/busy" && while :; do
+	seq -f 'b%.0f' 1 2000 | xargs touch; seq -f 'b%.0f' 1 2000 | xargs rm
+done ) &
+busy=$!; pids+=("$busy")
+sleep 1
+c0_fan=$(cpu_ns "$p_fan"); c0_ino=$(cpu_ns "$p_ino")
+for round in 1 2 3 4; do
+	(cd "$tree/a" && seq -f 'f%.0f' 1 25000 | xargs touch)
+	(cd "$tree/a" && seq -f 'f%.0f' 1 25000 | xargs rm)
+done
+sleep 1
+c1_fan=$(cpu_ns "$p_fan"); c1_ino=$(cpu_ns "$p_ino")
+kill "$busy"; wait "$busy" 2>/dev/null || true
+ev_fan=$(grep -c $'\t'"$tree/" "$work/fan2.out" || true)
+ev_ino=$(grep -c $'\t'"$tree/" "$work/ino2.out" || true)
+out_fan=$(grep -vc $'\t'"$tree" "$work/fan2.out" || true)
+cpu_fan=$(awk -v t=$((c1_fan - c0_fan)) -v n="$ev_fan" 'BEGIN { printf "%.3f", t / 1e9 / n * 100000 }')
+cpu_ino=$(awk -v t=$((c1_ino - c0_ino)) -v n="$ev_ino" 'BEGIN { printf "%.3f", t / 1e9 / n * 100000 }')
+printf '   records: fanotify %d   inotify %d   (lines not about the tree, fanotify: %d)\n' \
+    "$ev_fan" "$ev_ino" "$out_fan"
+printf '   CPU s / 100k events: fanotify %s   inotify %s   ratio %s\n' \
+    "$cpu_fan" "$cpu_ino" "$(ratio "$cpu_fan" "$cpu_ino")"
+printf '   peak RSS KiB: fanotify %d   inotify %d\n' "$(peak_rss_kb "$p_fan")" "$(peak_rss_kb "$p_ino")"
+stop "$p_fan"; stop "$p_ino"
+
+echo "== backends: events lost (files reported / files made; both at once)"
+lost_backends() {
+	local name=$1 script=$2 made f g
+	rm -rf "$tree"; mkdir "$tree"
+	ready_after "fan-$name" WATCH_INIT "$IOBS" --backend=fanotify -e create,moved_to "$tree" > /dev/null; p_fan=$ready_pid
+	ready_after "ino-$name" WATCH_INIT "$IOBS" --backend=inotify -e create,moved_to "$tree" > /dev/null; p_ino=$ready_pid
+	(cd "$tree" && eval "$script")
+	made=$(find "$tree" -mindepth 1 | wc -l)
+	sleep 1
+	f=$(awk -F'\t' '$2 ~ /^(CREATE|MOVED_TO)/ { print $4 }' "$work/fan-$name.out" | sort -u | wc -l)
+	g=$(awk -F'\t' '$2 ~ /^(CREATE|MOVED_TO)/ { print $4 }' "$work/ino-$name.out" | sort -u | wc -l)
+	printf '   %-28s made %6d   fanotify %6d (lost %d)   inotify %6d (lost %d)\n' \
+	    "$name" "$made" "$f" $((made - f)) "$g" $((made - g))
+	stop "$p_fan"; stop "$p_ino"
+}
+mkdir -p "$work/stage"
+lost_backends "mkdir -p + touch x2000" 'for i in $(seq 2000); do mkdir -p r$i/a/b/c && : > r$i/a/b/c/f; done'
+lost_backends "cp -r x200" 'for i in $(seq 200); do cp -r "$work/src" c$i; done'
+lost_backends "tar x x200" 'for i in $(seq 200); do mkdir t$i && tar -C t$i -xf "$work/src.tar"; done'
+lost_backends "moved in x200" 'for i in $(seq 200); do cp -r "$work/src" "$work/stage/m$i"; mv "$work/stage/m$i" m$i; done'
+
+echo "== poll: a scan of 100,000 entries (warm), and bytes per entry"
+rm -rf "$tree"; mkdir -p "$tree"
+for i in $(seq 100); do
+	mkdir "$tree/d$i"
+	(cd "$tree/d$i" && seq -f 'f%.0f' 1 999 | xargs touch)
+done
+entries=$(find "$tree" -mindepth 1 | wc -l)
+mkdir -p "$work/empty"
+ready_after pe WATCH_INIT "$IOBS" --backend=poll --interval=3600 "$work/empty" > /dev/null
+rss_empty=$(awk '/^VmRSS/ { print $2 }' "/proc/$ready_pid/status"); stop "$ready_pid"
+ready_after pf WATCH_INIT "$IOBS" --backend=poll --interval=0.5 "$tree" > "$work/first"
+p_poll=$ready_pid; first=$(cat "$work/first")
+sleep 1
+c0=$(cpu_ns "$p_poll"); t0=$EPOCHREALTIME
+sleep 5
+c1=$(cpu_ns "$p_poll"); t1=$EPOCHREALTIME
+rss_tree=$(awk '/^VmRSS/ { print $2 }' "/proc/$p_poll/status")
+stop "$p_poll"
+scans=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%d", (b - a) / 0.5 }')
+printf '   %d entries: first scan (to WATCH_INIT) %.3f s; warm scan %.3f s CPU (%d scans in 5 s)\n' \
+    "$entries" "$first" "$(awk -v c=$((c1 - c0)) -v n="$scans" 'BEGIN { print c / 1e9 / n }')" "$scans"
+printf '   memory: %d KiB over an empty root: %.1f bytes per entry\n' \
+    "$((rss_tree - rss_empty))" "$(awk -v k=$((rss_tree - rss_empty)) -v n="$entries" 'BEGIN { print k * 1024 / n }')"

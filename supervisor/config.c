@@ -299,6 +299,7 @@ end_watch(struct parser *p)
 	struct wconf *w = p->w;
 	char **list;
 	size_t i, j, n;
+	int64_t ms;
 	int b;
 
 	if (w == NULL)
@@ -367,6 +368,19 @@ end_watch(struct parser *p)
 				return fail(p, r->line, "buffer: %s: not a "
 				    "size (try 64M)", r->val);
 			add_warg(w, r->line, "--buffer=%s", r->val);
+		} else if (strcmp(r->key, "backend") == 0) {
+			if (strcmp(r->val, "auto") != 0 &&
+			    strcmp(r->val, "inotify") != 0 &&
+			    strcmp(r->val, "fanotify") != 0 &&
+			    strcmp(r->val, "poll") != 0)
+				return fail(p, r->line, "backend: %s: not auto, "
+				    "inotify, fanotify or poll", r->val);
+			add_warg(w, r->line, "--backend=%s", r->val);
+		} else if (strcmp(r->key, "interval") == 0) {
+			if (parse_seconds(r->val, 10, 86400000, &ms) == -1)
+				return fail(p, r->line, "interval: %s: not a "
+				    "time in seconds from 0.01", r->val);
+			add_warg(w, r->line, "--interval=%s", r->val);
 		} else if ((plugin = key_plugin(p, r->key, &rest)) != NULL) {
 			if (asprintf(&arg, "--%s=%s", rest, r->val) == -1)
 				abort();

@@ -140,18 +140,33 @@ child_setup(struct super *s, struct pipeline *p, pid_t parent, pid_t pgid,
 	free(key);
 }
 
+/*
+ * The watcher leaves out what the other plugins of its watch do to the
+ * tree (a mirror's reads, say): iobs-watch --ignore-pid, which needs
+ * the fanotify backend to know who made a change.
+ */
 static void
-exec_watcher(struct pipeline *p)
+exec_watcher(struct super *s, struct pipeline *p)
 {
 	static char exe[4096];
+	struct pipeline *q;
 	char **argv;
-	size_t i, n = 0;
+	size_t i, n = 0, nq = 0;
 
-	if ((argv = calloc(p->nwargv + 6, sizeof(char *))) == NULL)
+	for (q = s->pipes; q != NULL; q = q->next)
+		nq++;
+	if ((argv = calloc(p->nwargv + nq + 6, sizeof(char *))) == NULL)
 		_exit(127);
 	argv[n++] = "iobs-watch";
 	argv[n++] = "--ready-fd=3";
 	argv[n++] = "--stats-fd=4";
+	for (q = s->pipes; q != NULL; q = q->next)
+		if (q != p && (q->state == S_STARTING || q->state == S_UP) &&
+		    q->ppid > 0 &&
+		    strcmp(q->path, p->path) == 0 &&
+		    asprintf(&argv[n++], "--ignore-pid=%ld",
+		    (long)q->ppid) == -1)
+			_exit(127);
 	for (i = 0; i < p->nwargv; i++)
 		argv[n++] = p->wargv[i];
 	argv[n++] = "--";
@@ -208,12 +223,24 @@ path_ready(struct super *s, struct pipeline *p)
 static void
 spawn(struct super *s, struct pipeline *p)
 {
+	static int siblings_first;
+	struct pipeline *q;
 	int data[2], errp[2], ready[2], stats[2], devnull;
 	pid_t self = getpid();
 
 	errno = 0;
 	if (!path_ready(s, p))
 		return;
+	/* Those of its watch due now start first: see exec_watcher(). */
+	if (!siblings_first) {
+		siblings_first = 1;
+		for (q = s->pipes; q != NULL; q = q->next)
+			if (q != p && q->state == S_DOWN && !s->stopping &&
+			    q->deadline <= now_ms() &&
+			    strcmp(q->path, p->path) == 0)
+				pipeline_event(s, q, E_START);
+		siblings_first = 0;
+	}
 	if ((devnull = open("/dev/null", O_RDWR | O_CLOEXEC)) == -1 ||
 	    pipe2(data, O_CLOEXEC) == -1 || pipe2(errp, O_CLOEXEC) == -1 ||
 	    pipe2(ready, O_CLOEXEC) == -1 || pipe2(stats, O_CLOEXEC) == -1)
@@ -223,7 +250,7 @@ spawn(struct super *s, struct pipeline *p)
 	if (p->wpid == 0) {
 		child_setup(s, p, self, 0, devnull, data[1], errp[1],
 		    ready[1], stats[1]);
-		exec_watcher(p);
+		exec_watcher(s, p);
 	}
 	p->pgid = p->wpid;
 	(void)setpgid(p->wpid, p->pgid);

@@ -32,9 +32,10 @@ cat_out = $T/out"
 	wait_ready "$T/data" cat
 	touch "$T/data/a"
 	wait_for 5 grep -qs $'\tCLOSE_WRITE,CLOSE\t0\t'"$T/data/a\$" "$T/out"
-	run -0 head -2 "$T/out"
+	run -0 head -3 "$T/out"
 	assert_line -n 0 "# iobs-stream 1"
-	assert_line -n 1 --regexp $'^[0-9.]+\tWATCH_INIT\t0\t'"$T/data\$"
+	assert_line -n 1 --regexp '^# backend [a-z]+$'
+	assert_line -n 2 --regexp $'^[0-9.]+\tWATCH_INIT\t0\t'"$T/data\$"
 	run -0 status
 	assert_line -n 0 "iobs-supervise: pid $SUP_PID, config $T/rc"
 	assert_line -n 1 --regexp '^WATCH +PLUGIN +STATE +READY +PIDS +SINCE +RESTARTS +EVENTS +LAST-EVENT +LAST EXIT$'
@@ -56,7 +57,8 @@ cat_out = $T/out"
 	run -0 ps -o args= -p "$SUP_PID"
 	assert_output "iobs-supervise: supervising $T/rc"
 	run -0 ps -o args= -p "$w1"
-	assert_output "iobs-watch --ready-fd=3 --stats-fd=4 -- $T/data"
+	# cat2 started first, so that cat's watcher leaves out its doings.
+	assert_output "iobs-watch --ready-fd=3 --stats-fd=4 --ignore-pid=$p2 -- $T/data"
 }
 
 @test "a plugin that never reads holds up no other plugin" {
@@ -226,6 +228,55 @@ cat_out = $T/out"
 	run -0 iobs-supervise -s "$STATE" cache get "watch$T/data"
 	assert_output "plugins=cat
 cat=--out=$T/out"
+}
+
+@test "a watch's other plugins' reads of the tree are not reported to a plugin" {
+	[ "$(id -u)" = 0 ] || skip "only the fanotify backend knows who reads"
+	# iobs-reader: reads each file written, itself, as iobs-mirror does.
+	cat >"$T/plugins/iobs-reader" <<-EOF
+	#!/bin/sh
+	while IFS='	' read -r t e c p; do
+		case \$e in CLOSE_WRITE*)
+			while IFS= read -r l; do :; done < "\$p"
+			echo "\$p" >> "$T/read" ;;
+		esac
+	done
+	EOF
+	chmod +x "$T/plugins/iobs-reader"
+	# cat first: its watcher starts after the reader all the same.
+	# fanotify by name: auto picks inotify.
+	conf "[watches]
+[[data]]
+plugins = cat, reader
+backend = fanotify
+cat_out = $T/out"
+	start_sup
+	wait_ready "$T/data" cat
+	wait_ready "$T/data" reader
+	echo data > "$T/data/a"
+	wait_for 10 grep -qs "^$T/data/a\$" "$T/read"
+	touch "$T/data/.marker"
+	wait_for 10 grep -qs "/.marker\$" "$T/out"
+	# The writer's OPEN only; nothing of the reader's.
+	run grep -c $'\tOPEN\t0\t'"$T/data/a\$" "$T/out"
+	assert_output 1
+	run grep -c $'\tCLOSE_NOWRITE,CLOSE\t0\t'"$T/data/a\$" "$T/out"
+	assert_output 0
+}
+
+@test "backend and interval reach the watcher" {
+	conf "[watches]
+[[data]]
+plugins = cat
+backend = poll
+interval = 0.2
+cat_out = $T/out"
+	start_sup
+	wait_ready "$T/data" cat
+	run sed -n 2p "$T/out"
+	assert_output "# backend poll"
+	touch "$T/data/f"
+	wait_for 5 grep -qs $'\tCREATE\t0\t'"$T/data/f\$" "$T/out"
 }
 
 @test "a state dir others can write, or not ours, is refused, exit 2" {

@@ -116,6 +116,15 @@ recursive = sometimes"
 [[data]]
 plugins = cat
 plugins = cat"
+	bad_conf 6 "backend: kqueue: not auto, inotify, fanotify or poll" \
+	    "[watches]
+[[data]]
+backend = kqueue
+plugins = cat"
+	bad_conf 6 "interval: 0: not a time in seconds from 0.01" "[watches]
+[[data]]
+interval = 0
+plugins = cat"
 	bad_conf 4 "what: not key = value" "what"
 }
 

@@ -109,9 +109,11 @@ count_args_roots() {
 		case $a in
 		-b|-e|-x|-o|-t) skip=1 ;;
 		--*=*|-[1mnqr]|--quiet|--no-recursive|--noleaf|--json) ;;
+		--pid) ;;
 		--monitor|--recursive|--no-newline) ;;
 		--buffer|--event|--exclude*|--include*|--format|--timefmt) skip=1 ;;
 		--outfile|--timeout|--fromfile) skip=1 ;;
+		--backend|--interval|--ignore-pid) skip=1 ;;
 		*) n=$((n + 1)) ;;
 		esac
 	done

@@ -108,14 +108,21 @@ deep_path() {
 	# before is watched to the bottom, with whole paths.
 	run -0 grep -cxF $'CREATE\t'"$old/g" "$T/recs"
 	assert_output 1
-	# A directory made later is watched by its path, which the kernel
-	# refuses past PATH_MAX: a warning names it and says why.
-	run -0 grep -c ': cannot watch: File name too long$' "$T/out.err"
-	assert_output 1
-	run -1 grep -cv ': cannot watch: File name too long$' "$T/out.err"
-	assert_output 0
-	run -0 grep -cxF $'CREATE,ISDIR\t'"${new%/*/*}" "$T/recs"
-	assert_output 1
+	if [ "$(sed -n 2p "$T/out")" = "# backend fanotify" ]; then
+		# One mark covers them all: every path whole, no warning.
+		run -0 grep -cxF $'CREATE\t'"$new/h" "$T/recs"
+		assert_output 1
+		assert_file_empty "$T/out.err"
+	else
+		# A directory made later is watched by its path, which the
+		# kernel refuses past PATH_MAX: a warning names it and why.
+		run -0 grep -c ': cannot watch: File name too long$' "$T/out.err"
+		assert_output 1
+		run -1 grep -cv ': cannot watch: File name too long$' "$T/out.err"
+		assert_output 0
+		run -0 grep -cxF $'CREATE,ISDIR\t'"${new%/*/*}" "$T/recs"
+		assert_output 1
+	fi
 	# No record has a cut or mangled path.
 	run -1 grep -cvE "	$T/w(/new)?(/d{200})*(/[fgh]|/\.marker)?\$" "$T/recs"
 	assert_output 0

@@ -49,14 +49,33 @@ event_names(uint32_t mask)
 	return inotifytools_event_to_str_sep(mask, ',');
 }
 
+#define PID_FIELD_MAX	16
+
+/* With --pid, a fifth field: who made the change, 0 where unknown. */
 static void
 append(struct watcher *w, const char *events, uint32_t cookie,
-    const char *vis, size_t vislen)
+    const char *vis, size_t vislen, pid_t pid)
 {
-	char *p = outq_reserve(&w->out, IOBS_RECORD_MAX(vislen));
+	char *p = outq_reserve(&w->out, IOBS_RECORD_MAX(vislen) +
+	    PID_FIELD_MAX);
+	size_t len;
 
-	outq_commit(&w->out,
-	    iobs_record_format(p, &w->now, events, cookie, vis, vislen));
+	len = iobs_record_format(p, &w->now, events, cookie, vis, vislen);
+	if (w->print_pid)
+		len += snprintf(p + len - 1, PID_FIELD_MAX + 1, "\t%ld\n",
+		    (long)pid) - 1;
+	outq_commit(&w->out, len);
+}
+
+static int
+ignored_pid(const struct watcher *w)
+{
+	int i;
+
+	for (i = 0; i < w->nignore; i++)
+		if (w->ignore_pid[i] == w->pid)
+			return 1;
+	return 0;
 }
 
 /*
@@ -72,26 +91,110 @@ buffer_full(struct watcher *w)
 		    "slow; events dropped, rescanning once it catches up "
 		    "(raise --buffer)", w->out.limit);
 	emit_all(w, IOBS_OVERFLOW);
-	watch_close(w);
+	w->be->close(w);
+}
+
+/*
+ * Where a record's path comes from: a directory of the map and an
+ * entry name in it (name NULL: the directory itself), as inotify and
+ * fanotify know it; or, from the poll scan, the record path itself.
+ */
+struct recpath {
+	struct dnode	*dir;
+	const char	*name;
+	size_t		 namelen;
+	const char	*vis;		/* not NULL: the scan's record path */
+	size_t		 vislen;
+};
+
+/* The path as the stream prints it, into pb. */
+static void
+vis_path(struct watcher *w, const struct recpath *rp, struct pathbuf *pb)
+{
+	if (rp->vis != NULL) {
+		pb->len = 0;
+		pathbuf_append(pb, rp->vis, rp->vislen);
+		return;
+	}
+	tree_path(&w->tree, rp->dir, 1, pb);
+	if (rp->name != NULL) {
+		pathbuf_reserve(pb, 1 + IOBS_VIS_MAX(rp->namelen));
+		pb->s[pb->len++] = '/';
+		pb->len += iobs_vis(pb->s + pb->len, rp->name, rp->namelen);
+		pb->s[pb->len] = '\0';
+	} else if (pb->len == 0)
+		pathbuf_append(pb, "/", 1);	/* the root "/" itself */
+}
+
+/* The path as it is on disk, into pb. */
+static void
+raw_path(struct watcher *w, const struct recpath *rp, struct pathbuf *pb)
+{
+	int len;
+
+	if (rp->vis != NULL) {
+		pb->len = 0;
+		pathbuf_reserve(pb, rp->vislen + 1);
+		if ((len = iobs_unvis(pb->s, rp->vis)) == -1)
+			errx(1, "%s: not a record path", rp->vis);
+		pb->len = len;
+		pb->s[pb->len] = '\0';
+		return;
+	}
+	tree_path(&w->tree, rp->dir, 0, pb);
+	if (rp->name != NULL) {
+		pathbuf_append(pb, "/", 1);
+		pathbuf_append(pb, rp->name, rp->namelen);
+	} else if (pb->len == 0)
+		pathbuf_append(pb, "/", 1);
 }
 
 /*
  * The path as inotifywait names it, into w->opath: %w, the root as
  * the user spelled it (a directory with its trailing slash) and the
- * directory below it, then %f, the name, from w->fname on.
+ * directory below it, then %f, the name, from w->fname on. A scan's
+ * path is split at its last slash below the root it lies in.
  */
 static void
-user_path(struct watcher *w, struct dnode *dir, const char *name,
-    size_t namelen)
+user_path(struct watcher *w, const struct recpath *rp)
 {
-	const struct root *r = &w->roots[root_index(w, dir)];
+	const struct root *r = NULL;
 	struct pathbuf *pb = &w->opath;
+	const char *name = rp->name, *rel, *slash;
+	size_t namelen = rp->namelen, rellen;
+	int i;
 
-	tree_relpath(&w->tree, dir, &w->rel);
+	if (rp->vis != NULL) {
+		raw_path(w, rp, &w->rel);
+		for (i = 0; i < w->nroots && r == NULL; i++)
+			if (strncmp(w->rel.s, w->roots[i].path,
+			    w->roots[i].pathlen) == 0 &&
+			    (w->rel.s[w->roots[i].pathlen] == '/' ||
+			    w->rel.s[w->roots[i].pathlen] == '\0'))
+				r = &w->roots[i];
+		if (r == NULL)
+			errx(1, "%s: outside every watched tree", rp->vis);
+		rel = w->rel.s + r->pathlen;
+		if (*rel == '/')
+			rel++;
+		name = NULL;
+		namelen = rellen = 0;
+		if (*rel != '\0') {
+			slash = strrchr(rel, '/');
+			name = slash ? slash + 1 : rel;
+			namelen = strlen(name);
+			rellen = slash ? (size_t)(slash - rel) : 0;
+		}
+	} else {
+		r = &w->roots[root_index(w, rp->dir)];
+		tree_relpath(&w->tree, rp->dir, &w->rel);
+		rel = w->rel.s;
+		rellen = w->rel.len;
+	}
 	pb->len = 0;
 	pathbuf_append(pb, r->given, r->givenlen);
-	if (w->rel.len > 0) {
-		pathbuf_append(pb, w->rel.s, w->rel.len);
+	if (rellen > 0) {
+		pathbuf_append(pb, rel, rellen);
 		pathbuf_append(pb, "/", 1);
 	}
 	w->fname = pb->len;
@@ -235,24 +338,29 @@ printed(struct watcher *w)
 }
 
 /*
- * An event on the entry name of directory dir, or on dir itself when
- * name is NULL.
+ * The one way down for every event record: --ignore-pid, the buffer's
+ * bound, the rescan's note of what the kernel said, --exclude and
+ * --include, then the record in the chosen output.
  */
-void
-emit_entry(struct watcher *w, uint32_t mask, uint32_t cookie,
-    struct dnode *dir, const char *name, size_t namelen)
+static void
+emit_record(struct watcher *w, uint32_t mask, uint32_t cookie,
+    const struct recpath *rp)
 {
 	struct pathbuf *pb = &w->opath;
 	const char *events;
 
-	if (w->dropping || w->stop)
+	if (w->dropping || w->stop || (w->pid != 0 && ignored_pid(w)))
 		return;
 	if (w->out.bytes >= w->out.limit) {
 		buffer_full(w);
 		return;
 	}
+	if (w->rescan) {
+		vis_path(w, rp, pb);
+		scan_seen(w, pb->s, pb->len);
+	}
 	if (w->exclude_re.n > 0 || w->include_re.n > 0) {
-		user_path(w, dir, name, namelen);
+		user_path(w, rp);
 		if (!regex_passes(w))
 			return;
 	}
@@ -263,29 +371,41 @@ emit_entry(struct watcher *w, uint32_t mask, uint32_t cookie,
 	switch (w->output) {
 	case OUT_LINES:
 		if (w->exclude_re.n == 0 && w->include_re.n == 0)
-			user_path(w, dir, name, namelen);
+			user_path(w, rp);
 		append_lines(w, events, cookie);
 		return;
 	case OUT_JSON:
-		tree_path(&w->tree, dir, 0, pb);
-		if (name != NULL) {
-			pathbuf_append(pb, "/", 1);
-			pathbuf_append(pb, name, namelen);
-		} else if (pb->len == 0)
-			pathbuf_append(pb, "/", 1);
+		raw_path(w, rp, pb);
 		append_json(w, events, cookie, pb->s, pb->len);
 		return;
 	case OUT_STREAM:
 		break;
 	}
-	tree_path(&w->tree, dir, 1, pb);
-	if (name != NULL) {
-		pathbuf_reserve(pb, 1 + IOBS_VIS_MAX(namelen));
-		pb->s[pb->len++] = '/';
-		pb->len += iobs_vis(pb->s + pb->len, name, namelen);
-	} else if (pb->len == 0)
-		pathbuf_append(pb, "/", 1);	/* the root "/" itself */
-	append(w, events, cookie, pb->s, pb->len);
+	vis_path(w, rp, pb);
+	append(w, events, cookie, pb->s, pb->len, w->pid);
+}
+
+/*
+ * An event on the entry name of directory dir, or on dir itself when
+ * name is NULL.
+ */
+void
+emit_entry(struct watcher *w, uint32_t mask, uint32_t cookie,
+    struct dnode *dir, const char *name, size_t namelen)
+{
+	const struct recpath rp = { dir, name, namelen, NULL, 0 };
+
+	emit_record(w, mask, cookie, &rp);
+}
+
+/* An event on a record path (the stream's encoding), from a scan. */
+void
+emit_path(struct watcher *w, uint32_t mask, uint32_t cookie,
+    const char *vis, size_t vislen)
+{
+	const struct recpath rp = { NULL, NULL, 0, vis, vislen };
+
+	emit_record(w, mask, cookie, &rp);
 }
 
 /*
@@ -299,6 +419,7 @@ lifecycle_line(const struct watcher *w, char *dst, size_t size,
 {
 	const struct root *r = &w->roots[root];
 	const char *name = iobs_lifecycle_name(lc);
+	size_t len;
 	char *p;
 
 	if (w->quiet >= 2)
@@ -316,9 +437,15 @@ lifecycle_line(const struct watcher *w, char *dst, size_t size,
 	case OUT_STREAM:
 		break;
 	}
-	if (IOBS_RECORD_MAX(r->vislen) > size)
+	if (IOBS_RECORD_MAX(r->vislen) + 2 > size)
 		return 0;
-	return iobs_record_format(dst, tv, name, 0, r->vis, r->vislen);
+	len = iobs_record_format(dst, tv, name, 0, r->vis, r->vislen);
+	if (w->print_pid) {
+		/* --pid: the fifth field, 0 for a lifecycle record. */
+		memcpy(dst + len - 1, "\t0\n", 3);
+		len += 2;
+	}
+	return len;
 }
 
 /* The JSON path member of each root, made once (for lifecycle_line). */
@@ -344,7 +471,7 @@ emit_init_roots(struct watcher *w)
 void
 emit_lifecycle(struct watcher *w, enum iobs_lifecycle lc, int root)
 {
-	size_t max = IOBS_RECORD_MAX(w->roots[root].vislen) + JSON_FIXED +
+	size_t max = IOBS_RECORD_MAX(w->roots[root].vislen) + 2 + JSON_FIXED +
 	    w->roots[root].jsonlen;
 	char *p;
 

@@ -5,7 +5,6 @@
 #include <sys/inotify.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
-#include <sys/statfs.h>
 
 #include <err.h>
 #include <errno.h>
@@ -39,6 +38,9 @@
 #define STORM_BATCH	(64 * sizeof(struct inotify_event))
 #define STORM_WAIT_US	200
 
+/* poll's scan interval, and auto's rescan on network file systems. */
+#define DEFAULT_INTERVAL_MS	2000
+
 /* How long an unpaired MOVED_FROM of a directory waits, at most. */
 #define PENDING_MS	50
 /* How often each root's path is looked at: see check_roots(). */
@@ -54,6 +56,7 @@ static const char synopsis[] = "[-1mnqr] [-b size] [-e event[,...]] "
     "[-o file] [-t seconds] [-x glob] [--exclude[i] regex] "
     "[--include[i] regex] [--fromfile file] "
     "[--format fmt [--no-newline] [--timefmt fmt] | --json] [--noleaf] "
+    "[--backend name] [--ignore-pid pid] [--interval seconds] [--pid] "
     "[--ready-fd fd] [--stats-fd fd] path ...";
 
 static void __dead2
@@ -104,6 +107,55 @@ parse_events(const char *s, uint32_t *mask)
 	}
 }
 
+/* Seconds with up to three decimals, as in iobs.conf(5). */
+static int
+parse_interval(const char *s)
+{
+	char ipart[16];
+	const char *dot = strchr(s, '.'), *errstr, *d;
+	size_t ilen = dot ? (size_t)(dot - s) : strlen(s);
+	long long ms;
+	int scale = 100;
+
+	if (ilen == 0 || ilen >= sizeof(ipart))
+		errx(2, "--interval %s: not a number of seconds (try 2)", s);
+	memcpy(ipart, s, ilen);
+	ipart[ilen] = '\0';
+	ms = strtonum(ipart, 0, 86400, &errstr);
+	if (errstr != NULL)
+		errx(2, "--interval %s: seconds are %s (try 2)", s, errstr);
+	ms *= 1000;
+	if (dot != NULL) {
+		if (dot[1] == '\0' || strlen(dot + 1) > 3)
+			errx(2, "--interval %s: at most three decimals", s);
+		for (d = dot + 1; *d; d++, scale /= 10) {
+			if (*d < '0' || *d > '9')
+				errx(2, "--interval %s: not a number of "
+				    "seconds (try 2)", s);
+			ms += (*d - '0') * scale;
+		}
+	}
+	if (ms < 10)
+		errx(2, "--interval %s: too short (at least 0.01)", s);
+	return ms;
+}
+
+static void
+add_ignore_pid(struct watcher *w, const char *s)
+{
+	const char *errstr;
+	pid_t pid;
+
+	pid = strtonum(s, 1, INT_MAX, &errstr);
+	if (errstr != NULL)
+		errx(2, "--ignore-pid %s: pid is %s", s, errstr);
+	w->ignore_pid = reallocarray(w->ignore_pid, w->nignore + 1,
+	    sizeof(*w->ignore_pid));
+	if (w->ignore_pid == NULL)
+		err(1, "reallocarray");
+	w->ignore_pid[w->nignore++] = pid;
+}
+
 /* The root as the watcher keeps it: absolute, and "" for "/". */
 static char *
 absolute(const char *arg)
@@ -116,29 +168,6 @@ absolute(const char *arg)
 	if (strcmp(path, "/") == 0)
 		path[0] = '\0';
 	return path;
-}
-
-static void
-warn_remote(const char *path)
-{
-	static const struct {
-		long		 magic;
-		const char	*name;
-	} remote[] = {
-		{ 0x6969, "NFS" }, { 0x517B, "SMB" }, { 0xFF534D42, "CIFS" },
-		{ 0xFE534D42, "SMB2" }, { 0x65735546, "FUSE" },
-		{ 0x01021997, "9P" }, { 0x00C36400, "Ceph" },
-		{ 0x5346414F, "AFS" },
-	};
-	struct statfs sf;
-	size_t i;
-
-	if (statfs(path, &sf) == -1)
-		return;
-	for (i = 0; i < sizeof(remote) / sizeof(remote[0]); i++)
-		if ((unsigned long)sf.f_type == (unsigned long)remote[i].magic)
-			warnx("%s: on %s: inotify sees only the changes made "
-			    "on this machine", path, remote[i].name);
 }
 
 static void
@@ -181,8 +210,6 @@ add_roots(struct watcher *w, int argc, char **argv)
 				    "already; give only the outer one",
 				    out->vis, in->vis);
 		}
-		if (!w->quiet)
-			warn_remote(r->pathlen ? r->path : "/");
 		r->alive = 1;
 	}
 	w->nroots = w->nalive = argc;
@@ -209,10 +236,10 @@ read_events(struct watcher *w, char *buf)
 	if (n == -1) {
 		if (errno == EAGAIN || errno == EINTR)
 			return;
-		err(1, "inotify read");
+		err(1, "%s read", w->be->name);
 	}
 	gettimeofday(&w->now, NULL);
-	dispatch(w, buf, n);
+	w->be->dispatch(w, buf, n);
 }
 
 /*
@@ -281,10 +308,9 @@ coalesce(struct watcher *w, ssize_t got)
 static void
 run(struct watcher *w, int wakefd)
 {
-	static char buf[READ_SIZE]
-	    __attribute__((aligned(__alignof__(struct inotify_event))));
+	static char buf[READ_SIZE] __attribute__((aligned(8)));
 	struct pollfd pfd[3];
-	int64_t checked = now_ms();
+	int64_t checked = now_ms(), scanned = now_ms();
 	int timeout, ready;
 	ssize_t n;
 
@@ -293,6 +319,17 @@ run(struct watcher *w, int wakefd)
 			w->timed_out = 1;
 			break;
 		}
+		/*
+		 * Caught up after an OVERFLOW: watch again. Here, not after
+		 * poll(2): the buffer may drain anywhere, and the tick's
+		 * signal interrupts a poll with nothing else to wait for.
+		 */
+		if (w->dropping && w->out.bytes == 0) {
+			gettimeofday(&w->now, NULL);
+			watch_rebuild(w);
+			flush_or_exit(w, !w->out.nonblock);
+			continue;
+		}
 		if (now_ms() - checked >= ROOT_CHECK_MS) {
 			check_roots(w);
 			flush_or_exit(w, !w->out.nonblock);
@@ -300,20 +337,17 @@ run(struct watcher *w, int wakefd)
 			checked = now_ms();
 			continue;
 		}
+		if (w->rescan && !w->dropping &&
+		    now_ms() - scanned >= w->interval_ms) {
+			gettimeofday(&w->now, NULL);
+			scan_all(w);
+			flush_or_exit(w, !w->out.nonblock);
+			scanned = now_ms();
+			continue;
+		}
 		if (w->stash.len > 0) {
 			gettimeofday(&w->now, NULL);
 			stash_dispatch(w);
-			flush_or_exit(w, !w->out.nonblock);
-			continue;
-		}
-		/*
-		 * OVERFLOW sent and read: rescan now. The poll below would
-		 * wait on nothing, inotify closed and nothing to write (the
-		 * output was taken at once), and the tick ends it early.
-		 */
-		if (w->dropping && w->out.bytes == 0) {
-			gettimeofday(&w->now, NULL);
-			watch_rebuild(w);
 			flush_or_exit(w, !w->out.nonblock);
 			continue;
 		}
@@ -328,10 +362,10 @@ run(struct watcher *w, int wakefd)
 			if (n == -1) {
 				if (errno == EINTR)
 					continue;
-				err(1, "inotify read");
+				err(1, "%s read", w->be->name);
 			}
 			gettimeofday(&w->now, NULL);
-			dispatch(w, buf, n);
+			w->be->dispatch(w, buf, n);
 			flush_or_exit(w, !w->out.nonblock);
 			coalesce(w, n);
 			continue;
@@ -347,6 +381,8 @@ run(struct watcher *w, int wakefd)
 		timeout = w->npending > 0 ? PENDING_MS : ROOT_CHECK_MS;
 		if (w->timeout_ms > 0 && timeout > TIMEOUT_TICK_MS)
 			timeout = TIMEOUT_TICK_MS;
+		if (w->rescan && timeout > w->interval_ms)
+			timeout = w->interval_ms;
 		if ((ready = poll(pfd, 3, timeout)) == -1) {
 			if (errno == EINTR)
 				continue;
@@ -367,12 +403,26 @@ run(struct watcher *w, int wakefd)
 	flush_or_exit(w, 1);
 }
 
+/* The stream's header, and which backend makes it. */
+static void
+header(struct watcher *w)
+{
+	char line[64];
+	int len;
+
+	len = snprintf(line, sizeof(line), "%s# backend %s\n",
+	    IOBS_STREAM_HEADER, w->be->name);
+	memcpy(outq_reserve(&w->out, len), line, len);
+	outq_commit(&w->out, len);
+}
+
 /* What the options ask for, before the watcher is set up. */
 struct opts {
 	size_t		 limit;
 	int		 ready_fd;
 	int		 monitor, recursive, json, no_newline;
 	const char	*format, *timefmt, *outfile;
+	const char	*backend;	/* --backend: auto, or one by name */
 	struct pathlist	 paths, excludes;
 };
 
@@ -468,21 +518,25 @@ static void
 parse_options(struct watcher *w, struct opts *o, int argc, char *argv[])
 {
 	static const struct option longopts[] = {
+		{ "backend",		required_argument,	NULL, 'B' },
 		{ "buffer",		required_argument,	NULL, 'b' },
 		{ "event",		required_argument,	NULL, 'e' },
 		{ "exclude-glob",	required_argument,	NULL, 'x' },
 		{ "exclude",		required_argument,	NULL, 'X' },
 		{ "excludei",		required_argument,	NULL, 'Y' },
+		{ "ignore-pid",		required_argument,	NULL, 'G' },
 		{ "include",		required_argument,	NULL, 'I' },
 		{ "includei",		required_argument,	NULL, 'J' },
 		{ "format",		required_argument,	NULL, 'F' },
 		{ "fromfile",		required_argument,	NULL, 'Z' },
+		{ "interval",		required_argument,	NULL, 'W' },
 		{ "json",		no_argument,		NULL, 'j' },
 		{ "monitor",		no_argument,		NULL, 'm' },
 		{ "no-newline",		no_argument,		NULL, 'N' },
 		{ "no-recursive",	no_argument,		NULL, 'n' },
 		{ "noleaf",		no_argument,		NULL, 'L' },
 		{ "outfile",		required_argument,	NULL, 'o' },
+		{ "pid",		no_argument,		NULL, 'P' },
 		{ "quiet",		no_argument,		NULL, 'q' },
 		{ "ready-fd",		required_argument,	NULL, 'R' },
 		{ "recursive",		no_argument,		NULL, 'r' },
@@ -497,6 +551,9 @@ parse_options(struct watcher *w, struct opts *o, int argc, char *argv[])
 	while ((ch = getopt_long(argc, argv, "1b:e:mno:qrt:x:", longopts,
 	    NULL)) != -1) {
 		switch (ch) {
+		case 'B':
+			o->backend = backend_check(optarg);
+			break;
 		case '1':
 			w->oneshot = 1;
 			break;
@@ -517,6 +574,9 @@ parse_options(struct watcher *w, struct opts *o, int argc, char *argv[])
 		case 'j':
 			o->json = 1;
 			break;
+		case 'G':
+			add_ignore_pid(w, optarg);
+			break;
 		case 'L':
 			w->noleaf = 1;
 			break;
@@ -531,6 +591,9 @@ parse_options(struct watcher *w, struct opts *o, int argc, char *argv[])
 			break;
 		case 'o':
 			o->outfile = optarg;
+			break;
+		case 'P':
+			w->print_pid = 1;
 			break;
 		case 'q':
 			w->quiet++;
@@ -552,6 +615,9 @@ parse_options(struct watcher *w, struct opts *o, int argc, char *argv[])
 			if (errstr != NULL)
 				errx(2, "-t %s: seconds is %s", optarg, errstr);
 			w->timeout_ms = secs * 1000LL;
+			break;
+		case 'W':
+			w->interval_ms = parse_interval(optarg);
 			break;
 		case 'X':
 		case 'Y':
@@ -633,7 +699,9 @@ main(int argc, char *argv[])
 	memset(&o, 0, sizeof(o));
 	w.recursive = 1;
 	w.stats_fd = -1;
+	w.interval_ms = DEFAULT_INTERVAL_MS;
 	o.limit = DEFAULT_BUFFER;
+	o.backend = "auto";
 	o.ready_fd = -1;
 	parse_options(&w, &o, argc, argv);
 	if (w.stats_fd != -1 && fcntl(w.stats_fd, F_SETFL, O_NONBLOCK) == -1)
@@ -650,6 +718,7 @@ main(int argc, char *argv[])
 		fmt_free(&w.fmt);
 		pathlist_free(&o.paths);
 		pathlist_free(&o.excludes);
+		free(w.ignore_pid);
 		return 0;
 	}
 	if (o.outfile != NULL)
@@ -659,24 +728,24 @@ main(int argc, char *argv[])
 	add_path_excludes(&w, &o.excludes);
 	emit_init_roots(&w);
 	raise_fd_limit();
-	wakefd = signals_init(&w, w.timeout_ms > 0 ? TIMEOUT_TICK_MS :
-	    ROOT_CHECK_MS);
 	outq_init(&w.out, STDOUT_FILENO, o.limit);
 	tree_init(&w.tree);
-	watch_open(&w);
-	if (w.output == OUT_STREAM && w.quiet < 2) {
-		memcpy(outq_reserve(&w.out, sizeof(IOBS_STREAM_HEADER)),
-		    IOBS_STREAM_HEADER, sizeof(IOBS_STREAM_HEADER) - 1);
-		outq_commit(&w.out, sizeof(IOBS_STREAM_HEADER) - 1);
-	}
+	backend_start(&w, o.backend);
+	wakefd = signals_init(&w, w.timeout_ms > 0 ? TIMEOUT_TICK_MS :
+	    w.rescan && w.interval_ms < ROOT_CHECK_MS ? w.interval_ms :
+	    ROOT_CHECK_MS);
+	if (w.output == OUT_STREAM && w.quiet < 2)
+		header(&w);
 	/* What inotifywait says on stderr, word for word: scripts wait for it. */
 	if (w.output == OUT_LINES && !w.quiet)
 		fputs(o.recursive ? "Setting up watches.  Beware: since -r "
 		    "was given, this may take a while!\n" :
 		    "Setting up watches.\n", stderr);
 	for (i = 0; i < w.nroots; i++) {
-		if (watch_root(&w, i) == -1)
+		if (w.be->root(&w, i) == -1)
 			err(1, "%s", w.roots[i].vis);
+		if (w.rescan)
+			scan_root(&w, i, 0);
 		gettimeofday(&w.now, NULL);
 		emit_lifecycle(&w, IOBS_WATCH_INIT, i);
 		w.roots[i].announced = 1;
@@ -693,6 +762,8 @@ main(int argc, char *argv[])
 	w.deadline = now_ms() + w.timeout_ms;
 	run(&w, wakefd);
 
+	w.be->free(&w);
+	scan_free(&w);
 	tree_clear(&w.tree);
 	outq_free(&w.out);
 	for (i = 0; i < w.nroots; i++) {
@@ -715,8 +786,7 @@ main(int argc, char *argv[])
 	pathbuf_free(&w.stash);
 	pathbuf_free(&w.deferred);
 	signals_close();
-	if (w.ifd != -1)
-		close(w.ifd);
+	free(w.ignore_pid);
 	/* -t: nothing came in time, inotifywait's 2. */
 	return w.timed_out ? 2 : 0;
 }

@@ -557,13 +557,13 @@ watch_rebuild(struct watcher *w)
 {
 	int i;
 
-	watch_close(w);
+	w->be->close(w);
 	w->dropping = 0;
-	watch_open(w);
+	w->be->open(w);
 	for (i = 0; i < w->nroots; i++) {
 		if (!w->roots[i].alive)
 			continue;
-		if (watch_root(w, i) == -1) {
+		if (w->be->root(w, i) == -1) {
 			if (!w->quiet)
 				warn("%s", w->roots[i].vis);
 			root_dead(w, i);

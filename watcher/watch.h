@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <unistd.h>
 
+#include "backend.h"
 #include "clock.h"
 #include "exclude.h"
 #include "format.h"
@@ -63,8 +64,12 @@ struct regex_list {
  */
 #define LISTING_EVENTS	(IN_OPEN | IN_ACCESS | IN_CLOSE_NOWRITE)
 
+struct fan;
+struct scan;
+
 struct watcher {
-	int		 ifd;
+	const struct backend *be;
+	int		 ifd;		/* what the backend reads from */
 	uint32_t	 print_mask;	/* what the user asked to see */
 	uint32_t	 kernel_mask;	/* that, plus what bookkeeping needs */
 	int		 recursive;
@@ -96,6 +101,14 @@ struct watcher {
 	unsigned	 deferred_moves;
 	int		 dropping;	/* buffer full: OVERFLOW sent */
 	unsigned	 generation;	/* bumped when inotify is rebuilt */
+	pid_t		 pid;		/* who made the event emitted; 0 unknown */
+	int		 print_pid;	/* --pid: a fifth field */
+	pid_t		*ignore_pid;	/* --ignore-pid */
+	int		 nignore;
+	int		 interval_ms;	/* poll's, and auto's rescan */
+	int		 rescan;	/* inotify plus a periodic scan */
+	struct fan	*fan;
+	struct scan	*scan;
 	/* --stats-fd: events written, the time of the last, the count sent */
 	int		 stats_fd;
 	unsigned long long nevents, nsent;
@@ -133,6 +146,8 @@ void	 signals_close(void);
 const char *event_names(uint32_t mask);
 void	 emit_entry(struct watcher *, uint32_t mask, uint32_t cookie,
 	    struct dnode *dir, const char *name, size_t namelen);
+void	 emit_path(struct watcher *, uint32_t mask, uint32_t cookie,
+	    const char *vis, size_t vislen);
 void	 emit_lifecycle(struct watcher *, enum iobs_lifecycle, int root);
 void	 emit_init_roots(struct watcher *);
 size_t	 lifecycle_line(const struct watcher *, char *dst, size_t size,

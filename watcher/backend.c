@@ -1,0 +1,106 @@
+/*
+ * Which backend runs: --backend, or auto's rules: inotify; on a
+ * network or FUSE file system, where inotify sees only this machine's
+ * changes, inotify plus a periodic rescan. fanotify only when asked
+ * for: it names a directory that was there before it started only
+ * once that directory has an event, and a rename still in the
+ * kernel's queue then is out of reach, so under a storm of renames a
+ * mirror fed by it can miss moves (tests/mirror-storm.bats, 2 seeds of
+ * 8); inotify's walk knows every directory at once.
+ */
+#include <sys/statfs.h>
+
+#include <err.h>
+#include <string.h>
+
+#include "watch.h"
+
+const struct backend backend_inotify = {
+	"inotify", watch_open, watch_root, dispatch, watch_close, watch_close
+};
+
+/* The name of a file system inotify is blind on, or NULL. */
+static const char *
+remote_fs(const char *path)
+{
+	static const struct {
+		long		 magic;
+		const char	*name;
+	} remote[] = {
+		{ 0x6969, "NFS" }, { 0x517B, "SMB" }, { 0xFF534D42, "CIFS" },
+		{ 0xFE534D42, "SMB2" }, { 0x65735546, "FUSE" },
+		{ 0x01021997, "9P" }, { 0x00C36400, "Ceph" },
+		{ 0x5346414F, "AFS" },
+	};
+	struct statfs sf;
+	size_t i;
+
+	if (statfs(path, &sf) == -1)
+		return NULL;
+	for (i = 0; i < sizeof(remote) / sizeof(remote[0]); i++)
+		if ((unsigned long)sf.f_type == (unsigned long)remote[i].magic)
+			return remote[i].name;
+	return NULL;
+}
+
+/* Warns of roots inotify is blind on; returns how many there are. */
+static int
+remote_roots(struct watcher *w, int rescanning)
+{
+	const char *fs;
+	int i, n = 0;
+
+	for (i = 0; i < w->nroots; i++) {
+		const char *path = w->roots[i].pathlen ? w->roots[i].path : "/";
+
+		if ((fs = remote_fs(path)) == NULL)
+			continue;
+		n++;
+		if (w->quiet)
+			continue;
+		if (rescanning)
+			warnx("%s: on %s: inotify sees only the changes made "
+			    "on this machine; rescanning every %d.%03d s",
+			    path, fs, w->interval_ms / 1000,
+			    w->interval_ms % 1000);
+		else
+			warnx("%s: on %s: inotify sees only the changes made "
+			    "on this machine", path, fs);
+	}
+	return n;
+}
+
+const char *
+backend_check(const char *name)
+{
+	if (strcmp(name, "auto") != 0 && strcmp(name, "inotify") != 0 &&
+	    strcmp(name, "fanotify") != 0 && strcmp(name, "poll") != 0)
+		errx(2, "--backend %s: not auto, inotify, fanotify or poll",
+		    name);
+	return name;
+}
+
+void
+backend_start(struct watcher *w, const char *name)
+{
+	char why[256];
+
+	if (strcmp(name, "inotify") == 0) {
+		w->be = &backend_inotify;
+		remote_roots(w, 0);
+	} else if (strcmp(name, "fanotify") == 0) {
+		if (fan_usable(w, why, sizeof(why)) == -1)
+			errx(1, "%s", why);
+		w->be = &backend_fanotify;
+	} else if (strcmp(name, "poll") == 0)
+		w->be = &backend_poll;
+	else if (strcmp(name, "auto") == 0) {
+		w->be = &backend_inotify;
+		if (remote_roots(w, 1) > 0)
+			w->rescan = 1;
+	} else
+		backend_check(name);
+	if (w->rescan)
+		scan_init(w);
+	w->be->open(w);
+}

@@ -1,0 +1,51 @@
+/*
+ * The seam between iobs-watch's shared half (directory map, record
+ * writer, output buffer, lifecycle records, OVERFLOW) and what turns
+ * kernel or scan facts into records. A backend owns w->ifd: the main
+ * loop waits on it, reads it, and hands what it read to dispatch.
+ */
+#ifndef BACKEND_H
+#define BACKEND_H
+
+#include <stddef.h>
+
+struct watcher;
+
+struct backend {
+	const char	*name;
+	/* Makes w->ifd; exits through err(3) when it cannot. */
+	void		 (*open)(struct watcher *);
+	/* Watches root i (sets its node, dev, ino); -1 with errno. */
+	int		 (*root)(struct watcher *, int);
+	/* Turns what was read from w->ifd into records. */
+	void		 (*dispatch)(struct watcher *, const char *, size_t);
+	/* Drops every watch, mark and cached path at once. */
+	void		 (*close)(struct watcher *);
+	/* At exit: close, and free what open kept. */
+	void		 (*free)(struct watcher *);
+};
+
+extern const struct backend backend_inotify, backend_fanotify, backend_poll;
+
+/* The name, if it is one of a backend or auto; exits 2 if not. */
+const char *backend_check(const char *name);
+
+/*
+ * Picks the backend for "auto", "inotify", "fanotify" or "poll" (exit
+ * 2 on another name) and opens it; auto may also start the periodic
+ * rescan of a root on a network or FUSE file system.
+ */
+void	 backend_start(struct watcher *, const char *name);
+
+/* fanotify.c: can it watch every root? Leaves nothing open. */
+int	 fan_usable(struct watcher *, char *why, size_t whylen);
+
+/* poll.c: the scanner, for the poll backend and auto's rescan. */
+void	 scan_init(struct watcher *);
+void	 scan_root(struct watcher *, int root, int report);
+void	 scan_all(struct watcher *);
+void	 scan_free(struct watcher *);
+/* A path the kernel reported since the last scan: the scan stays quiet. */
+void	 scan_seen(struct watcher *, const char *vis, size_t vislen);
+
+#endif

@@ -1,0 +1,1450 @@
+/*
+ * The fanotify backend: one filesystem mark per file system the roots
+ * live on, so set-up costs nothing per directory and no directory can
+ * be made faster than it is watched. The kernel reports every change
+ * on the file system as (directory handle, name); this file keeps the
+ * part of the directory map it has met, keyed by handle, and drops
+ * what lies outside the roots before any formatting.
+ *
+ * A handle not met yet is resolved once (open_by_handle_at, then the
+ * path the kernel gives the descriptor); the map is then kept true by
+ * the events themselves, in order: a rename moves a node, a delete
+ * drops it. Handles outside the roots are remembered as such until a
+ * directory is renamed into a root.
+ */
+#define _GNU_SOURCE
+#include <sys/fanotify.h>
+#include <sys/inotify.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/syscall.h>
+
+#include <dirent.h>
+#include <err.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "watch.h"
+
+/*
+ * The target's handle too: a directory made or moved is known by its
+ * handle from its first event, whatever happens to its name after.
+ */
+#define FAN_INIT_FLAGS	(FAN_CLASS_NOTIF | FAN_REPORT_DFID_NAME_TARGET | \
+			 FAN_CLOEXEC)
+/* Always asked: the map depends on them. */
+#define FAN_BOOKKEEPING	(FAN_CREATE | FAN_DELETE | FAN_RENAME | FAN_ONDIR)
+#define FAN_PRINTABLE	(FAN_ACCESS | FAN_MODIFY | FAN_ATTRIB | \
+			 FAN_CLOSE_WRITE | FAN_CLOSE_NOWRITE | FAN_OPEN)
+/* Forget what lies outside past this many directories. */
+#define NEG_MAX		(1 << 16)
+/*
+ * What the kernel is told to keep to itself about a busy directory
+ * outside the roots: all but renames, which may bring it in.
+ */
+#define FAN_QUIET	(FAN_ACCESS | FAN_MODIFY | FAN_ATTRIB | \
+			 FAN_CLOSE_WRITE | FAN_CLOSE_NOWRITE | FAN_OPEN | \
+			 FAN_CREATE | FAN_DELETE | FAN_EVENT_ON_CHILD | FAN_ONDIR)
+#define QUIET_MAX	4096
+#define HANDLE_MAX	128
+
+/* What getdents64(2) returns. */
+struct kdirent64 {
+	uint64_t	d_ino;
+	int64_t		d_off;
+	unsigned short	d_reclen;
+	unsigned char	d_type;
+	char		d_name[];
+};
+
+struct fan_fs {
+	fsid_t		 fsid;
+	int		 mfd;		/* for open_by_handle_at */
+};
+
+struct slot {
+	uint64_t	 key;
+	uint32_t	 node;
+};
+
+struct fan {
+	struct fan_fs	*fs;
+	int		 nfs;
+	uint64_t	*key;		/* each node's handle key, 0: none */
+	size_t		 keycap;
+	struct slot	*map;		/* key -> node, linear probing */
+	size_t		 mapcap, nmap;
+	uint64_t	*neg;		/* keys of directories outside */
+	size_t		 negcap, nneg;
+	uint64_t	*rootkey, *parentkey;	/* per root */
+	int		 nquiet;	/* ignore marks placed */
+	int		 noquiet;	/* the kernel takes none */
+	uint32_t	 cookie;
+	int32_t		 nextwd;
+	int		 unlimited;	/* FAN_UNLIMITED_QUEUE granted */
+	struct pathbuf	 raw;
+	struct dnode	*recdir;	/* the next records' place: record_path */
+	const char	*recname;
+	size_t		 recnamelen;
+	const char	*ahead;		/* the batch after this event */
+	size_t		 aheadlen;
+	const char	*batch;		/* the batch, and its renames */
+	size_t		 batchlen;
+	size_t		*roff, nroff, roffcap;
+	int		 rlisted;
+	struct pathbuf	 more;		/* a batch with what came after it */
+};
+
+/* How much is read ahead for as_of_event(), at most, and at a time. */
+#define AHEAD_BYTES	(1024 * 1024)
+#define AHEAD_READ	(64 * 1024)
+
+/* One event, its records found. */
+struct fan_event {
+	struct fanotify_event_metadata md;
+	const struct fanotify_event_info_fid *dir, *from, *to, *obj;
+};
+
+/* Renames read but not handled yet that resolve() looks at, at most. */
+#define AHEAD_MAX	64
+
+/* Where a directory handle is, as far as the roots go. */
+enum where { OUTSIDE, INSIDE, ROOT_PARENT, GONE };
+
+struct fan_dir {
+	enum where	 where;
+	struct dnode	*node;		/* INSIDE */
+	uint64_t	 key;
+	const char	*name;
+	size_t		 namelen;
+};
+
+static uint64_t
+key_of(const fsid_t *fsid, const struct file_handle *fh)
+{
+	const unsigned char *p = (const unsigned char *)fsid;
+	uint64_t h = 0xcbf29ce484222325ULL;
+	size_t i;
+
+	for (i = 0; i < sizeof(*fsid); i++)
+		h = (h ^ p[i]) * 0x100000001b3ULL;
+	h = (h ^ (uint32_t)fh->handle_type) * 0x100000001b3ULL;
+	for (i = 0; i < fh->handle_bytes; i++)
+		h = (h ^ fh->f_handle[i]) * 0x100000001b3ULL;
+	return h != 0 ? h : 1;
+}
+
+/* Open addressing on 64-bit keys; 0 is an empty slot. */
+static size_t
+slot_of(uint64_t key, size_t cap)
+{
+	return (key * 0x9e3779b97f4a7c15ULL) >> 20 & (cap - 1);
+}
+
+static void map_put(struct fan *, uint64_t, uint32_t);
+
+static void
+map_grow(struct fan *f)
+{
+	struct slot *old = f->map;
+	size_t i, oldcap = f->mapcap;
+
+	f->mapcap = oldcap ? oldcap * 2 : 1024;
+	if ((f->map = calloc(f->mapcap, sizeof(*f->map))) == NULL)
+		err(1, "calloc");
+	f->nmap = 0;
+	for (i = 0; i < oldcap; i++)
+		if (old[i].key != 0)
+			map_put(f, old[i].key, old[i].node);
+	free(old);
+}
+
+static void
+map_put(struct fan *f, uint64_t key, uint32_t node)
+{
+	size_t i;
+
+	if (2 * (f->nmap + 1) > f->mapcap)
+		map_grow(f);
+	for (i = slot_of(key, f->mapcap); f->map[i].key != 0;
+	    i = (i + 1) & (f->mapcap - 1))
+		if (f->map[i].key == key) {
+			f->map[i].node = node;
+			return;
+		}
+	f->map[i].key = key;
+	f->map[i].node = node;
+	f->nmap++;
+}
+
+static void
+map_del(struct fan *f, uint64_t key)
+{
+	size_t i, j, k;
+
+	if (f->mapcap == 0)
+		return;
+	for (i = slot_of(key, f->mapcap); f->map[i].key != key;
+	    i = (i + 1) & (f->mapcap - 1))
+		if (f->map[i].key == 0)
+			return;
+	/* Backward shift: no tombstones. */
+	for (j = i;;) {
+		f->map[i].key = 0;
+		for (;;) {
+			j = (j + 1) & (f->mapcap - 1);
+			if (f->map[j].key == 0) {
+				f->nmap--;
+				return;
+			}
+			k = slot_of(f->map[j].key, f->mapcap);
+			if (i <= j ? (i < k && k <= j) : (i < k || k <= j))
+				continue;
+			break;
+		}
+		f->map[i] = f->map[j];
+		i = j;
+	}
+}
+
+static int
+neg_has(const struct fan *f, uint64_t key)
+{
+	size_t i;
+
+	if (f->nneg == 0)
+		return 0;
+	for (i = slot_of(key, f->negcap); f->neg[i] != 0;
+	    i = (i + 1) & (f->negcap - 1))
+		if (f->neg[i] == key)
+			return 1;
+	return 0;
+}
+
+static void
+neg_clear(struct fan *f)
+{
+	if (f->nneg > 0)
+		memset(f->neg, 0, f->negcap * sizeof(*f->neg));
+	f->nneg = 0;
+}
+
+static void neg_add(struct fan *, uint64_t);
+
+static void
+neg_grow(struct fan *f)
+{
+	uint64_t *old = f->neg;
+	size_t i, oldcap = f->negcap;
+
+	f->negcap = oldcap ? oldcap * 2 : 1024;
+	if ((f->neg = calloc(f->negcap, sizeof(*f->neg))) == NULL)
+		err(1, "calloc");
+	f->nneg = 0;
+	for (i = 0; i < oldcap; i++)
+		if (old[i] != 0)
+			neg_add(f, old[i]);
+	free(old);
+}
+
+static void
+neg_add(struct fan *f, uint64_t key)
+{
+	size_t i;
+
+	if (f->nneg >= NEG_MAX)
+		neg_clear(f);
+	if (2 * (f->nneg + 1) > f->negcap)
+		neg_grow(f);
+	for (i = slot_of(key, f->negcap); f->neg[i] != 0;
+	    i = (i + 1) & (f->negcap - 1))
+		if (f->neg[i] == key)
+			return;
+	f->neg[i] = key;
+	f->nneg++;
+}
+
+static uint32_t
+node_index(const struct watcher *w, const struct dnode *n)
+{
+	return n - w->tree.node;
+}
+
+static void
+set_key(struct watcher *w, struct dnode *n, uint64_t key)
+{
+	struct fan *f = w->fan;
+	uint32_t i = node_index(w, n);
+
+	if (i >= f->keycap) {
+		size_t cap = f->keycap ? f->keycap : 1024;
+
+		while (cap <= i)
+			cap *= 2;
+		f->key = reallocarray(f->key, cap, sizeof(*f->key));
+		if (f->key == NULL)
+			err(1, "reallocarray");
+		memset(f->key + f->keycap, 0, (cap - f->keycap) *
+		    sizeof(*f->key));
+		f->keycap = cap;
+	}
+	if (f->key[i] != 0 && f->key[i] != key)
+		map_del(f, f->key[i]);
+	f->key[i] = key;
+	if (key != 0)
+		map_put(f, key, i);
+}
+
+/* Every node is made here, so that no key outlives its node. */
+static struct dnode *
+add_node(struct watcher *w, struct dnode *parent, const char *name,
+    size_t len)
+{
+	struct dnode *n;
+
+	if (w->fan->nextwd == INT32_MAX)
+		w->fan->nextwd = 0;
+	n = tree_add(&w->tree, parent, name, len, ++w->fan->nextwd);
+	if (n != NULL)
+		set_key(w, n, 0);
+	return n;
+}
+
+static void
+forget_node(struct dnode *n, void *arg)
+{
+	struct watcher *w = arg;
+	uint32_t i = node_index(w, n);
+
+	if (i < w->fan->keycap && w->fan->key[i] != 0) {
+		map_del(w->fan, w->fan->key[i]);
+		w->fan->key[i] = 0;
+	}
+}
+
+static void
+drop_node(struct watcher *w, struct dnode *n)
+{
+	tree_remove(&w->tree, n, forget_node, w);
+}
+
+static struct dnode *
+map_get(struct watcher *w, uint64_t key)
+{
+	struct fan *f = w->fan;
+	size_t i;
+
+	if (f->nmap == 0)
+		return NULL;
+	for (i = slot_of(key, f->mapcap); f->map[i].key != 0;
+	    i = (i + 1) & (f->mapcap - 1)) {
+		if (f->map[i].key != key)
+			continue;
+		if (f->map[i].node < w->tree.used &&
+		    w->tree.node[f->map[i].node].wd > 0 &&
+		    f->key[f->map[i].node] == key)
+			return &w->tree.node[f->map[i].node];
+		map_del(f, key);	/* its node went with a dead root */
+		return NULL;
+	}
+	return NULL;
+}
+
+static int
+handle_of(const char *path, struct file_handle *fh)
+{
+	int mount_id;
+
+	fh->handle_bytes = HANDLE_MAX;
+	return name_to_handle_at(AT_FDCWD, path, fh, &mount_id, 0);
+}
+
+static int
+fsid_of(const char *path, fsid_t *fsid)
+{
+	struct statfs sf;
+
+	if (statfs(path, &sf) == -1)
+		return -1;
+	*fsid = sf.f_fsid;
+	return 0;
+}
+
+static uint64_t
+path_key(const char *path)
+{
+	union {
+		struct file_handle fh;
+		char buf[sizeof(struct file_handle) + HANDLE_MAX];
+	} h;
+	fsid_t fsid;
+
+	if (fsid_of(path, &fsid) == -1 || handle_of(path, &h.fh) == -1)
+		return 0;
+	return key_of(&fsid, &h.fh);
+}
+
+/*
+ * A descriptor on the root's file system for open_by_handle_at, which
+ * takes no O_PATH one: the root, or for a file its directory.
+ */
+static int
+mount_fd(const char *path)
+{
+	char dir[PATH_MAX], *slash;
+	int fd;
+
+	if ((fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) != -1 ||
+	    errno != ENOTDIR)
+		return fd;
+	if (strlcpy(dir, path, sizeof(dir)) >= sizeof(dir) ||
+	    (slash = strrchr(dir, '/')) == NULL)
+		return -1;
+	slash[slash == dir] = '\0';
+	return open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+}
+
+static const char *
+sys_path(const struct root *r)
+{
+	return r->pathlen ? r->path : "/";
+}
+
+/* The directory holding a root, "" when the root is "/". */
+static void
+parent_path(const struct root *r, struct pathbuf *pb)
+{
+	const char *slash = strrchr(r->path, '/');
+
+	pb->len = 0;
+	if (slash == NULL) {
+		pathbuf_append(pb, "", 0);
+		return;
+	}
+	pathbuf_append(pb, r->path, slash == r->path ? 1 :
+	    (size_t)(slash - r->path));
+	pb->s[pb->len] = '\0';
+}
+
+static const char *
+root_base(const struct root *r)
+{
+	const char *slash = strrchr(r->path, '/');
+
+	return slash != NULL ? slash + 1 : "";
+}
+
+/* The path of a resolved descriptor, as the kernel names it now. */
+static int
+fd_path(int fd, char *buf, size_t size)
+{
+	char link[64];
+	ssize_t n;
+
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+	if ((n = readlink(link, buf, size - 1)) == -1)
+		return -1;
+	if ((size_t)n >= size - 1) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	buf[n] = '\0';
+	/* Unlinked meanwhile: nothing to report below it. */
+	if (n > 10 && strcmp(buf + n - 10, " (deleted)") == 0) {
+		errno = ENOENT;
+		return -1;
+	}
+	return 0;
+}
+
+static int
+fs_mfd(const struct fan *f, const fsid_t *fsid)
+{
+	int i;
+
+	for (i = 0; i < f->nfs; i++)
+		if (memcmp(&f->fs[i].fsid, fsid, sizeof(*fsid)) == 0)
+			return f->fs[i].mfd;
+	return -1;
+}
+
+/*
+ * A path below root r: its nodes from the root down, or OUTSIDE when
+ * a component is excluded or too deep for -n.
+ */
+static enum where
+descend(struct watcher *w, struct dnode *n, const char *rest,
+    struct dnode **out)
+{
+	struct dnode *c;
+	char comp[NAME_MAX + 1];
+	const char *slash;
+	size_t len;
+
+	while (*rest == '/')
+		rest++;
+	while (*rest != '\0') {
+		if (!w->recursive)
+			return OUTSIDE;
+		slash = strchr(rest, '/');
+		len = slash ? (size_t)(slash - rest) : strlen(rest);
+		if (len > NAME_MAX)
+			return GONE;
+		memcpy(comp, rest, len);
+		comp[len] = '\0';
+		if (watch_excluded(w, n, comp))
+			return OUTSIDE;
+		if ((c = tree_child(&w->tree, n, comp, len)) == NULL &&
+		    (c = add_node(w, n, comp, len)) == NULL)
+			return GONE;	/* the map is full */
+		n = c;
+		rest += len;
+		while (*rest == '/')
+			rest++;
+	}
+	*out = n;
+	return INSIDE;
+}
+
+/* The directory at path: its node, if it is inside a root. */
+static enum where
+under_root(struct watcher *w, const char *path, uint64_t key,
+    struct dnode **node)
+{
+	enum where where = OUTSIDE;
+	int i;
+
+	for (i = 0; i < w->nroots; i++) {
+		struct root *r = &w->roots[i];
+
+		if (!r->alive || r->node == NULL ||
+		    strncmp(path, r->path, r->pathlen) != 0)
+			continue;
+		if (path[r->pathlen] == '\0') {
+			/* Another directory under the root's name. */
+			if (w->fan->rootkey[i] != key)
+				break;
+			*node = r->node;
+			return INSIDE;
+		}
+		if (path[r->pathlen] != '/' && r->pathlen > 0)
+			continue;
+		where = descend(w, r->node, path + r->pathlen, node);
+		break;
+	}
+	return where;
+}
+
+/* The name of the entry with inode ino in the directory open as dfd. */
+static int
+entry_name(int dfd, ino_t ino, char *name)
+{
+	char buf[8192]
+	    __attribute__((aligned(__alignof__(struct kdirent64))));
+	struct kdirent64 *de;
+	long nread, off;
+
+	while ((nread = syscall(SYS_getdents64, dfd, buf, sizeof(buf))) > 0)
+		for (off = 0; off < nread; off += de->d_reclen) {
+			de = (struct kdirent64 *)(buf + off);
+			if (de->d_ino == ino && strcmp(de->d_name, ".") != 0 &&
+			    strcmp(de->d_name, "..") != 0) {
+				strlcpy(name, de->d_name, NAME_MAX + 1);
+				return 0;
+			}
+		}
+	return -1;
+}
+
+/*
+ * A directory deeper than the kernel will name (PATH_MAX): climb with
+ * "..", a name at a time, to a directory met before or short enough
+ * to name, then come down again by those names.
+ */
+static enum where
+resolve_long(struct watcher *w, int fd, const fsid_t *fsid,
+    struct dnode **node)
+{
+	static char path[PATH_MAX + 16];
+	union {
+		struct file_handle fh;
+		char buf[sizeof(struct file_handle) + HANDLE_MAX];
+	} h;
+	char name[NAME_MAX + 1];
+	struct pathbuf up = { 0 }, down = { 0 };
+	enum where where = GONE;
+	struct dnode *top = NULL;
+	struct stat st;
+	int cur, parent, depth, mount_id;
+	size_t end, start;
+
+	if ((cur = fcntl(fd, F_DUPFD_CLOEXEC, 0)) == -1)
+		return GONE;
+	for (depth = 0; depth < 4096; depth++) {
+		if (fstat(cur, &st) == -1 || (parent = openat(cur, "..",
+		    O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
+			break;
+		close(cur);
+		cur = parent;
+		if (entry_name(cur, st.st_ino, name) == -1)
+			break;
+		pathbuf_append(&up, name, strlen(name) + 1);
+		h.fh.handle_bytes = HANDLE_MAX;
+		if (name_to_handle_at(cur, "", &h.fh, &mount_id,
+		    AT_EMPTY_PATH) == 0 &&
+		    (top = map_get(w, key_of(fsid, &h.fh))) != NULL) {
+			where = INSIDE;
+			break;
+		}
+		if (fd_path(cur, path, sizeof(path)) == 0) {
+			where = under_root(w, path, 0, &top);
+			break;
+		}
+	}
+	close(cur);
+	if (where == INSIDE) {
+		/* The names climbed, last first: the path down from top. */
+		for (end = up.len; end > 0; end = start) {
+			for (start = end - 1; start > 0 && up.s[start - 1];
+			    start--)
+				continue;
+			pathbuf_append(&down, "/", 1);
+			pathbuf_append(&down, up.s + start, end - 1 - start);
+		}
+		pathbuf_append(&down, "", 1);
+		where = descend(w, top, down.s, node);
+	}
+	pathbuf_free(&up);
+	pathbuf_free(&down);
+	return where;
+}
+
+/*
+ * A directory outside the roots sends events: have the kernel keep
+ * them to itself (renames excepted), so that a busy neighbour on the
+ * same file system costs us one event, not all of them. Never the
+ * directory holding a root, whose entry is the root.
+ */
+/* fanotify_mark takes no O_PATH descriptor: name it through /proc. */
+static int
+mark_fd(struct watcher *w, unsigned flags, uint64_t mask, int fd)
+{
+	char link[64];
+
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+	return fanotify_mark(w->ifd, flags, mask, AT_FDCWD, link);
+}
+
+static void
+quiet_dir(struct watcher *w, int fd, uint64_t key)
+{
+	struct fan *f = w->fan;
+	int i;
+
+	if (f->noquiet)
+		return;
+	for (i = 0; i < w->nroots; i++)
+		if (f->parentkey[i] == key)
+			return;
+	if (f->nquiet >= QUIET_MAX) {
+		(void)fanotify_mark(w->ifd, FAN_MARK_FLUSH, 0, AT_FDCWD,
+		    NULL);
+		f->nquiet = 0;
+	}
+	if (mark_fd(w, FAN_MARK_ADD | FAN_MARK_IGNORE_SURV, FAN_QUIET,
+	    fd) == 0)
+		f->nquiet++;
+	else if (errno != ENOSPC && errno != ENOENT)
+		f->noquiet = 1;		/* before Linux 6.0 */
+}
+
+/* A directory moved in: the kernel tells us of it again. */
+static void
+unquiet_dir(struct watcher *w, int fd)
+{
+	if (w->fan->nquiet > 0)
+		(void)mark_fd(w, FAN_MARK_REMOVE | FAN_MARK_IGNORE_SURV,
+		    FAN_QUIET, fd);
+}
+
+/*
+ * Events are aligned to 4 bytes only, their 64-bit mask with them: the
+ * metadata is copied out. Returns -1 when no whole event is left.
+ */
+static int
+parse_event(const char *ev, size_t left, struct fan_event *e)
+{
+	const struct fanotify_event_info_header *h;
+	size_t off;
+
+	if (left < sizeof(e->md))
+		return -1;
+	memcpy(&e->md, ev, sizeof(e->md));
+	if (e->md.event_len < sizeof(e->md) || e->md.event_len > left)
+		return -1;
+	e->dir = e->from = e->to = e->obj = NULL;
+	for (off = e->md.metadata_len; off + sizeof(*h) <= e->md.event_len;
+	    off += h->len) {
+		h = (const void *)(ev + off);
+		if (h->len == 0)
+			break;
+		if (h->info_type == FAN_EVENT_INFO_TYPE_DFID_NAME)
+			e->dir = (const void *)h;
+		else if (h->info_type == FAN_EVENT_INFO_TYPE_OLD_DFID_NAME)
+			e->from = (const void *)h;
+		else if (h->info_type == FAN_EVENT_INFO_TYPE_NEW_DFID_NAME)
+			e->to = (const void *)h;
+		else if (h->info_type == FAN_EVENT_INFO_TYPE_FID)
+			e->obj = (const void *)h;
+	}
+	return 0;
+}
+
+/* The path a handle's directory has now, into pb; -1 if none. */
+static int
+handle_path(struct watcher *w, const struct fanotify_event_info_fid *info,
+    struct pathbuf *pb)
+{
+	static char path[PATH_MAX + 16];
+	struct file_handle *fh = (struct file_handle *)info->handle;
+	int fd, mfd, r;
+
+	if ((mfd = fs_mfd(w->fan, (const fsid_t *)&info->fsid)) == -1 ||
+	    (fd = open_by_handle_at(mfd, fh, O_PATH | O_CLOEXEC)) == -1)
+		return -1;
+	r = fd_path(fd, path, sizeof(path));
+	close(fd);
+	if (r == -1)
+		return -1;
+	pb->len = 0;
+	pathbuf_append(pb, path, strlen(path));
+	pathbuf_append(pb, "", 1);
+	pb->len--;
+	return 0;
+}
+
+/* If pb is from or below it, it is to or below that instead. */
+static void
+unrename(struct pathbuf *pb, const char *from, const char *to)
+{
+	size_t flen = strlen(from), tlen = strlen(to);
+	struct pathbuf t = { 0 };
+
+	if (strncmp(pb->s, from, flen) != 0 ||
+	    (pb->s[flen] != '/' && pb->s[flen] != '\0'))
+		return;
+	pathbuf_append(&t, to, tlen);
+	pathbuf_append(&t, pb->s + flen, pb->len - flen + 1);
+	pathbuf_free(pb);
+	*pb = t;
+	pb->len--;
+}
+
+/*
+ * A directory not met before is named as it is now, but directories
+ * may have been renamed since the event, by events read with it and
+ * not handled yet: undo those renames, last first, to name it as it
+ * was. (Renames still in the kernel's queue are beyond reach.)
+ */
+static void
+as_of_event(struct watcher *w, struct pathbuf *pb)
+{
+	struct fan *f = w->fan;
+	struct fan_event e[AHEAD_MAX];
+	char *newp[AHEAD_MAX], *oldp[AHEAD_MAX];
+	const char *name;
+	size_t pos, here = f->ahead - f->batch, i;
+	struct pathbuf t = { 0 };
+	int n = 0, k, j;
+
+	/* The batch's renames of directories, listed once. */
+	if (!f->rlisted) {
+		f->nroff = 0;
+		for (pos = 0; parse_event(f->batch + pos, f->batchlen - pos,
+		    &e[0]) == 0; pos += e[0].md.event_len) {
+			if ((e[0].md.mask & (FAN_RENAME | FAN_ONDIR)) !=
+			    (FAN_RENAME | FAN_ONDIR) || e[0].from == NULL ||
+			    e[0].to == NULL || e[0].obj == NULL)
+				continue;
+			if (f->nroff == f->roffcap) {
+				f->roffcap = f->roffcap ? f->roffcap * 2 : 64;
+				f->roff = reallocarray(f->roff, f->roffcap,
+				    sizeof(*f->roff));
+				if (f->roff == NULL)
+					err(1, "reallocarray");
+			}
+			f->roff[f->nroff++] = pos;
+		}
+		f->rlisted = 1;
+	}
+	for (i = 0; i < f->nroff && n < AHEAD_MAX; i++)
+		if (f->roff[i] >= here && parse_event(f->batch + f->roff[i],
+		    f->batchlen - f->roff[i], &e[n]) == 0)
+			n++;
+	for (k = n - 1; k >= 0; k--) {
+		newp[k] = oldp[k] = NULL;
+		/* Where it went, and where it was, as of just after it. */
+		if (handle_path(w, e[k].obj, &t) == -1)
+			continue;
+		for (j = n - 1; j > k; j--)
+			if (newp[j] != NULL && oldp[j] != NULL)
+				unrename(&t, newp[j], oldp[j]);
+		newp[k] = strdup(t.s);
+		if (handle_path(w, e[k].from, &t) == -1)
+			continue;
+		for (j = n - 1; j > k; j--)
+			if (newp[j] != NULL && oldp[j] != NULL)
+				unrename(&t, newp[j], oldp[j]);
+		name = (const char *)((struct file_handle *)
+		    e[k].from->handle)->f_handle +
+		    ((struct file_handle *)e[k].from->handle)->handle_bytes;
+		pathbuf_append(&t, "/", 1);
+		pathbuf_append(&t, name, strlen(name) + 1);
+		oldp[k] = strdup(t.s);
+		if (newp[k] == NULL || oldp[k] == NULL)
+			err(1, "strdup");
+	}
+	for (k = n - 1; k >= 0; k--)
+		if (newp[k] != NULL && oldp[k] != NULL)
+			unrename(pb, newp[k], oldp[k]);
+	for (k = 0; k < n; k++) {
+		free(newp[k]);
+		free(oldp[k]);
+	}
+	pathbuf_free(&t);
+}
+
+/* A handle not met yet: where is its directory now? */
+static enum where
+resolve(struct watcher *w, const fsid_t *fsid, struct file_handle *fh,
+    uint64_t key, struct dnode **node)
+{
+	static char path[PATH_MAX + 16];
+	struct pathbuf then = { 0 };
+	enum where where;
+	int fd, mfd, i;
+
+	if ((mfd = fs_mfd(w->fan, fsid)) == -1)
+		return OUTSIDE;
+	if ((fd = open_by_handle_at(mfd, fh, O_PATH | O_CLOEXEC)) == -1)
+		return GONE;
+	i = fd_path(fd, path, sizeof(path));
+	if (i == -1 && errno == ENAMETOOLONG)
+		where = resolve_long(w, fd, fsid, node);
+	else if (i == -1)
+		where = GONE;
+	else {
+		pathbuf_append(&then, path, strlen(path) + 1);
+		then.len--;
+		if (w->fan->aheadlen > 0)
+			as_of_event(w, &then);
+		where = under_root(w, then.s, key, node);
+		pathbuf_free(&then);
+	}
+	if (where == OUTSIDE)
+		quiet_dir(w, fd, key);
+	close(fd);
+	if (where == INSIDE)
+		set_key(w, *node, key);
+	else if (where == OUTSIDE)
+		neg_add(w->fan, key);
+	return where;
+}
+
+static void
+locate(struct watcher *w, const struct fanotify_event_info_fid *info,
+    struct fan_dir *d)
+{
+	struct file_handle *fh = (struct file_handle *)info->handle;
+	const fsid_t *fsid = (const fsid_t *)&info->fsid;
+	uint64_t key = key_of(fsid, fh);
+	int i;
+
+	d->name = (const char *)fh->f_handle + fh->handle_bytes;
+	d->namelen = strlen(d->name);
+	d->node = NULL;
+	d->key = key;
+	if ((d->node = map_get(w, key)) != NULL) {
+		d->where = INSIDE;
+		return;
+	}
+	for (i = 0; i < w->nroots; i++)
+		if (w->roots[i].alive && w->fan->parentkey[i] == key &&
+		    strcmp(d->name, root_base(&w->roots[i])) == 0) {
+			d->where = ROOT_PARENT;
+			return;
+		}
+	if (neg_has(w->fan, key)) {
+		d->where = OUTSIDE;
+		return;
+	}
+	d->where = resolve(w, fsid, fh, key, &d->node);
+}
+
+/* The root a ROOT_PARENT entry names. */
+static int
+named_root(struct watcher *w, const struct fan_dir *d)
+{
+	int i;
+
+	for (i = 0; i < w->nroots; i++)
+		if (w->roots[i].alive && w->fan->parentkey[i] == d->key &&
+		    strcmp(d->name, root_base(&w->roots[i])) == 0)
+			return i;
+	return -1;
+}
+
+/* Where the next records are: name in n (name NULL: n itself). */
+static void
+record_path(struct watcher *w, struct dnode *n, const char *name,
+    size_t len)
+{
+	w->fan->recdir = n;
+	w->fan->recname = name;
+	w->fan->recnamelen = len;
+}
+
+static void
+raw_path(struct watcher *w, struct dnode *n, const char *name, size_t len)
+{
+	struct pathbuf *pb = &w->fan->raw;
+
+	tree_path(&w->tree, n, 0, pb);
+	pathbuf_append(pb, "/", 1);
+	pathbuf_append(pb, name, len);
+	pb->s[pb->len] = '\0';
+}
+
+static void
+emit_one(struct watcher *w, uint32_t mask, uint32_t cookie)
+{
+	if ((mask & w->print_mask & ~IN_ISDIR) == 0)
+		return;
+	emit_entry(w, mask, cookie, w->fan->recdir, w->fan->recname,
+	    w->fan->recnamelen);
+}
+
+/*
+ * The kernel merges events on one name into one mask: split it into
+ * the records inotify would give, in the order things happen.
+ */
+static void
+emit_split(struct watcher *w, uint32_t mask, int deleted_first)
+{
+	static const uint32_t order[] = {
+		IN_CREATE, IN_OPEN, IN_ACCESS, IN_MODIFY, IN_ATTRIB,
+		IN_CLOSE_WRITE, IN_CLOSE_NOWRITE, IN_DELETE,
+	};
+	uint32_t isdir = mask & IN_ISDIR;
+	size_t i;
+
+	if (deleted_first && (mask & IN_DELETE)) {
+		emit_one(w, IN_DELETE | isdir, 0);
+		mask &= ~IN_DELETE;
+	}
+	for (i = 0; i < sizeof(order) / sizeof(order[0]); i++)
+		if (mask & order[i])
+			emit_one(w, order[i] | isdir, 0);
+}
+
+/* A new directory: its node, with the handle it has now. */
+static void
+new_dir(struct watcher *w, struct dnode *parent, const char *name,
+    size_t len, uint64_t key)
+{
+	struct dnode *n;
+
+	if (!w->recursive || watch_excluded(w, parent, name))
+		return;
+	if ((n = tree_child(&w->tree, parent, name, len)) == NULL &&
+	    (n = add_node(w, parent, name, len)) == NULL)
+		return;
+	if (key == 0) {
+		/* No handle in the event: the one its name has now. */
+		raw_path(w, parent, name, len);
+		key = path_key(w->fan->raw.s);
+	}
+	if (key != 0)
+		set_key(w, n, key);
+}
+
+static uint64_t
+info_key(const struct fanotify_event_info_fid *info)
+{
+	if (info == NULL)
+		return 0;
+	return key_of((const fsid_t *)&info->fsid,
+	    (const struct file_handle *)info->handle);
+}
+
+
+/*
+ * A tree moved in from outside: what was made before it came is
+ * reported as CREATE records, as the inotify backend does.
+ */
+static void
+moved_in(struct watcher *w, struct dnode *dir, int dfd)
+{
+	char buf[16 * 1024]
+	    __attribute__((aligned(__alignof__(struct kdirent64))));
+	struct kdirent64 *de;
+	struct dnode *child;
+	struct stat st;
+	long nread, off;
+	size_t len;
+	int isdir, cfd;
+
+	/* Before the listing: what is made after it has its event. */
+	unquiet_dir(w, dfd);
+	while ((nread = syscall(SYS_getdents64, dfd, buf, sizeof(buf))) > 0)
+		for (off = 0; off < nread; off += de->d_reclen) {
+			de = (struct kdirent64 *)(buf + off);
+			if (de->d_name[0] == '.' && (de->d_name[1] == '\0' ||
+			    (de->d_name[1] == '.' && de->d_name[2] == '\0')))
+				continue;
+			if (watch_excluded(w, dir, de->d_name))
+				continue;
+			len = strlen(de->d_name);
+			isdir = de->d_type == DT_DIR ||
+			    (de->d_type == DT_UNKNOWN && fstatat(dfd,
+			    de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+			    S_ISDIR(st.st_mode));
+			record_path(w, dir, de->d_name, len);
+			emit_one(w, IN_CREATE | (isdir ? IN_ISDIR : 0), 0);
+			if (!isdir || !w->recursive)
+				continue;
+			if ((child = tree_child(&w->tree, dir, de->d_name,
+			    len)) == NULL && (child = add_node(w, dir,
+			    de->d_name, len)) == NULL)
+				continue;
+			cfd = openat(dfd, de->d_name, O_RDONLY | O_DIRECTORY |
+			    O_NOFOLLOW | O_CLOEXEC);
+			if (cfd != -1) {
+				moved_in(w, child, cfd);
+				close(cfd);
+			}
+		}
+}
+
+static void
+rename_event(struct watcher *w, uint32_t mask, const struct fan_dir *o,
+    const struct fan_dir *n, uint64_t target)
+{
+	uint32_t isdir = mask & IN_ISDIR, cookie;
+	struct dnode *child = NULL, *stale, *moved;
+	int oin, nin, i, dfd;
+
+	if (o->where == ROOT_PARENT && (i = named_root(w, o)) != -1) {
+		record_path(w, w->roots[i].node, NULL, 0);
+		emit_one(w, IN_MOVE_SELF, 0);
+		root_dead(w, i);
+		return;
+	}
+	oin = o->where == INSIDE && !watch_excluded(w, o->node, o->name);
+	nin = n->where == INSIDE && !watch_excluded(w, n->node, n->name);
+	if (!oin && !nin) {
+		/* Its descendants may be remembered as outside. */
+		if (isdir && n->where != OUTSIDE)
+			neg_clear(w->fan);
+		return;
+	}
+	if ((cookie = ++w->fan->cookie) == 0)
+		cookie = ++w->fan->cookie;
+	if (oin) {
+		record_path(w, o->node, o->name, o->namelen);
+		emit_one(w, IN_MOVED_FROM | isdir, cookie);
+		if (isdir)
+			child = tree_child(&w->tree, o->node, o->name,
+			    o->namelen);
+	}
+	if (nin && (stale = tree_child(&w->tree, n->node, n->name,
+	    n->namelen)) != NULL && stale != child)
+		drop_node(w, stale);
+	if (child != NULL && nin) {
+		tree_move(&w->tree, child, n->node, n->name, n->namelen);
+		if (target != 0)
+			set_key(w, child, target);
+	} else if (child != NULL)
+		drop_node(w, child);
+	else if (isdir && nin) {
+		neg_clear(w->fan);
+		new_dir(w, n->node, n->name, n->namelen, target);
+	}
+	if (!nin)
+		return;
+	record_path(w, n->node, n->name, n->namelen);
+	emit_one(w, IN_MOVED_TO | isdir, cookie);
+	if (!isdir || oin)
+		return;
+	if (!w->recursive || (moved = tree_child(&w->tree, n->node, n->name,
+	    n->namelen)) == NULL) {
+		raw_path(w, n->node, n->name, n->namelen);
+		if ((dfd = open(w->fan->raw.s, O_PATH | O_DIRECTORY |
+		    O_NOFOLLOW | O_CLOEXEC)) != -1) {
+			unquiet_dir(w, dfd);
+			close(dfd);
+		}
+		return;
+	}
+	raw_path(w, n->node, n->name, n->namelen);
+	dfd = open(w->fan->raw.s, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+	    O_CLOEXEC);
+	if (dfd != -1) {
+		moved_in(w, moved, dfd);
+		close(dfd);
+	}
+}
+
+/* An event on the root's name in its parent. */
+static void
+root_event(struct watcher *w, uint32_t mask, const struct fan_dir *d)
+{
+	int i = named_root(w, d);
+	struct stat st;
+
+	if (i == -1)
+		return;
+	record_path(w, w->roots[i].node, NULL, 0);
+	if (mask & IN_DELETE) {
+		/* Only a delete of what the root named is its end. */
+		if (lstat(sys_path(&w->roots[i]), &st) == 0 &&
+		    st.st_ino == w->roots[i].ino &&
+		    st.st_dev == w->roots[i].dev)
+			return;
+		emit_one(w, IN_DELETE_SELF, 0);
+		root_dead(w, i);
+	} else if (!(mask & IN_ISDIR))
+		emit_split(w, mask & ~IN_CREATE, 0);	/* a file root */
+}
+
+static void
+entry_event(struct watcher *w, uint32_t mask, const struct fan_dir *d,
+    uint64_t target)
+{
+	struct dnode *child;
+	struct stat st;
+	int exists = 0;
+
+	if (strcmp(d->name, ".") == 0) {
+		/* An event on a directory itself. */
+		record_path(w, d->node, NULL, 0);
+		emit_split(w, mask, 0);
+		return;
+	}
+	if (watch_excluded(w, d->node, d->name))
+		return;
+	if ((mask & (IN_CREATE | IN_DELETE)) == (IN_CREATE | IN_DELETE)) {
+		raw_path(w, d->node, d->name, d->namelen);
+		exists = lstat(w->fan->raw.s, &st) == 0;
+	}
+	record_path(w, d->node, d->name, d->namelen);
+	emit_split(w, mask, exists);
+	if (!(mask & IN_ISDIR))
+		return;
+	if ((mask & IN_DELETE) && (child = tree_child(&w->tree, d->node,
+	    d->name, d->namelen)) != NULL)
+		drop_node(w, child);
+	if ((mask & IN_CREATE) && (!(mask & IN_DELETE) || exists))
+		new_dir(w, d->node, d->name, d->namelen, target);
+}
+
+static void
+fan_dispatch(struct watcher *w, const char *buf, size_t len)
+{
+	struct fan_event e;
+	struct fan_dir d, o;
+	unsigned gen = w->generation;
+	struct pathbuf *more = &w->fan->more;
+	struct pollfd pfd = { .fd = w->ifd, .events = POLLIN };
+	size_t pos;
+	ssize_t n;
+
+	/*
+	 * What else is queued is read now, so that a rename after an
+	 * event is seen before a directory is named (as_of_event). Not
+	 * by FIONREAD: fanotify counts only the events' fixed part.
+	 */
+	if (poll(&pfd, 1, 0) == 1 && (pfd.revents & POLLIN)) {
+		more->len = 0;
+		pathbuf_append(more, buf, len);
+		do {
+			pathbuf_reserve(more, AHEAD_READ);
+			if ((n = read(w->ifd, more->s + more->len,
+			    AHEAD_READ)) <= 0)
+				break;
+			more->len += n;
+		} while (more->len < AHEAD_BYTES && poll(&pfd, 1, 0) == 1 &&
+		    (pfd.revents & POLLIN));
+		buf = more->s;
+		len = more->len;
+	}
+	w->fan->batch = buf;
+	w->fan->batchlen = len;
+	w->fan->rlisted = 0;
+	for (pos = 0; gen == w->generation &&
+	    parse_event(buf + pos, len - pos, &e) == 0;
+	    pos += e.md.event_len) {
+		if (e.md.vers != FANOTIFY_METADATA_VERSION)
+			errx(1, "fanotify: metadata version %d, built for %d",
+			    e.md.vers, FANOTIFY_METADATA_VERSION);
+		if (e.md.fd >= 0)
+			close(e.md.fd);
+		if (e.md.mask & FAN_Q_OVERFLOW) {
+			emit_all(w, IOBS_OVERFLOW);
+			watch_rebuild(w);
+			return;
+		}
+		w->fan->ahead = buf + pos + e.md.event_len;
+		w->fan->aheadlen = len - pos - e.md.event_len;
+		w->pid = e.md.pid;
+		if ((e.md.mask & FAN_RENAME) && e.from != NULL &&
+		    e.to != NULL) {
+			locate(w, e.from, &o);
+			locate(w, e.to, &d);
+			rename_event(w, (uint32_t)e.md.mask, &o, &d,
+			    info_key(e.obj));
+		} else if (e.dir != NULL) {
+			locate(w, e.dir, &d);
+			if (d.where == INSIDE)
+				entry_event(w, (uint32_t)e.md.mask &
+				    ~FAN_RENAME, &d, info_key(e.obj));
+			else if (d.where == ROOT_PARENT)
+				root_event(w, (uint32_t)e.md.mask, &d);
+		}
+		w->pid = 0;
+	}
+	if (w->fan != NULL)
+		w->fan->aheadlen = 0;
+}
+
+static int
+init_fd(int *unlimited)
+{
+	int fd;
+
+	fd = fanotify_init(FAN_INIT_FLAGS | FAN_UNLIMITED_QUEUE,
+	    O_RDONLY | O_LARGEFILE | O_CLOEXEC);
+	*unlimited = fd != -1;
+	if (fd == -1 && errno == EPERM)
+		fd = fanotify_init(FAN_INIT_FLAGS,
+		    O_RDONLY | O_LARGEFILE | O_CLOEXEC);
+	return fd;
+}
+
+static uint64_t
+mark_mask(const struct watcher *w)
+{
+	return FAN_BOOKKEEPING | (w->print_mask & FAN_PRINTABLE);
+}
+
+/*
+ * The group fan_usable made, marks placed, for fan_open to take: set-up
+ * is the marks, so they are not placed twice.
+ */
+static struct {
+	int		 fd, unlimited, nfs;
+	struct fan_fs	*fs;
+} ready = { -1, 0, 0, NULL };
+
+static void
+ready_drop(void)
+{
+	int i;
+
+	for (i = 0; i < ready.nfs; i++)
+		close(ready.fs[i].mfd);
+	free(ready.fs);
+	ready.fs = NULL;
+	ready.nfs = 0;
+	if (ready.fd != -1)
+		close(ready.fd);
+	ready.fd = -1;
+}
+
+int
+fan_usable(struct watcher *w, char *why, size_t whylen)
+{
+	union {
+		struct file_handle fh;
+		char buf[sizeof(struct file_handle) + HANDLE_MAX];
+	} h;
+	int hfd, mfd, i, j;
+	fsid_t fsid;
+
+	if ((ready.fd = init_fd(&ready.unlimited)) == -1) {
+		snprintf(why, whylen, "fanotify: %s%s", strerror(errno),
+		    errno == EPERM ? " (needs CAP_SYS_ADMIN; try "
+		    "--backend inotify)" : "");
+		return -1;
+	}
+	for (i = 0; i < w->nroots; i++) {
+		const char *path = sys_path(&w->roots[i]);
+
+		hfd = -1;
+		if ((mfd = mount_fd(path)) == -1 ||
+		    fsid_of(path, &fsid) == -1)
+			goto fail;
+		for (j = 0; j < ready.nfs; j++)
+			if (memcmp(&ready.fs[j].fsid, &fsid, sizeof(fsid)) == 0)
+				break;
+		if (j == ready.nfs && fanotify_mark(ready.fd, FAN_MARK_ADD |
+		    FAN_MARK_FILESYSTEM, mark_mask(w), AT_FDCWD, path) == -1)
+			goto fail;
+		/* Handles must work: open_by_handle_at needs its own right. */
+		if (handle_of(path, &h.fh) == -1 || (hfd =
+		    open_by_handle_at(mfd, &h.fh, O_PATH | O_CLOEXEC)) == -1)
+			goto fail;
+		close(hfd);
+		if (j < ready.nfs) {
+			close(mfd);
+			continue;
+		}
+		ready.fs = reallocarray(ready.fs, ready.nfs + 1,
+		    sizeof(*ready.fs));
+		if (ready.fs == NULL)
+			err(1, "reallocarray");
+		ready.fs[ready.nfs].fsid = fsid;
+		ready.fs[ready.nfs++].mfd = mfd;
+	}
+	return 0;
+fail:
+	snprintf(why, whylen, "%s: fanotify cannot watch its file system: "
+	    "%s (%stry --backend inotify)", w->roots[i].vis, strerror(errno),
+	    errno == EPERM ? "needs CAP_SYS_ADMIN; " : "");
+	if (mfd != -1)
+		close(mfd);
+	ready_drop();
+	return -1;
+}
+
+static void
+fan_open(struct watcher *w)
+{
+	struct fan *f = w->fan;
+
+	if (f == NULL) {
+		if ((f = w->fan = calloc(1, sizeof(*f))) == NULL ||
+		    (f->rootkey = calloc(w->nroots, sizeof(uint64_t))) ==
+		    NULL || (f->parentkey = calloc(w->nroots,
+		    sizeof(uint64_t))) == NULL)
+			err(1, "calloc");
+		/* Our own writes, to a file on a watched file system. */
+		w->ignore_pid = reallocarray(w->ignore_pid, w->nignore + 1,
+		    sizeof(*w->ignore_pid));
+		if (w->ignore_pid == NULL)
+			err(1, "reallocarray");
+		w->ignore_pid[w->nignore++] = getpid();
+	}
+	if (ready.fd != -1) {
+		w->ifd = ready.fd;
+		f->unlimited = ready.unlimited;
+		f->fs = ready.fs;
+		f->nfs = ready.nfs;
+		ready.fd = -1;
+		ready.fs = NULL;
+		ready.nfs = 0;
+		return;
+	}
+	if ((w->ifd = init_fd(&f->unlimited)) == -1)
+		err(1, "fanotify_init");
+}
+
+static int
+fan_root(struct watcher *w, int i)
+{
+	struct fan *f = w->fan;
+	struct root *r = &w->roots[i];
+	const char *path = sys_path(r);
+	struct pathbuf parent = { 0 };
+	struct stat st;
+	fsid_t fsid;
+	int mfd;
+
+	if (stat(path, &st) == -1 || fsid_of(path, &fsid) == -1)
+		return -1;
+	r->dev = st.st_dev;
+	r->ino = st.st_ino;
+	if (fs_mfd(f, &fsid) == -1) {
+		if (fanotify_mark(w->ifd, FAN_MARK_ADD | FAN_MARK_FILESYSTEM,
+		    mark_mask(w), AT_FDCWD, path) == -1)
+			return -1;
+		if ((mfd = mount_fd(path)) == -1)
+			return -1;
+		f->fs = reallocarray(f->fs, f->nfs + 1, sizeof(*f->fs));
+		if (f->fs == NULL)
+			err(1, "reallocarray");
+		f->fs[f->nfs].fsid = fsid;
+		f->fs[f->nfs++].mfd = mfd;
+	}
+	if ((r->node = add_node(w, NULL, r->path, r->pathlen)) == NULL)
+		return -1;
+	f->rootkey[i] = S_ISDIR(st.st_mode) ? path_key(path) : 0;
+	if (f->rootkey[i] != 0)
+		set_key(w, r->node, f->rootkey[i]);
+	f->parentkey[i] = 0;
+	if (r->pathlen > 0) {
+		parent_path(r, &parent);
+		f->parentkey[i] = path_key(parent.s);
+		pathbuf_free(&parent);
+	}
+	return 0;
+}
+
+static void
+fan_close(struct watcher *w)
+{
+	struct fan *f = w->fan;
+	int i;
+
+	if (w->ifd != -1)
+		close(w->ifd);
+	w->ifd = -1;
+	w->generation++;
+	if (f == NULL)
+		return;
+	for (i = 0; i < f->nfs; i++)
+		close(f->fs[i].mfd);
+	free(f->fs);
+	f->fs = NULL;
+	f->nfs = 0;
+	tree_clear(&w->tree);
+	tree_init(&w->tree);
+	for (i = 0; i < w->nroots; i++)
+		w->roots[i].node = NULL;
+	free(f->map);
+	f->map = NULL;
+	f->mapcap = f->nmap = 0;
+	f->nquiet = 0;
+	if (f->keycap > 0)
+		memset(f->key, 0, f->keycap * sizeof(*f->key));
+	neg_clear(f);
+}
+
+static void
+fan_free(struct watcher *w)
+{
+	struct fan *f = w->fan;
+
+	fan_close(w);
+	if (f == NULL)
+		return;
+	free(f->key);
+	free(f->roff);
+	free(f->neg);
+	free(f->rootkey);
+	free(f->parentkey);
+	pathbuf_free(&f->raw);
+	pathbuf_free(&f->more);
+	free(f);
+	w->fan = NULL;
+}
+
+const struct backend backend_fanotify = {
+	"fanotify", fan_open, fan_root, fan_dispatch, fan_close, fan_free
+};

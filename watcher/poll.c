@@ -1,0 +1,938 @@
+/*
+ * The poll backend, and auto's periodic rescan: each scan lists the
+ * trees and compares every entry's (inode, type, size, mtime, ctime,
+ * mode) with the last scan, emitting the records inotify would have
+ * given. An entry found under a new name with an inode that left its
+ * old one is a rename: one MOVED_FROM/MOVED_TO pair. What the kernel
+ * reported since the last scan (scan_seen) is not reported again.
+ *
+ * An entry costs 44 bytes, its name, and two hash links; only the end
+ * of a directory listing removes entries: a directory that cannot be
+ * listed keeps everything below it.
+ */
+#define _GNU_SOURCE	/* timerfd */
+#include <sys/inotify.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/timerfd.h>
+
+#include <dirent.h>
+#include <err.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "watch.h"
+
+/* mode's bits above the file type and permissions. */
+#define F_PARITY	0x10000u	/* seen in the scan of this parity */
+#define F_ROOT		0x20000u
+#define F_KEEP		0x40000u	/* listing failed: keep what is below */
+#define F_LIVE		0x80000u
+#define MODE_BITS	0xffffu
+
+struct pent {
+	uint64_t	 ino;
+	int64_t		 size;
+	uint32_t	 mtime, ctime;	/* hashes of the times in ns */
+	uint32_t	 mode;		/* st_mode, and the flags above */
+	uint32_t	 parent, name;	/* name: offset in the arena */
+	uint32_t	 nnext, inext;	/* by (parent, name), by inode */
+} __attribute__((packed, aligned(4)));
+
+struct scan {
+	struct pent	*e;
+	uint32_t	 cap, used, free_list, count;
+	uint32_t	*by_name, *by_ino;
+	uint32_t	 nbuckets;
+	char		*names;
+	size_t		 names_len, names_cap, names_dead;
+	uint32_t	*root;		/* each root's entry */
+	uint32_t	 parity;	/* F_PARITY or 0: this scan's */
+	int		 report;	/* emit records (not a first scan) */
+	int		 scanning;	/* our own emits: not "seen" */
+	uint32_t	 cookie;
+	uint32_t	*keep;		/* entries marked F_KEEP this scan */
+	size_t		 nkeep, keepcap;
+	uint64_t	*seen;		/* open addressing, 0 is empty */
+	size_t		 nseen, seencap;
+	struct pathbuf	 path, vpath, names_stack;
+};
+
+#define MIN_BUCKETS	1024
+
+static uint64_t
+hash_bytes(const char *p, size_t len, uint64_t h)
+{
+	while (len-- > 0)
+		h = (h ^ (unsigned char)*p++) * 0x100000001b3ULL;
+	return h;
+}
+
+static uint32_t
+time_hash(const struct timespec *ts)
+{
+	uint64_t ns = (uint64_t)ts->tv_sec * 1000000000ULL + ts->tv_nsec;
+
+	return (uint32_t)(ns ^ (ns >> 32));
+}
+
+static const char *
+name_of(const struct scan *s, const struct pent *e)
+{
+	return s->names + e->name;
+}
+
+static uint32_t
+name_bucket(const struct scan *s, uint32_t parent, const char *name,
+    size_t len)
+{
+	return hash_bytes(name, len, 0xcbf29ce484222325ULL ^ parent) &
+	    (s->nbuckets - 1);
+}
+
+static uint32_t
+ino_bucket(const struct scan *s, uint64_t ino)
+{
+	return (ino * 0x9e3779b97f4a7c15ULL) >> 32 & (s->nbuckets - 1);
+}
+
+static void
+link_entry(struct scan *s, uint32_t i)
+{
+	struct pent *e = &s->e[i];
+	const char *n = name_of(s, e);
+	uint32_t b;
+
+	b = name_bucket(s, e->parent, n, strlen(n));
+	e->nnext = s->by_name[b];
+	s->by_name[b] = i;
+	b = ino_bucket(s, e->ino);
+	e->inext = s->by_ino[b];
+	s->by_ino[b] = i;
+}
+
+static void
+unlink_chain(struct scan *s, uint32_t *head, uint32_t i, int byname)
+{
+	uint32_t *p;
+
+	for (p = head; *p != 0; p = byname ? &s->e[*p].nnext :
+	    &s->e[*p].inext)
+		if (*p == i) {
+			*p = byname ? s->e[i].nnext : s->e[i].inext;
+			return;
+		}
+}
+
+static void
+unlink_entry(struct scan *s, uint32_t i)
+{
+	struct pent *e = &s->e[i];
+	const char *n = name_of(s, e);
+
+	unlink_chain(s, &s->by_name[name_bucket(s, e->parent, n, strlen(n))],
+	    i, 1);
+	unlink_chain(s, &s->by_ino[ino_bucket(s, e->ino)], i, 0);
+}
+
+static void
+rehash(struct scan *s, uint32_t nbuckets)
+{
+	uint32_t i;
+
+	free(s->by_name);
+	free(s->by_ino);
+	s->nbuckets = nbuckets;
+	s->by_name = calloc(nbuckets, sizeof(uint32_t));
+	s->by_ino = calloc(nbuckets, sizeof(uint32_t));
+	if (s->by_name == NULL || s->by_ino == NULL)
+		err(1, "calloc");
+	for (i = 1; i < s->used; i++)
+		if (s->e[i].mode & F_LIVE)
+			link_entry(s, i);
+}
+
+/* Names of removed entries pile up: copy the live ones now and then. */
+static void
+compact_names(struct scan *s)
+{
+	char *old = s->names;
+	size_t len = 0, n;
+	uint32_t i;
+
+	if ((s->names = malloc(s->names_cap)) == NULL)
+		err(1, "malloc");
+	for (i = 1; i < s->used; i++) {
+		if (!(s->e[i].mode & F_LIVE))
+			continue;
+		n = strlen(old + s->e[i].name) + 1;
+		memcpy(s->names + len, old + s->e[i].name, n);
+		s->e[i].name = len;
+		len += n;
+	}
+	free(old);
+	s->names_len = len;
+	s->names_dead = 0;
+}
+
+static uint32_t
+store_name(struct scan *s, const char *name, size_t len)
+{
+	size_t off;
+
+	if (s->names_dead > s->names_len / 2 && s->names_dead > 65536)
+		compact_names(s);
+	if (s->names_len + len + 1 > s->names_cap) {
+		s->names_cap = s->names_cap ? s->names_cap * 2 : 65536;
+		while (s->names_cap < s->names_len + len + 1)
+			s->names_cap *= 2;
+		if ((s->names = realloc(s->names, s->names_cap)) == NULL)
+			err(1, "realloc");
+	}
+	if (s->names_len + len + 1 > UINT32_MAX)
+		errx(1, "poll: more names than 4 GiB; watch a smaller tree");
+	off = s->names_len;
+	memcpy(s->names + off, name, len);
+	s->names[off + len] = '\0';
+	s->names_len += len + 1;
+	return off;
+}
+
+static void
+set_attrs(struct pent *e, const struct stat *st)
+{
+	e->ino = st->st_ino;
+	e->size = st->st_size;
+	e->mtime = time_hash(&st->st_mtim);
+	e->ctime = time_hash(&st->st_ctim);
+	e->mode = (e->mode & ~MODE_BITS) | (st->st_mode & MODE_BITS);
+}
+
+static uint32_t
+add_entry(struct scan *s, uint32_t parent, const char *name, size_t len,
+    const struct stat *st)
+{
+	struct pent *e;
+	uint32_t i;
+
+	if (s->count >= 2 * s->nbuckets)
+		rehash(s, s->nbuckets * 2);
+	if (s->free_list != 0) {
+		i = s->free_list;
+		s->free_list = s->e[i].parent;
+	} else {
+		if (s->used >= s->cap) {
+			s->cap = s->cap ? s->cap * 2 : 4096;
+			s->e = reallocarray(s->e, s->cap, sizeof(*s->e));
+			if (s->e == NULL)
+				err(1, "reallocarray");
+		}
+		i = s->used++;
+	}
+	e = &s->e[i];
+	memset(e, 0, sizeof(*e));
+	e->parent = parent;
+	e->name = store_name(s, name, len);
+	e->mode = F_LIVE | s->parity;
+	set_attrs(e, st);
+	link_entry(s, i);
+	s->count++;
+	return i;
+}
+
+static void
+free_entry(struct scan *s, uint32_t i)
+{
+	unlink_entry(s, i);
+	s->names_dead += strlen(name_of(s, &s->e[i])) + 1;
+	s->e[i].mode = 0;
+	s->e[i].parent = s->free_list;
+	s->free_list = i;
+	s->count--;
+}
+
+static uint32_t
+lookup_name(const struct scan *s, uint32_t parent, const char *name,
+    size_t len)
+{
+	uint32_t i;
+
+	for (i = s->by_name[name_bucket(s, parent, name, len)]; i != 0;
+	    i = s->e[i].nnext)
+		if (s->e[i].parent == parent &&
+		    strcmp(name_of(s, &s->e[i]), name) == 0)
+			return i;
+	return 0;
+}
+
+/* The entry that left its name for this one: same inode, unseen. */
+static uint32_t
+lookup_moved(const struct scan *s, const struct stat *st)
+{
+	uint32_t i;
+
+	if (!S_ISDIR(st->st_mode) && st->st_nlink != 1)
+		return 0;	/* a new hard link, perhaps */
+	for (i = s->by_ino[ino_bucket(s, st->st_ino)]; i != 0;
+	    i = s->e[i].inext) {
+		const struct pent *e = &s->e[i];
+
+		if (e->ino == st->st_ino && !(e->mode & F_ROOT) &&
+		    name_of(s, e)[0] != '\0' &&
+		    (e->mode & F_PARITY) != s->parity &&
+		    (e->mode & S_IFMT) == (st->st_mode & S_IFMT))
+			return i;
+	}
+	return 0;
+}
+
+/* The path of entry i, raw or encoded, into pb. */
+static void
+entry_path(struct scan *s, uint32_t i, int vis, struct pathbuf *pb)
+{
+	uint32_t chain[4096];
+	size_t n = 0;
+	const char *name;
+	size_t len;
+
+	while (i != 0 && n < sizeof(chain) / sizeof(chain[0])) {
+		chain[n++] = i;
+		if (s->e[i].mode & F_ROOT)
+			break;
+		i = s->e[i].parent;
+	}
+	pb->len = 0;
+	pathbuf_reserve(pb, 1);
+	while (n-- > 0) {
+		name = name_of(s, &s->e[chain[n]]);
+		len = strlen(name);
+		if (!(s->e[chain[n]].mode & F_ROOT))
+			pathbuf_append(pb, "/", 1);
+		if (vis) {
+			pathbuf_reserve(pb, IOBS_VIS_MAX(len));
+			pb->len += iobs_vis(pb->s + pb->len, name, len);
+		} else
+			pathbuf_append(pb, name, len);
+	}
+	if (pb->len == 0)
+		pathbuf_append(pb, vis ? "/" : "", vis);
+	pb->s[pb->len] = '\0';
+}
+
+static uint64_t
+path_hash(const char *vis, size_t len)
+{
+	uint64_t h = hash_bytes(vis, len, 0xcbf29ce484222325ULL);
+
+	return h != 0 ? h : 1;
+}
+
+static int
+was_seen(const struct scan *s, const char *vis, size_t len)
+{
+	uint64_t h = path_hash(vis, len);
+	size_t i;
+
+	if (s->nseen == 0)
+		return 0;
+	for (i = h & (s->seencap - 1); s->seen[i] != 0;
+	    i = (i + 1) & (s->seencap - 1))
+		if (s->seen[i] == h)
+			return 1;
+	return 0;
+}
+
+static void
+seen_insert(struct scan *s, uint64_t h)
+{
+	size_t i;
+
+	for (i = h & (s->seencap - 1); s->seen[i] != 0;
+	    i = (i + 1) & (s->seencap - 1))
+		if (s->seen[i] == h)
+			return;
+	s->seen[i] = h;
+	s->nseen++;
+}
+
+void
+scan_seen(struct watcher *w, const char *vis, size_t len)
+{
+	struct scan *s = w->scan;
+	uint64_t *old;
+	size_t i, oldcap;
+
+	if (s == NULL || s->scanning)
+		return;
+	if (2 * (s->nseen + 1) > s->seencap) {
+		old = s->seen;
+		oldcap = s->seencap;
+		s->seencap = oldcap ? oldcap * 2 : 256;
+		if ((s->seen = calloc(s->seencap, sizeof(*s->seen))) == NULL)
+			err(1, "calloc");
+		s->nseen = 0;
+		for (i = 0; i < oldcap; i++)
+			if (old[i] != 0)
+				seen_insert(s, old[i]);
+		free(old);
+	}
+	seen_insert(s, path_hash(vis, len));
+}
+
+static void
+scan_emit(struct watcher *w, uint32_t mask, uint32_t cookie,
+    const struct pathbuf *vp)
+{
+	struct scan *s = w->scan;
+
+	if (!s->report || !(mask & (w->print_mask & ~IN_ISDIR)))
+		return;
+	if (was_seen(s, vp->s, vp->len))
+		return;
+	s->scanning = 1;
+	emit_path(w, mask, cookie, vp->s, vp->len);
+	s->scanning = 0;
+}
+
+/* The record path of name in the directory whose path is w->scan->vpath. */
+static void
+child_vpath(struct watcher *w, const char *name, size_t len,
+    struct pathbuf *pb)
+{
+	pb->len = 0;
+	pathbuf_append(pb, w->scan->vpath.s, w->scan->vpath.len);
+	pathbuf_reserve(pb, 1 + IOBS_VIS_MAX(len));
+	pb->s[pb->len++] = '/';
+	pb->len += iobs_vis(pb->s + pb->len, name, len);
+	pb->s[pb->len] = '\0';
+}
+
+static uint32_t
+isdir_bit(uint32_t mode)
+{
+	return S_ISDIR(mode) ? IN_ISDIR : 0;
+}
+
+/* What changed in an entry that kept its name and inode. */
+static void
+compare(struct watcher *w, struct pent *e, const struct stat *st,
+    const struct pathbuf *vp, int renamed)
+{
+	int modified = 0, attrib;
+
+	/* A directory's size and times change with its entries. */
+	if (!S_ISDIR(st->st_mode))
+		modified = e->size != st->st_size ||
+		    e->mtime != time_hash(&st->st_mtim);
+	attrib = (e->mode & MODE_BITS) != (st->st_mode & MODE_BITS) ||
+	    (!S_ISDIR(st->st_mode) && !modified && !renamed &&
+	    e->ctime != time_hash(&st->st_ctim));
+	if (modified) {
+		scan_emit(w, IN_MODIFY, 0, vp);
+		scan_emit(w, IN_CLOSE_WRITE, 0, vp);
+	}
+	if (attrib)
+		scan_emit(w, IN_ATTRIB | isdir_bit(st->st_mode), 0, vp);
+	set_attrs(e, st);
+}
+
+static int
+excluded(struct watcher *w, const struct root *r, const char *name)
+{
+	struct pathbuf *rel = &w->rel;
+	size_t skip;
+
+	if (w->exclude.n == 0)
+		return 0;
+	if (!w->exclude.whole_path)
+		return iobs_exclude_match(&w->exclude, NULL, name);
+	skip = r->pathlen + 1;
+	rel->len = 0;
+	if (w->path.len > skip) {
+		pathbuf_append(rel, w->path.s + skip, w->path.len - skip);
+		pathbuf_append(rel, "/", 1);
+	}
+	pathbuf_append(rel, name, strlen(name));
+	return iobs_exclude_match(&w->exclude, rel->s, name);
+}
+
+static void
+keep_below(struct scan *s, uint32_t i)
+{
+	if (s->nkeep == s->keepcap) {
+		s->keepcap = s->keepcap ? s->keepcap * 2 : 64;
+		s->keep = reallocarray(s->keep, s->keepcap, sizeof(*s->keep));
+		if (s->keep == NULL)
+			err(1, "reallocarray");
+	}
+	s->keep[s->nkeep++] = i;
+	s->e[i].mode |= F_KEEP;
+}
+
+/* What getdents64(2) returns. */
+struct kdirent64 {
+	uint64_t	d_ino;
+	int64_t		d_off;
+	unsigned short	d_reclen;
+	unsigned char	d_type;
+	char		d_name[];
+};
+
+static int
+below(const struct scan *s, uint32_t i, uint32_t top)
+{
+	for (; i != 0; i = s->e[i].parent) {
+		if (i == top)
+			return 1;
+		if (s->e[i].mode & F_ROOT)
+			break;
+	}
+	return 0;
+}
+
+static int depth(const struct scan *, uint32_t);
+static int deepest_first(const void *, const void *);
+
+struct gone {
+	uint32_t	 i;
+	int		 depth;
+};
+
+/*
+ * Another inode now has entry i's name. A file renamed over another
+ * says nothing of the old one, as inotify does; a directory, or a
+ * change of type, is reported gone with all below it first.
+ */
+static void
+replaced(struct watcher *w, uint32_t i, const struct stat *st)
+{
+	struct scan *s = w->scan;
+	struct gone *g = NULL;
+	size_t n = 0, cap = 0, k;
+	uint32_t j;
+
+	if (!S_ISDIR(s->e[i].mode) &&
+	    (s->e[i].mode & S_IFMT) == (st->st_mode & S_IFMT)) {
+		free_entry(s, i);
+		return;
+	}
+	for (j = 1; j < s->used; j++) {
+		if (!(s->e[j].mode & F_LIVE) || !below(s, j, i))
+			continue;
+		if (n == cap) {
+			cap = cap ? cap * 2 : 16;
+			if ((g = reallocarray(g, cap, sizeof(*g))) == NULL)
+				err(1, "reallocarray");
+		}
+		g[n].i = j;
+		g[n++].depth = depth(s, j);
+	}
+	if (n > 1)
+		qsort(g, n, sizeof(*g), deepest_first);
+	for (k = 0; k < n; k++) {
+		entry_path(s, g[k].i, 1, &s->path);
+		scan_emit(w, IN_DELETE | isdir_bit(s->e[g[k].i].mode), 0,
+		    &s->path);
+	}
+	for (k = 0; k < n; k++)
+		free_entry(s, g[k].i);
+	free(g);
+}
+
+/* One entry of a listing: compared, moved, or new. */
+static void
+visit(struct watcher *w, uint32_t dir, const char *name, const struct stat *st,
+    struct pathbuf *vp)
+{
+	struct scan *s = w->scan;
+	uint32_t i, m;
+	size_t len = strlen(name);
+
+	child_vpath(w, name, len, vp);
+	i = lookup_name(s, dir, name, len);
+	if (i != 0 && s->e[i].ino == st->st_ino &&
+	    (s->e[i].mode & S_IFMT) == (st->st_mode & S_IFMT)) {
+		s->e[i].mode = (s->e[i].mode & ~F_PARITY) | s->parity;
+		compare(w, &s->e[i], st, vp, 0);
+		return;
+	}
+	if (i != 0)
+		replaced(w, i, st);
+	if ((m = lookup_moved(s, st)) != 0) {
+		entry_path(s, m, 1, &s->path);
+		s->cookie = s->cookie + 1 ? s->cookie + 1 : 1;
+		scan_emit(w, IN_MOVED_FROM | isdir_bit(st->st_mode),
+		    s->cookie, &s->path);
+		scan_emit(w, IN_MOVED_TO | isdir_bit(st->st_mode), s->cookie,
+		    vp);
+		unlink_entry(s, m);
+		s->names_dead += strlen(name_of(s, &s->e[m])) + 1;
+		s->e[m].parent = dir;
+		s->e[m].name = store_name(s, name, len);
+		s->e[m].mode = (s->e[m].mode & ~F_PARITY) | s->parity;
+		link_entry(s, m);
+		/* A rename changes the inode's ctime: no ATTRIB for it. */
+		compare(w, &s->e[m], st, vp, 1);
+		return;
+	}
+	add_entry(s, dir, name, len, st);
+	scan_emit(w, IN_CREATE | isdir_bit(st->st_mode), 0, vp);
+	if (S_ISREG(st->st_mode)) {
+		if (st->st_size > 0)
+			scan_emit(w, IN_MODIFY, 0, vp);
+		scan_emit(w, IN_CLOSE_WRITE, 0, vp);
+	}
+}
+
+/*
+ * Lists the directory open as dfd (entry dir, path in w->path and
+ * w->scan->vpath), then descends; subdirectory names wait on a stack.
+ */
+static void
+list(struct watcher *w, const struct root *r, uint32_t dir, int dfd)
+{
+	static char buf[64 * 1024]
+	    __attribute__((aligned(__alignof__(struct kdirent64))));
+	struct scan *s = w->scan;
+	struct pathbuf *stack = &s->names_stack, vp = { 0 };
+	size_t mark = stack->len, off, plen, vlen, len;
+	struct kdirent64 *de;
+	struct stat st;
+	long nread, pos;
+	uint32_t child;
+	int cfd;
+
+	while ((nread = syscall(SYS_getdents64, dfd, buf, sizeof(buf))) > 0)
+		for (pos = 0; pos < nread; pos += de->d_reclen) {
+			de = (struct kdirent64 *)(buf + pos);
+			if (de->d_name[0] == '.' && (de->d_name[1] == '\0' ||
+			    (de->d_name[1] == '.' && de->d_name[2] == '\0')))
+				continue;
+			if (excluded(w, r, de->d_name))
+				continue;
+			if (fstatat(dfd, de->d_name, &st,
+			    AT_SYMLINK_NOFOLLOW) == -1)
+				continue;	/* gone since listed */
+			visit(w, dir, de->d_name, &st, &vp);
+			if (S_ISDIR(st.st_mode) && w->recursive)
+				pathbuf_append(stack, de->d_name,
+				    strlen(de->d_name) + 1);
+		}
+	pathbuf_free(&vp);
+	if (nread == -1) {
+		/* Only the end of a listing says what is gone. */
+		keep_below(s, dir);
+		if (errno != ENOENT && !w->quiet)
+			warn("%s", w->path.len ? w->path.s : "/");
+	}
+	plen = w->path.len;
+	vlen = w->scan->vpath.len;
+	for (off = mark; off < stack->len; off += len + 1) {
+		const char *name = stack->s + off;
+
+		len = strlen(name);
+		child = lookup_name(s, dir, name, len);
+		pathbuf_append(&w->path, "/", 1);
+		pathbuf_append(&w->path, name, len);
+		pathbuf_reserve(&w->scan->vpath, 1 + IOBS_VIS_MAX(len));
+		w->scan->vpath.s[w->scan->vpath.len++] = '/';
+		w->scan->vpath.len += iobs_vis(w->scan->vpath.s + w->scan->vpath.len, name, len);
+		cfd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+		    O_CLOEXEC);
+		if (cfd != -1) {
+			list(w, r, child, cfd);
+			close(cfd);
+		} else if (child != 0 && errno != ENOENT && errno != ENOTDIR) {
+			keep_below(s, child);
+			if (!w->quiet)
+				warn("%s", w->path.s);
+		}
+		w->path.len = plen;
+		w->path.s[plen] = '\0';
+		w->scan->vpath.len = vlen;
+		w->scan->vpath.s[vlen] = '\0';
+	}
+	stack->len = mark;
+}
+
+static void
+walk(struct watcher *w, const struct root *r, uint32_t top, int dfd)
+{
+	w->path.len = w->scan->vpath.len = 0;
+	pathbuf_append(&w->path, r->path, r->pathlen);
+	pathbuf_append(&w->scan->vpath, r->pathlen ? r->vis : "",
+	    r->pathlen ? r->vislen : 0);
+	list(w, r, top, dfd);
+}
+
+void
+scan_init(struct watcher *w)
+{
+	struct scan *s;
+
+	if ((s = calloc(1, sizeof(*s))) == NULL ||
+	    (s->root = calloc(w->nroots, sizeof(*s->root))) == NULL)
+		err(1, "calloc");
+	s->used = 1;	/* 0 is "none" */
+	w->scan = s;
+	rehash(s, MIN_BUCKETS);
+}
+
+/* Scans root i; report says whether differences are records. */
+void
+scan_root(struct watcher *w, int i, int report)
+{
+	struct scan *s = w->scan;
+	struct root *r = &w->roots[i];
+	const char *path = r->pathlen ? r->path : "/";
+	struct pathbuf vp = { 0 };
+	struct stat st;
+	uint32_t top;
+	int dfd;
+
+	s->report = report;
+	if (stat(path, &st) == -1)
+		return;		/* check_roots says WATCH_DEAD */
+	if ((top = s->root[i]) == 0) {
+		top = s->root[i] = add_entry(s, 0, r->path, r->pathlen, &st);
+		s->e[top].mode |= F_ROOT;
+		r->dev = st.st_dev;
+		r->ino = st.st_ino;
+	}
+	s->e[top].mode = (s->e[top].mode & ~F_PARITY) | s->parity;
+	if (!S_ISDIR(st.st_mode)) {
+		pathbuf_append(&vp, r->vis, r->vislen);
+		compare(w, &s->e[top], &st, &vp, 0);
+		pathbuf_free(&vp);
+		return;
+	}
+	if ((dfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1) {
+		keep_below(s, top);
+		return;
+	}
+	walk(w, r, top, dfd);
+	close(dfd);
+}
+
+static int
+below_kept(const struct scan *s, uint32_t i)
+{
+	for (i = s->e[i].parent; i != 0; i = s->e[i].parent) {
+		if (s->e[i].mode & F_KEEP)
+			return 1;
+		if (s->e[i].mode & F_ROOT)
+			break;
+	}
+	return 0;
+}
+
+static int
+root_of(const struct scan *s, const struct watcher *w, uint32_t i)
+{
+	int r;
+
+	while (!(s->e[i].mode & F_ROOT) && i != 0)
+		i = s->e[i].parent;
+	for (r = 0; r < w->nroots; r++)
+		if (s->root[r] == i)
+			return r;
+	return -1;
+}
+
+static int
+depth(const struct scan *s, uint32_t i)
+{
+	int d = 0;
+
+	while (i != 0 && !(s->e[i].mode & F_ROOT)) {
+		i = s->e[i].parent;
+		d++;
+	}
+	return d;
+}
+
+static int
+deepest_first(const void *a, const void *b)
+{
+	const struct gone *x = a, *y = b;
+
+	if (x->depth != y->depth)
+		return y->depth - x->depth;
+	return x->i < y->i ? -1 : x->i > y->i;
+}
+
+/* Everything not seen in this scan, and not kept, is gone. */
+static void
+sweep(struct watcher *w)
+{
+	struct scan *s = w->scan;
+	struct gone *g = NULL;
+	size_t n = 0, cap = 0, k;
+	uint32_t i;
+	int r;
+
+	for (i = 1; i < s->used; i++) {
+		struct pent *e = &s->e[i];
+
+		if (!(e->mode & F_LIVE) || (e->mode & F_PARITY) == s->parity)
+			continue;
+		if ((r = root_of(s, w, i)) == -1 || !w->roots[r].alive ||
+		    (e->mode & F_ROOT) || below_kept(s, i))
+			continue;
+		if (n == cap) {
+			cap = cap ? cap * 2 : 64;
+			if ((g = reallocarray(g, cap, sizeof(*g))) == NULL)
+				err(1, "reallocarray");
+		}
+		g[n].i = i;
+		g[n++].depth = depth(s, i);
+	}
+	if (n > 1)
+		qsort(g, n, sizeof(*g), deepest_first);
+	for (k = 0; k < n; k++) {
+		entry_path(s, g[k].i, 1, &s->path);
+		scan_emit(w, IN_DELETE | isdir_bit(s->e[g[k].i].mode), 0,
+		    &s->path);
+	}
+	for (k = 0; k < n; k++)
+		free_entry(s, g[k].i);
+	free(g);
+	for (k = 0; k < s->nkeep; k++)
+		s->e[s->keep[k]].mode &= ~F_KEEP;
+	s->nkeep = 0;
+}
+
+/*
+ * A root whose path is gone, or names another file now: DELETE_SELF,
+ * as inotify says, then WATCH_DEAD. Only with the poll backend: with
+ * auto's rescan, inotify says it.
+ */
+static int
+root_gone(struct watcher *w, int i)
+{
+	struct root *r = &w->roots[i];
+	struct stat st;
+	struct pathbuf vp = { 0 };
+
+	if (w->be != &backend_poll)
+		return 0;
+	if (stat(r->pathlen ? r->path : "/", &st) == 0 ?
+	    st.st_dev == r->dev && st.st_ino == r->ino :
+	    errno != ENOENT && errno != ENOTDIR)
+		return 0;
+	pathbuf_append(&vp, r->vis, r->vislen);
+	w->scan->report = 1;
+	scan_emit(w, IN_DELETE_SELF, 0, &vp);
+	pathbuf_free(&vp);
+	root_dead(w, i);
+	return 1;
+}
+
+/* One scan of every live root, reporting what changed. */
+void
+scan_all(struct watcher *w)
+{
+	struct scan *s = w->scan;
+	int i;
+
+	s->parity ^= F_PARITY;
+	for (i = 0; i < w->nroots; i++)
+		if (w->roots[i].alive && !root_gone(w, i))
+			scan_root(w, i, 1);
+	sweep(w);
+	s->report = 0;
+	if (s->nseen > 0)
+		memset(s->seen, 0, s->seencap * sizeof(*s->seen));
+	s->nseen = 0;
+}
+
+void
+scan_free(struct watcher *w)
+{
+	struct scan *s = w->scan;
+
+	if (s == NULL)
+		return;
+	free(s->e);
+	free(s->by_name);
+	free(s->by_ino);
+	free(s->names);
+	free(s->root);
+	free(s->keep);
+	free(s->seen);
+	pathbuf_free(&s->path);
+	pathbuf_free(&s->vpath);
+	pathbuf_free(&s->names_stack);
+	free(s);
+	w->scan = NULL;
+}
+
+/* The backend: a timer says when to scan. */
+static void
+poll_open(struct watcher *w)
+{
+	struct itimerspec its;
+
+	/* A rebuild starts from a fresh first scan. */
+	scan_free(w);
+	scan_init(w);
+	if ((w->ifd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC)) == -1)
+		err(1, "timerfd_create");
+	its.it_interval.tv_sec = its.it_value.tv_sec = w->interval_ms / 1000;
+	its.it_interval.tv_nsec = its.it_value.tv_nsec =
+	    w->interval_ms % 1000 * 1000000L;
+	if (timerfd_settime(w->ifd, 0, &its, NULL) == -1)
+		err(1, "timerfd_settime");
+}
+
+static int
+poll_root(struct watcher *w, int i)
+{
+	struct root *r = &w->roots[i];
+	struct stat st;
+	int fd;
+
+	if (stat(r->pathlen ? r->path : "/", &st) == -1)
+		return -1;
+	/* A root that cannot be listed is an error now, as for inotify. */
+	if (S_ISDIR(st.st_mode)) {
+		if ((fd = open(r->pathlen ? r->path : "/", O_RDONLY |
+		    O_DIRECTORY | O_CLOEXEC)) == -1)
+			return -1;
+		close(fd);
+	}
+	scan_root(w, i, 0);
+	return 0;
+}
+
+static void
+poll_dispatch(struct watcher *w, const char *buf, size_t len)
+{
+	(void)buf;
+	(void)len;
+	scan_all(w);
+}
+
+/* Called mid-scan when the output buffer fills: frees nothing. */
+static void
+poll_close(struct watcher *w)
+{
+	if (w->ifd != -1)
+		close(w->ifd);
+	w->ifd = -1;
+	w->generation++;
+}
+
+static void
+poll_free(struct watcher *w)
+{
+	poll_close(w);
+	scan_free(w);
+}
+
+const struct backend backend_poll = {
+	"poll", poll_open, poll_root, poll_dispatch, poll_close, poll_free
+};
