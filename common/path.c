@@ -44,3 +44,24 @@ iobs_path_absolute(const char *base, const char *path)
 	free(buf);
 	return out;
 }
+
+const char *
+iobs_path_below(const char *root, size_t rootlen, const char *path)
+{
+	const char *rel, *p;
+	size_t len;
+
+	if (strncmp(path, root, rootlen) != 0 ||
+	    (path[rootlen] != '/' && path[rootlen] != '\0'))
+		return NULL;
+	rel = path + rootlen;
+	if (*rel == '/')
+		rel++;
+	for (p = rel; *p != '\0'; p += len + (p[len] == '/')) {
+		len = strcspn(p, "/");
+		if (len == 0 || (len == 1 && p[0] == '.') ||
+		    (len == 2 && p[0] == '.' && p[1] == '.'))
+			return NULL;
+	}
+	return rel;
+}

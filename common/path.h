@@ -4,11 +4,21 @@
 #ifndef IOBS_PATH_H
 #define IOBS_PATH_H
 
+#include <stddef.h>
+
 /*
  * path (relative to base unless absolute) without ".", "..", repeated
  * or trailing slashes, lexically: symbolic links are not resolved, so
  * the path printed is the one the user gave. Malloc'd; "/" for the root.
  */
 char	*iobs_path_absolute(const char *base, const char *path);
+
+/*
+ * path relative to root (rootlen bytes, no trailing slash): a pointer
+ * into path, "" for the root itself; NULL when path is not below root
+ * or has an empty, "." or ".." component, as no record may.
+ */
+const char *iobs_path_below(const char *root, size_t rootlen,
+	    const char *path);
 
 #endif

@@ -22,6 +22,7 @@
 
 #include "cache.h"
 #include "options.h"
+#include "path.h"
 #include "signals.h"
 #include "stream.h"
 #include "usage.h"
@@ -525,22 +526,7 @@ bad:
 static const char *
 check_path(struct mirror *m, const char *path)
 {
-	const char *rel, *p;
-	size_t len;
-
-	if (strncmp(path, m->root, m->rootlen) != 0 ||
-	    (path[m->rootlen] != '/' && path[m->rootlen] != '\0'))
-		return NULL;
-	rel = path + m->rootlen;
-	if (*rel == '/')
-		rel++;
-	for (p = rel; *p != '\0'; p += len + (p[len] == '/')) {
-		len = strcspn(p, "/");
-		if (len == 0 || (len == 1 && p[0] == '.') ||
-		    (len == 2 && p[0] == '.' && p[1] == '.'))
-			return NULL;
-	}
-	return rel;
+	return iobs_path_below(m->root, m->rootlen, path);
 }
 
 static void

@@ -32,6 +32,7 @@
 #include "cache.h"
 #include "child.h"
 #include "options.h"
+#include "path.h"
 #include "signals.h"
 #include "stream.h"
 #include "mirror.h"
@@ -1447,22 +1448,7 @@ moved_to(struct remote *r, const char *to, uint32_t cookie)
 static const char *
 rel_of(struct remote *r, const char *path)
 {
-	const char *rel, *p;
-	size_t len;
-
-	if (strncmp(path, r->root, r->rootlen) != 0 ||
-	    (path[r->rootlen] != '/' && path[r->rootlen] != '\0'))
-		return NULL;
-	rel = path + r->rootlen;
-	if (*rel == '/')
-		rel++;
-	for (p = rel; *p != '\0'; p += len + (p[len] == '/')) {
-		len = strcspn(p, "/");
-		if (len == 0 || (len == 1 && p[0] == '.') ||
-		    (len == 2 && p[0] == '.' && p[1] == '.'))
-			return NULL;
-	}
-	return rel;
+	return iobs_path_below(r->root, r->rootlen, path);
 }
 
 static void
