@@ -28,6 +28,8 @@ struct walk {
 	int		 reconciling;	/* a whole reconcile: names are fresh */
 	int		 staged_fd;	/* the directory filled under a */
 	const char	*staged_rel;	/* temporary name, and its place */
+	gid_t		 staged_gid;	/* the group a file made there gets */
+	int		 staged_plain;	/* no default ACL: it gets the mode asked */
 };
 
 /* What the command line, or the options key in the cache, says. */
@@ -74,6 +76,8 @@ struct mirror {
 	int		 clone_ok, cfr_ok;	/* FICLONE, copy_file_range */
 	int		 unnamed_ok;	/* O_TMPFILE, linkat(AT_EMPTY_PATH) */
 	unsigned long	 tmpseq;
+	uid_t		 uid;		/* a new file's owner, */
+	gid_t		 gid;		/* and group outside a setgid directory */
 };
 
 /* How sync_path() treats an entry. */

@@ -8,6 +8,7 @@
 #define _GNU_SOURCE
 
 #include <sys/stat.h>
+#include <sys/xattr.h>
 
 #include <dirent.h>
 #include <err.h>
@@ -274,10 +275,11 @@ static void
 walk_new_dir(struct mirror *m, int sdir, int ddir, const char *name,
     const char *rel, const struct stat *sst, struct delq *dq)
 {
+	struct walk saved = m->walk;
 	struct names src;
+	struct stat st;
 	char tmp[64];
-	int sd, dd, fd = m->walk.staged_fd;
-	const char *srel = m->walk.staged_rel;
+	int sd, dd;
 
 	if ((sd = src_dir_open(sdir, name)) == -1) {
 		if (!vanished(errno))
@@ -301,9 +303,16 @@ walk_new_dir(struct mirror *m, int sdir, int ddir, const char *name,
 		src_error(m, "list", rel);
 	m->walk.staged_fd = dd;
 	m->walk.staged_rel = rel;
+	/*
+	 * What a file made in it gets: its group if it is setgid, else
+	 * ours; without a default ACL inherited, the mode asked.
+	 */
+	m->walk.staged_plain = fstat(dd, &st) == 0 &&
+	    fgetxattr(dd, "system.posix_acl_default", NULL, 0) == -1 &&
+	    (errno == ENODATA || errno == ENOTSUP);
+	m->walk.staged_gid = (st.st_mode & S_ISGID) ? st.st_gid : m->gid;
 	walk_new_entries(m, sd, dd, rel, &src, dq, 1);
-	m->walk.staged_fd = fd;
-	m->walk.staged_rel = srel;
+	m->walk = saved;
 	if (dest_fsync(m, dd) == -1 ||
 	    put_in_place(m, ddir, tmp, name, rel) == -1) {
 		dest_error(m, "mkdir", rel);
