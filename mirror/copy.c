@@ -33,10 +33,12 @@ tmp_name(struct mirror *m, char *buf, size_t size)
 	snprintf(buf, size, TMP_PREFIX "%ld.%lu", pid, ++m->tmpseq);
 }
 
+/* Where copy_file_range(2) cannot: one buffer for each copier thread. */
+static _Thread_local char buf[256 * 1024];
+
 static int
 copy_rw(int in, int out)
 {
-	static char buf[256 * 1024];
 	ssize_t n, w, off;
 
 	for (;;) {
@@ -62,7 +64,6 @@ copy_rw(int in, int out)
 static int
 copy_range(struct mirror *m, int in, int out, off_t off, off_t len)
 {
-	static char buf[256 * 1024];
 	off_t oin = off, oout = off;
 	ssize_t n, w;
 
@@ -411,6 +412,58 @@ copy_open(struct mirror *m, int in, const struct stat *sst, int dpfd,
 	if (r == 0)
 		mark_parent(m, rel);
 	return r;
+}
+
+struct batch {
+	struct mirror	*m;
+	int		 sdir, ddir;
+	struct copy_job	*jobs;
+};
+
+/*
+ * One file of a batch, on any copier thread: it touches its job, the
+ * two directories and the options, nothing else of the mirror's.
+ */
+static void
+batch_turn(void *arg, size_t i)
+{
+	struct batch *b = arg;
+	struct copy_job *j = &b->jobs[i];
+	int r;
+
+	j->r = COPY_OTHER;
+	if ((j->in = src_open(b->sdir, j->name)) == -1)
+		return;
+	if (fstat(j->in, &j->sst) == -1 || !S_ISREG(j->sst.st_mode))
+		goto out;
+	if (j->sst.st_nlink > 1) {
+		j->r = COPY_LINKED;
+		return;
+	}
+	if ((r = copy_unseen(b->m, j->in, &j->sst, b->ddir, j->name)) == 0)
+		j->r = COPY_DONE;
+	else if (r == -1) {
+		j->r = COPY_FAILED;
+		j->err = errno;
+	}
+out:
+	close(j->in);
+	j->in = -1;
+}
+
+/*
+ * The regular files of jobs, from the source's sdir into the staged
+ * directory ddir (walk_new_dir), copied on every copier thread at once.
+ * What is not a plain copy of a file with one name is left to the
+ * caller, which also logs, reports and keeps the table of links.
+ */
+void
+copy_batch(struct mirror *m, int sdir, int ddir, struct copy_job *jobs,
+    size_t n)
+{
+	struct batch b = { m, sdir, ddir, jobs };
+
+	copiers_run(batch_turn, &b, n);
 }
 
 /*

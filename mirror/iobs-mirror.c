@@ -766,6 +766,7 @@ main(int argc, char *argv[])
 		errx(1, "%s", why);
 	run(&m, sigfd);
 
+	copiers_stop();
 	apply_free(&m);
 	links_clear(&m.links);
 	iobs_cache_close(m.cache);

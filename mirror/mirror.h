@@ -73,8 +73,9 @@ struct mirror {
 	struct walk	 walk;
 	struct links	 links;		/* source inode -> names */
 
-	int		 clone_ok, cfr_ok;	/* FICLONE, copy_file_range */
-	int		 unnamed_ok;	/* O_TMPFILE, linkat(AT_EMPTY_PATH) */
+	/* Atomic: the copier threads may find them out. */
+	_Atomic int	 clone_ok, cfr_ok;	/* FICLONE, copy_file_range */
+	_Atomic int	 unnamed_ok;	/* O_TMPFILE, linkat(AT_EMPTY_PATH) */
 	unsigned long	 tmpseq;
 	uid_t		 uid;		/* a new file's owner, */
 	gid_t		 gid;		/* and group outside a setgid directory */
@@ -150,7 +151,24 @@ int	 xattr_copy(struct mirror *, int sfd, int dfd);
 int	 xattr_copy_at(struct mirror *, int spfd, const char *sname, int dpfd,
 	    const char *dname);
 
+/* copiers.c */
+void	 copiers_run(void (*)(void *, size_t), void *, size_t);
+void	 copiers_stop(void);
+
 /* copy.c */
+/* A file of a new directory, for copy_batch(). */
+struct copy_job {
+	const char	*name;		/* in the source's and DEST's directory */
+	int		 r;		/* COPY_*, below */
+	int		 in;		/* the source, open, when COPY_LINKED */
+	int		 err;		/* errno, when COPY_FAILED */
+	struct stat	 sst;		/* the source's, when COPY_DONE or _LINKED */
+};
+#define COPY_DONE	0	/* copied, in place */
+#define COPY_LINKED	1	/* a file with other names: the caller's */
+#define COPY_OTHER	2	/* gone, not a file, not readable: the caller's */
+#define COPY_FAILED	3	/* DEST failed: to report */
+
 void	 tmp_name(struct mirror *, char *buf, size_t size);
 int	 put_in_place(struct mirror *, int dpfd, const char *tmp,
 	    const char *dname, const char *rel);
@@ -158,6 +176,8 @@ int	 src_open(int spfd, const char *name);
 int	 src_dir_open(int spfd, const char *name);
 int	 copy_open(struct mirror *, int in, const struct stat *sst, int dpfd,
 	    const char *rel, int how);
+void	 copy_batch(struct mirror *, int sdir, int ddir, struct copy_job *,
+	    size_t n);
 int	 copy_file(struct mirror *, int spfd, const char *name,
 	    int dpfd, const char *rel, int how);
 int	 copy_symlink(struct mirror *, int spfd, const char *name,

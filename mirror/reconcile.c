@@ -210,6 +210,24 @@ replaced(int sdir, const struct name *s, int ddir, const struct name *d)
 }
 
 /*
+ * A regular file DEST lacks, open as in, of stat sst: linked to
+ * another name of it DEST has, or copied.
+ */
+static void
+new_open(struct mirror *m, int in, const struct stat *sst, int ddir,
+    const char *name, const char *rel, int how)
+{
+	links_add(&m->links, sst->st_dev, sst->st_ino, rel);
+	if (sst->st_nlink == 1 ||
+	    link_sibling(m, ddir, name, rel, sst, how) != 1) {
+		if (copy_open(m, in, sst, ddir, rel, how) == -1)
+			dest_error(m, "write", rel);
+		else if (sst->st_nlink > 1 && !m->walk.reconciling)
+			relink_siblings(m, ddir, name, rel, sst);
+	}
+}
+
+/*
  * A regular file, by its directory entry, that DEST lacks: opened
  * first and stat'ed through its descriptor, one lstat fewer. Returns
  * 0 when done, -1 when it goes the common way, which finds out why.
@@ -227,41 +245,92 @@ new_file(struct mirror *m, int sdir, int ddir, const char *name,
 		close(in);
 		return -1;
 	}
-	links_add(&m->links, sst.st_dev, sst.st_ino, rel);
-	if (sst.st_nlink == 1 ||
-	    link_sibling(m, ddir, name, rel, &sst, how) != 1) {
-		if (copy_open(m, in, &sst, ddir, rel, how) == -1)
-			dest_error(m, "write", rel);
-		else if (sst.st_nlink > 1 && !m->walk.reconciling)
-			relink_siblings(m, ddir, name, rel, &sst);
-	}
+	new_open(m, in, &sst, ddir, name, rel, how);
 	close(in);
 	return 0;
 }
 
 /*
+ * The regular files of a new directory, by d_type, copied side by side
+ * into the directory not in place yet; the number of jobs in *jobs,
+ * in the order of the listing.
+ */
+static size_t
+batch_files(struct mirror *m, int sd, int dd, const struct names *src,
+    struct copy_job **jobs)
+{
+	size_t i, n = 0;
+
+	if ((*jobs = calloc(src->n ? src->n : 1, sizeof(**jobs))) == NULL)
+		err(1, "calloc");
+	for (i = 0; i < src->n; i++)
+		if (src->v[i].type == DT_REG)
+			(*jobs)[n++].name = src->v[i].s;
+	copy_batch(m, sd, dd, *jobs, n);
+	return n;
+}
+
+/*
+ * A file of the batch, taken in the order of the listing: logged and
+ * put in the table of links; one with other names, or what turned out
+ * not to be a plain file, goes the common way.
+ */
+static void
+batch_done(struct mirror *m, int sd, int dd, const struct name *e,
+    struct copy_job *j, const char *rel, struct delq *dq)
+{
+	switch (j->r) {
+	case COPY_DONE:
+		dest_log(m, 2, "copy", rel, NULL);
+		links_add(&m->links, j->sst.st_dev, j->sst.st_ino, rel);
+		mark_parent(m, rel);
+		break;
+	case COPY_LINKED:
+		new_open(m, j->in, &j->sst, dd, e->s, rel,
+		    SYNC_ABSENT | SYNC_UNSEEN);
+		close(j->in);
+		break;
+	case COPY_FAILED:
+		dest_log(m, 2, "copy", rel, NULL);
+		errno = j->err;
+		dest_error(m, "write", rel);
+		break;
+	default:
+		walk_entry(m, sd, dd, e, rel, dq, SYNC_ABSENT | SYNC_UNSEEN);
+	}
+}
+
+/*
  * The entries of a new directory: with unseen, those that are not
- * directories, by d_type, into the directory not in place yet; else
- * the others.
+ * directories, by d_type, into the directory not in place yet, the
+ * regular files among them side by side; else the others.
  */
 static void
 walk_new_entries(struct mirror *m, int sd, int dd, const char *rel,
     const struct names *src, struct delq *dq, int unseen)
 {
+	struct copy_job *jobs = NULL;
+	size_t i, j = 0, njobs = 0;
 	char *child;
-	size_t i;
 	int isdir;
 
+	if (unseen)
+		njobs = batch_files(m, sd, dd, src, &jobs);
 	for (i = 0; i < src->n; i++) {
 		isdir = src->v[i].type == DT_DIR ||
 		    src->v[i].type == DT_UNKNOWN;
 		if (isdir == unseen)
 			continue;
 		child = rel_join(rel, src->v[i].s);
-		walk_entry(m, sd, dd, &src->v[i], child, dq,
-		    SYNC_ABSENT | (unseen ? SYNC_UNSEEN : 0));
+		if (j < njobs && jobs[j].name == src->v[i].s)
+			batch_done(m, sd, dd, &src->v[i], &jobs[j++], child,
+			    dq);
+		else
+			walk_entry(m, sd, dd, &src->v[i], child, dq,
+			    SYNC_ABSENT | (unseen ? SYNC_UNSEEN : 0));
 		free(child);
 	}
+	free(jobs);
 }
 
 /*
