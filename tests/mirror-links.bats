@@ -148,3 +148,29 @@ same_inode() {
 	wait_converged 5
 	stop_mirror
 }
+
+@test "a FIFO or device node with two names is one in DEST, at reconcile and live" {
+	mkfifo "$SRC/p"
+	ln "$SRC/p" "$SRC/q"
+	if [ "$(id -u)" = 0 ]; then
+		mknod "$SRC/null" c 1 3
+		ln "$SRC/null" "$SRC/zero-not"
+	fi
+	stream "$T/s" "$SRC"
+	run -0 iobs-mirror "$DST" <"$T/s"
+	same_inode "$DST/p" "$DST/q"
+	run -0 treecmp -H "$SRC" "$DST"
+	start_mirror
+	mkfifo "$SRC/r"
+	ln "$SRC/r" "$SRC/s"
+	wait_converged 10
+	same_inode "$DST/r" "$DST/s"
+	# A name linked to another FIFO is linked again in DEST.
+	ln -f "$SRC/p" "$SRC/r"
+	wait_converged 10
+	same_inode "$DST/p" "$DST/q" "$DST/r"
+	if [ "$(id -u)" = 0 ]; then
+		same_inode "$DST/null" "$DST/zero-not"
+		assert [ -c "$DST/zero-not" ]
+	fi
+}
