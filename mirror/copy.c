@@ -431,21 +431,25 @@ batch_turn(void *arg, size_t i)
 	struct copy_job *j = &b->jobs[i];
 	int r;
 
-	j->r = COPY_OTHER;
-	if ((j->in = src_open(b->sdir, j->name)) == -1)
+	if (j->r == COPY_TODO) {
+		j->r = COPY_OTHER;
+		if ((j->in = src_open(b->sdir, j->name)) == -1)
+			return;
+		if (fstat(j->in, &j->sst) == -1 || !S_ISREG(j->sst.st_mode))
+			goto out;
+		if (j->sst.st_nlink > 1) {
+			j->r = COPY_LINKED;
+			return;
+		}
+	} else if (j->r != COPY_FIRST)
 		return;
-	if (fstat(j->in, &j->sst) == -1 || !S_ISREG(j->sst.st_mode))
-		goto out;
-	if (j->sst.st_nlink > 1) {
-		j->r = COPY_LINKED;
-		return;
-	}
 	if ((r = copy_unseen(b->m, j->in, &j->sst, b->ddir, j->name)) == 0)
 		j->r = COPY_DONE;
 	else if (r == -1) {
 		j->r = COPY_FAILED;
 		j->err = errno;
-	}
+	} else
+		j->r = COPY_OTHER;
 out:
 	close(j->in);
 	j->in = -1;
@@ -453,8 +457,9 @@ out:
 
 /*
  * The regular files of jobs, from the source's sdir into the staged
- * directory ddir (walk_new_dir), copied on every copier thread at once.
- * What is not a plain copy of a file with one name is left to the
+ * directory ddir (walk_new_dir), copied on every copier thread at once:
+ * those to do, unless they have other names, and those the caller
+ * found to be the first name of theirs. The rest is left to the
  * caller, which also logs, reports and keeps the table of links.
  */
 void

@@ -160,14 +160,16 @@ void	 copiers_stop(void);
 struct copy_job {
 	const char	*name;		/* in the source's and DEST's directory */
 	int		 r;		/* COPY_*, below */
-	int		 in;		/* the source, open, when COPY_LINKED */
+	int		 in;		/* the source, when open */
 	int		 err;		/* errno, when COPY_FAILED */
 	struct stat	 sst;		/* the source's, when COPY_DONE or _LINKED */
 };
-#define COPY_DONE	0	/* copied, in place */
-#define COPY_LINKED	1	/* a file with other names: the caller's */
-#define COPY_OTHER	2	/* gone, not a file, not readable: the caller's */
-#define COPY_FAILED	3	/* DEST failed: to report */
+#define COPY_TODO	0	/* to open, and copy if it has one name */
+#define COPY_FIRST	1	/* open, the first of its names seen: to copy */
+#define COPY_DONE	2	/* copied, in place */
+#define COPY_LINKED	3	/* open, a file with other names: the caller's */
+#define COPY_OTHER	4	/* gone, not a file, not readable: the caller's */
+#define COPY_FAILED	5	/* DEST failed: to report */
 
 void	 tmp_name(struct mirror *, char *buf, size_t size);
 int	 put_in_place(struct mirror *, int dpfd, const char *tmp,

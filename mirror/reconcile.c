@@ -253,13 +253,17 @@ new_file(struct mirror *m, int sdir, int ddir, const char *name,
 /*
  * The regular files of a new directory, by d_type, copied side by side
  * into the directory not in place yet; the number of jobs in *jobs,
- * in the order of the listing.
+ * in the order of the listing. A file with other names is copied so
+ * too when no other name of it has been seen (the first of a cp -al
+ * tree); batch_done links the others to it.
  */
 static size_t
-batch_files(struct mirror *m, int sd, int dd, const struct names *src,
-    struct copy_job **jobs)
+batch_files(struct mirror *m, int sd, int dd, const char *rel,
+    const struct names *src, struct copy_job **jobs)
 {
-	size_t i, n = 0;
+	struct copy_job *j;
+	size_t i, n = 0, first = 0, k;
+	char *child, **v;
 
 	if ((*jobs = calloc(src->n ? src->n : 1, sizeof(**jobs))) == NULL)
 		err(1, "calloc");
@@ -267,6 +271,22 @@ batch_files(struct mirror *m, int sd, int dd, const struct names *src,
 		if (src->v[i].type == DT_REG)
 			(*jobs)[n++].name = src->v[i].s;
 	copy_batch(m, sd, dd, *jobs, n);
+	for (i = 0; i < n; i++) {
+		if ((j = &(*jobs)[i])->r != COPY_LINKED)
+			continue;
+		child = rel_join(rel, j->name);
+		if ((k = links_names(&m->links, j->sst.st_dev, j->sst.st_ino,
+		    child, &v)) == 0) {
+			links_add(&m->links, j->sst.st_dev, j->sst.st_ino,
+			    child);
+			j->r = COPY_FIRST;
+			first++;
+		}
+		links_free_names(v, k);
+		free(child);
+	}
+	if (first > 0)
+		copy_batch(m, sd, dd, *jobs, n);
 	return n;
 }
 
@@ -315,7 +335,7 @@ walk_new_entries(struct mirror *m, int sd, int dd, const char *rel,
 	int isdir;
 
 	if (unseen)
-		njobs = batch_files(m, sd, dd, src, &jobs);
+		njobs = batch_files(m, sd, dd, rel, src, &jobs);
 	for (i = 0; i < src->n; i++) {
 		isdir = src->v[i].type == DT_DIR ||
 		    src->v[i].type == DT_UNKNOWN;

@@ -174,3 +174,21 @@ same_inode() {
 		assert [ -c "$DST/zero-not" ]
 	fi
 }
+
+@test "a cp -al tree new to DEST: each inode copied once, its other names linked" {
+	mkdir -p "$SRC/a/d"
+	local i
+	for i in $(seq 1 30); do
+		echo "$i" >"$SRC/a/d/f$i"
+	done
+	ln "$SRC/a/d/f1" "$SRC/a/d/g1"
+	cp -al "$SRC/a" "$SRC/b"
+	stream "$T/s" "$SRC"
+	iobs-mirror -vv "$DST" <"$T/s" >"$T/log"
+	run -0 grep -c '^copy ' "$T/log"
+	assert_output 30
+	run -0 grep -c '^link ' "$T/log"
+	assert_output 32
+	same_inode "$DST/a/d/f1" "$DST/a/d/g1" "$DST/b/d/f1" "$DST/b/d/g1"
+	run -0 treecmp -H "$SRC" "$DST"
+}
