@@ -33,6 +33,12 @@ struct names {
 	size_t		 n, cap;
 };
 
+/*
+ * Files copied side by side at a time: a file with other names holds
+ * its descriptor until it is linked, and a directory may have many.
+ */
+#define BATCH_FILES	256
+
 struct delq {
 	char	**rel;
 	size_t	  n, cap;
@@ -251,28 +257,27 @@ new_file(struct mirror *m, int sdir, int ddir, const char *name,
 }
 
 /*
- * The regular files of a new directory, by d_type, copied side by side
- * into the directory not in place yet; the number of jobs in *jobs,
- * in the order of the listing. A file with other names is copied so
+ * The regular files among the entries from to to of a new directory,
+ * by d_type, copied side by side into the directory not in place yet;
+ * the number of jobs, in the order of the listing. A file with other names is copied so
  * too when no other name of it has been seen (the first of a cp -al
  * tree); batch_done links the others to it.
  */
 static size_t
 batch_files(struct mirror *m, int sd, int dd, const char *rel,
-    const struct names *src, struct copy_job **jobs)
+    const struct names *src, size_t from, size_t to, struct copy_job *jobs)
 {
 	struct copy_job *j;
 	size_t i, n = 0, first = 0, k;
 	char *child, **v;
 
-	if ((*jobs = calloc(src->n ? src->n : 1, sizeof(**jobs))) == NULL)
-		err(1, "calloc");
-	for (i = 0; i < src->n; i++)
+	memset(jobs, 0, (to - from) * sizeof(*jobs));
+	for (i = from; i < to; i++)
 		if (src->v[i].type == DT_REG)
-			(*jobs)[n++].name = src->v[i].s;
-	copy_batch(m, sd, dd, *jobs, n);
+			jobs[n++].name = src->v[i].s;
+	copy_batch(m, sd, dd, jobs, n);
 	for (i = 0; i < n; i++) {
-		if ((j = &(*jobs)[i])->r != COPY_LINKED)
+		if ((j = &jobs[i])->r != COPY_LINKED)
 			continue;
 		child = rel_join(rel, j->name);
 		if ((k = links_names(&m->links, j->sst.st_dev, j->sst.st_ino,
@@ -286,7 +291,7 @@ batch_files(struct mirror *m, int sd, int dd, const char *rel,
 		free(child);
 	}
 	if (first > 0)
-		copy_batch(m, sd, dd, *jobs, n);
+		copy_batch(m, sd, dd, jobs, n);
 	return n;
 }
 
@@ -330,13 +335,18 @@ walk_new_entries(struct mirror *m, int sd, int dd, const char *rel,
     const struct names *src, struct delq *dq, int unseen)
 {
 	struct copy_job *jobs = NULL;
-	size_t i, j = 0, njobs = 0;
+	size_t i, j = 0, njobs = 0, end = 0;
 	char *child;
 	int isdir;
 
-	if (unseen)
-		njobs = batch_files(m, sd, dd, rel, src, &jobs);
+	if (unseen && (jobs = calloc(BATCH_FILES, sizeof(*jobs))) == NULL)
+		err(1, "calloc");
 	for (i = 0; i < src->n; i++) {
+		if (unseen && i == end) {
+			end = src->n - i > BATCH_FILES ? i + BATCH_FILES : src->n;
+			njobs = batch_files(m, sd, dd, rel, src, i, end, jobs);
+			j = 0;
+		}
 		isdir = src->v[i].type == DT_DIR ||
 		    src->v[i].type == DT_UNKNOWN;
 		if (isdir == unseen)

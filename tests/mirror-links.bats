@@ -192,3 +192,19 @@ same_inode() {
 	same_inode "$DST/a/d/f1" "$DST/a/d/g1" "$DST/b/d/f1" "$DST/b/d/g1"
 	run -0 treecmp -H "$SRC" "$DST"
 }
+
+@test "a new directory of many linked files under a low descriptor limit: all linked, no error" {
+	mkdir "$SRC/a"
+	local i
+	for i in $(seq 1 1000); do
+		echo "$i" >"$SRC/a/f$i"
+	done
+	cp -al "$SRC/a" "$SRC/b"
+	stream "$T/s" "$SRC"
+	# A file with other names holds a descriptor until it is linked:
+	# not all of a directory's at once.
+	run -0 --separate-stderr bash -c 'ulimit -n 400 &&
+	    exec iobs-mirror "$1" <"$2"' sh "$DST" "$T/s"
+	assert_equal "$stderr" ""
+	run -0 treecmp -H "$SRC" "$DST"
+}
