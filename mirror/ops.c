@@ -503,10 +503,12 @@ retry_known(struct mirror *m, const char *rel)
 /*
  * An error on base/rel, in one line, once: the path joins the failed
  * set, and a failure of the same path, or of one below a path
- * that failed, is not reported again.
+ * that failed, is not reported again. A hint, when there is one,
+ * ends the line.
  */
 static void
-report(struct mirror *m, const char *what, const char *base, const char *rel)
+report(struct mirror *m, const char *what, const char *base, const char *rel,
+    const char *hint)
 {
 	size_t len = strlen(rel);
 	int save = errno;
@@ -517,27 +519,59 @@ report(struct mirror *m, const char *what, const char *base, const char *rel)
 		if ((v = malloc(IOBS_VIS_MAX(len))) == NULL)
 			err(1, "malloc");
 		iobs_vis(v, rel, len);
-		errno = save;
 		/* A root of "" is "/". */
-		warn("%s %s%s%s", what, base[0] || len ? base : "/",
-		    len ? "/" : "", v);
+		warnx("%s %s%s%s: %s%s%s", what, base[0] || len ? base : "/",
+		    len ? "/" : "", v, strerror(save), hint ? "; " : "",
+		    hint ? hint : "");
 		free(v);
 	}
 	retry_add(m, rel);
 	errno = save;
 }
 
+/*
+ * Refused in DEST, not root: when rel's directory there is another
+ * user's, no chmod can help (rsync fails the same way), and the line
+ * says what can.
+ */
+static char *
+dest_hint(struct mirror *m, const char *rel, char *buf, size_t size)
+{
+	const char *name;
+	struct stat st;
+	int fd, r;
+
+	if ((errno != EACCES && errno != EPERM) || geteuid() == 0 ||
+	    rel[0] == '\0')
+		return NULL;
+	if ((fd = parent_of(m->dfd, rel, &name)) == -1)
+		return NULL;
+	r = fstat(fd, &st);
+	dir_release(m, fd);
+	if (r == -1 || st.st_uid == geteuid())
+		return NULL;
+	snprintf(buf, size, "its directory in DEST is uid %lu's: run "
+	    "iobs-mirror as that user or as root",
+	    (unsigned long)st.st_uid);
+	return buf;
+}
+
 void
 dest_error(struct mirror *m, const char *what, const char *rel)
 {
-	report(m, what, m->o.dest, rel);
+	char buf[160];
+	int save = errno;
+	const char *hint = dest_hint(m, rel, buf, sizeof(buf));
+
+	errno = save;
+	report(m, what, m->o.dest, rel, hint);
 }
 
 /* The source could not be read: not vanished, so worth a line. */
 void
 src_error(struct mirror *m, const char *what, const char *rel)
 {
-	report(m, what, m->root, rel);
+	report(m, what, m->root, rel, NULL);
 }
 
 /* An excluded entry, or one below an excluded directory. */

@@ -333,6 +333,9 @@ failing_mirror() {
 	    --clear-groups iobs-mirror "$DST" <"$T/s"
 	assert_equal "$(grep -c . <<<"$stderr")" 1
 	assert_equal "$(grep -c 'locked/a' <<<"$stderr")" 1
+	# No chmod can help: the line says what can.
+	assert_equal "$(grep -c "uid 0's: run iobs-mirror as that user or as root" \
+	    <<<"$stderr")" 1
 	assert [ -e "$DST/open/b" ]
 	chown nobody "$DST/locked"
 	run -0 setpriv --reuid=nobody --regid=nogroup --clear-groups \
