@@ -31,13 +31,19 @@ setup() {
 	mkdir -p "$T/d/sub" "$T/outside"
 }
 
-# watches PID N: PID's inotify instance holds at least N watches.
+# watches PID N: PID's inotify instance holds at least N watches, or
+# its fanotify group a filesystem mark, which covers every directory.
 watches() {
-	local fd
+	local fd info
 	for fd in /proc/"$1"/fd/*; do
-		[ "$(readlink "$fd" 2>/dev/null)" = anon_inode:inotify ] &&
-		    [ "$(grep -c '^inotify wd' "/proc/$1/fdinfo/${fd##*/}")" \
-		    -ge "$2" ] && return 0
+		info=/proc/$1/fdinfo/${fd##*/}
+		case $(readlink "$fd" 2>/dev/null) in
+		anon_inode:inotify)
+			[ "$(grep -c '^inotify wd' "$info")" -ge "$2" ] &&
+			    return 0 ;;
+		"anon_inode:[fanotify]")
+			grep -q '^fanotify sdev:' "$info" && return 0 ;;
+		esac
 	done
 	return 1
 }

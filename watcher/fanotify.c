@@ -6,14 +6,24 @@
  * part of the directory map it has met, keyed by handle, and drops
  * what lies outside the roots before any formatting.
  *
- * A handle not met yet is resolved once (open_by_handle_at, then the
- * path the kernel gives the descriptor); the map is then kept true by
- * the events themselves, in order: a rename moves a node, a delete
- * drops it. Handles outside the roots are remembered as such until a
- * directory is renamed into a root.
+ * Once the roots' WATCH_INIT is out, a walk takes the handle of every
+ * directory below them while their events queue, so that a directory's
+ * path is always the one it had when the event was queued: the map is
+ * kept true by the events themselves, in order (a create or a move in
+ * adds a node, a rename moves one, a delete drops it), and a handle it
+ * does not hold is outside. Events queued before the walk ended may
+ * predate what it saw: if a directory was renamed in, out or within
+ * the trees meanwhile, the map may have named them wrong, and an
+ * OVERFLOW has the reader rescan.
+ *
+ * Should the walk fail somewhere, a handle not met is resolved as it
+ * comes (open_by_handle_at, then the path the kernel gives the
+ * descriptor, renames read since undone), and handles outside the
+ * roots are remembered as such until a directory is renamed in.
  */
 #define _GNU_SOURCE
 #include <sys/fanotify.h>
+#include <sys/ioctl.h>
 #include <sys/inotify.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
@@ -99,6 +109,12 @@ struct fan {
 	size_t		*roff, nroff, roffcap;
 	int		 rlisted;
 	struct pathbuf	 more;		/* a batch with what came after it */
+	pid_t		 self;		/* our own events are skipped */
+	int		 complete;	/* the walk met every directory */
+	long		 window;	/* events queued during the walk, unread */
+	struct pathbuf	 walkq;		/* directories to list, by handle */
+	size_t		 walkpos;	/* the next one */
+	int		 walking;	/* a walk is on its way */
 };
 
 /* How much is read ahead for as_of_event(), at most, and at a time. */
@@ -857,6 +873,25 @@ resolve(struct watcher *w, const fsid_t *fsid, struct file_handle *fh,
 	return where;
 }
 
+/*
+ * A handle the complete map does not hold: a directory outside, or
+ * excluded. The kernel is told to keep its events to itself.
+ */
+static enum where
+outside(struct watcher *w, const fsid_t *fsid, struct file_handle *fh,
+    uint64_t key)
+{
+	int fd, mfd;
+
+	if ((mfd = fs_mfd(w->fan, fsid)) != -1 &&
+	    (fd = open_by_handle_at(mfd, fh, O_PATH | O_CLOEXEC)) != -1) {
+		quiet_dir(w, fd, key);
+		close(fd);
+	}
+	neg_add(w->fan, key);
+	return OUTSIDE;
+}
+
 static void
 locate(struct watcher *w, const struct fanotify_event_info_fid *info,
     struct fan_dir *d)
@@ -884,7 +919,8 @@ locate(struct watcher *w, const struct fanotify_event_info_fid *info,
 		d->where = OUTSIDE;
 		return;
 	}
-	d->where = resolve(w, fsid, fh, key, &d->node);
+	d->where = w->fan->complete ? outside(w, fsid, fh, key) :
+	    resolve(w, fsid, fh, key, &d->node);
 }
 
 /* The root a ROOT_PARENT entry names. */
@@ -984,6 +1020,24 @@ info_key(const struct fanotify_event_info_fid *info)
 }
 
 
+/* The handle key of an open directory, 0 if it has none. */
+static uint64_t
+fd_key(struct watcher *w, int fd)
+{
+	union {
+		struct file_handle fh;
+		char buf[sizeof(struct file_handle) + HANDLE_MAX];
+	} h;
+	struct statfs sf;
+	int mount_id;
+
+	h.fh.handle_bytes = HANDLE_MAX;
+	if (fstatfs(fd, &sf) == -1 || fs_mfd(w->fan, &sf.f_fsid) == -1 ||
+	    name_to_handle_at(fd, "", &h.fh, &mount_id, AT_EMPTY_PATH) == -1)
+		return 0;
+	return key_of(&sf.f_fsid, &h.fh);
+}
+
 /*
  * A tree moved in from outside: what was made before it came is
  * reported as CREATE records, as the inotify backend does.
@@ -997,6 +1051,7 @@ moved_in(struct watcher *w, struct dnode *dir, int dfd)
 	struct dnode *child;
 	struct stat st;
 	long nread, off;
+	uint64_t key;
 	size_t len;
 	int isdir, cfd;
 
@@ -1021,15 +1076,31 @@ moved_in(struct watcher *w, struct dnode *dir, int dfd)
 				continue;
 			if ((child = tree_child(&w->tree, dir, de->d_name,
 			    len)) == NULL && (child = add_node(w, dir,
-			    de->d_name, len)) == NULL)
+			    de->d_name, len)) == NULL) {
+				w->fan->complete = 0;
 				continue;
+			}
 			cfd = openat(dfd, de->d_name, O_RDONLY | O_DIRECTORY |
 			    O_NOFOLLOW | O_CLOEXEC);
-			if (cfd != -1) {
-				moved_in(w, child, cfd);
-				close(cfd);
-			}
+			if (cfd == -1)
+				continue;	/* gone: its move or delete is queued */
+			if ((key = fd_key(w, cfd)) != 0)
+				set_key(w, child, key);
+			else
+				w->fan->complete = 0;
+			moved_in(w, child, cfd);
+			close(cfd);
 		}
+}
+
+/* Is n node a, or below it? */
+static int
+below(const struct watcher *w, struct dnode *n, const struct dnode *a)
+{
+	for (; n != NULL; n = tree_parent(&w->tree, n))
+		if (n == a)
+			return 1;
+	return 0;
 }
 
 static void
@@ -1048,6 +1119,16 @@ rename_event(struct watcher *w, uint32_t mask, const struct fan_dir *o,
 	}
 	oin = o->where == INSIDE && !watch_excluded(w, o->node, o->name);
 	nin = n->where == INSIDE && !watch_excluded(w, n->node, n->name);
+	/*
+	 * A directory moved while the walk was on its way: what the map
+	 * says of it, and what was printed, may be of after the move.
+	 */
+	if (isdir && w->fan->window > 0 && (oin || nin ||
+	    (target != 0 && map_get(w, target) != NULL))) {
+		emit_all(w, IOBS_OVERFLOW);
+		watch_rebuild(w);
+		return;
+	}
 	if (!oin && !nin) {
 		/* Its descendants may be remembered as outside. */
 		if (isdir && n->where != OUTSIDE)
@@ -1063,6 +1144,13 @@ rename_event(struct watcher *w, uint32_t mask, const struct fan_dir *o,
 			child = tree_child(&w->tree, o->node, o->name,
 			    o->namelen);
 	}
+	/*
+	 * By handle first: the listing of a tree moved in may have met
+	 * it already, under the name it has after this rename.
+	 */
+	if (isdir && target != 0 && (moved = map_get(w, target)) != NULL &&
+	    !below(w, n->node, moved))
+		child = moved;
 	if (nin && (stale = tree_child(&w->tree, n->node, n->name,
 	    n->namelen)) != NULL && stale != child)
 		drop_node(w, stale);
@@ -1200,6 +1288,11 @@ fan_dispatch(struct watcher *w, const char *buf, size_t len)
 			watch_rebuild(w);
 			return;
 		}
+		if (w->fan->window > 0)
+			w->fan->window--;
+		/* Our own: the walk's and moved_in's listings. */
+		if (e.md.pid == w->fan->self)
+			continue;
 		w->fan->ahead = buf + pos + e.md.event_len;
 		w->fan->aheadlen = len - pos - e.md.event_len;
 		w->pid = e.md.pid;
@@ -1323,6 +1416,191 @@ fail:
 	return -1;
 }
 
+/* A directory to list: its node, where it is, and its handle. */
+struct walkrec {
+	uint32_t	 node;
+	int		 mfd;		/* its file system's, for open_by_handle_at */
+	int		 mnt;		/* its mount's id */
+	int		 type;
+	uint32_t	 bytes;
+	fsid_t		 fsid;
+};
+
+/* Is the directory name in dfd on the file system fsid? Its own in other. */
+static int
+same_fs(int dfd, const char *name, const fsid_t *fsid, fsid_t *other)
+{
+	struct statfs sf;
+	int fd, r;
+
+	memset(other, 0, sizeof(*other));
+	if ((fd = openat(dfd, name, O_PATH | O_DIRECTORY | O_NOFOLLOW |
+	    O_CLOEXEC)) == -1)
+		return 0;
+	r = fstatfs(fd, &sf);
+	close(fd);
+	if (r == -1)
+		return 0;
+	*other = sf.f_fsid;
+	return memcmp(other, fsid, sizeof(*fsid)) == 0;
+}
+
+static void
+walk_push(struct pathbuf *q, const struct walkrec *r, const unsigned char *fh)
+{
+	size_t len = (sizeof(*r) + r->bytes + 7) & ~(size_t)7;
+
+	pathbuf_reserve(q, len);
+	memcpy(q->s + q->len, r, sizeof(*r));
+	memcpy(q->s + q->len + sizeof(*r), fh, r->bytes);
+	q->len += len;
+}
+
+/*
+ * Lists the directory open as dfd and queues its subdirectories, each
+ * with its handle in the map. -1 when one may have been missed: only
+ * the end of the listing says there is no more, and a directory gone
+ * meanwhile has its delete or rename queued.
+ */
+static int
+walk_dir(struct watcher *w, int dfd, const struct walkrec *dir)
+{
+	char buf[16 * 1024]
+	    __attribute__((aligned(__alignof__(struct kdirent64))));
+	union {
+		struct file_handle fh;
+		char buf[sizeof(struct file_handle) + HANDLE_MAX];
+	} h;
+	struct walkrec sub = *dir;
+	struct kdirent64 *de;
+	struct dnode *c;
+	struct stat st;
+	fsid_t other;
+	long nread, off;
+	int ret = 0;
+
+	while ((nread = syscall(SYS_getdents64, dfd, buf, sizeof(buf))) > 0)
+		for (off = 0; off < nread; off += de->d_reclen) {
+			de = (struct kdirent64 *)(buf + off);
+			if (de->d_name[0] == '.' && (de->d_name[1] == '\0' ||
+			    (de->d_name[1] == '.' && de->d_name[2] == '\0')))
+				continue;
+			if (de->d_type != DT_DIR && (de->d_type != DT_UNKNOWN ||
+			    fstatat(dfd, de->d_name, &st,
+			    AT_SYMLINK_NOFOLLOW) == -1 || !S_ISDIR(st.st_mode)))
+				continue;
+			if (watch_excluded(w, &w->tree.node[dir->node],
+			    de->d_name))
+				continue;
+			h.fh.handle_bytes = HANDLE_MAX;
+			if (name_to_handle_at(dfd, de->d_name, &h.fh, &sub.mnt,
+			    0) == -1) {
+				if (errno != ENOENT)
+					ret = -1;
+				continue;
+			}
+			/*
+			 * A mount point: the same file system (a bind
+			 * mount) is walked on; another one has no events
+			 * here, unless a root lives on it too.
+			 */
+			if (sub.mnt != dir->mnt && !same_fs(dfd, de->d_name,
+			    &dir->fsid, &other)) {
+				if (fs_mfd(w->fan, &other) != -1)
+					ret = -1;
+				continue;
+			}
+			if ((c = tree_child(&w->tree, &w->tree.node[dir->node],
+			    de->d_name, strlen(de->d_name))) == NULL &&
+			    (c = add_node(w, &w->tree.node[dir->node],
+			    de->d_name, strlen(de->d_name))) == NULL) {
+				ret = -1;
+				continue;
+			}
+			set_key(w, c, key_of(&dir->fsid, &h.fh));
+			sub.node = node_index(w, c);
+			sub.type = h.fh.handle_type;
+			sub.bytes = h.fh.handle_bytes;
+			walk_push(&w->fan->walkq, &sub, h.fh.f_handle);
+		}
+	return nread == 0 ? ret : -1;
+}
+
+/*
+ * Every directory below the roots, by handle, level by level; until
+ * the time given, if one is. Then the events queued meanwhile are
+ * counted (FIONREAD counts an event's fixed part only): those may be
+ * older than what the walk saw.
+ */
+static int
+fan_learn(struct watcher *w, int64_t until)
+{
+	struct fan *f = w->fan;
+	union {
+		struct file_handle fh;
+		char buf[sizeof(struct file_handle) + HANDLE_MAX];
+	} h;
+	struct walkrec r;
+	size_t pos;
+	int i, dfd, queued;
+	unsigned n = 0;
+
+	if (f->walkq.len == 0 && !f->walking) {
+		f->walking = 1;
+		f->complete = 1;
+		for (i = 0; w->recursive && i < w->nroots; i++) {
+			if (!w->roots[i].alive || w->roots[i].node == NULL ||
+			    f->rootkey[i] == 0)
+				continue;
+			r.node = node_index(w, w->roots[i].node);
+			h.fh.handle_bytes = HANDLE_MAX;
+			if (fsid_of(sys_path(&w->roots[i]), &r.fsid) == -1 ||
+			    (r.mfd = fs_mfd(f, &r.fsid)) == -1 ||
+			    name_to_handle_at(AT_FDCWD, sys_path(&w->roots[i]),
+			    &h.fh, &r.mnt, 0) == -1) {
+				f->complete = 0;
+				continue;
+			}
+			r.type = h.fh.handle_type;
+			r.bytes = h.fh.handle_bytes;
+			walk_push(&f->walkq, &r, h.fh.f_handle);
+		}
+	}
+	while (f->walkpos < f->walkq.len) {
+		if (until != 0 && (++n & 63) == 0 && now_ms() >= until)
+			return 1;
+		pos = f->walkpos;
+		memcpy(&r, f->walkq.s + pos, sizeof(r));
+		h.fh.handle_type = r.type;
+		h.fh.handle_bytes = r.bytes;
+		memcpy(h.fh.f_handle, f->walkq.s + pos + sizeof(r), r.bytes);
+		f->walkpos += (sizeof(r) + r.bytes + 7) & ~(size_t)7;
+		if ((dfd = open_by_handle_at(r.mfd, &h.fh, O_RDONLY |
+		    O_DIRECTORY | O_CLOEXEC)) == -1) {
+			if (errno != ESTALE && errno != ENOENT)
+				f->complete = 0;
+			continue;
+		}
+		if (walk_dir(w, dfd, &r) == -1)
+			f->complete = 0;
+		close(dfd);
+		/* What is listed is done with: keep the queue short. */
+		if (f->walkpos >= 64 * 1024 && 2 * f->walkpos >= f->walkq.len) {
+			memmove(f->walkq.s, f->walkq.s + f->walkpos,
+			    f->walkq.len - f->walkpos);
+			f->walkq.len -= f->walkpos;
+			f->walkpos = 0;
+		}
+	}
+	pathbuf_free(&f->walkq);
+	f->walkpos = 0;
+	f->walking = 0;
+	if (ioctl(w->ifd, FIONREAD, &queued) == -1)
+		queued = INT_MAX;	/* all to come may be older */
+	f->window = queued / FAN_EVENT_METADATA_LEN;
+	return 0;
+}
+
 static void
 fan_open(struct watcher *w)
 {
@@ -1339,7 +1617,7 @@ fan_open(struct watcher *w)
 		    sizeof(*w->ignore_pid));
 		if (w->ignore_pid == NULL)
 			err(1, "reallocarray");
-		w->ignore_pid[w->nignore++] = getpid();
+		w->ignore_pid[w->nignore++] = f->self = getpid();
 	}
 	if (ready.fd != -1) {
 		w->ifd = ready.fd;
@@ -1424,6 +1702,10 @@ fan_close(struct watcher *w)
 	if (f->keycap > 0)
 		memset(f->key, 0, f->keycap * sizeof(*f->key));
 	neg_clear(f);
+	pathbuf_free(&f->walkq);
+	f->walkpos = 0;
+	f->walking = f->complete = 0;
+	f->window = 0;
 }
 
 static void
@@ -1446,5 +1728,6 @@ fan_free(struct watcher *w)
 }
 
 const struct backend backend_fanotify = {
-	"fanotify", fan_open, fan_root, fan_dispatch, fan_close, fan_free
+	"fanotify", fan_open, fan_root, fan_dispatch, fan_close, fan_free,
+	fan_learn
 };
