@@ -391,10 +391,10 @@ outputs_on() {
 	local b=$1 bad=$'x\xff' pid=0
 	rm -rf "$T/w" && mkdir -p "$T/w/sub"
 	(cd "$T" && exec iobs-watch --backend="$b" --interval=0.1 -e close_write \
-		--format '%w|%f|%e' --exclude 'skip' w/) \
+		--format '%w|%f|%e|%p' --exclude 'skip' w/) \
 		>"$T/fmt.$b" 2>"$T/fmt.$b.err" 3>&- &
 	BG_PIDS+=($!)
-	iobs-watch --backend="$b" --interval=0.1 -e close_write --json "$T/w" \
+	iobs-watch --backend="$b" --interval=0.1 -e close_write --json --pid "$T/w" \
 		>"$T/json.$b" 2>"$T/json.$b.err" 3>&- &
 	BG_PIDS+=($!)
 	start_watch "$T/pid.$b" --backend="$b" --interval=0.1 \
@@ -411,11 +411,13 @@ outputs_on() {
 	run grep -c skip "$T/fmt.$b"
 	assert_output 0
 	# Not UTF-8: in C, . matches any byte.
-	run env LC_ALL=C grep -c "^w/sub/|x.|CLOSE_WRITE,CLOSE\$" "$T/fmt.$b"
+	run env LC_ALL=C grep -c "^w/sub/|x.|CLOSE_WRITE,CLOSE|$pid\$" "$T/fmt.$b"
 	assert_output 1
 	run jq -r 'select(.events[0] == "CLOSE_WRITE" and .path_bytes) |
-	    .path_bytes' "$T/json.$b"
-	assert_output "$(printf '%s' "$T/w/sub/$bad" | base64 -w0)"
+	    "\(.path_bytes) \(.pid)"' "$T/json.$b"
+	assert_output "$(printf '%s' "$T/w/sub/$bad" | base64 -w0) $pid"
+	run jq -r 'select(.events[0] == "WATCH_INIT") | .pid' "$T/json.$b"
+	assert_output 0
 	run grep -c $'\tWATCH_INIT\t0\t'"$T/w"$'\t0$' "$T/pid.$b"
 	assert_output 1
 }
