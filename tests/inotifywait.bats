@@ -109,9 +109,9 @@ compare() {
 	start iobs-watch "$n"
 	both_watch $((1 + rec))
 	changes "$rec"
-	# Files written: a.txt twice, b.txt, doc.txt, zz-end.
+	# Files written: a.txt twice, b.txt, doc.txt, zz-end: five lines.
 	if [ "$n" = 8 ]; then
-		wait_for 10 both_have 4 "$out_i" "$out_w"
+		wait_for 10 both_have 5 "$out_i" "$out_w"
 	else
 		wait_for 10 both_saw zz-end "$out_i" "$out_w"
 	fi

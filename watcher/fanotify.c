@@ -112,8 +112,7 @@ struct fan {
 	pid_t		 self;		/* our own events are skipped */
 	int		 complete;	/* the walk met every directory */
 	long		 window;	/* events queued during the walk, unread */
-	struct pathbuf	 walkq;		/* directories to list, by handle */
-	size_t		 walkpos;	/* the next one */
+	struct pathbuf	 walkq;		/* directories to list: a stack */
 	int		 walking;	/* a walk is on its way */
 };
 
@@ -1421,9 +1420,12 @@ struct walkrec {
 	uint32_t	 node;
 	int		 mfd;		/* its file system's, for open_by_handle_at */
 	int		 mnt;		/* its mount's id */
-	int		 type;
-	uint32_t	 bytes;
+	int		 leafok;	/* its file system's link count counts subdirs */
 	fsid_t		 fsid;
+	union {
+		struct file_handle fh;
+		char buf[sizeof(struct file_handle) + HANDLE_MAX];
+	} h;
 };
 
 /* Is the directory name in dfd on the file system fsid? Its own in other. */
@@ -1446,38 +1448,30 @@ same_fs(int dfd, const char *name, const fsid_t *fsid, fsid_t *other)
 }
 
 static void
-walk_push(struct pathbuf *q, const struct walkrec *r, const unsigned char *fh)
+walk_push(struct pathbuf *stack, const struct walkrec *r)
 {
-	size_t len = (sizeof(*r) + r->bytes + 7) & ~(size_t)7;
-
-	pathbuf_reserve(q, len);
-	memcpy(q->s + q->len, r, sizeof(*r));
-	memcpy(q->s + q->len + sizeof(*r), fh, r->bytes);
-	q->len += len;
+	pathbuf_append(stack, (const char *)r, sizeof(*r));
 }
 
 /*
- * Lists the directory open as dfd and queues its subdirectories, each
- * with its handle in the map. -1 when one may have been missed: only
- * the end of the listing says there is no more, and a directory gone
- * meanwhile has its delete or rename queued.
+ * Lists the directory open as dfd and pushes its subdirectories, each
+ * with its handle in the map; one with no subdirectory (a link count
+ * of 2, where that counts them) is not listed. -1 when one may have
+ * been missed: only the end of the listing says there is no more, and
+ * a directory gone meanwhile has its delete or rename queued.
  */
 static int
 walk_dir(struct watcher *w, int dfd, const struct walkrec *dir)
 {
 	char buf[16 * 1024]
 	    __attribute__((aligned(__alignof__(struct kdirent64))));
-	union {
-		struct file_handle fh;
-		char buf[sizeof(struct file_handle) + HANDLE_MAX];
-	} h;
 	struct walkrec sub = *dir;
 	struct kdirent64 *de;
 	struct dnode *c;
 	struct stat st;
 	fsid_t other;
 	long nread, off;
-	int ret = 0;
+	int ret = 0, known;
 
 	while ((nread = syscall(SYS_getdents64, dfd, buf, sizeof(buf))) > 0)
 		for (off = 0; off < nread; off += de->d_reclen) {
@@ -1485,16 +1479,20 @@ walk_dir(struct watcher *w, int dfd, const struct walkrec *dir)
 			if (de->d_name[0] == '.' && (de->d_name[1] == '\0' ||
 			    (de->d_name[1] == '.' && de->d_name[2] == '\0')))
 				continue;
-			if (de->d_type != DT_DIR && (de->d_type != DT_UNKNOWN ||
+			if (de->d_type != DT_DIR && de->d_type != DT_UNKNOWN)
+				continue;
+			known = (dir->leafok || de->d_type == DT_UNKNOWN) &&
 			    fstatat(dfd, de->d_name, &st,
-			    AT_SYMLINK_NOFOLLOW) == -1 || !S_ISDIR(st.st_mode)))
+			    AT_SYMLINK_NOFOLLOW) == 0;
+			if (de->d_type == DT_UNKNOWN &&
+			    (!known || !S_ISDIR(st.st_mode)))
 				continue;
 			if (watch_excluded(w, &w->tree.node[dir->node],
 			    de->d_name))
 				continue;
-			h.fh.handle_bytes = HANDLE_MAX;
-			if (name_to_handle_at(dfd, de->d_name, &h.fh, &sub.mnt,
-			    0) == -1) {
+			sub.h.fh.handle_bytes = HANDLE_MAX;
+			if (name_to_handle_at(dfd, de->d_name, &sub.h.fh,
+			    &sub.mnt, 0) == -1) {
 				if (errno != ENOENT)
 					ret = -1;
 				continue;
@@ -1517,65 +1515,58 @@ walk_dir(struct watcher *w, int dfd, const struct walkrec *dir)
 				ret = -1;
 				continue;
 			}
-			set_key(w, c, key_of(&dir->fsid, &h.fh));
+			set_key(w, c, key_of(&dir->fsid, &sub.h.fh));
+			if (dir->leafok && known && st.st_nlink == 2 &&
+			    sub.mnt == dir->mnt)
+				continue;
 			sub.node = node_index(w, c);
-			sub.type = h.fh.handle_type;
-			sub.bytes = h.fh.handle_bytes;
-			walk_push(&w->fan->walkq, &sub, h.fh.f_handle);
+			walk_push(&w->fan->walkq, &sub);
 		}
 	return nread == 0 ? ret : -1;
 }
 
 /*
- * Every directory below the roots, by handle, level by level; until
- * the time given, if one is. Then the events queued meanwhile are
- * counted (FIONREAD counts an event's fixed part only): those may be
- * older than what the walk saw.
+ * Every directory below the roots, by handle, depth first (so that
+ * what waits is a few directories' subdirectories, not a level's);
+ * until the time given, if one is. Then the events queued meanwhile
+ * are counted (FIONREAD counts 24 bytes an event): those may be older
+ * than what the walk saw.
  */
 static int
 fan_learn(struct watcher *w, int64_t until)
 {
 	struct fan *f = w->fan;
-	union {
-		struct file_handle fh;
-		char buf[sizeof(struct file_handle) + HANDLE_MAX];
-	} h;
 	struct walkrec r;
-	size_t pos;
 	int i, dfd, queued;
-	unsigned n = 0;
 
-	if (f->walkq.len == 0 && !f->walking) {
+	if (!f->walking) {
 		f->walking = 1;
 		f->complete = 1;
+		f->walkq.len = 0;
 		for (i = 0; w->recursive && i < w->nroots; i++) {
 			if (!w->roots[i].alive || w->roots[i].node == NULL ||
 			    f->rootkey[i] == 0)
 				continue;
 			r.node = node_index(w, w->roots[i].node);
-			h.fh.handle_bytes = HANDLE_MAX;
+			r.h.fh.handle_bytes = HANDLE_MAX;
+			r.leafok = !w->noleaf &&
+			    nlink_counts_subdirs(sys_path(&w->roots[i]));
 			if (fsid_of(sys_path(&w->roots[i]), &r.fsid) == -1 ||
 			    (r.mfd = fs_mfd(f, &r.fsid)) == -1 ||
 			    name_to_handle_at(AT_FDCWD, sys_path(&w->roots[i]),
-			    &h.fh, &r.mnt, 0) == -1) {
+			    &r.h.fh, &r.mnt, 0) == -1) {
 				f->complete = 0;
 				continue;
 			}
-			r.type = h.fh.handle_type;
-			r.bytes = h.fh.handle_bytes;
-			walk_push(&f->walkq, &r, h.fh.f_handle);
+			walk_push(&f->walkq, &r);
 		}
 	}
-	while (f->walkpos < f->walkq.len) {
-		if (until != 0 && (++n & 63) == 0 && now_ms() >= until)
+	while (f->walkq.len >= sizeof(r)) {
+		if (until != 0 && now_ms() >= until)
 			return 1;
-		pos = f->walkpos;
-		memcpy(&r, f->walkq.s + pos, sizeof(r));
-		h.fh.handle_type = r.type;
-		h.fh.handle_bytes = r.bytes;
-		memcpy(h.fh.f_handle, f->walkq.s + pos + sizeof(r), r.bytes);
-		f->walkpos += (sizeof(r) + r.bytes + 7) & ~(size_t)7;
-		if ((dfd = open_by_handle_at(r.mfd, &h.fh, O_RDONLY |
+		f->walkq.len -= sizeof(r);
+		memcpy(&r, f->walkq.s + f->walkq.len, sizeof(r));
+		if ((dfd = open_by_handle_at(r.mfd, &r.h.fh, O_RDONLY |
 		    O_DIRECTORY | O_CLOEXEC)) == -1) {
 			if (errno != ESTALE && errno != ENOENT)
 				f->complete = 0;
@@ -1584,16 +1575,8 @@ fan_learn(struct watcher *w, int64_t until)
 		if (walk_dir(w, dfd, &r) == -1)
 			f->complete = 0;
 		close(dfd);
-		/* What is listed is done with: keep the queue short. */
-		if (f->walkpos >= 64 * 1024 && 2 * f->walkpos >= f->walkq.len) {
-			memmove(f->walkq.s, f->walkq.s + f->walkpos,
-			    f->walkq.len - f->walkpos);
-			f->walkq.len -= f->walkpos;
-			f->walkpos = 0;
-		}
 	}
 	pathbuf_free(&f->walkq);
-	f->walkpos = 0;
 	f->walking = 0;
 	if (ioctl(w->ifd, FIONREAD, &queued) == -1)
 		queued = INT_MAX;	/* all to come may be older */
@@ -1703,7 +1686,6 @@ fan_close(struct watcher *w)
 		memset(f->key, 0, f->keycap * sizeof(*f->key));
 	neg_clear(f);
 	pathbuf_free(&f->walkq);
-	f->walkpos = 0;
 	f->walking = f->complete = 0;
 	f->window = 0;
 }

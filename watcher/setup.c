@@ -225,7 +225,7 @@ list_dir(struct watcher *w, struct dnode *n, int dfd, int synthetic)
  * open it (GNU find's leaf optimisation). Only file systems known to
  * keep that count: btrfs says 1, network file systems say anything.
  */
-static int
+int
 nlink_counts_subdirs(const char *path)
 {
 	struct statfs sfs;
