@@ -33,7 +33,7 @@ struct backend {
 };
 
 /* How long learn may hold back WATCH_INIT, in milliseconds. */
-#define LEARN_MS	2
+#define LEARN_MS	1
 
 extern const struct backend backend_inotify, backend_fanotify, backend_poll;
 
