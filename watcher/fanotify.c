@@ -78,17 +78,16 @@ struct fan_fs {
 	int		 mfd;		/* for open_by_handle_at */
 };
 
-struct slot {
-	uint64_t	 key;
-	uint32_t	 node;
-};
-
 struct fan {
 	struct fan_fs	*fs;
 	int		 nfs;
 	uint64_t	*key;		/* each node's handle key, 0: none */
 	size_t		 keycap;
-	struct slot	*map;		/* key -> node, linear probing */
+	/*
+	 * key -> node, linear probing: a slot holds a node's index + 1
+	 * (0: empty), whose key is key[node], 4 bytes a slot.
+	 */
+	uint32_t	*map;
 	size_t		 mapcap, nmap;
 	uint64_t	*neg;		/* keys of directories outside */
 	size_t		 negcap, nneg;
@@ -162,12 +161,19 @@ slot_of(uint64_t key, size_t cap)
 	return (key * 0x9e3779b97f4a7c15ULL) >> 20 & (cap - 1);
 }
 
+/* The key of the node in map slot i. */
+static uint64_t
+slot_key(const struct fan *f, size_t i)
+{
+	return f->key[f->map[i] - 1];
+}
+
 static void map_put(struct fan *, uint64_t, uint32_t);
 
 static void
 map_grow(struct fan *f)
 {
-	struct slot *old = f->map;
+	uint32_t *old = f->map;
 	size_t i, oldcap = f->mapcap;
 
 	f->mapcap = oldcap ? oldcap * 2 : 1024;
@@ -175,11 +181,12 @@ map_grow(struct fan *f)
 		err(1, "calloc");
 	f->nmap = 0;
 	for (i = 0; i < oldcap; i++)
-		if (old[i].key != 0)
-			map_put(f, old[i].key, old[i].node);
+		if (old[i] != 0)
+			map_put(f, f->key[old[i] - 1], old[i] - 1);
 	free(old);
 }
 
+/* node's key must be key[node] already. */
 static void
 map_put(struct fan *f, uint64_t key, uint32_t node)
 {
@@ -187,14 +194,13 @@ map_put(struct fan *f, uint64_t key, uint32_t node)
 
 	if (2 * (f->nmap + 1) > f->mapcap)
 		map_grow(f);
-	for (i = slot_of(key, f->mapcap); f->map[i].key != 0;
+	for (i = slot_of(key, f->mapcap); f->map[i] != 0;
 	    i = (i + 1) & (f->mapcap - 1))
-		if (f->map[i].key == key) {
-			f->map[i].node = node;
+		if (slot_key(f, i) == key) {
+			f->map[i] = node + 1;
 			return;
 		}
-	f->map[i].key = key;
-	f->map[i].node = node;
+	f->map[i] = node + 1;
 	f->nmap++;
 }
 
@@ -205,20 +211,20 @@ map_del(struct fan *f, uint64_t key)
 
 	if (f->mapcap == 0)
 		return;
-	for (i = slot_of(key, f->mapcap); f->map[i].key != key;
-	    i = (i + 1) & (f->mapcap - 1))
-		if (f->map[i].key == 0)
+	for (i = slot_of(key, f->mapcap); f->map[i] == 0 ||
+	    slot_key(f, i) != key; i = (i + 1) & (f->mapcap - 1))
+		if (f->map[i] == 0)
 			return;
 	/* Backward shift: no tombstones. */
 	for (j = i;;) {
-		f->map[i].key = 0;
+		f->map[i] = 0;
 		for (;;) {
 			j = (j + 1) & (f->mapcap - 1);
-			if (f->map[j].key == 0) {
+			if (f->map[j] == 0) {
 				f->nmap--;
 				return;
 			}
-			k = slot_of(f->map[j].key, f->mapcap);
+			k = slot_of(slot_key(f, j), f->mapcap);
 			if (i <= j ? (i < k && k <= j) : (i < k || k <= j))
 				continue;
 			break;
@@ -357,14 +363,13 @@ map_get(struct watcher *w, uint64_t key)
 
 	if (f->nmap == 0)
 		return NULL;
-	for (i = slot_of(key, f->mapcap); f->map[i].key != 0;
+	for (i = slot_of(key, f->mapcap); f->map[i] != 0;
 	    i = (i + 1) & (f->mapcap - 1)) {
-		if (f->map[i].key != key)
+		if (slot_key(f, i) != key)
 			continue;
-		if (f->map[i].node < w->tree.used &&
-		    w->tree.node[f->map[i].node].wd > 0 &&
-		    f->key[f->map[i].node] == key)
-			return &w->tree.node[f->map[i].node];
+		if (f->map[i] - 1 < w->tree.used &&
+		    w->tree.node[f->map[i] - 1].wd > 0)
+			return &w->tree.node[f->map[i] - 1];
 		map_del(f, key);	/* its node went with a dead root */
 		return NULL;
 	}
