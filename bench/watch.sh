@@ -7,6 +7,7 @@
 #
 #   bash bench/watch.sh [DIRS] [RUNS]
 #   BENCH_ONLY=formats bash bench/watch.sh     # just the output costs
+#   BENCH_ONLY=backends bash bench/watch.sh    # just the backends
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -116,6 +117,7 @@ if [ "${BENCH_ONLY:-}" = formats ]; then
 	exit 0
 fi
 
+if [ "${BENCH_ONLY:-}" != backends ]; then
 echo "== tree: $DIRS directories on $base"
 mkdir "$tree"
 top=$(( (DIRS + 499) / 500 ))
@@ -197,6 +199,7 @@ tar -C "$work" -cf "$work/src.tar" src
 lost_case "mkdir -p + touch x2000" 'for i in $(seq 2000); do mkdir -p r$i/a/b/c && : > r$i/a/b/c/f; done'
 lost_case "cp -r x200" 'for i in $(seq 200); do cp -r "$work/src" c$i; done'
 lost_case "tar x x200" 'for i in $(seq 200); do mkdir t$i && tar -C t$i -xf "$work/src.tar"; done'
+fi
 
 # ---------------------------------------------------------------------
 # Backends side by side: fanotify (one mark for the whole file system),
@@ -222,26 +225,44 @@ make_tree() {
 	done
 }
 
+# settled NAME R: seconds from ready until a file made in the tree is
+# printed (fanotify walks the tree in that time); peak RSS after it.
+settled() {
+	local t0=$EPOCHREALTIME
+	touch "$tree/settled-$1-$2"
+	while ! grep -q "settled-$1-$2" "$work/$1.out" 2>/dev/null; do
+		sleep 0.005
+	done
+	awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.4f\n", b - a }'
+}
+
 for n in $BACKEND_DIRS; do
 	echo "== backends: set-up to ready on $n directories, median of $BACKEND_RUNS"
 	make_tree "$tree" "$n"
-	for f in fan ino fsn inw; do : > "$work/$f.setup"; : > "$work/$f.rss"; done
+	for f in fan ino fsn inw; do : > "$work/$f.setup"; : > "$work/$f.rss"; : > "$work/$f.settle"; done
 	for r in $(seq "$BACKEND_RUNS"); do
 		ready_after fan WATCH_INIT "$IOBS" --backend=fanotify "$tree" >> "$work/fan.setup"
+		settled fan "$r" >> "$work/fan.settle"
 		peak_rss_kb "$ready_pid" >> "$work/fan.rss"; stop "$ready_pid"
 		ready_after ino WATCH_INIT "$IOBS" --backend=inotify "$tree" >> "$work/ino.setup"
+		settled ino "$r" >> "$work/ino.settle"
 		peak_rss_kb "$ready_pid" >> "$work/ino.rss"; stop "$ready_pid"
 		ready_after fsn "Watches established" fsnotifywait -S -m "$tree" >> "$work/fsn.setup"
+		settled fsn "$r" >> "$work/fsn.settle"
 		peak_rss_kb "$ready_pid" >> "$work/fsn.rss"; stop "$ready_pid"
 		ready_after inw "Watches established" inotifywait -m -r "$tree" >> "$work/inw.setup"
+		settled inw "$r" >> "$work/inw.settle"
 		peak_rss_kb "$ready_pid" >> "$work/inw.rss"; stop "$ready_pid"
 	done
 	for f in fan ino fsn inw; do
 		eval "s_$f=\$(median < \"\$work/$f.setup\")"
 		eval "m_$f=\$(median < \"\$work/$f.rss\")"
+		eval "l_$f=\$(median < \"\$work/$f.settle\")"
 	done
 	printf '   set-up s: fanotify %.4f   inotify %.4f   fsnotifywait -S %.4f   inotifywait -r %.4f\n' \
 	    "$s_fan" "$s_ino" "$s_fsn" "$s_inw"
+	printf '   then to the first event printed, s: fanotify %.4f (its walk)   inotify %.4f   fsnotifywait -S %.4f   inotifywait -r %.4f\n' \
+	    "$l_fan" "$l_ino" "$l_fsn" "$l_inw"
 	printf '   ratios: fanotify/fsnotifywait-S %s   fanotify/inotify %s   fanotify/inotifywait %s\n' \
 	    "$(ratio "$s_fan" "$s_fsn")" "$(ratio "$s_fan" "$s_ino")" "$(ratio "$s_fan" "$s_inw")"
 	printf '   peak RSS KiB: fanotify %d   inotify %d   fsnotifywait -S %d   inotifywait -r %d   fanotify/inotify %s\n' \
@@ -293,6 +314,11 @@ lost_backends() {
 	    "$name" "$made" "$f" $((made - f)) "$g" $((made - g))
 	stop "$p_fan"; stop "$p_ino"
 }
+if [ ! -d "$work/src" ]; then
+	mkdir -p "$work/src/a/b/c" "$work/src/d"
+	touch "$work/src/"{1,2,3} "$work/src/a/"{4,5} "$work/src/a/b/c/"{6,7,8} "$work/src/d/9"
+	tar -C "$work" -cf "$work/src.tar" src
+fi
 mkdir -p "$work/stage"
 lost_backends "mkdir -p + touch x2000" 'for i in $(seq 2000); do mkdir -p r$i/a/b/c && : > r$i/a/b/c/f; done'
 lost_backends "cp -r x200" 'for i in $(seq 200); do cp -r "$work/src" c$i; done'

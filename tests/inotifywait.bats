@@ -48,6 +48,11 @@ start() {
 	local line=${LINES[$2]}
 	line=${line//DIR/d}
 	line=${line//OUT/$1.o}
+	# On inotify, as inotifywait: fanotify merges a change into an
+	# unread one of the same process on the same name even with other
+	# events between them, which inotify does not (iobs-watch(1),
+	# CAVEATS).
+	[ "$1" != iobs-watch ] || line="--backend=inotify $line"
 	(cd "$T" && eval "exec $1 $line") >"$T/$1.out" 2>"$T/$1.err" 3>&- &
 	PIDS+=($!)
 	BG_PIDS+=($!)
@@ -103,9 +108,9 @@ compare() {
 	start iobs-watch "$n"
 	both_watch $((1 + rec))
 	changes "$rec"
-	# Files written: a.txt twice, b.txt, doc.txt, zz-end.
+	# Files written: a.txt twice, b.txt, doc.txt, zz-end: five lines.
 	if [ "$n" = 8 ]; then
-		wait_for 10 both_have 4 "$out_i" "$out_w"
+		wait_for 10 both_have 5 "$out_i" "$out_w"
 	else
 		wait_for 10 both_saw zz-end "$out_i" "$out_w"
 	fi

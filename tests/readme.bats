@@ -94,23 +94,30 @@ descendants() {
 	done
 }
 
-# watching N: some process of the example holds N inotify watches;
-# WATCHER is that process, WATCHER_FD its inotify descriptor.
+# watching N: some process of the example holds N inotify watches, or
+# a fanotify filesystem mark, which covers every directory; WATCHER is
+# that process, WATCHER_FD its inotify or fanotify descriptor.
 watching() {
 	local p fd
 	for p in $(descendants "$EX_PID"); do
 		for fd in /proc/"$p"/fd/*; do
-			[ "$(readlink "$fd" 2>/dev/null)" = anon_inode:inotify ] ||
-				continue
-			WATCHER=$p WATCHER_FD=${fd##*/}
-			[ "$(grep -c '^inotify wd' "/proc/$p/fdinfo/$WATCHER_FD")" \
-			    -ge "$1" ] && return 0
+			case $(readlink "$fd" 2>/dev/null) in
+			anon_inode:inotify)
+				WATCHER=$p WATCHER_FD=${fd##*/}
+				[ "$(grep -c '^inotify wd' \
+				    "/proc/$p/fdinfo/$WATCHER_FD")" -ge "$1" ] &&
+				    return 0 ;;
+			"anon_inode:[fanotify]")
+				WATCHER=$p WATCHER_FD=${fd##*/}
+				grep -q '^fanotify sdev:' \
+				    "/proc/$p/fdinfo/$WATCHER_FD" && return 0 ;;
+			esac
 		done
 	done
 	return 1
 }
 
-# idle: the watcher sleeps in a read of its inotify queue, so it has
+# idle: the watcher sleeps in a read of its kernel queue, so it has
 # read every event queued before (a queued event makes it runnable).
 idle() {
 	local st

@@ -244,7 +244,7 @@ cat=--out=$T/out"
 	EOF
 	chmod +x "$T/plugins/iobs-reader"
 	# cat first: its watcher starts after the reader all the same.
-	# fanotify by name: auto picks inotify.
+	# By name: auto would too, as root.
 	conf "[watches]
 [[data]]
 plugins = cat, reader

@@ -63,21 +63,30 @@ teardown() {
 	assert_output --regexp "^iobs-watch: ($T/w: )?fanotify( cannot watch its file system)?: Operation not permitted \(needs CAP_SYS_ADMIN; try --backend inotify\)\$"
 }
 
-@test "auto: inotify, even where fanotify is allowed; fanotify only by name" {
+@test "auto: fanotify where allowed, inotify where it is not" {
 	chmod 755 "$T" "$T/w"
+	# Without CAP_SYS_ADMIN: as nobody, and as root of a user namespace,
+	# which does not own the file system.
 	setpriv --reuid=65534 --regid=65534 --clear-groups \
 		"$IOBS_BIN/iobs-watch" "$T/w" > "$T/nobody" 2>&1 3>&- &
 	BG_PIDS+=($!)
 	wait_for 10 grep -q WATCH_INIT "$T/nobody"
 	run sed -n 2p "$T/nobody"
 	assert_output "# backend inotify"
+	if unshare -U -r true 2>/dev/null; then
+		unshare -U -r "$IOBS_BIN/iobs-watch" "$T/w" > "$T/userns" \
+			2>&1 3>&- &
+		BG_PIDS+=($!)
+		wait_for 10 grep -q WATCH_INIT "$T/userns"
+		run sed -n 2p "$T/userns"
+		assert_output "# backend inotify"
+	fi
 	need_fanotify
-	# fanotify is not yet proven under the mirror's rename storm: see
-	# CAVEATS in iobs-watch(1).
-	start_watch "$T/out" --backend=auto "$T/w"
+	[ "$(stat -f -c %T "$T")" = tmpfs ] || skip "$T is not on tmpfs"
+	start_watch "$T/out" "$T/w"
 	run sed -n 2p "$T/out"
-	assert_output "# backend inotify"
-	start_watch "$T/out2" --backend=fanotify "$T/w"
+	assert_output "# backend fanotify"
+	start_watch "$T/out2" --backend=auto "$T/w"
 	run sed -n 2p "$T/out2"
 	assert_output "# backend fanotify"
 }
@@ -168,6 +177,59 @@ CREATE $T/w/sub/deep/c
 MOVED_FROM,ISDIR $T/w/sub
 MOVED_TO,ISDIR $T/w/sub2
 CREATE $T/w/sub2/deep/d"
+}
+
+@test "fanotify: a directory renamed while older events in it are still queued: they have its old path" {
+	need_fanotify
+	mkdir -p "$T/w/pre/D" "$T/w/many"
+	start_watch "$T/out" --backend=fanotify -e create,move "$T/w"
+	# Once this is out, the set-up walk is done.
+	touch "$T/w/.marker1"
+	wait_for 10 grep -q "/.marker1\$" "$T/out"
+	kill -STOP "$WATCH_PID"
+	wait_for 5 stopped "$WATCH_PID"
+	touch "$T/w/pre/D/f"
+	# More than the watcher reads ahead: the rename stays in the
+	# kernel's queue while the record of f is written.
+	seq 20000 | sed "s|^|$T/w/many/a-name-of-some-length-|" | xargs touch
+	mv "$T/w/pre/D" "$T/w/pre/E"
+	kill -CONT "$WATCH_PID"
+	wait_for 20 grep -q "	MOVED_TO,ISDIR	[1-9][0-9]*	$T/w/pre/E\$" "$T/out"
+	run awk -F'\t' '!/^#/ && $4 !~ /\/many\// { print $2, $4 }' "$T/out"
+	assert_output "WATCH_INIT $T/w
+CREATE $T/w/.marker1
+CREATE $T/w/pre/D/f
+MOVED_FROM,ISDIR $T/w/pre/D
+MOVED_TO,ISDIR $T/w/pre/E"
+}
+
+@test "fanotify: a directory renamed while the set-up walk is on its way: OVERFLOW, or the right paths" {
+	need_fanotify
+	mkdir -p "$T/w/a/sub" "$T/w/big"
+	(cd "$T/w/big" && seq 20000 | xargs mkdir)
+	start_watch "$T/out" --backend=fanotify -e create,move "$T/w"
+	kill -STOP "$WATCH_PID"
+	wait_for 5 stopped "$WATCH_PID"
+	touch "$T/w/a/sub/f"
+	mv "$T/w/a" "$T/w/b"
+	touch "$T/w/b/sub/g"
+	kill -CONT "$WATCH_PID"
+	touch "$T/w/.marker1"
+	wait_for 20 grep -q "	\(CREATE	0	$T/w/.marker1\|OVERFLOW	0	$T/w\)\$" "$T/out"
+	if grep -q OVERFLOW "$T/out"; then
+		# Then watched again.
+		wait_for 20 has_lines "$T/out" $'\tWATCH_INIT\t' 2
+		run awk -F'\t' 'o { print $2, $4; exit } $2 == "OVERFLOW" { o = 1 }' "$T/out"
+		assert_output "WATCH_INIT $T/w"
+	else
+		run awk -F'\t' '!/^#/ && $4 !~ /\/big\// { print $2, $4 }' "$T/out"
+		assert_output "WATCH_INIT $T/w
+CREATE $T/w/a/sub/f
+MOVED_FROM,ISDIR $T/w/a
+MOVED_TO,ISDIR $T/w/b
+CREATE $T/w/b/sub/g
+CREATE $T/w/.marker1"
+	fi
 }
 
 @test "fanotify: a busy directory moved in from outside is heard in full" {
@@ -329,10 +391,10 @@ outputs_on() {
 	local b=$1 bad=$'x\xff' pid=0
 	rm -rf "$T/w" && mkdir -p "$T/w/sub"
 	(cd "$T" && exec iobs-watch --backend="$b" --interval=0.1 -e close_write \
-		--format '%w|%f|%e' --exclude 'skip' w/) \
+		--format '%w|%f|%e|%p' --exclude 'skip' w/) \
 		>"$T/fmt.$b" 2>"$T/fmt.$b.err" 3>&- &
 	BG_PIDS+=($!)
-	iobs-watch --backend="$b" --interval=0.1 -e close_write --json "$T/w" \
+	iobs-watch --backend="$b" --interval=0.1 -e close_write --json --pid "$T/w" \
 		>"$T/json.$b" 2>"$T/json.$b.err" 3>&- &
 	BG_PIDS+=($!)
 	start_watch "$T/pid.$b" --backend="$b" --interval=0.1 \
@@ -349,11 +411,13 @@ outputs_on() {
 	run grep -c skip "$T/fmt.$b"
 	assert_output 0
 	# Not UTF-8: in C, . matches any byte.
-	run env LC_ALL=C grep -c "^w/sub/|x.|CLOSE_WRITE,CLOSE\$" "$T/fmt.$b"
+	run env LC_ALL=C grep -c "^w/sub/|x.|CLOSE_WRITE,CLOSE|$pid\$" "$T/fmt.$b"
 	assert_output 1
 	run jq -r 'select(.events[0] == "CLOSE_WRITE" and .path_bytes) |
-	    .path_bytes' "$T/json.$b"
-	assert_output "$(printf '%s' "$T/w/sub/$bad" | base64 -w0)"
+	    "\(.path_bytes) \(.pid)"' "$T/json.$b"
+	assert_output "$(printf '%s' "$T/w/sub/$bad" | base64 -w0) $pid"
+	run jq -r 'select(.events[0] == "WATCH_INIT") | .pid' "$T/json.$b"
+	assert_output 0
 	run grep -c $'\tWATCH_INIT\t0\t'"$T/w"$'\t0$' "$T/pid.$b"
 	assert_output 1
 }

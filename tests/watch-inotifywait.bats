@@ -147,6 +147,27 @@ EOF2
 	cmp "$T/want" "$T/out"
 }
 
+@test "--format %p: who made the change, 0 where unknown; %pe is still %Xe" {
+	bg "$T/ino" --backend=inotify -e create --format '%f|%p|%pe' w
+	established "$T/ino"
+	if [ "$(id -u)" = 0 ]; then
+		bg "$T/fan" --backend=fanotify -e create --format '%f|%p|%pe' w
+		established "$T/fan"
+	fi
+	mkfifo "$T/go"
+	sh -c 'read x < "$0"; exec mkdir "$1"' "$T/go" "$T/w/d" 3>&- &
+	local maker=$!
+	BG_PIDS+=($maker)
+	echo > "$T/go"
+	wait_for 10 grep -q '^d|' "$T/ino"
+	run cat "$T/ino"
+	assert_output "d|0|CREATEpISDIR"
+	[ "$(id -u)" = 0 ] || return 0
+	wait_for 10 grep -q '^d|' "$T/fan"
+	run cat "$T/fan"
+	assert_output "d|$maker|CREATEpISDIR"
+}
+
 @test "--format %w: the root as spelled, a file root whole, %f empty on it" {
 	mkdir "$T/w/sub"
 	: > "$T/file"

@@ -1,12 +1,9 @@
 /*
- * Which backend runs: --backend, or auto's rules: inotify; on a
- * network or FUSE file system, where inotify sees only this machine's
- * changes, inotify plus a periodic rescan. fanotify only when asked
- * for: it names a directory that was there before it started only
- * once that directory has an event, and a rename still in the
- * kernel's queue then is out of reach, so under a storm of renames a
- * mirror fed by it can miss moves (tests/mirror-storm.bats, 2 seeds of
- * 8); inotify's walk knows every directory at once.
+ * Which backend runs: --backend, or auto's rules: fanotify where it is
+ * allowed and every root's file system takes its mark and gives file
+ * handles; inotify otherwise; and on a network or FUSE file system,
+ * where both see only this machine's changes, inotify plus a periodic
+ * rescan.
  */
 #include <sys/statfs.h>
 
@@ -16,7 +13,8 @@
 #include "watch.h"
 
 const struct backend backend_inotify = {
-	"inotify", watch_open, watch_root, dispatch, watch_close, watch_close
+	"inotify", watch_open, watch_root, dispatch, watch_close, watch_close,
+	NULL
 };
 
 /* The name of a file system inotify is blind on, or NULL. */
@@ -95,9 +93,13 @@ backend_start(struct watcher *w, const char *name)
 	} else if (strcmp(name, "poll") == 0)
 		w->be = &backend_poll;
 	else if (strcmp(name, "auto") == 0) {
-		w->be = &backend_inotify;
-		if (remote_roots(w, 1) > 0)
+		if (remote_roots(w, 1) > 0) {
+			w->be = &backend_inotify;
 			w->rescan = 1;
+		} else if (fan_usable(w, why, sizeof(why)) == 0)
+			w->be = &backend_fanotify;
+		else
+			w->be = &backend_inotify;
 	} else
 		backend_check(name);
 	if (w->rescan)

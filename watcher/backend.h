@@ -8,6 +8,7 @@
 #define BACKEND_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 struct watcher;
 
@@ -23,7 +24,16 @@ struct backend {
 	void		 (*close)(struct watcher *);
 	/* At exit: close, and free what open kept. */
 	void		 (*free)(struct watcher *);
+	/*
+	 * After root: learns the trees while their events queue, until
+	 * the time given (now_ms(); 0: no limit); 1 when it has more to
+	 * learn, for a call after WATCH_INIT. NULL: nothing to learn.
+	 */
+	int		 (*learn)(struct watcher *, int64_t until);
 };
+
+/* How long learn may hold back WATCH_INIT, in milliseconds. */
+#define LEARN_MS	1
 
 extern const struct backend backend_inotify, backend_fanotify, backend_poll;
 

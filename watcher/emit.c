@@ -233,6 +233,7 @@ append_lines(struct watcher *w, const char *events, uint32_t cookie)
 	ev.events = events;
 	ev.cookie = cookie;
 	ev.sec = w->now.tv_sec;
+	ev.pid = w->pid;
 	p = outq_reserve(&w->out, fmt_size(&w->fmt, &ev));
 	outq_commit(&w->out, fmt_render(&w->fmt, p, &ev));
 }
@@ -265,12 +266,15 @@ put(char *p, const char *s, size_t len)
 /* A string literal, its length counted by the compiler. */
 #define PUT(p, lit)	put((p), (lit), sizeof(lit) - 1)
 
-#define JSON_FIXED	(64 + IOBS_EVENTS_MAX * 2)
+#define JSON_FIXED	(96 + IOBS_EVENTS_MAX * 2)
 
-/* {"time":T,"events":["A","B"],"cookie":C, then the path member(s). */
+/*
+ * {"time":T,"events":["A","B"],"cookie":C, with --pid "pid":P, then
+ * the path member(s).
+ */
 static char *
 json_start(char *p, const struct timeval *tv, const char *events,
-    uint32_t cookie)
+    uint32_t cookie, int print_pid, pid_t pid)
 {
 	p = PUT(p, "{\"time\":");
 	p = put_uint(p, tv->tv_sec, 1);
@@ -284,6 +288,10 @@ json_start(char *p, const struct timeval *tv, const char *events,
 			*p++ = *events;
 	p = PUT(p, "\"],\"cookie\":");
 	p = put_uint(p, cookie, 1);
+	if (print_pid) {
+		p = PUT(p, ",\"pid\":");
+		p = put_uint(p, pid > 0 ? (unsigned long long)pid : 0, 1);
+	}
 	*p++ = ',';
 	return p;
 }
@@ -316,7 +324,7 @@ append_json(struct watcher *w, const char *events, uint32_t cookie,
 	char *start, *p;
 
 	start = p = outq_reserve(&w->out, JSON_FIXED + JSON_PATH_MAX(len));
-	p = json_start(p, &w->now, events, cookie);
+	p = json_start(p, &w->now, events, cookie, w->print_pid, w->pid);
 	p += json_path(p, path, len);
 	p = PUT(p, "}\n");
 	outq_commit(&w->out, p - start);
@@ -430,7 +438,7 @@ lifecycle_line(const struct watcher *w, char *dst, size_t size,
 	case OUT_JSON:
 		if (JSON_FIXED + r->jsonlen + 2 > size)
 			return 0;
-		p = json_start(dst, tv, name, 0);
+		p = json_start(dst, tv, name, 0, w->print_pid, 0);
 		p = put(p, r->json, r->jsonlen);
 		p = PUT(p, "}\n");
 		return p - dst;

@@ -6,14 +6,24 @@
  * part of the directory map it has met, keyed by handle, and drops
  * what lies outside the roots before any formatting.
  *
- * A handle not met yet is resolved once (open_by_handle_at, then the
- * path the kernel gives the descriptor); the map is then kept true by
- * the events themselves, in order: a rename moves a node, a delete
- * drops it. Handles outside the roots are remembered as such until a
- * directory is renamed into a root.
+ * Once the roots' WATCH_INIT is out, a walk takes the handle of every
+ * directory below them while their events queue, so that a directory's
+ * path is always the one it had when the event was queued: the map is
+ * kept true by the events themselves, in order (a create or a move in
+ * adds a node, a rename moves one, a delete drops it), and a handle it
+ * does not hold is outside. Events queued before the walk ended may
+ * predate what it saw: if a directory was renamed in, out or within
+ * the trees meanwhile, the map may have named them wrong, and an
+ * OVERFLOW has the reader rescan.
+ *
+ * Should the walk fail somewhere, a handle not met is resolved as it
+ * comes (open_by_handle_at, then the path the kernel gives the
+ * descriptor, renames read since undone), and handles outside the
+ * roots are remembered as such until a directory is renamed in.
  */
 #define _GNU_SOURCE
 #include <sys/fanotify.h>
+#include <sys/ioctl.h>
 #include <sys/inotify.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
@@ -68,17 +78,16 @@ struct fan_fs {
 	int		 mfd;		/* for open_by_handle_at */
 };
 
-struct slot {
-	uint64_t	 key;
-	uint32_t	 node;
-};
-
 struct fan {
 	struct fan_fs	*fs;
 	int		 nfs;
 	uint64_t	*key;		/* each node's handle key, 0: none */
 	size_t		 keycap;
-	struct slot	*map;		/* key -> node, linear probing */
+	/*
+	 * key -> node, linear probing: a slot holds a node's index + 1
+	 * (0: empty), whose key is key[node], 4 bytes a slot.
+	 */
+	uint32_t	*map;
 	size_t		 mapcap, nmap;
 	uint64_t	*neg;		/* keys of directories outside */
 	size_t		 negcap, nneg;
@@ -99,6 +108,11 @@ struct fan {
 	size_t		*roff, nroff, roffcap;
 	int		 rlisted;
 	struct pathbuf	 more;		/* a batch with what came after it */
+	pid_t		 self;		/* our own events are skipped */
+	int		 complete;	/* the walk met every directory */
+	long		 window;	/* events queued during the walk, unread */
+	struct pathbuf	 walkq;		/* directories to list: a stack */
+	int		 walking;	/* a walk is on its way */
 };
 
 /* How much is read ahead for as_of_event(), at most, and at a time. */
@@ -147,12 +161,19 @@ slot_of(uint64_t key, size_t cap)
 	return (key * 0x9e3779b97f4a7c15ULL) >> 20 & (cap - 1);
 }
 
+/* The key of the node in map slot i. */
+static uint64_t
+slot_key(const struct fan *f, size_t i)
+{
+	return f->key[f->map[i] - 1];
+}
+
 static void map_put(struct fan *, uint64_t, uint32_t);
 
 static void
 map_grow(struct fan *f)
 {
-	struct slot *old = f->map;
+	uint32_t *old = f->map;
 	size_t i, oldcap = f->mapcap;
 
 	f->mapcap = oldcap ? oldcap * 2 : 1024;
@@ -160,11 +181,12 @@ map_grow(struct fan *f)
 		err(1, "calloc");
 	f->nmap = 0;
 	for (i = 0; i < oldcap; i++)
-		if (old[i].key != 0)
-			map_put(f, old[i].key, old[i].node);
+		if (old[i] != 0)
+			map_put(f, f->key[old[i] - 1], old[i] - 1);
 	free(old);
 }
 
+/* node's key must be key[node] already. */
 static void
 map_put(struct fan *f, uint64_t key, uint32_t node)
 {
@@ -172,14 +194,13 @@ map_put(struct fan *f, uint64_t key, uint32_t node)
 
 	if (2 * (f->nmap + 1) > f->mapcap)
 		map_grow(f);
-	for (i = slot_of(key, f->mapcap); f->map[i].key != 0;
+	for (i = slot_of(key, f->mapcap); f->map[i] != 0;
 	    i = (i + 1) & (f->mapcap - 1))
-		if (f->map[i].key == key) {
-			f->map[i].node = node;
+		if (slot_key(f, i) == key) {
+			f->map[i] = node + 1;
 			return;
 		}
-	f->map[i].key = key;
-	f->map[i].node = node;
+	f->map[i] = node + 1;
 	f->nmap++;
 }
 
@@ -190,20 +211,20 @@ map_del(struct fan *f, uint64_t key)
 
 	if (f->mapcap == 0)
 		return;
-	for (i = slot_of(key, f->mapcap); f->map[i].key != key;
-	    i = (i + 1) & (f->mapcap - 1))
-		if (f->map[i].key == 0)
+	for (i = slot_of(key, f->mapcap); f->map[i] == 0 ||
+	    slot_key(f, i) != key; i = (i + 1) & (f->mapcap - 1))
+		if (f->map[i] == 0)
 			return;
 	/* Backward shift: no tombstones. */
 	for (j = i;;) {
-		f->map[i].key = 0;
+		f->map[i] = 0;
 		for (;;) {
 			j = (j + 1) & (f->mapcap - 1);
-			if (f->map[j].key == 0) {
+			if (f->map[j] == 0) {
 				f->nmap--;
 				return;
 			}
-			k = slot_of(f->map[j].key, f->mapcap);
+			k = slot_of(slot_key(f, j), f->mapcap);
 			if (i <= j ? (i < k && k <= j) : (i < k || k <= j))
 				continue;
 			break;
@@ -342,14 +363,13 @@ map_get(struct watcher *w, uint64_t key)
 
 	if (f->nmap == 0)
 		return NULL;
-	for (i = slot_of(key, f->mapcap); f->map[i].key != 0;
+	for (i = slot_of(key, f->mapcap); f->map[i] != 0;
 	    i = (i + 1) & (f->mapcap - 1)) {
-		if (f->map[i].key != key)
+		if (slot_key(f, i) != key)
 			continue;
-		if (f->map[i].node < w->tree.used &&
-		    w->tree.node[f->map[i].node].wd > 0 &&
-		    f->key[f->map[i].node] == key)
-			return &w->tree.node[f->map[i].node];
+		if (f->map[i] - 1 < w->tree.used &&
+		    w->tree.node[f->map[i] - 1].wd > 0)
+			return &w->tree.node[f->map[i] - 1];
 		map_del(f, key);	/* its node went with a dead root */
 		return NULL;
 	}
@@ -857,6 +877,25 @@ resolve(struct watcher *w, const fsid_t *fsid, struct file_handle *fh,
 	return where;
 }
 
+/*
+ * A handle the complete map does not hold: a directory outside, or
+ * excluded. The kernel is told to keep its events to itself.
+ */
+static enum where
+outside(struct watcher *w, const fsid_t *fsid, struct file_handle *fh,
+    uint64_t key)
+{
+	int fd, mfd;
+
+	if ((mfd = fs_mfd(w->fan, fsid)) != -1 &&
+	    (fd = open_by_handle_at(mfd, fh, O_PATH | O_CLOEXEC)) != -1) {
+		quiet_dir(w, fd, key);
+		close(fd);
+	}
+	neg_add(w->fan, key);
+	return OUTSIDE;
+}
+
 static void
 locate(struct watcher *w, const struct fanotify_event_info_fid *info,
     struct fan_dir *d)
@@ -884,7 +923,8 @@ locate(struct watcher *w, const struct fanotify_event_info_fid *info,
 		d->where = OUTSIDE;
 		return;
 	}
-	d->where = resolve(w, fsid, fh, key, &d->node);
+	d->where = w->fan->complete ? outside(w, fsid, fh, key) :
+	    resolve(w, fsid, fh, key, &d->node);
 }
 
 /* The root a ROOT_PARENT entry names. */
@@ -984,6 +1024,24 @@ info_key(const struct fanotify_event_info_fid *info)
 }
 
 
+/* The handle key of an open directory, 0 if it has none. */
+static uint64_t
+fd_key(struct watcher *w, int fd)
+{
+	union {
+		struct file_handle fh;
+		char buf[sizeof(struct file_handle) + HANDLE_MAX];
+	} h;
+	struct statfs sf;
+	int mount_id;
+
+	h.fh.handle_bytes = HANDLE_MAX;
+	if (fstatfs(fd, &sf) == -1 || fs_mfd(w->fan, &sf.f_fsid) == -1 ||
+	    name_to_handle_at(fd, "", &h.fh, &mount_id, AT_EMPTY_PATH) == -1)
+		return 0;
+	return key_of(&sf.f_fsid, &h.fh);
+}
+
 /*
  * A tree moved in from outside: what was made before it came is
  * reported as CREATE records, as the inotify backend does.
@@ -997,6 +1055,7 @@ moved_in(struct watcher *w, struct dnode *dir, int dfd)
 	struct dnode *child;
 	struct stat st;
 	long nread, off;
+	uint64_t key;
 	size_t len;
 	int isdir, cfd;
 
@@ -1021,15 +1080,31 @@ moved_in(struct watcher *w, struct dnode *dir, int dfd)
 				continue;
 			if ((child = tree_child(&w->tree, dir, de->d_name,
 			    len)) == NULL && (child = add_node(w, dir,
-			    de->d_name, len)) == NULL)
+			    de->d_name, len)) == NULL) {
+				w->fan->complete = 0;
 				continue;
+			}
 			cfd = openat(dfd, de->d_name, O_RDONLY | O_DIRECTORY |
 			    O_NOFOLLOW | O_CLOEXEC);
-			if (cfd != -1) {
-				moved_in(w, child, cfd);
-				close(cfd);
-			}
+			if (cfd == -1)
+				continue;	/* gone: its move or delete is queued */
+			if ((key = fd_key(w, cfd)) != 0)
+				set_key(w, child, key);
+			else
+				w->fan->complete = 0;
+			moved_in(w, child, cfd);
+			close(cfd);
 		}
+}
+
+/* Is n node a, or below it? */
+static int
+below(const struct watcher *w, struct dnode *n, const struct dnode *a)
+{
+	for (; n != NULL; n = tree_parent(&w->tree, n))
+		if (n == a)
+			return 1;
+	return 0;
 }
 
 static void
@@ -1048,6 +1123,16 @@ rename_event(struct watcher *w, uint32_t mask, const struct fan_dir *o,
 	}
 	oin = o->where == INSIDE && !watch_excluded(w, o->node, o->name);
 	nin = n->where == INSIDE && !watch_excluded(w, n->node, n->name);
+	/*
+	 * A directory moved while the walk was on its way: what the map
+	 * says of it, and what was printed, may be of after the move.
+	 */
+	if (isdir && w->fan->window > 0 && (oin || nin ||
+	    (target != 0 && map_get(w, target) != NULL))) {
+		emit_all(w, IOBS_OVERFLOW);
+		watch_rebuild(w);
+		return;
+	}
 	if (!oin && !nin) {
 		/* Its descendants may be remembered as outside. */
 		if (isdir && n->where != OUTSIDE)
@@ -1063,6 +1148,13 @@ rename_event(struct watcher *w, uint32_t mask, const struct fan_dir *o,
 			child = tree_child(&w->tree, o->node, o->name,
 			    o->namelen);
 	}
+	/*
+	 * By handle first: the listing of a tree moved in may have met
+	 * it already, under the name it has after this rename.
+	 */
+	if (isdir && target != 0 && (moved = map_get(w, target)) != NULL &&
+	    !below(w, n->node, moved))
+		child = moved;
 	if (nin && (stale = tree_child(&w->tree, n->node, n->name,
 	    n->namelen)) != NULL && stale != child)
 		drop_node(w, stale);
@@ -1200,6 +1292,11 @@ fan_dispatch(struct watcher *w, const char *buf, size_t len)
 			watch_rebuild(w);
 			return;
 		}
+		if (w->fan->window > 0)
+			w->fan->window--;
+		/* Our own: the walk's and moved_in's listings. */
+		if (e.md.pid == w->fan->self)
+			continue;
 		w->fan->ahead = buf + pos + e.md.event_len;
 		w->fan->aheadlen = len - pos - e.md.event_len;
 		w->pid = e.md.pid;
@@ -1323,6 +1420,175 @@ fail:
 	return -1;
 }
 
+/* A directory to list: its node, where it is, and its handle. */
+struct walkrec {
+	uint32_t	 node;
+	int		 mfd;		/* its file system's, for open_by_handle_at */
+	int		 mnt;		/* its mount's id */
+	int		 leafok;	/* its file system's link count counts subdirs */
+	fsid_t		 fsid;
+	union {
+		struct file_handle fh;
+		char buf[sizeof(struct file_handle) + HANDLE_MAX];
+	} h;
+};
+
+/* Is the directory name in dfd on the file system fsid? Its own in other. */
+static int
+same_fs(int dfd, const char *name, const fsid_t *fsid, fsid_t *other)
+{
+	struct statfs sf;
+	int fd, r;
+
+	memset(other, 0, sizeof(*other));
+	if ((fd = openat(dfd, name, O_PATH | O_DIRECTORY | O_NOFOLLOW |
+	    O_CLOEXEC)) == -1)
+		return 0;
+	r = fstatfs(fd, &sf);
+	close(fd);
+	if (r == -1)
+		return 0;
+	*other = sf.f_fsid;
+	return memcmp(other, fsid, sizeof(*fsid)) == 0;
+}
+
+static void
+walk_push(struct pathbuf *stack, const struct walkrec *r)
+{
+	pathbuf_append(stack, (const char *)r, sizeof(*r));
+}
+
+/*
+ * Lists the directory open as dfd and pushes its subdirectories, each
+ * with its handle in the map; one with no subdirectory (a link count
+ * of 2, where that counts them) is not listed. -1 when one may have
+ * been missed: only the end of the listing says there is no more, and
+ * a directory gone meanwhile has its delete or rename queued.
+ */
+static int
+walk_dir(struct watcher *w, int dfd, const struct walkrec *dir)
+{
+	char buf[16 * 1024]
+	    __attribute__((aligned(__alignof__(struct kdirent64))));
+	struct walkrec sub = *dir;
+	struct kdirent64 *de;
+	struct dnode *c;
+	struct stat st;
+	fsid_t other;
+	long nread, off;
+	int ret = 0, known;
+
+	while ((nread = syscall(SYS_getdents64, dfd, buf, sizeof(buf))) > 0)
+		for (off = 0; off < nread; off += de->d_reclen) {
+			de = (struct kdirent64 *)(buf + off);
+			if (de->d_name[0] == '.' && (de->d_name[1] == '\0' ||
+			    (de->d_name[1] == '.' && de->d_name[2] == '\0')))
+				continue;
+			if (de->d_type != DT_DIR && de->d_type != DT_UNKNOWN)
+				continue;
+			known = (dir->leafok || de->d_type == DT_UNKNOWN) &&
+			    fstatat(dfd, de->d_name, &st,
+			    AT_SYMLINK_NOFOLLOW) == 0;
+			if (de->d_type == DT_UNKNOWN &&
+			    (!known || !S_ISDIR(st.st_mode)))
+				continue;
+			if (watch_excluded(w, &w->tree.node[dir->node],
+			    de->d_name))
+				continue;
+			sub.h.fh.handle_bytes = HANDLE_MAX;
+			if (name_to_handle_at(dfd, de->d_name, &sub.h.fh,
+			    &sub.mnt, 0) == -1) {
+				if (errno != ENOENT)
+					ret = -1;
+				continue;
+			}
+			/*
+			 * A mount point: the same file system (a bind
+			 * mount) is walked on; another one has no events
+			 * here, unless a root lives on it too.
+			 */
+			if (sub.mnt != dir->mnt && !same_fs(dfd, de->d_name,
+			    &dir->fsid, &other)) {
+				if (fs_mfd(w->fan, &other) != -1)
+					ret = -1;
+				continue;
+			}
+			if ((c = tree_child(&w->tree, &w->tree.node[dir->node],
+			    de->d_name, strlen(de->d_name))) == NULL &&
+			    (c = add_node(w, &w->tree.node[dir->node],
+			    de->d_name, strlen(de->d_name))) == NULL) {
+				ret = -1;
+				continue;
+			}
+			set_key(w, c, key_of(&dir->fsid, &sub.h.fh));
+			if (dir->leafok && known && st.st_nlink == 2 &&
+			    sub.mnt == dir->mnt)
+				continue;
+			sub.node = node_index(w, c);
+			walk_push(&w->fan->walkq, &sub);
+		}
+	return nread == 0 ? ret : -1;
+}
+
+/*
+ * Every directory below the roots, by handle, depth first (so that
+ * what waits is a few directories' subdirectories, not a level's);
+ * until the time given, if one is. Then the events queued meanwhile
+ * are counted (FIONREAD counts 24 bytes an event): those may be older
+ * than what the walk saw.
+ */
+static int
+fan_learn(struct watcher *w, int64_t until)
+{
+	struct fan *f = w->fan;
+	struct walkrec r;
+	int i, dfd, queued;
+
+	if (!f->walking) {
+		f->walking = 1;
+		f->complete = 1;
+		f->walkq.len = 0;
+		for (i = 0; w->recursive && i < w->nroots; i++) {
+			if (!w->roots[i].alive || w->roots[i].node == NULL ||
+			    f->rootkey[i] == 0)
+				continue;
+			r.node = node_index(w, w->roots[i].node);
+			r.h.fh.handle_bytes = HANDLE_MAX;
+			r.leafok = !w->noleaf &&
+			    nlink_counts_subdirs(sys_path(&w->roots[i]));
+			if (fsid_of(sys_path(&w->roots[i]), &r.fsid) == -1 ||
+			    (r.mfd = fs_mfd(f, &r.fsid)) == -1 ||
+			    name_to_handle_at(AT_FDCWD, sys_path(&w->roots[i]),
+			    &r.h.fh, &r.mnt, 0) == -1) {
+				f->complete = 0;
+				continue;
+			}
+			walk_push(&f->walkq, &r);
+		}
+	}
+	while (f->walkq.len >= sizeof(r)) {
+		if (until != 0 && now_ms() >= until)
+			return 1;
+		f->walkq.len -= sizeof(r);
+		memcpy(&r, f->walkq.s + f->walkq.len, sizeof(r));
+		if ((dfd = open_by_handle_at(r.mfd, &r.h.fh, O_RDONLY |
+		    O_DIRECTORY | O_CLOEXEC)) == -1) {
+			if (errno != ESTALE && errno != ENOENT)
+				f->complete = 0;
+			continue;
+		}
+		if (walk_dir(w, dfd, &r) == -1)
+			f->complete = 0;
+		close(dfd);
+	}
+	pathbuf_free(&f->walkq);
+	f->walking = 0;
+	if (ioctl(w->ifd, FIONREAD, &queued) == -1)
+		queued = INT_MAX;	/* all to come may be older */
+	f->window = queued / FAN_EVENT_METADATA_LEN;
+	return 0;
+}
+
 static void
 fan_open(struct watcher *w)
 {
@@ -1339,7 +1605,7 @@ fan_open(struct watcher *w)
 		    sizeof(*w->ignore_pid));
 		if (w->ignore_pid == NULL)
 			err(1, "reallocarray");
-		w->ignore_pid[w->nignore++] = getpid();
+		w->ignore_pid[w->nignore++] = f->self = getpid();
 	}
 	if (ready.fd != -1) {
 		w->ifd = ready.fd;
@@ -1424,6 +1690,9 @@ fan_close(struct watcher *w)
 	if (f->keycap > 0)
 		memset(f->key, 0, f->keycap * sizeof(*f->key));
 	neg_clear(f);
+	pathbuf_free(&f->walkq);
+	f->walking = f->complete = 0;
+	f->window = 0;
 }
 
 static void
@@ -1446,5 +1715,6 @@ fan_free(struct watcher *w)
 }
 
 const struct backend backend_fanotify = {
-	"fanotify", fan_open, fan_root, fan_dispatch, fan_close, fan_free
+	"fanotify", fan_open, fan_root, fan_dispatch, fan_close, fan_free,
+	fan_learn
 };

@@ -66,17 +66,22 @@ fmt_compile(struct fmt *f, const char *spec, int no_newline,
 		}
 		c = spec[++i];
 		switch (c) {
+		case 'w': case 'f': case 'c': case 'e': case 'T':
+			add(f, c, ',', 0, 0);
+			break;
 		case '%': case '0': case 'n':
 			f->text[t] = c == '%' ? '%' : c == '0' ? '\0' : '\n';
 			add(f, 'l', 0, t++, 1);
 			break;
-		case 'w': case 'f': case 'c': case 'e': case 'T':
-			add(f, c, ',', 0, 0);
-			break;
 		default:
+			/* %Xe first: %pe is events separated by p. */
 			if (i + 1 < n && spec[i + 1] == 'e') {
 				add(f, 'e', c, 0, 0);
 				i++;
+				break;
+			}
+			if (c == 'p') {
+				add(f, 'p', 0, 0, 0);
 				break;
 			}
 			/* Not a conversion: both bytes as they are. */
@@ -105,6 +110,7 @@ fmt_size(const struct fmt *f, const struct fmt_event *ev)
 		case 'e': n += strlen(ev->events); break;
 		case 'T': n += TIME_MAX; break;
 		case 'c': n += 8; break;
+		case 'p': n += 20; break;
 		}
 	return n;
 }
@@ -133,6 +139,21 @@ put_hex(char *p, uint32_t v)
 	do {
 		tmp[n++] = hex[v & 15];
 		v >>= 4;
+	} while (v != 0);
+	while (n > 0)
+		*p++ = tmp[--n];
+	return p;
+}
+
+static char *
+put_dec(char *p, unsigned long v)
+{
+	char tmp[20];
+	int n = 0;
+
+	do {
+		tmp[n++] = '0' + v % 10;
+		v /= 10;
 	} while (v != 0);
 	while (n > 0)
 		*p++ = tmp[--n];
@@ -168,6 +189,9 @@ fmt_render(struct fmt *f, char *dst, const struct fmt_event *ev)
 			break;
 		case 'c':
 			p = put_hex(p, ev->cookie);
+			break;
+		case 'p':
+			p = put_dec(p, ev->pid > 0 ? (unsigned long)ev->pid : 0);
 			break;
 		case 'T':
 			time_string(f, ev->sec);

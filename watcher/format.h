@@ -1,6 +1,6 @@
 /*
  * --format, as inotifywait(1) reads it: %w %f %e %Xe %T %c %0 %n %%,
- * compiled once, then rendered per event.
+ * and our %p; compiled once, then rendered per event.
  */
 #ifndef FORMAT_H
 #define FORMAT_H
@@ -10,7 +10,7 @@
 #include <time.h>
 
 struct fmt_op {
-	char		 kind;	/* 'l' literal, or w f e T c */
+	char		 kind;	/* 'l' literal, or w f e T c p */
 	char		 sep;	/* for 'e': what stands between names */
 	size_t		 off, len;	/* a literal's bytes in text */
 };
@@ -34,6 +34,7 @@ struct fmt_event {
 	const char	*events;	/* "CLOSE_WRITE,CLOSE" */
 	uint32_t	 cookie;
 	time_t		 sec;
+	long		 pid;		/* %p: who made it, 0 unknown */
 };
 
 /*

@@ -691,7 +691,7 @@ main(int argc, char *argv[])
 {
 	struct watcher w;
 	struct opts o;
-	int i, wakefd, check;
+	int i, wakefd, check, more;
 
 	iobs_help_version(argc, argv, synopsis);
 	check = iobs_check_mode(&argc, &argv);
@@ -746,6 +746,9 @@ main(int argc, char *argv[])
 			err(1, "%s", w.roots[i].vis);
 		if (w.rescan)
 			scan_root(&w, i, 0);
+	}
+	more = w.be->learn != NULL && w.be->learn(&w, now_ms() + LEARN_MS);
+	for (i = 0; i < w.nroots; i++) {
 		gettimeofday(&w.now, NULL);
 		emit_lifecycle(&w, IOBS_WATCH_INIT, i);
 		w.roots[i].announced = 1;
@@ -759,6 +762,8 @@ main(int argc, char *argv[])
 			warn("--ready-fd %d", o.ready_fd);
 		close(o.ready_fd);
 	}
+	if (more)
+		w.be->learn(&w, 0);
 	w.deadline = now_ms() + w.timeout_ms;
 	run(&w, wakefd);
 

@@ -934,5 +934,6 @@ poll_free(struct watcher *w)
 }
 
 const struct backend backend_poll = {
-	"poll", poll_open, poll_root, poll_dispatch, poll_close, poll_free
+	"poll", poll_open, poll_root, poll_dispatch, poll_close, poll_free,
+	NULL
 };

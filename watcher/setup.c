@@ -225,7 +225,7 @@ list_dir(struct watcher *w, struct dnode *n, int dfd, int synthetic)
  * open it (GNU find's leaf optimisation). Only file systems known to
  * keep that count: btrfs says 1, network file systems say anything.
  */
-static int
+int
 nlink_counts_subdirs(const char *path)
 {
 	struct statfs sfs;
@@ -555,7 +555,7 @@ watch_close(struct watcher *w)
 void
 watch_rebuild(struct watcher *w)
 {
-	int i;
+	int i, more;
 
 	w->be->close(w);
 	w->dropping = 0;
@@ -567,8 +567,14 @@ watch_rebuild(struct watcher *w)
 			if (!w->quiet)
 				warn("%s", w->roots[i].vis);
 			root_dead(w, i);
-			continue;
 		}
-		emit_lifecycle(w, IOBS_WATCH_INIT, i);
+	}
+	more = w->be->learn != NULL && w->be->learn(w, now_ms() + LEARN_MS);
+	for (i = 0; i < w->nroots; i++)
+		if (w->roots[i].alive)
+			emit_lifecycle(w, IOBS_WATCH_INIT, i);
+	if (more) {
+		flush_or_exit(w, !w->out.nonblock);
+		w->be->learn(w, 0);
 	}
 }

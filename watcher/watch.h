@@ -127,6 +127,8 @@ void	 watch_rebuild(struct watcher *);
 int	 watch_excluded(struct watcher *, struct dnode *dir,
 	    const char *name);
 int	 root_index(struct watcher *, struct dnode *);
+/* Does a directory's link count count its subdirectories there? */
+int	 nlink_counts_subdirs(const char *path);
 
 /* dispatch.c */
 void	 dispatch(struct watcher *, const char *buf, size_t len);

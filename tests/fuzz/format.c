@@ -57,6 +57,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 		ev.cookie = len > 5 ? (uint32_t)data[2] << 24 | data[3] << 16 |
 		    data[4] << 8 | data[5] : 0;
 		ev.sec = len > 6 ? data[6] * 1000003L : 0;
+		ev.pid = len > 7 ? (long)data[7] << 24 | data[2] << 8 : 0;
 		size = fmt_size(&f, &ev);
 		if ((out = malloc(size + 1)) == NULL)
 			abort();
