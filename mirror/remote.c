@@ -46,6 +46,8 @@
 #define PUBLISH_MS	1000	/* the backlog to the cache, this often */
 #define CAPTURE_MAX	65536	/* of a child's output kept */
 #define BACKLOG_ENV	"IOBS_REMOTE_BACKLOG"
+#define DRAIN_S		300	/* after the stream ends, retries go on this */
+#define DRAIN_ENV	"IOBS_REMOTE_DRAIN"
 
 /* A rename the source bore out, as a remote mv. */
 struct rename {
@@ -157,6 +159,17 @@ struct remote {
 	struct pathset	 writing;	/* modified, not yet closed */
 	struct batch	 dirty;		/* waiting for a run */
 	struct batch	 sent;		/* carried by the run out */
+	/*
+	 * Paths the remote refused one by one (rsync named them): set
+	 * aside and retried on their own back-off, so that they hold
+	 * neither the state nor the rest; named: reported once.
+	 */
+	struct batch	 stuck;
+	struct pathset	 named;
+	int64_t		 stuck_at, stuck_backoff;
+	int64_t		 drain_by;	/* ms: the stream ended; retry until */
+	int64_t		 drain_ms;
+	int		 drain_last;	/* the last run before giving up is out */
 	int		 full;		/* the run out is a whole sync */
 	int64_t		 window, last;	/* ms: first and last path added */
 
@@ -272,7 +285,8 @@ batch_size(const struct batch *b)
 static size_t
 backlog(const struct remote *r)
 {
-	return batch_size(&r->dirty) + batch_size(&r->sent) + r->writing.n;
+	return batch_size(&r->dirty) + batch_size(&r->sent) +
+	    batch_size(&r->stuck) + r->writing.n;
 }
 
 /* from's paths into to, renames before to's own: they came first. */
@@ -878,6 +892,8 @@ run_start(struct remote *r)
 
 	if (r->nsteps != 0)
 		return;
+	if (r->eof && now_ms() >= r->drain_by)
+		r->drain_last = 1;
 	r->sent = r->dirty;
 	memset(&r->dirty, 0, sizeof(r->dirty));
 	r->full = pathset_get(&r->sent.tree, "") != NULL;
@@ -1091,21 +1107,92 @@ vanish_line(const char *line)
 	    strcmp(line + n - 5, " (40)") == 0));
 }
 
+/* A path rsync named, and its directory that a temporary name touched. */
+static void
+put_back(struct batch *b, const char *rel, int64_t now)
+{
+	char *par;
+
+	if (rel[0] == '\0') {
+		pathset_add(&b->plain, rel, now);	/* the root itself */
+		return;
+	}
+	pathset_add(&b->tree, rel, now);
+	par = parent_of(rel);
+	pathset_add(&b->plain, par, now);
+	free(par);
+	b->oldest = oldest(b->oldest, now);
+}
+
 /*
- * rsync's 23 (some files failed) and 24 (some vanished): the paths its
- * lines name go back to the dirty set, with their directories. -1 when
- * a line names none of ours, or rsync skipped its deletes: all of them
- * go back. *vanished says whether every failure was the source's, in
- * flux: not the remote's fault, no reason to back off.
+ * A path the remote refused: set aside with its own back-off, and
+ * said once, by name, with rsync's reason.
+ */
+static void
+set_aside(struct remote *r, const char *rel, const char *line)
+{
+	int64_t now = now_ms();
+	char *v;
+
+	if (batch_size(&r->stuck) == 0) {
+		if (r->stuck_backoff == 0)
+			r->stuck_backoff = BACKOFF_MS;
+		r->stuck_at = now + r->stuck_backoff;
+	}
+	put_back(&r->stuck, rel, now);
+	r->stuck.oldest = oldest(r->stuck.oldest, r->sent.oldest);
+	if (pathset_get(&r->named, rel) != NULL)
+		return;
+	pathset_add(&r->named, rel, now);
+	if ((v = malloc(IOBS_VIS_MAX(strlen(rel)))) == NULL)
+		err(1, "malloc");
+	iobs_vis(v, rel, strlen(rel));
+	warnx("%s: %s: %s; set aside and retried alone, the rest goes on: "
+	    "fix it there", r->shown, rel[0] ? v : ".", line);
+	free(v);
+}
+
+/* The paths set aside that the run out carried and did not set aside again. */
+static void
+unstick(struct remote *r)
+{
+	size_t i;
+	const char *rel;
+	char *v;
+
+	for (i = 0; i < r->named.n; i++) {
+		rel = r->named.e[i].path;
+		if (pathset_get(&r->stuck.tree, rel) != NULL ||
+		    pathset_get(&r->stuck.plain, rel) != NULL ||
+		    (pathset_get(&r->sent.tree, rel) == NULL &&
+		    pathset_get(&r->sent.plain, rel) == NULL &&
+		    pathset_get(&r->sent.tree, "") == NULL))
+			continue;
+		if ((v = malloc(IOBS_VIS_MAX(strlen(rel)))) == NULL)
+			err(1, "malloc");
+		iobs_vis(v, rel, strlen(rel));
+		warnx("%s: %s: there at last", r->shown, rel[0] ? v : ".");
+		free(v);
+		free(pathset_take(&r->named, i));
+		i--;
+	}
+	if (r->named.n == 0 && batch_size(&r->stuck) == 0)
+		r->stuck_backoff = BACKOFF_MS;
+}
+
+/*
+ * rsync's 23 (some files failed) and 24 (some vanished): a path its
+ * lines name as vanished from the source, in flux, goes back to the
+ * dirty set (no reason to back off: a record follows); one the remote
+ * refused is set aside. -1 when a line names none of ours, or rsync
+ * skipped its deletes: all of them go back.
  */
 static int
-partial(struct remote *r, const struct buf *e, int *vanished)
+partial(struct remote *r, const struct buf *e)
 {
 	const char *p, *nl;
-	char *line, *rel, *dst, *par;
+	char *line, *rel, *dst;
 	int all = 0, some = 0;
-
-	*vanished = 1;
 
 	/* The receiver names paths below its own directory. */
 	if (asprintf(&dst, "%s/", r->d.kind == RK_SSH ? r->d.path : "")
@@ -1121,17 +1208,14 @@ partial(struct remote *r, const struct buf *e, int *vanished)
 		if ((strncmp(line, "rsync: ", 7) == 0 &&
 		    strncmp(line, "rsync: connection", 17) != 0) ||
 		    strncmp(line, "file has vanished", 17) == 0) {
-			if (!vanish_line(line))
-				*vanished = 0;
 			if ((rel = rsync_error_path(line, r->src, dst)) ==
 			    NULL)
 				all = 1;
 			else {
-				/* A temporary name touched its directory. */
-				pathset_add(&r->dirty.tree, rel, now_ms());
-				par = parent_of(rel);
-				pathset_add(&r->dirty.plain, par, now_ms());
-				free(par);
+				if (vanish_line(line))
+					put_back(&r->dirty, rel, now_ms());
+				else
+					set_aside(r, rel, line);
 				some = 1;
 				free(rel);
 			}
@@ -1157,7 +1241,8 @@ publish(struct remote *r, int force)
 	if (!force && now - r->published < PUBLISH_MS &&
 	    (int)r->state == r->pub_state)
 		return;
-	old = oldest(r->dirty.oldest, r->sent.oldest);
+	old = oldest(oldest(r->dirty.oldest, r->sent.oldest),
+	    r->stuck.oldest);
 	if (n == 0)
 		old = 0;
 	if (r->writing.n > 0 && old == 0)
@@ -1185,7 +1270,7 @@ step_done(struct remote *r, int status)
 	const char *p, *nl;
 	long long deletes = 0;
 	size_t i;
-	int code, vanished;
+	int code, ok = 1;
 
 	step_end(s);
 	code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
@@ -1257,21 +1342,20 @@ step_done(struct remote *r, int status)
 		if (code == 23 || code == 24) {
 			set_why(r, &s->errors, status);
 			/* Messages cut short may hide a path: all go back. */
-			if (partial(r, &s->errors, &vanished) == -1 ||
+			if (partial(r, &s->errors) == -1 ||
 			    s->errors.len >= CAPTURE_MAX)
-				batch_merge(&r->dirty, &r->sent);
-			else {
-				r->dirty.oldest = oldest(r->dirty.oldest,
-				    r->sent.oldest);
-				batch_clear(&r->sent);
-			}
+				ok = 0;
 			r->nsteps = 0;
 			buf_free(&s->output);
 			buf_free(&s->errors);
+			if (!ok) {
+				event(r, E_PARTIAL);
+				return;
+			}
 			/* Sent again at once, without a word: a storm. */
-			if (vanished && r->dirty.plain.n + r->dirty.tree.n > 0)
+			if (r->dirty.plain.n + r->dirty.tree.n > 0)
 				r->window = r->last = now_ms();
-			event(r, vanished ? E_OK : E_PARTIAL);
+			event(r, E_OK);
 			return;
 		}
 		if (code != 0)
@@ -1293,12 +1377,25 @@ failed:
 
 /* The table's actions */
 
+/* What waits, for a report: "12 paths", or "a whole sync". */
+static const char *
+waiting(struct remote *r)
+{
+	static char s[64];
+	size_t n = backlog(r);
+
+	if (pathset_get(&r->dirty.tree, "") != NULL ||
+	    pathset_get(&r->sent.tree, "") != NULL)
+		return "a whole sync";
+	snprintf(s, sizeof(s), "%zu path%s", n, n == 1 ? "" : "s");
+	return s;
+}
+
 static void
 report_down(struct remote *r)
 {
-	warnx("%s: %s; %zu path%s waiting, retrying", r->shown,
-	    r->why ? r->why : "failed", backlog(r), backlog(r) == 1 ? "" :
-	    "s");
+	warnx("%s: %s; %s waiting, retrying", r->shown,
+	    r->why ? r->why : "failed", waiting(r));
 }
 
 static void
@@ -1316,19 +1413,18 @@ event(struct remote *r, enum revent ev)
 		run_start(r);
 		return;		/* its end is another event */
 	case A_BACK:
-		warnx("%s: back after %.1f s; sending %zu waiting path%s",
-		    r->shown, (now - r->away_since) / 1000.0, backlog(r),
-		    backlog(r) == 1 ? "" : "s");
+		warnx("%s: back after %.1f s with %s waiting", r->shown,
+		    (now - r->away_since) / 1000.0, waiting(r));
 		r->collapsed = 0;
 		/* FALLTHROUGH */
 	case A_CONFIRM:
+		unstick(r);
 		batch_clear(&r->sent);
 		r->backoff = BACKOFF_MS;
 		break;
 	case A_DOWN:
 		r->away_since = now;
 		r->backoff = BACKOFF_MS;
-		r->rval = 1;
 		batch_merge(&r->dirty, &r->sent);
 		report_down(r);
 		r->retry_at = now + r->backoff;
@@ -1356,10 +1452,13 @@ due(struct remote *r)
 {
 	int64_t t;
 
-	if (r->nsteps != 0 || batch_size(&r->dirty) == 0 || !r->root)
+	if (r->nsteps != 0 || batch_size(&r->dirty) == 0 || !r->root ||
+	    r->drain_last)
 		return INT64_MAX;
+	/* The stream ended: one last try when the time to drain is up. */
 	if (r->state == S_AWAY)
-		return r->retry_at;
+		return r->eof && r->drain_by < r->retry_at ? r->drain_by :
+		    r->retry_at;
 	/* A MOVED_FROM waits for its MOVED_TO: the rename is ours to do. */
 	if (r->nmoves > 0)
 		return r->moves[0].when + MOVE_WAIT_MS;
@@ -1369,6 +1468,15 @@ due(struct remote *r)
 	if (r->window + WINDOW_MS < t)
 		t = r->window + WINDOW_MS;
 	return t;
+}
+
+static int64_t
+stuck_due(struct remote *r)
+{
+	if (batch_size(&r->stuck) == 0 || r->drain_last)
+		return INT64_MAX;
+	return r->eof && r->drain_by < r->stuck_at ? r->drain_by :
+	    r->stuck_at;
 }
 
 /* Records */
@@ -1687,6 +1795,13 @@ timers(struct remote *r)
 		move_expire(r);
 	if (r->writing.n > 0)
 		writing_due(r, now, r->eof);
+	/* The paths set aside, back with the rest, alone when it is quiet. */
+	if (batch_size(&r->stuck) > 0 && stuck_due(r) <= now) {
+		batch_merge(&r->dirty, &r->stuck);
+		r->window = r->last = now;
+		r->stuck_backoff = r->stuck_backoff * 2 > BACKOFF_MAX_MS ?
+		    BACKOFF_MAX_MS : r->stuck_backoff * 2;
+	}
 	if (r->root != NULL && due(r) <= now)
 		event(r, E_DUE);
 	publish(r, 0);
@@ -1701,6 +1816,8 @@ timeout(struct remote *r)
 		t = r->moves[0].when + MOVE_WAIT_MS;
 	if (w < t)
 		t = w;
+	if (stuck_due(r) < t)
+		t = stuck_due(r);
 	if (r->cache != NULL && r->pub_paths != backlog(r) &&
 	    r->published + PUBLISH_MS < t)
 		t = r->published + PUBLISH_MS;
@@ -1709,15 +1826,19 @@ timeout(struct remote *r)
 	return t <= now ? 0 : (int)(t - now > INT_MAX ? INT_MAX : t - now);
 }
 
-/* Done: the stream ended, and what it asked for is there or cannot be. */
+/*
+ * Done: the stream ended, and what it asked for is there, or the time
+ * to drain it is up and the last try is over.
+ */
 static int
 finished(struct remote *r)
 {
 	if (!r->eof || r->nsteps != 0 || r->nmoves > 0 || r->writing.n > 0)
 		return 0;
-	if (r->root == NULL || batch_size(&r->dirty) == 0)
+	if (r->root == NULL || (batch_size(&r->dirty) == 0 &&
+	    batch_size(&r->stuck) == 0))
 		return 1;
-	return r->state == S_AWAY;
+	return r->drain_last;
 }
 
 static void
@@ -1753,8 +1874,9 @@ run(struct remote *r, int sigfd, int termfd, int chldfd)
 				err(1, "standard input");
 			while ((line = iobs_reader_next(&rd)) != NULL)
 				record(r, line, &rd);
-			if (rd.eof) {
+			if (rd.eof && !r->eof) {
 				r->eof = 1;
+				r->drain_by = now_ms() + r->drain_ms;
 				while (r->nmoves > 0)
 					move_expire(r);
 				writing_due(r, now_ms(), 1);
@@ -1815,6 +1937,13 @@ remote_main(struct mirror_options *o, struct remote_dest *d,
 	r.pub_state = -1;
 	r.backoff = BACKOFF_MS;
 	r.bound = BACKLOG_MAX;
+	r.stuck_backoff = BACKOFF_MS;
+	r.drain_ms = DRAIN_S * 1000;
+	if ((env = getenv(DRAIN_ENV)) != NULL && *env != '\0') {
+		r.drain_ms = strtonum(env, 0, 86400, &errstr) * 1000;
+		if (errstr != NULL)
+			errx(2, "%s=%s: number is %s", DRAIN_ENV, env, errstr);
+	}
 	if ((env = getenv(BACKLOG_ENV)) != NULL && *env != '\0') {
 		r.bound = strtonum(env, 1, 1000000000, &errstr);
 		if (errstr != NULL)
@@ -1845,6 +1974,8 @@ remote_main(struct mirror_options *o, struct remote_dest *d,
 	cleanup();
 	batch_clear(&r.dirty);
 	batch_clear(&r.sent);
+	batch_clear(&r.stuck);
+	pathset_clear(&r.named);
 	pathset_clear(&r.writing);
 	pathset_clear(&gone);
 	buf_free(&list);

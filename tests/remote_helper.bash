@@ -138,6 +138,32 @@ start_remote() {
 	wait_converged 20
 }
 
+# rsh_wrapper: after sshd_setup, RSH becomes an ssh that adds a line
+# to $T/runs for each rsync it connects, and holds that connection
+# while $T/hold is there.
+rsh_wrapper() {
+	mkdir -p "$T/bin"
+	cat >"$T/bin/ssh" <<-EOF
+	#!/bin/sh
+	case " \$* " in
+	*" --server "*)
+		echo run >>"$T/runs"
+		while [ -e "$T/hold" ]; do sleep 0.02; done ;;
+	esac
+	exec ssh "\$@"
+	EOF
+	chmod +x "$T/bin/ssh"
+	RSH="$T/bin/ssh ${RSH#ssh }"
+}
+
+# remote_idle: the mirror has no run out, so the last one's end has
+# been read: no child but the ssh control master (one exited and not
+# yet reaped still counts). The tree there may look equal before rsync
+# has exited; a run cut then is owed again.
+remote_idle() {
+	! ps -o args= --ppid "$MIRROR_PID" | grep -qv 'ControlMaster=yes'
+}
+
 # start_remote_nowait DEST [OPTIONS...]: as start_remote, without
 # waiting for the remote to be equal.
 start_remote_nowait() {
