@@ -45,6 +45,7 @@
 #define BACKLOG_MAX	100000	/* paths waiting before a whole sync instead */
 #define PUBLISH_MS	1000	/* the backlog to the cache, this often */
 #define CAPTURE_MAX	65536	/* of a child's output kept */
+#define SPARE_MS	30000	/* a spare rsync older than this is not used */
 #define BACKLOG_ENV	"IOBS_REMOTE_BACKLOG"
 #define DRAIN_S		300	/* after the stream ends, retries go on this */
 #define DRAIN_ENV	"IOBS_REMOTE_DRAIN"
@@ -175,6 +176,13 @@ struct remote {
 
 	enum rstate	 state;
 	struct step	 step;		/* pid 0: none */
+	/*
+	 * The next batch's rsync, started ahead: connected, its remote
+	 * end running, waiting on its standard input for the list. Most
+	 * of a small batch's time is that start.
+	 */
+	struct step	 spare;
+	int64_t		 spare_since;
 	int		 nsteps, stepno;
 	enum stepkind	 steps[3];
 	char		*why;		/* the last failure, for the report */
@@ -378,13 +386,13 @@ nonblock(int fd)
 
 /*
  * Starts argv with input on its standard input, output captured or
- * sent to our standard output (out_ours), errors captured.
+ * sent to our standard output (out_ours), errors captured. Without
+ * input, its standard input is closed unless hold (a spare's).
  */
 static int
-step_start(struct remote *r, enum stepkind kind, char **argv,
-    struct buf *input, int out_ours)
+step_start(struct step *s, enum stepkind kind, char **argv,
+    struct buf *input, int out_ours, int hold)
 {
-	struct step *s = &r->step;
 	int in[2], out[2] = { -1, -1 }, er[2];
 
 	memset(s, 0, sizeof(*s));
@@ -420,7 +428,7 @@ step_start(struct remote *r, enum stepkind kind, char **argv,
 		s->input = *input;
 		memset(input, 0, sizeof(*input));
 	}
-	if (s->input.len == 0) {
+	if (s->input.len == 0 && !hold) {
 		close(s->in);
 		s->in = -1;
 	}
@@ -587,6 +595,7 @@ cleanup(void)
 	if (r == NULL)
 		return;
 	step_kill(&r->step);
+	step_kill(&r->spare);
 	master_stop(r);
 	if (r->ctlpath != NULL)
 		(void)unlink(r->ctlpath);
@@ -656,7 +665,7 @@ rsh_setup(struct remote *r, char *why, size_t whylen)
 /* The rsync command line of a run */
 
 static char **
-rsync_argv(struct remote *r, enum stepkind kind)
+rsync_argv(struct remote *r, enum stepkind kind, int full)
 {
 	char **v = NULL, *x;
 	size_t n = 0, i;
@@ -694,7 +703,7 @@ rsync_argv(struct remote *r, enum stepkind kind)
 		v = words_add(v, &n, "--dry-run");
 	if (kind == K_COUNT || r->o.dry_run || r->o.verbose)
 		v = words_add(v, &n, "--itemize-changes");
-	if (kind == K_RSYNC && !r->full) {
+	if (kind == K_RSYNC && !full) {
 		v = words_add(v, &n, "--files-from=-");
 		v = words_add(v, &n, "--from0");
 		/* Gone since the list was made: its record follows. */
@@ -998,6 +1007,55 @@ start:
 	r->stepno = -1;
 }
 
+/*
+ * A spare rsync for the next batch, while the remote is there: the
+ * options of a batch's, its list to come on its standard input.
+ */
+static void
+spare_start(struct remote *r)
+{
+	char **argv;
+
+	if (r->spare.pid != 0 || r->root == NULL || r->o.dry_run ||
+	    (r->state != S_LIVE && r->state != S_SENDING))
+		return;
+	master_start(r);
+	argv = rsync_argv(r, K_RSYNC, 0);
+	if (step_start(&r->spare, K_RSYNC, argv, NULL, r->o.verbose, 1) ==
+	    0)
+		r->spare_since = now_ms();
+	words_free(argv);
+}
+
+static void
+spare_kill(struct remote *r)
+{
+	step_kill(&r->spare);
+}
+
+/* The spare takes the batch's list: 1, or 0 when there is none fit. */
+static int
+spare_take(struct remote *r)
+{
+	if (r->spare.pid != 0 && now_ms() - r->spare_since > SPARE_MS)
+		spare_kill(r);		/* its connection may be gone */
+	if (r->spare.pid == 0)
+		return 0;
+	buf_free(&r->step.output);
+	buf_free(&r->step.errors);
+	r->step = r->spare;
+	memset(&r->spare, 0, sizeof(r->spare));
+	r->step.input = list;
+	memset(&list, 0, sizeof(list));
+	if (r->step.input.len == 0) {
+		close(r->step.in);
+		r->step.in = -1;
+	}
+	/* The next one starts while this one runs: it is ready sooner. */
+	spare_start(r);
+	return 1;
+}
+
 /* The step after the one that ended well, or the run's end. */
 static void
 step_next(struct remote *r)
@@ -1027,16 +1085,20 @@ step_next(struct remote *r)
 		argv = words_add(argv, &n, "--");
 		argv = words_add(argv, &n, r->d.host);
 		argv = words_add(argv, &n, "sh");
-		if (step_start(r, K_SCRIPT, argv, &script, 0) == -1)
+		if (step_start(&r->step, K_SCRIPT, argv, &script, 0, 0) ==
+		    -1)
 			goto fail;
 		break;
 	default:
-		argv = rsync_argv(r, r->steps[r->stepno]);
+		if (r->steps[r->stepno] == K_RSYNC && !r->full &&
+		    spare_take(r))
+			return;
+		argv = rsync_argv(r, r->steps[r->stepno], r->full);
 		ours = r->steps[r->stepno] == K_RSYNC &&
 		    (r->o.dry_run || r->o.verbose);
-		if (step_start(r, r->steps[r->stepno], argv,
+		if (step_start(&r->step, r->steps[r->stepno], argv,
 		    r->steps[r->stepno] == K_RSYNC && !r->full ? &list : NULL,
-		    ours) == -1)
+		    ours, 0) == -1)
 			goto fail;
 		break;
 	}
@@ -1421,8 +1483,10 @@ event(struct remote *r, enum revent ev)
 		unstick(r);
 		batch_clear(&r->sent);
 		r->backoff = BACKOFF_MS;
+		spare_start(r);
 		break;
 	case A_DOWN:
+		spare_kill(r);
 		r->away_since = now;
 		r->backoff = BACKOFF_MS;
 		batch_merge(&r->dirty, &r->sent);
@@ -1779,6 +1843,7 @@ reconfigure(struct remote *r)
 	free(r->shown);
 	if ((r->shown = strdup(r->o.dest)) == NULL)
 		err(1, "strdup");
+	spare_kill(r);
 	master_stop(r);
 	if (r->active)
 		want_full(r);
@@ -1902,6 +1967,13 @@ run(struct remote *r, int sigfd, int termfd, int chldfd)
 			continue;
 		if (s->pid != 0 && waitpid(s->pid, &status, WNOHANG) == s->pid)
 			step_done(r, status);
+		/* A spare gone unused: the next batch starts its own. */
+		if (r->spare.pid != 0 && waitpid(r->spare.pid, &status,
+		    WNOHANG) == r->spare.pid) {
+			step_end(&r->spare);
+			buf_free(&r->spare.output);
+			buf_free(&r->spare.errors);
+		}
 		if (r->master != 0 && waitpid(r->master, &status, WNOHANG) ==
 		    r->master)
 			r->master = 0;

@@ -86,6 +86,25 @@ teardown() {
 	[ $((after - before)) -le 2 ]
 }
 
+# spare_pid: the mirror's rsync started ahead for the next batch.
+spare_pid() {
+	ps -o pid=,args= --ppid "$MIRROR_PID" | awk '/ rsync .*--files-from/ { print $1 }'
+}
+
+@test "remote: the next batch's rsync waits ready; a change is sent by it" {
+	sshd_setup
+	start_remote "$HOST:$DST" -e "$RSH"
+	wait_for 10 eval '[ -n "$(spare_pid)" ]'
+	spare=$(spare_pid)
+	# Connected, its remote end started: waiting for its list.
+	wait_for 10 eval 'ps -o args= --ppid "$spare" | grep -q "rsync --server"'
+	echo a >"$SRC/a"
+	wait_for 10 test -f "$DST/a"
+	wait_for 10 eval '! kill -0 "$spare" 2>/dev/null'
+	wait_for 10 eval '[ -n "$(spare_pid)" ] && [ "$(spare_pid)" != "$spare" ]'
+	converged
+}
+
 @test "remote: a renamed directory keeps its inodes there; no data sent" {
 	sshd_setup
 	mkdir -p "$SRC/big/sub"
@@ -305,10 +324,10 @@ teardown() {
 	IOBS_REMOTE_BACKLOG=10 start_remote "$HOST:$DST" -e "$RSH"
 	# The first whole sync confirmed: cut, it would be owed again, and
 	# every path after it part of it, never counted against the bound.
-	wait_for 10 remote_idle
+	wait_for 10 whole_done
 	stop_sshd
 	echo 1 >"$SRC/d/one"
-	wait_for 10 has_lines "$T/mirror.err" '2 paths waiting, retrying' 1
+	wait_for 10 has_lines "$T/mirror.err" '[0-9]+ paths? waiting, retrying' 1
 	for i in $(seq 1 30); do echo "$i" >"$SRC/d/f$i"; done
 	wait_for 10 has_lines "$T/mirror.err" 'one whole sync instead' 1
 	# Only a whole sync deletes there what no record named.
@@ -386,7 +405,7 @@ teardown() {
 @test "remote: the stream ends while the remote is away: retried, drained, exit 0" {
 	sshd_setup
 	start_remote "$HOST:$DST" -e "$RSH"
-	wait_for 10 remote_idle
+	wait_for 10 whole_done
 	stop_sshd
 	echo late >"$SRC/late"
 	wait_for 10 has_lines "$T/mirror.err" 'waiting, retrying' 1
@@ -405,7 +424,7 @@ teardown() {
 	sshd_setup
 	rsh_wrapper
 	IOBS_REMOTE_DRAIN=3 start_remote "$HOST:$DST" -e "$RSH"
-	wait_for 10 remote_idle
+	wait_for 10 whole_done
 	stop_sshd
 	echo late >"$SRC/late"
 	wait_for 10 has_lines "$T/mirror.err" 'waiting, retrying' 1

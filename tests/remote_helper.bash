@@ -156,12 +156,14 @@ rsh_wrapper() {
 	RSH="$T/bin/ssh ${RSH#ssh }"
 }
 
-# remote_idle: the mirror has no run out, so the last one's end has
-# been read: no child but the ssh control master (one exited and not
-# yet reaped still counts). The tree there may look equal before rsync
-# has exited; a run cut then is owed again.
-remote_idle() {
-	! ps -o args= --ppid "$MIRROR_PID" | grep -qv 'ControlMaster=yes'
+# whole_done: after start_remote, the first whole sync's end has been
+# read: no child of the mirror is an rsync without --files-from (one
+# exited and not yet reaped still counts; a batch's spare has it). The
+# tree there may look equal before rsync has exited; a whole sync cut
+# then is owed again.
+whole_done() {
+	! ps -o args= --ppid "$MIRROR_PID" | grep '^\[\?rsync' |
+	    grep -qv -e '--files-from'
 }
 
 # start_remote_nowait DEST [OPTIONS...]: as start_remote, without
