@@ -1016,7 +1016,7 @@ spare_start(struct remote *r)
 {
 	char **argv;
 
-	if (r->spare.pid != 0 || r->root == NULL || r->o.dry_run ||
+	if (r->spare.pid != 0 || r->root == NULL || r->o.dry_run || r->eof ||
 	    (r->state != S_LIVE && r->state != S_SENDING))
 		return;
 	master_start(r);
