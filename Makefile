@@ -79,7 +79,7 @@ $(BIN)/iobs-scribe: $(call obj,$(SCRIBE_SRC)) $(BUILD)/libiobs.a
 
 $(BIN)/iobs-mirror: $(call obj,$(MIRROR_SRC)) $(BUILD)/libiobs.a
 	@mkdir -p $(BIN)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LMDB_LIBS) $(BSD_LIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LMDB_LIBS) $(BSD_LIBS) -pthread
 
 $(BIN)/iobs-supervise: $(call obj,$(SUPERVISE_SRC)) $(BUILD)/libiobs.a
 	@mkdir -p $(BIN)

@@ -13,6 +13,10 @@ BIN=${IOBS_BIN:-$here/bin}
 MB=${BENCH_MB:-1024}
 DBENCH_S=${BENCH_DBENCH_S:-20}
 W=$(mktemp -d /dev/shm/iobs-bench.XXXXXX)
+# What a tool left different, for the rows that say never: kept out of
+# the table, in a file that outlives the run.
+LOG=${BENCH_LOG:-$(mktemp /tmp/iobs-bench-mirror.XXXXXX.log)}
+: >"$LOG"
 PIDS=()
 cleanup() {
 	local p
@@ -27,6 +31,12 @@ for t in rsync lsyncd; do
 	    { echo "bench: $t missing: apt-get install -y rsync lsyncd" >&2; exit 1; }
 done
 cc -O2 -o "$W/latency" "$here/bench/latency.c"
+
+# The log named once, at the end, when a row left something in it.
+log_note() {
+	[ -s "$LOG" ] && echo "  (what stayed different where a row says never: $LOG)"
+	[ -s "$LOG" ] || rm -f "$LOG"
+}
 
 ms() { echo $(( ($(date +%s%N) - $1) / 1000000 )); }
 t_now() { date +%s%N; }
@@ -68,7 +78,8 @@ start_iobs() {
 	rm -f "$W/pipe.$$"
 }
 
-# wait_equal SRC DST LIMIT_MS: ms until DST equals SRC, or "never".
+# wait_equal SRC DST LIMIT_MS: ms until DST equals SRC, or "never",
+# with the first differences in $LOG.
 wait_equal() {
 	local t0=$(t_now) el
 	while :; do
@@ -76,7 +87,10 @@ wait_equal() {
 		el=$(ms "$t0")
 		if [ "$el" -gt "$3" ]; then
 			echo "never(>${3})"
-			"$BIN/treecmp" "$1" "$2" | head -5 >&2 || true
+			{
+				echo "$2 never equal to $1 within $3 ms:"
+				"$BIN/treecmp" "$1" "$2" | head -5 || true
+			} >>"$LOG"
 			return
 		fi
 	done
@@ -190,7 +204,7 @@ row "  bytes copied by rename" "$i_bytes" "$((MB << 20))" "$l_bytes" ""
 
 # 6. dbench in the source, then time to an exact copy; the stream of
 # the first run is replayed into a mirror for records applied per second.
-[ "$DBENCH_S" -gt 0 ] || exit 0
+[ "$DBENCH_S" -gt 0 ] || { log_note; exit 0; }
 command -v dbench >/dev/null ||
     { echo "bench: dbench missing: apt-get install -y dbench" >&2; exit 1; }
 LOADFILE=/usr/share/dbench/client.txt
@@ -243,3 +257,4 @@ cp -a "$W/ds" "$W/rp"
 t=$(t_now); "$BIN/iobs-mirror" "$W/rp" <"$W/replay.stream" 2>/dev/null; rp=$(ms "$t")
 row "records applied per second" "$(awk -v n="$nrec" -v t="$rp" 'BEGIN { printf "%d", t ? n * 1000 / t : 0 }')" "" "" ""
 echo "  ($nrec records of a dbench stream replayed in $rp ms)"
+log_note

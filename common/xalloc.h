@@ -5,6 +5,12 @@
 #ifndef IOBS_XALLOC_H
 #define IOBS_XALLOC_H
 
+#include <stddef.h>
+
+void	*xcalloc(size_t, size_t);
+void	*xreallocarray(void *, size_t, size_t);
 char	*xstrdup(const char *);
+char	*xasprintf(const char *, ...)
+	    __attribute__((format(printf, 1, 2)));
 
 #endif

@@ -63,6 +63,70 @@ moved_from(struct mirror *m, const char *rel, uint32_t cookie)
 	m->nmoves++;
 }
 
+/*
+ * A path to make equal once every record already there has been read:
+ * many CLOSE_WRITEs of one file are one copy, a file created and
+ * deleted is nothing, as sync_path() looks at the source only then.
+ */
+static void
+queue(struct mirror *m, const char *rel, int how)
+{
+	struct pathset_entry *e;
+
+	if ((e = pathset_get(&m->pending, rel)) == NULL) {
+		e = pathset_add(&m->pending, rel, now_ms());
+		e->how = how;
+		return;
+	}
+	/* "Only metadata changed" holds only if every record says so. */
+	if (!(how & SYNC_META) || !(e->how & SYNC_META)) {
+		how &= ~SYNC_META;
+		e->how &= ~SYNC_META;
+	}
+	e->how |= how;
+}
+
+/*
+ * The records waiting for from, and for what is below it when it is a
+ * directory, are for to now, as DEST's entry is: a rename does not cut
+ * the batch short, and a file written, renamed and written again is
+ * copied once.
+ */
+static void
+pending_rename(struct mirror *m, const char *from, const char *to, int isdir)
+{
+	struct pathset_entry *e;
+	size_t i, flen = strlen(from);
+	char *p, *np;
+	int how;
+
+	/* Not a rename the kernel makes; rename_entry() copies it. */
+	if (path_below(to, from))
+		return;
+	if (!isdir) {
+		if ((e = pathset_get(&m->pending, from)) != NULL) {
+			how = e->how;
+			free(pathset_take(&m->pending, e - m->pending.e));
+			queue(m, to, how);
+		}
+		return;
+	}
+	/* Each turn moves one entry out from below from, or passes one. */
+	for (i = 0; i < m->pending.n;) {
+		if (!path_below(m->pending.e[i].path, from)) {
+			i++;
+			continue;
+		}
+		how = m->pending.e[i].how;
+		p = pathset_take(&m->pending, i);
+		if (asprintf(&np, "%s%s", to, p + flen) == -1)
+			err(1, "asprintf");
+		queue(m, np, how);
+		free(np);
+		free(p);
+	}
+}
+
 /* Paths waiting on timers follow a rename. */
 static void
 renamed(struct mirror *m, const char *from, const char *to)
@@ -147,19 +211,20 @@ rename_entry(struct mirror *m, const char *from, const char *to, int isdir)
 	if (strcmp(from, to) == 0)
 		return;
 	if (rel_excluded(m, to)) {
-		sync_path(m, from, SYNC_DELETE | SYNC_RECURSE);
+		queue(m, from, SYNC_DELETE | SYNC_RECURSE);
 		return;
 	}
 	if (rel_excluded(m, from) || path_below(to, from)) {
-		sync_path(m, to, SYNC_RECURSE);
+		queue(m, to, SYNC_RECURSE);
 		return;
 	}
 	/* Not borne out: each path made as the source has it. */
 	if (!borne_out(m, from, to, &tst)) {
-		sync_path(m, from, SYNC_DELETE | SYNC_RECURSE);
-		sync_path(m, to, SYNC_DELETE | SYNC_RECURSE);
+		queue(m, from, SYNC_DELETE | SYNC_RECURSE);
+		queue(m, to, SYNC_DELETE | SYNC_RECURSE);
 		return;
 	}
+	pending_rename(m, from, to, isdir || S_ISDIR(tst.st_mode));
 	if ((opfd = dest_parent(m, from, &oname, 0)) == -1 ||
 	    fstatat(opfd, oname, &st, AT_SYMLINK_NOFOLLOW) == -1) {
 		/* Not in DEST: copied instead; unreachable: deleted later. */
@@ -214,49 +279,26 @@ copy:
 	dir_release(m, opfd);
 	dir_release(m, npfd);
 	/*
-	 * A rename moves what DEST had; the records of changes made
-	 * before it may have found the source gone. Compare the entry
-	 * now, and a directory's subtree once the stream is quiet.
+	 * A rename moves what DEST had, which the records waiting may
+	 * not have reached yet: the entry is compared with them, and a
+	 * directory's subtree once the stream is quiet.
 	 */
 	if (ok) {
-		sync_path(m, to, 0);
+		queue(m, to, 0);
 		if (isdir || S_ISDIR(st.st_mode))
 			pathset_add(&m->verify, to, now_ms());
 	} else
-		sync_path(m, to, SYNC_RECURSE);
+		queue(m, to, SYNC_RECURSE);
 	return;
 gone:
 	dir_release(m, opfd);
 	dir_release(m, npfd);
-	sync_path(m, from, SYNC_DELETE | SYNC_RECURSE);
-	sync_path(m, to, SYNC_RECURSE);
+	queue(m, from, SYNC_DELETE | SYNC_RECURSE);
+	queue(m, to, SYNC_RECURSE);
 	return;
 out:
 	dir_release(m, opfd);
 	dir_release(m, npfd);
-}
-
-/*
- * A path to make equal once every record already there has been read:
- * many CLOSE_WRITEs of one file are one copy, a file created and
- * deleted is nothing, as sync_path() looks at the source only then.
- */
-static void
-queue(struct mirror *m, const char *rel, int how)
-{
-	struct pathset_entry *e;
-
-	if ((e = pathset_get(&m->pending, rel)) == NULL) {
-		e = pathset_add(&m->pending, rel, now_ms());
-		e->how = how;
-		return;
-	}
-	/* "Only metadata changed" holds only if every record says so. */
-	if (!(how & SYNC_META) || !(e->how & SYNC_META)) {
-		how &= ~SYNC_META;
-		e->how &= ~SYNC_META;
-	}
-	e->how |= how;
 }
 
 /* The paths waiting, in the order their first records came. */
@@ -316,7 +358,7 @@ moved_to(struct mirror *m, const char *rel, uint32_t cookie, int isdir)
 			return;
 		}
 	/* Moved in from outside: all of it is new. */
-	sync_path(m, rel, SYNC_RECURSE);
+	queue(m, rel, SYNC_RECURSE);
 }
 
 #define WANTED	(IN_CREATE | IN_CLOSE_WRITE | IN_MODIFY | IN_ATTRIB | \
@@ -336,9 +378,6 @@ apply_record(struct mirror *m, const struct iobs_record *r)
 	if (r->mask & (IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO) &&
 	    *rel != '\0')
 		mark_parent(m, rel);
-	/* A rename moves what DEST has: the records before it go first. */
-	if (r->mask & (IN_MOVED_FROM | IN_MOVED_TO))
-		apply_pending(m);
 	if (r->mask & IN_MOVED_FROM)
 		moved_from(m, rel, r->cookie);
 	else if (r->mask & IN_MOVED_TO)

@@ -33,10 +33,12 @@ tmp_name(struct mirror *m, char *buf, size_t size)
 	snprintf(buf, size, TMP_PREFIX "%ld.%lu", pid, ++m->tmpseq);
 }
 
+/* Where copy_file_range(2) cannot: one buffer for each copier thread. */
+static _Thread_local char buf[256 * 1024];
+
 static int
 copy_rw(int in, int out)
 {
-	static char buf[256 * 1024];
 	ssize_t n, w, off;
 
 	for (;;) {
@@ -62,7 +64,6 @@ copy_rw(int in, int out)
 static int
 copy_range(struct mirror *m, int in, int out, off_t off, off_t len)
 {
-	static char buf[256 * 1024];
 	off_t oin = off, oout = off;
 	ssize_t n, w;
 
@@ -241,17 +242,24 @@ src_dir_open(int spfd, const char *name)
 
 /*
  * Owner, mode bits the umask kept out, attributes and times of a new
- * copy out of in.
+ * copy out of in. Made in the staged directory (walk_new_dir), a file
+ * has a known group and, without a default ACL there, the mode asked:
+ * only an owner or a setuid, setgid or sticky bit that differ then
+ * cost a system call, two in three on a fresh tree.
  */
 static int
-file_meta(struct mirror *m, int in, int out, const struct stat *sst)
+file_meta(struct mirror *m, int in, int out, const struct stat *sst,
+    int staged)
 {
 	struct timespec ts[2];
+	int known = staged && m->walk.staged_plain;
 
-	if (m->o.owner && fchown(out, sst->st_uid, sst->st_gid) == -1)
+	if (m->o.owner && (!known || sst->st_uid != m->uid ||
+	    sst->st_gid != m->walk.staged_gid) &&
+	    fchown(out, sst->st_uid, sst->st_gid) == -1)
 		return -1;
 	/* After the chown, which clears setuid and setgid. */
-	if ((m->o.owner || (dest_mode(m, sst) & 07000)) &&
+	if (((m->o.owner && !known) || (dest_mode(m, sst) & 07000)) &&
 	    fchmod(out, dest_mode(m, sst)) == -1)
 		return -1;
 	/* After the chown, which clears a capability. */
@@ -285,7 +293,8 @@ copy_unnamed(struct mirror *m, int in, const struct stat *sst, int dpfd,
 		return -2;
 	}
 	if (copy_data(m, in, out, sst) == -1 ||
-	    file_meta(m, in, out, sst) == -1 || dest_fsync(m, out) == -1)
+	    file_meta(m, in, out, sst, 0) == -1 ||
+	    dest_fsync(m, out) == -1)
 		goto fail;
 	if (linkat(out, "", dpfd, dname, AT_EMPTY_PATH) == -1) {
 		/* Not allowed: before Linux 6.10, or not as this user. */
@@ -330,7 +339,8 @@ copy_unseen(struct mirror *m, int in, const struct stat *sst, int dpfd,
 	    sst->st_mode & 0777)) == -1)
 		return -2;
 	if (copy_data(m, in, out, sst) == -1 ||
-	    file_meta(m, in, out, sst) == -1 || dest_fsync(m, out) == -1) {
+	    file_meta(m, in, out, sst, 1) == -1 ||
+	    dest_fsync(m, out) == -1) {
 		save = errno;
 		close(out);
 		goto fail;
@@ -360,7 +370,8 @@ copy_named(struct mirror *m, int in, const struct stat *sst, int dpfd,
 	    sst->st_mode & 0777)) == -1)
 		return -1;
 	if (copy_data(m, in, out, sst) == -1 ||
-	    file_meta(m, in, out, sst) == -1 || dest_fsync(m, out) == -1)
+	    file_meta(m, in, out, sst, 0) == -1 ||
+	    dest_fsync(m, out) == -1)
 		goto fail;
 	if (close(out) == -1) {
 		out = -1;
@@ -401,6 +412,63 @@ copy_open(struct mirror *m, int in, const struct stat *sst, int dpfd,
 	if (r == 0)
 		mark_parent(m, rel);
 	return r;
+}
+
+struct batch {
+	struct mirror	*m;
+	int		 sdir, ddir;
+	struct copy_job	*jobs;
+};
+
+/*
+ * One file of a batch, on any copier thread: it touches its job, the
+ * two directories and the options, nothing else of the mirror's.
+ */
+static void
+batch_turn(void *arg, size_t i)
+{
+	struct batch *b = arg;
+	struct copy_job *j = &b->jobs[i];
+	int r;
+
+	if (j->r == COPY_TODO) {
+		j->r = COPY_OTHER;
+		if ((j->in = src_open(b->sdir, j->name)) == -1)
+			return;
+		if (fstat(j->in, &j->sst) == -1 || !S_ISREG(j->sst.st_mode))
+			goto out;
+		if (j->sst.st_nlink > 1) {
+			j->r = COPY_LINKED;
+			return;
+		}
+	} else if (j->r != COPY_FIRST)
+		return;
+	if ((r = copy_unseen(b->m, j->in, &j->sst, b->ddir, j->name)) == 0)
+		j->r = COPY_DONE;
+	else if (r == -1) {
+		j->r = COPY_FAILED;
+		j->err = errno;
+	} else
+		j->r = COPY_OTHER;
+out:
+	close(j->in);
+	j->in = -1;
+}
+
+/*
+ * The regular files of jobs, from the source's sdir into the staged
+ * directory ddir (walk_new_dir), copied on every copier thread at once:
+ * those to do, unless they have other names, and those the caller
+ * found to be the first name of theirs. The rest is left to the
+ * caller, which also logs, reports and keeps the table of links.
+ */
+void
+copy_batch(struct mirror *m, int sdir, int ddir, struct copy_job *jobs,
+    size_t n)
+{
+	struct batch b = { m, sdir, ddir, jobs };
+
+	copiers_run(batch_turn, &b, n);
 }
 
 /*

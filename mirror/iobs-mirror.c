@@ -719,6 +719,8 @@ main(int argc, char *argv[])
 	memset(&m, 0, sizeof(m));
 	m.sfd = -1;
 	m.walk.staged_fd = -1;
+	m.uid = geteuid();
+	m.gid = getegid();
 	m.clone_ok = m.cfr_ok = m.unnamed_ok = 1;
 	if (parse_options(argc, argv, &m.o, why, sizeof(why)) == -1) {
 		warnx("%s", why);
@@ -764,6 +766,7 @@ main(int argc, char *argv[])
 		errx(1, "%s", why);
 	run(&m, sigfd);
 
+	copiers_stop();
 	apply_free(&m);
 	links_clear(&m.links);
 	iobs_cache_close(m.cache);

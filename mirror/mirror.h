@@ -28,6 +28,8 @@ struct walk {
 	int		 reconciling;	/* a whole reconcile: names are fresh */
 	int		 staged_fd;	/* the directory filled under a */
 	const char	*staged_rel;	/* temporary name, and its place */
+	gid_t		 staged_gid;	/* the group a file made there gets */
+	int		 staged_plain;	/* no default ACL: it gets the mode asked */
 };
 
 /* What the command line, or the options key in the cache, says. */
@@ -71,9 +73,12 @@ struct mirror {
 	struct walk	 walk;
 	struct links	 links;		/* source inode -> names */
 
-	int		 clone_ok, cfr_ok;	/* FICLONE, copy_file_range */
-	int		 unnamed_ok;	/* O_TMPFILE, linkat(AT_EMPTY_PATH) */
+	/* Atomic: the copier threads may find them out. */
+	_Atomic int	 clone_ok, cfr_ok;	/* FICLONE, copy_file_range */
+	_Atomic int	 unnamed_ok;	/* O_TMPFILE, linkat(AT_EMPTY_PATH) */
 	unsigned long	 tmpseq;
+	uid_t		 uid;		/* a new file's owner, */
+	gid_t		 gid;		/* and group outside a setgid directory */
 };
 
 /* How sync_path() treats an entry. */
@@ -146,7 +151,26 @@ int	 xattr_copy(struct mirror *, int sfd, int dfd);
 int	 xattr_copy_at(struct mirror *, int spfd, const char *sname, int dpfd,
 	    const char *dname);
 
+/* copiers.c */
+void	 copiers_run(void (*)(void *, size_t), void *, size_t);
+void	 copiers_stop(void);
+
 /* copy.c */
+/* A file of a new directory, for copy_batch(). */
+struct copy_job {
+	const char	*name;		/* in the source's and DEST's directory */
+	int		 r;		/* COPY_*, below */
+	int		 in;		/* the source, when open */
+	int		 err;		/* errno, when COPY_FAILED */
+	struct stat	 sst;		/* the source's, when COPY_DONE or _LINKED */
+};
+#define COPY_TODO	0	/* to open, and copy if it has one name */
+#define COPY_FIRST	1	/* open, the first of its names seen: to copy */
+#define COPY_DONE	2	/* copied, in place */
+#define COPY_LINKED	3	/* open, a file with other names: the caller's */
+#define COPY_OTHER	4	/* gone, not a file, not readable: the caller's */
+#define COPY_FAILED	5	/* DEST failed: to report */
+
 void	 tmp_name(struct mirror *, char *buf, size_t size);
 int	 put_in_place(struct mirror *, int dpfd, const char *tmp,
 	    const char *dname, const char *rel);
@@ -154,6 +178,8 @@ int	 src_open(int spfd, const char *name);
 int	 src_dir_open(int spfd, const char *name);
 int	 copy_open(struct mirror *, int in, const struct stat *sst, int dpfd,
 	    const char *rel, int how);
+void	 copy_batch(struct mirror *, int sdir, int ddir, struct copy_job *,
+	    size_t n);
 int	 copy_file(struct mirror *, int spfd, const char *name,
 	    int dpfd, const char *rel, int how);
 int	 copy_symlink(struct mirror *, int spfd, const char *name,

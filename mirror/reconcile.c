@@ -8,6 +8,7 @@
 #define _GNU_SOURCE
 
 #include <sys/stat.h>
+#include <sys/xattr.h>
 
 #include <dirent.h>
 #include <err.h>
@@ -31,6 +32,12 @@ struct names {
 	struct name	*v;
 	size_t		 n, cap;
 };
+
+/*
+ * Files copied side by side at a time: a file with other names holds
+ * its descriptor until it is linked, and a directory may have many.
+ */
+#define BATCH_FILES	256
 
 struct delq {
 	char	**rel;
@@ -209,6 +216,24 @@ replaced(int sdir, const struct name *s, int ddir, const struct name *d)
 }
 
 /*
+ * A regular file DEST lacks, open as in, of stat sst: linked to
+ * another name of it DEST has, or copied.
+ */
+static void
+new_open(struct mirror *m, int in, const struct stat *sst, int ddir,
+    const char *name, const char *rel, int how)
+{
+	links_add(&m->links, sst->st_dev, sst->st_ino, rel);
+	if (sst->st_nlink == 1 ||
+	    link_sibling(m, ddir, name, rel, sst, how) != 1) {
+		if (copy_open(m, in, sst, ddir, rel, how) == -1)
+			dest_error(m, "write", rel);
+		else if (sst->st_nlink > 1 && !m->walk.reconciling)
+			relink_siblings(m, ddir, name, rel, sst);
+	}
+}
+
+/*
  * A regular file, by its directory entry, that DEST lacks: opened
  * first and stat'ed through its descriptor, one lstat fewer. Returns
  * 0 when done, -1 when it goes the common way, which finds out why.
@@ -226,41 +251,116 @@ new_file(struct mirror *m, int sdir, int ddir, const char *name,
 		close(in);
 		return -1;
 	}
-	links_add(&m->links, sst.st_dev, sst.st_ino, rel);
-	if (sst.st_nlink == 1 ||
-	    link_sibling(m, ddir, name, rel, &sst, how) != 1) {
-		if (copy_open(m, in, &sst, ddir, rel, how) == -1)
-			dest_error(m, "write", rel);
-		else if (sst.st_nlink > 1 && !m->walk.reconciling)
-			relink_siblings(m, ddir, name, rel, &sst);
-	}
+	new_open(m, in, &sst, ddir, name, rel, how);
 	close(in);
 	return 0;
 }
 
 /*
+ * The regular files among the entries from to to of a new directory,
+ * by d_type, copied side by side into the directory not in place yet;
+ * the number of jobs, in the order of the listing. A file with other names is copied so
+ * too when no other name of it has been seen (the first of a cp -al
+ * tree); batch_done links the others to it.
+ */
+static size_t
+batch_files(struct mirror *m, int sd, int dd, const char *rel,
+    const struct names *src, size_t from, size_t to, struct copy_job *jobs)
+{
+	struct copy_job *j;
+	size_t i, n = 0, first = 0, k;
+	char *child, **v;
+
+	memset(jobs, 0, (to - from) * sizeof(*jobs));
+	for (i = from; i < to; i++)
+		if (src->v[i].type == DT_REG)
+			jobs[n++].name = src->v[i].s;
+	copy_batch(m, sd, dd, jobs, n);
+	for (i = 0; i < n; i++) {
+		if ((j = &jobs[i])->r != COPY_LINKED)
+			continue;
+		child = rel_join(rel, j->name);
+		if ((k = links_names(&m->links, j->sst.st_dev, j->sst.st_ino,
+		    child, &v)) == 0) {
+			links_add(&m->links, j->sst.st_dev, j->sst.st_ino,
+			    child);
+			j->r = COPY_FIRST;
+			first++;
+		}
+		links_free_names(v, k);
+		free(child);
+	}
+	if (first > 0)
+		copy_batch(m, sd, dd, jobs, n);
+	return n;
+}
+
+/*
+ * A file of the batch, taken in the order of the listing: logged and
+ * put in the table of links; one with other names, or what turned out
+ * not to be a plain file, goes the common way.
+ */
+static void
+batch_done(struct mirror *m, int sd, int dd, const struct name *e,
+    struct copy_job *j, const char *rel, struct delq *dq)
+{
+	switch (j->r) {
+	case COPY_DONE:
+		dest_log(m, 2, "copy", rel, NULL);
+		links_add(&m->links, j->sst.st_dev, j->sst.st_ino, rel);
+		mark_parent(m, rel);
+		break;
+	case COPY_LINKED:
+		new_open(m, j->in, &j->sst, dd, e->s, rel,
+		    SYNC_ABSENT | SYNC_UNSEEN);
+		close(j->in);
+		break;
+	case COPY_FAILED:
+		dest_log(m, 2, "copy", rel, NULL);
+		errno = j->err;
+		dest_error(m, "write", rel);
+		break;
+	default:
+		walk_entry(m, sd, dd, e, rel, dq, SYNC_ABSENT | SYNC_UNSEEN);
+	}
+}
+
+/*
  * The entries of a new directory: with unseen, those that are not
- * directories, by d_type, into the directory not in place yet; else
- * the others.
+ * directories, by d_type, into the directory not in place yet, the
+ * regular files among them side by side; else the others.
  */
 static void
 walk_new_entries(struct mirror *m, int sd, int dd, const char *rel,
     const struct names *src, struct delq *dq, int unseen)
 {
+	struct copy_job *jobs = NULL;
+	size_t i, j = 0, njobs = 0, end = 0;
 	char *child;
-	size_t i;
 	int isdir;
 
+	if (unseen && (jobs = calloc(BATCH_FILES, sizeof(*jobs))) == NULL)
+		err(1, "calloc");
 	for (i = 0; i < src->n; i++) {
+		if (unseen && i == end) {
+			end = src->n - i > BATCH_FILES ? i + BATCH_FILES : src->n;
+			njobs = batch_files(m, sd, dd, rel, src, i, end, jobs);
+			j = 0;
+		}
 		isdir = src->v[i].type == DT_DIR ||
 		    src->v[i].type == DT_UNKNOWN;
 		if (isdir == unseen)
 			continue;
 		child = rel_join(rel, src->v[i].s);
-		walk_entry(m, sd, dd, &src->v[i], child, dq,
-		    SYNC_ABSENT | (unseen ? SYNC_UNSEEN : 0));
+		if (j < njobs && jobs[j].name == src->v[i].s)
+			batch_done(m, sd, dd, &src->v[i], &jobs[j++], child,
+			    dq);
+		else
+			walk_entry(m, sd, dd, &src->v[i], child, dq,
+			    SYNC_ABSENT | (unseen ? SYNC_UNSEEN : 0));
 		free(child);
 	}
+	free(jobs);
 }
 
 /*
@@ -274,10 +374,11 @@ static void
 walk_new_dir(struct mirror *m, int sdir, int ddir, const char *name,
     const char *rel, const struct stat *sst, struct delq *dq)
 {
+	struct walk saved = m->walk;
 	struct names src;
+	struct stat st;
 	char tmp[64];
-	int sd, dd, fd = m->walk.staged_fd;
-	const char *srel = m->walk.staged_rel;
+	int sd, dd;
 
 	if ((sd = src_dir_open(sdir, name)) == -1) {
 		if (!vanished(errno))
@@ -301,9 +402,16 @@ walk_new_dir(struct mirror *m, int sdir, int ddir, const char *name,
 		src_error(m, "list", rel);
 	m->walk.staged_fd = dd;
 	m->walk.staged_rel = rel;
+	/*
+	 * What a file made in it gets: its group if it is setgid, else
+	 * ours; without a default ACL inherited, the mode asked.
+	 */
+	m->walk.staged_plain = fstat(dd, &st) == 0 &&
+	    fgetxattr(dd, "system.posix_acl_default", NULL, 0) == -1 &&
+	    (errno == ENODATA || errno == ENOTSUP);
+	m->walk.staged_gid = (st.st_mode & S_ISGID) ? st.st_gid : m->gid;
 	walk_new_entries(m, sd, dd, rel, &src, dq, 1);
-	m->walk.staged_fd = fd;
-	m->walk.staged_rel = srel;
+	m->walk = saved;
 	if (dest_fsync(m, dd) == -1 ||
 	    put_in_place(m, ddir, tmp, name, rel) == -1) {
 		dest_error(m, "mkdir", rel);

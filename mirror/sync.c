@@ -89,8 +89,8 @@ link_into(struct mirror *m, int fpfd, const char *fname, int ddir,
 }
 
 /*
- * A file or symlink with other names: when DEST has one of them up to
- * date, rel becomes a link to it, no data copied. Returns 1 when rel is, or now
+ * A file, symlink, FIFO or device node with other names: when DEST has
+ * one of them up to date, rel becomes a link to it, no data copied. Returns 1 when rel is, or now
  * is, a name of that inode.
  */
 int
@@ -117,6 +117,7 @@ link_sibling(struct mirror *m, int dpfd, const char *name, const char *rel,
 		if (fstatat(fpfd, fname, &first, AT_SYMLINK_NOFOLLOW) == 0 &&
 		    (first.st_mode & S_IFMT) == (sst->st_mode & S_IFMT) &&
 		    first.st_size == sst->st_size &&
+		    first.st_rdev == sst->st_rdev &&
 		    same_time(&first.st_mtim, &sst->st_mtim)) {
 			if (!(how & SYNC_ABSENT) &&
 			    fstatat(dpfd, name, &cur, AT_SYMLINK_NOFOLLOW) == 0 &&
@@ -299,7 +300,16 @@ sync_one(struct mirror *m, int spfd, int dpfd, const char *name,
 			goto not_copied;
 		/* FALLTHROUGH */
 	case S_IFIFO:
+		/* cp -al links FIFOs and device nodes as well. */
+		links_add(&m->links, sst->st_dev, sst->st_ino, rel);
+		if (sst->st_nlink > 1 &&
+		    link_sibling(m, dpfd, name, rel, sst, how) == 1) {
+			r = dest_meta(m, dpfd, name, sst, NULL);
+			break;
+		}
 		r = sync_special(m, dpfd, name, rel, sst, have ? &dst : NULL);
+		if (r == 0 && sst->st_nlink > 1 && !m->walk.reconciling)
+			relink_siblings(m, dpfd, name, rel, sst);
 		break;
 	default:
 		/*

@@ -19,6 +19,7 @@
 #include "bool.h"
 #include "path.h"
 #include "supervise.h"
+#include "xalloc.h"
 
 struct parser {
 	const char	*file;
@@ -42,34 +43,6 @@ struct parser {
 	char		 seen[16][32];
 	int		 nseen;
 };
-
-static void *
-xcalloc(size_t n, size_t size)
-{
-	void *p = calloc(n, size);
-
-	if (p == NULL)
-		abort();
-	return p;
-}
-
-static void *
-xreallocarray(void *p, size_t n, size_t size)
-{
-	if ((p = reallocarray(p, n, size)) == NULL)
-		abort();
-	return p;
-}
-
-static char *
-xstrdup(const char *s)
-{
-	char *p = strdup(s);
-
-	if (p == NULL)
-		abort();
-	return p;
-}
 
 static int
 fail(struct parser *p, int line, const char *fmt, ...)
@@ -250,10 +223,8 @@ canonical(const char *name)
 static void
 add_warg(struct wconf *w, int line, const char *fmt, const char *val)
 {
-	char *s;
+	char *s = xasprintf(fmt, val);
 
-	if (asprintf(&s, fmt, val) == -1)
-		abort();
 	w->wargv = xreallocarray(w->wargv, w->nwargv + 1, sizeof(char *));
 	w->wline = xreallocarray(w->wline, w->nwargv + 1, sizeof(int));
 	w->wline[w->nwargv] = line;
@@ -382,8 +353,7 @@ end_watch(struct parser *p)
 				    "time in seconds from 0.01", r->val);
 			add_warg(w, r->line, "--interval=%s", r->val);
 		} else if ((plugin = key_plugin(p, r->key, &rest)) != NULL) {
-			if (asprintf(&arg, "--%s=%s", rest, r->val) == -1)
-				abort();
+			arg = xasprintf("--%s=%s", rest, r->val);
 			/* Long options use hyphens: mirror_dry_run → --dry-run */
 			for (c = arg + 2; *c != '='; c++)
 				if (*c == '_')

@@ -148,3 +148,63 @@ same_inode() {
 	wait_converged 5
 	stop_mirror
 }
+
+@test "a FIFO or device node with two names is one in DEST, at reconcile and live" {
+	mkfifo "$SRC/p"
+	ln "$SRC/p" "$SRC/q"
+	if [ "$(id -u)" = 0 ]; then
+		mknod "$SRC/null" c 1 3
+		ln "$SRC/null" "$SRC/zero-not"
+	fi
+	stream "$T/s" "$SRC"
+	run -0 iobs-mirror "$DST" <"$T/s"
+	same_inode "$DST/p" "$DST/q"
+	run -0 treecmp -H "$SRC" "$DST"
+	start_mirror
+	mkfifo "$SRC/r"
+	ln "$SRC/r" "$SRC/s"
+	wait_converged 10
+	same_inode "$DST/r" "$DST/s"
+	# A name linked to another FIFO is linked again in DEST.
+	ln -f "$SRC/p" "$SRC/r"
+	wait_converged 10
+	same_inode "$DST/p" "$DST/q" "$DST/r"
+	if [ "$(id -u)" = 0 ]; then
+		same_inode "$DST/null" "$DST/zero-not"
+		assert [ -c "$DST/zero-not" ]
+	fi
+}
+
+@test "a cp -al tree new to DEST: each inode copied once, its other names linked" {
+	mkdir -p "$SRC/a/d"
+	local i
+	for i in $(seq 1 30); do
+		echo "$i" >"$SRC/a/d/f$i"
+	done
+	ln "$SRC/a/d/f1" "$SRC/a/d/g1"
+	cp -al "$SRC/a" "$SRC/b"
+	stream "$T/s" "$SRC"
+	iobs-mirror -vv "$DST" <"$T/s" >"$T/log"
+	run -0 grep -c '^copy ' "$T/log"
+	assert_output 30
+	run -0 grep -c '^link ' "$T/log"
+	assert_output 32
+	same_inode "$DST/a/d/f1" "$DST/a/d/g1" "$DST/b/d/f1" "$DST/b/d/g1"
+	run -0 treecmp -H "$SRC" "$DST"
+}
+
+@test "a new directory of many linked files under a low descriptor limit: all linked, no error" {
+	mkdir "$SRC/a"
+	local i
+	for i in $(seq 1 1000); do
+		echo "$i" >"$SRC/a/f$i"
+	done
+	cp -al "$SRC/a" "$SRC/b"
+	stream "$T/s" "$SRC"
+	# A file with other names holds a descriptor until it is linked:
+	# not all of a directory's at once.
+	run -0 --separate-stderr bash -c 'ulimit -n 400 &&
+	    exec iobs-mirror "$1" <"$2"' sh "$DST" "$T/s"
+	assert_equal "$stderr" ""
+	run -0 treecmp -H "$SRC" "$DST"
+}

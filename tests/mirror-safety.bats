@@ -353,6 +353,28 @@ failing_mirror() {
 	assert_equal "$(stat -c %U:%G "$T/o/a")" nobody:nogroup
 }
 
+@test "a new directory's files keep the source's group and mode in a setgid DEST or under a default ACL" {
+	[ "$(id -u)" = 0 ] || skip "needs root"
+	mkdir -p "$SRC/d" "$DST" "$T/acl"
+	echo a >"$SRC/d/a"
+	chmod 664 "$SRC/d/a"
+	echo b >"$SRC/d/b"
+	chmod 1640 "$SRC/d/b"
+	stream "$T/s" "$SRC"
+	# The group a file is made with is DEST's, not the mirror's.
+	chgrp nogroup "$DST"
+	chmod 2755 "$DST"
+	run -0 iobs-mirror "$DST" <"$T/s"
+	assert_equal "$(stat -c %G:%a "$DST/d/a")" root:664
+	assert_equal "$(stat -c %G:%a "$DST/d/b")" root:1640
+	# A default ACL takes bits off the mode a file is made with.
+	command -v setfacl >/dev/null || skip "no setfacl (acl)"
+	setfacl -d -m g::-,o::- "$T/acl" 2>/dev/null || skip "no ACLs on $T"
+	run -0 iobs-mirror "$T/acl" <"$T/s"
+	assert_equal "$(stat -c %a "$T/acl/d/a")" 664
+	run -0 treecmp "$SRC" "$DST"
+}
+
 @test "a setuid file whose owner is not kept loses setuid and setgid, at reconcile and live" {
 	[ "$(id -u)" = 0 ] || skip "needs root"
 	printf '#!/bin/sh\n' >"$SRC/suid"

@@ -62,3 +62,41 @@ storm_converges() {
 	assert_output 2
 	run -0 converged
 }
+
+@test "records read together: renames between the writes of a file do not cut the batch, one copy" {
+	echo one >"$SRC/f"
+	echo r >"$SRC/r3"
+	stream "$T/s" "$SRC"
+	local i
+	for i in 0 1 2; do
+		rec CLOSE_WRITE,CLOSE 0 "$SRC/f"
+		rec MOVED_FROM $((i + 1)) "$SRC/r$i"
+		rec MOVED_TO $((i + 1)) "$SRC/r$((i + 1))"
+	done
+	rec CLOSE_WRITE,CLOSE 0 "$SRC/f"
+	run -0 iobs-mirror -vv "$DST" <"$T/s"
+	run -0 grep -c "^copy $DST/f\$" <<<"$output"
+	# The reconcile's copy, and one for the four records.
+	assert_output 2
+	run -0 converged
+}
+
+@test "records read together: those waiting for a renamed file follow it to its new name" {
+	printf 'old!' >"$SRC/a"
+	touch -d '2020-01-01 00:00:00' "$SRC/a"
+	fifo_mirror -vv
+	send WATCH_INIT 0 "$SRC"
+	wait_for 10 [ -e "$DST/a" ]
+	# The same size and time: only the record tells the data changed.
+	printf 'new!' >"$SRC/a"
+	touch -d '2020-01-01 00:00:00' "$SRC/a"
+	mv "$SRC/a" "$SRC/b"
+	send CLOSE_WRITE,CLOSE 0 "$SRC/a"
+	send MOVED_FROM 7 "$SRC/a"
+	send MOVED_TO 7 "$SRC/b"
+	end_stream
+	assert_equal "$MIRROR_STATUS" 0
+	assert_equal "$(cat "$DST/b")" 'new!'
+	assert [ ! -e "$DST/a" ]
+	run -0 grep -c "^rename $DST/a $DST/b\$" "$T/mirror.out"
+}

@@ -440,3 +440,27 @@ line"
 	wait_for 10 test -e "$DST/a"
 	wait_for 5 test ! -e "$DST/a"
 }
+
+@test "a new directory's files, copied side by side: logged in the order listed, one unreadable reported once" {
+	command -v setpriv >/dev/null || skip "no setpriv"
+	[ "$(id -u)" = 0 ] || skip "needs root to become nobody"
+	mkdir -p "$SRC/d" "$DST"
+	local i
+	for i in $(seq -w 1 60); do
+		printf 'file %s\n' "$i" >"$SRC/d/f$i"
+	done
+	echo secret >"$SRC/d/f30x"
+	chmod 000 "$SRC/d/f30x"
+	chmod 755 "$T"
+	chown nobody "$DST"
+	stream "$T/s" "$SRC"
+	run -1 --separate-stderr setpriv --reuid=nobody --regid=nogroup \
+	    --clear-groups iobs-mirror -vv "$DST" <"$T/s"
+	assert_equal "$stderr" "iobs-mirror: read $SRC/d/f30x: Permission denied"
+	grep '^copy ' <<<"$output" >"$T/copies"
+	run -0 grep -c . "$T/copies"
+	assert_output 60
+	run -0 sort -c "$T/copies"
+	run -1 treecmp "$SRC" "$DST"
+	assert_output "d/f30x: only in first"
+}

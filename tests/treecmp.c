@@ -128,7 +128,7 @@ cmp_entry(const char *a, const char *b, const char *rel)
 	if (sa.st_mtim.tv_sec != sb.st_mtim.tv_sec ||
 	    sa.st_mtim.tv_nsec != sb.st_mtim.tv_nsec)
 		differ(rel, "mtime");
-	if ((S_ISREG(sa.st_mode) || S_ISLNK(sa.st_mode)) && hardlinks &&
+	if (!S_ISDIR(sa.st_mode) && hardlinks &&
 	    (sa.st_nlink > 1 || sb.st_nlink > 1)) {
 		if (npairs == paircap) {
 			paircap = paircap ? paircap * 2 : 64;
