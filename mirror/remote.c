@@ -45,7 +45,10 @@
 #define BACKLOG_MAX	100000	/* paths waiting before a whole sync instead */
 #define PUBLISH_MS	1000	/* the backlog to the cache, this often */
 #define CAPTURE_MAX	65536	/* of a child's output kept */
+#define SPARE_MS	30000	/* a spare rsync older than this is not used */
 #define BACKLOG_ENV	"IOBS_REMOTE_BACKLOG"
+#define DRAIN_S		300	/* after the stream ends, retries go on this */
+#define DRAIN_ENV	"IOBS_REMOTE_DRAIN"
 
 /* A rename the source bore out, as a remote mv. */
 struct rename {
@@ -157,11 +160,29 @@ struct remote {
 	struct pathset	 writing;	/* modified, not yet closed */
 	struct batch	 dirty;		/* waiting for a run */
 	struct batch	 sent;		/* carried by the run out */
+	/*
+	 * Paths the remote refused one by one (rsync named them): set
+	 * aside and retried on their own back-off, so that they hold
+	 * neither the state nor the rest; named: reported once.
+	 */
+	struct batch	 stuck;
+	struct pathset	 named;
+	int64_t		 stuck_at, stuck_backoff;
+	int64_t		 drain_by;	/* ms: the stream ended; retry until */
+	int64_t		 drain_ms;
+	int		 drain_last;	/* the last run before giving up is out */
 	int		 full;		/* the run out is a whole sync */
 	int64_t		 window, last;	/* ms: first and last path added */
 
 	enum rstate	 state;
 	struct step	 step;		/* pid 0: none */
+	/*
+	 * The next batch's rsync, started ahead: connected, its remote
+	 * end running, waiting on its standard input for the list. Most
+	 * of a small batch's time is that start.
+	 */
+	struct step	 spare;
+	int64_t		 spare_since;
 	int		 nsteps, stepno;
 	enum stepkind	 steps[3];
 	char		*why;		/* the last failure, for the report */
@@ -272,7 +293,8 @@ batch_size(const struct batch *b)
 static size_t
 backlog(const struct remote *r)
 {
-	return batch_size(&r->dirty) + batch_size(&r->sent) + r->writing.n;
+	return batch_size(&r->dirty) + batch_size(&r->sent) +
+	    batch_size(&r->stuck) + r->writing.n;
 }
 
 /* from's paths into to, renames before to's own: they came first. */
@@ -364,13 +386,13 @@ nonblock(int fd)
 
 /*
  * Starts argv with input on its standard input, output captured or
- * sent to our standard output (out_ours), errors captured.
+ * sent to our standard output (out_ours), errors captured. Without
+ * input, its standard input is closed unless hold (a spare's).
  */
 static int
-step_start(struct remote *r, enum stepkind kind, char **argv,
-    struct buf *input, int out_ours)
+step_start(struct step *s, enum stepkind kind, char **argv,
+    struct buf *input, int out_ours, int hold)
 {
-	struct step *s = &r->step;
 	int in[2], out[2] = { -1, -1 }, er[2];
 
 	memset(s, 0, sizeof(*s));
@@ -406,7 +428,7 @@ step_start(struct remote *r, enum stepkind kind, char **argv,
 		s->input = *input;
 		memset(input, 0, sizeof(*input));
 	}
-	if (s->input.len == 0) {
+	if (s->input.len == 0 && !hold) {
 		close(s->in);
 		s->in = -1;
 	}
@@ -573,6 +595,7 @@ cleanup(void)
 	if (r == NULL)
 		return;
 	step_kill(&r->step);
+	step_kill(&r->spare);
 	master_stop(r);
 	if (r->ctlpath != NULL)
 		(void)unlink(r->ctlpath);
@@ -642,7 +665,7 @@ rsh_setup(struct remote *r, char *why, size_t whylen)
 /* The rsync command line of a run */
 
 static char **
-rsync_argv(struct remote *r, enum stepkind kind)
+rsync_argv(struct remote *r, enum stepkind kind, int full)
 {
 	char **v = NULL, *x;
 	size_t n = 0, i;
@@ -680,7 +703,7 @@ rsync_argv(struct remote *r, enum stepkind kind)
 		v = words_add(v, &n, "--dry-run");
 	if (kind == K_COUNT || r->o.dry_run || r->o.verbose)
 		v = words_add(v, &n, "--itemize-changes");
-	if (kind == K_RSYNC && !r->full) {
+	if (kind == K_RSYNC && !full) {
 		v = words_add(v, &n, "--files-from=-");
 		v = words_add(v, &n, "--from0");
 		/* Gone since the list was made: its record follows. */
@@ -744,12 +767,23 @@ excluded(struct remote *r, const char *rel)
 	    iobs_exclude_match(&r->o.exclude, rel, name ? name + 1 : rel);
 }
 
-/* Every directory of a source subtree, as "dir/": all it holds goes. */
+/* Not a directory, and one of several names of its inode. */
+static int
+has_links(const struct stat *st)
+{
+	return !S_ISDIR(st->st_mode) && st->st_nlink > 1;
+}
+
+/*
+ * Every directory of a source subtree, as "dir/": all it holds goes.
+ * *linked is set when a file in it has other names.
+ */
 static void
 list_tree(struct remote *r, int dfd, const char *rel, struct buf *b,
-    struct pathset *seen)
+    struct pathset *seen, int *linked)
 {
 	struct dirent *de;
+	struct stat st;
 	DIR *dir;
 	char *sub;
 	int fd;
@@ -761,15 +795,23 @@ list_tree(struct remote *r, int dfd, const char *rel, struct buf *b,
 	}
 	while ((de = readdir(dir)) != NULL) {
 		if (strcmp(de->d_name, ".") == 0 ||
-		    strcmp(de->d_name, "..") == 0 ||
-		    (de->d_type != DT_DIR && de->d_type != DT_UNKNOWN))
+		    strcmp(de->d_name, "..") == 0)
 			continue;
 		if (asprintf(&sub, "%s%s%s", rel, rel[0] ? "/" : "",
 		    de->d_name) == -1)
 			err(1, "asprintf");
-		if (!excluded(r, sub) && (fd = openat(dirfd(dir), de->d_name,
-		    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) != -1)
-			list_tree(r, fd, sub, b, seen);
+		if (excluded(r, sub)) {
+			free(sub);
+			continue;
+		}
+		if (de->d_type != DT_DIR && !*linked &&
+		    fstatat(dirfd(dir), de->d_name, &st,
+		    AT_SYMLINK_NOFOLLOW) == 0 && has_links(&st))
+			*linked = 1;
+		if ((de->d_type == DT_DIR || de->d_type == DT_UNKNOWN) &&
+		    (fd = openat(dirfd(dir), de->d_name, O_RDONLY |
+		    O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) != -1)
+			list_tree(r, fd, sub, b, seen, linked);
 		free(sub);
 	}
 	closedir(dir);
@@ -874,10 +916,13 @@ run_start(struct remote *r)
 	struct stat st;
 	size_t i;
 	char *q, *par;
-	int fd, has;
+	int fd, has, linked = 0;
+	int64_t first;
 
 	if (r->nsteps != 0)
 		return;
+	if (r->eof && now_ms() >= r->drain_by)
+		r->drain_last = 1;
 	r->sent = r->dirty;
 	memset(&r->dirty, 0, sizeof(r->dirty));
 	r->full = pathset_get(&r->sent.tree, "") != NULL;
@@ -908,14 +953,19 @@ run_start(struct remote *r)
 			if (fd == -1)
 				list_add(&list, &seen, rel, 0);
 			else
-				list_tree(r, fd, rel, &list, &seen);
-		} else
+				list_tree(r, fd, rel, &list, &seen, &linked);
+		} else {
+			if (has == 1 && has_links(&st))
+				linked = 1;
 			list_add(&list, &seen, rel, 0);
+		}
 	}
 	for (i = 0; i < r->sent.plain.n; i++) {
 		const char *rel = r->sent.plain.e[i].path;
 
-		if (source_has(r, rel, &st) != 0 || rel[0] == '\0') {
+		if ((has = source_has(r, rel, &st)) != 0 || rel[0] == '\0') {
+			if (has == 1 && has_links(&st))
+				linked = 1;
 			list_add(&list, &seen, rel, 0);
 			continue;
 		}
@@ -971,7 +1021,21 @@ run_start(struct remote *r)
 			r->steps[r->nsteps++] = K_SCRIPT;
 	}
 	pathset_clear(&seen);
-	if (list.len > 0)
+	if (linked) {
+		/*
+		 * rsync -H links only the names it is given together, and
+		 * a file's other names may be anywhere in the tree: the
+		 * whole tree goes, after the batch's renames and deletions.
+		 * Neither guard is asked: the source has a file, and what
+		 * the batch deletes was reported gone.
+		 */
+		first = r->sent.oldest;
+		batch_clear(&r->sent);
+		pathset_add(&r->sent.tree, "", 0);
+		r->sent.oldest = first;
+		r->full = 1;
+		r->steps[r->nsteps++] = K_RSYNC;
+	} else if (list.len > 0)
 		r->steps[r->nsteps++] = K_RSYNC;
 start:
 	if (r->nsteps == 0) {
@@ -980,6 +1044,55 @@ start:
 	}
 	master_start(r);
 	r->stepno = -1;
+}
+
+/*
+ * A spare rsync for the next batch, while the remote is there: the
+ * options of a batch's, its list to come on its standard input.
+ */
+static void
+spare_start(struct remote *r)
+{
+	char **argv;
+
+	if (r->spare.pid != 0 || r->root == NULL || r->o.dry_run || r->eof ||
+	    (r->state != S_LIVE && r->state != S_SENDING))
+		return;
+	master_start(r);
+	argv = rsync_argv(r, K_RSYNC, 0);
+	if (step_start(&r->spare, K_RSYNC, argv, NULL, r->o.verbose, 1) ==
+	    0)
+		r->spare_since = now_ms();
+	words_free(argv);
+}
+
+static void
+spare_kill(struct remote *r)
+{
+	step_kill(&r->spare);
+}
+
+/* The spare takes the batch's list: 1, or 0 when there is none fit. */
+static int
+spare_take(struct remote *r)
+{
+	if (r->spare.pid != 0 && now_ms() - r->spare_since > SPARE_MS)
+		spare_kill(r);		/* its connection may be gone */
+	if (r->spare.pid == 0)
+		return 0;
+	buf_free(&r->step.output);
+	buf_free(&r->step.errors);
+	r->step = r->spare;
+	memset(&r->spare, 0, sizeof(r->spare));
+	r->step.input = list;
+	memset(&list, 0, sizeof(list));
+	if (r->step.input.len == 0) {
+		close(r->step.in);
+		r->step.in = -1;
+	}
+	/* The next one starts while this one runs: it is ready sooner. */
+	spare_start(r);
+	return 1;
 }
 
 /* The step after the one that ended well, or the run's end. */
@@ -1011,16 +1124,20 @@ step_next(struct remote *r)
 		argv = words_add(argv, &n, "--");
 		argv = words_add(argv, &n, r->d.host);
 		argv = words_add(argv, &n, "sh");
-		if (step_start(r, K_SCRIPT, argv, &script, 0) == -1)
+		if (step_start(&r->step, K_SCRIPT, argv, &script, 0, 0) ==
+		    -1)
 			goto fail;
 		break;
 	default:
-		argv = rsync_argv(r, r->steps[r->stepno]);
+		if (r->steps[r->stepno] == K_RSYNC && !r->full &&
+		    spare_take(r))
+			return;
+		argv = rsync_argv(r, r->steps[r->stepno], r->full);
 		ours = r->steps[r->stepno] == K_RSYNC &&
 		    (r->o.dry_run || r->o.verbose);
-		if (step_start(r, r->steps[r->stepno], argv,
+		if (step_start(&r->step, r->steps[r->stepno], argv,
 		    r->steps[r->stepno] == K_RSYNC && !r->full ? &list : NULL,
-		    ours) == -1)
+		    ours, 0) == -1)
 			goto fail;
 		break;
 	}
@@ -1091,21 +1208,92 @@ vanish_line(const char *line)
 	    strcmp(line + n - 5, " (40)") == 0));
 }
 
+/* A path rsync named, and its directory that a temporary name touched. */
+static void
+put_back(struct batch *b, const char *rel, int64_t now)
+{
+	char *par;
+
+	if (rel[0] == '\0') {
+		pathset_add(&b->plain, rel, now);	/* the root itself */
+		return;
+	}
+	pathset_add(&b->tree, rel, now);
+	par = parent_of(rel);
+	pathset_add(&b->plain, par, now);
+	free(par);
+	b->oldest = oldest(b->oldest, now);
+}
+
 /*
- * rsync's 23 (some files failed) and 24 (some vanished): the paths its
- * lines name go back to the dirty set, with their directories. -1 when
- * a line names none of ours, or rsync skipped its deletes: all of them
- * go back. *vanished says whether every failure was the source's, in
- * flux: not the remote's fault, no reason to back off.
+ * A path the remote refused: set aside with its own back-off, and
+ * said once, by name, with rsync's reason.
+ */
+static void
+set_aside(struct remote *r, const char *rel, const char *line)
+{
+	int64_t now = now_ms();
+	char *v;
+
+	if (batch_size(&r->stuck) == 0) {
+		if (r->stuck_backoff == 0)
+			r->stuck_backoff = BACKOFF_MS;
+		r->stuck_at = now + r->stuck_backoff;
+	}
+	put_back(&r->stuck, rel, now);
+	r->stuck.oldest = oldest(r->stuck.oldest, r->sent.oldest);
+	if (pathset_get(&r->named, rel) != NULL)
+		return;
+	pathset_add(&r->named, rel, now);
+	if ((v = malloc(IOBS_VIS_MAX(strlen(rel)))) == NULL)
+		err(1, "malloc");
+	iobs_vis(v, rel, strlen(rel));
+	warnx("%s: %s: %s; set aside and retried alone, the rest goes on: "
+	    "fix it there", r->shown, rel[0] ? v : ".", line);
+	free(v);
+}
+
+/* The paths set aside that the run out carried and did not set aside again. */
+static void
+unstick(struct remote *r)
+{
+	size_t i;
+	const char *rel;
+	char *v;
+
+	for (i = 0; i < r->named.n; i++) {
+		rel = r->named.e[i].path;
+		if (pathset_get(&r->stuck.tree, rel) != NULL ||
+		    pathset_get(&r->stuck.plain, rel) != NULL ||
+		    (pathset_get(&r->sent.tree, rel) == NULL &&
+		    pathset_get(&r->sent.plain, rel) == NULL &&
+		    pathset_get(&r->sent.tree, "") == NULL))
+			continue;
+		if ((v = malloc(IOBS_VIS_MAX(strlen(rel)))) == NULL)
+			err(1, "malloc");
+		iobs_vis(v, rel, strlen(rel));
+		warnx("%s: %s: there at last", r->shown, rel[0] ? v : ".");
+		free(v);
+		free(pathset_take(&r->named, i));
+		i--;
+	}
+	if (r->named.n == 0 && batch_size(&r->stuck) == 0)
+		r->stuck_backoff = BACKOFF_MS;
+}
+
+/*
+ * rsync's 23 (some files failed) and 24 (some vanished): a path its
+ * lines name as vanished from the source, in flux, goes back to the
+ * dirty set (no reason to back off: a record follows); one the remote
+ * refused is set aside. -1 when a line names none of ours, or rsync
+ * skipped its deletes: all of them go back.
  */
 static int
-partial(struct remote *r, const struct buf *e, int *vanished)
+partial(struct remote *r, const struct buf *e)
 {
 	const char *p, *nl;
-	char *line, *rel, *dst, *par;
+	char *line, *rel, *dst;
 	int all = 0, some = 0;
-
-	*vanished = 1;
 
 	/* The receiver names paths below its own directory. */
 	if (asprintf(&dst, "%s/", r->d.kind == RK_SSH ? r->d.path : "")
@@ -1121,17 +1309,14 @@ partial(struct remote *r, const struct buf *e, int *vanished)
 		if ((strncmp(line, "rsync: ", 7) == 0 &&
 		    strncmp(line, "rsync: connection", 17) != 0) ||
 		    strncmp(line, "file has vanished", 17) == 0) {
-			if (!vanish_line(line))
-				*vanished = 0;
 			if ((rel = rsync_error_path(line, r->src, dst)) ==
 			    NULL)
 				all = 1;
 			else {
-				/* A temporary name touched its directory. */
-				pathset_add(&r->dirty.tree, rel, now_ms());
-				par = parent_of(rel);
-				pathset_add(&r->dirty.plain, par, now_ms());
-				free(par);
+				if (vanish_line(line))
+					put_back(&r->dirty, rel, now_ms());
+				else
+					set_aside(r, rel, line);
 				some = 1;
 				free(rel);
 			}
@@ -1157,7 +1342,8 @@ publish(struct remote *r, int force)
 	if (!force && now - r->published < PUBLISH_MS &&
 	    (int)r->state == r->pub_state)
 		return;
-	old = oldest(r->dirty.oldest, r->sent.oldest);
+	old = oldest(oldest(r->dirty.oldest, r->sent.oldest),
+	    r->stuck.oldest);
 	if (n == 0)
 		old = 0;
 	if (r->writing.n > 0 && old == 0)
@@ -1185,7 +1371,7 @@ step_done(struct remote *r, int status)
 	const char *p, *nl;
 	long long deletes = 0;
 	size_t i;
-	int code, vanished;
+	int code, ok = 1;
 
 	step_end(s);
 	code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
@@ -1257,21 +1443,20 @@ step_done(struct remote *r, int status)
 		if (code == 23 || code == 24) {
 			set_why(r, &s->errors, status);
 			/* Messages cut short may hide a path: all go back. */
-			if (partial(r, &s->errors, &vanished) == -1 ||
+			if (partial(r, &s->errors) == -1 ||
 			    s->errors.len >= CAPTURE_MAX)
-				batch_merge(&r->dirty, &r->sent);
-			else {
-				r->dirty.oldest = oldest(r->dirty.oldest,
-				    r->sent.oldest);
-				batch_clear(&r->sent);
-			}
+				ok = 0;
 			r->nsteps = 0;
 			buf_free(&s->output);
 			buf_free(&s->errors);
+			if (!ok) {
+				event(r, E_PARTIAL);
+				return;
+			}
 			/* Sent again at once, without a word: a storm. */
-			if (vanished && r->dirty.plain.n + r->dirty.tree.n > 0)
+			if (r->dirty.plain.n + r->dirty.tree.n > 0)
 				r->window = r->last = now_ms();
-			event(r, vanished ? E_OK : E_PARTIAL);
+			event(r, E_OK);
 			return;
 		}
 		if (code != 0)
@@ -1293,12 +1478,25 @@ failed:
 
 /* The table's actions */
 
+/* What waits, for a report: "12 paths", or "a whole sync". */
+static const char *
+waiting(struct remote *r)
+{
+	static char s[64];
+	size_t n = backlog(r);
+
+	if (pathset_get(&r->dirty.tree, "") != NULL ||
+	    pathset_get(&r->sent.tree, "") != NULL)
+		return "a whole sync";
+	snprintf(s, sizeof(s), "%zu path%s", n, n == 1 ? "" : "s");
+	return s;
+}
+
 static void
 report_down(struct remote *r)
 {
-	warnx("%s: %s; %zu path%s waiting, retrying", r->shown,
-	    r->why ? r->why : "failed", backlog(r), backlog(r) == 1 ? "" :
-	    "s");
+	warnx("%s: %s; %s waiting, retrying", r->shown,
+	    r->why ? r->why : "failed", waiting(r));
 }
 
 static void
@@ -1316,19 +1514,20 @@ event(struct remote *r, enum revent ev)
 		run_start(r);
 		return;		/* its end is another event */
 	case A_BACK:
-		warnx("%s: back after %.1f s; sending %zu waiting path%s",
-		    r->shown, (now - r->away_since) / 1000.0, backlog(r),
-		    backlog(r) == 1 ? "" : "s");
+		warnx("%s: back after %.1f s with %s waiting", r->shown,
+		    (now - r->away_since) / 1000.0, waiting(r));
 		r->collapsed = 0;
 		/* FALLTHROUGH */
 	case A_CONFIRM:
+		unstick(r);
 		batch_clear(&r->sent);
 		r->backoff = BACKOFF_MS;
+		spare_start(r);
 		break;
 	case A_DOWN:
+		spare_kill(r);
 		r->away_since = now;
 		r->backoff = BACKOFF_MS;
-		r->rval = 1;
 		batch_merge(&r->dirty, &r->sent);
 		report_down(r);
 		r->retry_at = now + r->backoff;
@@ -1356,10 +1555,13 @@ due(struct remote *r)
 {
 	int64_t t;
 
-	if (r->nsteps != 0 || batch_size(&r->dirty) == 0 || !r->root)
+	if (r->nsteps != 0 || batch_size(&r->dirty) == 0 || !r->root ||
+	    r->drain_last)
 		return INT64_MAX;
+	/* The stream ended: one last try when the time to drain is up. */
 	if (r->state == S_AWAY)
-		return r->retry_at;
+		return r->eof && r->drain_by < r->retry_at ? r->drain_by :
+		    r->retry_at;
 	/* A MOVED_FROM waits for its MOVED_TO: the rename is ours to do. */
 	if (r->nmoves > 0)
 		return r->moves[0].when + MOVE_WAIT_MS;
@@ -1369,6 +1571,15 @@ due(struct remote *r)
 	if (r->window + WINDOW_MS < t)
 		t = r->window + WINDOW_MS;
 	return t;
+}
+
+static int64_t
+stuck_due(struct remote *r)
+{
+	if (batch_size(&r->stuck) == 0 || r->drain_last)
+		return INT64_MAX;
+	return r->eof && r->drain_by < r->stuck_at ? r->drain_by :
+	    r->stuck_at;
 }
 
 /* Records */
@@ -1671,6 +1882,7 @@ reconfigure(struct remote *r)
 	free(r->shown);
 	if ((r->shown = strdup(r->o.dest)) == NULL)
 		err(1, "strdup");
+	spare_kill(r);
 	master_stop(r);
 	if (r->active)
 		want_full(r);
@@ -1687,6 +1899,13 @@ timers(struct remote *r)
 		move_expire(r);
 	if (r->writing.n > 0)
 		writing_due(r, now, r->eof);
+	/* The paths set aside, back with the rest, alone when it is quiet. */
+	if (batch_size(&r->stuck) > 0 && stuck_due(r) <= now) {
+		batch_merge(&r->dirty, &r->stuck);
+		r->window = r->last = now;
+		r->stuck_backoff = r->stuck_backoff * 2 > BACKOFF_MAX_MS ?
+		    BACKOFF_MAX_MS : r->stuck_backoff * 2;
+	}
 	if (r->root != NULL && due(r) <= now)
 		event(r, E_DUE);
 	publish(r, 0);
@@ -1701,6 +1920,8 @@ timeout(struct remote *r)
 		t = r->moves[0].when + MOVE_WAIT_MS;
 	if (w < t)
 		t = w;
+	if (stuck_due(r) < t)
+		t = stuck_due(r);
 	if (r->cache != NULL && r->pub_paths != backlog(r) &&
 	    r->published + PUBLISH_MS < t)
 		t = r->published + PUBLISH_MS;
@@ -1709,15 +1930,19 @@ timeout(struct remote *r)
 	return t <= now ? 0 : (int)(t - now > INT_MAX ? INT_MAX : t - now);
 }
 
-/* Done: the stream ended, and what it asked for is there or cannot be. */
+/*
+ * Done: the stream ended, and what it asked for is there, or the time
+ * to drain it is up and the last try is over.
+ */
 static int
 finished(struct remote *r)
 {
 	if (!r->eof || r->nsteps != 0 || r->nmoves > 0 || r->writing.n > 0)
 		return 0;
-	if (r->root == NULL || batch_size(&r->dirty) == 0)
+	if (r->root == NULL || (batch_size(&r->dirty) == 0 &&
+	    batch_size(&r->stuck) == 0))
 		return 1;
-	return r->state == S_AWAY;
+	return r->drain_last;
 }
 
 static void
@@ -1753,8 +1978,9 @@ run(struct remote *r, int sigfd, int termfd, int chldfd)
 				err(1, "standard input");
 			while ((line = iobs_reader_next(&rd)) != NULL)
 				record(r, line, &rd);
-			if (rd.eof) {
+			if (rd.eof && !r->eof) {
 				r->eof = 1;
+				r->drain_by = now_ms() + r->drain_ms;
 				while (r->nmoves > 0)
 					move_expire(r);
 				writing_due(r, now_ms(), 1);
@@ -1780,6 +2006,13 @@ run(struct remote *r, int sigfd, int termfd, int chldfd)
 			continue;
 		if (s->pid != 0 && waitpid(s->pid, &status, WNOHANG) == s->pid)
 			step_done(r, status);
+		/* A spare gone unused: the next batch starts its own. */
+		if (r->spare.pid != 0 && waitpid(r->spare.pid, &status,
+		    WNOHANG) == r->spare.pid) {
+			step_end(&r->spare);
+			buf_free(&r->spare.output);
+			buf_free(&r->spare.errors);
+		}
 		if (r->master != 0 && waitpid(r->master, &status, WNOHANG) ==
 		    r->master)
 			r->master = 0;
@@ -1815,6 +2048,13 @@ remote_main(struct mirror_options *o, struct remote_dest *d,
 	r.pub_state = -1;
 	r.backoff = BACKOFF_MS;
 	r.bound = BACKLOG_MAX;
+	r.stuck_backoff = BACKOFF_MS;
+	r.drain_ms = DRAIN_S * 1000;
+	if ((env = getenv(DRAIN_ENV)) != NULL && *env != '\0') {
+		r.drain_ms = strtonum(env, 0, 86400, &errstr) * 1000;
+		if (errstr != NULL)
+			errx(2, "%s=%s: number is %s", DRAIN_ENV, env, errstr);
+	}
 	if ((env = getenv(BACKLOG_ENV)) != NULL && *env != '\0') {
 		r.bound = strtonum(env, 1, 1000000000, &errstr);
 		if (errstr != NULL)
@@ -1845,6 +2085,8 @@ remote_main(struct mirror_options *o, struct remote_dest *d,
 	cleanup();
 	batch_clear(&r.dirty);
 	batch_clear(&r.sent);
+	batch_clear(&r.stuck);
+	pathset_clear(&r.named);
 	pathset_clear(&r.writing);
 	pathset_clear(&gone);
 	buf_free(&list);

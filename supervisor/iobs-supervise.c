@@ -131,7 +131,7 @@ run(struct super *s)
 	struct pollfd *pfd = NULL;
 	struct pipeline **who = NULL, *p;
 	size_t n, cap = 0, i;
-	int64_t next, now;
+	int64_t next, now, t;
 	int timeout;
 
 	while (!s->stopping || s->pipes != NULL) {
@@ -165,6 +165,8 @@ run(struct super *s)
 		next = pipeline_next_deadline(s);
 		if (s->reload_at != 0 && (next == -1 || s->reload_at < next))
 			next = s->reload_at;
+		if ((t = notify_next(s)) != -1 && (next == -1 || t < next))
+			next = t;
 		timeout = next == -1 ? -1 : next <= now ? 0 :
 		    next - now > INT_MAX ? INT_MAX : (int)(next - now);
 		if (poll(pfd, n, timeout) == -1) {

@@ -4,7 +4,8 @@
  * names (a leading @ for the abstract namespace). READY=1 once every
  * pipeline has had its first start (up, that is its WATCH_INIT
  * written, or failed, or waiting for its path); RELOADING=1 and READY=1
- * again around a reload; STOPPING=1; STATUS= whenever the counts move.
+ * again around a reload; STOPPING=1; STATUS= whenever the counts move,
+ * or a remote mirror's backlog does (read from the cache once a second).
  */
 #define _GNU_SOURCE
 #include <sys/socket.h>
@@ -18,7 +19,10 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "supervise.h"
+
+#define REMOTES_MS	1000	/* the remotes' backlogs, read this often */
 
 static int nfd = -1;
 static struct sockaddr_un addr;
@@ -54,7 +58,7 @@ static void
 notify(const char *fmt, ...)
 {
 	static int warned;
-	char buf[512];
+	char buf[1100];
 	va_list ap;
 	int n;
 
@@ -97,6 +101,7 @@ notify_update(struct super *s)
 	const struct pipeline *p;
 	int total = 0, up = 0, failed = 0, waiting = 0, pending = 0;
 	char status[sizeof(s->notified_status)];
+	int64_t now = now_ms();
 
 	if (nfd == -1 || s->stopping)
 		return;
@@ -114,8 +119,15 @@ notify_update(struct super *s)
 		    (p->state == S_DOWN && !p->waiting)))
 			pending++;
 	}
+	/* As status shows them: the paths waiting for each remote. */
+	if (now >= s->notified_at + REMOTES_MS) {
+		status_remotes(s->cache, s->notified_remotes,
+		    sizeof(s->notified_remotes));
+		s->notified_at = now;
+	}
 	snprintf(status, sizeof(status), "%d of %d pipelines up, %d failed, "
-	    "%d waiting for their path", up, total, failed, waiting);
+	    "%d waiting for their path%s", up, total, failed, waiting,
+	    s->notified_remotes);
 	if (!s->notified_ready && pending == 0) {
 		notify("READY=1\nSTATUS=%s", status);
 		s->notified_ready = 1;
@@ -124,4 +136,21 @@ notify_update(struct super *s)
 	else
 		return;
 	strlcpy(s->notified_status, status, sizeof(s->notified_status));
+}
+
+/*
+ * When the remotes' backlogs are read again: while a mirror runs (only
+ * a mirror has one); -1 when systemd is not told.
+ */
+int64_t
+notify_next(struct super *s)
+{
+	const struct pipeline *p;
+
+	if (nfd == -1 || s->stopping || s->cache == NULL)
+		return -1;
+	for (p = s->pipes; p != NULL; p = p->next)
+		if (strcmp(p->plugin, "mirror") == 0)
+			return s->notified_at + REMOTES_MS;
+	return -1;
 }

@@ -434,6 +434,51 @@ print_backlog(const char *key, const void *val, size_t len, time_t exp,
 	return 0;
 }
 
+/* The remotes' backlogs, for sd_notify's STATUS=, as status shows them. */
+struct remotes_out {
+	char	*buf;
+	size_t	 len;
+};
+
+static int
+remote_line(const char *key, const void *val, size_t len, time_t exp,
+    void *arg)
+{
+	char dest[256], state[32], paths[32], old[32], age[32], *v;
+	struct remotes_out *out = arg;
+	size_t n = strlen(out->buf);
+	long long t;
+
+	(void)key;
+	(void)exp;
+	if ((v = strndup(val, len)) == NULL)
+		err(1, "strndup");
+	field(v, "dest", dest, sizeof(dest));
+	field(v, "state", state, sizeof(state));
+	field(v, "paths", paths, sizeof(paths));
+	t = strtoll(field(v, "oldest", old, sizeof(old)), NULL, 10);
+	free(v);
+	age[0] = '\0';
+	if (t > 0)
+		snprintf(age, sizeof(age), ", oldest %llds",
+		    (long long)time(NULL) - t);
+	if (n < out->len)
+		snprintf(out->buf + n, out->len - n, "; %s %s, %s waiting%s",
+		    dest, state, paths, age);
+	return 0;
+}
+
+/* "; DEST STATE, N waiting, oldest Ts" for each remote mirror, in buf. */
+void
+status_remotes(struct iobs_cache *c, char *buf, size_t len)
+{
+	struct remotes_out out = { buf, len };
+
+	buf[0] = '\0';
+	if (c != NULL)
+		(void)iobs_cache_list(c, "backlog/", remote_line, &out);
+}
+
 /*
  * iobs-supervise status: exit 0 when running, 1 when not. conf_err,
  * when the config file has an error now, is said first: what runs is

@@ -154,7 +154,9 @@ struct super {
 	char		*changed_plugins;	/* names, space-separated */
 	int		 stopping;	/* shutting down */
 	int		 notified_ready;	/* READY=1 sent since start/reload */
-	char		 notified_status[128];
+	char		 notified_status[1024];
+	char		 notified_remotes[768];	/* "; DEST STATE, N waiting" */
+	int64_t		 notified_at;	/* ms: remotes' backlogs read */
 };
 
 /* pipeline.c */
@@ -174,6 +176,7 @@ void	 status_save(struct super *, struct pipeline *);
 void	 status_forget(struct super *, struct pipeline *);
 void	 status_watch(struct super *, const struct wconf *);
 int	 status_print(struct iobs_cache *, int json, const char *conf_err);
+void	 status_remotes(struct iobs_cache *, char *buf, size_t len);
 int	 restart_command(struct iobs_cache *, int argc, char **argv);
 void	 restart_requests(struct super *);
 char	*options_key(const char *plugin, const char *path);
@@ -188,6 +191,7 @@ void	 notify_init(void);
 void	 notify_reloading(struct super *);
 void	 notify_stopping(struct super *);
 void	 notify_update(struct super *);
+int64_t	 notify_next(struct super *);
 
 /* cachecmd.c */
 int	 cache_command(struct iobs_cache *, int argc, char **argv);

@@ -86,6 +86,25 @@ teardown() {
 	[ $((after - before)) -le 2 ]
 }
 
+# spare_pid: the mirror's rsync started ahead for the next batch.
+spare_pid() {
+	ps -o pid=,args= --ppid "$MIRROR_PID" | awk '/ rsync .*--files-from/ { print $1 }'
+}
+
+@test "remote: the next batch's rsync waits ready; a change is sent by it" {
+	sshd_setup
+	start_remote "$HOST:$DST" -e "$RSH"
+	wait_for 10 eval '[ -n "$(spare_pid)" ]'
+	spare=$(spare_pid)
+	# Connected, its remote end started: waiting for its list.
+	wait_for 10 eval 'ps -o args= --ppid "$spare" | grep -q "rsync --server"'
+	echo a >"$SRC/a"
+	wait_for 10 test -f "$DST/a"
+	wait_for 10 eval '! kill -0 "$spare" 2>/dev/null'
+	wait_for 10 eval '[ -n "$(spare_pid)" ] && [ "$(spare_pid)" != "$spare" ]'
+	converged
+}
+
 @test "remote: a renamed directory keeps its inodes there; no data sent" {
 	sshd_setup
 	mkdir -p "$SRC/big/sub"
@@ -114,6 +133,27 @@ teardown() {
 	mv "$SRC/x" "$SRC/y"
 	wait_converged 10
 	[ "$(inode "$DST/y")" = "$ino" ]
+}
+
+@test "remote: names of one file stay one file there, written through any" {
+	sshd_setup
+	mkdir -p "$SRC/a" "$SRC/b"
+	echo one >"$SRC/a/f"
+	start_remote "$HOST:$DST" -e "$RSH"
+	ln "$SRC/a/f" "$SRC/b/g"
+	wait_converged 10
+	# Each write names one path; rsync -H links only names it is given
+	# together.
+	echo two >>"$SRC/b/g"
+	wait_converged 10
+	echo three >>"$SRC/a/f"
+	wait_converged 10
+	assert_equal "$(stat -c %i "$DST/b/g")" "$(stat -c %i "$DST/a/f")"
+	assert_equal "$(cat "$DST/a/f")" "$(printf 'one\ntwo\nthree')"
+	# A tree made of links, cp -al: one inode a name pair there too.
+	cp -al "$SRC/a" "$SRC/c"
+	wait_converged 10
+	assert_equal "$(stat -c %i "$DST/c/f")" "$(stat -c %i "$DST/a/f")"
 }
 
 @test "remote: odd names reach the remote byte for byte" {
@@ -300,20 +340,43 @@ teardown() {
 }
 
 @test "remote: past the bound, a whole sync once the remote is back" {
-	# 1 run in 3: the backlog already holds the root as a whole (a
-	# whole sync is coming), dirty_add() counts nothing against the
-	# bound, and the line never comes. Issue 12 is open for it.
-	skip "the root sometimes waits as a whole before the bound is passed"
 	sshd_setup
 	mkdir "$SRC/d"
 	IOBS_REMOTE_BACKLOG=10 start_remote "$HOST:$DST" -e "$RSH"
+	# The first whole sync confirmed: cut, it would be owed again, and
+	# every path after it part of it, never counted against the bound.
+	wait_for 10 whole_done
 	stop_sshd
 	echo 1 >"$SRC/d/one"
-	wait_for 10 has_lines "$T/mirror.err" 'waiting, retrying' 1
+	wait_for 10 has_lines "$T/mirror.err" '[0-9]+ paths? waiting, retrying' 1
 	for i in $(seq 1 30); do echo "$i" >"$SRC/d/f$i"; done
 	wait_for 10 has_lines "$T/mirror.err" 'one whole sync instead' 1
+	# Only a whole sync deletes there what no record named.
+	echo stray >"$DST/stray"
 	start_sshd
 	wait_converged 30
+	wait_for 10 has_lines "$T/mirror.err" 'back after .* with a whole sync waiting' 1
+	[ "$(count_lines "$T/mirror.err" 'one whole sync instead')" -eq 1 ]
+}
+
+@test "remote: the remote away during the first whole sync: it is owed whole" {
+	sshd_setup
+	rsh_wrapper
+	mkdir "$SRC/d"
+	echo a >"$SRC/d/a"
+	# The first whole sync is out when the host goes away.
+	touch "$T/hold"
+	start_remote_nowait "$HOST:$DST" -e "$RSH"
+	wait_for 10 has_lines "$T/runs" run 1
+	stop_sshd
+	rm "$T/hold"
+	wait_for 10 has_lines "$T/mirror.err" 'a whole sync waiting, retrying' 1
+	mkdir "$DST"
+	echo stray >"$DST/stray"
+	echo new >"$SRC/d/new"
+	start_sshd
+	wait_converged 30
+	wait_for 10 has_lines "$T/mirror.err" 'with a whole sync waiting' 1
 }
 
 @test "remote: a disk full there is reported, retried, converges" {
@@ -333,15 +396,67 @@ teardown() {
 	running "$MIRROR_PID"
 }
 
-@test "remote: rsync's exit 23 is read per path: a failed path is sent again" {
+@test "remote: a path the remote refuses is set aside; the rest goes on live" {
 	sshd_setup
+	rsh_wrapper
 	echo a >"$SRC/stuck"
 	start_remote "$HOST:$DST" -e "$RSH"
 	chattr +i "$DST/stuck" 2>/dev/null || skip "no chattr +i on this file system"
 	echo changed >"$SRC/stuck"
 	echo other >"$SRC/other"
-	wait_for 10 has_lines "$T/mirror.err" 'stuck' 1
+	wait_for 10 has_lines "$T/mirror.err" 'stuck: .*set aside' 1
 	wait_for 10 test -f "$DST/other"
+	# Retried alone, with back-off, while later changes go at once.
+	n=$(count_lines "$T/runs" run)
+	for i in 1 2 3; do
+		echo "$i" >"$SRC/later$i"
+		wait_for 10 test -f "$DST/later$i"
+	done
+	wait_for 10 has_lines "$T/runs" run $((n + 5))
+	[ "$(count_lines "$T/mirror.err" 'stuck: ')" -eq 1 ]
+	[ "$(count_lines "$T/mirror.err" 'waiting, retrying')" -eq 0 ]
 	chattr -i "$DST/stuck"
 	wait_converged 30
+	wait_for 10 has_lines "$T/mirror.err" 'stuck: there at last' 1
+	running "$MIRROR_PID"
+	stop_mirror
+	[ "$MIRROR_STATUS" -eq 0 ]
+}
+
+@test "remote: the stream ends while the remote is away: retried, drained, exit 0" {
+	sshd_setup
+	start_remote "$HOST:$DST" -e "$RSH"
+	wait_for 10 whole_done
+	stop_sshd
+	echo late >"$SRC/late"
+	wait_for 10 has_lines "$T/mirror.err" 'waiting, retrying' 1
+	kill -TERM "$WATCH_PID"
+	wait "$WATCH_PID" || true
+	start_sshd
+	MIRROR_STATUS=0
+	wait_for 20 eval '! running "$MIRROR_PID"'
+	wait "$MIRROR_PID" || MIRROR_STATUS=$?
+	[ "$MIRROR_STATUS" -eq 0 ]
+	converged
+	[ "$(count_lines "$T/mirror.err" 'not sent')" -eq 0 ]
+}
+
+@test "remote: the stream ends, the remote stays away: retried until IOBS_REMOTE_DRAIN, exit 1" {
+	sshd_setup
+	rsh_wrapper
+	IOBS_REMOTE_DRAIN=3 start_remote "$HOST:$DST" -e "$RSH"
+	wait_for 10 whole_done
+	stop_sshd
+	echo late >"$SRC/late"
+	wait_for 10 has_lines "$T/mirror.err" 'waiting, retrying' 1
+	kill -TERM "$WATCH_PID"
+	wait "$WATCH_PID" || true
+	echo eof >>"$T/runs"
+	MIRROR_STATUS=0
+	wait_for 20 eval '! running "$MIRROR_PID"'
+	wait "$MIRROR_PID" || MIRROR_STATUS=$?
+	[ "$MIRROR_STATUS" -eq 1 ]
+	has_lines "$T/mirror.err" ': 2 paths not sent: ' 1
+	# Tried again after the end of the stream, the last time at 3 s.
+	[ "$(sed '1,/^eof$/d' "$T/runs" | grep -c run)" -ge 2 ]
 }

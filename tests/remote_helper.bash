@@ -138,6 +138,34 @@ start_remote() {
 	wait_converged 20
 }
 
+# rsh_wrapper: after sshd_setup, RSH becomes an ssh that adds a line
+# to $T/runs for each rsync it connects, and holds that connection
+# while $T/hold is there.
+rsh_wrapper() {
+	mkdir -p "$T/bin"
+	cat >"$T/bin/ssh" <<-EOF
+	#!/bin/sh
+	case " \$* " in
+	*" --server "*)
+		echo run >>"$T/runs"
+		while [ -e "$T/hold" ]; do sleep 0.02; done ;;
+	esac
+	exec ssh "\$@"
+	EOF
+	chmod +x "$T/bin/ssh"
+	RSH="$T/bin/ssh ${RSH#ssh }"
+}
+
+# whole_done: after start_remote, the first whole sync's end has been
+# read: no child of the mirror is an rsync without --files-from (one
+# exited and not yet reaped still counts; a batch's spare has it). The
+# tree there may look equal before rsync has exited; a whole sync cut
+# then is owed again.
+whole_done() {
+	! ps -o args= --ppid "$MIRROR_PID" | grep '^\[\?rsync' |
+	    grep -qv -e '--files-from'
+}
+
 # start_remote_nowait DEST [OPTIONS...]: as start_remote, without
 # waiting for the remote to be equal.
 start_remote_nowait() {

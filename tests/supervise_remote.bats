@@ -99,3 +99,32 @@ backlog_field() {
 	# The same process all along: reconfigured, not restarted.
 	[ "$(pids_of "$SRC" mirror)" = "$W $P" ]
 }
+
+@test "supervise: sd_notify's STATUS= carries the remote backlog, as status does" {
+	sshd_setup
+	echo a >"$SRC/a"
+	cat >"$T/rc" <<-EOF
+	[global]
+	state_dir = $STATE
+	restart_delay = 0.2
+	[watches]
+	[[data]]
+	plugins = mirror
+	mirror_destination = $HOST:$DST
+	mirror_rsh = $RSH
+	EOF
+	notifylisten "$T/notify" "$T/notes" 3>&- &
+	BG_PIDS+=("$!")
+	wait_for 5 test -S "$T/notify"
+	NOTIFY_SOCKET=$T/notify start_sup
+	wait_ready "$SRC" mirror
+	wait_converged 20
+	wait_for 10 grep -q "^STATUS=1 of 1 pipelines up, .*; $HOST:$DST live, 0 waiting$" "$T/notes"
+	stop_sshd
+	for i in 1 2 3; do echo "$i" >"$SRC/f$i"; done
+	wait_for 10 grep -qE "^STATUS=.*; $HOST:$DST away, [0-9]+ waiting, oldest [0-9]+s$" "$T/notes"
+	start_sshd
+	wait_converged 30
+	# Back to nothing waiting, after it was away.
+	wait_for 10 eval 'sed "1,/ away, /d" "$T/notes" | grep -q "^STATUS=.*; $HOST:$DST live, 0 waiting$"'
+}
