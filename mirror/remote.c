@@ -85,11 +85,18 @@ struct step {
 
 /*
  * The state machine, as its table: what a run's end, or the time for
- * one, does in each state. SENDING and RETRYING both have a run out;
- * they differ in what its end reports.
+ * one, does in each state. SENDING, RETRYING and RECHECKING have a run
+ * out; they differ in what its end reports. REFUSED: a whole sync the
+ * guards refused (empty source, --max-delete) waits, asked again with
+ * back-off, while the stream is read.
  */
-enum rstate { S_LIVE, S_SENDING, S_AWAY, S_RETRYING, S_NSTATES };
-enum revent { E_DUE, E_OK, E_PARTIAL, E_FAIL, E_RESET, E_NEVENTS };
+enum rstate {
+	S_LIVE, S_SENDING, S_AWAY, S_RETRYING, S_REFUSED, S_RECHECKING,
+	S_NSTATES
+};
+enum revent {
+	E_DUE, E_OK, E_PARTIAL, E_FAIL, E_RESET, E_REFUSED, E_NEVENTS
+};
 enum raction {
 	A_NONE,
 	A_RUN,		/* start a run with what is dirty */
@@ -98,6 +105,8 @@ enum raction {
 	A_REQUEUE,	/* paths back; back-off doubles */
 	A_BACK,		/* confirm, and report the remote back */
 	A_ABORT,	/* stop the run; a whole sync replaces it */
+	A_REFUSE,	/* report the refusal once; paths back; back-off */
+	A_ACCEPT,	/* confirm, and report the refusal over */
 };
 
 static const struct {
@@ -110,6 +119,7 @@ static const struct {
 		[E_PARTIAL] =	{ A_NONE,	S_LIVE },
 		[E_FAIL] =	{ A_NONE,	S_LIVE },
 		[E_RESET] =	{ A_NONE,	S_LIVE },
+		[E_REFUSED] =	{ A_NONE,	S_LIVE },
 	},
 	[S_SENDING] = {
 		[E_DUE] =	{ A_NONE,	S_SENDING },
@@ -117,6 +127,7 @@ static const struct {
 		[E_PARTIAL] =	{ A_DOWN,	S_AWAY },
 		[E_FAIL] =	{ A_DOWN,	S_AWAY },
 		[E_RESET] =	{ A_ABORT,	S_LIVE },
+		[E_REFUSED] =	{ A_REFUSE,	S_REFUSED },
 	},
 	[S_AWAY] = {
 		[E_DUE] =	{ A_RUN,	S_RETRYING },
@@ -124,6 +135,7 @@ static const struct {
 		[E_PARTIAL] =	{ A_NONE,	S_AWAY },
 		[E_FAIL] =	{ A_NONE,	S_AWAY },
 		[E_RESET] =	{ A_NONE,	S_AWAY },
+		[E_REFUSED] =	{ A_NONE,	S_AWAY },
 	},
 	[S_RETRYING] = {
 		[E_DUE] =	{ A_NONE,	S_RETRYING },
@@ -131,11 +143,28 @@ static const struct {
 		[E_PARTIAL] =	{ A_REQUEUE,	S_AWAY },
 		[E_FAIL] =	{ A_REQUEUE,	S_AWAY },
 		[E_RESET] =	{ A_ABORT,	S_AWAY },
+		[E_REFUSED] =	{ A_REFUSE,	S_REFUSED },
+	},
+	[S_REFUSED] = {
+		[E_DUE] =	{ A_RUN,	S_RECHECKING },
+		[E_OK] =	{ A_NONE,	S_REFUSED },
+		[E_PARTIAL] =	{ A_NONE,	S_REFUSED },
+		[E_FAIL] =	{ A_NONE,	S_REFUSED },
+		[E_RESET] =	{ A_NONE,	S_REFUSED },
+		[E_REFUSED] =	{ A_NONE,	S_REFUSED },
+	},
+	[S_RECHECKING] = {
+		[E_DUE] =	{ A_NONE,	S_RECHECKING },
+		[E_OK] =	{ A_ACCEPT,	S_LIVE },
+		[E_PARTIAL] =	{ A_DOWN,	S_AWAY },
+		[E_FAIL] =	{ A_DOWN,	S_AWAY },
+		[E_RESET] =	{ A_ABORT,	S_REFUSED },
+		[E_REFUSED] =	{ A_REQUEUE,	S_REFUSED },
 	},
 };
 
 static const char *state_names[S_NSTATES] = {
-	"live", "sending", "away", "retrying"
+	"live", "sending", "away", "retrying", "refused", "rechecking"
 };
 
 struct remote {
@@ -190,6 +219,7 @@ struct remote {
 	int64_t		 away_since;
 	size_t		 bound;
 	int		 collapsed;	/* reported the bound already */
+	int		 refused;	/* reported a refusal already */
 
 	struct iobs_cache *cache;
 	char		*backlog_key;
@@ -1389,12 +1419,15 @@ step_done(struct remote *r, int status)
 			if (nl != NULL && nl - p >= 2 && nl[-1] == '.' &&
 			    nl[-2] == ' ')
 				continue;
-			if (nl == NULL || nl > p)
-				errx(1, "%s: the source root %s is empty while "
-				    "%s is not: a disk not mounted? Refusing "
-				    "to delete; -f mirrors it anyway",
-				    r->shown, r->root[0] ? r->root : "/",
-				    r->shown);
+			if (nl == NULL || nl > p) {
+				free(r->why);
+				if (asprintf(&r->why, "the source root %s is "
+				    "empty while %s is not: a disk not mounted? "
+				    "Refusing to delete; -f mirrors it anyway",
+				    r->root[0] ? r->root : "/", r->shown) == -1)
+					err(1, "asprintf");
+				goto refused;
+			}
 		}
 		break;
 	case K_COUNT:
@@ -1406,10 +1439,14 @@ step_done(struct remote *r, int status)
 			if (strncmp(p, "*deleting", 9) == 0)
 				deletes++;
 		}
-		if (deletes > r->o.max_delete)
-			errx(1, "%s: a whole sync would delete %lld entries, "
-			    "more than --max-delete=%lld; deleting nothing",
-			    r->shown, deletes, r->o.max_delete);
+		if (deletes > r->o.max_delete) {
+			free(r->why);
+			if (asprintf(&r->why, "a whole sync would delete %lld "
+			    "entries, more than --max-delete=%lld; deleting "
+			    "nothing", deletes, r->o.max_delete) == -1)
+				err(1, "asprintf");
+			goto refused;
+		}
 		break;
 	case K_SCRIPT:
 		if (code == 97) {
@@ -1474,6 +1511,12 @@ failed:
 	buf_free(&s->errors);
 	r->nsteps = 0;
 	event(r, E_FAIL);
+	return;
+refused:
+	buf_free(&s->output);
+	buf_free(&s->errors);
+	r->nsteps = 0;
+	event(r, E_REFUSED);
 }
 
 /* The table's actions */
@@ -1544,6 +1587,25 @@ event(struct remote *r, enum revent ev)
 		batch_clear(&r->sent);
 		r->retry_at = now;
 		break;
+	case A_REFUSE:
+		if (!r->refused)
+			warnx("%s: %s; asked again while the stream is read",
+			    r->shown, r->why);
+		r->refused = 1;
+		spare_kill(r);
+		batch_merge(&r->dirty, &r->sent);
+		r->backoff = BACKOFF_MS;
+		r->retry_at = now + r->backoff;
+		break;
+	case A_ACCEPT:
+		warnx("%s: the whole sync refused before went through",
+		    r->shown);
+		r->refused = 0;
+		unstick(r);
+		batch_clear(&r->sent);
+		r->backoff = BACKOFF_MS;
+		spare_start(r);
+		break;
 	}
 	if (r->state != from)
 		publish(r, 1);
@@ -1559,7 +1621,7 @@ due(struct remote *r)
 	    r->drain_last)
 		return INT64_MAX;
 	/* The stream ended: one last try when the time to drain is up. */
-	if (r->state == S_AWAY)
+	if (r->state == S_AWAY || r->state == S_REFUSED)
 		return r->eof && r->drain_by < r->retry_at ? r->drain_by :
 		    r->retry_at;
 	/* A MOVED_FROM waits for its MOVED_TO: the rename is ours to do. */
@@ -1941,6 +2003,9 @@ finished(struct remote *r)
 		return 0;
 	if (r->root == NULL || (batch_size(&r->dirty) == 0 &&
 	    batch_size(&r->stuck) == 0))
+		return 1;
+	/* Refused: no time of waiting makes it right. */
+	if (r->state == S_REFUSED)
 		return 1;
 	return r->drain_last;
 }

@@ -295,6 +295,31 @@ spare_pid() {
 	run -0 converged
 }
 
+@test "remote: a refused whole sync ends nothing; asked again, it goes through" {
+	sshd_setup
+	mkdir "$DST"
+	echo keep >"$DST/keep"
+	touch "$DST/x1" "$DST/x2" "$DST/x3"
+	# The source is empty: refused; then a file, still three deletions
+	# past -m 2: refused again, without a word; then two.
+	start_remote_nowait "$HOST:$DST" -m 2 -e "$RSH"
+	wait_for 10 has_lines "$T/mirror.err" 'is empty while' 1
+	echo keep >"$SRC/keep"
+	sleep 2 # asked again at least once: more than --max-delete
+	running "$MIRROR_PID"
+	running "$WATCH_PID"
+	assert_file_exist "$DST/x1"
+	rm "$DST/x3"
+	wait_converged 20
+	running "$MIRROR_PID"
+	wait_for 10 has_lines "$T/mirror.err" 'refused before went through' 1
+	[ "$(count_lines "$T/mirror.err" 'is empty while')" -eq 1 ]
+	[ "$(count_lines "$T/mirror.err" 'more than --max-delete')" -le 1 ]
+	# Live again: a change follows.
+	echo new >"$SRC/new"
+	wait_converged 10
+}
+
 @test "remote: --exclude is rsync's too: neither sent nor deleted" {
 	sshd_setup
 	mkdir -p "$SRC/a" "$DST"
