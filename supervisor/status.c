@@ -386,35 +386,49 @@ supervisor_pid(struct iobs_cache *c, char *cfg, size_t cfglen)
 	return pid;
 }
 
+/* A remote mirror's backlog, as the mirror keeps it in the cache. */
+struct backlog {
+	char		 dest[512], state[32], paths[32];
+	long long	 oldest;	/* the oldest path's time; 0: none */
+};
+
+static void
+backlog_read(const void *val, size_t len, struct backlog *b)
+{
+	char old[32], *v;
+
+	if ((v = strndup(val, len)) == NULL)
+		err(1, "strndup");
+	field(v, "dest", b->dest, sizeof(b->dest));
+	field(v, "state", b->state, sizeof(b->state));
+	field(v, "paths", b->paths, sizeof(b->paths));
+	b->oldest = strtoll(field(v, "oldest", old, sizeof(old)), NULL, 10);
+	free(v);
+}
+
 /* A remote mirror's backlog: dest, state, paths waiting, oldest's age. */
 static int
 print_backlog(const char *key, const void *val, size_t len, time_t exp,
     void *arg)
 {
-	char dest[512], state[32], paths[32], old[32], age[32], *v;
 	struct backlog_out *out = arg;
-	long long t;
+	struct backlog b;
+	char age[32];
 
 	(void)exp;
-	if ((v = strndup(val, len)) == NULL)
-		err(1, "strndup");
-	field(v, "dest", dest, sizeof(dest));
-	field(v, "state", state, sizeof(state));
-	field(v, "paths", paths, sizeof(paths));
-	t = strtoll(field(v, "oldest", old, sizeof(old)), NULL, 10);
-	free(v);
+	backlog_read(val, len, &b);
 	key += strlen("backlog/");
 	key = strchr(key, '/') ? strchr(key, '/') : key;
 	if (out->json) {
 		printf("%s{\"dest\":", out->n++ ? "," : "");
-		json_string(dest);
+		json_string(b.dest);
 		printf(",\"state\":");
-		json_string(state);
+		json_string(b.state);
 		printf(",\"waiting\":");
-		json_value(paths);
+		json_value(b.paths);
 		printf(",\"oldest_age\":");
-		if (t > 0)
-			printf("%lld", (long long)time(NULL) - t);
+		if (b.oldest > 0)
+			printf("%lld", (long long)time(NULL) - b.oldest);
 		else
 			fputs("null", stdout);
 		printf(",\"watch\":");
@@ -422,15 +436,17 @@ print_backlog(const char *key, const void *val, size_t len, time_t exp,
 		putchar('}');
 		return 0;
 	}
-	if (t > 0)
-		snprintf(age, sizeof(age), "%llds", (long long)time(NULL) - t);
+	if (b.oldest > 0)
+		snprintf(age, sizeof(age), "%llds",
+		    (long long)time(NULL) - b.oldest);
 	else
 		strlcpy(age, "-", sizeof(age));
 	/* The destination first: no line here reads as a pipeline's. */
 	if (out->n++ == 0)
 		printf("\n%-32s %-8s %8s %8s  %s\n", "REMOTE", "STATE",
 		    "WAITING", "OLDEST", "WATCH");
-	printf("%-32s %-8s %8s %8s  %s\n", dest, state, paths, age, key);
+	printf("%-32s %-8s %8s %8s  %s\n", b.dest, b.state, b.paths, age,
+	    key);
 	return 0;
 }
 
@@ -444,27 +460,21 @@ static int
 remote_line(const char *key, const void *val, size_t len, time_t exp,
     void *arg)
 {
-	char dest[256], state[32], paths[32], old[32], age[32], *v;
 	struct remotes_out *out = arg;
 	size_t n = strlen(out->buf);
-	long long t;
+	struct backlog b;
+	char age[32];
 
 	(void)key;
 	(void)exp;
-	if ((v = strndup(val, len)) == NULL)
-		err(1, "strndup");
-	field(v, "dest", dest, sizeof(dest));
-	field(v, "state", state, sizeof(state));
-	field(v, "paths", paths, sizeof(paths));
-	t = strtoll(field(v, "oldest", old, sizeof(old)), NULL, 10);
-	free(v);
+	backlog_read(val, len, &b);
 	age[0] = '\0';
-	if (t > 0)
+	if (b.oldest > 0)
 		snprintf(age, sizeof(age), ", oldest %llds",
-		    (long long)time(NULL) - t);
+		    (long long)time(NULL) - b.oldest);
 	if (n < out->len)
 		snprintf(out->buf + n, out->len - n, "; %s %s, %s waiting%s",
-		    dest, state, paths, age);
+		    b.dest, b.state, b.paths, age);
 	return 0;
 }
 
