@@ -1190,7 +1190,8 @@ vanish_line(const char *line)
 {
 	size_t n = strlen(line);
 
-	if (strncmp(line, "file has vanished: ", 19) == 0)
+	if (strncmp(line, "file has vanished: ", 19) == 0 ||
+	    strncmp(line, "directory has vanished: ", 24) == 0)
 		return 1;
 	if (strncmp(line, "rsync: [sender] ", 16) != 0)
 		return 0;
@@ -1299,7 +1300,8 @@ partial(struct remote *r, const struct buf *e)
 			all = 1;
 		if ((strncmp(line, "rsync: ", 7) == 0 &&
 		    strncmp(line, "rsync: connection", 17) != 0) ||
-		    strncmp(line, "file has vanished", 17) == 0) {
+		    strncmp(line, "file has vanished", 17) == 0 ||
+		    strncmp(line, "directory has vanished", 22) == 0) {
 			if ((rel = rsync_error_path(line, r->src, dst)) ==
 			    NULL)
 				all = 1;
