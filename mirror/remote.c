@@ -797,23 +797,12 @@ excluded(struct remote *r, const char *rel)
 	    iobs_exclude_match(&r->o.exclude, rel, name ? name + 1 : rel);
 }
 
-/* Not a directory, and one of several names of its inode. */
-static int
-has_links(const struct stat *st)
-{
-	return !S_ISDIR(st->st_mode) && st->st_nlink > 1;
-}
-
-/*
- * Every directory of a source subtree, as "dir/": all it holds goes.
- * *linked is set when a file in it has other names.
- */
+/* Every directory of a source subtree, as "dir/": all it holds goes. */
 static void
 list_tree(struct remote *r, int dfd, const char *rel, struct buf *b,
-    struct pathset *seen, int *linked)
+    struct pathset *seen)
 {
 	struct dirent *de;
-	struct stat st;
 	DIR *dir;
 	char *sub;
 	int fd;
@@ -825,23 +814,15 @@ list_tree(struct remote *r, int dfd, const char *rel, struct buf *b,
 	}
 	while ((de = readdir(dir)) != NULL) {
 		if (strcmp(de->d_name, ".") == 0 ||
-		    strcmp(de->d_name, "..") == 0)
+		    strcmp(de->d_name, "..") == 0 ||
+		    (de->d_type != DT_DIR && de->d_type != DT_UNKNOWN))
 			continue;
 		if (asprintf(&sub, "%s%s%s", rel, rel[0] ? "/" : "",
 		    de->d_name) == -1)
 			err(1, "asprintf");
-		if (excluded(r, sub)) {
-			free(sub);
-			continue;
-		}
-		if (de->d_type != DT_DIR && !*linked &&
-		    fstatat(dirfd(dir), de->d_name, &st,
-		    AT_SYMLINK_NOFOLLOW) == 0 && has_links(&st))
-			*linked = 1;
-		if ((de->d_type == DT_DIR || de->d_type == DT_UNKNOWN) &&
-		    (fd = openat(dirfd(dir), de->d_name, O_RDONLY |
-		    O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) != -1)
-			list_tree(r, fd, sub, b, seen, linked);
+		if (!excluded(r, sub) && (fd = openat(dirfd(dir), de->d_name,
+		    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) != -1)
+			list_tree(r, fd, sub, b, seen);
 		free(sub);
 	}
 	closedir(dir);
@@ -946,8 +927,7 @@ run_start(struct remote *r)
 	struct stat st;
 	size_t i;
 	char *q, *par;
-	int fd, has, linked = 0;
-	int64_t first;
+	int fd, has;
 
 	if (r->nsteps != 0)
 		return;
@@ -983,19 +963,14 @@ run_start(struct remote *r)
 			if (fd == -1)
 				list_add(&list, &seen, rel, 0);
 			else
-				list_tree(r, fd, rel, &list, &seen, &linked);
-		} else {
-			if (has == 1 && has_links(&st))
-				linked = 1;
+				list_tree(r, fd, rel, &list, &seen);
+		} else
 			list_add(&list, &seen, rel, 0);
-		}
 	}
 	for (i = 0; i < r->sent.plain.n; i++) {
 		const char *rel = r->sent.plain.e[i].path;
 
-		if ((has = source_has(r, rel, &st)) != 0 || rel[0] == '\0') {
-			if (has == 1 && has_links(&st))
-				linked = 1;
+		if (source_has(r, rel, &st) != 0 || rel[0] == '\0') {
 			list_add(&list, &seen, rel, 0);
 			continue;
 		}
@@ -1051,21 +1026,7 @@ run_start(struct remote *r)
 			r->steps[r->nsteps++] = K_SCRIPT;
 	}
 	pathset_clear(&seen);
-	if (linked) {
-		/*
-		 * rsync -H links only the names it is given together, and
-		 * a file's other names may be anywhere in the tree: the
-		 * whole tree goes, after the batch's renames and deletions.
-		 * Neither guard is asked: the source has a file, and what
-		 * the batch deletes was reported gone.
-		 */
-		first = r->sent.oldest;
-		batch_clear(&r->sent);
-		pathset_add(&r->sent.tree, "", 0);
-		r->sent.oldest = first;
-		r->full = 1;
-		r->steps[r->nsteps++] = K_RSYNC;
-	} else if (list.len > 0)
+	if (list.len > 0)
 		r->steps[r->nsteps++] = K_RSYNC;
 start:
 	if (r->nsteps == 0) {
@@ -1229,7 +1190,8 @@ vanish_line(const char *line)
 {
 	size_t n = strlen(line);
 
-	if (strncmp(line, "file has vanished: ", 19) == 0)
+	if (strncmp(line, "file has vanished: ", 19) == 0 ||
+	    strncmp(line, "directory has vanished: ", 24) == 0)
 		return 1;
 	if (strncmp(line, "rsync: [sender] ", 16) != 0)
 		return 0;
@@ -1338,7 +1300,8 @@ partial(struct remote *r, const struct buf *e)
 			all = 1;
 		if ((strncmp(line, "rsync: ", 7) == 0 &&
 		    strncmp(line, "rsync: connection", 17) != 0) ||
-		    strncmp(line, "file has vanished", 17) == 0) {
+		    strncmp(line, "file has vanished", 17) == 0 ||
+		    strncmp(line, "directory has vanished", 22) == 0) {
 			if ((rel = rsync_error_path(line, r->src, dst)) ==
 			    NULL)
 				all = 1;

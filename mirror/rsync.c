@@ -228,7 +228,8 @@ rsync_error_path(const char *line, const char *src, const char *dst)
 	size_t n;
 
 	if (strncmp(line, "rsync: ", 7) != 0 &&
-	    strncmp(line, "file has vanished: ", 19) != 0)
+	    strncmp(line, "file has vanished: ", 19) != 0 &&
+	    strncmp(line, "directory has vanished: ", 24) != 0)
 		return NULL;
 	if ((open = strchr(line, '"')) == NULL ||
 	    (close = strchr(open + 1, '"')) == NULL || close == open + 1)

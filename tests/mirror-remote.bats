@@ -135,27 +135,6 @@ spare_pid() {
 	[ "$(inode "$DST/y")" = "$ino" ]
 }
 
-@test "remote: names of one file stay one file there, written through any" {
-	sshd_setup
-	mkdir -p "$SRC/a" "$SRC/b"
-	echo one >"$SRC/a/f"
-	start_remote "$HOST:$DST" -e "$RSH"
-	ln "$SRC/a/f" "$SRC/b/g"
-	wait_converged 10
-	# Each write names one path; rsync -H links only names it is given
-	# together.
-	echo two >>"$SRC/b/g"
-	wait_converged 10
-	echo three >>"$SRC/a/f"
-	wait_converged 10
-	assert_equal "$(stat -c %i "$DST/b/g")" "$(stat -c %i "$DST/a/f")"
-	assert_equal "$(cat "$DST/a/f")" "$(printf 'one\ntwo\nthree')"
-	# A tree made of links, cp -al: one inode a name pair there too.
-	cp -al "$SRC/a" "$SRC/c"
-	wait_converged 10
-	assert_equal "$(stat -c %i "$DST/c/f")" "$(stat -c %i "$DST/a/f")"
-}
-
 @test "remote: odd names reach the remote byte for byte" {
 	sshd_setup
 	local nl=$'new\nline' bad=$'bad\xff\xfeutf8'
