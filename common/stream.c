@@ -132,8 +132,9 @@ iobs_unvis(char *dst, const char *src)
 	return d - dst;
 }
 
-static char *
-put_uint(char *p, unsigned long long v, int width)
+/* v in decimal, at least width digits, at p; async-signal-safe. */
+char *
+iobs_put_uint(char *p, unsigned long long v, int width)
 {
 	char tmp[24];
 	int n = 0;
@@ -156,14 +157,14 @@ iobs_record_format(char *dst, const struct timeval *tv, const char *events,
 	char *p = dst;
 	size_t elen = strlen(events);
 
-	p = put_uint(p, tv->tv_sec, 1);
+	p = iobs_put_uint(p, tv->tv_sec, 1);
 	*p++ = '.';
-	p = put_uint(p, tv->tv_usec, 6);
+	p = iobs_put_uint(p, tv->tv_usec, 6);
 	*p++ = '\t';
 	memcpy(p, events, elen);
 	p += elen;
 	*p++ = '\t';
-	p = put_uint(p, cookie, 1);
+	p = iobs_put_uint(p, cookie, 1);
 	*p++ = '\t';
 	memcpy(p, vispath, vispathlen);
 	p += vispathlen;

@@ -45,6 +45,7 @@ int	 iobs_unvis(char *dst, const char *src);
  */
 #define IOBS_EVENTS_MAX		256
 #define IOBS_RECORD_MAX(vislen)	((vislen) + IOBS_EVENTS_MAX + 64)
+char	*iobs_put_uint(char *, unsigned long long, int);
 size_t	 iobs_record_format(char *dst, const struct timeval *,
 	    const char *events, uint32_t cookie, const char *vispath,
 	    size_t vispathlen);

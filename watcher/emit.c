@@ -238,24 +238,6 @@ append_lines(struct watcher *w, const char *events, uint32_t cookie)
 	outq_commit(&w->out, fmt_render(&w->fmt, p, &ev));
 }
 
-/* Async-signal-safe, as lifecycle_line() must be. */
-static char *
-put_uint(char *p, unsigned long long v, int width)
-{
-	char tmp[24];
-	int n = 0;
-
-	do {
-		tmp[n++] = '0' + v % 10;
-		v /= 10;
-	} while (v != 0);
-	while (n < width)
-		tmp[n++] = '0';
-	while (n > 0)
-		*p++ = tmp[--n];
-	return p;
-}
-
 static char *
 put(char *p, const char *s, size_t len)
 {
@@ -277,9 +259,9 @@ json_start(char *p, const struct timeval *tv, const char *events,
     uint32_t cookie, int print_pid, pid_t pid)
 {
 	p = PUT(p, "{\"time\":");
-	p = put_uint(p, tv->tv_sec, 1);
+	p = iobs_put_uint(p, tv->tv_sec, 1);
 	*p++ = '.';
-	p = put_uint(p, tv->tv_usec, 6);
+	p = iobs_put_uint(p, tv->tv_usec, 6);
 	p = PUT(p, ",\"events\":[\"");
 	for (; *events != '\0'; events++)
 		if (*events == ',')
@@ -287,10 +269,10 @@ json_start(char *p, const struct timeval *tv, const char *events,
 		else
 			*p++ = *events;
 	p = PUT(p, "\"],\"cookie\":");
-	p = put_uint(p, cookie, 1);
+	p = iobs_put_uint(p, cookie, 1);
 	if (print_pid) {
 		p = PUT(p, ",\"pid\":");
-		p = put_uint(p, pid > 0 ? (unsigned long long)pid : 0, 1);
+		p = iobs_put_uint(p, pid > 0 ? (unsigned long long)pid : 0, 1);
 	}
 	*p++ = ',';
 	return p;
