@@ -45,7 +45,7 @@ pipeline_add(struct super *s, const struct wconf *w,
 		p->wargv[i] = xstrdup(w->wargv[i]);
 	p->nwargv = w->nwargv;
 	p->opts = config_plugin_options(w, pl->name);
-	p->errfd = p->readyfd = p->statsfd = -1;
+	p->errfd = p->readyfd = p->statsfd = p->ignfd = -1;
 	p->state = S_DOWN;
 	p->deadline = now_ms();
 	p->delay = s->conf.restart_delay;
@@ -67,6 +67,8 @@ pipeline_free(struct pipeline *p)
 		close(p->readyfd);
 	if (p->statsfd != -1)
 		close(p->statsfd);
+	if (p->ignfd != -1)
+		close(p->ignfd);
 	free(p->path);
 	free(p->plugin);
 	free(p->exe);
@@ -109,7 +111,7 @@ move_fd(int from, int to)
  */
 static void
 child_setup(struct super *s, struct pipeline *p, pid_t parent, pid_t pgid,
-    int fd0, int fd1, int fd2, int fd3, int fd4)
+    int fd0, int fd1, int fd2, int fd3, int fd4, int fd5)
 {
 	sigset_t none;
 	char *key;
@@ -123,14 +125,18 @@ child_setup(struct super *s, struct pipeline *p, pid_t parent, pid_t pgid,
 	move_fd(fd0, 0);
 	move_fd(fd1, 1);
 	move_fd(fd2, 2);
-	/* fd4 out of fd3's way first. */
+	/* fd4 and fd5 out of the way of those before them first. */
 	if (fd4 == 3 && (fd4 = dup(fd4)) == -1)
+		_exit(127);
+	if ((fd5 == 3 || fd5 == 4) && (fd5 = dup(fd5)) == -1)
 		_exit(127);
 	if (fd3 != -1)
 		move_fd(fd3, 3);
 	if (fd4 != -1)
 		move_fd(fd4, 4);
-	closefrom(fd4 != -1 ? 5 : fd3 != -1 ? 4 : 3);
+	if (fd5 != -1)
+		move_fd(fd5, 5);
+	closefrom(fd5 != -1 ? 6 : fd4 != -1 ? 5 : fd3 != -1 ? 4 : 3);
 	key = options_key(p->plugin, p->path);
 	if (setenv("IOBS_CACHE", s->cache_dir, 1) == -1 ||
 	    setenv("IOBS_WATCH", p->path, 1) == -1 ||
@@ -142,31 +148,23 @@ child_setup(struct super *s, struct pipeline *p, pid_t parent, pid_t pgid,
 
 /*
  * The watcher leaves out what the other plugins of its watch do to the
- * tree (a mirror's reads, say): iobs-watch --ignore-pid, which needs
- * the fanotify backend to know who made a change.
+ * tree (a mirror's reads and its rsync's, say): the process groups of
+ * those pipelines, on its --ignore-fd, as they come and go. Only the
+ * fanotify backend knows who made a change.
  */
 static void
-exec_watcher(struct super *s, struct pipeline *p)
+exec_watcher(struct pipeline *p)
 {
 	static char exe[4096];
-	struct pipeline *q;
 	char **argv;
-	size_t i, n = 0, nq = 0;
+	size_t i, n = 0;
 
-	for (q = s->pipes; q != NULL; q = q->next)
-		nq++;
-	if ((argv = calloc(p->nwargv + nq + 6, sizeof(char *))) == NULL)
+	if ((argv = calloc(p->nwargv + 7, sizeof(char *))) == NULL)
 		_exit(127);
 	argv[n++] = "iobs-watch";
 	argv[n++] = "--ready-fd=3";
 	argv[n++] = "--stats-fd=4";
-	for (q = s->pipes; q != NULL; q = q->next)
-		if (q != p && (q->state == S_STARTING || q->state == S_UP) &&
-		    q->ppid > 0 &&
-		    strcmp(q->path, p->path) == 0 &&
-		    asprintf(&argv[n++], "--ignore-pid=%ld",
-		    (long)q->ppid) == -1)
-			_exit(127);
+	argv[n++] = "--ignore-fd=5";
 	for (i = 0; i < p->nwargv; i++)
 		argv[n++] = p->wargv[i];
 	argv[n++] = "--";
@@ -178,6 +176,45 @@ exec_watcher(struct super *s, struct pipeline *p)
 		execvp("iobs-watch", argv);
 	dprintf(2, "iobs-watch: cannot run: %s\n", strerror(errno));
 	_exit(127);
+}
+
+/*
+ * p's watcher is told the whole set again: the groups of the other
+ * pipelines of its watch that run now. A full pipe (its watcher saw no
+ * event for thousands of changes) is told again on the next tick.
+ */
+static void
+tell_one(struct super *s, struct pipeline *p)
+{
+	struct pipeline *q;
+	char line[IGNORE_TELL_MAX];
+	size_t len = 0;
+	int n;
+
+	p->ign_owed = 0;
+	if (p->ignfd == -1)
+		return;
+	for (q = s->pipes; q != NULL; q = q->next)
+		if (q != p && q->pgid > 0 && strcmp(q->path, p->path) == 0 &&
+		    len + 16 < sizeof(line) &&
+		    (n = snprintf(line + len, sizeof(line) - len, "%s%ld",
+		    len > 0 ? " " : "", (long)q->pgid)) > 0)
+			len += n;
+	line[len++] = '\n';
+	/* Less than PIPE_BUF: all of it, or nothing and EAGAIN. */
+	if (write(p->ignfd, line, len) == -1 && errno == EAGAIN)
+		p->ign_owed = 1;
+}
+
+/* The groups of path's pipelines changed: each watcher of it is told. */
+static void
+tell_siblings(struct super *s, const struct pipeline *changed)
+{
+	struct pipeline *q;
+
+	for (q = s->pipes; q != NULL; q = q->next)
+		if (q != changed && strcmp(q->path, changed->path) == 0)
+			tell_one(s, q);
 }
 
 static void
@@ -223,42 +260,38 @@ path_ready(struct super *s, struct pipeline *p)
 static void
 spawn(struct super *s, struct pipeline *p)
 {
-	static int siblings_first;
-	struct pipeline *q;
-	int data[2], errp[2], ready[2], stats[2], devnull;
+	int data[2], errp[2], ready[2], stats[2], ign[2], devnull;
 	pid_t self = getpid();
 
 	errno = 0;
 	if (!path_ready(s, p))
 		return;
-	/* Those of its watch due now start first: see exec_watcher(). */
-	if (!siblings_first) {
-		siblings_first = 1;
-		for (q = s->pipes; q != NULL; q = q->next)
-			if (q != p && q->state == S_DOWN && !s->stopping &&
-			    q->deadline <= now_ms() &&
-			    strcmp(q->path, p->path) == 0)
-				pipeline_event(s, q, E_START);
-		siblings_first = 0;
-	}
 	if ((devnull = open("/dev/null", O_RDWR | O_CLOEXEC)) == -1 ||
 	    pipe2(data, O_CLOEXEC) == -1 || pipe2(errp, O_CLOEXEC) == -1 ||
-	    pipe2(ready, O_CLOEXEC) == -1 || pipe2(stats, O_CLOEXEC) == -1)
+	    pipe2(ready, O_CLOEXEC) == -1 || pipe2(stats, O_CLOEXEC) == -1 ||
+	    pipe2(ign, O_CLOEXEC | O_NONBLOCK) == -1)
 		err(1, "pipe");
+	/* Its first set is in the pipe before it can read an event. */
+	p->ignfd = ign[1];
+	tell_one(s, p);
 	if ((p->wpid = fork()) == -1)
 		err(1, "fork");
 	if (p->wpid == 0) {
 		child_setup(s, p, self, 0, devnull, data[1], errp[1],
-		    ready[1], stats[1]);
-		exec_watcher(s, p);
+		    ready[1], stats[1], ign[0]);
+		exec_watcher(p);
 	}
 	p->pgid = p->wpid;
 	(void)setpgid(p->wpid, p->pgid);
+	close(ign[0]);
+	/* Before its plugin runs, so that no change of it is news. */
+	tell_siblings(s, p);
 	/* The watcher is not reaped before this fork: its group lives. */
 	if ((p->ppid = fork()) == -1)
 		err(1, "fork");
 	if (p->ppid == 0) {
-		child_setup(s, p, self, p->pgid, data[0], 1, errp[1], -1, -1);
+		child_setup(s, p, self, p->pgid, data[0], 1, errp[1], -1, -1,
+		    -1);
 		exec_plugin(p);
 	}
 	(void)setpgid(p->ppid, p->pgid);
@@ -297,7 +330,7 @@ drain_err(struct pipeline *p)
 
 /* Every member is reaped: its descriptors go too. */
 static void
-close_fds(struct pipeline *p)
+close_fds(struct super *s, struct pipeline *p)
 {
 	drain_err(p);
 	if (p->errfd != -1)
@@ -306,9 +339,12 @@ close_fds(struct pipeline *p)
 		close(p->readyfd);
 	if (p->statsfd != -1)
 		close(p->statsfd);
-	p->errfd = p->readyfd = p->statsfd = -1;
+	if (p->ignfd != -1)
+		close(p->ignfd);
+	p->errfd = p->readyfd = p->statsfd = p->ignfd = -1;
 	p->pgid = 0;
 	p->hup_pending = 0;
+	tell_siblings(s, p);
 }
 
 /*
@@ -390,7 +426,7 @@ a_backoff(struct super *s, struct pipeline *p)
 	int64_t now = now_ms(), since;
 	int i, n;
 
-	close_fds(p);
+	close_fds(s, p);
 	if (now - p->started >= s->conf.restart_reset)
 		p->delay = s->conf.restart_delay;
 	memmove(p->fails + 1, p->fails, sizeof(p->fails) - sizeof(p->fails[0]));
@@ -422,7 +458,7 @@ static int
 a_fail(struct super *s, struct pipeline *p)
 {
 	(void)s;
-	close_fds(p);
+	close_fds(s, p);
 	if (p->lasterr[0] != '\0') {
 		strlcat(p->last, ": ", sizeof(p->last));
 		strlcat(p->last, p->lasterr, sizeof(p->last));
@@ -438,7 +474,7 @@ a_again(struct super *s, struct pipeline *p)
 {
 	int64_t now = now_ms();
 
-	close_fds(p);
+	close_fds(s, p);
 	p->nfails = 0;
 	p->delay = s->conf.restart_delay;
 	p->deadline = p->started + s->conf.restart_delay;
@@ -460,7 +496,7 @@ a_reset(struct super *s, struct pipeline *p)
 static int
 a_free(struct super *s, struct pipeline *p)
 {
-	close_fds(p);
+	close_fds(s, p);
 	unlink_pipeline(s, p);
 	return FREED;
 }
@@ -641,6 +677,8 @@ pipeline_tick(struct super *s, int64_t now)
 
 	for (p = s->pipes; p != NULL; p = next) {
 		next = p->next;
+		if (p->ign_owed)
+			tell_one(s, p);
 		if (p->state == S_DOWN && !s->stopping && p->deadline <= now)
 			pipeline_event(s, p, E_START);
 		else if (stopping(p)) {
@@ -665,6 +703,8 @@ pipeline_next_deadline(struct super *s)
 			t = now_ms() + 20;	/* waiting for strays to go */
 		else if (stopping(p) && p->stop_stage < 2)
 			t = p->deadline;
+		else if (p->ign_owed)
+			t = now_ms() + 1000;
 		else
 			continue;
 		if (next == -1 || t < next)

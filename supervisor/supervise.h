@@ -108,6 +108,8 @@ enum pevent {
 };
 
 #define FAIL_MAX	64
+/* A line of iobs-watch --ignore-fd: 256 process groups at most. */
+#define IGNORE_TELL_MAX	(256 * 12)
 
 struct pipeline {
 	struct pipeline	*next;
@@ -120,6 +122,8 @@ struct pipeline {
 	enum pstate	 state;
 	pid_t		 wpid, ppid, pgid;	/* watcher, plugin; 0 if reaped */
 	int		 errfd, readyfd, statsfd;
+	int		 ignfd;		/* the watcher's --ignore-fd */
+	int		 ign_owed;	/* its pipe was full: tell again */
 	unsigned long long events;	/* the watcher's, from --stats-fd */
 	char		 last_event[32];	/* its time, as it wrote it */
 	char		 errbuf[1024];

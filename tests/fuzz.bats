@@ -53,3 +53,7 @@ replay() {
 @test "fuzz replay: remote destination, rsh and rsync lines" {
 	replay remote
 }
+
+@test "fuzz replay: a line of iobs-watch --ignore-fd" {
+	replay ignore
+}

@@ -57,8 +57,52 @@ cat_out = $T/out"
 	run -0 ps -o args= -p "$SUP_PID"
 	assert_output "iobs-supervise: supervising $T/rc"
 	run -0 ps -o args= -p "$w1"
-	# cat2 started first, so that cat's watcher leaves out its doings.
-	assert_output "iobs-watch --ready-fd=3 --stats-fd=4 --ignore-pid=$p2 -- $T/data"
+	assert_output "iobs-watch --ready-fd=3 --stats-fd=4 --ignore-fd=5 -- $T/data"
+}
+
+# writer_files N: there are N files of iobs-writer's in $T/data.
+writer_files() {
+	[ "$(ls "$T/data" | grep -c '^by-writer')" = "$1" ]
+}
+
+# The watchers are told the groups of the other pipelines of their
+# watch as they come and go, whichever starts first: what a plugin does
+# to the tree is never news to another plugin of it, before or after
+# either is restarted. Only the fanotify backend knows who did it.
+@test "what one plugin does to its watch is not news to another, across restarts" {
+	[ "$(id -u)" = 0 ] || skip "fanotify, which knows who made a change, needs root"
+	# iobs-writer: makes a file in its watch at each start, and lives.
+	cat >"$T/plugins/iobs-writer" <<-'EOF'
+	#!/bin/sh
+	[ "${1:-}" = --check ] && exit 0
+	: > "$IOBS_WATCH/by-writer.$$"
+	while IFS= read -r line; do :; done
+	EOF
+	chmod +x "$T/plugins/iobs-writer"
+	for order in "cat, writer" "writer, cat"; do
+		rm -f "$T/out" "$T/data"/by-writer.* "$T/data/marker"
+		conf "restart_delay = 0.1
+[watches]
+[[data]]
+plugins = $order
+cat_out = $T/out"
+		start_sup
+		wait_ready "$T/data" cat
+		wait_ready "$T/data" writer
+		read -r w p <<<"$(pids_of "$T/data" writer)"
+		wait_for 10 test -e "$T/data/by-writer.$p"
+		kill "$p"
+		wait_for 10 writer_files 2
+		wait_ready "$T/data" writer
+		touch "$T/data/marker"
+		wait_for 10 grep -q "/marker\$" "$T/out"
+		run grep -c by-writer "$T/out"
+		assert_output 0
+		# Not the backend's doing: cat's watcher sees other writers.
+		run grep -c $'\tCREATE\t0\t'"$T/data/marker"'$' "$T/out"
+		assert_output 1
+		stop_sup
+	done
 }
 
 @test "a plugin that never reads holds up no other plugin" {

@@ -54,6 +54,10 @@ teardown() {
 	assert_output --partial "--ignore-pid 0: pid is too small"
 	run -2 iobs-watch --ignore-pid=me "$T/w"
 	assert_output --partial "--ignore-pid me: pid is invalid"
+	run -2 iobs-watch --ignore-pgid=-3 "$T/w"
+	assert_output --partial "--ignore-pgid -3: process group is too small"
+	run -2 iobs-watch --ignore-fd=2 "$T/w"
+	assert_output --partial "--ignore-fd 2: descriptor is too small"
 }
 
 @test "--backend fanotify where not allowed: one line with the fix, exit 1" {
@@ -295,6 +299,90 @@ CREATE $T/w/.marker1"
 	# One OPEN of f: cat's, not the hidden reader's.
 	run grep -c $'\tOPEN\t0\t'"$T/w/f"'$' "$T/out"
 	assert_output 1
+}
+
+# group_start: a shell of its own process group, which reads $T/w/f,
+# then $T/w/f2, then, in a child of its own, $T/w/f3, each time once
+# told to (group_go), writing the name to $T/go.done when it is read;
+# its group in $GROUP. Each lives on until the test ends, so that the
+# watcher can ask whose group it is.
+group_start() {
+	mkfifo "$T/go"
+	exec 8<>"$T/go"
+	echo x > "$T/w/f"
+	echo x > "$T/w/f2"
+	echo x > "$T/w/f3"
+	setsid sh -c 'echo $$ > "$0.pgid"
+		read x < "$0"; while read -r l; do :; done < "$1"
+		echo f >> "$0.done"
+		read x < "$0"; while read -r l; do :; done < "$1"2
+		echo f2 >> "$0.done"
+		( read x < "$0"; while read -r l; do :; done < "$1"3
+		  echo f3 >> "$0.done"; read x < "$0" ) &
+		wait' "$T/go" "$T/w/f" 3>&- &
+	BG_PIDS+=($!)
+	wait_for 10 test -s "$T/go.pgid"
+	GROUP=$(cat "$T/go.pgid")
+}
+
+# group_go NAME: the group reads $T/w/NAME, and it is read.
+group_go() {
+	echo >&8
+	wait_for 10 grep -qx "$1" "$T/go.done"
+}
+
+# opens_of FILE: how many OPEN records of $T/w/FILE are in $T/out.
+opens_of() {
+	grep -c $'\tOPEN\t0\t'"$T/w/$1"'$' "$T/out" || true
+}
+
+marker() {
+	touch "$T/w/.marker$1"
+	wait_for 10 grep -q "/.marker$1\$" "$T/out"
+}
+
+@test "--ignore-pgid hides every process of that group, and no other" {
+	need_fanotify
+	group_start
+	start_watch "$T/out" --backend=fanotify --ignore-pgid="$GROUP" "$T/w"
+	group_go f
+	group_go f2
+	group_go f3
+	cat "$T/w/f2" > /dev/null
+	marker 1
+	run opens_of f
+	assert_output 0
+	run opens_of f3
+	assert_output 0
+	# cat's, not the group's.
+	run opens_of f2
+	assert_output 1
+}
+
+@test "--ignore-fd: each line is the whole set, from the next event on" {
+	need_fanotify
+	group_start
+	mkfifo "$T/ctl"
+	exec 7<>"$T/ctl"
+	start_watch "$T/out" --backend=fanotify --ignore-fd=7 "$T/w"
+	echo "  $GROUP 99999 " >&7
+	group_go f
+	marker 1
+	run opens_of f
+	assert_output 0
+	# An empty line: nobody is left out any more.
+	echo >&7
+	group_go f2
+	wait_for 10 grep -q $'\tOPEN\t0\t'"$T/w/f2"'$' "$T/out"
+	echo "$GROUP" >&7
+	echo "12x" >&7
+	group_go f3
+	marker 2
+	run opens_of f3
+	assert_output 0
+	run -0 cat "$T/out.err"
+	assert_output --partial "iobs-watch: --ignore-fd 7: not a process group number in \"12x\"; the groups left out stay as they were"
+	exec 7>&-
 }
 
 @test "poll: made, changed, renamed, deleted, as inotify would say" {

@@ -67,17 +67,6 @@ append(struct watcher *w, const char *events, uint32_t cookie,
 	outq_commit(&w->out, len);
 }
 
-static int
-ignored_pid(const struct watcher *w)
-{
-	int i;
-
-	for (i = 0; i < w->nignore; i++)
-		if (w->ignore_pid[i] == w->pid)
-			return 1;
-	return 0;
-}
-
 /*
  * The reader fell too far behind: stop watching, say OVERFLOW, and
  * rebuild once it has caught up.
@@ -328,9 +317,9 @@ printed(struct watcher *w)
 }
 
 /*
- * The one way down for every event record: --ignore-pid, the buffer's
- * bound, the rescan's note of what the kernel said, --exclude and
- * --include, then the record in the chosen output.
+ * The one way down for every event record: who is left out, the
+ * buffer's bound, the rescan's note of what the kernel said, --exclude
+ * and --include, then the record in the chosen output.
  */
 static void
 emit_record(struct watcher *w, uint32_t mask, uint32_t cookie,
@@ -339,7 +328,8 @@ emit_record(struct watcher *w, uint32_t mask, uint32_t cookie,
 	struct pathbuf *pb = &w->opath;
 	const char *events;
 
-	if (w->dropping || w->stop || (w->pid != 0 && ignored_pid(w)))
+	if (w->dropping || w->stop ||
+	    (w->pid != 0 && ignore_hit(&w->ign, w->pid)))
 		return;
 	if (w->out.bytes >= w->out.limit) {
 		buffer_full(w);

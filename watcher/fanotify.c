@@ -1601,11 +1601,7 @@ fan_open(struct watcher *w)
 		    sizeof(uint64_t))) == NULL)
 			err(1, "calloc");
 		/* Our own writes, to a file on a watched file system. */
-		w->ignore_pid = reallocarray(w->ignore_pid, w->nignore + 1,
-		    sizeof(*w->ignore_pid));
-		if (w->ignore_pid == NULL)
-			err(1, "reallocarray");
-		w->ignore_pid[w->nignore++] = f->self = getpid();
+		ignore_add_pid(&w->ign, f->self = getpid());
 	}
 	if (ready.fd != -1) {
 		w->ifd = ready.fd;

@@ -56,7 +56,8 @@ static const char synopsis[] = "[-1mnqr] [-b size] [-e event[,...]] "
     "[-o file] [-t seconds] [-x glob] [--exclude[i] regex] "
     "[--include[i] regex] [--fromfile file] "
     "[--format fmt [--no-newline] [--timefmt fmt] | --json] [--noleaf] "
-    "[--backend name] [--ignore-pid pid] [--interval seconds] [--pid] "
+    "[--backend name] [--ignore-fd fd] [--ignore-pgid pgid] "
+    "[--ignore-pid pid] [--interval seconds] [--pid] "
     "[--ready-fd fd] [--stats-fd fd] path ...";
 
 static void __dead2
@@ -140,20 +141,17 @@ parse_interval(const char *s)
 	return ms;
 }
 
-static void
-add_ignore_pid(struct watcher *w, const char *s)
+/* --ignore-pid, --ignore-pgid: a process or group, by number. */
+static pid_t
+parse_id(const char *opt, const char *what, const char *s)
 {
 	const char *errstr;
-	pid_t pid;
+	pid_t id;
 
-	pid = strtonum(s, 1, INT_MAX, &errstr);
+	id = strtonum(s, 1, INT_MAX, &errstr);
 	if (errstr != NULL)
-		errx(2, "--ignore-pid %s: pid is %s", s, errstr);
-	w->ignore_pid = reallocarray(w->ignore_pid, w->nignore + 1,
-	    sizeof(*w->ignore_pid));
-	if (w->ignore_pid == NULL)
-		err(1, "reallocarray");
-	w->ignore_pid[w->nignore++] = pid;
+		errx(2, "%s %s: %s is %s", opt, s, what, errstr);
+	return id;
 }
 
 /* The root as the watcher keeps it: absolute, and "" for "/". */
@@ -239,6 +237,7 @@ read_events(struct watcher *w, char *buf)
 		err(1, "%s read", w->be->name);
 	}
 	gettimeofday(&w->now, NULL);
+	ignore_read(&w->ign);
 	w->be->dispatch(w, buf, n);
 }
 
@@ -365,6 +364,7 @@ run(struct watcher *w, int wakefd)
 				err(1, "%s read", w->be->name);
 			}
 			gettimeofday(&w->now, NULL);
+			ignore_read(&w->ign);
 			w->be->dispatch(w, buf, n);
 			flush_or_exit(w, !w->out.nonblock);
 			coalesce(w, n);
@@ -524,6 +524,8 @@ parse_options(struct watcher *w, struct opts *o, int argc, char *argv[])
 		{ "exclude-glob",	required_argument,	NULL, 'x' },
 		{ "exclude",		required_argument,	NULL, 'X' },
 		{ "excludei",		required_argument,	NULL, 'Y' },
+		{ "ignore-fd",		required_argument,	NULL, 'K' },
+		{ "ignore-pgid",	required_argument,	NULL, 'g' },
 		{ "ignore-pid",		required_argument,	NULL, 'G' },
 		{ "include",		required_argument,	NULL, 'I' },
 		{ "includei",		required_argument,	NULL, 'J' },
@@ -575,7 +577,19 @@ parse_options(struct watcher *w, struct opts *o, int argc, char *argv[])
 			o->json = 1;
 			break;
 		case 'G':
-			add_ignore_pid(w, optarg);
+			ignore_add_pid(&w->ign,
+			    parse_id("--ignore-pid", "pid", optarg));
+			break;
+		case 'g':
+			ignore_add_pgid(&w->ign,
+			    parse_id("--ignore-pgid", "process group",
+			    optarg));
+			break;
+		case 'K':
+			w->ign.fd = strtonum(optarg, 3, INT_MAX, &errstr);
+			if (errstr != NULL)
+				errx(2, "--ignore-fd %s: descriptor is %s",
+				    optarg, errstr);
 			break;
 		case 'L':
 			w->noleaf = 1;
@@ -697,6 +711,7 @@ main(int argc, char *argv[])
 	check = iobs_check_mode(&argc, &argv);
 	memset(&w, 0, sizeof(w));
 	memset(&o, 0, sizeof(o));
+	ignore_init(&w.ign);
 	w.recursive = 1;
 	w.stats_fd = -1;
 	w.interval_ms = DEFAULT_INTERVAL_MS;
@@ -706,6 +721,8 @@ main(int argc, char *argv[])
 	parse_options(&w, &o, argc, argv);
 	if (w.stats_fd != -1 && fcntl(w.stats_fd, F_SETFL, O_NONBLOCK) == -1)
 		err(2, "--stats-fd %d", w.stats_fd);
+	if (w.ign.fd != -1 && fcntl(w.ign.fd, F_SETFL, O_NONBLOCK) == -1)
+		err(2, "--ignore-fd %d", w.ign.fd);
 	if (w.print_mask == 0)
 		w.print_mask = IN_ALL_EVENTS;
 	w.kernel_mask = w.print_mask | BOOKKEEPING;
@@ -718,7 +735,7 @@ main(int argc, char *argv[])
 		fmt_free(&w.fmt);
 		pathlist_free(&o.paths);
 		pathlist_free(&o.excludes);
-		free(w.ignore_pid);
+		ignore_free(&w.ign);
 		return 0;
 	}
 	if (o.outfile != NULL)
@@ -791,7 +808,7 @@ main(int argc, char *argv[])
 	pathbuf_free(&w.stash);
 	pathbuf_free(&w.deferred);
 	signals_close();
-	free(w.ignore_pid);
+	ignore_free(&w.ign);
 	/* -t: nothing came in time, inotifywait's 2. */
 	return w.timed_out ? 2 : 0;
 }

@@ -16,6 +16,7 @@
 #include "clock.h"
 #include "exclude.h"
 #include "format.h"
+#include "ignore.h"
 #include "watchlimit.h"
 #include "outq.h"
 #include "stream.h"
@@ -103,8 +104,7 @@ struct watcher {
 	unsigned	 generation;	/* bumped when inotify is rebuilt */
 	pid_t		 pid;		/* who made the event emitted; 0 unknown */
 	int		 print_pid;	/* --pid: a fifth field */
-	pid_t		*ignore_pid;	/* --ignore-pid */
-	int		 nignore;
+	struct ignore	 ign;		/* --ignore-pid, -pgid, -fd */
 	int		 interval_ms;	/* poll's, and auto's rescan */
 	int		 rescan;	/* inotify plus a periodic scan */
 	struct fan	*fan;
