@@ -135,6 +135,74 @@ spare_pid() {
 	[ "$(inode "$DST/y")" = "$ino" ]
 }
 
+@test "remote: names of one file stay one file there, written through any" {
+	sshd_setup
+	mkdir -p "$SRC/a" "$SRC/b"
+	echo one >"$SRC/a/f"
+	start_remote "$HOST:$DST" -e "$RSH"
+	ln "$SRC/a/f" "$SRC/b/g"
+	wait_converged 10
+	# Each write names one path; rsync -H links only names it is given
+	# together.
+	echo two >>"$SRC/b/g"
+	wait_converged 10
+	echo three >>"$SRC/a/f"
+	wait_converged 10
+	assert_equal "$(inode "$DST/b/g")" "$(inode "$DST/a/f")"
+	assert_equal "$(cat "$DST/a/f")" "$(printf 'one\ntwo\nthree')"
+	# A tree made of links, cp -al: one inode a name pair there too.
+	cp -al "$SRC/a" "$SRC/c"
+	wait_converged 10
+	assert_equal "$(inode "$DST/c/f")" "$(inode "$DST/a/f")"
+}
+
+@test "remote: a directory renamed with one name of a file; written through the other" {
+	sshd_setup
+	mkdir -p "$SRC/a/deep" "$SRC/b"
+	echo one >"$SRC/a/deep/f"
+	ln "$SRC/a/deep/f" "$SRC/b/g"
+	start_remote "$HOST:$DST" -e "$RSH"
+	ino=$(inode "$DST/a/deep/f")
+	mv "$SRC/a" "$SRC/moved"
+	wait_converged 10
+	[ "$(inode "$DST/moved/deep/f")" = "$ino" ]
+	echo two >>"$SRC/b/g"
+	wait_converged 10
+	assert_equal "$(inode "$DST/b/g")" "$(inode "$DST/moved/deep/f")"
+	assert_equal "$(cat "$DST/moved/deep/f")" "$(printf 'one\ntwo')"
+	# And back, the file alone this time, written through its new name.
+	mv "$SRC/moved/deep/f" "$SRC/b/h"
+	wait_converged 10
+	echo three >>"$SRC/b/h"
+	wait_converged 10
+	assert_equal "$(inode "$DST/b/g")" "$(inode "$DST/b/h")"
+}
+
+@test "remote: a name of a linked file deleted, then another written" {
+	sshd_setup
+	mkdir -p "$SRC/a" "$SRC/b" "$SRC/c"
+	echo one >"$SRC/a/f"
+	start_remote "$HOST:$DST" -e "$RSH"
+	ln "$SRC/a/f" "$SRC/b/g"
+	ln "$SRC/a/f" "$SRC/c/h"
+	wait_converged 10
+	rm "$SRC/b/g"
+	wait_converged 10
+	echo two >>"$SRC/a/f"
+	wait_converged 10
+	assert_equal "$(inode "$DST/c/h")" "$(inode "$DST/a/f")"
+	assert_equal "$(cat "$DST/c/h")" "$(printf 'one\ntwo')"
+	[ ! -e "$DST/b/g" ]
+	# The name back as a file of its own: not one of the others there.
+	rm "$SRC/c/h"
+	echo other >"$SRC/c/h"
+	wait_converged 10
+	echo three >>"$SRC/a/f"
+	wait_converged 10
+	assert_equal "$(cat "$DST/c/h")" other
+	[ "$(inode "$DST/c/h")" != "$(inode "$DST/a/f")" ]
+}
+
 @test "remote: odd names reach the remote byte for byte" {
 	sshd_setup
 	local nl=$'new\nline' bad=$'bad\xff\xfeutf8'
