@@ -1287,6 +1287,7 @@ set_why(struct remote *r, const struct buf *e, int status)
 		    strncmp(p, "rsync warning:", 14) == 0 ||
 		    strncmp(p, "rsync: connection unexpectedly", 30) == 0 ||
 		    strncmp(p, "file has vanished:", 18) == 0 ||
+		    strncmp(p, "directory has vanished:", 23) == 0 ||
 		    strncmp(p, "Warning:", 8) == 0)
 			continue;
 		if (best == NULL || strncmp(p, "rsync: ", 7) == 0 ||

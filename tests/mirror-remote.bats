@@ -451,6 +451,34 @@ spare_pid() {
 	wait_for 10 has_lines "$T/mirror.err" 'with a whole sync waiting' 1
 }
 
+@test "remote: a failed run is reported by its reason, not by a directory vanished" {
+	sshd_setup
+	local real
+	real=$(command -v rsync)
+	mkdir -p "$T/bin"
+	# A batch's rsync that fails, as rsync 3.5.0 can after a directory
+	# vanished from the source while it read it, once $T/fail is there.
+	cat >"$T/bin/rsync" <<-EOF
+	#!/bin/sh
+	case " \$* " in *" --files-from=- "*) ;; *) exec "$real" "\$@" ;; esac
+	cat >"$T/list.\$\$"
+	if [ -e "$T/fail" ]; then
+		rm -f "$T/fail" "$T/list.\$\$"
+		echo 'directory has vanished: "$SRC/gone"' >&2
+		echo 'Invalid packet at end of run (11) [sender]' >&2
+		exit 2
+	fi
+	exec "$real" "\$@" <"$T/list.\$\$"
+	EOF
+	chmod +x "$T/bin/rsync"
+	PATH=$T/bin:$PATH start_remote "$HOST:$DST" -e "$RSH"
+	touch "$T/fail"
+	echo a >"$SRC/a"
+	wait_for 10 has_lines "$T/mirror.err" "Invalid packet.*retrying" 1
+	wait_converged 10
+	run ! grep 'vanished' "$T/mirror.err"
+}
+
 @test "remote: a disk full there is reported, retried, converges" {
 	sshd_setup
 	mkdir "$DST"
