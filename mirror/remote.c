@@ -794,6 +794,12 @@ list_add(struct buf *b, struct pathset *seen, const char *rel, int dir)
 		buf_add(b, p, strlen(p) + 1);
 	}
 	free(p);
+	/*
+	 * rsync sets the times of the directories above a name it is
+	 * given, but not the root's: its temporary names change them.
+	 */
+	if (rel[0] != '\0' && strchr(rel, '/') == NULL)
+		list_add(b, seen, "", 0);
 }
 
 static int
