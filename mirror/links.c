@@ -5,11 +5,17 @@
  */
 #define _GNU_SOURCE
 
+#include <sys/stat.h>
+
+#include <dirent.h>
 #include <err.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "links.h"
 #include "pathset.h"
@@ -234,4 +240,69 @@ links_inode(struct links *l, const char *rel, dev_t *dev, ino_t *ino)
 			return 1;
 		}
 	return 0;
+}
+
+/* The directory name in dirfd, rel, walked: -1 when not read whole. */
+static int
+walk_below(struct links *l, int dirfd, const char *name, const char *rel,
+    int (*skip)(void *, const char *), void *arg)
+{
+	int fd;
+
+	if ((fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+	    O_CLOEXEC)) == -1)
+		/* Gone, or no longer a directory: its record follows. */
+		return errno == ENOENT || errno == ENOTDIR || errno == ELOOP ?
+		    0 : -1;
+	return links_walk(l, fd, rel, skip, arg);
+}
+
+int
+links_walk(struct links *l, int dfd, const char *rel,
+    int (*skip)(void *, const char *), void *arg)
+{
+	struct dirent *de;
+	struct stat st;
+	DIR *dir;
+	char *sub;
+	int rc = 0;
+
+	if ((dir = fdopendir(dfd)) == NULL) {
+		close(dfd);
+		return -1;
+	}
+	for (;;) {
+		errno = 0;
+		if ((de = readdir(dir)) == NULL)
+			break;
+		if (strcmp(de->d_name, ".") == 0 ||
+		    strcmp(de->d_name, "..") == 0)
+			continue;
+		if (asprintf(&sub, "%s%s%s", rel, rel[0] ? "/" : "",
+		    de->d_name) == -1)
+			err(1, "asprintf");
+		if (skip != NULL && skip(arg, sub)) {
+			free(sub);
+			continue;
+		}
+		if (de->d_type == DT_DIR) {
+			if (walk_below(l, dirfd(dir), de->d_name, sub, skip,
+			    arg) == -1)
+				rc = -1;
+		} else if (fstatat(dirfd(dir), de->d_name, &st,
+		    AT_SYMLINK_NOFOLLOW) == 0) {
+			if (!S_ISDIR(st.st_mode))
+				links_add(l, st.st_dev, st.st_ino, sub);
+			else if (walk_below(l, dirfd(dir), de->d_name, sub,
+			    skip, arg) == -1)
+				rc = -1;
+		} else if (errno != ENOENT)
+			rc = -1;
+		free(sub);
+	}
+	/* Only the end of the listing says there is no more. */
+	if (errno != 0)
+		rc = -1;
+	closedir(dir);
+	return rc;
 }

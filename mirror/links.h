@@ -36,5 +36,13 @@ size_t	 links_names(struct links *, dev_t, ino_t, const char *skip,
 	    char ***v);
 void	 links_free_names(char **, size_t);
 void	 links_clear(struct links *);
+/*
+ * Every non-directory at or below the directory dfd, named rel ("" for
+ * the root), added; never through a symlink, and without what skip
+ * (when not NULL) says is not ours. dfd is closed. -1 when a directory
+ * could not be read to its end: names are missing.
+ */
+int	 links_walk(struct links *, int dfd, const char *rel,
+	    int (*skip)(void *, const char *), void *arg);
 
 #endif

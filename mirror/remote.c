@@ -23,6 +23,7 @@
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -201,6 +202,13 @@ struct remote {
 	int64_t		 drain_ms;
 	int		 drain_last;	/* the last run before giving up is out */
 	int		 full;		/* the run out is a whole sync */
+	/*
+	 * The source's names by inode, kept from the first batch that
+	 * lists a file with other names until the next whole sync.
+	 */
+	struct links	 links;
+	int		 links_kept;
+	int		 links_partial;	/* a directory not read whole */
 	int64_t		 window, last;	/* ms: first and last path added */
 
 	enum rstate	 state;
@@ -786,6 +794,12 @@ list_add(struct buf *b, struct pathset *seen, const char *rel, int dir)
 		buf_add(b, p, strlen(p) + 1);
 	}
 	free(p);
+	/*
+	 * rsync sets the times of the directories above a name it is
+	 * given, but not the root's: its temporary names change them.
+	 */
+	if (rel[0] != '\0' && strchr(rel, '/') == NULL)
+		list_add(b, seen, "", 0);
 }
 
 static int
@@ -797,12 +811,19 @@ excluded(struct remote *r, const char *rel)
 	    iobs_exclude_match(&r->o.exclude, rel, name ? name + 1 : rel);
 }
 
-/* Every directory of a source subtree, as "dir/": all it holds goes. */
+static void	 links_note(struct remote *, const char *,
+		    const struct stat *);
+
+/*
+ * Every directory of a source subtree, as "dir/": all it holds goes.
+ * Its other entries are noted for their other names.
+ */
 static void
 list_tree(struct remote *r, int dfd, const char *rel, struct buf *b,
     struct pathset *seen)
 {
 	struct dirent *de;
+	struct stat st;
 	DIR *dir;
 	char *sub;
 	int fd;
@@ -814,14 +835,22 @@ list_tree(struct remote *r, int dfd, const char *rel, struct buf *b,
 	}
 	while ((de = readdir(dir)) != NULL) {
 		if (strcmp(de->d_name, ".") == 0 ||
-		    strcmp(de->d_name, "..") == 0 ||
-		    (de->d_type != DT_DIR && de->d_type != DT_UNKNOWN))
+		    strcmp(de->d_name, "..") == 0)
 			continue;
 		if (asprintf(&sub, "%s%s%s", rel, rel[0] ? "/" : "",
 		    de->d_name) == -1)
 			err(1, "asprintf");
-		if (!excluded(r, sub) && (fd = openat(dirfd(dir), de->d_name,
-		    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) != -1)
+		if (excluded(r, sub)) {
+			free(sub);
+			continue;
+		}
+		if (de->d_type != DT_DIR && fstatat(dirfd(dir),
+		    de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    !S_ISDIR(st.st_mode))
+			links_note(r, sub, &st);
+		else if ((de->d_type == DT_DIR || de->d_type == DT_UNKNOWN) &&
+		    (fd = openat(dirfd(dir), de->d_name, O_RDONLY |
+		    O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) != -1)
 			list_tree(r, fd, sub, b, seen);
 		free(sub);
 	}
@@ -915,6 +944,100 @@ dry_log(const char *what, const char *a, const char *b)
 /* The deletions of the batch out, for the script or rsync. */
 static struct pathset gone;
 static struct buf list, script;
+/* The files listed that have other names. */
+static struct pathset linked;
+
+/* Hard links */
+
+static int
+skip_excluded(void *r, const char *rel)
+{
+	return excluded(r, rel);
+}
+
+/*
+ * The table of names by inode, from a walk of the source, the first
+ * time a batch lists a file with other names: a tree without hard
+ * links never pays for it. Every entry a batch lists from then on
+ * keeps it up; a whole sync drops it.
+ */
+static void
+links_build(struct remote *r)
+{
+	int fd;
+
+	r->links_kept = 1;
+	if ((fd = open(r->root[0] ? r->root : "/", O_RDONLY | O_DIRECTORY |
+	    O_CLOEXEC)) == -1 ||
+	    links_walk(&r->links, fd, "", skip_excluded, r) == -1)
+		r->links_partial = 1;	/* for this batch; walked again */
+}
+
+static void
+links_drop(struct remote *r)
+{
+	links_clear(&r->links);
+	r->links_kept = r->links_partial = 0;
+}
+
+/* rel, a listed entry, is st now. */
+static void
+links_note(struct remote *r, const char *rel, const struct stat *st)
+{
+	if (S_ISDIR(st->st_mode) || (!r->links_kept && st->st_nlink < 2))
+		return;
+	if (!r->links_kept)
+		links_build(r);
+	links_add(&r->links, st->st_dev, st->st_ino, rel);
+	if (st->st_nlink > 1)
+		pathset_add(&linked, rel, 0);
+}
+
+/*
+ * rsync -H links only the names that one run is given together: the
+ * other names of each file listed, those the source bears out, join
+ * the list. Names outside the tree are not known; the known ones go.
+ */
+static void
+links_list(struct remote *r, struct pathset *seen)
+{
+	struct pathset inodes;
+	struct stat st;
+	char **v, key[64];
+	size_t i, j, n;
+	dev_t dev;
+	ino_t ino;
+	int has;
+
+	memset(&inodes, 0, sizeof(inodes));
+	for (i = 0; i < linked.n; i++) {
+		if (!links_inode(&r->links, linked.e[i].path, &dev, &ino))
+			continue;
+		/* Once a file: a name given more is no more linked. */
+		snprintf(key, sizeof(key), "%jx:%jx", (uintmax_t)dev,
+		    (uintmax_t)ino);
+		if (pathset_get(&inodes, key) != NULL)
+			continue;
+		pathset_add(&inodes, key, 0);
+		n = links_names(&r->links, dev, ino, linked.e[i].path, &v);
+		for (j = 0; j < n; j++) {
+			has = excluded(r, v[j]) ? 0 : source_has(r, v[j], &st);
+			if (has == 1 && st.st_dev == dev && st.st_ino == ino)
+				list_add(&list, seen, v[j], 0);
+			/* The disk is the truth: gone, or another file now. */
+			else if (has == 1 && !S_ISDIR(st.st_mode))
+				links_add(&r->links, st.st_dev, st.st_ino,
+				    v[j]);
+			else if (has == 0 || has == 1)
+				links_del(&r->links, v[j]);
+		}
+		links_free_names(v, n);
+	}
+	pathset_clear(&inodes);
+	pathset_clear(&linked);
+	if (r->links_partial)
+		links_drop(r);
+}
 
 /*
  * Takes what is dirty into the batch out and starts its first step;
@@ -938,6 +1061,8 @@ run_start(struct remote *r)
 	r->full = pathset_get(&r->sent.tree, "") != NULL;
 	r->stepno = 0;
 	if (r->full) {
+		/* rsync -aH links them all; names gone unseen meanwhile. */
+		links_drop(r);
 		if (!r->o.force && source_empty(r))
 			r->steps[r->nsteps++] = K_GUARD;
 		if (!r->o.force && r->o.max_delete >= 0)
@@ -949,6 +1074,9 @@ run_start(struct remote *r)
 	buf_free(&list);
 	buf_free(&script);
 	pathset_clear(&gone);
+	for (i = 0; r->links_kept && i < r->sent.ren.n; i++)
+		links_rename(&r->links, r->sent.ren.v[i].from,
+		    r->sent.ren.v[i].to);
 	for (i = 0; i < r->sent.tree.n; i++) {
 		const char *rel = r->sent.tree.e[i].path;
 
@@ -964,22 +1092,30 @@ run_start(struct remote *r)
 				list_add(&list, &seen, rel, 0);
 			else
 				list_tree(r, fd, rel, &list, &seen);
-		} else
+		} else {
+			if (has == 1)
+				links_note(r, rel, &st);
 			list_add(&list, &seen, rel, 0);
+		}
 	}
 	for (i = 0; i < r->sent.plain.n; i++) {
 		const char *rel = r->sent.plain.e[i].path;
 
-		if (source_has(r, rel, &st) != 0 || rel[0] == '\0') {
+		if ((has = source_has(r, rel, &st)) != 0 || rel[0] == '\0') {
+			if (has == 1)
+				links_note(r, rel, &st);
 			list_add(&list, &seen, rel, 0);
 			continue;
 		}
 		/* Gone from the source: gone there; its directory's time. */
+		links_prune(&r->links, rel);
 		pathset_add(&gone, rel, 0);
 		par = parent_of(rel);
 		list_add(&list, &seen, par, 0);
 		free(par);
 	}
+	if (linked.n > 0)
+		links_list(r, &seen);
 	if (r->d.kind == RK_DAEMON) {
 		for (i = 0; i < gone.n; i++)
 			list_add(&list, &seen, gone.e[i].path, 0);
@@ -1157,6 +1293,7 @@ set_why(struct remote *r, const struct buf *e, int status)
 		    strncmp(p, "rsync warning:", 14) == 0 ||
 		    strncmp(p, "rsync: connection unexpectedly", 30) == 0 ||
 		    strncmp(p, "file has vanished:", 18) == 0 ||
+		    strncmp(p, "directory has vanished:", 23) == 0 ||
 		    strncmp(p, "Warning:", 8) == 0)
 			continue;
 		if (best == NULL || strncmp(p, "rsync: ", 7) == 0 ||
@@ -2117,6 +2254,8 @@ remote_main(struct mirror_options *o, struct remote_dest *d,
 	pathset_clear(&r.named);
 	pathset_clear(&r.writing);
 	pathset_clear(&gone);
+	pathset_clear(&linked);
+	links_clear(&r.links);
 	buf_free(&list);
 	buf_free(&script);
 	while (r.nmoves > 0)

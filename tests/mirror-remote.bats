@@ -135,6 +135,84 @@ spare_pid() {
 	[ "$(inode "$DST/y")" = "$ino" ]
 }
 
+@test "remote: a file in the root written: the root's times there stay" {
+	sshd_setup
+	echo one >"$SRC/x"
+	start_remote "$HOST:$DST" -e "$RSH"
+	# rsync's temporary name for x is made in the root there.
+	echo two >>"$SRC/x"
+	wait_converged 10
+	assert_equal "$(stat -c %Y "$DST")" "$(stat -c %Y "$SRC")"
+}
+
+@test "remote: names of one file stay one file there, written through any" {
+	sshd_setup
+	mkdir -p "$SRC/a" "$SRC/b"
+	echo one >"$SRC/a/f"
+	start_remote "$HOST:$DST" -e "$RSH"
+	ln "$SRC/a/f" "$SRC/b/g"
+	wait_converged 10
+	# Each write names one path; rsync -H links only names it is given
+	# together.
+	echo two >>"$SRC/b/g"
+	wait_converged 10
+	echo three >>"$SRC/a/f"
+	wait_converged 10
+	assert_equal "$(inode "$DST/b/g")" "$(inode "$DST/a/f")"
+	assert_equal "$(cat "$DST/a/f")" "$(printf 'one\ntwo\nthree')"
+	# A tree made of links, cp -al: one inode a name pair there too.
+	cp -al "$SRC/a" "$SRC/c"
+	wait_converged 10
+	assert_equal "$(inode "$DST/c/f")" "$(inode "$DST/a/f")"
+}
+
+@test "remote: a directory renamed with one name of a file; written through the other" {
+	sshd_setup
+	mkdir -p "$SRC/a/deep" "$SRC/b"
+	echo one >"$SRC/a/deep/f"
+	ln "$SRC/a/deep/f" "$SRC/b/g"
+	start_remote "$HOST:$DST" -e "$RSH"
+	ino=$(inode "$DST/a/deep/f")
+	mv "$SRC/a" "$SRC/moved"
+	wait_converged 10
+	[ "$(inode "$DST/moved/deep/f")" = "$ino" ]
+	echo two >>"$SRC/b/g"
+	wait_converged 10
+	assert_equal "$(inode "$DST/b/g")" "$(inode "$DST/moved/deep/f")"
+	assert_equal "$(cat "$DST/moved/deep/f")" "$(printf 'one\ntwo')"
+	# And back, the file alone this time, written through its new name.
+	mv "$SRC/moved/deep/f" "$SRC/b/h"
+	wait_converged 10
+	echo three >>"$SRC/b/h"
+	wait_converged 10
+	assert_equal "$(inode "$DST/b/g")" "$(inode "$DST/b/h")"
+}
+
+@test "remote: a name of a linked file deleted, then another written" {
+	sshd_setup
+	mkdir -p "$SRC/a" "$SRC/b" "$SRC/c"
+	echo one >"$SRC/a/f"
+	start_remote "$HOST:$DST" -e "$RSH"
+	ln "$SRC/a/f" "$SRC/b/g"
+	ln "$SRC/a/f" "$SRC/c/h"
+	wait_converged 10
+	rm "$SRC/b/g"
+	wait_converged 10
+	echo two >>"$SRC/a/f"
+	wait_converged 10
+	assert_equal "$(inode "$DST/c/h")" "$(inode "$DST/a/f")"
+	assert_equal "$(cat "$DST/c/h")" "$(printf 'one\ntwo')"
+	[ ! -e "$DST/b/g" ]
+	# The name back as a file of its own: not one of the others there.
+	rm "$SRC/c/h"
+	echo other >"$SRC/c/h"
+	wait_converged 10
+	echo three >>"$SRC/a/f"
+	wait_converged 10
+	assert_equal "$(cat "$DST/c/h")" other
+	[ "$(inode "$DST/c/h")" != "$(inode "$DST/a/f")" ]
+}
+
 @test "remote: odd names reach the remote byte for byte" {
 	sshd_setup
 	local nl=$'new\nline' bad=$'bad\xff\xfeutf8'
@@ -381,6 +459,35 @@ spare_pid() {
 	start_sshd
 	wait_converged 30
 	wait_for 10 has_lines "$T/mirror.err" 'with a whole sync waiting' 1
+}
+
+@test "remote: a failed run is reported by its reason, not by a directory vanished" {
+	sshd_setup
+	local real
+	real=$(command -v rsync)
+	mkdir -p "$T/bin"
+	# A batch's rsync that fails, as rsync 3.5.0 can after a directory
+	# vanished from the source while it read it, once $T/fail is there.
+	cat >"$T/bin/rsync" <<-EOF
+	#!/bin/sh
+	case " \$* " in *" --files-from=- "*) ;; *) exec "$real" "\$@" ;; esac
+	cat >"$T/list.\$\$"
+	if [ -e "$T/fail" ]; then
+		rm -f "$T/fail" "$T/list.\$\$"
+		echo 'directory has vanished: "$SRC/gone"' >&2
+		echo 'Invalid packet at end of run (11) [sender]' >&2
+		exit 2
+	fi
+	exec "$real" "\$@" <"$T/list.\$\$"
+	EOF
+	chmod +x "$T/bin/rsync"
+	PATH=$T/bin:$PATH start_remote "$HOST:$DST" -e "$RSH"
+	touch "$T/fail"
+	# Written again while waiting: a whole sync may still carry the first.
+	wait_for 10 eval 'echo a >>"$SRC/a";
+	    has_lines "$T/mirror.err" "Invalid packet.*retrying" 1'
+	wait_converged 10
+	run ! grep 'vanished' "$T/mirror.err"
 }
 
 @test "remote: a disk full there is reported, retried, converges" {
