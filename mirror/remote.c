@@ -49,6 +49,15 @@
 #define BACKLOG_ENV	"IOBS_REMOTE_BACKLOG"
 #define DRAIN_S		300	/* after the stream ends, retries go on this */
 #define DRAIN_ENV	"IOBS_REMOTE_DRAIN"
+/*
+ * What a push rsync run with --debug=exit2 prints once it has read the
+ * remote's final goodbye, before it waits for ssh to exit: the remote's
+ * files are all in place by then (its generator says goodbye after the
+ * receiver's last rename and its own directory times). Both ends then
+ * poll their children every 20 ms to exit, which is most of a small
+ * batch's time.
+ */
+#define DONE_LINE	"client_run waiting on "
 
 /* A rename the source bore out, as a remote mv. */
 struct rename {
@@ -88,14 +97,19 @@ struct step {
  * one, does in each state. SENDING, RETRYING and RECHECKING have a run
  * out; they differ in what its end reports. REFUSED: a whole sync the
  * guards refused (empty source, --max-delete) waits, asked again with
- * back-off, while the stream is read.
+ * back-off, while the stream is read. SETTLING: a live batch's rsync
+ * said its transfer is complete there (E_DONE) and is exiting; the
+ * next run may start at once. Its paths are confirmed when its exit
+ * status is read (E_SETTLED), or put back (E_UNSETTLED), in whatever
+ * state that finds.
  */
 enum rstate {
 	S_LIVE, S_SENDING, S_AWAY, S_RETRYING, S_REFUSED, S_RECHECKING,
-	S_NSTATES
+	S_SETTLING, S_NSTATES
 };
 enum revent {
-	E_DUE, E_OK, E_PARTIAL, E_FAIL, E_RESET, E_REFUSED, E_NEVENTS
+	E_DUE, E_OK, E_PARTIAL, E_FAIL, E_RESET, E_REFUSED,
+	E_DONE, E_SETTLED, E_UNSETTLED, E_NEVENTS
 };
 enum raction {
 	A_NONE,
@@ -107,6 +121,10 @@ enum raction {
 	A_ABORT,	/* stop the run; a whole sync replaces it */
 	A_REFUSE,	/* report the refusal once; paths back; back-off */
 	A_ACCEPT,	/* confirm, and report the refusal over */
+	A_SETTLE,	/* the run's rsync exits apart; the run is over */
+	A_SETTLED,	/* the exited rsync's paths are there */
+	A_UNSETTLE,	/* the exited rsync's paths back */
+	A_LOST,		/* those back, report the failure once; back-off */
 };
 
 static const struct {
@@ -120,6 +138,9 @@ static const struct {
 		[E_FAIL] =	{ A_NONE,	S_LIVE },
 		[E_RESET] =	{ A_NONE,	S_LIVE },
 		[E_REFUSED] =	{ A_NONE,	S_LIVE },
+		[E_DONE] =	{ A_NONE,	S_LIVE },
+		[E_SETTLED] =	{ A_SETTLED,	S_LIVE },
+		[E_UNSETTLED] =	{ A_LOST,	S_AWAY },
 	},
 	[S_SENDING] = {
 		[E_DUE] =	{ A_NONE,	S_SENDING },
@@ -128,6 +149,9 @@ static const struct {
 		[E_FAIL] =	{ A_DOWN,	S_AWAY },
 		[E_RESET] =	{ A_ABORT,	S_LIVE },
 		[E_REFUSED] =	{ A_REFUSE,	S_REFUSED },
+		[E_DONE] =	{ A_SETTLE,	S_SETTLING },
+		[E_SETTLED] =	{ A_SETTLED,	S_SENDING },
+		[E_UNSETTLED] =	{ A_LOST,	S_RETRYING },
 	},
 	[S_AWAY] = {
 		[E_DUE] =	{ A_RUN,	S_RETRYING },
@@ -136,6 +160,9 @@ static const struct {
 		[E_FAIL] =	{ A_NONE,	S_AWAY },
 		[E_RESET] =	{ A_NONE,	S_AWAY },
 		[E_REFUSED] =	{ A_NONE,	S_AWAY },
+		[E_DONE] =	{ A_NONE,	S_AWAY },
+		[E_SETTLED] =	{ A_SETTLED,	S_AWAY },
+		[E_UNSETTLED] =	{ A_UNSETTLE,	S_AWAY },
 	},
 	[S_RETRYING] = {
 		[E_DUE] =	{ A_NONE,	S_RETRYING },
@@ -144,6 +171,9 @@ static const struct {
 		[E_FAIL] =	{ A_REQUEUE,	S_AWAY },
 		[E_RESET] =	{ A_ABORT,	S_AWAY },
 		[E_REFUSED] =	{ A_REFUSE,	S_REFUSED },
+		[E_DONE] =	{ A_NONE,	S_RETRYING },
+		[E_SETTLED] =	{ A_SETTLED,	S_RETRYING },
+		[E_UNSETTLED] =	{ A_UNSETTLE,	S_RETRYING },
 	},
 	[S_REFUSED] = {
 		[E_DUE] =	{ A_RUN,	S_RECHECKING },
@@ -152,6 +182,9 @@ static const struct {
 		[E_FAIL] =	{ A_NONE,	S_REFUSED },
 		[E_RESET] =	{ A_NONE,	S_REFUSED },
 		[E_REFUSED] =	{ A_NONE,	S_REFUSED },
+		[E_DONE] =	{ A_NONE,	S_REFUSED },
+		[E_SETTLED] =	{ A_SETTLED,	S_REFUSED },
+		[E_UNSETTLED] =	{ A_UNSETTLE,	S_REFUSED },
 	},
 	[S_RECHECKING] = {
 		[E_DUE] =	{ A_NONE,	S_RECHECKING },
@@ -160,11 +193,26 @@ static const struct {
 		[E_FAIL] =	{ A_DOWN,	S_AWAY },
 		[E_RESET] =	{ A_ABORT,	S_REFUSED },
 		[E_REFUSED] =	{ A_REQUEUE,	S_REFUSED },
+		[E_DONE] =	{ A_NONE,	S_RECHECKING },
+		[E_SETTLED] =	{ A_SETTLED,	S_RECHECKING },
+		[E_UNSETTLED] =	{ A_UNSETTLE,	S_RECHECKING },
+	},
+	[S_SETTLING] = {
+		[E_DUE] =	{ A_RUN,	S_SENDING },
+		[E_OK] =	{ A_NONE,	S_SETTLING },
+		[E_PARTIAL] =	{ A_NONE,	S_SETTLING },
+		[E_FAIL] =	{ A_NONE,	S_SETTLING },
+		[E_RESET] =	{ A_NONE,	S_SETTLING },
+		[E_REFUSED] =	{ A_NONE,	S_SETTLING },
+		[E_DONE] =	{ A_NONE,	S_SETTLING },
+		[E_SETTLED] =	{ A_SETTLED,	S_LIVE },
+		[E_UNSETTLED] =	{ A_LOST,	S_AWAY },
 	},
 };
 
 static const char *state_names[S_NSTATES] = {
-	"live", "sending", "away", "retrying", "refused", "rechecking"
+	"live", "sending", "away", "retrying", "refused", "rechecking",
+	"settling"
 };
 
 struct remote {
@@ -189,6 +237,7 @@ struct remote {
 	struct pathset	 writing;	/* modified, not yet closed */
 	struct batch	 dirty;		/* waiting for a run */
 	struct batch	 sent;		/* carried by the run out */
+	struct batch	 settled;	/* carried by the rsync settling */
 	/*
 	 * Paths the remote refused one by one (rsync named them): set
 	 * aside and retried on their own back-off, so that they hold
@@ -212,6 +261,7 @@ struct remote {
 	 */
 	struct step	 spare;
 	int64_t		 spare_since;
+	struct step	 settling;	/* a run's rsync, done, exiting */
 	int		 nsteps, stepno;
 	enum stepkind	 steps[3];
 	char		*why;		/* the last failure, for the report */
@@ -324,7 +374,7 @@ static size_t
 backlog(const struct remote *r)
 {
 	return batch_size(&r->dirty) + batch_size(&r->sent) +
-	    batch_size(&r->stuck) + r->writing.n;
+	    batch_size(&r->settled) + batch_size(&r->stuck) + r->writing.n;
 }
 
 /* from's paths into to, renames before to's own: they came first. */
@@ -626,6 +676,7 @@ cleanup(void)
 		return;
 	step_kill(&r->step);
 	step_kill(&r->spare);
+	step_kill(&r->settling);
 	master_stop(r);
 	if (r->ctlpath != NULL)
 		(void)unlink(r->ctlpath);
@@ -733,6 +784,9 @@ rsync_argv(struct remote *r, enum stepkind kind, int full)
 		v = words_add(v, &n, "--dry-run");
 	if (kind == K_COUNT || r->o.dry_run || r->o.verbose)
 		v = words_add(v, &n, "--itemize-changes");
+	/* Its stdout is ours to read: the line that says it is done. */
+	if (kind == K_RSYNC && !full && !r->o.dry_run && !r->o.verbose)
+		v = words_add(v, &n, "--debug=exit2");
 	if (kind == K_RSYNC && !full) {
 		v = words_add(v, &n, "--files-from=-");
 		v = words_add(v, &n, "--from0");
@@ -1047,7 +1101,8 @@ spare_start(struct remote *r)
 	char **argv;
 
 	if (r->spare.pid != 0 || r->root == NULL || r->o.dry_run || r->eof ||
-	    (r->state != S_LIVE && r->state != S_SENDING))
+	    (r->state != S_LIVE && r->state != S_SENDING &&
+	    r->state != S_SETTLING))
 		return;
 	master_start(r);
 	argv = rsync_argv(r, K_RSYNC, 0);
@@ -1222,7 +1277,8 @@ put_back(struct batch *b, const char *rel, int64_t now)
  * said once, by name, with rsync's reason.
  */
 static void
-set_aside(struct remote *r, const char *rel, const char *line)
+set_aside(struct remote *r, const struct batch *from, const char *rel,
+    const char *line)
 {
 	int64_t now = now_ms();
 	char *v;
@@ -1233,7 +1289,7 @@ set_aside(struct remote *r, const char *rel, const char *line)
 		r->stuck_at = now + r->stuck_backoff;
 	}
 	put_back(&r->stuck, rel, now);
-	r->stuck.oldest = oldest(r->stuck.oldest, r->sent.oldest);
+	r->stuck.oldest = oldest(r->stuck.oldest, from->oldest);
 	if (pathset_get(&r->named, rel) != NULL)
 		return;
 	pathset_add(&r->named, rel, now);
@@ -1245,9 +1301,9 @@ set_aside(struct remote *r, const char *rel, const char *line)
 	free(v);
 }
 
-/* The paths set aside that the run out carried and did not set aside again. */
+/* The paths set aside that b carried and did not set aside again. */
 static void
-unstick(struct remote *r)
+unstick(struct remote *r, struct batch *b)
 {
 	size_t i;
 	const char *rel;
@@ -1257,9 +1313,9 @@ unstick(struct remote *r)
 		rel = r->named.e[i].path;
 		if (pathset_get(&r->stuck.tree, rel) != NULL ||
 		    pathset_get(&r->stuck.plain, rel) != NULL ||
-		    (pathset_get(&r->sent.tree, rel) == NULL &&
-		    pathset_get(&r->sent.plain, rel) == NULL &&
-		    pathset_get(&r->sent.tree, "") == NULL))
+		    (pathset_get(&b->tree, rel) == NULL &&
+		    pathset_get(&b->plain, rel) == NULL &&
+		    pathset_get(&b->tree, "") == NULL))
 			continue;
 		if ((v = malloc(IOBS_VIS_MAX(strlen(rel)))) == NULL)
 			err(1, "malloc");
@@ -1281,7 +1337,7 @@ unstick(struct remote *r)
  * skipped its deletes: all of them go back.
  */
 static int
-partial(struct remote *r, const struct buf *e)
+partial(struct remote *r, const struct batch *from, const struct buf *e)
 {
 	const char *p, *nl;
 	char *line, *rel, *dst;
@@ -1309,7 +1365,7 @@ partial(struct remote *r, const struct buf *e)
 				if (vanish_line(line))
 					put_back(&r->dirty, rel, now_ms());
 				else
-					set_aside(r, rel, line);
+					set_aside(r, from, rel, line);
 				some = 1;
 				free(rel);
 			}
@@ -1336,7 +1392,7 @@ publish(struct remote *r, int force)
 	    (int)r->state == r->pub_state)
 		return;
 	old = oldest(oldest(r->dirty.oldest, r->sent.oldest),
-	    r->stuck.oldest);
+	    oldest(r->settled.oldest, r->stuck.oldest));
 	if (n == 0)
 		old = 0;
 	if (r->writing.n > 0 && old == 0)
@@ -1443,7 +1499,7 @@ step_done(struct remote *r, int status)
 		if (code == 23 || code == 24) {
 			set_why(r, &s->errors, status);
 			/* Messages cut short may hide a path: all go back. */
-			if (partial(r, &s->errors) == -1 ||
+			if (partial(r, &r->sent, &s->errors) == -1 ||
 			    s->errors.len >= CAPTURE_MAX)
 				ok = 0;
 			r->nsteps = 0;
@@ -1480,6 +1536,51 @@ refused:
 	buf_free(&s->errors);
 	r->nsteps = 0;
 	event(r, E_REFUSED);
+}
+
+/*
+ * The last step of a live run, its rsync's done line read: the run is
+ * over, the rsync exits apart. Not while another one does: this one
+ * then waits for its turn, or its own exit.
+ */
+static void
+transferred(struct remote *r)
+{
+	struct step *s = &r->step;
+
+	if (s->pid == 0 || s->kind != K_RSYNC || r->full ||
+	    r->stepno != r->nsteps - 1 || r->settling.pid != 0 ||
+	    s->output.s == NULL || strstr(s->output.s, DONE_LINE) == NULL)
+		return;
+	event(r, E_DONE);
+}
+
+/* The rsync settling exited with status: its paths there, or not. */
+static void
+settle_done(struct remote *r, int status)
+{
+	struct step *s = &r->settling;
+	int code;
+	enum revent ev = E_SETTLED;
+
+	step_end(s);
+	code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+	if (code == 23 || code == 24) {
+		set_why(r, &s->errors, status);
+		/* As a run's end: per path, or all back. */
+		if (partial(r, &r->settled, &s->errors) == -1 ||
+		    s->errors.len >= CAPTURE_MAX)
+			ev = E_UNSETTLED;
+		else if (r->dirty.plain.n + r->dirty.tree.n > 0)
+			r->window = r->last = now_ms();
+	} else if (code != 0) {
+		set_why(r, &s->errors, status);
+		ev = E_UNSETTLED;
+	}
+	buf_free(&s->output);
+	buf_free(&s->errors);
+	event(r, ev);
+	transferred(r);
 }
 
 /* The table's actions */
@@ -1525,7 +1626,7 @@ event(struct remote *r, enum revent ev)
 		r->collapsed = 0;
 		/* FALLTHROUGH */
 	case A_CONFIRM:
-		unstick(r);
+		unstick(r, &r->sent);
 		batch_clear(&r->sent);
 		r->backoff = BACKOFF_MS;
 		spare_start(r);
@@ -1564,10 +1665,34 @@ event(struct remote *r, enum revent ev)
 		warnx("%s: the whole sync refused before went through",
 		    r->shown);
 		r->refused = 0;
-		unstick(r);
+		unstick(r, &r->sent);
 		batch_clear(&r->sent);
 		r->backoff = BACKOFF_MS;
 		spare_start(r);
+		break;
+	case A_SETTLE:
+		buf_free(&r->step.output);
+		r->settling = r->step;
+		memset(&r->step, 0, sizeof(r->step));
+		r->settled = r->sent;
+		memset(&r->sent, 0, sizeof(r->sent));
+		r->nsteps = 0;
+		r->backoff = BACKOFF_MS;
+		break;
+	case A_SETTLED:
+		unstick(r, &r->settled);
+		batch_clear(&r->settled);
+		break;
+	case A_UNSETTLE:
+		batch_merge(&r->dirty, &r->settled);
+		break;
+	case A_LOST:
+		spare_kill(r);
+		r->away_since = now;
+		r->backoff = BACKOFF_MS;
+		batch_merge(&r->dirty, &r->settled);
+		report_down(r);
+		r->retry_at = now + r->backoff;
 		break;
 	}
 	if (r->state != from)
@@ -1962,7 +2087,8 @@ timeout(struct remote *r)
 static int
 finished(struct remote *r)
 {
-	if (!r->eof || r->nsteps != 0 || r->nmoves > 0 || r->writing.n > 0)
+	if (!r->eof || r->nsteps != 0 || r->settling.pid != 0 ||
+	    r->nmoves > 0 || r->writing.n > 0)
 		return 0;
 	if (r->root == NULL || (batch_size(&r->dirty) == 0 &&
 	    batch_size(&r->stuck) == 0))
@@ -2025,13 +2151,18 @@ run(struct remote *r, int sigfd, int termfd, int chldfd)
 		if (s->pid != 0 && s->in != -1 && (pfd[4].revents & (POLLOUT |
 		    POLLERR | POLLHUP)))
 			step_write(s);
-		if (s->pid != 0 && s->out != -1 && pfd[5].revents)
+		if (s->pid != 0 && s->out != -1 && pfd[5].revents) {
 			step_read(&s->out, &s->output);
+			transferred(r);
+		}
 		if (s->pid != 0 && s->err != -1 && pfd[6].revents)
 			step_read(&s->err, &s->errors);
 		/* SIGCHLD: the step's child, or the control master, ended. */
 		while (read(chldfd, &si, sizeof(si)) == sizeof(si))
 			continue;
+		if (r->settling.pid != 0 && waitpid(r->settling.pid, &status,
+		    WNOHANG) == r->settling.pid)
+			settle_done(r, status);
 		if (s->pid != 0 && waitpid(s->pid, &status, WNOHANG) == s->pid)
 			step_done(r, status);
 		/* A spare gone unused: the next batch starts its own. */
@@ -2113,6 +2244,7 @@ remote_main(struct mirror_options *o, struct remote_dest *d,
 	cleanup();
 	batch_clear(&r.dirty);
 	batch_clear(&r.sent);
+	batch_clear(&r.settled);
 	batch_clear(&r.stuck);
 	pathset_clear(&r.named);
 	pathset_clear(&r.writing);
