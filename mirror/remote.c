@@ -46,6 +46,8 @@
 #define PUBLISH_MS	1000	/* the backlog to the cache, this often */
 #define CAPTURE_MAX	65536	/* of a child's output kept */
 #define SPARE_MS	30000	/* a spare rsync older than this is not used */
+#define SPARES		2	/* rsyncs started ahead, waiting for a list */
+#define SETTLING_MAX	3	/* rsyncs done with their batch, exiting */
 #define BACKLOG_ENV	"IOBS_REMOTE_BACKLOG"
 #define DRAIN_S		300	/* after the stream ends, retries go on this */
 #define DRAIN_ENV	"IOBS_REMOTE_DRAIN"
@@ -237,7 +239,8 @@ struct remote {
 	struct pathset	 writing;	/* modified, not yet closed */
 	struct batch	 dirty;		/* waiting for a run */
 	struct batch	 sent;		/* carried by the run out */
-	struct batch	 settled;	/* carried by the rsync settling */
+	struct batch	 settled[SETTLING_MAX];	/* carried by those settling */
+	struct batch	 exited;	/* by the one whose exit is read */
 	/*
 	 * Paths the remote refused one by one (rsync named them): set
 	 * aside and retried on their own back-off, so that they hold
@@ -255,13 +258,16 @@ struct remote {
 	enum rstate	 state;
 	struct step	 step;		/* pid 0: none */
 	/*
-	 * The next batch's rsync, started ahead: connected, its remote
-	 * end running, waiting on its standard input for the list. Most
-	 * of a small batch's time is that start.
+	 * The next batches' rsyncs, started ahead: connected, their
+	 * remote end running, waiting on their standard input for the
+	 * list. Most of a small batch's time is that start.
 	 */
-	struct step	 spare;
-	int64_t		 spare_since;
-	struct step	 settling;	/* a run's rsync, done, exiting */
+	struct step	 spare[SPARES];	/* the oldest first */
+	int64_t		 spare_since[SPARES];
+	int		 nspare;
+	/* Runs' rsyncs past the remote's goodbye, exiting. */
+	struct step	 settling[SETTLING_MAX];
+	int		 nsettling;
 	int		 nsteps, stepno;
 	enum stepkind	 steps[3];
 	char		*why;		/* the last failure, for the report */
@@ -373,8 +379,13 @@ batch_size(const struct batch *b)
 static size_t
 backlog(const struct remote *r)
 {
-	return batch_size(&r->dirty) + batch_size(&r->sent) +
-	    batch_size(&r->settled) + batch_size(&r->stuck) + r->writing.n;
+	size_t n = 0;
+	int i;
+
+	for (i = 0; i < r->nsettling; i++)
+		n += batch_size(&r->settled[i]);
+	return n + batch_size(&r->dirty) + batch_size(&r->sent) +
+	    batch_size(&r->stuck) + r->writing.n;
 }
 
 /* from's paths into to, renames before to's own: they came first. */
@@ -675,8 +686,10 @@ cleanup(void)
 	if (r == NULL)
 		return;
 	step_kill(&r->step);
-	step_kill(&r->spare);
-	step_kill(&r->settling);
+	while (r->nspare > 0)
+		step_kill(&r->spare[--r->nspare]);
+	while (r->nsettling > 0)
+		step_kill(&r->settling[--r->nsettling]);
 	master_stop(r);
 	if (r->ctlpath != NULL)
 		(void)unlink(r->ctlpath);
@@ -1092,44 +1105,59 @@ start:
 }
 
 /*
- * A spare rsync for the next batch, while the remote is there: the
- * options of a batch's, its list to come on its standard input.
+ * Spare rsyncs for the next batches, while the remote is there: the
+ * options of a batch's, its list to come on its standard input. More
+ * than one: a batch may follow the last one sooner than a spare is
+ * ready.
  */
 static void
 spare_start(struct remote *r)
 {
 	char **argv;
 
-	if (r->spare.pid != 0 || r->root == NULL || r->o.dry_run || r->eof ||
-	    (r->state != S_LIVE && r->state != S_SENDING &&
+	if (r->nspare == SPARES || r->root == NULL || r->o.dry_run ||
+	    r->eof || (r->state != S_LIVE && r->state != S_SENDING &&
 	    r->state != S_SETTLING))
 		return;
 	master_start(r);
 	argv = rsync_argv(r, K_RSYNC, 0);
-	if (step_start(&r->spare, K_RSYNC, argv, NULL, r->o.verbose, 1) ==
-	    0)
-		r->spare_since = now_ms();
+	while (r->nspare < SPARES && step_start(&r->spare[r->nspare],
+	    K_RSYNC, argv, NULL, r->o.verbose, 1) == 0)
+		r->spare_since[r->nspare++] = now_ms();
 	words_free(argv);
 }
 
 static void
 spare_kill(struct remote *r)
 {
-	step_kill(&r->spare);
+	while (r->nspare > 0)
+		step_kill(&r->spare[--r->nspare]);
 }
 
-/* The spare takes the batch's list: 1, or 0 when there is none fit. */
+/* Spare i gone: the others move up. */
+static void
+spare_drop(struct remote *r, int i)
+{
+	memmove(&r->spare[i], &r->spare[i + 1], (r->nspare - i - 1) *
+	    sizeof(r->spare[0]));
+	memmove(&r->spare_since[i], &r->spare_since[i + 1],
+	    (r->nspare - i - 1) * sizeof(r->spare_since[0]));
+	r->nspare--;
+	memset(&r->spare[r->nspare], 0, sizeof(r->spare[0]));
+}
+
+/* The oldest spare takes the batch's list: 1, or 0 when none is fit. */
 static int
 spare_take(struct remote *r)
 {
-	if (r->spare.pid != 0 && now_ms() - r->spare_since > SPARE_MS)
-		spare_kill(r);		/* its connection may be gone */
-	if (r->spare.pid == 0)
+	if (r->nspare > 0 && now_ms() - r->spare_since[0] > SPARE_MS)
+		spare_kill(r);		/* their connection may be gone */
+	if (r->nspare == 0)
 		return 0;
 	buf_free(&r->step.output);
 	buf_free(&r->step.errors);
-	r->step = r->spare;
-	memset(&r->spare, 0, sizeof(r->spare));
+	r->step = r->spare[0];
+	spare_drop(r, 0);
 	r->step.input = list;
 	memset(&list, 0, sizeof(list));
 	if (r->step.input.len == 0) {
@@ -1383,6 +1411,7 @@ publish(struct remote *r, int force)
 	int64_t now = now_ms(), old;
 	size_t n = backlog(r);
 	time_t oldest_wall;
+	int i;
 
 	if (r->cache == NULL || r->backlog_key == NULL)
 		return;
@@ -1392,7 +1421,9 @@ publish(struct remote *r, int force)
 	    (int)r->state == r->pub_state)
 		return;
 	old = oldest(oldest(r->dirty.oldest, r->sent.oldest),
-	    oldest(r->settled.oldest, r->stuck.oldest));
+	    r->stuck.oldest);
+	for (i = 0; i < r->nsettling; i++)
+		old = oldest(old, r->settled[i].oldest);
 	if (n == 0)
 		old = 0;
 	if (r->writing.n > 0 && old == 0)
@@ -1549,26 +1580,35 @@ transferred(struct remote *r)
 	struct step *s = &r->step;
 
 	if (s->pid == 0 || s->kind != K_RSYNC || r->full ||
-	    r->stepno != r->nsteps - 1 || r->settling.pid != 0 ||
+	    r->stepno != r->nsteps - 1 || r->nsettling == SETTLING_MAX ||
 	    s->output.s == NULL || strstr(s->output.s, DONE_LINE) == NULL)
 		return;
 	event(r, E_DONE);
 }
 
-/* The rsync settling exited with status: its paths there, or not. */
+/* Settling rsync i exited with status: its paths there, or not. */
 static void
-settle_done(struct remote *r, int status)
+settle_done(struct remote *r, int i, int status)
 {
-	struct step *s = &r->settling;
+	struct step st = r->settling[i], *s = &st;
 	int code;
 	enum revent ev = E_SETTLED;
+
+	r->exited = r->settled[i];
+	memmove(&r->settling[i], &r->settling[i + 1], (r->nsettling - i - 1) *
+	    sizeof(r->settling[0]));
+	memmove(&r->settled[i], &r->settled[i + 1], (r->nsettling - i - 1) *
+	    sizeof(r->settled[0]));
+	r->nsettling--;
+	memset(&r->settling[r->nsettling], 0, sizeof(r->settling[0]));
+	memset(&r->settled[r->nsettling], 0, sizeof(r->settled[0]));
 
 	step_end(s);
 	code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 	if (code == 23 || code == 24) {
 		set_why(r, &s->errors, status);
 		/* As a run's end: per path, or all back. */
-		if (partial(r, &r->settled, &s->errors) == -1 ||
+		if (partial(r, &r->exited, &s->errors) == -1 ||
 		    s->errors.len >= CAPTURE_MAX)
 			ev = E_UNSETTLED;
 		else if (r->dirty.plain.n + r->dirty.tree.n > 0)
@@ -1672,25 +1712,25 @@ event(struct remote *r, enum revent ev)
 		break;
 	case A_SETTLE:
 		buf_free(&r->step.output);
-		r->settling = r->step;
+		r->settling[r->nsettling] = r->step;
 		memset(&r->step, 0, sizeof(r->step));
-		r->settled = r->sent;
+		r->settled[r->nsettling++] = r->sent;
 		memset(&r->sent, 0, sizeof(r->sent));
 		r->nsteps = 0;
 		r->backoff = BACKOFF_MS;
 		break;
 	case A_SETTLED:
-		unstick(r, &r->settled);
-		batch_clear(&r->settled);
+		unstick(r, &r->exited);
+		batch_clear(&r->exited);
 		break;
 	case A_UNSETTLE:
-		batch_merge(&r->dirty, &r->settled);
+		batch_merge(&r->dirty, &r->exited);
 		break;
 	case A_LOST:
 		spare_kill(r);
 		r->away_since = now;
 		r->backoff = BACKOFF_MS;
-		batch_merge(&r->dirty, &r->settled);
+		batch_merge(&r->dirty, &r->exited);
 		report_down(r);
 		r->retry_at = now + r->backoff;
 		break;
@@ -2087,7 +2127,7 @@ timeout(struct remote *r)
 static int
 finished(struct remote *r)
 {
-	if (!r->eof || r->nsteps != 0 || r->settling.pid != 0 ||
+	if (!r->eof || r->nsteps != 0 || r->nsettling != 0 ||
 	    r->nmoves > 0 || r->writing.n > 0)
 		return 0;
 	if (r->root == NULL || (batch_size(&r->dirty) == 0 &&
@@ -2160,18 +2200,21 @@ run(struct remote *r, int sigfd, int termfd, int chldfd)
 		/* SIGCHLD: the step's child, or the control master, ended. */
 		while (read(chldfd, &si, sizeof(si)) == sizeof(si))
 			continue;
-		if (r->settling.pid != 0 && waitpid(r->settling.pid, &status,
-		    WNOHANG) == r->settling.pid)
-			settle_done(r, status);
+		for (i = 0; i < r->nsettling; i++)
+			if (waitpid(r->settling[i].pid, &status, WNOHANG) ==
+			    r->settling[i].pid)
+				settle_done(r, i--, status);
 		if (s->pid != 0 && waitpid(s->pid, &status, WNOHANG) == s->pid)
 			step_done(r, status);
 		/* A spare gone unused: the next batch starts its own. */
-		if (r->spare.pid != 0 && waitpid(r->spare.pid, &status,
-		    WNOHANG) == r->spare.pid) {
-			step_end(&r->spare);
-			buf_free(&r->spare.output);
-			buf_free(&r->spare.errors);
-		}
+		for (i = 0; i < r->nspare; i++)
+			if (waitpid(r->spare[i].pid, &status, WNOHANG) ==
+			    r->spare[i].pid) {
+				step_end(&r->spare[i]);
+				buf_free(&r->spare[i].output);
+				buf_free(&r->spare[i].errors);
+				spare_drop(r, i--);
+			}
 		if (r->master != 0 && waitpid(r->master, &status, WNOHANG) ==
 		    r->master)
 			r->master = 0;
@@ -2197,7 +2240,7 @@ remote_main(struct mirror_options *o, struct remote_dest *d,
 	static struct remote r;
 	const char *watch, *plugin, *env, *errstr;
 	char why[PATH_MAX + 256];
-	int termfd, chldfd;
+	int termfd, chldfd, i;
 
 	memset(&r, 0, sizeof(r));
 	r.o = *o;
@@ -2244,7 +2287,9 @@ remote_main(struct mirror_options *o, struct remote_dest *d,
 	cleanup();
 	batch_clear(&r.dirty);
 	batch_clear(&r.sent);
-	batch_clear(&r.settled);
+	batch_clear(&r.exited);
+	for (i = 0; i < SETTLING_MAX; i++)
+		batch_clear(&r.settled[i]);
 	batch_clear(&r.stuck);
 	pathset_clear(&r.named);
 	pathset_clear(&r.writing);

@@ -36,6 +36,12 @@ exit_wrapper() {
 	RSH="$T/bin/ssh ${RSH#ssh }"
 }
 
+# waiting: how many of the mirror's rsyncs with a list to come are there.
+waiting() {
+	ps -o args= --ppid "$MIRROR_PID" | grep -c '^rsync .*--files-from' ||
+	    true
+}
+
 # held_start: after start_remote, the whole sync's rsync gone, $T/hold
 # made; EXITED is how many rsyncs' ssh had ended before.
 held_start() {
@@ -44,7 +50,18 @@ held_start() {
 	EXITED=$(count_lines "$T/exiting" exiting)
 }
 
-@test "remote settle: the next write goes out while the last batch's rsync still exits" {
+@test "remote settle: two rsyncs wait ready for the next batches" {
+	sshd_setup
+	start_remote "$HOST:$DST" -e "$RSH"
+	wait_for 10 eval '[ "$(waiting)" -eq 2 ]'
+	echo one >"$SRC/one"
+	wait_for 10 test -f "$DST/one"
+	# The one taken is replaced.
+	wait_for 10 eval '[ "$(waiting)" -eq 2 ]'
+	converged
+}
+
+@test "remote settle: the next writes go out while the last batches' rsyncs still exit" {
 	sshd_setup
 	exit_wrapper
 	start_remote "$HOST:$DST" -e "$RSH"
@@ -56,6 +73,10 @@ held_start() {
 	echo two >"$SRC/two"
 	# There while one's rsync has not exited: it waits for the hold.
 	wait_for 10 test -f "$DST/two"
+	wait_for 10 has_lines "$T/exiting" exiting $((EXITED + 2))
+	# And another, while both of them exit.
+	echo three >"$SRC/three"
+	wait_for 10 test -f "$DST/three"
 	rm "$T/hold"
 	wait_converged 10
 	# The stream's end: both exits read, nothing owed, exit 0.
