@@ -47,9 +47,20 @@
 #define PUBLISH_MS	1000	/* the backlog to the cache, this often */
 #define CAPTURE_MAX	65536	/* of a child's output kept */
 #define SPARE_MS	30000	/* a spare rsync older than this is not used */
+#define SPARES		2	/* rsyncs started ahead, waiting for a list */
+#define SETTLING_MAX	3	/* rsyncs done with their batch, exiting */
 #define BACKLOG_ENV	"IOBS_REMOTE_BACKLOG"
 #define DRAIN_S		300	/* after the stream ends, retries go on this */
 #define DRAIN_ENV	"IOBS_REMOTE_DRAIN"
+/*
+ * What a push rsync run with --debug=exit2 prints once it has read the
+ * remote's final goodbye, before it waits for ssh to exit: the remote's
+ * files are all in place by then (its generator says goodbye after the
+ * receiver's last rename and its own directory times). Both ends then
+ * poll their children every 20 ms to exit, which is most of a small
+ * batch's time.
+ */
+#define DONE_LINE	"client_run waiting on "
 
 /* A rename the source bore out, as a remote mv. */
 struct rename {
@@ -89,14 +100,19 @@ struct step {
  * one, does in each state. SENDING, RETRYING and RECHECKING have a run
  * out; they differ in what its end reports. REFUSED: a whole sync the
  * guards refused (empty source, --max-delete) waits, asked again with
- * back-off, while the stream is read.
+ * back-off, while the stream is read. SETTLING: a live batch's rsync
+ * said its transfer is complete there (E_DONE) and is exiting; the
+ * next run may start at once. Its paths are confirmed when its exit
+ * status is read (E_SETTLED), or put back (E_UNSETTLED), in whatever
+ * state that finds.
  */
 enum rstate {
 	S_LIVE, S_SENDING, S_AWAY, S_RETRYING, S_REFUSED, S_RECHECKING,
-	S_NSTATES
+	S_SETTLING, S_NSTATES
 };
 enum revent {
-	E_DUE, E_OK, E_PARTIAL, E_FAIL, E_RESET, E_REFUSED, E_NEVENTS
+	E_DUE, E_OK, E_PARTIAL, E_FAIL, E_RESET, E_REFUSED,
+	E_DONE, E_SETTLED, E_UNSETTLED, E_NEVENTS
 };
 enum raction {
 	A_NONE,
@@ -108,6 +124,10 @@ enum raction {
 	A_ABORT,	/* stop the run; a whole sync replaces it */
 	A_REFUSE,	/* report the refusal once; paths back; back-off */
 	A_ACCEPT,	/* confirm, and report the refusal over */
+	A_SETTLE,	/* the run's rsync exits apart; the run is over */
+	A_SETTLED,	/* the exited rsync's paths are there */
+	A_UNSETTLE,	/* the exited rsync's paths back */
+	A_LOST,		/* those back, report the failure once; back-off */
 };
 
 static const struct {
@@ -121,6 +141,9 @@ static const struct {
 		[E_FAIL] =	{ A_NONE,	S_LIVE },
 		[E_RESET] =	{ A_NONE,	S_LIVE },
 		[E_REFUSED] =	{ A_NONE,	S_LIVE },
+		[E_DONE] =	{ A_NONE,	S_LIVE },
+		[E_SETTLED] =	{ A_SETTLED,	S_LIVE },
+		[E_UNSETTLED] =	{ A_LOST,	S_AWAY },
 	},
 	[S_SENDING] = {
 		[E_DUE] =	{ A_NONE,	S_SENDING },
@@ -129,6 +152,9 @@ static const struct {
 		[E_FAIL] =	{ A_DOWN,	S_AWAY },
 		[E_RESET] =	{ A_ABORT,	S_LIVE },
 		[E_REFUSED] =	{ A_REFUSE,	S_REFUSED },
+		[E_DONE] =	{ A_SETTLE,	S_SETTLING },
+		[E_SETTLED] =	{ A_SETTLED,	S_SENDING },
+		[E_UNSETTLED] =	{ A_LOST,	S_RETRYING },
 	},
 	[S_AWAY] = {
 		[E_DUE] =	{ A_RUN,	S_RETRYING },
@@ -137,6 +163,9 @@ static const struct {
 		[E_FAIL] =	{ A_NONE,	S_AWAY },
 		[E_RESET] =	{ A_NONE,	S_AWAY },
 		[E_REFUSED] =	{ A_NONE,	S_AWAY },
+		[E_DONE] =	{ A_NONE,	S_AWAY },
+		[E_SETTLED] =	{ A_SETTLED,	S_AWAY },
+		[E_UNSETTLED] =	{ A_UNSETTLE,	S_AWAY },
 	},
 	[S_RETRYING] = {
 		[E_DUE] =	{ A_NONE,	S_RETRYING },
@@ -145,6 +174,9 @@ static const struct {
 		[E_FAIL] =	{ A_REQUEUE,	S_AWAY },
 		[E_RESET] =	{ A_ABORT,	S_AWAY },
 		[E_REFUSED] =	{ A_REFUSE,	S_REFUSED },
+		[E_DONE] =	{ A_NONE,	S_RETRYING },
+		[E_SETTLED] =	{ A_SETTLED,	S_RETRYING },
+		[E_UNSETTLED] =	{ A_UNSETTLE,	S_RETRYING },
 	},
 	[S_REFUSED] = {
 		[E_DUE] =	{ A_RUN,	S_RECHECKING },
@@ -153,6 +185,9 @@ static const struct {
 		[E_FAIL] =	{ A_NONE,	S_REFUSED },
 		[E_RESET] =	{ A_NONE,	S_REFUSED },
 		[E_REFUSED] =	{ A_NONE,	S_REFUSED },
+		[E_DONE] =	{ A_NONE,	S_REFUSED },
+		[E_SETTLED] =	{ A_SETTLED,	S_REFUSED },
+		[E_UNSETTLED] =	{ A_UNSETTLE,	S_REFUSED },
 	},
 	[S_RECHECKING] = {
 		[E_DUE] =	{ A_NONE,	S_RECHECKING },
@@ -161,11 +196,26 @@ static const struct {
 		[E_FAIL] =	{ A_DOWN,	S_AWAY },
 		[E_RESET] =	{ A_ABORT,	S_REFUSED },
 		[E_REFUSED] =	{ A_REQUEUE,	S_REFUSED },
+		[E_DONE] =	{ A_NONE,	S_RECHECKING },
+		[E_SETTLED] =	{ A_SETTLED,	S_RECHECKING },
+		[E_UNSETTLED] =	{ A_UNSETTLE,	S_RECHECKING },
+	},
+	[S_SETTLING] = {
+		[E_DUE] =	{ A_RUN,	S_SENDING },
+		[E_OK] =	{ A_NONE,	S_SETTLING },
+		[E_PARTIAL] =	{ A_NONE,	S_SETTLING },
+		[E_FAIL] =	{ A_NONE,	S_SETTLING },
+		[E_RESET] =	{ A_NONE,	S_SETTLING },
+		[E_REFUSED] =	{ A_NONE,	S_SETTLING },
+		[E_DONE] =	{ A_NONE,	S_SETTLING },
+		[E_SETTLED] =	{ A_SETTLED,	S_LIVE },
+		[E_UNSETTLED] =	{ A_LOST,	S_AWAY },
 	},
 };
 
 static const char *state_names[S_NSTATES] = {
-	"live", "sending", "away", "retrying", "refused", "rechecking"
+	"live", "sending", "away", "retrying", "refused", "rechecking",
+	"settling"
 };
 
 struct remote {
@@ -190,6 +240,8 @@ struct remote {
 	struct pathset	 writing;	/* modified, not yet closed */
 	struct batch	 dirty;		/* waiting for a run */
 	struct batch	 sent;		/* carried by the run out */
+	struct batch	 settled[SETTLING_MAX];	/* carried by those settling */
+	struct batch	 exited;	/* by the one whose exit is read */
 	/*
 	 * Paths the remote refused one by one (rsync named them): set
 	 * aside and retried on their own back-off, so that they hold
@@ -214,12 +266,16 @@ struct remote {
 	enum rstate	 state;
 	struct step	 step;		/* pid 0: none */
 	/*
-	 * The next batch's rsync, started ahead: connected, its remote
-	 * end running, waiting on its standard input for the list. Most
-	 * of a small batch's time is that start.
+	 * The next batches' rsyncs, started ahead: connected, their
+	 * remote end running, waiting on their standard input for the
+	 * list. Most of a small batch's time is that start.
 	 */
-	struct step	 spare;
-	int64_t		 spare_since;
+	struct step	 spare[SPARES];	/* the oldest first */
+	int64_t		 spare_since[SPARES];
+	int		 nspare;
+	/* Runs' rsyncs past the remote's goodbye, exiting. */
+	struct step	 settling[SETTLING_MAX];
+	int		 nsettling;
 	int		 nsteps, stepno;
 	enum stepkind	 steps[3];
 	char		*why;		/* the last failure, for the report */
@@ -331,7 +387,12 @@ batch_size(const struct batch *b)
 static size_t
 backlog(const struct remote *r)
 {
-	return batch_size(&r->dirty) + batch_size(&r->sent) +
+	size_t n = 0;
+	int i;
+
+	for (i = 0; i < r->nsettling; i++)
+		n += batch_size(&r->settled[i]);
+	return n + batch_size(&r->dirty) + batch_size(&r->sent) +
 	    batch_size(&r->stuck) + r->writing.n;
 }
 
@@ -633,7 +694,10 @@ cleanup(void)
 	if (r == NULL)
 		return;
 	step_kill(&r->step);
-	step_kill(&r->spare);
+	while (r->nspare > 0)
+		step_kill(&r->spare[--r->nspare]);
+	while (r->nsettling > 0)
+		step_kill(&r->settling[--r->nsettling]);
 	master_stop(r);
 	if (r->ctlpath != NULL)
 		(void)unlink(r->ctlpath);
@@ -741,6 +805,9 @@ rsync_argv(struct remote *r, enum stepkind kind, int full)
 		v = words_add(v, &n, "--dry-run");
 	if (kind == K_COUNT || r->o.dry_run || r->o.verbose)
 		v = words_add(v, &n, "--itemize-changes");
+	/* Its stdout is ours to read: the line that says it is done. */
+	if (kind == K_RSYNC && !full && !r->o.dry_run && !r->o.verbose)
+		v = words_add(v, &n, "--debug=exit2");
 	if (kind == K_RSYNC && !full) {
 		v = words_add(v, &n, "--files-from=-");
 		v = words_add(v, &n, "--from0");
@@ -1174,43 +1241,59 @@ start:
 }
 
 /*
- * A spare rsync for the next batch, while the remote is there: the
- * options of a batch's, its list to come on its standard input.
+ * Spare rsyncs for the next batches, while the remote is there: the
+ * options of a batch's, its list to come on its standard input. More
+ * than one: a batch may follow the last one sooner than a spare is
+ * ready.
  */
 static void
 spare_start(struct remote *r)
 {
 	char **argv;
 
-	if (r->spare.pid != 0 || r->root == NULL || r->o.dry_run || r->eof ||
-	    (r->state != S_LIVE && r->state != S_SENDING))
+	if (r->nspare == SPARES || r->root == NULL || r->o.dry_run ||
+	    r->eof || (r->state != S_LIVE && r->state != S_SENDING &&
+	    r->state != S_SETTLING))
 		return;
 	master_start(r);
 	argv = rsync_argv(r, K_RSYNC, 0);
-	if (step_start(&r->spare, K_RSYNC, argv, NULL, r->o.verbose, 1) ==
-	    0)
-		r->spare_since = now_ms();
+	while (r->nspare < SPARES && step_start(&r->spare[r->nspare],
+	    K_RSYNC, argv, NULL, r->o.verbose, 1) == 0)
+		r->spare_since[r->nspare++] = now_ms();
 	words_free(argv);
 }
 
 static void
 spare_kill(struct remote *r)
 {
-	step_kill(&r->spare);
+	while (r->nspare > 0)
+		step_kill(&r->spare[--r->nspare]);
 }
 
-/* The spare takes the batch's list: 1, or 0 when there is none fit. */
+/* Spare i gone: the others move up. */
+static void
+spare_drop(struct remote *r, int i)
+{
+	memmove(&r->spare[i], &r->spare[i + 1], (r->nspare - i - 1) *
+	    sizeof(r->spare[0]));
+	memmove(&r->spare_since[i], &r->spare_since[i + 1],
+	    (r->nspare - i - 1) * sizeof(r->spare_since[0]));
+	r->nspare--;
+	memset(&r->spare[r->nspare], 0, sizeof(r->spare[0]));
+}
+
+/* The oldest spare takes the batch's list: 1, or 0 when none is fit. */
 static int
 spare_take(struct remote *r)
 {
-	if (r->spare.pid != 0 && now_ms() - r->spare_since > SPARE_MS)
-		spare_kill(r);		/* its connection may be gone */
-	if (r->spare.pid == 0)
+	if (r->nspare > 0 && now_ms() - r->spare_since[0] > SPARE_MS)
+		spare_kill(r);		/* their connection may be gone */
+	if (r->nspare == 0)
 		return 0;
 	buf_free(&r->step.output);
 	buf_free(&r->step.errors);
-	r->step = r->spare;
-	memset(&r->spare, 0, sizeof(r->spare));
+	r->step = r->spare[0];
+	spare_drop(r, 0);
 	r->step.input = list;
 	memset(&list, 0, sizeof(list));
 	if (r->step.input.len == 0) {
@@ -1359,7 +1442,8 @@ put_back(struct batch *b, const char *rel, int64_t now)
  * said once, by name, with rsync's reason.
  */
 static void
-set_aside(struct remote *r, const char *rel, const char *line)
+set_aside(struct remote *r, const struct batch *from, const char *rel,
+    const char *line)
 {
 	int64_t now = now_ms();
 	char *v;
@@ -1370,7 +1454,7 @@ set_aside(struct remote *r, const char *rel, const char *line)
 		r->stuck_at = now + r->stuck_backoff;
 	}
 	put_back(&r->stuck, rel, now);
-	r->stuck.oldest = oldest(r->stuck.oldest, r->sent.oldest);
+	r->stuck.oldest = oldest(r->stuck.oldest, from->oldest);
 	if (pathset_get(&r->named, rel) != NULL)
 		return;
 	pathset_add(&r->named, rel, now);
@@ -1382,9 +1466,9 @@ set_aside(struct remote *r, const char *rel, const char *line)
 	free(v);
 }
 
-/* The paths set aside that the run out carried and did not set aside again. */
+/* The paths set aside that b carried and did not set aside again. */
 static void
-unstick(struct remote *r)
+unstick(struct remote *r, struct batch *b)
 {
 	size_t i;
 	const char *rel;
@@ -1394,9 +1478,9 @@ unstick(struct remote *r)
 		rel = r->named.e[i].path;
 		if (pathset_get(&r->stuck.tree, rel) != NULL ||
 		    pathset_get(&r->stuck.plain, rel) != NULL ||
-		    (pathset_get(&r->sent.tree, rel) == NULL &&
-		    pathset_get(&r->sent.plain, rel) == NULL &&
-		    pathset_get(&r->sent.tree, "") == NULL))
+		    (pathset_get(&b->tree, rel) == NULL &&
+		    pathset_get(&b->plain, rel) == NULL &&
+		    pathset_get(&b->tree, "") == NULL))
 			continue;
 		if ((v = malloc(IOBS_VIS_MAX(strlen(rel)))) == NULL)
 			err(1, "malloc");
@@ -1418,7 +1502,7 @@ unstick(struct remote *r)
  * skipped its deletes: all of them go back.
  */
 static int
-partial(struct remote *r, const struct buf *e)
+partial(struct remote *r, const struct batch *from, const struct buf *e)
 {
 	const char *p, *nl;
 	char *line, *rel, *dst;
@@ -1446,7 +1530,7 @@ partial(struct remote *r, const struct buf *e)
 				if (vanish_line(line))
 					put_back(&r->dirty, rel, now_ms());
 				else
-					set_aside(r, rel, line);
+					set_aside(r, from, rel, line);
 				some = 1;
 				free(rel);
 			}
@@ -1464,6 +1548,7 @@ publish(struct remote *r, int force)
 	int64_t now = now_ms(), old;
 	size_t n = backlog(r);
 	time_t oldest_wall;
+	int i;
 
 	if (r->cache == NULL || r->backlog_key == NULL)
 		return;
@@ -1474,6 +1559,8 @@ publish(struct remote *r, int force)
 		return;
 	old = oldest(oldest(r->dirty.oldest, r->sent.oldest),
 	    r->stuck.oldest);
+	for (i = 0; i < r->nsettling; i++)
+		old = oldest(old, r->settled[i].oldest);
 	if (n == 0)
 		old = 0;
 	if (r->writing.n > 0 && old == 0)
@@ -1580,7 +1667,7 @@ step_done(struct remote *r, int status)
 		if (code == 23 || code == 24) {
 			set_why(r, &s->errors, status);
 			/* Messages cut short may hide a path: all go back. */
-			if (partial(r, &s->errors) == -1 ||
+			if (partial(r, &r->sent, &s->errors) == -1 ||
 			    s->errors.len >= CAPTURE_MAX)
 				ok = 0;
 			r->nsteps = 0;
@@ -1617,6 +1704,60 @@ refused:
 	buf_free(&s->errors);
 	r->nsteps = 0;
 	event(r, E_REFUSED);
+}
+
+/*
+ * The last step of a live run, its rsync's done line read: the run is
+ * over, the rsync exits apart. Not while another one does: this one
+ * then waits for its turn, or its own exit.
+ */
+static void
+transferred(struct remote *r)
+{
+	struct step *s = &r->step;
+
+	if (s->pid == 0 || s->kind != K_RSYNC || r->full ||
+	    r->stepno != r->nsteps - 1 || r->nsettling == SETTLING_MAX ||
+	    s->output.s == NULL || strstr(s->output.s, DONE_LINE) == NULL)
+		return;
+	event(r, E_DONE);
+}
+
+/* Settling rsync i exited with status: its paths there, or not. */
+static void
+settle_done(struct remote *r, int i, int status)
+{
+	struct step st = r->settling[i], *s = &st;
+	int code;
+	enum revent ev = E_SETTLED;
+
+	r->exited = r->settled[i];
+	memmove(&r->settling[i], &r->settling[i + 1], (r->nsettling - i - 1) *
+	    sizeof(r->settling[0]));
+	memmove(&r->settled[i], &r->settled[i + 1], (r->nsettling - i - 1) *
+	    sizeof(r->settled[0]));
+	r->nsettling--;
+	memset(&r->settling[r->nsettling], 0, sizeof(r->settling[0]));
+	memset(&r->settled[r->nsettling], 0, sizeof(r->settled[0]));
+
+	step_end(s);
+	code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+	if (code == 23 || code == 24) {
+		set_why(r, &s->errors, status);
+		/* As a run's end: per path, or all back. */
+		if (partial(r, &r->exited, &s->errors) == -1 ||
+		    s->errors.len >= CAPTURE_MAX)
+			ev = E_UNSETTLED;
+		else if (r->dirty.plain.n + r->dirty.tree.n > 0)
+			r->window = r->last = now_ms();
+	} else if (code != 0) {
+		set_why(r, &s->errors, status);
+		ev = E_UNSETTLED;
+	}
+	buf_free(&s->output);
+	buf_free(&s->errors);
+	event(r, ev);
+	transferred(r);
 }
 
 /* The table's actions */
@@ -1662,7 +1803,7 @@ event(struct remote *r, enum revent ev)
 		r->collapsed = 0;
 		/* FALLTHROUGH */
 	case A_CONFIRM:
-		unstick(r);
+		unstick(r, &r->sent);
 		batch_clear(&r->sent);
 		r->backoff = BACKOFF_MS;
 		spare_start(r);
@@ -1701,10 +1842,34 @@ event(struct remote *r, enum revent ev)
 		warnx("%s: the whole sync refused before went through",
 		    r->shown);
 		r->refused = 0;
-		unstick(r);
+		unstick(r, &r->sent);
 		batch_clear(&r->sent);
 		r->backoff = BACKOFF_MS;
 		spare_start(r);
+		break;
+	case A_SETTLE:
+		buf_free(&r->step.output);
+		r->settling[r->nsettling] = r->step;
+		memset(&r->step, 0, sizeof(r->step));
+		r->settled[r->nsettling++] = r->sent;
+		memset(&r->sent, 0, sizeof(r->sent));
+		r->nsteps = 0;
+		r->backoff = BACKOFF_MS;
+		break;
+	case A_SETTLED:
+		unstick(r, &r->exited);
+		batch_clear(&r->exited);
+		break;
+	case A_UNSETTLE:
+		batch_merge(&r->dirty, &r->exited);
+		break;
+	case A_LOST:
+		spare_kill(r);
+		r->away_since = now;
+		r->backoff = BACKOFF_MS;
+		batch_merge(&r->dirty, &r->exited);
+		report_down(r);
+		r->retry_at = now + r->backoff;
 		break;
 	}
 	if (r->state != from)
@@ -2099,7 +2264,8 @@ timeout(struct remote *r)
 static int
 finished(struct remote *r)
 {
-	if (!r->eof || r->nsteps != 0 || r->nmoves > 0 || r->writing.n > 0)
+	if (!r->eof || r->nsteps != 0 || r->nsettling != 0 ||
+	    r->nmoves > 0 || r->writing.n > 0)
 		return 0;
 	if (r->root == NULL || (batch_size(&r->dirty) == 0 &&
 	    batch_size(&r->stuck) == 0))
@@ -2162,22 +2328,30 @@ run(struct remote *r, int sigfd, int termfd, int chldfd)
 		if (s->pid != 0 && s->in != -1 && (pfd[4].revents & (POLLOUT |
 		    POLLERR | POLLHUP)))
 			step_write(s);
-		if (s->pid != 0 && s->out != -1 && pfd[5].revents)
+		if (s->pid != 0 && s->out != -1 && pfd[5].revents) {
 			step_read(&s->out, &s->output);
+			transferred(r);
+		}
 		if (s->pid != 0 && s->err != -1 && pfd[6].revents)
 			step_read(&s->err, &s->errors);
 		/* SIGCHLD: the step's child, or the control master, ended. */
 		while (read(chldfd, &si, sizeof(si)) == sizeof(si))
 			continue;
+		for (i = 0; i < r->nsettling; i++)
+			if (waitpid(r->settling[i].pid, &status, WNOHANG) ==
+			    r->settling[i].pid)
+				settle_done(r, i--, status);
 		if (s->pid != 0 && waitpid(s->pid, &status, WNOHANG) == s->pid)
 			step_done(r, status);
 		/* A spare gone unused: the next batch starts its own. */
-		if (r->spare.pid != 0 && waitpid(r->spare.pid, &status,
-		    WNOHANG) == r->spare.pid) {
-			step_end(&r->spare);
-			buf_free(&r->spare.output);
-			buf_free(&r->spare.errors);
-		}
+		for (i = 0; i < r->nspare; i++)
+			if (waitpid(r->spare[i].pid, &status, WNOHANG) ==
+			    r->spare[i].pid) {
+				step_end(&r->spare[i]);
+				buf_free(&r->spare[i].output);
+				buf_free(&r->spare[i].errors);
+				spare_drop(r, i--);
+			}
 		if (r->master != 0 && waitpid(r->master, &status, WNOHANG) ==
 		    r->master)
 			r->master = 0;
@@ -2203,7 +2377,7 @@ remote_main(struct mirror_options *o, struct remote_dest *d,
 	static struct remote r;
 	const char *watch, *plugin, *env, *errstr;
 	char why[PATH_MAX + 256];
-	int termfd, chldfd;
+	int termfd, chldfd, i;
 
 	memset(&r, 0, sizeof(r));
 	r.o = *o;
@@ -2250,6 +2424,9 @@ remote_main(struct mirror_options *o, struct remote_dest *d,
 	cleanup();
 	batch_clear(&r.dirty);
 	batch_clear(&r.sent);
+	batch_clear(&r.exited);
+	for (i = 0; i < SETTLING_MAX; i++)
+		batch_clear(&r.settled[i]);
 	batch_clear(&r.stuck);
 	pathset_clear(&r.named);
 	pathset_clear(&r.writing);

@@ -86,9 +86,11 @@ teardown() {
 	[ $((after - before)) -le 2 ]
 }
 
-# spare_pid: the mirror's rsync started ahead for the next batch.
+# spare_pid: the oldest of the mirror's rsyncs started ahead for the
+# next batches (two of them), the one the next batch takes.
 spare_pid() {
-	ps -o pid=,args= --ppid "$MIRROR_PID" | awk '/ rsync .*--files-from/ { print $1 }'
+	ps -o pid=,args= --ppid "$MIRROR_PID" |
+	    awk '/ rsync .*--files-from/ { print $1; exit }'
 }
 
 @test "remote: the next batch's rsync waits ready; a change is sent by it" {
