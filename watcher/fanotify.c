@@ -24,6 +24,7 @@
 #define _GNU_SOURCE
 #include <sys/fanotify.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/inotify.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
@@ -81,14 +82,14 @@ struct fan_fs {
 struct fan {
 	struct fan_fs	*fs;
 	int		 nfs;
-	uint64_t	*key;		/* each node's handle key, 0: none */
-	size_t		 keycap;
 	/*
-	 * key -> node, linear probing: a slot holds a node's index + 1
-	 * (0: empty), whose key is key[node], 4 bytes a slot.
+	 * A node's handle key is split: its high 31 bits are the node's wd,
+	 * so the tree's wd chains find it, and the low 32 are keylo[node]
+	 * (0: no key), in an array reserved like the tree's, touched only
+	 * as nodes are made.
 	 */
-	uint32_t	*map;
-	size_t		 mapcap, nmap;
+	uint32_t	*keylo;
+	uint32_t	 keycap;
 	uint64_t	*neg;		/* keys of directories outside */
 	size_t		 negcap, nneg;
 	uint64_t	*rootkey, *parentkey;	/* per root */
@@ -139,11 +140,16 @@ struct fan_dir {
 	size_t		 namelen;
 };
 
+/*
+ * The handle, hashed to 63 bits: 31 for a node's wd (never -1, which
+ * is a free node) and 32 for keylo, never 0 (a node with no key).
+ */
 static uint64_t
 key_of(const fsid_t *fsid, const struct file_handle *fh)
 {
 	const unsigned char *p = (const unsigned char *)fsid;
 	uint64_t h = 0xcbf29ce484222325ULL;
+	uint32_t lo;
 	size_t i;
 
 	for (i = 0; i < sizeof(*fsid); i++)
@@ -151,87 +157,21 @@ key_of(const fsid_t *fsid, const struct file_handle *fh)
 	h = (h ^ (uint32_t)fh->handle_type) * 0x100000001b3ULL;
 	for (i = 0; i < fh->handle_bytes; i++)
 		h = (h ^ fh->f_handle[i]) * 0x100000001b3ULL;
-	return h != 0 ? h : 1;
+	h ^= h >> 31;
+	h *= 0x9e3779b97f4a7c15ULL;
+	h ^= h >> 29;
+	lo = (uint32_t)h != 0 ? (uint32_t)h : 1;
+	return (h >> 33) << 32 | lo;
 }
+
+#define KEY_WD(k)	((int32_t)((k) >> 32))
+#define KEY_LO(k)	((uint32_t)(k))
 
 /* Open addressing on 64-bit keys; 0 is an empty slot. */
 static size_t
 slot_of(uint64_t key, size_t cap)
 {
 	return (key * 0x9e3779b97f4a7c15ULL) >> 20 & (cap - 1);
-}
-
-/* The key of the node in map slot i. */
-static uint64_t
-slot_key(const struct fan *f, size_t i)
-{
-	return f->key[f->map[i] - 1];
-}
-
-static void map_put(struct fan *, uint64_t, uint32_t);
-
-static void
-map_grow(struct fan *f)
-{
-	uint32_t *old = f->map;
-	size_t i, oldcap = f->mapcap;
-
-	f->mapcap = oldcap ? oldcap * 2 : 1024;
-	if ((f->map = calloc(f->mapcap, sizeof(*f->map))) == NULL)
-		err(1, "calloc");
-	f->nmap = 0;
-	for (i = 0; i < oldcap; i++)
-		if (old[i] != 0)
-			map_put(f, f->key[old[i] - 1], old[i] - 1);
-	free(old);
-}
-
-/* node's key must be key[node] already. */
-static void
-map_put(struct fan *f, uint64_t key, uint32_t node)
-{
-	size_t i;
-
-	if (2 * (f->nmap + 1) > f->mapcap)
-		map_grow(f);
-	for (i = slot_of(key, f->mapcap); f->map[i] != 0;
-	    i = (i + 1) & (f->mapcap - 1))
-		if (slot_key(f, i) == key) {
-			f->map[i] = node + 1;
-			return;
-		}
-	f->map[i] = node + 1;
-	f->nmap++;
-}
-
-static void
-map_del(struct fan *f, uint64_t key)
-{
-	size_t i, j, k;
-
-	if (f->mapcap == 0)
-		return;
-	for (i = slot_of(key, f->mapcap); f->map[i] == 0 ||
-	    slot_key(f, i) != key; i = (i + 1) & (f->mapcap - 1))
-		if (f->map[i] == 0)
-			return;
-	/* Backward shift: no tombstones. */
-	for (j = i;;) {
-		f->map[i] = 0;
-		for (;;) {
-			j = (j + 1) & (f->mapcap - 1);
-			if (f->map[j] == 0) {
-				f->nmap--;
-				return;
-			}
-			k = slot_of(slot_key(f, j), f->mapcap);
-			if (i <= j ? (i < k && k <= j) : (i < k || k <= j))
-				continue;
-			break;
-		}
-		f->map[i] = f->map[j];
-		i = j;
-	}
 }
 
 static int
@@ -297,82 +237,82 @@ node_index(const struct watcher *w, const struct dnode *n)
 	return n - w->tree.node;
 }
 
+/* keylo, for as many nodes as the tree can hold: it never moves. */
+static void
+keylo_map(struct watcher *w)
+{
+	struct fan *f = w->fan;
+
+	if (f->keylo != NULL)
+		return;
+	f->keycap = w->tree.cap;
+	f->keylo = mmap(NULL, (size_t)f->keycap * sizeof(*f->keylo),
+	    PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS |
+	    MAP_NORESERVE, -1, 0);
+	if (f->keylo == MAP_FAILED)
+		err(1, "mmap");
+}
+
+static void
+keylo_unmap(struct fan *f)
+{
+	if (f->keylo != NULL)
+		munmap(f->keylo, (size_t)f->keycap * sizeof(*f->keylo));
+	f->keylo = NULL;
+	f->keycap = 0;
+}
+
+/*
+ * A node with no key still needs a wd: one from a counter spreads
+ * them over the chains, and keylo 0 matches no handle.
+ */
+static int32_t
+wd_of(struct fan *f, uint64_t key)
+{
+	if (key != 0)
+		return KEY_WD(key);
+	if (f->nextwd == INT32_MAX)
+		f->nextwd = 0;
+	return ++f->nextwd;
+}
+
 static void
 set_key(struct watcher *w, struct dnode *n, uint64_t key)
 {
-	struct fan *f = w->fan;
-	uint32_t i = node_index(w, n);
-
-	if (i >= f->keycap) {
-		size_t cap = f->keycap ? f->keycap : 1024;
-
-		while (cap <= i)
-			cap *= 2;
-		f->key = reallocarray(f->key, cap, sizeof(*f->key));
-		if (f->key == NULL)
-			err(1, "reallocarray");
-		memset(f->key + f->keycap, 0, (cap - f->keycap) *
-		    sizeof(*f->key));
-		f->keycap = cap;
-	}
-	if (f->key[i] != 0 && f->key[i] != key)
-		map_del(f, f->key[i]);
-	f->key[i] = key;
-	if (key != 0)
-		map_put(f, key, i);
+	tree_set_wd(&w->tree, n, wd_of(w->fan, key));
+	w->fan->keylo[node_index(w, n)] = KEY_LO(key);
 }
 
-/* Every node is made here, so that no key outlives its node. */
+/* Every node is made here, with its key (0: none yet). */
 static struct dnode *
 add_node(struct watcher *w, struct dnode *parent, const char *name,
-    size_t len)
+    size_t len, uint64_t key)
 {
 	struct dnode *n;
 
-	if (w->fan->nextwd == INT32_MAX)
-		w->fan->nextwd = 0;
-	n = tree_add(&w->tree, parent, name, len, ++w->fan->nextwd);
+	if (w->tree.used >= w->fan->keycap && w->tree.free_list == 0)
+		return NULL;
+	n = tree_add(&w->tree, parent, name, len, wd_of(w->fan, key));
 	if (n != NULL)
-		set_key(w, n, 0);
+		w->fan->keylo[node_index(w, n)] = KEY_LO(key);
 	return n;
-}
-
-static void
-forget_node(struct dnode *n, void *arg)
-{
-	struct watcher *w = arg;
-	uint32_t i = node_index(w, n);
-
-	if (i < w->fan->keycap && w->fan->key[i] != 0) {
-		map_del(w->fan, w->fan->key[i]);
-		w->fan->key[i] = 0;
-	}
 }
 
 static void
 drop_node(struct watcher *w, struct dnode *n)
 {
-	tree_remove(&w->tree, n, forget_node, w);
+	tree_remove(&w->tree, n, NULL, NULL);
 }
 
 static struct dnode *
 map_get(struct watcher *w, uint64_t key)
 {
-	struct fan *f = w->fan;
-	size_t i;
+	struct dnode *n;
 
-	if (f->nmap == 0)
-		return NULL;
-	for (i = slot_of(key, f->mapcap); f->map[i] != 0;
-	    i = (i + 1) & (f->mapcap - 1)) {
-		if (slot_key(f, i) != key)
-			continue;
-		if (f->map[i] - 1 < w->tree.used &&
-		    w->tree.node[f->map[i] - 1].wd > 0)
-			return &w->tree.node[f->map[i] - 1];
-		map_del(f, key);	/* its node went with a dead root */
-		return NULL;
-	}
+	for (n = tree_by_wd(&w->tree, KEY_WD(key)); n != NULL;
+	    n = tree_next_wd(&w->tree, n))
+		if (w->fan->keylo[node_index(w, n)] == KEY_LO(key))
+			return n;
 	return NULL;
 }
 
@@ -521,7 +461,7 @@ descend(struct watcher *w, struct dnode *n, const char *rest,
 		if (watch_excluded(w, n, comp))
 			return OUTSIDE;
 		if ((c = tree_child(&w->tree, n, comp, len)) == NULL &&
-		    (c = add_node(w, n, comp, len)) == NULL)
+		    (c = add_node(w, n, comp, len, 0)) == NULL)
 			return GONE;	/* the map is full */
 		n = c;
 		rest += len;
@@ -1002,15 +942,14 @@ new_dir(struct watcher *w, struct dnode *parent, const char *name,
 
 	if (!w->recursive || watch_excluded(w, parent, name))
 		return;
-	if ((n = tree_child(&w->tree, parent, name, len)) == NULL &&
-	    (n = add_node(w, parent, name, len)) == NULL)
-		return;
 	if (key == 0) {
 		/* No handle in the event: the one its name has now. */
 		raw_path(w, parent, name, len);
 		key = path_key(w->fan->raw.s);
 	}
-	if (key != 0)
+	if ((n = tree_child(&w->tree, parent, name, len)) == NULL)
+		(void)add_node(w, parent, name, len, key);
+	else if (key != 0)
 		set_key(w, n, key);
 }
 
@@ -1080,7 +1019,7 @@ moved_in(struct watcher *w, struct dnode *dir, int dfd)
 				continue;
 			if ((child = tree_child(&w->tree, dir, de->d_name,
 			    len)) == NULL && (child = add_node(w, dir,
-			    de->d_name, len)) == NULL) {
+			    de->d_name, len, 0)) == NULL) {
 				w->fan->complete = 0;
 				continue;
 			}
@@ -1476,6 +1415,8 @@ walk_dir(struct watcher *w, int dfd, const struct walkrec *dir)
 	struct stat st;
 	fsid_t other;
 	long nread, off;
+	uint64_t key;
+	size_t len;
 	int ret = 0, known;
 
 	while ((nread = syscall(SYS_getdents64, dfd, buf, sizeof(buf))) > 0)
@@ -1513,14 +1454,16 @@ walk_dir(struct watcher *w, int dfd, const struct walkrec *dir)
 					ret = -1;
 				continue;
 			}
+			key = key_of(&dir->fsid, &sub.h.fh);
+			len = strlen(de->d_name);
 			if ((c = tree_child(&w->tree, &w->tree.node[dir->node],
-			    de->d_name, strlen(de->d_name))) == NULL &&
-			    (c = add_node(w, &w->tree.node[dir->node],
-			    de->d_name, strlen(de->d_name))) == NULL) {
+			    de->d_name, len)) != NULL)
+				set_key(w, c, key);
+			else if ((c = add_node(w, &w->tree.node[dir->node],
+			    de->d_name, len, key)) == NULL) {
 				ret = -1;
 				continue;
 			}
-			set_key(w, c, key_of(&dir->fsid, &sub.h.fh));
 			if (dir->leafok && known && st.st_nlink == 2 &&
 			    sub.mnt == dir->mnt)
 				continue;
@@ -1648,11 +1591,11 @@ fan_root(struct watcher *w, int i)
 		f->fs[f->nfs].fsid = fsid;
 		f->fs[f->nfs++].mfd = mfd;
 	}
-	if ((r->node = add_node(w, NULL, r->path, r->pathlen)) == NULL)
-		return -1;
 	f->rootkey[i] = S_ISDIR(st.st_mode) ? path_key(path) : 0;
-	if (f->rootkey[i] != 0)
-		set_key(w, r->node, f->rootkey[i]);
+	keylo_map(w);
+	if ((r->node = add_node(w, NULL, r->path, r->pathlen,
+	    f->rootkey[i])) == NULL)
+		return -1;
 	f->parentkey[i] = 0;
 	if (r->pathlen > 0) {
 		parent_path(r, &parent);
@@ -1683,12 +1626,8 @@ fan_close(struct watcher *w)
 	tree_init(&w->tree);
 	for (i = 0; i < w->nroots; i++)
 		w->roots[i].node = NULL;
-	free(f->map);
-	f->map = NULL;
-	f->mapcap = f->nmap = 0;
+	keylo_unmap(f);
 	f->nquiet = 0;
-	if (f->keycap > 0)
-		memset(f->key, 0, f->keycap * sizeof(*f->key));
 	neg_clear(f);
 	pathbuf_free(&f->walkq);
 	f->walking = f->complete = 0;
@@ -1703,7 +1642,6 @@ fan_free(struct watcher *w)
 	fan_close(w);
 	if (f == NULL)
 		return;
-	free(f->key);
 	free(f->roff);
 	free(f->neg);
 	free(f->rootkey);

@@ -314,6 +314,27 @@ tree_by_wd(const struct tree *t, int wd)
 }
 
 struct dnode *
+tree_next_wd(const struct tree *t, const struct dnode *n)
+{
+	uint32_t i;
+
+	for (i = n->wd_next; i != 0; i = t->node[i].wd_next)
+		if (t->node[i].wd == n->wd)
+			return &t->node[i];
+	return NULL;
+}
+
+void
+tree_set_wd(struct tree *t, struct dnode *n, int wd)
+{
+	if (n->wd == wd)
+		return;
+	unlink_wd(t, IDX(t, n));
+	n->wd = wd;
+	link_wd(t, IDX(t, n));
+}
+
+struct dnode *
 tree_child(const struct tree *t, const struct dnode *parent,
     const char *name, size_t len)
 {

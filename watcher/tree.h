@@ -41,6 +41,9 @@ void	 tree_clear(struct tree *);
 struct dnode *tree_add(struct tree *, struct dnode *parent, const char *name,
 	    size_t namelen, int wd);
 struct dnode *tree_by_wd(const struct tree *, int wd);
+/* The next node after n with n's wd: fanotify's wd is part of a key. */
+struct dnode *tree_next_wd(const struct tree *, const struct dnode *n);
+void	 tree_set_wd(struct tree *, struct dnode *, int wd);
 struct dnode *tree_child(const struct tree *, const struct dnode *parent,
 	    const char *name, size_t namelen);
 struct dnode *tree_parent(const struct tree *, const struct dnode *);
