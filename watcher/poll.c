@@ -54,6 +54,7 @@ struct scan {
 	int		 report;	/* emit records (not a first scan) */
 	int		 scanning;	/* our own emits: not "seen" */
 	uint32_t	 cookie;
+	uint32_t	 next;		/* the entry after the last one visited */
 	uint32_t	*keep;		/* entries marked F_KEEP this scan */
 	size_t		 nkeep, keepcap;
 	uint64_t	*seen;		/* open addressing, 0 is empty */
@@ -266,6 +267,24 @@ lookup_name(const struct scan *s, uint32_t parent, const char *name,
 		    strcmp(name_of(s, &s->e[i]), name) == 0)
 			return i;
 	return 0;
+}
+
+/*
+ * A listing comes in the order of the last one, and entries were made
+ * in that order: the one after the last visited is tried first, which
+ * spares the hash chains and keeps to memory read in sequence.
+ */
+static uint32_t
+lookup_next(const struct scan *s, uint32_t parent, const char *name,
+    size_t len)
+{
+	uint32_t i = s->next;
+
+	if (i != 0 && i < s->used && (s->e[i].mode & F_LIVE) &&
+	    s->e[i].parent == parent &&
+	    strcmp(name_of(s, &s->e[i]), name) == 0)
+		return i;
+	return lookup_name(s, parent, name, len);
 }
 
 /* The entry that left its name for this one: same inode, unseen. */
@@ -552,11 +571,12 @@ visit(struct watcher *w, uint32_t dir, const char *name, const struct stat *st,
 	size_t len = strlen(name);
 
 	child_vpath(w, name, len, vp);
-	i = lookup_name(s, dir, name, len);
+	i = lookup_next(s, dir, name, len);
 	if (i != 0 && s->e[i].ino == st->st_ino &&
 	    (s->e[i].mode & S_IFMT) == (st->st_mode & S_IFMT)) {
 		s->e[i].mode = (s->e[i].mode & ~F_PARITY) | s->parity;
 		compare(w, &s->e[i], st, vp, 0);
+		s->next = i + 1;
 		return;
 	}
 	if (i != 0)
@@ -576,9 +596,10 @@ visit(struct watcher *w, uint32_t dir, const char *name, const struct stat *st,
 		link_entry(s, m);
 		/* A rename changes the inode's ctime: no ATTRIB for it. */
 		compare(w, &s->e[m], st, vp, 1);
+		s->next = m + 1;
 		return;
 	}
-	add_entry(s, dir, name, len, st);
+	s->next = add_entry(s, dir, name, len, st) + 1;
 	scan_emit(w, IN_CREATE | isdir_bit(st->st_mode), 0, vp);
 	if (S_ISREG(st->st_mode)) {
 		if (st->st_size > 0)
