@@ -79,6 +79,20 @@ struct fan_fs {
 	int		 mfd;		/* for open_by_handle_at */
 };
 
+/* A directory to list: its node, where it is, and its handle. */
+struct walkrec {
+	uint32_t	 node;
+	off_t		 at;		/* where its listing goes on */
+	int		 mfd;		/* its file system's, for open_by_handle_at */
+	int		 mnt;		/* its mount's id */
+	int		 leafok;	/* its file system's link count counts subdirs */
+	fsid_t		 fsid;
+	union {
+		struct file_handle fh;
+		char buf[sizeof(struct file_handle) + HANDLE_MAX];
+	} h;
+};
+
 struct fan {
 	struct fan_fs	*fs;
 	int		 nfs;
@@ -114,6 +128,8 @@ struct fan {
 	long		 window;	/* events queued during the walk, unread */
 	struct pathbuf	 walkq;		/* directories to list: a stack */
 	int		 walking;	/* a walk is on its way */
+	int		 walkfd;	/* a directory listed in part, or -1 */
+	struct walkrec	 walkat;	/* and what it is */
 };
 
 /* How much is read ahead for as_of_event(), at most, and at a time. */
@@ -1359,18 +1375,6 @@ fail:
 	return -1;
 }
 
-/* A directory to list: its node, where it is, and its handle. */
-struct walkrec {
-	uint32_t	 node;
-	int		 mfd;		/* its file system's, for open_by_handle_at */
-	int		 mnt;		/* its mount's id */
-	int		 leafok;	/* its file system's link count counts subdirs */
-	fsid_t		 fsid;
-	union {
-		struct file_handle fh;
-		char buf[sizeof(struct file_handle) + HANDLE_MAX];
-	} h;
-};
 
 /* Is the directory name in dfd on the file system fsid? Its own in other. */
 static int
@@ -1400,12 +1404,15 @@ walk_push(struct pathbuf *stack, const struct walkrec *r)
 /*
  * Lists the directory open as dfd and pushes its subdirectories, each
  * with its handle in the map; one with no subdirectory (a link count
- * of 2, where that counts them) is not listed. -1 when one may have
- * been missed: only the end of the listing says there is no more, and
- * a directory gone meanwhile has its delete or rename queued.
+ * of 2, where that counts them) is not listed. Should one be missed
+ * (only the end of the listing says there is no more, and a directory
+ * gone meanwhile has its delete or rename queued), the walk is not
+ * complete. A budget (*left > 0) is spent a subdirectory at a time:
+ * when it runs out, dfd is left where the listing goes on, and 1 says
+ * so; 0 when the listing is done.
  */
 static int
-walk_dir(struct watcher *w, int dfd, const struct walkrec *dir)
+walk_dir(struct watcher *w, int dfd, struct walkrec *dir, long *left)
 {
 	char buf[16 * 1024]
 	    __attribute__((aligned(__alignof__(struct kdirent64))));
@@ -1417,16 +1424,26 @@ walk_dir(struct watcher *w, int dfd, const struct walkrec *dir)
 	long nread, off;
 	uint64_t key;
 	size_t len;
-	int ret = 0, known;
+	off_t at = dir->at;	/* where the entry looked at starts */
+	int known;
 
 	while ((nread = syscall(SYS_getdents64, dfd, buf, sizeof(buf))) > 0)
-		for (off = 0; off < nread; off += de->d_reclen) {
+		for (off = 0; off < nread;
+		    at = de->d_off, off += de->d_reclen) {
 			de = (struct kdirent64 *)(buf + off);
 			if (de->d_name[0] == '.' && (de->d_name[1] == '\0' ||
 			    (de->d_name[1] == '.' && de->d_name[2] == '\0')))
 				continue;
 			if (de->d_type != DT_DIR && de->d_type != DT_UNKNOWN)
 				continue;
+			if (*left > 0 && --*left == 0) {
+				/* This one and the rest, next time. */
+				dir->at = at;
+				if (lseek(dfd, at, SEEK_SET) == at)
+					return 1;
+				w->fan->complete = 0;
+				return 0;
+			}
 			known = (dir->leafok || de->d_type == DT_UNKNOWN) &&
 			    fstatat(dfd, de->d_name, &st,
 			    AT_SYMLINK_NOFOLLOW) == 0;
@@ -1440,7 +1457,7 @@ walk_dir(struct watcher *w, int dfd, const struct walkrec *dir)
 			if (name_to_handle_at(dfd, de->d_name, &sub.h.fh,
 			    &sub.mnt, 0) == -1) {
 				if (errno != ENOENT)
-					ret = -1;
+					w->fan->complete = 0;
 				continue;
 			}
 			/*
@@ -1451,7 +1468,7 @@ walk_dir(struct watcher *w, int dfd, const struct walkrec *dir)
 			if (sub.mnt != dir->mnt && !same_fs(dfd, de->d_name,
 			    &dir->fsid, &other)) {
 				if (fs_mfd(w->fan, &other) != -1)
-					ret = -1;
+					w->fan->complete = 0;
 				continue;
 			}
 			key = key_of(&dir->fsid, &sub.h.fh);
@@ -1461,7 +1478,7 @@ walk_dir(struct watcher *w, int dfd, const struct walkrec *dir)
 				set_key(w, c, key);
 			else if ((c = add_node(w, &w->tree.node[dir->node],
 			    de->d_name, len, key)) == NULL) {
-				ret = -1;
+				w->fan->complete = 0;
 				continue;
 			}
 			if (dir->leafok && known && st.st_nlink == 2 &&
@@ -1470,18 +1487,21 @@ walk_dir(struct watcher *w, int dfd, const struct walkrec *dir)
 			sub.node = node_index(w, c);
 			walk_push(&w->fan->walkq, &sub);
 		}
-	return nread == 0 ? ret : -1;
+	if (nread == -1)
+		w->fan->complete = 0;
+	return 0;
 }
 
 /*
  * Every directory below the roots, by handle, depth first (so that
  * what waits is a few directories' subdirectories, not a level's);
- * until the time given, if one is. Then the events queued meanwhile
- * are counted (FIONREAD counts 24 bytes an event): those may be older
+ * with a budget, that many subdirectories at most, then 1: the walk
+ * goes on at the next call. Then the events queued meanwhile are
+ * counted (FIONREAD counts 24 bytes an event): those may be older
  * than what the walk saw.
  */
 static int
-fan_learn(struct watcher *w, int64_t until)
+fan_learn(struct watcher *w, long budget)
 {
 	struct fan *f = w->fan;
 	struct walkrec r;
@@ -1491,6 +1511,7 @@ fan_learn(struct watcher *w, int64_t until)
 		f->walking = 1;
 		f->complete = 1;
 		f->walkq.len = 0;
+		f->walkfd = -1;
 		for (i = 0; w->recursive && i < w->nroots; i++) {
 			if (!w->roots[i].alive || w->roots[i].node == NULL ||
 			    f->rootkey[i] == 0)
@@ -1509,19 +1530,29 @@ fan_learn(struct watcher *w, int64_t until)
 			walk_push(&f->walkq, &r);
 		}
 	}
-	while (f->walkq.len >= sizeof(r)) {
-		if (until != 0 && now_ms() >= until)
+	for (;;) {
+		if (f->walkfd != -1) {
+			/* Where the last call stopped. */
+			dfd = f->walkfd;
+			r = f->walkat;
+			f->walkfd = -1;
+		} else if (f->walkq.len >= sizeof(r)) {
+			f->walkq.len -= sizeof(r);
+			memcpy(&r, f->walkq.s + f->walkq.len, sizeof(r));
+			if ((dfd = open_by_handle_at(r.mfd, &r.h.fh, O_RDONLY |
+			    O_DIRECTORY | O_CLOEXEC)) == -1) {
+				if (errno != ESTALE && errno != ENOENT)
+					f->complete = 0;
+				continue;
+			}
+			r.at = 0;
+		} else
+			break;
+		if (walk_dir(w, dfd, &r, &budget) == 1) {
+			f->walkfd = dfd;
+			f->walkat = r;
 			return 1;
-		f->walkq.len -= sizeof(r);
-		memcpy(&r, f->walkq.s + f->walkq.len, sizeof(r));
-		if ((dfd = open_by_handle_at(r.mfd, &r.h.fh, O_RDONLY |
-		    O_DIRECTORY | O_CLOEXEC)) == -1) {
-			if (errno != ESTALE && errno != ENOENT)
-				f->complete = 0;
-			continue;
 		}
-		if (walk_dir(w, dfd, &r) == -1)
-			f->complete = 0;
 		close(dfd);
 	}
 	pathbuf_free(&f->walkq);
@@ -1630,6 +1661,9 @@ fan_close(struct watcher *w)
 	f->nquiet = 0;
 	neg_clear(f);
 	pathbuf_free(&f->walkq);
+	if (f->walking && f->walkfd != -1)
+		close(f->walkfd);
+	f->walkfd = -1;
 	f->walking = f->complete = 0;
 	f->window = 0;
 }

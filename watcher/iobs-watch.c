@@ -747,7 +747,7 @@ main(int argc, char *argv[])
 		if (w.rescan)
 			scan_root(&w, i, 0);
 	}
-	more = w.be->learn != NULL && w.be->learn(&w, now_ms() + LEARN_MS);
+	more = w.be->learn != NULL && w.be->learn(&w, LEARN_BUDGET);
 	for (i = 0; i < w.nroots; i++) {
 		gettimeofday(&w.now, NULL);
 		emit_lifecycle(&w, IOBS_WATCH_INIT, i);
