@@ -24,7 +24,6 @@
 #define _GNU_SOURCE
 #include <sys/fanotify.h>
 #include <sys/ioctl.h>
-#include <sys/mman.h>
 #include <sys/inotify.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
@@ -96,14 +95,6 @@ struct walkrec {
 struct fan {
 	struct fan_fs	*fs;
 	int		 nfs;
-	/*
-	 * A node's handle key is split: its high 31 bits are the node's wd,
-	 * so the tree's wd chains find it, and the low 32 are keylo[node]
-	 * (0: no key), in an array reserved like the tree's, touched only
-	 * as nodes are made.
-	 */
-	uint32_t	*keylo;
-	uint32_t	 keycap;
 	uint64_t	*neg;		/* keys of directories outside */
 	size_t		 negcap, nneg;
 	uint64_t	*rootkey, *parentkey;	/* per root */
@@ -253,31 +244,6 @@ node_index(const struct watcher *w, const struct dnode *n)
 	return n - w->tree.node;
 }
 
-/* keylo, for as many nodes as the tree can hold: it never moves. */
-static void
-keylo_map(struct watcher *w)
-{
-	struct fan *f = w->fan;
-
-	if (f->keylo != NULL)
-		return;
-	f->keycap = w->tree.cap;
-	f->keylo = mmap(NULL, (size_t)f->keycap * sizeof(*f->keylo),
-	    PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS |
-	    MAP_NORESERVE, -1, 0);
-	if (f->keylo == MAP_FAILED)
-		err(1, "mmap");
-}
-
-static void
-keylo_unmap(struct fan *f)
-{
-	if (f->keylo != NULL)
-		munmap(f->keylo, (size_t)f->keycap * sizeof(*f->keylo));
-	f->keylo = NULL;
-	f->keycap = 0;
-}
-
 /*
  * A node with no key still needs a wd: one from a counter spreads
  * them over the chains, and keylo 0 matches no handle.
@@ -292,11 +258,16 @@ wd_of(struct fan *f, uint64_t key)
 	return ++f->nextwd;
 }
 
+/*
+ * A node's handle key is split in the keyed tree: its high 31 bits
+ * are the node's wd, so the tree's wd chains find it, and the low 32
+ * are its keylo (0: no key).
+ */
 static void
 set_key(struct watcher *w, struct dnode *n, uint64_t key)
 {
 	tree_set_wd(&w->tree, n, wd_of(w->fan, key));
-	w->fan->keylo[node_index(w, n)] = KEY_LO(key);
+	n->keylo = KEY_LO(key);
 }
 
 /* Every node is made here, with its key (0: none yet). */
@@ -306,11 +277,9 @@ add_node(struct watcher *w, struct dnode *parent, const char *name,
 {
 	struct dnode *n;
 
-	if (w->tree.used >= w->fan->keycap && w->tree.free_list == 0)
-		return NULL;
 	n = tree_add(&w->tree, parent, name, len, wd_of(w->fan, key));
 	if (n != NULL)
-		w->fan->keylo[node_index(w, n)] = KEY_LO(key);
+		n->keylo = KEY_LO(key);
 	return n;
 }
 
@@ -327,7 +296,7 @@ map_get(struct watcher *w, uint64_t key)
 
 	for (n = tree_by_wd(&w->tree, KEY_WD(key)); n != NULL;
 	    n = tree_next_wd(&w->tree, n))
-		if (w->fan->keylo[node_index(w, n)] == KEY_LO(key))
+		if (n->keylo == KEY_LO(key))
 			return n;
 	return NULL;
 }
@@ -949,24 +918,47 @@ emit_split(struct watcher *w, uint32_t mask, int deleted_first)
 			emit_one(w, order[i] | isdir, 0);
 }
 
-/* A new directory: its node, with the handle it has now. */
-static void
-new_dir(struct watcher *w, struct dnode *parent, const char *name,
+static int below(const struct watcher *, struct dnode *,
+    const struct dnode *);
+
+/*
+ * The node of directory name in parent, whose handle has key: the one
+ * with that key, moved here if the map had it elsewhere (a root stays
+ * where it is), or a new one. By name only with no key: the tree has
+ * no index by name, and that is a look at every node.
+ */
+static struct dnode *
+place_dir(struct watcher *w, struct dnode *parent, const char *name,
     size_t len, uint64_t key)
 {
 	struct dnode *n;
 
+	if (key == 0) {
+		if ((n = tree_child(&w->tree, parent, name, len)) == NULL)
+			n = add_node(w, parent, name, len, 0);
+		return n;
+	}
+	if ((n = map_get(w, key)) == NULL || n->parent == 0 ||
+	    below(w, parent, n))
+		return add_node(w, parent, name, len, key);
+	if (!tree_named(&w->tree, n, parent, name, len))
+		tree_move(&w->tree, n, parent, name, len);
+	return n;
+}
+
+/* A new directory: its node, with the handle it has now. */
+static struct dnode *
+new_dir(struct watcher *w, struct dnode *parent, const char *name,
+    size_t len, uint64_t key)
+{
 	if (!w->recursive || watch_excluded(w, parent, name))
-		return;
+		return NULL;
 	if (key == 0) {
 		/* No handle in the event: the one its name has now. */
 		raw_path(w, parent, name, len);
 		key = path_key(w->fan->raw.s);
 	}
-	if ((n = tree_child(&w->tree, parent, name, len)) == NULL)
-		(void)add_node(w, parent, name, len, key);
-	else if (key != 0)
-		set_key(w, n, key);
+	return place_dir(w, parent, name, len, key);
 }
 
 static uint64_t
@@ -1033,21 +1025,17 @@ moved_in(struct watcher *w, struct dnode *dir, int dfd)
 			emit_one(w, IN_CREATE | (isdir ? IN_ISDIR : 0), 0);
 			if (!isdir || !w->recursive)
 				continue;
-			if ((child = tree_child(&w->tree, dir, de->d_name,
-			    len)) == NULL && (child = add_node(w, dir,
-			    de->d_name, len, 0)) == NULL) {
-				w->fan->complete = 0;
-				continue;
-			}
 			cfd = openat(dfd, de->d_name, O_RDONLY | O_DIRECTORY |
 			    O_NOFOLLOW | O_CLOEXEC);
 			if (cfd == -1)
 				continue;	/* gone: its move or delete is queued */
-			if ((key = fd_key(w, cfd)) != 0)
-				set_key(w, child, key);
-			else
+			if ((key = fd_key(w, cfd)) == 0)
 				w->fan->complete = 0;
-			moved_in(w, child, cfd);
+			if ((child = place_dir(w, dir, de->d_name, len,
+			    key)) == NULL)
+				w->fan->complete = 0;
+			else
+				moved_in(w, child, cfd);
 			close(cfd);
 		}
 }
@@ -1067,7 +1055,7 @@ rename_event(struct watcher *w, uint32_t mask, const struct fan_dir *o,
     const struct fan_dir *n, uint64_t target)
 {
 	uint32_t isdir = mask & IN_ISDIR, cookie;
-	struct dnode *child = NULL, *stale, *moved;
+	struct dnode *child = NULL, *stale, *moved, *placed = NULL;
 	int oin, nin, i, dfd;
 
 	if (o->where == ROOT_PARENT && (i = named_root(w, o)) != -1) {
@@ -1099,29 +1087,32 @@ rename_event(struct watcher *w, uint32_t mask, const struct fan_dir *o,
 	if (oin) {
 		record_path(w, o->node, o->name, o->namelen);
 		emit_one(w, IN_MOVED_FROM | isdir, cookie);
-		if (isdir)
-			child = tree_child(&w->tree, o->node, o->name,
-			    o->namelen);
 	}
 	/*
-	 * By handle first: the listing of a tree moved in may have met
-	 * it already, under the name it has after this rename.
+	 * By handle: the listing of a tree moved in may have met it
+	 * already, under the name it has after this rename. By name
+	 * (a look at every node) only for a handle not met.
 	 */
 	if (isdir && target != 0 && (moved = map_get(w, target)) != NULL &&
 	    !below(w, n->node, moved))
 		child = moved;
-	if (nin && (stale = tree_child(&w->tree, n->node, n->name,
+	else if (isdir && oin)
+		child = tree_child(&w->tree, o->node, o->name, o->namelen);
+	/* An empty directory it replaced; only a directory replaces one. */
+	if (isdir && nin && n->node->nchildren > 0 &&
+	    (stale = tree_child(&w->tree, n->node, n->name,
 	    n->namelen)) != NULL && stale != child)
 		drop_node(w, stale);
 	if (child != NULL && nin) {
 		tree_move(&w->tree, child, n->node, n->name, n->namelen);
 		if (target != 0)
 			set_key(w, child, target);
+		placed = child;
 	} else if (child != NULL)
 		drop_node(w, child);
 	else if (isdir && nin) {
 		neg_clear(w->fan);
-		new_dir(w, n->node, n->name, n->namelen, target);
+		placed = new_dir(w, n->node, n->name, n->namelen, target);
 	}
 	if (!nin)
 		return;
@@ -1129,8 +1120,7 @@ rename_event(struct watcher *w, uint32_t mask, const struct fan_dir *o,
 	emit_one(w, IN_MOVED_TO | isdir, cookie);
 	if (!isdir || oin)
 		return;
-	if (!w->recursive || (moved = tree_child(&w->tree, n->node, n->name,
-	    n->namelen)) == NULL) {
+	if (!w->recursive || (moved = placed) == NULL) {
 		raw_path(w, n->node, n->name, n->namelen);
 		if ((dfd = open(w->fan->raw.s, O_PATH | O_DIRECTORY |
 		    O_NOFOLLOW | O_CLOEXEC)) != -1) {
@@ -1194,8 +1184,11 @@ entry_event(struct watcher *w, uint32_t mask, const struct fan_dir *d,
 	emit_split(w, mask, exists);
 	if (!(mask & IN_ISDIR))
 		return;
-	if ((mask & IN_DELETE) && (child = tree_child(&w->tree, d->node,
-	    d->name, d->namelen)) != NULL)
+	/* By handle; by name (a look at every node) for one not met. */
+	if ((mask & IN_DELETE) && ((target != 0 &&
+	    (child = map_get(w, target)) != NULL && child->parent != 0) ||
+	    (d->node->nchildren > 0 && (child = tree_child(&w->tree,
+	    d->node, d->name, d->namelen)) != NULL)))
 		drop_node(w, child);
 	if ((mask & IN_CREATE) && (!(mask & IN_DELETE) || exists))
 		new_dir(w, d->node, d->name, d->namelen, target);
@@ -1473,10 +1466,7 @@ walk_dir(struct watcher *w, int dfd, struct walkrec *dir, long *left)
 			}
 			key = key_of(&dir->fsid, &sub.h.fh);
 			len = strlen(de->d_name);
-			if ((c = tree_child(&w->tree, &w->tree.node[dir->node],
-			    de->d_name, len)) != NULL)
-				set_key(w, c, key);
-			else if ((c = add_node(w, &w->tree.node[dir->node],
+			if ((c = place_dir(w, &w->tree.node[dir->node],
 			    de->d_name, len, key)) == NULL) {
 				w->fan->complete = 0;
 				continue;
@@ -1568,6 +1558,7 @@ fan_open(struct watcher *w)
 {
 	struct fan *f = w->fan;
 
+	tree_keyed(&w->tree);
 	if (f == NULL) {
 		if ((f = w->fan = calloc(1, sizeof(*f))) == NULL ||
 		    (f->rootkey = calloc(w->nroots, sizeof(uint64_t))) ==
@@ -1623,7 +1614,6 @@ fan_root(struct watcher *w, int i)
 		f->fs[f->nfs++].mfd = mfd;
 	}
 	f->rootkey[i] = S_ISDIR(st.st_mode) ? path_key(path) : 0;
-	keylo_map(w);
 	if ((r->node = add_node(w, NULL, r->path, r->pathlen,
 	    f->rootkey[i])) == NULL)
 		return -1;
@@ -1655,9 +1645,9 @@ fan_close(struct watcher *w)
 	f->nfs = 0;
 	tree_clear(&w->tree);
 	tree_init(&w->tree);
+	tree_keyed(&w->tree);
 	for (i = 0; i < w->nroots; i++)
 		w->roots[i].node = NULL;
-	keylo_unmap(f);
 	f->nquiet = 0;
 	neg_clear(f);
 	pathbuf_free(&f->walkq);
