@@ -30,6 +30,8 @@ struct backend {
 	 * learn, for a call after WATCH_INIT. NULL: nothing to learn.
 	 */
 	int		 (*learn)(struct watcher *, long budget);
+	/* The most the main loop reads at once; 0: READ_SIZE. */
+	size_t		 readmax;
 };
 
 /*

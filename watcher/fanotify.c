@@ -123,9 +123,13 @@ struct fan {
 	struct walkrec	 walkat;	/* and what it is */
 };
 
-/* How much is read ahead for as_of_event(), at most, and at a time. */
+/*
+ * How much is read ahead for as_of_event(), at most, and at a time; and
+ * by the main loop: buffers are touched only as far as reads fill them.
+ */
 #define AHEAD_BYTES	(1024 * 1024)
-#define AHEAD_READ	(64 * 1024)
+#define AHEAD_READ	(16 * 1024)
+#define FAN_READ	(16 * 1024)
 
 /* One event, its records found. */
 struct fan_event {
@@ -1194,6 +1198,37 @@ entry_event(struct watcher *w, uint32_t mask, const struct fan_dir *d,
 		new_dir(w, d->node, d->name, d->namelen, target);
 }
 
+/*
+ * Our own events (the walk's and moved_in's listings) are kept as their
+ * metadata alone, from len bytes at p: skipped all the same, and still
+ * counted against the walk's window, at 24 bytes an event, not 100 and
+ * more. Returns the bytes left.
+ */
+static size_t
+shrink_own(const struct fan *f, char *p, size_t len)
+{
+	struct fanotify_event_metadata md;
+	size_t in = 0, out = 0, elen;
+
+	while (len - in >= sizeof(md)) {
+		memcpy(&md, p + in, sizeof(md));
+		if (md.event_len < sizeof(md) || md.event_len > len - in)
+			break;
+		elen = md.event_len;
+		if (md.pid == f->self && !(md.mask & FAN_Q_OVERFLOW)) {
+			md.event_len = md.metadata_len = sizeof(md);
+			memcpy(p + out, &md, sizeof(md));
+			out += sizeof(md);
+		} else {
+			memmove(p + out, p + in, elen);
+			out += elen;
+		}
+		in += elen;
+	}
+	memmove(p + out, p + in, len - in);
+	return out + len - in;
+}
+
 static void
 fan_dispatch(struct watcher *w, const char *buf, size_t len)
 {
@@ -1213,12 +1248,13 @@ fan_dispatch(struct watcher *w, const char *buf, size_t len)
 	if (poll(&pfd, 1, 0) == 1 && (pfd.revents & POLLIN)) {
 		more->len = 0;
 		pathbuf_append(more, buf, len);
+		more->len = shrink_own(w->fan, more->s, more->len);
 		do {
 			pathbuf_reserve(more, AHEAD_READ);
 			if ((n = read(w->ifd, more->s + more->len,
 			    AHEAD_READ)) <= 0)
 				break;
-			more->len += n;
+			more->len += shrink_own(w->fan, more->s + more->len, n);
 		} while (more->len < AHEAD_BYTES && poll(&pfd, 1, 0) == 1 &&
 		    (pfd.revents & POLLIN));
 		buf = more->s;
@@ -1678,5 +1714,5 @@ fan_free(struct watcher *w)
 
 const struct backend backend_fanotify = {
 	"fanotify", fan_open, fan_root, fan_dispatch, fan_close, fan_free,
-	fan_learn
+	fan_learn, FAN_READ
 };

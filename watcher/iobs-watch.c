@@ -227,12 +227,19 @@ raise_fd_limit(void)
 	}
 }
 
+/* The buffer is touched only as far as reads fill it: keep them small. */
+static size_t
+read_size(const struct watcher *w)
+{
+	return w->be->readmax != 0 ? w->be->readmax : READ_SIZE;
+}
+
 static void
 read_events(struct watcher *w, char *buf)
 {
 	ssize_t n;
 
-	n = read(w->ifd, buf, READ_SIZE);
+	n = read(w->ifd, buf, read_size(w));
 	if (n == -1) {
 		if (errno == EAGAIN || errno == EINTR)
 			return;
@@ -353,7 +360,7 @@ run(struct watcher *w, int wakefd)
 		}
 		/* Nothing to write and nothing timed: just read. */
 		if (w->out.bytes == 0 && w->npending == 0 && !w->dropping) {
-			if ((n = signals_read(w, buf, READ_SIZE)) == -2) {
+			if ((n = signals_read(w, buf, read_size(w))) == -2) {
 				if (signals_take(w))
 					break;
 				flush_or_exit(w, !w->out.nonblock);

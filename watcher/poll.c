@@ -956,5 +956,5 @@ poll_free(struct watcher *w)
 
 const struct backend backend_poll = {
 	"poll", poll_open, poll_root, poll_dispatch, poll_close, poll_free,
-	NULL
+	NULL, 0
 };
