@@ -35,6 +35,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -215,7 +216,7 @@ neg_grow(struct fan *f)
 	uint64_t *old = f->neg;
 	size_t i, oldcap = f->negcap;
 
-	f->negcap = oldcap ? oldcap * 2 : 1024;
+	f->negcap = oldcap ? oldcap * 2 : 64;
 	if ((f->neg = calloc(f->negcap, sizeof(*f->neg))) == NULL)
 		err(1, "calloc");
 	f->nneg = 0;
@@ -1243,9 +1244,12 @@ fan_dispatch(struct watcher *w, const char *buf, size_t len)
 	/*
 	 * What else is queued is read now, so that a rename after an
 	 * event is seen before a directory is named (as_of_event). Not
-	 * by FIONREAD: fanotify counts only the events' fixed part.
+	 * by FIONREAD: fanotify counts only the events' fixed part. Only
+	 * a walk that missed some directory has them named so (resolve):
+	 * after a complete one, the read-ahead would only hold memory.
 	 */
-	if (poll(&pfd, 1, 0) == 1 && (pfd.revents & POLLIN)) {
+	if (!w->fan->complete && poll(&pfd, 1, 0) == 1 &&
+	    (pfd.revents & POLLIN)) {
 		more->len = 0;
 		pathbuf_append(more, buf, len);
 		more->len = shrink_own(w->fan, more->s, more->len);
@@ -1424,10 +1428,33 @@ same_fs(int dfd, const char *name, const fsid_t *fsid, fsid_t *other)
 	return memcmp(other, fsid, sizeof(*fsid)) == 0;
 }
 
+/*
+ * The stack holds a record as its handle's bytes, then the rest: a
+ * handle is 8 to 40 bytes, not the 128 a walkrec has room for.
+ */
 static void
 walk_push(struct pathbuf *stack, const struct walkrec *r)
 {
-	pathbuf_append(stack, (const char *)r, sizeof(*r));
+	pathbuf_append(stack, (const char *)r->h.fh.f_handle,
+	    r->h.fh.handle_bytes);
+	pathbuf_append(stack, (const char *)r, offsetof(struct walkrec, h) +
+	    sizeof(struct file_handle));
+}
+
+static int
+walk_pop(struct pathbuf *stack, struct walkrec *r)
+{
+	size_t fixed = offsetof(struct walkrec, h) +
+	    sizeof(struct file_handle);
+
+	if (stack->len < fixed)
+		return -1;
+	stack->len -= fixed;
+	memcpy(r, stack->s + stack->len, fixed);
+	stack->len -= r->h.fh.handle_bytes;
+	memcpy(r->h.fh.f_handle, stack->s + stack->len,
+	    r->h.fh.handle_bytes);
+	return 0;
 }
 
 /*
@@ -1443,7 +1470,7 @@ walk_push(struct pathbuf *stack, const struct walkrec *r)
 static int
 walk_dir(struct watcher *w, int dfd, struct walkrec *dir, long *left)
 {
-	char buf[16 * 1024]
+	char buf[8 * 1024]
 	    __attribute__((aligned(__alignof__(struct kdirent64))));
 	struct walkrec sub = *dir;
 	struct kdirent64 *de;
@@ -1562,9 +1589,7 @@ fan_learn(struct watcher *w, long budget)
 			dfd = f->walkfd;
 			r = f->walkat;
 			f->walkfd = -1;
-		} else if (f->walkq.len >= sizeof(r)) {
-			f->walkq.len -= sizeof(r);
-			memcpy(&r, f->walkq.s + f->walkq.len, sizeof(r));
+		} else if (walk_pop(&f->walkq, &r) == 0) {
 			if ((dfd = open_by_handle_at(r.mfd, &r.h.fh, O_RDONLY |
 			    O_DIRECTORY | O_CLOEXEC)) == -1) {
 				if (errno != ESTALE && errno != ENOENT)

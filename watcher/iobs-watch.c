@@ -11,6 +11,9 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <poll.h>
 #include <regex.h>
 #include <signal.h>
@@ -771,6 +774,10 @@ main(int argc, char *argv[])
 	}
 	if (more)
 		w.be->learn(&w, 0);
+#ifdef __GLIBC__
+	/* What set-up freed (walk queues, outgrown tables) goes back. */
+	malloc_trim(0);
+#endif
 	w.deadline = now_ms() + w.timeout_ms;
 	run(&w, wakefd);
 
