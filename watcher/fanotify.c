@@ -390,6 +390,19 @@ root_base(const struct root *r)
 	return slash != NULL ? slash + 1 : "";
 }
 
+/*
+ * /proc/self/fd/N into link (64 bytes): not by snprintf, whose code
+ * would stay resident for one number.
+ */
+static void
+proc_fd(char *link, int fd)
+{
+	static const char dir[] = "/proc/self/fd/";
+
+	memcpy(link, dir, sizeof(dir) - 1);
+	*iobs_put_uint(link + sizeof(dir) - 1, (unsigned)fd, 1) = '\0';
+}
+
 /* The path of a resolved descriptor, as the kernel names it now. */
 static int
 fd_path(int fd, char *buf, size_t size)
@@ -397,7 +410,7 @@ fd_path(int fd, char *buf, size_t size)
 	char link[64];
 	ssize_t n;
 
-	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+	proc_fd(link, fd);
 	if ((n = readlink(link, buf, size - 1)) == -1)
 		return -1;
 	if ((size_t)n >= size - 1) {
@@ -587,7 +600,7 @@ mark_fd(struct watcher *w, unsigned flags, uint64_t mask, int fd)
 {
 	char link[64];
 
-	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+	proc_fd(link, fd);
 	return fanotify_mark(w->ifd, flags, mask, AT_FDCWD, link);
 }
 
