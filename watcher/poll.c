@@ -435,10 +435,9 @@ isdir_bit(uint32_t mode)
 	return S_ISDIR(mode) ? IN_ISDIR : 0;
 }
 
-/* What changed in an entry that kept its name and inode. */
-static void
-compare(struct watcher *w, struct pent *e, const struct stat *st,
-    const struct pathbuf *vp, int renamed)
+/* An entry's content changed, and its attributes: IN_MODIFY, IN_ATTRIB. */
+static uint32_t
+changes(const struct pent *e, const struct stat *st, int renamed)
 {
 	int modified = 0, attrib;
 
@@ -449,6 +448,17 @@ compare(struct watcher *w, struct pent *e, const struct stat *st,
 	attrib = (e->mode & MODE_BITS) != (st->st_mode & MODE_BITS) ||
 	    (!S_ISDIR(st->st_mode) && !modified && !renamed &&
 	    e->ctime != time_hash(&st->st_ctim));
+	return (modified ? IN_MODIFY : 0) | (attrib ? IN_ATTRIB : 0);
+}
+
+/* What changed in an entry that kept its name and inode. */
+static void
+compare(struct watcher *w, struct pent *e, const struct stat *st,
+    const struct pathbuf *vp, int renamed)
+{
+	uint32_t what = changes(e, st, renamed);
+	int modified = what & IN_MODIFY, attrib = what & IN_ATTRIB;
+
 	if (modified) {
 		scan_emit(w, IN_MODIFY, 0, vp);
 		scan_emit(w, IN_CLOSE_WRITE, 0, vp);
@@ -570,15 +580,21 @@ visit(struct watcher *w, uint32_t dir, const char *name, const struct stat *st,
 	uint32_t i, m;
 	size_t len = strlen(name);
 
-	child_vpath(w, name, len, vp);
 	i = lookup_next(s, dir, name, len);
 	if (i != 0 && s->e[i].ino == st->st_ino &&
 	    (s->e[i].mode & S_IFMT) == (st->st_mode & S_IFMT)) {
 		s->e[i].mode = (s->e[i].mode & ~F_PARITY) | s->parity;
-		compare(w, &s->e[i], st, vp, 0);
 		s->next = i + 1;
+		/* Most entries have not changed: no path to build. */
+		if (changes(&s->e[i], st, 0) == 0) {
+			set_attrs(&s->e[i], st);
+			return;
+		}
+		child_vpath(w, name, len, vp);
+		compare(w, &s->e[i], st, vp, 0);
 		return;
 	}
+	child_vpath(w, name, len, vp);
 	if (i != 0)
 		replaced(w, i, st);
 	if ((m = lookup_moved(s, st)) != 0) {
