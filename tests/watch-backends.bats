@@ -236,6 +236,27 @@ CREATE $T/w/.marker1"
 	fi
 }
 
+@test "fanotify: WATCH_INIT waits for a few directories of the walk, not for a large root's" {
+	need_fanotify
+	command -v strace >/dev/null || skip "strace is not installed (mk/deps)"
+	(cd "$T/w" && seq 300 | xargs mkdir)
+	mkdir "$T/w/1/deep"
+	strace -o "$T/trace" -s 256 -e trace=name_to_handle_at,write,writev \
+		iobs-watch --backend=fanotify "$T/w" > "$T/out" 2>&1 3>&- &
+	BG_PIDS+=($!)
+	wait_for 20 grep -q WATCH_INIT "$T/out"
+	BG_PIDS+=($(pgrep -P "${BG_PIDS[-1]}"))
+	touch "$T/w/1/deep/f"
+	wait_for 20 grep -q "	CREATE	0	$T/w/1/deep/f\$" "$T/out"
+	# Before WATCH_INIT: 64 directories' handles, and the root's.
+	run awk '/WATCH_INIT/ { print n + 0; exit } /^name_to_handle_at/ { n++ }' "$T/trace"
+	[ "$output" -ge 64 ]
+	[ "$output" -le 80 ]
+	# The rest after it: every directory's.
+	run grep -c '^name_to_handle_at' "$T/trace"
+	[ "$output" -ge 302 ]
+}
+
 @test "fanotify: a busy directory moved in from outside is heard in full" {
 	need_fanotify
 	mkdir -p "$T/outside/busy/sub"

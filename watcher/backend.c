@@ -14,7 +14,7 @@
 
 const struct backend backend_inotify = {
 	"inotify", watch_open, watch_root, dispatch, watch_close, watch_close,
-	NULL
+	NULL, 0
 };
 
 /* The name of a file system inotify is blind on, or NULL. */

@@ -25,15 +25,20 @@ struct backend {
 	/* At exit: close, and free what open kept. */
 	void		 (*free)(struct watcher *);
 	/*
-	 * After root: learns the trees while their events queue, until
-	 * the time given (now_ms(); 0: no limit); 1 when it has more to
+	 * After root: learns the trees while their events queue, that
+	 * many directories at most (0: no limit); 1 when it has more to
 	 * learn, for a call after WATCH_INIT. NULL: nothing to learn.
 	 */
-	int		 (*learn)(struct watcher *, int64_t until);
+	int		 (*learn)(struct watcher *, long budget);
+	/* The most the main loop reads at once; 0: READ_SIZE. */
+	size_t		 readmax;
 };
 
-/* How long learn may hold back WATCH_INIT, in milliseconds. */
-#define LEARN_MS	1
+/*
+ * How many directories learn may meet before WATCH_INIT: a small tree
+ * is learnt whole first, and a large one does not hold set-up back.
+ */
+#define LEARN_BUDGET	64
 
 extern const struct backend backend_inotify, backend_fanotify, backend_poll;
 

@@ -35,6 +35,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -78,17 +79,23 @@ struct fan_fs {
 	int		 mfd;		/* for open_by_handle_at */
 };
 
+/* A directory to list: its node, where it is, and its handle. */
+struct walkrec {
+	uint32_t	 node;
+	off_t		 at;		/* where its listing goes on */
+	int		 mfd;		/* its file system's, for open_by_handle_at */
+	int		 mnt;		/* its mount's id */
+	int		 leafok;	/* its file system's link count counts subdirs */
+	fsid_t		 fsid;
+	union {
+		struct file_handle fh;
+		char buf[sizeof(struct file_handle) + HANDLE_MAX];
+	} h;
+};
+
 struct fan {
 	struct fan_fs	*fs;
 	int		 nfs;
-	uint64_t	*key;		/* each node's handle key, 0: none */
-	size_t		 keycap;
-	/*
-	 * key -> node, linear probing: a slot holds a node's index + 1
-	 * (0: empty), whose key is key[node], 4 bytes a slot.
-	 */
-	uint32_t	*map;
-	size_t		 mapcap, nmap;
 	uint64_t	*neg;		/* keys of directories outside */
 	size_t		 negcap, nneg;
 	uint64_t	*rootkey, *parentkey;	/* per root */
@@ -113,11 +120,17 @@ struct fan {
 	long		 window;	/* events queued during the walk, unread */
 	struct pathbuf	 walkq;		/* directories to list: a stack */
 	int		 walking;	/* a walk is on its way */
+	int		 walkfd;	/* a directory listed in part, or -1 */
+	struct walkrec	 walkat;	/* and what it is */
 };
 
-/* How much is read ahead for as_of_event(), at most, and at a time. */
+/*
+ * How much is read ahead for as_of_event(), at most, and at a time; and
+ * by the main loop: buffers are touched only as far as reads fill them.
+ */
 #define AHEAD_BYTES	(1024 * 1024)
-#define AHEAD_READ	(64 * 1024)
+#define AHEAD_READ	(16 * 1024)
+#define FAN_READ	(16 * 1024)
 
 /* One event, its records found. */
 struct fan_event {
@@ -139,11 +152,16 @@ struct fan_dir {
 	size_t		 namelen;
 };
 
+/*
+ * The handle, hashed to 63 bits: 31 for a node's wd (never -1, which
+ * is a free node) and 32 for keylo, never 0 (a node with no key).
+ */
 static uint64_t
 key_of(const fsid_t *fsid, const struct file_handle *fh)
 {
 	const unsigned char *p = (const unsigned char *)fsid;
 	uint64_t h = 0xcbf29ce484222325ULL;
+	uint32_t lo;
 	size_t i;
 
 	for (i = 0; i < sizeof(*fsid); i++)
@@ -151,87 +169,21 @@ key_of(const fsid_t *fsid, const struct file_handle *fh)
 	h = (h ^ (uint32_t)fh->handle_type) * 0x100000001b3ULL;
 	for (i = 0; i < fh->handle_bytes; i++)
 		h = (h ^ fh->f_handle[i]) * 0x100000001b3ULL;
-	return h != 0 ? h : 1;
+	h ^= h >> 31;
+	h *= 0x9e3779b97f4a7c15ULL;
+	h ^= h >> 29;
+	lo = (uint32_t)h != 0 ? (uint32_t)h : 1;
+	return (h >> 33) << 32 | lo;
 }
+
+#define KEY_WD(k)	((int32_t)((k) >> 32))
+#define KEY_LO(k)	((uint32_t)(k))
 
 /* Open addressing on 64-bit keys; 0 is an empty slot. */
 static size_t
 slot_of(uint64_t key, size_t cap)
 {
 	return (key * 0x9e3779b97f4a7c15ULL) >> 20 & (cap - 1);
-}
-
-/* The key of the node in map slot i. */
-static uint64_t
-slot_key(const struct fan *f, size_t i)
-{
-	return f->key[f->map[i] - 1];
-}
-
-static void map_put(struct fan *, uint64_t, uint32_t);
-
-static void
-map_grow(struct fan *f)
-{
-	uint32_t *old = f->map;
-	size_t i, oldcap = f->mapcap;
-
-	f->mapcap = oldcap ? oldcap * 2 : 1024;
-	if ((f->map = calloc(f->mapcap, sizeof(*f->map))) == NULL)
-		err(1, "calloc");
-	f->nmap = 0;
-	for (i = 0; i < oldcap; i++)
-		if (old[i] != 0)
-			map_put(f, f->key[old[i] - 1], old[i] - 1);
-	free(old);
-}
-
-/* node's key must be key[node] already. */
-static void
-map_put(struct fan *f, uint64_t key, uint32_t node)
-{
-	size_t i;
-
-	if (2 * (f->nmap + 1) > f->mapcap)
-		map_grow(f);
-	for (i = slot_of(key, f->mapcap); f->map[i] != 0;
-	    i = (i + 1) & (f->mapcap - 1))
-		if (slot_key(f, i) == key) {
-			f->map[i] = node + 1;
-			return;
-		}
-	f->map[i] = node + 1;
-	f->nmap++;
-}
-
-static void
-map_del(struct fan *f, uint64_t key)
-{
-	size_t i, j, k;
-
-	if (f->mapcap == 0)
-		return;
-	for (i = slot_of(key, f->mapcap); f->map[i] == 0 ||
-	    slot_key(f, i) != key; i = (i + 1) & (f->mapcap - 1))
-		if (f->map[i] == 0)
-			return;
-	/* Backward shift: no tombstones. */
-	for (j = i;;) {
-		f->map[i] = 0;
-		for (;;) {
-			j = (j + 1) & (f->mapcap - 1);
-			if (f->map[j] == 0) {
-				f->nmap--;
-				return;
-			}
-			k = slot_of(slot_key(f, j), f->mapcap);
-			if (i <= j ? (i < k && k <= j) : (i < k || k <= j))
-				continue;
-			break;
-		}
-		f->map[i] = f->map[j];
-		i = j;
-	}
 }
 
 static int
@@ -264,7 +216,7 @@ neg_grow(struct fan *f)
 	uint64_t *old = f->neg;
 	size_t i, oldcap = f->negcap;
 
-	f->negcap = oldcap ? oldcap * 2 : 1024;
+	f->negcap = oldcap ? oldcap * 2 : 64;
 	if ((f->neg = calloc(f->negcap, sizeof(*f->neg))) == NULL)
 		err(1, "calloc");
 	f->nneg = 0;
@@ -297,82 +249,60 @@ node_index(const struct watcher *w, const struct dnode *n)
 	return n - w->tree.node;
 }
 
+/*
+ * A node with no key still needs a wd: one from a counter spreads
+ * them over the chains, and keylo 0 matches no handle.
+ */
+static int32_t
+wd_of(struct fan *f, uint64_t key)
+{
+	if (key != 0)
+		return KEY_WD(key);
+	if (f->nextwd == INT32_MAX)
+		f->nextwd = 0;
+	return ++f->nextwd;
+}
+
+/*
+ * A node's handle key is split in the keyed tree: its high 31 bits
+ * are the node's wd, so the tree's wd chains find it, and the low 32
+ * are its keylo (0: no key).
+ */
 static void
 set_key(struct watcher *w, struct dnode *n, uint64_t key)
 {
-	struct fan *f = w->fan;
-	uint32_t i = node_index(w, n);
-
-	if (i >= f->keycap) {
-		size_t cap = f->keycap ? f->keycap : 1024;
-
-		while (cap <= i)
-			cap *= 2;
-		f->key = reallocarray(f->key, cap, sizeof(*f->key));
-		if (f->key == NULL)
-			err(1, "reallocarray");
-		memset(f->key + f->keycap, 0, (cap - f->keycap) *
-		    sizeof(*f->key));
-		f->keycap = cap;
-	}
-	if (f->key[i] != 0 && f->key[i] != key)
-		map_del(f, f->key[i]);
-	f->key[i] = key;
-	if (key != 0)
-		map_put(f, key, i);
+	tree_set_wd(&w->tree, n, wd_of(w->fan, key));
+	n->keylo = KEY_LO(key);
 }
 
-/* Every node is made here, so that no key outlives its node. */
+/* Every node is made here, with its key (0: none yet). */
 static struct dnode *
 add_node(struct watcher *w, struct dnode *parent, const char *name,
-    size_t len)
+    size_t len, uint64_t key)
 {
 	struct dnode *n;
 
-	if (w->fan->nextwd == INT32_MAX)
-		w->fan->nextwd = 0;
-	n = tree_add(&w->tree, parent, name, len, ++w->fan->nextwd);
+	n = tree_add(&w->tree, parent, name, len, wd_of(w->fan, key));
 	if (n != NULL)
-		set_key(w, n, 0);
+		n->keylo = KEY_LO(key);
 	return n;
-}
-
-static void
-forget_node(struct dnode *n, void *arg)
-{
-	struct watcher *w = arg;
-	uint32_t i = node_index(w, n);
-
-	if (i < w->fan->keycap && w->fan->key[i] != 0) {
-		map_del(w->fan, w->fan->key[i]);
-		w->fan->key[i] = 0;
-	}
 }
 
 static void
 drop_node(struct watcher *w, struct dnode *n)
 {
-	tree_remove(&w->tree, n, forget_node, w);
+	tree_remove(&w->tree, n, NULL, NULL);
 }
 
 static struct dnode *
 map_get(struct watcher *w, uint64_t key)
 {
-	struct fan *f = w->fan;
-	size_t i;
+	struct dnode *n;
 
-	if (f->nmap == 0)
-		return NULL;
-	for (i = slot_of(key, f->mapcap); f->map[i] != 0;
-	    i = (i + 1) & (f->mapcap - 1)) {
-		if (slot_key(f, i) != key)
-			continue;
-		if (f->map[i] - 1 < w->tree.used &&
-		    w->tree.node[f->map[i] - 1].wd > 0)
-			return &w->tree.node[f->map[i] - 1];
-		map_del(f, key);	/* its node went with a dead root */
-		return NULL;
-	}
+	for (n = tree_by_wd(&w->tree, KEY_WD(key)); n != NULL;
+	    n = tree_next_wd(&w->tree, n))
+		if (n->keylo == KEY_LO(key))
+			return n;
 	return NULL;
 }
 
@@ -460,6 +390,19 @@ root_base(const struct root *r)
 	return slash != NULL ? slash + 1 : "";
 }
 
+/*
+ * /proc/self/fd/N into link (64 bytes): not by snprintf, whose code
+ * would stay resident for one number.
+ */
+static void
+proc_fd(char *link, int fd)
+{
+	static const char dir[] = "/proc/self/fd/";
+
+	memcpy(link, dir, sizeof(dir) - 1);
+	*iobs_put_uint(link + sizeof(dir) - 1, (unsigned)fd, 1) = '\0';
+}
+
 /* The path of a resolved descriptor, as the kernel names it now. */
 static int
 fd_path(int fd, char *buf, size_t size)
@@ -467,7 +410,7 @@ fd_path(int fd, char *buf, size_t size)
 	char link[64];
 	ssize_t n;
 
-	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+	proc_fd(link, fd);
 	if ((n = readlink(link, buf, size - 1)) == -1)
 		return -1;
 	if ((size_t)n >= size - 1) {
@@ -521,7 +464,7 @@ descend(struct watcher *w, struct dnode *n, const char *rest,
 		if (watch_excluded(w, n, comp))
 			return OUTSIDE;
 		if ((c = tree_child(&w->tree, n, comp, len)) == NULL &&
-		    (c = add_node(w, n, comp, len)) == NULL)
+		    (c = add_node(w, n, comp, len, 0)) == NULL)
 			return GONE;	/* the map is full */
 		n = c;
 		rest += len;
@@ -657,7 +600,7 @@ mark_fd(struct watcher *w, unsigned flags, uint64_t mask, int fd)
 {
 	char link[64];
 
-	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+	proc_fd(link, fd);
 	return fanotify_mark(w->ifd, flags, mask, AT_FDCWD, link);
 }
 
@@ -993,25 +936,47 @@ emit_split(struct watcher *w, uint32_t mask, int deleted_first)
 			emit_one(w, order[i] | isdir, 0);
 }
 
-/* A new directory: its node, with the handle it has now. */
-static void
-new_dir(struct watcher *w, struct dnode *parent, const char *name,
+static int below(const struct watcher *, struct dnode *,
+    const struct dnode *);
+
+/*
+ * The node of directory name in parent, whose handle has key: the one
+ * with that key, moved here if the map had it elsewhere (a root stays
+ * where it is), or a new one. By name only with no key: the tree has
+ * no index by name, and that is a look at every node.
+ */
+static struct dnode *
+place_dir(struct watcher *w, struct dnode *parent, const char *name,
     size_t len, uint64_t key)
 {
 	struct dnode *n;
 
+	if (key == 0) {
+		if ((n = tree_child(&w->tree, parent, name, len)) == NULL)
+			n = add_node(w, parent, name, len, 0);
+		return n;
+	}
+	if ((n = map_get(w, key)) == NULL || n->parent == 0 ||
+	    below(w, parent, n))
+		return add_node(w, parent, name, len, key);
+	if (!tree_named(&w->tree, n, parent, name, len))
+		tree_move(&w->tree, n, parent, name, len);
+	return n;
+}
+
+/* A new directory: its node, with the handle it has now. */
+static struct dnode *
+new_dir(struct watcher *w, struct dnode *parent, const char *name,
+    size_t len, uint64_t key)
+{
 	if (!w->recursive || watch_excluded(w, parent, name))
-		return;
-	if ((n = tree_child(&w->tree, parent, name, len)) == NULL &&
-	    (n = add_node(w, parent, name, len)) == NULL)
-		return;
+		return NULL;
 	if (key == 0) {
 		/* No handle in the event: the one its name has now. */
 		raw_path(w, parent, name, len);
 		key = path_key(w->fan->raw.s);
 	}
-	if (key != 0)
-		set_key(w, n, key);
+	return place_dir(w, parent, name, len, key);
 }
 
 static uint64_t
@@ -1078,21 +1043,17 @@ moved_in(struct watcher *w, struct dnode *dir, int dfd)
 			emit_one(w, IN_CREATE | (isdir ? IN_ISDIR : 0), 0);
 			if (!isdir || !w->recursive)
 				continue;
-			if ((child = tree_child(&w->tree, dir, de->d_name,
-			    len)) == NULL && (child = add_node(w, dir,
-			    de->d_name, len)) == NULL) {
-				w->fan->complete = 0;
-				continue;
-			}
 			cfd = openat(dfd, de->d_name, O_RDONLY | O_DIRECTORY |
 			    O_NOFOLLOW | O_CLOEXEC);
 			if (cfd == -1)
 				continue;	/* gone: its move or delete is queued */
-			if ((key = fd_key(w, cfd)) != 0)
-				set_key(w, child, key);
-			else
+			if ((key = fd_key(w, cfd)) == 0)
 				w->fan->complete = 0;
-			moved_in(w, child, cfd);
+			if ((child = place_dir(w, dir, de->d_name, len,
+			    key)) == NULL)
+				w->fan->complete = 0;
+			else
+				moved_in(w, child, cfd);
 			close(cfd);
 		}
 }
@@ -1112,7 +1073,7 @@ rename_event(struct watcher *w, uint32_t mask, const struct fan_dir *o,
     const struct fan_dir *n, uint64_t target)
 {
 	uint32_t isdir = mask & IN_ISDIR, cookie;
-	struct dnode *child = NULL, *stale, *moved;
+	struct dnode *child = NULL, *stale, *moved, *placed = NULL;
 	int oin, nin, i, dfd;
 
 	if (o->where == ROOT_PARENT && (i = named_root(w, o)) != -1) {
@@ -1144,29 +1105,32 @@ rename_event(struct watcher *w, uint32_t mask, const struct fan_dir *o,
 	if (oin) {
 		record_path(w, o->node, o->name, o->namelen);
 		emit_one(w, IN_MOVED_FROM | isdir, cookie);
-		if (isdir)
-			child = tree_child(&w->tree, o->node, o->name,
-			    o->namelen);
 	}
 	/*
-	 * By handle first: the listing of a tree moved in may have met
-	 * it already, under the name it has after this rename.
+	 * By handle: the listing of a tree moved in may have met it
+	 * already, under the name it has after this rename. By name
+	 * (a look at every node) only for a handle not met.
 	 */
 	if (isdir && target != 0 && (moved = map_get(w, target)) != NULL &&
 	    !below(w, n->node, moved))
 		child = moved;
-	if (nin && (stale = tree_child(&w->tree, n->node, n->name,
+	else if (isdir && oin)
+		child = tree_child(&w->tree, o->node, o->name, o->namelen);
+	/* An empty directory it replaced; only a directory replaces one. */
+	if (isdir && nin && n->node->nchildren > 0 &&
+	    (stale = tree_child(&w->tree, n->node, n->name,
 	    n->namelen)) != NULL && stale != child)
 		drop_node(w, stale);
 	if (child != NULL && nin) {
 		tree_move(&w->tree, child, n->node, n->name, n->namelen);
 		if (target != 0)
 			set_key(w, child, target);
+		placed = child;
 	} else if (child != NULL)
 		drop_node(w, child);
 	else if (isdir && nin) {
 		neg_clear(w->fan);
-		new_dir(w, n->node, n->name, n->namelen, target);
+		placed = new_dir(w, n->node, n->name, n->namelen, target);
 	}
 	if (!nin)
 		return;
@@ -1174,8 +1138,7 @@ rename_event(struct watcher *w, uint32_t mask, const struct fan_dir *o,
 	emit_one(w, IN_MOVED_TO | isdir, cookie);
 	if (!isdir || oin)
 		return;
-	if (!w->recursive || (moved = tree_child(&w->tree, n->node, n->name,
-	    n->namelen)) == NULL) {
+	if (!w->recursive || (moved = placed) == NULL) {
 		raw_path(w, n->node, n->name, n->namelen);
 		if ((dfd = open(w->fan->raw.s, O_PATH | O_DIRECTORY |
 		    O_NOFOLLOW | O_CLOEXEC)) != -1) {
@@ -1239,11 +1202,45 @@ entry_event(struct watcher *w, uint32_t mask, const struct fan_dir *d,
 	emit_split(w, mask, exists);
 	if (!(mask & IN_ISDIR))
 		return;
-	if ((mask & IN_DELETE) && (child = tree_child(&w->tree, d->node,
-	    d->name, d->namelen)) != NULL)
+	/* By handle; by name (a look at every node) for one not met. */
+	if ((mask & IN_DELETE) && ((target != 0 &&
+	    (child = map_get(w, target)) != NULL && child->parent != 0) ||
+	    (d->node->nchildren > 0 && (child = tree_child(&w->tree,
+	    d->node, d->name, d->namelen)) != NULL)))
 		drop_node(w, child);
 	if ((mask & IN_CREATE) && (!(mask & IN_DELETE) || exists))
 		new_dir(w, d->node, d->name, d->namelen, target);
+}
+
+/*
+ * Our own events (the walk's and moved_in's listings) are kept as their
+ * metadata alone, from len bytes at p: skipped all the same, and still
+ * counted against the walk's window, at 24 bytes an event, not 100 and
+ * more. Returns the bytes left.
+ */
+static size_t
+shrink_own(const struct fan *f, char *p, size_t len)
+{
+	struct fanotify_event_metadata md;
+	size_t in = 0, out = 0, elen;
+
+	while (len - in >= sizeof(md)) {
+		memcpy(&md, p + in, sizeof(md));
+		if (md.event_len < sizeof(md) || md.event_len > len - in)
+			break;
+		elen = md.event_len;
+		if (md.pid == f->self && !(md.mask & FAN_Q_OVERFLOW)) {
+			md.event_len = md.metadata_len = sizeof(md);
+			memcpy(p + out, &md, sizeof(md));
+			out += sizeof(md);
+		} else {
+			memmove(p + out, p + in, elen);
+			out += elen;
+		}
+		in += elen;
+	}
+	memmove(p + out, p + in, len - in);
+	return out + len - in;
 }
 
 static void
@@ -1260,17 +1257,21 @@ fan_dispatch(struct watcher *w, const char *buf, size_t len)
 	/*
 	 * What else is queued is read now, so that a rename after an
 	 * event is seen before a directory is named (as_of_event). Not
-	 * by FIONREAD: fanotify counts only the events' fixed part.
+	 * by FIONREAD: fanotify counts only the events' fixed part. Only
+	 * a walk that missed some directory has them named so (resolve):
+	 * after a complete one, the read-ahead would only hold memory.
 	 */
-	if (poll(&pfd, 1, 0) == 1 && (pfd.revents & POLLIN)) {
+	if (!w->fan->complete && poll(&pfd, 1, 0) == 1 &&
+	    (pfd.revents & POLLIN)) {
 		more->len = 0;
 		pathbuf_append(more, buf, len);
+		more->len = shrink_own(w->fan, more->s, more->len);
 		do {
 			pathbuf_reserve(more, AHEAD_READ);
 			if ((n = read(w->ifd, more->s + more->len,
 			    AHEAD_READ)) <= 0)
 				break;
-			more->len += n;
+			more->len += shrink_own(w->fan, more->s + more->len, n);
 		} while (more->len < AHEAD_BYTES && poll(&pfd, 1, 0) == 1 &&
 		    (pfd.revents & POLLIN));
 		buf = more->s;
@@ -1420,18 +1421,6 @@ fail:
 	return -1;
 }
 
-/* A directory to list: its node, where it is, and its handle. */
-struct walkrec {
-	uint32_t	 node;
-	int		 mfd;		/* its file system's, for open_by_handle_at */
-	int		 mnt;		/* its mount's id */
-	int		 leafok;	/* its file system's link count counts subdirs */
-	fsid_t		 fsid;
-	union {
-		struct file_handle fh;
-		char buf[sizeof(struct file_handle) + HANDLE_MAX];
-	} h;
-};
 
 /* Is the directory name in dfd on the file system fsid? Its own in other. */
 static int
@@ -1452,23 +1441,49 @@ same_fs(int dfd, const char *name, const fsid_t *fsid, fsid_t *other)
 	return memcmp(other, fsid, sizeof(*fsid)) == 0;
 }
 
+/*
+ * The stack holds a record as its handle's bytes, then the rest: a
+ * handle is 8 to 40 bytes, not the 128 a walkrec has room for.
+ */
 static void
 walk_push(struct pathbuf *stack, const struct walkrec *r)
 {
-	pathbuf_append(stack, (const char *)r, sizeof(*r));
+	pathbuf_append(stack, (const char *)r->h.fh.f_handle,
+	    r->h.fh.handle_bytes);
+	pathbuf_append(stack, (const char *)r, offsetof(struct walkrec, h) +
+	    sizeof(struct file_handle));
+}
+
+static int
+walk_pop(struct pathbuf *stack, struct walkrec *r)
+{
+	size_t fixed = offsetof(struct walkrec, h) +
+	    sizeof(struct file_handle);
+
+	if (stack->len < fixed)
+		return -1;
+	stack->len -= fixed;
+	memcpy(r, stack->s + stack->len, fixed);
+	stack->len -= r->h.fh.handle_bytes;
+	memcpy(r->h.fh.f_handle, stack->s + stack->len,
+	    r->h.fh.handle_bytes);
+	return 0;
 }
 
 /*
  * Lists the directory open as dfd and pushes its subdirectories, each
  * with its handle in the map; one with no subdirectory (a link count
- * of 2, where that counts them) is not listed. -1 when one may have
- * been missed: only the end of the listing says there is no more, and
- * a directory gone meanwhile has its delete or rename queued.
+ * of 2, where that counts them) is not listed. Should one be missed
+ * (only the end of the listing says there is no more, and a directory
+ * gone meanwhile has its delete or rename queued), the walk is not
+ * complete. A budget (*left > 0) is spent a subdirectory at a time:
+ * when it runs out, dfd is left where the listing goes on, and 1 says
+ * so; 0 when the listing is done.
  */
 static int
-walk_dir(struct watcher *w, int dfd, const struct walkrec *dir)
+walk_dir(struct watcher *w, int dfd, struct walkrec *dir, long *left)
 {
-	char buf[16 * 1024]
+	char buf[8 * 1024]
 	    __attribute__((aligned(__alignof__(struct kdirent64))));
 	struct walkrec sub = *dir;
 	struct kdirent64 *de;
@@ -1476,16 +1491,28 @@ walk_dir(struct watcher *w, int dfd, const struct walkrec *dir)
 	struct stat st;
 	fsid_t other;
 	long nread, off;
-	int ret = 0, known;
+	uint64_t key;
+	size_t len;
+	off_t at = dir->at;	/* where the entry looked at starts */
+	int known;
 
 	while ((nread = syscall(SYS_getdents64, dfd, buf, sizeof(buf))) > 0)
-		for (off = 0; off < nread; off += de->d_reclen) {
+		for (off = 0; off < nread;
+		    at = de->d_off, off += de->d_reclen) {
 			de = (struct kdirent64 *)(buf + off);
 			if (de->d_name[0] == '.' && (de->d_name[1] == '\0' ||
 			    (de->d_name[1] == '.' && de->d_name[2] == '\0')))
 				continue;
 			if (de->d_type != DT_DIR && de->d_type != DT_UNKNOWN)
 				continue;
+			if (*left > 0 && --*left == 0) {
+				/* This one and the rest, next time. */
+				dir->at = at;
+				if (lseek(dfd, at, SEEK_SET) == at)
+					return 1;
+				w->fan->complete = 0;
+				return 0;
+			}
 			known = (dir->leafok || de->d_type == DT_UNKNOWN) &&
 			    fstatat(dfd, de->d_name, &st,
 			    AT_SYMLINK_NOFOLLOW) == 0;
@@ -1499,7 +1526,7 @@ walk_dir(struct watcher *w, int dfd, const struct walkrec *dir)
 			if (name_to_handle_at(dfd, de->d_name, &sub.h.fh,
 			    &sub.mnt, 0) == -1) {
 				if (errno != ENOENT)
-					ret = -1;
+					w->fan->complete = 0;
 				continue;
 			}
 			/*
@@ -1510,35 +1537,37 @@ walk_dir(struct watcher *w, int dfd, const struct walkrec *dir)
 			if (sub.mnt != dir->mnt && !same_fs(dfd, de->d_name,
 			    &dir->fsid, &other)) {
 				if (fs_mfd(w->fan, &other) != -1)
-					ret = -1;
+					w->fan->complete = 0;
 				continue;
 			}
-			if ((c = tree_child(&w->tree, &w->tree.node[dir->node],
-			    de->d_name, strlen(de->d_name))) == NULL &&
-			    (c = add_node(w, &w->tree.node[dir->node],
-			    de->d_name, strlen(de->d_name))) == NULL) {
-				ret = -1;
+			key = key_of(&dir->fsid, &sub.h.fh);
+			len = strlen(de->d_name);
+			if ((c = place_dir(w, &w->tree.node[dir->node],
+			    de->d_name, len, key)) == NULL) {
+				w->fan->complete = 0;
 				continue;
 			}
-			set_key(w, c, key_of(&dir->fsid, &sub.h.fh));
 			if (dir->leafok && known && st.st_nlink == 2 &&
 			    sub.mnt == dir->mnt)
 				continue;
 			sub.node = node_index(w, c);
 			walk_push(&w->fan->walkq, &sub);
 		}
-	return nread == 0 ? ret : -1;
+	if (nread == -1)
+		w->fan->complete = 0;
+	return 0;
 }
 
 /*
  * Every directory below the roots, by handle, depth first (so that
  * what waits is a few directories' subdirectories, not a level's);
- * until the time given, if one is. Then the events queued meanwhile
- * are counted (FIONREAD counts 24 bytes an event): those may be older
+ * with a budget, that many subdirectories at most, then 1: the walk
+ * goes on at the next call. Then the events queued meanwhile are
+ * counted (FIONREAD counts 24 bytes an event): those may be older
  * than what the walk saw.
  */
 static int
-fan_learn(struct watcher *w, int64_t until)
+fan_learn(struct watcher *w, long budget)
 {
 	struct fan *f = w->fan;
 	struct walkrec r;
@@ -1548,6 +1577,7 @@ fan_learn(struct watcher *w, int64_t until)
 		f->walking = 1;
 		f->complete = 1;
 		f->walkq.len = 0;
+		f->walkfd = -1;
 		for (i = 0; w->recursive && i < w->nroots; i++) {
 			if (!w->roots[i].alive || w->roots[i].node == NULL ||
 			    f->rootkey[i] == 0)
@@ -1566,19 +1596,27 @@ fan_learn(struct watcher *w, int64_t until)
 			walk_push(&f->walkq, &r);
 		}
 	}
-	while (f->walkq.len >= sizeof(r)) {
-		if (until != 0 && now_ms() >= until)
+	for (;;) {
+		if (f->walkfd != -1) {
+			/* Where the last call stopped. */
+			dfd = f->walkfd;
+			r = f->walkat;
+			f->walkfd = -1;
+		} else if (walk_pop(&f->walkq, &r) == 0) {
+			if ((dfd = open_by_handle_at(r.mfd, &r.h.fh, O_RDONLY |
+			    O_DIRECTORY | O_CLOEXEC)) == -1) {
+				if (errno != ESTALE && errno != ENOENT)
+					f->complete = 0;
+				continue;
+			}
+			r.at = 0;
+		} else
+			break;
+		if (walk_dir(w, dfd, &r, &budget) == 1) {
+			f->walkfd = dfd;
+			f->walkat = r;
 			return 1;
-		f->walkq.len -= sizeof(r);
-		memcpy(&r, f->walkq.s + f->walkq.len, sizeof(r));
-		if ((dfd = open_by_handle_at(r.mfd, &r.h.fh, O_RDONLY |
-		    O_DIRECTORY | O_CLOEXEC)) == -1) {
-			if (errno != ESTALE && errno != ENOENT)
-				f->complete = 0;
-			continue;
 		}
-		if (walk_dir(w, dfd, &r) == -1)
-			f->complete = 0;
 		close(dfd);
 	}
 	pathbuf_free(&f->walkq);
@@ -1594,6 +1632,7 @@ fan_open(struct watcher *w)
 {
 	struct fan *f = w->fan;
 
+	tree_keyed(&w->tree);
 	if (f == NULL) {
 		if ((f = w->fan = calloc(1, sizeof(*f))) == NULL ||
 		    (f->rootkey = calloc(w->nroots, sizeof(uint64_t))) ==
@@ -1644,11 +1683,10 @@ fan_root(struct watcher *w, int i)
 		f->fs[f->nfs].fsid = fsid;
 		f->fs[f->nfs++].mfd = mfd;
 	}
-	if ((r->node = add_node(w, NULL, r->path, r->pathlen)) == NULL)
-		return -1;
 	f->rootkey[i] = S_ISDIR(st.st_mode) ? path_key(path) : 0;
-	if (f->rootkey[i] != 0)
-		set_key(w, r->node, f->rootkey[i]);
+	if ((r->node = add_node(w, NULL, r->path, r->pathlen,
+	    f->rootkey[i])) == NULL)
+		return -1;
 	f->parentkey[i] = 0;
 	if (r->pathlen > 0) {
 		parent_path(r, &parent);
@@ -1677,16 +1715,15 @@ fan_close(struct watcher *w)
 	f->nfs = 0;
 	tree_clear(&w->tree);
 	tree_init(&w->tree);
+	tree_keyed(&w->tree);
 	for (i = 0; i < w->nroots; i++)
 		w->roots[i].node = NULL;
-	free(f->map);
-	f->map = NULL;
-	f->mapcap = f->nmap = 0;
 	f->nquiet = 0;
-	if (f->keycap > 0)
-		memset(f->key, 0, f->keycap * sizeof(*f->key));
 	neg_clear(f);
 	pathbuf_free(&f->walkq);
+	if (f->walking && f->walkfd != -1)
+		close(f->walkfd);
+	f->walkfd = -1;
 	f->walking = f->complete = 0;
 	f->window = 0;
 }
@@ -1699,7 +1736,6 @@ fan_free(struct watcher *w)
 	fan_close(w);
 	if (f == NULL)
 		return;
-	free(f->key);
 	free(f->roff);
 	free(f->neg);
 	free(f->rootkey);
@@ -1712,5 +1748,5 @@ fan_free(struct watcher *w)
 
 const struct backend backend_fanotify = {
 	"fanotify", fan_open, fan_root, fan_dispatch, fan_close, fan_free,
-	fan_learn
+	fan_learn, FAN_READ
 };

@@ -11,6 +11,9 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <poll.h>
 #include <regex.h>
 #include <signal.h>
@@ -225,12 +228,19 @@ raise_fd_limit(void)
 	}
 }
 
+/* The buffer is touched only as far as reads fill it: keep them small. */
+static size_t
+read_size(const struct watcher *w)
+{
+	return w->be->readmax != 0 ? w->be->readmax : READ_SIZE;
+}
+
 static void
 read_events(struct watcher *w, char *buf)
 {
 	ssize_t n;
 
-	n = read(w->ifd, buf, READ_SIZE);
+	n = read(w->ifd, buf, read_size(w));
 	if (n == -1) {
 		if (errno == EAGAIN || errno == EINTR)
 			return;
@@ -352,7 +362,7 @@ run(struct watcher *w, int wakefd)
 		}
 		/* Nothing to write and nothing timed: just read. */
 		if (w->out.bytes == 0 && w->npending == 0 && !w->dropping) {
-			if ((n = signals_read(w, buf, READ_SIZE)) == -2) {
+			if ((n = signals_read(w, buf, read_size(w))) == -2) {
 				if (signals_take(w))
 					break;
 				flush_or_exit(w, !w->out.nonblock);
@@ -764,7 +774,7 @@ main(int argc, char *argv[])
 		if (w.rescan)
 			scan_root(&w, i, 0);
 	}
-	more = w.be->learn != NULL && w.be->learn(&w, now_ms() + LEARN_MS);
+	more = w.be->learn != NULL && w.be->learn(&w, LEARN_BUDGET);
 	for (i = 0; i < w.nroots; i++) {
 		gettimeofday(&w.now, NULL);
 		emit_lifecycle(&w, IOBS_WATCH_INIT, i);
@@ -781,6 +791,10 @@ main(int argc, char *argv[])
 	}
 	if (more)
 		w.be->learn(&w, 0);
+#ifdef __GLIBC__
+	/* What set-up freed (walk queues, outgrown tables) goes back. */
+	malloc_trim(0);
+#endif
 	w.deadline = now_ms() + w.timeout_ms;
 	run(&w, wakefd);
 

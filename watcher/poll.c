@@ -54,6 +54,7 @@ struct scan {
 	int		 report;	/* emit records (not a first scan) */
 	int		 scanning;	/* our own emits: not "seen" */
 	uint32_t	 cookie;
+	uint32_t	 next;		/* the entry after the last one visited */
 	uint32_t	*keep;		/* entries marked F_KEEP this scan */
 	size_t		 nkeep, keepcap;
 	uint64_t	*seen;		/* open addressing, 0 is empty */
@@ -268,6 +269,24 @@ lookup_name(const struct scan *s, uint32_t parent, const char *name,
 	return 0;
 }
 
+/*
+ * A listing comes in the order of the last one, and entries were made
+ * in that order: the one after the last visited is tried first, which
+ * spares the hash chains and keeps to memory read in sequence.
+ */
+static uint32_t
+lookup_next(const struct scan *s, uint32_t parent, const char *name,
+    size_t len)
+{
+	uint32_t i = s->next;
+
+	if (i != 0 && i < s->used && (s->e[i].mode & F_LIVE) &&
+	    s->e[i].parent == parent &&
+	    strcmp(name_of(s, &s->e[i]), name) == 0)
+		return i;
+	return lookup_name(s, parent, name, len);
+}
+
 /* The entry that left its name for this one: same inode, unseen. */
 static uint32_t
 lookup_moved(const struct scan *s, const struct stat *st)
@@ -416,10 +435,9 @@ isdir_bit(uint32_t mode)
 	return S_ISDIR(mode) ? IN_ISDIR : 0;
 }
 
-/* What changed in an entry that kept its name and inode. */
-static void
-compare(struct watcher *w, struct pent *e, const struct stat *st,
-    const struct pathbuf *vp, int renamed)
+/* An entry's content changed, and its attributes: IN_MODIFY, IN_ATTRIB. */
+static uint32_t
+changes(const struct pent *e, const struct stat *st, int renamed)
 {
 	int modified = 0, attrib;
 
@@ -430,6 +448,17 @@ compare(struct watcher *w, struct pent *e, const struct stat *st,
 	attrib = (e->mode & MODE_BITS) != (st->st_mode & MODE_BITS) ||
 	    (!S_ISDIR(st->st_mode) && !modified && !renamed &&
 	    e->ctime != time_hash(&st->st_ctim));
+	return (modified ? IN_MODIFY : 0) | (attrib ? IN_ATTRIB : 0);
+}
+
+/* What changed in an entry that kept its name and inode. */
+static void
+compare(struct watcher *w, struct pent *e, const struct stat *st,
+    const struct pathbuf *vp, int renamed)
+{
+	uint32_t what = changes(e, st, renamed);
+	int modified = what & IN_MODIFY, attrib = what & IN_ATTRIB;
+
 	if (modified) {
 		scan_emit(w, IN_MODIFY, 0, vp);
 		scan_emit(w, IN_CLOSE_WRITE, 0, vp);
@@ -551,14 +580,21 @@ visit(struct watcher *w, uint32_t dir, const char *name, const struct stat *st,
 	uint32_t i, m;
 	size_t len = strlen(name);
 
-	child_vpath(w, name, len, vp);
-	i = lookup_name(s, dir, name, len);
+	i = lookup_next(s, dir, name, len);
 	if (i != 0 && s->e[i].ino == st->st_ino &&
 	    (s->e[i].mode & S_IFMT) == (st->st_mode & S_IFMT)) {
 		s->e[i].mode = (s->e[i].mode & ~F_PARITY) | s->parity;
+		s->next = i + 1;
+		/* Most entries have not changed: no path to build. */
+		if (changes(&s->e[i], st, 0) == 0) {
+			set_attrs(&s->e[i], st);
+			return;
+		}
+		child_vpath(w, name, len, vp);
 		compare(w, &s->e[i], st, vp, 0);
 		return;
 	}
+	child_vpath(w, name, len, vp);
 	if (i != 0)
 		replaced(w, i, st);
 	if ((m = lookup_moved(s, st)) != 0) {
@@ -576,9 +612,10 @@ visit(struct watcher *w, uint32_t dir, const char *name, const struct stat *st,
 		link_entry(s, m);
 		/* A rename changes the inode's ctime: no ATTRIB for it. */
 		compare(w, &s->e[m], st, vp, 1);
+		s->next = m + 1;
 		return;
 	}
-	add_entry(s, dir, name, len, st);
+	s->next = add_entry(s, dir, name, len, st) + 1;
 	scan_emit(w, IN_CREATE | isdir_bit(st->st_mode), 0, vp);
 	if (S_ISREG(st->st_mode)) {
 		if (st->st_size > 0)
@@ -935,5 +972,5 @@ poll_free(struct watcher *w)
 
 const struct backend backend_poll = {
 	"poll", poll_open, poll_root, poll_dispatch, poll_close, poll_free,
-	NULL
+	NULL, 0
 };

@@ -569,7 +569,7 @@ watch_rebuild(struct watcher *w)
 			root_dead(w, i);
 		}
 	}
-	more = w->be->learn != NULL && w->be->learn(w, now_ms() + LEARN_MS);
+	more = w->be->learn != NULL && w->be->learn(w, LEARN_BUDGET);
 	for (i = 0; i < w->nroots; i++)
 		if (w->roots[i].alive)
 			emit_lifecycle(w, IOBS_WATCH_INIT, i);

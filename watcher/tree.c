@@ -72,6 +72,14 @@ tree_init(struct tree *t)
 }
 
 void
+tree_keyed(struct tree *t)
+{
+	free(t->by_name);
+	t->by_name = NULL;
+	t->keyed = 1;
+}
+
+void
 tree_clear(struct tree *t)
 {
 	if (t->node != NULL)
@@ -153,8 +161,11 @@ static void
 link_name(struct tree *t, uint32_t i)
 {
 	struct dnode *n = &t->node[i];
-	uint32_t h = hash_name(t, n->parent, name_of(t, n), name_len(t, n));
+	uint32_t h;
 
+	if (t->keyed)
+		return;
+	h = hash_name(t, n->parent, name_of(t, n), name_len(t, n));
 	n->name_next = t->by_name[h];
 	t->by_name[h] = i;
 }
@@ -177,6 +188,8 @@ unlink_name(struct tree *t, uint32_t i)
 	struct dnode *n = &t->node[i];
 	uint32_t *p;
 
+	if (t->keyed)
+		return;
 	p = &t->by_name[hash_name(t, n->parent, name_of(t, n),
 	    name_len(t, n))];
 	for (; *p != 0; p = &t->node[*p].name_next)
@@ -201,8 +214,8 @@ rehash(struct tree *t, uint32_t nbuckets)
 	free(t->by_name);
 	t->nbuckets = nbuckets;
 	t->by_wd = calloc(nbuckets, sizeof(uint32_t));
-	t->by_name = calloc(nbuckets / 4, sizeof(uint32_t));
-	if (t->by_wd == NULL || t->by_name == NULL)
+	t->by_name = t->keyed ? NULL : calloc(nbuckets / 4, sizeof(uint32_t));
+	if (t->by_wd == NULL || (t->by_name == NULL && !t->keyed))
 		err(1, "calloc");
 	for (i = 1; i < t->used; i++)
 		if (live(t, i)) {
@@ -314,11 +327,39 @@ tree_by_wd(const struct tree *t, int wd)
 }
 
 struct dnode *
+tree_next_wd(const struct tree *t, const struct dnode *n)
+{
+	uint32_t i;
+
+	for (i = n->wd_next; i != 0; i = t->node[i].wd_next)
+		if (t->node[i].wd == n->wd)
+			return &t->node[i];
+	return NULL;
+}
+
+void
+tree_set_wd(struct tree *t, struct dnode *n, int wd)
+{
+	if (n->wd == wd)
+		return;
+	unlink_wd(t, IDX(t, n));
+	n->wd = wd;
+	link_wd(t, IDX(t, n));
+}
+
+struct dnode *
 tree_child(const struct tree *t, const struct dnode *parent,
     const char *name, size_t len)
 {
 	uint32_t i, p = IDX(t, parent);
 
+	if (t->keyed) {
+		for (i = 1; i < t->used; i++)
+			if (live(t, i) && tree_named(t, &t->node[i], parent,
+			    name, len))
+				return &t->node[i];
+		return NULL;
+	}
 	for (i = t->by_name[hash_name(t, p, name, len)]; i != 0;
 	    i = t->node[i].name_next) {
 		const struct dnode *n = &t->node[i];

@@ -10,10 +10,19 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Links are indices into one reserved array; 0 is "none". */
+/*
+ * Links are indices into one reserved array; 0 is "none". A keyed
+ * tree (fanotify's, whose directories are known by a 64-bit handle
+ * key, not by a watch) has no index by name: wd is the key's high
+ * half, keylo its low one.
+ */
 struct dnode {
 	uint32_t	 parent;
-	uint32_t	 wd_next, name_next;	/* hash chains */
+	uint32_t	 wd_next;		/* hash chain */
+	union {
+		uint32_t name_next;		/* hash chain */
+		uint32_t keylo;			/* in a keyed tree */
+	};
 	uint32_t	 name;			/* entry in the name arena */
 	uint32_t	 nchildren;
 	int32_t		 wd;
@@ -27,6 +36,7 @@ struct tree {
 	char		*names;		/* every node's name, length first */
 	size_t		 names_len, names_cap, names_dead;
 	unsigned	 moves;		/* tree_move calls, ever */
+	int		 keyed;		/* no by_name: see struct dnode */
 };
 
 /* A growable byte buffer for building paths. */
@@ -36,11 +46,17 @@ struct pathbuf {
 };
 
 void	 tree_init(struct tree *);
+/* An empty tree becomes keyed, until tree_clear. */
+void	 tree_keyed(struct tree *);
 void	 tree_clear(struct tree *);
 /* NULL when the map is full (more nodes than the watch limit allows). */
 struct dnode *tree_add(struct tree *, struct dnode *parent, const char *name,
 	    size_t namelen, int wd);
 struct dnode *tree_by_wd(const struct tree *, int wd);
+/* The next node after n with n's wd: fanotify's wd is part of a key. */
+struct dnode *tree_next_wd(const struct tree *, const struct dnode *n);
+void	 tree_set_wd(struct tree *, struct dnode *, int wd);
+/* In a keyed tree, a look at every node: for what is rare. */
 struct dnode *tree_child(const struct tree *, const struct dnode *parent,
 	    const char *name, size_t namelen);
 struct dnode *tree_parent(const struct tree *, const struct dnode *);
