@@ -1013,7 +1013,7 @@ links_list(struct remote *r, struct pathset *seen)
 	for (i = 0; i < linked.n; i++) {
 		if (!links_inode(&r->links, linked.e[i].path, &dev, &ino))
 			continue;
-		/* Once a file: a name given more is no more linked. */
+		/* Each file once, however many of its names are listed. */
 		snprintf(key, sizeof(key), "%jx:%jx", (uintmax_t)dev,
 		    (uintmax_t)ino);
 		if (pathset_get(&inodes, key) != NULL)

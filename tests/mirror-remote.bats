@@ -297,6 +297,11 @@ spare_pid() {
 	mv "$SRC/d" "$SRC/e"
 	rm "$SRC/a"
 	wait_converged 10
+	# Names of one file, written through the one not first.
+	ln "$SRC/e/b" "$SRC/g"
+	wait_converged 10
+	echo more >>"$SRC/g"
+	wait_converged 10
 	stop_mirror
 	[ "$MIRROR_STATUS" -eq 0 ]
 }
