@@ -7,7 +7,9 @@
  * the set only when a run that carried it succeeded; a failed run puts
  * its paths back and is tried again with back-off. WATCH_INIT, and a
  * set grown past its bound, make the next run a whole rsync -a
- * --delete, which is the entry "" in the tree set.
+ * --delete, which is the entry "" in the tree set. A file with other
+ * names goes with all of them that the source's inode table knows, so
+ * that rsync -H keeps them one file there.
  */
 #define _GNU_SOURCE
 

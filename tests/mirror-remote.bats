@@ -286,6 +286,23 @@ spare_pid() {
 	fi
 }
 
+@test "remote: seeded storms 100-111 converge, one after another, long" {
+	[ -n "${IOBS_LONG:-}" ] || skip "set IOBS_LONG=1"
+	sshd_setup
+	mkdir "$T/outside"
+	storm -n 300 -s 1000 "$SRC" "$T/outside"
+	start_remote "$HOST:$DST" -e "$RSH"
+	local seed
+	for seed in $(seq 100 111); do
+		storm -n 4000 -s "$seed" "$SRC" "$T/outside"
+		wait_converged 60
+	done
+	if grep 'retrying' "$T/mirror.err" | grep -qv 'Invalid packet'; then
+		cat "$T/mirror.err" >&2
+		false
+	fi
+}
+
 @test "remote: an rsync daemon, rsync://host:port/module" {
 	rsyncd_setup
 	DST=$T/dmod/sub
