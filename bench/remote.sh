@@ -276,3 +276,44 @@ row "  median, iobs/rsync" "$(med "$i_init")" "" "$(med "$r_init")" \
 t=$(t_now); init_stream "$W/tree" | "$BIN/iobs-mirror" -e "$RSH" "bench:$W/m1"; i_noop=$(ms "$t")
 t=$(t_now); rsync -a -e "$RSH" "$W/tree/" "bench:$W/r1/"; r_noop=$(ms "$t")
 row "no-op restart 20k files (ms)" "$i_noop" "" "$r_noop" ""
+
+# 5. Hard links in the 20,000-file tree: a write through one name of a
+# file, until its names there are one file with the new contents. The
+# first pays iobs-mirror's walk for its inode table; the next does not.
+mkdir -p "$W/tree/links"
+ln "$W/tree/d000/e000/f000" "$W/tree/links/g000"
+rm -rf "$W/m5" "$W/l5"
+start_iobs "$W/tree" "$W/m5"
+start_lsyncd "$W/tree" "$W/l5" "$W/l5.log"
+# one_file DST: both names there are one file with the source's data.
+one_file() {
+	local a=d000/e000/f000 b=links/g000
+	[ "$(stat -c %d:%i "$1/$a" 2>/dev/null)" = \
+	    "$(stat -c %d:%i "$1/$b" 2>/dev/null)" ] &&
+	    cmp -s "$W/tree/$a" "$1/$a"
+}
+# one_both LIMIT_MS: "ms ms" from the same start until one_file holds
+# for iobs-mirror's copy and lsyncd's, or "never".
+one_both() {
+	local t0=$(t_now) a="" b="" el
+	while [ -z "$a" ] || [ -z "$b" ]; do
+		el=$(ms "$t0")
+		[ -z "$a" ] && one_file "$W/m5" && a=$el
+		[ -z "$b" ] && one_file "$W/l5" && b=$el
+		if [ "$el" -gt "$1" ]; then
+			echo "${a:-never(>$1)} ${b:-never(>$1)}"; return
+		fi
+		sleep 0.002
+	done
+	echo "$a $b"
+}
+sleep 1
+echo more >>"$W/tree/links/g000"
+set -- $(one_both 5000)
+row "hard link, 1st write (table walk, ms)" "$1" "$2" "" ""
+echo again >>"$W/tree/d000/e000/f000"
+set -- $(one_both 5000)
+row "hard link, next write (ms)" "$1" "$2" "" ""
+echo "  (the write goes through one name; there, both names one file)"
+stop_pid "$LSYNCD_PID"
+stop_pid "$WATCH_PID"; stop_pid "$MIRROR_PID"

@@ -7,7 +7,9 @@
  * the set only when a run that carried it succeeded; a failed run puts
  * its paths back and is tried again with back-off. WATCH_INIT, and a
  * set grown past its bound, make the next run a whole rsync -a
- * --delete, which is the entry "" in the tree set.
+ * --delete, which is the entry "" in the tree set. A file with other
+ * names goes with all of them that the source's inode table knows, so
+ * that rsync -H keeps them one file there.
  */
 #define _GNU_SOURCE
 
@@ -1080,7 +1082,7 @@ links_list(struct remote *r, struct pathset *seen)
 	for (i = 0; i < linked.n; i++) {
 		if (!links_inode(&r->links, linked.e[i].path, &dev, &ino))
 			continue;
-		/* Once a file: a name given more is no more linked. */
+		/* Each file once, however many of its names are listed. */
 		snprintf(key, sizeof(key), "%jx:%jx", (uintmax_t)dev,
 		    (uintmax_t)ino);
 		if (pathset_get(&inodes, key) != NULL)
