@@ -346,5 +346,14 @@ stop "$p_poll"
 scans=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%d", (b - a) / 0.5 }')
 printf '   %d entries: first scan (to WATCH_INIT) %.3f s; warm scan %.3f s CPU (%d scans in 5 s)\n' \
     "$entries" "$first" "$(awk -v c=$((c1 - c0)) -v n="$scans" 'BEGIN { print c / 1e9 / n }')" "$scans"
+# The floor: find stats every entry too (-size needs it), nothing else.
+find_cpu=$(for r in 1 2 3; do
+	TIMEFORMAT='%U %S'
+	{ time find "$tree" -size +1k > /dev/null; } 2>&1 |
+	    awk '{ print $1 + $2 }'
+done | sort -n | sed -n 2p)
+warm=$(awk -v c=$((c1 - c0)) -v n="$scans" 'BEGIN { print c / 1e9 / n }')
+printf '   same tree, find -size +1k (a stat of each entry), median of 3: %.3f s CPU; warm scan/find %.2f\n' \
+    "$find_cpu" "$(awk -v a="$warm" -v b="$find_cpu" 'BEGIN { print a / b }')"
 printf '   memory: %d KiB over an empty root: %.1f bytes per entry\n' \
     "$((rss_tree - rss_empty))" "$(awk -v k=$((rss_tree - rss_empty)) -v n="$entries" 'BEGIN { print k * 1024 / n }')"
