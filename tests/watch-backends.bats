@@ -35,6 +35,10 @@ teardown() {
 		for p in "${BG_PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
 		fusermount -u "$T/mnt" 2>/dev/null || umount "$T/mnt" || true
 	fi
+	# group_start's shells, each of them: they may wait on $T/go.
+	if [ -n "${GROUP:-}" ]; then
+		kill -- -"$GROUP" 2>/dev/null || true
+	fi
 	common_teardown
 }
 
@@ -325,8 +329,8 @@ CREATE $T/w/.marker1"
 # group_start: a shell of its own process group, which reads $T/w/f,
 # then $T/w/f2, then, in a child of its own, $T/w/f3, each time once
 # told to (group_go), writing the name to $T/go.done when it is read;
-# its group in $GROUP. Each lives on until the test ends, so that the
-# watcher can ask whose group it is.
+# its group in $GROUP. Each lives on until teardown kills the group, so
+# that the watcher can ask whose group it is.
 group_start() {
 	mkfifo "$T/go"
 	exec 8<>"$T/go"
