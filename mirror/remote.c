@@ -1785,6 +1785,28 @@ report_down(struct remote *r)
 	    r->why ? r->why : "failed", waiting(r));
 }
 
+/* The run out is there: its paths confirmed, the next ones sooner. */
+static void
+confirm(struct remote *r)
+{
+	unstick(r, &r->sent);
+	batch_clear(&r->sent);
+	r->backoff = BACKOFF_MS;
+	spare_start(r);
+}
+
+/* The remote is away: b's paths back, said once, tried after back-off. */
+static void
+down(struct remote *r, struct batch *b, int64_t now)
+{
+	spare_kill(r);
+	r->away_since = now;
+	r->backoff = BACKOFF_MS;
+	batch_merge(&r->dirty, b);
+	report_down(r);
+	r->retry_at = now + r->backoff;
+}
+
 static void
 event(struct remote *r, enum revent ev)
 {
@@ -1805,18 +1827,10 @@ event(struct remote *r, enum revent ev)
 		r->collapsed = 0;
 		/* FALLTHROUGH */
 	case A_CONFIRM:
-		unstick(r, &r->sent);
-		batch_clear(&r->sent);
-		r->backoff = BACKOFF_MS;
-		spare_start(r);
+		confirm(r);
 		break;
 	case A_DOWN:
-		spare_kill(r);
-		r->away_since = now;
-		r->backoff = BACKOFF_MS;
-		batch_merge(&r->dirty, &r->sent);
-		report_down(r);
-		r->retry_at = now + r->backoff;
+		down(r, &r->sent, now);
 		break;
 	case A_REQUEUE:
 		batch_merge(&r->dirty, &r->sent);
@@ -1844,10 +1858,7 @@ event(struct remote *r, enum revent ev)
 		warnx("%s: the whole sync refused before went through",
 		    r->shown);
 		r->refused = 0;
-		unstick(r, &r->sent);
-		batch_clear(&r->sent);
-		r->backoff = BACKOFF_MS;
-		spare_start(r);
+		confirm(r);
 		break;
 	case A_SETTLE:
 		buf_free(&r->step.output);
@@ -1866,12 +1877,7 @@ event(struct remote *r, enum revent ev)
 		batch_merge(&r->dirty, &r->exited);
 		break;
 	case A_LOST:
-		spare_kill(r);
-		r->away_since = now;
-		r->backoff = BACKOFF_MS;
-		batch_merge(&r->dirty, &r->exited);
-		report_down(r);
-		r->retry_at = now + r->backoff;
+		down(r, &r->exited, now);
 		break;
 	}
 	if (r->state != from)
