@@ -459,6 +459,67 @@ marker() {
 	assert_output 0
 }
 
+# dir_reads PID: what PID calls in half a second, as "getdents stats".
+dir_reads() {
+	timeout 0.5 strace -qq -p "$1" -e trace=getdents64,newfstatat,statx \
+	    -o "$T/trace" 2>/dev/null || true
+	echo "$(grep -c '^getdents64' "$T/trace")" \
+	    "$(grep -c -E '^(newfstatat|statx)' "$T/trace")"
+}
+
+# held PID: PID scans, and reads no directory.
+held() {
+	local n
+	n=$(dir_reads "$1")
+	[ "${n% *}" = 0 ] && [ "${n#* }" -gt 0 ]
+}
+
+@test "poll: a directory whose entries held still is stat'ed, not read again" {
+	command -v strace >/dev/null || skip "strace is not installed"
+	mkdir -p "$T/w/a/deep" "$T/w/b"
+	touch "$T/w/a/1" "$T/w/a/deep/3" "$T/w/b/2"
+	start_watch "$T/out" --backend=poll --interval=0.1 "$T/w"
+	# Times that held 2.5 s between two listings make a listing hold.
+	wait_for 10 held "$WATCH_PID"
+	# And every change is still seen: made, written, deleted, renamed.
+	echo new > "$T/w/a/made"
+	echo more >> "$T/w/b/2"
+	rm "$T/w/a/deep/3"
+	wait_for 2 grep -q "	CREATE	0	$T/w/a/made\$" "$T/out"
+	wait_for 2 grep -q "	MODIFY	0	$T/w/b/2\$" "$T/out"
+	wait_for 2 grep -q "	DELETE	0	$T/w/a/deep/3\$" "$T/out"
+	mv "$T/w/b" "$T/w/a/deep/b"
+	wait_for 2 grep -q "	MOVED_TO,ISDIR	[1-9][0-9]*	$T/w/a/deep/b\$" "$T/out"
+	# The one below a held listing, written after the move: its new path.
+	wait_for 10 held "$WATCH_PID"
+	echo again >> "$T/w/a/deep/b/2"
+	wait_for 2 grep -q "	MODIFY	0	$T/w/a/deep/b/2\$" "$T/out"
+}
+
+@test "poll: a held directory whose mtime is set back is read again: its ctime moved" {
+	command -v strace >/dev/null || skip "strace is not installed"
+	mkdir -p "$T/w/a"
+	touch "$T/w/a/1"
+	start_watch "$T/out" --backend=poll --interval=0.1 "$T/w"
+	wait_for 10 held "$WATCH_PID"
+	touch -r "$T/w/a" "$T/ref"
+	echo new > "$T/w/a/made"
+	touch -m -r "$T/ref" "$T/w/a"
+	[ "$(stat -c %.9Y "$T/w/a")" = "$(stat -c %.9Y "$T/ref")" ]
+	wait_for 2 grep -q "	CREATE	0	$T/w/a/made\$" "$T/out"
+}
+
+@test "poll on FUSE: every scan reads each directory; its times may not tell" {
+	command -v strace >/dev/null || skip "strace is not installed"
+	mount_fuse
+	mkdir "$T/under/a"
+	touch "$T/under/a/1"
+	start_watch "$T/out" --backend=poll --interval=0.1 "$T/mnt"
+	sleep 3
+	run dir_reads "$WATCH_PID"
+	[ "${output% *}" -gt 0 ]
+}
+
 @test "poll on FUSE: changes made underneath are seen within two intervals, renames as pairs" {
 	mount_fuse
 	echo x > "$T/under/old"

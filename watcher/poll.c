@@ -6,13 +6,19 @@
  * old one is a rename: one MOVED_FROM/MOVED_TO pair. What the kernel
  * reported since the last scan (scan_seen) is not reported again.
  *
- * An entry costs 44 bytes, its name, and two hash links; only the end
- * of a directory listing removes entries: a directory that cannot be
- * listed keeps everything below it.
+ * An entry costs 44 bytes, its name, two hash links, and its place in
+ * its directory's listing; only the end of a directory listing removes
+ * entries: a directory that cannot be listed keeps everything below it.
+ *
+ * A directory's entries change its mtime and ctime. Once they have held
+ * still across two listings far enough apart (struct pdir), the last
+ * listing stands in for getdents(2): each entry in it is still stat'ed,
+ * and any surprise lists the directory again.
  */
 #define _GNU_SOURCE	/* timerfd */
 #include <sys/inotify.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <sys/timerfd.h>
 
@@ -35,12 +41,33 @@
 
 struct pent {
 	uint64_t	 ino;
-	int64_t		 size;
+	int64_t		 size;		/* a directory's: its pdir + 1, or 0 */
 	uint32_t	 mtime, ctime;	/* hashes of the times in ns */
 	uint32_t	 mode;		/* st_mode, and the flags above */
 	uint32_t	 parent, name;	/* name: offset in the arena */
 	uint32_t	 nnext, inext;	/* by (parent, name), by inode */
 } __attribute__((packed, aligned(4)));
+
+/*
+ * A directory's last complete listing: its entries, and the times it
+ * had. The times a change stamps come from a clock with ticks of 2 s at
+ * worst (FAT): a second listing at least HOLD_MS after the first with
+ * the same times saw every change stamped so; one after it stamps other
+ * times. Only on file systems known to stamp every change of a
+ * directory's entries (FUSE and most network ones need not).
+ */
+struct pdir {
+	uint32_t	*kids;		/* entries, in the listing's order */
+	uint32_t	 nkids;
+	uint32_t	 next_free;
+	dev_t		 dev;
+	ino_t		 ino;
+	struct timespec	 mtime, ctime;
+	int64_t		 since;		/* ms, monotonic: first listed so */
+	int		 holds;		/* the listing stands for getdents */
+};
+
+#define HOLD_MS		2500
 
 struct scan {
 	struct pent	*e;
@@ -59,6 +86,10 @@ struct scan {
 	size_t		 nkeep, keepcap;
 	uint64_t	*seen;		/* open addressing, 0 is empty */
 	size_t		 nseen, seencap;
+	struct pdir	*dirs;
+	uint32_t	 ndirs, dircap, dirfree;	/* dirfree: a pdir + 1, or 0 */
+	uint32_t	*kids;		/* the listing being read */
+	size_t		 nkids, kidcap;
 	struct pathbuf	 path, vpath, names_stack;
 };
 
@@ -206,7 +237,8 @@ static void
 set_attrs(struct pent *e, const struct stat *st)
 {
 	e->ino = st->st_ino;
-	e->size = st->st_size;
+	if (!S_ISDIR(st->st_mode))
+		e->size = st->st_size;
 	e->mtime = time_hash(&st->st_mtim);
 	e->ctime = time_hash(&st->st_ctim);
 	e->mode = (e->mode & ~MODE_BITS) | (st->st_mode & MODE_BITS);
@@ -247,6 +279,16 @@ add_entry(struct scan *s, uint32_t parent, const char *name, size_t len,
 static void
 free_entry(struct scan *s, uint32_t i)
 {
+	struct pent *e = &s->e[i];
+
+	if (S_ISDIR(e->mode) && e->size > 0) {
+		struct pdir *d = &s->dirs[e->size - 1];
+
+		free(d->kids);
+		memset(d, 0, sizeof(*d));
+		d->next_free = s->dirfree;
+		s->dirfree = e->size;
+	}
 	unlink_entry(s, i);
 	s->names_dead += strlen(name_of(s, &s->e[i])) + 1;
 	s->e[i].mode = 0;
@@ -624,24 +666,177 @@ visit(struct watcher *w, uint32_t dir, const char *name, const struct stat *st,
 	}
 }
 
+/* Does dfd's file system stamp a directory whenever its entries change? */
+static int
+stamps_entries(int dfd)
+{
+	static const unsigned long magic[] = {
+		0xEF53,		/* ext2, ext3, ext4 */
+		0x58465342,	/* XFS */
+		0x9123683E,	/* Btrfs */
+		0x01021994,	/* tmpfs */
+		0xF2F52010,	/* F2FS */
+		0x2FC12FC1,	/* ZFS */
+		0xCA451A4E,	/* bcachefs */
+		0x6969,		/* NFS: its client's caches go by them */
+	};
+	struct statfs sf;
+	size_t i;
+
+	if (fstatfs(dfd, &sf) == -1)
+		return 0;
+	for (i = 0; i < sizeof(magic) / sizeof(magic[0]); i++)
+		if ((unsigned long)sf.f_type == magic[i])
+			return 1;
+	return 0;
+}
+
+/* Directory entry i's pdir, made on first use. */
+static struct pdir *
+dir_of(struct scan *s, uint32_t i)
+{
+	uint32_t k;
+
+	if (s->e[i].size > 0)
+		return &s->dirs[s->e[i].size - 1];
+	if (s->dirfree != 0) {
+		k = s->dirfree - 1;
+		s->dirfree = s->dirs[k].next_free;
+	} else {
+		if (s->ndirs == s->dircap) {
+			s->dircap = s->dircap ? s->dircap * 2 : 64;
+			s->dirs = reallocarray(s->dirs, s->dircap,
+			    sizeof(*s->dirs));
+			if (s->dirs == NULL)
+				err(1, "reallocarray");
+		}
+		k = s->ndirs++;
+	}
+	memset(&s->dirs[k], 0, sizeof(s->dirs[k]));
+	s->e[i].size = k + 1;
+	return &s->dirs[k];
+}
+
+static int
+same_time(const struct timespec *a, const struct timespec *b)
+{
+	return a->tv_sec == b->tv_sec && a->tv_nsec == b->tv_nsec;
+}
+
 /*
- * Lists the directory open as dfd (entry dir, path in w->path and
- * w->scan->vpath), then descends; subdirectory names wait on a stack.
+ * Whether d's listing stands for reading the directory open as dfd now
+ * (struct pdir). If not, the listing about to be read is noted: new
+ * times, or the same ones HOLD_MS later, which makes it hold.
  */
+static int
+listing_holds(struct pdir *d, int dfd, int *confirms)
+{
+	struct stat st;
+	int64_t now = now_ms();
+
+	*confirms = 0;
+	if (fstat(dfd, &st) == -1) {
+		d->holds = 0;
+		d->ino = 0;
+		return 0;
+	}
+	if (st.st_dev != d->dev || st.st_ino != d->ino ||
+	    !same_time(&st.st_mtim, &d->mtime) ||
+	    !same_time(&st.st_ctim, &d->ctime)) {
+		d->dev = st.st_dev;
+		d->ino = st.st_ino;
+		d->mtime = st.st_mtim;
+		d->ctime = st.st_ctim;
+		d->since = now;
+		d->holds = 0;
+		return 0;
+	}
+	if (d->holds)
+		return 1;
+	*confirms = now - d->since >= HOLD_MS && stamps_entries(dfd);
+	return 0;
+}
+
 static void
-list(struct watcher *w, const struct root *r, uint32_t dir, int dfd)
+kid_push(struct scan *s, uint32_t i)
+{
+	if (s->nkids == s->kidcap) {
+		s->kidcap = s->kidcap ? s->kidcap * 2 : 1024;
+		s->kids = reallocarray(s->kids, s->kidcap, sizeof(*s->kids));
+		if (s->kids == NULL)
+			err(1, "reallocarray");
+	}
+	s->kids[s->nkids++] = i;
+}
+
+/* The listing just read is d's now. */
+static void
+kids_keep(struct scan *s, struct pdir *d, int holds)
+{
+	if (d->nkids != s->nkids) {
+		free(d->kids);
+		d->kids = NULL;
+		if (s->nkids > 0 && (d->kids = reallocarray(NULL, s->nkids,
+		    sizeof(*d->kids))) == NULL)
+			err(1, "reallocarray");
+		d->nkids = s->nkids;
+	}
+	if (s->nkids > 0)
+		memcpy(d->kids, s->kids, s->nkids * sizeof(*d->kids));
+	d->holds = holds;
+}
+
+/*
+ * Visits each entry of dir's held listing, stat'ed under dfd; returns 0
+ * at the first one that is not as listed (d's listing holds no more).
+ */
+static int
+relist(struct watcher *w, uint32_t dir, struct pdir *d, int dfd,
+    struct pathbuf *vp)
+{
+	struct scan *s = w->scan;
+	struct stat st;
+	const char *name;
+	uint32_t k, i;
+
+	for (k = 0; k < d->nkids; k++) {
+		i = d->kids[k];
+		if (!(s->e[i].mode & F_LIVE) || s->e[i].parent != dir)
+			break;
+		name = name_of(s, &s->e[i]);
+		if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) == -1 ||
+		    st.st_ino != s->e[i].ino ||
+		    (st.st_mode & S_IFMT) != (s->e[i].mode & S_IFMT))
+			break;
+		if (S_ISDIR(st.st_mode) && w->recursive)
+			pathbuf_append(&s->names_stack, name,
+			    strlen(name) + 1);
+		s->next = i;
+		visit(w, dir, name, &st, vp);
+	}
+	if (k == d->nkids)
+		return 1;
+	d->holds = 0;
+	d->ino = 0;
+	return 0;
+}
+
+/*
+ * Reads the directory open as dfd (entry dir); its entries are visited,
+ * subdirectory names go on the stack. Returns 0 when the listing failed.
+ */
+static int
+readdir_visit(struct watcher *w, const struct root *r, uint32_t dir,
+    int dfd, struct pathbuf *vp)
 {
 	static char buf[64 * 1024]
 	    __attribute__((aligned(__alignof__(struct kdirent64))));
 	struct scan *s = w->scan;
-	struct pathbuf *stack = &s->names_stack, vp = { 0 };
-	size_t mark = stack->len, off, plen, vlen, len;
 	struct kdirent64 *de;
 	struct stat st;
 	long nread, pos;
-	uint32_t child;
-	int cfd;
 
+	s->nkids = 0;
 	while ((nread = syscall(SYS_getdents64, dfd, buf, sizeof(buf))) > 0)
 		for (pos = 0; pos < nread; pos += de->d_reclen) {
 			de = (struct kdirent64 *)(buf + pos);
@@ -653,18 +848,48 @@ list(struct watcher *w, const struct root *r, uint32_t dir, int dfd)
 			if (fstatat(dfd, de->d_name, &st,
 			    AT_SYMLINK_NOFOLLOW) == -1)
 				continue;	/* gone since listed */
-			visit(w, dir, de->d_name, &st, &vp);
+			visit(w, dir, de->d_name, &st, vp);
+			kid_push(s, s->next - 1);
 			if (S_ISDIR(st.st_mode) && w->recursive)
-				pathbuf_append(stack, de->d_name,
+				pathbuf_append(&s->names_stack, de->d_name,
 				    strlen(de->d_name) + 1);
 		}
-	pathbuf_free(&vp);
 	if (nread == -1) {
 		/* Only the end of a listing says what is gone. */
 		keep_below(s, dir);
 		if (errno != ENOENT && !w->quiet)
 			warn("%s", w->path.len ? w->path.s : "/");
+		return 0;
 	}
+	return 1;
+}
+
+/*
+ * Lists the directory open as dfd (entry dir, path in w->path and
+ * w->scan->vpath), then descends; subdirectory names wait on a stack.
+ */
+static void
+list(struct watcher *w, const struct root *r, uint32_t dir, int dfd)
+{
+	struct scan *s = w->scan;
+	struct pathbuf *stack = &s->names_stack, vp = { 0 };
+	size_t mark = stack->len, off, plen, vlen, len;
+	struct pdir *d = dir != 0 ? dir_of(s, dir) : NULL;
+	uint32_t child;
+	int cfd, confirms = 0;
+
+	if (d == NULL || !listing_holds(d, dfd, &confirms) ||
+	    !relist(w, dir, d, dfd, &vp)) {
+		stack->len = mark;
+		if (readdir_visit(w, r, dir, dfd, &vp)) {
+			if (d != NULL)
+				kids_keep(s, d, confirms);
+		} else if (d != NULL) {
+			d->holds = 0;
+			d->ino = 0;
+		}
+	}
+	pathbuf_free(&vp);
 	plen = w->path.len;
 	vlen = w->scan->vpath.len;
 	for (off = mark; off < stack->len; off += len + 1) {
@@ -900,6 +1125,10 @@ scan_free(struct watcher *w)
 	free(s->root);
 	free(s->keep);
 	free(s->seen);
+	while (s->ndirs > 0)
+		free(s->dirs[--s->ndirs].kids);
+	free(s->dirs);
+	free(s->kids);
 	pathbuf_free(&s->path);
 	pathbuf_free(&s->vpath);
 	pathbuf_free(&s->names_stack);
