@@ -164,6 +164,28 @@ $T/w/sub2/3
 $T/w/sub2/4"
 }
 
+@test "fanotify and poll: a directory or a root gone makes no inotify call" {
+	need_fanotify
+	command -v strace >/dev/null || skip "strace is not installed (mk/deps)"
+	local b
+	for b in fanotify poll; do
+		mkdir -p "$T/$b/d/sub"
+		strace -f -o "$T/$b.trace" -e trace=inotify_rm_watch \
+		    iobs-watch --backend=$b --interval=0.1 "$T/$b" \
+		    > "$T/$b.out" 2>&1 3>&- &
+		BG_PIDS+=($!)
+		wait_for 20 grep -q WATCH_INIT "$T/$b.out"
+		touch "$T/$b/d/sub/1"
+		wait_for 10 grep -q "	CREATE	0	$T/$b/d/sub/1\$" "$T/$b.out"
+		rm -r "$T/$b/d"
+		wait_for 10 grep -q "	DELETE,ISDIR	0	$T/$b/d\$" "$T/$b.out"
+		rmdir "$T/$b"
+		wait_for 10 grep -q "	WATCH_DEAD	0	$T/$b\$" "$T/$b.out"
+		run grep -c '^[0-9]* *inotify_rm_watch' "$T/$b.trace"
+		assert_output 0
+	done
+}
+
 @test "fanotify: a directory not met yet, renamed after events in it: they have its old path" {
 	need_fanotify
 	mkdir -p "$T/w/sub/deep"

@@ -481,7 +481,9 @@ rm_watch(struct dnode *n, void *arg)
 	struct watcher *w = arg;
 	int i;
 
-	(void)inotify_rm_watch(w->ifd, n->wd);
+	/* Only inotify's nodes hold a watch; fanotify's hold a key. */
+	if (w->be == &backend_inotify)
+		(void)inotify_rm_watch(w->ifd, n->wd);
 	for (i = 0; i < w->npending; i++)
 		if (w->pending[i].node == n)
 			w->pending[i] = w->pending[--w->npending];
