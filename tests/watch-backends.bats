@@ -309,6 +309,32 @@ CREATE $T/w/.marker1"
 	assert_output 0
 }
 
+# deep_tree DIR N: DIR/d/d/.../d/leaf, N levels of d (a multiple of 100).
+# Deeper than PATH_MAX: chains of 100 are made, each moved into the next.
+deep_tree() {
+	local c100 i
+	c100=$(printf 'd/%.0s' $(seq 100))
+	c100=${c100%/}
+	mkdir -p "$1/c0/$c100"
+	: > "$1/c0/$c100/leaf"
+	for i in $(seq $(($2 / 100 - 1))); do
+		mkdir -p "$1/c$i/$c100"
+		mv "$1/c$((i - 1))/d" "$1/c$i/$c100/"
+	done
+	mv "$1/c$(($2 / 100 - 1))/d" "$1/d"
+}
+
+@test "fanotify: a tree 3,000 directories deep moved in is heard in full" {
+	need_fanotify
+	deep_tree "$T/out-of-tree" 3000
+	start_watch "$T/out" --backend=fanotify "$T/w"
+	mv "$T/out-of-tree/d" "$T/w/d"
+	wait_for 20 grep -q "	CREATE	0	$T/w\(/d\)\{3000\}/leaf\$" "$T/out"
+	run grep -c "	CREATE,ISDIR	0	$T/w/d/" "$T/out"
+	assert_output 2999
+	kill -0 "$WATCH_PID"
+}
+
 @test "--pid: a fifth field, who made the change; 0 on lifecycle records" {
 	need_fanotify
 	mkfifo "$T/go"

@@ -1009,17 +1009,21 @@ fd_key(struct watcher *w, int fd)
 
 /*
  * A tree moved in from outside: what was made before it came is
- * reported as CREATE records, as the inotify backend does.
+ * reported as CREATE records, as the inotify backend does. The listing
+ * is done before the descent, its subdirectories' names on a stack: a
+ * level costs a small frame and a descriptor, however deep the tree.
  */
 static void
 moved_in(struct watcher *w, struct dnode *dir, int dfd)
 {
-	char buf[16 * 1024]
+	static char buf[16 * 1024]
 	    __attribute__((aligned(__alignof__(struct kdirent64))));
+	struct pathbuf *stack = &w->names;
+	size_t mark = stack->len, off;
 	struct kdirent64 *de;
 	struct dnode *child;
 	struct stat st;
-	long nread, off;
+	long nread;
 	uint64_t key;
 	size_t len;
 	int isdir, cfd;
@@ -1027,7 +1031,7 @@ moved_in(struct watcher *w, struct dnode *dir, int dfd)
 	/* Before the listing: what is made after it has its event. */
 	unquiet_dir(w, dfd);
 	while ((nread = syscall(SYS_getdents64, dfd, buf, sizeof(buf))) > 0)
-		for (off = 0; off < nread; off += de->d_reclen) {
+		for (off = 0; off < (size_t)nread; off += de->d_reclen) {
 			de = (struct kdirent64 *)(buf + off);
 			if (de->d_name[0] == '.' && (de->d_name[1] == '\0' ||
 			    (de->d_name[1] == '.' && de->d_name[2] == '\0')))
@@ -1041,21 +1045,34 @@ moved_in(struct watcher *w, struct dnode *dir, int dfd)
 			    S_ISDIR(st.st_mode));
 			record_path(w, dir, de->d_name, len);
 			emit_one(w, IN_CREATE | (isdir ? IN_ISDIR : 0), 0);
-			if (!isdir || !w->recursive)
-				continue;
-			cfd = openat(dfd, de->d_name, O_RDONLY | O_DIRECTORY |
-			    O_NOFOLLOW | O_CLOEXEC);
-			if (cfd == -1)
-				continue;	/* gone: its move or delete is queued */
-			if ((key = fd_key(w, cfd)) == 0)
-				w->fan->complete = 0;
-			if ((child = place_dir(w, dir, de->d_name, len,
-			    key)) == NULL)
-				w->fan->complete = 0;
-			else
-				moved_in(w, child, cfd);
-			close(cfd);
+			if (isdir && w->recursive)
+				pathbuf_append(stack, de->d_name, len + 1);
 		}
+	for (off = mark; off < stack->len; off += len + 1) {
+		const char *name = stack->s + off;
+
+		len = strlen(name);
+		cfd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+		    O_CLOEXEC);
+		if (cfd == -1) {
+			/* Gone: its move or delete is queued. */
+			if (errno != ENOENT && errno != ENOTDIR) {
+				raw_path(w, dir, name, len);
+				if (!w->quiet)
+					warn("%s", w->fan->raw.s);
+				w->fan->complete = 0;
+			}
+			continue;
+		}
+		if ((key = fd_key(w, cfd)) == 0)
+			w->fan->complete = 0;
+		if ((child = place_dir(w, dir, name, len, key)) == NULL)
+			w->fan->complete = 0;
+		else
+			moved_in(w, child, cfd);
+		close(cfd);
+	}
+	stack->len = mark;
 }
 
 /* Is n node a, or below it? */
