@@ -530,16 +530,22 @@ excluded(struct watcher *w, const struct root *r, const char *name)
 	return iobs_exclude_match(&w->exclude, rel->s, name);
 }
 
+/* Appends i to the array *a of *n entries, room for *cap. */
+static void
+push_u32(uint32_t **a, size_t *n, size_t *cap, uint32_t i)
+{
+	if (*n == *cap) {
+		*cap = *cap ? *cap * 2 : 64;
+		if ((*a = reallocarray(*a, *cap, sizeof(**a))) == NULL)
+			err(1, "reallocarray");
+	}
+	(*a)[(*n)++] = i;
+}
+
 static void
 keep_below(struct scan *s, uint32_t i)
 {
-	if (s->nkeep == s->keepcap) {
-		s->keepcap = s->keepcap ? s->keepcap * 2 : 64;
-		s->keep = reallocarray(s->keep, s->keepcap, sizeof(*s->keep));
-		if (s->keep == NULL)
-			err(1, "reallocarray");
-	}
-	s->keep[s->nkeep++] = i;
+	push_u32(&s->keep, &s->nkeep, &s->keepcap, i);
 	s->e[i].mode |= F_KEEP;
 }
 
@@ -757,18 +763,6 @@ listing_holds(struct pdir *d, int dfd, int *confirms)
 	return 0;
 }
 
-static void
-kid_push(struct scan *s, uint32_t i)
-{
-	if (s->nkids == s->kidcap) {
-		s->kidcap = s->kidcap ? s->kidcap * 2 : 1024;
-		s->kids = reallocarray(s->kids, s->kidcap, sizeof(*s->kids));
-		if (s->kids == NULL)
-			err(1, "reallocarray");
-	}
-	s->kids[s->nkids++] = i;
-}
-
 /* The listing just read is d's now. */
 static void
 kids_keep(struct scan *s, struct pdir *d, int holds)
@@ -849,7 +843,8 @@ readdir_visit(struct watcher *w, const struct root *r, uint32_t dir,
 			    AT_SYMLINK_NOFOLLOW) == -1)
 				continue;	/* gone since listed */
 			visit(w, dir, de->d_name, &st, vp);
-			kid_push(s, s->next - 1);
+			push_u32(&s->kids, &s->nkids, &s->kidcap,
+			    s->next - 1);
 			if (S_ISDIR(st.st_mode) && w->recursive)
 				pathbuf_append(&s->names_stack, de->d_name,
 				    strlen(de->d_name) + 1);
@@ -901,7 +896,8 @@ list(struct watcher *w, const struct root *r, uint32_t dir, int dfd)
 		pathbuf_append(&w->path, name, len);
 		pathbuf_reserve(&w->scan->vpath, 1 + IOBS_VIS_MAX(len));
 		w->scan->vpath.s[w->scan->vpath.len++] = '/';
-		w->scan->vpath.len += iobs_vis(w->scan->vpath.s + w->scan->vpath.len, name, len);
+		w->scan->vpath.len += iobs_vis(w->scan->vpath.s +
+		    w->scan->vpath.len, name, len);
 		cfd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
 		    O_CLOEXEC);
 		if (cfd != -1) {
