@@ -12,14 +12,16 @@ mirror_setup() {
 
 # start_mirror [OPTIONS...]: iobs-watch $SRC | iobs-mirror OPTIONS $DST
 # in the background, through a FIFO so that both PIDs are known;
-# returns once the mirror's first reconcile is done.
+# returns once the mirror's first reconcile is done. WATCH_OPTS: an
+# array of iobs-watch's options.
 start_mirror() {
 	mkfifo "$T/pipe"
 	iobs-mirror "$@" "$DST" <"$T/pipe" >"$T/mirror.out" \
 	    2>"$T/mirror.err" 3>&- &
 	MIRROR_PID=$!
 	BG_PIDS+=("$MIRROR_PID")
-	iobs-watch "$SRC" >"$T/pipe" 2>"$T/watch.err" 3>&- &
+	iobs-watch "${WATCH_OPTS[@]}" "$SRC" >"$T/pipe" 2>"$T/watch.err" \
+	    3>&- &
 	WATCH_PID=$!
 	BG_PIDS+=("$WATCH_PID")
 	wait_converged 10
