@@ -392,7 +392,8 @@ apply_record(struct mirror *m, const struct iobs_record *r)
 	else if (r->mask & IN_MODIFY)
 		pathset_add(&m->dirty_files, rel, now_ms());
 	else if (r->mask & IN_ATTRIB)
-		queue(m, rel, SYNC_META);
+		/* A directory's: its entries may have changed unseen (poll). */
+		queue(m, rel, isdir ? SYNC_META | SYNC_LEVEL : SYNC_META);
 }
 
 int

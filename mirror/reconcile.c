@@ -465,7 +465,7 @@ walk_entry(struct mirror *m, int sdir, int ddir, const struct name *e,
 		close(sd);
 		return;
 	}
-	walk_tree(m, sd, dd, rel, dq);
+	walk_tree(m, sd, dd, rel, dq, 0);
 	/* Set after its contents, through its descriptor: done with. */
 	if (dest_meta(m, dd, NULL, &sst, NULL) == -1)
 		dest_error(m, "set times of", rel);
@@ -476,12 +476,14 @@ walk_entry(struct mirror *m, int sdir, int ddir, const struct name *e,
 }
 
 /*
- * Makes DEST's directory ddir equal to the source's sdir, at any depth.
- * With deferred, deletes are queued there instead of done.
+ * Makes DEST's directory ddir equal to the source's sdir, at any depth;
+ * with level, its entries only: what DEST lacks is made, what the
+ * source lacks deleted, and what both have left to its records. With
+ * deferred, deletes are queued there instead of done.
  */
 void
 walk_tree(struct mirror *m, int sdir, int ddir, const char *rel,
-    void *deferred)
+    void *deferred, int level)
 {
 	struct names src, dst;
 	size_t i = 0, j = 0;
@@ -516,7 +518,7 @@ walk_tree(struct mirror *m, int sdir, int ddir, const char *rel,
 		if (c > 0 || (c == 0 && deferred != NULL &&
 		    replaced(sdir, &src.v[i], ddir, &dst.v[j])))
 			delete_entry(m, ddir, dst.v[j].s, child, deferred);
-		else
+		else if (c < 0 || !level)
 			walk_entry(m, sdir, ddir, &src.v[i], child, deferred,
 			    c < 0 ? SYNC_ABSENT : 0);
 		free(child);
@@ -559,20 +561,23 @@ root_meta(struct mirror *m)
 
 /*
  * A walk a record asked for (a directory moved in, a subtree verified or
- * tried again): its deletes count for --max-delete as a reconcile's do.
- * Over it, nothing is deleted, and that is said once and tried again.
+ * tried again; with SYNC_LEVEL in how and not SYNC_RECURSE, a
+ * directory's entries only): its deletes count for --max-delete as a
+ * reconcile's do. Over it, nothing is deleted, and that is said once
+ * and tried again.
  */
 static void
-walk_counted(struct mirror *m, int sdir, int ddir, const char *rel)
+walk_counted(struct mirror *m, int sdir, int ddir, const char *rel, int how)
 {
+	int level = (how & SYNC_LEVEL) && !(how & SYNC_RECURSE);
 	struct delq dq;
 
 	if (!counted(m)) {
-		walk_tree(m, sdir, ddir, rel, NULL);
+		walk_tree(m, sdir, ddir, rel, NULL, level);
 		return;
 	}
 	memset(&dq, 0, sizeof(dq));
-	walk_tree(m, sdir, ddir, rel, &dq);
+	walk_tree(m, sdir, ddir, rel, &dq, level);
 	if (delq_apply(m, &dq) == 0)
 		return;
 	m->rval = 1;
@@ -595,8 +600,8 @@ sync_path(struct mirror *m, const char *rel, int how)
 	if (rel_excluded(m, rel))
 		return 0;
 	if (rel[0] == '\0') {
-		if (how & SYNC_RECURSE)
-			walk_counted(m, m->sfd, m->dfd, "");
+		if (how & (SYNC_RECURSE | SYNC_LEVEL))
+			walk_counted(m, m->sfd, m->dfd, "", how);
 		root_meta(m);
 		return 0;
 	}
@@ -629,14 +634,14 @@ sync_path(struct mirror *m, const char *rel, int how)
 		return -1;
 	}
 	r = sync_one(m, spfd, dpfd, sname, rel, &sst, how);
-	if (r == 0 && S_ISDIR(sst.st_mode) && (how & SYNC_RECURSE) &&
-	    !m->o.dry_run) {
+	if (r == 0 && S_ISDIR(sst.st_mode) &&
+	    (how & (SYNC_RECURSE | SYNC_LEVEL)) && !m->o.dry_run) {
 		sd = src_dir_open(spfd, sname);
 		serr = errno;
 		dd = openat(dpfd, dname, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
 		    O_CLOEXEC);
 		if (sd != -1 && dd != -1)
-			walk_counted(m, sd, dd, rel);
+			walk_counted(m, sd, dd, rel, how);
 		else if (sd == -1 && !vanished(serr)) {
 			errno = serr;
 			src_error(m, "read", rel);
@@ -692,7 +697,7 @@ reconcile(struct mirror *m, char *why, size_t whylen)
 	/* Every name is seen again: the table starts afresh. */
 	links_clear(&m->links);
 	m->walk.reconciling = 1;
-	walk_tree(m, m->sfd, m->dfd, "", counted(m) ? &dq : NULL);
+	walk_tree(m, m->sfd, m->dfd, "", counted(m) ? &dq : NULL, 0);
 	m->walk.reconciling = 0;
 	if (delq_apply(m, &dq) == -1) {
 		snprintf(why, whylen, "%s: reconcile would delete %lld "

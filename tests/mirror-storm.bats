@@ -7,7 +7,10 @@
 load mirror_helper
 
 setup() { mirror_setup; mkdir "$T/outside"; }
-teardown() { common_teardown; }
+teardown() {
+	exec 4>&- 2>/dev/null || true
+	common_teardown
+}
 
 storm_converges() {
 	local seed=$1 ops=$2
@@ -61,6 +64,29 @@ in_each_dir() {
 	in_each_dir 'rm "$1/renamed"'
 	wait_converged 3
 	stop_mirror
+	assert_equal "$MIRROR_STATUS" 0
+}
+
+@test "ATTRIB on a directory: its entries compared, one level deep" {
+	mkdir -p "$SRC/d/sub"
+	echo keep >"$SRC/d/keep"
+	fifo_mirror
+	send WATCH_INIT 0 "$SRC"
+	wait_converged 10
+	# What a copy of d caught that the stream never said is gone,
+	echo caught >"$DST/d/caught"
+	# and what it never said was made: iobs-watch's poll may say just
+	# that d changed.
+	echo unsaid >"$SRC/d/unsaid"
+	echo deep >"$SRC/d/sub/deep"
+	send ATTRIB,ISDIR 0 "$SRC/d"
+	wait_for 5 test -e "$DST/d/unsaid"
+	wait_for 5 test ! -e "$DST/d/caught"
+	assert_equal "$(cat "$DST/d/unsaid")" unsaid
+	# Below d is left to its own records ("sub" is listed before
+	# "unsaid": had the walk gone down, deep would be there).
+	assert [ ! -e "$DST/d/sub/deep" ]
+	end_stream
 	assert_equal "$MIRROR_STATUS" 0
 }
 

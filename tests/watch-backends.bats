@@ -557,6 +557,35 @@ held() {
 	wait_for 2 grep -q "	CREATE	0	$T/w/a/made\$" "$T/out"
 }
 
+@test "poll: a directory whose times moved with no change seen in it: ATTRIB" {
+	mkdir -p "$T/w/d/e" "$T/w/f"
+	start_watch "$T/out" --backend=poll --interval=0.2 "$T/w"
+	# Made and gone between two scans (none while stopped).
+	kill -STOP "$WATCH_PID"
+	touch "$T/w/d/x"
+	rm "$T/w/d/x"
+	kill -CONT "$WATCH_PID"
+	wait_for 5 grep -q "	ATTRIB,ISDIR	0	$T/w/d\$" "$T/out"
+	# touch on a directory: ATTRIB, as inotify says.
+	touch "$T/w/f"
+	wait_for 5 grep -q "	ATTRIB,ISDIR	0	$T/w/f\$" "$T/out"
+	# A rename, a chmod, a file made below: said, and no more.
+	mv "$T/w/d" "$T/w/g"
+	chmod 700 "$T/w/f"
+	touch "$T/w/g/e/y"
+	wait_for 5 grep -q "	CREATE	0	$T/w/g/e/y\$" "$T/out"
+	sleep 0.5
+	run awk -F'\t' '!/^#/ { print $2, $4 }' "$T/out"
+	assert_output "WATCH_INIT $T/w
+ATTRIB,ISDIR $T/w/d
+ATTRIB,ISDIR $T/w/f
+MOVED_FROM,ISDIR $T/w/d
+MOVED_TO,ISDIR $T/w/g
+ATTRIB,ISDIR $T/w/f
+CREATE $T/w/g/e/y
+CLOSE_WRITE,CLOSE $T/w/g/e/y"
+}
+
 @test "poll on FUSE: every scan reads each directory; its times may not tell" {
 	command -v strace >/dev/null || skip "strace is not installed"
 	mount_fuse

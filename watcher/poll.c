@@ -64,7 +64,9 @@ struct pdir {
 	ino_t		 ino;
 	struct timespec	 mtime, ctime;
 	int64_t		 since;		/* ms, monotonic: first listed so */
-	int		 holds;		/* the listing stands for getdents */
+	uint32_t	 said;		/* the last scan that said a change in it */
+	uint8_t		 holds;		/* the listing stands for getdents */
+	uint8_t		 listed;	/* a listing was read whole */
 };
 
 #define HOLD_MS		2500
@@ -90,6 +92,10 @@ struct scan {
 	uint32_t	 ndirs, dircap, dirfree;	/* dirfree: a pdir + 1, or 0 */
 	uint32_t	*kids;		/* the listing being read */
 	size_t		 nkids, kidcap;
+	uint32_t	 gen;		/* this scan's number */
+	uint64_t	 nsaid;		/* records this scan found, printed or not */
+	uint32_t	*moved;		/* directories whose times moved */
+	size_t		 nmoved, movedcap;
 	struct pathbuf	 path, vpath, names_stack;
 };
 
@@ -449,6 +455,7 @@ scan_emit(struct watcher *w, uint32_t mask, uint32_t cookie,
 {
 	struct scan *s = w->scan;
 
+	s->nsaid++;
 	if (!s->report || !(mask & (w->print_mask & ~IN_ISDIR)))
 		return;
 	if (was_seen(s, vp->s, vp->len))
@@ -549,6 +556,14 @@ keep_below(struct scan *s, uint32_t i)
 	s->e[i].mode |= F_KEEP;
 }
 
+/* This scan found a change of an entry in directory entry dir. */
+static void
+said_in(struct scan *s, uint32_t dir)
+{
+	if (dir != 0 && S_ISDIR(s->e[dir].mode) && s->e[dir].size > 0)
+		s->dirs[s->e[dir].size - 1].said = s->gen;
+}
+
 /* What getdents64(2) returns. */
 struct kdirent64 {
 	uint64_t	d_ino;
@@ -640,6 +655,8 @@ visit(struct watcher *w, uint32_t dir, const char *name, const struct stat *st,
 		}
 		child_vpath(w, name, len, vp);
 		compare(w, &s->e[i], st, vp, 0);
+		/* Its own ATTRIB said why a directory's times moved. */
+		said_in(s, i);
 		return;
 	}
 	child_vpath(w, name, len, vp);
@@ -653,6 +670,9 @@ visit(struct watcher *w, uint32_t dir, const char *name, const struct stat *st,
 		scan_emit(w, IN_MOVED_TO | isdir_bit(st->st_mode), s->cookie,
 		    vp);
 		unlink_entry(s, m);
+		/* Both moved, the old directory's times and its own. */
+		said_in(s, s->e[m].parent);
+		said_in(s, m);
 		s->names_dead += strlen(name_of(s, &s->e[m])) + 1;
 		s->e[m].parent = dir;
 		s->e[m].name = store_name(s, name, len);
@@ -729,22 +749,26 @@ same_time(const struct timespec *a, const struct timespec *b)
 	return a->tv_sec == b->tv_sec && a->tv_nsec == b->tv_nsec;
 }
 
+/* What listing_state() finds of a directory's last listing. */
+enum listing { L_MOVED, L_SAME, L_CONFIRMS, L_HOLDS };
+
 /*
  * Whether d's listing stands for reading the directory open as dfd now
- * (struct pdir). If not, the listing about to be read is noted: new
- * times, or the same ones HOLD_MS later, which makes it hold.
+ * (L_HOLDS; struct pdir). If not, the listing about to be read is
+ * noted: of times that moved since the last one (L_MOVED), of the same
+ * times (L_SAME), or of the same ones HOLD_MS later, which makes it
+ * hold (L_CONFIRMS).
  */
-static int
-listing_holds(struct pdir *d, int dfd, int *confirms)
+static enum listing
+listing_state(struct pdir *d, int dfd)
 {
 	struct stat st;
 	int64_t now = now_ms();
 
-	*confirms = 0;
 	if (fstat(dfd, &st) == -1) {
 		d->holds = 0;
 		d->ino = 0;
-		return 0;
+		return L_SAME;
 	}
 	if (st.st_dev != d->dev || st.st_ino != d->ino ||
 	    !same_time(&st.st_mtim, &d->mtime) ||
@@ -755,12 +779,12 @@ listing_holds(struct pdir *d, int dfd, int *confirms)
 		d->ctime = st.st_ctim;
 		d->since = now;
 		d->holds = 0;
-		return 0;
+		return d->listed ? L_MOVED : L_SAME;
 	}
 	if (d->holds)
-		return 1;
-	*confirms = now - d->since >= HOLD_MS && stamps_entries(dfd);
-	return 0;
+		return L_HOLDS;
+	return now - d->since >= HOLD_MS && stamps_entries(dfd) ?
+	    L_CONFIRMS : L_SAME;
 }
 
 /* The listing just read is d's now. */
@@ -778,6 +802,7 @@ kids_keep(struct scan *s, struct pdir *d, int holds)
 	if (s->nkids > 0)
 		memcpy(d->kids, s->kids, s->nkids * sizeof(*d->kids));
 	d->holds = holds;
+	d->listed = 1;
 }
 
 /*
@@ -870,21 +895,26 @@ list(struct watcher *w, const struct root *r, uint32_t dir, int dfd)
 	struct pathbuf *stack = &s->names_stack, vp = { 0 };
 	size_t mark = stack->len, off, plen, vlen, len;
 	struct pdir *d = dir != 0 ? dir_of(s, dir) : NULL;
+	enum listing state = d != NULL ? listing_state(d, dfd) : L_SAME;
+	uint64_t said = s->nsaid;
 	uint32_t child;
-	int cfd, confirms = 0;
+	int cfd;
 
-	if (d == NULL || !listing_holds(d, dfd, &confirms) ||
-	    !relist(w, dir, d, dfd, &vp)) {
+	if (state != L_HOLDS || !relist(w, dir, d, dfd, &vp)) {
 		stack->len = mark;
 		if (readdir_visit(w, r, dir, dfd, &vp)) {
 			if (d != NULL)
-				kids_keep(s, d, confirms);
+				kids_keep(s, d, state == L_CONFIRMS);
 		} else if (d != NULL) {
 			d->holds = 0;
 			d->ino = 0;
 		}
 	}
 	pathbuf_free(&vp);
+	if (s->nsaid != said)
+		said_in(s, dir);
+	if (state == L_MOVED && s->report)
+		push_u32(&s->moved, &s->nmoved, &s->movedcap, dir);
 	plen = w->path.len;
 	vlen = w->scan->vpath.len;
 	for (off = mark; off < stack->len; off += len + 1) {
@@ -1054,6 +1084,7 @@ sweep(struct watcher *w)
 		entry_path(s, g[k].i, 1, &s->path);
 		scan_emit(w, IN_DELETE | isdir_bit(s->e[g[k].i].mode), 0,
 		    &s->path);
+		said_in(s, s->e[g[k].i].parent);
 	}
 	for (k = 0; k < n; k++)
 		free_entry(s, g[k].i);
@@ -1089,6 +1120,29 @@ root_gone(struct watcher *w, int i)
 	return 1;
 }
 
+/*
+ * A directory whose times moved while no change in it was found: an
+ * entry made and gone between two scans, say. ATTRIB says that it
+ * changed, and that a copy of it made meanwhile may hold what is gone.
+ */
+static void
+unsaid(struct watcher *w)
+{
+	struct scan *s = w->scan;
+	struct pent *e;
+	size_t k;
+
+	for (k = 0; k < s->nmoved; k++) {
+		e = &s->e[s->moved[k]];
+		if (!(e->mode & F_LIVE) || !S_ISDIR(e->mode) || e->size == 0 ||
+		    s->dirs[e->size - 1].said == s->gen)
+			continue;
+		entry_path(s, s->moved[k], 1, &s->path);
+		scan_emit(w, IN_ATTRIB | IN_ISDIR, 0, &s->path);
+	}
+	s->nmoved = 0;
+}
+
 /* One scan of every live root, reporting what changed. */
 void
 scan_all(struct watcher *w)
@@ -1097,10 +1151,12 @@ scan_all(struct watcher *w)
 	int i;
 
 	s->parity ^= F_PARITY;
+	s->gen = s->gen + 1 ? s->gen + 1 : 1;
 	for (i = 0; i < w->nroots; i++)
 		if (w->roots[i].alive && !root_gone(w, i))
 			scan_root(w, i, 1);
 	sweep(w);
+	unsaid(w);
 	s->report = 0;
 	if (s->nseen > 0)
 		memset(s->seen, 0, s->seencap * sizeof(*s->seen));
@@ -1125,6 +1181,7 @@ scan_free(struct watcher *w)
 		free(s->dirs[--s->ndirs].kids);
 	free(s->dirs);
 	free(s->kids);
+	free(s->moved);
 	pathbuf_free(&s->path);
 	pathbuf_free(&s->vpath);
 	pathbuf_free(&s->names_stack);
