@@ -559,11 +559,14 @@ held() {
 
 @test "poll: a directory whose times moved with no change seen in it: ATTRIB" {
 	mkdir -p "$T/w/d/e" "$T/w/f"
+	echo one >"$T/w/d/file"
 	start_watch "$T/out" --backend=poll --interval=0.2 "$T/w"
-	# Made and gone between two scans (none while stopped).
+	# Made and gone between two scans (none while stopped); a file
+	# written there says nothing of that.
 	kill -STOP "$WATCH_PID"
 	touch "$T/w/d/x"
 	rm "$T/w/d/x"
+	echo two >>"$T/w/d/file"
 	kill -CONT "$WATCH_PID"
 	wait_for 5 grep -q "	ATTRIB,ISDIR	0	$T/w/d\$" "$T/out"
 	# touch on a directory: ATTRIB, as inotify says.
@@ -577,6 +580,8 @@ held() {
 	sleep 0.5
 	run awk -F'\t' '!/^#/ { print $2, $4 }' "$T/out"
 	assert_output "WATCH_INIT $T/w
+MODIFY $T/w/d/file
+CLOSE_WRITE,CLOSE $T/w/d/file
 ATTRIB,ISDIR $T/w/d
 ATTRIB,ISDIR $T/w/f
 MOVED_FROM,ISDIR $T/w/d

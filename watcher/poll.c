@@ -93,7 +93,7 @@ struct scan {
 	uint32_t	*kids;		/* the listing being read */
 	size_t		 nkids, kidcap;
 	uint32_t	 gen;		/* this scan's number */
-	uint64_t	 nsaid;		/* records this scan found, printed or not */
+	uint64_t	 nsaid;		/* entries it found made, gone or moved */
 	uint32_t	*moved;		/* directories whose times moved */
 	size_t		 nmoved, movedcap;
 	struct pathbuf	 path, vpath, names_stack;
@@ -455,7 +455,9 @@ scan_emit(struct watcher *w, uint32_t mask, uint32_t cookie,
 {
 	struct scan *s = w->scan;
 
-	s->nsaid++;
+	/* Printed or not: they say why their directory's times moved. */
+	if (mask & (IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO))
+		s->nsaid++;
 	if (!s->report || !(mask & (w->print_mask & ~IN_ISDIR)))
 		return;
 	if (was_seen(s, vp->s, vp->len))
@@ -556,7 +558,10 @@ keep_below(struct scan *s, uint32_t i)
 	s->e[i].mode |= F_KEEP;
 }
 
-/* This scan found a change of an entry in directory entry dir. */
+/*
+ * This scan found an entry of directory entry dir made, gone or moved,
+ * or dir's own ATTRIB: that is why its times moved.
+ */
 static void
 said_in(struct scan *s, uint32_t dir)
 {
@@ -1121,9 +1126,10 @@ root_gone(struct watcher *w, int i)
 }
 
 /*
- * A directory whose times moved while no change in it was found: an
- * entry made and gone between two scans, say. ATTRIB says that it
- * changed, and that a copy of it made meanwhile may hold what is gone.
+ * A directory whose times moved while none of its entries was found
+ * made, gone or moved: one made and gone between two scans, say (a
+ * file written says nothing of that). ATTRIB says that it changed, and
+ * that a copy of it made meanwhile may hold what is gone.
  */
 static void
 unsaid(struct watcher *w)
