@@ -45,9 +45,7 @@ in_each_dir() {
 
 @test "poll backend: a mirror converges as each directory's listing holds" {
 	# 3 s still before each round: listings hold, and what is done
-	# to a directory then is seen through its times alone. (A storm
-	# is not for poll: what is made and gone between two scans is
-	# never seen, though a directory's copy may catch it.)
+	# to a directory then is seen through its times alone.
 	WATCH_OPTS=(--backend=poll --interval=0.2)
 	storm -n 300 -s 1041 "$SRC" "$T/outside"
 	start_mirror
@@ -63,6 +61,22 @@ in_each_dir() {
 	sleep 3
 	in_each_dir 'rm "$1/renamed"'
 	wait_converged 3
+	stop_mirror
+	assert_equal "$MIRROR_STATUS" 0
+}
+
+@test "poll backend: storms converge, what came and went between scans included" {
+	# What is made and gone between two scans is never reported; its
+	# directory's ATTRIB has the mirror compare the copy it made.
+	local seed
+	WATCH_OPTS=(--backend=poll --interval=0.2)
+	storm -n 200 -s 1041 "$SRC" "$T/outside"
+	start_mirror
+	for seed in 41 42 43; do
+		sleep 3
+		storm -n 500 -s "$seed" "$SRC" "$T/outside"
+		wait_converged 3
+	done
 	stop_mirror
 	assert_equal "$MIRROR_STATUS" 0
 }
