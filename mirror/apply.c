@@ -86,6 +86,20 @@ queue(struct mirror *m, const char *rel, int how)
 	e->how |= how;
 }
 
+/* queue() for the directory rel is in. */
+static void
+queue_parent(struct mirror *m, const char *rel, int how)
+{
+	const char *slash = strrchr(rel, '/');
+	char *dir;
+
+	if ((dir = strndup(rel, slash != NULL ? (size_t)(slash - rel) : 0))
+	    == NULL)
+		err(1, "strndup");
+	queue(m, dir, how);
+	free(dir);
+}
+
 /*
  * The records waiting for from, and for what is below it when it is a
  * directory, are for to now, as DEST's entry is: a rename does not cut
@@ -376,8 +390,16 @@ apply_record(struct mirror *m, const struct iobs_record *r)
 	    r->time.tv_usec / 1000;
 	/* The source directory's times changed, even if DEST needs nothing. */
 	if (r->mask & (IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO) &&
-	    *rel != '\0')
+	    *rel != '\0') {
 		mark_parent(m, rel);
+		/*
+		 * From a scan, what changed there may have come and gone
+		 * unseen too, and a copy of the directory made meanwhile
+		 * holds it: its entries are compared again.
+		 */
+		if (m->scanned)
+			queue_parent(m, rel, SYNC_LEVEL);
+	}
 	if (r->mask & IN_MOVED_FROM)
 		moved_from(m, rel, r->cookie);
 	else if (r->mask & IN_MOVED_TO)
@@ -392,8 +414,9 @@ apply_record(struct mirror *m, const struct iobs_record *r)
 	else if (r->mask & IN_MODIFY)
 		pathset_add(&m->dirty_files, rel, now_ms());
 	else if (r->mask & IN_ATTRIB)
-		/* A directory's: its entries may have changed unseen (poll). */
-		queue(m, rel, isdir ? SYNC_META | SYNC_LEVEL : SYNC_META);
+		/* A scan says so of a directory whose entries came and went. */
+		queue(m, rel, isdir && m->scanned ? SYNC_META | SYNC_LEVEL :
+		    SYNC_META);
 }
 
 int

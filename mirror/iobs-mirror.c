@@ -588,6 +588,13 @@ record(struct mirror *m, char *line, const struct iobs_reader *rd)
 	const char *why;
 	int n;
 
+	/*
+	 * The header says what writes the stream: scans cannot tell what
+	 * came and went between two of them (apply_record).
+	 */
+	if (strncmp(line, "# backend ", 10) == 0)
+		m->scanned = strncmp(line + 10, "poll", 4) == 0 &&
+		    strchr(" \t\n", line[14]) != NULL;
 	if ((why = iobs_reader_why(rd)) != NULL)
 		n = -1;
 	else if ((n = iobs_record_parse(line, &r, &why)) == 0)

@@ -52,6 +52,7 @@ struct mirror {
 	int		 sfd;		/* source root, or -1 */
 	int		 rooted;	/* a root was opened once */
 	int		 active;	/* between WATCH_INIT and WATCH_DEAD */
+	int		 scanned;	/* the stream's "# backend poll": scans */
 	int		 guard_empty;	/* new root or DEST: source empty? */
 	int		 refused;	/* a reconcile stopped for safety */
 	int64_t		 refused_first, refused_last;	/* ms, to try again */

@@ -81,12 +81,19 @@ in_each_dir() {
 	assert_equal "$MIRROR_STATUS" 0
 }
 
-@test "ATTRIB on a directory: its entries compared, one level deep" {
-	mkdir -p "$SRC/d/sub"
-	echo keep >"$SRC/d/keep"
+# scan_stream [BACKEND]: fifo_mirror, its stream's header naming
+# BACKEND (none: no such line), WATCH_INIT, and the first reconcile.
+scan_stream() {
 	fifo_mirror
+	[ -z "${1:-}" ] || printf '# backend %s\n' "$1" >&4
 	send WATCH_INIT 0 "$SRC"
 	wait_converged 10
+}
+
+@test "from a scan, ATTRIB on a directory: its entries compared, one level deep" {
+	mkdir -p "$SRC/d/sub"
+	echo keep >"$SRC/d/keep"
+	scan_stream poll
 	# What a copy of d caught that the stream never said is gone,
 	echo caught >"$DST/d/caught"
 	# and what it never said was made: iobs-watch's poll may say just
@@ -102,6 +109,30 @@ in_each_dir() {
 	assert [ ! -e "$DST/d/sub/deep" ]
 	end_stream
 	assert_equal "$MIRROR_STATUS" 0
+}
+
+@test "from a scan, an entry made: its directory's entries compared too; from inotify, not" {
+	local b
+	for b in poll inotify; do
+		rm -rf "$SRC" "$DST" "$T/pipe"
+		mkdir -p "$SRC/d"
+		scan_stream "$b"
+		# Caught by a copy of d: made and gone between two scans.
+		echo caught >"$DST/d/caught"
+		echo new >"$SRC/d/new"
+		send CREATE 0 "$SRC/d/new"
+		send CLOSE_WRITE,CLOSE 0 "$SRC/d/new"
+		wait_for 5 test -e "$DST/d/new"
+		if [ "$b" = poll ]; then
+			wait_for 5 test ! -e "$DST/d/caught"
+		else
+			# inotify said all there was: no listing.
+			sleep 0.3
+			assert [ -e "$DST/d/caught" ]
+		fi
+		end_stream
+		assert_equal "$MIRROR_STATUS" 0
+	done
 }
 
 @test "records read together: many CLOSE_WRITEs of one file are one copy" {
