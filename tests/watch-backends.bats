@@ -335,6 +335,21 @@ deep_tree() {
 	kill -0 "$WATCH_PID"
 }
 
+@test "poll: an entry 5,000 directories deep is gone: its whole path" {
+	# The scan holds a descriptor a level.
+	[ "$(ulimit -n)" -gt 5100 ] || ulimit -n 8192 2>/dev/null ||
+	    skip "RLIMIT_NOFILE below 5,100"
+	deep_tree "$T/w" 5000
+	start_watch "$T/out" --backend=poll --interval=0.5 "$T/w"
+	local deep
+	deep=$(printf 'd/%.0s' $(seq 5000))
+	(cd "$T/w/${deep:0:2000}" && cd "${deep:2000:4000}" &&
+	    cd "${deep:6000}" && rm leaf)
+	wait_for 20 grep -q "	DELETE	0	" "$T/out"
+	run awk -F'\t' '$2 == "DELETE" { print $4 }' "$T/out"
+	assert_output "$T/w/${deep}leaf"
+}
+
 @test "--pid: a fifth field, who made the change; 0 on lifecycle records" {
 	need_fanotify
 	mkfifo "$T/go"

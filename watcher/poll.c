@@ -96,6 +96,8 @@ struct scan {
 	uint64_t	 nsaid;		/* entries it found made, gone or moved */
 	uint32_t	*moved;		/* directories whose times moved */
 	size_t		 nmoved, movedcap;
+	uint32_t	*chain;		/* entry_path()'s */
+	size_t		 nchain, chaincap;
 	struct pathbuf	 path, vpath, names_stack;
 };
 
@@ -356,27 +358,40 @@ lookup_moved(const struct scan *s, const struct stat *st)
 	return 0;
 }
 
+/* Appends i to the array *a of *n entries, room for *cap. */
+static void
+push_u32(uint32_t **a, size_t *n, size_t *cap, uint32_t i)
+{
+	if (*n == *cap) {
+		*cap = *cap ? *cap * 2 : 64;
+		if ((*a = reallocarray(*a, *cap, sizeof(**a))) == NULL)
+			err(1, "reallocarray");
+	}
+	(*a)[(*n)++] = i;
+}
+
 /* The path of entry i, raw or encoded, into pb. */
 static void
 entry_path(struct scan *s, uint32_t i, int vis, struct pathbuf *pb)
 {
-	uint32_t chain[4096];
-	size_t n = 0;
 	const char *name;
-	size_t len;
+	size_t n, len;
 
-	while (i != 0 && n < sizeof(chain) / sizeof(chain[0])) {
-		chain[n++] = i;
+	/* The entries up to the root, however deep. */
+	s->nchain = 0;
+	while (i != 0) {
+		push_u32(&s->chain, &s->nchain, &s->chaincap, i);
 		if (s->e[i].mode & F_ROOT)
 			break;
 		i = s->e[i].parent;
 	}
+	n = s->nchain;
 	pb->len = 0;
 	pathbuf_reserve(pb, 1);
 	while (n-- > 0) {
-		name = name_of(s, &s->e[chain[n]]);
+		name = name_of(s, &s->e[s->chain[n]]);
 		len = strlen(name);
-		if (!(s->e[chain[n]].mode & F_ROOT))
+		if (!(s->e[s->chain[n]].mode & F_ROOT))
 			pathbuf_append(pb, "/", 1);
 		if (vis) {
 			pathbuf_reserve(pb, IOBS_VIS_MAX(len));
@@ -537,18 +552,6 @@ excluded(struct watcher *w, const struct root *r, const char *name)
 	}
 	pathbuf_append(rel, name, strlen(name));
 	return iobs_exclude_match(&w->exclude, rel->s, name);
-}
-
-/* Appends i to the array *a of *n entries, room for *cap. */
-static void
-push_u32(uint32_t **a, size_t *n, size_t *cap, uint32_t i)
-{
-	if (*n == *cap) {
-		*cap = *cap ? *cap * 2 : 64;
-		if ((*a = reallocarray(*a, *cap, sizeof(**a))) == NULL)
-			err(1, "reallocarray");
-	}
-	(*a)[(*n)++] = i;
 }
 
 static void
@@ -1188,6 +1191,7 @@ scan_free(struct watcher *w)
 	free(s->dirs);
 	free(s->kids);
 	free(s->moved);
+	free(s->chain);
 	pathbuf_free(&s->path);
 	pathbuf_free(&s->vpath);
 	pathbuf_free(&s->names_stack);
