@@ -90,12 +90,8 @@ queue(struct mirror *m, const char *rel, int how)
 static void
 queue_parent(struct mirror *m, const char *rel, int how)
 {
-	const char *slash = strrchr(rel, '/');
-	char *dir;
+	char *dir = rel_parent(rel);
 
-	if ((dir = strndup(rel, slash != NULL ? (size_t)(slash - rel) : 0))
-	    == NULL)
-		err(1, "strndup");
 	queue(m, dir, how);
 	free(dir);
 }

@@ -139,6 +139,7 @@ int	 vanished(int);
 int	 dest_fsync(struct mirror *, int fd);
 void	 mark_parent(struct mirror *, const char *rel);
 char	*rel_join(const char *dir, const char *name);
+char	*rel_parent(const char *rel);
 int	 rel_excluded(struct mirror *, const char *rel);
 void	 retry_add(struct mirror *, const char *rel);
 int	 retry_known(struct mirror *, const char *rel);

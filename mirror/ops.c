@@ -35,6 +35,18 @@ rel_join(const char *dir, const char *name)
 	return p;
 }
 
+/* The directory rel is in: "" for the root's entries. */
+char *
+rel_parent(const char *rel)
+{
+	const char *slash = strrchr(rel, '/');
+	char *p;
+
+	if ((p = strndup(rel, slash ? (size_t)(slash - rel) : 0)) == NULL)
+		err(1, "strndup");
+	return p;
+}
+
 /* Walks a path one name at a time, never following a symlink. */
 static int
 open_walk(int dirfd, const char *path, int flags)
@@ -413,15 +425,8 @@ dest_fsync(struct mirror *m, int fd)
 void
 mark_parent(struct mirror *m, const char *rel)
 {
-	const char *slash = strrchr(rel, '/');
-	char *dir;
+	char *dir = rel_parent(rel);
 
-	if (slash == NULL) {
-		pathset_add(&m->dirty_dirs, "", 0);
-		return;
-	}
-	if ((dir = strndup(rel, slash - rel)) == NULL)
-		err(1, "strndup");
 	pathset_add(&m->dirty_dirs, dir, 0);
 	free(dir);
 }

@@ -463,17 +463,6 @@ want_full(struct remote *r)
 	event(r, E_RESET);
 }
 
-static char *
-parent_of(const char *rel)
-{
-	const char *slash = strrchr(rel, '/');
-	char *p;
-
-	if ((p = strndup(rel, slash ? (size_t)(slash - rel) : 0)) == NULL)
-		err(1, "strndup");
-	return p;
-}
-
 /* Children */
 
 static void
@@ -1179,7 +1168,7 @@ run_start(struct remote *r)
 		/* Gone from the source: gone there; its directory's time. */
 		links_prune(&r->links, rel);
 		pathset_add(&gone, rel, 0);
-		par = parent_of(rel);
+		par = rel_parent(rel);
 		list_add(&list, &seen, par, 0);
 		free(par);
 	}
@@ -1191,7 +1180,7 @@ run_start(struct remote *r)
 		/* No shell: a rename is a delete and a copy. */
 		for (i = 0; i < r->sent.ren.n; i++) {
 			list_add(&list, &seen, r->sent.ren.v[i].from, 0);
-			par = parent_of(r->sent.ren.v[i].from);
+			par = rel_parent(r->sent.ren.v[i].from);
 			list_add(&list, &seen, par, 0);
 			free(par);
 		}
@@ -1433,7 +1422,7 @@ put_back(struct batch *b, const char *rel, int64_t now)
 		return;
 	}
 	pathset_add(&b->tree, rel, now);
-	par = parent_of(rel);
+	par = rel_parent(rel);
 	pathset_add(&b->plain, par, now);
 	free(par);
 	b->oldest = oldest(b->oldest, now);
@@ -1658,7 +1647,7 @@ step_done(struct remote *r, int status)
 				dirty_add(r, r->sent.ren.v[i].from, 0);
 				dirty_add(r, r->sent.ren.v[i].to, 1);
 			} else if (p[0] == 'D' && i < gone.n) {
-				char *par = parent_of(gone.e[i].path);
+				char *par = rel_parent(gone.e[i].path);
 
 				dirty_add(r, par, 1);
 				free(par);
@@ -2025,7 +2014,7 @@ change(struct remote *r, const struct iobs_record *rec, const char *rel)
 	/* Its directory's times changed too, on both sides of a rename. */
 	if ((m & (IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO)) &&
 	    rel[0] != '\0') {
-		par = parent_of(rel);
+		par = rel_parent(rel);
 		dirty_add(r, par, 0);
 		free(par);
 	}

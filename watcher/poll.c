@@ -757,6 +757,14 @@ same_time(const struct timespec *a, const struct timespec *b)
 	return a->tv_sec == b->tv_sec && a->tv_nsec == b->tv_nsec;
 }
 
+/* d's listing holds no more: the next one starts from its times. */
+static void
+unhold(struct pdir *d)
+{
+	d->holds = 0;
+	d->ino = 0;
+}
+
 /* What listing_state() finds of a directory's last listing. */
 enum listing { L_MOVED, L_SAME, L_CONFIRMS, L_HOLDS };
 
@@ -774,8 +782,7 @@ listing_state(struct pdir *d, int dfd)
 	int64_t now = now_ms();
 
 	if (fstat(dfd, &st) == -1) {
-		d->holds = 0;
-		d->ino = 0;
+		unhold(d);
 		return L_SAME;
 	}
 	if (st.st_dev != d->dev || st.st_ino != d->ino ||
@@ -843,8 +850,7 @@ relist(struct watcher *w, uint32_t dir, struct pdir *d, int dfd,
 	}
 	if (k == d->nkids)
 		return 1;
-	d->holds = 0;
-	d->ino = 0;
+	unhold(d);
 	return 0;
 }
 
@@ -913,10 +919,8 @@ list(struct watcher *w, const struct root *r, uint32_t dir, int dfd)
 		if (readdir_visit(w, r, dir, dfd, &vp)) {
 			if (d != NULL)
 				kids_keep(s, d, state == L_CONFIRMS);
-		} else if (d != NULL) {
-			d->holds = 0;
-			d->ino = 0;
-		}
+		} else if (d != NULL)
+			unhold(d);
 	}
 	pathbuf_free(&vp);
 	if (s->nsaid != said)
