@@ -228,10 +228,14 @@ rename_entry(struct mirror *m, const char *from, const char *to, int isdir)
 		queue(m, to, SYNC_RECURSE);
 		return;
 	}
-	/* Not borne out: each path made as the source has it. */
+	/*
+	 * Not borne out: each path made as the source has it. Both may be
+	 * there still (an exchange, a name taken again): what DEST has
+	 * under each may be the other's, of the same size and time.
+	 */
 	if (!borne_out(m, from, to, &tst)) {
-		queue(m, from, SYNC_DELETE | SYNC_RECURSE);
-		queue(m, to, SYNC_DELETE | SYNC_RECURSE);
+		queue(m, from, SYNC_DELETE | SYNC_RECURSE | SYNC_UNSURE);
+		queue(m, to, SYNC_DELETE | SYNC_RECURSE | SYNC_UNSURE);
 		return;
 	}
 	pending_rename(m, from, to, isdir || S_ISDIR(tst.st_mode));

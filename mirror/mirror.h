@@ -90,6 +90,11 @@ struct mirror {
 #define SYNC_ABSENT	0x10	/* DEST had no such name, as last seen */
 #define SYNC_UNSEEN	0x20	/* in a directory not in place yet */
 #define SYNC_LEVEL	0x40	/* compare a directory's entries, not below */
+/*
+ * DEST's entry, and all below it, may hold another name's data (an
+ * exchange): no file there is equal for its size and time alone.
+ */
+#define SYNC_UNSURE	0x80
 
 /* Temporary names in DEST: files being written, directories filled. */
 #define TMP_PREFIX	".iobs-mirror."
@@ -205,7 +210,7 @@ void	 relink_siblings(struct mirror *, int dpfd, const char *name,
 int	 sync_path(struct mirror *, const char *rel, int how);
 int	 reconcile(struct mirror *, char *why, size_t whylen);
 void	 walk_tree(struct mirror *, int sdir, int ddir, const char *rel,
-	    void *deferred, int level);
+	    void *deferred, int how);
 
 /* apply.c: records to actions, and the timers. */
 void	 apply_record(struct mirror *, const struct iobs_record *);

@@ -465,7 +465,7 @@ walk_entry(struct mirror *m, int sdir, int ddir, const struct name *e,
 		close(sd);
 		return;
 	}
-	walk_tree(m, sd, dd, rel, dq, 0);
+	walk_tree(m, sd, dd, rel, dq, how & SYNC_UNSURE);
 	/* Set after its contents, through its descriptor: done with. */
 	if (dest_meta(m, dd, NULL, &sst, NULL) == -1)
 		dest_error(m, "set times of", rel);
@@ -477,18 +477,19 @@ walk_entry(struct mirror *m, int sdir, int ddir, const struct name *e,
 
 /*
  * Makes DEST's directory ddir equal to the source's sdir, at any depth;
- * with level, its entries only: what DEST lacks is made, what the
- * source lacks deleted, and what both have left to its records. With
- * deferred, deletes are queued there instead of done.
+ * with SYNC_LEVEL in how, its entries only: what DEST lacks is made,
+ * what the source lacks deleted, and what both have left to its
+ * records. With deferred, deletes are queued there instead of done.
+ * SYNC_UNSURE goes down to every entry.
  */
 void
 walk_tree(struct mirror *m, int sdir, int ddir, const char *rel,
-    void *deferred, int level)
+    void *deferred, int how)
 {
 	struct names src, dst;
 	size_t i = 0, j = 0;
 	char *child;
-	int c;
+	int c, level = (how & SYNC_LEVEL) != 0;
 
 	/* Skipped whole, nothing deleted, and tried again later. */
 	if (list_dir(m, sdir, rel, &src) == -1) {
@@ -520,7 +521,7 @@ walk_tree(struct mirror *m, int sdir, int ddir, const char *rel,
 			delete_entry(m, ddir, dst.v[j].s, child, deferred);
 		else if (c < 0 || !level)
 			walk_entry(m, sdir, ddir, &src.v[i], child, deferred,
-			    c < 0 ? SYNC_ABSENT : 0);
+			    (how & SYNC_UNSURE) | (c < 0 ? SYNC_ABSENT : 0));
 		free(child);
 		if (c <= 0)
 			i++;
@@ -569,15 +570,18 @@ root_meta(struct mirror *m)
 static void
 walk_counted(struct mirror *m, int sdir, int ddir, const char *rel, int how)
 {
-	int level = (how & SYNC_LEVEL) && !(how & SYNC_RECURSE);
+	int walk = how & SYNC_UNSURE;
 	struct delq dq;
 
+	if ((how & SYNC_LEVEL) && !(how & SYNC_RECURSE))
+		walk |= SYNC_LEVEL;
+
 	if (!counted(m)) {
-		walk_tree(m, sdir, ddir, rel, NULL, level);
+		walk_tree(m, sdir, ddir, rel, NULL, walk);
 		return;
 	}
 	memset(&dq, 0, sizeof(dq));
-	walk_tree(m, sdir, ddir, rel, &dq, level);
+	walk_tree(m, sdir, ddir, rel, &dq, walk);
 	if (delq_apply(m, &dq) == 0)
 		return;
 	m->rval = 1;

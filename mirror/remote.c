@@ -79,6 +79,12 @@ struct batch {
 	struct pathset	 plain;		/* the entry itself */
 	struct pathset	 tree;		/* all below it too; "" is everything */
 	struct renames	 ren;
+	/*
+	 * Paths, and all below them, whose entries there may hold another
+	 * name's data (an exchange): a run carrying any compares files by
+	 * their checksums, not their size and time.
+	 */
+	struct pathset	 unsure;
 	int64_t		 oldest;	/* ms, of the first path; 0: none */
 };
 
@@ -376,6 +382,7 @@ batch_clear(struct batch *b)
 {
 	pathset_clear(&b->plain);
 	pathset_clear(&b->tree);
+	pathset_clear(&b->unsure);
 	renames_clear(&b->ren);
 	b->oldest = 0;
 }
@@ -409,6 +416,8 @@ batch_merge(struct batch *to, struct batch *from)
 		pathset_add(&to->plain, from->plain.e[i].path, 0);
 	for (i = 0; i < from->tree.n; i++)
 		pathset_add(&to->tree, from->tree.e[i].path, 0);
+	for (i = 0; i < from->unsure.n; i++)
+		pathset_add(&to->unsure, from->unsure.e[i].path, 0);
 	for (i = 0; i < to->ren.n; i++)
 		renames_add(&ren, to->ren.v[i].from, to->ren.v[i].to);
 	for (i = 0; i < to->ren.n; i++) {
@@ -422,15 +431,38 @@ batch_merge(struct batch *to, struct batch *from)
 	batch_clear(from);
 }
 
-/* Everything waiting becomes one whole sync. */
+/* Everything waiting becomes one whole sync; what is unsure stays so. */
 static void
 collapse(struct remote *r)
 {
 	int64_t first = r->dirty.oldest;
+	struct pathset unsure = r->dirty.unsure;
 
+	memset(&r->dirty.unsure, 0, sizeof(unsure));
 	batch_clear(&r->dirty);
+	r->dirty.unsure = unsure;
 	pathset_add(&r->dirty.tree, "", 0);
 	r->dirty.oldest = first ? first : now_ms();
+}
+
+/* rel, or a directory above it, is unsure in b. */
+static int
+unsure(struct batch *b, const char *rel)
+{
+	char *p, *slash;
+	int found;
+
+	if (b->unsure.n == 0)
+		return 0;
+	if (pathset_get(&b->unsure, "") != NULL)
+		return 1;
+	if ((p = strdup(rel)) == NULL)
+		err(1, "strdup");
+	while (!(found = pathset_get(&b->unsure, p) != NULL) &&
+	    (slash = strrchr(p, '/')) != NULL)
+		*slash = '\0';
+	free(p);
+	return found;
 }
 
 static void
@@ -758,7 +790,7 @@ rsh_setup(struct remote *r, char *why, size_t whylen)
 /* The rsync command line of a run */
 
 static char **
-rsync_argv(struct remote *r, enum stepkind kind, int full)
+rsync_argv(struct remote *r, enum stepkind kind, int full, int checksum)
 {
 	char **v = NULL, *x;
 	size_t n = 0, i;
@@ -784,6 +816,8 @@ rsync_argv(struct remote *r, enum stepkind kind, int full)
 		v = words_add(v, &n, "--acls");
 	if (r->o.fsync)
 		v = words_add(v, &n, "--fsync");
+	if (checksum)
+		v = words_add(v, &n, "--checksum");
 	for (i = 0; i < r->o.exclude.n; i++) {
 		x = rsync_exclude(r->o.exclude.pattern[i].glob);
 		v = words_add(v, &n, "--exclude");
@@ -1247,7 +1281,7 @@ spare_start(struct remote *r)
 	    r->state != S_SETTLING))
 		return;
 	master_start(r);
-	argv = rsync_argv(r, K_RSYNC, 0);
+	argv = rsync_argv(r, K_RSYNC, 0, 0);
 	while (r->nspare < SPARES && step_start(&r->spare[r->nspare],
 	    K_RSYNC, argv, NULL, r->o.verbose, 1) == 0)
 		r->spare_since[r->nspare++] = now_ms();
@@ -1330,10 +1364,12 @@ step_next(struct remote *r)
 			goto fail;
 		break;
 	default:
+		/* A spare has no --checksum. */
 		if (r->steps[r->stepno] == K_RSYNC && !r->full &&
-		    spare_take(r))
+		    r->sent.unsure.n == 0 && spare_take(r))
 			return;
-		argv = rsync_argv(r, r->steps[r->stepno], r->full);
+		argv = rsync_argv(r, r->steps[r->stepno], r->full,
+		    r->steps[r->stepno] == K_RSYNC && r->sent.unsure.n > 0);
 		ours = r->steps[r->stepno] == K_RSYNC &&
 		    (r->o.dry_run || r->o.verbose);
 		if (step_start(&r->step, r->steps[r->stepno], argv,
@@ -1413,10 +1449,12 @@ vanish_line(const char *line)
 
 /* A path rsync named, and its directory that a temporary name touched. */
 static void
-put_back(struct batch *b, const char *rel, int64_t now)
+put_back(struct batch *b, struct batch *from, const char *rel, int64_t now)
 {
 	char *par;
 
+	if (unsure(from, rel))
+		pathset_add(&b->unsure, rel, now);
 	if (rel[0] == '\0') {
 		pathset_add(&b->plain, rel, now);	/* the root itself */
 		return;
@@ -1433,7 +1471,7 @@ put_back(struct batch *b, const char *rel, int64_t now)
  * said once, by name, with rsync's reason.
  */
 static void
-set_aside(struct remote *r, const struct batch *from, const char *rel,
+set_aside(struct remote *r, struct batch *from, const char *rel,
     const char *line)
 {
 	int64_t now = now_ms();
@@ -1444,7 +1482,7 @@ set_aside(struct remote *r, const struct batch *from, const char *rel,
 			r->stuck_backoff = BACKOFF_MS;
 		r->stuck_at = now + r->stuck_backoff;
 	}
-	put_back(&r->stuck, rel, now);
+	put_back(&r->stuck, from, rel, now);
 	r->stuck.oldest = oldest(r->stuck.oldest, from->oldest);
 	if (pathset_get(&r->named, rel) != NULL)
 		return;
@@ -1493,7 +1531,7 @@ unstick(struct remote *r, struct batch *b)
  * skipped its deletes: all of them go back.
  */
 static int
-partial(struct remote *r, const struct batch *from, const struct buf *e)
+partial(struct remote *r, struct batch *from, const struct buf *e)
 {
 	const char *p, *nl;
 	char *line, *rel, *dst;
@@ -1519,7 +1557,8 @@ partial(struct remote *r, const struct batch *from, const struct buf *e)
 				all = 1;
 			else {
 				if (vanish_line(line))
-					put_back(&r->dirty, rel, now_ms());
+					put_back(&r->dirty, from, rel,
+					    now_ms());
 				else
 					set_aside(r, from, rel, line);
 				some = 1;
@@ -1920,6 +1959,24 @@ move_expire(struct remote *r)
 	free(rel);
 }
 
+/*
+ * A pair is a rename only when the source shows the old name gone and
+ * the new one there, of the inode the old name was last seen as where
+ * the inode table knows it: a record is a hint, never the truth.
+ */
+static int
+borne_out(struct remote *r, const char *from, const char *to)
+{
+	struct stat st;
+	dev_t dev;
+	ino_t ino;
+
+	if (source_has(r, from, &st) != 0 || source_has(r, to, &st) != 1)
+		return 0;
+	return !r->links_kept || !links_inode(&r->links, from, &dev, &ino) ||
+	    (dev == st.st_dev && ino == st.st_ino);
+}
+
 static void
 moved_from(struct remote *r, const char *rel, uint32_t cookie)
 {
@@ -1953,6 +2010,21 @@ moved_to(struct remote *r, const char *to, uint32_t cookie)
 	memmove(&r->moves[i], &r->moves[i + 1], (r->nmoves - i - 1) *
 	    sizeof(*r->moves));
 	r->nmoves--;
+	/*
+	 * Not borne out (an exchange leaves both names there; a name
+	 * taken again at once): no mv there, each path as the source
+	 * has it, whole, and what waits under each stays with it. What
+	 * is there under each may be the other's, of the same size and
+	 * time: compared by checksum.
+	 */
+	if (!borne_out(r, from, to)) {
+		pathset_add(&r->dirty.unsure, from, 0);
+		pathset_add(&r->dirty.unsure, to, 0);
+		dirty_add(r, from, 1);
+		dirty_add(r, to, 1);
+		free(from);
+		return;
+	}
 	if (excluded(r, from) || path_below(to, from) ||
 	    pathset_get(&r->dirty.tree, "") != NULL) {
 		dirty_add(r, from, 0);	/* not if excluded: never deleted */
@@ -1966,6 +2038,8 @@ moved_to(struct remote *r, const char *to, uint32_t cookie)
 	pathset_rename(&r->dirty.tree, from, to);
 	pathset_rename(&r->sent.plain, from, to);
 	pathset_rename(&r->sent.tree, from, to);
+	pathset_rename(&r->dirty.unsure, from, to);
+	pathset_rename(&r->sent.unsure, from, to);
 	if (r->d.kind == RK_SSH) {
 		renames_add(&r->dirty.ren, from, to);
 		if (batch_size(&r->dirty) == 1)

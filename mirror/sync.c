@@ -227,6 +227,8 @@ sync_one(struct mirror *m, int spfd, int dpfd, const char *name,
 	}
 	if (!have)
 		how |= SYNC_ABSENT;
+	if (how & SYNC_UNSURE)
+		how |= SYNC_CONTENT;
 	if (have && (dst.st_mode & S_IFMT) != (sst->st_mode & S_IFMT) &&
 	    (S_ISDIR(sst->st_mode) || S_ISDIR(dst.st_mode))) {
 		if (dest_remove(m, dpfd, name, rel) == -1) {

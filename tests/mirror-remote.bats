@@ -137,6 +137,13 @@ spare_pid() {
 	[ "$(inode "$DST/y")" = "$ino" ]
 }
 
+@test "remote: an exchange (RENAME_EXCHANGE) converges: files, a file and a directory, two directories" {
+	sshd_setup
+	exchange_tree
+	start_remote "$HOST:$DST" -e "$RSH"
+	exchange_all
+}
+
 @test "remote: a file in the root written: the root's times there stay" {
 	sshd_setup
 	echo one >"$SRC/x"
@@ -329,6 +336,14 @@ spare_pid() {
 	wait_converged 10
 	stop_mirror
 	[ "$MIRROR_STATUS" -eq 0 ]
+}
+
+@test "remote: an exchange converges on an rsync daemon too" {
+	rsyncd_setup
+	DST=$T/dmod/sub
+	exchange_tree
+	start_remote "$DAEMON/sub"
+	exchange_all
 }
 
 @test "remote: empty source, non-empty remote: refused unless -f" {

@@ -333,6 +333,12 @@ line"
 	assert [ ! -e "$DST/zz" ]
 }
 
+@test "live: an exchange (RENAME_EXCHANGE) converges: files, a file and a directory, two directories" {
+	exchange_tree
+	start_mirror
+	exchange_all
+}
+
 @test "a pair whose new name is another inode than the old one is no rename" {
 	echo AAAA >"$SRC/a"
 	touch -d '2020-01-01 00:00:00' "$SRC/a"

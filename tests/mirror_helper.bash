@@ -101,3 +101,43 @@ end_stream() {
 	MIRROR_STATUS=0
 	wait "$MIRROR_PID" || MIRROR_STATUS=$?
 }
+
+# exchange_tree: files and directories under $SRC to swap with
+# exchange_all; names that trade places have the same size and time,
+# so that only their data tells them apart.
+exchange_tree() {
+	mkdir -p "$SRC/d1/in" "$SRC/d2"
+	echo a >"$SRC/a"
+	echo z >"$SRC/d2/z"
+	echo p >"$SRC/p"
+	echo q >"$SRC/q"
+	echo 1 >"$SRC/d1/f"
+	echo 2 >"$SRC/d2/f"
+	echo deep >"$SRC/d1/in/deep"
+	touch -d '2020-01-01 00:00:00' "$SRC/a" "$SRC/d2/z" "$SRC/p" \
+	    "$SRC/q" "$SRC/d1/f" "$SRC/d2/f"
+}
+
+# exchange_all: swaps what exchange_tree made, waiting for DEST to be
+# equal after each: replayed as two renames, an exchange leaves one
+# name in DEST, or both with the same data.
+exchange_all() {
+	# Two files across directories.
+	exchange "$SRC/a" "$SRC/d2/z"
+	wait_converged 10
+	# Two files in one directory.
+	exchange "$SRC/p" "$SRC/q"
+	wait_converged 10
+	# A file and a directory, across directories.
+	exchange "$SRC/q" "$SRC/d1/in"
+	wait_converged 10
+	# Two directories: their contents trade places.
+	exchange "$SRC/d1" "$SRC/d2"
+	wait_converged 10
+	# Twice, one after the other, before a batch goes.
+	exchange "$SRC/d1" "$SRC/d2"
+	exchange "$SRC/a" "$SRC/p"
+	wait_converged 10
+	assert_equal "$(cat "$DST/d1/f")" 1
+	assert_equal "$(cat "$DST/a")" q
+}
