@@ -84,52 +84,147 @@ unescape(char *s)
 }
 
 /*
+ * A line of /proc/self/mountinfo: which file system, which of its
+ * directories, and where it is shown.
+ */
+struct mount {
+	char	*dev, *root, *point;
+};
+
+struct mounts {
+	struct mount	*v;
+	size_t		 n;
+	char		*text;
+};
+
+/* ID PARENT MAJ:MIN ROOT POINT ...: the fields of each line. */
+static void
+mounts_read(struct mounts *ms)
+{
+	char *line = NULL, *p, *f[5];
+	size_t cap = 0;
+	FILE *fp;
+	int i;
+
+	memset(ms, 0, sizeof(*ms));
+	if ((fp = fopen("/proc/self/mountinfo", "re")) == NULL)
+		return;
+	while (getline(&line, &cap, fp) != -1) {
+		for (p = line, i = 0; i < 5 && p != NULL; i++) {
+			f[i] = p;
+			if ((p = strchr(p, ' ')) != NULL)
+				*p++ = '\0';
+		}
+		if (p == NULL)
+			continue;
+		if ((ms->v = reallocarray(ms->v, ms->n + 1, sizeof(*ms->v))) ==
+		    NULL)
+			err(1, "reallocarray");
+		if ((ms->v[ms->n].dev = strdup(f[2])) == NULL ||
+		    (ms->v[ms->n].root = strdup(f[3])) == NULL ||
+		    (ms->v[ms->n].point = strdup(f[4])) == NULL)
+			err(1, "strdup");
+		unescape(ms->v[ms->n].root);
+		unescape(ms->v[ms->n].point);
+		ms->n++;
+	}
+	free(line);
+	fclose(fp);
+}
+
+static void
+mounts_free(struct mounts *ms)
+{
+	size_t i;
+
+	for (i = 0; i < ms->n; i++) {
+		free(ms->v[i].dev);
+		free(ms->v[i].root);
+		free(ms->v[i].point);
+	}
+	free(ms->v);
+}
+
+/* path's chain has outer's directory. */
+static int
+path_under(const char *path, const struct stat *ost)
+{
+	struct chain c;
+	int fd, found;
+
+	if ((fd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC)) == -1)
+		return 0;
+	chain_of(fd, &c);
+	found = chain_has(&c, ost);
+	free(c.v);
+	close(fd);
+	return found;
+}
+
+/*
+ * Mount a shows a directory of its file system that mount b shows
+ * too, below b's root: where, in *path.
+ */
+static int
+shown_by(const struct mount *a, const struct mount *b, char **path)
+{
+	size_t n = strlen(b->root);
+
+	if (strcmp(a->dev, b->dev) != 0 || a == b)
+		return 0;
+	if (strcmp(b->root, "/") != 0 && (strncmp(a->root, b->root, n) != 0 ||
+	    (a->root[n] != '/' && a->root[n] != '\0')))
+		return 0;
+	if (strcmp(b->root, "/") == 0)
+		n = 0;
+	if (asprintf(path, "%s%s", strcmp(b->point, "/") == 0 ? "" :
+	    b->point, a->root + n) == -1)
+		err(1, "asprintf");
+	return 1;
+}
+
+/*
  * 1 when the directory inner is outer, or can be reached below it;
  * 0 when not; both are open directories (O_PATH will do).
  */
 int
 dir_within(int inner, int outer)
 {
-	struct chain in, mp;
+	struct chain in;
+	struct mounts ms;
 	struct stat ost, st;
-	char *line = NULL, *p, *point;
-	size_t cap = 0;
-	FILE *f;
-	int fd, found = 0, i;
+	size_t i, j;
+	char *path;
+	int fd, found = 0;
 
 	if (fstat(outer, &ost) == -1)
 		err(1, "fstat");
 	chain_of(inner, &in);
 	found = chain_has(&in, &ost);
-	/*
-	 * A mount below outer whose root is inner or above it shows
-	 * inner there too.
-	 */
-	if (!found && (f = fopen("/proc/self/mountinfo", "re")) != NULL) {
-		while (!found && getline(&line, &cap, f) != -1) {
-			/* ID PARENT MAJ:MIN ROOT POINT ... */
-			for (p = line, i = 0; i < 4 && p != NULL; i++)
-				if ((p = strchr(p, ' ')) != NULL)
-					p++;
-			if (p == NULL)
-				continue;
-			point = p;
-			if ((p = strchr(point, ' ')) != NULL)
-				*p = '\0';
-			unescape(point);
-			if ((fd = open(point, O_PATH | O_DIRECTORY |
-			    O_CLOEXEC)) == -1)
-				continue;
-			if (fstat(fd, &st) == 0 && chain_has(&in, &st)) {
-				chain_of(fd, &mp);
-				found = chain_has(&mp, &ost);
-				free(mp.v);
+	mounts_read(&ms);
+	for (i = 0; !found && i < ms.n; i++) {
+		if ((fd = open(ms.v[i].point, O_PATH | O_DIRECTORY |
+		    O_CLOEXEC)) == -1)
+			continue;
+		if (fstat(fd, &st) == 0 && chain_has(&in, &st)) {
+			/*
+			 * inner is at or below this mount: a mount below
+			 * outer whose root is inner or above it shows inner
+			 * there too; so does another mount of the same file
+			 * system that shows this one's root below outer (a
+			 * directory of the source bound as DEST).
+			 */
+			found = path_under(ms.v[i].point, &ost);
+			for (j = 0; !found && j < ms.n; j++) {
+				if (!shown_by(&ms.v[i], &ms.v[j], &path))
+					continue;
+				found = path_under(path, &ost);
+				free(path);
 			}
-			close(fd);
 		}
-		free(line);
-		fclose(f);
+		close(fd);
 	}
+	mounts_free(&ms);
 	free(in.v);
 	return found;
 }

@@ -726,6 +726,7 @@ main(int argc, char *argv[])
 	memset(&m, 0, sizeof(m));
 	m.sfd = -1;
 	m.walk.staged_fd = -1;
+	m.walk.dest_fd = -1;
 	m.uid = geteuid();
 	m.gid = getegid();
 	m.clone_ok = m.cfr_ok = m.unnamed_ok = 1;

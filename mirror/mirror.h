@@ -30,6 +30,11 @@ struct walk {
 	const char	*staged_rel;	/* temporary name, and its place */
 	gid_t		 staged_gid;	/* the group a file made there gets */
 	int		 staged_plain;	/* no default ACL: it gets the mode asked */
+	/* DEST's directory, as of the descriptor dest_fd, not to walk. */
+	int		 dest_fd;
+	dev_t		 dest_dev;
+	ino_t		 dest_ino;
+	int		 dest_said;	/* found in the source: said once */
 };
 
 /* What the command line, or the options key in the cache, says. */

@@ -431,6 +431,37 @@ walk_new_dir(struct mirror *m, int sdir, int ddir, const char *name,
 }
 
 /*
+ * The source's directory rel, sst, is DEST itself, shown inside the
+ * root by a mount made since the start (the checks then refused any
+ * other route): never walked, so DEST is never copied into itself;
+ * said once.
+ */
+static int
+is_dest(struct mirror *m, const char *rel, const struct stat *sst)
+{
+	struct stat dst;
+
+	if (!S_ISDIR(sst->st_mode))
+		return 0;
+	if (m->walk.dest_fd != m->dfd) {
+		if (fstat(m->dfd, &dst) == -1)
+			return 0;
+		m->walk.dest_fd = m->dfd;
+		m->walk.dest_dev = dst.st_dev;
+		m->walk.dest_ino = dst.st_ino;
+	}
+	if (sst->st_dev != m->walk.dest_dev || sst->st_ino != m->walk.dest_ino)
+		return 0;
+	if (!m->walk.dest_said)
+		warnx("%s: shown inside the watched root as %s, by a mount: "
+		    "not copied into itself; unmount it there", m->o.dest,
+		    rel);
+	m->walk.dest_said = 1;
+	m->rval = 1;
+	return 1;
+}
+
+/*
  * how is SYNC_ABSENT when DEST lacks the name, with SYNC_UNSEEN in a
  * directory not in place yet; or 0.
  */
@@ -447,6 +478,8 @@ walk_entry(struct mirror *m, int sdir, int ddir, const struct name *e,
 		return;
 	if (fstatat(sdir, name, &sst, AT_SYMLINK_NOFOLLOW) == -1)
 		return;		/* gone already: a record says so */
+	if (is_dest(m, rel, &sst))
+		return;
 	if (S_ISDIR(sst.st_mode) && (how & SYNC_ABSENT) && !m->o.dry_run) {
 		walk_new_dir(m, sdir, ddir, name, rel, &sst, dq);
 		return;
@@ -629,6 +662,10 @@ sync_path(struct mirror *m, const char *rel, int how)
 		if (how & SYNC_DELETE)
 			delete_path(m, rel);
 		return 1;
+	}
+	if (is_dest(m, rel, &sst)) {
+		dir_release(m, spfd);
+		return 0;
 	}
 	if ((dpfd = dest_parent(m, rel, &dname, 1)) == -1) {
 		dir_release(m, spfd);

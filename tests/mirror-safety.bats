@@ -111,6 +111,38 @@ victim_unchanged() {
 	assert [ ! -e "$T/up/dst" ]
 }
 
+@test "DEST a bind mount of a directory of the root is refused, exit 2" {
+	mkdir -p "$SRC/sub/deeper"
+	echo a >"$SRC/a"
+	stream "$T/s" "$SRC"
+	# DEST is the source's sub, shown outside the root.
+	bind "$SRC/sub" "$T/shown"
+	run -2 iobs-mirror "$T/shown" <"$T/s"
+	assert_output --partial "inside the watched root"
+	# Or a directory below it, not made yet.
+	run -2 iobs-mirror "$T/shown/deeper/dst" <"$T/s"
+	assert_output --partial "inside the watched root"
+	assert [ ! -e "$SRC/sub/deeper/dst" ]
+	assert [ ! -e "$SRC/sub/a" ]
+}
+
+@test "DEST bound inside the root after the start is never copied into itself" {
+	echo a >"$SRC/a"
+	mkdir "$SRC/mnt" "$DST"
+	fifo_mirror
+	send WATCH_INIT 0 "$SRC"
+	wait_converged 10
+	bind "$DST" "$SRC/mnt"
+	send CREATE,ISDIR 0 "$SRC/mnt"
+	send ATTRIB 0 "$SRC/a"
+	end_stream
+	assert_equal "$MIRROR_STATUS" 1
+	run -0 find "$DST/mnt" -mindepth 1
+	assert_output ""
+	run -0 grep -c "shown inside the watched root as mnt" "$T/mirror.err"
+	assert_output 1
+}
+
 @test "the root shown inside DEST by a bind mount is refused, exit 2" {
 	mkdir "$DST"
 	echo a >"$SRC/a"
