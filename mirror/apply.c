@@ -148,6 +148,7 @@ renamed(struct mirror *m, const char *from, const char *to)
 	pathset_rename(&m->dirty_dirs, from, to);
 	pathset_rename(&m->verify, from, to);
 	pathset_rename(&m->retry, from, to);
+	pathset_rename(&m->deletes, from, to);
 	links_rename(&m->links, from, to);
 	for (i = 0; i < m->nmoves; i++)
 		if (path_below(m->moves[i].rel, from)) {
@@ -265,6 +266,11 @@ rename_entry(struct mirror *m, const char *from, const char *to, int isdir)
 	/* A directory to another parent has its ".." written. */
 	if (S_ISDIR(st.st_mode) && writable_dir(m, opfd, oname))
 		pathset_add(&m->dirty_dirs, to, 0);
+	/* What the new name held is replaced: kept first. */
+	if (backup_link(m, npfd, nname, to) == -1) {
+		dest_error(m, "keep", to);
+		goto gone;
+	}
 	if (renameat(opfd, oname, npfd, nname) == -1) {
 		/* An entry of another type, or a directory not empty. */
 		if ((errno != ENOTEMPTY && errno != EEXIST && errno != EISDIR &&
@@ -409,7 +415,10 @@ apply_record(struct mirror *m, const struct iobs_record *r)
 		queue(m, rel, SYNC_CONTENT);
 	} else if (r->mask & IN_CREATE)
 		queue(m, rel, isdir ? SYNC_RECURSE : 0);
-	else if (r->mask & IN_DELETE)
+	else if ((r->mask & IN_DELETE) && m->backup.dirfd != -1) {
+		m->deletes_last = now_ms();
+		pathset_add(&m->deletes, rel, m->deletes_last);
+	} else if (r->mask & IN_DELETE)
 		queue(m, rel, SYNC_DELETE | SYNC_RECURSE);
 	else if (r->mask & IN_MODIFY)
 		pathset_add(&m->dirty_files, rel, now_ms());
@@ -472,6 +481,29 @@ retry(struct mirror *m, int record)
 	}
 }
 
+/* The deletes waiting go once no other came for a while, or a longer one. */
+static int64_t
+deletes_due(struct mirror *m)
+{
+	int64_t quiet = m->deletes_last + QUIET_MS,
+	    busy = m->deletes.e[0].first + BUSY_MS;
+
+	return quiet < busy ? quiet : busy;
+}
+
+/* Each checked against the source: a name made again stays. */
+static void
+deletes_apply(struct mirror *m)
+{
+	char *rel;
+
+	while (m->deletes.n > 0) {
+		rel = pathset_take(&m->deletes, 0);
+		sync_path(m, rel, SYNC_DELETE | SYNC_RECURSE);
+		free(rel);
+	}
+}
+
 /* How long poll may sleep before a timer is due; -1 for ever. */
 int
 apply_timeout(struct mirror *m)
@@ -492,6 +524,8 @@ apply_timeout(struct mirror *m)
 	}
 	if (m->verify.n > 0 && now + VERIFY_MS < due)
 		due = now + VERIFY_MS;
+	if (m->deletes.n > 0 && deletes_due(m) < due)
+		due = deletes_due(m);
 	for (i = 0; i < m->retry.n; i++)
 		if ((t = retry_due(&m->retry.e[i], 0)) < due)
 			due = t;
@@ -539,6 +573,8 @@ apply_timers(struct mirror *m, int idle)
 	size_t i;
 	char *rel;
 
+	if (m->deletes.n > 0 && deletes_due(m) <= now)
+		deletes_apply(m);
 	while (m->nmoves > 0 && m->moves[0].when + MOVE_WAIT_MS <= now)
 		move_expire(m, 0);
 	for (i = 0; i < m->dirty_files.n; i++) {
@@ -565,6 +601,7 @@ apply_flush(struct mirror *m)
 	char *rel;
 
 	apply_pending(m);
+	deletes_apply(m);
 	while (m->nmoves > 0)
 		move_expire(m, 0);
 	while (m->dirty_files.n > 0) {
@@ -589,6 +626,7 @@ apply_reset(struct mirror *m)
 	pathset_clear(&m->dirty_files);
 	pathset_clear(&m->verify);
 	pathset_clear(&m->retry);
+	pathset_clear(&m->deletes);
 }
 
 void

@@ -197,12 +197,14 @@ vanished(int e)
 /*
  * Renames the finished temporary tmp over dname, and marks the parent
  * for its times. A directory in the way, from an older state of the
- * source, is removed first.
+ * source, is removed first; with --backup-dir, what it replaces is kept.
  */
 int
 put_in_place(struct mirror *m, int dpfd, const char *tmp, const char *dname,
     const char *rel)
 {
+	if (backup_link(m, dpfd, dname, rel) == -1)
+		return -1;
 	if (renameat(dpfd, tmp, dpfd, dname) == -1 &&
 	    ((errno != EISDIR && errno != ENOTEMPTY && errno != EEXIST) ||
 	    dest_remove(m, dpfd, dname, rel) == -1 ||

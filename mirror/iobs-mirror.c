@@ -30,8 +30,9 @@
 #include "remote.h"
 
 
-static const char synopsis[] = "[-AfnovX] [--fsync] [--no-owner] "
-    "[-e rsh] [-m max-delete] [-r root] [-x glob] dest";
+static const char synopsis[] = "[-AfnovX] [--fsync] [--no-delete] "
+    "[--no-owner] [--backup-dir dir [--keep n|age]] [-e rsh] "
+    "[-m max-delete] [-r root] [-x glob] dest";
 
 static void __dead2
 usage(void)
@@ -61,8 +62,100 @@ options_free(struct mirror_options *o)
 	free(o->dest);
 	free(o->want_root);
 	free(o->rsh);
+	free(o->backup_dir);
 	iobs_exclude_free(&o->exclude);
 	memset(o, 0, sizeof(*o));
+}
+
+/* --keep N, a number of sets, or an age: N with s, m, h, d or w. */
+static int
+parse_keep(const char *arg, struct mirror_options *o, char *why,
+    size_t whylen)
+{
+	static const struct { char c; long long secs; } units[] = {
+		{ 's', 1 }, { 'm', 60 }, { 'h', 3600 }, { 'd', 86400 },
+		{ 'w', 604800 }
+	};
+	const char *errstr;
+	char num[32];
+	size_t len = strlen(arg), i;
+	long long n;
+
+	o->keep_sets = o->keep_secs = 0;
+	if (len == 0 || len >= sizeof(num))
+		goto bad;
+	memcpy(num, arg, len + 1);
+	for (i = 0; i < sizeof(units) / sizeof(units[0]); i++)
+		if (num[len - 1] == units[i].c)
+			break;
+	if (i < sizeof(units) / sizeof(units[0]))
+		num[len - 1] = '\0';
+	n = strtonum(num, 1, LLONG_MAX / 604800, &errstr);
+	if (errstr != NULL)
+		goto bad;
+	if (i < sizeof(units) / sizeof(units[0]))
+		o->keep_secs = n * units[i].secs;
+	else
+		o->keep_sets = n;
+	return 0;
+bad:
+	snprintf(why, whylen, "--keep %s: a number of sets, or an age such "
+	    "as 30d (s, m, h, d, w)", arg);
+	return -1;
+}
+
+/*
+ * A --backup-dir given relative to DEST, as rsync takes it, is inside
+ * DEST unless it climbs out: never mirrored, never deleted, so it is
+ * excluded, anchored, its glob characters escaped. Climbing in and out
+ * again (a/../b) is refused: the path would not say where it is.
+ */
+static int
+backup_exclude(struct mirror_options *o, char *why, size_t whylen)
+{
+	const char *p = o->backup_dir;
+	char *glob, *g;
+	int up = 0, down = 0;
+
+	if (p[0] == '\0') {
+		snprintf(why, whylen, "--backup-dir: an empty path");
+		return -1;
+	}
+	if (p[0] == '/')
+		return 0;
+	for (; *p != '\0'; p += strcspn(p, "/"), p += strspn(p, "/")) {
+		if (strncmp(p, "..", 2) == 0 && (p[2] == '/' || p[2] == '\0')) {
+			if (down) {
+				snprintf(why, whylen, "--backup-dir %s: '..' "
+				    "after a name; give a plain path",
+				    o->backup_dir);
+				return -1;
+			}
+			up = 1;
+		} else if (!(p[0] == '.' && (p[1] == '/' || p[1] == '\0')))
+			down = 1;
+	}
+	if (up)
+		return 0;	/* outside DEST: backup_open() checks where */
+	if (!down) {
+		snprintf(why, whylen, "--backup-dir %s: is DEST itself",
+		    o->backup_dir);
+		return -1;
+	}
+	if ((glob = malloc(2 * strlen(o->backup_dir) + 2)) == NULL)
+		err(1, "malloc");
+	g = glob;
+	*g++ = '/';
+	for (p = o->backup_dir; *p != '\0'; p++) {
+		if (strchr("*?[\\", *p) != NULL)
+			*g++ = '\\';
+		*g++ = *p;
+	}
+	*g = '\0';
+	iobs_exclude_add(&o->exclude, glob);
+	free(glob);
+	o->backup_inside = 1;
+	return 0;
 }
 
 /*
@@ -77,6 +170,9 @@ parse_options(int argc, char *argv[], struct mirror_options *o, char *why,
 {
 	static const struct option longopts[] = {
 		{ "acls",		no_argument,		NULL, 'A' },
+		{ "backup-dir",		required_argument,	NULL, 'B' },
+		{ "keep",		required_argument,	NULL, 'K' },
+		{ "no-delete",		no_argument,		NULL, 'D' },
 		{ "destination",	required_argument,	NULL, 'd' },
 		{ "dry-run",		no_argument,		NULL, 'n' },
 		{ "exclude",		required_argument,	NULL, 'x' },
@@ -105,6 +201,18 @@ parse_options(int argc, char *argv[], struct mirror_options *o, char *why,
 		switch (ch) {
 		case 'A':
 			o->acls = 1;
+			break;
+		case 'B':
+			free(o->backup_dir);
+			if ((o->backup_dir = strdup(optarg)) == NULL)
+				err(1, "strdup");
+			break;
+		case 'D':
+			o->no_delete = 1;
+			break;
+		case 'K':
+			if (parse_keep(optarg, o, why, whylen) == -1)
+				goto bad;
 			break;
 		case 'd':
 			free(o->dest);
@@ -199,6 +307,12 @@ parse_options(int argc, char *argv[], struct mirror_options *o, char *why,
 	/* As rsync -a: root keeps owners unless told not to. */
 	if (o->owner == -1)
 		o->owner = geteuid() == 0;
+	if ((o->keep_sets > 0 || o->keep_secs > 0) && o->backup_dir == NULL) {
+		snprintf(why, whylen, "--keep: only with --backup-dir");
+		goto bad;
+	}
+	if (o->backup_dir != NULL && backup_exclude(o, why, whylen) == -1)
+		goto bad;
 	return 0;
 bad:
 	options_free(o);
@@ -363,6 +477,8 @@ open_root(struct mirror *m)
 			errx(1, "%s", why);
 		(void)dest_check(m, m->dfd, m->o.dest, why, sizeof(why));
 	}
+	if (why[0] == '\0' && m->dfd != -1)
+		(void)backup_open(m, why, sizeof(why));
 	if (why[0] == '\0') {
 		m->rooted = 1;
 		return 0;
@@ -452,7 +568,7 @@ reconfigure(struct mirror *m)
 	struct mirror_options o, old;
 	struct remote_dest d;
 	struct stat ost, nst;
-	char why[2 * PATH_MAX + 256], **argv;
+	char why[2 * PATH_MAX + 256], why2[2 * PATH_MAX + 256], **argv;
 	int argc, rc, dfd = -1, olddfd, code, guard;
 
 	if (iobs_options_fetch(m->cache, &argc, &argv) != 0) {
@@ -499,10 +615,14 @@ reconfigure(struct mirror *m)
 	    fstat(dfd, &nst) == -1 || ost.st_dev != nst.st_dev ||
 	    ost.st_ino != nst.st_ino)
 		m->guard_empty = 1;
-	if (m->active && reconcile(m, why, sizeof(why)) == -1) {
+	/* Kept from the first delete on, or not taken at all. */
+	if ((m->sfd != -1 && backup_open(m, why, sizeof(why)) == -1) ||
+	    (m->active && reconcile(m, why, sizeof(why)) == -1)) {
 		m->o = old;
 		m->dfd = olddfd;
 		m->guard_empty = guard;
+		if (m->sfd != -1 && m->dfd != -1)
+			(void)backup_open(m, why2, sizeof(why2));
 		goto bad;
 	}
 	if (m->active) {
@@ -727,6 +847,7 @@ main(int argc, char *argv[])
 	m.sfd = -1;
 	m.walk.staged_fd = -1;
 	m.walk.dest_fd = -1;
+	m.backup.dirfd = m.backup.setfd = -1;
 	m.uid = geteuid();
 	m.gid = getegid();
 	m.clone_ok = m.cfr_ok = m.unnamed_ok = 1;

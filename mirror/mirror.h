@@ -47,6 +47,18 @@ struct mirror_options {
 	int		 force, dry_run, verbose, fsync;
 	int		 owner;		/* default: 1 for root, else 0 */
 	int		 xattrs, acls;	/* --xattrs, --acls */
+	char		*backup_dir;	/* --backup-dir, or NULL */
+	int		 backup_inside;	/* it is relative, inside DEST */
+	long long	 keep_sets;	/* --keep N: sets kept; 0: all */
+	long long	 keep_secs;	/* --keep AGE: seconds; 0: for ever */
+	int		 no_delete;	/* --no-delete */
+};
+
+/* --backup-dir's directory and the set of this minute (backup.c). */
+#define SET_LEN		16	/* a set's name: 2026-12-07T1925Z */
+struct backup {
+	int		 dirfd, setfd;	/* -1: none */
+	char		 set[SET_LEN + 1];	/* the set's name */
 };
 
 struct mirror {
@@ -74,9 +86,16 @@ struct mirror {
 	struct pathset	 dirty_files;	/* modified, not yet closed */
 	struct pathset	 verify;	/* subtrees to compare when quiet */
 	struct pathset	 retry;		/* failed: reported once, tried again */
+	/*
+	 * With --backup-dir, deletes wait for the deleting to pause, so
+	 * that an rm -rf goes into the set whole, in one rename.
+	 */
+	struct pathset	 deletes;
+	int64_t		 deletes_last;	/* ms: the last one's record */
 	const char	*retrying;	/* the path being tried again */
 
 	struct walk	 walk;
+	struct backup	 backup;
 	struct links	 links;		/* source inode -> names */
 
 	/* Atomic: the copier threads may find them out. */
@@ -153,6 +172,15 @@ char	*rel_parent(const char *rel);
 int	 rel_excluded(struct mirror *, const char *rel);
 void	 retry_add(struct mirror *, const char *rel);
 int	 retry_known(struct mirror *, const char *rel);
+
+/* backup.c */
+void	 backup_set_name(char *, time_t);
+int	 backup_open(struct mirror *, char *why, size_t whylen);
+void	 backup_close(struct mirror *);
+int	 backup_move(struct mirror *, int pfd, const char *name,
+	    const char *rel);
+int	 backup_link(struct mirror *, int pfd, const char *name,
+	    const char *rel);
 
 /* contain.c */
 int	 dir_within(int inner, int outer);

@@ -314,10 +314,13 @@ dest_remove(struct mirror *m, int pfd, const char *name, const char *rel)
 
 	if (fstatat(pfd, name, &st, AT_SYMLINK_NOFOLLOW) == -1)
 		return errno == ENOENT ? 0 : -1;
-	dest_log(m, 1, "delete", rel, NULL);
+	dest_log(m, 1, m->backup.dirfd != -1 ? "delete, kept" : "delete",
+	    rel, NULL);
 	if (m->o.dry_run)
 		return 0;
-	if (remove_tree(pfd, name) == -1)
+	/* Into the set, whatever its size: one rename. */
+	if (m->backup.dirfd != -1 ? backup_move(m, pfd, name, rel) == -1 :
+	    remove_tree(pfd, name) == -1)
 		return -1;
 	mark_parent(m, rel);
 	return 0;

@@ -549,7 +549,9 @@ walk_tree(struct mirror *m, int sdir, int ddir, const char *rel,
 		 * Replaced by another type, DEST's entry is a delete like
 		 * any other: counted, then made again.
 		 */
-		if (c > 0 || (c == 0 && deferred != NULL &&
+		if (c > 0 && m->o.no_delete)
+			;	/* kept: --no-delete */
+		else if (c > 0 || (c == 0 && deferred != NULL &&
 		    replaced(sdir, &src.v[i], ddir, &dst.v[j])))
 			delete_entry(m, ddir, dst.v[j].s, child, deferred);
 		else if (c < 0 || !level)
@@ -565,26 +567,63 @@ walk_tree(struct mirror *m, int sdir, int ddir, const char *rel,
 	names_free(&dst);
 }
 
+/* rel, or the highest directory above it that the source lacks too. */
+static char *
+gone_top(struct mirror *m, const char *rel)
+{
+	struct stat st;
+	char *top, *par;
+
+	if ((top = strdup(rel)) == NULL)
+		err(1, "strdup");
+	while (strchr(top, '/') != NULL) {
+		par = rel_parent(top);
+		if (fstatat(m->sfd, par, &st, AT_SYMLINK_NOFOLLOW) == 0 ||
+		    !vanished(errno) || rel_excluded(m, par)) {
+			free(par);
+			break;
+		}
+		free(top);
+		top = par;
+	}
+	return top;
+}
+
 static void
 delete_path(struct mirror *m, const char *rel)
 {
 	struct stat st;
 	const char *name;
+	char *top = NULL;
 	int dpfd;
 
+	if (m->o.no_delete) {
+		links_del(&m->links, rel);
+		return;
+	}
+	/*
+	 * Kept whole: the highest directory above that the source lacks
+	 * too goes into the set at once, so that an rm -rf is one rename
+	 * whatever order its records come in, and the records of the rest
+	 * find nothing left to do.
+	 */
+	if (m->backup.dirfd != -1)
+		rel = top = gone_top(m, rel);
 	links_del(&m->links, rel);
 	/* Not in DEST by any route: not by the safe one either. */
 	if (fstatat(m->dfd, rel, &st, AT_SYMLINK_NOFOLLOW) == -1) {
 		if (errno == ENOENT)
-			return;
+			goto out;
 	} else if (S_ISDIR(st.st_mode))
 		/* The table would keep the names below for ever. */
 		links_prune(&m->links, rel);
 	if ((dpfd = dest_parent(m, rel, &name, 0)) == -1)
-		return;
+		goto out;
 	if (dest_remove(m, dpfd, name, rel) == -1)
 		dest_error(m, "delete", rel);
 	dir_release(m, dpfd);
+out:
+	free(top);
 }
 
 static void

@@ -63,6 +63,9 @@
  * batch's time.
  */
 #define DONE_LINE	"client_run waiting on "
+/* A --backup-dir set's name, as a shell pattern. */
+#define SET_GLOB	"[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]T" \
+			"[0-9][0-9][0-9][0-9]Z"
 
 /* A rename the source bore out, as a remote mv. */
 struct rename {
@@ -269,6 +272,7 @@ struct remote {
 	struct links	 links;
 	int		 links_kept;
 	int		 links_partial;	/* a directory not read whole */
+	char		 pruned[SET_LEN + 1];	/* --keep: last set pruned for */
 	int64_t		 window, last;	/* ms: first and last path added */
 
 	enum rstate	 state;
@@ -825,7 +829,19 @@ rsync_argv(struct remote *r, enum stepkind kind, int full, int checksum)
 		free(x);
 	}
 	/* Deletes in the directories listed as "dir/", or all of them. */
-	v = words_add(v, &n, "--delete");
+	if (!r->o.no_delete)
+		v = words_add(v, &n, "--delete");
+	if (r->o.backup_dir != NULL && kind == K_RSYNC) {
+		char set[SET_LEN + 1];
+
+		backup_set_name(set, time(NULL));
+		if (asprintf(&x, "--backup-dir=%s/%s", r->o.backup_dir, set) ==
+		    -1)
+			err(1, "asprintf");
+		v = words_add(v, &n, "--backup");
+		v = words_add(v, &n, x);
+		free(x);
+	}
 	if (kind == K_COUNT || r->o.dry_run)
 		v = words_add(v, &n, "--dry-run");
 	if (kind == K_COUNT || r->o.dry_run || r->o.verbose)
@@ -837,8 +853,9 @@ rsync_argv(struct remote *r, enum stepkind kind, int full, int checksum)
 		v = words_add(v, &n, "--files-from=-");
 		v = words_add(v, &n, "--from0");
 		/* Gone since the list was made: its record follows. */
-		v = words_add(v, &n, r->d.kind == RK_DAEMON ?
-		    "--delete-missing-args" : "--ignore-missing-args");
+		v = words_add(v, &n, r->d.kind == RK_DAEMON &&
+		    !r->o.no_delete ? "--delete-missing-args" :
+		    "--ignore-missing-args");
 	}
 shell:
 	if (r->d.kind == RK_SSH) {
@@ -1007,12 +1024,115 @@ static const char script_head[] =
     " [ -h \"$p\" ] && return 1;; *) return 0;; esac; done; }\n"
     "there() { [ -e \"$1\" ] || [ -h \"$1\" ]; }\n"
     "isdir() { [ -d \"$1\" ] && [ ! -h \"$1\" ]; }\n"
+    /* --backup-dir: $B is the set; k keeps ./path there, by mv. */
+    "mi() { if isdir \"$1\" && isdir \"$2\"; then"
+    " for f in \"$1\"/* \"$1\"/.[!.]* \"$1\"/..?*; do there \"$f\" ||"
+    " continue; mi \"$f\" \"$2/${f##*/}\" || return 1; done;"
+    " rmdir -- \"$1\"; else if there \"$2\"; then rm -rf -- \"$2\" ||"
+    " return 1; fi; mv -f -- \"$1\" \"$2\"; fi; }\n"
+    "k() { there \"$1\" || return 0; t=$B/${1#./};"
+    " case $B in /*) ;; *) safe \"$t\" || return 1;; esac;"
+    " mkdir -p -- \"${t%/*}\" && mi \"$1\" \"$t\"; }\n"
     "m() { if safe \"$2\" && safe \"$3\" && there \"$2\"; then"
-    " if there \"$3\" && { isdir \"$3\" || isdir \"$2\"; }; then"
+    " if [ -n \"$B\" ]; then k \"$3\" || { echo \"F $1\"; return; };"
+    " elif there \"$3\" && { isdir \"$3\" || isdir \"$2\"; }; then"
     " rm -rf -- \"$3\" || { echo \"F $1\"; return; }; fi;"
     " mv -f -- \"$2\" \"$3\" || echo \"F $1\"; else echo \"F $1\"; fi; }\n"
-    "d() { if safe \"$2\"; then rm -rf -- \"$2\" || echo \"D $1\";"
-    " else echo \"D $1\"; fi; }\n";
+    "d() { if ! safe \"$2\"; then echo \"D $1\"; elif [ -n \"$B\" ]; then"
+    " k \"$2\" || echo \"D $1\"; else rm -rf -- \"$2\" || echo \"D $1\";"
+    " fi; }\n"
+    /*
+     * --keep: the sets of $1 but $2, oldest first, while $3 or more
+     * are left, or older than the set name $4.
+     */
+    "p() { n=0; for s in \"$1\"/" SET_GLOB "; do isdir \"$s\" &&"
+    " [ \"${s##*/}\" != \"$2\" ] && n=$((n + 1)); done;"
+    " for s in \"$1\"/" SET_GLOB "; do isdir \"$s\" &&"
+    " [ \"${s##*/}\" != \"$2\" ] || continue;"
+    " if { [ \"$3\" -gt 0 ] && [ \"$n\" -ge \"$3\" ]; } ||"
+    " { [ -n \"$4\" ] && expr \"x${s##*/}\" \\< \"x$4\" >/dev/null; };"
+    " then rm -rf -- \"$s\"; fi; n=$((n - 1)); done; }\n";
+
+/*
+ * rel, or with --backup-dir the highest directory above it that the
+ * source lacks too: kept whole, in one mv.
+ */
+static char *
+gone_top(struct remote *r, const char *rel)
+{
+	struct stat st;
+	char *top, *par;
+
+	if ((top = strdup(rel)) == NULL)
+		err(1, "strdup");
+	while (strchr(top, '/') != NULL) {
+		par = rel_parent(top);
+		if (excluded(r, par) || source_has(r, par, &st) != 0) {
+			free(par);
+			break;
+		}
+		free(top);
+		top = par;
+	}
+	return top;
+}
+
+/* B, the set a run's script keeps what it replaces in; empty without. */
+static void
+script_backup(struct remote *r, struct buf *b)
+{
+	char set[SET_LEN + 1], *p, *q;
+
+	if (r->o.backup_dir == NULL) {
+		buf_str(b, "B=\n");
+		return;
+	}
+	backup_set_name(set, time(NULL));
+	if (asprintf(&p, "%s%s/%s", r->o.backup_dir[0] == '/' ? "" : "./",
+	    r->o.backup_dir, set) == -1)
+		err(1, "asprintf");
+	q = iobs_shell_quote(p);
+	buf_str(b, "umask 077\nB=");
+	buf_str(b, q);
+	buf_str(b, "\n");
+	free(p);
+	free(q);
+}
+
+/* --keep: the sets there not pruned yet for this minute's. */
+static int
+prune_due(struct remote *r)
+{
+	char set[SET_LEN + 1];
+
+	if (r->o.backup_dir == NULL || r->o.dry_run ||
+	    (r->o.keep_sets <= 0 && r->o.keep_secs <= 0))
+		return 0;
+	backup_set_name(set, time(NULL));
+	return strcmp(set, r->pruned) != 0;
+}
+
+/* The line that prunes them: by count, or older than a set's name. */
+static void
+script_prune(struct remote *r, struct buf *b)
+{
+	char set[SET_LEN + 1], cut[SET_LEN + 1] = "", *q, *line;
+	time_t now = time(NULL);
+
+	if (!prune_due(r))
+		return;
+	backup_set_name(set, now);
+	if (r->o.keep_secs > 0)
+		backup_set_name(cut, now - r->o.keep_secs);
+	q = iobs_shell_quote(r->o.backup_dir);
+	if (asprintf(&line, "p %s %s %lld '%s'\n", q, set, r->o.keep_sets,
+	    cut) == -1)
+		err(1, "asprintf");
+	buf_str(b, line);
+	memcpy(r->pruned, set, sizeof(set));
+	free(line);
+	free(q);
+}
 
 static void
 dry_log(const char *what, const char *a, const char *b)
@@ -1141,7 +1261,7 @@ run_start(struct remote *r)
 	struct pathset seen;
 	struct stat st;
 	size_t i;
-	char *q, *par;
+	char *q, *par, *top = NULL;
 	int fd, has;
 
 	if (r->nsteps != 0)
@@ -1201,8 +1321,13 @@ run_start(struct remote *r)
 		}
 		/* Gone from the source: gone there; its directory's time. */
 		links_prune(&r->links, rel);
-		pathset_add(&gone, rel, 0);
-		par = rel_parent(rel);
+		if (r->o.backup_dir != NULL)
+			top = gone_top(r, rel);
+		if (!r->o.no_delete)
+			pathset_add(&gone, top != NULL ? top : rel, 0);
+		par = rel_parent(top != NULL ? top : rel);
+		free(top);
+		top = NULL;
 		list_add(&list, &seen, par, 0);
 		free(par);
 	}
@@ -1218,13 +1343,15 @@ run_start(struct remote *r)
 			list_add(&list, &seen, par, 0);
 			free(par);
 		}
-	} else if (r->sent.ren.n > 0 || gone.n > 0) {
+	} else if (r->sent.ren.n > 0 || gone.n > 0 || prune_due(r)) {
 		q = iobs_shell_quote(r->d.path);
 		buf_str(&script, "cd -- ");
 		buf_str(&script, q);
 		buf_str(&script, " || exit 97\n");
-		buf_str(&script, script_head);
 		free(q);
+		script_backup(r, &script);
+		buf_str(&script, script_head);
+		script_prune(r, &script);
 		for (i = 0; i < r->sent.ren.n; i++) {
 			if (r->o.dry_run)
 				dry_log("rename", r->sent.ren.v[i].from,

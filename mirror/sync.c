@@ -69,13 +69,15 @@ src_is(struct mirror *m, const char *rel, const struct stat *sst)
  */
 static int
 link_into(struct mirror *m, int fpfd, const char *fname, int ddir,
-    const char *name, int absent)
+    const char *name, const char *rel, int absent)
 {
 	char tmp[64];
 	int save;
 
 	if (absent && linkat(fpfd, fname, ddir, name, 0) == 0)
 		return dest_fsync(m, ddir);
+	if (backup_link(m, ddir, name, rel) == -1)
+		return -1;
 	tmp_name(m, tmp, sizeof(tmp));
 	if (linkat(fpfd, fname, ddir, tmp, 0) == -1)
 		return -1;
@@ -127,7 +129,7 @@ link_sibling(struct mirror *m, int dpfd, const char *name, const char *rel,
 			else {
 				/* Tried or done, the directory changed. */
 				mark_parent(m, rel);
-				if (link_into(m, fpfd, fname, dpfd, name,
+				if (link_into(m, fpfd, fname, dpfd, name, rel,
 				    how & SYNC_ABSENT) == 0) {
 					dest_log(m, 2, "link", rel, v[i]);
 					r = 1;
@@ -173,7 +175,8 @@ relink_siblings(struct mirror *m, int dpfd, const char *name,
 		if (absent || (!S_ISDIR(cur.st_mode) &&
 		    (cur.st_ino != nst.st_ino || cur.st_dev != nst.st_dev))) {
 			mark_parent(m, v[i]);
-			if (link_into(m, dpfd, name, spfd, sname, absent) == 0)
+			if (link_into(m, dpfd, name, spfd, sname, v[i],
+			    absent) == 0)
 				dest_log(m, 2, "link", v[i], rel);
 			else
 				dest_error(m, "link", v[i]);

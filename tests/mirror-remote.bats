@@ -346,6 +346,50 @@ spare_pid() {
 	exchange_all
 }
 
+@test "remote: --backup-dir keeps there what is deleted or replaced; --keep prunes" {
+	sshd_setup
+	CMP_OPTS=(-x .bk)
+	mkdir -p "$SRC/d/sub" "$DST/.bk/2020-01-01T0000Z" \
+	    "$DST/.bk/2020-01-02T0000Z"
+	for i in $(seq 1 50); do echo "$i" >"$SRC/d/f$i"; done
+	echo s >"$SRC/d/sub/s"
+	echo old >"$SRC/w"
+	echo victim >"$SRC/v"
+	echo n >"$SRC/n"
+	start_remote "$HOST:$DST" -e "$RSH" --backup-dir .bk --keep 2
+	ino=$(inode "$DST/d")
+	rm -rf "$SRC/d"
+	echo newer >"$SRC/w"
+	mv "$SRC/n" "$SRC/v"
+	wait_converged 10
+	set=$(ls -d "$DST"/.bk/20[2-9][0-9]-*Z | grep -v 2020-01-0)
+	assert_equal "$(printf '%s\n' "$set" | wc -l)" 1
+	# The directory went whole, by mv; rsync kept the overwritten file.
+	assert_equal "$(inode "$set/d")" "$ino"
+	assert_equal "$(find "$set/d" -type f | wc -l)" 51
+	assert_equal "$(cat "$set/w")" old
+	assert_equal "$(cat "$set/v")" victim
+	# --keep 2: the new set and the newest before it.
+	assert [ -d "$DST/.bk/2020-01-02T0000Z" ]
+	assert [ ! -e "$DST/.bk/2020-01-01T0000Z" ]
+}
+
+@test "remote: --no-delete keeps there what the source deletes" {
+	sshd_setup
+	echo a >"$SRC/a"
+	mkdir "$SRC/d"
+	echo f >"$SRC/d/f"
+	start_remote "$HOST:$DST" -e "$RSH" --no-delete
+	rm "$SRC/a"
+	rm -r "$SRC/d"
+	echo b >"$SRC/b"
+	wait_for 10 test -e "$DST/b"
+	stop_mirror
+	assert_equal "$MIRROR_STATUS" 0
+	assert_equal "$(cat "$DST/a")" a
+	assert_equal "$(cat "$DST/d/f")" f
+}
+
 @test "remote: empty source, non-empty remote: refused unless -f" {
 	sshd_setup
 	mkdir "$DST"

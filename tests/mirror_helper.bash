@@ -15,6 +15,13 @@ mirror_setup() {
 # returns once the mirror's first reconcile is done. WATCH_OPTS: an
 # array of iobs-watch's options.
 start_mirror() {
+	start_mirror_nowait "$@"
+	wait_converged 10
+}
+
+# start_mirror_nowait [OPTIONS...]: start_mirror without waiting for
+# DEST to be equal.
+start_mirror_nowait() {
 	mkfifo "$T/pipe"
 	iobs-mirror "$@" "$DST" <"$T/pipe" >"$T/mirror.out" \
 	    2>"$T/mirror.err" 3>&- &
@@ -24,7 +31,6 @@ start_mirror() {
 	    3>&- &
 	WATCH_PID=$!
 	BG_PIDS+=("$WATCH_PID")
-	wait_converged 10
 }
 
 # stop_mirror: stops the watcher; the mirror sees the end of the stream,
@@ -37,15 +43,16 @@ stop_mirror() {
 }
 
 # Hard links included: names of one source inode are one DEST inode.
+# CMP_OPTS: an array of treecmp's options (-x REL leaves REL out).
 converged() {
-	treecmp -q -H "$SRC" "$DST"
+	treecmp -q -H "${CMP_OPTS[@]}" "$SRC" "$DST"
 }
 
 # wait_converged SECONDS: DEST equals the source within SECONDS; shows
 # the differences when not.
 wait_converged() {
 	if ! wait_for "$1" converged; then
-		treecmp -H "$SRC" "$DST" | head -20 >&2
+		treecmp -H "${CMP_OPTS[@]}" "$SRC" "$DST" | head -20 >&2
 		cat "$T/mirror.err" >&2 2>/dev/null || true
 		return 1
 	fi

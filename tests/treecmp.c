@@ -2,7 +2,9 @@
  * treecmp: compares two trees for the tests: types, modes, sizes,
  * bytes, modification times to the nanosecond, symlink targets; with
  * -H, hard links: names of one inode in one tree are names of one inode
- * in the other. Prints each difference; exits 0 when equal, 1 when not.
+ * in the other; with -x rel, that path is left out on both sides (a
+ * mirror's backup directory). Prints each difference; exits 0 when
+ * equal, 1 when not.
  */
 #define _GNU_SOURCE
 #include <sys/stat.h>
@@ -17,6 +19,8 @@
 #include <unistd.h>
 
 static int quiet, diffs, hardlinks;
+static char **skips;
+static size_t nskips;
 
 /* A file or symlink with more than one name in either tree. */
 struct pair {
@@ -31,7 +35,8 @@ static size_t npairs, paircap;
 static void __dead2
 usage(void)
 {
-	fprintf(stderr, "usage: %s [-Hq] dir1 dir2\n", getprogname());
+	fprintf(stderr, "usage: %s [-Hq] [-x rel] dir1 dir2\n",
+	    getprogname());
 	exit(2);
 }
 
@@ -104,6 +109,17 @@ same_bytes(const char *a, const char *b)
 
 static void cmp_tree(const char *, const char *, const char *);
 
+static int
+skipped(const char *rel)
+{
+	size_t i;
+
+	for (i = 0; i < nskips; i++)
+		if (strcmp(skips[i], rel) == 0)
+			return 1;
+	return 0;
+}
+
 static void
 cmp_entry(const char *a, const char *b, const char *rel)
 {
@@ -171,7 +187,9 @@ cmp_tree(const char *a, const char *b, const char *rel)
 		if (asprintf(&pr, "%s%s%s", rel, rel[0] ? "/" : "",
 		    c <= 0 ? na[i] : nb[j]) == -1)
 			err(2, "asprintf");
-		if (c < 0)
+		if (skipped(pr))
+			;
+		else if (c < 0)
 			differ(pr, "only in first");
 		else if (c > 0)
 			differ(pr, "only in second");
@@ -245,13 +263,19 @@ main(int argc, char *argv[])
 {
 	int ch;
 
-	while ((ch = getopt(argc, argv, "Hq")) != -1) {
+	while ((ch = getopt(argc, argv, "Hqx:")) != -1) {
 		switch (ch) {
 		case 'H':
 			hardlinks = 1;
 			break;
 		case 'q':
 			quiet = 1;
+			break;
+		case 'x':
+			if ((skips = reallocarray(skips, nskips + 1,
+			    sizeof(*skips))) == NULL)
+				err(2, "reallocarray");
+			skips[nskips++] = optarg;
 			break;
 		default:
 			usage();
