@@ -32,7 +32,7 @@
 
 static const char synopsis[] = "[-AfnovX] [--fsync] [--no-delete] "
     "[--no-owner] [--backup-dir dir [--keep n|age]] [-e rsh] "
-    "[-m max-delete] [-r root] [-x glob] dest";
+    "[-m max-delete] [-r root] [--verify interval] [-x glob] dest";
 
 static void __dead2
 usage(void)
@@ -67,10 +67,12 @@ options_free(struct mirror_options *o)
 	memset(o, 0, sizeof(*o));
 }
 
-/* --keep N, a number of sets, or an age: N with s, m, h, d or w. */
+/*
+ * N seconds, or N with s, m, h, d or w, in *secs; 0 in *unit when the
+ * number had none. -1 when not such a number.
+ */
 static int
-parse_keep(const char *arg, struct mirror_options *o, char *why,
-    size_t whylen)
+parse_time(const char *arg, long long *secs, int *unit)
 {
 	static const struct { char c; long long secs; } units[] = {
 		{ 's', 1 }, { 'm', 60 }, { 'h', 3600 }, { 'd', 86400 },
@@ -78,23 +80,51 @@ parse_keep(const char *arg, struct mirror_options *o, char *why,
 	};
 	const char *errstr;
 	char num[32];
-	size_t len = strlen(arg), i;
+	size_t len = strlen(arg), i, nunits = sizeof(units) / sizeof(units[0]);
 	long long n;
 
-	o->keep_sets = o->keep_secs = 0;
 	if (len == 0 || len >= sizeof(num))
-		goto bad;
+		return -1;
 	memcpy(num, arg, len + 1);
-	for (i = 0; i < sizeof(units) / sizeof(units[0]); i++)
+	for (i = 0; i < nunits; i++)
 		if (num[len - 1] == units[i].c)
 			break;
-	if (i < sizeof(units) / sizeof(units[0]))
+	if (i < nunits)
 		num[len - 1] = '\0';
-	n = strtonum(num, 1, LLONG_MAX / 604800, &errstr);
+	n = strtonum(num, 1, LLONG_MAX / 604800 / 1000, &errstr);
 	if (errstr != NULL)
+		return -1;
+	*unit = i < nunits;
+	*secs = n * (i < nunits ? units[i].secs : 1);
+	return 0;
+}
+
+/* An interval, in seconds; with or without a unit. */
+static int
+parse_age(const char *arg, int64_t *secs)
+{
+	long long s;
+	int unit;
+
+	if (parse_time(arg, &s, &unit) == -1)
+		return -1;
+	*secs = s;
+	return 0;
+}
+
+/* --keep N, a number of sets, or an age: N with s, m, h, d or w. */
+static int
+parse_keep(const char *arg, struct mirror_options *o, char *why,
+    size_t whylen)
+{
+	long long n;
+	int unit;
+
+	o->keep_sets = o->keep_secs = 0;
+	if (parse_time(arg, &n, &unit) == -1)
 		goto bad;
-	if (i < sizeof(units) / sizeof(units[0]))
-		o->keep_secs = n * units[i].secs;
+	if (unit)
+		o->keep_secs = n;
 	else
 		o->keep_sets = n;
 	return 0;
@@ -172,6 +202,7 @@ parse_options(int argc, char *argv[], struct mirror_options *o, char *why,
 		{ "acls",		no_argument,		NULL, 'A' },
 		{ "backup-dir",		required_argument,	NULL, 'B' },
 		{ "keep",		required_argument,	NULL, 'K' },
+		{ "verify",		required_argument,	NULL, 'V' },
 		{ "no-delete",		no_argument,		NULL, 'D' },
 		{ "destination",	required_argument,	NULL, 'd' },
 		{ "dry-run",		no_argument,		NULL, 'n' },
@@ -213,6 +244,15 @@ parse_options(int argc, char *argv[], struct mirror_options *o, char *why,
 		case 'K':
 			if (parse_keep(optarg, o, why, whylen) == -1)
 				goto bad;
+			break;
+		case 'V':
+			if (parse_age(optarg, &o->verify_ms) == -1) {
+				snprintf(why, whylen, "--verify %s: an interval "
+				    "such as 600, 10m or 1h (s, m, h, d, w)",
+				    optarg);
+				goto bad;
+			}
+			o->verify_ms *= 1000;
 			break;
 		case 'd':
 			free(o->dest);
@@ -518,6 +558,49 @@ guarded_reconcile(struct mirror *m)
 	}
 }
 
+/*
+ * --verify: when the next pass is due, ms; -1 for none. A pass waits
+ * for the records read to be applied, an interval longer at most.
+ */
+static int64_t
+drift_due(struct mirror *m)
+{
+	int64_t now = now_ms();
+
+	if (m->o.verify_ms == 0 || !m->active || m->sfd == -1 || m->refused)
+		return -1;
+	if (m->drift_at == 0)
+		m->drift_at = now + m->o.verify_ms;
+	if (m->pending.n > 0 || m->nmoves > 0 || m->deletes.n > 0 ||
+	    m->dirty_files.n > 0)
+		return m->drift_at + m->o.verify_ms;
+	return m->drift_at;
+}
+
+/*
+ * A reconcile whose every change is DEST having drifted from the
+ * source behind the mirror's back: each is logged, "repair copy PATH".
+ */
+static void
+drift_pass(struct mirror *m)
+{
+	char why[2 * PATH_MAX + 256];
+
+	m->drifting = 1;
+	m->repairs = 0;
+	if (reconcile(m, why, sizeof(why)) == -1) {
+		warnx("--verify: %s", why);
+		m->rval = 1;
+	}
+	m->drifting = 0;
+	flush_dirs(m);
+	if (m->o.verbose > 0) {
+		printf("verified %s: %lu repaired\n", m->o.dest, m->repairs);
+		fflush(stdout);
+	}
+	m->drift_at = now_ms() + m->o.verify_ms;
+}
+
 /* When a reconcile stopped for safety is tried again: as a failed path. */
 static int64_t
 refusal_due(const struct mirror *m)
@@ -806,6 +889,13 @@ run(struct mirror *m, int sigfd)
 			if (timeout == -1 || due < timeout)
 				timeout = (int)due;
 		}
+		if ((due = drift_due(m)) != -1) {
+			due -= now_ms();
+			if (due < 0)
+				due = 0;
+			if (timeout == -1 || due < timeout)
+				timeout = (int)due;
+		}
 		if ((ready = poll(pfd, 2, timeout)) == -1) {
 			if (errno == EINTR)
 				continue;
@@ -820,6 +910,8 @@ run(struct mirror *m, int sigfd)
 		apply_timers(m, ready == 0);
 		if (m->refused && m->active && refusal_due(m) <= now_ms())
 			guarded_reconcile(m);
+		if ((due = drift_due(m)) != -1 && due <= now_ms())
+			drift_pass(m);
 	}
 	while ((line = iobs_reader_next(&rd)) != NULL)
 		record(m, line, &rd);

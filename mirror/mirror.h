@@ -52,6 +52,7 @@ struct mirror_options {
 	long long	 keep_sets;	/* --keep N: sets kept; 0: all */
 	long long	 keep_secs;	/* --keep AGE: seconds; 0: for ever */
 	int		 no_delete;	/* --no-delete */
+	int64_t		 verify_ms;	/* --verify: a pass this often; 0: none */
 };
 
 /* --backup-dir's directory and the set of this minute (backup.c). */
@@ -92,6 +93,14 @@ struct mirror {
 	 */
 	struct pathset	 deletes;
 	int64_t		 deletes_last;	/* ms: the last one's record */
+	/*
+	 * --verify: the next pass, ms; while one runs, whatever it
+	 * changes is DEST drifting from the source, and logged.
+	 */
+	int64_t		 drift_at;
+	int		 drifting;
+	unsigned long	 repairs;	/* logged by the pass */
+	unsigned long	 metas;		/* metadata set, ever */
 	const char	*retrying;	/* the path being tried again */
 
 	struct walk	 walk;

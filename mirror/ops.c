@@ -385,6 +385,11 @@ dest_meta(struct mirror *m, int pfd, const char *name,
 	}
 	if (m->o.dry_run)
 		return 0;
+	if ((m->o.owner && (dst->st_uid != sst->st_uid ||
+	    dst->st_gid != sst->st_gid)) || (!islink &&
+	    (dst->st_mode & 07777) != dest_mode(m, sst)) ||
+	    !same_time(&dst->st_mtim, &sst->st_mtim))
+		m->metas++;
 	if (m->o.owner && (dst->st_uid != sst->st_uid ||
 	    dst->st_gid != sst->st_gid) &&
 	    (name != NULL ? fchownat(pfd, name, sst->st_uid, sst->st_gid,
@@ -455,9 +460,11 @@ void
 dest_log(struct mirror *m, int level, const char *what, const char *rel,
     const char *rel2)
 {
-	if (!m->o.dry_run && m->o.verbose < level)
+	if (!m->o.dry_run && !m->drifting && m->o.verbose < level)
 		return;
-	printf("%s ", what);
+	if (m->drifting)
+		m->repairs++;
+	printf("%s%s ", m->drifting ? "repair " : "", what);
 	print_path(m->o.dest, rel);
 	if (rel2 != NULL) {
 		putchar(' ');

@@ -471,6 +471,7 @@ walk_entry(struct mirror *m, int sdir, int ddir, const struct name *e,
 {
 	const char *name = e->s;
 	struct stat sst;
+	unsigned long metas;
 	int sd, dd;
 
 	if (e->type == DT_REG && (how & SYNC_ABSENT) && !m->o.dry_run &&
@@ -500,10 +501,13 @@ walk_entry(struct mirror *m, int sdir, int ddir, const struct name *e,
 	}
 	walk_tree(m, sd, dd, rel, dq, how & SYNC_UNSURE);
 	/* Set after its contents, through its descriptor: done with. */
+	metas = m->metas;
 	if (dest_meta(m, dd, NULL, &sst, NULL) == -1)
 		dest_error(m, "set times of", rel);
 	else
 		pathset_del(&m->dirty_dirs, rel);
+	if (m->drifting && m->metas != metas)
+		dest_log(m, 3, "attrs", rel, NULL);
 	close(sd);
 	close(dd);
 }

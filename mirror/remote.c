@@ -273,6 +273,12 @@ struct remote {
 	int		 links_kept;
 	int		 links_partial;	/* a directory not read whole */
 	char		 pruned[SET_LEN + 1];	/* --keep: last set pruned for */
+	/*
+	 * --verify: the next whole sync is a pass, due then; the one out
+	 * is, and says what it repairs.
+	 */
+	int64_t		 verify_at;
+	int		 verify_next, verifying;
 	int64_t		 window, last;	/* ms: first and last path added */
 
 	enum rstate	 state;
@@ -793,6 +799,25 @@ rsh_setup(struct remote *r, char *why, size_t whylen)
 
 /* The rsync command line of a run */
 
+/* --out-format for a --verify pass: "repair %i DEST/%n%L", % doubled. */
+static char *
+out_format(const char *dest)
+{
+	char *f, *p;
+
+	if ((f = malloc(strlen("--out-format=repair %i /%n%L") +
+	    2 * strlen(dest) + 1)) == NULL)
+		err(1, "malloc");
+	p = stpcpy(f, "--out-format=repair %i ");
+	for (; *dest != '\0'; dest++) {
+		if (*dest == '%')
+			*p++ = '%';
+		*p++ = *dest;
+	}
+	strcpy(p, "/%n%L");
+	return f;
+}
+
 static char **
 rsync_argv(struct remote *r, enum stepkind kind, int full, int checksum)
 {
@@ -822,6 +847,12 @@ rsync_argv(struct remote *r, enum stepkind kind, int full, int checksum)
 		v = words_add(v, &n, "--fsync");
 	if (checksum)
 		v = words_add(v, &n, "--checksum");
+	/* A pass: each thing it changes there, a line "repair ...". */
+	if (kind == K_RSYNC && full && r->verifying) {
+		x = out_format(r->shown);
+		v = words_add(v, &n, x);
+		free(x);
+	}
 	for (i = 0; i < r->o.exclude.n; i++) {
 		x = rsync_exclude(r->o.exclude.pattern[i].glob);
 		v = words_add(v, &n, "--exclude");
@@ -1271,6 +1302,9 @@ run_start(struct remote *r)
 	r->sent = r->dirty;
 	memset(&r->dirty, 0, sizeof(r->dirty));
 	r->full = pathset_get(&r->sent.tree, "") != NULL;
+	r->verifying = r->full && r->verify_next;
+	if (r->full)
+		r->verify_next = 0;
 	r->stepno = 0;
 	if (r->full) {
 		/* rsync -aH links them all; names gone unseen meanwhile. */
@@ -1498,7 +1532,7 @@ step_next(struct remote *r)
 		argv = rsync_argv(r, r->steps[r->stepno], r->full,
 		    r->steps[r->stepno] == K_RSYNC && r->sent.unsure.n > 0);
 		ours = r->steps[r->stepno] == K_RSYNC &&
-		    (r->o.dry_run || r->o.verbose);
+		    (r->o.dry_run || r->o.verbose || r->verifying);
 		if (step_start(&r->step, r->steps[r->stepno], argv,
 		    r->steps[r->stepno] == K_RSYNC && !r->full ? &list : NULL,
 		    ours, 0) == -1)
@@ -2415,6 +2449,23 @@ reconfigure(struct remote *r)
 
 /* The loop */
 
+/*
+ * --verify: when the next pass is due; INT64_MAX for none. It waits
+ * for the live work to be done: the pass is a whole sync.
+ */
+static int64_t
+verify_due(struct remote *r)
+{
+	if (r->o.verify_ms == 0 || r->root == NULL || r->eof ||
+	    r->verify_next)
+		return INT64_MAX;
+	if (r->verify_at == 0)
+		r->verify_at = now_ms() + r->o.verify_ms;
+	if (r->state != S_LIVE || backlog(r) > 0)
+		return r->verify_at + r->o.verify_ms;
+	return r->verify_at;
+}
+
 static void
 timers(struct remote *r)
 {
@@ -2431,6 +2482,14 @@ timers(struct remote *r)
 		r->stuck_backoff = r->stuck_backoff * 2 > BACKOFF_MAX_MS ?
 		    BACKOFF_MAX_MS : r->stuck_backoff * 2;
 	}
+	if (verify_due(r) <= now) {
+		/* A whole sync, once all else is there. */
+		pathset_add(&r->dirty.tree, "", now);
+		r->dirty.oldest = oldest(r->dirty.oldest, now);
+		r->window = r->last = now;
+		r->verify_next = 1;
+		r->verify_at = now + r->o.verify_ms;
+	}
 	if (r->root != NULL && due(r) <= now)
 		event(r, E_DUE);
 	publish(r, 0);
@@ -2441,6 +2500,8 @@ timeout(struct remote *r)
 {
 	int64_t now = now_ms(), t = due(r), w = writing_next(r);
 
+	if (verify_due(r) < t)
+		t = verify_due(r);
 	if (r->nmoves > 0 && r->moves[0].when + MOVE_WAIT_MS < t)
 		t = r->moves[0].when + MOVE_WAIT_MS;
 	if (w < t)

@@ -216,6 +216,7 @@ sync_one(struct mirror *m, int spfd, int dpfd, const char *name,
     const char *rel, const struct stat *sst, int how)
 {
 	struct stat dst;
+	unsigned long metas = m->metas;
 	int have, r, attrs = 1;
 
 	have = 0;
@@ -331,6 +332,13 @@ sync_one(struct mirror *m, int spfd, int dpfd, const char *name,
 		dest_error(m, "set attributes of", rel);
 		return -1;
 	}
+	/*
+	 * A copy is logged as one; owner, mode or time alone, so; a
+	 * directory's once its entries are, by the walk.
+	 */
+	if (m->drifting && attrs && !S_ISDIR(sst->st_mode) &&
+	    m->metas != metas)
+		dest_log(m, 3, "attrs", rel, NULL);
 	return 0;
 not_copied:
 	if (have && dest_remove(m, dpfd, name, rel) == -1) {

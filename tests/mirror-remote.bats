@@ -390,6 +390,20 @@ spare_pid() {
 	assert_equal "$(cat "$DST/d/f")" f
 }
 
+@test "remote: --verify repairs what drifted there, and logs each repair" {
+	sshd_setup
+	mkdir "$SRC/d"
+	echo f >"$SRC/f"
+	echo g >"$SRC/d/g"
+	start_remote "$HOST:$DST" -e "$RSH" --verify 1
+	rm "$DST/f"
+	echo stray >"$DST/d/stray"
+	wait_converged 5
+	run -0 cat "$T/mirror.out"
+	assert_line --regexp "^repair [<>]f\+* $HOST:$DST/f$"
+	assert_line --regexp "^repair \*deleting +$HOST:$DST/d/stray$"
+}
+
 @test "remote: empty source, non-empty remote: refused unless -f" {
 	sshd_setup
 	mkdir "$DST"
