@@ -42,6 +42,7 @@ ms() { echo $(( ($(date +%s%N) - $1) / 1000000 )); }
 t_now() { date +%s%N; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
 row() { printf '%-34s %12s %12s %12s %10s\n' "$@"; }
+median() { printf '%s\n' "$@" | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 
 init_stream() {
 	printf '# iobs-stream 1\n0.000000\tWATCH_INIT\t0\t%s\n' "$1"
@@ -119,6 +120,15 @@ t=$(t_now); start_lsyncd "$W/tree" "$W/l1" "$W/l1.log"; l_init=$(ms "$t")
 stop_pid "$LSYNCD_PID"
 "$BIN/treecmp" -q "$W/tree" "$W/m1" || echo "bench: iobs-mirror copy differs!" >&2
 row "initial sync, 20k files (ms)" "$i_init" "$r_init" "$l_init" "$(ratio "$i_init" "$r_init")"
+# 1b. What its progress line costs: 5 runs each, in turn, medians.
+p_on=() p_off=()
+for i in 1 2 3 4 5; do
+	rm -rf "$W/mp" "$W/mq"
+	t=$(t_now); init_stream "$W/tree" | "$BIN/iobs-mirror" --progress=none "$W/mq"; p_off+=("$(ms "$t")")
+	t=$(t_now); init_stream "$W/tree" | "$BIN/iobs-mirror" --progress=line "$W/mp" 2>/dev/null; p_on+=("$(ms "$t")")
+done
+rm -rf "$W/mp" "$W/mq"
+row "  with --progress, median of 5 (ms)" "$(median "${p_on[@]}")" "$(median "${p_off[@]}") (none)" "" "$(ratio "$(median "${p_on[@]}")" "$(median "${p_off[@]}")")"
 # 2. No-op restart.
 t=$(t_now); init_stream "$W/tree" | "$BIN/iobs-mirror" "$W/m1"; i_noop=$(ms "$t")
 t=$(t_now); rsync -a "$W/tree/" "$W/r1/"; r_noop=$(ms "$t")

@@ -410,9 +410,11 @@ copy_open(struct mirror *m, int in, const struct stat *sst, int dpfd,
 	else if ((how & SYNC_ABSENT) && m->unnamed_ok)
 		r = copy_unnamed(m, in, sst, dpfd, dname);
 	if (r == -2)
-		return copy_named(m, in, sst, dpfd, dname, rel);
-	if (r == 0)
+		r = copy_named(m, in, sst, dpfd, dname, rel);
+	else if (r == 0)
 		mark_parent(m, rel);
+	if (r == 0)
+		progress_copied(m, sst->st_size);
 	return r;
 }
 

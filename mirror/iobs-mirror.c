@@ -32,7 +32,8 @@
 
 static const char synopsis[] = "[-AfnovX] [--fsync] [--no-delete] "
     "[--no-owner] [--backup-dir dir [--keep n|age]] [-e rsh] "
-    "[-m max-delete] [-r root] [--verify interval] [-x glob] dest";
+    "[-m max-delete] [--progress[=line|lines|none]] [-r root] "
+    "[--verify interval] [-x glob] dest";
 
 static void __dead2
 usage(void)
@@ -203,6 +204,7 @@ parse_options(int argc, char *argv[], struct mirror_options *o, char *why,
 		{ "backup-dir",		required_argument,	NULL, 'B' },
 		{ "keep",		required_argument,	NULL, 'K' },
 		{ "verify",		required_argument,	NULL, 'V' },
+		{ "progress",		optional_argument,	NULL, 'P' },
 		{ "no-delete",		no_argument,		NULL, 'D' },
 		{ "destination",	required_argument,	NULL, 'd' },
 		{ "dry-run",		no_argument,		NULL, 'n' },
@@ -244,6 +246,19 @@ parse_options(int argc, char *argv[], struct mirror_options *o, char *why,
 		case 'K':
 			if (parse_keep(optarg, o, why, whylen) == -1)
 				goto bad;
+			break;
+		case 'P':
+			if (optarg == NULL || strcmp(optarg, "line") == 0)
+				o->progress = PROGRESS_LINE;
+			else if (strcmp(optarg, "lines") == 0)
+				o->progress = PROGRESS_LINES;
+			else if (strcmp(optarg, "none") == 0)
+				o->progress = PROGRESS_OFF;
+			else {
+				snprintf(why, whylen, "--progress=%s: line, "
+				    "lines or none", optarg);
+				goto bad;
+			}
 			break;
 		case 'V':
 			if (parse_age(optarg, &o->verify_ms) == -1) {
@@ -955,6 +970,7 @@ main(int argc, char *argv[])
 	}
 	/* Before anything slow, so that an early SIGHUP does not kill. */
 	sigfd = iobs_signalfd(SIGHUP, 0);
+	progress_init(&m);
 	/* The cache, for new options on WATCH_RECONFIG. */
 	cachedir = getenv(IOBS_CACHE_ENV);
 	key = getenv(IOBS_OPTIONS_ENV);
@@ -989,6 +1005,7 @@ main(int argc, char *argv[])
 
 	copiers_stop();
 	apply_free(&m);
+	progress_free(&m);
 	links_clear(&m.links);
 	iobs_cache_close(m.cache);
 	options_free(&m.o);

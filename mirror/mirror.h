@@ -53,6 +53,25 @@ struct mirror_options {
 	long long	 keep_secs;	/* --keep AGE: seconds; 0: for ever */
 	int		 no_delete;	/* --no-delete */
 	int64_t		 verify_ms;	/* --verify: a pass this often; 0: none */
+	int		 progress;	/* --progress: PROGRESS_* */
+};
+
+/* progress.c: what a long pass has done so far. */
+#define PROGRESS_AUTO	0	/* a line on a terminal, else none */
+#define PROGRESS_OFF	1
+#define PROGRESS_LINE	2	/* one line rewriting itself */
+#define PROGRESS_LINES	3	/* a line every few seconds, for logs */
+enum phase { PHASE_SYNC, PHASE_RESYNC, PHASE_VERIFY };
+struct progress {
+	int		 mode;		/* PROGRESS_OFF, _LINE or _LINES */
+	int		 running;
+	enum phase	 phase;
+	unsigned long long entries, copied, bytes;
+	unsigned	 tick;
+	int64_t		 start, shown, published;	/* ms */
+	time_t		 since;		/* wall clock, for the cache */
+	char		*key;		/* progress/PLUGIN/PATH, or NULL */
+	int		 cache_said;
 };
 
 /* --backup-dir's directory and the set of this minute (backup.c). */
@@ -99,6 +118,8 @@ struct mirror {
 	 */
 	int64_t		 drift_at;
 	int		 drifting;
+	struct progress	 progress;
+	int		 synced;	/* a whole pass done: the next resyncs */
 	unsigned long	 repairs;	/* logged by the pass */
 	unsigned long	 metas;		/* metadata set, ever */
 	const char	*retrying;	/* the path being tried again */
@@ -181,6 +202,13 @@ char	*rel_parent(const char *rel);
 int	 rel_excluded(struct mirror *, const char *rel);
 void	 retry_add(struct mirror *, const char *rel);
 int	 retry_known(struct mirror *, const char *rel);
+
+void	 progress_init(struct mirror *);
+void	 progress_begin(struct mirror *, enum phase);
+void	 progress_entry(struct mirror *);
+void	 progress_copied(struct mirror *, off_t);
+void	 progress_end(struct mirror *);
+void	 progress_free(struct mirror *);
 
 /* backup.c */
 void	 backup_set_name(char *, time_t);

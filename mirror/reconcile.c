@@ -307,6 +307,7 @@ batch_done(struct mirror *m, int sd, int dd, const struct name *e,
 	switch (j->r) {
 	case COPY_DONE:
 		dest_log(m, 2, "copy", rel, NULL);
+		progress_copied(m, j->sst.st_size);
 		links_add(&m->links, j->sst.st_dev, j->sst.st_ino, rel);
 		mark_parent(m, rel);
 		break;
@@ -352,6 +353,7 @@ walk_new_entries(struct mirror *m, int sd, int dd, const char *rel,
 		if (isdir == unseen)
 			continue;
 		child = rel_join(rel, src->v[i].s);
+		progress_entry(m);
 		if (j < njobs && jobs[j].name == src->v[i].s)
 			batch_done(m, sd, dd, &src->v[i], &jobs[j++], child,
 			    dq);
@@ -549,6 +551,7 @@ walk_tree(struct mirror *m, int sdir, int ddir, const char *rel,
 		else
 			c = strcmp(src.v[i].s, dst.v[j].s);
 		child = rel_join(rel, c <= 0 ? src.v[i].s : dst.v[j].s);
+		progress_entry(m);
 		/*
 		 * Replaced by another type, DEST's entry is a delete like
 		 * any other: counted, then made again.
@@ -781,8 +784,12 @@ reconcile(struct mirror *m, char *why, size_t whylen)
 	/* Every name is seen again: the table starts afresh. */
 	links_clear(&m->links);
 	m->walk.reconciling = 1;
+	progress_begin(m, m->drifting ? PHASE_VERIFY : m->synced ?
+	    PHASE_RESYNC : PHASE_SYNC);
 	walk_tree(m, m->sfd, m->dfd, "", counted(m) ? &dq : NULL, 0);
 	m->walk.reconciling = 0;
+	progress_end(m);
+	m->synced = 1;
 	if (delq_apply(m, &dq) == -1) {
 		snprintf(why, whylen, "%s: reconcile would delete %lld "
 		    "entries, more than --max-delete %lld: nothing deleted; "
