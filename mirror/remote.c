@@ -279,6 +279,12 @@ struct remote {
 	 */
 	int64_t		 verify_at;
 	int		 verify_next, verifying;
+	/*
+	 * --progress: PROGRESS_*; a backlog that lasts is shown, since
+	 * then, last at shown.
+	 */
+	int		 progress;
+	int64_t		 behind_since, behind_shown;
 	int64_t		 window, last;	/* ms: first and last path added */
 
 	enum rstate	 state;
@@ -523,7 +529,7 @@ nonblock(int fd)
  */
 static int
 step_start(struct step *s, enum stepkind kind, char **argv,
-    struct buf *input, int out_ours, int hold)
+    struct buf *input, int out_fd, int hold)
 {
 	int in[2], out[2] = { -1, -1 }, er[2];
 
@@ -531,10 +537,10 @@ step_start(struct step *s, enum stepkind kind, char **argv,
 	s->kind = kind;
 	s->in = s->out = s->err = -1;
 	if (pipe2(in, O_CLOEXEC) == -1 || pipe2(er, O_CLOEXEC) == -1 ||
-	    (!out_ours && pipe2(out, O_CLOEXEC) == -1))
+	    (out_fd == -1 && pipe2(out, O_CLOEXEC) == -1))
 		err(1, "pipe");
 	fflush(stdout);
-	s->pid = iobs_spawn(argv, in[0], out_ours ? STDOUT_FILENO : out[1],
+	s->pid = iobs_spawn(argv, in[0], out_fd != -1 ? out_fd : out[1],
 	    er[1]);
 	close(in[0]);
 	close(er[1]);
@@ -799,6 +805,17 @@ rsh_setup(struct remote *r, char *why, size_t whylen)
 
 /* The rsync command line of a run */
 
+/*
+ * A whole run on a terminal, when nothing else is printed: rsync's
+ * --info=progress2 line, on our standard error.
+ */
+static int
+progress2(struct remote *r, enum stepkind kind, int full)
+{
+	return kind == K_RSYNC && full && r->progress == PROGRESS_LINE &&
+	    !r->o.dry_run && !r->o.verbose && !r->verifying;
+}
+
 /* --out-format for a --verify pass: "repair %i DEST/%n%L", % doubled. */
 static char *
 out_format(const char *dest)
@@ -847,6 +864,9 @@ rsync_argv(struct remote *r, enum stepkind kind, int full, int checksum)
 		v = words_add(v, &n, "--fsync");
 	if (checksum)
 		v = words_add(v, &n, "--checksum");
+	/* On a terminal, a whole run shows its own progress there. */
+	if (progress2(r, kind, full))
+		v = words_add(v, &n, "--info=progress2");
 	/* A pass: each thing it changes there, a line "repair ...". */
 	if (kind == K_RSYNC && full && r->verifying) {
 		x = out_format(r->shown);
@@ -1444,7 +1464,7 @@ spare_start(struct remote *r)
 	master_start(r);
 	argv = rsync_argv(r, K_RSYNC, 0, 0);
 	while (r->nspare < SPARES && step_start(&r->spare[r->nspare],
-	    K_RSYNC, argv, NULL, r->o.verbose, 1) == 0)
+	    K_RSYNC, argv, NULL, r->o.verbose ? STDOUT_FILENO : -1, 1) == 0)
 		r->spare_since[r->nspare++] = now_ms();
 	words_free(argv);
 }
@@ -1520,7 +1540,7 @@ step_next(struct remote *r)
 		argv = words_add(argv, &n, "--");
 		argv = words_add(argv, &n, r->d.host);
 		argv = words_add(argv, &n, "sh");
-		if (step_start(&r->step, K_SCRIPT, argv, &script, 0, 0) ==
+		if (step_start(&r->step, K_SCRIPT, argv, &script, -1, 0) ==
 		    -1)
 			goto fail;
 		break;
@@ -1535,7 +1555,8 @@ step_next(struct remote *r)
 		    (r->o.dry_run || r->o.verbose || r->verifying);
 		if (step_start(&r->step, r->steps[r->stepno], argv,
 		    r->steps[r->stepno] == K_RSYNC && !r->full ? &list : NULL,
-		    ours, 0) == -1)
+		    ours ? STDOUT_FILENO : progress2(r, r->steps[r->stepno],
+		    r->full) ? STDERR_FILENO : -1, 0) == -1)
 			goto fail;
 		break;
 	}
@@ -2466,6 +2487,55 @@ verify_due(struct remote *r)
 	return r->verify_at;
 }
 
+#define BEHIND_MS	1000	/* a backlog shown once it lasts this */
+
+/* How often the backlog's line is shown: a terminal's, a log's. */
+static int64_t
+behind_every(struct remote *r)
+{
+	return r->progress == PROGRESS_LINE ? 200 : 5000;
+}
+
+/* When the backlog's line is shown next. */
+static int64_t
+behind_next(struct remote *r)
+{
+	return r->behind_shown != 0 ? r->behind_shown + behind_every(r) :
+	    r->behind_since + BEHIND_MS;
+}
+
+/*
+ * --progress: a backlog that lasts, its paths waiting and the state;
+ * then the line that says it caught up. Not over a whole run's own.
+ */
+static void
+behind(struct remote *r, int64_t now)
+{
+	const char *cr = r->progress == PROGRESS_LINE ? "\r" : "",
+	    *el = r->progress == PROGRESS_LINE ? "\033[K" : "";
+	size_t n = backlog(r);
+
+	if (r->progress == PROGRESS_OFF || (r->full && r->nsteps != 0))
+		return;
+	if (n == 0) {
+		if (r->behind_shown != 0)
+			fprintf(stderr, "%ssent %s: caught up in %.1f s%s\n",
+			    cr, r->shown, (now - r->behind_since) / 1000.0,
+			    el);
+		r->behind_since = r->behind_shown = 0;
+		return;
+	}
+	if (r->behind_since == 0)
+		r->behind_since = now;
+	if (now < behind_next(r))
+		return;
+	fprintf(stderr, "%ssending %s: %zu paths waiting, %s%s%s", cr,
+	    r->shown, n, state_names[r->state], el,
+	    r->progress == PROGRESS_LINE ? "" : "\n");
+	fflush(stderr);
+	r->behind_shown = now;
+}
+
 static void
 timers(struct remote *r)
 {
@@ -2493,6 +2563,7 @@ timers(struct remote *r)
 	if (r->root != NULL && due(r) <= now)
 		event(r, E_DUE);
 	publish(r, 0);
+	behind(r, now);
 }
 
 static int
@@ -2502,6 +2573,8 @@ timeout(struct remote *r)
 
 	if (verify_due(r) < t)
 		t = verify_due(r);
+	if (r->behind_since != 0 && behind_next(r) < t)
+		t = behind_next(r);
 	if (r->nmoves > 0 && r->moves[0].when + MOVE_WAIT_MS < t)
 		t = r->moves[0].when + MOVE_WAIT_MS;
 	if (w < t)
@@ -2663,6 +2736,8 @@ remote_main(struct mirror_options *o, struct remote_dest *d,
 		err(1, "strdup");
 	if (rsh_setup(&r, why, sizeof(why)) == -1)
 		errx(2, "%s", why);
+	r.progress = o->progress != PROGRESS_AUTO ? o->progress :
+	    isatty(STDERR_FILENO) ? PROGRESS_LINE : PROGRESS_OFF;
 	current = &r;
 	if (atexit(cleanup) != 0)
 		err(1, "atexit");

@@ -404,6 +404,26 @@ spare_pid() {
 	assert_line --regexp "^repair \*deleting +$HOST:$DST/d/stray$"
 }
 
+@test "remote: progress: rsync's own line on a terminal; a lasting backlog, then caught up" {
+	sshd_setup
+	for i in $(seq 1 300); do echo "$i" >"$SRC/f$i"; done
+	stream "$T/s" "$SRC"
+	run -0 script -qec "iobs-mirror -e '$RSH' '$HOST:$DST' <'$T/s'" /dev/null
+	assert_output --regexp "[0-9]+%.*xfr#"
+	run -0 treecmp "$SRC" "$DST"
+	# No terminal: the whole sync says nothing; --progress=lines, a
+	# backlog that lasts is a line every 5 s, and its end one.
+	start_remote "$HOST:$DST" -e "$RSH" --progress=lines
+	stop_sshd
+	echo more >"$SRC/more"
+	wait_for 15 grep -q "^sending $HOST:$DST: [0-9]* paths waiting" \
+	    "$T/mirror.err"
+	start_sshd
+	wait_for 20 grep -q "^sent $HOST:$DST: caught up in " "$T/mirror.err"
+	wait_converged 10
+	run ! grep -q '%' "$T/mirror.err"
+}
+
 @test "remote: empty source, non-empty remote: refused unless -f" {
 	sshd_setup
 	mkdir "$DST"
