@@ -41,6 +41,11 @@
 #include "mirror.h"
 #include "remote.h"
 
+/* dirty_add(): the entry, all below it, or a directory's entries. */
+#define DIRTY_PLAIN	0
+#define DIRTY_TREE	1
+#define DIRTY_LEVEL	2
+
 #define BATCH_QUIET_MS	5	/* a batch waits for the stream to rest this, */
 #define WINDOW_MS	100	/* but no longer than this after the first */
 #define BACKOFF_MS	1000	/* a failed run is tried again after this, */
@@ -81,6 +86,7 @@ struct renames {
 struct batch {
 	struct pathset	 plain;		/* the entry itself */
 	struct pathset	 tree;		/* all below it too; "" is everything */
+	struct pathset	 level;		/* directories: their entries, not below */
 	struct renames	 ren;
 	/*
 	 * Paths, and all below them, whose entries there may hold another
@@ -245,6 +251,7 @@ struct remote {
 	char		*src;		/* root as rsync takes it, with '/' */
 	int		 active;
 	int		 eof;
+	int		 scanned;	/* "# backend poll": from scans */
 
 	struct move	*moves;
 	size_t		 nmoves, movecap;
@@ -398,6 +405,7 @@ batch_clear(struct batch *b)
 {
 	pathset_clear(&b->plain);
 	pathset_clear(&b->tree);
+	pathset_clear(&b->level);
 	pathset_clear(&b->unsure);
 	renames_clear(&b->ren);
 	b->oldest = 0;
@@ -406,7 +414,7 @@ batch_clear(struct batch *b)
 static size_t
 batch_size(const struct batch *b)
 {
-	return b->plain.n + b->tree.n + b->ren.n;
+	return b->plain.n + b->tree.n + b->level.n + b->ren.n;
 }
 
 static size_t
@@ -432,6 +440,8 @@ batch_merge(struct batch *to, struct batch *from)
 		pathset_add(&to->plain, from->plain.e[i].path, 0);
 	for (i = 0; i < from->tree.n; i++)
 		pathset_add(&to->tree, from->tree.e[i].path, 0);
+	for (i = 0; i < from->level.n; i++)
+		pathset_add(&to->level, from->level.e[i].path, 0);
 	for (i = 0; i < from->unsure.n; i++)
 		pathset_add(&to->unsure, from->unsure.e[i].path, 0);
 	for (i = 0; i < to->ren.n; i++)
@@ -484,6 +494,8 @@ unsure(struct batch *b, const char *rel)
 static void
 dirty_add(struct remote *r, const char *rel, int tree)
 {
+	struct pathset *set = tree == DIRTY_LEVEL ? &r->dirty.level :
+	    tree ? &r->dirty.tree : &r->dirty.plain;
 	int64_t now = now_ms();
 
 	if (pathset_get(&r->dirty.tree, "") != NULL || excluded(r, rel))
@@ -492,7 +504,7 @@ dirty_add(struct remote *r, const char *rel, int tree)
 		r->window = now;
 	r->last = now;
 	r->dirty.oldest = oldest(r->dirty.oldest, now);
-	pathset_add(tree ? &r->dirty.tree : &r->dirty.plain, rel, now);
+	pathset_add(set, rel, now);
 	if (backlog(r) > r->bound) {
 		if (!r->collapsed)
 			warnx("%s: %zu paths waiting, more than %zu: one whole "
@@ -1364,6 +1376,15 @@ run_start(struct remote *r)
 			list_add(&list, &seen, rel, 0);
 		}
 	}
+	/* A directory's entries: "dir/" alone, rsync deletes in it. */
+	for (i = 0; i < r->sent.level.n; i++) {
+		const char *rel = r->sent.level.e[i].path;
+
+		if (source_has(r, rel, &st) == 1 && S_ISDIR(st.st_mode))
+			list_add(&list, &seen, rel, 1);
+		else
+			pathset_add(&r->sent.plain, rel, 0);
+	}
 	for (i = 0; i < r->sent.plain.n; i++) {
 		const char *rel = r->sent.plain.e[i].path;
 
@@ -2218,8 +2239,10 @@ moved_to(struct remote *r, const char *to, uint32_t cookie)
 	pathset_rename(&r->writing, from, to);
 	pathset_rename(&r->dirty.plain, from, to);
 	pathset_rename(&r->dirty.tree, from, to);
+	pathset_rename(&r->dirty.level, from, to);
 	pathset_rename(&r->sent.plain, from, to);
 	pathset_rename(&r->sent.tree, from, to);
+	pathset_rename(&r->sent.level, from, to);
 	pathset_rename(&r->dirty.unsure, from, to);
 	pathset_rename(&r->sent.unsure, from, to);
 	if (r->d.kind == RK_SSH) {
@@ -2266,12 +2289,18 @@ change(struct remote *r, const struct iobs_record *rec, const char *rel)
 	} else if (m & IN_MODIFY)
 		pathset_add(&r->writing, rel, now_ms());
 	else if (m & IN_ATTRIB)
-		dirty_add(r, rel, 0);
-	/* Its directory's times changed too, on both sides of a rename. */
+		/* A scan says so of a directory whose entries came and went. */
+		dirty_add(r, rel, (m & IN_ISDIR) && r->scanned ? DIRTY_LEVEL :
+		    DIRTY_PLAIN);
+	/*
+	 * Its directory's times changed too, on both sides of a rename;
+	 * from a scan, what came and went unseen there too, and a copy
+	 * of the directory made meanwhile holds it: its entries go.
+	 */
 	if ((m & (IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO)) &&
 	    rel[0] != '\0') {
 		par = rel_parent(rel);
-		dirty_add(r, par, 0);
+		dirty_add(r, par, r->scanned ? DIRTY_LEVEL : DIRTY_PLAIN);
 		free(par);
 	}
 }
@@ -2350,6 +2379,10 @@ record(struct remote *r, char *line, const struct iobs_reader *rd)
 	const char *why, *rel;
 	int n;
 
+	/* As the local mirror: a stream of scans says so in its header. */
+	if (strncmp(line, "# backend ", 10) == 0)
+		r->scanned = strncmp(line + 10, "poll", 4) == 0 &&
+		    strchr(" \t\n", line[14]) != NULL;
 	if ((why = iobs_reader_why(rd)) != NULL)
 		n = -1;
 	else if ((n = iobs_record_parse(line, &rec, &why)) == 0)

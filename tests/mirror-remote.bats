@@ -424,6 +424,37 @@ spare_pid() {
 	run ! grep -q '%' "$T/mirror.err"
 }
 
+@test "remote: from a poll stream, a directory's entries are compared, one level" {
+	sshd_setup
+	mkdir -p "$SRC/d/sub"
+	echo a >"$SRC/d/a"
+	echo s >"$SRC/d/sub/s"
+	mkfifo "$T/pipe"
+	iobs-mirror -e "$RSH" "$HOST:$DST" <"$T/pipe" >"$T/mirror.out" \
+	    2>"$T/mirror.err" 3>&- &
+	MIRROR_PID=$!
+	BG_PIDS+=("$MIRROR_PID")
+	exec 4>"$T/pipe"
+	printf '# iobs-stream 1\n# backend poll\n' >&4
+	send WATCH_INIT 0 "$SRC"
+	wait_converged 10
+	# Made and removed between two scans, copied there meanwhile.
+	echo stray >"$DST/d/stray"
+	send ATTRIB,ISDIR 0 "$SRC/d"
+	wait_for 10 test ! -e "$DST/d/stray"
+	# Beside a file the scan saw made.
+	echo stray >"$DST/d/stray2"
+	echo n >"$SRC/d/new"
+	send CREATE 0 "$SRC/d/new"
+	wait_converged 10
+	# One level: below is left to its own records.
+	echo deeper >"$DST/d/sub/stray3"
+	send ATTRIB,ISDIR 0 "$SRC/d"
+	end_stream
+	assert_equal "$MIRROR_STATUS" 0
+	assert [ -e "$DST/d/sub/stray3" ]
+}
+
 @test "remote: empty source, non-empty remote: refused unless -f" {
 	sshd_setup
 	mkdir "$DST"
