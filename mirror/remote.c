@@ -15,6 +15,7 @@
 
 #include <sys/inotify.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
@@ -23,6 +24,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <netdb.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdint.h>
@@ -50,6 +52,8 @@
 #define WINDOW_MS	100	/* but no longer than this after the first */
 #define BACKOFF_MS	1000	/* a failed run is tried again after this, */
 #define BACKOFF_MAX_MS	60000	/* doubling up to this */
+#define PROBE_MS	250	/* away, its port is knocked on this often, */
+#define PROBE_WAIT_MS	1000	/* an answer waited for this long */
 #define BACKLOG_MAX	100000	/* paths waiting before a whole sync instead */
 #define PUBLISH_MS	1000	/* the backlog to the cache, this often */
 #define CAPTURE_MAX	65536	/* of a child's output kept */
@@ -292,6 +296,16 @@ struct remote {
 	 */
 	int		 progress;
 	int64_t		 behind_since, behind_shown;
+	/*
+	 * Away, the host's ssh port as ssh -G resolves it, connected to
+	 * now and then: once it answers after it did not, the back-off
+	 * ends. A host that answers all along and still fails waits.
+	 */
+	struct sockaddr_storage probe_addr;
+	socklen_t	 probe_len;	/* 0: none known */
+	int		 probe_fd;	/* a connect under way, or -1 */
+	int64_t		 probe_at;	/* the next, or the one under way's */
+	int		 probe_shut;	/* it did not answer, this outage */
 	int64_t		 window, last;	/* ms: first and last path added */
 
 	enum rstate	 state;
@@ -931,6 +945,139 @@ shell:
 		v = words_add(v, &n, r->src);
 	v = words_add(v, &n, r->d.spec);
 	return v;
+}
+
+/* Probes */
+
+/*
+ * Where ssh would connect for the host: "hostname" and "port" of
+ * ssh -G, resolved once. None for another remote shell or a daemon.
+ */
+static void
+probe_setup(struct remote *r)
+{
+	struct addrinfo hints, *ai;
+	char **argv, buf[16384], *line, *save, *host = NULL, *port = NULL;
+	size_t n, len = 0;
+	ssize_t got;
+	int out[2], nul, status;
+	pid_t pid;
+
+	if (r->probe_fd != -1)
+		close(r->probe_fd);
+	r->probe_fd = -1;
+	r->probe_len = 0;
+	if (r->d.kind != RK_SSH || !is_ssh(r->rsh))
+		return;
+	if (pipe2(out, O_CLOEXEC) == -1 ||
+	    (nul = open("/dev/null", O_RDWR | O_CLOEXEC)) == -1)
+		err(1, "pipe");
+	argv = words_copy(r->rsh, &n);
+	argv = words_add(argv, &n, "-G");
+	argv = words_add(argv, &n, "--");
+	argv = words_add(argv, &n, r->d.host);
+	pid = iobs_spawn(argv, nul, out[1], nul);
+	words_free(argv);
+	close(out[1]);
+	close(nul);
+	/* To its end, so that it never waits on a full pipe. */
+	while ((got = read(out[0], buf + len, sizeof(buf) - 1 - len)) > 0 ||
+	    (got == -1 && errno == EINTR))
+		if (got > 0 && (len += (size_t)got) == sizeof(buf) - 1)
+			len = 0;
+	close(out[0]);
+	if (pid == -1 || waitpid(pid, &status, 0) == -1 ||
+	    !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		return;
+	buf[len] = '\0';
+	for (line = strtok_r(buf, "\n", &save); line != NULL;
+	    line = strtok_r(NULL, "\n", &save))
+		if (strncmp(line, "hostname ", 9) == 0)
+			host = line + 9;
+		else if (strncmp(line, "port ", 5) == 0)
+			port = line + 5;
+	if (host == NULL || port == NULL)
+		return;
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_NUMERICSERV;
+	if (getaddrinfo(host, port, &hints, &ai) != 0)
+		return;
+	if (ai->ai_addrlen <= sizeof(r->probe_addr)) {
+		memcpy(&r->probe_addr, ai->ai_addr, ai->ai_addrlen);
+		r->probe_len = ai->ai_addrlen;
+	}
+	freeaddrinfo(ai);
+}
+
+/* The port answered, or not: back at once if it did not before. */
+static void
+probe_answer(struct remote *r, int answered, int64_t now)
+{
+	if (r->probe_fd != -1)
+		close(r->probe_fd);
+	r->probe_fd = -1;
+	if (answered && r->probe_shut && r->retry_at > now)
+		r->retry_at = now;
+	r->probe_shut = !answered;
+	r->probe_at = now + PROBE_MS;
+}
+
+static void
+probe_start(struct remote *r, int64_t now)
+{
+	int fd;
+
+	if ((fd = socket(r->probe_addr.ss_family, SOCK_STREAM |
+	    SOCK_NONBLOCK | SOCK_CLOEXEC, 0)) == -1) {
+		r->probe_at = now + PROBE_MS;
+		return;
+	}
+	r->probe_fd = fd;
+	r->probe_at = now;
+	if (connect(fd, (struct sockaddr *)&r->probe_addr, r->probe_len) == 0)
+		probe_answer(r, 1, now);
+	else if (errno != EINPROGRESS)
+		probe_answer(r, 0, now);
+}
+
+/* The connect under way ended. */
+static void
+probe_done(struct remote *r)
+{
+	int e = 0;
+	socklen_t len = sizeof(e);
+
+	if (getsockopt(r->probe_fd, SOL_SOCKET, SO_ERROR, &e, &len) == -1)
+		e = errno;
+	probe_answer(r, e == 0, now_ms());
+}
+
+/* Away: a probe due, or one waited for too long; else none. */
+static void
+probe(struct remote *r, int64_t now)
+{
+	if (r->state != S_AWAY || r->probe_len == 0) {
+		if (r->probe_fd != -1)
+			close(r->probe_fd);
+		r->probe_fd = -1;
+		r->probe_shut = 0;
+		r->probe_at = 0;
+		return;
+	}
+	if (r->probe_fd != -1 && now - r->probe_at >= PROBE_WAIT_MS)
+		probe_answer(r, 0, now);
+	else if (r->probe_fd == -1 && now >= r->probe_at && r->retry_at > now)
+		probe_start(r, now);
+}
+
+/* When probe() has something to do next; INT64_MAX for never. */
+static int64_t
+probe_due(struct remote *r)
+{
+	if (r->state != S_AWAY || r->probe_len == 0)
+		return INT64_MAX;
+	return r->probe_fd != -1 ? r->probe_at + PROBE_WAIT_MS : r->probe_at;
 }
 
 /* Runs */
@@ -2492,6 +2639,7 @@ reconfigure(struct remote *r)
 	}
 	mirror_options_free(&old);
 	remote_dest_free(&oldd);
+	probe_setup(r);
 	free(r->shown);
 	if ((r->shown = strdup(r->o.dest)) == NULL)
 		err(1, "strdup");
@@ -2593,6 +2741,7 @@ timers(struct remote *r)
 		r->verify_next = 1;
 		r->verify_at = now + r->o.verify_ms;
 	}
+	probe(r, now);
 	if (r->root != NULL && due(r) <= now)
 		event(r, E_DUE);
 	publish(r, 0);
@@ -2606,6 +2755,8 @@ timeout(struct remote *r)
 
 	if (verify_due(r) < t)
 		t = verify_due(r);
+	if (probe_due(r) < t)
+		t = probe_due(r);
 	if (r->behind_since != 0 && behind_next(r) < t)
 		t = behind_next(r);
 	if (r->nmoves > 0 && r->moves[0].when + MOVE_WAIT_MS < t)
@@ -2646,7 +2797,7 @@ run(struct remote *r, int sigfd, int termfd, int chldfd)
 {
 	static struct iobs_reader rd;
 	struct signalfd_siginfo si;
-	struct pollfd pfd[7];
+	struct pollfd pfd[8];
 	struct step *s = &r->step;
 	char *line;
 	int n, i, hup, term = 0, status;
@@ -2662,6 +2813,7 @@ run(struct remote *r, int sigfd, int termfd, int chldfd)
 		pfd[n++] = (struct pollfd){ s->pid ? s->in : -1, POLLOUT, 0 };
 		pfd[n++] = (struct pollfd){ s->pid ? s->out : -1, POLLIN, 0 };
 		pfd[n++] = (struct pollfd){ s->pid ? s->err : -1, POLLIN, 0 };
+		pfd[n++] = (struct pollfd){ r->probe_fd, POLLOUT, 0 };
 		if (r->nsteps != 0 && s->pid == 0)
 			step_next(r);	/* a run just started */
 		else if (poll(pfd, n, timeout(r)) == -1) {
@@ -2699,6 +2851,8 @@ run(struct remote *r, int sigfd, int termfd, int chldfd)
 		}
 		if (s->pid != 0 && s->err != -1 && pfd[6].revents)
 			step_read(&s->err, &s->errors);
+		if (r->probe_fd != -1 && pfd[7].revents)
+			probe_done(r);
 		/* SIGCHLD: the step's child, or the control master, ended. */
 		while (read(chldfd, &si, sizeof(si)) == sizeof(si))
 			continue;
@@ -2769,6 +2923,8 @@ remote_main(struct mirror_options *o, struct remote_dest *d,
 		err(1, "strdup");
 	if (rsh_setup(&r, why, sizeof(why)) == -1)
 		errx(2, "%s", why);
+	r.probe_fd = -1;
+	probe_setup(&r);
 	r.progress = o->progress != PROGRESS_AUTO ? o->progress :
 	    isatty(STDERR_FILENO) ? PROGRESS_LINE : PROGRESS_OFF;
 	current = &r;

@@ -575,6 +575,20 @@ spare_pid() {
 	[ "$(count_lines "$T/mirror.err" ': back after')" -eq 1 ]
 }
 
+@test "remote: away for 9 s, the back-off at 8 s: the host back is used at once, long" {
+	[ -n "${IOBS_LONG:-}" ] || skip "set IOBS_LONG=1"
+	sshd_setup
+	start_remote "$HOST:$DST" -e "$RSH"
+	stop_sshd
+	echo b >"$SRC/b"
+	wait_for 10 has_lines "$T/mirror.err" 'waiting, retrying' 1
+	# Tries at 1, 3 and 7 s, the next at 15 s: its port is knocked on.
+	sleep 9
+	start_sshd
+	wait_converged 3
+	wait_for 10 has_lines "$T/mirror.err" ': back after' 1
+}
+
 @test "remote: past the bound, a whole sync once the remote is back" {
 	sshd_setup
 	mkdir "$SRC/d"
