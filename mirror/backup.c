@@ -26,6 +26,29 @@
 
 #define SET_FORMAT	"%Y-%m-%dT%H%MZ"
 
+/*
+ * rel, or the highest directory above it that gone(arg, dir) says the
+ * source lacks too: what a delete keeps whole, in one rename.
+ */
+char *
+backup_top(const char *rel, int (*gone)(void *, const char *), void *arg)
+{
+	char *top, *par;
+
+	if ((top = strdup(rel)) == NULL)
+		err(1, "strdup");
+	while (strchr(top, '/') != NULL) {
+		par = rel_parent(top);
+		if (!gone(arg, par)) {
+			free(par);
+			break;
+		}
+		free(top);
+		top = par;
+	}
+	return top;
+}
+
 /* The name of the set of the minute t is in: SET_LEN + 1 bytes. */
 void
 backup_set_name(char *name, time_t t)

@@ -212,6 +212,8 @@ void	 progress_free(struct mirror *);
 
 /* backup.c */
 void	 backup_set_name(char *, time_t);
+char	*backup_top(const char *rel, int (*gone)(void *, const char *),
+	    void *);
 int	 backup_open(struct mirror *, char *why, size_t whylen);
 void	 backup_close(struct mirror *);
 int	 backup_move(struct mirror *, int pfd, const char *name,

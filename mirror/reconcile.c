@@ -574,26 +574,15 @@ walk_tree(struct mirror *m, int sdir, int ddir, const char *rel,
 	names_free(&dst);
 }
 
-/* rel, or the highest directory above it that the source lacks too. */
-static char *
-gone_top(struct mirror *m, const char *rel)
+/* The source lacks the directory rel, and it is not excluded. */
+static int
+source_lacks(void *arg, const char *rel)
 {
+	struct mirror *m = arg;
 	struct stat st;
-	char *top, *par;
 
-	if ((top = strdup(rel)) == NULL)
-		err(1, "strdup");
-	while (strchr(top, '/') != NULL) {
-		par = rel_parent(top);
-		if (fstatat(m->sfd, par, &st, AT_SYMLINK_NOFOLLOW) == 0 ||
-		    !vanished(errno) || rel_excluded(m, par)) {
-			free(par);
-			break;
-		}
-		free(top);
-		top = par;
-	}
-	return top;
+	return fstatat(m->sfd, rel, &st, AT_SYMLINK_NOFOLLOW) == -1 &&
+	    vanished(errno) && !rel_excluded(m, rel);
 }
 
 static void
@@ -615,7 +604,7 @@ delete_path(struct mirror *m, const char *rel)
 	 * find nothing left to do.
 	 */
 	if (m->backup.dirfd != -1)
-		rel = top = gone_top(m, rel);
+		rel = top = backup_top(rel, source_lacks, m);
 	links_del(&m->links, rel);
 	/* Not in DEST by any route: not by the safe one either. */
 	if (fstatat(m->dfd, rel, &st, AT_SYMLINK_NOFOLLOW) == -1) {

@@ -52,6 +52,8 @@
 #define WINDOW_MS	100	/* but no longer than this after the first */
 #define BACKOFF_MS	1000	/* a failed run is tried again after this, */
 #define BACKOFF_MAX_MS	60000	/* doubling up to this */
+#define DELETES_QUIET_MS 200	/* --backup-dir: deletes wait for a pause */
+#define DELETES_MAX_MS	2000	/* but no longer than this */
 #define PROBE_MS	250	/* away, its port is knocked on this often, */
 #define PROBE_WAIT_MS	1000	/* an answer waited for this long */
 #define BACKLOG_MAX	100000	/* paths waiting before a whole sync instead */
@@ -296,6 +298,7 @@ struct remote {
 	 */
 	int		 progress;
 	int64_t		 behind_since, behind_shown;
+	int64_t		 deletes_first, deletes_last;	/* ms; 0: none waiting */
 	/*
 	 * Away, the host's ssh port as ssh -G resolves it, connected to
 	 * now and then: once it answers after it did not, the back-off
@@ -1263,28 +1266,14 @@ static const char script_head[] =
     " { [ -n \"$4\" ] && expr \"x${s##*/}\" \\< \"x$4\" >/dev/null; };"
     " then rm -rf -- \"$s\"; fi; n=$((n - 1)); done; }\n";
 
-/*
- * rel, or with --backup-dir the highest directory above it that the
- * source lacks too: kept whole, in one mv.
- */
-static char *
-gone_top(struct remote *r, const char *rel)
+/* The source lacks the directory rel, and it is not excluded. */
+static int
+source_lacks(void *arg, const char *rel)
 {
+	struct remote *r = arg;
 	struct stat st;
-	char *top, *par;
 
-	if ((top = strdup(rel)) == NULL)
-		err(1, "strdup");
-	while (strchr(top, '/') != NULL) {
-		par = rel_parent(top);
-		if (excluded(r, par) || source_has(r, par, &st) != 0) {
-			free(par);
-			break;
-		}
-		free(top);
-		top = par;
-	}
-	return top;
+	return !excluded(r, rel) && source_has(r, rel, &st) == 0;
 }
 
 /* B, the set a run's script keeps what it replaces in; empty without. */
@@ -1480,6 +1469,7 @@ run_start(struct remote *r)
 		r->drain_last = 1;
 	r->sent = r->dirty;
 	memset(&r->dirty, 0, sizeof(r->dirty));
+	r->deletes_first = r->deletes_last = 0;
 	r->full = pathset_get(&r->sent.tree, "") != NULL;
 	r->verifying = r->full && r->verify_next;
 	if (r->full)
@@ -1544,7 +1534,7 @@ run_start(struct remote *r)
 		/* Gone from the source: gone there; its directory's time. */
 		links_prune(&r->links, rel);
 		if (r->o.backup_dir != NULL)
-			top = gone_top(r, rel);
+			top = backup_top(rel, source_lacks, r);
 		if (!r->o.no_delete)
 			pathset_add(&gone, top != NULL ? top : rel, 0);
 		par = rel_parent(top != NULL ? top : rel);
@@ -2283,6 +2273,15 @@ due(struct remote *r)
 	t = r->last + BATCH_QUIET_MS;
 	if (r->window + WINDOW_MS < t)
 		t = r->window + WINDOW_MS;
+	/*
+	 * --backup-dir: deletes wait for the deleting to pause, 2 s at
+	 * most, so that an rm -rf is kept whole, in one mv.
+	 */
+	if (r->deletes_first != 0) {
+		t = r->deletes_last + DELETES_QUIET_MS;
+		if (r->deletes_first + DELETES_MAX_MS < t)
+			t = r->deletes_first + DELETES_MAX_MS;
+	}
 	return t;
 }
 
@@ -2430,6 +2429,11 @@ change(struct remote *r, const struct iobs_record *rec, const char *rel)
 	} else if (m & IN_CREATE)
 		dirty_add(r, rel, (m & IN_ISDIR) != 0);
 	else if (m & IN_DELETE) {
+		if (r->o.backup_dir != NULL) {
+			r->deletes_last = now_ms();
+			if (r->deletes_first == 0)
+				r->deletes_first = r->deletes_last;
+		}
 		pathset_del(&r->writing, rel);
 		pathset_prune(&r->dirty.plain, rel);
 		dirty_add(r, rel, 0);
