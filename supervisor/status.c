@@ -7,6 +7,8 @@
  *	watch/PATH		a watch's effective config
  *	options/PLUGIN/PATH	PLUGIN's options for PATH, one per line
  *	backlog/PLUGIN/PATH	a remote mirror's paths waiting (it writes it)
+ *	progress/PLUGIN/PATH	a mirror's long pass: phase=, entries=,
+ *				copied=, bytes=, since= (it writes it)
  *
  * PATH is absolute, so it brings its own leading slash.
  */
@@ -101,6 +103,9 @@ status_forget(struct super *s, struct pipeline *p)
 	key = key_of("backlog", p->plugin, p->path);
 	iobs_cache_del(s->cache, key);
 	free(key);
+	key = key_of("progress", p->plugin, p->path);
+	iobs_cache_del(s->cache, key);
+	free(key);
 }
 
 void
@@ -166,19 +171,112 @@ field(const char *val, const char *name, char *buf, size_t len)
 
 /* The columns of status, in order; the last may hold spaces. */
 enum { C_WATCH, C_PLUGIN, C_STATE, C_READY, C_PIDS, C_SINCE, C_RESTARTS,
-	C_EVENTS, C_LASTEV, C_LAST, NCOL };
+	C_EVENTS, C_LASTEV, C_PROGRESS, C_LAST, NCOL };
 
 static const char *heads[NCOL] = { "WATCH", "PLUGIN", "STATE", "READY",
-    "PIDS", "SINCE", "RESTARTS", "EVENTS", "LAST-EVENT", "LAST EXIT" };
+    "PIDS", "SINCE", "RESTARTS", "EVENTS", "LAST-EVENT", "PROGRESS",
+    "LAST EXIT" };
 
 struct row {
 	char	*col[NCOL];
 	char	*raw;		/* the key's value, for --json */
 };
 
+/* A mirror's long pass, as it keeps it in the cache. */
+struct pass {
+	char	 dest[512], phase[32], entries[32], copied[32], bytes[32];
+	char	 since[32];
+};
+
+/* The pass of a pipeline's plugin; 0 when none is under way. */
+static int
+pass_read(const char *val, size_t len, struct pass *ps)
+{
+	char *v;
+
+	if ((v = strndup(val, len)) == NULL)
+		err(1, "strndup");
+	field(v, "dest", ps->dest, sizeof(ps->dest));
+	field(v, "phase", ps->phase, sizeof(ps->phase));
+	field(v, "entries", ps->entries, sizeof(ps->entries));
+	field(v, "copied", ps->copied, sizeof(ps->copied));
+	field(v, "bytes", ps->bytes, sizeof(ps->bytes));
+	field(v, "since", ps->since, sizeof(ps->since));
+	free(v);
+	return strcmp(ps->phase, "up") != 0 && strcmp(ps->phase, "-") != 0;
+}
+
+/* "412,300 entries, 1.3 GB copied": what a pass has done so far. */
+static void
+pass_done(const struct pass *ps, char *buf, size_t len)
+{
+	unsigned long long n = strtoull(ps->entries, NULL, 10);
+	double b = strtod(ps->bytes, NULL);
+	static const char *units[] = { "B", "kB", "MB", "GB", "TB" };
+	char digits[32], grouped[48];
+	size_t i, o = 0, l, u = 0;
+
+	l = (size_t)snprintf(digits, sizeof(digits), "%llu", n);
+	for (i = 0; i < l; i++) {
+		if (i > 0 && (l - i) % 3 == 0)
+			grouped[o++] = ',';
+		grouped[o++] = digits[i];
+	}
+	grouped[o] = '\0';
+	while (b >= 1000 && u + 1 < sizeof(units) / sizeof(units[0])) {
+		b /= 1000;
+		u++;
+	}
+	snprintf(buf, len, "%s entries, %.*f %s copied", grouped, u ? 1 : 0,
+	    b, units[u]);
+}
+
+/*
+ * The pipeline's row as its plugin's pass says: a mirror syncing is
+ * up, but its STATE says what it does, and PROGRESS how far it is;
+ * --json gets phase= and the figures.
+ */
+static void
+pass_row(struct iobs_cache *c, struct row *r, const char *plugin,
+    const char *watch)
+{
+	struct pass ps;
+	char *key, *val, *raw, done[96];
+	size_t len;
+	int under;
+
+	key = key_of("progress", plugin, watch);
+	if (c == NULL || iobs_cache_get(c, key, &val, &len) != 0) {
+		free(key);
+		r->col[C_PROGRESS] = strdup("-");
+		if (asprintf(&raw, "%sphase=%s\n", r->raw, r->col[C_STATE]) ==
+		    -1)
+			err(1, "asprintf");
+		free(r->raw);
+		r->raw = raw;
+		return;
+	}
+	free(key);
+	under = pass_read(val, len, &ps);
+	free(val);
+	if (under && strcmp(r->col[C_STATE], "up") == 0) {
+		free(r->col[C_STATE]);
+		r->col[C_STATE] = strdup(ps.phase);
+	}
+	pass_done(&ps, done, sizeof(done));
+	r->col[C_PROGRESS] = strdup(under ? done : "-");
+	if (asprintf(&raw, "%sphase=%s\npass_entries=%s\npass_copied=%s\n"
+	    "pass_bytes=%s\npass_since=%s\n", r->raw, under ? ps.phase :
+	    r->col[C_STATE], ps.entries, ps.copied, ps.bytes, ps.since) == -1)
+		err(1, "asprintf");
+	free(r->raw);
+	r->raw = raw;
+}
+
 struct table {
 	struct row	*row;
 	size_t		 n;
+	struct iobs_cache *cache;	/* for the plugins' keys */
 };
 
 /* Seconds since the epoch, as local time to the second, or "-". */
@@ -230,6 +328,7 @@ collect(const char *key, const void *val, size_t len, time_t exp,
 	r->col[C_EVENTS] = strdup(f[9]);
 	r->col[C_LASTEV] = when(f[10]);
 	r->col[C_LAST] = strdup(f[8]);
+	pass_row(t->cache, r, f[1], f[0]);
 	for (i = 0; i < NCOL; i++)
 		if (r->col[i] == NULL)
 			err(1, "strdup");
@@ -478,15 +577,41 @@ remote_line(const char *key, const void *val, size_t len, time_t exp,
 	return 0;
 }
 
-/* "; DEST STATE, N waiting, oldest Ts" for each remote mirror, in buf. */
+/* "; DEST syncing, N entries, B copied" for a pass under way. */
+static int
+pass_line(const char *key, const void *val, size_t len, time_t exp,
+    void *arg)
+{
+	struct remotes_out *out = arg;
+	size_t n = strlen(out->buf);
+	struct pass ps;
+	char done[96];
+
+	(void)key;
+	(void)exp;
+	if (!pass_read(val, len, &ps))
+		return 0;
+	pass_done(&ps, done, sizeof(done));
+	if (n < out->len)
+		snprintf(out->buf + n, out->len - n, "; %s %s, %s", ps.dest,
+		    ps.phase, done);
+	return 0;
+}
+
+/*
+ * "; DEST STATE, N waiting, oldest Ts" for each remote mirror, and
+ * "; DEST syncing, ..." for each pass under way, in buf.
+ */
 void
 status_remotes(struct iobs_cache *c, char *buf, size_t len)
 {
 	struct remotes_out out = { buf, len };
 
 	buf[0] = '\0';
-	if (c != NULL)
-		(void)iobs_cache_list(c, "backlog/", remote_line, &out);
+	if (c == NULL)
+		return;
+	(void)iobs_cache_list(c, "progress/", pass_line, &out);
+	(void)iobs_cache_list(c, "backlog/", remote_line, &out);
 }
 
 /*
@@ -514,6 +639,7 @@ status_print(struct iobs_cache *c, int json, const char *conf_err)
 		return 1;
 	}
 	memset(&t, 0, sizeof(t));
+	t.cache = c;
 	if (iobs_cache_list(c, "pipeline/", collect, &t) == -1)
 		errx(1, "cache: %s", iobs_cache_strerror(c));
 	if (json)

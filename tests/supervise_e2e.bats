@@ -248,3 +248,33 @@ restarted_after_kill() {
 	wait_mirrored "$T/m2"
 	run -1 grep -c "iobs-mirror:" "$T/log"
 }
+
+@test "e2e: status shows a large initial sync as syncing with its progress, then up" {
+	local d seen=
+	for d in $(seq 1 40); do
+		mkdir "$T/data/d$d"
+		(cd "$T/data/d$d" && seq 1 1000 | xargs touch)
+	done
+	mirror_conf "$T/dst"
+	start_sup
+	# status, and STATUS= for systemd, say the phase while it lasts.
+	for _ in $(seq 1 $((500 * SLOW))); do
+		run -0 iobs-supervise -c "$T/rc" status --json
+		if jq -e '.pipelines[0].phase == "syncing"' <<<"$output" \
+		    >/dev/null; then
+			seen=$output
+			run -0 iobs-supervise -c "$T/rc" status
+			break
+		fi
+		sleep 0.01
+	done
+	[ -n "$seen" ]
+	assert_line --regexp "^$T/data +mirror +syncing .* [0-9,]+ entries, [0-9.]+ [kMG]?B copied"
+	jq -e '.pipelines[0].pass_entries >= 0 and .pipelines[0].pass_since > 0' \
+	    <<<"$seen"
+	wait_mirrored "$T/dst"
+	wait_for 10 eval 'iobs-supervise -c "$T/rc" status --json |
+	    jq -e ".pipelines[0].phase == \"up\"" >/dev/null'
+	run -0 iobs-supervise -c "$T/rc" status
+	assert_line --regexp "^$T/data +mirror +up .* - +"
+}

@@ -91,3 +91,20 @@ plugins = cat"
 	wait_ready "$T/data" cat
 	grep -q "NOTIFY_SOCKET=relative/path: not a socket's path" "$T/log"
 }
+
+@test "STATUS= says a mirror's long first sync and how far it is" {
+	local d
+	for d in $(seq 1 80); do
+		mkdir -p "$T/data/d$d"
+		(cd "$T/data/d$d" && seq 1 1000 | xargs touch)
+	done
+	# The real mirror, beside iobs-supervise: no plugin_dir.
+	printf '[global]\nstate_dir = %s\n[watches]\n[[data]]\nplugins = mirror\nmirror_destination = %s\n' \
+	    "$STATE" "$T/dst" >"$T/rc"
+	listen
+	start_notified
+	wait_for 30 grep -qE "^STATUS=.*; $T/dst syncing, [0-9,]+ entries, [0-9.]+ [kMG]?B copied" "$T/notes"
+	# Then back to the counts alone.
+	wait_for 30 eval 'grep "^STATUS=" "$T/notes" | tail -n 1 |
+	    grep -qx "STATUS=1 of 1 pipelines up, 0 failed, 0 waiting for their path"'
+}

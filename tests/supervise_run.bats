@@ -38,8 +38,8 @@ cat_out = $T/out"
 	assert_line -n 2 --regexp $'^[0-9.]+\tWATCH_INIT\t0\t'"$T/data\$"
 	run -0 status
 	assert_line -n 0 "iobs-supervise: pid $SUP_PID, config $T/rc"
-	assert_line -n 1 --regexp '^WATCH +PLUGIN +STATE +READY +PIDS +SINCE +RESTARTS +EVENTS +LAST-EVENT +LAST EXIT$'
-	assert_line -n 2 --regexp "^$T/data +cat +up +yes +[0-9]+,[0-9]+ +[0-9T:-]+ +0 +[0-9]+ +[0-9T:-]+ +-\$"
+	assert_line -n 1 --regexp '^WATCH +PLUGIN +STATE +READY +PIDS +SINCE +RESTARTS +EVENTS +LAST-EVENT +PROGRESS +LAST EXIT$'
+	assert_line -n 2 --regexp "^$T/data +cat +up +yes +[0-9]+,[0-9]+ +[0-9T:-]+ +0 +[0-9]+ +[0-9T:-]+ +- +-\$"
 }
 
 @test "processes: one group per pipeline, roles shown by ps" {
