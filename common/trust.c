@@ -173,7 +173,7 @@ iobs_trust_command(const char *prog, char *msg, size_t len)
 	size_t n;
 
 	if (strchr(prog, '/') != NULL)
-		return iobs_trust_path(prog, 0, msg, len);
+		return iobs_trust_path(prog, IOBS_TRUST_MISSING, msg, len);
 	if (path == NULL)
 		path = "/bin:/usr/bin";
 	for (p = path; ; p = colon + 1) {
