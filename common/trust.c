@@ -41,23 +41,21 @@ entry_ok(const char *path, const struct stat *st, int last, char *msg,
 	int owner_bad, w;
 
 	owner_bad = st->st_uid != 0 && st->st_uid != me;
-	user_name(st->st_uid, owner, sizeof(owner));
-	user_name(me, self, sizeof(self));
-	if (S_ISLNK(st->st_mode)) {
-		/* Its mode means nothing; its owner can replace it. */
-		if (!owner_bad)
-			return 0;
-		snprintf(msg, len, "%s: a symbolic link owned by %s; chown -h "
-		    "%s it", path, owner, me == 0 ? "root" : self);
-		return -1;
-	}
-	w = st->st_mode & 022;
+	w = S_ISLNK(st->st_mode) ? 0 : st->st_mode & 022;
 	/* Others may write a sticky directory, not rename what is ours. */
 	if (w != 0 && !last && S_ISDIR(st->st_mode) &&
 	    (st->st_mode & S_ISVTX) != 0)
 		w = 0;
+	/* A link's mode means nothing; its owner can replace it. */
 	if (!owner_bad && w == 0)
 		return 0;
+	user_name(st->st_uid, owner, sizeof(owner));
+	user_name(me, self, sizeof(self));
+	if (S_ISLNK(st->st_mode)) {
+		snprintf(msg, len, "%s: a symbolic link owned by %s; chown -h "
+		    "%s it", path, owner, me == 0 ? "root" : self);
+		return -1;
+	}
 	if (w == 0)
 		snprintf(what, sizeof(what), "not by root%s%s",
 		    me == 0 ? "" : " or ", me == 0 ? "" : self);
