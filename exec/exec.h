@@ -96,8 +96,20 @@ int	 batch_file(const struct batch *, int nul);
 
 /* run.c */
 
-/* One command started, or -1: its pid, which is also its group. */
-pid_t	 run_spawn(char **argv, char *const env[], int stdin_fd);
+/*
+ * One command started, or -1: its pid, which is also its group. As
+ * root, unless insecure, a program others could change is not run:
+ * the child says why and exits 126.
+ */
+pid_t	 run_spawn(char **argv, char *const env[], int stdin_fd,
+	    int insecure);
+/*
+ * The command's program, when it is known before a run (no
+ * placeholder in it): 0 if root may run it, or as another user; -1
+ * with why (iobs_trust_command()).
+ */
+int	 run_trusted(const struct template *, int insecure, char *why,
+	    size_t whylen);
 /* A group with no member left. */
 int	 run_group_gone(pid_t pgid);
 /* "exited 2", "killed by signal 9 (SIGKILL)": 0 for a clean exit. */
@@ -114,6 +126,7 @@ struct options {
 	int		 nul;		/* -0 */
 	int		 postpone;	/* -p */
 	int		 halt;		/* --halt-on-error */
+	int		 insecure;	/* --insecure-files */
 	int		 jobs;		/* -j */
 	int64_t		 delay;		/* -d, ms */
 	int64_t		 grace;		/* --grace, ms */

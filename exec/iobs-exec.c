@@ -45,7 +45,8 @@
 	IN_MOVE_SELF | IN_UNMOUNT)
 
 static const char synopsis[] = "[-0bpr] [-d ms] [-e event[,...]] [-j n] "
-    "[-x glob] [--grace seconds] [--halt-on-error] -- command [arg ...]";
+    "[-x glob] [--grace seconds] [--halt-on-error] [--insecure-files] "
+    "-- command [arg ...]";
 
 static void __dead2
 usage(void)
@@ -151,6 +152,7 @@ parse_options(int argc, char *argv[], struct options *o, int *check,
 		{ "exclude",	required_argument,	NULL, 'x' },
 		{ "grace",	required_argument,	NULL, 'g' },
 		{ "halt-on-error", optional_argument,	NULL, 'H' },
+		{ "insecure-files", no_argument,	NULL, 'I' },
 		{ "jobs",	required_argument,	NULL, 'j' },
 		{ "mode",	required_argument,	NULL, 'm' },
 		{ "null",	optional_argument,	NULL, '0' },
@@ -193,6 +195,9 @@ parse_options(int argc, char *argv[], struct options *o, int *check,
 			    &o->halt) = b;
 			if (ch != 'H' && b)
 				strlcpy(batch_opt, opt, sizeof(batch_opt));
+			break;
+		case 'I':
+			o->insecure = 1;
 			break;
 		case 'b':
 			if (o->mode != MODE_RESTART)
@@ -408,7 +413,10 @@ reconfigure(struct exec *e)
 		return;
 	if (parse_options(argc, argv, &o, NULL, why, sizeof(why)) == -1)
 		warnx("%s: %s; keeping the old options", key, why);
-	else if (o.mode != e->o.mode) {
+	else if (run_trusted(&o.cmd, o.insecure, why, sizeof(why)) == -1) {
+		warnx("%s; keeping the old options", why);
+		options_free(&o);
+	} else if (o.mode != e->o.mode) {
 		warnx("%s: the mode cannot change while iobs-exec runs; "
 		    "keeping the old options (restart the pipeline)", key);
 		options_free(&o);
@@ -615,6 +623,8 @@ main(int argc, char *argv[])
 		warnx("%s", why);
 		usage();
 	}
+	if (run_trusted(&e.o.cmd, e.o.insecure, why, sizeof(why)) == -1)
+		errx(2, "%s", why);
 	if (check) {
 		options_free(&e.o);
 		return 0;

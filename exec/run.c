@@ -9,6 +9,7 @@
 
 #include <err.h>
 #include <errno.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +18,7 @@
 #include <unistd.h>
 
 #include "exec.h"
+#include "trust.h"
 
 /*
  * In the child: its own group; SIGTERM if iobs-exec dies first; the
@@ -25,11 +27,12 @@
  * unset it.
  */
 static void __dead2
-child(char **argv, char *const env[], int stdin_fd, pid_t parent)
+child(char **argv, char *const env[], int stdin_fd, pid_t parent,
+    int insecure)
 {
 	sigset_t none;
 	const char *eq;
-	char name[64];
+	char name[64], msg[PATH_MAX + 256];
 	size_t i;
 
 	(void)setpgid(0, 0);
@@ -54,6 +57,13 @@ child(char **argv, char *const env[], int stdin_fd, pid_t parent)
 		if (setenv(name, eq + 1, 1) == -1)
 			_exit(127);
 	}
+	/* Here, as the program is found: a placeholder may name it. */
+	if (!insecure && geteuid() == 0 &&
+	    iobs_trust_command(argv[0], msg, sizeof(msg)) == -1) {
+		warnx("%s", msg);
+		argv_free(argv);
+		_exit(126);
+	}
 	execvp(argv[0], argv);
 	warn("%s", argv[0]);
 	/* The parent's copy is freed there; this frees the child's. */
@@ -62,17 +72,29 @@ child(char **argv, char *const env[], int stdin_fd, pid_t parent)
 }
 
 pid_t
-run_spawn(char **argv, char *const env[], int stdin_fd)
+run_spawn(char **argv, char *const env[], int stdin_fd, int insecure)
 {
 	pid_t pid, self = getpid();
 
 	if ((pid = fork()) == -1)
 		return -1;
 	if (pid == 0)
-		child(argv, env, stdin_fd, self);
+		child(argv, env, stdin_fd, self, insecure);
 	/* Both sides set it, so it holds before either goes on. */
 	(void)setpgid(pid, pid);
 	return pid;
+}
+
+int
+run_trusted(const struct template *t, int insecure, char *why,
+    size_t whylen)
+{
+	const struct targ *a = &t->arg[0];
+
+	if (insecure || geteuid() != 0 || a->nseg != 1 ||
+	    a->seg[0].ph != PH_LIT)
+		return 0;
+	return iobs_trust_command(a->seg[0].lit, why, whylen);
 }
 
 int

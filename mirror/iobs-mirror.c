@@ -963,8 +963,16 @@ main(int argc, char *argv[])
 		usage();
 	}
 	if (check) {
+		char **w;
+
 		if (stat(m.o.dest, &st) == 0 && !S_ISDIR(st.st_mode))
 			errx(2, "%s: not a directory", m.o.dest);
+		/* What a remote mirror would run: as it starts, one line. */
+		if (m.o.rsh != NULL) {
+			if ((w = rsh_words(m.o.rsh, why, sizeof(why))) == NULL)
+				errx(2, "%s", why);
+			words_free(w);
+		}
 		options_free(&m.o);
 		return 0;
 	}

@@ -787,7 +787,7 @@ rsh_setup(struct remote *r, char *why, size_t whylen)
 
 	if (cmd == NULL && (cmd = getenv("RSYNC_RSH")) == NULL)
 		cmd = "ssh";
-	if ((w = rsh_split(cmd, why, whylen)) == NULL)
+	if ((w = rsh_words(cmd, why, whylen)) == NULL)
 		return -1;
 	words_free(r->rsh);
 	free(r->rsh_line);

@@ -39,6 +39,12 @@ void	 remote_dest_free(struct remote_dest *);
  * NULL with the reason in why when empty or a quote is not closed.
  */
 char	**rsh_split(const char *cmd, char *why, size_t whylen);
+/*
+ * rsh_split(), and as root the rule of iobs_trust_command() for what
+ * a remote mirror runs on its own: the remote shell's program and
+ * rsync, as PATH finds them. NULL with the reason in why.
+ */
+char	**rsh_words(const char *cmd, char *why, size_t whylen);
 void	 words_free(char **);
 /*
  * The path an rsync error line is about, relative to the transfer

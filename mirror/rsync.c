@@ -10,8 +10,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "remote.h"
+#include "trust.h"
 
 static char *
 xstrndup(const char *s, size_t n)
@@ -171,6 +173,22 @@ rsh_split(const char *cmd, char *why, size_t whylen)
 		return NULL;
 	}
 	return v;
+}
+
+char **
+rsh_words(const char *cmd, char *why, size_t whylen)
+{
+	char **w;
+
+	if ((w = rsh_split(cmd, why, whylen)) == NULL)
+		return NULL;
+	if (geteuid() == 0 &&
+	    (iobs_trust_command(w[0], why, whylen) == -1 ||
+	    iobs_trust_command("rsync", why, whylen) == -1)) {
+		words_free(w);
+		return NULL;
+	}
+	return w;
 }
 
 void

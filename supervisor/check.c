@@ -21,6 +21,11 @@
 #include <unistd.h>
 
 #include "supervise.h"
+#include "trust.h"
+
+/* Where children look for programs: iobs-supervise's own directory first. */
+#define SAFE_PATH	"/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:" \
+	"/sbin:/bin"
 
 /* A tool that has not answered by then does not do --check. */
 #define CHECK_MS	5000
@@ -240,4 +245,84 @@ config_check(const struct config *c, char *errbuf, size_t errlen,
 				return -1;
 	}
 	return 0;
+}
+
+/*
+ * Root runs only what root controls (iobs-supervise(8), SECURITY):
+ * whoever could write the config, a plugin, or a directory above one
+ * could run anything as root. Checked before any of them is read or
+ * run: at -n, at start and at each reload. The state directory itself
+ * is iobs-supervise.c's to check, as it makes it; here, what is above.
+ */
+int
+config_trust(const struct super *s, const struct config *c, char *err,
+    size_t errlen)
+{
+	char path[PATH_MAX];
+	size_t i, j;
+
+	if (s->insecure)
+		return 0;
+	/* One not there is config_load()'s to say. */
+	if (iobs_trust_path(s->conf_file, IOBS_TRUST_MISSING, err, errlen)
+	    == -1)
+		return -1;
+	if (c == NULL)
+		return 0;
+	/* iobs-watch, and the first directory of every child's PATH. */
+	snprintf(path, sizeof(path), "%s/iobs-watch", self_dir());
+	if (iobs_trust_path(self_dir(), 0, err, errlen) == -1 ||
+	    iobs_trust_path(path, IOBS_TRUST_MISSING, err, errlen) == -1)
+		return -1;
+	if (c->plugin_dir != NULL && iobs_trust_path(c->plugin_dir,
+	    IOBS_TRUST_MISSING, err, errlen) == -1)
+		return -1;
+	for (i = 0; i < c->nwatch; i++)
+		for (j = 0; j < c->watch[i].nplugin; j++)
+			if (iobs_trust_path(c->watch[i].plugin[j].exe, 0, err,
+			    errlen) == -1)
+				return -1;
+	if (c->state_dir != NULL && iobs_trust_path(c->state_dir,
+	    IOBS_TRUST_MISSING | IOBS_TRUST_ABOVE, err, errlen) == -1)
+		return -1;
+	return 0;
+}
+
+/*
+ * Plugins, their --check and their commands run with the environment
+ * chosen here, not the one iobs-supervise was started with: PATH is
+ * its own directory and the system's, and what the dynamic loader and
+ * the C library would take from the environment (glibc leaves the same
+ * names out for a set-user-ID program) is gone. iobs.conf(5) lists them.
+ */
+void
+environ_clean(void)
+{
+	static const char *drop[] = { "GCONV_PATH", "GETCONF_DIR",
+	    "HOSTALIASES", "LOCALDOMAIN", "LOCPATH", "MALLOC_TRACE",
+	    "NIS_PATH", "NLSPATH", "RESOLV_HOST_CONF", "RES_OPTIONS",
+	    "TZDIR" };
+	extern char **environ;
+	char name[256], path[PATH_MAX + sizeof(SAFE_PATH) + 1];
+	size_t i, n;
+
+	for (i = 0; environ != NULL && environ[i] != NULL;) {
+		n = strcspn(environ[i], "=");
+		if (strncmp(environ[i], "LD_", 3) != 0 || n >= sizeof(name)) {
+			i++;
+			continue;
+		}
+		memcpy(name, environ[i], n);
+		name[n] = '\0';
+		if (unsetenv(name) == -1)
+			err(1, "unsetenv");
+		/* environ moved under us: from the start again. */
+		i = 0;
+	}
+	for (i = 0; i < sizeof(drop) / sizeof(drop[0]); i++)
+		if (unsetenv(drop[i]) == -1)
+			err(1, "unsetenv");
+	snprintf(path, sizeof(path), "%s:%s", self_dir(), SAFE_PATH);
+	if (setenv("PATH", path, 1) == -1)
+		err(1, "setenv");
 }

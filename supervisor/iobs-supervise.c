@@ -13,6 +13,7 @@
 #include <err.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <getopt.h>
 #include <libutil.h>
 #include <limits.h>
 #include <poll.h>
@@ -25,6 +26,7 @@
 
 #include "watchlimit.h"
 #include "signals.h"
+#include "trust.h"
 #include "usage.h"
 #include "xalloc.h"
 
@@ -34,7 +36,7 @@
 #include "supervise.h"
 
 static const char synopsis[] =
-    "[-n] [-p plugin_dir] [-s state_dir] [-c config]\n"
+    "[-n] [--insecure-files] [-p plugin_dir] [-s state_dir] [-c config]\n"
     "[-c config | -s state_dir] status [--json]\n"
     "[-c config | -s state_dir] restart watch [plugin]\n"
     "[-c config | -s state_dir] cache command ...";
@@ -69,8 +71,10 @@ load(struct super *s, int show_warnings, int check)
 {
 	char errbuf[PATH_MAX + 256], *warns = NULL, *line, *p;
 
-	if (config_load(s->conf_file, s->plugin_dir_opt, &s->conf, errbuf,
+	if (config_trust(s, NULL, errbuf, sizeof(errbuf)) == -1 ||
+	    config_load(s->conf_file, s->plugin_dir_opt, &s->conf, errbuf,
 	    sizeof(errbuf), &warns) == -1 ||
+	    config_trust(s, &s->conf, errbuf, sizeof(errbuf)) == -1 ||
 	    (check && config_check(&s->conf, errbuf, sizeof(errbuf), &warns)
 	    == -1))
 		errx(2, "%s", errbuf);
@@ -197,14 +201,15 @@ run(struct super *s)
  * Whoever can write in the state directory can feed options to the
  * plugins through the cache, or take the pid file: as ssh does with
  * its files, one not ours, or writable by others, is refused (exit 2).
- * A directory that is not there is left to the caller.
+ * A directory that is not there is left to the caller. The
+ * directories above it are held to the rule of config_trust().
  */
 static void
-state_dir_trust(const char *dir)
+state_dir_trust(const struct super *s, const char *dir)
 {
 	static const char *sub[] = { "", "/cache" };
 	struct stat st;
-	char path[PATH_MAX];
+	char path[PATH_MAX], msg[PATH_MAX + 256];
 	size_t i;
 
 	for (i = 0; i < 2; i++) {
@@ -229,14 +234,17 @@ state_dir_trust(const char *dir)
 			    "refusing it as a state directory (chmod go-w "
 			    "it)", path, (unsigned)(st.st_mode & 0777));
 	}
+	if (!s->insecure &&
+	    iobs_trust_path(dir, IOBS_TRUST_MISSING, msg, sizeof(msg)) == -1)
+		errx(2, "%s", msg);
 }
 
 static void
-state_dir_make(const char *dir)
+state_dir_make(const struct super *s, const char *dir)
 {
 	if (mkdir(dir, 0700) == -1 && errno != EEXIST)
 		err(1, "%s", dir);
-	state_dir_trust(dir);
+	state_dir_trust(s, dir);
 }
 
 static int
@@ -282,7 +290,7 @@ supervise(struct super *s)
 	if (signal(SIGPIPE, SIG_IGN) == SIG_ERR)
 		err(1, "signal");
 	s->sfd = iobs_signalfd(SIGCHLD, SIGTERM, SIGINT, SIGHUP, SIGUSR1, 0);
-	state_dir_make(s->state_dir);
+	state_dir_make(s, s->state_dir);
 	/* Also before it: with no instance left, nothing is left behind. */
 	if ((s->ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC)) == -1) {
 		if (errno == EMFILE) {
@@ -354,6 +362,10 @@ open_cache_for(struct super *s)
 int
 main(int argc, char *argv[], char *envp[])
 {
+	static const struct option longopts[] = {
+		{ "insecure-files",	no_argument,	NULL, 'I' },
+		{ NULL,			0,		NULL, 0 }
+	};
 	struct super s;
 	struct iobs_cache *c;
 	int ch, check = 0, rc, json;
@@ -363,8 +375,12 @@ main(int argc, char *argv[], char *envp[])
 	setproctitle_init(argc, argv, envp);
 	iobs_help_version(argc, argv, synopsis);
 	memset(&s, 0, sizeof(s));
-	while ((ch = getopt(argc, argv, "+c:np:s:")) != -1) {
+	while ((ch = getopt_long(argc, argv, "+c:np:s:", longopts, NULL)) !=
+	    -1) {
 		switch (ch) {
+		case 'I':
+			s.insecure = 1;
+			break;
 		case 'c':
 			s.conf_file = xstrdup(optarg);
 			break;
@@ -396,27 +412,30 @@ main(int argc, char *argv[], char *envp[])
 	    (argc > 0 && strcmp(argv[0], "status") != 0 &&
 	    strcmp(argv[0], "cache") != 0 && strcmp(argv[0], "restart") != 0))
 		usage();
-	if (s.conf_file != NULL && argc == 0)
+	if (s.conf_file != NULL && argc == 0) {
+		environ_clean();
 		load(&s, 1, 1);
-	else if (s.conf_file != NULL && config_load(s.conf_file,
-	    s.plugin_dir_opt, &s.conf, errbuf, sizeof(errbuf), &warns) == -1)
+	} else if (s.conf_file != NULL && (config_load(s.conf_file,
+	    s.plugin_dir_opt, &s.conf, errbuf, sizeof(errbuf), &warns) == -1 ||
+	    config_trust(&s, &s.conf, errbuf, sizeof(errbuf)) == -1))
 		/* What runs is still there to see: said, not fatal. */
 		conf_err = errbuf;
 	free(warns);
-	if (check) {
-		rc = 0;
-		goto done;
-	}
 	if (state_opt != NULL)
 		s.state_dir = state_opt;
 	else if (s.conf.state_dir != NULL)
 		s.state_dir = xstrdup(s.conf.state_dir);
 	else
 		s.state_dir = default_state_dir();
+	if (check) {
+		state_dir_trust(&s, s.state_dir);
+		rc = 0;
+		goto done;
+	}
 	if (argc > 0) {
 		if (getenv(IOBS_CACHE_ENV) == NULL ||
 		    *getenv(IOBS_CACHE_ENV) == '\0')
-			state_dir_trust(s.state_dir);
+			state_dir_trust(&s, s.state_dir);
 		c = open_cache_for(&s);
 		if (argv[0][0] == 's')
 			rc = status_print(c, json, conf_err);

@@ -256,8 +256,12 @@ reload_apply(struct super *s, int hup)
 	if (s->stopping)
 		return;
 	notify_reloading(s);
-	if (config_load(s->conf_file, s->plugin_dir_opt, &nc, errbuf,
+	/* A config not read (not trusted) is nothing to free. */
+	memset(&nc, 0, sizeof(nc));
+	if (config_trust(s, NULL, errbuf, sizeof(errbuf)) == -1 ||
+	    config_load(s->conf_file, s->plugin_dir_opt, &nc, errbuf,
 	    sizeof(errbuf), &warns) == -1 ||
+	    config_trust(s, &nc, errbuf, sizeof(errbuf)) == -1 ||
 	    config_check(&nc, errbuf, sizeof(errbuf), &warns) == -1) {
 		config_free(&nc);
 		warnx("%s; keeping the running config", errbuf);

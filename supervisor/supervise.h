@@ -79,6 +79,16 @@ const char *self_dir(void);
  */
 int	 config_check(const struct config *, char *err, size_t errlen,
 	    char **warn);
+struct super;
+/*
+ * check.c: whether root (or whoever runs it) controls what the config
+ * makes it read and run: the config file, and with c its plugin_dir,
+ * plugins and state_dir. Returns 0, or -1 with one line in err.
+ */
+int	 config_trust(const struct super *, const struct config *c,
+	    char *err, size_t errlen);
+/* check.c: the environment every child runs with, set once at start. */
+void	 environ_clean(void);
 
 /* A pipeline's life: see the table in pipeline.c. */
 enum pstate {
@@ -147,6 +157,7 @@ struct super {
 	struct config	 conf;
 	const char	*conf_file;
 	const char	*plugin_dir_opt;
+	int		 insecure;	/* --insecure-files: no config_trust() */
 	char		*state_dir;
 	char		*cache_dir;
 	struct iobs_cache *cache;
