@@ -113,6 +113,8 @@ $(BIN)/fuzz-exec: $(BUILD)/tests/fuzz/exec.o $(BUILD)/exec/template.o
 $(BUILD)/common/usage.o: CPPFLAGS += -DIOBS_VERSION='"$(VERSION)"'
 $(BUILD)/supervisor/iobs-supervise.o: CPPFLAGS += \
 	-DIOBS_CONFIG='"$(SYSCONFDIR)/iobserver/iobserverrc"'
+# Where the supervisor, in sbin, finds the tools make install puts in bin.
+$(BUILD)/supervisor/config.o: CPPFLAGS += -DIOBS_BINDIR='"$(BINDIR)"'
 
 $(BUILD)/tests/fuzz/scribe.o: CPPFLAGS += -Iscribe
 $(BUILD)/tests/fuzz/exec.o: CPPFLAGS += -Iexec

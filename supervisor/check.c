@@ -175,8 +175,7 @@ check_watcher(const struct config *c, const struct wconf *w, char *errbuf,
 	enum verdict v;
 	int search;
 
-	snprintf(exe, sizeof(exe), "%s/iobs-watch", self_dir());
-	search = access(exe, X_OK) == -1;
+	search = tool_path("watch", exe, sizeof(exe)) == -1;
 	if ((argv = calloc(w->nwargv + 5, sizeof(char *))) == NULL)
 		err(1, "calloc");
 	argv[n++] = "iobs-watch";
@@ -270,7 +269,7 @@ config_trust(const struct super *s, const struct config *c, char *err,
 	if (c == NULL)
 		return 0;
 	/* iobs-watch, and the first directory of every child's PATH. */
-	snprintf(path, sizeof(path), "%s/iobs-watch", self_dir());
+	(void)tool_path("watch", path, sizeof(path));
 	if (iobs_trust_path(self_dir(), 0, err, errlen) == -1 ||
 	    iobs_trust_path(path, IOBS_TRUST_MISSING, err, errlen) == -1)
 		return -1;

@@ -21,6 +21,10 @@
 #include "supervise.h"
 #include "xalloc.h"
 
+#ifndef IOBS_BINDIR
+#define IOBS_BINDIR	"/usr/local/bin"	/* the Makefile's BINDIR */
+#endif
+
 struct parser {
 	const char	*file;
 	int		 line;
@@ -174,16 +178,35 @@ self_dir(void)
 	return dir;
 }
 
-/* Finds iobs-NAME in plugin_dir, then beside iobs-supervise. */
+/*
+ * iobs-NAME of our own, in path: beside iobs-supervise (a build tree,
+ * or all in one directory), else where make install and the package
+ * put the tools, IOBS_BINDIR, while the supervisor is in sbin. 0 when
+ * there, -1 with the first place in path when in neither.
+ */
+int
+tool_path(const char *name, char *path, size_t len)
+{
+	snprintf(path, len, "%s/iobs-%s", self_dir(), name);
+	if (access(path, X_OK) == 0)
+		return 0;
+	snprintf(path, len, "%s/iobs-%s", IOBS_BINDIR, name);
+	if (access(path, X_OK) == 0)
+		return 0;
+	snprintf(path, len, "%s/iobs-%s", self_dir(), name);
+	return -1;
+}
+
+/* Finds iobs-NAME in plugin_dir, then among our own tools. */
 static int
 find_plugin(struct parser *p, const char *name, int line, char **exe)
 {
-	const char *dirs[2] = { p->c->plugin_dir, self_dir() };
+	const char *dirs[3] = { p->c->plugin_dir, self_dir(), IOBS_BINDIR };
 	struct stat st;
 	size_t i;
 	char path[PATH_MAX];
 
-	for (i = 0; i < 2; i++) {
+	for (i = 0; i < 3; i++) {
 		if (dirs[i] == NULL)
 			continue;
 		snprintf(path, sizeof(path), "%s/iobs-%s", dirs[i], name);
@@ -196,10 +219,10 @@ find_plugin(struct parser *p, const char *name, int line, char **exe)
 		return 0;
 	}
 	if (p->c->plugin_dir != NULL)
-		return fail(p, line, "plugin %s: no iobs-%s in %s or %s", name,
-		    name, p->c->plugin_dir, self_dir());
-	return fail(p, line, "plugin %s: no iobs-%s in %s (set plugin_dir)",
-	    name, name, self_dir());
+		return fail(p, line, "plugin %s: no iobs-%s in %s, %s or %s",
+		    name, name, p->c->plugin_dir, self_dir(), IOBS_BINDIR);
+	return fail(p, line, "plugin %s: no iobs-%s in %s or %s (set "
+	    "plugin_dir)", name, name, self_dir(), IOBS_BINDIR);
 }
 
 static int

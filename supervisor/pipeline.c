@@ -169,8 +169,7 @@ exec_watcher(struct pipeline *p)
 		argv[n++] = p->wargv[i];
 	argv[n++] = "--";
 	argv[n++] = p->path;
-	snprintf(exe, sizeof(exe), "%s/iobs-watch", self_dir());
-	if (access(exe, X_OK) == 0)
+	if (tool_path("watch", exe, sizeof(exe)) == 0)
 		execv(exe, argv);
 	else
 		execvp("iobs-watch", argv);

@@ -43,6 +43,40 @@ install_to() {
 	assert_output ""
 }
 
+@test "installed, the supervisor in sbin finds its watcher and plugins in bin: -n passes, the pipelines run" {
+	# Built for this prefix, as the package is for /usr.
+	make -s -C "$REPO" -j2 BUILD="$T/build" BIN="$T/bin" \
+	    PREFIX="$T/root/usr" SYSCONFDIR="$T/root/etc" install >/dev/null
+	mkdir -p "$T/data" "$T/state"
+	echo a >"$T/data/a"
+	cat >"$T/rc" <<-EOF
+	[global]
+	state_dir = $T/state
+	[watches]
+	[[$T/data]]
+	plugins = scribe, mirror
+	scribe_log = $T/data.log
+	mirror_destination = $T/dst
+	EOF
+	# Nothing of the build tree on the way: PATH has no tools of ours.
+	PATH=/usr/sbin:/usr/bin:/sbin:/bin run -0 \
+	    "$T/root/usr/sbin/iobs-supervise" -n -c "$T/rc"
+	PATH=/usr/sbin:/usr/bin:/sbin:/bin \
+	    "$T/root/usr/sbin/iobs-supervise" -c "$T/rc" >"$T/stdout" \
+	    2>"$T/log" 3>&- &
+	SUP_PID=$!
+	BG_PIDS+=("$SUP_PID")
+	wait_for 20 treecmp -q "$T/data" "$T/dst"
+	wait_for 10 grep -q "WATCH STARTED" "$T/data.log"
+	run -0 "$T/root/usr/sbin/iobs-supervise" -c "$T/rc" status
+	assert_line --regexp "^$T/data +scribe +up +yes "
+	assert_line --regexp "^$T/data +mirror +up +yes "
+	# Its watcher is the installed one.
+	w=$(field_of "$T/data" scribe 5)
+	assert_equal "$(readlink "/proc/${w%%,*}/exe")" \
+	    "$T/root/usr/bin/iobs-watch"
+}
+
 @test "the units pass systemd-analyze verify" {
 	command -v systemd-analyze >/dev/null || skip "no systemd-analyze"
 	install_to "$T/root"
