@@ -187,6 +187,8 @@ user_path(struct watcher *w, const struct recpath *rp)
 		pathbuf_append(pb, "/", 1);
 	}
 	w->fname = pb->len;
+	if (rellen == 0 && name == NULL)
+		w->fname = r->givenname;	/* fsnotifywait's file root */
 	if (name != NULL)
 		pathbuf_append(pb, name, namelen);
 }
@@ -232,6 +234,50 @@ put(char *p, const char *s, size_t len)
 {
 	memcpy(p, s, len);
 	return p + len;
+}
+
+/*
+ * inotifywait's -c field: quoted, its quotes doubled, when it holds a
+ * quote, comma or newline or starts or ends with a space.
+ */
+static char *
+put_csv(char *p, const char *s, size_t len)
+{
+	size_t i;
+
+	if (len == 0)
+		return p;
+	if (memchr(s, '"', len) == NULL && memchr(s, ',', len) == NULL &&
+	    memchr(s, '\n', len) == NULL && s[0] != ' ' && s[len - 1] != ' ')
+		return put(p, s, len);
+	*p++ = '"';
+	for (i = 0; i < len; i++) {
+		if (s[i] == '"')
+			*p++ = '"';
+		*p++ = s[i];
+	}
+	*p++ = '"';
+	return p;
+}
+
+/* -c: %w, the events and %f, each a CSV field; %w's comma only if any. */
+static void
+append_csv(struct watcher *w, const char *events)
+{
+	size_t flen = w->opath.len - w->fname;
+	char *start, *p;
+
+	start = p = outq_reserve(&w->out, 2 * (w->opath.len +
+	    strlen(events)) + 16);
+	if (w->fname > 0) {
+		p = put_csv(p, w->opath.s, w->fname);
+		*p++ = ',';
+	}
+	p = put_csv(p, events, strlen(events));
+	*p++ = ',';
+	p = put_csv(p, w->opath.s + w->fname, flen);
+	*p++ = '\n';
+	outq_commit(&w->out, p - start);
 }
 
 /* A string literal, its length counted by the compiler. */
@@ -354,6 +400,11 @@ emit_record(struct watcher *w, uint32_t mask, uint32_t cookie,
 			user_path(w, rp);
 		append_lines(w, events, cookie);
 		return;
+	case OUT_CSV:
+		if (w->exclude_re.n == 0 && w->include_re.n == 0)
+			user_path(w, rp);
+		append_csv(w, events);
+		return;
 	case OUT_JSON:
 		raw_path(w, rp, pb);
 		append_json(w, events, cookie, pb->s, pb->len);
@@ -406,6 +457,7 @@ lifecycle_line(const struct watcher *w, char *dst, size_t size,
 		return 0;
 	switch (w->output) {
 	case OUT_LINES:
+	case OUT_CSV:
 		return 0;
 	case OUT_JSON:
 		if (JSON_FIXED + r->jsonlen + 2 > size)
@@ -455,7 +507,7 @@ emit_lifecycle(struct watcher *w, enum iobs_lifecycle lc, int root)
 	    w->roots[root].jsonlen;
 	char *p;
 
-	if (w->output == OUT_LINES) {
+	if (w->output == OUT_LINES || w->output == OUT_CSV) {
 		if (lc == IOBS_OVERFLOW && !w->quiet)
 			warnx("%s: events lost; watching again from a new "
 			    "walk", w->roots[root].vis);

@@ -28,6 +28,7 @@ struct root {
 	size_t		 pathlen, vislen;
 	char		*given;		/* as the user spelled it: --format's %w */
 	size_t		 givenlen;
+	size_t		 givenname;	/* where %f starts: fsnotifywait's file */
 	char		*json;		/* its "path" member(s), for --json */
 	size_t		 jsonlen;
 	struct dnode	*node;
@@ -51,6 +52,14 @@ enum output {
 	OUT_STREAM,		/* iobs-stream(5) */
 	OUT_LINES,		/* inotifywait's: -m or --format */
 	OUT_JSON,		/* --json */
+	OUT_CSV,		/* inotifywait's -c */
+};
+
+/* The tool iobs-watch acts as: its own, or inotify-tools' (a link). */
+enum compat {
+	COMPAT_NONE,
+	COMPAT_INOTIFYWAIT,
+	COMPAT_FSNOTIFYWAIT,
 };
 
 /* --exclude and --include: extended regular expressions on %w%f. */
@@ -76,6 +85,9 @@ struct watcher {
 	int		 recursive;
 	int		 noleaf;	/* list every directory in walks */
 	int		 quiet;	/* 1: no warnings; 2: no records either */
+	enum compat	 compat;
+	int		 syslog;	/* compat's -s: its messages to syslog */
+	int		 nofollow;	/* compat's -P: a root link not followed */
 	enum output	 output;
 	struct fmt	 fmt;		/* OUT_LINES: --format, or %w %e %f */
 	struct regex_list exclude_re, include_re;
