@@ -218,8 +218,7 @@ add_roots(struct watcher *w, int argc, char **argv)
 		 * fsnotifywait's: absolute, and a file's directory, the
 		 * file's name its %f.
 		 */
-		given = w->compat == COMPAT_FSNOTIFYWAIT ? r->pathlen ?
-		    r->path : "/" : argv[i];
+		given = w->fanpaths ? r->pathlen ? r->path : "/" : argv[i];
 		len = strlen(given);
 		if ((r->given = malloc(len + 2)) == NULL)
 			err(1, "malloc");
@@ -227,7 +226,7 @@ add_roots(struct watcher *w, int argc, char **argv)
 		if (S_ISDIR(st.st_mode) && given[len - 1] != '/')
 			strlcpy(r->given + len++, "/", 2);
 		r->givenlen = r->givenname = len;
-		if (w->compat == COMPAT_FSNOTIFYWAIT && !S_ISDIR(st.st_mode))
+		if (w->fanpaths && !S_ISDIR(st.st_mode))
 			r->givenname = strrchr(r->given, '/') + 1 - r->given;
 		for (j = 0; j < i; j++) {
 			const struct root *o = &w->roots[j];
@@ -847,6 +846,7 @@ compat_parse(struct watcher *w, struct opts *o, int argc, char *argv[])
 		compat_fail("No files specified to watch!\n");
 	w->recursive = o->recursive;
 	w->oneshot = !o->monitor;
+	w->fanpaths = strcmp(o->backend, "fanotify") == 0;
 }
 
 /*

@@ -88,6 +88,8 @@ struct watcher {
 	enum compat	 compat;
 	int		 syslog;	/* compat's -s: its messages to syslog */
 	int		 nofollow;	/* compat's -P: a root link not followed */
+	int		 fanpaths;	/* fsnotifywait's: %w absolute, a file's
+					   directory */
 	enum output	 output;
 	struct fmt	 fmt;		/* OUT_LINES: --format, or %w %e %f */
 	struct regex_list exclude_re, include_re;
