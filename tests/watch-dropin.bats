@@ -430,3 +430,63 @@ refused() {
 	ended
 	same
 }
+
+# stream BACKEND ARGS...: iobs-watch's own stream on BACKEND, from $T,
+# once its WATCH_INIT is out; $T/s.out.
+stream() {
+	local be=$1
+	shift
+	(cd "$T" && exec iobs-watch --backend "$be" --interval 0.2 "$@") \
+	    >"$T/s.out" 2>"$T/s.err" 3>&- &
+	BG_PIDS+=("$!")
+	wait_for 10 grep -q 'WATCH_INIT' "$T/s.out"
+}
+
+# records: the events of the stream, without times.
+records() {
+	awk -F'\t' 'NF >= 4 && $2 !~ /^WATCH_/ { print $2 "\t" $4 }' "$T/s.out"
+}
+
+# replaced BACKEND: a file root saved by sed -i, deleted and made again,
+# renamed over: followed by its path, each said as it happened, then
+# its writes.
+replaced() {
+	echo x > "$T/w/f"
+	stream "$1" -e close_write,moved_to,create,modify w/f
+	sed -i s/x/y/ "$T/w/f"
+	wait_for 10 grep -q "MOVED_TO.*$T/w/f\$" "$T/s.out"
+	echo more >> "$T/w/f"
+	wait_for 10 grep -q "CLOSE_WRITE.*$T/w/f\$" "$T/s.out"
+	rm "$T/w/f"
+	# Made again without a write of its own (a link): CREATE alone.
+	: > "$T/spare"
+	ln "$T/spare" "$T/w/f"
+	wait_for 10 grep -q "CREATE.*$T/w/f\$" "$T/s.out"
+	echo again >> "$T/w/f"
+	wait_for 10 eval '[ "$(grep -c CLOSE_WRITE "$T/s.out")" = 2 ]'
+	echo z > "$T/w/g"
+	mv "$T/w/g" "$T/w/f"
+	wait_for 10 eval '[ "$(grep -c MOVED_TO "$T/s.out")" = 2 ]'
+	echo last >> "$T/w/f"
+	wait_for 10 eval '[ "$(grep -c CLOSE_WRITE "$T/s.out")" = 3 ]'
+	# Still running: never a silent exit.
+	running "${BG_PIDS[-1]}"
+	records | grep -v '	.*/g$' > "$T/got"
+	printf '%s\t%s\n' MOVED_TO "$T/w/f" MODIFY "$T/w/f" \
+	    CLOSE_WRITE,CLOSE "$T/w/f" CREATE "$T/w/f" MODIFY "$T/w/f" \
+	    CLOSE_WRITE,CLOSE "$T/w/f" MOVED_TO "$T/w/f" MODIFY "$T/w/f" \
+	    CLOSE_WRITE,CLOSE "$T/w/f" > "$T/want"
+	diff -u "$T/want" "$T/got"
+}
+
+@test "a replaced single-file root is followed: inotify" {
+	replaced inotify
+}
+
+@test "a replaced single-file root is followed: fanotify" {
+	replaced fanotify
+}
+
+@test "a replaced single-file root is followed: poll" {
+	replaced poll
+}

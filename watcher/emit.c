@@ -552,7 +552,7 @@ root_dead(struct watcher *w, int root)
 {
 	struct root *r = &w->roots[root];
 
-	if (!r->alive)
+	if (!r->alive || r->waiting || follow_root(w, root))
 		return;
 	emit_lifecycle(w, IOBS_WATCH_DEAD, root);
 	if (r->node != NULL)

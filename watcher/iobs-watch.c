@@ -241,6 +241,8 @@ add_roots(struct watcher *w, int argc, char **argv)
 				    out->vis, in->vis);
 		}
 		r->alive = 1;
+		r->isfile = !S_ISDIR(st.st_mode);
+		r->follow_wd = -1;
 	}
 	w->nroots = w->nalive = argc;
 }
@@ -294,7 +296,7 @@ check_roots(struct watcher *w)
 
 	for (i = 0; i < w->nroots; i++) {
 		r = &w->roots[i];
-		if (!r->alive || !r->announced)
+		if (!r->alive || !r->announced || r->waiting)
 			continue;
 		if (stat(r->pathlen ? r->path : "/", &st) == 0 ?
 		    st.st_dev == r->dev && st.st_ino == r->ino :
@@ -347,7 +349,7 @@ static void
 run(struct watcher *w, int wakefd)
 {
 	static char buf[READ_SIZE] __attribute__((aligned(8)));
-	struct pollfd pfd[3];
+	struct pollfd pfd[4];
 	int64_t checked = now_ms(), scanned = now_ms();
 	int timeout, ready;
 	ssize_t n;
@@ -390,7 +392,8 @@ run(struct watcher *w, int wakefd)
 			continue;
 		}
 		/* Nothing to write and nothing timed: just read. */
-		if (w->out.bytes == 0 && w->npending == 0 && !w->dropping) {
+		if (w->out.bytes == 0 && w->npending == 0 && !w->dropping &&
+		    w->followfd == -1) {
 			if ((n = signals_read(w, buf, read_size(w))) == -2) {
 				if (signals_take(w))
 					break;
@@ -417,12 +420,14 @@ run(struct watcher *w, int wakefd)
 		pfd[2].events = POLLOUT;
 		if (w->out.bytes == 0 || !w->out.nonblock)
 			pfd[2].fd = -1;
+		pfd[3].fd = w->followfd;
+		pfd[3].events = POLLIN;
 		timeout = w->npending > 0 ? PENDING_MS : ROOT_CHECK_MS;
 		if (w->timeout_ms > 0 && timeout > TIMEOUT_TICK_MS)
 			timeout = TIMEOUT_TICK_MS;
 		if (w->rescan && timeout > w->interval_ms)
 			timeout = w->interval_ms;
-		if ((ready = poll(pfd, 3, timeout)) == -1) {
+		if ((ready = poll(pfd, 4, timeout)) == -1) {
 			if (errno == EINTR)
 				continue;
 			err(1, "poll");
@@ -433,6 +438,10 @@ run(struct watcher *w, int wakefd)
 			break;
 		if (pfd[0].revents & POLLIN)
 			read_events(w, buf);
+		if (pfd[3].revents & POLLIN) {
+			gettimeofday(&w->now, NULL);
+			follow_read(w);
+		}
 		if (pfd[2].revents & (POLLERR | POLLHUP))
 			exit(0);	/* the reader went away */
 		flush_or_exit(w, !w->out.nonblock);
@@ -1150,6 +1159,7 @@ main(int argc, char *argv[])
 	ignore_init(&w.ign);
 	w.recursive = 1;
 	w.stats_fd = -1;
+	w.followfd = -1;
 	w.interval_ms = DEFAULT_INTERVAL_MS;
 	o.limit = DEFAULT_BUFFER;
 	o.backend = "auto";
@@ -1202,6 +1212,7 @@ main(int argc, char *argv[])
 	for (i = 0; i < w.nroots; i++) {
 		if (w.be->root(&w, i) == -1)
 			err(1, "%s", w.roots[i].vis);
+		follow_start(&w, i);
 		if (w.rescan)
 			scan_root(&w, i, 0);
 	}
@@ -1254,6 +1265,8 @@ main(int argc, char *argv[])
 	pathbuf_free(&w.deferred);
 	signals_close();
 	ignore_free(&w.ign);
+	if (w.followfd != -1)
+		close(w.followfd);
 	/* -t: nothing came in time, inotifywait's 2. */
 	if (w.timed_out)
 		return 2;

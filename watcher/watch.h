@@ -37,6 +37,11 @@ struct root {
 	dev_t		 dev;		/* what the path named when watched */
 	ino_t		 ino;
 	int		 leaf_nlink;	/* nlink 2: no subdirectories */
+	int		 isfile;	/* not a directory: followed by its path */
+	int		 waiting;	/* its file gone: waiting for the name */
+	int		 follow_wd;	/* the watch on its directory */
+	uint32_t	 arrived;	/* a new file came at its path: how */
+	uint32_t	 arrived_cookie;
 };
 
 /* A directory seen leaving by MOVED_FROM, waiting for its MOVED_TO. */
@@ -123,6 +128,8 @@ struct watcher {
 	int		 rescan;	/* inotify plus a periodic scan */
 	struct fan	*fan;
 	struct scan	*scan;
+	int		 followfd;	/* follow.c's inotify, or -1 */
+	int		 nwaiting;	/* file roots waiting for their name */
 	/* --stats-fd: events written, the time of the last, the count sent */
 	int		 stats_fd;
 	unsigned long long nevents, nsent;
@@ -151,6 +158,11 @@ void	 stash_dispatch(struct watcher *);
 void	 stash_drop_listing(struct watcher *, size_t from, int wd,
 	    const char *name, size_t namelen);
 void	 pending_expire(struct watcher *);
+
+/* follow.c: 1 when root i, a file gone, now waits for its path. */
+void	 follow_start(struct watcher *, int root);
+int	 follow_root(struct watcher *, int root);
+void	 follow_read(struct watcher *);
 
 /* signals.c */
 int	 signals_init(struct watcher *, int tick_ms);
