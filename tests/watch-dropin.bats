@@ -490,3 +490,43 @@ replaced() {
 @test "a replaced single-file root is followed: poll" {
 	replaced poll
 }
+
+# selfattr BACKEND: touch on a subdirectory, in -m lines and the stream.
+selfattr() {
+	mkdir -p "$T/w/d9/sub"
+	(cd "$T/w" && exec iobs-watch --backend "$1" --interval 0.2 -m \
+	    -e attrib d9) >"$T/m.out" 2>"$T/m.err" 3>&- &
+	BG_PIDS+=("$!")
+	stream "$1" -e attrib w/d9
+	wait_for 10 grep -q '^Watches established' "$T/m.err"
+	touch "$T/w/d9/sub"
+	wait_for 10 grep -q 'sub' "$T/m.out"
+	wait_for 10 grep -q 'sub$' "$T/s.out"
+	# What inotifywait prints, on every backend.
+	assert_equal "$(cat "$T/m.out")" "d9/ ATTRIB,ISDIR sub"
+	assert_equal "$(records)" "ATTRIB,ISDIR	$T/w/d9/sub"
+}
+
+@test "a subdirectory's own ATTRIB: the same lines on inotify" {
+	selfattr inotify
+}
+
+@test "a subdirectory's own ATTRIB: the same lines on fanotify" {
+	selfattr fanotify
+}
+
+@test "a subdirectory's own ATTRIB: the same lines on poll" {
+	selfattr poll
+}
+
+@test "-m -r: a subdirectory's own events, from it and its parent" {
+	# Not open: each tool's set-up walk opens the other's directories.
+	both inotifywait -m -r -e attrib w
+	touch "$T/w/sub"
+	chmod 700 "$T/w/sub"
+	wait_for 10 eval '[ "$(wc -l < "$T/real.out")" = 4 ]'
+	wait_for 10 eval '[ "$(wc -l < "$T/ours.out")" = 4 ]'
+	stop
+	same
+	grep -qx 'w/sub/ ATTRIB,ISDIR ' "$T/ours.out"
+}

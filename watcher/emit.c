@@ -4,6 +4,8 @@
  * on what is printed (--exclude, --include, -1, -t), the output
  * buffer's bound, and the ends (fatal errors, the reader gone).
  */
+#define _GNU_SOURCE	/* memrchr */
+
 #include <sys/inotify.h>
 
 #include <err.h>
@@ -179,12 +181,31 @@ user_path(struct watcher *w, const struct recpath *rp)
 		tree_relpath(&w->tree, rp->dir, &w->rel);
 		rel = w->rel.s;
 		rellen = w->rel.len;
+		/*
+		 * A directory's own event below the root: named in its
+		 * parent, as inotify's watch on the parent and the poll
+		 * scan name it, unless the self form is asked for
+		 * (fsnotifywait's lines, inotifywait -r's second line).
+		 */
+		if (name == NULL && rellen > 0 && !w->fanpaths &&
+		    !w->selfform) {
+			slash = memrchr(rel, '/', rellen);
+			name = slash ? slash + 1 : rel;
+			namelen = rellen - (name - rel);
+			rellen = slash ? (size_t)(slash - rel) : 0;
+		}
 	}
 	pb->len = 0;
 	pathbuf_append(pb, r->given, r->givenlen);
 	if (rellen > 0) {
 		pathbuf_append(pb, rel, rellen);
 		pathbuf_append(pb, "/", 1);
+	}
+	if (w->selfform && name != NULL) {
+		pathbuf_append(pb, name, namelen);
+		pathbuf_append(pb, "/", 1);
+		w->fname = pb->len;
+		return;
 	}
 	w->fname = pb->len;
 	if (rellen == 0 && name == NULL)
@@ -347,6 +368,20 @@ append_json(struct watcher *w, const char *events, uint32_t cookie,
 	outq_commit(&w->out, p - start);
 }
 
+/* A line in inotifywait's own form: -c, or --format. */
+static void
+append_user(struct watcher *w, const char *events, uint32_t cookie)
+{
+	if (w->output == OUT_CSV)
+		append_csv(w, events);
+	else
+		append_lines(w, events, cookie);
+}
+
+/* What a directory's watch and its parent's both hear of it. */
+#define BOTH_SAY	(IN_ATTRIB | IN_OPEN | IN_ACCESS | IN_CLOSE_WRITE | \
+			 IN_CLOSE_NOWRITE | IN_MODIFY)
+
 /*
  * A record is out: --stats-fd counts it, -1 stops here, -t counts its
  * quiet from now.
@@ -396,14 +431,23 @@ emit_record(struct watcher *w, uint32_t mask, uint32_t cookie,
 	events = event_names(mask & ~(IN_IGNORED | IN_Q_OVERFLOW));
 	switch (w->output) {
 	case OUT_LINES:
-		if (w->exclude_re.n == 0 && w->include_re.n == 0)
-			user_path(w, rp);
-		append_lines(w, events, cookie);
-		return;
 	case OUT_CSV:
 		if (w->exclude_re.n == 0 && w->include_re.n == 0)
 			user_path(w, rp);
-		append_csv(w, events);
+		append_user(w, events, cookie);
+		/*
+		 * inotifywait -r has a watch on the directory too, which
+		 * says the same of itself: a second line.
+		 */
+		if (w->compat == COMPAT_INOTIFYWAIT && w->recursive &&
+		    (mask & IN_ISDIR) && (mask & BOTH_SAY) &&
+		    w->opath.len > w->fname) {
+			w->selfform = 1;
+			user_path(w, rp);
+			w->selfform = 0;
+			if (regex_passes(w))
+				append_user(w, events, cookie);
+		}
 		return;
 	case OUT_JSON:
 		raw_path(w, rp, pb);

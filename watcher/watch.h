@@ -113,6 +113,7 @@ struct watcher {
 	struct pathbuf	 stash;		/* events read during a walk */
 	struct pathbuf	 opath;		/* a record's path, for emit.c */
 	size_t		 fname;		/* where %f starts in it */
+	int		 selfform;	/* name that as the directory itself */
 	unsigned	 walked;		/* directories listed, for stash_read */
 	struct pending_move pending[PENDING_MAX];
 	int		 npending;
