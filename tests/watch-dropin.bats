@@ -530,3 +530,35 @@ selfattr() {
 	same
 	grep -qx 'w/sub/ ATTRIB,ISDIR ' "$T/ours.out"
 }
+
+@test "-m -r: a subdirectory deleted and one renamed, as its own watch says" {
+	mkdir "$T/w/a" "$T/w/b"
+	both inotifywait -m -r -e delete,delete_self,move,move_self w
+	rmdir "$T/w/a"
+	mv "$T/w/b" "$T/w/c"
+	seen 'MOVE_SELF'
+	stop
+	same
+	grep -qx 'w/a/ DELETE_SELF ' "$T/ours.out"
+}
+
+@test "make install: iobs-inotifywait and iobs-fsnotifywait; the plain names only with COMPAT_LINKS=1" {
+	local repo=$BATS_TEST_DIRNAME/..
+	make -s -C "$repo" -o all install BIN="$IOBS_REAL_BIN" \
+	    PREFIX="$T/root/usr" SYSCONFDIR="$T/root/etc"
+	assert_equal "$(readlink "$T/root/usr/bin/iobs-inotifywait")" iobs-watch
+	assert_equal "$(readlink "$T/root/usr/bin/iobs-fsnotifywait")" iobs-watch
+	[ ! -e "$T/root/usr/bin/inotifywait" ]
+	[ ! -e "$T/root/usr/bin/fsnotifywait" ]
+	# Under the link's name, inotifywait's words.
+	run -1 "$T/root/usr/bin/iobs-inotifywait"
+	assert_output "No files specified to watch!"
+	make -s -C "$repo" -o all install BIN="$IOBS_REAL_BIN" \
+	    PREFIX="$T/root/usr" SYSCONFDIR="$T/root/etc" COMPAT_LINKS=1
+	assert_equal "$(readlink "$T/root/usr/bin/inotifywait")" iobs-watch
+	assert_equal "$(readlink "$T/root/usr/bin/fsnotifywait")" iobs-watch
+	make -s -C "$repo" -o all uninstall BIN="$IOBS_REAL_BIN" \
+	    PREFIX="$T/root/usr" SYSCONFDIR="$T/root/etc"
+	run ls "$T/root/usr/bin"
+	assert_output ""
+}

@@ -378,6 +378,19 @@ append_user(struct watcher *w, const char *events, uint32_t cookie)
 		append_lines(w, events, cookie);
 }
 
+/* The line a directory's own watch gives, unless excluded: 1 if out. */
+static int
+self_line(struct watcher *w, const struct recpath *rp, const char *events)
+{
+	w->selfform = 1;
+	user_path(w, rp);
+	w->selfform = 0;
+	if ((w->exclude_re.n > 0 || w->include_re.n > 0) && !regex_passes(w))
+		return 0;
+	append_user(w, events, 0);
+	return 1;
+}
+
 /* What a directory's watch and its parent's both hear of it. */
 #define BOTH_SAY	(IN_ATTRIB | IN_OPEN | IN_ACCESS | IN_CLOSE_WRITE | \
 			 IN_CLOSE_NOWRITE | IN_MODIFY)
@@ -408,6 +421,7 @@ emit_record(struct watcher *w, uint32_t mask, uint32_t cookie,
 {
 	struct pathbuf *pb = &w->opath;
 	const char *events;
+	int self;
 
 	if (w->dropping || w->stop ||
 	    (w->pid != 0 && ignore_hit(&w->ign, w->pid)))
@@ -432,22 +446,25 @@ emit_record(struct watcher *w, uint32_t mask, uint32_t cookie,
 	switch (w->output) {
 	case OUT_LINES:
 	case OUT_CSV:
-		if (w->exclude_re.n == 0 && w->include_re.n == 0)
-			user_path(w, rp);
-		append_user(w, events, cookie);
 		/*
-		 * inotifywait -r has a watch on the directory too, which
-		 * says the same of itself: a second line.
+		 * inotifywait -r has a watch on each directory too, which
+		 * says of itself what its parent says of it (after it),
+		 * that it is deleted (before) and moved (after).
 		 */
-		if (w->compat == COMPAT_INOTIFYWAIT && w->recursive &&
-		    (mask & IN_ISDIR) && (mask & BOTH_SAY) &&
-		    w->opath.len > w->fname) {
-			w->selfform = 1;
-			user_path(w, rp);
-			w->selfform = 0;
-			if (regex_passes(w))
-				append_user(w, events, cookie);
-		}
+		self = w->compat == COMPAT_INOTIFYWAIT && w->recursive &&
+		    (mask & IN_ISDIR);
+		if (self && (mask & IN_DELETE) &&
+		    (w->print_mask & IN_DELETE_SELF) &&
+		    self_line(w, rp, event_names(IN_DELETE_SELF)) &&
+		    w->oneshot)
+			return;
+		user_path(w, rp);
+		append_user(w, events, cookie);
+		if (self && (mask & BOTH_SAY))
+			self_line(w, rp, events);
+		if (self && (mask & IN_MOVED_TO) &&
+		    (w->print_mask & IN_MOVE_SELF))
+			self_line(w, rp, event_names(IN_MOVE_SELF));
 		return;
 	case OUT_JSON:
 		raw_path(w, rp, pb);
