@@ -211,6 +211,11 @@ install: all
 	install -m 755 $(filter-out %/iobs-supervise,$(PROGS)) \
 	    $(DESTDIR)$(BINDIR)
 	install -m 755 $(BIN)/iobs-supervise $(DESTDIR)$(SBINDIR)
+	# iobs-watch acts as inotifywait under that name (iobs-watch(1));
+	# the plain names, taken from inotify-tools, only when asked.
+	for n in iobs-inotifywait iobs-fsnotifywait \
+	    $(if $(COMPAT_LINKS),inotifywait fsnotifywait); do \
+		ln -sf iobs-watch $(DESTDIR)$(BINDIR)/$$n || exit 1; done
 	for s in 1 5 7 8; do \
 		install -d $(DESTDIR)$(MANDIR)/man$$s; \
 		for p in man/*.$$s; do [ -f "$$p" ] || continue; \
@@ -230,6 +235,9 @@ install: all
 uninstall:
 	rm -f $(patsubst $(BIN)/%,$(DESTDIR)$(BINDIR)/%,$(PROGS)) \
 	    $(DESTDIR)$(SBINDIR)/iobs-supervise
+	for n in iobs-inotifywait iobs-fsnotifywait inotifywait fsnotifywait; do \
+		[ "$$(readlink $(DESTDIR)$(BINDIR)/$$n)" != iobs-watch ] || \
+		    rm -f $(DESTDIR)$(BINDIR)/$$n; done
 	for p in $(MANS); do \
 		rm -f $(DESTDIR)$(MANDIR)/man$${p##*.}/$${p#man/}; done
 	rm -f $(patsubst %,$(DESTDIR)$(UNITDIR)/%,$(UNITS)) \

@@ -4,6 +4,8 @@
  * on what is printed (--exclude, --include, -1, -t), the output
  * buffer's bound, and the ends (fatal errors, the reader gone).
  */
+#define _GNU_SOURCE	/* memrchr */
+
 #include <sys/inotify.h>
 
 #include <err.h>
@@ -179,6 +181,19 @@ user_path(struct watcher *w, const struct recpath *rp)
 		tree_relpath(&w->tree, rp->dir, &w->rel);
 		rel = w->rel.s;
 		rellen = w->rel.len;
+		/*
+		 * A directory's own event below the root: named in its
+		 * parent, as inotify's watch on the parent and the poll
+		 * scan name it, unless the self form is asked for
+		 * (fsnotifywait's lines, inotifywait -r's second line).
+		 */
+		if (name == NULL && rellen > 0 && !w->fanpaths &&
+		    !w->selfform) {
+			slash = memrchr(rel, '/', rellen);
+			name = slash ? slash + 1 : rel;
+			namelen = rellen - (name - rel);
+			rellen = slash ? (size_t)(slash - rel) : 0;
+		}
 	}
 	pb->len = 0;
 	pathbuf_append(pb, r->given, r->givenlen);
@@ -186,7 +201,15 @@ user_path(struct watcher *w, const struct recpath *rp)
 		pathbuf_append(pb, rel, rellen);
 		pathbuf_append(pb, "/", 1);
 	}
+	if (w->selfform && name != NULL) {
+		pathbuf_append(pb, name, namelen);
+		pathbuf_append(pb, "/", 1);
+		w->fname = pb->len;
+		return;
+	}
 	w->fname = pb->len;
+	if (rellen == 0 && name == NULL)
+		w->fname = r->givenname;	/* fsnotifywait's file root */
 	if (name != NULL)
 		pathbuf_append(pb, name, namelen);
 }
@@ -232,6 +255,50 @@ put(char *p, const char *s, size_t len)
 {
 	memcpy(p, s, len);
 	return p + len;
+}
+
+/*
+ * inotifywait's -c field: quoted, its quotes doubled, when it holds a
+ * quote, comma or newline or starts or ends with a space.
+ */
+static char *
+put_csv(char *p, const char *s, size_t len)
+{
+	size_t i;
+
+	if (len == 0)
+		return p;
+	if (memchr(s, '"', len) == NULL && memchr(s, ',', len) == NULL &&
+	    memchr(s, '\n', len) == NULL && s[0] != ' ' && s[len - 1] != ' ')
+		return put(p, s, len);
+	*p++ = '"';
+	for (i = 0; i < len; i++) {
+		if (s[i] == '"')
+			*p++ = '"';
+		*p++ = s[i];
+	}
+	*p++ = '"';
+	return p;
+}
+
+/* -c: %w, the events and %f, each a CSV field; %w's comma only if any. */
+static void
+append_csv(struct watcher *w, const char *events)
+{
+	size_t flen = w->opath.len - w->fname;
+	char *start, *p;
+
+	start = p = outq_reserve(&w->out, 2 * (w->opath.len +
+	    strlen(events)) + 16);
+	if (w->fname > 0) {
+		p = put_csv(p, w->opath.s, w->fname);
+		*p++ = ',';
+	}
+	p = put_csv(p, events, strlen(events));
+	*p++ = ',';
+	p = put_csv(p, w->opath.s + w->fname, flen);
+	*p++ = '\n';
+	outq_commit(&w->out, p - start);
 }
 
 /* A string literal, its length counted by the compiler. */
@@ -301,6 +368,33 @@ append_json(struct watcher *w, const char *events, uint32_t cookie,
 	outq_commit(&w->out, p - start);
 }
 
+/* A line in inotifywait's own form: -c, or --format. */
+static void
+append_user(struct watcher *w, const char *events, uint32_t cookie)
+{
+	if (w->output == OUT_CSV)
+		append_csv(w, events);
+	else
+		append_lines(w, events, cookie);
+}
+
+/* The line a directory's own watch gives, unless excluded: 1 if out. */
+static int
+self_line(struct watcher *w, const struct recpath *rp, const char *events)
+{
+	w->selfform = 1;
+	user_path(w, rp);
+	w->selfform = 0;
+	if ((w->exclude_re.n > 0 || w->include_re.n > 0) && !regex_passes(w))
+		return 0;
+	append_user(w, events, 0);
+	return 1;
+}
+
+/* What a directory's watch and its parent's both hear of it. */
+#define BOTH_SAY	(IN_ATTRIB | IN_OPEN | IN_ACCESS | IN_CLOSE_WRITE | \
+			 IN_CLOSE_NOWRITE | IN_MODIFY)
+
 /*
  * A record is out: --stats-fd counts it, -1 stops here, -t counts its
  * quiet from now.
@@ -327,6 +421,7 @@ emit_record(struct watcher *w, uint32_t mask, uint32_t cookie,
 {
 	struct pathbuf *pb = &w->opath;
 	const char *events;
+	int self;
 
 	if (w->dropping || w->stop ||
 	    (w->pid != 0 && ignore_hit(&w->ign, w->pid)))
@@ -350,9 +445,26 @@ emit_record(struct watcher *w, uint32_t mask, uint32_t cookie,
 	events = event_names(mask & ~(IN_IGNORED | IN_Q_OVERFLOW));
 	switch (w->output) {
 	case OUT_LINES:
-		if (w->exclude_re.n == 0 && w->include_re.n == 0)
-			user_path(w, rp);
-		append_lines(w, events, cookie);
+	case OUT_CSV:
+		/*
+		 * inotifywait -r has a watch on each directory too, which
+		 * says of itself what its parent says of it (after it),
+		 * that it is deleted (before) and moved (after).
+		 */
+		self = w->compat == COMPAT_INOTIFYWAIT && w->recursive &&
+		    (mask & IN_ISDIR);
+		if (self && (mask & IN_DELETE) &&
+		    (w->print_mask & IN_DELETE_SELF) &&
+		    self_line(w, rp, event_names(IN_DELETE_SELF)) &&
+		    w->oneshot)
+			return;
+		user_path(w, rp);
+		append_user(w, events, cookie);
+		if (self && (mask & BOTH_SAY))
+			self_line(w, rp, events);
+		if (self && (mask & IN_MOVED_TO) &&
+		    (w->print_mask & IN_MOVE_SELF))
+			self_line(w, rp, event_names(IN_MOVE_SELF));
 		return;
 	case OUT_JSON:
 		raw_path(w, rp, pb);
@@ -406,6 +518,7 @@ lifecycle_line(const struct watcher *w, char *dst, size_t size,
 		return 0;
 	switch (w->output) {
 	case OUT_LINES:
+	case OUT_CSV:
 		return 0;
 	case OUT_JSON:
 		if (JSON_FIXED + r->jsonlen + 2 > size)
@@ -455,7 +568,7 @@ emit_lifecycle(struct watcher *w, enum iobs_lifecycle lc, int root)
 	    w->roots[root].jsonlen;
 	char *p;
 
-	if (w->output == OUT_LINES) {
+	if (w->output == OUT_LINES || w->output == OUT_CSV) {
 		if (lc == IOBS_OVERFLOW && !w->quiet)
 			warnx("%s: events lost; watching again from a new "
 			    "walk", w->roots[root].vis);
@@ -500,7 +613,7 @@ root_dead(struct watcher *w, int root)
 {
 	struct root *r = &w->roots[root];
 
-	if (!r->alive)
+	if (!r->alive || r->waiting || follow_root(w, root))
 		return;
 	emit_lifecycle(w, IOBS_WATCH_DEAD, root);
 	if (r->node != NULL)

@@ -877,7 +877,8 @@ named_root(struct watcher *w, const struct fan_dir *d)
 	int i;
 
 	for (i = 0; i < w->nroots; i++)
-		if (w->roots[i].alive && w->fan->parentkey[i] == d->key &&
+		if (w->roots[i].alive && !w->roots[i].waiting &&
+		    w->fan->parentkey[i] == d->key &&
 		    strcmp(d->name, root_base(&w->roots[i])) == 0)
 			return i;
 	return -1;

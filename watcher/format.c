@@ -37,8 +37,7 @@ add(struct fmt *f, char kind, char sep, size_t off, size_t len)
 }
 
 int
-fmt_compile(struct fmt *f, const char *spec, int no_newline,
-    const char **why)
+fmt_compile(struct fmt *f, const char *spec, int flags, const char **why)
 {
 	size_t i, n = strlen(spec), t = 0;
 	char c;
@@ -80,7 +79,7 @@ fmt_compile(struct fmt *f, const char *spec, int no_newline,
 				i++;
 				break;
 			}
-			if (c == 'p') {
+			if (c == 'p' && !(flags & FMT_NO_PID)) {
 				add(f, 'p', 0, 0, 0);
 				break;
 			}
@@ -91,7 +90,7 @@ fmt_compile(struct fmt *f, const char *spec, int no_newline,
 			add(f, 'l', 0, t++, 1);
 		}
 	}
-	if (!no_newline) {
+	if (!(flags & FMT_NO_NEWLINE)) {
 		f->text[t] = '\n';
 		add(f, 'l', 0, t++, 1);
 	}

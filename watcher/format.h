@@ -37,11 +37,15 @@ struct fmt_event {
 	long		 pid;		/* %p: who made it, 0 unknown */
 };
 
+/* fmt_compile's flags. */
+#define FMT_NO_NEWLINE	0x1	/* no newline appended */
+#define FMT_NO_PID	0x2	/* %p is not a conversion (inotifywait's) */
+
 /*
- * Compiles spec, a newline appended unless no_newline; -1 with *why
- * on a format inotifywait also refuses.
+ * Compiles spec, a newline appended unless FMT_NO_NEWLINE; -1 with
+ * *why on a format inotifywait also refuses.
  */
-int	 fmt_compile(struct fmt *, const char *spec, int no_newline,
+int	 fmt_compile(struct fmt *, const char *spec, int flags,
 	    const char **why);
 /* The most fmt_render() writes for this event. */
 size_t	 fmt_size(const struct fmt *, const struct fmt_event *);

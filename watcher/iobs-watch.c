@@ -2,6 +2,8 @@
  * iobs-watch: watch directory trees with inotify and print every event
  * as an iobs-stream(5) record.
  */
+#define _GNU_SOURCE	/* asprintf, program_invocation_short_name */
+
 #include <sys/inotify.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -17,9 +19,11 @@
 #include <poll.h>
 #include <regex.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <syslog.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -62,6 +66,12 @@ static const char synopsis[] = "[-1mnqr] [-b size] [-e event[,...]] "
     "[--backend name] [--ignore-fd fd] [--ignore-pgid pgid] "
     "[--ignore-pid pid] [--interval seconds] [--pid] "
     "[--ready-fd fd] [--stats-fd fd] path ...";
+
+/* What --help says under inotifywait's name. */
+static const char compat_synopsis[] = "[-hcdmPqrs] [-e event[,...]] "
+    "[-o file] [-t seconds] [--format fmt [--no-newline] "
+    "[--timefmt fmt] | -c] [--exclude[i] regex | --include[i] regex] "
+    "[--fromfile file] [-I | -F | -S] file ...";
 
 static void __dead2
 usage(void)
@@ -157,6 +167,11 @@ parse_id(const char *opt, const char *what, const char *s)
 	return id;
 }
 
+static void compat_say(const struct watcher *, const char *, ...)
+    __attribute__((format(printf, 2, 3)));
+static void compat_fail(const char *, ...) __dead2
+    __attribute__((format(printf, 1, 2)));
+
 /* The root as the watcher keeps it: absolute, and "" for "/". */
 static char *
 absolute(const char *arg)
@@ -175,6 +190,7 @@ static void
 add_roots(struct watcher *w, int argc, char **argv)
 {
 	struct stat st;
+	const char *given;
 	size_t len;
 	int i, j;
 
@@ -185,20 +201,33 @@ add_roots(struct watcher *w, int argc, char **argv)
 
 		r->path = absolute(argv[i]);
 		r->pathlen = strlen(r->path);
-		if (stat(r->pathlen ? r->path : "/", &st) == -1)
-			err(1, "%s", argv[i]);
+		if ((w->nofollow ? lstat(r->pathlen ? r->path : "/", &st) :
+		    stat(r->pathlen ? r->path : "/", &st)) == -1) {
+			if (w->compat == COMPAT_NONE)
+				err(1, "%s", argv[i]);
+			compat_say(w, "Couldn't watch %s: %s\n", argv[i],
+			    strerror(errno));
+			exit(1);
+		}
 		if ((r->vis = malloc(IOBS_VIS_MAX(r->pathlen) + 1)) == NULL)
 			err(1, "malloc");
 		r->vislen = r->pathlen ? iobs_vis(r->vis, r->path, r->pathlen) :
 		    strlcpy(r->vis, "/", 2);
-		/* inotifywait's %w: as typed, a directory with its slash. */
-		len = strlen(argv[i]);
+		/*
+		 * inotifywait's %w: as typed, a directory with its slash;
+		 * fsnotifywait's: absolute, and a file's directory, the
+		 * file's name its %f.
+		 */
+		given = w->fanpaths ? r->pathlen ? r->path : "/" : argv[i];
+		len = strlen(given);
 		if ((r->given = malloc(len + 2)) == NULL)
 			err(1, "malloc");
-		memcpy(r->given, argv[i], len + 1);
-		if (S_ISDIR(st.st_mode) && argv[i][len - 1] != '/')
+		memcpy(r->given, given, len + 1);
+		if (S_ISDIR(st.st_mode) && given[len - 1] != '/')
 			strlcpy(r->given + len++, "/", 2);
-		r->givenlen = len;
+		r->givenlen = r->givenname = len;
+		if (w->fanpaths && !S_ISDIR(st.st_mode))
+			r->givenname = strrchr(r->given, '/') + 1 - r->given;
 		for (j = 0; j < i; j++) {
 			const struct root *o = &w->roots[j];
 			const struct root *in = o->pathlen < r->pathlen ? o : r;
@@ -212,6 +241,8 @@ add_roots(struct watcher *w, int argc, char **argv)
 				    out->vis, in->vis);
 		}
 		r->alive = 1;
+		r->isfile = !S_ISDIR(st.st_mode);
+		r->follow_wd = -1;
 	}
 	w->nroots = w->nalive = argc;
 }
@@ -265,7 +296,7 @@ check_roots(struct watcher *w)
 
 	for (i = 0; i < w->nroots; i++) {
 		r = &w->roots[i];
-		if (!r->alive || !r->announced)
+		if (!r->alive || !r->announced || r->waiting)
 			continue;
 		if (stat(r->pathlen ? r->path : "/", &st) == 0 ?
 		    st.st_dev == r->dev && st.st_ino == r->ino :
@@ -318,7 +349,7 @@ static void
 run(struct watcher *w, int wakefd)
 {
 	static char buf[READ_SIZE] __attribute__((aligned(8)));
-	struct pollfd pfd[3];
+	struct pollfd pfd[4];
 	int64_t checked = now_ms(), scanned = now_ms();
 	int timeout, ready;
 	ssize_t n;
@@ -361,7 +392,8 @@ run(struct watcher *w, int wakefd)
 			continue;
 		}
 		/* Nothing to write and nothing timed: just read. */
-		if (w->out.bytes == 0 && w->npending == 0 && !w->dropping) {
+		if (w->out.bytes == 0 && w->npending == 0 && !w->dropping &&
+		    w->followfd == -1) {
 			if ((n = signals_read(w, buf, read_size(w))) == -2) {
 				if (signals_take(w))
 					break;
@@ -388,12 +420,14 @@ run(struct watcher *w, int wakefd)
 		pfd[2].events = POLLOUT;
 		if (w->out.bytes == 0 || !w->out.nonblock)
 			pfd[2].fd = -1;
+		pfd[3].fd = w->followfd;
+		pfd[3].events = POLLIN;
 		timeout = w->npending > 0 ? PENDING_MS : ROOT_CHECK_MS;
 		if (w->timeout_ms > 0 && timeout > TIMEOUT_TICK_MS)
 			timeout = TIMEOUT_TICK_MS;
 		if (w->rescan && timeout > w->interval_ms)
 			timeout = w->interval_ms;
-		if ((ready = poll(pfd, 3, timeout)) == -1) {
+		if ((ready = poll(pfd, 4, timeout)) == -1) {
 			if (errno == EINTR)
 				continue;
 			err(1, "poll");
@@ -404,6 +438,10 @@ run(struct watcher *w, int wakefd)
 			break;
 		if (pfd[0].revents & POLLIN)
 			read_events(w, buf);
+		if (pfd[3].revents & POLLIN) {
+			gettimeofday(&w->now, NULL);
+			follow_read(w);
+		}
 		if (pfd[2].revents & (POLLERR | POLLHUP))
 			exit(0);	/* the reader went away */
 		flush_or_exit(w, !w->out.nonblock);
@@ -431,17 +469,18 @@ struct opts {
 	size_t		 limit;
 	int		 ready_fd;
 	int		 monitor, recursive, json, no_newline;
+	int		 csv, daemon, filesystem;	/* compat's -c -d -S */
 	const char	*format, *timefmt, *outfile;
 	const char	*backend;	/* --backend: auto, or one by name */
 	struct pathlist	 paths, excludes;
 };
 
-static void
-add_regex(struct regex_list *l, const char *opt, const char *pattern,
-    int icase)
+/* A POSIX extended regular expression on %w%f; regcomp's code. */
+static int
+add_regex_rc(struct regex_list *l, const char *pattern, int icase,
+    char *why, size_t whylen)
 {
 	regex_t *re;
-	char why[256];
 	int rc;
 
 	if ((re = reallocarray(l->re, l->n + 1, sizeof(*re))) == NULL)
@@ -449,11 +488,29 @@ add_regex(struct regex_list *l, const char *opt, const char *pattern,
 	l->re = re;
 	rc = regcomp(&re[l->n], pattern, REG_EXTENDED | REG_NOSUB |
 	    (icase ? REG_ICASE : 0));
-	if (rc != 0) {
-		regerror(rc, &re[l->n], why, sizeof(why));
+	if (rc != 0)
+		regerror(rc, &re[l->n], why, whylen);
+	else
+		l->n++;
+	return rc;
+}
+
+static void
+add_regex(struct regex_list *l, const char *opt, const char *pattern,
+    int icase)
+{
+	char why[256];
+
+	if (add_regex_rc(l, pattern, icase, why, sizeof(why)) != 0)
 		errx(2, "%s %s: %s", opt, pattern, why);
-	}
-	l->n++;
+}
+
+static int
+add_regex_ok(struct regex_list *l, const char *pattern, int icase)
+{
+	char why[256];
+
+	return add_regex_rc(l, pattern, icase, why, sizeof(why)) ? -1 : 0;
 }
 
 static void
@@ -522,6 +579,343 @@ add_path_excludes(struct watcher *w, const struct pathlist *ex)
 		}
 		free(abs);
 	}
+}
+
+/*
+ * Under the name inotifywait or fsnotifywait (or --compat=), the
+ * options, messages and exit statuses are those of inotify-tools
+ * 3.22: an option error is exit 1 with its own line, not usage.
+ */
+static const struct {
+	const char	*name;
+	int		 compat;
+} compat_names[] = {
+	{ "inotifywait",	COMPAT_INOTIFYWAIT },
+	{ "iobs-inotifywait",	COMPAT_INOTIFYWAIT },
+	{ "fsnotifywait",	COMPAT_FSNOTIFYWAIT },
+	{ "iobs-fsnotifywait",	COMPAT_FSNOTIFYWAIT },
+};
+
+static int
+compat_lookup(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(compat_names) / sizeof(compat_names[0]); i++)
+		if (strcmp(name, compat_names[i].name) == 0)
+			return compat_names[i].compat;
+	return COMPAT_NONE;
+}
+
+/* The tool to act as: argv[0]'s name, or --compat=NAME, taken out. */
+static int
+compat_mode(int *argc, char *argv[])
+{
+	const char *base = strrchr(argv[0], '/');
+	int i, c = compat_lookup(base ? base + 1 : argv[0]);
+
+	for (i = 1; i < *argc && strcmp(argv[i], "--") != 0; i++) {
+		if (strncmp(argv[i], "--compat=", 9) != 0)
+			continue;
+		if ((c = compat_lookup(argv[i] + 9)) == COMPAT_NONE)
+			errx(2, "%s: not a tool to act as (inotifywait or "
+			    "fsnotifywait)", argv[i]);
+		memmove(&argv[i], &argv[i + 1], (*argc - i) * sizeof(*argv));
+		(*argc)--;
+		i--;
+	}
+	return c;
+}
+
+/* What inotifywait says on stderr, or to syslog with -s or -d. */
+static void
+compat_say(const struct watcher *w, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	if (w->syslog)
+		vsyslog(LOG_INFO, fmt, ap);
+	else
+		vfprintf(stderr, fmt, ap);
+	va_end(ap);
+}
+
+static void __dead2
+compat_fail(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	exit(1);
+}
+
+/* inotifywait's -t: a whole number, its two messages. */
+static void
+compat_timeout(struct watcher *w, const char *s)
+{
+	char *end;
+	long n;
+
+	if (*s == '\0')
+		compat_fail("The provided value is not a valid timeout "
+		    "value.\nPlease specify a long int value.\n");
+	errno = 0;
+	n = strtol(s, &end, 10);
+	if (errno != 0)
+		compat_fail("Something went wrong with the timeout value you "
+		    "provided.\n%s\n", strerror(errno));
+	if (*end != '\0')
+		compat_fail("'%s' is not a valid timeout value.\nPlease "
+		    "specify a long int value.\n", s);
+	/* inotifywait keeps it in an unsigned int: -1 is forever too. */
+	w->timeout_ms = n > 0 && n <= INT_MAX / 1000 ? n * 1000LL : 0;
+}
+
+static void
+compat_parse(struct watcher *w, struct opts *o, int argc, char *argv[])
+{
+	static const struct option longopts[] = {
+		{ "help",		no_argument,		NULL, 'h' },
+		{ "event",		required_argument,	NULL, 'e' },
+		{ "monitor",		no_argument,		NULL, 'm' },
+		{ "quiet",		no_argument,		NULL, 'q' },
+		{ "timeout",		required_argument,	NULL, 't' },
+		{ "filename",		no_argument,		NULL, 'f' },
+		{ "recursive",		no_argument,		NULL, 'r' },
+		{ "inotify",		no_argument,		NULL, 'I' },
+		{ "fanotify",		no_argument,		NULL, 'F' },
+		{ "filesystem",		no_argument,		NULL, 'S' },
+		{ "csv",		no_argument,		NULL, 'c' },
+		{ "daemon",		no_argument,		NULL, 'd' },
+		{ "syslog",		no_argument,		NULL, 's' },
+		{ "no-dereference",	no_argument,		NULL, 'P' },
+		{ "format",		required_argument,	NULL, 'n' },
+		{ "no-newline",		no_argument,		NULL, '0' },
+		{ "timefmt",		required_argument,	NULL, 'i' },
+		{ "fromfile",		required_argument,	NULL, 'z' },
+		{ "outfile",		required_argument,	NULL, 'o' },
+		{ "exclude",		required_argument,	NULL, 'a' },
+		{ "excludei",		required_argument,	NULL, 'b' },
+		{ "include",		required_argument,	NULL, 'j' },
+		{ "includei",		required_argument,	NULL, 'k' },
+		{ NULL,			0,			NULL, 0 }
+	};
+	const char *ex = NULL, *exi = NULL, *in = NULL, *ini = NULL;
+	const char *fromfile = NULL, *bad;
+	int ch, i, nex = 0, nexi = 0;
+	FILE *fp;
+
+	o->backend = w->compat == COMPAT_FSNOTIFYWAIT ? "fanotify" : "inotify";
+	while ((ch = getopt_long(argc, argv, "mrhcdsPqt:fo:e:IFS", longopts,
+	    NULL)) != -1) {
+		switch (ch) {
+		case 'h':
+			iobs_usage(stdout, compat_synopsis);
+			exit(1);
+		case 'm':
+			o->monitor = 1;
+			break;
+		case 'q':
+			w->quiet++;
+			break;
+		case 'r':
+			o->recursive = 1;
+			break;
+		case 'I':
+			o->backend = "inotify";
+			break;
+		case 'F':
+			o->backend = "fanotify";
+			break;
+		case 'S':
+			o->backend = "fanotify";
+			o->filesystem = 1;
+			break;
+		case 'c':
+			o->csv = 1;
+			break;
+		case 'd':
+			o->daemon = o->monitor = w->syslog = 1;
+			break;
+		case 's':
+			w->syslog = 1;
+			break;
+		case 'P':
+			w->nofollow = 1;
+			break;
+		case 'f':
+			compat_fail("The '--filename' option no longer exists.  "
+			    "The option it enabled in earlier\nversions of "
+			    "inotifywait is now turned on by default.\n");
+		case 'n':
+			o->format = optarg;
+			break;
+		case '0':
+			o->no_newline = 1;
+			break;
+		case 'i':
+			o->timefmt = optarg;
+			break;
+		case 'a':
+			ex = optarg;
+			nex++;
+			break;
+		case 'b':
+			exi = optarg;
+			nexi++;
+			break;
+		case 'j':
+			in = optarg;
+			break;
+		case 'k':
+			ini = optarg;
+			break;
+		case 'z':
+			if (fromfile != NULL)
+				compat_fail("Multiple --fromfile options "
+				    "given.\n");
+			fromfile = optarg;
+			break;
+		case 'o':
+			if (o->outfile != NULL)
+				compat_fail("Multiple --outfile options "
+				    "given.\n");
+			o->outfile = optarg;
+			break;
+		case 't':
+			compat_timeout(w, optarg);
+			break;
+		case 'e':
+			if (iobs_events_select(optarg, &w->print_mask,
+			    &bad) == -1)
+				compat_fail("'%s' is not a valid event!  Run "
+				    "with the '--help' option to see a list "
+				    "of events.\n", optarg);
+			break;
+		default:
+			exit(1);	/* getopt(3) said why */
+		}
+	}
+	if (ex != NULL && exi != NULL)
+		compat_fail("--exclude and --excludei cannot both be "
+		    "specified.\n");
+	if (in != NULL && ini != NULL)
+		compat_fail("--include and --includei cannot both be "
+		    "specified.\n");
+	if ((in != NULL || ini != NULL) && (ex != NULL || exi != NULL))
+		compat_fail("include and exclude regexp cannot both be "
+		    "specified.\n");
+	if (o->format != NULL && o->csv)
+		compat_fail("-c and --format cannot both be specified.\n");
+	if (o->format == NULL && o->no_newline)
+		compat_fail("--no-newline cannot be specified without "
+		    "--format.\n");
+	if (o->format == NULL && o->timefmt != NULL)
+		compat_fail("--timefmt cannot be specified without "
+		    "--format.\n");
+	if (o->format != NULL && strstr(o->format, "%T") != NULL &&
+	    o->timefmt == NULL)
+		compat_fail("%%T is in --format string, but --timefmt was not "
+		    "specified.\n");
+	if (o->daemon && o->outfile == NULL)
+		compat_fail("-o must be specified with -d.\n");
+	if (nex > 1)
+		fprintf(stderr, "--exclude: only the last option will be "
+		    "taken into consideration.\n");
+	if (nexi > 1)
+		fprintf(stderr, "--excludei: only the last option will be "
+		    "taken into consideration.\n");
+	/* Regular expressions inotifywait would refuse: its own line. */
+	if ((ex != NULL || exi != NULL) && add_regex_ok(&w->exclude_re,
+	    ex ? ex : exi, exi != NULL) == -1)
+		compat_fail("Error in `exclude' regular expression.\n");
+	if ((in != NULL || ini != NULL) && add_regex_ok(&w->include_re,
+	    in ? in : ini, ini != NULL) == -1)
+		compat_fail("Error in `include' regular expression.\n");
+	if (fromfile != NULL) {
+		fp = strcmp(fromfile, "-") == 0 ? stdin :
+		    fopen(fromfile, "r");
+		if (fp == NULL)
+			fprintf(stderr, "Couldn't open %s: %s\n", fromfile,
+			    strerror(errno));
+		else {
+			if (pathlist_read(fp, &o->paths, &o->excludes) == -1)
+				compat_fail("%s: %s\n", fromfile,
+				    strerror(errno));
+			if (fp != stdin)
+				fclose(fp);
+		}
+	}
+	for (i = optind; i < argc; i++)
+		pathlist_take(&o->paths, &o->excludes, argv[i]);
+	if (o->paths.n == 0)
+		compat_fail("No files specified to watch!\n");
+	w->recursive = o->recursive;
+	w->oneshot = !o->monitor;
+	w->fanpaths = strcmp(o->backend, "fanotify") == 0;
+}
+
+/*
+ * Before the roots: -d's daemon, -o's file, -s's log, and the first
+ * message; as inotifywait, in its order and words.
+ */
+static void
+compat_start(struct watcher *w, struct opts *o)
+{
+	char *file = NULL;
+	int fd;
+
+	if (o->daemon) {
+		if ((file = realpath(o->outfile, NULL)) == NULL)
+			compat_fail("%s: %s\n", strerror(errno), o->outfile);
+		if (daemon(0, 0) == -1)
+			compat_fail("Failed to daemonize!\n");
+	}
+	if (o->outfile != NULL) {
+		fd = open(file ? file : o->outfile, O_WRONLY | O_CREAT |
+		    O_APPEND | O_CLOEXEC, 0600);
+		if (fd == -1)
+			compat_fail("Failed to open output file %s\n",
+			    file ? file : o->outfile);
+		if (dup2(fd, STDOUT_FILENO) == -1)
+			err(1, "dup2");
+		close(fd);
+	}
+	free(file);
+	/* daemon(3) sent stderr to /dev/null already. */
+	if (w->syslog)
+		openlog(program_invocation_short_name, LOG_CONS | LOG_PID |
+		    LOG_NDELAY, LOG_DAEMON);
+	if (w->quiet)
+		return;
+	if (o->filesystem)
+		compat_say(w, "Setting up filesystem watches.\n");
+	else if (o->recursive)
+		compat_say(w, "Setting up watches.  Beware: since -r was "
+		    "given, this may take a while!\n");
+	else
+		compat_say(w, "Setting up watches.\n");
+}
+
+/*
+ * Its exit status when no -t ran out: 0 after an event, 1 when every
+ * watched path went away first. inotifywait says nothing then (and
+ * under -m waits for ever): this says why.
+ */
+static int
+compat_end(struct watcher *w)
+{
+	if (w->oneshot && w->nevents > 0)
+		return 0;
+	if (w->nalive == 0 && !w->quiet)
+		compat_say(w, "%s: %s\n", program_invocation_short_name,
+		    w->nroots == 1 ? "the watched path is gone; nothing left "
+		    "to watch" : "every watched path is gone; nothing left "
+		    "to watch");
+	return 1;
 }
 
 static void
@@ -681,14 +1075,45 @@ static void
 set_output(struct watcher *w, const struct opts *o)
 {
 	const char *why;
+	char *spec;
+	size_t len;
 
+	if (w->compat != COMPAT_NONE) {
+		if (o->csv) {
+			w->output = OUT_CSV;
+			return;
+		}
+		w->output = OUT_LINES;
+		/*
+		 * inotifywait appends the newline to the text, so a
+		 * trailing % is a literal, and %p is no conversion.
+		 */
+		if (o->format == NULL)
+			spec = strdup("%w %,e %f\n");
+		else if (asprintf(&spec, "%s%s", o->format,
+		    o->no_newline ? "" : "\n") == -1)
+			spec = NULL;
+		if (spec == NULL)
+			err(1, "malloc");
+		len = strlen(spec);
+		if (len > 0 && spec[len - 1] == '%' &&
+		    (len < 2 || spec[len - 2] != '%'))
+			spec[len - 1] = '\0';
+		if (fmt_compile(&w->fmt, spec, FMT_NO_NEWLINE | FMT_NO_PID,
+		    &why) == -1)
+			compat_fail("Something is wrong with your format "
+			    "string.\n");
+		free(spec);
+		w->fmt.timefmt = o->timefmt;
+		return;
+	}
 	if (o->json)
 		w->output = OUT_JSON;
 	else if (o->format != NULL || o->monitor) {
 		w->output = OUT_LINES;
 		/* inotifywait's own lines: %w %,e %f. */
 		if (fmt_compile(&w->fmt, o->format ? o->format : "%w %,e %f",
-		    o->no_newline, &why) == -1)
+		    o->no_newline ? FMT_NO_NEWLINE : 0, &why) == -1)
 			errx(2, "--format %s: %s", o->format, why);
 		if (w->fmt.has_time && o->timefmt == NULL)
 			errx(2, "--format %s: %%T without --timefmt",
@@ -717,18 +1142,32 @@ main(int argc, char *argv[])
 	struct opts o;
 	int i, wakefd, check, more;
 
-	iobs_help_version(argc, argv, synopsis);
-	check = iobs_check_mode(&argc, &argv);
 	memset(&w, 0, sizeof(w));
 	memset(&o, 0, sizeof(o));
+	if ((w.compat = compat_mode(&argc, argv)) != COMPAT_NONE) {
+		/* getopt(3) and err(3) name the tool acted as. */
+		if (compat_lookup(getprogname()) == COMPAT_NONE) {
+			argv[0] = (char *)(w.compat == COMPAT_INOTIFYWAIT ?
+			    "inotifywait" : "fsnotifywait");
+			program_invocation_short_name = argv[0];
+		}
+		check = 0;
+	} else {
+		iobs_help_version(argc, argv, synopsis);
+		check = iobs_check_mode(&argc, &argv);
+	}
 	ignore_init(&w.ign);
 	w.recursive = 1;
 	w.stats_fd = -1;
+	w.followfd = -1;
 	w.interval_ms = DEFAULT_INTERVAL_MS;
 	o.limit = DEFAULT_BUFFER;
 	o.backend = "auto";
 	o.ready_fd = -1;
-	parse_options(&w, &o, argc, argv);
+	if (w.compat != COMPAT_NONE)
+		compat_parse(&w, &o, argc, argv);
+	else
+		parse_options(&w, &o, argc, argv);
 	if (w.stats_fd != -1 && fcntl(w.stats_fd, F_SETFL, O_NONBLOCK) == -1)
 		err(2, "--stats-fd %d", w.stats_fd);
 	if (w.ign.fd != -1 && fcntl(w.ign.fd, F_SETFL, O_NONBLOCK) == -1)
@@ -748,7 +1187,9 @@ main(int argc, char *argv[])
 		ignore_free(&w.ign);
 		return 0;
 	}
-	if (o.outfile != NULL)
+	if (w.compat != COMPAT_NONE)
+		compat_start(&w, &o);
+	else if (o.outfile != NULL)
 		open_outfile(o.outfile);
 
 	add_roots(&w, o.paths.n, o.paths.path);
@@ -764,13 +1205,14 @@ main(int argc, char *argv[])
 	if (w.output == OUT_STREAM && w.quiet < 2)
 		header(&w);
 	/* What inotifywait says on stderr, word for word: scripts wait for it. */
-	if (w.output == OUT_LINES && !w.quiet)
+	if (w.output == OUT_LINES && !w.quiet && w.compat == COMPAT_NONE)
 		fputs(o.recursive ? "Setting up watches.  Beware: since -r "
 		    "was given, this may take a while!\n" :
 		    "Setting up watches.\n", stderr);
 	for (i = 0; i < w.nroots; i++) {
 		if (w.be->root(&w, i) == -1)
 			err(1, "%s", w.roots[i].vis);
+		follow_start(&w, i);
 		if (w.rescan)
 			scan_root(&w, i, 0);
 	}
@@ -781,8 +1223,8 @@ main(int argc, char *argv[])
 		w.roots[i].announced = 1;
 		flush_or_exit(&w, !w.out.nonblock);
 	}
-	if (w.output == OUT_LINES && !w.quiet)
-		fputs("Watches established.\n", stderr);
+	if ((w.output == OUT_LINES || w.output == OUT_CSV) && !w.quiet)
+		compat_say(&w, "Watches established.\n");
 	/* Readiness, s6-style: a newline once every root is watched. */
 	if (o.ready_fd != -1) {
 		if (write(o.ready_fd, "\n", 1) != 1)
@@ -823,6 +1265,10 @@ main(int argc, char *argv[])
 	pathbuf_free(&w.deferred);
 	signals_close();
 	ignore_free(&w.ign);
+	if (w.followfd != -1)
+		close(w.followfd);
 	/* -t: nothing came in time, inotifywait's 2. */
-	return w.timed_out ? 2 : 0;
+	if (w.timed_out)
+		return 2;
+	return w.compat != COMPAT_NONE ? compat_end(&w) : 0;
 }

@@ -1001,6 +1001,11 @@ scan_root(struct watcher *w, int i, int report)
 		s->e[top].mode |= F_ROOT;
 		r->dev = st.st_dev;
 		r->ino = st.st_ino;
+	} else if (!report && !S_ISDIR(st.st_mode)) {
+		/* A file root followed to its new file: this one now. */
+		set_attrs(&s->e[top], &st);
+		r->dev = st.st_dev;
+		r->ino = st.st_ino;
 	}
 	s->e[top].mode = (s->e[top].mode & ~F_PARITY) | s->parity;
 	if (!S_ISDIR(st.st_mode)) {
@@ -1165,9 +1170,14 @@ scan_all(struct watcher *w)
 
 	s->parity ^= F_PARITY;
 	s->gen = s->gen + 1 ? s->gen + 1 : 1;
-	for (i = 0; i < w->nroots; i++)
-		if (w->roots[i].alive && !root_gone(w, i))
+	for (i = 0; i < w->nroots; i++) {
+		/* A file root waiting for its path: kept as it was. */
+		if (w->roots[i].waiting && s->root[i] != 0)
+			s->e[s->root[i]].mode = (s->e[s->root[i]].mode &
+			    ~F_PARITY) | s->parity;
+		else if (w->roots[i].alive && !root_gone(w, i))
 			scan_root(w, i, 1);
+	}
 	sweep(w);
 	unsaid(w);
 	s->report = 0;

@@ -561,7 +561,8 @@ watch_rebuild(struct watcher *w)
 	w->dropping = 0;
 	w->be->open(w);
 	for (i = 0; i < w->nroots; i++) {
-		if (!w->roots[i].alive)
+		/* A file root waiting for its path: follow.c brings it. */
+		if (!w->roots[i].alive || w->roots[i].waiting)
 			continue;
 		if (w->be->root(w, i) == -1) {
 			if (!w->quiet)

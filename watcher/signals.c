@@ -100,15 +100,18 @@ signals_init(struct watcher *w, int tick_ms)
 	if (pipe2(wake, O_NONBLOCK | O_CLOEXEC) == -1)
 		err(1, "pipe2");
 	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = SIG_IGN;
-	if (sigaction(SIGPIPE, &sa, NULL) == -1)
-		err(1, "sigaction");
-	sa.sa_handler = on_signal;
-	sa.sa_flags = SA_RESTART;
-	sigfillset(&sa.sa_mask);
-	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
-		if (sigaction(sigs[i], &sa, NULL) == -1)
+	/*
+	 * As inotifywait, a signal or a reader gone ends it as the
+	 * default action does: no lifecycle record to write.
+	 */
+	for (i = 0; w->compat == COMPAT_NONE && i < 1 + sizeof(sigs) /
+	    sizeof(sigs[0]); i++) {
+		sa.sa_handler = i == 0 ? SIG_IGN : on_signal;
+		sa.sa_flags = i == 0 ? 0 : SA_RESTART;
+		sigfillset(&sa.sa_mask);
+		if (sigaction(i == 0 ? SIGPIPE : sigs[i - 1], &sa, NULL) == -1)
 			err(1, "sigaction");
+	}
 	/*
 	 * A tick, not restarted: it ends a blocking read now and then, so
 	 * the main loop can look at the roots (see check_roots()).

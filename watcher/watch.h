@@ -28,6 +28,7 @@ struct root {
 	size_t		 pathlen, vislen;
 	char		*given;		/* as the user spelled it: --format's %w */
 	size_t		 givenlen;
+	size_t		 givenname;	/* where %f starts: fsnotifywait's file */
 	char		*json;		/* its "path" member(s), for --json */
 	size_t		 jsonlen;
 	struct dnode	*node;
@@ -36,6 +37,11 @@ struct root {
 	dev_t		 dev;		/* what the path named when watched */
 	ino_t		 ino;
 	int		 leaf_nlink;	/* nlink 2: no subdirectories */
+	int		 isfile;	/* not a directory: followed by its path */
+	int		 waiting;	/* its file gone: waiting for the name */
+	int		 follow_wd;	/* the watch on its directory */
+	uint32_t	 arrived;	/* a new file came at its path: how */
+	uint32_t	 arrived_cookie;
 };
 
 /* A directory seen leaving by MOVED_FROM, waiting for its MOVED_TO. */
@@ -51,6 +57,14 @@ enum output {
 	OUT_STREAM,		/* iobs-stream(5) */
 	OUT_LINES,		/* inotifywait's: -m or --format */
 	OUT_JSON,		/* --json */
+	OUT_CSV,		/* inotifywait's -c */
+};
+
+/* The tool iobs-watch acts as: its own, or inotify-tools' (a link). */
+enum compat {
+	COMPAT_NONE,
+	COMPAT_INOTIFYWAIT,
+	COMPAT_FSNOTIFYWAIT,
 };
 
 /* --exclude and --include: extended regular expressions on %w%f. */
@@ -76,6 +90,11 @@ struct watcher {
 	int		 recursive;
 	int		 noleaf;	/* list every directory in walks */
 	int		 quiet;	/* 1: no warnings; 2: no records either */
+	enum compat	 compat;
+	int		 syslog;	/* compat's -s: its messages to syslog */
+	int		 nofollow;	/* compat's -P: a root link not followed */
+	int		 fanpaths;	/* fsnotifywait's: %w absolute, a file's
+					   directory */
 	enum output	 output;
 	struct fmt	 fmt;		/* OUT_LINES: --format, or %w %e %f */
 	struct regex_list exclude_re, include_re;
@@ -94,6 +113,7 @@ struct watcher {
 	struct pathbuf	 stash;		/* events read during a walk */
 	struct pathbuf	 opath;		/* a record's path, for emit.c */
 	size_t		 fname;		/* where %f starts in it */
+	int		 selfform;	/* name that as the directory itself */
 	unsigned	 walked;		/* directories listed, for stash_read */
 	struct pending_move pending[PENDING_MAX];
 	int		 npending;
@@ -109,6 +129,8 @@ struct watcher {
 	int		 rescan;	/* inotify plus a periodic scan */
 	struct fan	*fan;
 	struct scan	*scan;
+	int		 followfd;	/* follow.c's inotify, or -1 */
+	int		 nwaiting;	/* file roots waiting for their name */
 	/* --stats-fd: events written, the time of the last, the count sent */
 	int		 stats_fd;
 	unsigned long long nevents, nsent;
@@ -137,6 +159,11 @@ void	 stash_dispatch(struct watcher *);
 void	 stash_drop_listing(struct watcher *, size_t from, int wd,
 	    const char *name, size_t namelen);
 void	 pending_expire(struct watcher *);
+
+/* follow.c: 1 when root i, a file gone, now waits for its path. */
+void	 follow_start(struct watcher *, int root);
+int	 follow_root(struct watcher *, int root);
+void	 follow_read(struct watcher *);
 
 /* signals.c */
 int	 signals_init(struct watcher *, int tick_ms);

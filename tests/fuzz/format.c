@@ -43,7 +43,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 	w = field(&p, end);
 	file = field(&p, end);
 	events = field(&p, end);
-	rc = fmt_compile(&f, spec, len > 0 && data[0] & 1, &why);
+	rc = fmt_compile(&f, spec, len > 0 ? data[0] & 3 : 0, &why);
 	if (rc == -1) {
 		if (why == NULL || f.op != NULL)
 			abort();
