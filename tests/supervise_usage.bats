@@ -96,7 +96,7 @@ plugins = cat"
 [[data]]
 dog_out = x
 plugins = cat"
-	bad_conf 6 "plugin nope: no iobs-nope in $T/plugins or $IOBS_REAL_BIN" \
+	bad_conf 6 "plugin nope: no iobs-nope in $T/plugins, $IOBS_REAL_BIN or /usr/local/bin" \
 	    "[watches]
 [[data]]
 plugins = cat, nope"
