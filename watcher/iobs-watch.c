@@ -1209,6 +1209,7 @@ main(int argc, char *argv[])
 		fputs(o.recursive ? "Setting up watches.  Beware: since -r "
 		    "was given, this may take a while!\n" :
 		    "Setting up watches.\n", stderr);
+	setup_begin(&w);
 	for (i = 0; i < w.nroots; i++) {
 		if (w.be->root(&w, i) == -1)
 			err(1, "%s", w.roots[i].vis);
@@ -1216,6 +1217,7 @@ main(int argc, char *argv[])
 		if (w.rescan)
 			scan_root(&w, i, 0);
 	}
+	setup_end(&w);
 	more = w.be->learn != NULL && w.be->learn(&w, LEARN_BUDGET);
 	for (i = 0; i < w.nroots; i++) {
 		gettimeofday(&w.now, NULL);

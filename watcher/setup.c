@@ -15,11 +15,61 @@
 #include <err.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "watch.h"
+
+#define SETUP_LINE_MS	200	/* the set-up's line, this often */
+#define SETUP_SUMMED	10000	/* directories: a set-up this big is summed up */
+
+/* One more directory watched; now and then, the count on a terminal. */
+static void
+setup_tick(struct watcher *w)
+{
+	int64_t now;
+
+	if (!w->setup.on || (++w->setup.dirs & 255) != 0)
+		return;
+	now = now_ms();
+	if (now - (w->setup.shown ? w->setup.shown : w->setup.start) <
+	    SETUP_LINE_MS)
+		return;
+	fprintf(stderr, "\rsetting up watches: %lu directories\033[K",
+	    w->setup.dirs);
+	fflush(stderr);
+	w->setup.shown = now;
+}
+
+/*
+ * --progress of a set-up: on when standard error is a terminal and
+ * nothing asked for quiet or inotifywait's own words.
+ */
+void
+setup_begin(struct watcher *w)
+{
+	w->setup.on = isatty(STDERR_FILENO) && !w->quiet &&
+	    w->compat == COMPAT_NONE;
+	w->setup.dirs = 0;
+	w->setup.start = now_ms();
+	w->setup.shown = 0;
+}
+
+/* The summary, where a line was shown or the set-up was big. */
+void
+setup_end(struct watcher *w)
+{
+	if (!w->setup.on)
+		return;
+	if (w->setup.shown != 0 || w->setup.dirs >= SETUP_SUMMED)
+		fprintf(stderr, "\rwatching %lu directories, set up in %.1f "
+		    "s\033[K\n", w->setup.dirs,
+		    (now_ms() - w->setup.start) / 1000.0);
+	w->setup.on = 0;
+}
 
 void
 watch_open(struct watcher *w)
@@ -141,6 +191,7 @@ add_dir_watch(struct watcher *w, struct dnode *parent, const char *name,
 	if ((n = tree_add(&w->tree, parent, name, namelen, wd)) == NULL)
 		errx(1, "%s: more directories than the watch limit allowed "
 		    "at start; restart iobs-watch", sys_path(&w->path));
+	setup_tick(w);
 	return n;
 }
 

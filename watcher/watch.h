@@ -90,6 +90,15 @@ struct watcher {
 	int		 recursive;
 	int		 noleaf;	/* list every directory in walks */
 	int		 quiet;	/* 1: no warnings; 2: no records either */
+	/*
+	 * A long set-up on a terminal: the directories watched so far,
+	 * a line on standard error rewriting itself (setup.c).
+	 */
+	struct {
+		int		 on;
+		unsigned long	 dirs;
+		int64_t		 start, shown;	/* ms; shown 0: never */
+	} setup;
 	enum compat	 compat;
 	int		 syslog;	/* compat's -s: its messages to syslog */
 	int		 nofollow;	/* compat's -P: a root link not followed */
@@ -140,6 +149,8 @@ struct watcher {
 /* setup.c */
 void	 watch_open(struct watcher *);
 int	 watch_root(struct watcher *, int root);
+void	 setup_begin(struct watcher *);
+void	 setup_end(struct watcher *);
 void	 watch_new_dir(struct watcher *, struct dnode *parent,
 	    const char *name, size_t namelen);
 void	 watch_deferred(struct watcher *);
