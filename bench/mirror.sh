@@ -66,25 +66,29 @@ start_lsyncd() {
 
 stop_pid() { kill "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
 
-# start_iobs SRC DST: iobs-watch SRC | iobs-mirror DST, once equal.
+# start_iobs SRC DST [--backup-dir=.bk]: iobs-watch SRC | iobs-mirror
+# DST, once equal (.bk left out of the comparison).
 start_iobs() {
 	mkfifo "$W/pipe.$$"
-	"$BIN/iobs-mirror" "$2" <"$W/pipe.$$" 2>"$W/mirror.err" &
+	"$BIN/iobs-mirror" ${3:+"$3"} "$2" <"$W/pipe.$$" 2>"$W/mirror.err" &
 	MIRROR_PID=$!
 	PIDS+=("$MIRROR_PID")
 	"$BIN/iobs-watch" "$1" >"$W/pipe.$$" 2>/dev/null &
 	WATCH_PID=$!
 	PIDS+=("$WATCH_PID")
-	until "$BIN/treecmp" -q "$1" "$2"; do sleep 0.01; done
+	until "$BIN/treecmp" -q ${3:+-x .bk} "$1" "$2"; do sleep 0.01; done
 	rm -f "$W/pipe.$$"
 }
 
-# wait_equal SRC DST LIMIT_MS: ms until DST equals SRC, or "never",
-# with the first differences in $LOG.
+# wait_equal SRC DST LIMIT_MS [SKIP]: ms until DST equals SRC (SKIP, a
+# path, left out), or "never", with the first differences in $LOG.
 wait_equal() {
 	local t0=$(t_now) el
 	while :; do
-		if "$BIN/treecmp" -q "$1" "$2"; then ms "$t0"; return; fi
+		if "$BIN/treecmp" -q ${4:+-x "$4"} "$1" "$2"; then
+			ms "$t0"
+			return
+		fi
 		el=$(ms "$t0")
 		if [ "$el" -gt "$3" ]; then
 			echo "never(>${3})"
@@ -174,6 +178,20 @@ set -- $lat_l; ll50=$1 ll99=$2 lto=$3
 t=$(t_now); echo x >"$W/s/latency.txt"; rsync -a --delete "$W/s/" "$W/rs/"; r_lat=$(ms "$t")
 row "small write p50 (ms)" "$li50" "$r_lat" "$ll50" "$(ratio "$li50" "$r_lat")"
 row "small write p99 (ms)" "$li99" "" "$ll99" ""
+
+# 4b. The storms of 3 again, on a tree of their own, the mirror keeping
+# what they delete and replace (--backup-dir): beside 3's figures.
+mkdir -p "$W/s2" "$W/out2"
+"$BIN/storm" -n 300 -s 1000 "$W/s2" "$W/out2"
+start_iobs "$W/s2" "$W/mb" --backup-dir=.bk
+b_storm=""
+for seed in 1 2 3; do
+	"$BIN/storm" -n 2000 -s "$seed" "$W/s2" "$W/out2"
+	b_storm="$b_storm $(wait_equal "$W/s2" "$W/mb" 10000 .bk)"
+done
+stop_pid "$WATCH_PID"; stop_pid "$MIRROR_PID"
+row "storm, --backup-dir, 3 seeds (ms)" "${b_storm# }" "${i_storm# } (without)" "" ""
+rm -rf "$W/s2" "$W/out2" "$W/mb"
 [ "$lto" = 0 ] || echo "  (lsyncd: $lto of 20 writes not there after 2 s)"
 rm -rf "$W/s" "$W/out" "$W/ms" "$W/rs" "$W/ls"
 
