@@ -279,6 +279,7 @@ line"
 	assert_equal "$(inode "$DST/g")" "$ino"
 }
 
+# bats test_tags=long
 @test "live: a directory renamed is renamed in DEST, no data copied" {
 	local mb=200
 	[ -n "${IOBS_LONG:-}" ] && mb=1024

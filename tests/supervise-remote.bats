@@ -30,7 +30,7 @@ backlog_field() {
 }
 
 @test "supervise: mirror_destination = host:/path, status shows the backlog" {
-	sshd_setup
+	sshd_own
 	echo a >"$SRC/a"
 	cat >"$T/rc" <<-EOF
 	[global]
@@ -101,7 +101,7 @@ backlog_field() {
 }
 
 @test "supervise: sd_notify's STATUS= carries the remote backlog, as status does" {
-	sshd_setup
+	sshd_own
 	echo a >"$SRC/a"
 	cat >"$T/rc" <<-EOF
 	[global]
