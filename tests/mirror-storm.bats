@@ -192,9 +192,14 @@ scan_stream() {
 	printf 'new!' >"$SRC/a"
 	touch -d '2020-01-01 00:00:00' "$SRC/a"
 	mv "$SRC/a" "$SRC/b"
-	send CLOSE_WRITE,CLOSE 0 "$SRC/a"
-	send MOVED_FROM 7 "$SRC/a"
-	send MOVED_TO 7 "$SRC/b"
+	# In one write, so that they are read together however busy the
+	# machine (bash's printf writes each line by itself).
+	recs=$(
+		send CLOSE_WRITE,CLOSE 0 "$SRC/a" 4>&1
+		send MOVED_FROM 7 "$SRC/a" 4>&1
+		send MOVED_TO 7 "$SRC/b" 4>&1
+	)
+	cat <<<"$recs" >&4
 	end_stream
 	assert_equal "$MIRROR_STATUS" 0
 	assert_equal "$(cat "$DST/b")" 'new!'
