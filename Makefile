@@ -155,20 +155,18 @@ check: deps
 	$(MAKE) lint-man
 	IOBS_BIN=$(CURDIR)/$(BIN) $(BATS_RUN) $(BATS_FLAGS) $(SUITE)
 
-# What does not fit in check's few minutes: the tests tagged long
-# (bats test_tags=long) with IOBS_LONG=1, which makes them long (more
-# seeds, longer storms, the .deb); two minutes of bench/soak; the whole
-# suite on the sanitizer build (check-sanitize).
+# What does not fit in check's few minutes, all at once (mk/check-long):
+# the tests tagged long (bats test_tags=long) with IOBS_LONG=1, which
+# makes them long (more seeds, longer storms, the .deb); SOAK_MINUTES of
+# bench/soak; the whole suite on the sanitizer build (check-sanitize's).
 SOAK_MINUTES ?= 2
 check-long: deps
 	$(MAKE) -j$(NPROC) all tests
-	IOBS_LONG=1 IOBS_BIN=$(CURDIR)/$(BIN) $(BATS_RUN) $(BATS_FLAGS) \
-	    --filter-tags long $(SUITE)
-	if SOAK_MINUTES=$(SOAK_MINUTES) SOAK_SAMPLE=10 \
-	    IOBS_BIN=$(CURDIR)/$(BIN) bash bench/soak; then \
-		echo "ok bench/soak, $(SOAK_MINUTES) min"; \
-	else echo "not ok bench/soak, $(SOAK_MINUTES) min"; exit 1; fi
-	$(MAKE) check-sanitize
+	$(MAKE) -j$(NPROC) BUILD=build-san BIN=bin-san \
+	    CFLAGS="-O1 -g $(SANITIZE)" LDFLAGS="$(SANITIZE)" all tests
+	BATS="$(BATS) $(BATS_FLAGS)" JOBS=$(JOBS) SOAK_MINUTES=$(SOAK_MINUTES) \
+	    SAN_ENV="$(SAN_ENV)" sh mk/check-long $(CURDIR)/$(BIN) \
+	    $(CURDIR)/bin-san $(SUITE)
 
 # The whole suite again on an AddressSanitizer + UBSan build.
 check-sanitize: deps
