@@ -53,11 +53,15 @@ common_teardown() {
 		kill "$p" 2>/dev/null || true
 	done
 	# Bounded: a process that will not go (a sanitizer's exit-time
-	# leak scan can hang) is killed rather than hanging the suite.
+	# leak scan can hang) is killed rather than hanging the suite; 5 s
+	# for them all, scaled by the programs' slowness, twice that on a
+	# busy machine, not by all of SLOW (a hang is no slower there).
+	local end=$(( ${EPOCHREALTIME//[!0-9]/} / 1000 +
+	    5000 * SLOW_TOOLS * (SLOW > SLOW_TOOLS ? 2 : 1) ))
 	for p in "${BG_PIDS[@]}"; do
-		local i=0
-		while running "$p" && [ $i -lt $((250 * SLOW)) ]; do
-			sleep 0.02; i=$((i + 1))
+		while running "$p" &&
+		    [ $(( ${EPOCHREALTIME//[!0-9]/} / 1000 )) -le "$end" ]; do
+			sleep 0.02
 		done
 		kill -KILL "$p" 2>/dev/null || true
 		wait "$p" 2>/dev/null || true
