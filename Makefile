@@ -135,34 +135,46 @@ lint-man:
 
 tests: $(TEST_PROGS) $(FUZZ_PROGS) $(SHIM_PROGS)
 
-# tests/watch.bats runs once per backend, the rest with the default.
-WATCH_BACKENDS = inotify poll $(if $(filter 0,$(shell id -u)),fanotify)
-SUITE = $(filter-out tests/watch.bats,$(wildcard tests/*.bats))
+# The suite runs JOBS tests at a time (bats --jobs, GNU parallel):
+# most of a test is waiting, so more than there are cores; waits scale
+# with JOBS per core (IOBS_JOBS, tests/test_helper.bash). JOBS=1 runs
+# them one by one.
+NPROC := $(shell nproc 2>/dev/null || echo 1)
+JOBS ?= $(shell echo $$(($(NPROC) * 6)))
+BATS_RUN = IOBS_JOBS=$(JOBS) $(BATS) $(if $(filter-out 1,$(JOBS)),--jobs $(JOBS))
+# tests/watch.bats runs once per backend, as its links watch-on-*.bats;
+# fanotify needs root. The slowest files first, so that none is left
+# to run alone at the end.
+ROOT := $(filter 0,$(shell id -u))
+FIRST = tests/mirror-remote.bats tests/mirror-storm.bats tests/faults.bats
+SUITE = $(FIRST) $(filter-out $(FIRST) tests/watch.bats \
+	$(if $(ROOT),,tests/watch-on-fanotify.bats),$(wildcard tests/*.bats))
+SAN_ENV = IOBS_SANITIZED=1 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 
 check: deps
-	$(MAKE) all tests
+	$(MAKE) -j$(NPROC) all tests
 	$(MAKE) lint-man
-	IOBS_BIN=$(CURDIR)/$(BIN) $(BATS) $(BATS_FLAGS) $(SUITE)
-	for b in $(WATCH_BACKENDS); do \
-		echo "tests/watch.bats on $$b:"; \
-		IOBS_BACKEND=$$b IOBS_BIN=$(CURDIR)/$(BIN) \
-		    $(BATS) $(BATS_FLAGS) tests/watch.bats || exit 1; \
-	done
+	IOBS_BIN=$(CURDIR)/$(BIN) $(BATS_RUN) $(BATS_FLAGS) $(SUITE)
+
+# What does not fit in check's few minutes, all at once (mk/check-long):
+# the tests tagged long (bats test_tags=long) with IOBS_LONG=1, which
+# makes them long (more seeds, longer storms, the .deb); SOAK_MINUTES of
+# bench/soak; the whole suite on the sanitizer build (check-sanitize's).
+SOAK_MINUTES ?= 2
+check-long: deps
+	$(MAKE) -j$(NPROC) all tests
+	$(MAKE) -j$(NPROC) BUILD=build-san BIN=bin-san \
+	    CFLAGS="-O1 -g $(SANITIZE)" LDFLAGS="$(SANITIZE)" all tests
+	BATS="$(BATS) $(BATS_FLAGS)" JOBS=$(JOBS) SOAK_MINUTES=$(SOAK_MINUTES) \
+	    SAN_ENV="$(SAN_ENV)" sh mk/check-long $(CURDIR)/$(BIN) \
+	    $(CURDIR)/bin-san $(SUITE)
 
 # The whole suite again on an AddressSanitizer + UBSan build.
 check-sanitize: deps
-	$(MAKE) BUILD=build-san BIN=bin-san CFLAGS="-O1 -g $(SANITIZE)" \
-	    LDFLAGS="$(SANITIZE)" all tests
-	IOBS_BIN=$(CURDIR)/bin-san IOBS_SANITIZED=1 \
-	    ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
-	    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-	    $(BATS) $(BATS_FLAGS) $(SUITE)
-	for b in $(WATCH_BACKENDS); do \
-		IOBS_BACKEND=$$b IOBS_BIN=$(CURDIR)/bin-san IOBS_SANITIZED=1 \
-		    ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
-		    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-		    $(BATS) $(BATS_FLAGS) tests/watch.bats || exit 1; \
-	done
+	$(MAKE) -j$(NPROC) BUILD=build-san BIN=bin-san \
+	    CFLAGS="-O1 -g $(SANITIZE)" LDFLAGS="$(SANITIZE)" all tests
+	IOBS_BIN=$(CURDIR)/bin-san $(SAN_ENV) $(BATS_RUN) $(BATS_FLAGS) $(SUITE)
 
 # The suite with every program under valgrind: slow, so not in check.
 valgrind:
@@ -249,7 +261,7 @@ uninstall:
 clean:
 	rm -rf build build-san build-fuzz build-vg bin bin-san bin-fuzz bin-vg
 
-.PHONY: all bench check check-sanitize clean deps fuzz install lint-man \
+.PHONY: all bench check check-long check-sanitize clean deps fuzz install lint-man \
 	run tests uninstall valgrind
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

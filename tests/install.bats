@@ -122,6 +122,7 @@ scribe_log = $T/logs/data.log"
 	assert_equal "$(grep -c "' was CREATED" "$T/logs/data.log.1")" 30
 }
 
+# bats test_tags=long
 @test "the .deb: dpkg-buildpackage -us -uc -b builds it, dpkg -c lists the tools, lintian is clean [long]" {
 	[ -n "${IOBS_LONG:-}" ] || skip "long: set IOBS_LONG=1"
 	command -v dpkg-buildpackage >/dev/null || skip "no dpkg-buildpackage"

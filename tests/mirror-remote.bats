@@ -73,8 +73,8 @@ teardown() {
 }
 
 @test "remote: one ssh connection is shared by every batch" {
-	sshd_setup
-	before=$(count_lines "$T/ssh/sshd.log" 'Accepted publickey')
+	sshd_own
+	before=$(count_lines "$SSH_DIR/sshd.log" 'Accepted publickey')
 	start_remote "$HOST:$DST" -e "$RSH"
 	for i in 1 2 3 4 5 6; do
 		echo "$i" >"$SRC/f$i"
@@ -82,7 +82,7 @@ teardown() {
 	done
 	# sshd logs each connection: the master's, and perhaps the first
 	# run's, made before the master's socket was there.
-	after=$(count_lines "$T/ssh/sshd.log" 'Accepted publickey')
+	after=$(count_lines "$SSH_DIR/sshd.log" 'Accepted publickey')
 	[ $((after - before)) -le 2 ]
 }
 
@@ -252,7 +252,9 @@ spare_pid() {
 	stream "$T/s" "$SRC"
 	{
 		cat "$T/s"
-		sleep 2
+		# The record once the whole sync is done, then time to act
+		# on it before the stream ends.
+		wait_for 10 test -L "$DST/a"
 		printf '1764057600.000000\tCLOSE_WRITE,CLOSE\t0\t%s\n' \
 		    "$SRC/a/secret"
 		sleep 2
@@ -295,6 +297,7 @@ spare_pid() {
 	fi
 }
 
+# bats test_tags=long
 @test "remote: seeded storms 100-111 converge, one after another, long" {
 	[ -n "${IOBS_LONG:-}" ] || skip "set IOBS_LONG=1"
 	sshd_setup
@@ -555,7 +558,7 @@ spare_pid() {
 }
 
 @test "remote: sshd down mid-storm, up 3 s later: converges, one line each way" {
-	sshd_setup
+	sshd_own
 	start_remote "$HOST:$DST" -e "$RSH"
 	for i in $(seq 1 200); do echo "$i" >"$SRC/a$i"; done
 	stop_sshd
@@ -590,7 +593,7 @@ spare_pid() {
 }
 
 @test "remote: past the bound, a whole sync once the remote is back" {
-	sshd_setup
+	sshd_own
 	mkdir "$SRC/d"
 	IOBS_REMOTE_BACKLOG=10 start_remote "$HOST:$DST" -e "$RSH"
 	# The first whole sync confirmed: cut, it would be owed again, and
@@ -610,7 +613,7 @@ spare_pid() {
 }
 
 @test "remote: the remote away during the first whole sync: it is owed whole" {
-	sshd_setup
+	sshd_own
 	rsh_wrapper
 	mkdir "$SRC/d"
 	echo a >"$SRC/d/a"
@@ -703,7 +706,7 @@ spare_pid() {
 }
 
 @test "remote: the stream ends while the remote is away: retried, drained, exit 0" {
-	sshd_setup
+	sshd_own
 	start_remote "$HOST:$DST" -e "$RSH"
 	wait_for 10 whole_done
 	stop_sshd
@@ -721,7 +724,7 @@ spare_pid() {
 }
 
 @test "remote: the stream ends, the remote stays away: retried until IOBS_REMOTE_DRAIN, exit 1" {
-	sshd_setup
+	sshd_own
 	rsh_wrapper
 	IOBS_REMOTE_DRAIN=3 start_remote "$HOST:$DST" -e "$RSH"
 	wait_for 10 whole_done

@@ -77,7 +77,7 @@ victim_unchanged() {
 	rec MOVED_FROM 9 "$SRC/d/f"
 	rec MOVED_TO 9 "$SRC/d/f2"
 	mv "$SRC/d/f" "$SRC/d/f2"
-	run iobs-mirror "$DST" <"$T/s"
+	run -0 iobs-mirror "$DST" <"$T/s"
 	run -0 victim_unchanged
 	run -0 treecmp "$SRC" "$DST"
 }

@@ -105,7 +105,7 @@ teardown() { common_teardown; }
 	# Enough records that the moves below catch openat2(2) in the
 	# middle of resolving a path, which then fails with EXDEV.
 	yes "$(printf '1764057600.000000\tATTRIB\t0\t%s' "$SRC/a/b/c/d/e/f/g")" |
-	    head -n $((100000 / SLOW)) >>"$T/s"
+	    head -n $((100000 / SLOW_TOOLS)) >>"$T/s"
 	(
 		while [ ! -e "$T/stop" ]; do
 			mv "$SRC/a" "$T/out/a" && mv "$T/out/a" "$SRC/a"
@@ -279,6 +279,7 @@ line"
 	assert_equal "$(inode "$DST/g")" "$ino"
 }
 
+# bats test_tags=long
 @test "live: a directory renamed is renamed in DEST, no data copied" {
 	local mb=200
 	[ -n "${IOBS_LONG:-}" ] && mb=1024

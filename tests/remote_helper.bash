@@ -19,6 +19,12 @@ free_port() {
 	done
 }
 
+# sshd_usable: sshd can run here at all.
+sshd_usable() {
+	[ -x "$SSHD" ] && command -v ssh >/dev/null &&
+	    command -v rsync >/dev/null && [ "$(id -u)" -eq 0 ]
+}
+
 # need_sshd: skips the test where sshd cannot run at all.
 need_sshd() {
 	[ -x "$SSHD" ] || skip "no $SSHD (apt-get install openssh-server)"
@@ -27,13 +33,36 @@ need_sshd() {
 	[ "$(id -u)" -eq 0 ] || skip "sshd of the test's own needs root here"
 }
 
-# sshd_setup: keys, sshd_config and the client's ssh_config under
-# $T/ssh; RSH is the remote-shell command, HOST the name to use.
-# Sessions get SHLVL=1, so that bash under sshd does not read the
-# user's .bashrc: it is slow on some machines, and none of the test's.
-sshd_setup() {
-	need_sshd
-	local d=$T/ssh
+# One sshd per file: setup_file starts it, every test that only uses it
+# shares it (sshd_setup), and a test that takes its sshd down or reads
+# its log starts its own (sshd_own).
+setup_file() { sshd_file_setup; }
+teardown_file() { sshd_file_teardown; }
+
+sshd_file_setup() {
+	sshd_usable || return 0
+	ssh_files "$BATS_FILE_TMPDIR/ssh"
+	"$SSHD" -D -f "$SSH_DIR/sshd_config" -E "$SSH_DIR/sshd.log" \
+	    </dev/null >/dev/null 2>&1 3>&- &
+	FILE_SSHD_PID=$!
+	export FILE_SSHD_PID FILE_SSH_DIR=$SSH_DIR
+	wait_for 10 sshd_up
+}
+
+sshd_file_teardown() {
+	[ -n "${FILE_SSHD_PID:-}" ] || return 0
+	kill -TERM "$FILE_SSHD_PID" 2>/dev/null || true
+	wait "$FILE_SSHD_PID" 2>/dev/null || true
+}
+
+# ssh_files DIR: keys, sshd_config and the client's ssh_config in DIR
+# (SSH_DIR) for an sshd on a free port (SSH_PORT); RSH is the
+# remote-shell command, HOST the name to use. Sessions get SHLVL=1, so
+# that bash under sshd does not read the user's .bashrc: it is slow on
+# some machines, and none of the test's.
+ssh_files() {
+	SSH_DIR=$1
+	local d=$SSH_DIR
 	mkdir -p "$d" /run/sshd
 	chmod 700 "$d"
 	ssh-keygen -q -t ed25519 -N '' -f "$d/host" >/dev/null
@@ -71,27 +100,56 @@ sshd_setup() {
 	CONF
 	RSH="ssh -F $d/ssh_config"
 	HOST=testhost
+}
+
+# sshd_setup: the file's sshd, shared with the other tests of the file
+# (its files in SSH_DIR; RSH and HOST set as ssh_files says); where the
+# file has none, one of the test's own.
+sshd_setup() {
+	need_sshd
+	if [ -z "${FILE_SSHD_PID:-}" ] || ! running "$FILE_SSHD_PID"; then
+		sshd_own
+		return
+	fi
+	SSH_DIR=$FILE_SSH_DIR
+	SSHD_PID=$FILE_SSHD_PID
+	SSH_PORT=$(sed -n 's/^Port //p' "$SSH_DIR/sshd_config")
+	RSH="ssh -F $SSH_DIR/ssh_config"
+	HOST=testhost
+	SSHD_SHARED=1
+}
+
+# sshd_own: an sshd of the test's own, under $T/ssh, which it may stop
+# and start again.
+sshd_own() {
+	need_sshd
+	ssh_files "$T/ssh"
+	SSHD_SHARED=
 	start_sshd
 }
 
 sshd_up() {
-	ssh -F "$T/ssh/ssh_config" -o BatchMode=yes testhost true \
+	ssh -F "$SSH_DIR/ssh_config" -o BatchMode=yes testhost true \
 	    </dev/null 2>/dev/null
 }
 
 # start_sshd: the test's sshd, in the foreground of a background job,
 # on SSH_PORT; returns once it takes a connection.
 start_sshd() {
-	"$SSHD" -D -f "$T/ssh/sshd_config" -E "$T/ssh/sshd.log" 3>&- &
+	"$SSHD" -D -f "$SSH_DIR/sshd_config" -E "$SSH_DIR/sshd.log" 3>&- &
 	SSHD_PID=$!
 	BG_PIDS+=("$SSHD_PID")
 	wait_for 10 sshd_up
 }
 
 # stop_sshd: the listener and every connection it forked, as a host
-# going down would drop them.
+# going down would drop them. Never the file's, which others use.
 stop_sshd() {
 	local kids
+	if [ -n "${SSHD_SHARED:-}" ]; then
+		echo "stop_sshd: the file's sshd is shared; use sshd_own" >&2
+		return 1
+	fi
 	kids=$(ps -o pid= --ppid "$SSHD_PID" 2>/dev/null || true)
 	# shellcheck disable=SC2086
 	kill -TERM "$SSHD_PID" $kids 2>/dev/null || true

@@ -15,10 +15,17 @@ export PATH="$IOBS_BIN:$PATH"
 
 # Sanitized builds run slower, and valgrind (make valgrind, which sets
 # IOBS_VALGRIND and puts its wrappers first in IOBS_BIN) much slower;
-# waits scale with this.
-if [ -n "${IOBS_VALGRIND:-}" ]; then SLOW=20
-elif [ -n "${IOBS_SANITIZED:-}" ]; then SLOW=4
-else SLOW=1; fi
+# so does a machine running more tests at once than it has cores (make
+# check runs IOBS_JOBS of them). Waits scale with SLOW; SLOW_TOOLS is
+# the programs' part alone, for a test that sizes its work by it.
+if [ -n "${IOBS_VALGRIND:-}" ]; then SLOW_TOOLS=20
+elif [ -n "${IOBS_SANITIZED:-}" ]; then SLOW_TOOLS=4
+else SLOW_TOOLS=1; fi
+_cores=$(nproc 2>/dev/null || echo 1)
+_jobs=${IOBS_JOBS:-1}
+SLOW=$(( SLOW_TOOLS * ((_jobs + _cores - 1) / _cores) ))
+[ "$SLOW" -ge "$SLOW_TOOLS" ] || SLOW=$SLOW_TOOLS
+unset _cores _jobs
 
 # skip_valgrind WHY: this test cannot work under valgrind.
 skip_valgrind() {
@@ -29,6 +36,13 @@ common_setup() {
 	local base=/dev/shm
 	[ -d "$base" ] && [ -w "$base" ] || base=${BATS_TMPDIR:-/tmp}
 	T=$(mktemp -d "$base/iobs-test.XXXXXX")
+	# As root, on a tmpfs of its own: fanotify marks a whole file
+	# system, and the tests running beside this one stay off it.
+	T_MOUNTED=
+	if [ "$(id -u)" -eq 0 ] &&
+	    mount -t tmpfs -o mode=0700 iobs-test "$T" 2>/dev/null; then
+		T_MOUNTED=1
+	fi
 	BG_PIDS=()
 }
 
@@ -39,16 +53,23 @@ common_teardown() {
 		kill "$p" 2>/dev/null || true
 	done
 	# Bounded: a process that will not go (a sanitizer's exit-time
-	# leak scan can hang) is killed rather than hanging the suite.
+	# leak scan can hang) is killed rather than hanging the suite; 5 s
+	# for them all, scaled by the programs' slowness, twice that on a
+	# busy machine, not by all of SLOW (a hang is no slower there).
+	local end=$(( ${EPOCHREALTIME//[!0-9]/} / 1000 +
+	    5000 * SLOW_TOOLS * (SLOW > SLOW_TOOLS ? 2 : 1) ))
 	for p in "${BG_PIDS[@]}"; do
-		local i=0
-		while running "$p" && [ $i -lt $((250 * SLOW)) ]; do
-			sleep 0.02; i=$((i + 1))
+		while running "$p" &&
+		    [ $(( ${EPOCHREALTIME//[!0-9]/} / 1000 )) -le "$end" ]; do
+			sleep 0.02
 		done
 		kill -KILL "$p" 2>/dev/null || true
 		wait "$p" 2>/dev/null || true
 	done
-	[ -n "${T:-}" ] && rm -rf "$T"
+	[ -n "${T:-}" ] || return 0
+	# Lazily: with whatever is mounted below it.
+	if [ -n "${T_MOUNTED:-}" ]; then umount -l "$T" 2>/dev/null || true; fi
+	rm -rf "$T"
 }
 
 # running PID: the process exists and is not a zombie waiting for us.
@@ -61,20 +82,22 @@ running() {
 setup() { common_setup; }
 teardown() { common_teardown; }
 
-# wait_for SECONDS COMMAND...: polls COMMAND every 20 ms until it
-# succeeds; fails with a message after SECONDS (scaled by SLOW). The
-# clock bounds it too, for a COMMAND that is slow itself (a tool run
-# under valgrind).
+# wait_for SECONDS COMMAND...: runs COMMAND until it succeeds; fails
+# with a message after SECONDS (scaled by SLOW) by the clock, however
+# slow COMMAND is itself (a tool run under valgrind). Every 20 ms for
+# the first second, then every 100 ms: a look can be costly itself (a
+# grep of a big file), and other tests share the machine.
 wait_for() {
-	local limit=$(( $1 * 50 * SLOW )) i=0 end=$(( SECONDS + $1 * SLOW + 1 ))
+	local i=0 end
+	end=$(( ${EPOCHREALTIME//[!0-9]/} / 1000 + ($1 * SLOW + 1) * 1000 ))
 	shift
 	until "$@"; do
-		i=$((i + 1))
-		if [ "$i" -ge "$limit" ] || [ "$SECONDS" -gt "$end" ]; then
+		if [ $(( ${EPOCHREALTIME//[!0-9]/} / 1000 )) -gt "$end" ]; then
 			echo "timed out waiting for: $*" >&2
 			return 1
 		fi
-		sleep 0.02
+		i=$((i + 1))
+		if [ "$i" -lt 50 ]; then sleep 0.02; else sleep 0.1; fi
 	done
 }
 
@@ -101,19 +124,28 @@ start_watch() {
 	wait_for 10 has_lines "$out" $'\tWATCH_INIT\t' "$n"
 }
 
-# Number of path operands among iobs-watch arguments.
+# opts_with_arg TOOL: the options of TOOL that take an argument, one a
+# line, every spelling: its man page's list of options is the one
+# place they are written (`.It Fl b Ar size , Fl -buffer Ns = Ns Ar size`).
+opts_with_arg() {
+	sed -n 's/^\.It Fl /Fl /p' "$BATS_TEST_DIRNAME/../man/$1".[18] |
+	    tr ',' '\n' | awk '$1 == "Fl" && / Ar / { print "-" $2 }'
+}
+
+# Number of path operands among iobs-watch arguments: every argument but
+# options and their arguments.
 count_args_roots() {
 	local n=0 skip=0 a
+	[ -n "${_WATCH_ARG_OPTS:-}" ] ||
+	    _WATCH_ARG_OPTS=" $(opts_with_arg iobs-watch | tr '\n' ' ') "
 	for a in "$@"; do
 		if [ "$skip" = 1 ]; then skip=0; continue; fi
 		case $a in
-		-b|-e|-x|-o|-t) skip=1 ;;
-		--*=*|-[1mnqr]|--quiet|--no-recursive|--noleaf|--json) ;;
-		--pid) ;;
-		--monitor|--recursive|--no-newline) ;;
-		--buffer|--event|--exclude*|--include*|--format|--timefmt) skip=1 ;;
-		--outfile|--timeout|--fromfile) skip=1 ;;
-		--backend|--interval|--ignore-pid) skip=1 ;;
+		--*=*) ;;
+		-*)
+			case $_WATCH_ARG_OPTS in
+			*" $a "*) skip=1 ;;
+			esac ;;
 		*) n=$((n + 1)) ;;
 		esac
 	done

@@ -155,8 +155,9 @@ cat_out = $T/out"
 	two_plugins 1 crash
 	start_sup
 	wait_for 5 has_lines "$T/starts" . 1
-	sleep 8	# the interval being measured, not a synchronisation
-	# Starts at 0, 1, 3 and 7 s; without back-off there would be 8.
+	# Starts at 0, 1, 3 and 7 s; without back-off there would be 8 by
+	# then.
+	wait_for 10 has_lines "$T/starts" . 4
 	run -0 count_lines "$T/starts" .
 	assert_output 4
 	run -0 awk 'NR > 1 { printf "%.0f\n", $1 - prev } { prev = $1 }' "$T/starts"
