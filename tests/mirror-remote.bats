@@ -408,7 +408,7 @@ spare_pid() {
 }
 
 @test "remote: progress: rsync's own line on a terminal; a lasting backlog, then caught up" {
-	sshd_setup
+	sshd_own
 	for i in $(seq 1 300); do echo "$i" >"$SRC/f$i"; done
 	stream "$T/s" "$SRC"
 	run -0 script -qec "iobs-mirror -e '$RSH' '$HOST:$DST' <'$T/s'" /dev/null
@@ -578,9 +578,10 @@ spare_pid() {
 	[ "$(count_lines "$T/mirror.err" ': back after')" -eq 1 ]
 }
 
+# bats test_tags=long
 @test "remote: away for 9 s, the back-off at 8 s: the host back is used at once, long" {
 	[ -n "${IOBS_LONG:-}" ] || skip "set IOBS_LONG=1"
-	sshd_setup
+	sshd_own
 	start_remote "$HOST:$DST" -e "$RSH"
 	stop_sshd
 	echo b >"$SRC/b"
