@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "cache.h"
+#include "human.h"
 #include "stream.h"
 #include "mirror.h"
 
@@ -32,38 +33,6 @@ static const struct {
 };
 #define LINES_MS	5000	/* a log's lines */
 #define PUBLISH_MS	1000	/* the cache */
-
-/* n with its thousands grouped: 1,234,567. */
-static const char *
-grouped(char *buf, size_t size, unsigned long long n)
-{
-	char digits[32];
-	size_t len, i, o = 0;
-
-	len = (size_t)snprintf(digits, sizeof(digits), "%llu", n);
-	for (i = 0; i < len && o + 2 < size; i++) {
-		if (i > 0 && (len - i) % 3 == 0)
-			buf[o++] = ',';
-		buf[o++] = digits[i];
-	}
-	buf[o] = '\0';
-	return buf;
-}
-
-/* bytes as people read them: 512 B, 1.2 MB, 3.1 GB. */
-static const char *
-sized(char *buf, size_t size, double bytes)
-{
-	static const char *units[] = { "B", "kB", "MB", "GB", "TB", "PB" };
-	size_t u = 0;
-
-	while (bytes >= 1000 && u + 1 < sizeof(units) / sizeof(units[0])) {
-		bytes /= 1000;
-		u++;
-	}
-	snprintf(buf, size, u == 0 ? "%.0f %s" : "%.1f %s", bytes, units[u]);
-	return buf;
-}
 
 /* The cache's record of it: phase, figures, and when it began. */
 static void
@@ -94,18 +63,18 @@ show(struct mirror *m, int done)
 	char e[32], c[32], b[32], r1[32], r2[32];
 	double secs = (now_ms() - p->start) / 1000.0;
 
-	grouped(e, sizeof(e), p->entries);
-	grouped(c, sizeof(c), p->copied);
-	sized(b, sizeof(b), (double)p->bytes);
+	iobs_grouped(e, sizeof(e), p->entries);
+	iobs_grouped(c, sizeof(c), p->copied);
+	iobs_bytes(b, sizeof(b), (double)p->bytes);
 	if (done)
 		fprintf(stderr, "%s%s %s: %s entries, %s copied (%s) in "
 		    "%.1f s%s\n", p->mode == PROGRESS_LINE ? "\r" : "",
 		    phases[p->phase].ed, m->o.dest, e, c, b, secs,
 		    p->mode == PROGRESS_LINE ? "\033[K" : "");
 	else {
-		grouped(r1, sizeof(r1), (unsigned long long)(secs > 0 ?
+		iobs_grouped(r1, sizeof(r1), (unsigned long long)(secs > 0 ?
 		    p->entries / secs : 0));
-		sized(r2, sizeof(r2), secs > 0 ? p->bytes / secs : 0);
+		iobs_bytes(r2, sizeof(r2), secs > 0 ? p->bytes / secs : 0);
 		fprintf(stderr, "%s%s %s: %s entries, %s copied (%s), "
 		    "%s entries/s, %s/s%s", p->mode == PROGRESS_LINE ? "\r" :
 		    "", phases[p->phase].ing, m->o.dest, e, c, b, r1, r2,

@@ -23,6 +23,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "human.h"
 #include "path.h"
 #include "supervise.h"
 
@@ -210,25 +211,11 @@ pass_read(const char *val, size_t len, struct pass *ps)
 static void
 pass_done(const struct pass *ps, char *buf, size_t len)
 {
-	unsigned long long n = strtoull(ps->entries, NULL, 10);
-	double b = strtod(ps->bytes, NULL);
-	static const char *units[] = { "B", "kB", "MB", "GB", "TB" };
-	char digits[32], grouped[48];
-	size_t i, o = 0, l, u = 0;
+	char n[48], b[32];
 
-	l = (size_t)snprintf(digits, sizeof(digits), "%llu", n);
-	for (i = 0; i < l; i++) {
-		if (i > 0 && (l - i) % 3 == 0)
-			grouped[o++] = ',';
-		grouped[o++] = digits[i];
-	}
-	grouped[o] = '\0';
-	while (b >= 1000 && u + 1 < sizeof(units) / sizeof(units[0])) {
-		b /= 1000;
-		u++;
-	}
-	snprintf(buf, len, "%s entries, %.*f %s copied", grouped, u ? 1 : 0,
-	    b, units[u]);
+	snprintf(buf, len, "%s entries, %s copied", iobs_grouped(n, sizeof(n),
+	    strtoull(ps->entries, NULL, 10)), iobs_bytes(b, sizeof(b),
+	    strtod(ps->bytes, NULL)));
 }
 
 /*

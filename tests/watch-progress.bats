@@ -11,9 +11,9 @@ load test_helper
 	run script -qec "iobs-watch --backend=inotify -t 1 '$T/big' >/dev/null" /dev/null
 	run -0 bash -c "printf '%s' \"\$1\" | tr '\r' '\n' | grep -v '^\$'" - "$output"
 	assert_line --index $((${#lines[@]} - 1)) --regexp \
-	    "^watching 15051 directories, set up in [0-9.]+ s.\[K$"
+	    "^watching 15,051 directories, set up in [0-9.]+ s.\[K$"
 	for l in "${lines[@]:0:${#lines[@]}-1}"; do
-		[[ $l =~ ^setting\ up\ watches:\ [0-9]+\ directories ]]
+		[[ $l =~ ^setting\ up\ watches:\ [0-9,]+\ directories ]]
 	done
 	run script -qec "iobs-watch -q --backend=inotify -t 1 '$T/big' >/dev/null" /dev/null
 	refute_output --partial "directories"

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "human.h"
 #include "watch.h"
 
 #define SETUP_LINE_MS	200	/* the set-up's line, this often */
@@ -30,6 +31,7 @@
 static void
 setup_tick(struct watcher *w)
 {
+	char n[32];
 	int64_t now;
 
 	if (!w->setup.on || (++w->setup.dirs & 255) != 0)
@@ -38,8 +40,8 @@ setup_tick(struct watcher *w)
 	if (now - (w->setup.shown ? w->setup.shown : w->setup.start) <
 	    SETUP_LINE_MS)
 		return;
-	fprintf(stderr, "\rsetting up watches: %lu directories\033[K",
-	    w->setup.dirs);
+	fprintf(stderr, "\rsetting up watches: %s directories\033[K",
+	    iobs_grouped(n, sizeof(n), w->setup.dirs));
 	fflush(stderr);
 	w->setup.shown = now;
 }
@@ -62,11 +64,13 @@ setup_begin(struct watcher *w)
 void
 setup_end(struct watcher *w)
 {
+	char n[32];
+
 	if (!w->setup.on)
 		return;
 	if (w->setup.shown != 0 || w->setup.dirs >= SETUP_SUMMED)
-		fprintf(stderr, "\rwatching %lu directories, set up in %.1f "
-		    "s\033[K\n", w->setup.dirs,
+		fprintf(stderr, "\rwatching %s directories, set up in %.1f "
+		    "s\033[K\n", iobs_grouped(n, sizeof(n), w->setup.dirs),
 		    (now_ms() - w->setup.start) / 1000.0);
 	w->setup.on = 0;
 }
