@@ -157,10 +157,11 @@ check: deps
 	$(MAKE) lint-man
 	IOBS_BIN=$(CURDIR)/$(BIN) $(BATS_RUN) $(BATS_FLAGS) $(SUITE)
 
-# What does not fit in check's few minutes, all at once (mk/check-long):
+# What does not fit in check's few minutes (mk/check-long): first, alone,
 # the tests tagged long (bats test_tags=long) with IOBS_LONG=1, which
-# makes them long (more seeds, longer storms, the .deb); SOAK_MINUTES of
-# bench/soak; the whole suite on the sanitizer build (check-sanitize's).
+# makes them long (more seeds, longer storms, the .deb); then at once
+# SOAK_MINUTES of bench/soak and the whole suite on the sanitizer build
+# (check-sanitize's).
 SOAK_MINUTES ?= 2
 check-long: deps
 	$(MAKE) -j$(NPROC) all tests
@@ -233,6 +234,9 @@ install: all
 		for p in man/*.$$s; do [ -f "$$p" ] || continue; \
 			install -m 644 "$$p" $(DESTDIR)$(MANDIR)/man$$s; done; \
 	done
+	# Their page is iobs-watch(1)'s AS INOTIFYWAIT.
+	for n in iobs-inotifywait iobs-fsnotifywait; do \
+		ln -sf iobs-watch.1 $(DESTDIR)$(MANDIR)/man1/$$n.1 || exit 1; done
 	install -d $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSCONFDIR)/logrotate.d \
 	    $(DESTDIR)$(DOCDIR)/examples
 	for u in $(UNITS); do \
@@ -252,6 +256,8 @@ uninstall:
 		    rm -f $(DESTDIR)$(BINDIR)/$$n; done
 	for p in $(MANS); do \
 		rm -f $(DESTDIR)$(MANDIR)/man$${p##*.}/$${p#man/}; done
+	rm -f $(DESTDIR)$(MANDIR)/man1/iobs-inotifywait.1 \
+	    $(DESTDIR)$(MANDIR)/man1/iobs-fsnotifywait.1
 	rm -f $(patsubst %,$(DESTDIR)$(UNITDIR)/%,$(UNITS)) \
 	    $(DESTDIR)$(SYSCONFDIR)/logrotate.d/iobserver \
 	    $(DESTDIR)$(DOCDIR)/examples/iobserverrc.example \

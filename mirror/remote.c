@@ -1620,6 +1620,12 @@ spare_start(struct remote *r)
 	    r->state != S_SETTLING))
 		return;
 	master_start(r);
+	/*
+	 * Not before the master's socket is there: each would make a
+	 * connection of its own. The next run's end starts them.
+	 */
+	if (r->ctlpath != NULL && access(r->ctlpath, F_OK) == -1)
+		return;
 	argv = rsync_argv(r, K_RSYNC, 0, 0);
 	while (r->nspare < SPARES && step_start(&r->spare[r->nspare],
 	    K_RSYNC, argv, NULL, r->o.verbose ? STDOUT_FILENO : -1, 1) == 0)
