@@ -407,13 +407,20 @@ spare_pid() {
 	assert_line --regexp "^repair \*deleting +$HOST:$DST/d/stray$"
 }
 
-@test "remote: progress: rsync's own line on a terminal; a lasting backlog, then caught up" {
-	sshd_own
+@test "remote: progress: a whole run shows rsync's own line on a terminal" {
+	sshd_setup
 	for i in $(seq 1 300); do echo "$i" >"$SRC/f$i"; done
 	stream "$T/s" "$SRC"
 	run -0 script -qec "iobs-mirror -e '$RSH' '$HOST:$DST' <'$T/s'" /dev/null
 	assert_output --regexp "[0-9]+%.*xfr#"
 	run -0 treecmp "$SRC" "$DST"
+}
+
+# bats test_tags=long
+@test "remote: progress: a backlog that lasts is shown, then caught up, long" {
+	[ -n "${IOBS_LONG:-}" ] || skip "set IOBS_LONG=1"
+	sshd_own
+	echo a >"$SRC/a"
 	# No terminal: the whole sync says nothing; --progress=lines, a
 	# backlog that lasts is a line every 5 s, and its end one.
 	start_remote "$HOST:$DST" -e "$RSH" --progress=lines
