@@ -60,6 +60,8 @@
 #define PUBLISH_MS	1000	/* the backlog to the cache, this often */
 #define CAPTURE_MAX	65536	/* of a child's output kept */
 #define SPARE_MS	30000	/* a spare rsync older than this is not used */
+#define MASTER_WAIT_MS	12000	/* a run waits this for the master's socket */
+#define MASTER_POLL_MS	20	/* looking for it this often */
 #define SPARES		2	/* rsyncs started ahead, waiting for a list */
 #define SETTLING_MAX	3	/* rsyncs done with their batch, exiting */
 #define BACKLOG_ENV	"IOBS_REMOTE_BACKLOG"
@@ -251,6 +253,7 @@ struct remote {
 	char		*rsh_line;	/* for rsync -e */
 	char		*ctldir, *ctlpath;	/* NULL: no control master */
 	pid_t		 master;
+	int64_t		 master_since;	/* ms: started then */
 
 	char		*root;		/* source, "" for "/"; NULL before */
 	size_t		 rootlen;
@@ -725,8 +728,9 @@ master_stop(struct remote *r)
 }
 
 /*
- * The connection every run shares, started when there is none: the
- * runs connect by themselves until its socket is there.
+ * The connection every run shares, started when there is none. Runs
+ * wait for its socket (master_pending), and connect by themselves only
+ * when it failed or never came.
  */
 static void
 master_start(struct remote *r)
@@ -751,7 +755,20 @@ master_start(struct remote *r)
 	/* Its complaints are the runs' too: they say them. */
 	if ((r->master = iobs_spawn(argv, -1, -1, -1)) == -1)
 		r->master = 0;
+	r->master_since = now_ms();
 	words_free(argv);
+}
+
+/*
+ * The master is on its way: its socket is not there yet, and it has
+ * neither ended nor taken longer than ssh's ConnectTimeout allows.
+ */
+static int
+master_pending(struct remote *r)
+{
+	return r->ctlpath != NULL && r->master != 0 &&
+	    now_ms() - r->master_since < MASTER_WAIT_MS &&
+	    access(r->ctlpath, F_OK) == -1;
 }
 
 static void
@@ -2810,7 +2827,7 @@ run(struct remote *r, int sigfd, int termfd, int chldfd)
 	struct pollfd pfd[8];
 	struct step *s = &r->step;
 	char *line;
-	int n, i, hup, term = 0, status;
+	int n, i, hup, term = 0, status, pending, wait;
 
 	iobs_reader_init(&rd, STDIN_FILENO);
 	while (!finished(r)) {
@@ -2824,9 +2841,13 @@ run(struct remote *r, int sigfd, int termfd, int chldfd)
 		pfd[n++] = (struct pollfd){ s->pid ? s->out : -1, POLLIN, 0 };
 		pfd[n++] = (struct pollfd){ s->pid ? s->err : -1, POLLIN, 0 };
 		pfd[n++] = (struct pollfd){ r->probe_fd, POLLOUT, 0 };
-		if (r->nsteps != 0 && s->pid == 0)
+		pending = r->nsteps != 0 && s->pid == 0 && master_pending(r);
+		wait = timeout(r);
+		if (pending && (wait == -1 || wait > MASTER_POLL_MS))
+			wait = MASTER_POLL_MS;
+		if (r->nsteps != 0 && s->pid == 0 && !pending)
 			step_next(r);	/* a run just started */
-		else if (poll(pfd, n, timeout(r)) == -1) {
+		else if (poll(pfd, n, wait) == -1) {
 			if (errno != EINTR)
 				err(1, "poll");
 			continue;
