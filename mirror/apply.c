@@ -321,6 +321,26 @@ out:
 	dir_release(m, npfd);
 }
 
+/*
+ * The names the table says another name of their inode left: what was
+ * written through that name while it was theirs changed them, and no
+ * record names them (a file written through its link g, then g
+ * deleted or renamed over). Each is checked against the source; one
+ * being written waits for its own copy.
+ */
+static void
+siblings(struct mirror *m)
+{
+	char *rel;
+
+	while (m->links.left.n > 0) {
+		rel = pathset_take(&m->links.left, m->links.left.n - 1);
+		if (pathset_get(&m->dirty_files, rel) == NULL)
+			sync_path(m, rel, 0);
+		free(rel);
+	}
+}
+
 /* The paths waiting, in the order their first records came. */
 void
 apply_pending(struct mirror *m)
@@ -334,6 +354,7 @@ apply_pending(struct mirror *m)
 	for (i = 0; i < ps.n; i++)
 		sync_path(m, ps.e[i].path, ps.e[i].how);
 	pathset_clear(&ps);
+	siblings(m);
 }
 
 /*
@@ -592,6 +613,7 @@ apply_timers(struct mirror *m, int idle)
 		verify(m);
 	if (m->retry.n > 0 && m->active && !m->o.dry_run)
 		retry(m, !idle);
+	siblings(m);
 }
 
 /* At WATCH_DEAD or the end of the stream: everything waiting, now. */
@@ -610,6 +632,7 @@ apply_flush(struct mirror *m)
 		free(rel);
 	}
 	verify(m);
+	siblings(m);
 	flush_dirs(m);
 }
 

@@ -65,6 +65,18 @@ unchain_ino(struct links *l, struct links_entry *e)
 	*p = e->inext;
 }
 
+/* A name of (dev, ino) left it: the names that stay go into left. */
+static void
+left(struct links *l, dev_t dev, ino_t ino)
+{
+	struct links_entry *e;
+
+	for (e = l->byino[hash_ino(dev, ino, l->nbuckets)]; e != NULL;
+	    e = e->inext)
+		if (e->ino == ino && e->dev == dev)
+			pathset_add(&l->left, e->rel, 0);
+}
+
 void
 links_add(struct links *l, dev_t dev, ino_t ino, const char *rel)
 {
@@ -78,6 +90,7 @@ links_add(struct links *l, dev_t dev, ino_t ino, const char *rel)
 				if (e->dev == dev && e->ino == ino)
 					return;
 				unchain_ino(l, e);
+				left(l, e->dev, e->ino);
 				e->dev = dev;
 				e->ino = ino;
 				h = hash_ino(dev, ino, l->nbuckets);
@@ -114,6 +127,7 @@ links_del(struct links *l, const char *rel)
 		if (strcmp(e->rel, rel) == 0) {
 			*p = e->rnext;
 			unchain_ino(l, e);
+			left(l, e->dev, e->ino);
 			free(e);
 			l->n--;
 			return;
@@ -151,6 +165,7 @@ links_prune(struct links *l, const char *dir)
 
 	for (e = take_below(l, dir); e != NULL; e = next) {
 		next = e->rnext;
+		left(l, e->dev, e->ino);
 		free(e);
 	}
 }
@@ -222,6 +237,7 @@ links_clear(struct links *l)
 		}
 	free(l->byino);
 	free(l->byrel);
+	pathset_clear(&l->left);
 	memset(l, 0, sizeof(*l));
 }
 
@@ -291,8 +307,11 @@ links_walk(struct links *l, int dfd, const char *rel,
 				rc = -1;
 		} else if (fstatat(dirfd(dir), de->d_name, &st,
 		    AT_SYMLINK_NOFOLLOW) == 0) {
-			if (!S_ISDIR(st.st_mode))
+			if (!S_ISDIR(st.st_mode)) {
 				links_add(l, st.st_dev, st.st_ino, sub);
+				if (st.st_nlink > 1)
+					l->linked++;
+			}
 			else if (walk_below(l, dirfd(dir), de->d_name, sub,
 			    skip, arg) == -1)
 				rc = -1;

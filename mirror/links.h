@@ -11,6 +11,8 @@
 
 #include <stddef.h>
 
+#include "pathset.h"
+
 struct links_entry {
 	dev_t		 dev;
 	ino_t		 ino;
@@ -22,9 +24,20 @@ struct links_entry {
 struct links {
 	struct links_entry **byino, **byrel;
 	size_t		 n, nbuckets;
+	/*
+	 * Names of an inode that another of its names left (deleted, or
+	 * another inode's now): what was written or changed through that
+	 * name while it was theirs changed them too, and no record names
+	 * them. The mirror takes them and checks them against the source.
+	 */
+	struct pathset	 left;
+	size_t		 linked;	/* names links_walk saw with others */
 };
 
-/* rel is (dev, ino) now; an older entry for rel is replaced. */
+/*
+ * rel is (dev, ino) now; an older entry for rel is replaced. Here and
+ * below, a name that leaves an inode puts its other names in left.
+ */
 void	 links_add(struct links *, dev_t, ino_t, const char *rel);
 void	 links_del(struct links *, const char *rel);
 int	 links_inode(struct links *, const char *rel, dev_t *, ino_t *);

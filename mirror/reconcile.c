@@ -777,6 +777,8 @@ reconcile(struct mirror *m, char *why, size_t whylen)
 	    PHASE_RESYNC : PHASE_SYNC);
 	walk_tree(m, m->sfd, m->dfd, "", counted(m) ? &dq : NULL, 0);
 	m->walk.reconciling = 0;
+	/* The walk compared every name. */
+	pathset_clear(&m->links.left);
 	progress_end(m);
 	m->synced = 1;
 	if (delq_apply(m, &dq) == -1) {

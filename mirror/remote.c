@@ -1384,10 +1384,11 @@ skip_excluded(void *r, const char *rel)
 }
 
 /*
- * The table of names by inode, from a walk of the source, the first
- * time a batch lists a file with other names: a tree without hard
- * links never pays for it. Every entry a batch lists from then on
- * keeps it up; a whole sync drops it.
+ * The table of names by inode, from a walk of the source: at each whole
+ * sync, kept only when the tree has hard links, so that a name that
+ * leaves a file tells its other names (a file written through its link
+ * g, then g deleted); else the first time a batch lists a file with
+ * other names. Every entry a batch lists from then on keeps it up.
  */
 static void
 links_build(struct remote *r)
@@ -1419,6 +1420,29 @@ links_note(struct remote *r, const char *rel, const struct stat *st)
 	links_add(&r->links, st->st_dev, st->st_ino, rel);
 	if (st->st_nlink > 1)
 		pathset_add(&linked, rel, 0);
+}
+
+/*
+ * The names the table says another name of their file left (deleted,
+ * or another file's now): what was written through that name while it
+ * was theirs changed them, and no record names them. Those the source
+ * has join the list, their own other names with them.
+ */
+static void
+siblings_list(struct remote *r, struct pathset *seen)
+{
+	struct stat st;
+	char *rel;
+
+	while (r->links.left.n > 0) {
+		rel = pathset_take(&r->links.left, r->links.left.n - 1);
+		if (!excluded(r, rel) && source_has(r, rel, &st) == 1 &&
+		    !S_ISDIR(st.st_mode)) {
+			links_note(r, rel, &st);
+			list_add(&list, seen, rel, 0);
+		}
+		free(rel);
+	}
 }
 
 /*
@@ -1493,8 +1517,14 @@ run_start(struct remote *r)
 		r->verify_next = 0;
 	r->stepno = 0;
 	if (r->full) {
-		/* rsync -aH links them all; names gone unseen meanwhile. */
+		/*
+		 * rsync -aH links them all; names gone unseen meanwhile:
+		 * the table afresh, for a tree with hard links.
+		 */
 		links_drop(r);
+		links_build(r);
+		if (r->links_partial || r->links.linked == 0)
+			links_drop(r);
 		if (!r->o.force && source_empty(r))
 			r->steps[r->nsteps++] = K_GUARD;
 		if (!r->o.force && r->o.max_delete >= 0)
@@ -1560,8 +1590,15 @@ run_start(struct remote *r)
 		list_add(&list, &seen, par, 0);
 		free(par);
 	}
+	siblings_list(r, &seen);
 	if (linked.n > 0)
 		links_list(r, &seen);
+	/* Names left by the other names of those: the next run's. */
+	while (r->links.left.n > 0) {
+		q = pathset_take(&r->links.left, r->links.left.n - 1);
+		dirty_add(r, q, 0);
+		free(q);
+	}
 	if (r->d.kind == RK_DAEMON) {
 		for (i = 0; i < gone.n; i++)
 			list_add(&list, &seen, gone.e[i].path, 0);

@@ -123,6 +123,51 @@ same_inode() {
 	stop_mirror
 }
 
+# written_then_gone OP: with the mirror held (SIGSTOP), a/f is written
+# and chmod'ed through its other name b/g, which OP then replaces or
+# deletes; the mirror, let go, reads it all as one batch. No record
+# names a/f nor its directory, yet a/f changed: DEST's must follow.
+written_then_gone() {
+	mkdir "$SRC/a" "$SRC/b"
+	printf 'one\n' >"$SRC/a/f"
+	ln "$SRC/a/f" "$SRC/b/g"
+	printf 'other\n' >"$SRC/other"
+	start_mirror
+	kill -STOP "$MIRROR_PID"
+	printf 'two\n' >"$SRC/b/g"
+	chmod 600 "$SRC/b/g"
+	touch -d '2001-02-03 04:05:06' "$SRC/b/g"
+	eval "$1"
+	# The watcher's records are all in the pipe before the mirror reads.
+	sleep 0.3
+	kill -CONT "$MIRROR_PID"
+	wait_converged 5
+	stop_mirror
+	assert_equal "$MIRROR_STATUS" 0
+}
+
+@test "live: a file written through another name that is then replaced by a rename" {
+	written_then_gone 'mv "$SRC/other" "$SRC/b/g"'
+}
+
+@test "live: a file written through another name that is then deleted" {
+	written_then_gone 'rm "$SRC/b/g"'
+}
+
+@test "live: a file written through a name in a directory then deleted whole" {
+	mkdir "$SRC/d"
+	printf 'one\n' >"$SRC/f"
+	ln "$SRC/f" "$SRC/d/g"
+	start_mirror
+	kill -STOP "$MIRROR_PID"
+	printf 'three\n' >"$SRC/d/g"
+	rm -r "$SRC/d"
+	sleep 0.3
+	kill -CONT "$MIRROR_PID"
+	wait_converged 5
+	stop_mirror
+}
+
 @test "live: a symlink with two names (cp -al links symlinks) is one in DEST; touch -h through either" {
 	mkdir "$SRC/a"
 	ln -s target "$SRC/a/sym"

@@ -222,6 +222,35 @@ spare_pid() {
 	[ "$(inode "$DST/c/h")" != "$(inode "$DST/a/f")" ]
 }
 
+# remote_written_then_gone OP: the mirror held (SIGSTOP), a/f written
+# and chmod'ed through its other name b/g, which OP then replaces or
+# deletes: no record names a/f, nor its directory, yet it changed, and
+# must there too.
+remote_written_then_gone() {
+	sshd_setup
+	mkdir "$SRC/a" "$SRC/b"
+	printf 'one\n' >"$SRC/a/f"
+	ln "$SRC/a/f" "$SRC/b/g"
+	printf 'other\n' >"$SRC/other"
+	start_remote "$HOST:$DST" -e "$RSH"
+	kill -STOP "$MIRROR_PID"
+	printf 'two\n' >"$SRC/b/g"
+	chmod 600 "$SRC/b/g"
+	touch -d '2001-02-03 04:05:06' "$SRC/b/g"
+	eval "$1"
+	sleep 0.3
+	kill -CONT "$MIRROR_PID"
+	wait_converged 10
+}
+
+@test "remote: a file written through another name, then that name renamed over" {
+	remote_written_then_gone 'mv "$SRC/other" "$SRC/b/g"'
+}
+
+@test "remote: a file written through another name, then that name deleted" {
+	remote_written_then_gone 'rm "$SRC/b/g"'
+}
+
 @test "remote: odd names reach the remote byte for byte" {
 	sshd_setup
 	local nl=$'new\nline' bad=$'bad\xff\xfeutf8'
