@@ -114,10 +114,8 @@ kill_under_storm() {
 	wait_converged 10
 }
 
-# Seed 1 in make check. IOBS_LONG=1 adds seeds 2-8, run by hand: at
-# seed 8 a directory's mtime in DEST (*?[glob]6/quote"'9/été2) can stay
-# wrong, whichever member is killed, on a busy machine; a mirror bug to
-# find, so they are not in check-long until it is fixed.
+# Seed 1 in make check; check-long (IOBS_LONG=1) adds seeds 2-8. Seed 8
+# found a file written through a hard link that was then deleted.
 kill_test() {
 	local seed
 	pipe_conf
@@ -135,22 +133,27 @@ kill_test() {
 	assert_output ""
 }
 
+# bats test_tags=long
 @test "kill -9 of the mirror's watcher under a storm: restarted, DEST converges" {
 	kill_test watch/mirror
 }
 
+# bats test_tags=long
 @test "kill -9 of the mirror under a storm: restarted, DEST converges" {
 	kill_test mirror
 }
 
+# bats test_tags=long
 @test "kill -9 of the scribe's watcher under a storm: log whole, DEST converges" {
 	kill_test watch/scribe
 }
 
+# bats test_tags=long
 @test "kill -9 of the scribe under a storm: restarted, no torn line" {
 	kill_test scribe
 }
 
+# bats test_tags=long
 @test "kill -9 of iobs-supervise under a storm: started again, DEST converges" {
 	kill_test supervise
 }

@@ -326,9 +326,7 @@ remote_written_then_gone() {
 	fi
 }
 
-# Not in check-long: once in three clean-clone runs an mtime stayed
-# wrong there after an "Invalid packet at end of run" retry, a lost
-# update to find; IOBS_LONG=1 runs it by hand.
+# bats test_tags=long
 @test "remote: seeded storms 100-111 converge, one after another, long" {
 	[ -n "${IOBS_LONG:-}" ] || skip "set IOBS_LONG=1"
 	sshd_setup
