@@ -150,6 +150,7 @@ renamed(struct mirror *m, const char *from, const char *to)
 	pathset_rename(&m->retry, from, to);
 	pathset_rename(&m->deletes, from, to);
 	links_rename(&m->links, from, to);
+	inodes_rename(&m->inodes, from, to);
 	for (i = 0; i < m->nmoves; i++)
 		if (path_below(m->moves[i].rel, from)) {
 			if (asprintf(&p, "%s%s", to,
@@ -172,8 +173,6 @@ borne_out(struct mirror *m, const char *from, const char *to,
 {
 	const char *name;
 	struct stat st;
-	dev_t dev;
-	ino_t ino;
 	int pfd, r, e;
 
 	pfd = src_parent(m, from, &name);
@@ -189,8 +188,7 @@ borne_out(struct mirror *m, const char *from, const char *to,
 	if (r == -1)
 		return 0;
 	/* The same inode as the old name had, where that is known. */
-	return !links_inode(&m->links, from, &dev, &ino) ||
-	    (dev == tst->st_dev && ino == tst->st_ino);
+	return inodes_was(&m->inodes, from, tst->st_dev, tst->st_ino) != 0;
 }
 
 /*

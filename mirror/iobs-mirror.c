@@ -1015,6 +1015,7 @@ main(int argc, char *argv[])
 	apply_free(&m);
 	progress_free(&m);
 	links_clear(&m.links);
+	inodes_clear(&m.inodes);
 	iobs_cache_close(m.cache);
 	options_free(&m.o);
 	free(m.root);

@@ -14,6 +14,7 @@
 #include "clock.h"
 #include "exclude.h"
 #include "links.h"
+#include "inodes.h"
 #include "pathset.h"
 
 /* A MOVED_FROM waiting for its MOVED_TO. */
@@ -126,7 +127,13 @@ struct mirror {
 
 	struct walk	 walk;
 	struct backup	 backup;
-	struct links	 links;		/* source inode -> names */
+	/*
+	 * Source inode -> names: of files with other names only, or of
+	 * every file once one was met with names the table lacked.
+	 */
+	struct links	 links;
+	int		 links_all;
+	struct inodes	 inodes;	/* every name's inode, for renames */
 
 	/* Atomic: the copier threads may find them out. */
 	_Atomic int	 clone_ok, cfr_ok;	/* FICLONE, copy_file_range */
@@ -274,6 +281,7 @@ int	 link_sibling(struct mirror *, int dpfd, const char *name,
 	    const char *rel, const struct stat *sst, int how);
 void	 relink_siblings(struct mirror *, int dpfd, const char *name,
 	    const char *rel, const struct stat *sst);
+void	 name_seen(struct mirror *, const char *rel, const struct stat *);
 
 /*
  * reconcile.c: a path, or a subtree, made equal; reconcile() is -1

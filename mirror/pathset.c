@@ -12,8 +12,9 @@
 
 #include "pathset.h"
 
-size_t
-path_hash(const char *s, size_t nbuckets)
+/* FNV-1a, 64 bits. */
+uint64_t
+path_hash64(const char *s)
 {
 	uint64_t h = 1469598103934665603ull;
 
@@ -21,7 +22,13 @@ path_hash(const char *s, size_t nbuckets)
 		h ^= (unsigned char)*s;
 		h *= 1099511628211ull;
 	}
-	return h & (nbuckets - 1);
+	return h;
+}
+
+size_t
+path_hash(const char *s, size_t nbuckets)
+{
+	return path_hash64(s) & (nbuckets - 1);
 }
 
 /* 1 when path is dir or below it; "" is above everything. */

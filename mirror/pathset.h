@@ -36,5 +36,6 @@ void	 pathset_clear(struct pathset *);
 int	 path_below(const char *path, const char *dir);
 /* A bucket for a path: nbuckets is a power of two. */
 size_t	 path_hash(const char *path, size_t nbuckets);
+uint64_t path_hash64(const char *path);
 
 #endif

@@ -223,7 +223,7 @@ static void
 new_open(struct mirror *m, int in, const struct stat *sst, int ddir,
     const char *name, const char *rel, int how)
 {
-	links_add(&m->links, sst->st_dev, sst->st_ino, rel);
+	name_seen(m, rel, sst);
 	if (sst->st_nlink == 1 ||
 	    link_sibling(m, ddir, name, rel, sst, how) != 1) {
 		if (copy_open(m, in, sst, ddir, rel, how) == -1)
@@ -308,7 +308,7 @@ batch_done(struct mirror *m, int sd, int dd, const struct name *e,
 	case COPY_DONE:
 		dest_log(m, 2, "copy", rel, NULL);
 		progress_copied(m, j->sst.st_size);
-		links_add(&m->links, j->sst.st_dev, j->sst.st_ino, rel);
+		name_seen(m, rel, &j->sst);
 		mark_parent(m, rel);
 		break;
 	case COPY_LINKED:
@@ -595,6 +595,7 @@ delete_path(struct mirror *m, const char *rel)
 
 	if (m->o.no_delete) {
 		links_del(&m->links, rel);
+		inodes_del(&m->inodes, rel);
 		return;
 	}
 	/*
@@ -606,13 +607,16 @@ delete_path(struct mirror *m, const char *rel)
 	if (m->backup.dirfd != -1)
 		rel = top = backup_top(rel, source_lacks, m);
 	links_del(&m->links, rel);
+	inodes_del(&m->inodes, rel);
 	/* Not in DEST by any route: not by the safe one either. */
 	if (fstatat(m->dfd, rel, &st, AT_SYMLINK_NOFOLLOW) == -1) {
 		if (errno == ENOENT)
 			goto out;
-	} else if (S_ISDIR(st.st_mode))
-		/* The table would keep the names below for ever. */
+	} else if (S_ISDIR(st.st_mode)) {
+		/* The tables would keep the names below for ever. */
 		links_prune(&m->links, rel);
+		inodes_prune(&m->inodes, rel);
+	}
 	if ((dpfd = dest_parent(m, rel, &name, 0)) == -1)
 		goto out;
 	if (dest_remove(m, dpfd, name, rel) == -1)
@@ -770,8 +774,13 @@ reconcile(struct mirror *m, char *why, size_t whylen)
 		return -1;
 	}
 	memset(&dq, 0, sizeof(dq));
-	/* Every name is seen again: the table starts afresh. */
+	/*
+	 * Every name is seen again: the table starts afresh, with the
+	 * files that have other names only.
+	 */
 	links_clear(&m->links);
+	inodes_clear(&m->inodes);
+	m->links_all = 0;
 	m->walk.reconciling = 1;
 	progress_begin(m, m->drifting ? PHASE_VERIFY : m->synced ?
 	    PHASE_RESYNC : PHASE_SYNC);

@@ -91,6 +91,54 @@ link_into(struct mirror *m, int fpfd, const char *fname, int ddir,
 }
 
 /*
+ * rel is sst now, for the table of names by inode: kept for a file with
+ * other names, or for every file once the table holds them all.
+ */
+void
+name_seen(struct mirror *m, const char *rel, const struct stat *sst)
+{
+	inodes_set(&m->inodes, rel, sst->st_dev, sst->st_ino);
+	if (m->links_all || sst->st_nlink > 1)
+		links_add(&m->links, sst->st_dev, sst->st_ino, rel);
+	else
+		links_del(&m->links, rel);
+}
+
+static int
+skip_excluded(void *m, const char *rel)
+{
+	return rel_excluded(m, rel);
+}
+
+/*
+ * sst, just seen as rel, has names the table lacks: linked since its
+ * other names were seen alone (ln f h), or from outside the tree. The
+ * table is made whole by a walk of the source, and holds every name
+ * from then on, until the next reconcile: a tree without hard links
+ * keeps none.
+ */
+static void
+names_complete(struct mirror *m, const char *rel, const struct stat *sst)
+{
+	char **v;
+	size_t n;
+	int fd;
+
+	name_seen(m, rel, sst);
+	if (m->links_all || m->walk.reconciling || sst->st_nlink < 2)
+		return;
+	n = links_names(&m->links, sst->st_dev, sst->st_ino, NULL, &v);
+	links_free_names(v, n);
+	if (n >= sst->st_nlink)
+		return;
+	m->links_all = 1;
+	/* Names it cannot read stay unknown: copies, not links, there. */
+	if ((fd = openat(m->sfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) !=
+	    -1)
+		(void)links_walk(&m->links, fd, "", skip_excluded, m);
+}
+
+/*
  * A file, symlink, FIFO or device node with other names: when DEST has
  * one of them up to date, rel becomes a link to it, no data copied. Returns 1 when rel is, or now
  * is, a name of that inode.
@@ -257,7 +305,7 @@ sync_one(struct mirror *m, int spfd, int dpfd, const char *name,
 		r = dest_meta(m, dpfd, name, sst, &dst);
 		break;
 	case S_IFREG:
-		links_add(&m->links, sst->st_dev, sst->st_ino, rel);
+		names_complete(m, rel, sst);
 		if (sst->st_nlink > 1 && !(how & SYNC_CONTENT) &&
 		    link_sibling(m, dpfd, name, rel, sst, how) == 1) {
 			r = dest_meta(m, dpfd, name, sst, NULL);
@@ -286,7 +334,7 @@ sync_one(struct mirror *m, int spfd, int dpfd, const char *name,
 		/* A symlink holds no attribute a user can set. */
 		attrs = 0;
 		/* cp -al links symlinks too: their names are one as well. */
-		links_add(&m->links, sst->st_dev, sst->st_ino, rel);
+		names_complete(m, rel, sst);
 		if (sst->st_nlink > 1 &&
 		    link_sibling(m, dpfd, name, rel, sst, how) == 1) {
 			r = dest_meta(m, dpfd, name, sst, NULL);
@@ -307,7 +355,7 @@ sync_one(struct mirror *m, int spfd, int dpfd, const char *name,
 		/* FALLTHROUGH */
 	case S_IFIFO:
 		/* cp -al links FIFOs and device nodes as well. */
-		links_add(&m->links, sst->st_dev, sst->st_ino, rel);
+		names_complete(m, rel, sst);
 		if (sst->st_nlink > 1 &&
 		    link_sibling(m, dpfd, name, rel, sst, how) == 1) {
 			r = dest_meta(m, dpfd, name, sst, NULL);

@@ -357,6 +357,46 @@ line"
 	run -0 treecmp "$SRC" "$DST"
 }
 
+# renamed_dir_pairs N: a directory of N more files, mirrored, renamed;
+# then in it a rename, and a pair that is none (another file of the
+# same size and time under the new name).
+renamed_dir_pairs() {
+	mkdir "$SRC/d"
+	for ((i = 0; i < $1; i++)); do : >"$SRC/d/n$i"; done
+	echo AAAA >"$SRC/d/a"
+	echo CCCC >"$SRC/d/c"
+	touch -d '2020-01-01 00:00:00' "$SRC/d/a" "$SRC/d/c"
+	fifo_mirror
+	send WATCH_INIT 0 "$SRC"
+	wait_converged 10
+	ino=$(inode "$DST/d/a")
+	mv "$SRC/d" "$SRC/e"
+	send MOVED_FROM,ISDIR 1 "$SRC/d"
+	send MOVED_TO,ISDIR 1 "$SRC/e"
+	# A rename: DEST's file keeps its inode, nothing copied.
+	mv "$SRC/e/a" "$SRC/e/b"
+	send MOVED_FROM 2 "$SRC/e/a"
+	send MOVED_TO 2 "$SRC/e/b"
+	# No rename: y is another file, of c's size and time.
+	rm "$SRC/e/c"
+	echo DDDD >"$SRC/e/y"
+	touch -d '2020-01-01 00:00:00' "$SRC/e/y"
+	send MOVED_FROM 3 "$SRC/e/c"
+	send MOVED_TO 3 "$SRC/e/y"
+	end_stream
+	assert_equal "$MIRROR_STATUS" 0
+	run -0 treecmp "$SRC" "$DST"
+	assert_equal "$(inode "$DST/e/b")" "$ino"
+}
+
+@test "in a renamed directory, a pair is a rename only for the inode its old name was" {
+	renamed_dir_pairs 0
+}
+
+@test "the same in a directory of 1,000 names, kept sorted in bulk" {
+	renamed_dir_pairs 1000
+}
+
 @test "a lone MOVED_FROM deletes in DEST, the stream still open" {
 	echo old >"$SRC/gone"
 	echo keep >"$SRC/keep"

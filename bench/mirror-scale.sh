@@ -1,0 +1,92 @@
+#!/bin/bash
+# iobs-mirror at scale, side by side with rsync -a on tmpfs: a tree of
+# N files of 0-3,000 bytes, 20 to a directory, and a flat directory of
+# 200,000; the initial sync (WATCH_INIT only, as a start does), the
+# no-op restart, and the peak RSS of each (rsync's: the largest sum of
+# its processes, sampled every 20 ms). BENCH_SIZES="20000 200000" by
+# default; BENCH_MILLION=1 adds 1,000,000 (some minutes, 4 GB of tmpfs).
+set -eu
+
+here=$(cd "$(dirname "$0")/.." && pwd)
+BIN=${IOBS_BIN:-$here/bin}
+SIZES=${BENCH_SIZES:-20000 200000}
+[ -z "${BENCH_MILLION:-}" ] || SIZES="$SIZES 1000000"
+W=$(mktemp -d /dev/shm/iobs-scale.XXXXXX)
+trap 'rm -rf "$W"' EXIT
+
+command -v rsync >/dev/null ||
+    { echo "bench: rsync missing: apt-get install -y rsync" >&2; exit 1; }
+[ -x /usr/bin/time ] ||
+    { echo "bench: /usr/bin/time missing: apt-get install -y time" >&2; exit 1; }
+
+ms() { echo $(( ($(date +%s%N) - $1) / 1000000 )); }
+t_now() { date +%s%N; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
+row() { printf '%-22s %9s %9s %6s %9s %9s %6s %9s %9s %6s\n' "$@"; }
+
+# make_tree DIR N FLAT: N files, 20 to a directory, or all in one.
+make_tree() {
+	python3 - "$@" <<'PY'
+import os, random, sys
+random.seed(1)
+root, n, flat = sys.argv[1], int(sys.argv[2]), sys.argv[3] == "1"
+for i in range(n):
+    d = root if flat else os.path.join(root, "d%03d" % (i // 20000), "e%05d" % (i // 20))
+    if flat and i == 0 or not flat and i % 20 == 0:
+        os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, "f%07d" % i), "wb") as fh:
+        fh.write(b"x" * random.randint(0, 3000))
+PY
+}
+
+# iobs SRC DST: ms and peak KB of a start of iobs-mirror on SRC.
+iobs() {
+	local t out
+	t=$(t_now)
+	out=$(printf '# iobs-stream 1\n0.000000\tWATCH_INIT\t0\t%s\n' "$1" |
+	    /usr/bin/time -f %M "$BIN/iobs-mirror" --progress=none "$2" 2>&1)
+	echo "$(ms "$t") ${out##*$'\n'}"
+}
+
+# rsync_run SRC DST: ms and the largest sum of rsync's processes' RSS.
+rsync_run() {
+	local t pid peak=0 kb p
+	t=$(t_now)
+	rsync -a "$1/" "$2/" &
+	pid=$!
+	while kill -0 "$pid" 2>/dev/null; do
+		kb=0
+		for p in $pid $(pgrep -P "$pid") $(pgrep -P "$(pgrep -P "$pid" | head -1)" 2>/dev/null); do
+			kb=$((kb + $(awk '/^VmRSS/ { print $2 }' /proc/"$p"/status 2>/dev/null || echo 0)))
+		done
+		[ "$kb" -le "$peak" ] || peak=$kb
+		sleep 0.02
+	done
+	wait "$pid"
+	echo "$(ms "$t") $peak"
+}
+
+echo "iobs-mirror at scale on $(uname -r), $(nproc) cores, tmpfs $W"
+echo
+row "" "init iobs" "rsync" "ratio" "no-op iobs" "rsync" "ratio" "RSS iobs" "rsync" "ratio"
+run_size() {
+	local n=$1 flat=$2 name ii ri io ro
+	name="$(printf "%'d" "$n") files"
+	[ "$flat" = 0 ] || name="$name, flat"
+	rm -rf "$W"/*
+	make_tree "$W/src" "$n" "$flat"
+	read -r ii im <<<"$(iobs "$W/src" "$W/i")"
+	read -r ri rm_ <<<"$(rsync_run "$W/src" "$W/r")"
+	read -r io im2 <<<"$(iobs "$W/src" "$W/i")"
+	read -r ro rm2 <<<"$(rsync_run "$W/src" "$W/r")"
+	"$BIN/treecmp" -q "$W/src" "$W/i" || echo "bench: iobs-mirror copy differs!" >&2
+	[ "$im2" -le "$im" ] || im=$im2
+	[ "$rm2" -le "$rm_" ] || rm_=$rm2
+	row "$name" "${ii} ms" "${ri} ms" "$(ratio "$ii" "$ri")" \
+	    "${io} ms" "${ro} ms" "$(ratio "$io" "$ro")" \
+	    "$((im / 1024)) MB" "$((rm_ / 1024)) MB" "$(ratio "$im" "$rm_")"
+}
+for n in $SIZES; do
+	run_size "$n" 0
+done
+run_size 200000 1
