@@ -83,8 +83,7 @@ self_event(struct watcher *w, struct dnode *n, const struct inotify_event *ev)
 		 */
 		if ((ev->mask & IN_MOVE_SELF) && pending_index(w, n) != -1)
 			watch_forget(w, n);
-		else if (ev->mask & IN_UNMOUNT)
-			emit_entry(w, ev->mask, ev->cookie, n, NULL, 0);
+		/* An UNMOUNT below a root: mounts.c says it, once. */
 		return;
 	}
 	if (wanted(w, ev->mask))
@@ -249,6 +248,41 @@ stash_drop_listing(struct watcher *w, size_t from, int wd, const char *name,
 		    (ev->mask & IN_ISDIR) && (name == NULL ? ev->len == 0 :
 		    strnlen(ev->name, ev->len) == namelen &&
 		    memcmp(ev->name, name, namelen) == 0))
+			continue;
+		if (kept != off)
+			memmove(w->stash.s + kept, w->stash.s + off, size);
+		kept += size;
+	}
+	w->stash.len = kept;
+}
+
+/*
+ * A rescan lists every directory, and inotify reports each listing
+ * (OPEN, ACCESS, CLOSE_NOWRITE of a directory) as anyone's: those
+ * queued while it ran are dropped as its own. Returns where they
+ * start in the stash.
+ */
+size_t
+watch_scan_start(struct watcher *w)
+{
+	if (w->kernel_mask & LISTING_EVENTS)
+		stash_read(w);
+	return w->stash.len;
+}
+
+void
+watch_scan_done(struct watcher *w, size_t from)
+{
+	const struct inotify_event *ev;
+	size_t off, kept = from, size;
+
+	if (!(w->kernel_mask & LISTING_EVENTS) || from > w->stash.len)
+		return;
+	stash_read(w);
+	for (off = from; off < w->stash.len; off += size) {
+		ev = (const struct inotify_event *)(w->stash.s + off);
+		size = sizeof(*ev) + ev->len;
+		if ((ev->mask & LISTING_EVENTS) && (ev->mask & IN_ISDIR))
 			continue;
 		if (kept != off)
 			memmove(w->stash.s + kept, w->stash.s + off, size);

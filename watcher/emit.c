@@ -411,6 +411,14 @@ printed(struct watcher *w)
 }
 
 /*
+ * What the rescan would report too: the kernel said it, the scan need
+ * not. An OPEN says nothing of what comes after it (a mapping written).
+ */
+#define SCAN_SEES	(IN_MODIFY | IN_ATTRIB | IN_CLOSE_WRITE | IN_CREATE | \
+			 IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | \
+			 IN_DELETE_SELF | IN_MOVE_SELF)
+
+/*
  * The one way down for every event record: who is left out, the
  * buffer's bound, the rescan's note of what the kernel said, --exclude
  * and --include, then the record in the chosen output.
@@ -430,7 +438,7 @@ emit_record(struct watcher *w, uint32_t mask, uint32_t cookie,
 		buffer_full(w);
 		return;
 	}
-	if (w->rescan) {
+	if (w->rescan && (mask & SCAN_SEES)) {
 		vis_path(w, rp, pb);
 		scan_seen(w, pb->s, pb->len);
 	}

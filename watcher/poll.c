@@ -133,6 +133,16 @@ name_bucket(const struct scan *s, uint32_t parent, const char *name,
 	    (s->nbuckets - 1);
 }
 
+/*
+ * An entry's inode, and its file system: mounts below a root reuse
+ * inode numbers (every tmpfs root is 1), and a mount is no rename.
+ */
+static uint64_t
+ino_of(const struct stat *st)
+{
+	return st->st_ino ^ (uint64_t)st->st_dev * 0x9e3779b97f4a7c15ULL;
+}
+
 static uint32_t
 ino_bucket(const struct scan *s, uint64_t ino)
 {
@@ -244,7 +254,7 @@ store_name(struct scan *s, const char *name, size_t len)
 static void
 set_attrs(struct pent *e, const struct stat *st)
 {
-	e->ino = st->st_ino;
+	e->ino = ino_of(st);
 	if (!S_ISDIR(st->st_mode))
 		e->size = st->st_size;
 	e->mtime = time_hash(&st->st_mtim);
@@ -345,11 +355,11 @@ lookup_moved(const struct scan *s, const struct stat *st)
 
 	if (!S_ISDIR(st->st_mode) && st->st_nlink != 1)
 		return 0;	/* a new hard link, perhaps */
-	for (i = s->by_ino[ino_bucket(s, st->st_ino)]; i != 0;
+	for (i = s->by_ino[ino_bucket(s, ino_of(st))]; i != 0;
 	    i = s->e[i].inext) {
 		const struct pent *e = &s->e[i];
 
-		if (e->ino == st->st_ino && !(e->mode & F_ROOT) &&
+		if (e->ino == ino_of(st) && !(e->mode & F_ROOT) &&
 		    name_of(s, e)[0] != '\0' &&
 		    (e->mode & F_PARITY) != s->parity &&
 		    (e->mode & S_IFMT) == (st->st_mode & S_IFMT))
@@ -652,7 +662,7 @@ visit(struct watcher *w, uint32_t dir, const char *name, const struct stat *st,
 	size_t len = strlen(name);
 
 	i = lookup_next(s, dir, name, len);
-	if (i != 0 && s->e[i].ino == st->st_ino &&
+	if (i != 0 && s->e[i].ino == ino_of(st) &&
 	    (s->e[i].mode & S_IFMT) == (st->st_mode & S_IFMT)) {
 		s->e[i].mode = (s->e[i].mode & ~F_PARITY) | s->parity;
 		s->next = i + 1;
@@ -839,7 +849,7 @@ relist(struct watcher *w, uint32_t dir, struct pdir *d, int dfd,
 			break;
 		name = name_of(s, &s->e[i]);
 		if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) == -1 ||
-		    st.st_ino != s->e[i].ino ||
+		    ino_of(&st) != s->e[i].ino ||
 		    (st.st_mode & S_IFMT) != (s->e[i].mode & S_IFMT))
 			break;
 		if (S_ISDIR(st.st_mode) && w->recursive)
@@ -1256,6 +1266,8 @@ poll_dispatch(struct watcher *w, const char *buf, size_t len)
 {
 	(void)buf;
 	(void)len;
+	/* A mount or unmount first: its UNMOUNT before what the scan finds. */
+	mounts_check(w);
 	scan_all(w);
 }
 
@@ -1278,5 +1290,5 @@ poll_free(struct watcher *w)
 
 const struct backend backend_poll = {
 	"poll", poll_open, poll_root, poll_dispatch, poll_close, poll_free,
-	NULL, 0
+	NULL, 0, NULL, NULL, NULL
 };

@@ -477,6 +477,86 @@ watch_root(struct watcher *w, int i)
 	return 0;
 }
 
+int
+path_excluded(struct watcher *w, const char *rel, size_t len, int isdir)
+{
+	struct pathbuf *pb = &w->rel;
+	const char *name;
+
+	(void)isdir;
+	if (w->exclude.n == 0)
+		return 0;
+	pb->len = 0;
+	pathbuf_append(pb, rel, len);
+	pathbuf_append(pb, "", 1);
+	name = strrchr(pb->s, '/');
+	name = name != NULL ? name + 1 : pb->s;
+	return iobs_exclude_match(&w->exclude, w->exclude.whole_path ?
+	    pb->s : NULL, name);
+}
+
+/*
+ * The node of the directory at path rel below root i, by the names in
+ * the map; NULL if the map has none there.
+ */
+static struct dnode *
+node_at(struct watcher *w, int i, const char *rel, size_t len)
+{
+	struct dnode *n = w->roots[i].node;
+	const char *end = rel + len, *slash;
+
+	while (n != NULL && rel < end) {
+		if ((slash = memchr(rel, '/', end - rel)) == NULL)
+			slash = end;
+		n = tree_child(&w->tree, n, rel, slash - rel);
+		rel = slash + 1;
+	}
+	return n;
+}
+
+/*
+ * A mount below a root: at start the walk went into it already; once
+ * mounted, or unmounted, the tree now at its path is watched anew and
+ * reported as a tree moved in, the one it replaced forgotten.
+ */
+int
+watch_mount(struct watcher *w, const struct mount *m, enum mount_how how,
+    char *why, size_t whylen)
+{
+	const char *fs, *rel, *name;
+	struct dnode *parent, *old;
+	int i;
+
+	if (how == MOUNT_START || how == MOUNT_MARK) {
+		if ((fs = remote_fs(m->path)) == NULL)
+			return 0;
+		snprintf(why, whylen, "%s: only the changes made on this "
+		    "machine", fs);
+		return -1;
+	}
+	for (i = 0; i < w->nroots; i++)
+		if (w->roots[i].alive && w->roots[i].node != NULL &&
+		    strncmp(m->path, w->roots[i].path,
+		    w->roots[i].pathlen) == 0 &&
+		    m->path[w->roots[i].pathlen] == '/')
+			break;
+	if (i == w->nroots)
+		return 0;
+	rel = m->path + w->roots[i].pathlen + 1;
+	name = strrchr(m->path, '/') + 1;
+	parent = node_at(w, i, rel, name > rel ? (size_t)(name - 1 - rel) :
+	    0);
+	if (parent == NULL)
+		return 0;
+	if ((old = tree_child(&w->tree, parent, name, strlen(name))) != NULL)
+		watch_forget(w, old);
+	if (w->print_mask & IN_MOVED_TO)
+		emit_entry(w, IN_MOVED_TO | IN_ISDIR, 0, parent, name,
+		    strlen(name));
+	watch_new_dir(w, parent, name, strlen(name));
+	return 0;
+}
+
 /* The index of the root whose tree n is in. */
 int
 root_index(struct watcher *w, struct dnode *n)
@@ -625,6 +705,7 @@ watch_rebuild(struct watcher *w)
 			root_dead(w, i);
 		}
 	}
+	mounts_start(w);
 	more = w->be->learn != NULL && w->be->learn(w, LEARN_BUDGET);
 	for (i = 0; i < w->nroots; i++)
 		if (w->roots[i].alive)

@@ -82,6 +82,20 @@ struct regex_list {
 struct fan;
 struct scan;
 
+/* A line of /proc/self/mountinfo: see mounts.c. */
+struct mount {
+	int		 id;
+	dev_t		 dev;
+	char		*path;		/* its mount point, unescaped */
+	char		*fstype;
+};
+
+struct mounts {
+	int		 fd;		/* mountinfo, or -1: not tracked */
+	struct mount	*m;
+	size_t		 n;
+};
+
 struct watcher {
 	const struct backend *be;
 	int		 ifd;		/* what the backend reads from */
@@ -144,6 +158,7 @@ struct watcher {
 	int		 stats_fd;
 	unsigned long long nevents, nsent;
 	struct timeval	 last_event;
+	struct mounts	 mounts;
 };
 
 /* setup.c */
@@ -160,6 +175,12 @@ void	 watch_rebuild(struct watcher *);
 int	 watch_excluded(struct watcher *, struct dnode *dir,
 	    const char *name);
 int	 root_index(struct watcher *, struct dnode *);
+/* Is the path rel (len bytes, below a root) excluded, by its last name? */
+int	 path_excluded(struct watcher *, const char *rel, size_t len,
+	    int isdir);
+/* The mount hook of the inotify backend. */
+int	 watch_mount(struct watcher *, const struct mount *, enum mount_how,
+	    char *why, size_t whylen);
 /* Does a directory's link count count its subdirectories there? */
 int	 nlink_counts_subdirs(const char *path);
 
@@ -170,11 +191,21 @@ void	 stash_dispatch(struct watcher *);
 void	 stash_drop_listing(struct watcher *, size_t from, int wd,
 	    const char *name, size_t namelen);
 void	 pending_expire(struct watcher *);
+size_t	 watch_scan_start(struct watcher *);
+void	 watch_scan_done(struct watcher *, size_t);
 
 /* follow.c: 1 when root i, a file gone, now waits for its path. */
 void	 follow_start(struct watcher *, int root);
 int	 follow_root(struct watcher *, int root);
 void	 follow_read(struct watcher *);
+
+/* mounts.c */
+void	 mounts_start(struct watcher *);
+void	 mounts_check(struct watcher *);
+void	 mounts_changed(struct watcher *);
+void	 mounts_free(struct watcher *);
+/* The root m lies strictly below and is watched in, or -1. */
+int	 mount_root(struct watcher *, const struct mount *);
 
 /* signals.c */
 int	 signals_init(struct watcher *, int tick_ms);
