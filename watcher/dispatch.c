@@ -101,7 +101,7 @@ child_event(struct watcher *w, struct dnode *dir,
 	struct dnode *child;
 	int excluded;
 
-	excluded = watch_excluded(w, dir, name);
+	excluded = watch_excluded(w, dir, name, ev->mask & IN_ISDIR);
 	if (!excluded && wanted(w, ev->mask))
 		emit_entry(w, ev->mask, ev->cookie, dir, name, namelen);
 	if (!(ev->mask & IN_ISDIR) || w->dropping)

@@ -492,7 +492,7 @@ descend(struct watcher *w, struct dnode *n, const char *rest,
 			return GONE;
 		memcpy(comp, rest, len);
 		comp[len] = '\0';
-		if (watch_excluded(w, n, comp))
+		if (watch_excluded(w, n, comp, 1))
 			return OUTSIDE;
 		if ((c = tree_child(&w->tree, n, comp, len)) == NULL &&
 		    (c = add_node(w, n, comp, len, 0)) == NULL)
@@ -1000,7 +1000,7 @@ static struct dnode *
 new_dir(struct watcher *w, struct dnode *parent, const char *name,
     size_t len, uint64_t key)
 {
-	if (!w->recursive || watch_excluded(w, parent, name))
+	if (!w->recursive || watch_excluded(w, parent, name, 1))
 		return NULL;
 	if (key == 0) {
 		/* No handle in the event: the one its name has now. */
@@ -1076,13 +1076,13 @@ moved_in(struct watcher *w, struct dnode *dir, int dfd)
 			if (de->d_name[0] == '.' && (de->d_name[1] == '\0' ||
 			    (de->d_name[1] == '.' && de->d_name[2] == '\0')))
 				continue;
-			if (watch_excluded(w, dir, de->d_name))
-				continue;
 			len = strlen(de->d_name);
 			isdir = de->d_type == DT_DIR ||
 			    (de->d_type == DT_UNKNOWN && fstatat(dfd,
 			    de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
 			    S_ISDIR(st.st_mode));
+			if (watch_excluded(w, dir, de->d_name, isdir))
+				continue;
 			record_path(w, dir, de->d_name, len);
 			emit_one(w, IN_CREATE | (isdir ? IN_ISDIR : 0), 0);
 			if (isdir && w->recursive)
@@ -1144,8 +1144,10 @@ rename_event(struct watcher *w, uint32_t mask, const struct fan_dir *o,
 		root_dead(w, i);
 		return;
 	}
-	oin = o->where == INSIDE && !watch_excluded(w, o->node, o->name);
-	nin = n->where == INSIDE && !watch_excluded(w, n->node, n->name);
+	oin = o->where == INSIDE && !watch_excluded(w, o->node, o->name,
+	    isdir);
+	nin = n->where == INSIDE && !watch_excluded(w, n->node, n->name,
+	    isdir);
 	/*
 	 * A directory moved while the walk was on its way: what the map
 	 * says of it, and what was printed, may be of after the move.
@@ -1254,7 +1256,7 @@ entry_event(struct watcher *w, uint32_t mask, const struct fan_dir *d,
 		emit_split(w, mask, 0);
 		return;
 	}
-	if (watch_excluded(w, d->node, d->name))
+	if (watch_excluded(w, d->node, d->name, mask & IN_ISDIR))
 		return;
 	if ((mask & (IN_CREATE | IN_DELETE)) == (IN_CREATE | IN_DELETE)) {
 		raw_path(w, d->node, d->name, d->namelen);
@@ -1590,7 +1592,7 @@ walk_dir(struct watcher *w, int dfd, struct walkrec *dir, long *left)
 			    (!known || !S_ISDIR(st.st_mode)))
 				continue;
 			if (watch_excluded(w, &w->tree.node[dir->node],
-			    de->d_name))
+			    de->d_name, 1))
 				continue;
 			sub.h.fh.handle_bytes = HANDLE_MAX;
 			if (name_to_handle_at(dfd, de->d_name, &sub.h.fh,

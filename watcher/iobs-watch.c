@@ -61,6 +61,7 @@
 
 static const char synopsis[] = "[-1mnqr] [-b size] [-e event[,...]] "
     "[-o file] [-t seconds] [-x glob] [--exclude[i] regex] "
+    "[--exclude-from file] [--gitignore] "
     "[--include[i] regex] [--fromfile file] "
     "[--format fmt [--no-newline] [--timefmt fmt] | --json] [--noleaf] "
     "[--backend name] [--ignore-fd fd] [--ignore-pgid pgid] "
@@ -242,6 +243,8 @@ add_roots(struct watcher *w, int argc, char **argv)
 		}
 		r->alive = 1;
 		r->isfile = !S_ISDIR(st.st_mode);
+		if (w->gi != NULL)
+			gi_add_root(w->gi, r->path);
 		r->follow_wd = -1;
 	}
 	w->nroots = w->nalive = argc;
@@ -936,6 +939,8 @@ parse_options(struct watcher *w, struct opts *o, int argc, char *argv[])
 		{ "buffer",		required_argument,	NULL, 'b' },
 		{ "event",		required_argument,	NULL, 'e' },
 		{ "exclude-glob",	required_argument,	NULL, 'x' },
+		{ "exclude-from",	required_argument,	NULL, 'U' },
+		{ "gitignore",		no_argument,		NULL, 'H' },
 		{ "exclude",		required_argument,	NULL, 'X' },
 		{ "excludei",		required_argument,	NULL, 'Y' },
 		{ "ignore-fd",		required_argument,	NULL, 'K' },
@@ -1059,6 +1064,17 @@ parse_options(struct watcher *w, struct opts *o, int argc, char *argv[])
 			break;
 		case 'x':
 			iobs_exclude_add(&w->exclude, optarg);
+			break;
+		case 'U':
+			if (w->gi == NULL)
+				w->gi = gi_new(0);
+			if (gi_add_file(w->gi, optarg) == -1)
+				err(2, "--exclude-from %s", optarg);
+			break;
+		case 'H':
+			if (w->gi == NULL)
+				w->gi = gi_new(0);
+			gi_set_perdir(w->gi);
 			break;
 		case 'Z':
 			read_fromfile(o, optarg);
@@ -1195,6 +1211,7 @@ main(int argc, char *argv[])
 	set_output(&w, &o);
 	/* --check: the options are good; nothing is watched or opened. */
 	if (check) {
+		gi_free(w.gi);
 		iobs_exclude_free(&w.exclude);
 		free_regex(&w.exclude_re);
 		free_regex(&w.include_re);
@@ -1276,6 +1293,7 @@ main(int argc, char *argv[])
 		free(w.roots[i].json);
 	}
 	free(w.roots);
+	gi_free(w.gi);
 	iobs_exclude_free(&w.exclude);
 	free_regex(&w.exclude_re);
 	free_regex(&w.include_re);

@@ -140,9 +140,9 @@ mount_root(struct watcher *w, const struct mount *m)
 			continue;
 		rel = m->path + r->pathlen + 1;
 		for (slash = rel; (slash = strchr(slash, '/')) != NULL; slash++)
-			if (path_excluded(w, rel, slash - rel, 1))
+			if (path_excluded(w, i, rel, slash - rel, 1))
 				return -1;
-		if (path_excluded(w, rel, strlen(rel), 1))
+		if (path_excluded(w, i, rel, strlen(rel), 1))
 			return -1;
 		return i;
 	}

@@ -545,14 +545,15 @@ compare(struct watcher *w, struct pent *e, const struct stat *st,
 }
 
 static int
-excluded(struct watcher *w, const struct root *r, const char *name)
+excluded(struct watcher *w, const struct root *r, const char *name,
+    int isdir)
 {
 	struct pathbuf *rel = &w->rel;
 	size_t skip;
 
-	if (w->exclude.n == 0)
+	if (w->exclude.n == 0 && w->gi == NULL)
 		return 0;
-	if (!w->exclude.whole_path)
+	if (!w->exclude.whole_path && w->gi == NULL)
 		return iobs_exclude_match(&w->exclude, NULL, name);
 	skip = r->pathlen + 1;
 	rel->len = 0;
@@ -561,7 +562,10 @@ excluded(struct watcher *w, const struct root *r, const char *name)
 		pathbuf_append(rel, "/", 1);
 	}
 	pathbuf_append(rel, name, strlen(name));
-	return iobs_exclude_match(&w->exclude, rel->s, name);
+	if (w->exclude.n > 0 && iobs_exclude_match(&w->exclude, rel->s, name))
+		return 1;
+	return w->gi != NULL && gi_excluded(w->gi, r - w->roots, rel->s,
+	    rel->len, isdir);
 }
 
 static void
@@ -886,11 +890,11 @@ readdir_visit(struct watcher *w, const struct root *r, uint32_t dir,
 			if (de->d_name[0] == '.' && (de->d_name[1] == '\0' ||
 			    (de->d_name[1] == '.' && de->d_name[2] == '\0')))
 				continue;
-			if (excluded(w, r, de->d_name))
-				continue;
 			if (fstatat(dfd, de->d_name, &st,
 			    AT_SYMLINK_NOFOLLOW) == -1)
 				continue;	/* gone since listed */
+			if (excluded(w, r, de->d_name, S_ISDIR(st.st_mode)))
+				continue;
 			visit(w, dir, de->d_name, &st, vp);
 			push_u32(&s->kids, &s->nkids, &s->kidcap,
 			    s->next - 1);

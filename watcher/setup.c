@@ -95,17 +95,25 @@ sys_path(const struct pathbuf *pb)
 }
 
 int
-watch_excluded(struct watcher *w, struct dnode *dir, const char *name)
+watch_excluded(struct watcher *w, struct dnode *dir, const char *name,
+    int isdir)
 {
-	if (w->exclude.n == 0)
+	if (w->exclude.n == 0 && w->gi == NULL)
 		return 0;
-	if (!w->exclude.whole_path)
-		return iobs_exclude_match(&w->exclude, NULL, name);
+	if (w->exclude.n > 0 && !w->exclude.whole_path &&
+	    iobs_exclude_match(&w->exclude, NULL, name))
+		return 1;
+	if (!w->exclude.whole_path && w->gi == NULL)
+		return 0;
 	tree_relpath(&w->tree, dir, &w->rel);
 	if (w->rel.len > 0)
 		pathbuf_append(&w->rel, "/", 1);
 	pathbuf_append(&w->rel, name, strlen(name));
-	return iobs_exclude_match(&w->exclude, w->rel.s, name);
+	if (w->exclude.whole_path &&
+	    iobs_exclude_match(&w->exclude, w->rel.s, name))
+		return 1;
+	return w->gi != NULL && gi_excluded(w->gi, root_index(w, dir),
+	    w->rel.s, w->rel.len, isdir);
 }
 
 /*
@@ -255,9 +263,9 @@ list_dir(struct watcher *w, struct dnode *n, int dfd, int synthetic)
 			if (de->d_name[0] == '.' && (de->d_name[1] == '\0' ||
 			    (de->d_name[1] == '.' && de->d_name[2] == '\0')))
 				continue;
-			if (watch_excluded(w, n, de->d_name))
-				continue;
 			isdir = is_dir_entry(dfd, de);
+			if (watch_excluded(w, n, de->d_name, isdir))
+				continue;
 			len = strlen(de->d_name);
 			if (synthetic && (w->print_mask & IN_CREATE)) {
 				emit_entry(w, IN_CREATE | (isdir ? IN_ISDIR :
@@ -478,21 +486,25 @@ watch_root(struct watcher *w, int i)
 }
 
 int
-path_excluded(struct watcher *w, const char *rel, size_t len, int isdir)
+path_excluded(struct watcher *w, int root, const char *rel, size_t len,
+    int isdir)
 {
 	struct pathbuf *pb = &w->rel;
 	const char *name;
 
-	(void)isdir;
-	if (w->exclude.n == 0)
+	if (w->exclude.n == 0 && w->gi == NULL)
 		return 0;
 	pb->len = 0;
 	pathbuf_append(pb, rel, len);
 	pathbuf_append(pb, "", 1);
+	pb->len--;
 	name = strrchr(pb->s, '/');
 	name = name != NULL ? name + 1 : pb->s;
-	return iobs_exclude_match(&w->exclude, w->exclude.whole_path ?
-	    pb->s : NULL, name);
+	if (w->exclude.n > 0 && iobs_exclude_match(&w->exclude,
+	    w->exclude.whole_path ? pb->s : NULL, name))
+		return 1;
+	return w->gi != NULL && gi_excluded(w->gi, root, pb->s, pb->len,
+	    isdir);
 }
 
 /*
@@ -657,7 +669,7 @@ watch_deferred(struct watcher *w)
 		name = list.s + off + sizeof(wd);
 		len = strlen(name);
 		if ((parent = tree_by_wd(&w->tree, wd)) != NULL &&
-		    !watch_excluded(w, parent, name))
+		    !watch_excluded(w, parent, name, 1))
 			watch_new_dir(w, parent, name, len);
 	}
 	pathbuf_free(&list);

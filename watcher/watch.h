@@ -16,6 +16,7 @@
 #include "clock.h"
 #include "exclude.h"
 #include "format.h"
+#include "gitignore.h"
 #include "ignore.h"
 #include "watchlimit.h"
 #include "outq.h"
@@ -159,6 +160,7 @@ struct watcher {
 	unsigned long long nevents, nsent;
 	struct timeval	 last_event;
 	struct mounts	 mounts;
+	struct gitignore *gi;		/* --exclude-from, --gitignore */
 };
 
 /* setup.c */
@@ -173,11 +175,11 @@ void	 watch_forget(struct watcher *, struct dnode *);
 void	 watch_close(struct watcher *);
 void	 watch_rebuild(struct watcher *);
 int	 watch_excluded(struct watcher *, struct dnode *dir,
-	    const char *name);
+	    const char *name, int isdir);
 int	 root_index(struct watcher *, struct dnode *);
 /* Is the path rel (len bytes, below a root) excluded, by its last name? */
-int	 path_excluded(struct watcher *, const char *rel, size_t len,
-	    int isdir);
+int	 path_excluded(struct watcher *, int root, const char *rel,
+	    size_t len, int isdir);
 /* The mount hook of the inotify backend. */
 int	 watch_mount(struct watcher *, const struct mount *, enum mount_how,
 	    char *why, size_t whylen);
