@@ -12,11 +12,6 @@
 
 #include "watch.h"
 
-const struct backend backend_inotify = {
-	"inotify", watch_open, watch_root, dispatch, watch_close, watch_close,
-	NULL, 0, watch_mount, watch_scan_start, watch_scan_done
-};
-
 /* The name of a file system inotify is blind on, or NULL. */
 const char *
 remote_fs(const char *path)
@@ -104,7 +99,9 @@ backend_start(struct watcher *w, const char *name)
 			w->be = &backend_inotify;
 	} else
 		backend_check(name);
-	if (w->rescan)
+	if (w->rescan) {
 		scan_init(w);
+		w->seen = scan_seen;
+	}
 	w->be->open(w);
 }

@@ -12,6 +12,7 @@
 
 struct watcher;
 struct mount;
+struct dnode;
 
 /* What mounts.c tells a backend of a mount below a root. */
 enum mount_how {
@@ -54,6 +55,8 @@ struct backend {
 	 */
 	size_t		 (*scan_start)(struct watcher *);
 	void		 (*scan_done)(struct watcher *, size_t);
+	/* Drops a directory of the map and all below it. */
+	void		 (*forget)(struct watcher *, struct dnode *);
 };
 
 /*

@@ -70,19 +70,17 @@ append(struct watcher *w, const char *events, uint32_t cookie,
 }
 
 /*
- * The reader fell too far behind: stop watching, say OVERFLOW, and
- * rebuild once it has caught up.
+ * The reader fell too far behind: what comes is dropped, and the main
+ * loop says OVERFLOW and rebuilds once it has caught up.
  */
 static void
 buffer_full(struct watcher *w)
 {
-	w->dropping = 1;
+	w->dropping = w->lost = 1;
 	if (!w->quiet)
 		warnx("output buffer full (%zu bytes): the reader is too "
 		    "slow; events dropped, rescanning once it catches up "
 		    "(raise --buffer)", w->out.limit);
-	emit_all(w, IOBS_OVERFLOW);
-	w->be->close(w);
 }
 
 /*
@@ -445,9 +443,9 @@ emit_record(struct watcher *w, uint32_t mask, uint32_t cookie,
 		buffer_full(w);
 		return;
 	}
-	if (w->rescan && (mask & SCAN_SEES)) {
+	if (w->seen != NULL && (mask & SCAN_SEES)) {
 		vis_path(w, rp, pb);
-		scan_seen(w, pb->s, pb->len);
+		w->seen(w, pb->s, pb->len);
 	}
 	if (w->exclude_re.n > 0 || w->include_re.n > 0) {
 		user_path(w, rp);
@@ -603,26 +601,6 @@ emit_all(struct watcher *w, enum iobs_lifecycle lc)
 			emit_lifecycle(w, lc, i);
 }
 
-static void
-rm_watch(struct dnode *n, void *arg)
-{
-	struct watcher *w = arg;
-	int i;
-
-	/* Only inotify's nodes hold a watch; fanotify's hold a key. */
-	if (w->be == &backend_inotify)
-		(void)inotify_rm_watch(w->ifd, n->wd);
-	for (i = 0; i < w->npending; i++)
-		if (w->pending[i].node == n)
-			w->pending[i] = w->pending[--w->npending];
-}
-
-void
-watch_forget(struct watcher *w, struct dnode *n)
-{
-	tree_remove(&w->tree, n, rm_watch, w);
-}
-
 void
 root_dead(struct watcher *w, int root)
 {
@@ -632,7 +610,7 @@ root_dead(struct watcher *w, int root)
 		return;
 	emit_lifecycle(w, IOBS_WATCH_DEAD, root);
 	if (r->node != NULL)
-		watch_forget(w, r->node);
+		w->be->forget(w, r->node);
 	r->node = NULL;
 	r->alive = 0;
 	w->nalive--;

@@ -1068,6 +1068,8 @@ moved_in(struct watcher *w, struct dnode *dir, int dfd)
 	size_t len;
 	int isdir, cfd;
 
+	if (w->dropping)
+		return;		/* the watcher starts over */
 	/* Before the listing: what is made after it has its event. */
 	unquiet_dir(w, dfd);
 	while ((nread = syscall(SYS_getdents64, dfd, buf, sizeof(buf))) > 0)
@@ -1088,7 +1090,7 @@ moved_in(struct watcher *w, struct dnode *dir, int dfd)
 			if (isdir && w->recursive)
 				pathbuf_append(stack, de->d_name, len + 1);
 		}
-	for (off = mark; off < stack->len; off += len + 1) {
+	for (off = mark; off < stack->len && !w->dropping; off += len + 1) {
 		const char *name = stack->s + off;
 
 		len = strlen(name);
@@ -1154,8 +1156,7 @@ rename_event(struct watcher *w, uint32_t mask, const struct fan_dir *o,
 	 */
 	if (isdir && w->fan->window > 0 && (oin || nin ||
 	    (target != 0 && map_get(w, target) != NULL))) {
-		emit_all(w, IOBS_OVERFLOW);
-		watch_rebuild(w);
+		w->dropping = w->lost = 1;
 		return;
 	}
 	if (!oin && !nin) {
@@ -1312,7 +1313,6 @@ fan_dispatch(struct watcher *w, const char *buf, size_t len)
 {
 	struct fan_event e;
 	struct fan_dir d, o;
-	unsigned gen = w->generation;
 	struct pathbuf *more = &w->fan->more;
 	struct pollfd pfd = { .fd = w->ifd, .events = POLLIN };
 	size_t pos;
@@ -1344,7 +1344,7 @@ fan_dispatch(struct watcher *w, const char *buf, size_t len)
 	w->fan->batch = buf;
 	w->fan->batchlen = len;
 	w->fan->rlisted = 0;
-	for (pos = 0; gen == w->generation &&
+	for (pos = 0; !w->lost &&
 	    parse_event(buf + pos, len - pos, &e) == 0;
 	    pos += e.md.event_len) {
 		if (e.md.vers != FANOTIFY_METADATA_VERSION)
@@ -1353,8 +1353,7 @@ fan_dispatch(struct watcher *w, const char *buf, size_t len)
 		if (e.md.fd >= 0)
 			close(e.md.fd);
 		if (e.md.mask & FAN_Q_OVERFLOW) {
-			emit_all(w, IOBS_OVERFLOW);
-			watch_rebuild(w);
+			w->dropping = w->lost = 1;
 			return;
 		}
 		if (w->fan->window > 0)
@@ -1907,7 +1906,6 @@ fan_close(struct watcher *w)
 	if (w->ifd != -1)
 		close(w->ifd);
 	w->ifd = -1;
-	w->generation++;
 	if (f == NULL)
 		return;
 	for (i = 0; i < f->nfs; i++) {
@@ -1953,5 +1951,5 @@ fan_free(struct watcher *w)
 
 const struct backend backend_fanotify = {
 	"fanotify", fan_open, fan_root, fan_dispatch, fan_close, fan_free,
-	fan_learn, FAN_READ, fan_mount, NULL, NULL
+	fan_learn, FAN_READ, fan_mount, NULL, NULL, drop_node
 };

@@ -91,7 +91,7 @@ follow_root(struct watcher *w, int i)
 	if (r->follow_wd == -1)
 		return 0;	/* its directory is gone too: it is dead */
 	if (r->node != NULL)
-		watch_forget(w, r->node);
+		w->be->forget(w, r->node);
 	r->node = NULL;
 	r->waiting = 1;
 	w->nwaiting++;

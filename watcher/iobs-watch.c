@@ -364,6 +364,18 @@ run(struct watcher *w, int wakefd)
 			break;
 		}
 		/*
+		 * Events lost: say so, and stop watching. The one place
+		 * the backend is dropped; nothing below tears it down.
+		 */
+		if (w->lost) {
+			gettimeofday(&w->now, NULL);
+			w->lost = 0;
+			emit_all(w, IOBS_OVERFLOW);
+			w->be->close(w);
+			flush_or_exit(w, !w->out.nonblock);
+			continue;
+		}
+		/*
 		 * Caught up after an OVERFLOW: watch again. Here, not after
 		 * poll(2): the buffer may drain anywhere, and the tick's
 		 * signal interrupts a poll with nothing else to wait for.

@@ -1275,14 +1275,20 @@ poll_dispatch(struct watcher *w, const char *buf, size_t len)
 	scan_all(w);
 }
 
-/* Called mid-scan when the output buffer fills: frees nothing. */
+/* The scan keeps no map of directories: a root's node is its own. */
+static void
+poll_forget(struct watcher *w, struct dnode *n)
+{
+	tree_remove(&w->tree, n, NULL, NULL);
+}
+
+/* The scanner stays until the rebuild's poll_open makes a new one. */
 static void
 poll_close(struct watcher *w)
 {
 	if (w->ifd != -1)
 		close(w->ifd);
 	w->ifd = -1;
-	w->generation++;
 }
 
 static void
@@ -1294,5 +1300,5 @@ poll_free(struct watcher *w)
 
 const struct backend backend_poll = {
 	"poll", poll_open, poll_root, poll_dispatch, poll_close, poll_free,
-	NULL, 0, NULL, NULL, NULL
+	NULL, 0, NULL, NULL, NULL, poll_forget
 };

@@ -144,8 +144,14 @@ struct watcher {
 	/* New directories whose parent's path is behind: watch_new_dir. */
 	struct pathbuf	 deferred;
 	unsigned	 deferred_moves;
-	int		 dropping;	/* buffer full: OVERFLOW sent */
-	unsigned	 generation;	/* bumped when inotify is rebuilt */
+	/*
+	 * Events were lost (the kernel's queue overflowed, the output
+	 * buffer filled): the main loop says OVERFLOW, drops the backend
+	 * and, once the reader has caught up, rebuilds. Until then the
+	 * records are dropped.
+	 */
+	int		 lost;
+	int		 dropping;
 	pid_t		 pid;		/* who made the event emitted; 0 unknown */
 	int		 print_pid;	/* --pid: a fifth field */
 	struct ignore	 ign;		/* --ignore-pid, -pgid, -fd */
@@ -161,38 +167,41 @@ struct watcher {
 	struct timeval	 last_event;
 	struct mounts	 mounts;
 	struct gitignore *gi;		/* --exclude-from, --gitignore */
+	/* A record out: the rescan stays quiet on its path. */
+	void		 (*seen)(struct watcher *, const char *vis, size_t);
 };
 
 /* setup.c */
-void	 watch_open(struct watcher *);
-int	 watch_root(struct watcher *, int root);
+void	 setup_tick(struct watcher *);
 void	 setup_begin(struct watcher *);
 void	 setup_end(struct watcher *);
-void	 watch_new_dir(struct watcher *, struct dnode *parent,
-	    const char *name, size_t namelen);
-void	 watch_deferred(struct watcher *);
-void	 watch_forget(struct watcher *, struct dnode *);
-void	 watch_close(struct watcher *);
 void	 watch_rebuild(struct watcher *);
 int	 watch_excluded(struct watcher *, struct dnode *dir,
 	    const char *name, int isdir);
-int	 root_index(struct watcher *, struct dnode *);
 /* Is the path rel (len bytes, below a root) excluded, by its last name? */
 int	 path_excluded(struct watcher *, int root, const char *rel,
 	    size_t len, int isdir);
-/* The mount hook of the inotify backend. */
-int	 watch_mount(struct watcher *, const struct mount *, enum mount_how,
-	    char *why, size_t whylen);
+int	 root_index(struct watcher *, struct dnode *);
 /* Does a directory's link count count its subdirectories there? */
 int	 nlink_counts_subdirs(const char *path);
 
-/* dispatch.c */
+/* inotify.c: the inotify backend, and what the main loop asks of it */
+void	 watch_open(struct watcher *);
+int	 watch_root(struct watcher *, int root);
+void	 watch_new_dir(struct watcher *, struct dnode *parent,
+	    const char *name, size_t namelen);
+void	 watch_deferred(struct watcher *);
+void	 watch_close(struct watcher *);
+int	 watch_mount(struct watcher *, const struct mount *, enum mount_how,
+	    char *why, size_t whylen);
 void	 dispatch(struct watcher *, const char *buf, size_t len);
 void	 stash_read(struct watcher *);
 void	 stash_dispatch(struct watcher *);
 void	 stash_drop_listing(struct watcher *, size_t from, int wd,
 	    const char *name, size_t namelen);
 void	 pending_expire(struct watcher *);
+/* Each watch below n removed, and n's part of the map. */
+void	 watch_forget(struct watcher *, struct dnode *);
 size_t	 watch_scan_start(struct watcher *);
 void	 watch_scan_done(struct watcher *, size_t);
 
