@@ -83,6 +83,19 @@ buffer_full(struct watcher *w)
 		    "(raise --buffer)", w->out.limit);
 }
 
+/* The index of the root whose tree n is in. */
+int
+root_index(struct watcher *w, struct dnode *n)
+{
+	struct dnode *top = tree_top(&w->tree, n);
+	int i;
+
+	for (i = 0; i < w->nroots; i++)
+		if (w->roots[i].node == top)
+			return i;
+	errx(1, "a directory outside every watched tree");
+}
+
 /*
  * Where a record's path comes from: a directory of the map and an
  * entry name in it (name NULL: the directory itself), as inotify and
@@ -599,21 +612,6 @@ emit_all(struct watcher *w, enum iobs_lifecycle lc)
 	for (i = 0; i < w->nroots; i++)
 		if (w->roots[i].alive)
 			emit_lifecycle(w, lc, i);
-}
-
-void
-root_dead(struct watcher *w, int root)
-{
-	struct root *r = &w->roots[root];
-
-	if (!r->alive || r->waiting || follow_root(w, root))
-		return;
-	emit_lifecycle(w, IOBS_WATCH_DEAD, root);
-	if (r->node != NULL)
-		w->be->forget(w, r->node);
-	r->node = NULL;
-	r->alive = 0;
-	w->nalive--;
 }
 
 /* The reader went away: nothing more to say, and nobody to say it to. */

@@ -4,6 +4,7 @@
  * file is gone, an inotify watch on its directory waits for the name
  * to come back, and the new file is watched and reported as what made
  * it (MOVED_TO or CREATE). Any backend: this only waits for the name.
+ * Any other root gone has its WATCH_DEAD here (root_dead).
  */
 #include <sys/inotify.h>
 #include <sys/stat.h>
@@ -144,4 +145,23 @@ follow_read(struct watcher *w)
 		}
 	if (n == -1 && errno != EAGAIN && errno != EINTR)
 		err(1, "inotify read");
+}
+
+/*
+ * A root is gone: its WATCH_DEAD, unless it is a file followed by its
+ * path (follow_root), and its part of the map dropped.
+ */
+void
+root_dead(struct watcher *w, int root)
+{
+	struct root *r = &w->roots[root];
+
+	if (!r->alive || r->waiting || follow_root(w, root))
+		return;
+	emit_lifecycle(w, IOBS_WATCH_DEAD, root);
+	if (r->node != NULL)
+		w->be->forget(w, r->node);
+	r->node = NULL;
+	r->alive = 0;
+	w->nalive--;
 }

@@ -348,6 +348,39 @@ coalesce(struct watcher *w, ssize_t got)
 		(void)nanosleep(&wait, NULL);
 }
 
+/*
+ * Events were lost: start over from the disk. The main loop alone
+ * does it, once the reader has caught up.
+ */
+static void
+watch_rebuild(struct watcher *w)
+{
+	int i, more;
+
+	w->be->close(w);
+	w->dropping = 0;
+	w->be->open(w);
+	for (i = 0; i < w->nroots; i++) {
+		/* A file root waiting for its path: follow.c brings it. */
+		if (!w->roots[i].alive || w->roots[i].waiting)
+			continue;
+		if (w->be->root(w, i) == -1) {
+			if (!w->quiet)
+				warn("%s", w->roots[i].vis);
+			root_dead(w, i);
+		}
+	}
+	mounts_start(w);
+	more = w->be->learn != NULL && w->be->learn(w, LEARN_BUDGET);
+	for (i = 0; i < w->nroots; i++)
+		if (w->roots[i].alive)
+			emit_lifecycle(w, IOBS_WATCH_INIT, i);
+	if (more) {
+		flush_or_exit(w, !w->out.nonblock);
+		w->be->learn(w, 0);
+	}
+}
+
 static void
 run(struct watcher *w, int wakefd)
 {

@@ -175,13 +175,11 @@ struct watcher {
 void	 setup_tick(struct watcher *);
 void	 setup_begin(struct watcher *);
 void	 setup_end(struct watcher *);
-void	 watch_rebuild(struct watcher *);
 int	 watch_excluded(struct watcher *, struct dnode *dir,
 	    const char *name, int isdir);
 /* Is the path rel (len bytes, below a root) excluded, by its last name? */
 int	 path_excluded(struct watcher *, int root, const char *rel,
 	    size_t len, int isdir);
-int	 root_index(struct watcher *, struct dnode *);
 /* Does a directory's link count count its subdirectories there? */
 int	 nlink_counts_subdirs(const char *path);
 
@@ -209,6 +207,8 @@ void	 watch_scan_done(struct watcher *, size_t);
 void	 follow_start(struct watcher *, int root);
 int	 follow_root(struct watcher *, int root);
 void	 follow_read(struct watcher *);
+/* Root i is gone: WATCH_DEAD, or its path followed. */
+void	 root_dead(struct watcher *, int root);
 
 /* mounts.c */
 void	 mounts_start(struct watcher *);
@@ -235,8 +235,9 @@ void	 emit_init_roots(struct watcher *);
 size_t	 lifecycle_line(const struct watcher *, char *dst, size_t size,
 	    const struct timeval *, enum iobs_lifecycle, int root);
 void	 emit_all(struct watcher *, enum iobs_lifecycle);
-void	 root_dead(struct watcher *, int root);
 void	 flush_or_exit(struct watcher *, int wait);
 void	 fatal_limit(struct watcher *, const char *path, enum iobs_limit);
+/* The index of the root whose tree n is in. */
+int	 root_index(struct watcher *, struct dnode *);
 
 #endif
