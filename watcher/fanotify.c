@@ -83,8 +83,8 @@ struct kdirent64 {
  */
 struct fan_fs {
 	fsid_t		 fsid;
-	int		 mfd;		/* for open_by_handle_at, or -1 */
-	char		*mnt;		/* with -1: a mount point of it */
+	int		 mfd;	/* for open_by_handle_at, or -1 */
+	char		*mnt;	/* with -1: a mount point of it */
 };
 
 /* A directory to list: its node, where it is, and its handle. */

@@ -38,6 +38,7 @@ static const struct {
 	{ "lower", islower }, { "print", isprint }, { "punct", ispunct },
 	{ "space", isspace }, { "upper", isupper }, { "xdigit", isxdigit },
 };
+#define NCLASSES	(sizeof(classes) / sizeof(classes[0]))
 
 /*
  * A bracket expression at *pp (just past its '['), against c: 1 if it
@@ -64,11 +65,11 @@ bracket(const char **pp, unsigned char c)
 			if ((end = strstr(p + 2, ":]")) == NULL)
 				return -1;
 			len = end - (p + 2);
-			for (i = 0; i < sizeof(classes) / sizeof(classes[0]); i++)
+			for (i = 0; i < NCLASSES; i++)
 				if (strlen(classes[i].name) == len &&
 				    strncmp(p + 2, classes[i].name, len) == 0)
 					break;
-			if (i == sizeof(classes) / sizeof(classes[0]))
+			if (i == NCLASSES)
 				return -1;
 			if (classes[i].is(c))
 				match = 1;
@@ -97,7 +98,7 @@ bracket(const char **pp, unsigned char c)
  * starts again remembering each (glob, text) position's result.
  */
 struct wm {
-	const char	*start;		/* the glob: a "**" there starts a directory */
+	const char	*start;	/* the glob: a "**" there starts a directory */
 	const char	*text;
 	size_t		 tlen;
 	int		 pathname;
@@ -167,7 +168,7 @@ dowild(struct wm *m, const char *p, const char *t)
 			if (m->pathname && p - stars > 1 &&
 			    (stars == m->start || stars[-1] == '/') &&
 			    (*p == '\0' || *p == '/')) {
-				/* "**" and "**" "/": any directories, or none. */
+				/* "**" and "** /": any directories, or none. */
 				if (*p == '/' &&
 				    dowild_memo(m, p + 1, t) == WM_MATCH)
 					return WM_MATCH;
@@ -304,7 +305,7 @@ gi_list_free(struct gi_list *l)
 
 /* A directory's .gitignore, read: n 0 when it has none. */
 struct gi_dir {
-	char		*path;		/* absolute, "" for "/"; NULL: free */
+	char		*path;	/* absolute, "" for "/"; NULL: free */
 	uint64_t	 hash;
 	struct gi_list	 list;
 };
@@ -312,8 +313,8 @@ struct gi_dir {
 struct gi_root {
 	char		*path;		/* absolute, "" for "/" */
 	size_t		 len;
-	size_t		 toplen;	/* its repository's top: a prefix */
-	struct gi_list	 info;		/* .git/info/exclude there */
+	size_t		 toplen;	/* its repository's top */
+	struct gi_list	 info;	/* .git/info/exclude there */
 };
 
 struct gitignore {

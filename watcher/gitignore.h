@@ -13,7 +13,7 @@
 #define GI_BASENAME	0x4	/* no slash: a name at any depth */
 
 struct gi_pattern {
-	char		*glob;		/* without its !, leading / or trailing / */
+	char		*glob;	/* without !, leading or trailing / */
 	int		 flags;
 };
 
