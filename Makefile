@@ -50,7 +50,8 @@ SHIM_PROGS = $(patsubst tests/shim/%.c,$(BIN)/%.so,$(wildcard tests/shim/*.c))
 # Fuzz targets, tests/fuzz/NAME.c: each is also linked with a replay
 # main() (tests/fuzz/replay.c), so that the suite runs every corpus
 # file and every kept crash input on each build, sanitized or not.
-FUZZ_TARGETS = stream config scribe exec format fromfile remote ignore
+FUZZ_TARGETS = stream config scribe exec format fromfile remote ignore \
+	gitignore
 FUZZ_PROGS = $(patsubst %,$(BIN)/fuzz-%,$(FUZZ_TARGETS))
 # Where a fuzz program's main() comes from; empty for libFuzzer's.
 FUZZ_MAIN = $(BUILD)/tests/fuzz/replay.o
@@ -105,6 +106,8 @@ $(BIN)/fuzz-fromfile: $(BUILD)/tests/fuzz/fromfile.o \
 	$(BUILD)/watcher/fromfile.o
 $(BIN)/fuzz-remote: $(BUILD)/tests/fuzz/remote.o $(BUILD)/mirror/rsync.o
 $(BIN)/fuzz-ignore: $(BUILD)/tests/fuzz/ignore.o $(BUILD)/watcher/ignore.o
+$(BIN)/fuzz-gitignore: $(BUILD)/tests/fuzz/gitignore.o \
+	$(BUILD)/watcher/gitignore.o
 $(FUZZ_PROGS): $(FUZZ_MAIN) $(BUILD)/libiobs.a
 	@mkdir -p $(BIN)
 	$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(BUILD)/libiobs.a $(BSD_LIBS)
@@ -119,7 +122,8 @@ $(BUILD)/supervisor/config.o: CPPFLAGS += -DIOBS_BINDIR='"$(BINDIR)"'
 $(BUILD)/tests/fuzz/scribe.o: CPPFLAGS += -Iscribe
 $(BUILD)/tests/fuzz/exec.o: CPPFLAGS += -Iexec
 $(BUILD)/tests/fuzz/format.o $(BUILD)/tests/fuzz/fromfile.o \
-	$(BUILD)/tests/fuzz/ignore.o: CPPFLAGS += -Iwatcher
+	$(BUILD)/tests/fuzz/ignore.o $(BUILD)/tests/fuzz/gitignore.o: \
+	CPPFLAGS += -Iwatcher
 $(BUILD)/tests/fuzz/remote.o: CPPFLAGS += -Imirror
 
 $(BUILD)/%.o: %.c

@@ -8,6 +8,8 @@
 #   bash bench/watch.sh [DIRS] [RUNS]
 #   BENCH_ONLY=formats bash bench/watch.sh     # just the output costs
 #   BENCH_ONLY=backends bash bench/watch.sh    # just the backends
+#   BENCH_ONLY=mounts bash bench/watch.sh      # just the mounts' cost
+#   BENCH_ONLY=inotify bash bench/watch.sh     # just beside inotifywait
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -29,8 +31,10 @@ fi
 
 work=$(mktemp -d "$base/iobs-bench.XXXXXX")
 pids=()
+mounted=()
 cleanup() {
 	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+	for m in "${mounted[@]}"; do umount -l "$m" 2>/dev/null || true; done
 	rm -rf "$work"
 }
 trap cleanup EXIT
@@ -117,7 +121,7 @@ if [ "${BENCH_ONLY:-}" = formats ]; then
 	exit 0
 fi
 
-if [ "${BENCH_ONLY:-}" != backends ]; then
+if [ "${BENCH_ONLY:-}" != backends ] && [ "${BENCH_ONLY:-}" != mounts ]; then
 echo "== tree: $DIRS directories on $base"
 mkdir "$tree"
 top=$(( (DIRS + 499) / 500 ))
@@ -200,6 +204,7 @@ lost_case "mkdir -p + touch x2000" 'for i in $(seq 2000); do mkdir -p r$i/a/b/c 
 lost_case "cp -r x200" 'for i in $(seq 200); do cp -r "$work/src" c$i; done'
 lost_case "tar x x200" 'for i in $(seq 200); do mkdir t$i && tar -C t$i -xf "$work/src.tar"; done'
 fi
+[ "${BENCH_ONLY:-}" != inotify ] || exit 0
 
 # ---------------------------------------------------------------------
 # Backends side by side: fanotify (one mark for the whole file system),
@@ -235,6 +240,81 @@ settled() {
 	done
 	awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.4f\n", b - a }'
 }
+
+# seen_within SECONDS FILE NAME: 0 if NAME is printed in FILE in time.
+seen_within() {
+	local end=$(( ${EPOCHREALTIME/./} + $1 * 1000000 ))
+	while ! grep -q "$3" "$2" 2>/dev/null; do
+		[ "${EPOCHREALTIME/./}" -lt "$end" ] || return 1
+		sleep 0.005
+	done
+}
+
+# The cost of following mounts below a root, on MOUNT_DIRS directories
+# (200,000), half of them on 4 tmpfs mounted inside the root: set-up to
+# ready and to the end of the walk, peak RSS, and whether a write in a
+# mount is seen; the CPU the watcher spends per change of the mount
+# table elsewhere on the machine (200 mounts and unmounts outside the
+# root); the time from a bind mount of a 50,000-directory tree inside
+# the root to a file written in it being printed.
+mounts() {
+	local n=${MOUNT_DIRS:-200000} b m r c0 c1 t0 seen
+	echo "== mounts: $n directories, half on 4 tmpfs mounted inside the root"
+	make_tree "$tree" $((n / 2))
+	for m in 1 2 3 4; do
+		mkdir "$tree/m$m"
+		mount -t tmpfs none "$tree/m$m"; mounted+=("$tree/m$m")
+		make_tree "$tree/m$m/t" $((n / 8))
+	done
+	mkdir -p "$work/outside" "$work/src"
+	make_tree "$work/src" 50000
+	for b in fanotify inotify; do
+		if [ "$b" = inotify ] && [ "$(cat /proc/sys/fs/inotify/max_user_watches)" -le $((n + 1000)) ]; then
+			echo "   inotify  skipped: $n directories are more than fs.inotify.max_user_watches"
+			continue
+		fi
+		for r in 1 2 3; do
+			ready_after "mnt-$b" WATCH_INIT "$IOBS" --backend="$b" "$tree" \
+			    >> "$work/mnt-$b.setup"
+			settled "mnt-$b" "$r" >> "$work/mnt-$b.settle"
+			[ "$r" -eq 3 ] || stop "$ready_pid"
+		done
+		touch "$tree/m1/t/t1/d1/written"
+		seen=no
+		seen_within 5 "$work/mnt-$b.out" "m1/t/t1/d1/written" && seen=yes
+		rm "$tree/m1/t/t1/d1/written"
+		printf '   %-8s set-up s %.4f   walk done s %.4f   peak RSS KiB %d   a write in a mount seen: %s\n' \
+		    "$b" "$(median < "$work/mnt-$b.setup")" \
+		    "$(median < "$work/mnt-$b.settle")" "$(peak_rss_kb "$ready_pid")" "$seen"
+		c0=$(cpu_ns "$ready_pid")
+		for r in $(seq 200); do
+			mount -t tmpfs none "$work/outside"; umount "$work/outside"
+		done
+		sleep 2
+		c1=$(cpu_ns "$ready_pid")
+		printf '   %-8s CPU per change of the mount table elsewhere: %.1f us\n' \
+		    "$b" "$(awk -v t=$((c1 - c0)) 'BEGIN { print t / 1e3 / 400 }')"
+		t0=$EPOCHREALTIME
+		mkdir -p "$tree/newm"
+		mount --bind "$work/src" "$tree/newm"; mounted+=("$tree/newm")
+		touch "$tree/newm/t1/d1/late"
+		seen="not seen in 20 s"
+		seen_within 20 "$work/mnt-$b.out" "newm/t1/d1/late" &&
+		    seen=$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.3f s", b - a }')
+		printf '   %-8s a 50,000-directory tree mounted inside, to a write in it printed: %s\n' \
+		    "$b" "$seen"
+		stop "$ready_pid"
+		umount "$tree/newm"; rmdir "$tree/newm"
+	done
+	for m in 1 2 3 4; do umount "$tree/m$m"; done
+	mounted=()
+	rm -rf "$tree" "$work/src"
+}
+
+if [ "${BENCH_ONLY:-}" = mounts ]; then
+	mounts
+	exit 0
+fi
 
 for n in $BACKEND_DIRS; do
 	echo "== backends: set-up to ready on $n directories, median of $BACKEND_RUNS"
@@ -365,3 +445,5 @@ printf '   same tree, find -size +1k (a stat of each entry), median of 3: %.3f s
     "$find_cpu" "$(awk -v a="$warm" -v b="$find_cpu" 'BEGIN { print a / b }')"
 printf '   memory: %d KiB over an empty root: %.1f bytes per entry\n' \
     "$((rss_tree - rss_empty))" "$(awk -v k=$((rss_tree - rss_empty)) -v n="$entries" 'BEGIN { print k * 1024 / n }')"
+
+mounts

@@ -57,3 +57,7 @@ replay() {
 @test "fuzz replay: a line of iobs-watch --ignore-fd" {
 	replay ignore
 }
+
+@test "fuzz replay: gitignore patterns of --exclude-from and --gitignore" {
+	replay gitignore
+}

@@ -42,6 +42,13 @@ setup() {
 	assert_output --partial "too small"
 }
 
+@test "bad --rescan interval: exit 2, names the option" {
+	run -2 iobs-watch --rescan=0 "$T/w"
+	assert_output "iobs-watch: --rescan 0: too short (at least 0.01)"
+	run -2 iobs-watch --rescan=1.x "$T/w"
+	assert_output "iobs-watch: --rescan 1.x: not a number of seconds (try 2)"
+}
+
 @test "missing root: exit 1, names the path" {
 	run -1 iobs-watch "$T/nope"
 	assert_output "iobs-watch: $T/nope: No such file or directory"

@@ -600,3 +600,112 @@ WATCH_INIT"
 	touch "$T/w/q/c/f"
 	wait_for 10 grep -q "	CREATE	0	$T/w/q/c/f\$" "$T/out"
 }
+
+# mount_below TYPE DIR: a tmpfs, or a loop ext4 (mkfs.ext4 on a file),
+# mounted on DIR, unmounted at teardown if the test did not.
+mount_below() {
+	[ "$(id -u)" -eq 0 ] || skip "mounting needs root"
+	mkdir -p "$2"
+	case $1 in
+	tmpfs) mount -t tmpfs none "$2" ;;
+	ext4)
+		command -v mkfs.ext4 >/dev/null || skip "mkfs.ext4 is not installed"
+		truncate -s 16M "$T/ext4.img"
+		mkfs.ext4 -q -F "$T/ext4.img"
+		mount -o loop "$T/ext4.img" "$2" || skip "no loop device here" ;;
+	esac
+	MOUNTED+=("$2")
+}
+
+teardown() {
+	local m
+	for m in "${MOUNTED[@]}"; do umount -l "$m" 2>/dev/null || true; done
+	common_teardown
+}
+
+# mounted_then_unmounted TYPE WHEN: a file system mounted inside the
+# root before the start or after it is watched: a file written in it,
+# and in a directory made in it, is reported; its unmount is reported,
+# and the directory it covered is watched again.
+mounted_then_unmounted() {
+	mkdir -p "$T/w/m"
+	echo covered > "$T/w/m/under"
+	[ "$2" = after ] || { mount_below "$1" "$T/w/m"; mkdir "$T/w/m/d"; }
+	start_watch "$T/out" "$T/w"
+	if [ "$2" = after ]; then
+		mount_below "$1" "$T/w/m"
+		# Its tree comes as moved in; poll's scan finds m replaced.
+		wait_for 10 grep -qE "	(MOVED_TO|CREATE),ISDIR	0	$T/w/m\$" "$T/out"
+		mkdir "$T/w/m/d"
+	fi
+	sync_marker 1
+	echo one > "$T/w/m/f"
+	wait_for 10 grep -q "	CLOSE_WRITE,CLOSE	0	$T/w/m/f\$" "$T/out"
+	sleep 0.3	# poll: d's first scan must see it empty
+	echo two > "$T/w/m/d/g"
+	wait_for 10 grep -q "	CLOSE_WRITE,CLOSE	0	$T/w/m/d/g\$" "$T/out"
+	umount "$T/w/m"
+	wait_for 10 grep -q "	UNMOUNT,ISDIR	0	$T/w/m\$" "$T/out"
+	# What the mount covered is there again, and watched.
+	echo again >> "$T/w/m/under"
+	wait_for 10 grep -q "	CLOSE_WRITE,CLOSE	0	$T/w/m/under\$" "$T/out"
+	run grep -c "UNMOUNT" "$T/out"
+	assert_output 1
+	kill -0 "$WATCH_PID"
+}
+
+@test "a tmpfs mounted inside the root before start: written to, unmounted" {
+	mounted_then_unmounted tmpfs before
+}
+
+@test "a tmpfs mounted inside the root after start: written to, unmounted" {
+	mounted_then_unmounted tmpfs after
+}
+
+@test "a loop ext4 mounted inside the root before start: written to, unmounted" {
+	mounted_then_unmounted ext4 before
+}
+
+@test "a loop ext4 mounted inside the root after start: written to, unmounted" {
+	mounted_then_unmounted ext4 after
+}
+
+@test "a mount the backend cannot see: one line at start" {
+	not_on inotify poll "fanotify's marks"
+	[ "$(id -u)" -eq 0 ] || skip "mounting needs root"
+	mkdir -p "$T/w/p" "$T/w/q"
+	mount -t proc proc "$T/w/p" && MOUNTED+=("$T/w/p")
+	mount -t tmpfs none "$T/w/q" && MOUNTED+=("$T/w/q")
+	start_watch "$T/out" "$T/w"
+	run cat "$T/out.err"
+	assert_output --regexp "^iobs-watch: fanotify cannot see 1 mount below the roots: $T/w/p \\(proc: [^)]+\\)\$"
+	touch "$T/w/q/seen"
+	wait_for 10 grep -q "	CREATE	0	$T/w/q/seen\$" "$T/out"
+}
+
+@test "--rescan: a file written through a mapping kept open is reported" {
+	printf '%64s\n' old > "$T/w/db"
+	# The same without --rescan: the kernel says nothing of it.
+	[ "${IOBS_BACKEND:-auto}" = poll ] ||
+		{ iobs-watch "$T/w" > "$T/plain" 3>&- & BG_PIDS+=($!); }
+	[ "${IOBS_BACKEND:-auto}" = poll ] ||
+		wait_for 10 grep -q "WATCH_INIT" "$T/plain"
+	start_watch "$T/out" --rescan=0.2 "$T/w"
+	coproc MAP { mmapwrite "$T/w/db" new 3>&-; }
+	BG_PIDS+=("$MAP_PID")
+	read -r line <&"${MAP[0]}"
+	[ "$line" = written ]
+	wait_for 10 grep -q "	MODIFY	0	$T/w/db\$" "$T/out"
+	if [ "${IOBS_BACKEND:-auto}" != poll ]; then
+		sync_marker 1
+		touch "$T/w/.marker2"
+		wait_for 10 grep -q "/.marker2\$" "$T/plain"
+		run grep -E "	(MODIFY|CLOSE_WRITE)[^	]*	0	$T/w/db\$" "$T/plain"
+		assert_failure
+	fi
+	# Still mapped: nothing closed it.
+	kill -0 "$MAP_PID"
+	# The rescan's own listings of the directories are not reported.
+	run grep "ISDIR" "$T/out"
+	assert_failure
+}

@@ -12,13 +12,8 @@
 
 #include "watch.h"
 
-const struct backend backend_inotify = {
-	"inotify", watch_open, watch_root, dispatch, watch_close, watch_close,
-	NULL, 0
-};
-
 /* The name of a file system inotify is blind on, or NULL. */
-static const char *
+const char *
 remote_fs(const char *path)
 {
 	static const struct {
@@ -90,8 +85,10 @@ backend_start(struct watcher *w, const char *name)
 		if (fan_usable(w, why, sizeof(why)) == -1)
 			errx(1, "%s", why);
 		w->be = &backend_fanotify;
-	} else if (strcmp(name, "poll") == 0)
+	} else if (strcmp(name, "poll") == 0) {
 		w->be = &backend_poll;
+		w->rescan = 0;	/* --rescan: its scan is the backend */
+	}
 	else if (strcmp(name, "auto") == 0) {
 		if (remote_roots(w, 1) > 0) {
 			w->be = &backend_inotify;
@@ -102,7 +99,9 @@ backend_start(struct watcher *w, const char *name)
 			w->be = &backend_inotify;
 	} else
 		backend_check(name);
-	if (w->rescan)
+	if (w->rescan) {
 		scan_init(w);
+		w->seen = scan_seen;
+	}
 	w->be->open(w);
 }

@@ -11,6 +11,16 @@
 #include <stdint.h>
 
 struct watcher;
+struct mount;
+struct dnode;
+
+/* What mounts.c tells a backend of a mount below a root. */
+enum mount_how {
+	MOUNT_START,	/* there at start, or at a rebuild: watch it */
+	MOUNT_MARK,	/* just mounted: watch its file system */
+	MOUNT_NEW,	/* just mounted, and outermost: report its tree */
+	MOUNT_GONE,	/* unmounted: watch what it covered */
+};
 
 struct backend {
 	const char	*name;
@@ -32,6 +42,21 @@ struct backend {
 	int		 (*learn)(struct watcher *, long budget);
 	/* The most the main loop reads at once; 0: READ_SIZE. */
 	size_t		 readmax;
+	/*
+	 * A mount below a root (mounts.c); -1 with why filled when the
+	 * backend cannot see its changes. NULL: nothing to do.
+	 */
+	int		 (*mount)(struct watcher *, const struct mount *,
+			    enum mount_how, char *why, size_t whylen);
+	/*
+	 * Around a rescan: what the kernel reports of its own listings
+	 * is dropped (a mark from the first for the second). NULL: the
+	 * backend knows its own events.
+	 */
+	size_t		 (*scan_start)(struct watcher *);
+	void		 (*scan_done)(struct watcher *, size_t);
+	/* Drops a directory of the map and all below it. */
+	void		 (*forget)(struct watcher *, struct dnode *);
 };
 
 /*
@@ -51,6 +76,9 @@ const char *backend_check(const char *name);
  * rescan of a root on a network or FUSE file system.
  */
 void	 backend_start(struct watcher *, const char *name);
+
+/* The name of a network or FUSE file system path is on, or NULL. */
+const char *remote_fs(const char *path);
 
 /* fanotify.c: can it watch every root? Leaves nothing open. */
 int	 fan_usable(struct watcher *, char *why, size_t whylen);

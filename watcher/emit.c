@@ -70,19 +70,30 @@ append(struct watcher *w, const char *events, uint32_t cookie,
 }
 
 /*
- * The reader fell too far behind: stop watching, say OVERFLOW, and
- * rebuild once it has caught up.
+ * The reader fell too far behind: what comes is dropped, and the main
+ * loop says OVERFLOW and rebuilds once it has caught up.
  */
 static void
 buffer_full(struct watcher *w)
 {
-	w->dropping = 1;
+	w->dropping = w->lost = 1;
 	if (!w->quiet)
 		warnx("output buffer full (%zu bytes): the reader is too "
 		    "slow; events dropped, rescanning once it catches up "
 		    "(raise --buffer)", w->out.limit);
-	emit_all(w, IOBS_OVERFLOW);
-	w->be->close(w);
+}
+
+/* The index of the root whose tree n is in. */
+int
+root_index(struct watcher *w, struct dnode *n)
+{
+	struct dnode *top = tree_top(&w->tree, n);
+	int i;
+
+	for (i = 0; i < w->nroots; i++)
+		if (w->roots[i].node == top)
+			return i;
+	errx(1, "a directory outside every watched tree");
 }
 
 /*
@@ -411,6 +422,14 @@ printed(struct watcher *w)
 }
 
 /*
+ * What the rescan would report too: the kernel said it, the scan need
+ * not. An OPEN says nothing of what comes after it (a mapping written).
+ */
+#define SCAN_SEES	(IN_MODIFY | IN_ATTRIB | IN_CLOSE_WRITE | IN_CREATE | \
+			 IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | \
+			 IN_DELETE_SELF | IN_MOVE_SELF)
+
+/*
  * The one way down for every event record: who is left out, the
  * buffer's bound, the rescan's note of what the kernel said, --exclude
  * and --include, then the record in the chosen output.
@@ -423,6 +442,13 @@ emit_record(struct watcher *w, uint32_t mask, uint32_t cookie,
 	const char *events;
 	int self;
 
+	/* A .gitignore changed, a directory renamed: patterns anew. */
+	if (w->gi != NULL && (mask & (IN_CREATE | IN_DELETE | IN_MODIFY |
+	    IN_CLOSE_WRITE | IN_MOVED_FROM | IN_MOVED_TO))) {
+		raw_path(w, rp, pb);
+		gi_changed(w->gi, pb->s, pb->len, (mask & IN_ISDIR) &&
+		    (mask & (IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO)));
+	}
 	if (w->dropping || w->stop ||
 	    (w->pid != 0 && ignore_hit(&w->ign, w->pid)))
 		return;
@@ -430,9 +456,9 @@ emit_record(struct watcher *w, uint32_t mask, uint32_t cookie,
 		buffer_full(w);
 		return;
 	}
-	if (w->rescan) {
+	if (w->seen != NULL && (mask & SCAN_SEES)) {
 		vis_path(w, rp, pb);
-		scan_seen(w, pb->s, pb->len);
+		w->seen(w, pb->s, pb->len);
 	}
 	if (w->exclude_re.n > 0 || w->include_re.n > 0) {
 		user_path(w, rp);
@@ -586,41 +612,6 @@ emit_all(struct watcher *w, enum iobs_lifecycle lc)
 	for (i = 0; i < w->nroots; i++)
 		if (w->roots[i].alive)
 			emit_lifecycle(w, lc, i);
-}
-
-static void
-rm_watch(struct dnode *n, void *arg)
-{
-	struct watcher *w = arg;
-	int i;
-
-	/* Only inotify's nodes hold a watch; fanotify's hold a key. */
-	if (w->be == &backend_inotify)
-		(void)inotify_rm_watch(w->ifd, n->wd);
-	for (i = 0; i < w->npending; i++)
-		if (w->pending[i].node == n)
-			w->pending[i] = w->pending[--w->npending];
-}
-
-void
-watch_forget(struct watcher *w, struct dnode *n)
-{
-	tree_remove(&w->tree, n, rm_watch, w);
-}
-
-void
-root_dead(struct watcher *w, int root)
-{
-	struct root *r = &w->roots[root];
-
-	if (!r->alive || r->waiting || follow_root(w, root))
-		return;
-	emit_lifecycle(w, IOBS_WATCH_DEAD, root);
-	if (r->node != NULL)
-		watch_forget(w, r->node);
-	r->node = NULL;
-	r->alive = 0;
-	w->nalive--;
 }
 
 /* The reader went away: nothing more to say, and nobody to say it to. */

@@ -29,6 +29,8 @@
 #include <sys/statfs.h>
 #include <sys/syscall.h>
 
+#include <linux/magic.h>
+
 #include <dirent.h>
 #include <err.h>
 #include <errno.h>
@@ -74,16 +76,21 @@ struct kdirent64 {
 	char		d_name[];
 };
 
+/*
+ * A file system marked: a root's, whose descriptor stays open for
+ * open_by_handle_at, or one mounted below a root, opened by its mount
+ * point at each use: a descriptor held would make umount(8) fail.
+ */
 struct fan_fs {
 	fsid_t		 fsid;
-	int		 mfd;		/* for open_by_handle_at */
+	int		 mfd;	/* for open_by_handle_at, or -1 */
+	char		*mnt;	/* with -1: a mount point of it */
 };
 
 /* A directory to list: its node, where it is, and its handle. */
 struct walkrec {
 	uint32_t	 node;
 	off_t		 at;		/* where its listing goes on */
-	int		 mfd;		/* its file system's, for open_by_handle_at */
 	int		 mnt;		/* its mount's id */
 	int		 leafok;	/* its file system's link count counts subdirs */
 	fsid_t		 fsid;
@@ -426,15 +433,39 @@ fd_path(int fd, char *buf, size_t size)
 	return 0;
 }
 
-static int
-fs_mfd(const struct fan *f, const fsid_t *fsid)
+/* The file system marked with fsid, or NULL. */
+static struct fan_fs *
+fs_find(const struct fan *f, const fsid_t *fsid)
 {
 	int i;
 
 	for (i = 0; i < f->nfs; i++)
 		if (memcmp(&f->fs[i].fsid, fsid, sizeof(*fsid)) == 0)
-			return f->fs[i].mfd;
-	return -1;
+			return &f->fs[i];
+	return NULL;
+}
+
+/* open_by_handle_at on fsid's file system; -1 if it is not marked. */
+static int
+fs_open(const struct fan *f, const fsid_t *fsid, struct file_handle *fh,
+    int flags)
+{
+	struct fan_fs *fs = fs_find(f, fsid);
+	int mfd, fd, saved;
+
+	if (fs == NULL) {
+		errno = ESTALE;
+		return -1;
+	}
+	if (fs->mfd != -1)
+		return open_by_handle_at(fs->mfd, fh, flags);
+	if ((mfd = open(fs->mnt, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
+		return -1;
+	fd = open_by_handle_at(mfd, fh, flags);
+	saved = errno;
+	close(mfd);
+	errno = saved;
+	return fd;
 }
 
 /*
@@ -461,7 +492,7 @@ descend(struct watcher *w, struct dnode *n, const char *rest,
 			return GONE;
 		memcpy(comp, rest, len);
 		comp[len] = '\0';
-		if (watch_excluded(w, n, comp))
+		if (watch_excluded(w, n, comp, 1))
 			return OUTSIDE;
 		if ((c = tree_child(&w->tree, n, comp, len)) == NULL &&
 		    (c = add_node(w, n, comp, len, 0)) == NULL)
@@ -676,10 +707,10 @@ handle_path(struct watcher *w, const struct fanotify_event_info_fid *info,
 {
 	static char path[PATH_MAX + 16];
 	struct file_handle *fh = (struct file_handle *)info->handle;
-	int fd, mfd, r;
+	int fd, r;
 
-	if ((mfd = fs_mfd(w->fan, (const fsid_t *)&info->fsid)) == -1 ||
-	    (fd = open_by_handle_at(mfd, fh, O_PATH | O_CLOEXEC)) == -1)
+	if ((fd = fs_open(w->fan, (const fsid_t *)&info->fsid, fh,
+	    O_PATH | O_CLOEXEC)) == -1)
 		return -1;
 	r = fd_path(fd, path, sizeof(path));
 	close(fd);
@@ -791,11 +822,11 @@ resolve(struct watcher *w, const fsid_t *fsid, struct file_handle *fh,
 	static char path[PATH_MAX + 16];
 	struct pathbuf then = { 0 };
 	enum where where;
-	int fd, mfd, i;
+	int fd, i;
 
-	if ((mfd = fs_mfd(w->fan, fsid)) == -1)
+	if (fs_find(w->fan, fsid) == NULL)
 		return OUTSIDE;
-	if ((fd = open_by_handle_at(mfd, fh, O_PATH | O_CLOEXEC)) == -1)
+	if ((fd = fs_open(w->fan, fsid, fh, O_PATH | O_CLOEXEC)) == -1)
 		return GONE;
 	i = fd_path(fd, path, sizeof(path));
 	if (i == -1 && errno == ENAMETOOLONG)
@@ -828,10 +859,9 @@ static enum where
 outside(struct watcher *w, const fsid_t *fsid, struct file_handle *fh,
     uint64_t key)
 {
-	int fd, mfd;
+	int fd;
 
-	if ((mfd = fs_mfd(w->fan, fsid)) != -1 &&
-	    (fd = open_by_handle_at(mfd, fh, O_PATH | O_CLOEXEC)) != -1) {
+	if ((fd = fs_open(w->fan, fsid, fh, O_PATH | O_CLOEXEC)) != -1) {
 		quiet_dir(w, fd, key);
 		close(fd);
 	}
@@ -970,7 +1000,7 @@ static struct dnode *
 new_dir(struct watcher *w, struct dnode *parent, const char *name,
     size_t len, uint64_t key)
 {
-	if (!w->recursive || watch_excluded(w, parent, name))
+	if (!w->recursive || watch_excluded(w, parent, name, 1))
 		return NULL;
 	if (key == 0) {
 		/* No handle in the event: the one its name has now. */
@@ -1002,10 +1032,19 @@ fd_key(struct watcher *w, int fd)
 	int mount_id;
 
 	h.fh.handle_bytes = HANDLE_MAX;
-	if (fstatfs(fd, &sf) == -1 || fs_mfd(w->fan, &sf.f_fsid) == -1 ||
+	if (fstatfs(fd, &sf) == -1 || fs_find(w->fan, &sf.f_fsid) == NULL ||
 	    name_to_handle_at(fd, "", &h.fh, &mount_id, AT_EMPTY_PATH) == -1)
 		return 0;
 	return key_of(&sf.f_fsid, &h.fh);
+}
+
+/* Is the open directory on a file system marked? */
+static int
+fd_marked(struct watcher *w, int fd)
+{
+	struct statfs sf;
+
+	return fstatfs(fd, &sf) == 0 && fs_find(w->fan, &sf.f_fsid) != NULL;
 }
 
 /*
@@ -1029,6 +1068,8 @@ moved_in(struct watcher *w, struct dnode *dir, int dfd)
 	size_t len;
 	int isdir, cfd;
 
+	if (w->dropping)
+		return;		/* the watcher starts over */
 	/* Before the listing: what is made after it has its event. */
 	unquiet_dir(w, dfd);
 	while ((nread = syscall(SYS_getdents64, dfd, buf, sizeof(buf))) > 0)
@@ -1037,19 +1078,19 @@ moved_in(struct watcher *w, struct dnode *dir, int dfd)
 			if (de->d_name[0] == '.' && (de->d_name[1] == '\0' ||
 			    (de->d_name[1] == '.' && de->d_name[2] == '\0')))
 				continue;
-			if (watch_excluded(w, dir, de->d_name))
-				continue;
 			len = strlen(de->d_name);
 			isdir = de->d_type == DT_DIR ||
 			    (de->d_type == DT_UNKNOWN && fstatat(dfd,
 			    de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
 			    S_ISDIR(st.st_mode));
+			if (watch_excluded(w, dir, de->d_name, isdir))
+				continue;
 			record_path(w, dir, de->d_name, len);
 			emit_one(w, IN_CREATE | (isdir ? IN_ISDIR : 0), 0);
 			if (isdir && w->recursive)
 				pathbuf_append(stack, de->d_name, len + 1);
 		}
-	for (off = mark; off < stack->len; off += len + 1) {
+	for (off = mark; off < stack->len && !w->dropping; off += len + 1) {
 		const char *name = stack->s + off;
 
 		len = strlen(name);
@@ -1065,7 +1106,12 @@ moved_in(struct watcher *w, struct dnode *dir, int dfd)
 			}
 			continue;
 		}
-		if ((key = fd_key(w, cfd)) == 0)
+		if ((key = fd_key(w, cfd)) == 0 && !fd_marked(w, cfd)) {
+			/* A mount that took no mark: nothing to learn. */
+			close(cfd);
+			continue;
+		}
+		if (key == 0)
 			w->fan->complete = 0;
 		if ((child = place_dir(w, dir, name, len, key)) == NULL)
 			w->fan->complete = 0;
@@ -1100,16 +1146,17 @@ rename_event(struct watcher *w, uint32_t mask, const struct fan_dir *o,
 		root_dead(w, i);
 		return;
 	}
-	oin = o->where == INSIDE && !watch_excluded(w, o->node, o->name);
-	nin = n->where == INSIDE && !watch_excluded(w, n->node, n->name);
+	oin = o->where == INSIDE && !watch_excluded(w, o->node, o->name,
+	    isdir);
+	nin = n->where == INSIDE && !watch_excluded(w, n->node, n->name,
+	    isdir);
 	/*
 	 * A directory moved while the walk was on its way: what the map
 	 * says of it, and what was printed, may be of after the move.
 	 */
 	if (isdir && w->fan->window > 0 && (oin || nin ||
 	    (target != 0 && map_get(w, target) != NULL))) {
-		emit_all(w, IOBS_OVERFLOW);
-		watch_rebuild(w);
+		w->dropping = w->lost = 1;
 		return;
 	}
 	if (!oin && !nin) {
@@ -1210,7 +1257,7 @@ entry_event(struct watcher *w, uint32_t mask, const struct fan_dir *d,
 		emit_split(w, mask, 0);
 		return;
 	}
-	if (watch_excluded(w, d->node, d->name))
+	if (watch_excluded(w, d->node, d->name, mask & IN_ISDIR))
 		return;
 	if ((mask & (IN_CREATE | IN_DELETE)) == (IN_CREATE | IN_DELETE)) {
 		raw_path(w, d->node, d->name, d->namelen);
@@ -1266,7 +1313,6 @@ fan_dispatch(struct watcher *w, const char *buf, size_t len)
 {
 	struct fan_event e;
 	struct fan_dir d, o;
-	unsigned gen = w->generation;
 	struct pathbuf *more = &w->fan->more;
 	struct pollfd pfd = { .fd = w->ifd, .events = POLLIN };
 	size_t pos;
@@ -1298,7 +1344,7 @@ fan_dispatch(struct watcher *w, const char *buf, size_t len)
 	w->fan->batch = buf;
 	w->fan->batchlen = len;
 	w->fan->rlisted = 0;
-	for (pos = 0; gen == w->generation &&
+	for (pos = 0; !w->lost &&
 	    parse_event(buf + pos, len - pos, &e) == 0;
 	    pos += e.md.event_len) {
 		if (e.md.vers != FANOTIFY_METADATA_VERSION)
@@ -1307,8 +1353,7 @@ fan_dispatch(struct watcher *w, const char *buf, size_t len)
 		if (e.md.fd >= 0)
 			close(e.md.fd);
 		if (e.md.mask & FAN_Q_OVERFLOW) {
-			emit_all(w, IOBS_OVERFLOW);
-			watch_rebuild(w);
+			w->dropping = w->lost = 1;
 			return;
 		}
 		if (w->fan->window > 0)
@@ -1374,7 +1419,8 @@ ready_drop(void)
 	int i;
 
 	for (i = 0; i < ready.nfs; i++)
-		close(ready.fs[i].mfd);
+		if (ready.fs[i].mfd != -1)
+			close(ready.fs[i].mfd);
 	free(ready.fs);
 	ready.fs = NULL;
 	ready.nfs = 0;
@@ -1426,6 +1472,7 @@ fan_usable(struct watcher *w, char *why, size_t whylen)
 		if (ready.fs == NULL)
 			err(1, "reallocarray");
 		ready.fs[ready.nfs].fsid = fsid;
+		ready.fs[ready.nfs].mnt = NULL;
 		ready.fs[ready.nfs++].mfd = mfd;
 	}
 	return 0;
@@ -1440,14 +1487,19 @@ fail:
 }
 
 
-/* Is the directory name in dfd on the file system fsid? Its own in other. */
+/*
+ * Is the directory name in dfd on the file system fsid? Its own in
+ * other, and whether its link counts count subdirectories in leafok.
+ */
 static int
-same_fs(int dfd, const char *name, const fsid_t *fsid, fsid_t *other)
+same_fs(int dfd, const char *name, const fsid_t *fsid, fsid_t *other,
+    int *leafok)
 {
 	struct statfs sf;
 	int fd, r;
 
 	memset(other, 0, sizeof(*other));
+	*leafok = 0;
 	if ((fd = openat(dfd, name, O_PATH | O_DIRECTORY | O_NOFOLLOW |
 	    O_CLOEXEC)) == -1)
 		return 0;
@@ -1456,6 +1508,7 @@ same_fs(int dfd, const char *name, const fsid_t *fsid, fsid_t *other)
 	if (r == -1)
 		return 0;
 	*other = sf.f_fsid;
+	*leafok = sf.f_type == TMPFS_MAGIC || sf.f_type == EXT4_SUPER_MAGIC;
 	return memcmp(other, fsid, sizeof(*fsid)) == 0;
 }
 
@@ -1512,7 +1565,7 @@ walk_dir(struct watcher *w, int dfd, struct walkrec *dir, long *left)
 	uint64_t key;
 	size_t len;
 	off_t at = dir->at;	/* where the entry looked at starts */
-	int known;
+	int known, leafok;
 
 	while ((nread = syscall(SYS_getdents64, dfd, buf, sizeof(buf))) > 0)
 		for (off = 0; off < nread;
@@ -1538,7 +1591,7 @@ walk_dir(struct watcher *w, int dfd, struct walkrec *dir, long *left)
 			    (!known || !S_ISDIR(st.st_mode)))
 				continue;
 			if (watch_excluded(w, &w->tree.node[dir->node],
-			    de->d_name))
+			    de->d_name, 1))
 				continue;
 			sub.h.fh.handle_bytes = HANDLE_MAX;
 			if (name_to_handle_at(dfd, de->d_name, &sub.h.fh,
@@ -1549,16 +1602,20 @@ walk_dir(struct watcher *w, int dfd, struct walkrec *dir, long *left)
 			}
 			/*
 			 * A mount point: the same file system (a bind
-			 * mount) is walked on; another one has no events
-			 * here, unless a root lives on it too.
+			 * mount) is walked on, and so is another one that
+			 * has its mark (mounts.c); one that could not take
+			 * a mark has no events (said at start).
 			 */
+			sub.fsid = dir->fsid;
+			sub.leafok = dir->leafok;
 			if (sub.mnt != dir->mnt && !same_fs(dfd, de->d_name,
-			    &dir->fsid, &other)) {
-				if (fs_mfd(w->fan, &other) != -1)
-					w->fan->complete = 0;
-				continue;
+			    &dir->fsid, &other, &leafok)) {
+				if (fs_find(w->fan, &other) == NULL)
+					continue;
+				sub.fsid = other;
+				sub.leafok = leafok && !w->noleaf;
 			}
-			key = key_of(&dir->fsid, &sub.h.fh);
+			key = key_of(&sub.fsid, &sub.h.fh);
 			len = strlen(de->d_name);
 			if ((c = place_dir(w, &w->tree.node[dir->node],
 			    de->d_name, len, key)) == NULL) {
@@ -1605,7 +1662,7 @@ fan_learn(struct watcher *w, long budget)
 			r.leafok = !w->noleaf &&
 			    nlink_counts_subdirs(sys_path(&w->roots[i]));
 			if (fsid_of(sys_path(&w->roots[i]), &r.fsid) == -1 ||
-			    (r.mfd = fs_mfd(f, &r.fsid)) == -1 ||
+			    fs_find(f, &r.fsid) == NULL ||
 			    name_to_handle_at(AT_FDCWD, sys_path(&w->roots[i]),
 			    &r.h.fh, &r.mnt, 0) == -1) {
 				f->complete = 0;
@@ -1621,7 +1678,7 @@ fan_learn(struct watcher *w, long budget)
 			r = f->walkat;
 			f->walkfd = -1;
 		} else if (walk_pop(&f->walkq, &r) == 0) {
-			if ((dfd = open_by_handle_at(r.mfd, &r.h.fh, O_RDONLY |
+			if ((dfd = fs_open(f, &r.fsid, &r.h.fh, O_RDONLY |
 			    O_DIRECTORY | O_CLOEXEC)) == -1) {
 				if (errno != ESTALE && errno != ENOENT)
 					f->complete = 0;
@@ -1689,7 +1746,7 @@ fan_root(struct watcher *w, int i)
 		return -1;
 	r->dev = st.st_dev;
 	r->ino = st.st_ino;
-	if (fs_mfd(f, &fsid) == -1) {
+	if (fs_find(f, &fsid) == NULL) {
 		if (fanotify_mark(w->ifd, FAN_MARK_ADD | FAN_MARK_FILESYSTEM,
 		    mark_mask(w), AT_FDCWD, path) == -1)
 			return -1;
@@ -1699,6 +1756,7 @@ fan_root(struct watcher *w, int i)
 		if (f->fs == NULL)
 			err(1, "reallocarray");
 		f->fs[f->nfs].fsid = fsid;
+		f->fs[f->nfs].mnt = NULL;
 		f->fs[f->nfs++].mfd = mfd;
 	}
 	f->rootkey[i] = S_ISDIR(st.st_mode) ? path_key(path) : 0;
@@ -1714,6 +1772,131 @@ fan_root(struct watcher *w, int i)
 	return 0;
 }
 
+/* The file system mounted at m takes a mark, unless it has one. */
+static int
+mark_mount(struct watcher *w, const struct mount *m, char *why,
+    size_t whylen)
+{
+	struct fan *f = w->fan;
+	fsid_t fsid;
+
+	if (fsid_of(m->path, &fsid) == -1) {
+		snprintf(why, whylen, "%s: %s", m->fstype, strerror(errno));
+		return -1;
+	}
+	if (fs_find(f, &fsid) != NULL)
+		return 0;
+	if (fanotify_mark(w->ifd, FAN_MARK_ADD | FAN_MARK_FILESYSTEM,
+	    mark_mask(w), AT_FDCWD, m->path) == -1) {
+		snprintf(why, whylen, "%s: %s", m->fstype, strerror(errno));
+		return -1;
+	}
+	if ((f->fs = reallocarray(f->fs, f->nfs + 1, sizeof(*f->fs))) == NULL)
+		err(1, "reallocarray");
+	f->fs[f->nfs].fsid = fsid;
+	f->fs[f->nfs].mfd = -1;
+	if ((f->fs[f->nfs++].mnt = strdup(m->path)) == NULL)
+		err(1, "strdup");
+	return 0;
+}
+
+/*
+ * Unmounted from m's mount point: its file system is known by another
+ * mount below a root, or is dropped, its mark removed if it is still
+ * mounted somewhere (else it went with it).
+ */
+static void
+unmark_mount(struct watcher *w, const struct mount *m)
+{
+	struct fan *f = w->fan;
+	const struct mount *o;
+	fsid_t fsid;
+	size_t i;
+	int k;
+
+	for (k = 0; k < f->nfs; k++)
+		if (f->fs[k].mnt != NULL && strcmp(f->fs[k].mnt, m->path) == 0)
+			break;
+	if (k == f->nfs)
+		return;
+	for (i = 0; i < w->mounts.n; i++) {
+		o = &w->mounts.m[i];
+		if (o->dev != m->dev || fsid_of(o->path, &fsid) == -1 ||
+		    memcmp(&fsid, &f->fs[k].fsid, sizeof(fsid)) != 0)
+			continue;
+		if (mount_root(w, o) != -1) {
+			free(f->fs[k].mnt);
+			if ((f->fs[k].mnt = strdup(o->path)) == NULL)
+				err(1, "strdup");
+			return;
+		}
+		(void)fanotify_mark(w->ifd, FAN_MARK_REMOVE |
+		    FAN_MARK_FILESYSTEM, mark_mask(w), AT_FDCWD, o->path);
+	}
+	free(f->fs[k].mnt);
+	f->fs[k] = f->fs[--f->nfs];
+}
+
+/*
+ * The tree at a mount point is another one now (mounted, unmounted):
+ * the old one's nodes go, and the new one is reported as moved in.
+ */
+static void
+replant(struct watcher *w, const char *path)
+{
+	const char *name = strrchr(path, '/') + 1, *rest;
+	struct dnode *parent = NULL, *old, *child;
+	struct pathbuf dir = { 0 };
+	size_t len = strlen(name);
+	uint64_t key;
+	int i, dfd;
+
+	for (i = 0; i < w->nroots; i++)
+		if (w->roots[i].alive && w->roots[i].node != NULL &&
+		    strncmp(path, w->roots[i].path, w->roots[i].pathlen) == 0 &&
+		    path[w->roots[i].pathlen] == '/')
+			break;
+	if (i == w->nroots)
+		return;
+	rest = path + w->roots[i].pathlen;
+	pathbuf_append(&dir, rest, name - 1 - rest);
+	pathbuf_append(&dir, "", 1);
+	if (descend(w, w->roots[i].node, dir.s, &parent) != INSIDE) {
+		pathbuf_free(&dir);
+		return;
+	}
+	pathbuf_free(&dir);
+	if ((old = tree_child(&w->tree, parent, name, len)) != NULL)
+		drop_node(w, old);
+	record_path(w, parent, name, len);
+	emit_one(w, IN_MOVED_TO | IN_ISDIR, 0);
+	if ((dfd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+	    O_CLOEXEC)) == -1)
+		return;
+	if (fd_marked(w, dfd) && (key = fd_key(w, dfd)) != 0 &&
+	    (child = place_dir(w, parent, name, len, key)) != NULL)
+		moved_in(w, child, dfd);
+	close(dfd);
+}
+
+static int
+fan_mount(struct watcher *w, const struct mount *m, enum mount_how how,
+    char *why, size_t whylen)
+{
+	switch (how) {
+	case MOUNT_START:
+	case MOUNT_MARK:
+		return mark_mount(w, m, why, whylen);
+	case MOUNT_NEW:
+		break;
+	case MOUNT_GONE:
+		unmark_mount(w, m);
+		break;
+	}
+	replant(w, m->path);
+	return 0;
+}
+
 static void
 fan_close(struct watcher *w)
 {
@@ -1723,11 +1906,13 @@ fan_close(struct watcher *w)
 	if (w->ifd != -1)
 		close(w->ifd);
 	w->ifd = -1;
-	w->generation++;
 	if (f == NULL)
 		return;
-	for (i = 0; i < f->nfs; i++)
-		close(f->fs[i].mfd);
+	for (i = 0; i < f->nfs; i++) {
+		if (f->fs[i].mfd != -1)
+			close(f->fs[i].mfd);
+		free(f->fs[i].mnt);
+	}
 	free(f->fs);
 	f->fs = NULL;
 	f->nfs = 0;
@@ -1766,5 +1951,5 @@ fan_free(struct watcher *w)
 
 const struct backend backend_fanotify = {
 	"fanotify", fan_open, fan_root, fan_dispatch, fan_close, fan_free,
-	fan_learn, FAN_READ
+	fan_learn, FAN_READ, fan_mount, NULL, NULL, drop_node
 };

@@ -4,6 +4,7 @@
  * file is gone, an inotify watch on its directory waits for the name
  * to come back, and the new file is watched and reported as what made
  * it (MOVED_TO or CREATE). Any backend: this only waits for the name.
+ * Any other root gone has its WATCH_DEAD here (root_dead).
  */
 #include <sys/inotify.h>
 #include <sys/stat.h>
@@ -91,7 +92,7 @@ follow_root(struct watcher *w, int i)
 	if (r->follow_wd == -1)
 		return 0;	/* its directory is gone too: it is dead */
 	if (r->node != NULL)
-		watch_forget(w, r->node);
+		w->be->forget(w, r->node);
 	r->node = NULL;
 	r->waiting = 1;
 	w->nwaiting++;
@@ -144,4 +145,23 @@ follow_read(struct watcher *w)
 		}
 	if (n == -1 && errno != EAGAIN && errno != EINTR)
 		err(1, "inotify read");
+}
+
+/*
+ * A root is gone: its WATCH_DEAD, unless it is a file followed by its
+ * path (follow_root), and its part of the map dropped.
+ */
+void
+root_dead(struct watcher *w, int root)
+{
+	struct root *r = &w->roots[root];
+
+	if (!r->alive || r->waiting || follow_root(w, root))
+		return;
+	emit_lifecycle(w, IOBS_WATCH_DEAD, root);
+	if (r->node != NULL)
+		w->be->forget(w, r->node);
+	r->node = NULL;
+	r->alive = 0;
+	w->nalive--;
 }

@@ -61,11 +61,12 @@
 
 static const char synopsis[] = "[-1mnqr] [-b size] [-e event[,...]] "
     "[-o file] [-t seconds] [-x glob] [--exclude[i] regex] "
+    "[--exclude-from file] [--gitignore] "
     "[--include[i] regex] [--fromfile file] "
     "[--format fmt [--no-newline] [--timefmt fmt] | --json] [--noleaf] "
     "[--backend name] [--ignore-fd fd] [--ignore-pgid pgid] "
     "[--ignore-pid pid] [--interval seconds] [--pid] "
-    "[--ready-fd fd] [--stats-fd fd] path ...";
+    "[--ready-fd fd] [--rescan seconds] [--stats-fd fd] path ...";
 
 /* What --help says under inotifywait's name. */
 static const char compat_synopsis[] = "[-hcdmPqrs] [-e event[,...]] "
@@ -123,7 +124,7 @@ parse_events(const char *s, uint32_t *mask)
 
 /* Seconds with up to three decimals, as in iobs.conf(5). */
 static int
-parse_interval(const char *s)
+parse_interval(const char *opt, const char *s)
 {
 	char ipart[16];
 	const char *dot = strchr(s, '.'), *errstr, *d;
@@ -132,25 +133,25 @@ parse_interval(const char *s)
 	int scale = 100;
 
 	if (ilen == 0 || ilen >= sizeof(ipart))
-		errx(2, "--interval %s: not a number of seconds (try 2)", s);
+		errx(2, "%s %s: not a number of seconds (try 2)", opt, s);
 	memcpy(ipart, s, ilen);
 	ipart[ilen] = '\0';
 	ms = strtonum(ipart, 0, 86400, &errstr);
 	if (errstr != NULL)
-		errx(2, "--interval %s: seconds are %s (try 2)", s, errstr);
+		errx(2, "%s %s: seconds are %s (try 2)", opt, s, errstr);
 	ms *= 1000;
 	if (dot != NULL) {
 		if (dot[1] == '\0' || strlen(dot + 1) > 3)
-			errx(2, "--interval %s: at most three decimals", s);
+			errx(2, "%s %s: at most three decimals", opt, s);
 		for (d = dot + 1; *d; d++, scale /= 10) {
 			if (*d < '0' || *d > '9')
-				errx(2, "--interval %s: not a number of "
-				    "seconds (try 2)", s);
+				errx(2, "%s %s: not a number of "
+				    "seconds (try 2)", opt, s);
 			ms += (*d - '0') * scale;
 		}
 	}
 	if (ms < 10)
-		errx(2, "--interval %s: too short (at least 0.01)", s);
+		errx(2, "%s %s: too short (at least 0.01)", opt, s);
 	return ms;
 }
 
@@ -242,6 +243,8 @@ add_roots(struct watcher *w, int argc, char **argv)
 		}
 		r->alive = 1;
 		r->isfile = !S_ISDIR(st.st_mode);
+		if (w->gi != NULL)
+			gi_add_root(w->gi, r->path);
 		r->follow_wd = -1;
 	}
 	w->nroots = w->nalive = argc;
@@ -345,19 +348,65 @@ coalesce(struct watcher *w, ssize_t got)
 		(void)nanosleep(&wait, NULL);
 }
 
+/*
+ * Events were lost: start over from the disk. The main loop alone
+ * does it, once the reader has caught up.
+ */
+static void
+watch_rebuild(struct watcher *w)
+{
+	int i, more;
+
+	w->be->close(w);
+	w->dropping = 0;
+	w->be->open(w);
+	for (i = 0; i < w->nroots; i++) {
+		/* A file root waiting for its path: follow.c brings it. */
+		if (!w->roots[i].alive || w->roots[i].waiting)
+			continue;
+		if (w->be->root(w, i) == -1) {
+			if (!w->quiet)
+				warn("%s", w->roots[i].vis);
+			root_dead(w, i);
+		}
+	}
+	mounts_start(w);
+	more = w->be->learn != NULL && w->be->learn(w, LEARN_BUDGET);
+	for (i = 0; i < w->nroots; i++)
+		if (w->roots[i].alive)
+			emit_lifecycle(w, IOBS_WATCH_INIT, i);
+	if (more) {
+		flush_or_exit(w, !w->out.nonblock);
+		w->be->learn(w, 0);
+	}
+}
+
 static void
 run(struct watcher *w, int wakefd)
 {
 	static char buf[READ_SIZE] __attribute__((aligned(8)));
-	struct pollfd pfd[4];
+	struct pollfd pfd[5];
 	int64_t checked = now_ms(), scanned = now_ms();
 	int timeout, ready;
+	size_t mark;
 	ssize_t n;
 
 	while (w->nalive > 0 && !w->stop) {
 		if (w->timeout_ms > 0 && now_ms() >= w->deadline) {
 			w->timed_out = 1;
 			break;
+		}
+		/*
+		 * Events lost: say so, and stop watching. The one place
+		 * the backend is dropped; nothing below tears it down.
+		 */
+		if (w->lost) {
+			gettimeofday(&w->now, NULL);
+			w->lost = 0;
+			emit_all(w, IOBS_OVERFLOW);
+			w->be->close(w);
+			flush_or_exit(w, !w->out.nonblock);
+			continue;
 		}
 		/*
 		 * Caught up after an OVERFLOW: watch again. Here, not after
@@ -372,6 +421,7 @@ run(struct watcher *w, int wakefd)
 		}
 		if (now_ms() - checked >= ROOT_CHECK_MS) {
 			check_roots(w);
+			mounts_check(w);
 			flush_or_exit(w, !w->out.nonblock);
 			stats_report(w);
 			checked = now_ms();
@@ -380,7 +430,11 @@ run(struct watcher *w, int wakefd)
 		if (w->rescan && !w->dropping &&
 		    now_ms() - scanned >= w->interval_ms) {
 			gettimeofday(&w->now, NULL);
+			mounts_check(w);
+			mark = w->be->scan_start ? w->be->scan_start(w) : 0;
 			scan_all(w);
+			if (w->be->scan_done)
+				w->be->scan_done(w, mark);
 			flush_or_exit(w, !w->out.nonblock);
 			scanned = now_ms();
 			continue;
@@ -422,12 +476,14 @@ run(struct watcher *w, int wakefd)
 			pfd[2].fd = -1;
 		pfd[3].fd = w->followfd;
 		pfd[3].events = POLLIN;
+		pfd[4].fd = w->mounts.fd;
+		pfd[4].events = POLLPRI;
 		timeout = w->npending > 0 ? PENDING_MS : ROOT_CHECK_MS;
 		if (w->timeout_ms > 0 && timeout > TIMEOUT_TICK_MS)
 			timeout = TIMEOUT_TICK_MS;
 		if (w->rescan && timeout > w->interval_ms)
 			timeout = w->interval_ms;
-		if ((ready = poll(pfd, 4, timeout)) == -1) {
+		if ((ready = poll(pfd, 5, timeout)) == -1) {
 			if (errno == EINTR)
 				continue;
 			err(1, "poll");
@@ -442,6 +498,8 @@ run(struct watcher *w, int wakefd)
 			gettimeofday(&w->now, NULL);
 			follow_read(w);
 		}
+		if (pfd[4].revents & (POLLPRI | POLLERR))
+			mounts_changed(w);
 		if (pfd[2].revents & (POLLERR | POLLHUP))
 			exit(0);	/* the reader went away */
 		flush_or_exit(w, !w->out.nonblock);
@@ -926,6 +984,8 @@ parse_options(struct watcher *w, struct opts *o, int argc, char *argv[])
 		{ "buffer",		required_argument,	NULL, 'b' },
 		{ "event",		required_argument,	NULL, 'e' },
 		{ "exclude-glob",	required_argument,	NULL, 'x' },
+		{ "exclude-from",	required_argument,	NULL, 'U' },
+		{ "gitignore",		no_argument,		NULL, 'H' },
 		{ "exclude",		required_argument,	NULL, 'X' },
 		{ "excludei",		required_argument,	NULL, 'Y' },
 		{ "ignore-fd",		required_argument,	NULL, 'K' },
@@ -946,6 +1006,7 @@ parse_options(struct watcher *w, struct opts *o, int argc, char *argv[])
 		{ "quiet",		no_argument,		NULL, 'q' },
 		{ "ready-fd",		required_argument,	NULL, 'R' },
 		{ "recursive",		no_argument,		NULL, 'r' },
+		{ "rescan",		required_argument,	NULL, 'E' },
 		{ "timefmt",		required_argument,	NULL, 'T' },
 		{ "timeout",		required_argument,	NULL, 't' },
 		{ "stats-fd",		required_argument,	NULL, 'S' },
@@ -1035,7 +1096,11 @@ parse_options(struct watcher *w, struct opts *o, int argc, char *argv[])
 			w->timeout_ms = secs * 1000LL;
 			break;
 		case 'W':
-			w->interval_ms = parse_interval(optarg);
+			w->interval_ms = parse_interval("--interval", optarg);
+			break;
+		case 'E':
+			w->interval_ms = parse_interval("--rescan", optarg);
+			w->rescan = 1;
 			break;
 		case 'X':
 		case 'Y':
@@ -1044,6 +1109,17 @@ parse_options(struct watcher *w, struct opts *o, int argc, char *argv[])
 			break;
 		case 'x':
 			iobs_exclude_add(&w->exclude, optarg);
+			break;
+		case 'U':
+			if (w->gi == NULL)
+				w->gi = gi_new(0);
+			if (gi_add_file(w->gi, optarg) == -1)
+				err(2, "--exclude-from %s", optarg);
+			break;
+		case 'H':
+			if (w->gi == NULL)
+				w->gi = gi_new(0);
+			gi_set_perdir(w->gi);
 			break;
 		case 'Z':
 			read_fromfile(o, optarg);
@@ -1141,6 +1217,7 @@ main(int argc, char *argv[])
 	struct watcher w;
 	struct opts o;
 	int i, wakefd, check, more;
+	size_t mark;
 
 	memset(&w, 0, sizeof(w));
 	memset(&o, 0, sizeof(o));
@@ -1160,6 +1237,7 @@ main(int argc, char *argv[])
 	w.recursive = 1;
 	w.stats_fd = -1;
 	w.followfd = -1;
+	w.mounts.fd = -1;
 	w.interval_ms = DEFAULT_INTERVAL_MS;
 	o.limit = DEFAULT_BUFFER;
 	o.backend = "auto";
@@ -1178,6 +1256,7 @@ main(int argc, char *argv[])
 	set_output(&w, &o);
 	/* --check: the options are good; nothing is watched or opened. */
 	if (check) {
+		gi_free(w.gi);
 		iobs_exclude_free(&w.exclude);
 		free_regex(&w.exclude_re);
 		free_regex(&w.include_re);
@@ -1214,9 +1293,14 @@ main(int argc, char *argv[])
 		if (w.be->root(&w, i) == -1)
 			err(1, "%s", w.roots[i].vis);
 		follow_start(&w, i);
-		if (w.rescan)
+		if (w.rescan) {
+			mark = w.be->scan_start ? w.be->scan_start(&w) : 0;
 			scan_root(&w, i, 0);
+			if (w.be->scan_done)
+				w.be->scan_done(&w, mark);
+		}
 	}
+	mounts_start(&w);
 	setup_end(&w);
 	more = w.be->learn != NULL && w.be->learn(&w, LEARN_BUDGET);
 	for (i = 0; i < w.nroots; i++) {
@@ -1243,6 +1327,7 @@ main(int argc, char *argv[])
 	run(&w, wakefd);
 
 	w.be->free(&w);
+	mounts_free(&w);
 	scan_free(&w);
 	tree_clear(&w.tree);
 	outq_free(&w.out);
@@ -1253,6 +1338,7 @@ main(int argc, char *argv[])
 		free(w.roots[i].json);
 	}
 	free(w.roots);
+	gi_free(w.gi);
 	iobs_exclude_free(&w.exclude);
 	free_regex(&w.exclude_re);
 	free_regex(&w.include_re);

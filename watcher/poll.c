@@ -133,6 +133,16 @@ name_bucket(const struct scan *s, uint32_t parent, const char *name,
 	    (s->nbuckets - 1);
 }
 
+/*
+ * An entry's inode, and its file system: mounts below a root reuse
+ * inode numbers (every tmpfs root is 1), and a mount is no rename.
+ */
+static uint64_t
+ino_of(const struct stat *st)
+{
+	return st->st_ino ^ (uint64_t)st->st_dev * 0x9e3779b97f4a7c15ULL;
+}
+
 static uint32_t
 ino_bucket(const struct scan *s, uint64_t ino)
 {
@@ -244,7 +254,7 @@ store_name(struct scan *s, const char *name, size_t len)
 static void
 set_attrs(struct pent *e, const struct stat *st)
 {
-	e->ino = st->st_ino;
+	e->ino = ino_of(st);
 	if (!S_ISDIR(st->st_mode))
 		e->size = st->st_size;
 	e->mtime = time_hash(&st->st_mtim);
@@ -345,11 +355,11 @@ lookup_moved(const struct scan *s, const struct stat *st)
 
 	if (!S_ISDIR(st->st_mode) && st->st_nlink != 1)
 		return 0;	/* a new hard link, perhaps */
-	for (i = s->by_ino[ino_bucket(s, st->st_ino)]; i != 0;
+	for (i = s->by_ino[ino_bucket(s, ino_of(st))]; i != 0;
 	    i = s->e[i].inext) {
 		const struct pent *e = &s->e[i];
 
-		if (e->ino == st->st_ino && !(e->mode & F_ROOT) &&
+		if (e->ino == ino_of(st) && !(e->mode & F_ROOT) &&
 		    name_of(s, e)[0] != '\0' &&
 		    (e->mode & F_PARITY) != s->parity &&
 		    (e->mode & S_IFMT) == (st->st_mode & S_IFMT))
@@ -535,14 +545,15 @@ compare(struct watcher *w, struct pent *e, const struct stat *st,
 }
 
 static int
-excluded(struct watcher *w, const struct root *r, const char *name)
+excluded(struct watcher *w, const struct root *r, const char *name,
+    int isdir)
 {
 	struct pathbuf *rel = &w->rel;
 	size_t skip;
 
-	if (w->exclude.n == 0)
+	if (w->exclude.n == 0 && w->gi == NULL)
 		return 0;
-	if (!w->exclude.whole_path)
+	if (!w->exclude.whole_path && w->gi == NULL)
 		return iobs_exclude_match(&w->exclude, NULL, name);
 	skip = r->pathlen + 1;
 	rel->len = 0;
@@ -551,7 +562,10 @@ excluded(struct watcher *w, const struct root *r, const char *name)
 		pathbuf_append(rel, "/", 1);
 	}
 	pathbuf_append(rel, name, strlen(name));
-	return iobs_exclude_match(&w->exclude, rel->s, name);
+	if (w->exclude.n > 0 && iobs_exclude_match(&w->exclude, rel->s, name))
+		return 1;
+	return w->gi != NULL && gi_excluded(w->gi, r - w->roots, rel->s,
+	    rel->len, isdir);
 }
 
 static void
@@ -652,7 +666,7 @@ visit(struct watcher *w, uint32_t dir, const char *name, const struct stat *st,
 	size_t len = strlen(name);
 
 	i = lookup_next(s, dir, name, len);
-	if (i != 0 && s->e[i].ino == st->st_ino &&
+	if (i != 0 && s->e[i].ino == ino_of(st) &&
 	    (s->e[i].mode & S_IFMT) == (st->st_mode & S_IFMT)) {
 		s->e[i].mode = (s->e[i].mode & ~F_PARITY) | s->parity;
 		s->next = i + 1;
@@ -839,7 +853,7 @@ relist(struct watcher *w, uint32_t dir, struct pdir *d, int dfd,
 			break;
 		name = name_of(s, &s->e[i]);
 		if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) == -1 ||
-		    st.st_ino != s->e[i].ino ||
+		    ino_of(&st) != s->e[i].ino ||
 		    (st.st_mode & S_IFMT) != (s->e[i].mode & S_IFMT))
 			break;
 		if (S_ISDIR(st.st_mode) && w->recursive)
@@ -876,11 +890,11 @@ readdir_visit(struct watcher *w, const struct root *r, uint32_t dir,
 			if (de->d_name[0] == '.' && (de->d_name[1] == '\0' ||
 			    (de->d_name[1] == '.' && de->d_name[2] == '\0')))
 				continue;
-			if (excluded(w, r, de->d_name))
-				continue;
 			if (fstatat(dfd, de->d_name, &st,
 			    AT_SYMLINK_NOFOLLOW) == -1)
 				continue;	/* gone since listed */
+			if (excluded(w, r, de->d_name, S_ISDIR(st.st_mode)))
+				continue;
 			visit(w, dir, de->d_name, &st, vp);
 			push_u32(&s->kids, &s->nkids, &s->kidcap,
 			    s->next - 1);
@@ -1256,17 +1270,25 @@ poll_dispatch(struct watcher *w, const char *buf, size_t len)
 {
 	(void)buf;
 	(void)len;
+	/* A mount or unmount first: its UNMOUNT before what the scan finds. */
+	mounts_check(w);
 	scan_all(w);
 }
 
-/* Called mid-scan when the output buffer fills: frees nothing. */
+/* The scan keeps no map of directories: a root's node is its own. */
+static void
+poll_forget(struct watcher *w, struct dnode *n)
+{
+	tree_remove(&w->tree, n, NULL, NULL);
+}
+
+/* The scanner stays until the rebuild's poll_open makes a new one. */
 static void
 poll_close(struct watcher *w)
 {
 	if (w->ifd != -1)
 		close(w->ifd);
 	w->ifd = -1;
-	w->generation++;
 }
 
 static void
@@ -1278,5 +1300,5 @@ poll_free(struct watcher *w)
 
 const struct backend backend_poll = {
 	"poll", poll_open, poll_root, poll_dispatch, poll_close, poll_free,
-	NULL, 0
+	NULL, 0, NULL, NULL, NULL, poll_forget
 };

@@ -16,6 +16,7 @@
 #include "clock.h"
 #include "exclude.h"
 #include "format.h"
+#include "gitignore.h"
 #include "ignore.h"
 #include "watchlimit.h"
 #include "outq.h"
@@ -82,6 +83,20 @@ struct regex_list {
 struct fan;
 struct scan;
 
+/* A line of /proc/self/mountinfo: see mounts.c. */
+struct mount {
+	int		 id;
+	dev_t		 dev;
+	char		*path;		/* its mount point, unescaped */
+	char		*fstype;
+};
+
+struct mounts {
+	int		 fd;		/* mountinfo, or -1: not tracked */
+	struct mount	*m;
+	size_t		 n;
+};
+
 struct watcher {
 	const struct backend *be;
 	int		 ifd;		/* what the backend reads from */
@@ -129,8 +144,14 @@ struct watcher {
 	/* New directories whose parent's path is behind: watch_new_dir. */
 	struct pathbuf	 deferred;
 	unsigned	 deferred_moves;
-	int		 dropping;	/* buffer full: OVERFLOW sent */
-	unsigned	 generation;	/* bumped when inotify is rebuilt */
+	/*
+	 * Events were lost (the kernel's queue overflowed, the output
+	 * buffer filled): the main loop says OVERFLOW, drops the backend
+	 * and, once the reader has caught up, rebuilds. Until then the
+	 * records are dropped.
+	 */
+	int		 lost;
+	int		 dropping;
 	pid_t		 pid;		/* who made the event emitted; 0 unknown */
 	int		 print_pid;	/* --pid: a fifth field */
 	struct ignore	 ign;		/* --ignore-pid, -pgid, -fd */
@@ -144,37 +165,58 @@ struct watcher {
 	int		 stats_fd;
 	unsigned long long nevents, nsent;
 	struct timeval	 last_event;
+	struct mounts	 mounts;
+	struct gitignore *gi;		/* --exclude-from, --gitignore */
+	/* A record out: the rescan stays quiet on its path. */
+	void		 (*seen)(struct watcher *, const char *vis, size_t);
 };
 
 /* setup.c */
-void	 watch_open(struct watcher *);
-int	 watch_root(struct watcher *, int root);
+void	 setup_tick(struct watcher *);
 void	 setup_begin(struct watcher *);
 void	 setup_end(struct watcher *);
-void	 watch_new_dir(struct watcher *, struct dnode *parent,
-	    const char *name, size_t namelen);
-void	 watch_deferred(struct watcher *);
-void	 watch_forget(struct watcher *, struct dnode *);
-void	 watch_close(struct watcher *);
-void	 watch_rebuild(struct watcher *);
 int	 watch_excluded(struct watcher *, struct dnode *dir,
-	    const char *name);
-int	 root_index(struct watcher *, struct dnode *);
+	    const char *name, int isdir);
+/* Is the path rel (len bytes, below a root) excluded, by its last name? */
+int	 path_excluded(struct watcher *, int root, const char *rel,
+	    size_t len, int isdir);
 /* Does a directory's link count count its subdirectories there? */
 int	 nlink_counts_subdirs(const char *path);
 
-/* dispatch.c */
+/* inotify.c: the inotify backend, and what the main loop asks of it */
+void	 watch_open(struct watcher *);
+int	 watch_root(struct watcher *, int root);
+void	 watch_new_dir(struct watcher *, struct dnode *parent,
+	    const char *name, size_t namelen);
+void	 watch_deferred(struct watcher *);
+void	 watch_close(struct watcher *);
+int	 watch_mount(struct watcher *, const struct mount *, enum mount_how,
+	    char *why, size_t whylen);
 void	 dispatch(struct watcher *, const char *buf, size_t len);
 void	 stash_read(struct watcher *);
 void	 stash_dispatch(struct watcher *);
 void	 stash_drop_listing(struct watcher *, size_t from, int wd,
 	    const char *name, size_t namelen);
 void	 pending_expire(struct watcher *);
+/* Each watch below n removed, and n's part of the map. */
+void	 watch_forget(struct watcher *, struct dnode *);
+size_t	 watch_scan_start(struct watcher *);
+void	 watch_scan_done(struct watcher *, size_t);
 
 /* follow.c: 1 when root i, a file gone, now waits for its path. */
 void	 follow_start(struct watcher *, int root);
 int	 follow_root(struct watcher *, int root);
 void	 follow_read(struct watcher *);
+/* Root i is gone: WATCH_DEAD, or its path followed. */
+void	 root_dead(struct watcher *, int root);
+
+/* mounts.c */
+void	 mounts_start(struct watcher *);
+void	 mounts_check(struct watcher *);
+void	 mounts_changed(struct watcher *);
+void	 mounts_free(struct watcher *);
+/* The root m lies strictly below and is watched in, or -1. */
+int	 mount_root(struct watcher *, const struct mount *);
 
 /* signals.c */
 int	 signals_init(struct watcher *, int tick_ms);
@@ -193,8 +235,9 @@ void	 emit_init_roots(struct watcher *);
 size_t	 lifecycle_line(const struct watcher *, char *dst, size_t size,
 	    const struct timeval *, enum iobs_lifecycle, int root);
 void	 emit_all(struct watcher *, enum iobs_lifecycle);
-void	 root_dead(struct watcher *, int root);
 void	 flush_or_exit(struct watcher *, int wait);
 void	 fatal_limit(struct watcher *, const char *path, enum iobs_limit);
+/* The index of the root whose tree n is in. */
+int	 root_index(struct watcher *, struct dnode *);
 
 #endif
