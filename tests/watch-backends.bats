@@ -659,6 +659,23 @@ CLOSE_WRITE,CLOSE $T/w/g/e/y"
 	assert_output 1
 }
 
+@test "auto on FUSE: a file the rescan lists before its event is read is said once" {
+	mount_fuse
+	start_watch "$T/out" --interval=0.2 "$T/mnt"
+	wait_for 5 grep -q WATCH_INIT "$T/out"
+	# Held while the file is made through the mount: when it goes on,
+	# its tick's rescan comes before the read of the kernel's event.
+	kill -STOP "$WATCH_PID"
+	echo late >"$T/mnt/late"
+	sleep 0.5
+	kill -CONT "$WATCH_PID"
+	wait_for 5 grep -q "	CREATE	0	$T/mnt/late\$" "$T/out"
+	touch "$T/under/.marker"
+	wait_for 5 grep -q "	CREATE	0	$T/mnt/.marker\$" "$T/out"
+	run grep -c "	CREATE	0	$T/mnt/late\$" "$T/out"
+	assert_output 1
+}
+
 # outputs_on BACKEND: a file written in a directory there before the
 # start, as --format, --json (a name that is not UTF-8) and the stream
 # with --pid print it; --exclude drops the other.

@@ -89,6 +89,7 @@ void	 scan_root(struct watcher *, int root, int report);
 void	 scan_all(struct watcher *);
 void	 scan_free(struct watcher *);
 /* A path the kernel reported since the last scan: the scan stays quiet. */
-void	 scan_seen(struct watcher *, const char *vis, size_t vislen);
+int	 scan_seen(struct watcher *, const char *vis, size_t vislen,
+	    uint32_t mask);
 
 #endif

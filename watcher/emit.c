@@ -458,7 +458,8 @@ emit_record(struct watcher *w, uint32_t mask, uint32_t cookie,
 	}
 	if (w->seen != NULL && (mask & SCAN_SEES)) {
 		vis_path(w, rp, pb);
-		w->seen(w, pb->s, pb->len);
+		if (w->seen(w, pb->s, pb->len, mask))
+			return;
 	}
 	if (w->exclude_re.n > 0 || w->include_re.n > 0) {
 		user_path(w, rp);

@@ -88,6 +88,13 @@ struct scan {
 	size_t		 nkeep, keepcap;
 	uint64_t	*seen;		/* open addressing, 0 is empty */
 	size_t		 nseen, seencap;
+	/*
+	 * The CREATEs this scan said: a file made through the mount, seen
+	 * by the scan before the kernel's event for it was read, is said
+	 * once. 1 is a name taken out again.
+	 */
+	uint64_t	*said;
+	size_t		 nsaid_set, saidcap;
 	struct pdir	*dirs;
 	uint32_t	 ndirs, dircap, dirfree;	/* dirfree: a pdir + 1, or 0 */
 	uint32_t	*kids;		/* the listing being read */
@@ -450,15 +457,70 @@ seen_insert(struct scan *s, uint64_t h)
 	s->nseen++;
 }
 
-void
-scan_seen(struct watcher *w, const char *vis, size_t len)
+/* The slot of h in said, or of the 0 that ends its run. */
+static size_t
+said_slot(const struct scan *s, uint64_t h)
+{
+	size_t i;
+
+	for (i = h & (s->saidcap - 1); s->said[i] != 0 && s->said[i] != h;
+	    i = (i + 1) & (s->saidcap - 1))
+		continue;
+	return i;
+}
+
+static void
+said_add(struct scan *s, uint64_t h)
+{
+	uint64_t *old;
+	size_t i, oldcap;
+
+	h = h > 1 ? h : 2;
+	if (2 * (s->nsaid_set + 1) > s->saidcap) {
+		old = s->said;
+		oldcap = s->saidcap;
+		s->saidcap = oldcap ? oldcap * 2 : 64;
+		if ((s->said = calloc(s->saidcap, sizeof(*s->said))) == NULL)
+			err(1, "calloc");
+		s->nsaid_set = 0;
+		for (i = 0; i < oldcap; i++)
+			if (old[i] > 1)
+				said_add(s, old[i]);
+		free(old);
+	}
+	if (s->said[i = said_slot(s, h)] == 0) {
+		s->said[i] = h;
+		s->nsaid_set++;
+	}
+}
+
+/* 1 when h was said, and no longer is. */
+static int
+said_take(struct scan *s, uint64_t h)
+{
+	size_t i;
+
+	h = h > 1 ? h : 2;
+	if (s->nsaid_set == 0 || s->said[i = said_slot(s, h)] == 0)
+		return 0;
+	s->said[i] = 1;
+	return 1;
+}
+
+int
+scan_seen(struct watcher *w, const char *vis, size_t len, uint32_t mask)
 {
 	struct scan *s = w->scan;
 	uint64_t *old;
 	size_t i, oldcap;
+	int said;
 
 	if (s == NULL || s->scanning)
-		return;
+		return 0;
+	/* Made, gone or made again: the kernel says it now. */
+	said = said_take(s, path_hash(vis, len));
+	if (said && (mask & IN_CREATE))
+		return 1;
 	if (2 * (s->nseen + 1) > s->seencap) {
 		old = s->seen;
 		oldcap = s->seencap;
@@ -472,6 +534,7 @@ scan_seen(struct watcher *w, const char *vis, size_t len)
 		free(old);
 	}
 	seen_insert(s, path_hash(vis, len));
+	return 0;
 }
 
 static void
@@ -487,6 +550,8 @@ scan_emit(struct watcher *w, uint32_t mask, uint32_t cookie,
 		return;
 	if (was_seen(s, vp->s, vp->len))
 		return;
+	if (mask & IN_CREATE)
+		said_add(s, path_hash(vp->s, vp->len));
 	s->scanning = 1;
 	emit_path(w, mask, cookie, vp->s, vp->len);
 	s->scanning = 0;
@@ -1184,6 +1249,9 @@ scan_all(struct watcher *w)
 
 	s->parity ^= F_PARITY;
 	s->gen = s->gen + 1 ? s->gen + 1 : 1;
+	if (s->nsaid_set > 0)
+		memset(s->said, 0, s->saidcap * sizeof(*s->said));
+	s->nsaid_set = 0;
 	for (i = 0; i < w->nroots; i++) {
 		/* A file root waiting for its path: kept as it was. */
 		if (w->roots[i].waiting && s->root[i] != 0)
@@ -1214,6 +1282,7 @@ scan_free(struct watcher *w)
 	free(s->root);
 	free(s->keep);
 	free(s->seen);
+	free(s->said);
 	while (s->ndirs > 0)
 		free(s->dirs[--s->ndirs].kids);
 	free(s->dirs);

@@ -167,8 +167,12 @@ struct watcher {
 	struct timeval	 last_event;
 	struct mounts	 mounts;
 	struct gitignore *gi;		/* --exclude-from, --gitignore */
-	/* A record out: the rescan stays quiet on its path. */
-	void		 (*seen)(struct watcher *, const char *vis, size_t);
+	/*
+	 * A record out: the rescan stays quiet on its path; 1 when the
+	 * rescan said it first (a CREATE), and it is not said again.
+	 */
+	int		 (*seen)(struct watcher *, const char *vis, size_t,
+			    uint32_t mask);
 };
 
 /* setup.c */
