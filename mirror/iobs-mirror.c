@@ -967,6 +967,12 @@ main(int argc, char *argv[])
 
 		if (stat(m.o.dest, &st) == 0 && !S_ISDIR(st.st_mode))
 			errx(2, "%s: not a directory", m.o.dest);
+		/* DEST is made at start, not the directories above it. */
+		if (remote_dest_parse(m.o.dest, NULL, why, sizeof(why)) == 0 &&
+		    stat(m.o.dest, &st) == -1 && errno == ENOENT &&
+		    iobs_path_parent_missing(m.o.dest, why, sizeof(why)))
+			errx(2, "%s: %s: no such directory; make it (mkdir -p "
+			    "%s) or mirror elsewhere", m.o.dest, why, why);
 		/* What a remote mirror would run: as it starts, one line. */
 		if (m.o.rsh != NULL) {
 			if ((w = rsh_words(m.o.rsh, why, sizeof(why))) == NULL)

@@ -487,6 +487,8 @@ main(int argc, char *argv[])
 		    o.timefmt);
 	if (check) {
 		scribe_clock_free(&s.clock);
+		if (scribe_log_check(o.log, why, sizeof(why)) == -1)
+			errx(2, "%s", why);
 		return 0;
 	}
 

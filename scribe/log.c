@@ -9,10 +9,13 @@
 #include <err.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "path.h"
 #include "scribe.h"
 
 /* Grows for longer lines. */
@@ -58,9 +61,25 @@ cut_torn_tail(int fd, const char *path)
 static int
 open_log(const char *path)
 {
+	char dir[PATH_MAX], *slash;
 	int fd;
 
 	fd = open(path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+	/*
+	 * The log's own directory (/var/log/iobserver) is made, as
+	 * systemd's LogsDirectory= would, readable by the group only:
+	 * one level, so that a mistyped path makes no tree.
+	 */
+	if (fd == -1 && errno == ENOENT &&
+	    (size_t)snprintf(dir, sizeof(dir), "%s", path) < sizeof(dir) &&
+	    (slash = strrchr(dir, '/')) != NULL && slash != dir) {
+		*slash = '\0';
+		if (mkdir(dir, 0750) == 0 || errno == EEXIST)
+			fd = open(path, O_RDWR | O_APPEND | O_CREAT |
+			    O_CLOEXEC, 0644);
+		else
+			errno = ENOENT;
+	}
 	if (fd == -1 && errno == EACCES)
 		return open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC,
 		    0644);
@@ -70,6 +89,33 @@ open_log(const char *path)
 		cut_torn_tail(fd, path);
 	(void)flock(fd, LOCK_SH);
 	return fd;
+}
+
+/*
+ * For --check: whether the log could be opened, or its directory made.
+ * 0, or -1 with the reason and the fix in why.
+ */
+int
+scribe_log_check(const char *path, char *why, size_t whylen)
+{
+	char dir[PATH_MAX], above[PATH_MAX];
+	struct stat st;
+
+	if (path == NULL || strcmp(path, "-") == 0)
+		return 0;
+	if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+		snprintf(why, whylen, "%s: is a directory; name a file in it",
+		    path);
+		return -1;
+	}
+	/* Its directory is made at start, not the ones above. */
+	if (iobs_path_parent_missing(path, dir, sizeof(dir)) &&
+	    iobs_path_parent_missing(dir, above, sizeof(above))) {
+		snprintf(why, whylen, "%s: %s: no such directory; make it "
+		    "(mkdir -p %s) or log elsewhere", path, above, dir);
+		return -1;
+	}
+	return 0;
 }
 
 void

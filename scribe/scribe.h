@@ -82,6 +82,7 @@ struct scribe_log {
 };
 
 void	 scribe_log_open(struct scribe_log *, const char *path);
+int	 scribe_log_check(const char *path, char *why, size_t whylen);
 /* Both keep the old file when they return -1; reopen warns. */
 int	 scribe_log_reopen(struct scribe_log *);
 int	 scribe_log_switch(struct scribe_log *, const char *path);

@@ -179,21 +179,47 @@ self_dir(void)
 }
 
 /*
- * iobs-NAME of our own, in path: beside iobs-supervise (a build tree,
- * or all in one directory), else where make install and the package
- * put the tools, IOBS_BINDIR, while the supervisor is in sbin. 0 when
- * there, -1 with the first place in path when in neither.
+ * Where our own tools are, in order: beside iobs-supervise (a build
+ * tree, or all in one directory); ../bin when that is an sbin, as
+ * make install and the package put them, so that an install under
+ * DESTDIR or another prefix finds its own; IOBS_BINDIR, the BINDIR it
+ * was built for. Returns how many of the three are set in dirs.
+ */
+size_t
+tool_dirs(const char *dirs[3])
+{
+	static char sibling[PATH_MAX];
+	const char *self = self_dir(), *slash;
+	size_t n = 0;
+
+	dirs[n++] = self;
+	slash = strrchr(self, '/');
+	if (sibling[0] == '\0' && slash != NULL && strcmp(slash, "/sbin") == 0)
+		snprintf(sibling, sizeof(sibling), "%.*s/bin",
+		    (int)(slash - self), self);
+	if (sibling[0] != '\0')
+		dirs[n++] = sibling;
+	if (n == 1 || strcmp(dirs[n - 1], IOBS_BINDIR) != 0)
+		dirs[n++] = IOBS_BINDIR;
+	return n;
+}
+
+/*
+ * iobs-NAME of our own, in path: in the first of tool_dirs() that has
+ * it. 0 when there, -1 with the first place in path when in none.
  */
 int
 tool_path(const char *name, char *path, size_t len)
 {
-	snprintf(path, len, "%s/iobs-%s", self_dir(), name);
-	if (access(path, X_OK) == 0)
-		return 0;
-	snprintf(path, len, "%s/iobs-%s", IOBS_BINDIR, name);
-	if (access(path, X_OK) == 0)
-		return 0;
-	snprintf(path, len, "%s/iobs-%s", self_dir(), name);
+	const char *dirs[3];
+	size_t i, n = tool_dirs(dirs);
+
+	for (i = 0; i < n; i++) {
+		snprintf(path, len, "%s/iobs-%s", dirs[i], name);
+		if (access(path, X_OK) == 0)
+			return 0;
+	}
+	snprintf(path, len, "%s/iobs-%s", dirs[0], name);
 	return -1;
 }
 
@@ -201,28 +227,31 @@ tool_path(const char *name, char *path, size_t len)
 static int
 find_plugin(struct parser *p, const char *name, int line, char **exe)
 {
-	const char *dirs[3] = { p->c->plugin_dir, self_dir(), IOBS_BINDIR };
+	const char *dirs[4];
 	struct stat st;
-	size_t i;
-	char path[PATH_MAX];
+	size_t i, n = 0;
+	char path[PATH_MAX], where[3 * PATH_MAX + 16];
 
-	for (i = 0; i < 3; i++) {
-		if (dirs[i] == NULL)
-			continue;
+	if (p->c->plugin_dir != NULL)
+		dirs[n++] = p->c->plugin_dir;
+	n += tool_dirs(dirs + n);
+	where[0] = '\0';
+	for (i = 0; i < n; i++) {
 		snprintf(path, sizeof(path), "%s/iobs-%s", dirs[i], name);
-		if (stat(path, &st) == -1)
+		if (stat(path, &st) == -1) {
+			strlcat(where, i == 0 ? "" : i + 1 == n ? " or " : ", ",
+			    sizeof(where));
+			strlcat(where, dirs[i], sizeof(where));
 			continue;
+		}
 		if (!S_ISREG(st.st_mode) || access(path, X_OK) == -1)
 			return fail(p, line, "plugin %s: %s is not executable",
 			    name, path);
 		*exe = xstrdup(path);
 		return 0;
 	}
-	if (p->c->plugin_dir != NULL)
-		return fail(p, line, "plugin %s: no iobs-%s in %s, %s or %s",
-		    name, name, p->c->plugin_dir, self_dir(), IOBS_BINDIR);
-	return fail(p, line, "plugin %s: no iobs-%s in %s or %s (set "
-	    "plugin_dir)", name, name, self_dir(), IOBS_BINDIR);
+	return fail(p, line, "plugin %s: no iobs-%s in %s%s", name, name,
+	    where, p->c->plugin_dir != NULL ? "" : " (set plugin_dir)");
 }
 
 static int

@@ -71,6 +71,7 @@ void	 config_free(struct config *);
 /* The argv options of plugin p in watch w, joined by newlines. */
 char	*config_plugin_options(const struct wconf *, const char *plugin);
 const char *self_dir(void);
+size_t	 tool_dirs(const char *dirs[3]);
 int	 tool_path(const char *name, char *path, size_t len);
 
 /*
