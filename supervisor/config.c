@@ -315,13 +315,154 @@ key_plugin(struct parser *p, const char *key, const char **rest)
 	return found;
 }
 
+static void
+add_popt(struct wconf *w, const char *plugin, char *arg, int line)
+{
+	w->popt = xreallocarray(w->popt, w->npopt + 1, sizeof(*w->popt));
+	w->popt[w->npopt].plugin = xstrdup(plugin);
+	w->popt[w->npopt].arg = arg;
+	w->popt[w->npopt].line = line;
+	w->npopt++;
+}
+
+/*
+ * Plugins of ours that walk the tree themselves (a mirror's first pass
+ * and its reconciles; an exec's runs): a watch's exclude reaches them
+ * as --exclude, so that what the watcher leaves out they leave too.
+ */
+static const char *const walkers[] = { "mirror", "exec" };
+
+/*
+ * Plugin keys whose value is a list, written as every list here is
+ * (a, b, c): each item passed as an option of its own, or joined with
+ * commas alone. Any plugin's exclude is a list of globs.
+ */
+static const struct {
+	const char	*plugin;	/* NULL: any */
+	const char	*key;
+	int		 repeat;
+} list_keys[] = {
+	{ NULL,		"exclude",	1 },
+	{ "exec",	"events",	0 },
+	{ "scribe",	"only",		0 },
+};
+
+/*
+ * A glob no one can have meant: it would match nothing, or not what
+ * was written. 0, or -1 with the line and the fix.
+ */
+static int
+check_glob(struct parser *p, int line, const char *key, const char *g,
+    const char *root)
+{
+	size_t rlen = strlen(root), n;
+	const char *c, *q;
+
+	if (*g == '"' || *g == '\'' || (*g != '\0' && (g[strlen(g) - 1] ==
+	    '"' || g[strlen(g) - 1] == '\'')))
+		return fail(p, line, "%s: %s: a quote in a glob; a list is "
+		    "written unquoted, as in %s = *.tmp, .git", key, g, key);
+	/* fparseln(3) took the backslashes: \[ is [ here. */
+	for (c = g; *c != '\0'; c++) {
+		if (*c != '[')
+			continue;
+		q = c + 1;
+		if (*q == '!' || *q == '^')
+			q++;
+		if (*q == ']')
+			q++;
+		if ((q = strchr(q, ']')) == NULL)
+			return fail(p, line, "%s: %s: [ without its ]; write "
+			    "[[] for the character itself", key, g);
+		c = q;
+	}
+	if (rlen > 1 && strncmp(g, root, rlen) == 0 &&
+	    (g[rlen] == '/' || g[rlen] == '\0'))
+		return fail(p, line, "%s: %s: a path under the watch is "
+		    "written from its root, as /%s", key, g,
+		    g[rlen] == '/' ? g + rlen + 1 : "");
+	for (c = g; *c != '\0'; c += n + (c[n] == '/')) {
+		n = strcspn(c, "/");
+		if ((n == 0 && c != g && c[n] != '\0') ||
+		    (n == 1 && c[0] == '.') ||
+		    (n == 2 && c[0] == '.' && c[1] == '.'))
+			return fail(p, line, "%s: %s: an empty, . or .. "
+			    "component never matches a path", key, g);
+	}
+	return 0;
+}
+
+static int
+is_walker(const char *plugin)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(walkers) / sizeof(walkers[0]); i++)
+		if (strcmp(plugin, walkers[i]) == 0)
+			return 1;
+	return 0;
+}
+
+/* X_key = value: --key=value for plugin X, a list split as it should be. */
+static int
+plugin_key(struct parser *p, struct wconf *w, const char *plugin,
+    const char *key, struct raw *r)
+{
+	char *opt, **list, *c, *joined;
+	size_t i, li, n, len;
+	int rc = 0;
+
+	/* Long options use hyphens: mirror_dry_run → --dry-run */
+	opt = xstrdup(key);
+	for (c = opt; *c != '\0'; c++)
+		if (*c == '_')
+			*c = '-';
+	for (li = 0; li < sizeof(list_keys) / sizeof(list_keys[0]); li++)
+		if ((list_keys[li].plugin == NULL ||
+		    strcmp(list_keys[li].plugin, plugin) == 0) &&
+		    strcmp(list_keys[li].key, opt) == 0)
+			break;
+	if (li == sizeof(list_keys) / sizeof(list_keys[0])) {
+		add_popt(w, plugin, xasprintf("--%s=%s", opt, r->val),
+		    r->line);
+		free(opt);
+		return 0;
+	}
+	n = split_list(r->val, &list);
+	if (n == 0)
+		rc = fail(p, r->line, "%s: an empty list", r->key);
+	for (i = 0, len = 0; rc == 0 && i < n; i++) {
+		if (strcmp(opt, "exclude") == 0)
+			rc = check_glob(p, r->line, r->key, list[i], w->path);
+		len += strlen(list[i]) + 1;
+	}
+	if (rc == 0 && list_keys[li].repeat) {
+		for (i = 0; i < n; i++)
+			add_popt(w, plugin, xasprintf("--%s=%s", opt,
+			    list[i]), r->line);
+	} else if (rc == 0) {
+		joined = xcalloc(len + 1, 1);
+		for (i = 0; i < n; i++) {
+			if (i > 0)
+				strlcat(joined, ",", len + 1);
+			strlcat(joined, list[i], len + 1);
+		}
+		add_popt(w, plugin, xasprintf("--%s=%s", opt, joined),
+		    r->line);
+		free(joined);
+	}
+	free(list);
+	free(opt);
+	return rc;
+}
+
 /* The subsection ended: check it and turn its keys into arguments. */
 static int
 end_watch(struct parser *p)
 {
 	struct wconf *w = p->w;
-	char **list;
-	size_t i, j, n;
+	char **list, *c;
+	size_t i, j, k, n;
 	int64_t ms;
 	int b;
 
@@ -355,12 +496,23 @@ end_watch(struct parser *p)
 	for (i = 0; i < p->nraw; i++) {
 		struct raw *r = &p->raw[i];
 		const char *plugin, *rest;
-		char *arg, *c;
 
 		if (strcmp(r->key, "exclude") == 0) {
 			n = split_list(r->val, &list);
-			for (j = 0; j < n; j++)
-				add_warg(w, r->line, "--exclude-glob=%s", list[j]);
+			for (j = 0; j < n; j++) {
+				if (check_glob(p, r->line, r->key, list[j],
+				    w->path) == -1) {
+					free(list);
+					return -1;
+				}
+				add_warg(w, r->line, "--exclude-glob=%s",
+				    list[j]);
+				for (k = 0; k < w->nplugin; k++)
+					if (is_walker(w->plugin[k].name))
+						add_popt(w, w->plugin[k].name,
+						    xasprintf("--exclude=%s",
+						    list[j]), r->line);
+			}
 			free(list);
 		} else if (strcmp(r->key, "events") == 0) {
 			n = split_list(r->val, &list);
@@ -405,17 +557,8 @@ end_watch(struct parser *p)
 				    "time in seconds from 0.01", r->val);
 			add_warg(w, r->line, "--interval=%s", r->val);
 		} else if ((plugin = key_plugin(p, r->key, &rest)) != NULL) {
-			arg = xasprintf("--%s=%s", rest, r->val);
-			/* Long options use hyphens: mirror_dry_run → --dry-run */
-			for (c = arg + 2; *c != '='; c++)
-				if (*c == '_')
-					*c = '-';
-			w->popt = xreallocarray(w->popt, w->npopt + 1,
-			    sizeof(*w->popt));
-			w->popt[w->npopt].plugin = xstrdup(plugin);
-			w->popt[w->npopt].arg = arg;
-			w->popt[w->npopt].line = r->line;
-			w->npopt++;
+			if (plugin_key(p, w, plugin, rest, r) == -1)
+				return -1;
 		} else if (strchr(r->key, '_') != NULL)
 			return fail(p, r->line, "%s: no plugin of this watch "
 			    "is called %.*s", r->key,

@@ -195,6 +195,10 @@ EOF2
 	iobs-scribe --utc -e CREATE,CLOSE --only=MOVE -e WATCH_DEAD \
 	    <"$T/in" >"$T/got"
 	diff -u "$T/want" "$T/got"
+	# In either case, as iobs-watch -e and iobs.conf(5) write them.
+	iobs-scribe --utc -e create,Close --only=move -e watch_dead \
+	    <"$T/in" >"$T/got"
+	diff -u "$T/want" "$T/got"
 	# Without MOVE, moves are not tracked: no extra line.
 	run -0 iobs-scribe --utc -e MOVED_FROM,MOVED_TO <"$T/in"
 	assert_equal "${#lines[@]}" 2

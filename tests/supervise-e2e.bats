@@ -278,3 +278,37 @@ restarted_after_kill() {
 	run -0 iobs-supervise -c "$T/rc" status
 	assert_line --regexp "^$T/data +mirror +up .* - +"
 }
+
+@test "e2e: a watch's exclude reaches the mirror's first pass and its records; mirror_exclude = a, b is two globs" {
+	mkdir -p "$T/data/.git/objects" "$T/data/sub/build"
+	echo k >"$T/data/keep"
+	echo t >"$T/data/junk.tmp"
+	echo g >"$T/data/.git/objects/x"
+	echo b >"$T/data/sub/build/out"
+	echo o >"$T/data/sub/old.bak"
+	cat >"$T/rc" <<-EOF
+	[global]
+	state_dir = $STATE
+	[watches]
+	[[data]]
+	plugins = mirror
+	exclude = *.tmp, .git
+	mirror_destination = $T/dst
+	mirror_exclude = build, *.bak
+	EOF
+	start_sup
+	wait_ready "$T/data" mirror
+	wait_for 10 test -e "$T/dst/keep"
+	# Then live: the excluded never arrive, the rest does.
+	echo t >"$T/data/new.tmp"
+	echo g >"$T/data/.git/HEAD"
+	echo b >"$T/data/sub/build/out2"
+	echo o >"$T/data/sub/new.bak"
+	echo k >"$T/data/sub/keep2"
+	wait_for 10 test -e "$T/dst/sub/keep2"
+	run -0 sh -c "cd '$T/dst' && find . | sort"
+	assert_output ".
+./keep
+./sub
+./sub/keep2"
+}

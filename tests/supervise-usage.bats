@@ -133,6 +133,67 @@ plugins = cat"
 	bad_conf 4 "what: not key = value" "what"
 }
 
+@test "exclude and a plugin's exclude are lists of globs, one syntax; a glob that cannot be meant is refused at its line" {
+	bad_conf 6 'exclude: *.tmp": a quote in a glob; a list is written unquoted, as in exclude = *.tmp, .git' \
+	    '[watches]
+[[data]]
+exclude = "*.tmp", ".git"
+plugins = cat'
+	bad_conf 7 "cat_exclude: a[b: [ without its ]; write [[] for the character itself" \
+	    "[watches]
+[[data]]
+plugins = cat
+cat_exclude = *.tmp, a[b"
+	bad_conf 6 "exclude: $T/data/build: a path under the watch is written from its root, as /build" \
+	    "[watches]
+[[data]]
+exclude = $T/data/build
+plugins = cat"
+	bad_conf 6 "exclude: build/../x: an empty, . or .. component never matches a path" \
+	    "[watches]
+[[data]]
+exclude = build/../x
+plugins = cat"
+	bad_conf 7 "cat_exclude: an empty list" "[watches]
+[[data]]
+plugins = cat
+cat_exclude = ,"
+	# What each plugin is asked to take: every list item an option of
+	# its own (exclude), or the list joined by commas alone (events).
+	cat >"$T/plugins/iobs-exec" <<-EOF
+	#!/bin/sh
+	[ "\$1" = --check ] && printf '%s\n' "\$@" >"$T/exec.args"
+	exit 0
+	EOF
+	chmod +x "$T/plugins/iobs-exec"
+	cp "$T/plugins/iobs-exec" "$T/plugins/iobs-other"
+	sed -i "s|exec.args|other.args|" "$T/plugins/iobs-other"
+	conf "[watches]
+[[data]]
+plugins = exec, other
+exclude = *.tmp, /build/, [[]x
+exec_exclude = *.bak,.git
+exec_events = create, close_write
+other_exclude = *.o
+other_note = a, b"
+	run -0 iobs-supervise -n -c "$T/rc"
+	assert_output ""
+	run -0 cat "$T/exec.args"
+	assert_output -- "--check
+--exclude=*.tmp
+--exclude=/build/
+--exclude=[[]x
+--exclude=*.bak
+--exclude=.git
+--events=create,close_write"
+	# A plugin not of ours gets its own exclude, not the watch's, and
+	# its other keys as written.
+	run -0 cat "$T/other.args"
+	assert_output -- "--check
+--exclude=*.o
+--note=a, b"
+}
+
 @test "a plugin that is not executable is refused" {
 	chmod -x "$T/plugins/iobs-cat"
 	conf "[watches]
