@@ -773,6 +773,27 @@ parse_line(struct parser *p, char *s, enum section *sec)
 	}
 }
 
+/* A line after an error: only [global]'s state_dir is looked for. */
+static void
+salvage_state_dir(struct config *c, char *s, enum section *sec)
+{
+	char *eq, *val;
+
+	s = trim(s);
+	if (*s == '[') {
+		s[strcspn(s, "]")] = '\0';
+		*sec = strcmp(trim(s + 1), "global") == 0 ? S_GLOBAL :
+		    SEC_NONE;
+		return;
+	}
+	if (*sec != S_GLOBAL || (eq = strchr(s, '=')) == NULL)
+		return;
+	*eq = '\0';
+	val = unquote(trim(eq + 1));
+	if (strcmp(trim(s), "state_dir") == 0 && *val != '\0')
+		c->state_dir = iobs_path_absolute(c->dir, val);
+}
+
 static void
 defaults(struct config *c, const char *file)
 {
@@ -823,6 +844,12 @@ config_parse(FILE *f, const char *file, const char *plugin_dir,
 	    FPARSELN_UNESCALL)) != NULL) {
 		p.line = lineno;
 		rc = parse_line(&p, line, &sec);
+		free(line);
+	}
+	/* Past an error: status finds the running supervisor by this. */
+	while (rc == -1 && c->state_dir == NULL && (line = fparseln(f, &len,
+	    &lineno, NULL, FPARSELN_UNESCALL)) != NULL) {
+		salvage_state_dir(c, line, &sec);
 		free(line);
 	}
 	if (rc == 0 && ferror(f))

@@ -265,17 +265,11 @@ static void
 cache_reset(struct super *s)
 {
 	static const char *prefix[] = { "pipeline/", "options/", "watch/" };
-	char *val;
 	size_t i;
 
 	for (i = 0; i < 3; i++)
 		iobs_cache_list(s->cache, prefix[i], forget_key, s->cache);
-	if (asprintf(&val, "pid=%d\nconfig=%s\nsince=%lld\n", (int)getpid(),
-	    s->conf_file, (long long)time(NULL)) == -1)
-		err(1, "asprintf");
-	if (iobs_cache_put(s->cache, "supervisor", val, strlen(val), 0) == -1)
-		errx(1, "cache: %s", iobs_cache_strerror(s->cache));
-	free(val);
+	status_supervisor(s, NULL);
 }
 
 static int
@@ -316,6 +310,7 @@ supervise(struct super *s)
 	/* Only this process uses it: children are exec'd, never given it. */
 	if ((s->cache = iobs_cache_open(s->cache_dir, 1)) == NULL)
 		err(1, "%s", s->cache_dir);
+	s->since = time(NULL);
 	cache_reset(s);
 	if (prctl(PR_SET_CHILD_SUBREAPER, 1) == -1)
 		err(1, "prctl");
@@ -342,17 +337,26 @@ supervise(struct super *s)
 	return 0;
 }
 
-/* The cache a subcommand reads: $IOBS_CACHE, else the state dir's. */
+/*
+ * The cache a subcommand reads: $IOBS_CACHE, else the state dir's.
+ * NULL when there is none: no supervisor has run there since the
+ * state dir was made (a unit's RuntimeDirectory is removed at stop).
+ */
 static struct iobs_cache *
 open_cache_for(struct super *s)
 {
 	struct iobs_cache *c;
+	struct stat st;
 	char *dir;
 
 	if (getenv(IOBS_CACHE_ENV) != NULL && *getenv(IOBS_CACHE_ENV) != '\0')
 		dir = xstrdup(getenv(IOBS_CACHE_ENV));
 	else if (asprintf(&dir, "%s/cache", s->state_dir) == -1)
 		err(1, "asprintf");
+	if (stat(dir, &st) == -1 && errno == ENOENT) {
+		free(dir);
+		return NULL;
+	}
 	if ((c = iobs_cache_open(dir, 0)) == NULL)
 		err(1, "%s", dir);
 	free(dir);
@@ -441,6 +445,9 @@ main(int argc, char *argv[], char *envp[])
 			rc = status_print(c, json, conf_err);
 		else if (argv[0][0] == 'r')
 			rc = restart_command(c, argc, argv);
+		else if (c == NULL)
+			errx(1, "%s/cache: no cache: no supervisor has run "
+			    "there (see -s)", s.state_dir);
 		else
 			rc = cache_command(c, argc, argv);
 		iobs_cache_close(c);

@@ -311,6 +311,9 @@ spawn(struct super *s, struct pipeline *p)
 	p->lasterr[0] = '\0';
 	p->started = now_ms();
 	p->since = time(NULL);
+	/* A new watcher counts from 0: what this run of it saw. */
+	p->events = 0;
+	p->last_event[0] = '\0';
 }
 
 

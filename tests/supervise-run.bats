@@ -214,7 +214,7 @@ cat2_out = $T/out2"
 	# shellcheck disable=SC2086
 	none_alive $kids
 	[ ! -e "$STATE/iobs-supervise.pid" ]
-	run -1 status
+	run -3 status
 	assert_output "iobs-supervise: not running"
 }
 

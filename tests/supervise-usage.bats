@@ -220,8 +220,8 @@ watch_plugins = off
 }
 
 @test "status and cache without a running supervisor" {
-	run -1 iobs-supervise -s "$STATE" status
-	assert_output --partial "$STATE/cache: No such file or directory"
+	run -3 iobs-supervise -s "$STATE" status
+	assert_output "iobs-supervise: not running"
 	run -2 iobs-supervise -s "$STATE" cache
 	assert_output --partial "usage:"
 }
