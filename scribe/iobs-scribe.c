@@ -55,6 +55,13 @@ struct options {
 
 static const char synopsis[] = "[-u] [-e event[,...]] [-o file] "
     "[-t timefmt]";
+static const char options[] =
+    "-e, --only=event[,...]\tlog only these events\n"
+    "-o, --log=file\tappend to file, not standard output\n"
+    "-t, --timefmt=timefmt\tthe time stamp, as strftime(3)\n"
+    "-u, --utc[=yes|no]\ttime stamps in UTC\n"
+    "--check\tcheck the options and exit 0, or 2\n"
+    "--help, --version\tthis, or the version";
 
 static void __dead2
 usage(void)
@@ -474,7 +481,7 @@ main(int argc, char *argv[])
 	int sfd, check;
 	size_t i;
 
-	iobs_help_version(argc, argv, synopsis);
+	iobs_help_options(argc, argv, synopsis, options, "iobs-scribe(1)");
 	check = iobs_check_mode(&argc, &argv);
 	memset(&s, 0, sizeof(s));
 	if (parse_options(argc, argv, &o, why, sizeof(why)) == -1) {

@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "watchlimit.h"
+#include "options.h"
 #include "signals.h"
 #include "trust.h"
 #include "usage.h"
@@ -40,6 +41,16 @@ static const char synopsis[] =
     "[-c config | -s state_dir] status [--json]\n"
     "[-c config | -s state_dir] restart watch [plugin]\n"
     "[-c config | -s state_dir] cache command ...";
+static const char options[] =
+    "-c config\tthe configuration file (" IOBS_CONFIG ")\n"
+    "-n\tcheck the configuration, each plugin's options too, and exit\n"
+    "-p plugin_dir\tlook for plugins here first\n"
+    "-s state_dir\tthe pid file and the cache\n"
+    "--insecure-files\trun files others than root could change\n"
+    "status [--json]\tthe pipelines of the running supervisor\n"
+    "restart watch [plugin]\tstart those pipelines again\n"
+    "cache command ...\tget, put, take, del, list or purge the cache\n"
+    "--help, --version\tthis, or the version";
 
 static void __dead2
 usage(void)
@@ -63,6 +74,35 @@ default_state_dir(void)
 	    == -1)
 		err(1, "asprintf");
 	return dir;
+}
+
+/* What is wrong with the command after the options; NULL: nothing. */
+static const char *
+command_error(int argc, char *argv[], int check, int json)
+{
+	static char why[256];
+
+	if (strcmp(argv[0], "status") != 0 && strcmp(argv[0], "cache") != 0 &&
+	    strcmp(argv[0], "restart") != 0)
+		snprintf(why, sizeof(why), "%.64s: unknown command (status, "
+		    "restart or cache)", argv[0]);
+	else if (check)
+		snprintf(why, sizeof(why), "-n: checks a config; it takes no "
+		    "command");
+	else if (argv[0][0] == 's' && argc != 1 && !json)
+		snprintf(why, sizeof(why), "status: %.64s: unknown argument",
+		    argv[1]);
+	else if (argv[0][0] == 'r' && argc < 2)
+		snprintf(why, sizeof(why), "restart: which watch?");
+	else if (argv[0][0] == 'r' && argc > 3)
+		snprintf(why, sizeof(why), "restart: %.64s: one watch and one "
+		    "plugin at most", argv[3]);
+	else if (argv[0][0] == 'c' && argc == 1)
+		snprintf(why, sizeof(why), "cache: which command? (get, put, "
+		    "take, del, list or purge)");
+	else
+		return NULL;
+	return why;
 }
 
 /* Loads the config or exits 2 with its one error line. */
@@ -375,11 +415,15 @@ main(int argc, char *argv[], char *envp[])
 	int ch, check = 0, rc, json;
 	char *state_opt = NULL, errbuf[PATH_MAX + 256], *conf_err = NULL;
 	char *warns = NULL;
+	const char *why;
 
 	setproctitle_init(argc, argv, envp);
-	iobs_help_version(argc, argv, synopsis);
+	iobs_help_options(argc, argv, synopsis, options,
+	    "iobs-supervise(8)");
 	memset(&s, 0, sizeof(s));
-	while ((ch = getopt_long(argc, argv, "+c:np:s:", longopts, NULL)) !=
+	/* Our own messages, prog: thing: what is wrong, not getopt's. */
+	opterr = 0;
+	while ((ch = getopt_long(argc, argv, "+:c:np:s:", longopts, NULL)) !=
 	    -1) {
 		switch (ch) {
 		case 'I':
@@ -398,6 +442,8 @@ main(int argc, char *argv[], char *envp[])
 			state_opt = xstrdup(optarg);
 			break;
 		default:
+			iobs_getopt_error(ch, argv, errbuf, sizeof(errbuf));
+			warnx("%s", errbuf);
 			usage();
 		}
 	}
@@ -407,15 +453,11 @@ main(int argc, char *argv[], char *envp[])
 	    strcmp(argv[1], "--json") == 0;
 	if (argc == 0 && s.conf_file == NULL)
 		s.conf_file = xstrdup(IOBS_CONFIG);
-	if ((argc > 0 && check) ||
-	    (argc > 0 && strcmp(argv[0], "status") == 0 && argc != 1 &&
-	    !json) ||
-	    (argc > 0 && strcmp(argv[0], "restart") == 0 &&
-	    (argc < 2 || argc > 3)) ||
-	    (argc == 1 && strcmp(argv[0], "cache") == 0) ||
-	    (argc > 0 && strcmp(argv[0], "status") != 0 &&
-	    strcmp(argv[0], "cache") != 0 && strcmp(argv[0], "restart") != 0))
+	if (argc > 0 && (why = command_error(argc, argv, check, json)) !=
+	    NULL) {
+		warnx("%s", why);
 		usage();
+	}
 	if (s.conf_file != NULL && argc == 0) {
 		environ_clean();
 		load(&s, 1, 1);
