@@ -456,6 +456,16 @@ plugin_key(struct parser *p, struct wconf *w, const char *plugin,
 	return rc;
 }
 
+/*
+ * A watch with no events key: every change, no pure read (OPEN,
+ * ACCESS, CLOSE_NOWRITE). A plugin that reads the tree (a mirror's
+ * copies, an exec's commands) would otherwise be told of its own
+ * reads and its siblings' on every backend that cannot tell who read:
+ * inotify has no pid. events = all asks for them.
+ */
+#define DEFAULT_EVENTS	"modify,attrib,close_write,moved_from,moved_to," \
+	"create,delete,delete_self,move_self"
+
 /* The subsection ended: check it and turn its keys into arguments. */
 static int
 end_watch(struct parser *p)
@@ -464,7 +474,7 @@ end_watch(struct parser *p)
 	char **list, *c;
 	size_t i, j, k, n;
 	int64_t ms;
-	int b;
+	int b, events = 0;
 
 	if (w == NULL)
 		return 0;
@@ -515,6 +525,7 @@ end_watch(struct parser *p)
 			}
 			free(list);
 		} else if (strcmp(r->key, "events") == 0) {
+			events = 1;
 			n = split_list(r->val, &list);
 			for (j = 0; j < n; j++) {
 				for (c = list[j]; *c; c++)
@@ -566,6 +577,8 @@ end_watch(struct parser *p)
 		else
 			return fail(p, r->line, "%s: unknown key", r->key);
 	}
+	if (!events)
+		add_warg(w, w->line, "%s", "--event=" DEFAULT_EVENTS);
 	return 0;
 }
 

@@ -178,9 +178,12 @@ exec_watcher(struct pipeline *p)
 }
 
 /*
- * p's watcher is told the whole set again: the groups of the other
- * pipelines of its watch that run now. A full pipe (its watcher saw no
- * event for thousands of changes) is told again on the next tick.
+ * p's watcher is told the whole set again: the groups of the pipelines
+ * of its watch that run now, its own among them (its plugin's reads,
+ * and its writes, say a log kept in the tree, are no news to it
+ * either; iobs-exec's commands run in groups of their own, so what
+ * they change is reported). A full pipe (its watcher saw no event for
+ * thousands of changes) is told again on the next tick.
  */
 static void
 tell_one(struct super *s, struct pipeline *p)
@@ -194,7 +197,7 @@ tell_one(struct super *s, struct pipeline *p)
 	if (p->ignfd == -1)
 		return;
 	for (q = s->pipes; q != NULL; q = q->next)
-		if (q != p && q->pgid > 0 && strcmp(q->path, p->path) == 0 &&
+		if (q->pgid > 0 && strcmp(q->path, p->path) == 0 &&
 		    len + 16 < sizeof(line) &&
 		    (n = snprintf(line + len, sizeof(line) - len, "%s%ld",
 		    len > 0 ? " " : "", (long)q->pgid)) > 0)
@@ -284,6 +287,7 @@ spawn(struct super *s, struct pipeline *p)
 	(void)setpgid(p->wpid, p->pgid);
 	close(ign[0]);
 	/* Before its plugin runs, so that no change of it is news. */
+	tell_one(s, p);
 	tell_siblings(s, p);
 	/* The watcher is not reaped before this fork: its group lives. */
 	if ((p->ppid = fork()) == -1)
