@@ -236,8 +236,9 @@ log_record(struct scribe *s, const struct iobs_record *r, uint32_t event,
 	char *start, *p;
 
 	p = line_start(s, &r->time, rootvis, rootvislen,
-	    SCRIBE_SENTENCE_MAX(r->pathlen), &start);
+	    SCRIBE_SENTENCE_MAX(r->pathlen) + SCRIBE_WHO_MAX, &start);
 	p += scribe_format(p, r, event, relpos);
+	p += scribe_who(p, r->pid, &r->time);
 	line_end(s, start, p);
 }
 

@@ -59,18 +59,19 @@ cut_torn_tail(int fd, const char *path)
  * the tail. A log we may not read is opened for writing only.
  */
 static int
-open_log(const char *path)
+open_log(const char *path, int make_dir)
 {
 	char dir[PATH_MAX], *slash;
 	int fd;
 
 	fd = open(path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
 	/*
-	 * The log's own directory (/var/log/iobserver) is made, as
+	 * A new log's own directory (/var/log/iobserver) is made, as
 	 * systemd's LogsDirectory= would, readable by the group only:
-	 * one level, so that a mistyped path makes no tree.
+	 * one level, so that a mistyped path makes no tree. Not when the
+	 * same log is reopened: a directory moved away keeps its log.
 	 */
-	if (fd == -1 && errno == ENOENT &&
+	if (fd == -1 && errno == ENOENT && make_dir &&
 	    (size_t)snprintf(dir, sizeof(dir), "%s", path) < sizeof(dir) &&
 	    (slash = strrchr(dir, '/')) != NULL && slash != dir) {
 		*slash = '\0';
@@ -131,7 +132,7 @@ scribe_log_open(struct scribe_log *l, const char *path)
 	}
 	if ((l->path = strdup(path)) == NULL)
 		err(1, "strdup");
-	if ((l->fd = open_log(path)) == -1)
+	if ((l->fd = open_log(path, 1)) == -1)
 		err(1, "%s", path);
 }
 
@@ -148,7 +149,8 @@ scribe_log_switch(struct scribe_log *l, const char *path)
 
 	scribe_log_flush(l);
 	if (path != NULL && strcmp(path, "-") != 0) {
-		if ((fd = open_log(path)) == -1)
+		if ((fd = open_log(path, l->path == NULL ||
+		    strcmp(l->path, path) != 0)) == -1)
 			return -1;
 		if ((npath = strdup(path)) == NULL)
 			err(1, "strdup");

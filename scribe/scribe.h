@@ -30,6 +30,14 @@ struct scribe_filter {
 	int		 moves;		/* the lines of enum scribe_move */
 };
 
+/*
+ * who.c: " by USER (COMMAND, pid N)", or " by pid N" when the process
+ * is gone, for a record's PID; nothing for 0. At most SCRIBE_WHO_MAX
+ * bytes, NUL included.
+ */
+#define SCRIBE_WHO_MAX	96
+size_t	 scribe_who(char *dst, unsigned long pid, const struct timeval *);
+
 /* Room scribe_format() needs for a path of len bytes (two for moves). */
 #define SCRIBE_SENTENCE_MAX(len)	(IOBS_VIS_MAX(len) + 96)
 #define SCRIBE_MOVE_MAX(len1, len2) \

@@ -159,12 +159,15 @@ exec_watcher(struct pipeline *p)
 	char **argv;
 	size_t i, n = 0;
 
-	if ((argv = calloc(p->nwargv + 7, sizeof(char *))) == NULL)
+	if ((argv = calloc(p->nwargv + 8, sizeof(char *))) == NULL)
 		_exit(127);
 	argv[n++] = "iobs-watch";
 	argv[n++] = "--ready-fd=3";
 	argv[n++] = "--stats-fd=4";
 	argv[n++] = "--ignore-fd=5";
+	/* The scribe says who made a change, where the backend knows. */
+	if (strcmp(p->plugin, "scribe") == 0)
+		argv[n++] = "--pid";
 	for (i = 0; i < p->nwargv; i++)
 		argv[n++] = p->wargv[i];
 	argv[n++] = "--";

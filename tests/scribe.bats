@@ -270,3 +270,28 @@ EOF2
 	run -0 iobs-scribe -u --log=- <"$T/in"
 	assert_output "2025-11-25 08:00:00.123456 -: file '/data/a' was CREATED"
 }
+
+@test "scribe: the stream's PID says who made a change: user, command, pid; never a later process's name" {
+	local now
+	now=$(date +%s).000000
+	# A process alive now, and a change made now: named.
+	sleep 30 3>&- &
+	BG_PIDS+=("$!")
+	stream >"$T/in" <<EOF2
+$now|WATCH_INIT|0|/data|0
+$now|CREATE|0|/data/a|$!
+$now|DELETE|0|/data/b|0
+$TIME|MODIFY|0|/data/c|$!
+$now|MODIFY|0|/data/d|2147483647
+$now|ATTRIB|0|/data/e|x
+EOF2
+	run -0 iobs-scribe --utc <"$T/in"
+	assert_line --regexp "/data: file 'a' was CREATED by $(id -nu) \\(sleep, pid $!\\)\$"
+	# No PID, or a bad one: no one.
+	assert_line --regexp "/data: file 'b' was DELETED\$"
+	assert_line --regexp "/data: the METADATA of file 'e' was changed\$"
+	# The change is older than the process with its pid now: not it.
+	assert_line --regexp "/data: file 'c' was MODIFIED by pid $!\$"
+	# Gone: its pid alone.
+	assert_line --regexp "/data: file 'd' was MODIFIED by pid 2147483647\$"
+}

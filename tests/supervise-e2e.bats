@@ -37,9 +37,10 @@ start_scribe() {
 	read -r W P <<<"$(pids_of "$T/data" scribe)"
 }
 
-# numbers FILE: the N of each file fN created, as the scribe logged it.
+# numbers FILE: the N of each file fN created, as the scribe logged it
+# (and, on fanotify, who by).
 numbers() {
-	sed -n "s|.*$T/data: file 'f\([0-9]*\)' was CREATED\$|\1|p" "$1"
+	sed -n "s|.*$T/data: file 'f\([0-9]*\)' was CREATED\( by .*\)\{0,1\}\$|\1|p" "$1"
 }
 
 # logged FILE NAME: the creation of NAME is in FILE.
@@ -94,7 +95,7 @@ logged() {
 	run -0 numbers "$T/old.log"
 	assert_output $'1\n2'
 	# f2 comes after the second WATCH STARTED.
-	run -0 awk '/WATCH STARTED$/ { s++ } /f2. was CREATED$/ { print s }' "$T/old.log"
+	run -0 awk '/WATCH STARTED$/ { s++ } /f2. was CREATED( by .*)?$/ { print s }' "$T/old.log"
 	assert_output 2
 	run -0 field_of "$T/data" scribe 7
 	assert_output 1
@@ -311,4 +312,43 @@ restarted_after_kill() {
 ./keep
 ./sub
 ./sub/keep2"
+}
+
+@test "e2e: on fanotify the scribe says who made a change: by USER (COMMAND, pid N); on inotify, no one" {
+	[ "$(id -u)" -eq 0 ] || skip "fanotify needs root"
+	local b writer fan_pid
+	# Another user writes: nobody, in a shell that outlives its record.
+	chmod 711 "$T"
+	chmod 1777 "$T/data"
+	for b in fanotify inotify; do
+		cat >"$T/rc" <<-EOF
+		[global]
+		state_dir = $STATE
+		[watches]
+		[[data]]
+		plugins = scribe
+		backend = $b
+		scribe_log = $T/$b.log
+		EOF
+		start_sup
+		wait_ready "$T/data" scribe
+		mkfifo -m 666 "$T/go"
+		setpriv --reuid=65534 --regid=65534 --clear-groups \
+		    bash -c 'echo x >"$1"; read -r _ <"$2"' bash \
+		    "$T/data/by-$b" "$T/go" 3>&- &
+		writer=$!
+		BG_PIDS+=("$writer")
+		[ "$b" != fanotify ] || fan_pid=$writer
+		wait_for 10 grep -qs "'by-$b' was CLOSED after writing" "$T/$b.log"
+		echo go >"$T/go"
+		wait "$writer"
+		rm "$T/go"
+		stop_pid "$SUP_PID"
+		SUP_PID=
+	done
+	run -0 grep "'by-fanotify' was" "$T/fanotify.log"
+	assert_line --regexp "file 'by-fanotify' was CREATED by $(id -nu 65534) \\(bash, pid $fan_pid\\)\$"
+	assert_line --regexp "file 'by-fanotify' was CLOSED after writing by $(id -nu 65534) \\(bash, pid $fan_pid\\)\$"
+	run -0 grep "'by-inotify' was" "$T/inotify.log"
+	refute_output --partial " by "
 }
