@@ -21,6 +21,14 @@
 #include "exec.h"
 #include "trust.h"
 
+/* The child could not run it: 126 or 127, on the parent's pipe. */
+static void
+tell_parent(int fd, char code)
+{
+	while (write(fd, &code, 1) == -1 && errno == EINTR)
+		;
+}
+
 /*
  * In the child: its own group; SIGTERM if iobs-exec dies first; the
  * signals as they were before iobs-exec blocked them; the stdin given
@@ -67,7 +75,7 @@ child(char **argv, char *const env[], int stdin_fd, pid_t parent,
 	    iobs_trust_command(argv[0], msg, sizeof(msg)) == -1) {
 		warnx("%s", msg);
 		argv_free(argv);
-		(void)write(tell, "\176", 1);
+		tell_parent(tell, 126);
 		_exit(126);
 	}
 	execvp(argv[0], argv);
@@ -75,7 +83,7 @@ child(char **argv, char *const env[], int stdin_fd, pid_t parent,
 	warn("%s", argv[0]);
 	/* The parent's copy is freed there; this frees the child's. */
 	argv_free(argv);
-	(void)write(tell, &code, 1);
+	tell_parent(tell, code);
 	_exit(code);
 }
 
