@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "cache.h"
+#include "json.h"
 #include "stream.h"
 
 /* message.c */
@@ -37,6 +38,23 @@ struct scribe_filter {
  */
 #define SCRIBE_WHO_MAX	96
 size_t	 scribe_who(char *dst, unsigned long pid, const struct timeval *);
+
+/* jsonline.c: one --json log line; its room is SCRIBE_JSON_MAX. */
+struct scribe_jline {
+	const struct timeval	*time;
+	const char		*events;	/* as in the stream, A,B */
+	uint32_t		 cookie;
+	unsigned long		 pid;		/* 0: unknown */
+	const char		*path, *from;	/* from: NULL but for a move */
+	size_t			 pathlen, fromlen;
+	const char		*sentence;
+	size_t			 sentencelen;
+};
+#define SCRIBE_JSON_MAX(pathlen, fromlen, sentlen)			\
+	(128 + 3 * IOBS_EVENTS_MAX + 2 * (IOBS_JSON_MAX(pathlen) +	\
+	IOBS_BASE64_MAX(pathlen) + IOBS_JSON_MAX(fromlen) +		\
+	IOBS_BASE64_MAX(fromlen)) + IOBS_JSON_MAX(sentlen))
+size_t	 scribe_json(char *dst, const struct scribe_jline *);
 
 /* Room scribe_format() needs for a path of len bytes (two for moves). */
 #define SCRIBE_SENTENCE_MAX(len)	(IOBS_VIS_MAX(len) + 96)

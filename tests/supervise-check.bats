@@ -19,6 +19,8 @@ real_conf() {
 	run -2 iobs-watch --check -e bogus -- "$T/data"
 	assert_output --partial "iobs-watch: -e bogus: bogus is not an event"
 	run -0 iobs-scribe --check -o "$T/log" </dev/full
+	# scribe_json = yes, as iobs.conf(5) writes it.
+	run -0 iobs-scribe --check --json=yes </dev/full
 	run -2 iobs-scribe --check --bogus=1
 	assert_line --index 0 "iobs-scribe: --bogus=1: unknown option"
 	run -0 iobs-mirror --check "$T/dest" </dev/full
