@@ -1,5 +1,5 @@
 /*
- * The options key in the cache, as an argv; getopt's errors as text.
+ * The options key in the cache, as an argv.
  */
 #include <err.h>
 #include <getopt.h>
@@ -51,19 +51,4 @@ iobs_options_free(char **argv)
 		return;
 	free(argv[-1]);
 	free(argv - 1);
-}
-
-void
-iobs_getopt_error(int ch, char *argv[], char *why, size_t whylen)
-{
-	const char *arg = argv[optind - 1];
-
-	if (ch == ':')
-		snprintf(why, whylen, "%s: missing argument", arg);
-	else if (optopt != 0 && strncmp(arg, "--", 2) == 0)
-		snprintf(why, whylen, "%s: takes no argument", arg);
-	else if (optopt != 0)
-		snprintf(why, whylen, "-%c: unknown option", optopt);
-	else
-		snprintf(why, whylen, "%s: unknown option", arg);
 }

@@ -21,7 +21,7 @@
 int	 iobs_options_fetch(struct iobs_cache *, int *argc, char ***argv);
 void	 iobs_options_free(char **argv);
 
-/* getopt_long() returned ':' or '?' with opterr = 0: say what is wrong. */
-void	 iobs_getopt_error(int ch, char *argv[], char *why, size_t whylen);
+/* iobs_getopt_error() is usage.h's: a tool without a cache needs it. */
+#include "usage.h"
 
 #endif

@@ -1,7 +1,10 @@
 /*
  * Lexical path clean-up.
  */
+#include <sys/stat.h>
+
 #include <err.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,4 +67,23 @@ iobs_path_below(const char *root, size_t rootlen, const char *path)
 			return NULL;
 	}
 	return rel;
+}
+
+int
+iobs_path_parent_missing(const char *path, char *parent, size_t len)
+{
+	struct stat st;
+	size_t n = strlen(path);
+
+	while (n > 1 && path[n - 1] == '/')
+		n--;
+	while (n > 0 && path[n - 1] != '/')
+		n--;
+	while (n > 1 && path[n - 1] == '/')
+		n--;
+	if (n == 0 || (n == 1 && path[0] == '/') || n >= len)
+		return 0;
+	memcpy(parent, path, n);
+	parent[n] = '\0';
+	return stat(parent, &st) == -1 && errno == ENOENT;
 }

@@ -21,4 +21,12 @@ char	*iobs_path_absolute(const char *base, const char *path);
 const char *iobs_path_below(const char *root, size_t rootlen,
 	    const char *path);
 
+/*
+ * 1 with the directory above path in parent when it does not exist
+ * (ENOENT), as a tool that makes path itself but nothing above would
+ * report; 0 when it exists, path has none, or it cannot be told.
+ */
+int	 iobs_path_parent_missing(const char *path, char *parent,
+	    size_t len);
+
 #endif

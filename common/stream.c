@@ -215,8 +215,8 @@ parse_time(char *s, struct timeval *tv)
 int
 iobs_record_parse(char *line, struct iobs_record *r, const char **why)
 {
-	char *field[4], *p, *tab;
-	unsigned long long cookie;
+	char *field[4], *p, *tab, *rest = NULL;
+	unsigned long long cookie, pid;
 	const char *bad;
 	int i, n;
 
@@ -229,6 +229,8 @@ iobs_record_parse(char *line, struct iobs_record *r, const char **why)
 			break;
 		*tab = '\0';
 		p = tab + 1;
+		if (i == 3)
+			rest = p;
 	}
 	if (i < 3) {
 		*why = "expected 4 TAB-separated fields";
@@ -260,6 +262,14 @@ iobs_record_parse(char *line, struct iobs_record *r, const char **why)
 	}
 	r->path = field[3];
 	r->pathlen = n;
+	/* PID, when it is the fifth; later fields, or a bad one, ignored. */
+	r->pid = 0;
+	if (rest != NULL) {
+		if ((tab = strchr(rest, '\t')) != NULL)
+			*tab = '\0';
+		if (parse_uint(rest, INT32_MAX, &pid) == 0)
+			r->pid = pid;
+	}
 	return 1;
 }
 

@@ -30,6 +30,8 @@ struct iobs_record {
 	const char		*events;	/* EVENTS field as written */
 	char			*path;		/* decoded, NUL-terminated */
 	size_t			 pathlen;
+	/* The optional fifth field (iobs-watch --pid); 0: unknown. */
+	unsigned long		 pid;
 };
 
 /* Worst case of iobs_vis(): every byte as a four-byte octal escape. */

@@ -99,10 +99,12 @@ int	 batch_file(const struct batch *, int nul);
 /*
  * One command started, or -1: its pid, which is also its group. As
  * root, unless insecure, a program others could change is not run:
- * the child says why and exits 126.
+ * the child says why and exits 126. A program that could not be run
+ * at all sets *norun to 127 (not found) or 126 (not executable,
+ * refused), as sh(1) exits; the child names it on standard error.
  */
 pid_t	 run_spawn(char **argv, char *const env[], int stdin_fd,
-	    int insecure);
+	    int insecure, int *norun);
 /*
  * The command's program, when it is known before a run (no
  * placeholder in it): 0 if root may run it, or as another user; -1
@@ -202,6 +204,7 @@ struct exec {
 	struct runner	 runner;
 	int		 devnull;
 	int		 halt;		/* --halt-on-error: status, or -1 */
+	int		 norun;		/* 126 or 127: a command did not run */
 };
 
 struct root *root_find(struct exec *, const char *path, size_t len);

@@ -47,6 +47,22 @@
 static const char synopsis[] = "[-0bpr] [-d ms] [-e event[,...]] [-j n] "
     "[-x glob] [--grace seconds] [--halt-on-error] [--insecure-files] "
     "-- command [arg ...]";
+static const char options[] =
+    "-0, --null[=yes|no]\tthe paths on standard input end in a NUL\n"
+    "-b, --batch\tone run per quiet batch of changes\n"
+    "-d, --delay=ms\tthe quiet window that ends a batch (50)\n"
+    "-e, --events=list\tonly records with one of these events\n"
+    "-j, --jobs=n\tup to n runs at once, per event\n"
+    "-p, --postpone\tno first run before a change\n"
+    "-r, --restart\tkeep the command running, restart it on changes\n"
+    "-x, --exclude=glob\tno run for a path matching glob\n"
+    "--command=string\tthe command as one string, split into words\n"
+    "--grace=seconds\thow long a run told to stop has\n"
+    "--halt-on-error[=yes|no]\tstop at the first run that fails\n"
+    "--insecure-files\tas root, run a command others could change\n"
+    "--mode=each|batch|restart\tthe mode, as a word\n"
+    "--check\tcheck the options and exit 0, or 2\n"
+    "--help, --version\tthis, or the version";
 
 static void __dead2
 usage(void)
@@ -616,7 +632,7 @@ main(int argc, char *argv[])
 	int sfd, check = 0;
 	size_t i;
 
-	iobs_help_version(argc, argv, synopsis);
+	iobs_help_options(argc, argv, synopsis, options, "iobs-exec(1)");
 	memset(&e, 0, sizeof(e));
 	e.halt = -1;
 	if (parse_options(argc, argv, &e.o, &check, why, sizeof(why)) == -1) {
@@ -647,5 +663,6 @@ main(int argc, char *argv[])
 	options_free(&e.o);
 	close(e.devnull);
 	close(sfd);
-	return e.halt != -1 ? e.halt : 0;
+	/* Runs failed are reported; a command never run is an error. */
+	return e.halt != -1 ? e.halt : e.norun;
 }

@@ -112,7 +112,7 @@ job_start(struct exec *e, struct job *j)
 	    "IOBS_OVERFLOW";
 	env[6] = NULL;
 	argv = template_expand(&e->o.cmd, val, NULL, 0);
-	pid = run_spawn(argv, env, e->devnull, e->o.insecure);
+	pid = run_spawn(argv, env, e->devnull, e->o.insecure, &e->norun);
 	argv_free(argv);
 	for (i = 0; i < 5; i++)
 		free(env[i]);

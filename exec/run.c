@@ -9,6 +9,7 @@
 
 #include <err.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -20,6 +21,14 @@
 #include "exec.h"
 #include "trust.h"
 
+/* The child could not run it: 126 or 127, on the parent's pipe. */
+static void
+tell_parent(int fd, char code)
+{
+	while (write(fd, &code, 1) == -1 && errno == EINTR)
+		;
+}
+
 /*
  * In the child: its own group; SIGTERM if iobs-exec dies first; the
  * signals as they were before iobs-exec blocked them; the stdin given
@@ -28,11 +37,11 @@
  */
 static void __dead2
 child(char **argv, char *const env[], int stdin_fd, pid_t parent,
-    int insecure)
+    int insecure, int tell)
 {
 	sigset_t none;
 	const char *eq;
-	char name[64], msg[PATH_MAX + 256];
+	char name[64], msg[PATH_MAX + 256], code;
 	size_t i;
 
 	(void)setpgid(0, 0);
@@ -43,7 +52,11 @@ child(char **argv, char *const env[], int stdin_fd, pid_t parent,
 	signal(SIGPIPE, SIG_DFL);
 	if (dup2(stdin_fd, STDIN_FILENO) == -1)
 		_exit(127);
-	closefrom(3);
+	/* The parent's pipe, on 3 until the exec closes it. */
+	if (tell != 3 && dup3(tell, 3, O_CLOEXEC) == -1)
+		_exit(127);
+	tell = 3;
+	closefrom(4);
 	for (i = 0; env[i] != NULL; i++) {
 		if ((eq = strchr(env[i], '=')) == NULL) {
 			unsetenv(env[i]);
@@ -62,26 +75,47 @@ child(char **argv, char *const env[], int stdin_fd, pid_t parent,
 	    iobs_trust_command(argv[0], msg, sizeof(msg)) == -1) {
 		warnx("%s", msg);
 		argv_free(argv);
+		tell_parent(tell, 126);
 		_exit(126);
 	}
 	execvp(argv[0], argv);
+	code = errno == ENOENT || errno == ENOTDIR ? 127 : 126;
 	warn("%s", argv[0]);
 	/* The parent's copy is freed there; this frees the child's. */
 	argv_free(argv);
-	_exit(127);
+	tell_parent(tell, code);
+	_exit(code);
 }
 
 pid_t
-run_spawn(char **argv, char *const env[], int stdin_fd, int insecure)
+run_spawn(char **argv, char *const env[], int stdin_fd, int insecure,
+    int *norun)
 {
 	pid_t pid, self = getpid();
+	int tell[2];
+	ssize_t n;
+	char code = 0;
 
-	if ((pid = fork()) == -1)
+	/* Closed by the exec: a byte on it says the exec failed. */
+	if (pipe2(tell, O_CLOEXEC) == -1)
 		return -1;
-	if (pid == 0)
-		child(argv, env, stdin_fd, self, insecure);
+	if ((pid = fork()) == -1) {
+		close(tell[0]);
+		close(tell[1]);
+		return -1;
+	}
+	if (pid == 0) {
+		close(tell[0]);
+		child(argv, env, stdin_fd, self, insecure, tell[1]);
+	}
+	close(tell[1]);
 	/* Both sides set it, so it holds before either goes on. */
 	(void)setpgid(pid, pid);
+	while ((n = read(tell[0], &code, 1)) == -1 && errno == EINTR)
+		;
+	if (n == 1 && (code == 126 || code == 127))
+		*norun = code;
+	close(tell[0]);
 	return pid;
 }
 

@@ -148,7 +148,7 @@ start(struct exec *e, int64_t now)
 	    "IOBS_OVERFLOW";
 	env[1] = NULL;
 	argv = template_expand(&e->o.cmd, NULL, b->path, b->n);
-	r->pid = run_spawn(argv, env, fd, e->o.insecure);
+	r->pid = run_spawn(argv, env, fd, e->o.insecure, &e->norun);
 	argv_free(argv);
 	close(fd);
 	batch_clear(&roots);

@@ -33,7 +33,28 @@
 static const char synopsis[] = "[-AfnovX] [--fsync] [--no-delete] "
     "[--no-owner] [--backup-dir dir [--keep n|age]] [-e rsh] "
     "[-m max-delete] [--progress[=line|lines|none]] [-r root] "
-    "[--verify interval] [-x glob] dest";
+    "[--verify interval] [-x glob] -d dest | dest";
+static const char options[] =
+    "-A, --acls\tcopy POSIX ACLs\n"
+    "-d, --destination=dest\tthe destination, instead of the operand\n"
+    "-e, --rsh=rsh\tthe remote shell for a remote dest\n"
+    "-f, --force\treconcile even when the source root is empty\n"
+    "-m, --max-delete=n\tdelete nothing when a reconcile would delete more\n"
+    "-n, --dry-run\tchange nothing; print what would be done\n"
+    "-o, --owner\tgive files the source's owner and group (root)\n"
+    "-r, --root=root\tfollow this root of the stream\n"
+    "-v, --verbose\tprint each delete\n"
+    "-X, --xattrs\tcopy extended attributes\n"
+    "-x, --exclude=glob\tneither copy nor delete what matches glob\n"
+    "--backup-dir=dir\tkeep what is deleted or replaced, under dir\n"
+    "--keep=n|age\thow many backups, or how long, to keep\n"
+    "--fsync\teach file and its directory reach the disk\n"
+    "--no-delete\tdelete nothing in dest\n"
+    "--no-owner\tleave files owned by the user running it\n"
+    "--progress[=line|lines|none]\thow long work shows its progress\n"
+    "--verify=interval\trepair drift every interval\n"
+    "--check\tcheck the options and exit 0, or 2\n"
+    "--help, --version\tthis, or the version";
 
 static void __dead2
 usage(void)
@@ -948,7 +969,7 @@ main(int argc, char *argv[])
 	struct stat st;
 	int code, sigfd, check;
 
-	iobs_help_version(argc, argv, synopsis);
+	iobs_help_options(argc, argv, synopsis, options, "iobs-mirror(1)");
 	check = iobs_check_mode(&argc, &argv);
 	memset(&m, 0, sizeof(m));
 	m.sfd = -1;
@@ -967,6 +988,12 @@ main(int argc, char *argv[])
 
 		if (stat(m.o.dest, &st) == 0 && !S_ISDIR(st.st_mode))
 			errx(2, "%s: not a directory", m.o.dest);
+		/* DEST is made at start, not the directories above it. */
+		if (remote_dest_parse(m.o.dest, NULL, why, sizeof(why)) == 0 &&
+		    stat(m.o.dest, &st) == -1 && errno == ENOENT &&
+		    iobs_path_parent_missing(m.o.dest, why, sizeof(why)))
+			errx(2, "%s: %s: no such directory; make it (mkdir -p "
+			    "%s) or mirror elsewhere", m.o.dest, why, why);
 		/* What a remote mirror would run: as it starts, one line. */
 		if (m.o.rsh != NULL) {
 			if ((w = rsh_words(m.o.rsh, why, sizeof(why))) == NULL)

@@ -42,6 +42,9 @@ struct scribe {
 	struct iobs_cache	*cache;
 	struct root		*roots;		/* most recent WATCH_INIT first */
 	size_t			 nroots;
+	int			 json;		/* --json */
+	char			*scratch;	/* a --json line's sentence */
+	size_t			 scratchlen;
 	int			 rval;
 };
 
@@ -51,10 +54,19 @@ struct options {
 	const char		*log;		/* "-": standard output */
 	const char		*timefmt;
 	int			 utc;
+	int			 json;
 };
 
-static const char synopsis[] = "[-u] [-e event[,...]] [-o file] "
+static const char synopsis[] = "[-ju] [-e event[,...]] [-o file] "
     "[-t timefmt]";
+static const char options[] =
+    "-e, --only=event[,...]\tlog only these events\n"
+    "-j, --json[=yes|no]\tone JSON object a line, for log shippers\n"
+    "-o, --log=file\tappend to file, not standard output\n"
+    "-t, --timefmt=timefmt\tthe time stamp, as strftime(3)\n"
+    "-u, --utc[=yes|no]\ttime stamps in UTC\n"
+    "--check\tcheck the options and exit 0, or 2\n"
+    "--help, --version\tthis, or the version";
 
 static void __dead2
 usage(void)
@@ -74,6 +86,7 @@ parse_options(int argc, char *argv[], struct options *o, char *why,
     size_t whylen)
 {
 	static const struct option longopts[] = {
+		{ "json",	optional_argument,	NULL, 'j' },
 		{ "log",	required_argument,	NULL, 'o' },
 		{ "only",	required_argument,	NULL, 'e' },
 		{ "timefmt",	required_argument,	NULL, 't' },
@@ -90,13 +103,22 @@ parse_options(int argc, char *argv[], struct options *o, char *why,
 	/* 0, not 1: glibc then forgets the argv it parsed before. */
 	optind = 0;
 	opterr = 0;
-	while ((ch = getopt_long(argc, argv, ":e:o:t:u", longopts, NULL))
+	while ((ch = getopt_long(argc, argv, ":e:jo:t:u", longopts, NULL))
 	    != -1) {
 		switch (ch) {
 		case 'e':
 			if (scribe_filter_add(&o->only, optarg, &bad) == -1) {
 				snprintf(why, whylen, "-e %s: unknown event "
 				    "(see iobs-scribe(1) for the names)", bad);
+				return -1;
+			}
+			break;
+		case 'j':
+			if (optarg == NULL)
+				o->json = 1;
+			else if ((o->json = iobs_bool(optarg)) == -1) {
+				snprintf(why, whylen, "--json=%s: not yes or "
+				    "no", optarg);
 				return -1;
 			}
 			break;
@@ -195,19 +217,30 @@ root_add(struct scribe *s, const char *path, size_t len)
 
 /*
  * Starts a line in the log: timestamp and root; returns where the
- * sentence goes, with room for sentmax bytes and the newline.
+ * sentence goes, with room for sentmax bytes and the newline. With
+ * --json, the root and sentence alone, aside, for line_end().
  */
 static char *
 line_start(struct scribe *s, const struct timeval *tv, const char *rootvis,
     size_t rootvislen, size_t sentmax, char **start)
 {
-	size_t tlen = scribe_clock_len(&s->clock, tv);
+	size_t tlen, need = rootvislen + sentmax + 4;
 	char *p;
 
-	p = *start = scribe_log_reserve(&s->log,
-	    tlen + rootvislen + sentmax + 4);
-	p += scribe_clock_put(&s->clock, tv, p);
-	*p++ = ' ';
+	if (s->json) {
+		if (need > s->scratchlen) {
+			free(s->scratch);
+			if ((s->scratch = malloc(need)) == NULL)
+				err(1, "malloc");
+			s->scratchlen = need;
+		}
+		p = *start = s->scratch;
+	} else {
+		tlen = scribe_clock_len(&s->clock, tv);
+		p = *start = scribe_log_reserve(&s->log, tlen + need);
+		p += scribe_clock_put(&s->clock, tv, p);
+		*p++ = ' ';
+	}
 	memcpy(p, rootvis, rootvislen);
 	p += rootvislen;
 	*p++ = ':';
@@ -215,23 +248,37 @@ line_start(struct scribe *s, const struct timeval *tv, const char *rootvis,
 	return p;
 }
 
+/* Ends the line; with --json, j says what the object holds. */
 static void
-line_end(struct scribe *s, char *start, char *end)
+line_end(struct scribe *s, char *start, char *end, struct scribe_jline *j)
 {
-	*end++ = '\n';
-	scribe_log_commit(&s->log, end - start);
+	char *p;
+
+	if (!s->json) {
+		*end++ = '\n';
+		scribe_log_commit(&s->log, end - start);
+		return;
+	}
+	j->sentence = start;
+	j->sentencelen = end - start;
+	p = scribe_log_reserve(&s->log, SCRIBE_JSON_MAX(j->pathlen,
+	    j->fromlen, j->sentencelen));
+	scribe_log_commit(&s->log, scribe_json(p, j));
 }
 
 static void
 log_record(struct scribe *s, const struct iobs_record *r, uint32_t event,
     const char *rootvis, size_t rootvislen, size_t relpos)
 {
+	struct scribe_jline j = { &r->time, r->events, r->cookie, r->pid,
+	    r->path, NULL, r->pathlen, 0, NULL, 0 };
 	char *start, *p;
 
 	p = line_start(s, &r->time, rootvis, rootvislen,
-	    SCRIBE_SENTENCE_MAX(r->pathlen), &start);
+	    SCRIBE_SENTENCE_MAX(r->pathlen) + SCRIBE_WHO_MAX, &start);
 	p += scribe_format(p, r, event, relpos);
-	line_end(s, start, p);
+	p += scribe_who(p, r->pid, &r->time);
+	line_end(s, start, p, &j);
 }
 
 /* The extra line of a move, called back by moves.c. */
@@ -241,6 +288,7 @@ log_move(void *arg, enum scribe_move kind, const struct move_end *from,
 {
 	struct scribe *s = arg;
 	const struct move_end *e = kind == SCRIBE_MOVED_OUT ? from : to;
+	struct scribe_jline j;
 	char *vis = NULL, *start, *p;
 	const char *rootvis = "-";
 	size_t rootvislen = 1;
@@ -259,7 +307,17 @@ log_move(void *arg, enum scribe_move kind, const struct move_end *from,
 	p += scribe_format_move(p, kind, e->isdir, from ? from->path : NULL,
 	    from ? from->pathlen : 0, to ? to->path : NULL,
 	    to ? to->pathlen : 0);
-	line_end(s, start, p);
+	/* Events: MOVE, the name -e gives these lines. */
+	memset(&j, 0, sizeof(j));
+	j.time = &e->time;
+	j.events = "MOVE";
+	j.path = e->path;
+	j.pathlen = e->pathlen;
+	if (kind == SCRIBE_MOVED) {
+		j.from = from->path;
+		j.fromlen = from->pathlen;
+	}
+	line_end(s, start, p, &j);
 	free(vis);
 }
 
@@ -276,6 +334,7 @@ options_apply(struct scribe *s, const char *key, const struct options *o,
 	scribe_clock_free(&s->clock);
 	s->clock = *clock;
 	s->only = o->only;
+	s->json = o->json;
 	if (s->only.moves && s->moves == NULL)
 		s->moves = moves_new(s->cache, log_move, s);
 	else if (!s->only.moves && s->moves != NULL) {
@@ -474,7 +533,7 @@ main(int argc, char *argv[])
 	int sfd, check;
 	size_t i;
 
-	iobs_help_version(argc, argv, synopsis);
+	iobs_help_options(argc, argv, synopsis, options, "iobs-scribe(1)");
 	check = iobs_check_mode(&argc, &argv);
 	memset(&s, 0, sizeof(s));
 	if (parse_options(argc, argv, &o, why, sizeof(why)) == -1) {
@@ -482,11 +541,14 @@ main(int argc, char *argv[])
 		usage();
 	}
 	s.only = o.only;
+	s.json = o.json;
 	if (scribe_clock_init(&s.clock, o.timefmt, o.utc) == -1)
 		errx(2, "--timefmt %s: the timestamp would be too long",
 		    o.timefmt);
 	if (check) {
 		scribe_clock_free(&s.clock);
+		if (scribe_log_check(o.log, why, sizeof(why)) == -1)
+			errx(2, "%s", why);
 		return 0;
 	}
 
@@ -518,6 +580,7 @@ main(int argc, char *argv[])
 		free(s.roots[i].vis);
 	}
 	free(s.roots);
+	free(s.scratch);
 	close(sfd);
 	return s.rval;
 }

@@ -9,10 +9,13 @@
 #include <err.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "path.h"
 #include "scribe.h"
 
 /* Grows for longer lines. */
@@ -56,11 +59,28 @@ cut_torn_tail(int fd, const char *path)
  * the tail. A log we may not read is opened for writing only.
  */
 static int
-open_log(const char *path)
+open_log(const char *path, int make_dir)
 {
+	char dir[PATH_MAX], *slash;
 	int fd;
 
 	fd = open(path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+	/*
+	 * A new log's own directory (/var/log/iobserver) is made, as
+	 * systemd's LogsDirectory= would, readable by the group only:
+	 * one level, so that a mistyped path makes no tree. Not when the
+	 * same log is reopened: a directory moved away keeps its log.
+	 */
+	if (fd == -1 && errno == ENOENT && make_dir &&
+	    (size_t)snprintf(dir, sizeof(dir), "%s", path) < sizeof(dir) &&
+	    (slash = strrchr(dir, '/')) != NULL && slash != dir) {
+		*slash = '\0';
+		if (mkdir(dir, 0750) == 0 || errno == EEXIST)
+			fd = open(path, O_RDWR | O_APPEND | O_CREAT |
+			    O_CLOEXEC, 0644);
+		else
+			errno = ENOENT;
+	}
 	if (fd == -1 && errno == EACCES)
 		return open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC,
 		    0644);
@@ -70,6 +90,33 @@ open_log(const char *path)
 		cut_torn_tail(fd, path);
 	(void)flock(fd, LOCK_SH);
 	return fd;
+}
+
+/*
+ * For --check: whether the log could be opened, or its directory made.
+ * 0, or -1 with the reason and the fix in why.
+ */
+int
+scribe_log_check(const char *path, char *why, size_t whylen)
+{
+	char dir[PATH_MAX], above[PATH_MAX];
+	struct stat st;
+
+	if (path == NULL || strcmp(path, "-") == 0)
+		return 0;
+	if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+		snprintf(why, whylen, "%s: is a directory; name a file in it",
+		    path);
+		return -1;
+	}
+	/* Its directory is made at start, not the ones above. */
+	if (iobs_path_parent_missing(path, dir, sizeof(dir)) &&
+	    iobs_path_parent_missing(dir, above, sizeof(above))) {
+		snprintf(why, whylen, "%s: %s: no such directory; make it "
+		    "(mkdir -p %s) or log elsewhere", path, above, dir);
+		return -1;
+	}
+	return 0;
 }
 
 void
@@ -85,7 +132,7 @@ scribe_log_open(struct scribe_log *l, const char *path)
 	}
 	if ((l->path = strdup(path)) == NULL)
 		err(1, "strdup");
-	if ((l->fd = open_log(path)) == -1)
+	if ((l->fd = open_log(path, 1)) == -1)
 		err(1, "%s", path);
 }
 
@@ -102,7 +149,8 @@ scribe_log_switch(struct scribe_log *l, const char *path)
 
 	scribe_log_flush(l);
 	if (path != NULL && strcmp(path, "-") != 0) {
-		if ((fd = open_log(path)) == -1)
+		if ((fd = open_log(path, l->path == NULL ||
+		    strcmp(l->path, path) != 0)) == -1)
 			return -1;
 		if ((npath = strdup(path)) == NULL)
 			err(1, "strdup");

@@ -6,6 +6,7 @@
 #include <sys/inotify.h>
 
 #include <string.h>
+#include <strings.h>
 
 #include "scribe.h"
 
@@ -131,20 +132,20 @@ filter_one(struct scribe_filter *f, const char *name)
 	size_t i;
 
 	for (i = 0; i < NSENTENCES; i++)
-		if (strcmp(name, sentences[i].name) == 0) {
+		if (strcasecmp(name, sentences[i].name) == 0) {
 			f->mask |= sentences[i].mask;
 			return 0;
 		}
 	for (i = 0; i < NLIFECYCLES; i++)
-		if (strcmp(name, lifecycles[i].name) == 0) {
+		if (strcasecmp(name, lifecycles[i].name) == 0) {
 			f->lifecycles |= 1U << lifecycles[i].lifecycle;
 			return 0;
 		}
-	if (strcmp(name, "CLOSE") == 0) {
+	if (strcasecmp(name, "CLOSE") == 0) {
 		f->mask |= IN_CLOSE_WRITE | IN_CLOSE_NOWRITE;
 		return 0;
 	}
-	if (strcmp(name, "MOVE") == 0) {
+	if (strcasecmp(name, "MOVE") == 0) {
 		f->moves = 1;
 		return 0;
 	}

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "cache.h"
+#include "json.h"
 #include "stream.h"
 
 /* message.c */
@@ -29,6 +30,31 @@ struct scribe_filter {
 	unsigned	 lifecycles;	/* 1 << enum iobs_lifecycle */
 	int		 moves;		/* the lines of enum scribe_move */
 };
+
+/*
+ * who.c: " by USER (COMMAND, pid N)", or " by pid N" when the process
+ * is gone, for a record's PID; nothing for 0. At most SCRIBE_WHO_MAX
+ * bytes, NUL included.
+ */
+#define SCRIBE_WHO_MAX	96
+size_t	 scribe_who(char *dst, unsigned long pid, const struct timeval *);
+
+/* jsonline.c: one --json log line; its room is SCRIBE_JSON_MAX. */
+struct scribe_jline {
+	const struct timeval	*time;
+	const char		*events;	/* as in the stream, A,B */
+	uint32_t		 cookie;
+	unsigned long		 pid;		/* 0: unknown */
+	const char		*path, *from;	/* from: NULL but for a move */
+	size_t			 pathlen, fromlen;
+	const char		*sentence;
+	size_t			 sentencelen;
+};
+#define SCRIBE_JSON_MAX(pathlen, fromlen, sentlen)			\
+	(128 + 3 * IOBS_EVENTS_MAX + 2 * (IOBS_JSON_MAX(pathlen) +	\
+	IOBS_BASE64_MAX(pathlen) + IOBS_JSON_MAX(fromlen) +		\
+	IOBS_BASE64_MAX(fromlen)) + IOBS_JSON_MAX(sentlen))
+size_t	 scribe_json(char *dst, const struct scribe_jline *);
 
 /* Room scribe_format() needs for a path of len bytes (two for moves). */
 #define SCRIBE_SENTENCE_MAX(len)	(IOBS_VIS_MAX(len) + 96)
@@ -82,6 +108,7 @@ struct scribe_log {
 };
 
 void	 scribe_log_open(struct scribe_log *, const char *path);
+int	 scribe_log_check(const char *path, char *why, size_t whylen);
 /* Both keep the old file when they return -1; reopen warns. */
 int	 scribe_log_reopen(struct scribe_log *);
 int	 scribe_log_switch(struct scribe_log *, const char *path);

@@ -179,21 +179,47 @@ self_dir(void)
 }
 
 /*
- * iobs-NAME of our own, in path: beside iobs-supervise (a build tree,
- * or all in one directory), else where make install and the package
- * put the tools, IOBS_BINDIR, while the supervisor is in sbin. 0 when
- * there, -1 with the first place in path when in neither.
+ * Where our own tools are, in order: beside iobs-supervise (a build
+ * tree, or all in one directory); ../bin when that is an sbin, as
+ * make install and the package put them, so that an install under
+ * DESTDIR or another prefix finds its own; IOBS_BINDIR, the BINDIR it
+ * was built for. Returns how many of the three are set in dirs.
+ */
+size_t
+tool_dirs(const char *dirs[3])
+{
+	static char sibling[PATH_MAX];
+	const char *self = self_dir(), *slash;
+	size_t n = 0;
+
+	dirs[n++] = self;
+	slash = strrchr(self, '/');
+	if (sibling[0] == '\0' && slash != NULL && strcmp(slash, "/sbin") == 0)
+		snprintf(sibling, sizeof(sibling), "%.*s/bin",
+		    (int)(slash - self), self);
+	if (sibling[0] != '\0')
+		dirs[n++] = sibling;
+	if (n == 1 || strcmp(dirs[n - 1], IOBS_BINDIR) != 0)
+		dirs[n++] = IOBS_BINDIR;
+	return n;
+}
+
+/*
+ * iobs-NAME of our own, in path: in the first of tool_dirs() that has
+ * it. 0 when there, -1 with the first place in path when in none.
  */
 int
 tool_path(const char *name, char *path, size_t len)
 {
-	snprintf(path, len, "%s/iobs-%s", self_dir(), name);
-	if (access(path, X_OK) == 0)
-		return 0;
-	snprintf(path, len, "%s/iobs-%s", IOBS_BINDIR, name);
-	if (access(path, X_OK) == 0)
-		return 0;
-	snprintf(path, len, "%s/iobs-%s", self_dir(), name);
+	const char *dirs[3];
+	size_t i, n = tool_dirs(dirs);
+
+	for (i = 0; i < n; i++) {
+		snprintf(path, len, "%s/iobs-%s", dirs[i], name);
+		if (access(path, X_OK) == 0)
+			return 0;
+	}
+	snprintf(path, len, "%s/iobs-%s", dirs[0], name);
 	return -1;
 }
 
@@ -201,28 +227,31 @@ tool_path(const char *name, char *path, size_t len)
 static int
 find_plugin(struct parser *p, const char *name, int line, char **exe)
 {
-	const char *dirs[3] = { p->c->plugin_dir, self_dir(), IOBS_BINDIR };
+	const char *dirs[4];
 	struct stat st;
-	size_t i;
-	char path[PATH_MAX];
+	size_t i, n = 0;
+	char path[PATH_MAX], where[3 * PATH_MAX + 16];
 
-	for (i = 0; i < 3; i++) {
-		if (dirs[i] == NULL)
-			continue;
+	if (p->c->plugin_dir != NULL)
+		dirs[n++] = p->c->plugin_dir;
+	n += tool_dirs(dirs + n);
+	where[0] = '\0';
+	for (i = 0; i < n; i++) {
 		snprintf(path, sizeof(path), "%s/iobs-%s", dirs[i], name);
-		if (stat(path, &st) == -1)
+		if (stat(path, &st) == -1) {
+			strlcat(where, i == 0 ? "" : i + 1 == n ? " or " : ", ",
+			    sizeof(where));
+			strlcat(where, dirs[i], sizeof(where));
 			continue;
+		}
 		if (!S_ISREG(st.st_mode) || access(path, X_OK) == -1)
 			return fail(p, line, "plugin %s: %s is not executable",
 			    name, path);
 		*exe = xstrdup(path);
 		return 0;
 	}
-	if (p->c->plugin_dir != NULL)
-		return fail(p, line, "plugin %s: no iobs-%s in %s, %s or %s",
-		    name, name, p->c->plugin_dir, self_dir(), IOBS_BINDIR);
-	return fail(p, line, "plugin %s: no iobs-%s in %s or %s (set "
-	    "plugin_dir)", name, name, self_dir(), IOBS_BINDIR);
+	return fail(p, line, "plugin %s: no iobs-%s in %s%s", name, name,
+	    where, p->c->plugin_dir != NULL ? "" : " (set plugin_dir)");
 }
 
 static int
@@ -286,15 +315,166 @@ key_plugin(struct parser *p, const char *key, const char **rest)
 	return found;
 }
 
+static void
+add_popt(struct wconf *w, const char *plugin, char *arg, int line)
+{
+	w->popt = xreallocarray(w->popt, w->npopt + 1, sizeof(*w->popt));
+	w->popt[w->npopt].plugin = xstrdup(plugin);
+	w->popt[w->npopt].arg = arg;
+	w->popt[w->npopt].line = line;
+	w->npopt++;
+}
+
+/*
+ * Plugins of ours that walk the tree themselves (a mirror's first pass
+ * and its reconciles; an exec's runs): a watch's exclude reaches them
+ * as --exclude, so that what the watcher leaves out they leave too.
+ */
+static const char *const walkers[] = { "mirror", "exec" };
+
+/*
+ * Plugin keys whose value is a list, written as every list here is
+ * (a, b, c): each item passed as an option of its own, or joined with
+ * commas alone. Any plugin's exclude is a list of globs.
+ */
+static const struct {
+	const char	*plugin;	/* NULL: any */
+	const char	*key;
+	int		 repeat;
+} list_keys[] = {
+	{ NULL,		"exclude",	1 },
+	{ "exec",	"events",	0 },
+	{ "scribe",	"only",		0 },
+};
+
+/*
+ * A glob no one can have meant: it would match nothing, or not what
+ * was written. 0, or -1 with the line and the fix.
+ */
+static int
+check_glob(struct parser *p, int line, const char *key, const char *g,
+    const char *root)
+{
+	size_t rlen = strlen(root), n;
+	const char *c, *q;
+
+	if (*g == '"' || *g == '\'' || (*g != '\0' && (g[strlen(g) - 1] ==
+	    '"' || g[strlen(g) - 1] == '\'')))
+		return fail(p, line, "%s: %s: a quote in a glob; a list is "
+		    "written unquoted, as in %s = *.tmp, .git", key, g, key);
+	/* fparseln(3) took the backslashes: \[ is [ here. */
+	for (c = g; *c != '\0'; c++) {
+		if (*c != '[')
+			continue;
+		q = c + 1;
+		if (*q == '!' || *q == '^')
+			q++;
+		if (*q == ']')
+			q++;
+		if ((q = strchr(q, ']')) == NULL)
+			return fail(p, line, "%s: %s: [ without its ]; write "
+			    "[[] for the character itself", key, g);
+		c = q;
+	}
+	if (rlen > 1 && strncmp(g, root, rlen) == 0 &&
+	    (g[rlen] == '/' || g[rlen] == '\0'))
+		return fail(p, line, "%s: %s: a path under the watch is "
+		    "written from its root, as /%s", key, g,
+		    g[rlen] == '/' ? g + rlen + 1 : "");
+	for (c = g; *c != '\0'; c += n + (c[n] == '/')) {
+		n = strcspn(c, "/");
+		if ((n == 0 && c != g && c[n] != '\0') ||
+		    (n == 1 && c[0] == '.') ||
+		    (n == 2 && c[0] == '.' && c[1] == '.'))
+			return fail(p, line, "%s: %s: an empty, . or .. "
+			    "component never matches a path", key, g);
+	}
+	return 0;
+}
+
+static int
+is_walker(const char *plugin)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(walkers) / sizeof(walkers[0]); i++)
+		if (strcmp(plugin, walkers[i]) == 0)
+			return 1;
+	return 0;
+}
+
+/* X_key = value: --key=value for plugin X, a list split as it should be. */
+static int
+plugin_key(struct parser *p, struct wconf *w, const char *plugin,
+    const char *key, struct raw *r)
+{
+	char *opt, **list, *c, *joined;
+	size_t i, li, n, len;
+	int rc = 0;
+
+	/* Long options use hyphens: mirror_dry_run → --dry-run */
+	opt = xstrdup(key);
+	for (c = opt; *c != '\0'; c++)
+		if (*c == '_')
+			*c = '-';
+	for (li = 0; li < sizeof(list_keys) / sizeof(list_keys[0]); li++)
+		if ((list_keys[li].plugin == NULL ||
+		    strcmp(list_keys[li].plugin, plugin) == 0) &&
+		    strcmp(list_keys[li].key, opt) == 0)
+			break;
+	if (li == sizeof(list_keys) / sizeof(list_keys[0])) {
+		add_popt(w, plugin, xasprintf("--%s=%s", opt, r->val),
+		    r->line);
+		free(opt);
+		return 0;
+	}
+	n = split_list(r->val, &list);
+	if (n == 0)
+		rc = fail(p, r->line, "%s: an empty list", r->key);
+	for (i = 0, len = 0; rc == 0 && i < n; i++) {
+		if (strcmp(opt, "exclude") == 0)
+			rc = check_glob(p, r->line, r->key, list[i], w->path);
+		len += strlen(list[i]) + 1;
+	}
+	if (rc == 0 && list_keys[li].repeat) {
+		for (i = 0; i < n; i++)
+			add_popt(w, plugin, xasprintf("--%s=%s", opt,
+			    list[i]), r->line);
+	} else if (rc == 0) {
+		joined = xcalloc(len + 1, 1);
+		for (i = 0; i < n; i++) {
+			if (i > 0)
+				strlcat(joined, ",", len + 1);
+			strlcat(joined, list[i], len + 1);
+		}
+		add_popt(w, plugin, xasprintf("--%s=%s", opt, joined),
+		    r->line);
+		free(joined);
+	}
+	free(list);
+	free(opt);
+	return rc;
+}
+
+/*
+ * A watch with no events key: every change, no pure read (OPEN,
+ * ACCESS, CLOSE_NOWRITE). A plugin that reads the tree (a mirror's
+ * copies, an exec's commands) would otherwise be told of its own
+ * reads and its siblings' on every backend that cannot tell who read:
+ * inotify has no pid. events = all asks for them.
+ */
+#define DEFAULT_EVENTS	"modify,attrib,close_write,moved_from,moved_to," \
+	"create,delete,delete_self,move_self"
+
 /* The subsection ended: check it and turn its keys into arguments. */
 static int
 end_watch(struct parser *p)
 {
 	struct wconf *w = p->w;
-	char **list;
-	size_t i, j, n;
+	char **list, *c;
+	size_t i, j, k, n;
 	int64_t ms;
-	int b;
+	int b, events = 0;
 
 	if (w == NULL)
 		return 0;
@@ -326,14 +506,26 @@ end_watch(struct parser *p)
 	for (i = 0; i < p->nraw; i++) {
 		struct raw *r = &p->raw[i];
 		const char *plugin, *rest;
-		char *arg, *c;
 
 		if (strcmp(r->key, "exclude") == 0) {
 			n = split_list(r->val, &list);
-			for (j = 0; j < n; j++)
-				add_warg(w, r->line, "--exclude-glob=%s", list[j]);
+			for (j = 0; j < n; j++) {
+				if (check_glob(p, r->line, r->key, list[j],
+				    w->path) == -1) {
+					free(list);
+					return -1;
+				}
+				add_warg(w, r->line, "--exclude-glob=%s",
+				    list[j]);
+				for (k = 0; k < w->nplugin; k++)
+					if (is_walker(w->plugin[k].name))
+						add_popt(w, w->plugin[k].name,
+						    xasprintf("--exclude=%s",
+						    list[j]), r->line);
+			}
 			free(list);
 		} else if (strcmp(r->key, "events") == 0) {
+			events = 1;
 			n = split_list(r->val, &list);
 			for (j = 0; j < n; j++) {
 				for (c = list[j]; *c; c++)
@@ -376,17 +568,8 @@ end_watch(struct parser *p)
 				    "time in seconds from 0.01", r->val);
 			add_warg(w, r->line, "--interval=%s", r->val);
 		} else if ((plugin = key_plugin(p, r->key, &rest)) != NULL) {
-			arg = xasprintf("--%s=%s", rest, r->val);
-			/* Long options use hyphens: mirror_dry_run → --dry-run */
-			for (c = arg + 2; *c != '='; c++)
-				if (*c == '_')
-					*c = '-';
-			w->popt = xreallocarray(w->popt, w->npopt + 1,
-			    sizeof(*w->popt));
-			w->popt[w->npopt].plugin = xstrdup(plugin);
-			w->popt[w->npopt].arg = arg;
-			w->popt[w->npopt].line = r->line;
-			w->npopt++;
+			if (plugin_key(p, w, plugin, rest, r) == -1)
+				return -1;
 		} else if (strchr(r->key, '_') != NULL)
 			return fail(p, r->line, "%s: no plugin of this watch "
 			    "is called %.*s", r->key,
@@ -394,6 +577,8 @@ end_watch(struct parser *p)
 		else
 			return fail(p, r->line, "%s: unknown key", r->key);
 	}
+	if (!events)
+		add_warg(w, w->line, "%s", "--event=" DEFAULT_EVENTS);
 	return 0;
 }
 
@@ -601,6 +786,27 @@ parse_line(struct parser *p, char *s, enum section *sec)
 	}
 }
 
+/* A line after an error: only [global]'s state_dir is looked for. */
+static void
+salvage_state_dir(struct config *c, char *s, enum section *sec)
+{
+	char *eq, *val;
+
+	s = trim(s);
+	if (*s == '[') {
+		s[strcspn(s, "]")] = '\0';
+		*sec = strcmp(trim(s + 1), "global") == 0 ? S_GLOBAL :
+		    SEC_NONE;
+		return;
+	}
+	if (*sec != S_GLOBAL || (eq = strchr(s, '=')) == NULL)
+		return;
+	*eq = '\0';
+	val = unquote(trim(eq + 1));
+	if (strcmp(trim(s), "state_dir") == 0 && *val != '\0')
+		c->state_dir = iobs_path_absolute(c->dir, val);
+}
+
 static void
 defaults(struct config *c, const char *file)
 {
@@ -651,6 +857,12 @@ config_parse(FILE *f, const char *file, const char *plugin_dir,
 	    FPARSELN_UNESCALL)) != NULL) {
 		p.line = lineno;
 		rc = parse_line(&p, line, &sec);
+		free(line);
+	}
+	/* Past an error: status finds the running supervisor by this. */
+	while (rc == -1 && c->state_dir == NULL && (line = fparseln(f, &len,
+	    &lineno, NULL, FPARSELN_UNESCALL)) != NULL) {
+		salvage_state_dir(c, line, &sec);
 		free(line);
 	}
 	if (rc == 0 && ferror(f))

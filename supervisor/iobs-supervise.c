@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "watchlimit.h"
+#include "options.h"
 #include "signals.h"
 #include "trust.h"
 #include "usage.h"
@@ -40,6 +41,16 @@ static const char synopsis[] =
     "[-c config | -s state_dir] status [--json]\n"
     "[-c config | -s state_dir] restart watch [plugin]\n"
     "[-c config | -s state_dir] cache command ...";
+static const char options[] =
+    "-c config\tthe configuration file (" IOBS_CONFIG ")\n"
+    "-n\tcheck the configuration, each plugin's options too, and exit\n"
+    "-p plugin_dir\tlook for plugins here first\n"
+    "-s state_dir\tthe pid file and the cache\n"
+    "--insecure-files\trun files others than root could change\n"
+    "status [--json]\tthe pipelines of the running supervisor\n"
+    "restart watch [plugin]\tstart those pipelines again\n"
+    "cache command ...\tget, put, take, del, list or purge the cache\n"
+    "--help, --version\tthis, or the version";
 
 static void __dead2
 usage(void)
@@ -63,6 +74,35 @@ default_state_dir(void)
 	    == -1)
 		err(1, "asprintf");
 	return dir;
+}
+
+/* What is wrong with the command after the options; NULL: nothing. */
+static const char *
+command_error(int argc, char *argv[], int check, int json)
+{
+	static char why[256];
+
+	if (strcmp(argv[0], "status") != 0 && strcmp(argv[0], "cache") != 0 &&
+	    strcmp(argv[0], "restart") != 0)
+		snprintf(why, sizeof(why), "%.64s: unknown command (status, "
+		    "restart or cache)", argv[0]);
+	else if (check)
+		snprintf(why, sizeof(why), "-n: checks a config; it takes no "
+		    "command");
+	else if (argv[0][0] == 's' && argc != 1 && !json)
+		snprintf(why, sizeof(why), "status: %.64s: unknown argument",
+		    argv[1]);
+	else if (argv[0][0] == 'r' && argc < 2)
+		snprintf(why, sizeof(why), "restart: which watch?");
+	else if (argv[0][0] == 'r' && argc > 3)
+		snprintf(why, sizeof(why), "restart: %.64s: one watch and one "
+		    "plugin at most", argv[3]);
+	else if (argv[0][0] == 'c' && argc == 1)
+		snprintf(why, sizeof(why), "cache: which command? (get, put, "
+		    "take, del, list or purge)");
+	else
+		return NULL;
+	return why;
 }
 
 /* Loads the config or exits 2 with its one error line. */
@@ -265,17 +305,11 @@ static void
 cache_reset(struct super *s)
 {
 	static const char *prefix[] = { "pipeline/", "options/", "watch/" };
-	char *val;
 	size_t i;
 
 	for (i = 0; i < 3; i++)
 		iobs_cache_list(s->cache, prefix[i], forget_key, s->cache);
-	if (asprintf(&val, "pid=%d\nconfig=%s\nsince=%lld\n", (int)getpid(),
-	    s->conf_file, (long long)time(NULL)) == -1)
-		err(1, "asprintf");
-	if (iobs_cache_put(s->cache, "supervisor", val, strlen(val), 0) == -1)
-		errx(1, "cache: %s", iobs_cache_strerror(s->cache));
-	free(val);
+	status_supervisor(s, NULL);
 }
 
 static int
@@ -316,6 +350,7 @@ supervise(struct super *s)
 	/* Only this process uses it: children are exec'd, never given it. */
 	if ((s->cache = iobs_cache_open(s->cache_dir, 1)) == NULL)
 		err(1, "%s", s->cache_dir);
+	s->since = time(NULL);
 	cache_reset(s);
 	if (prctl(PR_SET_CHILD_SUBREAPER, 1) == -1)
 		err(1, "prctl");
@@ -342,17 +377,26 @@ supervise(struct super *s)
 	return 0;
 }
 
-/* The cache a subcommand reads: $IOBS_CACHE, else the state dir's. */
+/*
+ * The cache a subcommand reads: $IOBS_CACHE, else the state dir's.
+ * NULL when there is none: no supervisor has run there since the
+ * state dir was made (a unit's RuntimeDirectory is removed at stop).
+ */
 static struct iobs_cache *
 open_cache_for(struct super *s)
 {
 	struct iobs_cache *c;
+	struct stat st;
 	char *dir;
 
 	if (getenv(IOBS_CACHE_ENV) != NULL && *getenv(IOBS_CACHE_ENV) != '\0')
 		dir = xstrdup(getenv(IOBS_CACHE_ENV));
 	else if (asprintf(&dir, "%s/cache", s->state_dir) == -1)
 		err(1, "asprintf");
+	if (stat(dir, &st) == -1 && errno == ENOENT) {
+		free(dir);
+		return NULL;
+	}
 	if ((c = iobs_cache_open(dir, 0)) == NULL)
 		err(1, "%s", dir);
 	free(dir);
@@ -371,11 +415,15 @@ main(int argc, char *argv[], char *envp[])
 	int ch, check = 0, rc, json;
 	char *state_opt = NULL, errbuf[PATH_MAX + 256], *conf_err = NULL;
 	char *warns = NULL;
+	const char *why;
 
 	setproctitle_init(argc, argv, envp);
-	iobs_help_version(argc, argv, synopsis);
+	iobs_help_options(argc, argv, synopsis, options,
+	    "iobs-supervise(8)");
 	memset(&s, 0, sizeof(s));
-	while ((ch = getopt_long(argc, argv, "+c:np:s:", longopts, NULL)) !=
+	/* Our own messages, prog: thing: what is wrong, not getopt's. */
+	opterr = 0;
+	while ((ch = getopt_long(argc, argv, "+:c:np:s:", longopts, NULL)) !=
 	    -1) {
 		switch (ch) {
 		case 'I':
@@ -394,6 +442,8 @@ main(int argc, char *argv[], char *envp[])
 			state_opt = xstrdup(optarg);
 			break;
 		default:
+			iobs_getopt_error(ch, argv, errbuf, sizeof(errbuf));
+			warnx("%s", errbuf);
 			usage();
 		}
 	}
@@ -403,15 +453,11 @@ main(int argc, char *argv[], char *envp[])
 	    strcmp(argv[1], "--json") == 0;
 	if (argc == 0 && s.conf_file == NULL)
 		s.conf_file = xstrdup(IOBS_CONFIG);
-	if ((argc > 0 && check) ||
-	    (argc > 0 && strcmp(argv[0], "status") == 0 && argc != 1 &&
-	    !json) ||
-	    (argc > 0 && strcmp(argv[0], "restart") == 0 &&
-	    (argc < 2 || argc > 3)) ||
-	    (argc == 1 && strcmp(argv[0], "cache") == 0) ||
-	    (argc > 0 && strcmp(argv[0], "status") != 0 &&
-	    strcmp(argv[0], "cache") != 0 && strcmp(argv[0], "restart") != 0))
+	if (argc > 0 && (why = command_error(argc, argv, check, json)) !=
+	    NULL) {
+		warnx("%s", why);
 		usage();
+	}
 	if (s.conf_file != NULL && argc == 0) {
 		environ_clean();
 		load(&s, 1, 1);
@@ -441,6 +487,9 @@ main(int argc, char *argv[], char *envp[])
 			rc = status_print(c, json, conf_err);
 		else if (argv[0][0] == 'r')
 			rc = restart_command(c, argc, argv);
+		else if (c == NULL)
+			errx(1, "%s/cache: no cache: no supervisor has run "
+			    "there (see -s)", s.state_dir);
 		else
 			rc = cache_command(c, argc, argv);
 		iobs_cache_close(c);

@@ -159,12 +159,15 @@ exec_watcher(struct pipeline *p)
 	char **argv;
 	size_t i, n = 0;
 
-	if ((argv = calloc(p->nwargv + 7, sizeof(char *))) == NULL)
+	if ((argv = calloc(p->nwargv + 8, sizeof(char *))) == NULL)
 		_exit(127);
 	argv[n++] = "iobs-watch";
 	argv[n++] = "--ready-fd=3";
 	argv[n++] = "--stats-fd=4";
 	argv[n++] = "--ignore-fd=5";
+	/* The scribe says who made a change, where the backend knows. */
+	if (strcmp(p->plugin, "scribe") == 0)
+		argv[n++] = "--pid";
 	for (i = 0; i < p->nwargv; i++)
 		argv[n++] = p->wargv[i];
 	argv[n++] = "--";
@@ -178,9 +181,12 @@ exec_watcher(struct pipeline *p)
 }
 
 /*
- * p's watcher is told the whole set again: the groups of the other
- * pipelines of its watch that run now. A full pipe (its watcher saw no
- * event for thousands of changes) is told again on the next tick.
+ * p's watcher is told the whole set again: the groups of the pipelines
+ * of its watch that run now, its own among them (its plugin's reads,
+ * and its writes, say a log kept in the tree, are no news to it
+ * either; iobs-exec's commands run in groups of their own, so what
+ * they change is reported). A full pipe (its watcher saw no event for
+ * thousands of changes) is told again on the next tick.
  */
 static void
 tell_one(struct super *s, struct pipeline *p)
@@ -194,7 +200,7 @@ tell_one(struct super *s, struct pipeline *p)
 	if (p->ignfd == -1)
 		return;
 	for (q = s->pipes; q != NULL; q = q->next)
-		if (q != p && q->pgid > 0 && strcmp(q->path, p->path) == 0 &&
+		if (q->pgid > 0 && strcmp(q->path, p->path) == 0 &&
 		    len + 16 < sizeof(line) &&
 		    (n = snprintf(line + len, sizeof(line) - len, "%s%ld",
 		    len > 0 ? " " : "", (long)q->pgid)) > 0)
@@ -284,6 +290,7 @@ spawn(struct super *s, struct pipeline *p)
 	(void)setpgid(p->wpid, p->pgid);
 	close(ign[0]);
 	/* Before its plugin runs, so that no change of it is news. */
+	tell_one(s, p);
 	tell_siblings(s, p);
 	/* The watcher is not reaped before this fork: its group lives. */
 	if ((p->ppid = fork()) == -1)
@@ -311,6 +318,9 @@ spawn(struct super *s, struct pipeline *p)
 	p->lasterr[0] = '\0';
 	p->started = now_ms();
 	p->since = time(NULL);
+	/* A new watcher counts from 0: what this run of it saw. */
+	p->events = 0;
+	p->last_event[0] = '\0';
 }
 
 

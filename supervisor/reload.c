@@ -265,6 +265,7 @@ reload_apply(struct super *s, int hup)
 	    config_check(&nc, errbuf, sizeof(errbuf), &warns) == -1) {
 		config_free(&nc);
 		warnx("%s; keeping the running config", errbuf);
+		status_supervisor(s, errbuf);
 		for (p = s->pipes; hup && p != NULL; p = p->next)
 			pipeline_event(s, p, E_HUP);
 		free(warns);
@@ -273,6 +274,7 @@ reload_apply(struct super *s, int hup)
 		return;
 	}
 	free(warns);
+	status_supervisor(s, NULL);
 	if ((nc.state_dir == NULL) != (s->conf.state_dir == NULL) ||
 	    (nc.state_dir != NULL &&
 	    strcmp(nc.state_dir, s->conf.state_dir) != 0))

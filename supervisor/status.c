@@ -146,6 +146,32 @@ status_watch(struct super *s, const struct wconf *w)
 	free(key);
 }
 
+/*
+ * The supervisor's own record: its pid, config and start, and the
+ * error that made it keep the running config at the last reload (the
+ * config's, or a plugin's refusal of its options), for status to say.
+ */
+void
+status_supervisor(struct super *s, const char *conf_err)
+{
+	char *val, *c;
+
+	if (asprintf(&val, "pid=%d\nconfig=%s\nsince=%lld\n%s%s%s",
+	    (int)getpid(), s->conf_file, s->since,
+	    conf_err ? "config_error=" : "", conf_err ? conf_err : "",
+	    conf_err ? "\n" : "") == -1)
+		err(1, "asprintf");
+	/* One line: a value is what lies between '=' and the newline. */
+	if (conf_err != NULL)
+		for (c = strstr(val, "config_error=") + 13; c[1] != '\0'; c++)
+			if (*c == '\n')
+				*c = ' ';
+	if (s->cache != NULL && iobs_cache_put(s->cache, "supervisor", val,
+	    strlen(val), 0) == -1)
+		errx(1, "cache: %s", iobs_cache_strerror(s->cache));
+	free(val);
+}
+
 /* The value of name= in a key=value block, into buf. */
 static const char *
 field(const char *val, const char *name, char *buf, size_t len)
@@ -451,14 +477,22 @@ print_json(struct iobs_cache *c, const struct table *t, pid_t pid,
 	printf("]}\n");
 }
 
-/* The running supervisor's pid from the cache; 0 when none runs. */
+/*
+ * The running supervisor's pid from the cache; 0 when none runs, minus
+ * its pid when it is gone. Its config, and the error it kept the
+ * running config for ("" when none), into cfg and cerr.
+ */
 static pid_t
-supervisor_pid(struct iobs_cache *c, char *cfg, size_t cfglen)
+supervisor_pid(struct iobs_cache *c, char *cfg, size_t cfglen, char *cerr,
+    size_t cerrlen)
 {
 	char *val, pidbuf[32];
 	pid_t pid;
 	int rc;
 
+	cerr[0] = '\0';
+	if (c == NULL)
+		return 0;
 	rc = iobs_cache_get(c, "supervisor", &val, NULL);
 	if (rc == -1)
 		errx(1, "cache: %s", iobs_cache_strerror(c));
@@ -466,6 +500,8 @@ supervisor_pid(struct iobs_cache *c, char *cfg, size_t cfglen)
 		return 0;
 	pid = strtol(field(val, "pid", pidbuf, sizeof(pidbuf)), NULL, 10);
 	field(val, "config", cfg, cfglen);
+	if (strcmp(field(val, "config_error", cerr, cerrlen), "-") == 0)
+		cerr[0] = '\0';
 	free(val);
 	if (pid <= 0 || (kill(pid, 0) == -1 && errno == ESRCH))
 		return -pid;
@@ -602,7 +638,8 @@ status_remotes(struct iobs_cache *c, char *buf, size_t len)
 }
 
 /*
- * iobs-supervise status: exit 0 when running, 1 when not. conf_err,
+ * iobs-supervise status: exit 0 when running, 3 when not, 1 when it
+ * died leaving its state (c NULL: no state at all). conf_err,
  * when the config file has an error now, is said first: what runs is
  * what was loaded before it.
  */
@@ -611,10 +648,11 @@ status_print(struct iobs_cache *c, int json, const char *conf_err)
 {
 	struct backlog_out out = { 0, 0 };
 	struct table t;
-	char cfg[1024];
+	char cfg[1024], cerr[1024];
 	pid_t pid;
 
-	pid = supervisor_pid(c, cfg, sizeof(cfg));
+	pid = supervisor_pid(c, cfg, sizeof(cfg), cerr, sizeof(cerr));
+	/* As LSB's status: 3 not running, 1 dead with its state left. */
 	if (pid <= 0) {
 		if (json)
 			printf("{\"running\":false}\n");
@@ -623,8 +661,11 @@ status_print(struct iobs_cache *c, int json, const char *conf_err)
 		else
 			printf("iobs-supervise: not running (pid %d is gone)\n",
 			    (int)-pid);
-		return 1;
+		return pid == 0 ? 3 : 1;
 	}
+	/* The file's error now, else the one the supervisor kept. */
+	if (conf_err == NULL && cerr[0] != '\0')
+		conf_err = cerr;
 	memset(&t, 0, sizeof(t));
 	t.cache = c;
 	if (iobs_cache_list(c, "pipeline/", collect, &t) == -1)
@@ -679,10 +720,11 @@ int
 restart_command(struct iobs_cache *c, int argc, char **argv)
 {
 	struct restart_match m;
-	char cfg[1024], cwd[PATH_MAX], *path, *key;
+	char cfg[1024], cerr[1024], cwd[PATH_MAX], *path, *key;
 	pid_t pid;
 
-	if ((pid = supervisor_pid(c, cfg, sizeof(cfg))) <= 0)
+	if ((pid = supervisor_pid(c, cfg, sizeof(cfg), cerr, sizeof(cerr)))
+	    <= 0)
 		errx(1, "not running");
 	if (getcwd(cwd, sizeof(cwd)) == NULL)
 		err(1, "getcwd");

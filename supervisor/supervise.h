@@ -71,6 +71,7 @@ void	 config_free(struct config *);
 /* The argv options of plugin p in watch w, joined by newlines. */
 char	*config_plugin_options(const struct wconf *, const char *plugin);
 const char *self_dir(void);
+size_t	 tool_dirs(const char *dirs[3]);
 int	 tool_path(const char *name, char *path, size_t len);
 
 /*
@@ -169,6 +170,7 @@ struct super {
 	int64_t		 reload_at;	/* debounced reload; 0: none */
 	char		*changed_plugins;	/* names, space-separated */
 	int		 stopping;	/* shutting down */
+	long long	 since;		/* wall-clock seconds of the start */
 	int		 notified_ready;	/* READY=1 sent since start/reload */
 	char		 notified_status[1024];
 	char		 notified_remotes[768];	/* "; DEST STATE, N waiting" */
@@ -191,6 +193,7 @@ int64_t	 pipeline_next_deadline(struct super *);
 void	 status_save(struct super *, struct pipeline *);
 void	 status_forget(struct super *, struct pipeline *);
 void	 status_watch(struct super *, const struct wconf *);
+void	 status_supervisor(struct super *, const char *conf_err);
 int	 status_print(struct iobs_cache *, int json, const char *conf_err);
 void	 status_remotes(struct iobs_cache *, char *buf, size_t len);
 int	 restart_command(struct iobs_cache *, int argc, char **argv);

@@ -298,9 +298,24 @@ stream() {
 	[ "${#stderr_lines[@]}" -eq 2 ]
 	assert_equal "${stderr_lines[0]}" \
 	    "iobs-exec: sh -c echo \"\$1\" >>\"\$0\"; exit 3 $T/log {path}: exited 3; /d/a"
-	run -0 iobs-exec -- "$T/nonexistent" {path} <"$T/in"
-	assert_output --partial "$T/nonexistent: No such file or directory"
-	assert_output --partial "exited 127; /d/b"
+}
+
+@test "exec: a command that cannot be run is named, the runs go on, exit 127 (126: found, not runnable), as sh" {
+	stream "$T/in" <<-EOF
+	CREATE|$T/nonexistent
+	CREATE|$T/rec
+	EOF
+	# The program is the path: the first cannot run, the second runs.
+	run -127 --separate-stderr iobs-exec -- {path} <"$T/in"
+	assert_equal "${stderr_lines[0]}" "iobs-exec: $T/nonexistent: No such file or directory"
+	run -0 runs
+	assert_output 1
+	touch "$T/plain"
+	run -126 --separate-stderr iobs-exec -b -- "$T/plain" <"$T/in"
+	assert_equal "${stderr_lines[0]}" "iobs-exec: $T/plain: Permission denied"
+	# A command that ran and exited 127 itself is a failed run, no more.
+	run -0 --separate-stderr iobs-exec -- sh -c 'exit 127' <"$T/in"
+	assert_equal "${#stderr_lines[@]}" 2
 }
 
 @test "exec: --halt-on-error stops at the first failure with its status" {

@@ -77,6 +77,23 @@ install_to() {
 	    "$T/root/usr/bin/iobs-watch"
 }
 
+@test "make install DESTDIR=: the installed supervisor runs the installed example config under the unit's bounding set: pipelines, log, mirror" {
+	make -s -C "$REPO" -o all install BIN="$IOBS_REAL_BIN" \
+	    DESTDIR="$T/root" PREFIX=/usr >/dev/null
+	run -0 "$BATS_TEST_DIRNAME/installed-check" "$T/root" "$T/w"
+	assert_output "ok: $T/root/usr/sbin/iobs-supervise runs the example config, installed"
+}
+
+@test "the units make the log directory, mode 0750" {
+	install_to "$T/root"
+	for u in iobserver.service iobserver@.service; do
+		grep -qx "LogsDirectory=iobserver" \
+		    "$T/root/usr/lib/systemd/system/$u"
+		grep -qx "LogsDirectoryMode=0750" \
+		    "$T/root/usr/lib/systemd/system/$u"
+	done
+}
+
 @test "the units pass systemd-analyze verify" {
 	command -v systemd-analyze >/dev/null || skip "no systemd-analyze"
 	install_to "$T/root"
@@ -123,7 +140,7 @@ scribe_log = $T/logs/data.log"
 }
 
 # bats test_tags=long
-@test "the .deb: dpkg-buildpackage -us -uc -b builds it, dpkg -c lists the tools, lintian is clean [long]" {
+@test "the .deb: dpkg-buildpackage -us -uc -b builds it, dpkg -c lists the tools, lintian is clean, it runs its example [long]" {
 	[ -n "${IOBS_LONG:-}" ] || skip "long: set IOBS_LONG=1"
 	command -v dpkg-buildpackage >/dev/null || skip "no dpkg-buildpackage"
 	# A copy of the tree as committed plus what is being changed.
@@ -145,6 +162,14 @@ scribe_log = $T/logs/data.log"
 	if command -v lintian >/dev/null; then
 		run -0 lintian --fail-on error,warning "$T"/iobserver_*.changes
 	fi
+	# Its files, unpacked as dpkg -i would put them (here under $T,
+	# not on a machine others share): the installed supervisor runs
+	# the installed example under the unit's bounding set.
+	run -0 dpkg -x "$deb" "$T/pkg"
+	run -0 "$BATS_TEST_DIRNAME/installed-check" "$T/pkg" "$T/w"
+	run -0 dpkg -I "$deb"
+	assert_line --regexp '^ Recommends: .*rsync'
+	assert_line --regexp '^ Recommends: .*openssh-client'
 }
 
 @test "make bench installs its anchors as make check does (mk/deps bench)" {

@@ -5,7 +5,7 @@ load scribe_helper
 
 @test "scribe: an unknown option is a usage error" {
 	run -2 iobs-scribe --bogus </dev/null
-	assert_line --partial "usage: iobs-scribe [-u] [-e event[,...]] [-o file] [-t timefmt]"
+	assert_line --partial "usage: iobs-scribe [-ju] [-e event[,...]] [-o file] [-t timefmt]"
 }
 
 @test "scribe: an operand is a usage error" {
@@ -195,6 +195,10 @@ EOF2
 	iobs-scribe --utc -e CREATE,CLOSE --only=MOVE -e WATCH_DEAD \
 	    <"$T/in" >"$T/got"
 	diff -u "$T/want" "$T/got"
+	# In either case, as iobs-watch -e and iobs.conf(5) write them.
+	iobs-scribe --utc -e create,Close --only=move -e watch_dead \
+	    <"$T/in" >"$T/got"
+	diff -u "$T/want" "$T/got"
 	# Without MOVE, moves are not tracked: no extra line.
 	run -0 iobs-scribe --utc -e MOVED_FROM,MOVED_TO <"$T/in"
 	assert_equal "${#lines[@]}" 2
@@ -265,4 +269,60 @@ EOF2
 	assert_equal "${#lines[@]}" 2
 	run -0 iobs-scribe -u --log=- <"$T/in"
 	assert_output "2025-11-25 08:00:00.123456 -: file '/data/a' was CREATED"
+}
+
+@test "scribe: the stream's PID says who made a change: user, command, pid; never a later process's name" {
+	local now
+	now=$(date +%s).000000
+	# A process alive now, and a change made now: named.
+	sleep 30 3>&- &
+	BG_PIDS+=("$!")
+	stream >"$T/in" <<EOF2
+$now|WATCH_INIT|0|/data|0
+$now|CREATE|0|/data/a|$!
+$now|DELETE|0|/data/b|0
+$TIME|MODIFY|0|/data/c|$!
+$now|MODIFY|0|/data/d|2147483647
+$now|ATTRIB|0|/data/e|x
+EOF2
+	run -0 iobs-scribe --utc <"$T/in"
+	assert_line --regexp "/data: file 'a' was CREATED by $(id -nu) \\(sleep, pid $!\\)\$"
+	# No PID, or a bad one: no one.
+	assert_line --regexp "/data: file 'b' was DELETED\$"
+	assert_line --regexp "/data: the METADATA of file 'e' was changed\$"
+	# The change is older than the process with its pid now: not it.
+	assert_line --regexp "/data: file 'c' was MODIFIED by pid $!\$"
+	# Gone: its pid alone.
+	assert_line --regexp "/data: file 'd' was MODIFIED by pid 2147483647\$"
+}
+
+@test "scribe: --json: one object a line, iobs-watch --json's members, the sentence, who; moves with their from" {
+	stream >"$T/in" <<EOF2
+$TIME|WATCH_INIT|0|/data
+$TIME|CREATE|0|/data/caf\\303\\251|2147483647
+$TIME|CLOSE_WRITE,CLOSE|0|/data/a"b
+$TIME|MOVED_FROM|7|/data/x
+$TIME|MOVED_TO|7|/data/y
+$TIME|CREATE|0|/data/bad\\377
+$TIME|WATCH_DEAD|0|/data
+EOF2
+	cat >"$T/want" <<'EOF2'
+{"time":1764057600.123456,"events":["WATCH_INIT"],"cookie":0,"path":"/data","sentence":"/data: WATCH STARTED"}
+{"time":1764057600.123456,"events":["CREATE"],"cookie":0,"pid":2147483647,"path":"/data/café","sentence":"/data: file 'café' was CREATED by pid 2147483647"}
+{"time":1764057600.123456,"events":["CLOSE_WRITE","CLOSE"],"cookie":0,"path":"/data/a\"b","sentence":"/data: file 'a\"b' was CLOSED after writing"}
+{"time":1764057600.123456,"events":["MOVED_FROM"],"cookie":7,"path":"/data/x","sentence":"/data: file 'x' was MOVED away"}
+{"time":1764057600.123456,"events":["MOVED_TO"],"cookie":7,"path":"/data/y","sentence":"/data: file 'y' was MOVED here"}
+{"time":1764057600.123456,"events":["MOVE"],"cookie":0,"path":"/data/y","from":"/data/x","sentence":"/data: file '/data/x' was MOVED to '/data/y'"}
+{"time":1764057600.123456,"events":["CREATE"],"cookie":0,"path":"/data/bad\ufffd","path_bytes":"L2RhdGEvYmFk/w==","sentence":"/data: file 'bad\\377' was CREATED"}
+{"time":1764057600.123456,"events":["WATCH_DEAD"],"cookie":0,"path":"/data","sentence":"/data: WATCH STOPPED"}
+EOF2
+	iobs-scribe --json <"$T/in" >"$T/got"
+	diff -u "$T/want" "$T/got"
+	# Each line is JSON jq reads; --json=no is the text log.
+	run -0 jq -r .sentence "$T/got"
+	assert_line -n 1 "/data: file 'café' was CREATED by pid 2147483647"
+	run -0 iobs-scribe --utc --json=no <"$T/in"
+	assert_line -n 0 "2025-11-25 08:00:00.123456 /data: WATCH STARTED"
+	run -2 iobs-scribe --json=maybe </dev/null
+	assert_line -n 0 "iobs-scribe: --json=maybe: not yes or no"
 }

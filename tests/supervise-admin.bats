@@ -120,7 +120,7 @@ plugins = cat, slow"
 	kill -TERM "$SUP_PID"
 	wait "$SUP_PID" || true
 	SUP_PID=
-	run -1 iobs-supervise -s "$STATE" status --json
+	run -3 iobs-supervise -s "$STATE" status --json
 	assert_output '{"running":false}'
 }
 
@@ -196,7 +196,8 @@ cat_out = $T/out"
 	wait_ready "$T/data" cat
 	before=$(date +%s)
 	for i in 1 2 3; do echo x >"$T/data/f$i"; done
-	wait_for 5 eval '[ "$(grep -cv "^#" "$T/out")" -ge 13 ]'
+	# Three of CREATE, MODIFY, CLOSE_WRITE (no OPEN by default).
+	wait_for 5 eval '[ "$(grep -cv "^#" "$T/out")" -ge 10 ]'
 	# The count the watcher wrote: every record but the WATCH_INIT.
 	want=$(( $(grep -cv "^#" "$T/out") - 1 ))
 	wait_for 5 eval '[ "$(field_of "$T/data" cat 8)" = "$want" ]'
@@ -224,4 +225,91 @@ scribe_log = $T/data.log"
 	grep -q "$T/rc:8: frob: unknown key; keeping the running config" "$T/log"
 	: >"$T/data/after"
 	wait_for 10 grep -qs "'after' was CREATED" "$T/data.log"
+}
+
+@test "status, state directory gone: not running, exit 3 as LSB's status; --json says so" {
+	run -3 iobs-supervise -s "$T/gone" status
+	assert_output "iobs-supervise: not running"
+	run -3 iobs-supervise -s "$T/gone" status --json
+	assert_output '{"running":false}'
+	run -0 jq -e '.running == false' <<<"$output"
+	run -1 iobs-supervise -s "$T/gone" restart "$T/data"
+	assert_output "iobs-supervise: not running"
+	# Stopped, its state left: the same.
+	conf "[watches]
+[[data]]
+plugins = cat"
+	start_sup
+	wait_ready "$T/data" cat
+	stop_pid "$SUP_PID"
+	run -3 iobs-supervise -s "$STATE" status
+	assert_output "iobs-supervise: not running"
+}
+
+@test "status, a config error before state_dir: the running supervisor is still found and listed" {
+	conf "[watches]
+[[data]]
+plugins = cat"
+	start_sup
+	wait_ready "$T/data" cat
+	# An unknown key above state_dir, which the parse never reaches.
+	sed -i '1a bogus_key = 1' "$T/rc"
+	run -0 iobs-supervise -c "$T/rc" status
+	assert_line -n 0 "iobs-supervise: pid $SUP_PID, config $T/rc"
+	assert_line -n 1 "iobs-supervise: $T/rc:2: bogus_key: unknown key in [global]; running the config loaded before it"
+	assert_line --regexp "^$T/data +cat +up +yes "
+	run -0 iobs-supervise -c "$T/rc" status --json
+	run -0 jq -r '"\(.running) \(.config_error) \(.pipelines | length)"' <<<"$output"
+	assert_output "true $T/rc:2: bogus_key: unknown key in [global] 1"
+}
+
+@test "status: options a plugin refused at a reload are the config error, until a good reload" {
+	cat >"$T/plugins/iobs-picky" <<-'EOF'
+	#!/bin/sh
+	for a; do
+		[ "$a" = --mode=bogus ] && { echo "iobs-picky: --mode=bogus: not a mode" >&2; exit 2; }
+	done
+	[ "${1:-}" = --check ] && exit 0
+	exec cat >/dev/null
+	EOF
+	chmod +x "$T/plugins/iobs-picky"
+	conf "watch_config = yes
+[watches]
+[[data]]
+plugins = picky
+picky_mode = each"
+	start_sup
+	wait_ready "$T/data" picky
+	sed -i 's/^picky_mode = each/picky_mode = bogus/' "$T/rc"
+	wait_for 10 grep -qs "keeping the running config" "$T/log"
+	# The file parses: only the supervisor knows the plugin said no.
+	run -0 iobs-supervise -c "$T/rc" status
+	assert_line -n 1 "iobs-supervise: $T/rc:8: iobs-picky: --mode=bogus: not a mode; running the config loaded before it"
+	assert_line --regexp "^$T/data +picky +up +yes "
+	run -0 iobs-supervise -c "$T/rc" status --json
+	run -0 jq -r .config_error <<<"$output"
+	assert_output "$T/rc:8: iobs-picky: --mode=bogus: not a mode"
+	sed -i 's/^picky_mode = bogus/picky_mode = batch/' "$T/rc"
+	wait_for 10 eval '[ "$(iobs-supervise -c "$T/rc" status --json | jq -r .config_error)" = null ]'
+}
+
+@test "status: a restarted pipeline's events count from 0" {
+	conf "[watches]
+[[data]]
+plugins = cat
+cat_out = $T/out"
+	start_sup
+	wait_ready "$T/data" cat
+	for i in 1 2 3 4 5; do echo x >"$T/data/f$i"; done
+	wait_for 5 eval '[ "$(field_of "$T/data" cat 8)" -ge 15 ]'
+	old=$(pids_of "$T/data" cat)
+	run -0 iobs-supervise -s "$STATE" restart "$T/data"
+	wait_for 10 eval '[ "$(pids_of "$T/data" cat)" != "$old" ]'
+	wait_ready "$T/data" cat
+	run -0 field_of "$T/data" cat 8
+	assert_output 0
+	echo x >"$T/data/g"
+	wait_for 5 eval '[ "$(field_of "$T/data" cat 8)" -ge 1 ]'
+	run -0 field_of "$T/data" cat 8
+	[ "$output" -lt 15 ]
 }

@@ -19,6 +19,8 @@ real_conf() {
 	run -2 iobs-watch --check -e bogus -- "$T/data"
 	assert_output --partial "iobs-watch: -e bogus: bogus is not an event"
 	run -0 iobs-scribe --check -o "$T/log" </dev/full
+	# scribe_json = yes, as iobs.conf(5) writes it.
+	run -0 iobs-scribe --check --json=yes </dev/full
 	run -2 iobs-scribe --check --bogus=1
 	assert_line --index 0 "iobs-scribe: --bogus=1: unknown option"
 	run -0 iobs-mirror --check "$T/dest" </dev/full
@@ -111,9 +113,42 @@ scribe_log = $T/log1"
 	wait_for 5 grep -qs "still" "$T/log1"
 }
 
-@test "-n: the seed's iobserverrc passes the real scribe's and mirror's checks" {
+@test "-n: the seed's iobserverrc passes the real scribe's and mirror's checks, once its mirror's parent exists" {
 	cp "$BATS_TEST_DIRNAME/data/iobserverrc" "$T/iobserverrc"
+	run -2 iobs-supervise -n -p "$IOBS_BIN" -c "$T/iobserverrc"
+	assert_line "iobs-supervise: $T/iobserverrc:11: iobs-mirror: /some/example/mirror/dest: /some/example/mirror: no such directory; make it (mkdir -p /some/example/mirror) or mirror elsewhere"
+	sed -i "s|/some/example/mirror/|$T/|" "$T/iobserverrc"
 	run -0 iobs-supervise -n -p "$IOBS_BIN" -c "$T/iobserverrc"
 	assert_output "iobs-supervise: $T/iobserverrc:5: /some/example/path: No such file or directory; watched once it exists
 iobs-supervise: $T/iobserverrc:8: /some/example/path2: No such file or directory; watched once it exists"
+}
+
+@test "-n and start: a log or DEST whose directory above cannot be made is refused with the path and the fix; one level is made" {
+	real_conf "[watches]
+[[data]]
+plugins = scribe, mirror
+scribe_log = $T/var/log/iobserver/data.log
+mirror_destination = $T/srv/backup/data"
+	run -2 iobs-supervise -n -c "$T/rc"
+	assert_output "iobs-supervise: $T/rc:7: iobs-scribe: $T/var/log/iobserver/data.log: $T/var/log: no such directory; make it (mkdir -p $T/var/log/iobserver) or log elsewhere"
+	mkdir -p "$T/var/log"
+	run -2 iobs-supervise -n -c "$T/rc"
+	assert_output "iobs-supervise: $T/rc:8: iobs-mirror: $T/srv/backup/data: $T/srv/backup: no such directory; make it (mkdir -p $T/srv/backup) or mirror elsewhere"
+	# Not run: exit 2 at once, which a unit does not restart.
+	run -2 iobs-supervise -c "$T/rc"
+	assert_output "iobs-supervise: $T/rc:8: iobs-mirror: $T/srv/backup/data: $T/srv/backup: no such directory; make it (mkdir -p $T/srv/backup) or mirror elsewhere"
+	assert_not_exist "$STATE/iobs-supervise.pid"
+	mkdir -p "$T/srv/backup"
+	run -0 iobs-supervise -n -c "$T/rc"
+	assert_output ""
+	: >"$T/data/a"
+	start_sup
+	wait_ready "$T/data" scribe
+	wait_ready "$T/data" mirror
+	# The log's directory, made with the mode systemd's LogsDirectory=
+	# would give it: the log is nobody else's to read.
+	wait_for 10 grep -qs "WATCH STARTED" "$T/var/log/iobserver/data.log"
+	assert_equal "$(stat -c %a "$T/var/log/iobserver")" 750
+	wait_for 10 test -e "$T/srv/backup/data/a"
+	run -1 grep -q "restart" "$T/log"
 }

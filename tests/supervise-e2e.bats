@@ -37,9 +37,10 @@ start_scribe() {
 	read -r W P <<<"$(pids_of "$T/data" scribe)"
 }
 
-# numbers FILE: the N of each file fN created, as the scribe logged it.
+# numbers FILE: the N of each file fN created, as the scribe logged it
+# (and, on fanotify, who by).
 numbers() {
-	sed -n "s|.*$T/data: file 'f\([0-9]*\)' was CREATED\$|\1|p" "$1"
+	sed -n "s|.*$T/data: file 'f\([0-9]*\)' was CREATED\( by .*\)\{0,1\}\$|\1|p" "$1"
 }
 
 # logged FILE NAME: the creation of NAME is in FILE.
@@ -94,7 +95,7 @@ logged() {
 	run -0 numbers "$T/old.log"
 	assert_output $'1\n2'
 	# f2 comes after the second WATCH STARTED.
-	run -0 awk '/WATCH STARTED$/ { s++ } /f2. was CREATED$/ { print s }' "$T/old.log"
+	run -0 awk '/WATCH STARTED$/ { s++ } /f2. was CREATED( by .*)?$/ { print s }' "$T/old.log"
 	assert_output 2
 	run -0 field_of "$T/data" scribe 7
 	assert_output 1
@@ -277,4 +278,77 @@ restarted_after_kill() {
 	    jq -e ".pipelines[0].phase == \"up\"" >/dev/null'
 	run -0 iobs-supervise -c "$T/rc" status
 	assert_line --regexp "^$T/data +mirror +up .* - +"
+}
+
+@test "e2e: a watch's exclude reaches the mirror's first pass and its records; mirror_exclude = a, b is two globs" {
+	mkdir -p "$T/data/.git/objects" "$T/data/sub/build"
+	echo k >"$T/data/keep"
+	echo t >"$T/data/junk.tmp"
+	echo g >"$T/data/.git/objects/x"
+	echo b >"$T/data/sub/build/out"
+	echo o >"$T/data/sub/old.bak"
+	cat >"$T/rc" <<-EOF
+	[global]
+	state_dir = $STATE
+	[watches]
+	[[data]]
+	plugins = mirror
+	exclude = *.tmp, .git
+	mirror_destination = $T/dst
+	mirror_exclude = build, *.bak
+	EOF
+	start_sup
+	wait_ready "$T/data" mirror
+	wait_for 10 test -e "$T/dst/keep"
+	# Then live: the excluded never arrive, the rest does.
+	echo t >"$T/data/new.tmp"
+	echo g >"$T/data/.git/HEAD"
+	echo b >"$T/data/sub/build/out2"
+	echo o >"$T/data/sub/new.bak"
+	echo k >"$T/data/sub/keep2"
+	wait_for 10 test -e "$T/dst/sub/keep2"
+	run -0 sh -c "cd '$T/dst' && find . | sort"
+	assert_output ".
+./keep
+./sub
+./sub/keep2"
+}
+
+@test "e2e: on fanotify the scribe says who made a change: by USER (COMMAND, pid N); on inotify, no one" {
+	[ "$(id -u)" -eq 0 ] || skip "fanotify needs root"
+	local b writer fan_pid
+	# Another user writes: nobody, in a shell that outlives its record.
+	chmod 711 "$T"
+	chmod 1777 "$T/data"
+	for b in fanotify inotify; do
+		cat >"$T/rc" <<-EOF
+		[global]
+		state_dir = $STATE
+		[watches]
+		[[data]]
+		plugins = scribe
+		backend = $b
+		scribe_log = $T/$b.log
+		EOF
+		start_sup
+		wait_ready "$T/data" scribe
+		mkfifo -m 666 "$T/go"
+		setpriv --reuid=65534 --regid=65534 --clear-groups \
+		    bash -c 'echo x >"$1"; read -r _ <"$2"' bash \
+		    "$T/data/by-$b" "$T/go" 3>&- &
+		writer=$!
+		BG_PIDS+=("$writer")
+		[ "$b" != fanotify ] || fan_pid=$writer
+		wait_for 10 grep -qs "'by-$b' was CLOSED after writing" "$T/$b.log"
+		echo go >"$T/go"
+		wait "$writer"
+		rm "$T/go"
+		stop_pid "$SUP_PID"
+		SUP_PID=
+	done
+	run -0 grep "'by-fanotify' was" "$T/fanotify.log"
+	assert_line --regexp "file 'by-fanotify' was CREATED by $(id -nu 65534) \\(bash, pid $fan_pid\\)\$"
+	assert_line --regexp "file 'by-fanotify' was CLOSED after writing by $(id -nu 65534) \\(bash, pid $fan_pid\\)\$"
+	run -0 grep "'by-inotify' was" "$T/inotify.log"
+	refute_output --partial " by "
 }

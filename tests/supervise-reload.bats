@@ -120,7 +120,8 @@ within_a_second() {
 	wait_ready "$T/data" cat
 	read -r w p <<<"$(pids_of "$T/data" cat)"
 	run -0 ps -o args= -p "$w"
-	assert_output "iobs-watch --ready-fd=3 --stats-fd=4 --ignore-fd=5 --exclude-glob=*.tmp -- $T/data"
+	# No events key: every change, no pure read (iobs.conf(5)).
+	assert_output "iobs-watch --ready-fd=3 --stats-fd=4 --ignore-fd=5 --exclude-glob=*.tmp --event=modify,attrib,close_write,moved_from,moved_to,create,delete,delete_self,move_self -- $T/data"
 	assert_equal "$(count_lines "$T/out" $'\tWATCH_INIT\t')" 2
 }
 

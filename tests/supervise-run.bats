@@ -57,7 +57,7 @@ cat_out = $T/out"
 	run -0 ps -o args= -p "$SUP_PID"
 	assert_output "iobs-supervise: supervising $T/rc"
 	run -0 ps -o args= -p "$w1"
-	assert_output "iobs-watch --ready-fd=3 --stats-fd=4 --ignore-fd=5 -- $T/data"
+	assert_output "iobs-watch --ready-fd=3 --stats-fd=4 --ignore-fd=5 --event=modify,attrib,close_write,moved_from,moved_to,create,delete,delete_self,move_self -- $T/data"
 }
 
 # writer_files N: there are N files of iobs-writer's in $T/data.
@@ -214,7 +214,7 @@ cat2_out = $T/out2"
 	# shellcheck disable=SC2086
 	none_alive $kids
 	[ ! -e "$STATE/iobs-supervise.pid" ]
-	run -1 status
+	run -3 status
 	assert_output "iobs-supervise: not running"
 }
 
@@ -272,6 +272,7 @@ cat_out = $T/out"
 	assert_output "--out=$T/out"
 	run -0 iobs-supervise -s "$STATE" cache get "watch$T/data"
 	assert_output "plugins=cat
+watch=--event=modify,attrib,close_write,moved_from,moved_to,create,delete,delete_self,move_self
 cat=--out=$T/out"
 }
 
@@ -294,6 +295,7 @@ cat=--out=$T/out"
 [[data]]
 plugins = cat, reader
 backend = fanotify
+events = all
 cat_out = $T/out"
 	start_sup
 	wait_ready "$T/data" cat

@@ -11,11 +11,14 @@ load supervise_helper
 	assert_output "iobs-supervise: /etc/iobserver/iobserverrc: No such file or directory"
 }
 
-@test "the example config installed under share/doc is accepted" {
+@test "the example config installed under share/doc is accepted where /srv and /var/log are" {
 	sed "s|/srv/|$T/srv/|; s|/var/log/|$T/log/|" \
 	    "$BATS_TEST_DIRNAME/../dist/iobserverrc.example" >"$T/rc"
+	# What a fresh machine has; the scribe makes its log's directory,
+	# the mirror its DEST.
+	mkdir "$T/srv" "$T/log"
 	run -0 iobs-supervise -n -p "$IOBS_BIN" -c "$T/rc"
-	assert_output "iobs-supervise: $T/rc:16: $T/srv/data: No such file or directory; watched once it exists"
+	assert_output "iobs-supervise: $T/rc:17: $T/srv/data: No such file or directory; watched once it exists"
 }
 
 @test "unknown option and stray operand: exit 2" {
@@ -54,8 +57,10 @@ cat_out = $T/out"
 		"$BATS_TEST_DIRNAME/data/iobserverrc" > "$T/iobserverrc"
 	run -2 iobs-supervise -n -p "$T/plugins" -c "$T/iobserverrc"
 	assert_output --partial "$T/iobserverrc:9: plugin nosuch: no iobs-nosuch in $T/plugins"
-	# replica finds iobs-mirror: in plugin_dir, else beside iobs-supervise.
-	cp "$BATS_TEST_DIRNAME/data/iobserverrc" "$T/iobserverrc"
+	# replica finds iobs-mirror: in plugin_dir, else beside iobs-supervise
+	# (its destination moved where the directory above it is).
+	sed "s|/some/example/mirror/|$T/|" \
+		"$BATS_TEST_DIRNAME/data/iobserverrc" > "$T/iobserverrc"
 	rm "$T/plugins/iobs-mirror"
 	mkdir "$T/empty"
 	run -0 iobs-supervise -n -p "$T/empty" -c "$T/iobserverrc"
@@ -128,6 +133,67 @@ plugins = cat"
 	bad_conf 4 "what: not key = value" "what"
 }
 
+@test "exclude and a plugin's exclude are lists of globs, one syntax; a glob that cannot be meant is refused at its line" {
+	bad_conf 6 'exclude: *.tmp": a quote in a glob; a list is written unquoted, as in exclude = *.tmp, .git' \
+	    '[watches]
+[[data]]
+exclude = "*.tmp", ".git"
+plugins = cat'
+	bad_conf 7 "cat_exclude: a[b: [ without its ]; write [[] for the character itself" \
+	    "[watches]
+[[data]]
+plugins = cat
+cat_exclude = *.tmp, a[b"
+	bad_conf 6 "exclude: $T/data/build: a path under the watch is written from its root, as /build" \
+	    "[watches]
+[[data]]
+exclude = $T/data/build
+plugins = cat"
+	bad_conf 6 "exclude: build/../x: an empty, . or .. component never matches a path" \
+	    "[watches]
+[[data]]
+exclude = build/../x
+plugins = cat"
+	bad_conf 7 "cat_exclude: an empty list" "[watches]
+[[data]]
+plugins = cat
+cat_exclude = ,"
+	# What each plugin is asked to take: every list item an option of
+	# its own (exclude), or the list joined by commas alone (events).
+	cat >"$T/plugins/iobs-exec" <<-EOF
+	#!/bin/sh
+	[ "\$1" = --check ] && printf '%s\n' "\$@" >"$T/exec.args"
+	exit 0
+	EOF
+	chmod +x "$T/plugins/iobs-exec"
+	cp "$T/plugins/iobs-exec" "$T/plugins/iobs-other"
+	sed -i "s|exec.args|other.args|" "$T/plugins/iobs-other"
+	conf "[watches]
+[[data]]
+plugins = exec, other
+exclude = *.tmp, /build/, [[]x
+exec_exclude = *.bak,.git
+exec_events = create, close_write
+other_exclude = *.o
+other_note = a, b"
+	run -0 iobs-supervise -n -c "$T/rc"
+	assert_output ""
+	run -0 cat "$T/exec.args"
+	assert_output -- "--check
+--exclude=*.tmp
+--exclude=/build/
+--exclude=[[]x
+--exclude=*.bak
+--exclude=.git
+--events=create,close_write"
+	# A plugin not of ours gets its own exclude, not the watch's, and
+	# its other keys as written.
+	run -0 cat "$T/other.args"
+	assert_output -- "--check
+--exclude=*.o
+--note=a, b"
+}
+
 @test "a plugin that is not executable is refused" {
 	chmod -x "$T/plugins/iobs-cat"
 	conf "[watches]
@@ -154,8 +220,8 @@ watch_plugins = off
 }
 
 @test "status and cache without a running supervisor" {
-	run -1 iobs-supervise -s "$STATE" status
-	assert_output --partial "$STATE/cache: No such file or directory"
+	run -3 iobs-supervise -s "$STATE" status
+	assert_output "iobs-supervise: not running"
 	run -2 iobs-supervise -s "$STATE" cache
 	assert_output --partial "usage:"
 }

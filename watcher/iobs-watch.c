@@ -73,6 +73,35 @@ static const char compat_synopsis[] = "[-hcdmPqrs] [-e event[,...]] "
     "[-o file] [-t seconds] [--format fmt [--no-newline] "
     "[--timefmt fmt] | -c] [--exclude[i] regex | --include[i] regex] "
     "[--fromfile file] [-I | -F | -S] file ...";
+static const char options[] =
+    "-1\texit 0 after the first event\n"
+    "-b, --buffer=size\thold at most size bytes for a slow reader\n"
+    "-e, --event=event[,...]\treport only these events\n"
+    "-m, --monitor\tprint inotifywait's lines\n"
+    "-n, --no-recursive\twatch the roots only\n"
+    "-o, --outfile=file\tappend the records to file\n"
+    "-q, --quiet\tno warnings (-qq: no set-up messages either)\n"
+    "-r, --recursive\taccepted; recursion is the default\n"
+    "-t, --timeout=seconds\texit 2 when no event comes for that long\n"
+    "-x, --exclude-glob=glob\tignore entries matching glob\n"
+    "--backend=name\tauto, inotify, fanotify or poll\n"
+    "--exclude, --excludei=regex\tno event whose path matches regex\n"
+    "--include, --includei=regex\tonly events whose path matches regex\n"
+    "--format=fmt\tprint each event as fmt\n"
+    "--no-newline\twith --format, no newline after each event\n"
+    "--timefmt=fmt\tthe %T of --format, as strftime(3)\n"
+    "--json\teach record as one JSON object a line\n"
+    "--fromfile=file\tread paths to watch from file\n"
+    "--noleaf\tlist every directory while setting up\n"
+    "--pid\ta fifth field: the pid of who made the change\n"
+    "--ignore-fd=fd\tread pids and groups to ignore from fd\n"
+    "--ignore-pgid=pgid\tdrop events caused by process group pgid\n"
+    "--ignore-pid=pid\tdrop events caused by process pid\n"
+    "--interval=seconds\thow often the poll backend scans\n"
+    "--ready-fd=fd\twrite a line to fd once every root is watched\n"
+    "--stats-fd=fd\twrite the events counted to fd, once a second\n"
+    "--check\tcheck the options and exit 0, or 2\n"
+    "--help, --version\tthis, or the version";
 
 static void __dead2
 usage(void)
@@ -1013,9 +1042,12 @@ parse_options(struct watcher *w, struct opts *o, int argc, char *argv[])
 		{ NULL,			0,			NULL, 0 }
 	};
 	const char *errstr;
+	char why[256];
 	int ch, i, secs;
 
-	while ((ch = getopt_long(argc, argv, "1b:e:mno:qrt:x:", longopts,
+	/* Our own messages, prog: thing: what is wrong, not getopt's. */
+	opterr = 0;
+	while ((ch = getopt_long(argc, argv, ":1b:e:mno:qrt:x:", longopts,
 	    NULL)) != -1) {
 		switch (ch) {
 		case 'B':
@@ -1131,13 +1163,17 @@ parse_options(struct watcher *w, struct opts *o, int argc, char *argv[])
 				    optarg, errstr);
 			break;
 		default:
+			iobs_getopt_error(ch, argv, why, sizeof(why));
+			warnx("%s", why);
 			usage();
 		}
 	}
 	for (i = optind; i < argc; i++)
 		pathlist_take(&o->paths, &o->excludes, argv[i]);
-	if (o->paths.n == 0)
+	if (o->paths.n == 0) {
+		warnx("no path to watch");
 		usage();
+	}
 	if (o->json && o->format != NULL)
 		errx(2, "--json and --format: choose one");
 	if (o->timefmt != NULL && o->format == NULL)
@@ -1230,7 +1266,8 @@ main(int argc, char *argv[])
 		}
 		check = 0;
 	} else {
-		iobs_help_version(argc, argv, synopsis);
+		iobs_help_options(argc, argv, synopsis, options,
+		    "iobs-watch(1)");
 		check = iobs_check_mode(&argc, &argv);
 	}
 	ignore_init(&w.ign);
