@@ -92,4 +92,13 @@ void	 scan_free(struct watcher *);
 int	 scan_seen(struct watcher *, const char *vis, size_t vislen,
 	    uint32_t mask);
 
+/* What getdents64(2) returns; glibc declares no struct for it. */
+struct kdirent64 {
+	uint64_t	d_ino;
+	int64_t		d_off;
+	unsigned short	d_reclen;
+	unsigned char	d_type;
+	char		d_name[];
+};
+
 #endif

@@ -67,15 +67,6 @@
 #define QUIET_MAX	4096
 #define HANDLE_MAX	128
 
-/* What getdents64(2) returns. */
-struct kdirent64 {
-	uint64_t	d_ino;
-	int64_t		d_off;
-	unsigned short	d_reclen;
-	unsigned char	d_type;
-	char		d_name[];
-};
-
 /*
  * A file system marked: a root's, whose descriptor stays open for
  * open_by_handle_at, or one mounted below a root, opened by its mount

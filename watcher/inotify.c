@@ -147,17 +147,8 @@ truncate_path(struct watcher *w, size_t plen)
 	w->path.s[plen] = '\0';
 }
 
-/* What getdents64(2) returns; glibc declares no wrapper struct. */
-struct linux_dirent64 {
-	uint64_t	d_ino;
-	int64_t		d_off;
-	unsigned short	d_reclen;
-	unsigned char	d_type;
-	char		d_name[];
-};
-
 static int
-is_dir_entry(int dfd, const struct linux_dirent64 *de)
+is_dir_entry(int dfd, const struct kdirent64 *de)
 {
 	struct stat st;
 
@@ -176,15 +167,15 @@ static int
 list_dir(struct watcher *w, struct dnode *n, int dfd, int synthetic)
 {
 	static char buf[64 * 1024]
-	    __attribute__((aligned(__alignof__(struct linux_dirent64))));
-	struct linux_dirent64 *de;
+	    __attribute__((aligned(__alignof__(struct kdirent64))));
+	struct kdirent64 *de;
 	long nread, off;
 	size_t len;
 	int isdir;
 
 	while ((nread = syscall(SYS_getdents64, dfd, buf, sizeof(buf))) > 0)
 		for (off = 0; off < nread; off += de->d_reclen) {
-			de = (struct linux_dirent64 *)(buf + off);
+			de = (struct kdirent64 *)(buf + off);
 			if (de->d_name[0] == '.' && (de->d_name[1] == '\0' ||
 			    (de->d_name[1] == '.' && de->d_name[2] == '\0')))
 				continue;

@@ -651,15 +651,6 @@ said_in(struct scan *s, uint32_t dir)
 		s->dirs[s->e[dir].size - 1].said = s->gen;
 }
 
-/* What getdents64(2) returns. */
-struct kdirent64 {
-	uint64_t	d_ino;
-	int64_t		d_off;
-	unsigned short	d_reclen;
-	unsigned char	d_type;
-	char		d_name[];
-};
-
 static int
 below(const struct scan *s, uint32_t i, uint32_t top)
 {
