@@ -397,6 +397,34 @@ renamed_dir_pairs() {
 	renamed_dir_pairs 1000
 }
 
+# reads_in_pipeline [WATCH OPTIONS...]: iobs-watch on inotify, which
+# cannot tell who read, | tee | iobs-mirror, from a shell; 20 files
+# made and copied; the stream's read records counted in READS.
+reads_in_pipeline() {
+	mkfifo "$T/p1" "$T/p2"
+	iobs-mirror "$DST" <"$T/p2" 2>"$T/mirror.err" 3>&- &
+	BG_PIDS+=($!)
+	tee "$T/stream" <"$T/p1" >"$T/p2" 3>&- &
+	BG_PIDS+=($!)
+	iobs-watch --backend=inotify "$@" "$SRC" >"$T/p1" 2>"$T/watch.err" 3>&- &
+	BG_PIDS+=($!)
+	wait_for 10 grep -q WATCH_INIT "$T/stream"
+	for i in $(seq 20); do echo "$i" >"$SRC/f$i"; done
+	wait_converged 10
+	READS=$(grep -cE $'\t(OPEN|ACCESS|CLOSE_NOWRITE)[,\t]' \
+	    "$T/stream" || true)
+}
+
+@test "a shell pipeline on inotify: the mirror's own reads are not in the stream" {
+	reads_in_pipeline
+	assert_equal "$READS" 0
+}
+
+@test "iobs-watch -e all: reads are in the stream, the mirror's copies too" {
+	reads_in_pipeline -e all
+	[ "$READS" -ge 20 ]
+}
+
 @test "a lone MOVED_FROM deletes in DEST, the stream still open" {
 	echo old >"$SRC/gone"
 	echo keep >"$SRC/keep"

@@ -382,7 +382,7 @@ deep_tree() {
 	local reader=$!
 	BG_PIDS+=($reader)
 	echo data > "$T/w/f"
-	start_watch "$T/out" --backend=fanotify --ignore-pid="$reader" "$T/w"
+	start_watch "$T/out" --backend=fanotify -e all --ignore-pid="$reader" "$T/w"
 	echo > "$T/go"
 	wait "$reader" || true
 	cat "$T/w/f" > /dev/null
@@ -436,7 +436,7 @@ marker() {
 @test "--ignore-pgid hides every process of that group, and no other" {
 	need_fanotify
 	group_start
-	start_watch "$T/out" --backend=fanotify --ignore-pgid="$GROUP" "$T/w"
+	start_watch "$T/out" --backend=fanotify -e all --ignore-pgid="$GROUP" "$T/w"
 	group_go f
 	group_go f2
 	group_go f3
@@ -456,7 +456,7 @@ marker() {
 	group_start
 	mkfifo "$T/ctl"
 	exec 7<>"$T/ctl"
-	start_watch "$T/out" --backend=fanotify --ignore-fd=7 "$T/w"
+	start_watch "$T/out" --backend=fanotify -e all --ignore-fd=7 "$T/w"
 	echo "  $GROUP 99999 " >&7
 	group_go f
 	marker 1

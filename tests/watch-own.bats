@@ -35,7 +35,7 @@ marker() {
 
 @test "start with several roots: nothing of ours on any" {
 	mkdir -p "$T/w/a" "$T/v/b"
-	start_watch "$T/out" "$T/w" "$T/v"
+	start_watch "$T/out" -e all "$T/w" "$T/v"
 	marker "$T/out" 1
 	touch "$T/v/.end"
 	wait_for 10 grep -q "/.end\$" "$T/out"
@@ -44,7 +44,7 @@ marker() {
 }
 
 @test "a new directory: our listing of it is not reported, at any depth" {
-	start_watch "$T/out" "$T/w"
+	start_watch "$T/out" -e all "$T/w"
 	mkdir "$T/w/n"
 	mkdir "$T/w/n2" "$T/w/n2/deeper"
 	mkdir -p "$T/tmp/x/y" && mv "$T/tmp/x" "$T/w/moved-in"
@@ -56,7 +56,7 @@ marker() {
 
 @test "someone else listing a directory is reported" {
 	mkdir "$T/w/d"
-	start_watch "$T/out" "$T/w"
+	start_watch "$T/out" -e all "$T/w"
 	ls "$T/w/d" > /dev/null
 	ls "$T/w" > /dev/null
 	marker "$T/out" 1
@@ -69,7 +69,7 @@ marker() {
 @test "a rescan after OVERFLOW: nothing of ours either" {
 	mkfifo "$T/fifo"
 	mkdir -p "$T/w/sub/deep"
-	iobs-watch --buffer 64K "$T/w" > "$T/fifo" 2> "$T/err" 3>&- &
+	iobs-watch --buffer 64K -e all "$T/w" > "$T/fifo" 2> "$T/err" 3>&- &
 	BG_PIDS+=($!)
 	cat "$T/fifo" > "$T/out" 3>&- &
 	local reader=$!

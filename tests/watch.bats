@@ -425,7 +425,7 @@ opened_dirs() {
 	echo x > "$T/w/a/leaf/f"
 	echo y > "$T/w/b/g"
 	for opt in -q --noleaf; do
-		start_watch "$T/out$opt" "$opt" "$T/w"
+		start_watch "$T/out$opt" "$opt" -e all "$T/w"
 		cat "$T/w/a/leaf/f" "$T/w/b/g" > /dev/null
 		mkdir "$T/w/a/leaf/new$opt"
 		wait_for 10 grep -q "	CREATE,ISDIR	0	$T/w/a/leaf/new$opt\$" "$T/out$opt"
@@ -484,7 +484,7 @@ opened_dirs() {
 	skip_valgrind "200,000 events outrun the kernel queue at its pace"
 	mkfifo "$T/fifo"
 	# On one CPU, the writer below and the watcher.
-	taskset -c 0 iobs-watch "$T/w" > "$T/fifo" 2> "$T/err" 3>&- &
+	taskset -c 0 iobs-watch -e all "$T/w" > "$T/fifo" 2> "$T/err" 3>&- &
 	BG_PIDS+=($!)
 	cat "$T/fifo" > "$T/out" 3>&- &
 	local reader=$!
@@ -557,7 +557,7 @@ WATCH_INIT"
 	[ "${IOBS_BACKEND:-}" = inotify ] || skip "inotify's queue only"
 	local max
 	max=$(cat /proc/sys/fs/inotify/max_queued_events)
-	start_watch "$T/out" "$T/w"
+	start_watch "$T/out" -e all "$T/w"
 	kill -STOP "$WATCH_PID"
 	(cd "$T/w" && seq -f 'g%.0f' 1 $((max / 4 + 100)) | xargs touch)
 	mkdir "$T/w/made-meanwhile"

@@ -1185,6 +1185,11 @@ parse_options(struct watcher *w, struct opts *o, int argc, char *argv[])
 		errx(2, "--no-newline without --format");
 }
 
+/* What a stream reports by default: what changes the tree. */
+#define CHANGES	(IN_MODIFY | IN_ATTRIB | IN_CLOSE_WRITE | IN_MOVED_FROM | \
+		 IN_MOVED_TO | IN_CREATE | IN_DELETE | IN_DELETE_SELF | \
+		 IN_MOVE_SELF)
+
 /* The output the options chose, and its format. */
 static void
 set_output(struct watcher *w, const struct opts *o)
@@ -1290,8 +1295,15 @@ main(int argc, char *argv[])
 		err(2, "--stats-fd %d", w.stats_fd);
 	if (w.ign.fd != -1 && fcntl(w.ign.fd, F_SETFL, O_NONBLOCK) == -1)
 		err(2, "--ignore-fd %d", w.ign.fd);
+	/*
+	 * The stream and --json report changes by default: a consumer's
+	 * own reads of the tree (a mirror copying, in a shell pipeline on
+	 * inotify, which cannot tell who read) are no news. Lines as
+	 * inotifywait prints them report every event, as it does.
+	 */
 	if (w.print_mask == 0)
-		w.print_mask = IN_ALL_EVENTS;
+		w.print_mask = w.compat != COMPAT_NONE || o.monitor ||
+		    o.format != NULL ? IN_ALL_EVENTS : CHANGES;
 	w.kernel_mask = w.print_mask | BOOKKEEPING;
 	set_output(&w, &o);
 	/* --check: the options are good; nothing is watched or opened. */
