@@ -371,18 +371,15 @@ renamed_dir_pairs() {
 	wait_converged 10
 	ino=$(inode "$DST/d/a")
 	mv "$SRC/d" "$SRC/e"
-	send MOVED_FROM,ISDIR 1 "$SRC/d"
-	send MOVED_TO,ISDIR 1 "$SRC/e"
+	send_move ,ISDIR 1 "$SRC/d" "$SRC/e"
 	# A rename: DEST's file keeps its inode, nothing copied.
 	mv "$SRC/e/a" "$SRC/e/b"
-	send MOVED_FROM 2 "$SRC/e/a"
-	send MOVED_TO 2 "$SRC/e/b"
+	send_move "" 2 "$SRC/e/a" "$SRC/e/b"
 	# No rename: y is another file, of c's size and time.
 	rm "$SRC/e/c"
 	echo DDDD >"$SRC/e/y"
 	touch -d '2020-01-01 00:00:00' "$SRC/e/y"
-	send MOVED_FROM 3 "$SRC/e/c"
-	send MOVED_TO 3 "$SRC/e/y"
+	send_move "" 3 "$SRC/e/c" "$SRC/e/y"
 	end_stream
 	assert_equal "$MIRROR_STATUS" 0
 	run -0 treecmp "$SRC" "$DST"

@@ -101,6 +101,14 @@ send() {
 	printf '1764057600.000000\t%s\t%s\t%s\n' "$1" "$2" "$3" >&4
 }
 
+# send_move ISDIR COOKIE FROM TO: a MOVED_FROM/MOVED_TO pair in one
+# write, so that a busy machine cannot part them by more than the
+# mirror's wait for a pair (ISDIR: "" or ",ISDIR").
+send_move() {
+	printf '1764057600.000000\tMOVED_FROM%s\t%s\t%s\n1764057600.000000\tMOVED_TO%s\t%s\t%s\n' \
+	    "$1" "$2" "$3" "$1" "$2" "$4" >&4
+}
+
 # end_stream: closes the stream; the mirror's exit status in
 # MIRROR_STATUS.
 end_stream() {
