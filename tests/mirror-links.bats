@@ -93,6 +93,20 @@ same_inode() {
 	assert_equal "$MIRROR_STATUS" 0
 }
 
+@test "live: a cp -al copy made outside and moved in links in DEST" {
+	mkdir -p "$SRC/tree/d" "$T/out"
+	local i
+	for i in $(seq 20); do echo "file $i" >"$SRC/tree/d/f$i"; done
+	start_mirror
+	cp -al "$SRC/tree" "$T/out/copy"
+	mv "$T/out/copy" "$SRC/copy"
+	wait_converged 10
+	same_inode "$DST/tree/d/f1" "$DST/copy/d/f1"
+	same_inode "$DST/tree/d/f20" "$DST/copy/d/f20"
+	stop_mirror
+	assert_equal "$MIRROR_STATUS" 0
+}
+
 @test "live: tar x of an archive with links makes links in DEST" {
 	mkdir -p "$T/orig/x"
 	echo data >"$T/orig/x/a"
