@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "bool.h"
@@ -406,15 +407,23 @@ is_walker(const char *plugin)
 /* X_key = value: --key=value for plugin X, a list split as it should be. */
 /*
  * A plugin key's value that is a flag's: 1 for yes, true or on, 0 for
- * no, false or off, -1 for any other; digits too, for a number is an
- * option's argument (mirror_max_delete = 0).
+ * no, false or off, (size_t)-1 for any other (digits included: a
+ * number is an option's argument).
  */
-static int
+static size_t
 flag_word(const char *s)
 {
-	if (isdigit((unsigned char)s[0]))
-		return -1;
-	return iobs_bool(s);
+	static const char *yes[] = { "yes", "true", "on" };
+	static const char *no[] = { "no", "false", "off" };
+	size_t i;
+
+	for (i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
+		if (strcasecmp(s, yes[i]) == 0)
+			return 1;
+		if (strcasecmp(s, no[i]) == 0)
+			return 0;
+	}
+	return (size_t)-1;
 }
 
 static int
@@ -423,7 +432,7 @@ plugin_key(struct parser *p, struct wconf *w, const char *plugin,
 {
 	char *opt, **list, *c, *joined;
 	size_t i, li, n, len;
-	int rc = 0, flag;
+	int rc = 0;
 
 	/* Long options use hyphens: mirror_dry_run → --dry-run */
 	opt = xstrdup(key);
@@ -437,9 +446,9 @@ plugin_key(struct parser *p, struct wconf *w, const char *plugin,
 			break;
 	if (li == sizeof(list_keys) / sizeof(list_keys[0])) {
 		/* yes or no: a flag, given or not (mirror_no_delete = yes). */
-		if ((flag = flag_word(r->val)) == 1)
+		if ((n = flag_word(r->val)) == 1)
 			add_popt(w, plugin, xasprintf("--%s", opt), r->line);
-		else if (flag == -1)
+		else if (n == (size_t)-1)
 			add_popt(w, plugin, xasprintf("--%s=%s", opt, r->val),
 			    r->line);
 		free(opt);
