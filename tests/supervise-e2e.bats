@@ -13,7 +13,7 @@ setup() {
 }
 
 # scribe_conf LOG: one watch on data with the scribe logging to LOG,
-# in UTC (--utc). No plugin_dir: iobs-supervise finds iobs-scribe
+# in UTC (--utc=yes). No plugin_dir: iobs-supervise finds iobs-scribe
 # beside itself.
 scribe_conf() {
 	cat >"$T/rc" <<-EOF
@@ -76,8 +76,7 @@ logged() {
 	run -0 head -1 "$T/new.log"
 	assert_output --regexp "^[0-9-]+ [0-9:.]+ $T/data: WATCH RECONFIGURED; log reopened\$"
 	run -0 iobs-supervise -s "$STATE" cache get "options/scribe$T/data"
-	# scribe_utc = yes: the flag alone.
-	assert_output $'--log='"$T/new.log"$'\n--utc'
+	assert_output $'--log='"$T/new.log"$'\n--utc=yes'
 	# Nothing went wrong on the way.
 	run -1 grep -c "iobs-scribe:" "$T/log"
 }
