@@ -14,7 +14,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <unistd.h>
 
 #include "bool.h"
@@ -405,27 +404,6 @@ is_walker(const char *plugin)
 }
 
 /* X_key = value: --key=value for plugin X, a list split as it should be. */
-/*
- * A plugin key's value that is a flag's: 1 for yes, true or on, 0 for
- * no, false or off, (size_t)-1 for any other (digits included: a
- * number is an option's argument).
- */
-static size_t
-flag_word(const char *s)
-{
-	static const char *yes[] = { "yes", "true", "on" };
-	static const char *no[] = { "no", "false", "off" };
-	size_t i;
-
-	for (i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
-		if (strcasecmp(s, yes[i]) == 0)
-			return 1;
-		if (strcasecmp(s, no[i]) == 0)
-			return 0;
-	}
-	return (size_t)-1;
-}
-
 static int
 plugin_key(struct parser *p, struct wconf *w, const char *plugin,
     const char *key, struct raw *r)
@@ -445,12 +423,8 @@ plugin_key(struct parser *p, struct wconf *w, const char *plugin,
 		    strcmp(list_keys[li].key, opt) == 0)
 			break;
 	if (li == sizeof(list_keys) / sizeof(list_keys[0])) {
-		/* yes or no: a flag, given or not (mirror_no_delete = yes). */
-		if ((n = flag_word(r->val)) == 1)
-			add_popt(w, plugin, xasprintf("--%s", opt), r->line);
-		else if (n == (size_t)-1)
-			add_popt(w, plugin, xasprintf("--%s=%s", opt, r->val),
-			    r->line);
+		add_popt(w, plugin, xasprintf("--%s=%s", opt, r->val),
+		    r->line);
 		free(opt);
 		return 0;
 	}

@@ -152,27 +152,3 @@ mirror_destination = $T/srv/backup/data"
 	wait_for 10 test -e "$T/srv/backup/data/a"
 	run -1 grep -q "restart" "$T/log"
 }
-
-@test "a plugin key of yes or no is a flag: mirror_no_delete = yes keeps in DEST what the source deletes" {
-	mkdir -p "$T/data" "$T/dest"
-	real_conf "[watches]
-[[data]]
-plugins = mirror
-mirror_destination = $T/dest
-mirror_no_delete = yes
-mirror_fsync = off"
-	run -0 iobs-supervise -n -c "$T/rc"
-	assert_output ""
-	echo a >"$T/data/a"
-	start_sup
-	wait_ready "$T/data" mirror
-	wait_for 10 test -e "$T/dest/a"
-	rm "$T/data/a"
-	echo b >"$T/data/b"
-	wait_for 10 test -e "$T/dest/b"
-	assert_exist "$T/dest/a"
-	# A number is an option's argument, never a flag.
-	sed -i 's/^mirror_fsync = off$/mirror_max_delete = 0/' "$T/rc"
-	run -0 iobs-supervise -n -c "$T/rc"
-	assert_output ""
-}
