@@ -340,10 +340,14 @@ remote_written_then_gone() {
 	done
 	# As above; and rsync 3.5.0's receiver may also abort a run whose
 	# sender lost a directory above a listed name while it read the
-	# source ("ABORTING due to invalid path from sender"): a failure,
-	# retried, that the storm's flux causes, not the remote.
+	# source ("ABORTING due to invalid path from sender"), and its
+	# sender may fail to open a listed file the storm has just made a
+	# symlink ("[sender] send_files failed to open ...: Too many levels
+	# of symbolic links"): failures, retried, that the storm's flux
+	# causes in the source, not the remote.
 	if grep 'retrying' "$T/mirror.err" |
-	    grep -v -e 'Invalid packet' -e 'invalid path from sender' |
+	    grep -v -e 'Invalid packet' -e 'invalid path from sender' \
+	    -e 'rsync: \[sender\] ' |
 	    grep -q .; then
 		cat "$T/mirror.err" >&2
 		false
