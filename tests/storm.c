@@ -80,7 +80,8 @@ clear(struct list *l)
 static int
 cmp(const void *a, const void *b)
 {
-	return strcmp(*(char *const *)a, *(char *const *)b);
+	/* Past the type that scan() puts first. */
+	return strcmp(*(char *const *)a + 1, *(char *const *)b + 1);
 }
 
 /* Every path below dir, sorted, so that choices depend on the seed. */
@@ -93,21 +94,31 @@ scan(const char *dir, struct list *files, struct list *dirs)
 	char path[PATH_MAX];
 	size_t i;
 	DIR *d;
+	int isdir;
 
 	if ((d = opendir(dir)) == NULL)
 		return;
 	while ((de = readdir(d)) != NULL)
 		if (strcmp(de->d_name, ".") != 0 &&
-		    strcmp(de->d_name, "..") != 0)
-			add(&names, de->d_name);
+		    strcmp(de->d_name, "..") != 0 &&
+		    snprintf(path, sizeof(path), "%c%s", 'A' + de->d_type,
+		    de->d_name) < (int)sizeof(path))
+			add(&names, path);
 	closedir(d);
 	if (names.n > 0)
 		qsort(names.v, names.n, sizeof(char *), cmp);
 	for (i = 0; i < names.n; i++) {
-		if (snprintf(path, sizeof(path), "%s/%s", dir, names.v[i]) >=
-		    (int)sizeof(path) || lstat(path, &st) == -1)
+		if (snprintf(path, sizeof(path), "%s/%s", dir,
+		    names.v[i] + 1) >= (int)sizeof(path))
 			continue;
-		if (S_ISDIR(st.st_mode)) {
+		/* The type from the listing; lstat(2) only when it has none. */
+		if (names.v[i][0] == 'A' + DT_UNKNOWN) {
+			if (lstat(path, &st) == -1)
+				continue;
+			isdir = S_ISDIR(st.st_mode);
+		} else
+			isdir = names.v[i][0] == 'A' + DT_DIR;
+		if (isdir) {
 			add(dirs, path);
 			scan(path, files, dirs);
 		} else
@@ -195,7 +206,6 @@ main(int argc, char *argv[])
 		clear(&outdirs);
 		add(&dirs, root);
 		scan(root, &files, &dirs);
-		scan(outside, &out, &outdirs);
 		d = dirs.v[rnd(dirs.n)];
 		f = files.n ? files.v[rnd(files.n)] : NULL;
 		name(nm, sizeof(nm));
@@ -220,6 +230,7 @@ main(int argc, char *argv[])
 			break;
 		case 3:
 			/* Something moved out earlier comes back in. */
+			scan(outside, &out, &outdirs);
 			if (outdirs.n + out.n > 0) {
 				const char *o = rnd(2) && outdirs.n ?
 				    outdirs.v[rnd(outdirs.n)] : out.n ?
