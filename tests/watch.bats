@@ -286,6 +286,26 @@ MOVED_TO"
 	wait_for 20 created || { head "$T/missing"; false; }
 }
 
+@test "a tree moved in, a directory moved on out of it before the move is read: watched, every level" {
+	# poll cannot tell a tree moved in from one made.
+	not_on poll "no moves on poll"
+	mkdir -p "$T/outside/d/e/f/g"
+	start_watch "$T/out" "$T/w"
+	# Stopped, the watcher lists d after e has left it for x: e is
+	# met first by its rename, from a directory it knows.
+	kill -STOP "$WATCH_PID"
+	mv "$T/outside/d" "$T/w/d"
+	mv "$T/w/d/e" "$T/w/x"
+	kill -CONT "$WATCH_PID"
+	sync_marker 1
+	touch "$T/w/x/late" "$T/w/x/f/late" "$T/w/x/f/g/late"
+	local p
+	for p in x/late x/f/late x/f/g/late; do
+		wait_for 10 grep -q "	CREATE	0	$T/w/$p\$" "$T/out" ||
+			fail "no CREATE of $p: $(cat "$T/out")"
+	done
+}
+
 @test "renamed directory: later records carry the new path, at any depth" {
 	mkdir -p "$T/w/d/sub/deep"
 	start_watch "$T/out" "$T/w"

@@ -1192,7 +1192,13 @@ rename_event(struct watcher *w, uint32_t mask, const struct fan_dir *o,
 		return;
 	record_path(w, n->node, n->name, n->namelen);
 	emit_one(w, IN_MOVED_TO | isdir, cookie);
-	if (!isdir || oin)
+	/*
+	 * A directory moved within is known with its tree, but for one
+	 * the map never met: it left a tree moved in before that tree
+	 * was listed. Its tree is walked as moved in, and told of again
+	 * by the kernel, which may have been told to keep it quiet.
+	 */
+	if (!isdir || (oin && child != NULL))
 		return;
 	if (!w->recursive || (moved = placed) == NULL) {
 		raw_path(w, n->node, n->name, n->namelen);
