@@ -165,9 +165,9 @@ check: deps
 	$(MAKE) lint-man
 	IOBS_BIN=$(CURDIR)/$(BIN) $(BATS_RUN) $(BATS_FLAGS) $(SUITE)
 
-# What does not fit in check's few minutes (mk/check-long): first, alone,
-# the tests tagged long (bats test_tags=long) with IOBS_LONG=1, which
-# makes them long (more seeds, longer storms, the .deb); then at once
+# What does not fit in check's few minutes (mk/check-long), all at
+# once: the tests tagged long (bats test_tags=long) with IOBS_LONG=1,
+# which makes them long (more seeds, longer storms, the .deb),
 # SOAK_MINUTES of bench/soak and the whole suite on the sanitizer build
 # (check-sanitize's).
 SOAK_MINUTES ?= 2
