@@ -107,7 +107,7 @@ $(BIN)/fuzz-fromfile: $(BUILD)/tests/fuzz/fromfile.o \
 $(BIN)/fuzz-remote: $(BUILD)/tests/fuzz/remote.o $(BUILD)/mirror/rsync.o
 $(BIN)/fuzz-ignore: $(BUILD)/tests/fuzz/ignore.o $(BUILD)/watcher/ignore.o
 $(BIN)/fuzz-gitignore: $(BUILD)/tests/fuzz/gitignore.o \
-	$(BUILD)/watcher/gitignore.o
+	$(BUILD)/common/gitignore.o
 $(FUZZ_PROGS): $(FUZZ_MAIN) $(BUILD)/libiobs.a
 	@mkdir -p $(BIN)
 	$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(BUILD)/libiobs.a $(BSD_LIBS)

@@ -400,6 +400,22 @@ moved_to(struct mirror *m, const char *rel, uint32_t cookie, int isdir)
 	queue(m, rel, SYNC_RECURSE);
 }
 
+static void
+gitignore_changed(struct mirror *m, const char *path, const char *rel,
+    int isdir, uint32_t mask)
+{
+	const char *slash = strrchr(rel, '/');
+	const char *name = slash != NULL ? slash + 1 : rel;
+
+	if (isdir && (mask & (IN_CREATE | IN_DELETE | IN_MOVED_FROM |
+	    IN_MOVED_TO)))
+		iobs_gi_changed(m->o.gi, path, strlen(path), 1);
+	else if (!isdir && strcmp(name, ".gitignore") == 0) {
+		iobs_gi_changed(m->o.gi, path, strlen(path), 0);
+		queue_parent(m, rel, SYNC_RECURSE);
+	}
+}
+
 #define WANTED	(IN_CREATE | IN_CLOSE_WRITE | IN_MODIFY | IN_ATTRIB | \
 		 IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO)
 
@@ -425,6 +441,13 @@ apply_record(struct mirror *m, const struct iobs_record *r)
 		if (m->scanned)
 			queue_parent(m, rel, SYNC_LEVEL);
 	}
+	/*
+	 * --gitignore: a .gitignore written is read again, and what it
+	 * no longer ignores is copied; a directory made, moved or gone
+	 * has all read again.
+	 */
+	if (m->o.gi != NULL && *rel != '\0')
+		gitignore_changed(m, r->path, rel, isdir, r->mask);
 	if (r->mask & IN_MOVED_FROM)
 		moved_from(m, rel, r->cookie);
 	else if (r->mask & IN_MOVED_TO)

@@ -33,7 +33,8 @@
 static const char synopsis[] = "[-AfnovX] [--fsync] [--no-delete] "
     "[--no-owner] [--backup-dir dir [--keep n|age]] [-e rsh] "
     "[-m max-delete] [--progress[=line|lines|none]] [-r root] "
-    "[--verify interval] [-x glob] -d dest | dest";
+    "[--verify interval] [-x glob] [--exclude-from file] [--gitignore] "
+    "-d dest | dest";
 static const char options[] =
     "-A, --acls\tcopy POSIX ACLs\n"
     "-d, --destination=dest\tthe destination, instead of the operand\n"
@@ -46,6 +47,8 @@ static const char options[] =
     "-v, --verbose\tprint each delete\n"
     "-X, --xattrs\tcopy extended attributes\n"
     "-x, --exclude=glob\tneither copy nor delete what matches glob\n"
+    "--exclude-from=file\tso for the gitignore(5) patterns of file\n"
+    "--gitignore\tso for what the tree's .gitignore files ignore\n"
     "--backup-dir=dir\tkeep what is deleted or replaced, under dir\n"
     "--keep=n|age\thow many backups, or how long, to keep\n"
     "--fsync\teach file and its directory reach the disk\n"
@@ -86,6 +89,7 @@ options_free(struct mirror_options *o)
 	free(o->rsh);
 	free(o->backup_dir);
 	iobs_exclude_free(&o->exclude);
+	iobs_gi_free(o->gi);
 	memset(o, 0, sizeof(*o));
 }
 
@@ -230,6 +234,8 @@ parse_options(int argc, char *argv[], struct mirror_options *o, char *why,
 		{ "destination",	required_argument,	NULL, 'd' },
 		{ "dry-run",		no_argument,		NULL, 'n' },
 		{ "exclude",		required_argument,	NULL, 'x' },
+		{ "exclude-from",	required_argument,	NULL, 'E' },
+		{ "gitignore",		no_argument,		NULL, 'G' },
 		{ "force",		no_argument,		NULL, 'f' },
 		{ "fsync",		no_argument,		NULL, 'S' },
 		{ "max-delete",		required_argument,	NULL, 'm' },
@@ -242,7 +248,7 @@ parse_options(int argc, char *argv[], struct mirror_options *o, char *why,
 		{ NULL,			0,			NULL, 0 }
 	};
 	const char *errstr;
-	int ch;
+	int ch, r;
 
 	memset(o, 0, sizeof(*o));
 	o->max_delete = -1;
@@ -333,6 +339,20 @@ parse_options(int argc, char *argv[], struct mirror_options *o, char *why,
 		case 'x':
 			iobs_exclude_add(&o->exclude, optarg);
 			break;
+		case 'E':
+			if (o->gi == NULL)
+				o->gi = iobs_gi_new(0);
+			if (iobs_gi_add_file(o->gi, optarg) == -1) {
+				snprintf(why, whylen, "--exclude-from %s: %s",
+				    optarg, strerror(errno));
+				goto bad;
+			}
+			break;
+		case 'G':
+			if (o->gi == NULL)
+				o->gi = iobs_gi_new(0);
+			iobs_gi_set_perdir(o->gi);
+			break;
 		case 'X':
 			o->xattrs = 1;
 			break;
@@ -360,8 +380,14 @@ parse_options(int argc, char *argv[], struct mirror_options *o, char *why,
 		snprintf(why, whylen, "no destination");
 		goto bad;
 	}
-	if (remote_dest_parse(o->dest, NULL, why, whylen) == -1)
+	if ((r = remote_dest_parse(o->dest, NULL, why, whylen)) == -1)
 		goto bad;
+	if (r == 1 && o->gi != NULL) {
+		snprintf(why, whylen, "--exclude-from, --gitignore: for a "
+		    "local destination only; give %s its excludes with -x",
+		    o->dest);
+		goto bad;
+	}
 	if (o->rsh != NULL) {
 		char **w;
 

@@ -13,6 +13,7 @@
 #include "cache.h"
 #include "clock.h"
 #include "exclude.h"
+#include "gitignore.h"
 #include "links.h"
 #include "inodes.h"
 #include "pathset.h"
@@ -44,6 +45,7 @@ struct mirror_options {
 	char		*want_root;	/* --root, or NULL */
 	char		*rsh;		/* -e, for a remote dest; or NULL */
 	struct iobs_exclude exclude;
+	struct gitignore *gi;	/* --exclude-from, --gitignore; or NULL */
 	long long	 max_delete;	/* -1: no limit */
 	int		 force, dry_run, verbose, fsync;
 	int		 owner;		/* default: 1 for root, else 0 */
@@ -207,6 +209,7 @@ void	 mark_parent(struct mirror *, const char *rel);
 char	*rel_join(const char *dir, const char *name);
 char	*rel_parent(const char *rel);
 int	 rel_excluded(struct mirror *, const char *rel);
+int	 rel_excluded_type(struct mirror *, const char *rel, int isdir);
 void	 retry_add(struct mirror *, const char *rel);
 int	 retry_known(struct mirror *, const char *rel);
 

@@ -589,15 +589,30 @@ src_error(struct mirror *m, const char *what, const char *rel)
 	report(m, what, m->root, rel, NULL);
 }
 
-/* An excluded entry, or one below an excluded directory. */
+/*
+ * An excluded entry, or one below an excluded directory: by -x, or by
+ * the gitignore(5) patterns of --exclude-from and --gitignore, which
+ * need to know a directory (isdir -1: the source is asked).
+ */
 int
-rel_excluded(struct mirror *m, const char *rel)
+rel_excluded_type(struct mirror *m, const char *rel, int isdir)
 {
+	struct stat st;
 	char *copy, *slash, *name;
-	int hit = 0;
+	int hit = 0, pfd;
+	const char *base;
 
-	if (m->o.exclude.n == 0 || rel[0] == '\0')
+	if ((m->o.exclude.n == 0 && m->o.gi == NULL) || rel[0] == '\0')
 		return 0;
+	/* The patterns apply below the source root, known by now. */
+	if (m->o.gi != NULL && iobs_gi_roots(m->o.gi) == 0)
+		iobs_gi_add_root(m->o.gi, m->root);
+	if (m->o.gi != NULL && isdir == -1) {
+		pfd = src_parent(m, rel, &base);
+		isdir = pfd != -1 && fstatat(pfd, base, &st,
+		    AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode);
+		dir_release(m, pfd);
+	}
 	if ((copy = strdup(rel)) == NULL)
 		err(1, "strdup");
 	for (slash = copy;; slash++) {
@@ -606,7 +621,9 @@ rel_excluded(struct mirror *m, const char *rel)
 			*slash = '\0';
 		name = strrchr(copy, '/');
 		name = name ? name + 1 : copy;
-		if (iobs_exclude_match(&m->o.exclude, copy, name)) {
+		if (iobs_exclude_match(&m->o.exclude, copy, name) ||
+		    (m->o.gi != NULL && iobs_gi_excluded(m->o.gi, 0, copy,
+		    strlen(copy), slash != NULL || isdir))) {
 			hit = 1;
 			break;
 		}
@@ -616,4 +633,10 @@ rel_excluded(struct mirror *m, const char *rel)
 	}
 	free(copy);
 	return hit;
+}
+
+int
+rel_excluded(struct mirror *m, const char *rel)
+{
+	return rel_excluded_type(m, rel, -1);
 }

@@ -110,9 +110,12 @@ list_dir(struct mirror *m, int fd, const char *rel, struct names *ns)
 		if (strcmp(de->d_name, ".") == 0 ||
 		    strcmp(de->d_name, "..") == 0)
 			continue;
-		if (m->o.exclude.n > 0) {
+		if (m->o.exclude.n > 0 || m->o.gi != NULL) {
 			child = rel_join(rel, de->d_name);
-			if (iobs_exclude_match(&m->o.exclude, child,
+			if (m->o.gi != NULL ? rel_excluded_type(m, child,
+			    de->d_type == DT_UNKNOWN ? -1 :
+			    de->d_type == DT_DIR) :
+			    iobs_exclude_match(&m->o.exclude, child,
 			    de->d_name)) {
 				free(child);
 				continue;

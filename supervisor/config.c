@@ -333,6 +333,22 @@ add_popt(struct wconf *w, const char *plugin, char *arg, int line)
 static const char *const walkers[] = { "mirror", "exec" };
 
 /*
+ * The gitignore(5) keys reach the watcher and each mirror, whose first
+ * pass and reconciles walk the tree: an exec gets only the records the
+ * watcher kept. arg is the option, taken.
+ */
+static void
+gitignore_mirrors(struct wconf *w, int line, char *arg)
+{
+	size_t k;
+
+	for (k = 0; k < w->nplugin; k++)
+		if (strcmp(w->plugin[k].name, "mirror") == 0)
+			add_popt(w, w->plugin[k].name, xstrdup(arg), line);
+	free(arg);
+}
+
+/*
  * Plugin keys whose value is a list, written as every list here is
  * (a, b, c): each item passed as an option of its own, or joined with
  * commas alone. Any plugin's exclude is a list of globs.
@@ -524,6 +540,36 @@ end_watch(struct parser *p)
 						    list[j]), r->line);
 			}
 			free(list);
+		} else if (strcmp(r->key, "exclude_from") == 0) {
+			n = split_list(r->val, &list);
+			if (n == 0)
+				return fail(p, r->line, "exclude_from: an "
+				    "empty list");
+			for (j = 0; j < n; j++) {
+				if (list[j][0] != '/' ||
+				    access(list[j], R_OK) == -1) {
+					fail(p, r->line, "exclude_from: %s: %s",
+					    list[j], list[j][0] != '/' ?
+					    "not an absolute path" :
+					    strerror(errno));
+					free(list);
+					return -1;
+				}
+				add_warg(w, r->line, "--exclude-from=%s",
+				    list[j]);
+				gitignore_mirrors(w, r->line,
+				    xasprintf("--exclude-from=%s", list[j]));
+			}
+			free(list);
+		} else if (strcmp(r->key, "gitignore") == 0) {
+			if ((b = iobs_bool(r->val)) == -1)
+				return fail(p, r->line, "gitignore: %s: not "
+				    "yes or no", r->val);
+			if (b) {
+				add_warg(w, r->line, "%s", "--gitignore");
+				gitignore_mirrors(w, r->line,
+				    xstrdup("--gitignore"));
+			}
 		} else if (strcmp(r->key, "events") == 0) {
 			events = 1;
 			n = split_list(r->val, &list);

@@ -314,6 +314,65 @@ restarted_after_kill() {
 ./sub/keep2"
 }
 
+@test "e2e: gitignore = yes and exclude_from reach the watcher and the mirror's first pass and records" {
+	mkdir -p "$T/data/.git/info" "$T/data/sub/build"
+	printf '%s\n' '*.log' 'build/' >"$T/data/.gitignore"
+	printf '%s\n' '*.o' >"$T/data/sub/.gitignore"
+	printf '%s\n' 'secret*' >"$T/patterns"
+	echo k >"$T/data/keep"
+	echo l >"$T/data/old.log"
+	echo b >"$T/data/sub/build/out"
+	echo o >"$T/data/sub/a.o"
+	echo s >"$T/data/secret1"
+	cat >"$T/rc" <<-EOF
+	[global]
+	state_dir = $STATE
+	[watches]
+	[[data]]
+	plugins = mirror
+	gitignore = yes
+	exclude_from = $T/patterns
+	mirror_destination = $T/dst
+	EOF
+	start_sup
+	wait_ready "$T/data" mirror
+	wait_for 10 test -e "$T/dst/keep"
+	echo l >"$T/data/sub/new.log"
+	echo b >"$T/data/sub/build/out2"
+	echo o >"$T/data/b.o"
+	echo s >"$T/data/sub/secret2"
+	echo k >"$T/data/sub/keep2"
+	wait_for 10 test -e "$T/dst/sub/keep2"
+	run -0 sh -c "cd '$T/dst' && find . | sort"
+	assert_output ".
+./.gitignore
+./b.o
+./keep
+./sub
+./sub/.gitignore
+./sub/keep2"
+	read -r W P <<<"$(pids_of "$T/data" mirror)"
+	run -0 tr '\0' ' ' <"/proc/$W/cmdline"
+	assert_output --partial " --gitignore --exclude-from=$T/patterns "
+	run -0 tr '\0' ' ' <"/proc/$P/cmdline"
+	assert_output --partial " --gitignore --exclude-from=$T/patterns "
+}
+
+@test "e2e: exclude_from: a relative or unreadable file is an error at its line" {
+	cat >"$T/rc" <<-EOF
+	[watches]
+	[[data]]
+	plugins = mirror
+	exclude_from = patterns
+	mirror_destination = $T/dst
+	EOF
+	run -2 iobs-supervise -n -c "$T/rc"
+	assert_output "iobs-supervise: $T/rc:4: exclude_from: patterns: not an absolute path"
+	sed -i "s|^exclude_from = .*|exclude_from = $T/none|" "$T/rc"
+	run -2 iobs-supervise -n -c "$T/rc"
+	assert_output "iobs-supervise: $T/rc:4: exclude_from: $T/none: No such file or directory"
+}
+
 @test "e2e: on fanotify the scribe says who made a change: by USER (COMMAND, pid N); on inotify, no one" {
 	[ "$(id -u)" -eq 0 ] || skip "fanotify needs root"
 	local b writer fan_pid

@@ -142,3 +142,97 @@ $R/.mark"
 	run -2 iobs-watch --exclude-from="$T/none" "$R"
 	assert_output "iobs-watch: --exclude-from $T/none: No such file or directory"
 }
+
+# mirror_compare ARGS...: iobs-mirror ARGS copies to DEST what git
+# keeps of $PATHS, nothing else: made before it starts (its first
+# walk), then made again while it runs (the records of a watcher that
+# ignores nothing).
+mirror_compare() {
+	local p
+	D=$T/dest
+	while IFS= read -r p; do
+		mkdir -p "$R/$(dirname "$p")"
+		echo x > "$R/$p"
+	done < "$PATHS"
+	mkfifo "$T/pipe"
+	iobs-mirror "$@" "$D" < "$T/pipe" > "$T/mirror.out" \
+	    2> "$T/mirror.err" 3>&- &
+	BG_PIDS+=($!)
+	iobs-watch "$R" > "$T/pipe" 2> "$T/watch.err" 3>&- &
+	BG_PIDS+=($!)
+	copied_as_git_says || return 1
+	while IFS= read -r p; do rm -f "$R/$p"; done < "$PATHS"
+	rm -rf "$R/build" "$R/cache" "$R/src/cache"
+	wait_for 10 eval '[ ! -e "$D/src/main.c" ]'
+	while IFS= read -r p; do
+		mkdir -p "$R/$(dirname "$p")"
+		echo y > "$R/$p"
+	done < "$PATHS"
+	copied_as_git_says
+	run -0 cat "$D/src/main.c"
+	assert_output y
+}
+
+# copied_as_git_says: $D holds the paths of $T/want, once a file made
+# last is there, and none of the others.
+copied_as_git_says() {
+	touch "$R/.mark.$SECONDS.$RANDOM"
+	wait_for 10 eval 'ls "$D"/.mark.* >/dev/null 2>&1' || return 1
+	rm -f "$R"/.mark.*
+	local p
+	while IFS= read -r p; do
+		[ -e "$D/$p" ] && echo "$p"
+	done < "$PATHS" | sort > "$T/copied"
+	diff -u "$T/want" "$T/copied"
+}
+
+@test "iobs-mirror --gitignore: its first walk and the records copy what git keeps, nothing else" {
+	root_patterns > "$R/.gitignore"
+	mkdir -p "$R/src" "$R/a/b"
+	printf '%s\n' '*.o' '!important.o' '/local' > "$R/src/.gitignore"
+	printf '%s\n' 'secret*' > "$R/.git/info/exclude"
+	printf '%s\n' 'deep.txt' > "$R/a/b/.gitignore"
+	not_ignored > "$T/want"
+	[ "$(wc -l < "$T/ignored")" -ge 15 ]
+	mirror_compare --gitignore
+	# As git: its own directory is no part of the tree.
+	[ ! -e "$T/dest/.git" ]
+}
+
+@test "iobs-mirror --exclude-from FILE: gitignore syntax, first walk and records" {
+	root_patterns > "$T/patterns"
+	printf '%s\n' 'src/*.o' 'secret*' >> "$T/patterns"
+	not_ignored -c core.excludesFile="$T/patterns" > "$T/want"
+	[ "$(wc -l < "$T/ignored")" -ge 12 ]
+	mirror_compare --exclude-from="$T/patterns"
+	[ -e "$T/dest/.git" ]
+}
+
+@test "iobs-mirror --gitignore: a .gitignore changed, what it no longer ignores is copied" {
+	printf '%s\n' '*.a' > "$R/.gitignore"
+	mkdir "$R/d"
+	touch "$R/d/one.a" "$R/d/one.b"
+	mkfifo "$T/pipe"
+	iobs-mirror --gitignore "$T/dest" < "$T/pipe" 2> "$T/mirror.err" 3>&- &
+	BG_PIDS+=($!)
+	iobs-watch "$R" > "$T/pipe" 2> "$T/watch.err" 3>&- &
+	BG_PIDS+=($!)
+	wait_for 10 test -e "$T/dest/d/one.b"
+	[ ! -e "$T/dest/d/one.a" ]
+	printf '%s\n' '*.b' > "$R/.gitignore"
+	wait_for 10 test -e "$T/dest/d/one.a"
+	# Ignored now, but not gone from the source: kept, as -x keeps.
+	[ -e "$T/dest/d/one.b" ]
+	touch "$R/d/two.a" "$R/d/two.b"
+	wait_for 10 test -e "$T/dest/d/two.a"
+	touch "$R/d/.mark"
+	wait_for 10 test -e "$T/dest/d/.mark"
+	[ ! -e "$T/dest/d/two.b" ]
+}
+
+@test "iobs-mirror --exclude-from: a missing file, or a remote destination: exit 2, one line" {
+	run -2 iobs-mirror --exclude-from="$T/none" "$T/dest"
+	assert_line -n 0 "iobs-mirror: --exclude-from $T/none: No such file or directory"
+	run -2 iobs-mirror --gitignore host:/dest
+	assert_line -n 0 --partial "iobs-mirror: --exclude-from, --gitignore: for a local destination only"
+}

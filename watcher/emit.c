@@ -446,7 +446,7 @@ emit_record(struct watcher *w, uint32_t mask, uint32_t cookie,
 	if (w->gi != NULL && (mask & (IN_CREATE | IN_DELETE | IN_MODIFY |
 	    IN_CLOSE_WRITE | IN_MOVED_FROM | IN_MOVED_TO))) {
 		raw_path(w, rp, pb);
-		gi_changed(w->gi, pb->s, pb->len, (mask & IN_ISDIR) &&
+		iobs_gi_changed(w->gi, pb->s, pb->len, (mask & IN_ISDIR) &&
 		    (mask & (IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO)));
 	}
 	if (w->dropping || w->stop ||

@@ -276,7 +276,7 @@ add_roots(struct watcher *w, int argc, char **argv)
 		r->alive = 1;
 		r->isfile = !S_ISDIR(st.st_mode);
 		if (w->gi != NULL)
-			gi_add_root(w->gi, r->path);
+			iobs_gi_add_root(w->gi, r->path);
 		r->follow_wd = -1;
 	}
 	w->nroots = w->nalive = argc;
@@ -1147,14 +1147,14 @@ parse_options(struct watcher *w, struct opts *o, int argc, char *argv[])
 			break;
 		case 'U':
 			if (w->gi == NULL)
-				w->gi = gi_new(0);
-			if (gi_add_file(w->gi, optarg) == -1)
+				w->gi = iobs_gi_new(0);
+			if (iobs_gi_add_file(w->gi, optarg) == -1)
 				err(2, "--exclude-from %s", optarg);
 			break;
 		case 'H':
 			if (w->gi == NULL)
-				w->gi = gi_new(0);
-			gi_set_perdir(w->gi);
+				w->gi = iobs_gi_new(0);
+			iobs_gi_set_perdir(w->gi);
 			break;
 		case 'Z':
 			read_fromfile(o, optarg);
@@ -1308,7 +1308,7 @@ main(int argc, char *argv[])
 	set_output(&w, &o);
 	/* --check: the options are good; nothing is watched or opened. */
 	if (check) {
-		gi_free(w.gi);
+		iobs_gi_free(w.gi);
 		iobs_exclude_free(&w.exclude);
 		free_regex(&w.exclude_re);
 		free_regex(&w.include_re);
@@ -1390,7 +1390,7 @@ main(int argc, char *argv[])
 		free(w.roots[i].json);
 	}
 	free(w.roots);
-	gi_free(w.gi);
+	iobs_gi_free(w.gi);
 	iobs_exclude_free(&w.exclude);
 	free_regex(&w.exclude_re);
 	free_regex(&w.include_re);

@@ -629,7 +629,7 @@ excluded(struct watcher *w, const struct root *r, const char *name,
 	pathbuf_append(rel, name, strlen(name));
 	if (w->exclude.n > 0 && iobs_exclude_match(&w->exclude, rel->s, name))
 		return 1;
-	return w->gi != NULL && gi_excluded(w->gi, r - w->roots, rel->s,
+	return w->gi != NULL && iobs_gi_excluded(w->gi, r - w->roots, rel->s,
 	    rel->len, isdir);
 }
 

@@ -85,7 +85,7 @@ watch_excluded(struct watcher *w, struct dnode *dir, const char *name,
 	if (w->exclude.whole_path &&
 	    iobs_exclude_match(&w->exclude, w->rel.s, name))
 		return 1;
-	return w->gi != NULL && gi_excluded(w->gi, root_index(w, dir),
+	return w->gi != NULL && iobs_gi_excluded(w->gi, root_index(w, dir),
 	    w->rel.s, w->rel.len, isdir);
 }
 
@@ -123,6 +123,6 @@ path_excluded(struct watcher *w, int root, const char *rel, size_t len,
 	if (w->exclude.n > 0 && iobs_exclude_match(&w->exclude,
 	    w->exclude.whole_path ? pb->s : NULL, name))
 		return 1;
-	return w->gi != NULL && gi_excluded(w->gi, root, pb->s, pb->len,
+	return w->gi != NULL && iobs_gi_excluded(w->gi, root, pb->s, pb->len,
 	    isdir);
 }

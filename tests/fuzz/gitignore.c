@@ -23,7 +23,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 	int isdir;
 
 	nul = memchr(text, '\0', len);
-	gi_parse(&l, text, nul != NULL ? (size_t)(nul - text) : len);
+	iobs_gi_parse(&l, text, nul != NULL ? (size_t)(nul - text) : len);
 	for (i = 0; i < l.n; i++)
 		if (l.p[i].glob == NULL || l.p[i].glob[0] == '\0')
 			abort();
@@ -31,17 +31,17 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 		if ((path = strndup(nul + 1, len - (nul + 1 - text))) == NULL)
 			abort();
 		for (isdir = 0; isdir < 2; isdir++) {
-			v = gi_match(&l, path, isdir);
+			v = iobs_gi_match(&l, path, isdir);
 			if (v != GI_NONE && v != GI_EXCLUDED &&
 			    v != GI_INCLUDED)
 				abort();
 		}
 		if (*path != '\0' && strpbrk(path, "*?[\\") == NULL &&
-		    (!gi_wildmatch(path, path, 0) ||
-		    !gi_wildmatch(path, path, 1)))
+		    (!iobs_gi_wildmatch(path, path, 0) ||
+		    !iobs_gi_wildmatch(path, path, 1)))
 			abort();
 		free(path);
 	}
-	gi_list_free(&l);
+	iobs_gi_list_free(&l);
 	return 0;
 }
