@@ -1255,13 +1255,135 @@ open_outfile(const char *file)
 	close(fd);
 }
 
+/* What the options leave as they are. */
+static void
+defaults(struct watcher *w, struct opts *o)
+{
+	ignore_init(&w->ign);
+	w->recursive = 1;
+	w->stats_fd = -1;
+	w->followfd = -1;
+	w->mounts.fd = -1;
+	w->interval_ms = DEFAULT_INTERVAL_MS;
+	o->limit = DEFAULT_BUFFER;
+	o->backend = "auto";
+	o->ready_fd = -1;
+}
+
+/* What parsing the options took. */
+static void
+options_free(struct watcher *w, struct opts *o)
+{
+	iobs_gi_free(w->gi);
+	iobs_exclude_free(&w->exclude);
+	free_regex(&w->exclude_re);
+	free_regex(&w->include_re);
+	fmt_free(&w->fmt);
+	pathlist_free(&o->paths);
+	pathlist_free(&o->excludes);
+	ignore_free(&w->ign);
+}
+
+/*
+ * The roots watched, each one's WATCH_INIT out, readiness said: the
+ * signals' wake-up descriptor for the main loop.
+ */
+static int
+watch_start(struct watcher *w, struct opts *o)
+{
+	size_t mark;
+	int i, wakefd, more;
+
+	add_roots(w, o->paths.n, o->paths.path);
+	add_path_excludes(w, &o->excludes);
+	emit_init_roots(w);
+	raise_fd_limit();
+	outq_init(&w->out, STDOUT_FILENO, o->limit);
+	tree_init(&w->tree);
+	backend_start(w, o->backend);
+	wakefd = signals_init(w, w->timeout_ms > 0 ? TIMEOUT_TICK_MS :
+	    w->rescan && w->interval_ms < ROOT_CHECK_MS ? w->interval_ms :
+	    ROOT_CHECK_MS);
+	if (w->output == OUT_STREAM && w->quiet < 2)
+		header(w);
+	/* What inotifywait says on stderr, word for word: scripts wait for it. */
+	if (w->output == OUT_LINES && !w->quiet && w->compat == COMPAT_NONE)
+		fputs(o->recursive ? "Setting up watches.  Beware: since -r "
+		    "was given, this may take a while!\n" :
+		    "Setting up watches.\n", stderr);
+	setup_begin(w);
+	for (i = 0; i < w->nroots; i++) {
+		if (w->be->root(w, i) == -1)
+			err(1, "%s", w->roots[i].vis);
+		follow_start(w, i);
+		if (w->rescan) {
+			mark = w->be->scan_start ? w->be->scan_start(w) : 0;
+			scan_root(w, i, 0);
+			if (w->be->scan_done)
+				w->be->scan_done(w, mark);
+		}
+	}
+	mounts_start(w);
+	setup_end(w);
+	more = w->be->learn != NULL && w->be->learn(w, LEARN_BUDGET);
+	for (i = 0; i < w->nroots; i++) {
+		gettimeofday(&w->now, NULL);
+		emit_lifecycle(w, IOBS_WATCH_INIT, i);
+		w->roots[i].announced = 1;
+		flush_or_exit(w, !w->out.nonblock);
+	}
+	if ((w->output == OUT_LINES || w->output == OUT_CSV) && !w->quiet)
+		compat_say(w, "Watches established.\n");
+	/* Readiness, s6-style: a newline once every root is watched. */
+	if (o->ready_fd != -1) {
+		if (write(o->ready_fd, "\n", 1) != 1)
+			warn("--ready-fd %d", o->ready_fd);
+		close(o->ready_fd);
+	}
+	if (more)
+		w->be->learn(w, 0);
+#ifdef __GLIBC__
+	/* What set-up freed (walk queues, outgrown tables) goes back. */
+	malloc_trim(0);
+#endif
+	return wakefd;
+}
+
+static void
+watch_free(struct watcher *w, struct opts *o)
+{
+	int i;
+
+	w->be->free(w);
+	mounts_free(w);
+	scan_free(w);
+	tree_clear(&w->tree);
+	outq_free(&w->out);
+	for (i = 0; i < w->nroots; i++) {
+		free(w->roots[i].path);
+		free(w->roots[i].vis);
+		free(w->roots[i].given);
+		free(w->roots[i].json);
+	}
+	free(w->roots);
+	options_free(w, o);
+	pathbuf_free(&w->path);
+	pathbuf_free(&w->opath);
+	pathbuf_free(&w->rel);
+	pathbuf_free(&w->names);
+	pathbuf_free(&w->stash);
+	pathbuf_free(&w->deferred);
+	signals_close();
+	if (w->followfd != -1)
+		close(w->followfd);
+}
+
 int
 main(int argc, char *argv[])
 {
 	struct watcher w;
 	struct opts o;
-	int i, wakefd, check, more;
-	size_t mark;
+	int wakefd, check;
 
 	memset(&w, 0, sizeof(w));
 	memset(&o, 0, sizeof(o));
@@ -1278,15 +1400,7 @@ main(int argc, char *argv[])
 		    "iobs-watch(1)");
 		check = iobs_check_mode(&argc, &argv);
 	}
-	ignore_init(&w.ign);
-	w.recursive = 1;
-	w.stats_fd = -1;
-	w.followfd = -1;
-	w.mounts.fd = -1;
-	w.interval_ms = DEFAULT_INTERVAL_MS;
-	o.limit = DEFAULT_BUFFER;
-	o.backend = "auto";
-	o.ready_fd = -1;
+	defaults(&w, &o);
 	if (w.compat != COMPAT_NONE)
 		compat_parse(&w, &o, argc, argv);
 	else
@@ -1308,105 +1422,17 @@ main(int argc, char *argv[])
 	set_output(&w, &o);
 	/* --check: the options are good; nothing is watched or opened. */
 	if (check) {
-		iobs_gi_free(w.gi);
-		iobs_exclude_free(&w.exclude);
-		free_regex(&w.exclude_re);
-		free_regex(&w.include_re);
-		fmt_free(&w.fmt);
-		pathlist_free(&o.paths);
-		pathlist_free(&o.excludes);
-		ignore_free(&w.ign);
+		options_free(&w, &o);
 		return 0;
 	}
 	if (w.compat != COMPAT_NONE)
 		compat_start(&w, &o);
 	else if (o.outfile != NULL)
 		open_outfile(o.outfile);
-
-	add_roots(&w, o.paths.n, o.paths.path);
-	add_path_excludes(&w, &o.excludes);
-	emit_init_roots(&w);
-	raise_fd_limit();
-	outq_init(&w.out, STDOUT_FILENO, o.limit);
-	tree_init(&w.tree);
-	backend_start(&w, o.backend);
-	wakefd = signals_init(&w, w.timeout_ms > 0 ? TIMEOUT_TICK_MS :
-	    w.rescan && w.interval_ms < ROOT_CHECK_MS ? w.interval_ms :
-	    ROOT_CHECK_MS);
-	if (w.output == OUT_STREAM && w.quiet < 2)
-		header(&w);
-	/* What inotifywait says on stderr, word for word: scripts wait for it. */
-	if (w.output == OUT_LINES && !w.quiet && w.compat == COMPAT_NONE)
-		fputs(o.recursive ? "Setting up watches.  Beware: since -r "
-		    "was given, this may take a while!\n" :
-		    "Setting up watches.\n", stderr);
-	setup_begin(&w);
-	for (i = 0; i < w.nroots; i++) {
-		if (w.be->root(&w, i) == -1)
-			err(1, "%s", w.roots[i].vis);
-		follow_start(&w, i);
-		if (w.rescan) {
-			mark = w.be->scan_start ? w.be->scan_start(&w) : 0;
-			scan_root(&w, i, 0);
-			if (w.be->scan_done)
-				w.be->scan_done(&w, mark);
-		}
-	}
-	mounts_start(&w);
-	setup_end(&w);
-	more = w.be->learn != NULL && w.be->learn(&w, LEARN_BUDGET);
-	for (i = 0; i < w.nroots; i++) {
-		gettimeofday(&w.now, NULL);
-		emit_lifecycle(&w, IOBS_WATCH_INIT, i);
-		w.roots[i].announced = 1;
-		flush_or_exit(&w, !w.out.nonblock);
-	}
-	if ((w.output == OUT_LINES || w.output == OUT_CSV) && !w.quiet)
-		compat_say(&w, "Watches established.\n");
-	/* Readiness, s6-style: a newline once every root is watched. */
-	if (o.ready_fd != -1) {
-		if (write(o.ready_fd, "\n", 1) != 1)
-			warn("--ready-fd %d", o.ready_fd);
-		close(o.ready_fd);
-	}
-	if (more)
-		w.be->learn(&w, 0);
-#ifdef __GLIBC__
-	/* What set-up freed (walk queues, outgrown tables) goes back. */
-	malloc_trim(0);
-#endif
+	wakefd = watch_start(&w, &o);
 	w.deadline = now_ms() + w.timeout_ms;
 	run(&w, wakefd);
-
-	w.be->free(&w);
-	mounts_free(&w);
-	scan_free(&w);
-	tree_clear(&w.tree);
-	outq_free(&w.out);
-	for (i = 0; i < w.nroots; i++) {
-		free(w.roots[i].path);
-		free(w.roots[i].vis);
-		free(w.roots[i].given);
-		free(w.roots[i].json);
-	}
-	free(w.roots);
-	iobs_gi_free(w.gi);
-	iobs_exclude_free(&w.exclude);
-	free_regex(&w.exclude_re);
-	free_regex(&w.include_re);
-	fmt_free(&w.fmt);
-	pathlist_free(&o.paths);
-	pathlist_free(&o.excludes);
-	pathbuf_free(&w.path);
-	pathbuf_free(&w.opath);
-	pathbuf_free(&w.rel);
-	pathbuf_free(&w.names);
-	pathbuf_free(&w.stash);
-	pathbuf_free(&w.deferred);
-	signals_close();
-	ignore_free(&w.ign);
-	if (w.followfd != -1)
-		close(w.followfd);
+	watch_free(&w, &o);
 	/* -t: nothing came in time, inotifywait's 2. */
 	if (w.timed_out)
 		return 2;
