@@ -1008,6 +1008,19 @@ compat_end(struct watcher *w)
 	return 1;
 }
 
+/* A descriptor given to an option: 3 or more. */
+static int
+parse_fd(const char *opt, const char *arg)
+{
+	const char *errstr;
+	int fd;
+
+	fd = strtonum(arg, 3, INT_MAX, &errstr);
+	if (errstr != NULL)
+		errx(2, "%s %s: descriptor is %s", opt, arg, errstr);
+	return fd;
+}
+
 static void
 parse_options(struct watcher *w, struct opts *o, int argc, char *argv[])
 {
@@ -1086,10 +1099,7 @@ parse_options(struct watcher *w, struct opts *o, int argc, char *argv[])
 			    optarg));
 			break;
 		case 'K':
-			w->ign.fd = strtonum(optarg, 3, INT_MAX, &errstr);
-			if (errstr != NULL)
-				errx(2, "--ignore-fd %s: descriptor is %s",
-				    optarg, errstr);
+			w->ign.fd = parse_fd("--ignore-fd", optarg);
 			break;
 		case 'L':
 			w->noleaf = 1;
@@ -1113,10 +1123,7 @@ parse_options(struct watcher *w, struct opts *o, int argc, char *argv[])
 			w->quiet++;
 			break;
 		case 'R':
-			o->ready_fd = strtonum(optarg, 3, INT_MAX, &errstr);
-			if (errstr != NULL)
-				errx(2, "--ready-fd %s: descriptor is %s",
-				    optarg, errstr);
+			o->ready_fd = parse_fd("--ready-fd", optarg);
 			break;
 		case 'r':
 			o->recursive = 1;
@@ -1160,10 +1167,7 @@ parse_options(struct watcher *w, struct opts *o, int argc, char *argv[])
 			read_fromfile(o, optarg);
 			break;
 		case 'S':
-			w->stats_fd = strtonum(optarg, 3, INT_MAX, &errstr);
-			if (errstr != NULL)
-				errx(2, "--stats-fd %s: descriptor is %s",
-				    optarg, errstr);
+			w->stats_fd = parse_fd("--stats-fd", optarg);
 			break;
 		default:
 			iobs_getopt_error(ch, argv, why, sizeof(why));
