@@ -52,6 +52,17 @@ root_patterns() {
 	    'a[!b].c' 'trailing-space\ ' ''
 }
 
+# repo_gitignores: .gitignore files at three depths and the
+# repository's .git/info/exclude; $T/want, what git keeps of $PATHS.
+repo_gitignores() {
+	root_patterns > "$R/.gitignore"
+	mkdir -p "$R/src" "$R/a/b"
+	printf '%s\n' '*.o' '!important.o' '/local' > "$R/src/.gitignore"
+	printf '%s\n' 'secret*' > "$R/.git/info/exclude"
+	printf '%s\n' 'deep.txt' > "$R/a/b/.gitignore"
+	not_ignored > "$T/want"
+}
+
 # made_and_reported OUT: makes every path of $PATHS, and prints those
 # the watcher reported as made, sorted.
 made_and_reported() {
@@ -98,12 +109,7 @@ backends() {
 }
 
 @test "--gitignore: what git check-ignore keeps is reported, nothing else, on each backend" {
-	root_patterns > "$R/.gitignore"
-	mkdir -p "$R/src" "$R/a/b"
-	printf '%s\n' '*.o' '!important.o' '/local' > "$R/src/.gitignore"
-	printf '%s\n' 'secret*' > "$R/.git/info/exclude"
-	printf '%s\n' 'deep.txt' > "$R/a/b/.gitignore"
-	not_ignored > "$T/want"
+	repo_gitignores
 	# What git ignores is not nothing: the comparison can fail.
 	[ "$(wc -l < "$T/ignored")" -ge 15 ]
 	for b in $(backends); do
@@ -187,12 +193,7 @@ copied_as_git_says() {
 }
 
 @test "iobs-mirror --gitignore: its first walk and the records copy what git keeps, nothing else" {
-	root_patterns > "$R/.gitignore"
-	mkdir -p "$R/src" "$R/a/b"
-	printf '%s\n' '*.o' '!important.o' '/local' > "$R/src/.gitignore"
-	printf '%s\n' 'secret*' > "$R/.git/info/exclude"
-	printf '%s\n' 'deep.txt' > "$R/a/b/.gitignore"
-	not_ignored > "$T/want"
+	repo_gitignores
 	[ "$(wc -l < "$T/ignored")" -ge 15 ]
 	mirror_compare --gitignore
 	# As git: its own directory is no part of the tree.
