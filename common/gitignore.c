@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "gitignore.h"
+#include "hash.h"
 
 /* What a match of the rest of a glob says: see dowild(). */
 #define WM_MATCH		0
@@ -328,16 +329,6 @@ struct gitignore {
 	size_t		 bufcap;
 };
 
-static uint64_t
-hash_of(const char *s, size_t len)
-{
-	uint64_t h = 0xcbf29ce484222325ULL;
-
-	while (len-- > 0)
-		h = (h ^ (unsigned char)*s++) * 0x100000001b3ULL;
-	return h;
-}
-
 /* The whole file, or as far as GI_FILE_MAX; -1 with errno. */
 static int
 read_file(const char *path, struct gi_list *l)
@@ -491,7 +482,7 @@ dir_find(struct gitignore *g, const char *path, size_t len, uint64_t h)
 static const struct gi_list *
 dir_list(struct gitignore *g, const char *path, size_t len)
 {
-	uint64_t h = hash_of(path, len);
+	uint64_t h = iobs_fnv1a(path, len, IOBS_FNV_BASIS);
 	struct gi_dir *d, nd;
 
 	if ((d = dir_find(g, path, len, h)) != NULL)
@@ -583,7 +574,8 @@ iobs_gi_changed(struct gitignore *g, const char *abs, size_t len, int isdir)
 	    memcmp(slash + 1, ".gitignore", strlen(".gitignore")) != 0)
 		return;
 	dlen = slash - abs;
-	if ((d = dir_find(g, abs, dlen, hash_of(abs, dlen))) == NULL)
+	if ((d = dir_find(g, abs, dlen, iobs_fnv1a(abs, dlen,
+	    IOBS_FNV_BASIS))) == NULL)
 		return;
 	iobs_gi_list_free(&d->list);
 	(void)read_file(path_join(g, abs, dlen, ".gitignore"), &d->list);

@@ -15,19 +15,7 @@
 #include <unistd.h>
 
 #include "exec.h"
-
-static uint64_t
-hash(const char *s, size_t len)
-{
-	uint64_t h = 14695981039346656037ULL;
-	size_t i;
-
-	for (i = 0; i < len; i++) {
-		h ^= (unsigned char)s[i];
-		h *= 1099511628211ULL;
-	}
-	return h;
-}
+#include "hash.h"
 
 static void
 grow(struct batch *b)
@@ -39,7 +27,8 @@ grow(struct batch *b)
 	if ((b->slot = calloc(b->nslot, sizeof(*b->slot))) == NULL)
 		err(1, "calloc");
 	for (i = 0; i < b->n; i++) {
-		j = hash(b->path[i], strlen(b->path[i])) & (b->nslot - 1);
+		j = iobs_fnv1a(b->path[i], strlen(b->path[i]),
+		    IOBS_FNV_BASIS) & (b->nslot - 1);
 		while (b->slot[j] != 0)
 			j = (j + 1) & (b->nslot - 1);
 		b->slot[j] = i + 1;
@@ -54,7 +43,7 @@ batch_add(struct batch *b, const char *path, size_t len)
 
 	if (2 * (b->n + 1) > b->nslot)
 		grow(b);
-	for (j = hash(path, len) & (b->nslot - 1); b->slot[j] != 0;
+	for (j = iobs_fnv1a(path, len, IOBS_FNV_BASIS) & (b->nslot - 1); b->slot[j] != 0;
 	    j = (j + 1) & (b->nslot - 1)) {
 		p = b->path[b->slot[j] - 1];
 		if (strncmp(p, path, len) == 0 && p[len] == '\0')

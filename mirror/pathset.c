@@ -10,19 +10,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hash.h"
 #include "pathset.h"
 
 /* FNV-1a, 64 bits. */
 uint64_t
 path_hash64(const char *s)
 {
-	uint64_t h = 1469598103934665603ull;
-
-	for (; *s != '\0'; s++) {
-		h ^= (unsigned char)*s;
-		h *= 1099511628211ull;
-	}
-	return h;
+	return iobs_fnv1a(s, strlen(s), IOBS_FNV_BASIS);
 }
 
 size_t

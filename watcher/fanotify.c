@@ -43,6 +43,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "hash.h"
 #include "watch.h"
 
 /*
@@ -157,16 +158,12 @@ struct fan_dir {
 static uint64_t
 key_of(const fsid_t *fsid, const struct file_handle *fh)
 {
-	const unsigned char *p = (const unsigned char *)fsid;
-	uint64_t h = 0xcbf29ce484222325ULL;
-	uint32_t lo;
-	size_t i;
+	uint32_t type = fh->handle_type, lo;
+	uint64_t h;
 
-	for (i = 0; i < sizeof(*fsid); i++)
-		h = (h ^ p[i]) * 0x100000001b3ULL;
-	h = (h ^ (uint32_t)fh->handle_type) * 0x100000001b3ULL;
-	for (i = 0; i < fh->handle_bytes; i++)
-		h = (h ^ fh->f_handle[i]) * 0x100000001b3ULL;
+	h = iobs_fnv1a(fsid, sizeof(*fsid), IOBS_FNV_BASIS);
+	h = iobs_fnv1a(&type, sizeof(type), h);
+	h = iobs_fnv1a(fh->f_handle, fh->handle_bytes, h);
 	h ^= h >> 31;
 	h *= 0x9e3779b97f4a7c15ULL;
 	h ^= h >> 29;

@@ -30,6 +30,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "hash.h"
 #include "watch.h"
 
 /* mode's bits above the file type and permissions. */
@@ -110,14 +111,6 @@ struct scan {
 
 #define MIN_BUCKETS	1024
 
-static uint64_t
-hash_bytes(const char *p, size_t len, uint64_t h)
-{
-	while (len-- > 0)
-		h = (h ^ (unsigned char)*p++) * 0x100000001b3ULL;
-	return h;
-}
-
 static uint32_t
 time_hash(const struct timespec *ts)
 {
@@ -136,7 +129,7 @@ static uint32_t
 name_bucket(const struct scan *s, uint32_t parent, const char *name,
     size_t len)
 {
-	return hash_bytes(name, len, 0xcbf29ce484222325ULL ^ parent) &
+	return iobs_fnv1a(name, len, IOBS_FNV_BASIS ^ parent) &
 	    (s->nbuckets - 1);
 }
 
@@ -424,7 +417,7 @@ entry_path(struct scan *s, uint32_t i, int vis, struct pathbuf *pb)
 static uint64_t
 path_hash(const char *vis, size_t len)
 {
-	uint64_t h = hash_bytes(vis, len, 0xcbf29ce484222325ULL);
+	uint64_t h = iobs_fnv1a(vis, len, IOBS_FNV_BASIS);
 
 	return h != 0 ? h : 1;
 }

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "hash.h"
 #include "stream.h"
 #include "tree.h"
 
@@ -138,13 +139,8 @@ static uint32_t
 hash_name(const struct tree *t, uint32_t parent, const char *name,
     size_t len)
 {
-	uint64_t h = 1469598103934665603ull ^ parent;
-	size_t i;
+	uint64_t h = iobs_fnv1a(name, len, IOBS_FNV_BASIS ^ parent);
 
-	for (i = 0; i < len; i++) {
-		h ^= (unsigned char)name[i];
-		h *= 1099511628211ull;
-	}
 	return (h ^ (h >> 29)) & (t->nbuckets / 4 - 1);
 }
 
