@@ -733,23 +733,64 @@ ignored_self_event(struct watcher *w, const struct inotify_event *ev)
 	return (n = tree_by_wd(&w->tree, ev->wd)) != NULL && n->parent != 0;
 }
 
-/* Drops from buf what dispatch would ignore; returns the length left. */
+/*
+ * Keeps, of the events in buf from off to len, those drop does not
+ * want gone, in order; returns the length left.
+ */
 static size_t
-stash_filter(struct watcher *w, char *buf, size_t len)
+events_keep(char *buf, size_t off, size_t len,
+    int (*drop)(struct watcher *, const struct inotify_event *, const void *),
+    struct watcher *w, const void *arg)
 {
 	const struct inotify_event *ev;
-	size_t off, kept = 0, size;
+	size_t kept = off, size;
 
-	for (off = 0; off < len; off += size) {
+	for (; off < len; off += size) {
 		ev = (const struct inotify_event *)(buf + off);
 		size = sizeof(*ev) + ev->len;
-		if (ignored_self_event(w, ev))
+		if (drop(w, ev, arg))
 			continue;
 		if (kept != off)
 			memmove(buf + kept, buf + off, size);
 		kept += size;
 	}
 	return kept;
+}
+
+static int
+drop_self(struct watcher *w, const struct inotify_event *ev, const void *arg)
+{
+	(void)arg;
+	return ignored_self_event(w, ev);
+}
+
+/* A listing of a directory, by anyone. */
+static int
+drop_listing(struct watcher *w, const struct inotify_event *ev,
+    const void *arg)
+{
+	(void)w;
+	(void)arg;
+	return (ev->mask & LISTING_EVENTS) && (ev->mask & IN_ISDIR);
+}
+
+/* Which listing stash_drop_listing() drops. */
+struct listing {
+	int		 wd;
+	const char	*name;		/* NULL: wd's own */
+	size_t		 namelen;
+};
+
+static int
+drop_listing_of(struct watcher *w, const struct inotify_event *ev,
+    const void *arg)
+{
+	const struct listing *l = arg;
+
+	return ev->wd == l->wd && drop_listing(w, ev, NULL) &&
+	    (l->name == NULL ? ev->len == 0 :
+	    strnlen(ev->name, ev->len) == l->namelen &&
+	    memcmp(ev->name, l->name, l->namelen) == 0);
 }
 
 /*
@@ -777,7 +818,8 @@ stash_read(struct watcher *w)
 				err(1, "inotify read");
 			return;
 		}
-		w->stash.len += stash_filter(w, w->stash.s + w->stash.len, n);
+		w->stash.len = events_keep(w->stash.s, w->stash.len,
+		    w->stash.len + n, drop_self, w, NULL);
 	}
 }
 
@@ -790,24 +832,11 @@ void
 stash_drop_listing(struct watcher *w, size_t from, int wd, const char *name,
     size_t namelen)
 {
-	const struct inotify_event *ev;
-	size_t off, kept = from, size;
+	struct listing l = { wd, name, namelen };
 
-	if (from > w->stash.len)
-		return;
-	for (off = from; off < w->stash.len; off += size) {
-		ev = (const struct inotify_event *)(w->stash.s + off);
-		size = sizeof(*ev) + ev->len;
-		if (ev->wd == wd && (ev->mask & LISTING_EVENTS) &&
-		    (ev->mask & IN_ISDIR) && (name == NULL ? ev->len == 0 :
-		    strnlen(ev->name, ev->len) == namelen &&
-		    memcmp(ev->name, name, namelen) == 0))
-			continue;
-		if (kept != off)
-			memmove(w->stash.s + kept, w->stash.s + off, size);
-		kept += size;
-	}
-	w->stash.len = kept;
+	if (from <= w->stash.len)
+		w->stash.len = events_keep(w->stash.s, from, w->stash.len,
+		    drop_listing_of, w, &l);
 }
 
 /*
@@ -827,22 +856,11 @@ watch_scan_start(struct watcher *w)
 void
 watch_scan_done(struct watcher *w, size_t from)
 {
-	const struct inotify_event *ev;
-	size_t off, kept = from, size;
-
 	if (!(w->kernel_mask & LISTING_EVENTS) || from > w->stash.len)
 		return;
 	stash_read(w);
-	for (off = from; off < w->stash.len; off += size) {
-		ev = (const struct inotify_event *)(w->stash.s + off);
-		size = sizeof(*ev) + ev->len;
-		if ((ev->mask & LISTING_EVENTS) && (ev->mask & IN_ISDIR))
-			continue;
-		if (kept != off)
-			memmove(w->stash.s + kept, w->stash.s + off, size);
-		kept += size;
-	}
-	w->stash.len = kept;
+	w->stash.len = events_keep(w->stash.s, from, w->stash.len,
+	    drop_listing, w, NULL);
 }
 
 void
