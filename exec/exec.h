@@ -13,6 +13,7 @@
 
 #include "clock.h"
 #include "exclude.h"
+#include "roots.h"
 
 enum mode {
 	MODE_EACH,	/* a run for each record (incron) */
@@ -138,12 +139,6 @@ struct options {
 };
 
 /* A watch root from WATCH_INIT; "/" is kept as "". */
-struct root {
-	char		*path;
-	size_t		 len;
-	int		 dead;		/* its WATCH_DEAD came */
-};
-
 /* queue.c: per-event mode, up to -j runs at once, in order per path. */
 
 struct job {
@@ -198,16 +193,13 @@ struct runner {
 
 struct exec {
 	struct options	 o;
-	struct root	*roots;		/* most recent WATCH_INIT first */
-	size_t		 nroots;
+	struct iobs_roots roots;
 	struct queue	 queue;
 	struct runner	 runner;
 	int		 devnull;
 	int		 halt;		/* --halt-on-error: status, or -1 */
 	int		 norun;		/* 126 or 127: a command did not run */
 };
-
-struct root *root_find(struct exec *, const char *path, size_t len);
 
 /* queue.c */
 void	 queue_add(struct exec *, const char *path, size_t len,

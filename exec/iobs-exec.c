@@ -315,76 +315,6 @@ fail:
 	return -1;
 }
 
-static size_t
-root_len(const char *path, size_t len)
-{
-	return len == 1 && path[0] == '/' ? 0 : len;
-}
-
-struct root *
-root_find(struct exec *e, const char *path, size_t len)
-{
-	size_t i;
-
-	for (i = 0; i < e->nroots; i++) {
-		struct root *r = &e->roots[i];
-
-		if (r->len <= len && memcmp(r->path, path, r->len) == 0 &&
-		    (path[r->len] == '/' || path[r->len] == '\0'))
-			return r;
-	}
-	return NULL;
-}
-
-/* WATCH_INIT: returns 1 for a root not seen before. */
-static int
-root_add(struct exec *e, const char *path, size_t len)
-{
-	struct root r;
-	size_t i;
-
-	len = root_len(path, len);
-	for (i = 0; i < e->nroots; i++)
-		if (e->roots[i].len == len &&
-		    memcmp(e->roots[i].path, path, len) == 0) {
-			r = e->roots[i];
-			memmove(&e->roots[1], &e->roots[0],
-			    i * sizeof(e->roots[0]));
-			r.dead = 0;
-			e->roots[0] = r;
-			return 0;
-		}
-	if ((r.path = malloc(len + 1)) == NULL)
-		err(1, "malloc");
-	memcpy(r.path, path, len);
-	r.path[len] = '\0';
-	r.len = len;
-	r.dead = 0;
-	if ((e->roots = reallocarray(e->roots, e->nroots + 1,
-	    sizeof(e->roots[0]))) == NULL)
-		err(1, "reallocarray");
-	memmove(&e->roots[1], &e->roots[0], e->nroots * sizeof(e->roots[0]));
-	e->roots[0] = r;
-	e->nroots++;
-	return 1;
-}
-
-/* WATCH_DEAD: returns 1 when every root is dead. */
-static int
-root_dead(struct exec *e, const char *path, size_t len)
-{
-	size_t i, alive = 0;
-
-	len = root_len(path, len);
-	for (i = 0; i < e->nroots; i++) {
-		if (e->roots[i].len == len &&
-		    memcmp(e->roots[i].path, path, len) == 0)
-			e->roots[i].dead = 1;
-		alive += !e->roots[i].dead;
-	}
-	return alive == 0;
-}
-
 /* -x: the path relative to its root, or any directory above it. */
 static int
 excluded(const struct exec *e, const char *rel)
@@ -455,7 +385,7 @@ static void
 change(struct exec *e, const char *path, size_t len, const char *events,
     uint32_t cookie, int overflow)
 {
-	struct root *r = root_find(e, path, len);
+	struct iobs_root *r = iobs_roots_find(&e->roots, path, len);
 	size_t rootlen = r != NULL ? r->len : 0;
 
 	if (!overflow && excluded(e, path[rootlen] ? path + rootlen + 1 : ""))
@@ -473,13 +403,14 @@ record(struct exec *e, struct iobs_record *r)
 	switch (r->lifecycle) {
 	case IOBS_WATCH_INIT:
 		/* The first run, unless -p; again after an OVERFLOW. */
-		if (root_add(e, r->path, r->pathlen) && e->o.postpone)
+		if (iobs_roots_init(&e->roots, r->path, r->pathlen) &&
+		    e->o.postpone)
 			break;
 		if (e->o.mode != MODE_EACH)
 			change(e, r->path, r->pathlen, r->events, 0, 0);
 		break;
 	case IOBS_WATCH_DEAD:
-		return root_dead(e, r->path, r->pathlen);
+		return iobs_roots_dead(&e->roots, r->path, r->pathlen);
 	case IOBS_WATCH_RECONFIG:
 		reconfigure(e);
 		break;
@@ -630,7 +561,6 @@ main(int argc, char *argv[])
 	struct exec e;
 	char why[512];
 	int sfd, check = 0;
-	size_t i;
 
 	iobs_help_options(argc, argv, synopsis, options, "iobs-exec(1)");
 	memset(&e, 0, sizeof(e));
@@ -657,9 +587,7 @@ main(int argc, char *argv[])
 
 	queue_free(&e.queue);
 	batch_clear(&e.runner.pending);
-	for (i = 0; i < e.nroots; i++)
-		free(e.roots[i].path);
-	free(e.roots);
+	iobs_roots_free(&e.roots);
 	options_free(&e.o);
 	close(e.devnull);
 	close(sfd);

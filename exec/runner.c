@@ -133,9 +133,10 @@ start(struct exec *e, int64_t now)
 	for (i = 0; i < b->n; i++)
 		size += strlen(b->path[i]) + 1 + sizeof(char *);
 	if (size > args_room()) {
-		for (i = 0; i < e->nroots; i++)
-			batch_add(&roots, e->roots[i].len ? e->roots[i].path :
-			    "/", e->roots[i].len ? e->roots[i].len : 1);
+		for (i = 0; i < e->roots.n; i++)
+			batch_add(&roots, e->roots.r[i].len ?
+			    e->roots.r[i].path : "/", e->roots.r[i].len ?
+			    e->roots.r[i].len : 1);
 		b = &roots;
 	}
 	if ((fd = batch_file(&r->pending, e->o.nul)) == -1) {

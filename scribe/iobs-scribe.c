@@ -20,19 +20,12 @@
 #include "bool.h"
 #include "clock.h"
 #include "options.h"
+#include "roots.h"
 #include "signals.h"
 #include "usage.h"
 #include "scribe.h"
 
 #define DEFAULT_TIMEFMT	"%Y-%m-%d %H:%M:%S.%f"
-
-/* A watch root; "/" is kept as "" so that every path has it as prefix. */
-struct root {
-	char		*path;
-	size_t		 len;
-	char		*vis;
-	size_t		 vislen;
-};
 
 struct scribe {
 	struct scribe_log	 log;
@@ -40,8 +33,7 @@ struct scribe {
 	struct scribe_filter	 only;
 	struct moves		*moves;		/* NULL: moves not logged */
 	struct iobs_cache	*cache;
-	struct root		*roots;		/* most recent WATCH_INIT first */
-	size_t			 nroots;
+	struct iobs_roots	 roots;
 	int			 json;		/* --json */
 	char			*scratch;	/* a --json line's sentence */
 	size_t			 scratchlen;
@@ -154,65 +146,10 @@ parse_options(int argc, char *argv[], struct options *o, char *why,
 	return 0;
 }
 
-static struct root *
-root_find(struct scribe *s, const char *path, size_t len)
-{
-	size_t i;
-
-	for (i = 0; i < s->nroots; i++) {
-		struct root *r = &s->roots[i];
-
-		if (r->len <= len && memcmp(r->path, path, r->len) == 0 &&
-		    (path[r->len] == '/' || path[r->len] == '\0'))
-			return r;
-	}
-	return NULL;
-}
-
 static size_t
 root_len(const char *path, size_t len)
 {
 	return len == 1 && path[0] == '/' ? 0 : len;
-}
-
-static void
-root_remove(struct scribe *s, const char *path, size_t len)
-{
-	size_t i;
-
-	len = root_len(path, len);
-	for (i = 0; i < s->nroots; i++)
-		if (s->roots[i].len == len &&
-		    memcmp(s->roots[i].path, path, len) == 0) {
-			free(s->roots[i].path);
-			free(s->roots[i].vis);
-			memmove(&s->roots[i], &s->roots[i + 1],
-			    (s->nroots - i - 1) * sizeof(s->roots[0]));
-			s->nroots--;
-			return;
-		}
-}
-
-/* WATCH_INIT: the root becomes the most recent one. */
-static void
-root_add(struct scribe *s, const char *path, size_t len)
-{
-	struct root r;
-
-	root_remove(s, path, len);
-	r.len = root_len(path, len);
-	if ((r.path = malloc(r.len + 1)) == NULL ||
-	    (r.vis = malloc(IOBS_VIS_MAX(len))) == NULL)
-		err(1, "malloc");
-	memcpy(r.path, path, r.len);
-	r.path[r.len] = '\0';
-	r.vislen = iobs_vis(r.vis, path, len);
-	if ((s->roots = reallocarray(s->roots, s->nroots + 1,
-	    sizeof(s->roots[0]))) == NULL)
-		err(1, "reallocarray");
-	memmove(&s->roots[1], &s->roots[0], s->nroots * sizeof(s->roots[0]));
-	s->roots[0] = r;
-	s->nroots++;
 }
 
 /*
@@ -393,7 +330,7 @@ lifecycle(struct scribe *s, struct iobs_record *r)
 
 	switch (r->lifecycle) {
 	case IOBS_WATCH_INIT:
-		root_add(s, r->path, r->pathlen);
+		(void)iobs_roots_init(&s->roots, r->path, r->pathlen);
 		break;
 	case IOBS_WATCH_DEAD:
 		if (s->moves != NULL)
@@ -414,21 +351,21 @@ lifecycle(struct scribe *s, struct iobs_record *r)
 		free(vis);
 	}
 	if (r->lifecycle == IOBS_WATCH_DEAD)
-		root_remove(s, r->path, r->pathlen);
+		iobs_roots_remove(&s->roots, r->path, r->pathlen);
 }
 
 static void
 record(struct scribe *s, struct iobs_record *r, int64_t now)
 {
 	struct move_end e;
-	struct root *root;
+	struct iobs_root *root;
 	size_t i, relpos;
 
 	if (r->lifecycle != IOBS_NONE) {
 		lifecycle(s, r);
 		return;
 	}
-	root = root_find(s, r->path, r->pathlen);
+	root = iobs_roots_find(&s->roots, r->path, r->pathlen);
 	relpos = root != NULL ? root->len + 1 : 0;
 	for (i = 0; i < scribe_nevents; i++)
 		if (r->mask & s->only.mask & scribe_events[i])
@@ -531,7 +468,6 @@ main(int argc, char *argv[])
 	const char *cachedir, *optkey;
 	char why[512];
 	int sfd, check;
-	size_t i;
 
 	iobs_help_options(argc, argv, synopsis, options, "iobs-scribe(1)");
 	check = iobs_check_mode(&argc, &argv);
@@ -575,11 +511,7 @@ main(int argc, char *argv[])
 	scribe_log_close(&s.log);
 	iobs_cache_close(s.cache);
 	scribe_clock_free(&s.clock);
-	for (i = 0; i < s.nroots; i++) {
-		free(s.roots[i].path);
-		free(s.roots[i].vis);
-	}
-	free(s.roots);
+	iobs_roots_free(&s.roots);
 	free(s.scratch);
 	close(sfd);
 	return s.rval;
