@@ -290,6 +290,24 @@ iobs_reader_why(const struct iobs_reader *rd)
 	return NULL;
 }
 
+int
+iobs_reader_record(struct iobs_reader *rd, char *line, struct iobs_record *r)
+{
+	const char *why;
+	int n;
+
+	if (strncmp(line, "# backend ", 10) == 0)
+		rd->scanned = strncmp(line + 10, "poll", 4) == 0 &&
+		    strchr(" \t\n", line[14]) != NULL;
+	if ((why = iobs_reader_why(rd)) != NULL)
+		n = -1;
+	else
+		n = iobs_record_parse(line, r, &why);
+	if (n == -1)
+		warnx("stdin:%lu: %s; line skipped", rd->lineno, why);
+	return n;
+}
+
 void
 iobs_reader_init(struct iobs_reader *rd, int fd)
 {

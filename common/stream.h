@@ -76,6 +76,7 @@ struct iobs_reader {
 	int	 overlong;	/* the line just returned was cut */
 	int	 torn;		/* it ended the input with no newline */
 	int	 discard;	/* skipping the rest of a cut line */
+	int	 scanned;	/* "# backend poll": records from scans */
 };
 
 void	 iobs_reader_init(struct iobs_reader *, int fd);
@@ -83,6 +84,15 @@ ssize_t	 iobs_reader_fill(struct iobs_reader *);
 char	*iobs_reader_next(struct iobs_reader *);
 /* Why the line just returned is no record whatever it holds, or NULL. */
 const char *iobs_reader_why(const struct iobs_reader *);
+/*
+ * The line just returned as a record in *r: 1; 0 for a comment or a
+ * blank line; -1 for no record, said once on stderr as
+ * "stdin:N: why; line skipped". A "# backend NAME" header sets
+ * scanned for a stream of scans, which cannot tell what came and
+ * went between two of them.
+ */
+int	 iobs_reader_record(struct iobs_reader *, char *line,
+	    struct iobs_record *r);
 void	 iobs_reader_free(struct iobs_reader *);
 
 #endif

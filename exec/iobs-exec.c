@@ -431,20 +431,11 @@ static int
 drain(struct exec *e, struct iobs_reader *rd)
 {
 	struct iobs_record r;
-	const char *why;
 	char *line;
-	int k;
 
-	while (!queue_full(e) && (line = iobs_reader_next(rd)) != NULL) {
-		if ((why = iobs_reader_why(rd)) != NULL) {
-			warnx("stdin:%lu: %s; line skipped", rd->lineno, why);
-			continue;
-		}
-		if ((k = iobs_record_parse(line, &r, &why)) == -1)
-			warnx("stdin:%lu: %s; line skipped", rd->lineno, why);
-		else if (k == 1 && record(e, &r))
+	while (!queue_full(e) && (line = iobs_reader_next(rd)) != NULL)
+		if (iobs_reader_record(rd, line, &r) == 1 && record(e, &r))
 			return 1;
-	}
 	return rd->eof && rd->off == rd->len;
 }
 

@@ -847,25 +847,17 @@ lifecycle(struct mirror *m, const struct iobs_record *r)
 }
 
 static void
-record(struct mirror *m, char *line, const struct iobs_reader *rd)
+record(struct mirror *m, char *line, struct iobs_reader *rd)
 {
 	struct iobs_record r;
-	const char *why;
 	int n;
 
-	/*
-	 * The header says what writes the stream: scans cannot tell what
-	 * came and went between two of them (apply_record).
-	 */
-	if (strncmp(line, "# backend ", 10) == 0)
-		m->scanned = strncmp(line + 10, "poll", 4) == 0 &&
-		    strchr(" \t\n", line[14]) != NULL;
-	if ((why = iobs_reader_why(rd)) != NULL)
-		n = -1;
-	else if ((n = iobs_record_parse(line, &r, &why)) == 0)
+	n = iobs_reader_record(rd, line, &r);
+	/* Scans cannot tell what came and went between two of them. */
+	m->scanned = rd->scanned;
+	if (n == 0)
 		return;
 	if (n == -1) {
-		warnx("stdin:%lu: %s; line skipped", rd->lineno, why);
 		m->rval = 1;
 		return;
 	}

@@ -389,21 +389,12 @@ static void
 drain(struct scribe *s, struct iobs_reader *rd)
 {
 	struct iobs_record r;
-	const char *why;
 	int64_t now = now_ms();
 	char *line;
-	int k;
 
-	while ((line = iobs_reader_next(rd)) != NULL) {
-		if ((why = iobs_reader_why(rd)) != NULL) {
-			warnx("stdin:%lu: %s; line skipped", rd->lineno, why);
-			continue;
-		}
-		if ((k = iobs_record_parse(line, &r, &why)) == -1)
-			warnx("stdin:%lu: %s; line skipped", rd->lineno, why);
-		else if (k == 1)
+	while ((line = iobs_reader_next(rd)) != NULL)
+		if (iobs_reader_record(rd, line, &r) == 1)
 			record(s, &r, now);
-	}
 }
 
 /* SIGHUP reopens the log; returns 1 on SIGINT or SIGTERM. */
