@@ -183,18 +183,6 @@ copy_data(struct mirror *m, int in, int out, const struct stat *sst)
 }
 
 /*
- * A source that vanished or changed type: a later record says so.
- * EXDEV is openat2(2)'s RESOLVE_BENEATH seeing the directory it
- * resolved moved out of the root meanwhile.
- */
-int
-vanished(int e)
-{
-	return e == ENOENT || e == ENOTDIR || e == ELOOP || e == ENXIO ||
-	    e == EXDEV;
-}
-
-/*
  * Renames the finished temporary tmp over dname, and marks the parent
  * for its times. A directory in the way, from an older state of the
  * source, is removed first; with --backup-dir, what it replaces is kept.

@@ -25,28 +25,6 @@
 #include "stream.h"
 #include "mirror.h"
 
-char *
-rel_join(const char *dir, const char *name)
-{
-	char *p;
-
-	if (asprintf(&p, "%s%s%s", dir, dir[0] ? "/" : "", name) == -1)
-		err(1, "asprintf");
-	return p;
-}
-
-/* The directory rel is in: "" for the root's entries. */
-char *
-rel_parent(const char *rel)
-{
-	const char *slash = strrchr(rel, '/');
-	char *p;
-
-	if ((p = strndup(rel, slash ? (size_t)(slash - rel) : 0)) == NULL)
-		err(1, "strndup");
-	return p;
-}
-
 /* Walks a path one name at a time, never following a symlink. */
 static int
 open_walk(int dirfd, const char *path, int flags)
@@ -267,45 +245,6 @@ dest_count(int pfd, const char *name)
 	return n;
 }
 
-/* Deletes name in pfd and all it holds, whatever it is. */
-int
-remove_tree(int pfd, const char *name)
-{
-	struct dirent *de;
-	struct stat st;
-	DIR *d;
-	int fd, rv = 0;
-
-	if (unlinkat(pfd, name, 0) == 0 || errno == ENOENT)
-		return 0;
-	if (errno != EISDIR && errno != EPERM)
-		return -1;
-	if (unlinkat(pfd, name, AT_REMOVEDIR) == 0 || errno == ENOENT)
-		return 0;
-	if (errno != ENOTEMPTY && errno != EEXIST)
-		return -1;
-	if ((fd = openat(pfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-	    O_CLOEXEC)) == -1)
-		return -1;
-	/* Read-only, it is emptied all the same: it goes. */
-	if (fstat(fd, &st) == 0 && (st.st_mode & 0300) != 0300)
-		(void)fchmod(fd, (st.st_mode & 07777) | 0300);
-	if ((d = fdopendir(fd)) == NULL) {
-		close(fd);
-		return -1;
-	}
-	while ((de = readdir(d)) != NULL)
-		if (strcmp(de->d_name, ".") != 0 &&
-		    strcmp(de->d_name, "..") != 0 &&
-		    remove_tree(dirfd(d), de->d_name) == -1)
-			rv = -1;
-	closedir(d);
-	if (rv == 0 && unlinkat(pfd, name, AT_REMOVEDIR) == -1 &&
-	    errno != ENOENT)
-		rv = -1;
-	return rv;
-}
-
 /* Deletes name in pfd, a whole tree if it is a directory. */
 int
 dest_remove(struct mirror *m, int pfd, const char *name, const char *rel)
@@ -437,41 +376,6 @@ mark_parent(struct mirror *m, const char *rel)
 
 	pathset_add(&m->dirty_dirs, dir, 0);
 	free(dir);
-}
-
-static void
-print_path(const char *dest, const char *rel)
-{
-	size_t len = strlen(rel);
-	char *v;
-
-	if ((v = malloc(IOBS_VIS_MAX(len))) == NULL)
-		err(1, "malloc");
-	iobs_vis(v, rel, len);
-	printf("%s%s%s", dest, len ? "/" : "", v);
-	free(v);
-}
-
-/*
- * -v prints deletes, -vv every change, --dry-run what would be done:
- * "delete /backup/dir", "rename /backup/a /backup/b".
- */
-void
-dest_log(struct mirror *m, int level, const char *what, const char *rel,
-    const char *rel2)
-{
-	if (!m->o.dry_run && !m->drifting && m->o.verbose < level)
-		return;
-	if (m->drifting)
-		m->repairs++;
-	printf("%s%s ", m->drifting ? "repair " : "", what);
-	print_path(m->o.dest, rel);
-	if (rel2 != NULL) {
-		putchar(' ');
-		print_path(m->o.dest, rel2);
-	}
-	putchar('\n');
-	fflush(stdout);
 }
 
 /*
