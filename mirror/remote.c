@@ -55,7 +55,7 @@
 #define BACKOFF_MAX_MS	60000	/* doubling up to this */
 #define DELETES_QUIET_MS 200	/* --backup-dir: deletes wait for a pause */
 #define DELETES_MAX_MS	2000	/* but no longer than this */
-#define PROBE_MS	250	/* away, its port is knocked on this often, */
+#define PROBE_MS	100	/* away, its port is knocked on this often, */
 #define PROBE_WAIT_MS	1000	/* an answer waited for this long */
 #define BACKLOG_MAX	100000	/* paths waiting before a whole sync instead */
 #define PUBLISH_MS	1000	/* the backlog to the cache, this often */
