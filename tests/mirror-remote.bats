@@ -688,6 +688,27 @@ remote_written_then_gone() {
 	[ "$(count_lines "$T/mirror.err" ': back after')" -eq 1 ]
 }
 
+@test "remote: the host back after an outage: a login a session, the backlog and what follows go in them" {
+	sshd_own
+	login_delay 1
+	start_remote "$HOST:$DST" -e "$RSH"
+	wait_for 10 whole_done
+	stop_sshd
+	for i in $(seq 1 50); do echo "$i" >"$SRC/a$i"; done
+	mv "$SRC/a1" "$SRC/b1"
+	wait_for 10 has_lines "$T/mirror.err" 'waiting, retrying' 1
+	before=$(logins)
+	start_sshd
+	wait_converged 30
+	wait_for 10 has_lines "$T/mirror.err" ': back after' 1
+	for i in 1 2 3; do
+		echo "$i" >"$SRC/c$i"
+		wait_converged 10
+	done
+	# start_sshd's own look, and the two shells there.
+	[ $(($(logins) - before)) -le 3 ]
+}
+
 # bats test_tags=long
 @test "remote: away for 9 s, the back-off at 8 s: the host back is used at once, long" {
 	[ -n "${IOBS_LONG:-}" ] || skip "set IOBS_LONG=1"
