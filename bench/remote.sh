@@ -82,10 +82,13 @@ StrictHostKeyChecking yes
 LogLevel ERROR
 EOF
 RSH="ssh -F $S/ssh_config"
+# start_sshd [nowait]: the bench's sshd; once it takes a session,
+# unless nowait (that look pays the login shell there too).
 start_sshd() {
 	/usr/sbin/sshd -D -f "$S/sshd_config" -E "$S/sshd.log" &
 	SSHD_PID=$!
 	PIDS+=("$SSHD_PID")
+	[ "${1:-}" = nowait ] && return
 	until $RSH bench true 2>/dev/null; do sleep 0.05; done
 }
 # stop_sshd: the listener and every connection, as a host going down.
@@ -227,7 +230,7 @@ bench() {
 		stop_sshd
 		"$BIN/storm" -n 200 -s "$((k + 10))" "$W/s" "$W/out"
 		sleep 10
-		start_sshd
+		start_sshd nowait
 		set -- $(wait_both "$W/s" "$W/ms" "$W/ls" 60000)
 		i_out="$i_out $1"; l_out="$l_out $2"
 	done
