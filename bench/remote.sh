@@ -356,7 +356,8 @@ bench() {
 	echo "  (the write goes through one name; there, both names one file)"
 	stop_pid "$LSYNCD_PID"
 	stop_pid "$WATCH_PID"; stop_pid "$MIRROR_PID"
-	rm -rf "$W/tree" "$W/m1" "$W/r1" "$W/l1" "$W/m5" "$W/l5"
+	rm -rf "$W/tree" "$W/m1" "$W/r1" "$W/l1" "$W/m5" "$W/l5" "$W"/*.log \
+	    "$W"/*.log.out
 }
 
 for mode in ${BENCH_SHELL:-slow default}; do
