@@ -125,12 +125,50 @@ struct step {
 /*
  * A plain sh there, in an ssh session of its own that the user's login
  * shell started once: a run's commands go to it through iobs-mirror
- * --relay (relay.c), one at a time. CONNECTING: the login shell is
- * starting, the line "echo ready" waits for sh. LENT: a relay has it,
- * until the relay reports it as it was (report), or the report's end
- * says it is not.
+ * --relay (relay.c), one at a time. Its state machine, as its table
+ * (stable): CONNECTING, the login shell is starting and the line "echo
+ * ready" waits for sh; LENT, a relay has it until it reports it as it
+ * was (SE_OK). SE_END: its ssh exited, its output or errors ended, it
+ * spoke while idle, or the relay's report ended without "ok".
  */
-enum sstate { SS_NONE, SS_CONNECTING, SS_IDLE, SS_LENT };
+enum sstate { SS_NONE, SS_CONNECTING, SS_IDLE, SS_LENT, SS_NSTATES };
+enum sevent { SE_START, SE_READY, SE_LEND, SE_OK, SE_END, SE_NEVENTS };
+enum saction { SA_NONE, SA_START, SA_READY, SA_LEND, SA_BACK, SA_FAILED,
+	SA_DROP };
+
+static const struct {
+	enum saction	 action;
+	enum sstate	 next;
+} stable[SS_NSTATES][SE_NEVENTS] = {
+	[SS_NONE] = {
+		[SE_START] =	{ SA_START,	SS_CONNECTING },
+		[SE_READY] =	{ SA_NONE,	SS_NONE },
+		[SE_LEND] =	{ SA_NONE,	SS_NONE },
+		[SE_OK] =	{ SA_NONE,	SS_NONE },
+		[SE_END] =	{ SA_NONE,	SS_NONE },
+	},
+	[SS_CONNECTING] = {
+		[SE_START] =	{ SA_NONE,	SS_CONNECTING },
+		[SE_READY] =	{ SA_READY,	SS_IDLE },
+		[SE_LEND] =	{ SA_NONE,	SS_CONNECTING },
+		[SE_OK] =	{ SA_NONE,	SS_CONNECTING },
+		[SE_END] =	{ SA_FAILED,	SS_NONE },
+	},
+	[SS_IDLE] = {
+		[SE_START] =	{ SA_NONE,	SS_IDLE },
+		[SE_READY] =	{ SA_NONE,	SS_IDLE },
+		[SE_LEND] =	{ SA_LEND,	SS_LENT },
+		[SE_OK] =	{ SA_NONE,	SS_IDLE },
+		[SE_END] =	{ SA_DROP,	SS_NONE },
+	},
+	[SS_LENT] = {
+		[SE_START] =	{ SA_NONE,	SS_LENT },
+		[SE_READY] =	{ SA_NONE,	SS_LENT },
+		[SE_LEND] =	{ SA_NONE,	SS_LENT },
+		[SE_OK] =	{ SA_BACK,	SS_IDLE },
+		[SE_END] =	{ SA_DROP,	SS_NONE },
+	},
+};
 
 struct session {
 	enum sstate	 state;
@@ -368,6 +406,7 @@ struct remote {
 static struct remote *current;
 
 static void	 event(struct remote *, enum revent);
+static void	 session_ev(struct remote *, struct session *, enum sevent);
 static int	 excluded(struct remote *, const char *);
 
 /* Buffers */
@@ -620,11 +659,8 @@ step_start(struct step *s, enum stepkind kind, char **argv,
 		s->pid = 0;
 		return -1;
 	}
-	if (ss != NULL) {
-		ss->state = SS_LENT;
+	if (ss != NULL)
 		ss->report = rep[0];
-		buf_free(&ss->errors);
-	}
 	s->in = in[1];
 	s->out = out[0];
 	s->err = er[0];
@@ -811,26 +847,25 @@ master_pending(struct remote *r)
 
 /* Sessions */
 
+/* Its ssh and pipes gone; what it said, for a step that waits for one. */
 static void
-session_drop(struct remote *r, struct session *ss, int kill_it)
+session_drop(struct remote *r, struct session *ss, int failed)
 {
-	if (ss->state == SS_NONE)
-		return;
-	if (ss->state == SS_CONNECTING)
+	if (failed) {
 		r->sess_failed = now_ms();
-	/* What it said on its way out, for a step that waits for it. */
-	if (ss->state == SS_CONNECTING && ss->errors.len > 0) {
-		free(r->why);
-		if ((r->why = strdup(ss->errors.s)) == NULL)
-			err(1, "strdup");
-		r->why[strcspn(r->why, "\n")] = '\0';
+		if (ss->errors.len > 0) {
+			free(r->why);
+			if ((r->why = strdup(ss->errors.s)) == NULL)
+				err(1, "strdup");
+			r->why[strcspn(r->why, "\n")] = '\0';
+		}
 	}
 	if (ss->pid != 0) {
-		if (kill_it)
-			kill(ss->pid, SIGTERM);
+		kill(ss->pid, SIGTERM);
 		reap(ss->pid);
 	}
-	close(ss->in);
+	if (ss->in != -1)
+		close(ss->in);
 	close(ss->out);
 	close(ss->err);
 	if (ss->report != -1)
@@ -844,9 +879,10 @@ session_drop(struct remote *r, struct session *ss, int kill_it)
 /*
  * The remote shell, through the master, runs "exec sh": the user's
  * login shell starts once, and the sh it becomes reads our lines.
+ * 0, or -1 when it cannot start.
  */
-static void
-session_start(struct remote *r, struct session *ss)
+static int
+session_spawn(struct remote *r, struct session *ss)
 {
 	char **argv, opt[PATH_MAX + 32], line[64];
 	unsigned char b[16];
@@ -880,12 +916,10 @@ session_start(struct remote *r, struct session *ss)
 	ss->in = in[1];
 	ss->out = out[0];
 	ss->err = er[0];
-	ss->state = SS_CONNECTING;
 	ss->since = now_ms();
 	if (ss->pid == -1) {
 		ss->pid = 0;
-		session_drop(r, ss, 0);
-		return;
+		return -1;
 	}
 	if (getrandom(b, sizeof(b), 0) != (ssize_t)sizeof(b))
 		err(1, "getrandom");
@@ -894,8 +928,41 @@ session_start(struct remote *r, struct session *ss)
 	strcat(ss->ready, "s\n");
 	/* A line to wait in the pipe: sh reads it once it runs. */
 	snprintf(line, sizeof(line), "echo %s", ss->ready);
-	if (write(ss->in, line, strlen(line)) == -1)
-		session_drop(r, ss, 1);
+	return write(ss->in, line, strlen(line)) == -1 ? -1 : 0;
+}
+
+static void
+session_ev(struct remote *r, struct session *ss, enum sevent ev)
+{
+	enum saction a = stable[ss->state][ev].action;
+
+	ss->state = stable[ss->state][ev].next;
+	switch (a) {
+	case SA_NONE:
+		break;
+	case SA_START:
+		if (session_spawn(r, ss) == -1)
+			session_drop(r, ss, 1);
+		else
+			ss->state = SS_CONNECTING;
+		break;
+	case SA_READY:
+		buf_free(&ss->seen);
+		buf_free(&ss->errors);
+		break;
+	case SA_LEND:
+		buf_free(&ss->errors);
+		break;
+	case SA_BACK:
+		close(ss->report);
+		ss->report = -1;
+		buf_free(&ss->seen);
+		break;
+	case SA_FAILED:
+	case SA_DROP:
+		session_drop(r, ss, a == SA_FAILED);
+		break;
+	}
 }
 
 static int
@@ -944,7 +1011,7 @@ sessions_fill(struct remote *r, int waiting)
 		master_start(r);
 	for (i = 0; i < SESSIONS && !master_pending(r); i++)
 		if (r->sess[i].state == SS_NONE) {
-			session_start(r, &r->sess[i]);
+			session_ev(r, &r->sess[i], SE_START);
 			if (waiting)
 				return;
 		}
@@ -974,41 +1041,29 @@ static void
 session_event(struct remote *r, struct session *ss, short out, short er,
     short rep)
 {
-	char *p;
-
-	if (ss->state == SS_LENT && rep) {
+	if (ss->state == SS_LENT) {
 		/* "ok": as it was; its end alone: not. */
-		if (session_read(ss->report, &ss->seen, 64) > 0) {
-			if (strstr(ss->seen.s, "ok\n") == NULL)
-				return;
-			close(ss->report);
-			ss->report = -1;
-			buf_free(&ss->seen);
-			ss->state = SS_IDLE;
-		} else
-			session_drop(r, ss, 1);
+		if (!rep)
+			return;
+		if (session_read(ss->report, &ss->seen, 64) == 0)
+			session_ev(r, ss, SE_END);
+		else if (strstr(ss->seen.s, "ok\n") != NULL)
+			session_ev(r, ss, SE_OK);
 		return;
 	}
-	if (ss->state == SS_LENT)
-		return;
 	if (er && session_read(ss->err, &ss->errors, CAPTURE_MAX) == 0) {
-		session_drop(r, ss, 0);
+		session_ev(r, ss, SE_END);
 		return;
 	}
+	/* Idle, it says nothing: a word of it is its end. */
 	if (!out)
 		return;
 	if (session_read(ss->out, &ss->seen, CAPTURE_MAX) == 0 ||
-	    ss->state != SS_CONNECTING) {
-		/* Idle, it says nothing: a word of it is its end. */
-		session_drop(r, ss, 1);
-		return;
-	}
+	    ss->state != SS_CONNECTING)
+		session_ev(r, ss, SE_END);
 	/* The login's own words before it, if any, are not ours. */
-	if ((p = strstr(ss->seen.s, ss->ready)) != NULL) {
-		buf_free(&ss->seen);
-		buf_free(&ss->errors);
-		ss->state = SS_IDLE;
-	}
+	else if (strstr(ss->seen.s, ss->ready) != NULL)
+		session_ev(r, ss, SE_READY);
 }
 
 static void
@@ -1023,7 +1078,7 @@ cleanup(void)
 	while (r->nsettling > 0)
 		step_kill(&r->settling[--r->nsettling]);
 	for (i = 0; i < SESSIONS; i++)
-		session_drop(r, &r->sess[i], 1);
+		session_ev(r, &r->sess[i], SE_END);
 	master_stop(r);
 	if (r->ctlpath != NULL)
 		(void)unlink(r->ctlpath);
@@ -1976,6 +2031,7 @@ step_go(struct remote *r)
 			if (step_start(&r->step, K_SCRIPT, argv, &script, -1,
 			    ss) == -1)
 				goto fail;
+			session_ev(r, ss, SE_LEND);
 			break;
 		}
 		argv = words_copy(r->rsh, &n);
@@ -2006,6 +2062,8 @@ step_go(struct remote *r)
 		    ours ? STDOUT_FILENO : progress2(r, r->steps[r->stepno],
 		    r->full) ? STDERR_FILENO : -1, ss) == -1)
 			goto fail;
+		if (ss != NULL)
+			session_ev(r, ss, SE_LEND);
 		break;
 	}
 	words_free(argv);
@@ -2935,7 +2993,7 @@ reconfigure(struct remote *r)
 	if ((r->shown = strdup(r->o.dest)) == NULL)
 		err(1, "strdup");
 	for (i = 0; i < SESSIONS; i++)
-		session_drop(r, &r->sess[i], 1);
+		session_ev(r, &r->sess[i], SE_END);
 	master_stop(r);
 	if (r->active)
 		want_full(r);
@@ -3184,7 +3242,7 @@ run(struct remote *r, int sigfd, int termfd, int chldfd)
 			if (ss->pid != 0 && waitpid(ss->pid, &status,
 			    WNOHANG) == ss->pid) {
 				ss->pid = 0;
-				session_drop(r, ss, 0);
+				session_ev(r, ss, SE_END);
 			}
 		}
 		if (r->master != 0 && waitpid(r->master, &status, WNOHANG) ==
