@@ -1342,8 +1342,14 @@ probe_answer(struct remote *r, int answered, int64_t now)
 	if (r->probe_fd != -1)
 		close(r->probe_fd);
 	r->probe_fd = -1;
-	if (answered && r->probe_shut && r->retry_at > now)
+	/*
+	 * Back: tried at once, and a try that fails while it settles (its
+	 * sshd just started) waits a second, not the outage's back-off.
+	 */
+	if (answered && r->probe_shut && r->retry_at > now) {
 		r->retry_at = now;
+		r->backoff = BACKOFF_MS / 2;
+	}
 	r->probe_shut = !answered;
 	r->probe_at = now + PROBE_MS;
 }
