@@ -32,10 +32,22 @@ child_fd(int fd, int target, int devnull)
 pid_t
 iobs_spawn(char *const argv[], int fd0, int fd1, int fd2)
 {
+	int fds[3] = { fd0, fd1, fd2 };
+
+	return iobs_spawn_fds(argv, fds, 3);
+}
+
+pid_t
+iobs_spawn_fds(char *const argv[], const int *fdv, int nfd)
+{
 	sigset_t none;
 	pid_t pid, parent = getpid();
-	int fds[3] = { fd0, fd1, fd2 }, devnull, save, i;
+	int fds[IOBS_SPAWN_FDS], devnull, save, i;
 
+	if (nfd < 3 || nfd > IOBS_SPAWN_FDS) {
+		errno = EINVAL;
+		return -1;
+	}
 	if ((devnull = open("/dev/null", O_RDWR | O_CLOEXEC)) == -1)
 		return -1;
 	if ((pid = fork()) == -1) {
@@ -45,17 +57,17 @@ iobs_spawn(char *const argv[], int fd0, int fd1, int fd2)
 		return -1;
 	}
 	if (pid == 0) {
-		/* Descriptors 0-2 may be among fd0-fd2: move them up first. */
-		for (i = 0; i < 3; i++)
-			if (fds[i] != -1 && (fds[i] = fcntl(fds[i],
-			    F_DUPFD_CLOEXEC, 3)) == -1)
+		/* Targets may be among the descriptors: move them up first. */
+		for (i = 0; i < nfd; i++)
+			if ((fds[i] = fdv[i]) != -1 && (fds[i] =
+			    fcntl(fds[i], F_DUPFD_CLOEXEC, nfd)) == -1)
 				_exit(127);
-		if ((devnull = fcntl(devnull, F_DUPFD_CLOEXEC, 3)) == -1)
+		if ((devnull = fcntl(devnull, F_DUPFD_CLOEXEC, nfd)) == -1)
 			_exit(127);
-		for (i = 0; i < 3; i++)
+		for (i = 0; i < nfd; i++)
 			if (child_fd(fds[i], i, devnull) == -1)
 				_exit(127);
-		closefrom(3);
+		closefrom(nfd);
 		if (prctl(PR_SET_PDEATHSIG, SIGTERM) == -1 ||
 		    getppid() != parent)
 			_exit(127);

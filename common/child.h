@@ -19,6 +19,13 @@
  */
 pid_t	 iobs_spawn(char *const argv[], int fd0, int fd1, int fd2);
 
+#define IOBS_SPAWN_FDS	8
+/*
+ * As iobs_spawn(), with fdv[i] as descriptor i for i below nfd (3 to
+ * IOBS_SPAWN_FDS): descriptors a child hands on to its own child.
+ */
+pid_t	 iobs_spawn_fds(char *const argv[], const int *fdv, int nfd);
+
 /*
  * s in single quotes for a POSIX shell, each ' as '\'': any bytes but
  * NUL come out of the shell as they went in. Malloc'd.

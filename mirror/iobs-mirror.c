@@ -987,6 +987,9 @@ main(int argc, char *argv[])
 	struct stat st;
 	int code, sigfd, check;
 
+	/* rsync's remote shell in a remote mirror (REMOTE, relay.c). */
+	if (argc > 1 && strcmp(argv[1], "--relay") == 0)
+		return relay_main(argc, argv);
 	iobs_help_options(argc, argv, synopsis, options, "iobs-mirror(1)");
 	check = iobs_check_mode(&argc, &argv);
 	memset(&m, 0, sizeof(m));

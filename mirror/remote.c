@@ -14,6 +14,7 @@
 #define _GNU_SOURCE
 
 #include <sys/inotify.h>
+#include <sys/random.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -54,15 +55,16 @@
 #define BACKOFF_MAX_MS	60000	/* doubling up to this */
 #define DELETES_QUIET_MS 200	/* --backup-dir: deletes wait for a pause */
 #define DELETES_MAX_MS	2000	/* but no longer than this */
-#define PROBE_MS	250	/* away, its port is knocked on this often, */
+#define PROBE_MS	100	/* away, its port is knocked on this often, */
 #define PROBE_WAIT_MS	1000	/* an answer waited for this long */
 #define BACKLOG_MAX	100000	/* paths waiting before a whole sync instead */
 #define PUBLISH_MS	1000	/* the backlog to the cache, this often */
 #define CAPTURE_MAX	65536	/* of a child's output kept */
-#define SPARE_MS	30000	/* a spare rsync older than this is not used */
 #define MASTER_WAIT_MS	12000	/* a run waits this for the master's socket */
 #define MASTER_POLL_MS	20	/* looking for it this often */
-#define SPARES		2	/* rsyncs started ahead, waiting for a list */
+#define SESSIONS	2	/* shells kept open there, one a run */
+#define SESSION_WAIT_MS	60000	/* a run waits this for one to be ready */
+#define SESSION_RETRY_MS 1000	/* one that failed is not replaced sooner */
 #define SETTLING_MAX	3	/* rsyncs done with their batch, exiting */
 #define BACKLOG_ENV	"IOBS_REMOTE_BACKLOG"
 #define DRAIN_S		300	/* after the stream ends, retries go on this */
@@ -118,6 +120,65 @@ struct step {
 	pid_t		 pid;
 	int		 in, out, err;
 	struct buf	 input, output, errors;
+};
+
+/*
+ * A plain sh there, in an ssh session of its own that the user's login
+ * shell started once: a run's commands go to it through iobs-mirror
+ * --relay (relay.c), one at a time. Its state machine, as its table
+ * (stable): CONNECTING, the login shell is starting and the line "echo
+ * ready" waits for sh; LENT, a relay has it until it reports it as it
+ * was (SE_OK). SE_END: its ssh exited, its output or errors ended, it
+ * spoke while idle, or the relay's report ended without "ok".
+ */
+enum sstate { SS_NONE, SS_CONNECTING, SS_IDLE, SS_LENT, SS_NSTATES };
+enum sevent { SE_START, SE_READY, SE_LEND, SE_OK, SE_END, SE_NEVENTS };
+enum saction { SA_NONE, SA_START, SA_READY, SA_LEND, SA_BACK, SA_FAILED,
+	SA_DROP };
+
+static const struct {
+	enum saction	 action;
+	enum sstate	 next;
+} stable[SS_NSTATES][SE_NEVENTS] = {
+	[SS_NONE] = {
+		[SE_START] =	{ SA_START,	SS_CONNECTING },
+		[SE_READY] =	{ SA_NONE,	SS_NONE },
+		[SE_LEND] =	{ SA_NONE,	SS_NONE },
+		[SE_OK] =	{ SA_NONE,	SS_NONE },
+		[SE_END] =	{ SA_NONE,	SS_NONE },
+	},
+	[SS_CONNECTING] = {
+		[SE_START] =	{ SA_NONE,	SS_CONNECTING },
+		[SE_READY] =	{ SA_READY,	SS_IDLE },
+		[SE_LEND] =	{ SA_NONE,	SS_CONNECTING },
+		[SE_OK] =	{ SA_NONE,	SS_CONNECTING },
+		[SE_END] =	{ SA_FAILED,	SS_NONE },
+	},
+	[SS_IDLE] = {
+		[SE_START] =	{ SA_NONE,	SS_IDLE },
+		[SE_READY] =	{ SA_NONE,	SS_IDLE },
+		[SE_LEND] =	{ SA_LEND,	SS_LENT },
+		[SE_OK] =	{ SA_NONE,	SS_IDLE },
+		[SE_END] =	{ SA_DROP,	SS_NONE },
+	},
+	[SS_LENT] = {
+		[SE_START] =	{ SA_NONE,	SS_LENT },
+		[SE_READY] =	{ SA_NONE,	SS_LENT },
+		[SE_LEND] =	{ SA_NONE,	SS_LENT },
+		[SE_OK] =	{ SA_BACK,	SS_IDLE },
+		[SE_END] =	{ SA_DROP,	SS_NONE },
+	},
+};
+
+struct session {
+	enum sstate	 state;
+	pid_t		 pid;		/* the local ssh */
+	int		 in, out, err;	/* our ends of its pipes */
+	int		 report;	/* lent: the relay's report */
+	char		 ready[40];	/* connecting: the line sh says */
+	struct buf	 seen;		/* connecting: its output so far */
+	struct buf	 errors;	/* its errors while not lent */
+	int64_t		 since;
 };
 
 /*
@@ -251,6 +312,11 @@ struct remote {
 	/* The remote shell, with the control master's options for ssh. */
 	char		**rsh;		/* words */
 	char		*rsh_line;	/* for rsync -e */
+	char		*relay_line;	/* for rsync -e: iobs-mirror --relay */
+	char		*self;		/* this program, for the relay */
+	struct session	 sess[SESSIONS];
+	int64_t		 sess_failed;	/* ms: one ended before it was ready */
+	int64_t		 wait_since;	/* ms: a step waits for a session */
 	char		*ctldir, *ctlpath;	/* NULL: no control master */
 	pid_t		 master;
 	int64_t		 master_since;	/* ms: started then */
@@ -316,14 +382,6 @@ struct remote {
 
 	enum rstate	 state;
 	struct step	 step;		/* pid 0: none */
-	/*
-	 * The next batches' rsyncs, started ahead: connected, their
-	 * remote end running, waiting on their standard input for the
-	 * list. Most of a small batch's time is that start.
-	 */
-	struct step	 spare[SPARES];	/* the oldest first */
-	int64_t		 spare_since[SPARES];
-	int		 nspare;
 	/* Runs' rsyncs past the remote's goodbye, exiting. */
 	struct step	 settling[SETTLING_MAX];
 	int		 nsettling;
@@ -348,6 +406,7 @@ struct remote {
 static struct remote *current;
 
 static void	 event(struct remote *, enum revent);
+static void	 session_ev(struct remote *, struct session *, enum sevent);
 static int	 excluded(struct remote *, const char *);
 
 /* Buffers */
@@ -556,37 +615,52 @@ nonblock(int fd)
 
 /*
  * Starts argv with input on its standard input, output captured or
- * sent to our standard output (out_ours), errors captured. Without
- * input, its standard input is closed unless hold (a spare's).
+ * sent to out_fd, errors captured; with ss, the session lent to it as
+ * descriptors 3 to 6 (relay.c), for it or the relay it runs.
  */
 static int
 step_start(struct step *s, enum stepkind kind, char **argv,
-    struct buf *input, int out_fd, int hold)
+    struct buf *input, int out_fd, struct session *ss)
 {
-	int in[2], out[2] = { -1, -1 }, er[2];
+	int in[2], out[2] = { -1, -1 }, er[2], rep[2] = { -1, -1 }, fds[7];
 
 	memset(s, 0, sizeof(*s));
 	s->kind = kind;
 	s->in = s->out = s->err = -1;
 	if (pipe2(in, O_CLOEXEC) == -1 || pipe2(er, O_CLOEXEC) == -1 ||
-	    (out_fd == -1 && pipe2(out, O_CLOEXEC) == -1))
+	    (out_fd == -1 && pipe2(out, O_CLOEXEC) == -1) ||
+	    (ss != NULL && pipe2(rep, O_CLOEXEC) == -1))
 		err(1, "pipe");
 	fflush(stdout);
-	s->pid = iobs_spawn(argv, in[0], out_fd != -1 ? out_fd : out[1],
-	    er[1]);
+	fds[0] = in[0];
+	fds[1] = out_fd != -1 ? out_fd : out[1];
+	fds[2] = er[1];
+	if (ss != NULL) {
+		fds[3] = ss->in;
+		fds[4] = ss->out;
+		fds[5] = ss->err;
+		fds[6] = rep[1];
+	}
+	s->pid = iobs_spawn_fds(argv, fds, ss != NULL ? 7 : 3);
 	close(in[0]);
 	close(er[1]);
 	if (out[1] != -1)
 		close(out[1]);
+	if (rep[1] != -1)
+		close(rep[1]);
 	if (s->pid == -1) {
 		warn("%s", argv[0]);
 		close(in[1]);
 		close(er[0]);
 		if (out[0] != -1)
 			close(out[0]);
+		if (rep[0] != -1)
+			close(rep[0]);
 		s->pid = 0;
 		return -1;
 	}
+	if (ss != NULL)
+		ss->report = rep[0];
 	s->in = in[1];
 	s->out = out[0];
 	s->err = er[0];
@@ -598,7 +672,7 @@ step_start(struct step *s, enum stepkind kind, char **argv,
 		s->input = *input;
 		memset(input, 0, sizeof(*input));
 	}
-	if (s->input.len == 0 && !hold) {
+	if (s->input.len == 0) {
 		close(s->in);
 		s->in = -1;
 	}
@@ -771,18 +845,240 @@ master_pending(struct remote *r)
 	    access(r->ctlpath, F_OK) == -1;
 }
 
+/* Sessions */
+
+/* Its ssh and pipes gone; what it said, for a step that waits for one. */
+static void
+session_drop(struct remote *r, struct session *ss, int failed)
+{
+	if (failed) {
+		r->sess_failed = now_ms();
+		if (ss->errors.len > 0) {
+			free(r->why);
+			if ((r->why = strdup(ss->errors.s)) == NULL)
+				err(1, "strdup");
+			r->why[strcspn(r->why, "\n")] = '\0';
+		}
+	}
+	if (ss->pid != 0) {
+		kill(ss->pid, SIGTERM);
+		reap(ss->pid);
+	}
+	if (ss->in != -1)
+		close(ss->in);
+	close(ss->out);
+	close(ss->err);
+	if (ss->report != -1)
+		close(ss->report);
+	buf_free(&ss->seen);
+	buf_free(&ss->errors);
+	memset(ss, 0, sizeof(*ss));
+	ss->report = -1;
+}
+
+/*
+ * The remote shell, through the master, runs "exec sh": the user's
+ * login shell starts once, and the sh it becomes reads our lines.
+ * 0, or -1 when it cannot start.
+ */
+static int
+session_spawn(struct remote *r, struct session *ss)
+{
+	char **argv, opt[PATH_MAX + 32], line[64];
+	unsigned char b[16];
+	int in[2], out[2], er[2];
+	size_t n, i;
+
+	argv = words_copy(r->rsh, &n);
+	if (r->ctlpath != NULL) {
+		snprintf(opt, sizeof(opt), "ControlPath=%s", r->ctlpath);
+		argv = words_add(argv, &n, "-o");
+		argv = words_add(argv, &n, opt);
+		argv = words_add(argv, &n, "-o");
+		argv = words_add(argv, &n, "ControlMaster=no");
+	}
+	if (is_ssh(r->rsh)) {
+		argv = words_add(argv, &n, "-T");
+		argv = words_add(argv, &n, "--");
+	}
+	argv = words_add(argv, &n, r->d.host);
+	argv = words_add(argv, &n, "exec sh");
+	if (pipe2(in, O_CLOEXEC) == -1 || pipe2(out, O_CLOEXEC) == -1 ||
+	    pipe2(er, O_CLOEXEC) == -1)
+		err(1, "pipe");
+	memset(ss, 0, sizeof(*ss));
+	ss->report = -1;
+	ss->pid = iobs_spawn(argv, in[0], out[1], er[1]);
+	words_free(argv);
+	close(in[0]);
+	close(out[1]);
+	close(er[1]);
+	ss->in = in[1];
+	ss->out = out[0];
+	ss->err = er[0];
+	ss->since = now_ms();
+	if (ss->pid == -1) {
+		ss->pid = 0;
+		return -1;
+	}
+	if (getrandom(b, sizeof(b), 0) != (ssize_t)sizeof(b))
+		err(1, "getrandom");
+	for (i = 0; i < sizeof(b); i++)
+		snprintf(ss->ready + 2 * i, 3, "%02x", b[i]);
+	strcat(ss->ready, "s\n");
+	/* A line to wait in the pipe: sh reads it once it runs. */
+	snprintf(line, sizeof(line), "echo %s", ss->ready);
+	return write(ss->in, line, strlen(line)) == -1 ? -1 : 0;
+}
+
+static void
+session_ev(struct remote *r, struct session *ss, enum sevent ev)
+{
+	enum saction a = stable[ss->state][ev].action;
+
+	ss->state = stable[ss->state][ev].next;
+	switch (a) {
+	case SA_NONE:
+		break;
+	case SA_START:
+		if (session_spawn(r, ss) == -1)
+			session_drop(r, ss, 1);
+		else
+			ss->state = SS_CONNECTING;
+		break;
+	case SA_READY:
+		buf_free(&ss->seen);
+		buf_free(&ss->errors);
+		break;
+	case SA_LEND:
+		buf_free(&ss->errors);
+		break;
+	case SA_BACK:
+		close(ss->report);
+		ss->report = -1;
+		buf_free(&ss->seen);
+		break;
+	case SA_FAILED:
+	case SA_DROP:
+		session_drop(r, ss, a == SA_FAILED);
+		break;
+	}
+}
+
+static int
+session_idle(struct remote *r)
+{
+	int i;
+
+	for (i = 0; i < SESSIONS; i++)
+		if (r->sess[i].state == SS_IDLE)
+			return i;
+	return -1;
+}
+
+static int
+sessions_alive(struct remote *r)
+{
+	int i, n = 0;
+
+	for (i = 0; i < SESSIONS; i++)
+		n += r->sess[i].state != SS_NONE;
+	return n;
+}
+
+/*
+ * Sessions started: one for a step that waits and has none on its
+ * way; while the remote is there, all of them, so that the next run
+ * finds one ready.
+ */
+static void
+sessions_fill(struct remote *r, int waiting)
+{
+	int i, live;
+
+	if (r->relay_line == NULL || r->root == NULL || master_pending(r))
+		return;
+	live = r->state == S_LIVE || r->state == S_SENDING ||
+	    r->state == S_SETTLING;
+	if (!waiting && (!live || now_ms() - r->sess_failed <
+	    SESSION_RETRY_MS || sessions_alive(r) == 0))
+		return;
+	/*
+	 * A step that waits started the master with its run; one that
+	 * failed is not started again for it: the session connects alone.
+	 */
+	if (!waiting)
+		master_start(r);
+	for (i = 0; i < SESSIONS && !master_pending(r); i++)
+		if (r->sess[i].state == SS_NONE) {
+			session_ev(r, &r->sess[i], SE_START);
+			if (waiting)
+				return;
+		}
+}
+
+/* One read of what fd has: 0 at its end. */
+static ssize_t
+session_read(int fd, struct buf *b, size_t keep)
+{
+	char chunk[8192];
+	ssize_t n;
+
+	while ((n = read(fd, chunk, sizeof(chunk))) == -1 && errno == EINTR)
+		continue;
+	if (n > 0) {
+		if (b->len + n > keep) {
+			b->len = 0;
+			b->off = 0;
+		}
+		buf_add(b, chunk, n);
+	}
+	return n == -1 ? 0 : n;
+}
+
+/* Its output, errors or report ready (revents), as its state reads. */
+static void
+session_event(struct remote *r, struct session *ss, short out, short er,
+    short rep)
+{
+	if (ss->state == SS_LENT) {
+		/* "ok": as it was; its end alone: not. */
+		if (!rep)
+			return;
+		if (session_read(ss->report, &ss->seen, 64) == 0)
+			session_ev(r, ss, SE_END);
+		else if (strstr(ss->seen.s, "ok\n") != NULL)
+			session_ev(r, ss, SE_OK);
+		return;
+	}
+	if (er && session_read(ss->err, &ss->errors, CAPTURE_MAX) == 0) {
+		session_ev(r, ss, SE_END);
+		return;
+	}
+	/* Idle, it says nothing: a word of it is its end. */
+	if (!out)
+		return;
+	if (session_read(ss->out, &ss->seen, CAPTURE_MAX) == 0 ||
+	    ss->state != SS_CONNECTING)
+		session_ev(r, ss, SE_END);
+	/* The login's own words before it, if any, are not ours. */
+	else if (strstr(ss->seen.s, ss->ready) != NULL)
+		session_ev(r, ss, SE_READY);
+}
+
 static void
 cleanup(void)
 {
 	struct remote *r = current;
+	int i;
 
 	if (r == NULL)
 		return;
 	step_kill(&r->step);
-	while (r->nspare > 0)
-		step_kill(&r->spare[--r->nspare]);
 	while (r->nsettling > 0)
 		step_kill(&r->settling[--r->nsettling]);
+	for (i = 0; i < SESSIONS; i++)
+		session_ev(r, &r->sess[i], SE_END);
 	master_stop(r);
 	if (r->ctlpath != NULL)
 		(void)unlink(r->ctlpath);
@@ -808,7 +1104,15 @@ rsh_setup(struct remote *r, char *why, size_t whylen)
 		return -1;
 	words_free(r->rsh);
 	free(r->rsh_line);
+	free(r->relay_line);
+	r->relay_line = NULL;
 	r->rsh = w;
+	/* rsync's remote shell: ourselves, to a session (relay.c). */
+	if (r->d.kind == RK_SSH && r->self != NULL &&
+	    asprintf(&r->relay_line, "%s%s%s --relay --",
+	    strchr(r->self, '\'') ? "\"" : "'", r->self,
+	    strchr(r->self, '\'') ? "\"" : "'") == -1)
+		err(1, "asprintf");
 	if (r->d.kind != RK_SSH || !is_ssh(w)) {
 		if ((r->rsh_line = strdup(cmd)) == NULL)
 			err(1, "strdup");
@@ -958,7 +1262,8 @@ shell:
 	if (r->d.kind == RK_SSH) {
 		v = words_add(v, &n, "--protect-args");
 		v = words_add(v, &n, "-e");
-		v = words_add(v, &n, r->rsh_line);
+		v = words_add(v, &n, r->relay_line != NULL ? r->relay_line :
+		    r->rsh_line);
 	}
 	v = words_add(v, &n, "--");
 	if (kind != K_GUARD)
@@ -1037,8 +1342,14 @@ probe_answer(struct remote *r, int answered, int64_t now)
 	if (r->probe_fd != -1)
 		close(r->probe_fd);
 	r->probe_fd = -1;
-	if (answered && r->probe_shut && r->retry_at > now)
+	/*
+	 * Back: tried at once, and a try that fails while it settles (its
+	 * sshd just started) waits a second, not the outage's back-off.
+	 */
+	if (answered && r->probe_shut && r->retry_at > now) {
 		r->retry_at = now;
+		r->backoff = BACKOFF_MS / 2;
+	}
 	r->probe_shut = !answered;
 	r->probe_at = now + PROBE_MS;
 }
@@ -1658,92 +1969,77 @@ start:
 	r->stepno = -1;
 }
 
-/*
- * Spare rsyncs for the next batches, while the remote is there: the
- * options of a batch's, its list to come on its standard input. More
- * than one: a batch may follow the last one sooner than a spare is
- * ready.
- */
-static void
-spare_start(struct remote *r)
-{
-	char **argv;
-
-	if (r->nspare == SPARES || r->root == NULL || r->o.dry_run ||
-	    r->eof || (r->state != S_LIVE && r->state != S_SENDING &&
-	    r->state != S_SETTLING))
-		return;
-	master_start(r);
-	/*
-	 * Not before the master's socket is there: each would make a
-	 * connection of its own. The next run's end starts them.
-	 */
-	if (r->ctlpath != NULL && access(r->ctlpath, F_OK) == -1)
-		return;
-	argv = rsync_argv(r, K_RSYNC, 0, 0);
-	while (r->nspare < SPARES && step_start(&r->spare[r->nspare],
-	    K_RSYNC, argv, NULL, r->o.verbose ? STDOUT_FILENO : -1, 1) == 0)
-		r->spare_since[r->nspare++] = now_ms();
-	words_free(argv);
-}
-
-static void
-spare_kill(struct remote *r)
-{
-	while (r->nspare > 0)
-		step_kill(&r->spare[--r->nspare]);
-}
-
-/* Spare i gone: the others move up. */
-static void
-spare_drop(struct remote *r, int i)
-{
-	memmove(&r->spare[i], &r->spare[i + 1], (r->nspare - i - 1) *
-	    sizeof(r->spare[0]));
-	memmove(&r->spare_since[i], &r->spare_since[i + 1],
-	    (r->nspare - i - 1) * sizeof(r->spare_since[0]));
-	r->nspare--;
-	memset(&r->spare[r->nspare], 0, sizeof(r->spare[0]));
-}
-
-/* The oldest spare takes the batch's list: 1, or 0 when none is fit. */
-static int
-spare_take(struct remote *r)
-{
-	if (r->nspare > 0 && now_ms() - r->spare_since[0] > SPARE_MS)
-		spare_kill(r);		/* their connection may be gone */
-	if (r->nspare == 0)
-		return 0;
-	buf_free(&r->step.output);
-	buf_free(&r->step.errors);
-	r->step = r->spare[0];
-	spare_drop(r, 0);
-	r->step.input = list;
-	memset(&list, 0, sizeof(list));
-	if (r->step.input.len == 0) {
-		close(r->step.in);
-		r->step.in = -1;
-	}
-	/* The next one starts while this one runs: it is ready sooner. */
-	spare_start(r);
-	return 1;
-}
+static void	 step_go(struct remote *);
 
 /* The step after the one that ended well, or the run's end. */
 static void
 step_next(struct remote *r)
 {
-	char **argv;
-	size_t n;
-	int ours;
-
 	if (++r->stepno >= r->nsteps) {
 		r->nsteps = 0;
 		event(r, E_OK);
 		return;
 	}
+	step_go(r);
+}
+
+/*
+ * Starts step stepno, once the master's socket is there and a session
+ * is ready; until then, the loop comes back to it.
+ */
+static void
+step_go(struct remote *r)
+{
+	struct session *ss = NULL;
+	char **argv;
+	size_t n;
+	int ours, i;
+	int64_t now = now_ms();
+
+	if (master_pending(r))
+		return;
+	if (r->relay_line != NULL) {
+		if (r->wait_since == 0)
+			r->wait_since = now;
+		if ((i = session_idle(r)) == -1) {
+			if (sessions_alive(r) == 0 &&
+			    r->sess_failed >= r->wait_since) {
+				r->wait_since = 0;
+				if (r->why == NULL && (r->why = strdup("no "
+				    "shell there")) == NULL)
+					err(1, "strdup");
+				r->nsteps = 0;
+				event(r, E_FAIL);
+			} else if (now - r->wait_since > SESSION_WAIT_MS) {
+				r->wait_since = 0;
+				free(r->why);
+				if ((r->why = strdup("no shell there after "
+				    "60 s")) == NULL)
+					err(1, "strdup");
+				r->nsteps = 0;
+				event(r, E_FAIL);
+			} else
+				sessions_fill(r, 1);
+			return;
+		}
+		ss = &r->sess[i];
+		r->wait_since = 0;
+	}
 	switch (r->steps[r->stepno]) {
 	case K_SCRIPT:
+		if (ss != NULL) {
+			n = 0;
+			argv = words_add(NULL, &n, r->self);
+			argv = words_add(argv, &n, "--relay");
+			argv = words_add(argv, &n, "--");
+			argv = words_add(argv, &n, r->d.host);
+			argv = words_add(argv, &n, "sh");
+			if (step_start(&r->step, K_SCRIPT, argv, &script, -1,
+			    ss) == -1)
+				goto fail;
+			session_ev(r, ss, SE_LEND);
+			break;
+		}
 		argv = words_copy(r->rsh, &n);
 		if (r->ctlpath != NULL) {
 			char opt[PATH_MAX + 32];
@@ -1758,15 +2054,11 @@ step_next(struct remote *r)
 		argv = words_add(argv, &n, "--");
 		argv = words_add(argv, &n, r->d.host);
 		argv = words_add(argv, &n, "sh");
-		if (step_start(&r->step, K_SCRIPT, argv, &script, -1, 0) ==
+		if (step_start(&r->step, K_SCRIPT, argv, &script, -1, NULL) ==
 		    -1)
 			goto fail;
 		break;
 	default:
-		/* A spare has no --checksum. */
-		if (r->steps[r->stepno] == K_RSYNC && !r->full &&
-		    r->sent.unsure.n == 0 && spare_take(r))
-			return;
 		argv = rsync_argv(r, r->steps[r->stepno], r->full,
 		    r->steps[r->stepno] == K_RSYNC && r->sent.unsure.n > 0);
 		ours = r->steps[r->stepno] == K_RSYNC &&
@@ -1774,8 +2066,10 @@ step_next(struct remote *r)
 		if (step_start(&r->step, r->steps[r->stepno], argv,
 		    r->steps[r->stepno] == K_RSYNC && !r->full ? &list : NULL,
 		    ours ? STDOUT_FILENO : progress2(r, r->steps[r->stepno],
-		    r->full) ? STDERR_FILENO : -1, 0) == -1)
+		    r->full) ? STDERR_FILENO : -1, ss) == -1)
 			goto fail;
+		if (ss != NULL)
+			session_ev(r, ss, SE_LEND);
 		break;
 	}
 	words_free(argv);
@@ -2220,14 +2514,12 @@ confirm(struct remote *r)
 	unstick(r, &r->sent);
 	batch_clear(&r->sent);
 	r->backoff = BACKOFF_MS;
-	spare_start(r);
 }
 
 /* The remote is away: b's paths back, said once, tried after back-off. */
 static void
 down(struct remote *r, struct batch *b, int64_t now)
 {
-	spare_kill(r);
 	r->away_since = now;
 	r->backoff = BACKOFF_MS;
 	batch_merge(&r->dirty, b);
@@ -2277,7 +2569,6 @@ event(struct remote *r, enum revent ev)
 			warnx("%s: %s; asked again while the stream is read",
 			    r->shown, r->why);
 		r->refused = 1;
-		spare_kill(r);
 		batch_merge(&r->dirty, &r->sent);
 		r->backoff = BACKOFF_MS;
 		r->retry_at = now + r->backoff;
@@ -2668,7 +2959,7 @@ reconfigure(struct remote *r)
 	struct mirror_options o, old;
 	struct remote_dest d, oldd;
 	char why[PATH_MAX + 256], **argv;
-	int argc, rc;
+	int argc, rc, i;
 
 	if (iobs_options_fetch(r->cache, &argc, &argv) != 0) {
 		if (r->active)
@@ -2707,7 +2998,8 @@ reconfigure(struct remote *r)
 	free(r->shown);
 	if ((r->shown = strdup(r->o.dest)) == NULL)
 		err(1, "strdup");
-	spare_kill(r);
+	for (i = 0; i < SESSIONS; i++)
+		session_ev(r, &r->sess[i], SE_END);
 	master_stop(r);
 	if (r->active)
 		want_full(r);
@@ -2861,13 +3153,24 @@ run(struct remote *r, int sigfd, int termfd, int chldfd)
 {
 	static struct iobs_reader rd;
 	struct signalfd_siginfo si;
-	struct pollfd pfd[8];
+	struct pollfd pfd[8 + 3 * SESSIONS];
 	struct step *s = &r->step;
+	struct session *ss;
 	char *line;
 	int n, i, hup, term = 0, status, pending, wait;
 
 	iobs_reader_init(&rd, STDIN_FILENO);
 	while (!finished(r)) {
+		/* A run just started, or its step waits for a session. */
+		if (r->nsteps != 0 && s->pid == 0) {
+			if (r->stepno < 0)
+				step_next(r);
+			else
+				step_go(r);
+			if (finished(r))
+				break;
+		}
+		sessions_fill(r, 0);
 		n = 0;
 		pfd[n++] = (struct pollfd){ r->eof ? -1 : STDIN_FILENO, POLLIN,
 		    0 };
@@ -2878,17 +3181,27 @@ run(struct remote *r, int sigfd, int termfd, int chldfd)
 		pfd[n++] = (struct pollfd){ s->pid ? s->out : -1, POLLIN, 0 };
 		pfd[n++] = (struct pollfd){ s->pid ? s->err : -1, POLLIN, 0 };
 		pfd[n++] = (struct pollfd){ r->probe_fd, POLLOUT, 0 };
-		pending = r->nsteps != 0 && s->pid == 0 && master_pending(r);
+		for (i = 0; i < SESSIONS; i++) {
+			ss = &r->sess[i];
+			pfd[n++] = (struct pollfd){ ss->state == SS_NONE ||
+			    ss->state == SS_LENT ? -1 : ss->out, POLLIN, 0 };
+			pfd[n++] = (struct pollfd){ ss->state == SS_NONE ||
+			    ss->state == SS_LENT ? -1 : ss->err, POLLIN, 0 };
+			pfd[n++] = (struct pollfd){ ss->state == SS_LENT ?
+			    ss->report : -1, POLLIN, 0 };
+		}
+		pending = r->nsteps != 0 && s->pid == 0;
 		wait = timeout(r);
 		if (pending && (wait == -1 || wait > MASTER_POLL_MS))
 			wait = MASTER_POLL_MS;
-		if (r->nsteps != 0 && s->pid == 0 && !pending)
-			step_next(r);	/* a run just started */
-		else if (poll(pfd, n, wait) == -1) {
+		if (poll(pfd, n, wait) == -1) {
 			if (errno != EINTR)
 				err(1, "poll");
 			continue;
 		}
+		for (i = 0; i < SESSIONS; i++)
+			session_event(r, &r->sess[i], pfd[8 + 3 * i].revents,
+			    pfd[9 + 3 * i].revents, pfd[10 + 3 * i].revents);
 		if (pfd[0].revents & (POLLIN | POLLHUP | POLLERR)) {
 			if (iobs_reader_fill(&rd) == -1)
 				err(1, "standard input");
@@ -2930,15 +3243,14 @@ run(struct remote *r, int sigfd, int termfd, int chldfd)
 				settle_done(r, i--, status);
 		if (s->pid != 0 && waitpid(s->pid, &status, WNOHANG) == s->pid)
 			step_done(r, status);
-		/* A spare gone unused: the next batch starts its own. */
-		for (i = 0; i < r->nspare; i++)
-			if (waitpid(r->spare[i].pid, &status, WNOHANG) ==
-			    r->spare[i].pid) {
-				step_end(&r->spare[i]);
-				buf_free(&r->spare[i].output);
-				buf_free(&r->spare[i].errors);
-				spare_drop(r, i--);
+		for (i = 0; i < SESSIONS; i++) {
+			ss = &r->sess[i];
+			if (ss->pid != 0 && waitpid(ss->pid, &status,
+			    WNOHANG) == ss->pid) {
+				ss->pid = 0;
+				session_ev(r, ss, SE_END);
 			}
+		}
 		if (r->master != 0 && waitpid(r->master, &status, WNOHANG) ==
 		    r->master)
 			r->master = 0;
@@ -2989,6 +3301,10 @@ remote_main(struct mirror_options *o, struct remote_dest *d,
 	}
 	if ((r.shown = strdup(o->dest)) == NULL)
 		err(1, "strdup");
+	for (i = 0; i < SESSIONS; i++)
+		r.sess[i].report = -1;
+	/* The relay is this program: by its file, whatever PATH says. */
+	r.self = realpath("/proc/self/exe", NULL);
 	if (rsh_setup(&r, why, sizeof(why)) == -1)
 		errx(2, "%s", why);
 	r.probe_fd = -1;
@@ -3031,6 +3347,8 @@ remote_main(struct mirror_options *o, struct remote_dest *d,
 	free(r.moves);
 	words_free(r.rsh);
 	free(r.rsh_line);
+	free(r.relay_line);
+	free(r.self);
 	free(r.ctldir);
 	free(r.ctlpath);
 	free(r.root);

@@ -61,6 +61,12 @@ int	 mirror_options_parse(int argc, char *argv[], struct mirror_options *,
 	    char *why, size_t whylen);
 void	 mirror_options_free(struct mirror_options *);
 
+/*
+ * relay.c: iobs-mirror --relay -- [-l user] host word..., rsync's
+ * remote shell, through a session the mirror lent it (descriptors 3-6).
+ */
+int	 relay_main(int argc, char *argv[]);
+
 /* remote.c */
 int	 remote_main(struct mirror_options *, struct remote_dest *,
 	    struct iobs_cache *, int sigfd);

@@ -86,25 +86,95 @@ teardown() {
 	[ $((after - before)) -eq 1 ]
 }
 
-# spare_pid: the oldest of the mirror's rsyncs started ahead for the
-# next batches (two of them), the one the next batch takes.
-spare_pid() {
-	ps -o pid=,args= --ppid "$MIRROR_PID" |
-	    awk '/ rsync .*--files-from/ { print $1; exit }'
+# remote_procs: what runs there for the test's own sshd, below the
+# processes of its connections: the mirror's shells and rsyncs.
+remote_procs() {
+	local c p
+	for c in $(pgrep -P "$SSHD_PID"); do
+		for p in $(pgrep -P "$c"); do
+			ps -o args= -p "$p"
+			pgrep -a -P "$p" | cut -d' ' -f2- || true
+		done
+	done
 }
 
-@test "remote: the next batch's rsync waits ready; a change is sent by it" {
-	sshd_setup
+@test "remote: no rsync waits there between batches; nothing of the mirror stays there after it" {
+	sshd_own
 	start_remote "$HOST:$DST" -e "$RSH"
-	wait_for 10 eval '[ -n "$(spare_pid)" ]'
-	spare=$(spare_pid)
-	# Connected, its remote end started: waiting for its list.
-	wait_for 10 eval 'ps -o args= --ppid "$spare" | grep -q "rsync --server"'
 	echo a >"$SRC/a"
-	wait_for 10 test -f "$DST/a"
-	wait_for 10 eval '! kill -0 "$spare" 2>/dev/null'
-	wait_for 10 eval '[ -n "$(spare_pid)" ] && [ "$(spare_pid)" != "$spare" ]'
+	wait_converged 10
+	# Its shells wait there for the next batches; no rsync does.
+	wait_for 10 eval '[ "$(remote_procs | grep -c "^sh")" -eq 2 ]'
+	wait_for 10 eval '! remote_procs | grep -q rsync'
+	stop_mirror
+	[ "$MIRROR_STATUS" -eq 0 ]
+	wait_for 10 eval '[ -z "$(remote_procs)" ]'
+}
+
+# seq_writes N: N files written one after another, each once the last
+# is there; the time from a write to its copy there that three in four
+# are within, in ms.
+seq_writes() {
+	local i t0 ms=()
+	for i in $(seq "$1"); do
+		t0=${EPOCHREALTIME/./}
+		echo "$i$RANDOM" >"$SRC/seq$i"
+		wait_for 20 cmp -s "$SRC/seq$i" "$DST/seq$i"
+		ms+=($(( (${EPOCHREALTIME/./} - t0) / 1000 )))
+	done
+	printf '%s\n' "${ms[@]}" | sort -n | sed -n "$(( ($1 * 3 + 3) / 4 ))p"
+}
+
+@test "remote: a login shell there that takes 1 s to start: latency within 10x of a quick one's" {
+	sshd_own
+	start_remote "$HOST:$DST" -e "$RSH"
+	quick=$(seq_writes 11)
+	stop_mirror
+	login_delay 1
+	rm -f "$T/pipe"
+	DST=$T/dst2
+	start_remote "$HOST:$DST" -e "$RSH"
+	slow=$(seq_writes 11)
+	echo "# a write there, 3 in 4 of 11 within ${quick} ms; ${slow} ms with the slow shell" >&3
+	[ "$slow" -lt $((10 * quick)) ]
+}
+
+@test "remote: the login shell there starts once a session, not once a batch" {
+	sshd_own
+	login_delay 1
+	before=$(logins)
+	start_remote "$HOST:$DST" -e "$RSH"
+	for i in 1 2 3 4 5 6; do
+		echo "$i" >"$SRC/f$i"
+		wait_converged 10
+	done
+	# Renames and deletes: a script there, in the same shells.
+	mkdir "$SRC/d"
+	mv "$SRC/f1" "$SRC/d/f1"
+	rm "$SRC/f2"
+	wait_converged 10
+	[ $(($(logins) - before)) -le 2 ]
+}
+
+@test "remote: the stream ends with thousands of changes waiting: sent by the shells open, exit 0" {
+	sshd_own
+	login_delay 1
+	start_remote "$HOST:$DST" -e "$RSH"
+	wait_for 10 whole_done
+	# The shells there are ready: no login from here on.
+	wait_for 10 eval '[ "$(logins)" -eq 2 ]'
+	mkdir "$SRC/d"
+	for i in $(seq 3000); do echo "$i" >"$SRC/d/x$i"; done
+	mv "$SRC/d" "$SRC/e"
+	rm "$SRC/e/x1"
+	kill -TERM "$WATCH_PID"
+	wait "$WATCH_PID" || true
+	MIRROR_STATUS=0
+	wait_for 20 eval '! running "$MIRROR_PID"'
+	wait "$MIRROR_PID" || MIRROR_STATUS=$?
+	[ "$MIRROR_STATUS" -eq 0 ]
 	converged
+	[ "$(logins)" -eq 2 ]
 }
 
 @test "remote: a renamed directory keeps its inodes there; no data sent" {
@@ -618,6 +688,27 @@ remote_written_then_gone() {
 	[ "$(count_lines "$T/mirror.err" ': back after')" -eq 1 ]
 }
 
+@test "remote: the host back after an outage: a login a session, the backlog and what follows go in them" {
+	sshd_own
+	login_delay 1
+	start_remote "$HOST:$DST" -e "$RSH"
+	wait_for 10 whole_done
+	stop_sshd
+	for i in $(seq 1 50); do echo "$i" >"$SRC/a$i"; done
+	mv "$SRC/a1" "$SRC/b1"
+	wait_for 10 has_lines "$T/mirror.err" 'waiting, retrying' 1
+	before=$(logins)
+	start_sshd
+	wait_converged 30
+	wait_for 10 has_lines "$T/mirror.err" ': back after' 1
+	for i in 1 2 3; do
+		echo "$i" >"$SRC/c$i"
+		wait_converged 10
+	done
+	# start_sshd's own look, and the two shells there.
+	[ $(($(logins) - before)) -le 3 ]
+}
+
 # bats test_tags=long
 @test "remote: away for 9 s, the back-off at 8 s: the host back is used at once, long" {
 	[ -n "${IOBS_LONG:-}" ] || skip "set IOBS_LONG=1"
@@ -766,7 +857,15 @@ remote_written_then_gone() {
 
 @test "remote: the stream ends, the remote stays away: retried until IOBS_REMOTE_DRAIN, exit 1" {
 	sshd_own
-	rsh_wrapper
+	# Each try connects a shell there: a line in $T/runs.
+	mkdir -p "$T/bin"
+	cat >"$T/bin/ssh" <<-EOF
+	#!/bin/sh
+	case " \$* " in *" exec sh "*) echo run >>"$T/runs" ;; esac
+	exec ssh "\$@"
+	EOF
+	chmod +x "$T/bin/ssh"
+	RSH="$T/bin/ssh ${RSH#ssh }"
 	IOBS_REMOTE_DRAIN=3 start_remote "$HOST:$DST" -e "$RSH"
 	wait_for 10 whole_done
 	stop_sshd

@@ -42,8 +42,7 @@ teardown_file() { sshd_file_teardown; }
 sshd_file_setup() {
 	sshd_usable || return 0
 	ssh_files "$BATS_FILE_TMPDIR/ssh"
-	"$SSHD" -D -f "$SSH_DIR/sshd_config" -E "$SSH_DIR/sshd.log" \
-	    </dev/null >/dev/null 2>&1 3>&- &
+	sshd_run </dev/null >/dev/null 2>&1 3>&- &
 	FILE_SSHD_PID=$!
 	export FILE_SSHD_PID FILE_SSH_DIR=$SSH_DIR
 	wait_for 10 sshd_up
@@ -55,16 +54,39 @@ sshd_file_teardown() {
 	wait "$FILE_SSHD_PID" 2>/dev/null || true
 }
 
+# sshd_run: the sshd of SSH_DIR, in the foreground.
+sshd_run() {
+	exec "$SSHD" -D -f "$SSH_DIR/sshd_config" -E "$SSH_DIR/sshd.log"
+}
+
+# login_delay SECONDS: from now on, the login shell there takes that
+# long to start, and adds a line to $SSH_DIR/logins each time (count
+# them with logins). Its user's shell must be bash.
+login_delay() {
+	local shell
+	shell=$(getent passwd "$(id -un)" | cut -d: -f7)
+	case $shell in */bash) ;; *) skip "the login shell here is $shell, not bash" ;; esac
+	printf 'echo login >>%q\n' "$SSH_DIR/logins" >"$SSH_DIR/home/.bashrc"
+	[ "$1" = 0 ] || echo "sleep $1" >>"$SSH_DIR/home/.bashrc"
+}
+
+# logins: how many times the login shell there has started.
+logins() {
+	count_lines "$SSH_DIR/logins" login
+}
+
 # ssh_files DIR: keys, sshd_config and the client's ssh_config in DIR
 # (SSH_DIR) for an sshd on a free port (SSH_PORT); RSH is the
-# remote-shell command, HOST the name to use. Sessions get SHLVL=1, so
-# that bash under sshd does not read the user's .bashrc: it is slow on
-# some machines, and none of the test's.
+# remote-shell command, HOST the name to use. Sessions there have HOME
+# $SSH_DIR/home, whose .bashrc bash reads for every command ssh runs,
+# as on a host: the machine's own (slow on some) is not the test's, and
+# login_delay sets how long the test's takes. It starts at once.
 ssh_files() {
 	SSH_DIR=$1
 	local d=$SSH_DIR
-	mkdir -p "$d" /run/sshd
+	mkdir -p "$d/home" /run/sshd
 	chmod 700 "$d"
+	: >"$d/home/.bashrc"
 	ssh-keygen -q -t ed25519 -N '' -f "$d/host" >/dev/null
 	ssh-keygen -q -t ed25519 -N '' -f "$d/id" >/dev/null
 	cp "$d/id.pub" "$d/authorized_keys"
@@ -83,7 +105,7 @@ ssh_files() {
 	MaxSessions 64
 	MaxStartups 64
 	LogLevel VERBOSE
-	SetEnv SHLVL=1
+	SetEnv HOME=$d/home
 	CONF
 	printf '[127.0.0.1]:%s %s\n' "$SSH_PORT" "$(cat "$d/host.pub")" \
 	    >"$d/known_hosts"
@@ -136,7 +158,7 @@ sshd_up() {
 # start_sshd: the test's sshd, in the foreground of a background job,
 # on SSH_PORT; returns once it takes a connection.
 start_sshd() {
-	"$SSHD" -D -f "$SSH_DIR/sshd_config" -E "$SSH_DIR/sshd.log" 3>&- &
+	sshd_run 3>&- &
 	SSHD_PID=$!
 	BG_PIDS+=("$SSHD_PID")
 	wait_for 10 sshd_up
@@ -196,22 +218,21 @@ start_remote() {
 	wait_converged 20
 }
 
-# rsh_wrapper: after sshd_setup, RSH becomes an ssh that adds a line
-# to $T/runs for each rsync it connects, and holds that connection
-# while $T/hold is there.
+# rsh_wrapper: the mirror's rsync, through PATH, becomes one that adds
+# a line to $T/runs for each run it starts, and holds that run while
+# $T/hold is there.
 rsh_wrapper() {
+	local real
+	real=$(command -v rsync)
 	mkdir -p "$T/bin"
-	cat >"$T/bin/ssh" <<-EOF
+	cat >"$T/bin/rsync" <<-EOF
 	#!/bin/sh
-	case " \$* " in
-	*" --server "*)
-		echo run >>"$T/runs"
-		while [ -e "$T/hold" ]; do sleep 0.02; done ;;
-	esac
-	exec ssh "\$@"
+	echo run >>"$T/runs"
+	while [ -e "$T/hold" ]; do sleep 0.02; done
+	exec "$real" "\$@"
 	EOF
-	chmod +x "$T/bin/ssh"
-	RSH="$T/bin/ssh ${RSH#ssh }"
+	chmod +x "$T/bin/rsync"
+	export PATH="$T/bin:$PATH"
 }
 
 # whole_done: after start_remote, the first whole sync's end has been
@@ -220,8 +241,8 @@ rsh_wrapper() {
 # tree there may look equal before rsync has exited; a whole sync cut
 # then is owed again.
 whole_done() {
-	! ps -o args= --ppid "$MIRROR_PID" | grep '^\[\?rsync' |
-	    grep -qv -e '--files-from'
+	! ps -o args= --ppid "$MIRROR_PID" |
+	    grep -E '^\[?([^ ]*/)?rsync( |\]|$)' | grep -qv -e '--files-from'
 }
 
 # start_remote_nowait DEST [OPTIONS...]: as start_remote, without
