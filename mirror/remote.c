@@ -2875,22 +2875,18 @@ lifecycle(struct remote *r, const struct iobs_record *rec)
 }
 
 static void
-record(struct remote *r, char *line, const struct iobs_reader *rd)
+record(struct remote *r, char *line, struct iobs_reader *rd)
 {
 	struct iobs_record rec;
-	const char *why, *rel;
+	const char *rel;
 	int n;
 
+	n = iobs_reader_record(rd, line, &rec);
 	/* As the local mirror: a stream of scans says so in its header. */
-	if (strncmp(line, "# backend ", 10) == 0)
-		r->scanned = strncmp(line + 10, "poll", 4) == 0 &&
-		    strchr(" \t\n", line[14]) != NULL;
-	if ((why = iobs_reader_why(rd)) != NULL)
-		n = -1;
-	else if ((n = iobs_record_parse(line, &rec, &why)) == 0)
+	r->scanned = rd->scanned;
+	if (n == 0)
 		return;
 	if (n == -1) {
-		warnx("stdin:%lu: %s; line skipped", rd->lineno, why);
 		r->rval = 1;
 		return;
 	}
