@@ -30,411 +30,6 @@
 #include "remote.h"
 
 
-static const char synopsis[] = "[-AfnovX] [--fsync] [--no-delete] "
-    "[--no-owner] [--backup-dir dir [--keep n|age]] [-e rsh] "
-    "[-m max-delete] [--progress[=line|lines|none]] [-r root] "
-    "[--verify interval] [-x glob] [--exclude-from file] [--gitignore] "
-    "-d dest | dest";
-static const char options[] =
-    "-A, --acls\tcopy POSIX ACLs\n"
-    "-d, --destination=dest\tthe destination, instead of the operand\n"
-    "-e, --rsh=rsh\tthe remote shell for a remote dest\n"
-    "-f, --force\treconcile even when the source root is empty\n"
-    "-m, --max-delete=n\tdelete nothing when a reconcile would delete more\n"
-    "-n, --dry-run\tchange nothing; print what would be done\n"
-    "-o, --owner\tgive files the source's owner and group (root)\n"
-    "-r, --root=root\tfollow this root of the stream\n"
-    "-v, --verbose\tprint each delete\n"
-    "-X, --xattrs\tcopy extended attributes\n"
-    "-x, --exclude=glob\tneither copy nor delete what matches glob\n"
-    "--exclude-from=file\tso for the gitignore(5) patterns of file\n"
-    "--gitignore\tso for what the tree's .gitignore files ignore\n"
-    "--backup-dir=dir\tkeep what is deleted or replaced, under dir\n"
-    "--keep=n|age\thow many backups, or how long, to keep\n"
-    "--fsync\teach file and its directory reach the disk\n"
-    "--no-delete\tdelete nothing in dest\n"
-    "--no-owner\tleave files owned by the user running it\n"
-    "--progress[=line|lines|none]\thow long work shows its progress\n"
-    "--verify=interval\trepair drift every interval\n"
-    "--check\tcheck the options and exit 0, or 2\n"
-    "--help, --version\tthis, or the version";
-
-static void __dead2
-usage(void)
-{
-	iobs_usage(stderr, synopsis);
-	exit(2);
-}
-
-/* A root as the stream writes it: no trailing slash, "" for "/". */
-static char *
-root_name(const char *path)
-{
-	char *p;
-	size_t len;
-
-	if ((p = strdup(path)) == NULL)
-		err(1, "strdup");
-	len = strlen(p);
-	while (len > 0 && p[len - 1] == '/')
-		p[--len] = '\0';
-	return p;
-}
-
-static void
-options_free(struct mirror_options *o)
-{
-	free(o->dest);
-	free(o->want_root);
-	free(o->rsh);
-	free(o->backup_dir);
-	iobs_exclude_free(&o->exclude);
-	iobs_gi_free(o->gi);
-	memset(o, 0, sizeof(*o));
-}
-
-/*
- * N seconds, or N with s, m, h, d or w, in *secs; 0 in *unit when the
- * number had none. -1 when not such a number.
- */
-static int
-parse_time(const char *arg, long long *secs, int *unit)
-{
-	static const struct { char c; long long secs; } units[] = {
-		{ 's', 1 }, { 'm', 60 }, { 'h', 3600 }, { 'd', 86400 },
-		{ 'w', 604800 }
-	};
-	const char *errstr;
-	char num[32];
-	size_t len = strlen(arg), i, nunits = sizeof(units) / sizeof(units[0]);
-	long long n;
-
-	if (len == 0 || len >= sizeof(num))
-		return -1;
-	memcpy(num, arg, len + 1);
-	for (i = 0; i < nunits; i++)
-		if (num[len - 1] == units[i].c)
-			break;
-	if (i < nunits)
-		num[len - 1] = '\0';
-	n = strtonum(num, 1, LLONG_MAX / 604800 / 1000, &errstr);
-	if (errstr != NULL)
-		return -1;
-	*unit = i < nunits;
-	*secs = n * (i < nunits ? units[i].secs : 1);
-	return 0;
-}
-
-/* An interval, in seconds; with or without a unit. */
-static int
-parse_age(const char *arg, int64_t *secs)
-{
-	long long s;
-	int unit;
-
-	if (parse_time(arg, &s, &unit) == -1)
-		return -1;
-	*secs = s;
-	return 0;
-}
-
-/* --keep N, a number of sets, or an age: N with s, m, h, d or w. */
-static int
-parse_keep(const char *arg, struct mirror_options *o, char *why,
-    size_t whylen)
-{
-	long long n;
-	int unit;
-
-	o->keep_sets = o->keep_secs = 0;
-	if (parse_time(arg, &n, &unit) == -1)
-		goto bad;
-	if (unit)
-		o->keep_secs = n;
-	else
-		o->keep_sets = n;
-	return 0;
-bad:
-	snprintf(why, whylen, "--keep %s: a number of sets, or an age such "
-	    "as 30d (s, m, h, d, w)", arg);
-	return -1;
-}
-
-/*
- * A --backup-dir given relative to DEST, as rsync takes it, is inside
- * DEST unless it climbs out: never mirrored, never deleted, so it is
- * excluded, anchored, its glob characters escaped. Climbing in and out
- * again (a/../b) is refused: the path would not say where it is.
- */
-static int
-backup_exclude(struct mirror_options *o, char *why, size_t whylen)
-{
-	const char *p = o->backup_dir;
-	char *glob, *g;
-	int up = 0, down = 0;
-
-	if (p[0] == '\0') {
-		snprintf(why, whylen, "--backup-dir: an empty path");
-		return -1;
-	}
-	if (p[0] == '/')
-		return 0;
-	for (; *p != '\0'; p += strcspn(p, "/"), p += strspn(p, "/")) {
-		if (strncmp(p, "..", 2) == 0 && (p[2] == '/' || p[2] == '\0')) {
-			if (down) {
-				snprintf(why, whylen, "--backup-dir %s: '..' "
-				    "after a name; give a plain path",
-				    o->backup_dir);
-				return -1;
-			}
-			up = 1;
-		} else if (!(p[0] == '.' && (p[1] == '/' || p[1] == '\0')))
-			down = 1;
-	}
-	if (up)
-		return 0;	/* outside DEST: backup_open() checks where */
-	if (!down) {
-		snprintf(why, whylen, "--backup-dir %s: is DEST itself",
-		    o->backup_dir);
-		return -1;
-	}
-	if ((glob = malloc(2 * strlen(o->backup_dir) + 2)) == NULL)
-		err(1, "malloc");
-	g = glob;
-	*g++ = '/';
-	for (p = o->backup_dir; *p != '\0'; p++) {
-		if (strchr("*?[\\", *p) != NULL)
-			*g++ = '\\';
-		*g++ = *p;
-	}
-	*g = '\0';
-	iobs_exclude_add(&o->exclude, glob);
-	free(glob);
-	o->backup_inside = 1;
-	return 0;
-}
-
-/*
- * Parses argv into o, from the defaults; the same for the command line
- * and for the options key in the cache. Returns 0, or -1 with what is
- * wrong in why: getopt reports nothing itself, so that a bad option in
- * the cache gives one warning, not two.
- */
-static int
-parse_options(int argc, char *argv[], struct mirror_options *o, char *why,
-    size_t whylen)
-{
-	static const struct option longopts[] = {
-		{ "acls",		no_argument,		NULL, 'A' },
-		{ "backup-dir",		required_argument,	NULL, 'B' },
-		{ "keep",		required_argument,	NULL, 'K' },
-		{ "verify",		required_argument,	NULL, 'V' },
-		{ "progress",		optional_argument,	NULL, 'P' },
-		{ "no-delete",		no_argument,		NULL, 'D' },
-		{ "destination",	required_argument,	NULL, 'd' },
-		{ "dry-run",		no_argument,		NULL, 'n' },
-		{ "exclude",		required_argument,	NULL, 'x' },
-		{ "exclude-from",	required_argument,	NULL, 'E' },
-		{ "gitignore",		no_argument,		NULL, 'G' },
-		{ "force",		no_argument,		NULL, 'f' },
-		{ "fsync",		no_argument,		NULL, 'S' },
-		{ "max-delete",		required_argument,	NULL, 'm' },
-		{ "no-owner",		no_argument,		NULL, 'O' },
-		{ "owner",		no_argument,		NULL, 'o' },
-		{ "root",		required_argument,	NULL, 'r' },
-		{ "rsh",		required_argument,	NULL, 'e' },
-		{ "verbose",		no_argument,		NULL, 'v' },
-		{ "xattrs",		no_argument,		NULL, 'X' },
-		{ NULL,			0,			NULL, 0 }
-	};
-	const char *errstr;
-	int ch, r;
-
-	memset(o, 0, sizeof(*o));
-	o->max_delete = -1;
-	o->owner = -1;
-	/* 0, not 1: glibc then forgets the argv it parsed before. */
-	optind = 0;
-	opterr = 0;
-	while ((ch = getopt_long(argc, argv, ":Ad:e:fm:nor:vXx:", longopts,
-	    NULL)) != -1) {
-		switch (ch) {
-		case 'A':
-			o->acls = 1;
-			break;
-		case 'B':
-			free(o->backup_dir);
-			if ((o->backup_dir = strdup(optarg)) == NULL)
-				err(1, "strdup");
-			break;
-		case 'D':
-			o->no_delete = 1;
-			break;
-		case 'K':
-			if (parse_keep(optarg, o, why, whylen) == -1)
-				goto bad;
-			break;
-		case 'P':
-			if (optarg == NULL || strcmp(optarg, "line") == 0)
-				o->progress = PROGRESS_LINE;
-			else if (strcmp(optarg, "lines") == 0)
-				o->progress = PROGRESS_LINES;
-			else if (strcmp(optarg, "none") == 0)
-				o->progress = PROGRESS_OFF;
-			else {
-				snprintf(why, whylen, "--progress=%s: line, "
-				    "lines or none", optarg);
-				goto bad;
-			}
-			break;
-		case 'V':
-			if (parse_age(optarg, &o->verify_ms) == -1) {
-				snprintf(why, whylen, "--verify %s: an interval "
-				    "such as 600, 10m or 1h (s, m, h, d, w)",
-				    optarg);
-				goto bad;
-			}
-			o->verify_ms *= 1000;
-			break;
-		case 'd':
-			free(o->dest);
-			if ((o->dest = strdup(optarg)) == NULL)
-				err(1, "strdup");
-			break;
-		case 'e':
-			free(o->rsh);
-			if ((o->rsh = strdup(optarg)) == NULL)
-				err(1, "strdup");
-			break;
-		case 'f':
-			o->force = 1;
-			break;
-		case 'm':
-			o->max_delete = strtonum(optarg, 0, LLONG_MAX, &errstr);
-			if (errstr != NULL) {
-				snprintf(why, whylen, "--max-delete %s: number "
-				    "is %s", optarg, errstr);
-				goto bad;
-			}
-			break;
-		case 'n':
-			o->dry_run = 1;
-			break;
-		case 'S':
-			o->fsync = 1;
-			break;
-		case 'o':
-			o->owner = 1;
-			break;
-		case 'O':
-			o->owner = 0;
-			break;
-		case 'r':
-			free(o->want_root);
-			o->want_root = root_name(optarg);
-			break;
-		case 'v':
-			o->verbose++;
-			break;
-		case 'x':
-			iobs_exclude_add(&o->exclude, optarg);
-			break;
-		case 'E':
-			if (o->gi == NULL)
-				o->gi = iobs_gi_new(0);
-			if (iobs_gi_add_file(o->gi, optarg) == -1) {
-				snprintf(why, whylen, "--exclude-from %s: %s",
-				    optarg, strerror(errno));
-				goto bad;
-			}
-			break;
-		case 'G':
-			if (o->gi == NULL)
-				o->gi = iobs_gi_new(0);
-			iobs_gi_set_perdir(o->gi);
-			break;
-		case 'X':
-			o->xattrs = 1;
-			break;
-		default:	/* ':' or '?' */
-			iobs_getopt_error(ch, argv, why, whylen);
-			goto bad;
-		}
-	}
-	if (argc - optind > 1) {
-		snprintf(why, whylen, "%s: one destination only",
-		    argv[optind + 1]);
-		goto bad;
-	}
-	if (optind < argc) {
-		if (o->dest != NULL && strcmp(o->dest, argv[optind]) != 0) {
-			snprintf(why, whylen, "%s: a destination besides "
-			    "--destination=%s", argv[optind], o->dest);
-			goto bad;
-		}
-		free(o->dest);
-		if ((o->dest = strdup(argv[optind])) == NULL)
-			err(1, "strdup");
-	}
-	if (o->dest == NULL || o->dest[0] == '\0') {
-		snprintf(why, whylen, "no destination");
-		goto bad;
-	}
-	if ((r = remote_dest_parse(o->dest, NULL, why, whylen)) == -1)
-		goto bad;
-	if (r == 1 && o->gi != NULL) {
-		snprintf(why, whylen, "--exclude-from, --gitignore: for a "
-		    "local destination only; give %s its excludes with -x",
-		    o->dest);
-		goto bad;
-	}
-	if (o->rsh != NULL) {
-		char **w;
-
-		if ((w = rsh_split(o->rsh, why, whylen)) == NULL)
-			goto bad;
-		words_free(w);
-	}
-	if (o->want_root != NULL && o->want_root[0] != '/' &&
-	    o->want_root[0] != '\0') {
-		snprintf(why, whylen, "--root %s: not an absolute path",
-		    o->want_root);
-		goto bad;
-	}
-	if (o->owner == 1 && geteuid() != 0) {
-		snprintf(why, whylen, "--owner: only root can give files "
-		    "their owners");
-		goto bad;
-	}
-	/* As rsync -a: root keeps owners unless told not to. */
-	if (o->owner == -1)
-		o->owner = geteuid() == 0;
-	if ((o->keep_sets > 0 || o->keep_secs > 0) && o->backup_dir == NULL) {
-		snprintf(why, whylen, "--keep: only with --backup-dir");
-		goto bad;
-	}
-	if (o->backup_dir != NULL && backup_exclude(o, why, whylen) == -1)
-		goto bad;
-	return 0;
-bad:
-	options_free(o);
-	return -1;
-}
-
-/* For the remote mode's reconfiguration. */
-int
-mirror_options_parse(int argc, char *argv[], struct mirror_options *o,
-    char *why, size_t whylen)
-{
-	return parse_options(argc, argv, o, why, whylen);
-}
-
-void
-mirror_options_free(struct mirror_options *o)
-{
-	options_free(o);
-}
-
 /*
  * The safety checks of a DEST against the source root: not inside it,
  * which would make it copy itself, and not holding it. dfd is DEST
@@ -720,7 +315,7 @@ reconfigure(struct mirror *m)
 		resync(m);
 		return;
 	}
-	rc = parse_options(argc, argv, &o, why, sizeof(why));
+	rc = mirror_options_parse(argc, argv, &o, why, sizeof(why));
 	iobs_options_free(argv);
 	if (rc == -1) {
 		warnx("%s: %s; keeping the old options", key, why);
@@ -731,13 +326,13 @@ reconfigure(struct mirror *m)
 		warnx("%s: %s: a remote destination for a local mirror; "
 		    "keeping the old options (restart iobs-mirror to change)",
 		    key, o.dest);
-		options_free(&o);
+		mirror_options_free(&o);
 		return;
 	}
 	if (!same_root(o.want_root, m->o.want_root)) {
 		warnx("%s: --root cannot change while iobs-mirror runs; "
 		    "keeping the old options", key);
-		options_free(&o);
+		mirror_options_free(&o);
 		return;
 	}
 	/* Checked before it is made: never a new directory in the source. */
@@ -776,14 +371,14 @@ reconfigure(struct mirror *m)
 	}
 	if (olddfd != -1)
 		close(olddfd);
-	options_free(&old);
+	mirror_options_free(&old);
 	return;
 bad:
 	/* A DEST that cannot be followed is a runtime failure. */
 	warnx("%s: %s; keeping the old options", key, why);
 	if (dfd != -1)
 		close(dfd);
-	options_free(&o);
+	mirror_options_free(&o);
 	m->rval = 1;
 }
 
@@ -795,7 +390,7 @@ check_path(struct mirror *m, const char *path)
 }
 
 static void
-lifecycle(struct mirror *m, const struct iobs_record *r)
+root_record(struct mirror *m, const struct iobs_record *r)
 {
 	char *root = root_name(r->path);
 	int ours = m->root != NULL && strcmp(root, m->root) == 0;
@@ -862,7 +457,7 @@ record(struct mirror *m, char *line, struct iobs_reader *rd)
 		return;
 	}
 	if (r.lifecycle != IOBS_NONE) {
-		lifecycle(m, &r);
+		root_record(m, &r);
 		return;
 	}
 	if (!m->active || !apply_wants(r.mask))
@@ -990,7 +585,7 @@ main(int argc, char *argv[])
 	/* rsync's remote shell in a remote mirror (REMOTE, relay.c). */
 	if (argc > 1 && strcmp(argv[1], "--relay") == 0)
 		return relay_main(argc, argv);
-	iobs_help_options(argc, argv, synopsis, options, "iobs-mirror(1)");
+	mirror_help(argc, argv);
 	check = iobs_check_mode(&argc, &argv);
 	memset(&m, 0, sizeof(m));
 	m.sfd = -1;
@@ -1000,9 +595,9 @@ main(int argc, char *argv[])
 	m.uid = geteuid();
 	m.gid = getegid();
 	m.clone_ok = m.cfr_ok = m.unnamed_ok = 1;
-	if (parse_options(argc, argv, &m.o, why, sizeof(why)) == -1) {
+	if (mirror_options_parse(argc, argv, &m.o, why, sizeof(why)) == -1) {
 		warnx("%s", why);
-		usage();
+		mirror_usage();
 	}
 	if (check) {
 		char **w;
@@ -1021,7 +616,7 @@ main(int argc, char *argv[])
 				errx(2, "%s", why);
 			words_free(w);
 		}
-		options_free(&m.o);
+		mirror_options_free(&m.o);
 		return 0;
 	}
 	/* Before anything slow, so that an early SIGHUP does not kill. */
@@ -1040,7 +635,7 @@ main(int argc, char *argv[])
 		code = remote_main(&m.o, &d, m.cache, sigfd);
 		remote_dest_free(&d);
 		iobs_cache_close(m.cache);
-		options_free(&m.o);
+		mirror_options_free(&m.o);
 		close(sigfd);
 		return code;
 	}
@@ -1065,7 +660,7 @@ main(int argc, char *argv[])
 	links_clear(&m.links);
 	inodes_clear(&m.inodes);
 	iobs_cache_close(m.cache);
-	options_free(&m.o);
+	mirror_options_free(&m.o);
 	free(m.root);
 	if (m.sfd != -1)
 		close(m.sfd);

@@ -208,6 +208,16 @@ int	 dest_fsync(struct mirror *, int fd);
 void	 mark_parent(struct mirror *, const char *rel);
 char	*rel_join(const char *dir, const char *name);
 char	*rel_parent(const char *rel);
+/* args.c: the options, from the command line or the cache's key. */
+int	 mirror_options_parse(int argc, char *argv[], struct mirror_options *,
+	    char *why, size_t whylen);
+void	 mirror_options_free(struct mirror_options *);
+void	 mirror_help(int argc, char *argv[]);
+void	 mirror_usage(void) __dead2;
+
+/* prim.c: a root as the stream writes it, "" for "/". */
+char	*root_name(const char *path);
+
 int	 rel_excluded(struct mirror *, const char *rel);
 int	 rel_excluded_type(struct mirror *, const char *rel, int isdir);
 void	 retry_add(struct mirror *, const char *rel);

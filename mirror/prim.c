@@ -126,3 +126,18 @@ dest_log(struct mirror *m, int level, const char *what, const char *rel,
 	putchar('\n');
 	fflush(stdout);
 }
+
+/* A root as the stream writes it: no trailing slash, "" for "/". */
+char *
+root_name(const char *path)
+{
+	char *p;
+	size_t len;
+
+	if ((p = strdup(path)) == NULL)
+		err(1, "strdup");
+	len = strlen(p);
+	while (len > 0 && p[len - 1] == '/')
+		p[--len] = '\0';
+	return p;
+}

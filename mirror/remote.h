@@ -56,11 +56,6 @@ char	*rsync_error_path(const char *line, const char *src,
 /* An --exclude glob of ours as an rsync filter pattern. */
 char	*rsync_exclude(const char *glob);
 
-/* iobs-mirror.c: the options, parsed as on the command line. */
-int	 mirror_options_parse(int argc, char *argv[], struct mirror_options *,
-	    char *why, size_t whylen);
-void	 mirror_options_free(struct mirror_options *);
-
 /*
  * relay.c: iobs-mirror --relay -- [-l user] host word..., rsync's
  * remote shell, through a session the mirror lent it (descriptors 3-6).
