@@ -37,6 +37,9 @@ struct inodes {
 	size_t		 nd, dcap;
 	size_t		*spare;		/* indexes of d free again */
 	size_t		 nspare, sparecap;
+	/* The directory set last: a walk sets a directory's names in a row. */
+	char		*last;		/* NULL: none */
+	size_t		 lastlen, lasti;
 };
 
 /* rel, not a directory, is (dev, ino) now. */

@@ -275,7 +275,8 @@ int	 copy_symlink(struct mirror *, int spfd, const char *name,
 
 /* sync.c: make one DEST entry equal to the source. */
 int	 sync_one(struct mirror *, int spfd, int dpfd, const char *name,
-	    const char *rel, const struct stat *sst, int how);
+	    const char *rel, const struct stat *sst, const struct stat *dst,
+	    int how);
 void	 flush_dirs(struct mirror *);
 int	 link_sibling(struct mirror *, int dpfd, const char *name,
 	    const char *rel, const struct stat *sst, int how);
