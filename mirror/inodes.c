@@ -224,6 +224,22 @@ inodes_set(struct inodes *t, const char *rel, dev_t dev, ino_t ino)
 }
 
 void
+inodes_reserve(struct inodes *t, const char *dir, size_t n)
+{
+	struct inodes_dir *d;
+	size_t want;
+
+	if (n == 0)
+		return;
+	d = dir_get(t, dir, 1);
+	if ((want = (size_t)d->n + n) <= d->cap || want > UINT32_MAX)
+		return;
+	if ((d->v = reallocarray(d->v, want, sizeof(*d->v))) == NULL)
+		err(1, "reallocarray");
+	d->cap = want;
+}
+
+void
 inodes_del(struct inodes *t, const char *rel)
 {
 	struct inodes_dir *d;

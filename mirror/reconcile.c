@@ -52,6 +52,8 @@ static void	 walk_entry(struct mirror *, int, int, const struct name *,
 		    const char *, struct delq *, int, const struct ahead *);
 static void	 walk_lists(struct mirror *, struct listing *,
 		    struct listing *, const char *, void *, int, int);
+static void	 reserve_names(struct mirror *, const struct listing *,
+		    const char *);
 
 /*
  * name in DEST's ddir goes: at once, or with dq queued and counted with
@@ -332,6 +334,8 @@ walk_new_dir(struct mirror *m, int sdir, int ddir, const char *name,
 	    fgetxattr(dd, "system.posix_acl_default", NULL, 0) == -1 &&
 	    (errno == ENODATA || errno == ENOTSUP);
 	m->walk.staged_gid = (st.st_mode & S_ISGID) ? st.st_gid : m->gid;
+	if (saved.reconciling)
+		reserve_names(m, &src, rel);
 	walk_new_entries(m, sd, dd, rel, &src, dq, 1);
 	m->walk = saved;
 	if (dest_fsync(m, dd) == -1 ||
@@ -532,6 +536,17 @@ ask_ahead(struct mirror *m, struct listing *src, struct listing *dst,
 	}
 }
 
+/* A reconcile sets every name of a directory's in the table, in a row. */
+static void
+reserve_names(struct mirror *m, const struct listing *src, const char *rel)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < src->n; i++)
+		n += src->v[i].type != DT_DIR;
+	inodes_reserve(&m->inodes, rel, n);
+}
+
 /*
  * Makes DEST's directory (listed as dst) equal to the source's (src),
  * at any depth; with SYNC_LEVEL in how, its entries only: what DEST
@@ -557,6 +572,8 @@ walk_lists(struct mirror *m, struct listing *src, struct listing *dst,
 	/* Read-only in DEST: writable while made equal, its mode back after. */
 	if (dir_writable(m, ddir))
 		pathset_add(&m->dirty_dirs, rel, 0);
+	if (m->walk.reconciling)
+		reserve_names(m, src, rel);
 	if (ahead)
 		ask_ahead(m, src, dst, rel, depth, &q);
 	while (i < src->n || j < dst->n) {
