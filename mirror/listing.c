@@ -15,12 +15,14 @@
 #include <err.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "exclude.h"
@@ -30,6 +32,8 @@
 #define READERS_MAX	4
 /* Stats a reader takes ahead of the walk in one directory, at most. */
 #define WINDOW		1024
+/* Stats a walk waiting for one lets the reader take before it wakes. */
+#define WAKE_EVERY	32
 
 struct lstat_slot {
 	struct stat	 st;
@@ -44,6 +48,7 @@ static struct {
 	pthread_cond_t	 change;	/* a job listed, a stat taken or freed */
 	pthread_t	 tid[READERS_MAX];
 	int		 n;		/* readers started, -1 before trying */
+	int		 idle;		/* readers without a job */
 	struct listing	*queue;
 	unsigned long	 seq;
 	int		 stop;
@@ -211,9 +216,10 @@ job_stats(struct listing *l)
 
 	for (k = 0; k < l->n; k++) {
 		if (l->big && k - atomic_load(&l->consumed) >= l->rsize) {
+			/* Woken once half the window is free, not at each. */
 			pthread_mutex_lock(&pool.mu);
 			atomic_store(&l->rwaiting, 1);
-			while (k - atomic_load(&l->consumed) >= l->rsize &&
+			while (k - atomic_load(&l->consumed) > l->rsize / 2 &&
 			    !atomic_load(&l->cancel))
 				pthread_cond_wait(&pool.change, &pool.mu);
 			atomic_store(&l->rwaiting, 0);
@@ -226,7 +232,8 @@ job_stats(struct listing *l)
 		    AT_SYMLINK_NOFOLLOW) == -1 ? errno : 0;
 		if (l->big) {
 			atomic_store(&l->statted, k + 1);
-			wake(l);
+			if (k + 1 >= atomic_load(&l->want) || k + 1 == l->n)
+				wake(l);
 		}
 	}
 }
@@ -269,14 +276,16 @@ reader(void *unused)
 			pthread_cond_wait(&pool.work, &pool.mu);
 		if (pool.stop)
 			break;
+		pool.idle--;
 		best = dequeue();
 		l = *best;
 		*best = l->qnext;
 		atomic_store(&l->state, JOB_RUNNING);
 		pthread_mutex_unlock(&pool.mu);
-		job_list(l);
+		if (!l->statsonly)
+			job_list(l);
 		/* The window is there before the walk may look at it. */
-		if (l->stats && l->err == 0 && l->n > 0) {
+		if (!l->statsonly && l->stats && l->err == 0 && l->n > 0) {
 			l->big = l->n > WINDOW;
 			l->rsize = l->big ? WINDOW : l->n;
 			if ((l->ring = calloc(l->rsize, sizeof(*l->ring))) ==
@@ -299,6 +308,7 @@ reader(void *unused)
 		atomic_store(&l->state, JOB_DONE);
 		if (waiting)
 			pthread_cond_broadcast(&pool.change);
+		pool.idle++;
 	}
 	pthread_mutex_unlock(&pool.mu);
 	return NULL;
@@ -314,6 +324,7 @@ start(void)
 	while (cpus > 1 && pool.n < cpus && pool.n < READERS_MAX &&
 	    pthread_create(&pool.tid[pool.n], NULL, reader, NULL) == 0)
 		pool.n++;
+	pool.idle = pool.n;
 }
 
 struct listing *
@@ -325,6 +336,7 @@ listing_ahead(int pfd, const char *name, const char *rel, int depth,
 	if ((l = calloc(1, sizeof(*l))) == NULL ||
 	    (l->name = strdup(name)) == NULL || (l->rel = strdup(rel)) == NULL)
 		err(1, "calloc");
+	l->heap = 1;
 	l->fd = -1;
 	l->pfd = pfd;
 	l->depth = depth;
@@ -353,24 +365,87 @@ ready(struct listing *l)
 	return st == JOB_DONE || st == JOB_LISTED;
 }
 
+void
+listing_stats_ahead(struct listing *l)
+{
+	if (l->n == 0 || l->state != JOB_NONE)
+		return;
+	pthread_mutex_lock(&pool.mu);
+	if (pool.n == -1)
+		start();
+	if (pool.n > 0) {
+		l->statsonly = l->stats = l->big = 1;
+		l->rsize = l->n < WINDOW ? l->n : WINDOW;
+		if ((l->ring = calloc(l->rsize, sizeof(*l->ring))) == NULL)
+			err(1, "calloc");
+		/* Needed now: before any directory asked ahead. */
+		l->depth = INT_MAX;
+		l->seq = pool.seq++;
+		atomic_store(&l->state, JOB_QUEUED);
+		l->qnext = pool.queue;
+		pool.queue = l;
+		pthread_cond_signal(&pool.work);
+	}
+	pthread_mutex_unlock(&pool.mu);
+}
+
+/*
+ * With the lock held: waits until done() says the listing is as far
+ * as wanted, or takes the job back when it is still queued and no
+ * reader is free to start it (all may be waiting on the walk in other
+ * directories): 1 when taken back. A reader may start another job
+ * meanwhile without a word, so the wait is looked at again now and
+ * then.
+ */
+static int
+wait_for(struct listing *l, int (*done)(struct listing *, size_t), size_t i)
+{
+	struct timespec ts;
+
+	atomic_store(&l->waiting, 1);
+	while (!done(l, i)) {
+		if (atomic_load(&l->state) == JOB_QUEUED && pool.idle == 0) {
+			unqueue(l);
+			atomic_store(&l->state, JOB_DONE);
+			atomic_store(&l->waiting, 0);
+			return 1;
+		}
+		clock_gettime(CLOCK_REALTIME, &ts);
+		if ((ts.tv_nsec += 2000000) >= 1000000000) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000;
+		}
+		pthread_cond_timedwait(&pool.change, &pool.mu, &ts);
+	}
+	atomic_store(&l->waiting, 0);
+	return 0;
+}
+
+static int
+listed(struct listing *l, size_t unused)
+{
+	(void)unused;
+	return ready(l);
+}
+
+static int
+statted(struct listing *l, size_t i)
+{
+	return atomic_load(&l->statted) > i;
+}
+
 int
 listing_take(struct listing *l)
 {
+	int mine;
+
 	if (!ready(l)) {
 		pthread_mutex_lock(&pool.mu);
-		if (atomic_load(&l->state) == JOB_QUEUED) {
-			/* Not started: listed here, its stats taken as asked. */
-			unqueue(l);
-			atomic_store(&l->state, JOB_DONE);
-			pthread_mutex_unlock(&pool.mu);
+		mine = wait_for(l, listed, 0);
+		pthread_mutex_unlock(&pool.mu);
+		/* Taken back: listed here, its stats taken as asked. */
+		if (mine)
 			job_list(l);
-		} else {
-			atomic_store(&l->waiting, 1);
-			while (!ready(l))
-				pthread_cond_wait(&pool.change, &pool.mu);
-			atomic_store(&l->waiting, 0);
-			pthread_mutex_unlock(&pool.mu);
-		}
 	}
 	if (l->err == 0)
 		return 0;
@@ -382,6 +457,7 @@ int
 listing_stat(struct listing *l, size_t i, struct stat *st)
 {
 	struct lstat_slot *s;
+	int mine;
 
 	if (l->ring == NULL || (l->big && i < atomic_load(&l->consumed))) {
 		if (fstatat(l->fd, l->v[i].s, st, AT_SYMLINK_NOFOLLOW) == 0)
@@ -390,7 +466,8 @@ listing_stat(struct listing *l, size_t i, struct stat *st)
 	}
 	if (l->big) {
 		atomic_store(&l->consumed, i);
-		if (atomic_load(&l->rwaiting)) {
+		if (atomic_load(&l->rwaiting) &&
+		    atomic_load(&l->statted) <= i + l->rsize / 2) {
 			/* The window moved: the reader waiting on it goes on. */
 			pthread_mutex_lock(&pool.mu);
 			pthread_cond_broadcast(&pool.change);
@@ -398,11 +475,17 @@ listing_stat(struct listing *l, size_t i, struct stat *st)
 		}
 		if (atomic_load(&l->statted) <= i) {
 			pthread_mutex_lock(&pool.mu);
-			atomic_store(&l->waiting, 1);
-			while (atomic_load(&l->statted) <= i)
-				pthread_cond_wait(&pool.change, &pool.mu);
-			atomic_store(&l->waiting, 0);
+			/* Woken with a few more, not at each. */
+			atomic_store(&l->want, i + WAKE_EVERY < l->n ?
+			    i + WAKE_EVERY : l->n);
+			mine = wait_for(l, statted, i);
 			pthread_mutex_unlock(&pool.mu);
+			if (mine) {
+				/* Taken back: each stat taken as asked. */
+				free(l->ring);
+				l->ring = NULL;
+				return listing_stat(l, i, st);
+			}
 		}
 	}
 	s = &l->ring[i % l->rsize];
@@ -417,7 +500,7 @@ listing_stat(struct listing *l, size_t i, struct stat *st)
 void
 listing_free(struct listing *l)
 {
-	int job = l->state != JOB_NONE;
+	int job = atomic_load(&l->state) != JOB_NONE;
 
 	if (job && atomic_load(&l->state) != JOB_DONE) {
 		pthread_mutex_lock(&pool.mu);
@@ -438,7 +521,7 @@ listing_free(struct listing *l)
 	free(l->ring);
 	free(l->name);
 	free(l->rel);
-	if (job)
+	if (l->heap)
 		free(l);
 }
 

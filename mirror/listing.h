@@ -33,7 +33,9 @@ struct listing {
 	int		 err;		/* errno: not opened or not read whole */
 	/* Read ahead (listing.c): the job, and its window of stats. */
 	_Atomic int	 state;
-	int		 big;		/* more entries than the window */
+	int		 heap;		/* listing_ahead's: freed with its names */
+	int		 statsonly;	/* listed: a reader takes the stats */
+	int		 big;		/* the stats follow the walk in a window */
 	int		 stats;		/* a reader takes each entry's lstat */
 	int		 noatime;	/* a source's: O_NOATIME where allowed */
 	_Atomic int	 cancel;
@@ -48,6 +50,7 @@ struct listing {
 	_Atomic size_t	 consumed;	/* the entry the walk is at */
 	_Atomic int	 waiting;	/* the walk waits on this listing */
 	_Atomic int	 rwaiting;	/* the reader waits for the walk */
+	_Atomic size_t	 want;		/* the stats the walk waits for */
 	struct listing	*qnext;
 };
 
@@ -68,6 +71,12 @@ int	 listing_read(struct listing *, int fd, const char *rel,
 #define LISTING_NOATIME	0x02	/* the source's: its atime left alone */
 struct listing *listing_ahead(int pfd, const char *name, const char *rel,
 	    int depth, int how, const struct iobs_exclude *ex);
+/*
+ * The lstats of a listing read here, taken by a reader thread as far
+ * ahead of listing_stat as the window lets: for a big directory the
+ * walk did not list ahead (the root).
+ */
+void	 listing_stats_ahead(struct listing *);
 /*
  * Waits for a listing asked ahead (or lists it now, when no reader has
  * started it): 0, or -1 with errno set, as listing_read.

@@ -266,7 +266,7 @@ int	 src_dir_open(int spfd, const char *name);
 int	 copy_open(struct mirror *, int in, const struct stat *sst, int dpfd,
 	    const char *rel, int how);
 void	 copy_batch(struct mirror *, int sdir, int ddir, struct copy_job *,
-	    size_t n);
+	    size_t n, int how);
 int	 copy_file(struct mirror *, int spfd, const char *name,
 	    int dpfd, const char *rel, int how);
 int	 copy_symlink(struct mirror *, int spfd, const char *name,

@@ -47,6 +47,8 @@ struct ahead {
 
 /* Directories listed ahead of the walk, for each level. */
 #define AHEAD_DIRS	8
+/* Entries of a directory listed here whose stats are taken ahead. */
+#define STATS_AHEAD	256
 
 static void	 walk_entry(struct mirror *, int, int, const struct name *,
 		    const char *, struct delq *, int, const struct ahead *);
@@ -178,15 +180,17 @@ new_file(struct mirror *m, int sdir, int ddir, const char *name,
 }
 
 /*
- * The regular files among the entries from to to of a new directory,
- * by d_type, copied side by side into the directory not in place yet;
- * the number of jobs, in the order of the listing. A file with other names is copied so
- * too when no other name of it has been seen (the first of a cp -al
+ * The regular files among the entries from to to, by d_type, that DEST
+ * lacks, copied side by side: into a new directory not in place yet
+ * (how has SYNC_UNSEEN), or unnamed and linked in whole; the number of
+ * jobs, in the order of the listing. A file with other names is copied
+ * so too when no other name of it has been seen (the first of a cp -al
  * tree); batch_done links the others to it.
  */
 static size_t
 batch_files(struct mirror *m, int sd, int dd, const char *rel,
-    const struct listing *src, size_t from, size_t to, struct copy_job *jobs)
+    const struct listing *src, size_t from, size_t to, struct copy_job *jobs,
+    int how)
 {
 	struct copy_job *j;
 	size_t i, n = 0, first = 0, k;
@@ -196,7 +200,7 @@ batch_files(struct mirror *m, int sd, int dd, const char *rel,
 	for (i = from; i < to; i++)
 		if (src->v[i].type == DT_REG)
 			jobs[n++].name = src->v[i].s;
-	copy_batch(m, sd, dd, jobs, n);
+	copy_batch(m, sd, dd, jobs, n, how);
 	for (i = 0; i < n; i++) {
 		if ((j = &jobs[i])->r != COPY_LINKED)
 			continue;
@@ -212,7 +216,7 @@ batch_files(struct mirror *m, int sd, int dd, const char *rel,
 		free(child);
 	}
 	if (first > 0)
-		copy_batch(m, sd, dd, jobs, n);
+		copy_batch(m, sd, dd, jobs, n, how);
 	return n;
 }
 
@@ -223,18 +227,19 @@ batch_files(struct mirror *m, int sd, int dd, const char *rel,
  */
 static void
 batch_done(struct mirror *m, int sd, int dd, const struct name *e,
-    struct copy_job *j, const char *rel, struct delq *dq)
+    struct copy_job *j, const char *rel, struct delq *dq, int how)
 {
 	switch (j->r) {
 	case COPY_DONE:
 		dest_log(m, 2, "copy", rel, NULL);
 		progress_copied(m, j->sst.st_size);
 		name_seen(m, rel, &j->sst);
-		mark_parent(m, rel);
+		/* A new directory gets its times once it is whole. */
+		if (!(how & SYNC_UNSEEN))
+			mark_parent(m, rel);
 		break;
 	case COPY_LINKED:
-		new_open(m, j->in, &j->sst, dd, e->s, rel,
-		    SYNC_ABSENT | SYNC_UNSEEN);
+		new_open(m, j->in, &j->sst, dd, e->s, rel, how);
 		close(j->in);
 		break;
 	case COPY_FAILED:
@@ -243,8 +248,7 @@ batch_done(struct mirror *m, int sd, int dd, const struct name *e,
 		dest_error(m, "write", rel);
 		break;
 	default:
-		walk_entry(m, sd, dd, e, rel, dq, SYNC_ABSENT | SYNC_UNSEEN,
-		    NULL);
+		walk_entry(m, sd, dd, e, rel, dq, how, NULL);
 	}
 }
 
@@ -267,7 +271,8 @@ walk_new_entries(struct mirror *m, int sd, int dd, const char *rel,
 	for (i = 0; i < src->n; i++) {
 		if (unseen && i == end) {
 			end = src->n - i > BATCH_FILES ? i + BATCH_FILES : src->n;
-			njobs = batch_files(m, sd, dd, rel, src, i, end, jobs);
+			njobs = batch_files(m, sd, dd, rel, src, i, end, jobs,
+			    SYNC_ABSENT | SYNC_UNSEEN);
 			j = 0;
 		}
 		isdir = src->v[i].type == DT_DIR ||
@@ -278,7 +283,7 @@ walk_new_entries(struct mirror *m, int sd, int dd, const char *rel,
 		progress_entry(m);
 		if (j < njobs && jobs[j].name == src->v[i].s)
 			batch_done(m, sd, dd, &src->v[i], &jobs[j++], child,
-			    dq);
+			    dq, SYNC_ABSENT | SYNC_UNSEEN);
 		else
 			walk_entry(m, sd, dd, &src->v[i], child, dq,
 			    SYNC_ABSENT | (unseen ? SYNC_UNSEEN : 0), NULL);
@@ -536,6 +541,46 @@ ask_ahead(struct mirror *m, struct listing *src, struct listing *dst,
 	}
 }
 
+/*
+ * The regular files, by d_type, from src's entry i on that DEST lacks,
+ * its listing at entry j: as many as a batch copies at most.
+ */
+static size_t
+absent_files(const struct listing *src, size_t i, const struct listing *dst,
+    size_t j)
+{
+	size_t k;
+
+	for (k = i; k < src->n && k - i < BATCH_FILES; k++)
+		if (src->v[k].type != DT_REG || (j < dst->n &&
+		    strcmp(src->v[k].s, dst->v[j].s) >= 0))
+			break;
+	return k - i;
+}
+
+/* Those files, copied side by side, each linked into DEST whole. */
+static void
+copy_absent(struct mirror *m, const struct listing *src, size_t from,
+    size_t to, int ddir, const char *rel, struct delq *dq)
+{
+	struct copy_job *jobs;
+	size_t i, n;
+	char *child;
+
+	if ((jobs = calloc(to - from, sizeof(*jobs))) == NULL)
+		err(1, "calloc");
+	n = batch_files(m, src->fd, ddir, rel, src, from, to, jobs,
+	    SYNC_ABSENT);
+	for (i = 0; i < n; i++) {
+		child = rel_join(rel, src->v[from + i].s);
+		progress_entry(m);
+		batch_done(m, src->fd, ddir, &src->v[from + i], &jobs[i], child,
+		    dq, SYNC_ABSENT);
+		free(child);
+	}
+	free(jobs);
+}
+
 /* A reconcile sets every name of a directory's in the table, in a row. */
 static void
 reserve_names(struct mirror *m, const struct listing *src, const char *rel)
@@ -577,6 +622,12 @@ walk_lists(struct mirror *m, struct listing *src, struct listing *dst,
 	if (ahead)
 		ask_ahead(m, src, dst, rel, depth, &q);
 	while (i < src->n || j < dst->n) {
+		if (!m->o.dry_run && !level && m->unnamed_ok &&
+		    (k = absent_files(src, i, dst, j)) > 1) {
+			copy_absent(m, src, i, i + k, ddir, rel, deferred);
+			i += k;
+			continue;
+		}
 		if (i == src->n)
 			c = 1;
 		else if (j == dst->n)
@@ -652,6 +703,16 @@ walk_tree(struct mirror *m, int sdir, int ddir, const char *rel,
 		dest_error(m, "list", rel);
 		listing_free(&src);
 		return;
+	}
+	/*
+	 * A big directory the walk did not list ahead (the root): its
+	 * stats are, while it compares, when there is DEST to compare.
+	 */
+	if (m->walk.reconciling && !(how & SYNC_LEVEL) && dst.n > 0) {
+		if (src.n > STATS_AHEAD)
+			listing_stats_ahead(&src);
+		if (dst.n > STATS_AHEAD)
+			listing_stats_ahead(&dst);
 	}
 	walk_lists(m, &src, &dst, rel, deferred, how, 0);
 	listing_free(&src);

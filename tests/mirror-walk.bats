@@ -80,33 +80,65 @@ failing_mirror() {
 	run -0 treecmp "$SRC" "$DST"
 }
 
-@test "a flat directory of many entries is synced and compared exactly" {
-	local i
-	mkdir "$SRC/flat"
+# flat REL: a directory of 3000 files at REL ("" for the root) is
+# mirrored, changed on both sides, and mirrored again, exactly; then a
+# start with nothing to do changes nothing.
+flat() {
+	local i d=$SRC${1:+/$1} e=$DST${1:+/$1}
+	mkdir -p "$d"
 	for i in $(seq 0 2999); do
-		printf '%d\n' "$i" >"$SRC/flat/$(printf 'f%04d' "$i")"
+		printf '%d\n' "$i" >"$d/$(printf 'f%04d' "$i")"
 	done
 	run -0 reconcile
 	run -0 treecmp "$SRC" "$DST"
 	# Either side of where the stats read ahead wrap (1024 entries).
 	for i in 0000 1022 1023 1024 1025 2047 2048 2999; do
-		echo "changed $i" >"$SRC/flat/f$i"
+		echo "changed $i" >"$d/f$i"
 	done
-	chmod 600 "$SRC/flat/f1500"
-	rm "$SRC/flat/f0001" "$SRC/flat/f2500"
-	echo new >"$SRC/flat/f1024a"
-	echo new >"$SRC/flat/zzz"
-	: >"$DST/flat/f0700"
-	chmod 700 "$DST/flat/f2049"
-	echo stray >"$DST/flat/f0999x"
+	chmod 600 "$d/f1500"
+	rm "$d/f0001" "$d/f2500"
+	echo new >"$d/f1024a"
+	echo new >"$d/zzz"
+	: >"$e/f0700"
+	chmod 700 "$e/f2049"
+	echo stray >"$e/f0999x"
 	run -0 reconcile
 	run -0 treecmp "$SRC" "$DST"
-	# Nothing to do: a second start changes nothing.
 	find "$DST" -printf '%p %i %T@ %m\n' | sort >"$T/before"
 	run -0 reconcile -vv
 	assert_output ""
 	find "$DST" -printf '%p %i %T@ %m\n' | sort >"$T/after"
 	run -0 diff -u "$T/before" "$T/after"
+}
+
+@test "a flat directory of many entries is synced and compared exactly" {
+	flat flat
+}
+
+@test "a flat root of many entries is synced and compared exactly" {
+	flat ""
+}
+
+@test "files added to a directory DEST has are copied whole, links as links" {
+	local i
+	mkdir "$SRC/d"
+	echo a >"$SRC/d/a"
+	run -0 reconcile
+	for i in $(seq -w 1 300); do
+		printf '%s\n' "$i" >"$SRC/d/n$i"
+	done
+	ln "$SRC/d/n010" "$SRC/d/n200-link"
+	ln "$SRC/d/n010" "$SRC/d/n011-link"
+	ln "$SRC/d/a" "$SRC/d/a-link"
+	ln -s n001 "$SRC/d/n150-sym"
+	mkfifo "$SRC/d/n250-fifo"
+	chmod 4755 "$SRC/d/n100"
+	run -0 reconcile
+	run -0 treecmp -H "$SRC" "$DST"
+	assert_equal "$(stat -c %i "$DST/d/n010")" "$(stat -c %i "$DST/d/n200-link")"
+	assert_equal "$(stat -c %i "$DST/d/a")" "$(stat -c %i "$DST/d/a-link")"
+	run -0 find "$DST" -name '.iobs-mirror.*'
+	assert_output ""
 }
 
 @test "a source listing that fails part-way below the root deletes nothing under it" {
