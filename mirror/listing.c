@@ -31,7 +31,7 @@
 #define GETDENTS_BUF	(64 * 1024)
 #define READERS_MAX	4
 /* Stats a reader takes ahead of the walk in one directory, at most. */
-#define WINDOW		1024
+#define WINDOW		256
 /* Stats a walk waiting for one lets the reader take before it wakes. */
 #define WAKE_EVERY	32
 

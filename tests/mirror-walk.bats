@@ -91,7 +91,7 @@ flat() {
 	done
 	run -0 reconcile
 	run -0 treecmp "$SRC" "$DST"
-	# Either side of where the stats read ahead wrap (1024 entries).
+	# Either side of where the stats read ahead wrap (by 256 entries).
 	for i in 0000 1022 1023 1024 1025 2047 2048 2999; do
 		echo "changed $i" >"$d/f$i"
 	done
