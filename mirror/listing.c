@@ -215,11 +215,15 @@ job_stats(struct listing *l)
 	size_t k;
 
 	for (k = 0; k < l->n; k++) {
-		if (l->big && k - atomic_load(&l->consumed) >= l->rsize) {
+		/*
+		 * The walk may be past k (it asks only for the entries it
+		 * compares): then the window is free.
+		 */
+		if (l->big && k >= atomic_load(&l->consumed) + l->rsize) {
 			/* Woken once half the window is free, not at each. */
 			pthread_mutex_lock(&pool.mu);
 			atomic_store(&l->rwaiting, 1);
-			while (k - atomic_load(&l->consumed) > l->rsize / 2 &&
+			while (k > atomic_load(&l->consumed) + l->rsize / 2 &&
 			    !atomic_load(&l->cancel))
 				pthread_cond_wait(&pool.change, &pool.mu);
 			atomic_store(&l->rwaiting, 0);

@@ -173,3 +173,23 @@ flat() {
 	run -0 reconcile
 	run -0 treecmp "$SRC" "$DST"
 }
+
+@test "a walk that passes over many entries of a big directory ends" {
+	local i
+	mkdir -p "$SRC/big"
+	for i in $(seq -w 0 2999); do
+		[ $((10#$i % 10)) = 0 ] && echo "$i" >"$SRC/big/f$i"
+	done
+	run -0 reconcile
+	# DEST has nine in ten the source lacks, kept by --no-delete: the
+	# walk compares only every tenth of DEST's entries.
+	for i in $(seq -w 0 2999); do
+		[ $((10#$i % 10)) = 0 ] || echo "$i" >"$DST/big/f$i"
+	done
+	stream "$T/s" "$SRC"
+	run -0 timeout 60 iobs-mirror --no-delete "$DST" <"$T/s"
+	assert_equal "$(ls "$DST/big" | wc -l)" 3000
+	echo changed >"$SRC/big/f2990"
+	run -0 timeout 60 iobs-mirror --no-delete "$DST" <"$T/s"
+	assert_equal "$(cat "$DST/big/f2990")" changed
+}
