@@ -72,13 +72,15 @@ rsync_time() {
 
 # rsync_rss SRC DST: the largest sum of rsync's processes' RSS, in KB.
 rsync_rss() {
-	local pid peak=0 kb p
+	local pid peak=0 kb p v
 	rsync -a "$1/" "$2/" &
 	pid=$!
 	while kill -0 "$pid" 2>/dev/null; do
 		kb=0
 		for p in $pid $(pgrep -P "$pid") $(pgrep -P "$(pgrep -P "$pid" | head -1)" 2>/dev/null); do
-			kb=$((kb + $(awk '/^VmRSS/ { print $2 }' /proc/"$p"/status 2>/dev/null || echo 0)))
+			# Gone, or a zombie without VmRSS: nothing.
+			v=$(awk '/^VmRSS/ { print $2 }' /proc/"$p"/status 2>/dev/null)
+			kb=$((kb + ${v:-0}))
 		done
 		[ "$kb" -le "$peak" ] || peak=$kb
 		sleep 0.02
