@@ -13,6 +13,7 @@
 #include <err.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -327,6 +328,8 @@ struct gitignore {
 	size_t		 ndirs, cap;
 	char		*buf;		/* a path being looked at */
 	size_t		 bufcap;
+	/* The cache of .gitignore files: a mirror's reader threads ask. */
+	pthread_mutex_t	 lock;
 };
 
 /* The whole file, or as far as GI_FILE_MAX; -1 with errno. */
@@ -361,6 +364,7 @@ iobs_gi_new(int perdir)
 	if ((g = calloc(1, sizeof(*g))) == NULL)
 		err(1, "calloc");
 	g->perdir = perdir;
+	pthread_mutex_init(&g->lock, NULL);
 	return g;
 }
 
@@ -513,8 +517,8 @@ dirs_clear(struct gitignore *g)
 	g->ndirs = g->cap = 0;
 }
 
-int
-iobs_gi_excluded(struct gitignore *g, int i, const char *rel, size_t rellen,
+static int
+excluded(struct gitignore *g, int i, const char *rel, size_t rellen,
     int isdir)
 {
 	const struct gi_root *r = &g->root[i];
@@ -556,8 +560,20 @@ iobs_gi_excluded(struct gitignore *g, int i, const char *rel, size_t rellen,
 	return v == GI_EXCLUDED;
 }
 
-void
-iobs_gi_changed(struct gitignore *g, const char *abs, size_t len, int isdir)
+int
+iobs_gi_excluded(struct gitignore *g, int i, const char *rel, size_t rellen,
+    int isdir)
+{
+	int r;
+
+	pthread_mutex_lock(&g->lock);
+	r = excluded(g, i, rel, rellen, isdir);
+	pthread_mutex_unlock(&g->lock);
+	return r;
+}
+
+static void
+changed(struct gitignore *g, const char *abs, size_t len, int isdir)
 {
 	struct gi_dir *d;
 	const char *slash;
@@ -582,6 +598,14 @@ iobs_gi_changed(struct gitignore *g, const char *abs, size_t len, int isdir)
 }
 
 void
+iobs_gi_changed(struct gitignore *g, const char *abs, size_t len, int isdir)
+{
+	pthread_mutex_lock(&g->lock);
+	changed(g, abs, len, isdir);
+	pthread_mutex_unlock(&g->lock);
+}
+
+void
 iobs_gi_free(struct gitignore *g)
 {
 	int i;
@@ -596,5 +620,6 @@ iobs_gi_free(struct gitignore *g)
 	}
 	free(g->root);
 	free(g->buf);
+	pthread_mutex_destroy(&g->lock);
 	free(g);
 }

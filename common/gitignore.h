@@ -54,7 +54,7 @@ int	 iobs_gi_add_file(struct gitignore *, const char *file);
 void	 iobs_gi_add_root(struct gitignore *, const char *path);
 /* How many roots were added. */
 int	 iobs_gi_roots(const struct gitignore *);
-/* Is rel (rellen bytes, below root i) excluded? */
+/* Is rel (rellen bytes, below root i) excluded? Any thread may ask. */
 int	 iobs_gi_excluded(struct gitignore *, int root, const char *rel,
 	    size_t rellen, int isdir);
 /*

@@ -410,6 +410,7 @@ struct batch {
 	struct mirror	*m;
 	int		 sdir, ddir;
 	struct copy_job	*jobs;
+	int		 how;		/* SYNC_UNSEEN: the directory is new */
 };
 
 /*
@@ -435,7 +436,11 @@ batch_turn(void *arg, size_t i)
 		}
 	} else if (j->r != COPY_FIRST)
 		return;
-	if ((r = copy_unseen(b->m, j->in, &j->sst, b->ddir, j->name)) == 0)
+	r = b->how & SYNC_UNSEEN ?
+	    copy_unseen(b->m, j->in, &j->sst, b->ddir, j->name) :
+	    b->m->unnamed_ok ?
+	    copy_unnamed(b->m, j->in, &j->sst, b->ddir, j->name) : -2;
+	if (r == 0)
 		j->r = COPY_DONE;
 	else if (r == -1) {
 		j->r = COPY_FAILED;
@@ -448,17 +453,19 @@ out:
 }
 
 /*
- * The regular files of jobs, from the source's sdir into the staged
- * directory ddir (walk_new_dir), copied on every copier thread at once:
- * those to do, unless they have other names, and those the caller
- * found to be the first name of theirs. The rest is left to the
- * caller, which also logs, reports and keeps the table of links.
+ * The regular files of jobs, from the source's sdir into ddir, copied
+ * on every copier thread at once: into the staged directory
+ * (walk_new_dir) with SYNC_UNSEEN in how, else unnamed and linked into
+ * place whole, DEST lacking the names. Those to do, unless they have
+ * other names, and those the caller found to be the first name of
+ * theirs. The rest is left to the caller, which also logs, reports and
+ * keeps the table of links.
  */
 void
 copy_batch(struct mirror *m, int sdir, int ddir, struct copy_job *jobs,
-    size_t n)
+    size_t n, int how)
 {
-	struct batch b = { m, sdir, ddir, jobs };
+	struct batch b = { m, sdir, ddir, jobs, how };
 
 	copiers_run(batch_turn, &b, n);
 }

@@ -69,6 +69,39 @@ dir_get(struct inodes *t, const char *dir, int make)
 	return &t->d[i];
 }
 
+static void
+forget_last(struct inodes *t)
+{
+	free(t->last);
+	t->last = NULL;
+}
+
+/* rel's directory, by the one set last when it is the same; its name. */
+static struct inodes_dir *
+dir_of(struct inodes *t, const char *rel, const char **name, int make)
+{
+	const char *slash = strrchr(rel, '/');
+	size_t len = slash != NULL ? (size_t)(slash - rel) : 0;
+	struct inodes_dir *d;
+	char *dir;
+
+	*name = slash != NULL ? slash + 1 : rel;
+	if (t->last != NULL && t->lastlen == len &&
+	    memcmp(t->last, rel, len) == 0)
+		return &t->d[t->lasti];
+	if ((dir = strndup(rel, len)) == NULL)
+		err(1, "strndup");
+	if ((d = dir_get(t, dir, make)) == NULL) {
+		free(dir);
+		return NULL;
+	}
+	forget_last(t);
+	t->last = dir;
+	t->lastlen = len;
+	t->lasti = d - t->d;
+	return d;
+}
+
 #define INSERT_MAX	256	/* a directory this small takes a name in place */
 
 /* Stable: of two names set with one hash, the later stays later. */
@@ -184,47 +217,59 @@ take(struct inodes_dir *d, uint64_t h)
 void
 inodes_set(struct inodes *t, const char *rel, dev_t dev, ino_t ino)
 {
-	char *dir;
-	const char *name = split(rel, &dir);
+	const char *name;
+	struct inodes_dir *d = dir_of(t, rel, &name, 1);
 
-	put(dir_get(t, dir, 1), path_hash64(name), print_of(dev, ino));
-	free(dir);
+	put(d, path_hash64(name), print_of(dev, ino));
+}
+
+void
+inodes_reserve(struct inodes *t, const char *dir, size_t n)
+{
+	struct inodes_dir *d;
+	size_t want;
+
+	if (n == 0)
+		return;
+	d = dir_get(t, dir, 1);
+	if ((want = (size_t)d->n + n) <= d->cap || want > UINT32_MAX)
+		return;
+	if ((d->v = reallocarray(d->v, want, sizeof(*d->v))) == NULL)
+		err(1, "reallocarray");
+	d->cap = want;
 }
 
 void
 inodes_del(struct inodes *t, const char *rel)
 {
 	struct inodes_dir *d;
-	char *dir;
-	const char *name = split(rel, &dir);
+	const char *name;
 
-	if ((d = dir_get(t, dir, 0)) != NULL)
+	if ((d = dir_of(t, rel, &name, 0)) != NULL)
 		(void)take(d, path_hash64(name));
-	free(dir);
 }
 
 int
 inodes_was(struct inodes *t, const char *rel, dev_t dev, ino_t ino)
 {
 	struct inodes_dir *d;
+	const char *name;
 	uint64_t h;
 	uint32_t i;
-	char *dir;
-	const char *name = split(rel, &dir);
 	int r = -1;
 
-	if ((d = dir_get(t, dir, 0)) != NULL) {
+	if ((d = dir_of(t, rel, &name, 0)) != NULL) {
 		h = path_hash64(name);
 		if ((i = find(d, h)) < d->n && d->v[i].name == h)
 			r = d->v[i].print == print_of(dev, ino);
 	}
-	free(dir);
 	return r;
 }
 
 static void
 dir_free(struct inodes *t, size_t i)
 {
+	forget_last(t);
 	free(t->d[i].v);
 	memset(&t->d[i], 0, sizeof(t->d[i]));
 	if (t->nspare == t->sparecap) {
@@ -260,6 +305,7 @@ inodes_rename(struct inodes *t, const char *from, const char *to)
 
 	if (strcmp(from, to) == 0)
 		return;
+	forget_last(t);
 	name = split(from, &dir);
 	if ((e = pathset_get(&t->dirs, dir)) != NULL)
 		print = take(&t->d[e->how], path_hash64(name));
@@ -299,6 +345,7 @@ inodes_clear(struct inodes *t)
 {
 	size_t i;
 
+	forget_last(t);
 	for (i = 0; i < t->nd; i++)
 		free(t->d[i].v);
 	pathset_clear(&t->dirs);

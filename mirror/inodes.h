@@ -37,11 +37,20 @@ struct inodes {
 	size_t		 nd, dcap;
 	size_t		*spare;		/* indexes of d free again */
 	size_t		 nspare, sparecap;
+	/* The directory set last: a walk sets a directory's names in a row. */
+	char		*last;		/* NULL: none */
+	size_t		 lastlen, lasti;
 };
 
 /* rel, not a directory, is (dev, ino) now. */
 void	 inodes_set(struct inodes *, const char *rel, dev_t, ino_t);
 void	 inodes_del(struct inodes *, const char *rel);
+/*
+ * A walk is about to set n names in the directory dir, in a row: room
+ * for them at once, not grown by halves, which would leave a third of
+ * it unused in a tree of small directories.
+ */
+void	 inodes_reserve(struct inodes *, const char *dir, size_t n);
 /* 1: rel was last seen as (dev, ino); 0: as another; -1: not known. */
 int	 inodes_was(struct inodes *, const char *rel, dev_t, ino_t);
 /* A file or a directory renamed: its name, and the names below it. */

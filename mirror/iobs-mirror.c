@@ -26,6 +26,7 @@
 #include "signals.h"
 #include "stream.h"
 #include "usage.h"
+#include "listing.h"
 #include "mirror.h"
 #include "remote.h"
 
@@ -655,6 +656,7 @@ main(int argc, char *argv[])
 	run(&m, sigfd);
 
 	copiers_stop();
+	listing_stop();
 	apply_free(&m);
 	progress_free(&m);
 	links_clear(&m.links);

@@ -15,6 +15,7 @@
 #include "exclude.h"
 #include "gitignore.h"
 #include "links.h"
+#include "listing.h"
 #include "inodes.h"
 #include "pathset.h"
 
@@ -86,6 +87,7 @@ struct backup {
 
 struct mirror {
 	struct mirror_options o;
+	struct listing_skip skip;	/* mirror_skip()'s */
 	int		 dfd;		/* DEST */
 	char		*root;		/* source root, "" for "/"; NULL before WATCH_INIT */
 	size_t		 rootlen;
@@ -220,6 +222,7 @@ char	*root_name(const char *path);
 
 int	 rel_excluded(struct mirror *, const char *rel);
 int	 rel_excluded_type(struct mirror *, const char *rel, int isdir);
+const struct listing_skip *mirror_skip(struct mirror *);
 void	 retry_add(struct mirror *, const char *rel);
 int	 retry_known(struct mirror *, const char *rel);
 
@@ -279,7 +282,7 @@ int	 src_dir_open(int spfd, const char *name);
 int	 copy_open(struct mirror *, int in, const struct stat *sst, int dpfd,
 	    const char *rel, int how);
 void	 copy_batch(struct mirror *, int sdir, int ddir, struct copy_job *,
-	    size_t n);
+	    size_t n, int how);
 int	 copy_file(struct mirror *, int spfd, const char *name,
 	    int dpfd, const char *rel, int how);
 int	 copy_symlink(struct mirror *, int spfd, const char *name,
@@ -288,7 +291,8 @@ int	 copy_symlink(struct mirror *, int spfd, const char *name,
 
 /* sync.c: make one DEST entry equal to the source. */
 int	 sync_one(struct mirror *, int spfd, int dpfd, const char *name,
-	    const char *rel, const struct stat *sst, int how);
+	    const char *rel, const struct stat *sst, const struct stat *dst,
+	    int how);
 void	 flush_dirs(struct mirror *);
 int	 link_sibling(struct mirror *, int dpfd, const char *name,
 	    const char *rel, const struct stat *sst, int how);

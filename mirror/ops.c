@@ -539,6 +539,22 @@ rel_excluded_type(struct mirror *m, const char *rel, int isdir)
 	return hit;
 }
 
+/*
+ * What the walks' listings leave out, as the options say now: set when
+ * they change, never while reader threads list (between walks).
+ */
+const struct listing_skip *
+mirror_skip(struct mirror *m)
+{
+	if (m->o.gi != NULL && iobs_gi_roots(m->o.gi) == 0)
+		iobs_gi_add_root(m->o.gi, m->root);
+	if (m->skip.ex != &m->o.exclude || m->skip.gi != m->o.gi) {
+		m->skip.ex = &m->o.exclude;
+		m->skip.gi = m->o.gi;
+	}
+	return &m->skip;
+}
+
 int
 rel_excluded(struct mirror *m, const char *rel)
 {

@@ -19,13 +19,18 @@
 #include "stream.h"
 #include "mirror.h"
 
+/* dir/name, or name in the root: once for every entry a walk meets. */
 char *
 rel_join(const char *dir, const char *name)
 {
+	size_t dlen = strlen(dir), nlen = strlen(name) + 1, sep = dlen > 0;
 	char *p;
 
-	if (asprintf(&p, "%s%s%s", dir, dir[0] ? "/" : "", name) == -1)
-		err(1, "asprintf");
+	if ((p = malloc(dlen + sep + nlen)) == NULL)
+		err(1, "malloc");
+	memcpy(p, dir, dlen);
+	p[dlen] = '/';
+	memcpy(p + dlen + sep, name, nlen);
 	return p;
 }
 

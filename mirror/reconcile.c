@@ -20,18 +20,8 @@
 #include <unistd.h>
 
 #include "stream.h"
+#include "listing.h"
 #include "mirror.h"
-
-/* A directory's entries, sorted, with their types as readdir gives. */
-struct name {
-	char		*s;
-	unsigned char	 type;		/* DT_*, DT_UNKNOWN when not known */
-};
-
-struct names {
-	struct name	*v;
-	size_t		 n, cap;
-};
 
 /*
  * Files copied side by side at a time: a file with other names holds
@@ -45,97 +35,27 @@ struct delq {
 	long long count;
 };
 
-static void	 walk_entry(struct mirror *, int, int, const struct name *,
-		    const char *, struct delq *, int);
-
-static int
-cmp_names(const void *a, const void *b)
-{
-	return strcmp(((const struct name *)a)->s,
-	    ((const struct name *)b)->s);
-}
-
-static void
-names_add(struct names *ns, const char *name, unsigned char type)
-{
-	if (ns->n == ns->cap) {
-		ns->cap = ns->cap ? ns->cap * 2 : 32;
-		if ((ns->v = reallocarray(ns->v, ns->cap, sizeof(*ns->v)))
-		    == NULL)
-			err(1, "reallocarray");
-	}
-	if ((ns->v[ns->n].s = strdup(name)) == NULL)
-		err(1, "strdup");
-	ns->v[ns->n++].type = type;
-}
-
-static void
-names_free(struct names *ns)
-{
-	size_t i;
-
-	for (i = 0; i < ns->n; i++)
-		free(ns->v[i].s);
-	free(ns->v);
-}
-
 /*
- * The names in a directory that are not excluded, sorted. Only the end
- * of the listing means there are no more: an error part-way (EIO from
- * a failing disk) returns -1 with errno set and no names, so that
- * nothing is taken for gone.
+ * What the walk knows of an entry before it looks: the lstats taken
+ * ahead, and a directory's listings asked ahead, or NULL.
  */
-static int
-list_dir(struct mirror *m, int fd, const char *rel, struct names *ns)
-{
-	struct dirent *de;
-	char *child;
-	DIR *d;
-	int dfd, save;
+struct ahead {
+	const struct stat *sst, *dst;
+	struct listing	*sl, *dl;
+	int		 depth;		/* the entry's, the root's entries 1 */
+};
 
-	memset(ns, 0, sizeof(*ns));
-	if ((dfd = dup(fd)) == -1)
-		err(1, "dup");
-	if ((d = fdopendir(dfd)) == NULL) {
-		save = errno;
-		close(dfd);
-		errno = save;
-		return -1;
-	}
-	rewinddir(d);
-	for (;;) {
-		errno = 0;
-		if ((de = readdir(d)) == NULL)
-			break;
-		if (strcmp(de->d_name, ".") == 0 ||
-		    strcmp(de->d_name, "..") == 0)
-			continue;
-		if (m->o.exclude.n > 0 || m->o.gi != NULL) {
-			child = rel_join(rel, de->d_name);
-			if (m->o.gi != NULL ? rel_excluded_type(m, child,
-			    de->d_type == DT_UNKNOWN ? -1 :
-			    de->d_type == DT_DIR) :
-			    iobs_exclude_match(&m->o.exclude, child,
-			    de->d_name)) {
-				free(child);
-				continue;
-			}
-			free(child);
-		}
-		names_add(ns, de->d_name, de->d_type);
-	}
-	save = errno;
-	closedir(d);
-	if (save != 0) {
-		names_free(ns);
-		memset(ns, 0, sizeof(*ns));
-		errno = save;
-		return -1;
-	}
-	if (ns->n > 0)
-		qsort(ns->v, ns->n, sizeof(*ns->v), cmp_names);
-	return 0;
-}
+/* Directories listed ahead of the walk, for each level. */
+#define AHEAD_DIRS	8
+/* Entries of a directory listed here whose stats are taken ahead. */
+#define STATS_AHEAD	256
+
+static void	 walk_entry(struct mirror *, int, int, const struct name *,
+		    const char *, struct delq *, int, const struct ahead *);
+static void	 walk_lists(struct mirror *, struct listing *,
+		    struct listing *, const char *, void *, int, int);
+static void	 reserve_names(struct mirror *, const struct listing *,
+		    const char *);
 
 /*
  * name in DEST's ddir goes: at once, or with dq queued and counted with
@@ -260,15 +180,17 @@ new_file(struct mirror *m, int sdir, int ddir, const char *name,
 }
 
 /*
- * The regular files among the entries from to to of a new directory,
- * by d_type, copied side by side into the directory not in place yet;
- * the number of jobs, in the order of the listing. A file with other names is copied so
- * too when no other name of it has been seen (the first of a cp -al
+ * The regular files among the entries from to to, by d_type, that DEST
+ * lacks, copied side by side: into a new directory not in place yet
+ * (how has SYNC_UNSEEN), or unnamed and linked in whole; the number of
+ * jobs, in the order of the listing. A file with other names is copied
+ * so too when no other name of it has been seen (the first of a cp -al
  * tree); batch_done links the others to it.
  */
 static size_t
 batch_files(struct mirror *m, int sd, int dd, const char *rel,
-    const struct names *src, size_t from, size_t to, struct copy_job *jobs)
+    const struct listing *src, size_t from, size_t to, struct copy_job *jobs,
+    int how)
 {
 	struct copy_job *j;
 	size_t i, n = 0, first = 0, k;
@@ -278,7 +200,7 @@ batch_files(struct mirror *m, int sd, int dd, const char *rel,
 	for (i = from; i < to; i++)
 		if (src->v[i].type == DT_REG)
 			jobs[n++].name = src->v[i].s;
-	copy_batch(m, sd, dd, jobs, n);
+	copy_batch(m, sd, dd, jobs, n, how);
 	for (i = 0; i < n; i++) {
 		if ((j = &jobs[i])->r != COPY_LINKED)
 			continue;
@@ -294,7 +216,7 @@ batch_files(struct mirror *m, int sd, int dd, const char *rel,
 		free(child);
 	}
 	if (first > 0)
-		copy_batch(m, sd, dd, jobs, n);
+		copy_batch(m, sd, dd, jobs, n, how);
 	return n;
 }
 
@@ -305,18 +227,19 @@ batch_files(struct mirror *m, int sd, int dd, const char *rel,
  */
 static void
 batch_done(struct mirror *m, int sd, int dd, const struct name *e,
-    struct copy_job *j, const char *rel, struct delq *dq)
+    struct copy_job *j, const char *rel, struct delq *dq, int how)
 {
 	switch (j->r) {
 	case COPY_DONE:
 		dest_log(m, 2, "copy", rel, NULL);
 		progress_copied(m, j->sst.st_size);
 		name_seen(m, rel, &j->sst);
-		mark_parent(m, rel);
+		/* A new directory gets its times once it is whole. */
+		if (!(how & SYNC_UNSEEN))
+			mark_parent(m, rel);
 		break;
 	case COPY_LINKED:
-		new_open(m, j->in, &j->sst, dd, e->s, rel,
-		    SYNC_ABSENT | SYNC_UNSEEN);
+		new_open(m, j->in, &j->sst, dd, e->s, rel, how);
 		close(j->in);
 		break;
 	case COPY_FAILED:
@@ -325,7 +248,7 @@ batch_done(struct mirror *m, int sd, int dd, const struct name *e,
 		dest_error(m, "write", rel);
 		break;
 	default:
-		walk_entry(m, sd, dd, e, rel, dq, SYNC_ABSENT | SYNC_UNSEEN);
+		walk_entry(m, sd, dd, e, rel, dq, how, NULL);
 	}
 }
 
@@ -336,7 +259,7 @@ batch_done(struct mirror *m, int sd, int dd, const struct name *e,
  */
 static void
 walk_new_entries(struct mirror *m, int sd, int dd, const char *rel,
-    const struct names *src, struct delq *dq, int unseen)
+    const struct listing *src, struct delq *dq, int unseen)
 {
 	struct copy_job *jobs = NULL;
 	size_t i, j = 0, njobs = 0, end = 0;
@@ -348,7 +271,8 @@ walk_new_entries(struct mirror *m, int sd, int dd, const char *rel,
 	for (i = 0; i < src->n; i++) {
 		if (unseen && i == end) {
 			end = src->n - i > BATCH_FILES ? i + BATCH_FILES : src->n;
-			njobs = batch_files(m, sd, dd, rel, src, i, end, jobs);
+			njobs = batch_files(m, sd, dd, rel, src, i, end, jobs,
+			    SYNC_ABSENT | SYNC_UNSEEN);
 			j = 0;
 		}
 		isdir = src->v[i].type == DT_DIR ||
@@ -359,10 +283,10 @@ walk_new_entries(struct mirror *m, int sd, int dd, const char *rel,
 		progress_entry(m);
 		if (j < njobs && jobs[j].name == src->v[i].s)
 			batch_done(m, sd, dd, &src->v[i], &jobs[j++], child,
-			    dq);
+			    dq, SYNC_ABSENT | SYNC_UNSEEN);
 		else
 			walk_entry(m, sd, dd, &src->v[i], child, dq,
-			    SYNC_ABSENT | (unseen ? SYNC_UNSEEN : 0));
+			    SYNC_ABSENT | (unseen ? SYNC_UNSEEN : 0), NULL);
 		free(child);
 	}
 	free(jobs);
@@ -380,7 +304,7 @@ walk_new_dir(struct mirror *m, int sdir, int ddir, const char *name,
     const char *rel, const struct stat *sst, struct delq *dq)
 {
 	struct walk saved = m->walk;
-	struct names src;
+	struct listing src;
 	struct stat st;
 	char tmp[64];
 	int sd, dd;
@@ -403,7 +327,7 @@ walk_new_dir(struct mirror *m, int sdir, int ddir, const char *name,
 	 * Unreadable, it is made empty, and the directory tried again
 	 * later: nothing in DEST to lose.
 	 */
-	if (list_dir(m, sd, rel, &src) == -1)
+	if (listing_read(&src, sd, rel, mirror_skip(m)) == -1)
 		src_error(m, "list", rel);
 	m->walk.staged_fd = dd;
 	m->walk.staged_rel = rel;
@@ -415,6 +339,8 @@ walk_new_dir(struct mirror *m, int sdir, int ddir, const char *name,
 	    fgetxattr(dd, "system.posix_acl_default", NULL, 0) == -1 &&
 	    (errno == ENODATA || errno == ENOTSUP);
 	m->walk.staged_gid = (st.st_mode & S_ISGID) ? st.st_gid : m->gid;
+	if (saved.reconciling)
+		reserve_names(m, &src, rel);
 	walk_new_entries(m, sd, dd, rel, &src, dq, 1);
 	m->walk = saved;
 	if (dest_fsync(m, dd) == -1 ||
@@ -430,7 +356,7 @@ walk_new_dir(struct mirror *m, int sdir, int ddir, const char *name,
 		else
 			pathset_del(&m->dirty_dirs, rel);
 	}
-	names_free(&src);
+	listing_free(&src);
 	close(sd);
 	close(dd);
 }
@@ -467,22 +393,81 @@ is_dest(struct mirror *m, const char *rel, const struct stat *sst)
 }
 
 /*
+ * A directory's listing as asked ahead, or made now: fd is closed with
+ * it. 0, or -1 after the error is reported.
+ */
+static int
+take_dir(struct mirror *m, struct listing *ahead, int pfd, const char *name,
+    const char *rel, int src, struct listing **lp)
+{
+	struct listing *l = ahead;
+	int fd;
+
+	*lp = NULL;
+	if (l == NULL) {
+		fd = src ? src_dir_open(pfd, name) : openat(pfd, name,
+		    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (fd == -1)
+			goto fail;
+		if ((l = calloc(1, sizeof(*l))) == NULL)
+			err(1, "calloc");
+		if (listing_read(l, fd, rel, mirror_skip(m)) == -1) {
+			l->fd = fd;
+			l->owned = 1;
+			goto fail;
+		}
+		l->owned = 1;
+		*lp = l;
+		return 0;
+	}
+	if (listing_take(l) == 0) {
+		*lp = l;
+		return 0;
+	}
+fail:
+	if (src && (l == NULL || l->fd == -1) && vanished(errno))
+		;	/* gone already: a record says so */
+	else if (src)
+		src_error(m, l == NULL || l->fd == -1 ? "read" : "list", rel);
+	else
+		dest_error(m, l == NULL || l->fd == -1 ? "open" : "list", rel);
+	if (l != ahead && l != NULL) {
+		listing_free(l);
+		free(l);
+	}
+	return -1;
+}
+
+/* A listing take_dir made, or one asked ahead and taken. */
+static void
+drop_dir(struct listing *l, const struct ahead *ah, int src)
+{
+	if (l == NULL || (ah != NULL && l == (src ? ah->sl : ah->dl)))
+		return;
+	listing_free(l);
+	free(l);
+}
+
+/*
  * how is SYNC_ABSENT when DEST lacks the name, with SYNC_UNSEEN in a
- * directory not in place yet; or 0.
+ * directory not in place yet; or 0. ah, when not NULL, is what was
+ * taken ahead for it: the caller frees its listings.
  */
 static void
 walk_entry(struct mirror *m, int sdir, int ddir, const struct name *e,
-    const char *rel, struct delq *dq, int how)
+    const char *rel, struct delq *dq, int how, const struct ahead *ah)
 {
 	const char *name = e->s;
+	struct listing *sl, *dl;
 	struct stat sst;
 	unsigned long metas;
-	int sd, dd;
 
 	if (e->type == DT_REG && (how & SYNC_ABSENT) && !m->o.dry_run &&
 	    new_file(m, sdir, ddir, name, rel, how) == 0)
 		return;
-	if (fstatat(sdir, name, &sst, AT_SYMLINK_NOFOLLOW) == -1)
+	if (ah != NULL && ah->sst != NULL)
+		sst = *ah->sst;
+	else if (fstatat(sdir, name, &sst, AT_SYMLINK_NOFOLLOW) == -1)
 		return;		/* gone already: a record says so */
 	if (is_dest(m, rel, &sst))
 		return;
@@ -490,91 +475,248 @@ walk_entry(struct mirror *m, int sdir, int ddir, const struct name *e,
 		walk_new_dir(m, sdir, ddir, name, rel, &sst, dq);
 		return;
 	}
-	if (sync_one(m, sdir, ddir, name, rel, &sst, how) != 0 ||
+	if (sync_one(m, sdir, ddir, name, rel, &sst,
+	    ah != NULL ? ah->dst : NULL, how) != 0 ||
 	    !S_ISDIR(sst.st_mode) || m->o.dry_run)
 		return;
-	if ((sd = src_dir_open(sdir, name)) == -1) {
-		if (!vanished(errno))
-			src_error(m, "read", rel);
+	if (take_dir(m, ah ? ah->sl : NULL, sdir, name, rel, 1, &sl) == -1)
+		return;
+	if (take_dir(m, ah ? ah->dl : NULL, ddir, name, rel, 0, &dl) == -1) {
+		drop_dir(sl, ah, 1);
 		return;
 	}
-	if ((dd = openat(ddir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-	    O_CLOEXEC)) == -1) {
-		dest_error(m, "open", rel);
-		close(sd);
-		return;
-	}
-	walk_tree(m, sd, dd, rel, dq, how & SYNC_UNSURE);
+	walk_lists(m, sl, dl, rel, dq, how & SYNC_UNSURE,
+	    ah != NULL ? ah->depth : 0);
 	/* Set after its contents, through its descriptor: done with. */
 	metas = m->metas;
-	if (dest_meta(m, dd, NULL, &sst, NULL) == -1)
+	if (dest_meta(m, dl->fd, NULL, &sst, NULL) == -1)
 		dest_error(m, "set times of", rel);
 	else
 		pathset_del(&m->dirty_dirs, rel);
 	if (m->drifting && m->metas != metas)
 		dest_log(m, 3, "attrs", rel, NULL);
-	close(sd);
-	close(dd);
+	drop_dir(sl, ah, 1);
+	drop_dir(dl, ah, 0);
 }
 
 /*
- * Makes DEST's directory ddir equal to the source's sdir, at any depth;
- * with SYNC_LEVEL in how, its entries only: what DEST lacks is made,
- * what the source lacks deleted, and what both have left to its
- * records. With deferred, deletes are queued there instead of done.
- * SYNC_UNSURE goes down to every entry.
+ * The directories both trees have, as their listings say, listed ahead
+ * of the walk on the reader threads, with each entry's lstat: up to
+ * AHEAD_DIRS of them, the merge of the two listings taken up from
+ * *i, *j.
  */
-void
-walk_tree(struct mirror *m, int sdir, int ddir, const char *rel,
-    void *deferred, int how)
-{
-	struct names src, dst;
-	size_t i = 0, j = 0;
-	char *child;
-	int c, level = (how & SYNC_LEVEL) != 0;
+struct asked {
+	size_t		 i[AHEAD_DIRS];	/* the source's entry */
+	struct listing	*sl[AHEAD_DIRS], *dl[AHEAD_DIRS];
+	size_t		 head, n;
+	size_t		 si, dj;	/* where the merge is at */
+};
 
-	/* Skipped whole, nothing deleted, and tried again later. */
-	if (list_dir(m, sdir, rel, &src) == -1) {
-		src_error(m, "list", rel);
-		return;
+static void
+ask_ahead(struct mirror *m, struct listing *src, struct listing *dst,
+    const char *rel, int depth, struct asked *q)
+{
+	size_t k;
+	char *child;
+	int c;
+
+	while (q->n < AHEAD_DIRS && q->si < src->n && q->dj < dst->n) {
+		c = strcmp(src->v[q->si].s, dst->v[q->dj].s);
+		if (c == 0 && src->v[q->si].type == DT_DIR &&
+		    dst->v[q->dj].type == DT_DIR) {
+			k = (q->head + q->n++) % AHEAD_DIRS;
+			child = rel_join(rel, src->v[q->si].s);
+			q->i[k] = q->si;
+			q->sl[k] = listing_ahead(src->fd, src->v[q->si].s,
+			    child, depth + 1, LISTING_STATS | LISTING_NOATIME,
+			    mirror_skip(m));
+			q->dl[k] = listing_ahead(dst->fd, dst->v[q->dj].s,
+			    child, depth + 1, LISTING_STATS, mirror_skip(m));
+			free(child);
+		}
+		if (c <= 0)
+			q->si++;
+		if (c >= 0)
+			q->dj++;
 	}
-	if (list_dir(m, ddir, rel, &dst) == -1) {
-		dest_error(m, "list", rel);
-		names_free(&src);
-		return;
+}
+
+/*
+ * The regular files, by d_type, from src's entry i on that DEST lacks,
+ * its listing at entry j: as many as a batch copies at most.
+ */
+static size_t
+absent_files(const struct listing *src, size_t i, const struct listing *dst,
+    size_t j)
+{
+	size_t k;
+
+	for (k = i; k < src->n && k - i < BATCH_FILES; k++)
+		if (src->v[k].type != DT_REG || (j < dst->n &&
+		    strcmp(src->v[k].s, dst->v[j].s) >= 0))
+			break;
+	return k - i;
+}
+
+/* Those files, copied side by side, each linked into DEST whole. */
+static void
+copy_absent(struct mirror *m, const struct listing *src, size_t from,
+    size_t to, int ddir, const char *rel, struct delq *dq)
+{
+	struct copy_job *jobs;
+	size_t i, n;
+	char *child;
+
+	if ((jobs = calloc(to - from, sizeof(*jobs))) == NULL)
+		err(1, "calloc");
+	n = batch_files(m, src->fd, ddir, rel, src, from, to, jobs,
+	    SYNC_ABSENT);
+	for (i = 0; i < n; i++) {
+		child = rel_join(rel, src->v[from + i].s);
+		progress_entry(m);
+		batch_done(m, src->fd, ddir, &src->v[from + i], &jobs[i], child,
+		    dq, SYNC_ABSENT);
+		free(child);
 	}
+	free(jobs);
+}
+
+/* A reconcile sets every name of a directory's in the table, in a row. */
+static void
+reserve_names(struct mirror *m, const struct listing *src, const char *rel)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < src->n; i++)
+		n += src->v[i].type != DT_DIR;
+	inodes_reserve(&m->inodes, rel, n);
+}
+
+/*
+ * Makes DEST's directory (listed as dst) equal to the source's (src),
+ * at any depth; with SYNC_LEVEL in how, its entries only: what DEST
+ * lacks is made, what the source lacks deleted, and what both have left
+ * to its records. With deferred, deletes are queued there instead of
+ * done. SYNC_UNSURE goes down to every entry. In a whole reconcile, the
+ * directories below are listed ahead.
+ */
+static void
+walk_lists(struct mirror *m, struct listing *src, struct listing *dst,
+    const char *rel, void *deferred, int how, int depth)
+{
+	struct stat sst, dst_st;
+	struct asked q;
+	struct ahead ah;
+	size_t i = 0, j = 0, k;
+	char *child;
+	int sdir = src->fd, ddir = dst->fd, c, repl;
+	int level = (how & SYNC_LEVEL) != 0;
+	int ahead = m->walk.reconciling && !level && !m->o.dry_run;
+
+	memset(&q, 0, sizeof(q));
 	/* Read-only in DEST: writable while made equal, its mode back after. */
 	if (dir_writable(m, ddir))
 		pathset_add(&m->dirty_dirs, rel, 0);
-	while (i < src.n || j < dst.n) {
-		if (i == src.n)
+	if (m->walk.reconciling)
+		reserve_names(m, src, rel);
+	if (ahead)
+		ask_ahead(m, src, dst, rel, depth, &q);
+	while (i < src->n || j < dst->n) {
+		if (!m->o.dry_run && !level && m->unnamed_ok &&
+		    (k = absent_files(src, i, dst, j)) > 1) {
+			copy_absent(m, src, i, i + k, ddir, rel, deferred);
+			i += k;
+			continue;
+		}
+		if (i == src->n)
 			c = 1;
-		else if (j == dst.n)
+		else if (j == dst->n)
 			c = -1;
 		else
-			c = strcmp(src.v[i].s, dst.v[j].s);
-		child = rel_join(rel, c <= 0 ? src.v[i].s : dst.v[j].s);
+			c = strcmp(src->v[i].s, dst->v[j].s);
+		child = rel_join(rel, c <= 0 ? src->v[i].s : dst->v[j].s);
 		progress_entry(m);
+		memset(&ah, 0, sizeof(ah));
+		ah.depth = depth + 1;
+		if (q.n > 0 && c == 0 && q.i[q.head] == i) {
+			ah.sl = q.sl[q.head];
+			ah.dl = q.dl[q.head];
+			q.head = (q.head + 1) % AHEAD_DIRS;
+			q.n--;
+			ask_ahead(m, src, dst, rel, depth, &q);
+		}
+		repl = c == 0 && deferred != NULL &&
+		    replaced(sdir, &src->v[i], ddir, &dst->v[j]);
+		if (c == 0 && !level && !repl) {
+			/* Both lstats, taken ahead where they were asked. */
+			if (listing_stat(src, i, &sst) == -1)
+				goto next;	/* gone already: a record says so */
+			ah.sst = &sst;
+			if (listing_stat(dst, j, &dst_st) == 0)
+				ah.dst = &dst_st;
+		}
 		/*
 		 * Replaced by another type, DEST's entry is a delete like
 		 * any other: counted, then made again.
 		 */
 		if (c > 0 && m->o.no_delete)
 			;	/* kept: --no-delete */
-		else if (c > 0 || (c == 0 && deferred != NULL &&
-		    replaced(sdir, &src.v[i], ddir, &dst.v[j])))
-			delete_entry(m, ddir, dst.v[j].s, child, deferred);
+		else if (c > 0 || repl)
+			delete_entry(m, ddir, dst->v[j].s, child, deferred);
 		else if (c < 0 || !level)
-			walk_entry(m, sdir, ddir, &src.v[i], child, deferred,
-			    (how & SYNC_UNSURE) | (c < 0 ? SYNC_ABSENT : 0));
+			walk_entry(m, sdir, ddir, &src->v[i], child, deferred,
+			    (how & SYNC_UNSURE) | (c < 0 ? SYNC_ABSENT : 0),
+			    &ah);
+next:
+		if (ah.sl != NULL) {
+			listing_free(ah.sl);
+			listing_free(ah.dl);
+		}
 		free(child);
 		if (c <= 0)
 			i++;
 		if (c >= 0)
 			j++;
 	}
-	names_free(&src);
-	names_free(&dst);
+	for (k = 0; k < q.n; k++) {
+		listing_free(q.sl[(q.head + k) % AHEAD_DIRS]);
+		listing_free(q.dl[(q.head + k) % AHEAD_DIRS]);
+	}
+}
+
+/*
+ * Makes DEST's directory ddir equal to the source's sdir, at any depth;
+ * with SYNC_LEVEL in how, its entries only (walk_lists).
+ */
+void
+walk_tree(struct mirror *m, int sdir, int ddir, const char *rel,
+    void *deferred, int how)
+{
+	struct listing src, dst;
+
+	/* Skipped whole, nothing deleted, and tried again later. */
+	if (listing_read(&src, sdir, rel, mirror_skip(m)) == -1) {
+		src_error(m, "list", rel);
+		return;
+	}
+	if (listing_read(&dst, ddir, rel, mirror_skip(m)) == -1) {
+		dest_error(m, "list", rel);
+		listing_free(&src);
+		return;
+	}
+	/*
+	 * A big directory the walk did not list ahead (the root): its
+	 * stats are, while it compares, when there is DEST to compare.
+	 */
+	if (m->walk.reconciling && !(how & SYNC_LEVEL) && dst.n > 0) {
+		if (src.n > STATS_AHEAD)
+			listing_stats_ahead(&src);
+		if (dst.n > STATS_AHEAD)
+			listing_stats_ahead(&dst);
+	}
+	walk_lists(m, &src, &dst, rel, deferred, how, 0);
+	listing_free(&src);
+	listing_free(&dst);
 }
 
 /* The source lacks the directory rel, and it is not excluded. */
@@ -716,7 +858,7 @@ sync_path(struct mirror *m, const char *rel, int how)
 		dest_error(m, "open", rel);
 		return -1;
 	}
-	r = sync_one(m, spfd, dpfd, sname, rel, &sst, how);
+	r = sync_one(m, spfd, dpfd, sname, rel, &sst, NULL, how);
 	if (r == 0 && S_ISDIR(sst.st_mode) &&
 	    (how & (SYNC_RECURSE | SYNC_LEVEL)) && !m->o.dry_run) {
 		sd = src_dir_open(spfd, sname);
@@ -744,13 +886,13 @@ sync_path(struct mirror *m, const char *rel, int how)
 static int
 has_entries(struct mirror *m, int fd)
 {
-	struct names ns;
+	struct listing ns;
 	int n;
 
-	if (list_dir(m, fd, "", &ns) == -1)
+	if (listing_read(&ns, fd, "", mirror_skip(m)) == -1)
 		return -1;
 	n = ns.n > 0;
-	names_free(&ns);
+	listing_free(&ns);
 	return n;
 }
 

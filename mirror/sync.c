@@ -256,12 +256,14 @@ sync_special(struct mirror *m, int dpfd, const char *name, const char *rel,
 
 /*
  * spfd/name in the source is sst; makes dpfd/name in DEST the same,
- * without its contents for a directory. Returns 0, 1 when the source
+ * without its contents for a directory. known, when not NULL, is
+ * DEST's lstat, taken by the walk. Returns 0, 1 when the source
  * vanished, -1 after reporting an error.
  */
 int
 sync_one(struct mirror *m, int spfd, int dpfd, const char *name,
-    const char *rel, const struct stat *sst, int how)
+    const char *rel, const struct stat *sst, const struct stat *known,
+    int how)
 {
 	struct stat dst;
 	unsigned long metas = m->metas;
@@ -269,7 +271,10 @@ sync_one(struct mirror *m, int spfd, int dpfd, const char *name,
 
 	have = 0;
 	/* Listed as absent: a name taken since is met where it is made. */
-	if (!(how & SYNC_ABSENT)) {
+	if (!(how & SYNC_ABSENT) && known != NULL) {
+		dst = *known;
+		have = 1;
+	} else if (!(how & SYNC_ABSENT)) {
 		if (fstatat(dpfd, name, &dst, AT_SYMLINK_NOFOLLOW) == 0)
 			have = 1;
 		else if (errno != ENOENT) {
