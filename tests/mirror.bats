@@ -477,7 +477,13 @@ reads_in_pipeline() {
 	BG_PIDS+=($!)
 	for i in 1 2 3 4 5 6; do
 		if [ $((i % 2)) = 1 ]; then v=B; else v=A; fi
-		cat "$T/$v" >"$SRC/f"
+		# One write, never truncated: the source is never partial
+		# for a mirror to copy, as a cat that a busy machine stops
+		# for longer than the mirror's wait for an open file (200
+		# ms) would leave it; what is checked is the mirror's own
+		# writes.
+		dd if="$T/$v" of="$SRC/f" bs=4000000 count=1 conv=notrunc \
+		    status=none
 		wait_for 5 cmp -s "$DST/f" "$T/$v"
 	done
 	touch "$T/stop"
