@@ -327,7 +327,8 @@ walk_new_dir(struct mirror *m, int sdir, int ddir, const char *name,
 	 * Unreadable, it is made empty, and the directory tried again
 	 * later: nothing in DEST to lose.
 	 */
-	if (listing_read(&src, sd, rel, mirror_skip(m)) == -1)
+	if (listing_read(&src, sd, rel, mirror_skip(m)) == -1 &&
+	    !vanished(errno))
 		src_error(m, "list", rel);
 	m->walk.staged_fd = dd;
 	m->walk.staged_rel = rel;
@@ -425,8 +426,12 @@ take_dir(struct mirror *m, struct listing *ahead, int pfd, const char *name,
 		return 0;
 	}
 fail:
-	if (src && (l == NULL || l->fd == -1) && vanished(errno))
-		;	/* gone already: a record says so */
+	/*
+	 * Gone already, or deleted while listed (getdents64 says ENOENT
+	 * of a directory removed): a record says so.
+	 */
+	if (src && vanished(errno))
+		;
 	else if (src)
 		src_error(m, l == NULL || l->fd == -1 ? "read" : "list", rel);
 	else
@@ -696,7 +701,9 @@ walk_tree(struct mirror *m, int sdir, int ddir, const char *rel,
 
 	/* Skipped whole, nothing deleted, and tried again later. */
 	if (listing_read(&src, sdir, rel, mirror_skip(m)) == -1) {
-		src_error(m, "list", rel);
+		/* Deleted while listed: a record says so. */
+		if (!vanished(errno))
+			src_error(m, "list", rel);
 		return;
 	}
 	if (listing_read(&dst, ddir, rel, mirror_skip(m)) == -1) {

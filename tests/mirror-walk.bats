@@ -157,6 +157,20 @@ flat() {
 	run -0 treecmp "$SRC" "$DST"
 }
 
+@test "a source directory deleted while listed is no error, and deletes nothing under it" {
+	wide "$SRC"
+	(cd "$SRC/d4/e6" && touch g{01..40})
+	run -0 reconcile
+	rm "$SRC/d4/e6/g30"
+	stream "$T/s" "$SRC"
+	# getdents64 says ENOENT of a directory removed while it is read:
+	# a record will say it is gone; nothing to report, nothing proved.
+	IOBS_FAIL_ERRNO=2 run -0 --separate-stderr \
+	    failing_mirror "$SRC/d4/e6" "$DST" <"$T/s"
+	assert_equal "$stderr" ""
+	assert [ -e "$DST/d4/e6/g30" ]
+}
+
 @test "a DEST listing that fails part-way is an error: nothing there deleted or copied" {
 	wide "$SRC"
 	(cd "$SRC/d7/e2" && touch g{01..40})
