@@ -80,6 +80,9 @@ put(int fd, const char *p, size_t n)
 static char *
 find(char *hay, size_t n, const char *needle)
 {
+	/* Nothing read yet is no string: memmem(3) takes none. */
+	if (hay == NULL)
+		return NULL;
 	return memmem(hay, n, needle, strlen(needle));
 }
 
