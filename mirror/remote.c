@@ -2807,26 +2807,12 @@ change(struct remote *r, const struct iobs_record *rec, const char *rel)
 	}
 }
 
-static char *
-root_of(const char *path)
-{
-	char *p;
-	size_t len;
-
-	if ((p = strdup(path)) == NULL)
-		err(1, "strdup");
-	len = strlen(p);
-	while (len > 0 && p[len - 1] == '/')
-		p[--len] = '\0';
-	return p;
-}
-
 static void	 reconfigure(struct remote *);
 
 static void
 lifecycle(struct remote *r, const struct iobs_record *rec)
 {
-	char *root = root_of(rec->path);
+	char *root = root_name(rec->path);
 	int ours = r->root != NULL && strcmp(root, r->root) == 0;
 
 	if (!ours && r->o.want_root != NULL &&
