@@ -103,17 +103,7 @@ wait_equal() {
 
 echo "iobs-mirror bench on $(uname -r), $(nproc) cores, tmpfs $W"
 echo "making a 20,000-file tree..."
-python3 - "$W/tree" <<'PY'
-import os, random, sys
-random.seed(1)
-root = sys.argv[1]
-for d in range(200):
-    p = os.path.join(root, "d%03d" % (d // 20), "e%03d" % d)
-    os.makedirs(p, exist_ok=True)
-    for f in range(100):
-        with open(os.path.join(p, "f%03d" % f), "wb") as fh:
-            fh.write(os.urandom(random.randint(0, 8192)))
-PY
+python3 "$here/bench/tree20k.py" "$W/tree"
 
 echo
 row "" "iobs-mirror" "rsync -a" "lsyncd" "iobs/rsync"

@@ -286,17 +286,7 @@ bench() {
 
 	# 4. Initial sync of 20,000 files, vs plain rsync -a over the same ssh.
 	echo "making a 20,000-file tree..."
-	python3 - "$W/tree" <<-'PY'
-	import os, random, sys
-	random.seed(1)
-	root = sys.argv[1]
-	for d in range(200):
-	    p = os.path.join(root, "d%03d" % (d // 20), "e%03d" % d)
-	    os.makedirs(p, exist_ok=True)
-	    for f in range(100):
-	        with open(os.path.join(p, "f%03d" % f), "wb") as fh:
-	            fh.write(os.urandom(random.randint(0, 8192)))
-	PY
+	python3 "$here/bench/tree20k.py" "$W/tree"
 	init_stream() { printf '# iobs-stream 1\n0.000000\tWATCH_INIT\t0\t%s\n' "$1"; }
 	i_init=""; r_init=""
 	for k in 1 2 3; do

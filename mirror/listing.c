@@ -27,6 +27,8 @@
 
 #include "exclude.h"
 #include "listing.h"
+#include "stream.h"
+#include "mirror.h"
 
 #define GETDENTS_BUF	(64 * 1024)
 #define READERS_MAX	4
@@ -78,8 +80,7 @@ excluded(const struct listing_skip *ex, int fd, const char *rel,
 	if (ex == NULL || ((ex->ex == NULL || ex->ex->n == 0) &&
 	    ex->gi == NULL))
 		return 0;
-	if (asprintf(&child, "%s%s%s", rel, rel[0] ? "/" : "", name) == -1)
-		err(1, "asprintf");
+	child = rel_join(rel, name);
 	if (ex->ex != NULL && ex->ex->n > 0)
 		r = iobs_exclude_match(ex->ex, child, name);
 	if (!r && ex->gi != NULL) {
