@@ -351,7 +351,8 @@ gitignore_mirrors(struct wconf *w, int line, char *arg)
 /*
  * Plugin keys whose value is a list, written as every list here is
  * (a, b, c): each item passed as an option of its own, or joined with
- * commas alone. Any plugin's exclude is a list of globs.
+ * commas alone. Any plugin's exclude is a list of globs; a mirror's
+ * destination, one or several.
  */
 static const struct {
 	const char	*plugin;	/* NULL: any */
@@ -359,6 +360,7 @@ static const struct {
 	int		 repeat;
 } list_keys[] = {
 	{ NULL,		"exclude",	1 },
+	{ "mirror",	"destination",	1 },
 	{ "exec",	"events",	0 },
 	{ "scribe",	"only",		0 },
 };
@@ -419,6 +421,58 @@ is_walker(const char *plugin)
 	return 0;
 }
 
+/*
+ * dest less its empty and "." components and trailing slashes, which
+ * name nothing else; ".." is kept, as it may climb out of a link.
+ */
+static char *
+dest_clean(const char *dest)
+{
+	char *s = xstrdup(dest), *out = xcalloc(strlen(dest) + 2, 1), *p,
+	    *seg;
+
+	if (*s == '/')
+		strcpy(out, "/");
+	for (p = s; (seg = strsep(&p, "/")) != NULL;) {
+		if (*seg == '\0' || strcmp(seg, ".") == 0)
+			continue;
+		if (*out != '\0' && strcmp(out, "/") != 0)
+			strcat(out, "/");
+		strcat(out, seg);
+	}
+	free(s);
+	return out;
+}
+
+/*
+ * A mirror's destination given before, in this list or another key
+ * (replica_destination): two mirrors of one tree into one place would
+ * undo each other. 0, or -1 with the line and the fix.
+ */
+static int
+check_destination(struct parser *p, struct wconf *w, int line,
+    const char *key, const char *dest)
+{
+	char *clean, *other;
+	size_t i;
+	int same = 0;
+
+	clean = dest_clean(dest);
+	for (i = 0; !same && i < w->npopt; i++) {
+		if (strcmp(w->popt[i].plugin, "mirror") != 0 ||
+		    strncmp(w->popt[i].arg, "--destination=", 14) != 0)
+			continue;
+		other = dest_clean(w->popt[i].arg + 14);
+		same = strcmp(clean, other) == 0;
+		free(other);
+	}
+	free(clean);
+	if (same)
+		return fail(p, line, "%s: %s: listed twice; list each "
+		    "destination once", key, dest);
+	return 0;
+}
+
 /* X_key = value: --key=value for plugin X, a list split as it should be. */
 static int
 plugin_key(struct parser *p, struct wconf *w, const char *plugin,
@@ -453,9 +507,14 @@ plugin_key(struct parser *p, struct wconf *w, const char *plugin,
 		len += strlen(list[i]) + 1;
 	}
 	if (rc == 0 && list_keys[li].repeat) {
-		for (i = 0; i < n; i++)
+		for (i = 0; i < n; i++) {
+			if (strcmp(opt, "destination") == 0 &&
+			    (rc = check_destination(p, w, r->line, r->key,
+			    list[i])) == -1)
+				break;
 			add_popt(w, plugin, xasprintf("--%s=%s", opt,
 			    list[i]), r->line);
+		}
 	} else if (rc == 0) {
 		joined = xcalloc(len + 1, 1);
 		for (i = 0; i < n; i++) {
@@ -509,7 +568,10 @@ end_watch(struct parser *p)
 		for (j = 0; j < w->nplugin; j++)
 			if (strcmp(w->plugin[j].name, name) == 0)
 				return fail(p, p->plugins_line, "plugin %s: "
-				    "listed twice", name);
+				    "listed twice%s", name,
+				    strcmp(name, "mirror") == 0 ? "; a mirror "
+				    "to several destinations is one, with "
+				    "mirror_destination = DEST, DEST" : "");
 		w->plugin = xreallocarray(w->plugin, w->nplugin + 1,
 		    sizeof(*w->plugin));
 		w->plugin[w->nplugin].name = xstrdup(name);
@@ -771,7 +833,9 @@ section_line(struct parser *p, char *s, enum section *sec)
 		for (i = 0; i + 1 < p->c->nwatch; i++)
 			if (strcmp(p->c->watch[i].path, w->path) == 0)
 				return fail(p, p->line, "[[%s]]: watched "
-				    "already, at line %d", name,
+				    "already, at line %d; give that one the "
+				    "plugins (a mirror to several destinations: "
+				    "mirror_destination = DEST, DEST)", name,
 				    p->c->watch[i].line);
 		if (stat(w->path, &st) == -1)
 			warning(p, p->line, "%s: %s; watched once it exists",

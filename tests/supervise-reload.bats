@@ -82,7 +82,7 @@ within_a_second() {
 @test "a bad edit is logged and the running config stays" {
 	start_cat
 	printf '[watches]\n[[data]]\nplugins = cat\nfrob = 1\n' >>"$T/rc"
-	within_a_second grep -qs "rc:12: \[\[data\]\]: watched already, at line 7; keeping the running config" "$T/log"
+	within_a_second grep -qs "rc:12: \[\[data\]\]: watched already, at line 7; give that one the plugins (a mirror to several destinations: mirror_destination = DEST, DEST); keeping the running config" "$T/log"
 	cat_conf "$T/out" "frob = 1"
 	within_a_second grep -qs "rc:10: frob: unknown key; keeping the running config" "$T/log"
 	assert_equal "$(pids_of "$T/data" cat)" "$W $P"

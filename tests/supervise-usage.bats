@@ -108,7 +108,7 @@ plugins = cat, nope"
 	bad_conf 6 "plugin cat: listed twice" "[watches]
 [[data]]
 plugins = cat, cat"
-	bad_conf 7 "[[data]]: watched already, at line 5" "[watches]
+	bad_conf 7 "[[data]]: watched already, at line 5; give that one the plugins (a mirror to several destinations: mirror_destination = DEST, DEST)" "[watches]
 [[data]]
 plugins = cat
 [[data]]
