@@ -278,6 +278,8 @@ spawn(struct super *s, struct pipeline *p)
 		err(1, "pipe");
 	/* Its first set is in the pipe before it can read an event. */
 	p->ignfd = ign[1];
+	/* The last run's destinations are not this one's. */
+	status_forget_dests(s, p);
 	tell_one(s, p);
 	if ((p->wpid = fork()) == -1)
 		err(1, "fork");

@@ -9,8 +9,13 @@
  *	backlog/PLUGIN/PATH	a remote mirror's paths waiting (it writes it)
  *	progress/PLUGIN/PATH	a mirror's long pass: phase=, entries=,
  *				copied=, bytes=, since= (it writes it)
+ *	dests/PLUGIN/PATH	a mirror to several destinations: dests=N,
+ *				then dest.i=, state.i=, queued.i=, exit.i=,
+ *				since.i= for i = 1..N (its front writes it)
  *
- * PATH is absolute, so it brings its own leading slash.
+ * Destination i of such a mirror writes its own progress and backlog
+ * as PLUGIN#i: plugin names have no '#'. PATH is absolute, so it
+ * brings its own leading slash.
  */
 #define _GNU_SOURCE
 #include <err.h>
@@ -26,6 +31,7 @@
 #include "human.h"
 #include "path.h"
 #include "supervise.h"
+#include "xalloc.h"
 
 static char *
 key_of(const char *kind, const char *plugin, const char *path)
@@ -88,6 +94,61 @@ status_save(struct super *s, struct pipeline *p)
 	free(key);
 }
 
+/* Keys of a listing, to act on once it is over. */
+struct requests {
+	char	**key;
+	size_t	  n;
+};
+
+static int
+collect_key(const char *key, const void *val, size_t len, time_t exp,
+    void *arg)
+{
+	struct requests *r = arg;
+
+	(void)val;
+	(void)len;
+	(void)exp;
+	if ((r->key = reallocarray(r->key, r->n + 1, sizeof(char *))) ==
+	    NULL || (r->key[r->n] = strdup(key)) == NULL)
+		err(1, "strdup");
+	r->n++;
+	return 0;
+}
+
+/*
+ * What a mirror to several destinations left of a run before: the
+ * front's dests/ key and each destination's PLUGIN#i keys. The next
+ * run writes its own; one to a single destination, none.
+ */
+void
+status_forget_dests(struct super *s, struct pipeline *p)
+{
+	static const char *kinds[] = { "backlog", "progress" };
+	struct requests r = { NULL, 0 };
+	char *key, *slash;
+	size_t i, k;
+
+	if (s->cache == NULL)
+		return;
+	key = key_of("dests", p->plugin, p->path);
+	iobs_cache_del(s->cache, key);
+	free(key);
+	for (k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
+		key = xasprintf("%s/%s#", kinds[k], p->plugin);
+		if (iobs_cache_list(s->cache, key, collect_key, &r) == -1)
+			warnx("cache: %s", iobs_cache_strerror(s->cache));
+		free(key);
+	}
+	for (i = 0; i < r.n; i++) {
+		slash = strchr(strchr(r.key[i], '/') + 1, '/');
+		if (slash != NULL && strcmp(slash, p->path) == 0)
+			iobs_cache_del(s->cache, r.key[i]);
+		free(r.key[i]);
+	}
+	free(r.key);
+}
+
 void
 status_forget(struct super *s, struct pipeline *p)
 {
@@ -107,6 +168,7 @@ status_forget(struct super *s, struct pipeline *p)
 	key = key_of("progress", p->plugin, p->path);
 	iobs_cache_del(s->cache, key);
 	free(key);
+	status_forget_dests(s, p);
 }
 
 void
@@ -207,6 +269,7 @@ static const char *heads[NCOL] = { "WATCH", "PLUGIN", "STATE", "READY",
 struct row {
 	char	*col[NCOL];
 	char	*raw;		/* the key's value, for --json */
+	int	 dest;		/* a destination's row: its i; 0: a pipeline */
 };
 
 /* A mirror's long pass, as it keeps it in the cache. */
@@ -307,6 +370,135 @@ when(const char *secs)
 	return strdup(buf);
 }
 
+/* A remote mirror's backlog, as the mirror keeps it in the cache. */
+struct backlog {
+	char		 dest[512], state[32], paths[32];
+	long long	 oldest;	/* the oldest path's time; 0: none */
+};
+
+static void
+backlog_read(const void *val, size_t len, struct backlog *b)
+{
+	char old[32], *v;
+
+	if ((v = strndup(val, len)) == NULL)
+		err(1, "strndup");
+	field(v, "dest", b->dest, sizeof(b->dest));
+	field(v, "state", b->state, sizeof(b->state));
+	field(v, "paths", b->paths, sizeof(b->paths));
+	b->oldest = strtoll(field(v, "oldest", old, sizeof(old)), NULL, 10);
+	free(v);
+}
+
+/* A cell that says more when it already says something. */
+static void
+cell_add(char **cell, const char *more)
+{
+	char *c;
+
+	if (strcmp(*cell, "-") == 0)
+		c = xstrdup(more);
+	else
+		c = xasprintf("%s, %s", *cell, more);
+	free(*cell);
+	*cell = c;
+}
+
+/*
+ * Destination i of a mirror to several, under its pipeline's row: its
+ * front's state and queue (v, the dests/ key), and what PLUGIN#i says
+ * of itself, its pass as pass_row() puts it and a remote's backlog.
+ */
+static void
+dest_row(struct table *t, const char *v, int i, const char *plugin,
+    const char *watch)
+{
+	struct backlog b;
+	struct row *r;
+	char name[32], dest[512], state[32], queued[32], exit[32],
+	    since[32], branch[600], *key, *val, *raw, sz[32], more[64];
+	size_t len;
+	int remote;
+
+	snprintf(name, sizeof(name), "dest.%d", i);
+	field(v, name, dest, sizeof(dest));
+	snprintf(name, sizeof(name), "state.%d", i);
+	field(v, name, state, sizeof(state));
+	snprintf(name, sizeof(name), "queued.%d", i);
+	field(v, name, queued, sizeof(queued));
+	snprintf(name, sizeof(name), "exit.%d", i);
+	field(v, name, exit, sizeof(exit));
+	snprintf(name, sizeof(name), "since.%d", i);
+	field(v, name, since, sizeof(since));
+	snprintf(branch, sizeof(branch), "%s#%d", plugin, i);
+	t->row = xreallocarray(t->row, t->n + 1, sizeof(*t->row));
+	r = &t->row[t->n++];
+	r->dest = i;
+	r->raw = xasprintf("dest=%s\nbranch=%d\nstate=%s\nqueued=%s\n"
+	    "exit=%s\nsince=%s\n", dest, i, state, queued, exit, since);
+	r->col[C_WATCH] = xasprintf("  %s", dest);
+	r->col[C_PLUGIN] = xstrdup(branch);
+	r->col[C_STATE] = xstrdup(state);
+	r->col[C_READY] = xstrdup("-");
+	r->col[C_PIDS] = xstrdup("-");
+	r->col[C_SINCE] = when(since);
+	r->col[C_RESTARTS] = xstrdup("-");
+	r->col[C_EVENTS] = xstrdup("-");
+	r->col[C_LASTEV] = xstrdup("-");
+	if (strcmp(exit, "-") == 0)
+		r->col[C_LAST] = xstrdup("-");
+	else if (exit[strspn(exit, "0123456789")] == '\0')
+		r->col[C_LAST] = xasprintf("exited %s", exit);
+	else
+		r->col[C_LAST] = xstrdup(exit);
+	pass_row(t->cache, r, branch, watch);
+	if (strtoull(queued, NULL, 10) > 0) {
+		snprintf(more, sizeof(more), "%s queued", iobs_bytes(sz,
+		    sizeof(sz), strtod(queued, NULL)));
+		cell_add(&r->col[C_PROGRESS], more);
+	}
+	key = key_of("backlog", branch, watch);
+	remote = iobs_cache_get(t->cache, key, &val, &len) == 0;
+	free(key);
+	if (remote) {
+		backlog_read(val, len, &b);
+		free(val);
+		if (strtoull(b.paths, NULL, 10) > 0) {
+			snprintf(more, sizeof(more), "%s waiting", b.paths);
+			cell_add(&r->col[C_PROGRESS], more);
+		}
+	}
+	raw = xasprintf("%swaiting=%s\nremote=%s\n", r->raw,
+	    remote ? b.paths : "-", remote ? b.state : "-");
+	free(r->raw);
+	r->raw = raw;
+}
+
+/* A mirror to several destinations: a row for each, under its own. */
+static void
+dest_rows(struct table *t, const char *plugin, const char *watch)
+{
+	const char *errstr;
+	char *key, *val, *v, n[32];
+	size_t len;
+	int i, ndest;
+
+	key = key_of("dests", plugin, watch);
+	if (t->cache == NULL || iobs_cache_get(t->cache, key, &val, &len) !=
+	    0) {
+		free(key);
+		return;
+	}
+	free(key);
+	if ((v = strndup(val, len)) == NULL)
+		err(1, "strndup");
+	free(val);
+	ndest = strtonum(field(v, "dests", n, sizeof(n)), 0, 4096, &errstr);
+	for (i = 1; errstr == NULL && i <= ndest; i++)
+		dest_row(t, v, i, plugin, watch);
+	free(v);
+}
+
 static int
 collect(const char *key, const void *val, size_t len, time_t exp,
     void *arg)
@@ -341,10 +533,12 @@ collect(const char *key, const void *val, size_t len, time_t exp,
 	r->col[C_EVENTS] = strdup(f[9]);
 	r->col[C_LASTEV] = when(f[10]);
 	r->col[C_LAST] = strdup(f[8]);
+	r->dest = 0;
 	pass_row(t->cache, r, f[1], f[0]);
 	for (i = 0; i < NCOL; i++)
 		if (r->col[i] == NULL)
 			err(1, "strdup");
+	dest_rows(t, f[1], f[0]);
 	return 0;
 }
 
@@ -429,14 +623,44 @@ struct backlog_out {
 static int	print_backlog(const char *, const void *, size_t, time_t,
 		    void *);
 
+/* A row's key=value lines as the members of a JSON object. */
+static void
+json_members(const char *raw)
+{
+	const char *p, *eq, *nl;
+	char name[64], val[1024];
+	size_t k, n;
+
+	for (p = raw, k = 0; *p != '\0'; p = nl + 1, k++) {
+		if ((nl = strchr(p, '\n')) == NULL)
+			nl = p + strlen(p) - 1;
+		if ((eq = memchr(p, '=', nl - p)) == NULL ||
+		    (size_t)(eq - p) >= sizeof(name))
+			continue;
+		snprintf(name, sizeof(name), "%.*s", (int)(eq - p), p);
+		n = nl - eq - 1;
+		snprintf(val, sizeof(val), "%.*s", (int)n, eq + 1);
+		printf("%s", k ? "," : "");
+		json_string(name);
+		putchar(':');
+		if (strcmp(name, "watch") == 0 ||
+		    strcmp(name, "plugin") == 0 ||
+		    strcmp(name, "last") == 0 ||
+		    strcmp(name, "dest") == 0)
+			json_string(val);
+		else
+			json_value(val);
+		if (nl[0] == '\0')
+			break;
+	}
+}
+
 static void
 print_json(struct iobs_cache *c, const struct table *t, pid_t pid,
     const char *cfg, const char *conf_err)
 {
 	struct backlog_out out = { 1, 0 };
-	const char *p, *eq, *nl;
-	char name[64], val[1024];
-	size_t i, k, n;
+	size_t i, np = 0;
 
 	printf("{\"running\":true,\"pid\":%d,\"config\":", (int)pid);
 	json_string(cfg);
@@ -447,27 +671,20 @@ print_json(struct iobs_cache *c, const struct table *t, pid_t pid,
 		fputs("null", stdout);
 	printf(",\"pipelines\":[");
 	for (i = 0; i < t->n; i++) {
-		printf("%s{", i ? "," : "");
-		for (p = t->row[i].raw, k = 0; *p != '\0'; p = nl + 1, k++) {
-			if ((nl = strchr(p, '\n')) == NULL)
-				nl = p + strlen(p) - 1;
-			if ((eq = memchr(p, '=', nl - p)) == NULL ||
-			    (size_t)(eq - p) >= sizeof(name))
-				continue;
-			snprintf(name, sizeof(name), "%.*s", (int)(eq - p), p);
-			n = nl - eq - 1;
-			snprintf(val, sizeof(val), "%.*s", (int)n, eq + 1);
-			printf("%s", k ? "," : "");
-			json_string(name);
-			putchar(':');
-			if (strcmp(name, "watch") == 0 ||
-			    strcmp(name, "plugin") == 0 ||
-			    strcmp(name, "last") == 0)
-				json_string(val);
-			else
-				json_value(val);
-			if (nl[0] == '\0')
-				break;
+		/* A pipeline's destinations follow its row. */
+		if (t->row[i].dest != 0)
+			continue;
+		printf("%s{", np++ ? "," : "");
+		json_members(t->row[i].raw);
+		if (i + 1 < t->n && t->row[i + 1].dest != 0) {
+			printf(",\"destinations\":[");
+			for (; i + 1 < t->n && t->row[i + 1].dest != 0; i++) {
+				printf("%s{", t->row[i + 1].dest > 1 ? "," :
+				    "");
+				json_members(t->row[i + 1].raw);
+				putchar('}');
+			}
+			putchar(']');
 		}
 		printf("}");
 	}
@@ -506,26 +723,6 @@ supervisor_pid(struct iobs_cache *c, char *cfg, size_t cfglen, char *cerr,
 	if (pid <= 0 || (kill(pid, 0) == -1 && errno == ESRCH))
 		return -pid;
 	return pid;
-}
-
-/* A remote mirror's backlog, as the mirror keeps it in the cache. */
-struct backlog {
-	char		 dest[512], state[32], paths[32];
-	long long	 oldest;	/* the oldest path's time; 0: none */
-};
-
-static void
-backlog_read(const void *val, size_t len, struct backlog *b)
-{
-	char old[32], *v;
-
-	if ((v = strndup(val, len)) == NULL)
-		err(1, "strndup");
-	field(v, "dest", b->dest, sizeof(b->dest));
-	field(v, "state", b->state, sizeof(b->state));
-	field(v, "paths", b->paths, sizeof(b->paths));
-	b->oldest = strtoll(field(v, "oldest", old, sizeof(old)), NULL, 10);
-	free(v);
 }
 
 /* A remote mirror's backlog: dest, state, paths waiting, oldest's age. */
@@ -746,27 +943,6 @@ restart_command(struct iobs_cache *c, int argc, char **argv)
 		err(1, "pid %d", (int)pid);
 	free(key);
 	free(path);
-	return 0;
-}
-
-struct requests {
-	char	**key;
-	size_t	  n;
-};
-
-static int
-collect_key(const char *key, const void *val, size_t len, time_t exp,
-    void *arg)
-{
-	struct requests *r = arg;
-
-	(void)val;
-	(void)len;
-	(void)exp;
-	if ((r->key = reallocarray(r->key, r->n + 1, sizeof(char *))) ==
-	    NULL || (r->key[r->n] = strdup(key)) == NULL)
-		err(1, "strdup");
-	r->n++;
 	return 0;
 }
 

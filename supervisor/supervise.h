@@ -192,6 +192,7 @@ int64_t	 pipeline_next_deadline(struct super *);
 /* status.c */
 void	 status_save(struct super *, struct pipeline *);
 void	 status_forget(struct super *, struct pipeline *);
+void	 status_forget_dests(struct super *, struct pipeline *);
 void	 status_watch(struct super *, const struct wconf *);
 void	 status_supervisor(struct super *, const char *conf_err);
 int	 status_print(struct iobs_cache *, int json, const char *conf_err);

@@ -60,3 +60,91 @@ plugins = mirror
 [[data]]
 plugins = mirror"
 }
+
+# dests_key STATE2 QUEUED2: the key a mirror's front writes for $T/data,
+# its first destination up, its second in STATE2 with QUEUED2 bytes.
+dests_key() {
+	printf 'dests=2\ndest.1=%s\nstate.1=up\nqueued.1=0\nexit.1=-\nsince.1=%s\ndest.2=%s\nstate.2=%s\nqueued.2=%s\nexit.2=1\nsince.2=%s\n' \
+	    "$T/a" "$(date +%s)" "h:/b" "$1" "$2" "$(date +%s)" |
+	    iobs-supervise -s "$STATE" cache put "dests/mirror$T/data"
+}
+
+# dest_row DEST: that destination's row of status, squeezed.
+dest_row() {
+	status | awk -v d="$1" '$1 == d && $2 ~ /^mirror#/ { $1 = $1; print }'
+}
+
+@test "status: a row for each destination under its pipeline, with its state, backlog and pass; --json too" {
+	conf "[watches]
+[[data]]
+plugins = mirror"
+	start_sup
+	wait_ready "$T/data" mirror
+	run -0 status
+	refute_output --partial "mirror#"
+	now=$(date +%s)
+	dests_key behind 1572864
+	# The first one's pass; the second, remote, has paths waiting.
+	printf 'dest=%s\nphase=syncing\nentries=4120\ncopied=10\nbytes=2048\nsince=%s\n' \
+	    "$T/a" "$now" | iobs-supervise -s "$STATE" cache put \
+	    "progress/mirror#1$T/data"
+	printf 'dest=h:/b\nstate=away\npaths=3\noldest=%s\n' "$now" |
+	    iobs-supervise -s "$STATE" cache put "backlog/mirror#2$T/data"
+	run -0 status
+	# Under the pipeline's own row, in the order of the list.
+	assert_line --index 2 --regexp "^$T/data +mirror +up +yes "
+	assert_line --index 3 --regexp "^  $T/a +mirror#1 +syncing +- +- +[0-9T:-]+ +- +- +- +4,120 entries, 2.0 kB copied +-\$"
+	assert_line --index 4 --regexp "^  h:/b +mirror#2 +behind +- +- +[0-9T:-]+ +- +- +- +1.6 MB queued, 3 waiting +exited 1\$"
+	# A column starts where its heading does, on every row.
+	run -0 awk 'NR == 2 { c = index($0, "STATE") }
+	    NR > 2 && NF == 0 { exit }
+	    NR > 2 && substr($0, c - 1, 2) !~ /^ [^ ]/ {
+		print "line " NR " shifted" }' <<<"$(status)"
+	assert_output ""
+	# The remote's own backlog, under the right watch.
+	run -0 awk '$1 == "h:/b" && $2 == "away" { print $5 }' <<<"$(status)"
+	assert_output "$T/data"
+	run -0 iobs-supervise -s "$STATE" status --json
+	json=$output
+	run -0 jq -r '.pipelines[] | select(.plugin == "mirror") |
+	    .destinations | map([.dest, .branch, .state, .queued, .exit,
+	    .phase, .pass_entries, .waiting, .remote] | map(tostring) |
+	    join(" ")) | .[]' <<<"$json"
+	assert_output "$T/a 1 up 0 - syncing 4120 - -
+h:/b 2 behind 1572864 1 behind null 3 away"
+	run -0 jq -r '.remotes[] | [.dest, .watch] | join(" ")' <<<"$json"
+	assert_output "h:/b $T/data"
+	# Down: no queue shown, the back-off's state.
+	dests_key down 0
+	run -0 dest_row h:/b
+	assert_output --regexp "^h:/b mirror#2 down .* 3 waiting exited 1\$"
+}
+
+@test "status: a restart forgets the destinations of the run before" {
+	conf "[watches]
+[[data]]
+plugins = mirror"
+	start_sup
+	wait_ready "$T/data" mirror
+	dests_key up 0
+	echo 'dest=h:/b' | iobs-supervise -s "$STATE" cache put \
+	    "backlog/mirror#2$T/data"
+	echo 'phase=up' | iobs-supervise -s "$STATE" cache put \
+	    "progress/mirror#1$T/data"
+	# Another watch's keys are not this one's.
+	echo 'dest=h:/c' | iobs-supervise -s "$STATE" cache put \
+	    "backlog/mirror#2$T/data2"
+	run -0 dest_row h:/b
+	assert_output --regexp "^h:/b mirror#2 up "
+	old=$(pids_of "$T/data" mirror)
+	run -0 iobs-supervise -s "$STATE" restart "$T/data"
+	wait_for 10 eval '[ "$(pids_of "$T/data" mirror)" != "$old" ] &&
+	    is_ready "$T/data" mirror'
+	run -0 status
+	refute_output --partial "mirror#"
+	run -0 iobs-supervise -s "$STATE" cache list "dests/"
+	assert_output ""
+	run -0 iobs-supervise -s "$STATE" cache list "backlog/"
+	assert_output "backlog/mirror#2$T/data2"
+	run -1 iobs-supervise -s "$STATE" cache get "progress/mirror#1$T/data"
+}
