@@ -818,9 +818,49 @@ pass_line(const char *key, const void *val, size_t len, time_t exp,
 	return 0;
 }
 
+/* "; DEST down" for each destination of a front that is not up. */
+static int
+dest_line(const char *key, const void *val, size_t len, time_t exp,
+    void *arg)
+{
+	struct remotes_out *out = arg;
+	const char *errstr;
+	char *v, name[32], n[32], dest[512], state[32], queued[32], sz[32];
+	size_t used;
+	int i, ndest;
+
+	(void)key;
+	(void)exp;
+	if ((v = strndup(val, len)) == NULL)
+		err(1, "strndup");
+	ndest = strtonum(field(v, "dests", n, sizeof(n)), 0, 4096, &errstr);
+	for (i = 1; errstr == NULL && i <= ndest; i++) {
+		snprintf(name, sizeof(name), "state.%d", i);
+		if (strcmp(field(v, name, state, sizeof(state)), "up") == 0)
+			continue;
+		snprintf(name, sizeof(name), "dest.%d", i);
+		field(v, name, dest, sizeof(dest));
+		snprintf(name, sizeof(name), "queued.%d", i);
+		field(v, name, queued, sizeof(queued));
+		used = strlen(out->buf);
+		if (used >= out->len)
+			break;
+		if (strtoull(queued, NULL, 10) > 0)
+			snprintf(out->buf + used, out->len - used,
+			    "; %s %s, %s queued", dest, state, iobs_bytes(sz,
+			    sizeof(sz), strtod(queued, NULL)));
+		else
+			snprintf(out->buf + used, out->len - used, "; %s %s",
+			    dest, state);
+	}
+	free(v);
+	return 0;
+}
+
 /*
- * "; DEST STATE, N waiting, oldest Ts" for each remote mirror, and
- * "; DEST syncing, ..." for each pass under way, in buf.
+ * "; DEST STATE, N waiting, oldest Ts" for each remote mirror,
+ * "; DEST syncing, ..." for each pass under way, and "; DEST down"
+ * for each destination of a mirror to several that is not up, in buf.
  */
 void
 status_remotes(struct iobs_cache *c, char *buf, size_t len)
@@ -830,6 +870,7 @@ status_remotes(struct iobs_cache *c, char *buf, size_t len)
 	buf[0] = '\0';
 	if (c == NULL)
 		return;
+	(void)iobs_cache_list(c, "dests/", dest_line, &out);
 	(void)iobs_cache_list(c, "progress/", pass_line, &out);
 	(void)iobs_cache_list(c, "backlog/", remote_line, &out);
 }

@@ -148,3 +148,21 @@ plugins = mirror"
 	assert_output "backlog/mirror#2$T/data2"
 	run -1 iobs-supervise -s "$STATE" cache get "progress/mirror#1$T/data"
 }
+
+@test "sd_notify's STATUS= names each destination that is not up" {
+	conf "[watches]
+[[data]]
+plugins = mirror"
+	notifylisten "$T/notify" "$T/notes" true 3>&- &
+	BG_PIDS+=("$!")
+	wait_for 5 test -S "$T/notify"
+	NOTIFY_SOCKET=$T/notify start_sup
+	wait_ready "$T/data" mirror
+	dests_key behind 1572864
+	wait_for 10 grep -qx "STATUS=1 of 1 pipelines up, 0 failed, 0 waiting for their path; h:/b behind, 1.6 MB queued" "$T/notes"
+	dests_key down 0
+	wait_for 10 grep -qx "STATUS=1 of 1 pipelines up, 0 failed, 0 waiting for their path; h:/b down" "$T/notes"
+	dests_key up 0
+	wait_for 10 eval 'grep "^STATUS=" "$T/notes" | tail -n 1 |
+	    grep -qx "STATUS=1 of 1 pipelines up, 0 failed, 0 waiting for their path"'
+}
