@@ -1,8 +1,10 @@
 #!/bin/bash
 # Benchmarks iobs-mirror side by side with rsync -a and lsyncd, on tmpfs:
-# initial sync of a 20,000-file tree, and of a cp -al tree of 20,000
-# hard-linked files (against rsync -aH), no-op restart, storm end to an
-# exact copy, latency of one small write, rename of a 1 GB directory,
+# initial sync of a 20,000-file tree (to one destination and to two), and
+# of a cp -al tree of 20,000 hard-linked files (against rsync -aH), no-op
+# restart, storm end to an exact copy (and with --backup-dir), latency of
+# one small write (and with a read-only and an unreachable destination
+# beside), rename of a 1 GB directory,
 # dbench (4 clients) end to an exact copy, records applied per second.
 # BENCH_MB=200 makes the renamed directory smaller; BENCH_DBENCH_S the
 # dbench run shorter (default 20 s), 0 skips it.
@@ -123,6 +125,17 @@ for i in 1 2 3 4 5; do
 done
 rm -rf "$W/mp" "$W/mq"
 row "  with --progress, median of 5 (ms)" "$(median "${p_on[@]}")" "$(median "${p_off[@]}") (none)" "" "$(ratio "$(median "${p_on[@]}")" "$(median "${p_off[@]}")")"
+# 1c. Two local destinations from one stream against one: medians of 3,
+# in turn.
+one=() two=()
+for i in 1 2 3; do
+	rm -rf "$W/d1" "$W/d2" "$W/d3"
+	t=$(t_now); init_stream "$W/tree" | "$BIN/iobs-mirror" "$W/d1"; one+=("$(ms "$t")")
+	t=$(t_now); init_stream "$W/tree" | "$BIN/iobs-mirror" "$W/d2" "$W/d3"; two+=("$(ms "$t")")
+done
+"$BIN/treecmp" -q "$W/tree" "$W/d3" || echo "bench: iobs-mirror second copy differs!" >&2
+rm -rf "$W/d1" "$W/d2" "$W/d3"
+row "  two destinations, median of 3 (ms)" "$(median "${two[@]}")" "$(median "${one[@]}") (one)" "" "$(ratio "$(median "${two[@]}")" "$(median "${one[@]}")")"
 # 2. No-op restart.
 t=$(t_now); init_stream "$W/tree" | "$BIN/iobs-mirror" "$W/m1"; i_noop=$(ms "$t")
 t=$(t_now); rsync -a "$W/tree/" "$W/r1/"; r_noop=$(ms "$t")
@@ -169,7 +182,41 @@ t=$(t_now); echo x >"$W/s/latency.txt"; rsync -a --delete "$W/s/" "$W/rs/"; r_la
 row "small write p50 (ms)" "$li50" "$r_lat" "$ll50" "$(ratio "$li50" "$r_lat")"
 row "small write p99 (ms)" "$li99" "" "$ll99" ""
 
-# 4b. The storms of 3 again, on a tree of their own, the mirror keeping
+# 4b. The same writes with two more destinations, one read-only (a
+# read-only bind mount; root only) and one a host that is down (ssh to
+# a port nothing listens on): the healthy one's latency, beside one
+# destination's taken just before.
+start_iobs "$W/s" "$W/ms"
+lat_1=$("$W/latency" 300 5000 "$W/s" "$W/ms")
+stop_pid "$WATCH_PID"; stop_pid "$MIRROR_PID"
+cp -a "$W/ms" "$W/m3"
+extra=()
+if [ "$(id -u)" = 0 ] && mkdir -p "$W/ro-real" "$W/ro" &&
+    mount --bind "$W/ro-real" "$W/ro" 2>/dev/null; then
+	mount -o remount,bind,ro "$W/ro" && extra+=("$W/ro")
+fi
+if command -v ssh >/dev/null; then
+	dead=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+	extra+=(-e "ssh -o BatchMode=yes -p $dead" "127.0.0.1:$W/down")
+fi
+mkfifo "$W/pipe3"
+"$BIN/iobs-mirror" "$W/m3" "${extra[@]}" <"$W/pipe3" 2>"$W/mirror3.err" &
+MIRROR_PID=$!; PIDS+=("$MIRROR_PID")
+"$BIN/iobs-watch" "$W/s" >"$W/pipe3" 2>/dev/null &
+WATCH_PID=$!; PIDS+=("$WATCH_PID")
+until "$BIN/treecmp" -q "$W/s" "$W/m3"; do sleep 0.01; done
+sleep 2	# the read-only one's first errors, the down one's first tries
+lat_3=$("$W/latency" 300 5000 "$W/s" "$W/m3")
+stop_pid "$WATCH_PID"; stop_pid "$MIRROR_PID"
+umount "$W/ro" 2>/dev/null || true
+set -- $lat_1; l1_50=$1 l1_99=$2
+set -- $lat_3; l3_50=$1 l3_99=$2
+row "small write p50, 3 dests (ms)" "$l3_50" "$l1_50 (one)" "" "$(ratio "$l3_50" "$l1_50")"
+row "small write p99, 3 dests (ms)" "$l3_99" "$l1_99 (one)" "" "$(ratio "$l3_99" "$l1_99")"
+echo "  (3 dests: a healthy one, measured; ${#extra[@]} more words: $(printf '%s ' "${extra[@]}" | sed "s|$W|W|g"))"
+rm -rf "$W/m3" "$W/ro" "$W/ro-real"
+
+# 4c. The storms of 3 again, on a tree of their own, the mirror keeping
 # what they delete and replace (--backup-dir): beside 3's figures.
 mkdir -p "$W/s2" "$W/out2"
 "$BIN/storm" -n 300 -s 1000 "$W/s2" "$W/out2"

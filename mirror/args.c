@@ -23,10 +23,10 @@ static const char synopsis[] = "[-AfnovX] [--fsync] [--no-delete] "
     "[--no-owner] [--backup-dir dir [--keep n|age]] [-e rsh] "
     "[-m max-delete] [--progress[=line|lines|none]] [-r root] "
     "[--verify interval] [-x glob] [--exclude-from file] [--gitignore] "
-    "-d dest | dest";
+    "-d dest ... | dest ...";
 static const char options[] =
     "-A, --acls\tcopy POSIX ACLs\n"
-    "-d, --destination=dest\tthe destination, instead of the operand\n"
+    "-d, --destination=dest\ta destination, as an operand is\n"
     "-e, --rsh=rsh\tthe remote shell for a remote dest\n"
     "-f, --force\treconcile even when the source root is empty\n"
     "-m, --max-delete=n\tdelete nothing when a reconcile would delete more\n"
@@ -58,7 +58,11 @@ mirror_usage(void)
 static void
 options_free(struct mirror_options *o)
 {
-	free(o->dest);
+	size_t i;
+
+	for (i = 0; i < o->ndest; i++)
+		free(o->dests[i]);
+	free(o->dests);
 	free(o->want_root);
 	free(o->rsh);
 	free(o->backup_dir);
@@ -188,6 +192,31 @@ backup_exclude(struct mirror_options *o, char *why, size_t whylen)
 	return 0;
 }
 
+/* One more destination: an operand or -d; the same one twice is refused. */
+static int
+dest_add(struct mirror_options *o, const char *dest, char *why,
+    size_t whylen)
+{
+	size_t i;
+
+	if (dest[0] == '\0') {
+		snprintf(why, whylen, "an empty destination");
+		return -1;
+	}
+	for (i = 0; i < o->ndest; i++)
+		if (strcmp(o->dests[i], dest) == 0) {
+			snprintf(why, whylen, "%s: a destination given twice",
+			    dest);
+			return -1;
+		}
+	if ((o->dests = reallocarray(o->dests, o->ndest + 1,
+	    sizeof(*o->dests))) == NULL ||
+	    (o->dests[o->ndest] = strdup(dest)) == NULL)
+		err(1, "malloc");
+	o->ndest++;
+	return 0;
+}
+
 /*
  * Parses argv into o, from the defaults; the same for the command line
  * and for the options key in the cache. Returns 0, or -1 with what is
@@ -222,6 +251,7 @@ parse_options(int argc, char *argv[], struct mirror_options *o, char *why,
 		{ NULL,			0,			NULL, 0 }
 	};
 	const char *errstr;
+	size_t i;
 	int ch, r;
 
 	memset(o, 0, sizeof(*o));
@@ -271,9 +301,8 @@ parse_options(int argc, char *argv[], struct mirror_options *o, char *why,
 			o->verify_ms *= 1000;
 			break;
 		case 'd':
-			free(o->dest);
-			if ((o->dest = strdup(optarg)) == NULL)
-				err(1, "strdup");
+			if (dest_add(o, optarg, why, whylen) == -1)
+				goto bad;
 			break;
 		case 'e':
 			free(o->rsh);
@@ -335,31 +364,30 @@ parse_options(int argc, char *argv[], struct mirror_options *o, char *why,
 			goto bad;
 		}
 	}
-	if (argc - optind > 1) {
-		snprintf(why, whylen, "%s: one destination only",
-		    argv[optind + 1]);
-		goto bad;
-	}
-	if (optind < argc) {
-		if (o->dest != NULL && strcmp(o->dest, argv[optind]) != 0) {
-			snprintf(why, whylen, "%s: a destination besides "
-			    "--destination=%s", argv[optind], o->dest);
+	for (; optind < argc; optind++)
+		if (dest_add(o, argv[optind], why, whylen) == -1)
 			goto bad;
-		}
-		free(o->dest);
-		if ((o->dest = strdup(argv[optind])) == NULL)
-			err(1, "strdup");
-	}
-	if (o->dest == NULL || o->dest[0] == '\0') {
+	if (o->ndest == 0) {
 		snprintf(why, whylen, "no destination");
 		goto bad;
 	}
-	if ((r = remote_dest_parse(o->dest, NULL, why, whylen)) == -1)
-		goto bad;
-	if (r == 1 && o->gi != NULL) {
-		snprintf(why, whylen, "--exclude-from, --gitignore: for a "
-		    "local destination only; give %s its excludes with -x",
-		    o->dest);
+	o->dest = o->dests[0];
+	for (i = 0; i < o->ndest; i++) {
+		if ((r = remote_dest_parse(o->dests[i], NULL, why, whylen))
+		    == -1)
+			goto bad;
+		if (r == 1 && o->gi != NULL) {
+			snprintf(why, whylen, "--exclude-from, --gitignore: "
+			    "for a local destination only; give %s its "
+			    "excludes with -x", o->dests[i]);
+			goto bad;
+		}
+	}
+	/* Each its own: one directory would hold several trees' backups. */
+	if (o->ndest > 1 && o->backup_dir != NULL && o->backup_dir[0] == '/') {
+		snprintf(why, whylen, "--backup-dir %s: one directory for "
+		    "several destinations; give a path relative to DEST, "
+		    "such as .iobs-backup", o->backup_dir);
 		goto bad;
 	}
 	if (o->rsh != NULL) {
@@ -400,6 +428,35 @@ mirror_options_parse(int argc, char *argv[], struct mirror_options *o,
     char *why, size_t whylen)
 {
 	return parse_options(argc, argv, o, why, whylen);
+}
+
+/*
+ * The destination this process mirrors to, of those o names: a front's
+ * child (FANOUT_DEST_ENV) takes its own, at start and from new options;
+ * a mirror to one takes the one. 0; 1 when o does not name the child's
+ * (its front ends it); -1 with why when o names several and this is no
+ * front's child.
+ */
+int
+mirror_options_own(struct mirror_options *o, char *why, size_t whylen)
+{
+	const char *own = getenv(FANOUT_DEST_ENV);
+	size_t i;
+
+	if (own == NULL || *own == '\0') {
+		if (o->ndest == 1)
+			return 0;
+		snprintf(why, whylen, "%zu destinations where this mirror "
+		    "has one; restart iobs-mirror to mirror to several",
+		    o->ndest);
+		return -1;
+	}
+	for (i = 0; i < o->ndest; i++)
+		if (strcmp(o->dests[i], own) == 0) {
+			o->dest = o->dests[i];
+			return 0;
+		}
+	return 1;
 }
 
 void

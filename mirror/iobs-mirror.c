@@ -322,6 +322,13 @@ reconfigure(struct mirror *m)
 		warnx("%s: %s; keeping the old options", key, why);
 		return;
 	}
+	/* A front's child takes its own; one it drops ends. */
+	if ((rc = mirror_options_own(&o, why, sizeof(why))) != 0) {
+		if (rc == -1)
+			warnx("%s: %s; keeping the old options", key, why);
+		mirror_options_free(&o);
+		return;
+	}
 	if (remote_dest_parse(o.dest, &d, why, sizeof(why)) == 1) {
 		remote_dest_free(&d);
 		warnx("%s: %s: a remote destination for a local mirror; "
@@ -573,6 +580,23 @@ run(struct mirror *m, int sigfd)
 	iobs_reader_free(&rd);
 }
 
+/* --check of one DEST: a directory, or one that can be made. */
+static void
+check_dest(const char *dest)
+{
+	char why[2 * PATH_MAX + 256];
+	struct stat st;
+
+	if (stat(dest, &st) == 0 && !S_ISDIR(st.st_mode))
+		errx(2, "%s: not a directory", dest);
+	/* DEST is made at start, not the directories above it. */
+	if (remote_dest_parse(dest, NULL, why, sizeof(why)) == 0 &&
+	    stat(dest, &st) == -1 && errno == ENOENT &&
+	    iobs_path_parent_missing(dest, why, sizeof(why)))
+		errx(2, "%s: %s: no such directory; make it (mkdir -p %s) or "
+		    "mirror elsewhere", dest, why, why);
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -580,7 +604,6 @@ main(int argc, char *argv[])
 	struct remote_dest d;
 	const char *cachedir, *key;
 	char why[2 * PATH_MAX + 256];
-	struct stat st;
 	int code, sigfd, check;
 
 	/* rsync's remote shell in a remote mirror (REMOTE, relay.c). */
@@ -602,15 +625,10 @@ main(int argc, char *argv[])
 	}
 	if (check) {
 		char **w;
+		size_t i;
 
-		if (stat(m.o.dest, &st) == 0 && !S_ISDIR(st.st_mode))
-			errx(2, "%s: not a directory", m.o.dest);
-		/* DEST is made at start, not the directories above it. */
-		if (remote_dest_parse(m.o.dest, NULL, why, sizeof(why)) == 0 &&
-		    stat(m.o.dest, &st) == -1 && errno == ENOENT &&
-		    iobs_path_parent_missing(m.o.dest, why, sizeof(why)))
-			errx(2, "%s: %s: no such directory; make it (mkdir -p "
-			    "%s) or mirror elsewhere", m.o.dest, why, why);
+		for (i = 0; i < m.o.ndest; i++)
+			check_dest(m.o.dests[i]);
 		/* What a remote mirror would run: as it starts, one line. */
 		if (m.o.rsh != NULL) {
 			if ((w = rsh_words(m.o.rsh, why, sizeof(why))) == NULL)
@@ -630,6 +648,24 @@ main(int argc, char *argv[])
 	    key[0] != '\0' && (m.cache = iobs_cache_open_env()) == NULL)
 		warn("%s=%s: cannot open the shared cache; options are those "
 		    "of the command line", IOBS_CACHE_ENV, cachedir);
+
+	/* Several: a front, and a child a DEST, each this program. */
+	if ((code = mirror_options_own(&m.o, why, sizeof(why))) == -1) {
+		code = fanout_main(argc, argv, &m.o, m.cache, sigfd);
+		iobs_cache_close(m.cache);
+		mirror_options_free(&m.o);
+		progress_free(&m);
+		close(sigfd);
+		return code;
+	}
+	if (code == 1)
+		errx(2, "%s=%s: not among the destinations", FANOUT_DEST_ENV,
+		    getenv(FANOUT_DEST_ENV));
+	/* A front's child: its messages say which destination. */
+	if (getenv(FANOUT_DEST_ENV) != NULL && asprintf(
+	    &program_invocation_short_name, "iobs-mirror to %s", m.o.dest)
+	    == -1)
+		err(1, "asprintf");
 
 	/* host:/path or rsync://: rsync and ssh do the writing. */
 	if (remote_dest_parse(m.o.dest, &d, why, sizeof(why)) == 1) {

@@ -42,7 +42,9 @@ struct walk {
 
 /* What the command line, or the options key in the cache, says. */
 struct mirror_options {
-	char		*dest;		/* as given */
+	char		**dests;	/* as given: operands and -d */
+	size_t		 ndest;
+	char		*dest;		/* the one mirrored to: a dests[] */
 	char		*want_root;	/* --root, or NULL */
 	char		*rsh;		/* -e, for a remote dest; or NULL */
 	struct iobs_exclude exclude;
@@ -175,6 +177,13 @@ struct mirror {
 #define BATCH_MS	1000	/* records read ahead at most this long, */
 #define BATCH_PATHS	65536	/* or for this many paths, then applied */
 #define BATCH_PIPE	(1 << 20)	/* bytes: stdin's pipe, where allowed */
+
+/*
+ * Several destinations (fanout.c): a front runs one child a DEST, and
+ * tells it which, and its number for the cache's keys, so.
+ */
+#define FANOUT_DEST_ENV		"IOBS_MIRROR_DEST"
+#define FANOUT_BRANCH_ENV	"IOBS_MIRROR_BRANCH"
 #define LAG_MS		100	/* records this old: the mirror is behind, */
 #define LAG_WAIT_MS	10	/* and waits this long for more to coalesce */
 
@@ -213,6 +222,8 @@ char	*rel_parent(const char *rel);
 /* args.c: the options, from the command line or the cache's key. */
 int	 mirror_options_parse(int argc, char *argv[], struct mirror_options *,
 	    char *why, size_t whylen);
+int	 mirror_options_own(struct mirror_options *, char *why,
+	    size_t whylen);
 void	 mirror_options_free(struct mirror_options *);
 void	 mirror_help(int argc, char *argv[]);
 void	 mirror_usage(void) __dead2;
@@ -226,6 +237,9 @@ const struct listing_skip *mirror_skip(struct mirror *);
 void	 retry_add(struct mirror *, const char *rel);
 int	 retry_known(struct mirror *, const char *rel);
 
+char	*cache_key(const char *kind);
+int	 fanout_main(int argc, char *argv[], struct mirror_options *,
+	    struct iobs_cache *, int sigfd);
 void	 progress_init(struct mirror *);
 void	 progress_begin(struct mirror *, enum phase);
 void	 progress_entry(struct mirror *);

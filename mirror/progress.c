@@ -84,22 +84,39 @@ show(struct mirror *m, int done)
 	p->shown = now_ms();
 }
 
+/*
+ * The cache's key of kind for this mirror, as iobs-supervise names it:
+ * KIND/PLUGIN/PATH, or KIND/PLUGIN#N/PATH for a front's child N; NULL
+ * when not run by iobs-supervise.
+ */
+char *
+cache_key(const char *kind)
+{
+	const char *watch = getenv("IOBS_WATCH"),
+	    *plugin = getenv("IOBS_PLUGIN"),
+	    *branch = getenv(FANOUT_BRANCH_ENV);
+	char *key;
+
+	if (watch == NULL || *watch == '\0' || plugin == NULL ||
+	    *plugin == '\0')
+		return NULL;
+	if (asprintf(&key, "%s/%s%s%s%s", kind, plugin, branch != NULL &&
+	    *branch != '\0' ? "#" : "", branch != NULL ? branch : "", watch)
+	    == -1)
+		err(1, "asprintf");
+	return key;
+}
+
 /* --progress, or a terminal: the mode; and the cache's key. */
 void
 progress_init(struct mirror *m)
 {
-	const char *watch = getenv("IOBS_WATCH"),
-	    *plugin = getenv("IOBS_PLUGIN");
-
 	if (m->o.progress == PROGRESS_AUTO)
 		m->progress.mode = isatty(STDERR_FILENO) ? PROGRESS_LINE :
 		    PROGRESS_OFF;
 	else
 		m->progress.mode = m->o.progress;
-	if (watch != NULL && *watch != '\0' && plugin != NULL &&
-	    *plugin != '\0' && asprintf(&m->progress.key,
-	    "progress/%s%s", plugin, watch) == -1)
-		err(1, "asprintf");
+	m->progress.key = cache_key("progress");
 }
 
 void

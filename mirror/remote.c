@@ -2954,6 +2954,13 @@ reconfigure(struct remote *r)
 		warnx("%s: %s; keeping the old options", key, why);
 		return;
 	}
+	/* A front's child takes its own; one it drops ends. */
+	if ((rc = mirror_options_own(&o, why, sizeof(why))) != 0) {
+		if (rc == -1)
+			warnx("%s: %s; keeping the old options", key, why);
+		mirror_options_free(&o);
+		return;
+	}
 	if (remote_dest_parse(o.dest, &d, why, sizeof(why)) != 1) {
 		warnx("%s: %s: a local destination for a remote mirror; "
 		    "keeping the old options (restart iobs-mirror to change)",
@@ -3256,7 +3263,7 @@ remote_main(struct mirror_options *o, struct remote_dest *d,
     struct iobs_cache *cache, int sigfd)
 {
 	static struct remote r;
-	const char *watch, *plugin, *env, *errstr;
+	const char *env, *errstr;
 	char why[PATH_MAX + 256];
 	int termfd, chldfd, i;
 
@@ -3296,12 +3303,8 @@ remote_main(struct mirror_options *o, struct remote_dest *d,
 	current = &r;
 	if (atexit(cleanup) != 0)
 		err(1, "atexit");
-	/* As iobs-supervise names it: backlog/PLUGIN/PATH. */
-	if ((watch = getenv("IOBS_WATCH")) != NULL && *watch != '\0' &&
-	    (plugin = getenv("IOBS_PLUGIN")) != NULL && *plugin != '\0' &&
-	    cache != NULL && asprintf(&r.backlog_key, "backlog/%s%s",
-	    plugin, watch) == -1)
-		err(1, "asprintf");
+	if (cache != NULL)
+		r.backlog_key = cache_key("backlog");
 	/* A child gone while we write its list: its status says why. */
 	if (signal(SIGPIPE, SIG_IGN) == SIG_ERR)
 		err(1, "signal");

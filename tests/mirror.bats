@@ -17,8 +17,9 @@ teardown() { common_teardown; }
 	assert_output --partial "usage: iobs-mirror"
 }
 
-@test "two operands: usage, exit 2" {
-	run -2 iobs-mirror "$DST" "$T/other" </dev/null
+@test "no destination: usage, exit 2" {
+	run -2 iobs-mirror </dev/null
+	assert_output --partial "no destination"
 	assert_output --partial "usage: iobs-mirror"
 }
 
@@ -33,12 +34,13 @@ teardown() { common_teardown; }
 	assert_output --partial "not a directory"
 }
 
-@test "--destination=DIR is the operand; a different operand is an error" {
+@test "--destination=DIR is as an operand; the same one twice is an error" {
 	echo a >"$SRC/a"
 	stream "$T/s" "$SRC"
 	run -0 iobs-mirror --destination="$DST" <"$T/s"
 	run -0 converged
-	run -2 iobs-mirror --destination="$DST" "$T/other" <"$T/s"
+	run -2 iobs-mirror --destination="$DST" "$DST" <"$T/s"
+	assert_output --partial "a destination given twice"
 }
 
 @test "DEST inside the watched root is refused, exit 2" {
