@@ -1063,3 +1063,18 @@ config_plugin_options(const struct wconf *w, const char *plugin)
 		}
 	return s;
 }
+
+size_t
+config_mirror_dests(const char *plugin, const char *opts)
+{
+	static const char opt[] = "--destination=";
+	const char *p;
+	size_t n = 0;
+
+	if (strcmp(plugin, "mirror") != 0)
+		return 0;
+	for (p = opts; (p = strstr(p, opt)) != NULL; p += sizeof(opt) - 1)
+		if (p == opts || p[-1] == '\n')
+			n++;
+	return n;
+}

@@ -319,6 +319,7 @@ spawn(struct super *s, struct pipeline *p)
 	p->errlen = 0;
 	p->lasterr[0] = '\0';
 	p->started = now_ms();
+	p->front = config_mirror_dests(p->plugin, p->opts) > 1;
 	p->since = time(NULL);
 	/* A new watcher counts from 0: what this run of it saw. */
 	p->events = 0;

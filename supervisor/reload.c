@@ -194,7 +194,13 @@ apply(struct super *s, struct config *nc, int hup)
 			continue;
 		}
 		opts = config_plugin_options(w, pl->name);
-		if (strcmp(p->exe, pl->exe) != 0 ||
+		/* One mirror to one is no front: several are a restart. */
+		if (!p->front && config_mirror_dests(p->plugin, opts) > 1) {
+			take_config(p, w, pl);
+			warnx("%s %s: one destination to several; restarting",
+			    p->path, p->plugin);
+			pipeline_event(s, p, E_RESTART);
+		} else if (strcmp(p->exe, pl->exe) != 0 ||
 		    !argv_equal(p->wargv, p->nwargv, w->wargv, w->nwargv) ||
 		    plugin_was_changed(s, p->plugin) ||
 		    p->state == S_FAILED || p->state == S_FAILING ||

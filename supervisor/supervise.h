@@ -70,6 +70,12 @@ int	 config_load(const char *file, const char *plugin_dir,
 void	 config_free(struct config *);
 /* The argv options of plugin p in watch w, joined by newlines. */
 char	*config_plugin_options(const struct wconf *, const char *plugin);
+/*
+ * How many destinations those options give a mirror; 0 for another
+ * plugin. A mirror started with several is a front, which takes any
+ * number on WATCH_RECONFIG; one started with one refuses several.
+ */
+size_t	 config_mirror_dests(const char *plugin, const char *opts);
 const char *self_dir(void);
 size_t	 tool_dirs(const char *dirs[3]);
 int	 tool_path(const char *name, char *path, size_t len);
@@ -143,6 +149,7 @@ struct pipeline {
 	char		 lasterr[256];	/* the last line on stderr */
 	int		 hup_pending;	/* a HUP while STARTING */
 	int		 waiting;	/* path missing, reported once */
+	int		 front;		/* a mirror started with several DESTs */
 	int64_t		 deadline;	/* start (DOWN) or next stop step */
 	int		 stop_stage;	/* 0 watcher TERMed, 1 group, 2 KILL */
 	int64_t		 started;	/* monotonic ms of the last start */
