@@ -5,6 +5,43 @@
 
 load supervise_helper
 
+teardown() {
+	local i
+	if [ -n "${SUP_PID:-}" ]; then
+		kill -TERM "$SUP_PID" 2>/dev/null || true
+		wait "$SUP_PID" 2>/dev/null || true
+	fi
+	for ((i = ${#MOUNTS[@]} - 1; i >= 0; i--)); do
+		umount "${MOUNTS[i]}" 2>/dev/null || umount -l "${MOUNTS[i]}"
+	done
+	common_teardown
+}
+
+# ro_bind DIR AT: DIR shown read-only at AT, until unbind or teardown.
+ro_bind() {
+	[ "$(id -u)" = 0 ] || skip "needs root to mount"
+	mkdir -p "$2"
+	mount --bind "$1" "$2" || skip "mount --bind not allowed here"
+	MOUNTS+=("$2")
+	mount -o remount,bind,ro "$2" || skip "mount -o remount,bind,ro not allowed here"
+}
+
+# writable AT: the ro_bind at AT made writable again, in place: the
+# mirror there holds its directory open, so an umount would be busy.
+writable() {
+	mount -o remount,bind,rw "$1"
+}
+
+# real_conf BODY: like conf, with the real tools as the plugins.
+real_conf() {
+	{
+		printf '[global]\nplugin_dir = %s\nstate_dir = %s\n' \
+		    "$IOBS_BIN" "$STATE"
+		printf 'restart_delay = 0.2\nrestart_delay_max = 1\n'
+		printf '%s\n' "$1"
+	} >"$T/rc"
+}
+
 # bad_conf LINE MESSAGE BODY: BODY is refused at LINE of $T/rc
 # (counting the three [global] lines conf writes) with MESSAGE.
 bad_conf() {
@@ -165,4 +202,71 @@ plugins = mirror"
 	dests_key up 0
 	wait_for 10 eval 'grep "^STATUS=" "$T/notes" | tail -n 1 |
 	    grep -qx "STATUS=1 of 1 pipelines up, 0 failed, 0 waiting for their path"'
+}
+
+# dest_state DEST: that destination's state in status.
+dest_state() {
+	dest_row "$1" | cut -d' ' -f3
+}
+
+@test "e2e: two destinations, one read-only: the other gets every write and is up; the read-only one, writable again, converges" {
+	MOUNTS=()
+	mkdir "$T/d1" "$T/d2"
+	echo a >"$T/data/a"
+	ro_bind "$T/d2" "$T/ro"
+	real_conf "[watches]
+[[data]]
+plugins = mirror
+mirror_destination = $T/d1, $T/ro"
+	run -0 iobs-supervise -n -c "$T/rc"
+	start_sup
+	wait_ready "$T/data" mirror
+	wait_for 20 treecmp -q "$T/data" "$T/d1"
+	echo b >"$T/data/b"
+	wait_for 10 treecmp -q "$T/data" "$T/d1"
+	run -0 status
+	assert_line --index 2 --regexp "^$T/data +mirror +up +yes "
+	wait_for 10 eval '[ "$(dest_state "$T/d1")" = up ]'
+	run -0 dest_row "$T/ro"
+	assert_output --regexp "^$T/ro mirror#2 (up|behind|down|stopped) "
+	run -0 iobs-supervise -s "$STATE" status --json
+	run -0 jq -r '.pipelines[0].destinations | map(.dest) | join(" ")' \
+	    <<<"$output"
+	assert_output "$T/d1 $T/ro"
+	[ ! -e "$T/d2/a" ]
+	writable "$T/ro"
+	echo c >"$T/data/c"
+	wait_for 30 treecmp -q "$T/data" "$T/ro"
+	wait_for 10 treecmp -q "$T/data" "$T/d1"
+	wait_for 10 eval '[ "$(dest_state "$T/ro")" = up ]'
+}
+
+@test "e2e: a reload from one destination to two restarts the mirror as a front; from two to one, to three, it is told" {
+	mkdir "$T/d1" "$T/d2" "$T/d3"
+	echo a >"$T/data/a"
+	real_conf "[watches]
+[[data]]
+plugins = mirror
+mirror_destination = $T/d1"
+	start_sup
+	wait_ready "$T/data" mirror
+	wait_for 20 treecmp -q "$T/data" "$T/d1"
+	old=$(pids_of "$T/data" mirror)
+	sed -i "s|^mirror_destination = .*|mirror_destination = $T/d1, $T/d2|" "$T/rc"
+	kill -HUP "$SUP_PID"
+	wait_for 20 treecmp -q "$T/data" "$T/d2"
+	wait_for 10 grep -qs "$T/data mirror: one destination to several; restarting" "$T/log"
+	[ "$(pids_of "$T/data" mirror)" != "$old" ]
+	wait_for 10 eval '[ "$(dest_state "$T/d2")" = up ]'
+	# A front takes new destinations as they come: no restart.
+	old=$(pids_of "$T/data" mirror)
+	sed -i "s|^mirror_destination = .*|mirror_destination = $T/d2|" "$T/rc"
+	kill -HUP "$SUP_PID"
+	wait_for 10 grep -qs "$T/data mirror: options changed; sending WATCH_RECONFIG" "$T/log"
+	sed -i "s|^mirror_destination = .*|mirror_destination = $T/d2, $T/d3, $T/d1|" "$T/rc"
+	kill -HUP "$SUP_PID"
+	echo b >"$T/data/b"
+	wait_for 20 treecmp -q "$T/data" "$T/d3"
+	wait_for 20 treecmp -q "$T/data" "$T/d1"
+	[ "$(pids_of "$T/data" mirror)" = "$old" ]
 }

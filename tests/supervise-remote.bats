@@ -137,3 +137,48 @@ json_away() {
 	# Back to nothing waiting, after it was away.
 	wait_for 10 eval 'sed "1,/ away, /d" "$T/notes" | grep -q "^STATUS=.*; $HOST:$DST live, 0 waiting$"'
 }
+
+# dest_row DEST: that destination's row under its pipeline in status,
+# its spaces squeezed: DEST, plugin#i, state, then the other columns.
+dest_row() {
+	status | awk -v d="$1" '$1 == d && $2 ~ /^mirror#/ { $1 = $1; print }'
+}
+
+@test "supervise: a local and a remote destination; the remote away: status shows its paths waiting under the pipeline, the local one keeps up" {
+	sshd_own
+	echo a >"$SRC/a"
+	cat >"$T/rc" <<-EOF
+	[global]
+	state_dir = $STATE
+	restart_delay = 0.2
+	[watches]
+	[[data]]
+	plugins = mirror
+	mirror_destination = $T/local, $HOST:$DST
+	mirror_rsh = $RSH
+	EOF
+	run -0 iobs-supervise -n -c "$T/rc"
+	start_sup
+	wait_ready "$SRC" mirror
+	wait_converged 20
+	wait_for 10 treecmp -q "$SRC" "$T/local"
+	wait_for 10 eval '[ "$(backlog_field 2)" = live ]'
+	wait_for 10 eval 'dest_row "$T/local" | grep -q "^$T/local mirror#1 up "'
+	stop_sshd
+	for i in 1 2 3; do echo "$i" >"$SRC/f$i"; done
+	# The local one has them while the remote one waits.
+	wait_for 10 treecmp -q "$SRC" "$T/local"
+	wait_for 10 eval '[ "$(backlog_field 2)" = away ] &&
+	    [ "$(backlog_field 3)" -ge 3 ]'
+	run -0 dest_row "$HOST:$DST"
+	assert_output --regexp "^$HOST:$DST mirror#2 [a-z]+ .*[0-9]+ waiting"
+	wait_for 10 eval 'dest_row "$T/local" | grep -q "^$T/local mirror#1 up "'
+	run -0 iobs-supervise -s "$STATE" status --json
+	run -0 jq -r --arg d "$HOST:$DST" '.pipelines[0].destinations[] |
+	    select(.dest == $d) | [.branch, .remote, (.waiting >= 3)] |
+	    map(tostring) | join(" ")' <<<"$output"
+	assert_output "2 away true"
+	start_sshd
+	wait_converged 30
+	wait_for 10 eval '[ "$(backlog_field 3)" = 0 ]'
+}
