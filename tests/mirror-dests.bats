@@ -242,3 +242,92 @@ child_of() {
 	wait_equal 10 "$T/one"
 	wait_for 10 grep -q "^iobs-mirror to $T/ro: " "$T/mirror.err"
 }
+
+# As iobs-supervise runs it: options from the cache, state kept there.
+supervised() {
+	mkdir -m 700 "$T/cache"
+	KEY=options/mirror$SRC
+	export IOBS_CACHE=$T/cache IOBS_OPTIONS=$KEY IOBS_PLUGIN=mirror \
+	    IOBS_WATCH=$SRC
+}
+
+# cached KEY LINE: the cache's KEY has LINE.
+cached() {
+	iobs-supervise cache get "$1" | grep -qxF "$2"
+}
+
+# options LINE...: the options key holds these lines.
+options() {
+	printf '%s\n' "$@" | iobs-supervise cache put "$KEY"
+}
+
+# feed_start ARGS...: iobs-mirror ARGS on the FIFO $T/feed, held open
+# on fd 4, after a WATCH_INIT of $SRC.
+feed_start() {
+	mkfifo "$T/feed"
+	iobs-mirror "$@" <"$T/feed" >"$T/mirror.out" 2>"$T/mirror.err" 3>&- &
+	MIRROR_PID=$!
+	BG_PIDS+=("$MIRROR_PID")
+	exec 4>"$T/feed"
+	printf '# iobs-stream 1\n' >&4
+	send WATCH_INIT 0 "$SRC"
+}
+
+send() {
+	printf '1764057600.000000\t%s\t%s\t%s\n' "$1" "$2" "$3" >&4
+}
+
+write() {
+	echo "$1" >"$SRC/$1"
+	send CLOSE_WRITE,CLOSE 0 "$SRC/$1"
+}
+
+@test "dests: new options add a destination and drop one; a bad key is said once" {
+	supervised
+	echo a >"$SRC/a"
+	options "--destination=$T/one" "--destination=$T/two"
+	feed_start -d "$T/one" -d "$T/two"
+	wait_equal 10 "$T/one"
+	wait_equal 10 "$T/two"
+	# Up once the front has written it all: within a second.
+	wait_for 5 cached "dests/mirror$SRC" "state.2=up"
+	run -0 iobs-supervise cache get "dests/mirror$SRC"
+	assert_line "dests=2"
+	assert_line "dest.2=$T/two"
+	options "--destination=$T/one" "--destination=$T/three"
+	send WATCH_RECONFIG 0 "$SRC"
+	write b
+	wait_equal 10 "$T/three"
+	wait_equal 10 "$T/one"
+	# Two ended with what it was sent before: it has a, not b.
+	wait_for 10 test "$(ps -o pid= --ppid "$MIRROR_PID" | wc -l)" -eq 2
+	[ -e "$T/two/a" ] && [ ! -e "$T/two/b" ]
+	run -0 iobs-supervise cache get "dests/mirror$SRC"
+	assert_line "dests=2"
+	# Its number, for its keys: the lowest free when it started.
+	assert_line --regexp "^dest\.[23]=$T/three\$"
+	refute_line --partial "$T/two"
+	options "--bogus"
+	send WATCH_RECONFIG 0 "$SRC"
+	write c
+	wait_equal 10 "$T/three"
+	[ "$(grep -c -- "--bogus" "$T/mirror.err")" -eq 1 ]
+	exec 4>&-
+	local rc=0
+	wait "$MIRROR_PID" || rc=$?
+	[ "$rc" -eq 0 ]
+}
+
+@test "dests: each child's progress has a key of its own" {
+	supervised
+	echo a >"$SRC/a"
+	feed_start "$T/one" "$T/two"
+	wait_equal 10 "$T/one"
+	wait_equal 10 "$T/two"
+	wait_for 10 iobs-supervise cache get "progress/mirror#2$SRC"
+	run -0 iobs-supervise cache get "progress/mirror#2$SRC"
+	assert_line "dest=$T/two"
+	run -0 iobs-supervise cache get "progress/mirror#1$SRC"
+	assert_line "dest=$T/one"
+	run -1 iobs-supervise cache get "progress/mirror$SRC"
+}
