@@ -565,6 +565,7 @@ run(struct mirror *m, int sigfd)
 		    iobs_reader_fill(&rd) == -1)
 			err(1, "standard input");
 		apply_timers(m, ready == 0);
+		progress_failing(m, m->retry.n);
 		if (m->refused && m->active && refusal_due(m) <= now_ms())
 			guarded_reconcile(m);
 		if ((due = drift_due(m)) != -1 && due <= now_ms())

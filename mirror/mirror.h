@@ -77,6 +77,7 @@ struct progress {
 	int64_t		 start, shown, published;	/* ms */
 	time_t		 since;		/* wall clock, for the cache */
 	char		*key;		/* progress/PLUGIN/PATH, or NULL */
+	size_t		 failing;	/* entries in DEST failing, as said */
 	int		 cache_said;
 };
 
@@ -245,6 +246,7 @@ void	 progress_begin(struct mirror *, enum phase);
 void	 progress_entry(struct mirror *);
 void	 progress_copied(struct mirror *, off_t);
 void	 progress_end(struct mirror *);
+void	 progress_failing(struct mirror *, size_t);
 void	 progress_free(struct mirror *);
 
 /* backup.c */

@@ -44,8 +44,9 @@ publish(struct mirror *m, const char *phase)
 	if (m->cache == NULL || p->key == NULL)
 		return;
 	if (asprintf(&val, "dest=%s\nphase=%s\nentries=%llu\ncopied=%llu\n"
-	    "bytes=%llu\nsince=%lld\n", m->o.dest, phase, p->entries,
-	    p->copied, p->bytes, (long long)p->since) == -1)
+	    "bytes=%llu\nsince=%lld\nfailing=%zu\n", m->o.dest, phase,
+	    p->entries, p->copied, p->bytes, (long long)p->since,
+	    p->failing) == -1)
 		err(1, "asprintf");
 	if (iobs_cache_put(m->cache, p->key, val, strlen(val), 0) == -1 &&
 	    !p->cache_said) {
@@ -170,6 +171,23 @@ progress_end(struct mirror *m)
 		show(m, 1);
 	publish(m, "up");
 	p->running = 0;
+}
+
+/*
+ * Entries failing in DEST, tried again by themselves (a read-only or
+ * full DEST): in the cache for status, at once to and from none, else
+ * at most once a second.
+ */
+void
+progress_failing(struct mirror *m, size_t n)
+{
+	struct progress *p = &m->progress;
+
+	if (n == p->failing || (n != 0 && p->failing != 0 &&
+	    now_ms() - p->published < PUBLISH_MS))
+		return;
+	p->failing = n;
+	publish(m, p->running ? phases[p->phase].cache : "up");
 }
 
 void

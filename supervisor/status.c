@@ -275,7 +275,7 @@ struct row {
 /* A mirror's long pass, as it keeps it in the cache. */
 struct pass {
 	char	 dest[512], phase[32], entries[32], copied[32], bytes[32];
-	char	 since[32];
+	char	 since[32], failing[32];
 };
 
 /* The pass of a pipeline's plugin; 0 when none is under way. */
@@ -292,6 +292,7 @@ pass_read(const char *val, size_t len, struct pass *ps)
 	field(v, "copied", ps->copied, sizeof(ps->copied));
 	field(v, "bytes", ps->bytes, sizeof(ps->bytes));
 	field(v, "since", ps->since, sizeof(ps->since));
+	field(v, "failing", ps->failing, sizeof(ps->failing));
 	free(v);
 	return strcmp(ps->phase, "up") != 0 && strcmp(ps->phase, "-") != 0;
 }
@@ -307,6 +308,20 @@ pass_done(const struct pass *ps, char *buf, size_t len)
 	    strtod(ps->bytes, NULL)));
 }
 
+/* A cell that says more when it already says something. */
+static void
+cell_add(char **cell, const char *more)
+{
+	char *c;
+
+	if (strcmp(*cell, "-") == 0)
+		c = xstrdup(more);
+	else
+		c = xasprintf("%s, %s", *cell, more);
+	free(*cell);
+	*cell = c;
+}
+
 /*
  * The pipeline's row as its plugin's pass says: a mirror syncing is
  * up, but its STATE says what it does, and PROGRESS how far it is;
@@ -318,6 +333,7 @@ pass_row(struct iobs_cache *c, struct row *r, const char *plugin,
 {
 	struct pass ps;
 	char *key, *val, *raw, done[96];
+	unsigned long long failing;
 	size_t len;
 	int under;
 
@@ -341,9 +357,20 @@ pass_row(struct iobs_cache *c, struct row *r, const char *plugin,
 	}
 	pass_done(&ps, done, sizeof(done));
 	r->col[C_PROGRESS] = strdup(under ? done : "-");
+	/* Up, but entries of DEST fail (read-only, full): it says so. */
+	failing = strtoull(ps.failing, NULL, 10);
+	if (failing > 0) {
+		if (strcmp(r->col[C_STATE], "up") == 0) {
+			free(r->col[C_STATE]);
+			r->col[C_STATE] = xstrdup("failing");
+		}
+		snprintf(done, sizeof(done), "%llu failing", failing);
+		cell_add(&r->col[C_PROGRESS], done);
+	}
 	if (asprintf(&raw, "%sphase=%s\npass_entries=%s\npass_copied=%s\n"
-	    "pass_bytes=%s\npass_since=%s\n", r->raw, under ? ps.phase :
-	    r->col[C_STATE], ps.entries, ps.copied, ps.bytes, ps.since) == -1)
+	    "pass_bytes=%s\npass_since=%s\nfailing=%llu\n", r->raw, under ?
+	    ps.phase : r->col[C_STATE], ps.entries, ps.copied, ps.bytes,
+	    ps.since, failing) == -1)
 		err(1, "asprintf");
 	free(r->raw);
 	r->raw = raw;
@@ -388,20 +415,6 @@ backlog_read(const void *val, size_t len, struct backlog *b)
 	field(v, "paths", b->paths, sizeof(b->paths));
 	b->oldest = strtoll(field(v, "oldest", old, sizeof(old)), NULL, 10);
 	free(v);
-}
-
-/* A cell that says more when it already says something. */
-static void
-cell_add(char **cell, const char *more)
-{
-	char *c;
-
-	if (strcmp(*cell, "-") == 0)
-		c = xstrdup(more);
-	else
-		c = xasprintf("%s, %s", *cell, more);
-	free(*cell);
-	*cell = c;
 }
 
 /*

@@ -209,7 +209,7 @@ dest_state() {
 	dest_row "$1" | cut -d' ' -f3
 }
 
-@test "e2e: two destinations, one read-only: the other gets every write and is up; the read-only one, writable again, converges" {
+@test "e2e: two destinations, one read-only: the other gets every write and is up; the read-only one is failing, and, writable again, converges and is up" {
 	MOUNTS=()
 	mkdir "$T/d1" "$T/d2"
 	echo a >"$T/data/a"
@@ -227,8 +227,12 @@ mirror_destination = $T/d1, $T/ro"
 	run -0 status
 	assert_line --index 2 --regexp "^$T/data +mirror +up +yes "
 	wait_for 10 eval '[ "$(dest_state "$T/d1")" = up ]'
+	# Its entries fail there, and it says so, and how many.
+	wait_for 10 eval '[ "$(dest_state "$T/ro")" = failing ]'
 	run -0 dest_row "$T/ro"
-	assert_output --regexp "^$T/ro mirror#2 (up|behind|down|stopped) "
+	assert_output --regexp "^$T/ro mirror#2 failing .* [0-9]+ failing"
+	run -0 dest_row "$T/d1"
+	refute_output --partial "failing"
 	run -0 iobs-supervise -s "$STATE" status --json
 	run -0 jq -r '.pipelines[0].destinations | map(.dest) | join(" ")' \
 	    <<<"$output"
@@ -269,4 +273,25 @@ mirror_destination = $T/d1"
 	wait_for 20 treecmp -q "$T/data" "$T/d3"
 	wait_for 20 treecmp -q "$T/data" "$T/d1"
 	[ "$(pids_of "$T/data" mirror)" = "$old" ]
+}
+
+@test "e2e: a mirror to one read-only destination is failing in status, and up once writable" {
+	MOUNTS=()
+	mkdir "$T/d2"
+	echo a >"$T/data/a"
+	ro_bind "$T/d2" "$T/ro"
+	real_conf "[watches]
+[[data]]
+plugins = mirror
+mirror_destination = $T/ro"
+	start_sup
+	wait_ready "$T/data" mirror
+	wait_for 10 eval 'status | grep -qE "^$T/data +mirror +failing .* [0-9]+ failing"'
+	run -0 iobs-supervise -s "$STATE" status --json
+	run -0 jq -r '.pipelines[0].failing > 0' <<<"$output"
+	assert_output true
+	writable "$T/ro"
+	echo b >"$T/data/b"
+	wait_for 30 treecmp -q "$T/data" "$T/ro"
+	wait_for 10 eval 'status | grep -qE "^$T/data +mirror +up "'
 }

@@ -13,6 +13,12 @@ listen() {
 	wait_for 5 test -S "$T/notify"
 }
 
+# syncing KEY: the mirror's progress key says it syncs.
+syncing() {
+	iobs-supervise -s "$STATE" cache get "$1" 2>/dev/null |
+	    grep -qx "phase=syncing"
+}
+
 start_notified() {
 	NOTIFY_SOCKET=$T/notify start_sup
 }
@@ -103,7 +109,14 @@ plugins = cat"
 	    "$STATE" "$T/dst" >"$T/rc"
 	listen
 	start_notified
+	# Held while it syncs, so that the supervisor's second comes:
+	# 80,000 entries can take less than one.
+	local pid=
+	wait_for 30 syncing "progress/mirror$T/data"
+	pid=$(pgrep -f "iobs-mirror.*$T/dst\$" | head -1)
+	kill -STOP "$pid"
 	wait_for 30 grep -qE "^STATUS=.*; $T/dst syncing, [0-9,]+ entries, [0-9.]+ [kMG]?B copied" "$T/notes"
+	kill -CONT "$pid"
 	# Then back to the counts alone.
 	wait_for 30 eval 'grep "^STATUS=" "$T/notes" | tail -n 1 |
 	    grep -qx "STATUS=1 of 1 pipelines up, 0 failed, 0 waiting for their path"'
