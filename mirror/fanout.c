@@ -39,6 +39,7 @@
 #include "remote.h"
 
 #define QUEUE_MAX	(32 << 20)	/* bytes waiting for one child */
+#define QUEUE_KEEP	(1 << 20)	/* a drained queue's memory kept */
 #define HEALTHY_MS	60000	/* a child up this long: back-off afresh */
 #define PUBLISH_MS	1000	/* the cache, while a queue changes */
 
@@ -248,6 +249,12 @@ branch_write(struct front *f, struct branch *b)
 	}
 	if (b->qoff == b->qlen) {
 		b->qoff = b->qlen = 0;
+		/* What a storm grew goes back once it is through. */
+		if (b->qcap > QUEUE_KEEP) {
+			free(b->q);
+			b->q = NULL;
+			b->qcap = 0;
+		}
 		branch_event(f, b, BE_DRAINED);
 		if (f->eof || b->retired) {
 			close(b->fd);	/* its end of the stream */
