@@ -155,10 +155,12 @@ set_fd(struct mirror *m)
 
 /*
  * The directory path below dfd, made as needed (0700), never through a
- * symlink: its descriptor, or -1.
+ * symlink: its descriptor, or -1. With replace (in a set), a component
+ * that is not a directory is an older version of the minute of another
+ * type: the last, a directory, wins.
  */
 static int
-mkdirs(int dfd, const char *path)
+mkdirs(int dfd, const char *path, int replace)
 {
 	char *copy, *p, *save;
 	int fd, next;
@@ -178,6 +180,11 @@ mkdirs(int dfd, const char *path)
 		}
 		next = openat(fd, p, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
 		    O_CLOEXEC);
+		if (next == -1 && (errno == ENOTDIR || errno == ELOOP) &&
+		    replace && unlinkat(fd, p, 0) == 0 &&
+		    mkdirat(fd, p, 0700) == 0)
+			next = openat(fd, p, O_RDONLY | O_DIRECTORY |
+			    O_NOFOLLOW | O_CLOEXEC);
 		close(fd);
 		fd = next;
 	}
@@ -205,7 +212,7 @@ set_parent(struct mirror *m, const char *rel, const char **leaf)
 	*leaf = slash + 1;
 	if ((copy = strndup(rel, (size_t)(slash - rel))) == NULL)
 		err(1, "strndup");
-	fd = mkdirs(fd, copy);
+	fd = mkdirs(fd, copy, 1);
 	free(copy);
 	return fd;
 }
@@ -257,15 +264,27 @@ move_in(int pfd, const char *name, int sfd, const char *leaf)
 {
 	struct stat a, b;
 
-	if (renameat(pfd, name, sfd, leaf) == 0)
+	/* Nothing there, the common case: one call. */
+	if (renameat2(pfd, name, sfd, leaf, RENAME_NOREPLACE) == 0)
 		return 0;
 	if (errno != ENOTEMPTY && errno != EEXIST && errno != EISDIR &&
-	    errno != ENOTDIR)
+	    errno != ENOTDIR && errno != EINVAL)
 		return -1;
-	if (fstatat(pfd, name, &a, AT_SYMLINK_NOFOLLOW) == 0 &&
-	    fstatat(sfd, leaf, &b, AT_SYMLINK_NOFOLLOW) == 0 &&
-	    S_ISDIR(a.st_mode) && S_ISDIR(b.st_mode))
-		return merge_in(pfd, name, sfd, leaf);
+	if (fstatat(pfd, name, &a, AT_SYMLINK_NOFOLLOW) == -1)
+		return -1;
+	if (fstatat(sfd, leaf, &b, AT_SYMLINK_NOFOLLOW) == 0) {
+		/*
+		 * Kept there already, by the second name of a replace
+		 * that then failed (backup_link()): rename(2) of two
+		 * names of one inode does nothing, and DEST would keep it.
+		 */
+		if (a.st_dev == b.st_dev && a.st_ino == b.st_ino)
+			return unlinkat(pfd, name, S_ISDIR(a.st_mode) ?
+			    AT_REMOVEDIR : 0);
+		if (S_ISDIR(a.st_mode) && S_ISDIR(b.st_mode))
+			return merge_in(pfd, name, sfd, leaf);
+	} else if (errno == ENOENT)
+		return renameat(pfd, name, sfd, leaf);	/* no NOREPLACE */
 	/* An older version of the minute, of another type: the last wins. */
 	if (remove_tree(sfd, leaf) == -1)
 		return -1;
@@ -346,7 +365,7 @@ backup_open(struct mirror *m, char *why, size_t whylen)
 		return 0;
 	/* In DEST, never through a symlink there; outside, as given. */
 	if (m->o.backup_inside)
-		fd = mkdirs(m->dfd, dir);
+		fd = mkdirs(m->dfd, dir, 0);
 	else if ((fd = mkdirat(m->dfd, dir, 0700)) == 0 || errno == EEXIST)
 		fd = openat(m->dfd, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd == -1) {

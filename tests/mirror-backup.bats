@@ -163,3 +163,39 @@ the_set() {
 	assert_equal "$(cat "$DST/d/f")" f
 	assert_equal "$(cat "$DST/extra")" extra
 }
+
+@test "a file deleted and a directory moved onto its name at once: the file kept, the directory in its place" {
+	echo old >"$SRC/a"
+	mkdir "$SRC/d"
+	echo inside >"$SRC/d/f"
+	start_mirror --backup-dir .bk
+	# The delete waits a moment in the mirror; the rename does not,
+	# and finds the file still there in DEST.
+	rm "$SRC/a" && mv "$SRC/d" "$SRC/a"
+	wait_converged 10
+	[ "$(cat "$DST/a/f")" = inside ]
+	set=$(the_set)
+	[ "$(cat "$set/a")" = old ]
+	! grep -q "Not a directory" "$T/mirror.err"
+}
+
+@test "a file kept in the minute's set, then a file under its new directory replaced: the set's directory wins" {
+	echo old >"$SRC/x"
+	start_mirror --backup-dir .bk
+	# All in one minute, the set's, or nothing is tested.
+	while [ "$(date -u +%S)" -ge 50 ]; do sleep 1; done
+	rm "$SRC/x"
+	wait_for 10 test ! -e "$DST/x"
+	set=$(the_set)
+	[ -f "$set/x" ]
+	mkdir "$SRC/x"
+	echo f >"$SRC/x/f.tmp"
+	mv "$SRC/x/f.tmp" "$SRC/x/f"
+	wait_converged 10
+	echo g >"$SRC/x/g.tmp"
+	mv "$SRC/x/g.tmp" "$SRC/x/f"
+	wait_converged 10
+	[ "$(the_set)" = "$set" ]
+	[ "$(cat "$set/x/f")" = f ]
+	! grep -q "Not a directory" "$T/mirror.err"
+}
