@@ -12,11 +12,13 @@ teardown() {
 	common_teardown
 }
 
+# storm_converges SEED OPS [OPTIONS...]: iobs-mirror OPTIONS.
 storm_converges() {
 	local seed=$1 ops=$2
+	shift 2
 	# A tree to start from, mirrored by the first reconcile.
 	storm -n 200 -s $((seed + 1000)) "$SRC" "$T/outside"
-	start_mirror
+	start_mirror "$@"
 	storm -n "$ops" -s "$seed" "$SRC" "$T/outside"
 	wait_converged 2
 	stop_mirror
@@ -27,6 +29,20 @@ storm_converges() {
 @test "storm converges: seed 2" { storm_converges 2 1500; }
 @test "storm converges: seed 19" { storm_converges 19 1500; }
 @test "storm converges: seed 33" { storm_converges 33 1500; }
+# What each storm deletes and replaces kept, by renames and links into
+# the set: DEST the same all the same.
+@test "storm converges with --backup-dir: seeds 1, 2, 3" {
+	CMP_OPTS=(-x .bk)
+	storm -n 300 -s 1000 "$SRC" "$T/outside"
+	start_mirror --backup-dir .bk
+	local s
+	for s in 1 2 3; do
+		storm -n 2000 -s "$s" "$SRC" "$T/outside"
+		wait_converged 5
+	done
+	stop_mirror
+	assert_equal "$MIRROR_STATUS" 0
+}
 # bats test_tags=long
 @test "storm converges: seeds 100-119, long" {
 	[ -n "${IOBS_LONG:-}" ] || skip "set IOBS_LONG=1"
