@@ -6,28 +6,10 @@
 
 load remote_helper
 
-setup() { mirror_setup; MOUNTS=(); }
+setup() { mirror_setup; }
 teardown() {
-	local i
 	exec 4>&- 2>/dev/null || true
-	for ((i = ${#MOUNTS[@]} - 1; i >= 0; i--)); do
-		umount "${MOUNTS[i]}" 2>/dev/null || umount -l "${MOUNTS[i]}"
-	done
 	common_teardown
-}
-
-# readonly_at DIR AT: DIR seen read-only at AT (a read-only bind
-# mount), undone in teardown; writable makes it writable again.
-readonly_at() {
-	[ "$(id -u)" = 0 ] || skip "needs root to mount"
-	mkdir -p "$1" "$2"
-	mount --bind "$1" "$2" || skip "mount --bind not allowed here"
-	MOUNTS+=("$2")
-	mount -o remount,bind,ro "$2" || skip "no read-only bind mounts here"
-}
-
-writable() {
-	mount -o remount,bind,rw "$1"
 }
 
 # start_fan ARGS...: iobs-watch $SRC | iobs-mirror ARGS, without

@@ -5,22 +5,10 @@
 
 load mirror_helper
 
-setup() { mirror_setup; MOUNTS=(); }
+setup() { mirror_setup; }
 teardown() {
-	local i
 	exec 4>&- 2>/dev/null || true
-	for ((i = ${#MOUNTS[@]} - 1; i >= 0; i--)); do
-		umount "${MOUNTS[i]}" 2>/dev/null || umount -l "${MOUNTS[i]}"
-	done
 	common_teardown
-}
-
-# bind DIR AT: a bind mount, undone in teardown.
-bind() {
-	[ "$(id -u)" = 0 ] || skip "needs root to mount"
-	mkdir -p "$2"
-	mount --bind "$1" "$2" || skip "mount --bind not allowed here"
-	MOUNTS+=("$2")
 }
 
 # Something outside both trees that must not change.

@@ -6,30 +6,11 @@
 load supervise_helper
 
 teardown() {
-	local i
 	if [ -n "${SUP_PID:-}" ]; then
 		kill -TERM "$SUP_PID" 2>/dev/null || true
 		wait "$SUP_PID" 2>/dev/null || true
 	fi
-	for ((i = ${#MOUNTS[@]} - 1; i >= 0; i--)); do
-		umount "${MOUNTS[i]}" 2>/dev/null || umount -l "${MOUNTS[i]}"
-	done
 	common_teardown
-}
-
-# ro_bind DIR AT: DIR shown read-only at AT, until unbind or teardown.
-ro_bind() {
-	[ "$(id -u)" = 0 ] || skip "needs root to mount"
-	mkdir -p "$2"
-	mount --bind "$1" "$2" || skip "mount --bind not allowed here"
-	MOUNTS+=("$2")
-	mount -o remount,bind,ro "$2" || skip "mount -o remount,bind,ro not allowed here"
-}
-
-# writable AT: the ro_bind at AT made writable again, in place: the
-# mirror there holds its directory open, so an umount would be busy.
-writable() {
-	mount -o remount,bind,rw "$1"
 }
 
 # real_conf BODY: like conf, with the real tools as the plugins.
@@ -210,10 +191,9 @@ dest_state() {
 }
 
 @test "e2e: two destinations, one read-only: the other gets every write and is up; the read-only one is failing, and, writable again, converges and is up" {
-	MOUNTS=()
 	mkdir "$T/d1" "$T/d2"
 	echo a >"$T/data/a"
-	ro_bind "$T/d2" "$T/ro"
+	readonly_at "$T/d2" "$T/ro"
 	real_conf "[watches]
 [[data]]
 plugins = mirror
@@ -276,10 +256,9 @@ mirror_destination = $T/d1"
 }
 
 @test "e2e: a mirror to one read-only destination is failing in status, and up once writable" {
-	MOUNTS=()
 	mkdir "$T/d2"
 	echo a >"$T/data/a"
-	ro_bind "$T/d2" "$T/ro"
+	readonly_at "$T/d2" "$T/ro"
 	real_conf "[watches]
 [[data]]
 plugins = mirror

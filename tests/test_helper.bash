@@ -44,10 +44,33 @@ common_setup() {
 		T_MOUNTED=1
 	fi
 	BG_PIDS=()
+	MOUNTS=()
+}
+
+# bind DIR AT: a bind mount of DIR at AT, undone in common_teardown;
+# skips where none can be made.
+bind() {
+	[ "$(id -u)" = 0 ] || skip "needs root to mount"
+	mkdir -p "$2"
+	mount --bind "$1" "$2" || skip "mount --bind not allowed here"
+	MOUNTS+=("$2")
+}
+
+# readonly_at DIR AT: DIR shown read-only at AT, as a bind mount.
+readonly_at() {
+	bind "$1" "$2"
+	mount -o remount,bind,ro "$2" ||
+	    skip "mount -o remount,bind,ro not allowed here"
+}
+
+# writable AT: the readonly_at at AT made writable again, in place: a
+# mirror there holds its directory open, so an umount would be busy.
+writable() {
+	mount -o remount,bind,rw "$1"
 }
 
 common_teardown() {
-	local p
+	local p i
 	for p in "${BG_PIDS[@]}"; do
 		kill -CONT "$p" 2>/dev/null || true
 		kill "$p" 2>/dev/null || true
@@ -65,6 +88,9 @@ common_teardown() {
 		done
 		kill -KILL "$p" 2>/dev/null || true
 		wait "$p" 2>/dev/null || true
+	done
+	for ((i = ${#MOUNTS[@]} - 1; i >= 0; i--)); do
+		umount "${MOUNTS[i]}" 2>/dev/null || umount -l "${MOUNTS[i]}"
 	done
 	[ -n "${T:-}" ] || return 0
 	# Lazily: with whatever is mounted below it.
