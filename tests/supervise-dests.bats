@@ -23,14 +23,6 @@ real_conf() {
 	} >"$T/rc"
 }
 
-# bad_conf LINE MESSAGE BODY: BODY is refused at LINE of $T/rc
-# (counting the three [global] lines conf writes) with MESSAGE.
-bad_conf() {
-	conf "$3"
-	run -2 iobs-supervise -n -c "$T/rc"
-	assert_output "iobs-supervise: $T/rc:$1: $2"
-}
-
 @test "mirror_destination = A, B: one --destination each, in order; one alone as before" {
 	conf "[watches]
 [[data]]
@@ -85,11 +77,6 @@ dests_key() {
 	printf 'dests=2\ndest.1=%s\nstate.1=up\nqueued.1=0\nexit.1=-\nsince.1=%s\ndest.2=%s\nstate.2=%s\nqueued.2=%s\nexit.2=1\nsince.2=%s\n' \
 	    "$T/a" "$(date +%s)" "h:/b" "$1" "$2" "$(date +%s)" |
 	    iobs-supervise -s "$STATE" cache put "dests/mirror$T/data"
-}
-
-# dest_row DEST: that destination's row of status, squeezed.
-dest_row() {
-	status | awk -v d="$1" '$1 == d && $2 ~ /^mirror#/ { $1 = $1; print }'
 }
 
 @test "status: a row for each destination under its pipeline, with its state, backlog and pass; --json too" {

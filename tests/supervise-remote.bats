@@ -138,12 +138,6 @@ json_away() {
 	wait_for 10 eval 'sed "1,/ away, /d" "$T/notes" | grep -q "^STATUS=.*; $HOST:$DST live, 0 waiting$"'
 }
 
-# dest_row DEST: that destination's row under its pipeline in status,
-# its spaces squeezed: DEST, plugin#i, state, then the other columns.
-dest_row() {
-	status | awk -v d="$1" '$1 == d && $2 ~ /^mirror#/ { $1 = $1; print }'
-}
-
 @test "supervise: a local and a remote destination; the remote away: status shows its paths waiting under the pipeline, the local one keeps up" {
 	sshd_own
 	echo a >"$SRC/a"

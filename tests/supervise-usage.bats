@@ -75,14 +75,6 @@ cat_out = $T/out"
 	assert_equal "${#lines[@]}" 4
 }
 
-# bad_conf LINE MESSAGE BODY: BODY is refused at LINE of $T/rc
-# (counting the three [global] lines conf writes) with MESSAGE.
-bad_conf() {
-	conf "$3"
-	run -2 iobs-supervise -n -c "$T/rc"
-	assert_output "iobs-supervise: $T/rc:$1: $2"
-}
-
 @test "config errors: one line FILE:LINE: what, exit 2" {
 	bad_conf 4 "[frob]: unknown section (global or watches)" "[frob]"
 	bad_conf 4 "colour: unknown key in [global]" "colour = blue"

@@ -82,6 +82,20 @@ status() {
 	iobs-supervise -s "$STATE" status
 }
 
+# dest_row DEST: that destination's row under its pipeline in status,
+# its spaces squeezed: DEST, plugin#i, state, then the other columns.
+dest_row() {
+	status | awk -v d="$1" '$1 == d && $2 ~ /^mirror#/ { $1 = $1; print }'
+}
+
+# bad_conf LINE MESSAGE BODY: BODY is refused at LINE of $T/rc
+# (counting the three [global] lines conf writes) with MESSAGE.
+bad_conf() {
+	conf "$3"
+	run -2 iobs-supervise -n -c "$T/rc"
+	assert_output "iobs-supervise: $T/rc:$1: $2"
+}
+
 # is_ready PATH PLUGIN: the pipeline is up and its watcher ready.
 is_ready() {
 	status | grep -qE "^$1 +$2 +up +yes "
