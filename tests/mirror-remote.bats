@@ -408,6 +408,19 @@ only_flux_retries() {
 	only_flux_retries
 }
 
+@test "remote: seeded random storms converge with --backup-dir" {
+	sshd_setup
+	mkdir "$T/outside"
+	CMP_OPTS=(-x .bk)
+	storm -n 300 -s 1000 "$SRC" "$T/outside"
+	start_remote "$HOST:$DST" -e "$RSH" --backup-dir .bk
+	for seed in 1 2 3; do
+		storm -n 2000 -s "$seed" "$SRC" "$T/outside"
+		wait_converged 30
+	done
+	only_flux_retries
+}
+
 # bats test_tags=long
 @test "remote: seeded storms 100-111 converge, one after another, long" {
 	[ -n "${IOBS_LONG:-}" ] || skip "set IOBS_LONG=1"
