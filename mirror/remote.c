@@ -328,8 +328,7 @@ struct remote {
 	int		 eof;
 	int		 scanned;	/* "# backend poll": from scans */
 
-	struct move	*moves;
-	size_t		 nmoves, movecap;
+	struct moves	 moves;		/* MOVED_FROMs waiting for a pair */
 	struct pathset	 writing;	/* modified, not yet closed */
 	struct batch	 dirty;		/* waiting for a run */
 	struct batch	 sent;		/* carried by the run out */
@@ -2617,8 +2616,8 @@ due(struct remote *r)
 		return r->eof && r->drain_by < r->retry_at ? r->drain_by :
 		    r->retry_at;
 	/* A MOVED_FROM waits for its MOVED_TO: the rename is ours to do. */
-	if (r->nmoves > 0)
-		return r->moves[0].when + MOVE_WAIT_MS;
+	if (r->moves.n > 0)
+		return moves_due(&r->moves);
 	if (r->eof)
 		return 0;
 	t = r->last + BATCH_QUIET_MS;
@@ -2647,14 +2646,10 @@ stuck_due(struct remote *r)
 
 /* Records */
 
+/* A MOVED_FROM with no partner: the entry left the tree. */
 static void
-move_expire(struct remote *r)
+move_expire(struct remote *r, char *rel)
 {
-	char *rel = r->moves[0].rel;
-
-	memmove(&r->moves[0], &r->moves[1], (r->nmoves - 1) *
-	    sizeof(*r->moves));
-	r->nmoves--;
 	dirty_add(r, rel, 0);
 	free(rel);
 }
@@ -2680,36 +2675,21 @@ borne_out(struct remote *r, const char *from, const char *to)
 static void
 moved_from(struct remote *r, const char *rel, uint32_t cookie)
 {
-	if (r->nmoves == r->movecap) {
-		r->movecap = r->movecap ? r->movecap * 2 : 16;
-		if ((r->moves = reallocarray(r->moves, r->movecap,
-		    sizeof(*r->moves))) == NULL)
-			err(1, "reallocarray");
-	}
-	r->moves[r->nmoves].cookie = cookie;
-	r->moves[r->nmoves].when = now_ms();
-	if ((r->moves[r->nmoves].rel = strdup(rel)) == NULL)
-		err(1, "strdup");
-	r->nmoves++;
+	char *old;
+
+	if ((old = moves_add(&r->moves, rel, cookie)) != NULL)
+		move_expire(r, old);
 }
 
 static void
 moved_to(struct remote *r, const char *to, uint32_t cookie)
 {
-	size_t i;
 	char *from;
 
-	for (i = 0; cookie != 0 && i < r->nmoves; i++)
-		if (r->moves[i].cookie == cookie)
-			break;
-	if (i == r->nmoves || cookie == 0) {
+	if ((from = moves_take(&r->moves, cookie)) == NULL) {
 		dirty_add(r, to, 1);	/* moved in: all of it is new */
 		return;
 	}
-	from = r->moves[i].rel;
-	memmove(&r->moves[i], &r->moves[i + 1], (r->nmoves - i - 1) *
-	    sizeof(*r->moves));
-	r->nmoves--;
 	/*
 	 * Not borne out (an exchange leaves both names there; a name
 	 * taken again at once): no mv there, each path as the source
@@ -2842,14 +2822,14 @@ lifecycle(struct remote *r, const struct iobs_record *rec)
 		break;
 	case IOBS_WATCH_DEAD:
 		r->active = 0;
-		while (r->nmoves > 0)
-			move_expire(r);
+		while (r->moves.n > 0)
+			move_expire(r, moves_oldest(&r->moves));
 		break;
 	case IOBS_OVERFLOW:
 		r->active = 0;
 		pathset_clear(&r->writing);
-		while (r->nmoves > 0)
-			move_expire(r);
+		while (r->moves.n > 0)
+			move_expire(r, moves_oldest(&r->moves));
 		want_full(r);
 		break;
 	case IOBS_WATCH_RECONFIG:
@@ -3067,8 +3047,8 @@ timers(struct remote *r)
 {
 	int64_t now = now_ms();
 
-	while (r->nmoves > 0 && r->moves[0].when + MOVE_WAIT_MS <= now)
-		move_expire(r);
+	while (moves_due(&r->moves) <= now)
+		move_expire(r, moves_oldest(&r->moves));
 	if (r->writing.n > 0)
 		writing_due(r, now, r->eof);
 	/* The paths set aside, back with the rest, alone when it is quiet. */
@@ -3104,8 +3084,8 @@ timeout(struct remote *r)
 		t = probe_due(r);
 	if (r->behind_since != 0 && behind_next(r) < t)
 		t = behind_next(r);
-	if (r->nmoves > 0 && r->moves[0].when + MOVE_WAIT_MS < t)
-		t = r->moves[0].when + MOVE_WAIT_MS;
+	if (moves_due(&r->moves) < t)
+		t = moves_due(&r->moves);
 	if (w < t)
 		t = w;
 	if (stuck_due(r) < t)
@@ -3126,7 +3106,7 @@ static int
 finished(struct remote *r)
 {
 	if (!r->eof || r->nsteps != 0 || r->nsettling != 0 ||
-	    r->nmoves > 0 || r->writing.n > 0)
+	    r->moves.n > 0 || r->writing.n > 0)
 		return 0;
 	if (r->root == NULL || (batch_size(&r->dirty) == 0 &&
 	    batch_size(&r->stuck) == 0))
@@ -3199,8 +3179,9 @@ run(struct remote *r, int sigfd, int termfd, int chldfd)
 			if (rd.eof && !r->eof) {
 				r->eof = 1;
 				r->drain_by = now_ms() + r->drain_ms;
-				while (r->nmoves > 0)
-					move_expire(r);
+				while (r->moves.n > 0)
+					move_expire(r,
+					    moves_oldest(&r->moves));
 				writing_due(r, now_ms(), 1);
 			}
 		}
@@ -3327,9 +3308,7 @@ remote_main(struct mirror_options *o, struct remote_dest *d,
 	links_clear(&r.links);
 	buf_free(&list);
 	buf_free(&script);
-	while (r.nmoves > 0)
-		free(r.moves[--r.nmoves].rel);
-	free(r.moves);
+	moves_clear(&r.moves);
 	words_free(r.rsh);
 	free(r.rsh_line);
 	free(r.relay_line);
