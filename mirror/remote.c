@@ -334,6 +334,9 @@ struct remote {
 	struct batch	 sent;		/* carried by the run out */
 	struct batch	 settled[SETTLING_MAX];	/* carried by those settling */
 	struct batch	 exited;	/* by the one whose exit is read */
+	/* The batch out's deletions, and its list and script. */
+	struct pathset	 gone;
+	struct buf	 list, script;
 	/*
 	 * Paths the remote refused one by one (rsync named them): set
 	 * aside and retried on their own back-off, so that they hold
@@ -353,6 +356,8 @@ struct remote {
 	struct links	 links;
 	int		 links_kept;
 	int		 links_partial;	/* a directory not read whole */
+	/* The files the batch out lists that have other names. */
+	struct pathset	 linked;
 	char		 pruned[SET_LEN + 1];	/* --keep: last set pruned for */
 	/*
 	 * --verify: the next whole sync is a pass, due then; the one out
@@ -1679,12 +1684,6 @@ dry_log(const char *what, const char *a, const char *b)
 	free(v);
 }
 
-/* The deletions of the batch out, for the script or rsync. */
-static struct pathset gone;
-static struct buf list, script;
-/* The files listed that have other names. */
-static struct pathset linked;
-
 /* Hard links */
 
 static int
@@ -1729,7 +1728,7 @@ links_note(struct remote *r, const char *rel, const struct stat *st)
 		links_build(r);
 	links_add(&r->links, st->st_dev, st->st_ino, rel);
 	if (st->st_nlink > 1)
-		pathset_add(&linked, rel, 0);
+		pathset_add(&r->linked, rel, 0);
 }
 
 /*
@@ -1749,7 +1748,7 @@ siblings_list(struct remote *r, struct pathset *seen)
 		if (!excluded(r, rel) && source_has(r, rel, &st) == 1 &&
 		    !S_ISDIR(st.st_mode)) {
 			links_note(r, rel, &st);
-			list_add(&list, seen, rel, 0);
+			list_add(&r->list, seen, rel, 0);
 		}
 		free(rel);
 	}
@@ -1772,8 +1771,8 @@ links_list(struct remote *r, struct pathset *seen)
 	int has;
 
 	memset(&inodes, 0, sizeof(inodes));
-	for (i = 0; i < linked.n; i++) {
-		if (!links_inode(&r->links, linked.e[i].path, &dev, &ino))
+	for (i = 0; i < r->linked.n; i++) {
+		if (!links_inode(&r->links, r->linked.e[i].path, &dev, &ino))
 			continue;
 		/* Each file once, however many of its names are listed. */
 		snprintf(key, sizeof(key), "%jx:%jx", (uintmax_t)dev,
@@ -1781,11 +1780,11 @@ links_list(struct remote *r, struct pathset *seen)
 		if (pathset_get(&inodes, key) != NULL)
 			continue;
 		pathset_add(&inodes, key, 0);
-		n = links_names(&r->links, dev, ino, linked.e[i].path, &v);
+		n = links_names(&r->links, dev, ino, r->linked.e[i].path, &v);
 		for (j = 0; j < n; j++) {
 			has = excluded(r, v[j]) ? 0 : source_has(r, v[j], &st);
 			if (has == 1 && st.st_dev == dev && st.st_ino == ino)
-				list_add(&list, seen, v[j], 0);
+				list_add(&r->list, seen, v[j], 0);
 			/* The disk is the truth: gone, or another file now. */
 			else if (has == 1 && !S_ISDIR(st.st_mode))
 				links_add(&r->links, st.st_dev, st.st_ino,
@@ -1796,17 +1795,19 @@ links_list(struct remote *r, struct pathset *seen)
 		links_free_names(v, n);
 	}
 	pathset_clear(&inodes);
-	pathset_clear(&linked);
+	pathset_clear(&r->linked);
 	if (r->links_partial)
 		links_drop(r);
 }
 
 /*
- * Takes what is dirty into the batch out and starts its first step;
- * E_OK at once when there is nothing to send.
+ * The steps of the batch out (r->sent), in r->steps: for a whole sync
+ * its guards and rsync; else the script of its renames and deletes,
+ * and the list of the rest for rsync. None when there is nothing to
+ * send.
  */
 static void
-run_start(struct remote *r)
+run_steps(struct remote *r)
 {
 	struct pathset seen;
 	struct stat st;
@@ -1814,18 +1815,6 @@ run_start(struct remote *r)
 	char *q, *par, *top = NULL;
 	int fd, has;
 
-	if (r->nsteps != 0)
-		return;
-	if (r->eof && now_ms() >= r->drain_by)
-		r->drain_last = 1;
-	r->sent = r->dirty;
-	memset(&r->dirty, 0, sizeof(r->dirty));
-	r->deletes_first = r->deletes_last = 0;
-	r->full = pathset_get(&r->sent.tree, "") != NULL;
-	r->verifying = r->full && r->verify_next;
-	if (r->full)
-		r->verify_next = 0;
-	r->stepno = 0;
 	if (r->full) {
 		/*
 		 * rsync -aH links them all; names gone unseen meanwhile:
@@ -1840,12 +1829,12 @@ run_start(struct remote *r)
 		if (!r->o.force && r->o.max_delete >= 0)
 			r->steps[r->nsteps++] = K_COUNT;
 		r->steps[r->nsteps++] = K_RSYNC;
-		goto start;
+		return;
 	}
 	memset(&seen, 0, sizeof(seen));
-	buf_free(&list);
-	buf_free(&script);
-	pathset_clear(&gone);
+	buf_free(&r->list);
+	buf_free(&r->script);
+	pathset_clear(&r->gone);
 	for (i = 0; r->links_kept && i < r->sent.ren.n; i++)
 		links_rename(&r->links, r->sent.ren.v[i].from,
 		    r->sent.ren.v[i].to);
@@ -1861,13 +1850,13 @@ run_start(struct remote *r)
 			    O_CLOEXEC);
 			free(par);
 			if (fd == -1)
-				list_add(&list, &seen, rel, 0);
+				list_add(&r->list, &seen, rel, 0);
 			else
-				list_tree(r, fd, rel, &list, &seen);
+				list_tree(r, fd, rel, &r->list, &seen);
 		} else {
 			if (has == 1)
 				links_note(r, rel, &st);
-			list_add(&list, &seen, rel, 0);
+			list_add(&r->list, &seen, rel, 0);
 		}
 	}
 	/* A directory's entries: "dir/" alone, rsync deletes in it. */
@@ -1875,7 +1864,7 @@ run_start(struct remote *r)
 		const char *rel = r->sent.level.e[i].path;
 
 		if (source_has(r, rel, &st) == 1 && S_ISDIR(st.st_mode))
-			list_add(&list, &seen, rel, 1);
+			list_add(&r->list, &seen, rel, 1);
 		else
 			pathset_add(&r->sent.plain, rel, 0);
 	}
@@ -1885,7 +1874,7 @@ run_start(struct remote *r)
 		if ((has = source_has(r, rel, &st)) != 0 || rel[0] == '\0') {
 			if (has == 1)
 				links_note(r, rel, &st);
-			list_add(&list, &seen, rel, 0);
+			list_add(&r->list, &seen, rel, 0);
 			continue;
 		}
 		/* Gone from the source: gone there; its directory's time. */
@@ -1893,15 +1882,15 @@ run_start(struct remote *r)
 		if (r->o.backup_dir != NULL)
 			top = backup_top(rel, source_lacks, r);
 		if (!r->o.no_delete)
-			pathset_add(&gone, top != NULL ? top : rel, 0);
+			pathset_add(&r->gone, top != NULL ? top : rel, 0);
 		par = rel_parent(top != NULL ? top : rel);
 		free(top);
 		top = NULL;
-		list_add(&list, &seen, par, 0);
+		list_add(&r->list, &seen, par, 0);
 		free(par);
 	}
 	siblings_list(r, &seen);
-	if (linked.n > 0)
+	if (r->linked.n > 0)
 		links_list(r, &seen);
 	/* Names left by the other names of those: the next run's. */
 	while (r->links.left.n > 0) {
@@ -1910,56 +1899,77 @@ run_start(struct remote *r)
 		free(q);
 	}
 	if (r->d.kind == RK_DAEMON) {
-		for (i = 0; i < gone.n; i++)
-			list_add(&list, &seen, gone.e[i].path, 0);
+		for (i = 0; i < r->gone.n; i++)
+			list_add(&r->list, &seen, r->gone.e[i].path, 0);
 		/* No shell: a rename is a delete and a copy. */
 		for (i = 0; i < r->sent.ren.n; i++) {
-			list_add(&list, &seen, r->sent.ren.v[i].from, 0);
+			list_add(&r->list, &seen, r->sent.ren.v[i].from, 0);
 			par = rel_parent(r->sent.ren.v[i].from);
-			list_add(&list, &seen, par, 0);
+			list_add(&r->list, &seen, par, 0);
 			free(par);
 		}
-	} else if (r->sent.ren.n > 0 || gone.n > 0 || prune_due(r)) {
+	} else if (r->sent.ren.n > 0 || r->gone.n > 0 || prune_due(r)) {
 		q = iobs_shell_quote(r->d.path);
-		buf_str(&script, "cd -- ");
-		buf_str(&script, q);
-		buf_str(&script, " || exit 97\n");
+		buf_str(&r->script, "cd -- ");
+		buf_str(&r->script, q);
+		buf_str(&r->script, " || exit 97\n");
 		free(q);
-		script_backup(r, &script);
-		buf_str(&script, script_head);
-		script_prune(r, &script);
+		script_backup(r, &r->script);
+		buf_str(&r->script, script_head);
+		script_prune(r, &r->script);
 		for (i = 0; i < r->sent.ren.n; i++) {
 			if (r->o.dry_run)
 				dry_log("rename", r->sent.ren.v[i].from,
 				    r->sent.ren.v[i].to);
-			buf_str(&script, "m ");
+			buf_str(&r->script, "m ");
 			q = NULL;
 			if (asprintf(&q, "%zu", i) == -1)
 				err(1, "asprintf");
-			buf_str(&script, q);
+			buf_str(&r->script, q);
 			free(q);
-			script_path(&script, r->sent.ren.v[i].from);
-			script_path(&script, r->sent.ren.v[i].to);
-			buf_str(&script, "\n");
+			script_path(&r->script, r->sent.ren.v[i].from);
+			script_path(&r->script, r->sent.ren.v[i].to);
+			buf_str(&r->script, "\n");
 		}
-		for (i = 0; i < gone.n; i++) {
+		for (i = 0; i < r->gone.n; i++) {
 			if (r->o.dry_run)
-				dry_log("delete", gone.e[i].path, NULL);
+				dry_log("delete", r->gone.e[i].path, NULL);
 			if (asprintf(&q, "d %zu", i) == -1)
 				err(1, "asprintf");
-			buf_str(&script, q);
+			buf_str(&r->script, q);
 			free(q);
-			script_path(&script, gone.e[i].path);
-			buf_str(&script, "\n");
+			script_path(&r->script, r->gone.e[i].path);
+			buf_str(&r->script, "\n");
 		}
-		buf_str(&script, "exit 0\n");
+		buf_str(&r->script, "exit 0\n");
 		if (!r->o.dry_run)
 			r->steps[r->nsteps++] = K_SCRIPT;
 	}
 	pathset_clear(&seen);
-	if (list.len > 0)
+	if (r->list.len > 0)
 		r->steps[r->nsteps++] = K_RSYNC;
-start:
+}
+
+/*
+ * Takes what is dirty into the batch out and starts its first step;
+ * E_OK at once when there is nothing to send.
+ */
+static void
+run_start(struct remote *r)
+{
+	if (r->nsteps != 0)
+		return;
+	if (r->eof && now_ms() >= r->drain_by)
+		r->drain_last = 1;
+	r->sent = r->dirty;
+	memset(&r->dirty, 0, sizeof(r->dirty));
+	r->deletes_first = r->deletes_last = 0;
+	r->full = pathset_get(&r->sent.tree, "") != NULL;
+	r->verifying = r->full && r->verify_next;
+	if (r->full)
+		r->verify_next = 0;
+	r->stepno = 0;
+	run_steps(r);
 	if (r->nsteps == 0) {
 		event(r, E_OK);
 		return;
@@ -2033,7 +2043,7 @@ step_go(struct remote *r)
 			argv = words_add(argv, &n, "--");
 			argv = words_add(argv, &n, r->d.host);
 			argv = words_add(argv, &n, "sh");
-			if (step_start(&r->step, K_SCRIPT, argv, &script, -1,
+			if (step_start(&r->step, K_SCRIPT, argv, &r->script, -1,
 			    ss) == -1)
 				goto fail;
 			session_ev(r, ss, SE_LEND);
@@ -2053,8 +2063,8 @@ step_go(struct remote *r)
 		argv = words_add(argv, &n, "--");
 		argv = words_add(argv, &n, r->d.host);
 		argv = words_add(argv, &n, "sh");
-		if (step_start(&r->step, K_SCRIPT, argv, &script, -1, NULL) ==
-		    -1)
+		if (step_start(&r->step, K_SCRIPT, argv, &r->script, -1,
+		    NULL) == -1)
 			goto fail;
 		break;
 	default:
@@ -2063,8 +2073,8 @@ step_go(struct remote *r)
 		ours = r->steps[r->stepno] == K_RSYNC &&
 		    (r->o.dry_run || r->o.verbose || r->verifying);
 		if (step_start(&r->step, r->steps[r->stepno], argv,
-		    r->steps[r->stepno] == K_RSYNC && !r->full ? &list : NULL,
-		    ours ? STDOUT_FILENO : progress2(r, r->steps[r->stepno],
+		    r->steps[r->stepno] == K_RSYNC && !r->full ? &r->list :
+		    NULL, ours ? STDOUT_FILENO : progress2(r, r->steps[r->stepno],
 		    r->full) ? STDERR_FILENO : -1, ss) == -1)
 			goto fail;
 		if (ss != NULL)
@@ -2378,8 +2388,8 @@ step_done(struct remote *r, int status)
 				/* No rename there: a delete and a copy. */
 				dirty_add(r, r->sent.ren.v[i].from, 0);
 				dirty_add(r, r->sent.ren.v[i].to, 1);
-			} else if (p[0] == 'D' && i < gone.n) {
-				char *par = rel_parent(gone.e[i].path);
+			} else if (p[0] == 'D' && i < r->gone.n) {
+				char *par = rel_parent(r->gone.e[i].path);
 
 				dirty_add(r, par, 1);
 				free(par);
@@ -3303,11 +3313,11 @@ remote_main(struct mirror_options *o, struct remote_dest *d,
 	batch_clear(&r.stuck);
 	pathset_clear(&r.named);
 	pathset_clear(&r.writing);
-	pathset_clear(&gone);
-	pathset_clear(&linked);
+	pathset_clear(&r.gone);
+	pathset_clear(&r.linked);
 	links_clear(&r.links);
-	buf_free(&list);
-	buf_free(&script);
+	buf_free(&r.list);
+	buf_free(&r.script);
 	moves_clear(&r.moves);
 	words_free(r.rsh);
 	free(r.rsh_line);
