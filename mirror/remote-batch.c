@@ -12,7 +12,6 @@
 
 #include "stream.h"
 #include "mirror.h"
-#include "remote.h"
 #include "remote-int.h"
 
 /* Buffers */

@@ -17,7 +17,7 @@
 #include <stdint.h>
 
 #include "mirror.h"
-#include "remote.h"
+#include "rsync.h"
 
 /* dirty_add(): the entry, all below it, or a directory's entries. */
 #define DIRTY_PLAIN	0

@@ -23,7 +23,7 @@
 #include "child.h"
 #include "stream.h"
 #include "mirror.h"
-#include "remote.h"
+#include "rsync.h"
 #include "remote-int.h"
 
 /* A --backup-dir set's name, as a shell pattern. */

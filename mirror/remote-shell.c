@@ -25,7 +25,7 @@
 #include "child.h"
 #include "stream.h"
 #include "mirror.h"
-#include "remote.h"
+#include "rsync.h"
 #include "remote-int.h"
 
 /* Children */
