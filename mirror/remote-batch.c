@@ -176,7 +176,7 @@ unsure(struct batch *b, const char *rel)
 }
 
 int
-excluded(struct remote *r, const char *rel)
+remote_excluded(struct remote *r, const char *rel)
 {
 	const char *name = strrchr(rel, '/');
 
@@ -191,7 +191,7 @@ dirty_add(struct remote *r, const char *rel, int tree)
 	    tree ? &r->dirty.tree : &r->dirty.plain;
 	int64_t now = now_ms();
 
-	if (pathset_get(&r->dirty.tree, "") != NULL || excluded(r, rel))
+	if (pathset_get(&r->dirty.tree, "") != NULL || remote_excluded(r, rel))
 		return;		/* a whole sync is coming; not ours */
 	if (batch_size(&r->dirty) == 0)
 		r->window = now;

@@ -225,7 +225,7 @@ size_t	 batch_size(const struct batch *);
 size_t	 backlog(const struct remote *);
 void	 batch_merge(struct batch *to, struct batch *from);
 void	 collapse(struct remote *);
-int	 excluded(struct remote *, const char *rel);
+int	 remote_excluded(struct remote *, const char *rel);
 void	 dirty_add(struct remote *, const char *rel, int tree);
 void	 put_back(struct batch *, struct batch *from, const char *rel,
 	    int64_t now);

@@ -217,7 +217,7 @@ list_tree(struct remote *r, int dfd, const char *rel, struct buf *b,
 		if (asprintf(&sub, "%s%s%s", rel, rel[0] ? "/" : "",
 		    de->d_name) == -1)
 			err(1, "asprintf");
-		if (excluded(r, sub)) {
+		if (remote_excluded(r, sub)) {
 			free(sub);
 			continue;
 		}
@@ -328,7 +328,7 @@ source_lacks(void *arg, const char *rel)
 	struct remote *r = arg;
 	struct stat st;
 
-	return !excluded(r, rel) && source_has(r, rel, &st) == 0;
+	return !remote_excluded(r, rel) && source_has(r, rel, &st) == 0;
 }
 
 /* B, the set a run's script keeps what it replaces in; empty without. */
@@ -412,7 +412,7 @@ dry_log(const char *what, const char *a, const char *b)
 static int
 skip_excluded(void *r, const char *rel)
 {
-	return excluded(r, rel);
+	return remote_excluded(r, rel);
 }
 
 /*
@@ -468,7 +468,7 @@ siblings_list(struct remote *r, struct pathset *seen)
 
 	while (r->links.left.n > 0) {
 		rel = pathset_take(&r->links.left, r->links.left.n - 1);
-		if (!excluded(r, rel) && source_has(r, rel, &st) == 1 &&
+		if (!remote_excluded(r, rel) && source_has(r, rel, &st) == 1 &&
 		    !S_ISDIR(st.st_mode)) {
 			links_note(r, rel, &st);
 			list_add(&r->list, seen, rel, 0);
@@ -505,7 +505,8 @@ links_list(struct remote *r, struct pathset *seen)
 		pathset_add(&inodes, key, 0);
 		n = links_names(&r->links, dev, ino, r->linked.e[i].path, &v);
 		for (j = 0; j < n; j++) {
-			has = excluded(r, v[j]) ? 0 : source_has(r, v[j], &st);
+			has = remote_excluded(r, v[j]) ? 0 :
+			    source_has(r, v[j], &st);
 			if (has == 1 && st.st_dev == dev && st.st_ino == ino)
 				list_add(&r->list, seen, v[j], 0);
 			/* The disk is the truth: gone, or another file now. */

@@ -338,8 +338,9 @@ step_go(struct remote *r)
 		    (r->o.dry_run || r->o.verbose || r->verifying);
 		if (step_start(&r->step, r->steps[r->stepno], argv,
 		    r->steps[r->stepno] == K_RSYNC && !r->full ? &r->list :
-		    NULL, ours ? STDOUT_FILENO : progress2(r, r->steps[r->stepno],
-		    r->full) ? STDERR_FILENO : -1, ss) == -1)
+		    NULL, ours ? STDOUT_FILENO : progress2(r,
+		    r->steps[r->stepno], r->full) ? STDERR_FILENO : -1, ss) ==
+		    -1)
 			goto fail;
 		if (ss != NULL)
 			session_ev(r, ss, SE_LEND);
@@ -797,7 +798,7 @@ moved_to(struct remote *r, const char *to, uint32_t cookie)
 		free(from);
 		return;
 	}
-	if (excluded(r, from) || path_below(to, from) ||
+	if (remote_excluded(r, from) || path_below(to, from) ||
 	    pathset_get(&r->dirty.tree, "") != NULL) {
 		dirty_add(r, from, 0);	/* not if excluded: never deleted */
 		dirty_add(r, to, 1);
@@ -840,7 +841,7 @@ change(struct remote *r, const struct iobs_record *rec, const char *rel)
 	uint32_t m = rec->mask;
 	char *par;
 
-	if (excluded(r, rel) && !(m & IN_MOVED_FROM))
+	if (remote_excluded(r, rel) && !(m & IN_MOVED_FROM))
 		return;
 	if (m & IN_MOVED_FROM)
 		moved_from(r, rel, rec->cookie);
