@@ -21,25 +21,10 @@
 #include "stream.h"
 #include "mirror.h"
 
-#define MOVES_MAX	4096
-
-static void
-move_drop(struct mirror *m, size_t i)
-{
-	free(m->moves[i].rel);
-	memmove(&m->moves[i], &m->moves[i + 1],
-	    (m->nmoves - i - 1) * sizeof(*m->moves));
-	m->nmoves--;
-}
-
 /* A MOVED_FROM with no partner: the entry left the tree. */
 static void
-move_expire(struct mirror *m, size_t i)
+move_expire(struct mirror *m, char *rel)
 {
-	char *rel = m->moves[i].rel;
-
-	m->moves[i].rel = NULL;
-	move_drop(m, i);
 	sync_path(m, rel, SYNC_DELETE | SYNC_RECURSE);
 	free(rel);
 }
@@ -47,20 +32,10 @@ move_expire(struct mirror *m, size_t i)
 static void
 moved_from(struct mirror *m, const char *rel, uint32_t cookie)
 {
-	if (m->nmoves == MOVES_MAX)
-		move_expire(m, 0);
-	if (m->nmoves == m->movecap) {
-		m->movecap = m->movecap ? m->movecap * 2 : 16;
-		m->moves = reallocarray(m->moves, m->movecap,
-		    sizeof(*m->moves));
-		if (m->moves == NULL)
-			err(1, "reallocarray");
-	}
-	m->moves[m->nmoves].cookie = cookie;
-	m->moves[m->nmoves].when = now_ms();
-	if ((m->moves[m->nmoves].rel = strdup(rel)) == NULL)
-		err(1, "strdup");
-	m->nmoves++;
+	char *old;
+
+	if ((old = moves_add(&m->moves, rel, cookie)) != NULL)
+		move_expire(m, old);
 }
 
 /*
@@ -141,9 +116,6 @@ pending_rename(struct mirror *m, const char *from, const char *to, int isdir)
 static void
 renamed(struct mirror *m, const char *from, const char *to)
 {
-	size_t i, flen = strlen(from);
-	char *p;
-
 	pathset_rename(&m->dirty_files, from, to);
 	pathset_rename(&m->dirty_dirs, from, to);
 	pathset_rename(&m->verify, from, to);
@@ -151,14 +123,7 @@ renamed(struct mirror *m, const char *from, const char *to)
 	pathset_rename(&m->deletes, from, to);
 	links_rename(&m->links, from, to);
 	inodes_rename(&m->inodes, from, to);
-	for (i = 0; i < m->nmoves; i++)
-		if (path_below(m->moves[i].rel, from)) {
-			if (asprintf(&p, "%s%s", to,
-			    m->moves[i].rel + flen) == -1)
-				err(1, "asprintf");
-			free(m->moves[i].rel);
-			m->moves[i].rel = p;
-		}
+	moves_rename(&m->moves, from, to);
 }
 
 /*
@@ -384,18 +349,13 @@ apply_batch_full(struct mirror *m)
 static void
 moved_to(struct mirror *m, const char *rel, uint32_t cookie, int isdir)
 {
-	size_t i;
 	char *from;
 
-	for (i = 0; i < m->nmoves; i++)
-		if (m->moves[i].cookie == cookie && cookie != 0) {
-			from = m->moves[i].rel;
-			m->moves[i].rel = NULL;
-			move_drop(m, i);
-			rename_entry(m, from, rel, isdir);
-			free(from);
-			return;
-		}
+	if ((from = moves_take(&m->moves, cookie)) != NULL) {
+		rename_entry(m, from, rel, isdir);
+		free(from);
+		return;
+	}
 	/* Moved in from outside: all of it is new. */
 	queue(m, rel, SYNC_RECURSE);
 }
@@ -553,8 +513,7 @@ apply_timeout(struct mirror *m)
 	int64_t now = now_ms(), due = INT64_MAX, t;
 	size_t i;
 
-	if (m->nmoves > 0)
-		due = m->moves[0].when + MOVE_WAIT_MS;
+	due = moves_due(&m->moves);
 	for (i = 0; i < m->dirty_files.n; i++) {
 		struct pathset_entry *e = &m->dirty_files.e[i];
 
@@ -617,8 +576,8 @@ apply_timers(struct mirror *m, int idle)
 
 	if (m->deletes.n > 0 && deletes_due(m) <= now)
 		deletes_apply(m);
-	while (m->nmoves > 0 && m->moves[0].when + MOVE_WAIT_MS <= now)
-		move_expire(m, 0);
+	while (moves_due(&m->moves) <= now)
+		move_expire(m, moves_oldest(&m->moves));
 	for (i = 0; i < m->dirty_files.n; i++) {
 		struct pathset_entry *e = &m->dirty_files.e[i];
 
@@ -629,7 +588,7 @@ apply_timers(struct mirror *m, int idle)
 			i--;
 		}
 	}
-	if (m->nmoves == 0 && m->verify.n > 0 &&
+	if (m->moves.n == 0 && m->verify.n > 0 &&
 	    (idle || m->verify.e[0].first + BUSY_MS <= now))
 		verify(m);
 	if (m->retry.n > 0 && m->active && !m->o.dry_run)
@@ -645,8 +604,8 @@ apply_flush(struct mirror *m)
 
 	apply_pending(m);
 	deletes_apply(m);
-	while (m->nmoves > 0)
-		move_expire(m, 0);
+	while (m->moves.n > 0)
+		move_expire(m, moves_oldest(&m->moves));
 	while (m->dirty_files.n > 0) {
 		rel = pathset_take(&m->dirty_files, 0);
 		sync_path(m, rel, SYNC_CONTENT);
@@ -665,8 +624,7 @@ void
 apply_reset(struct mirror *m)
 {
 	pathset_clear(&m->pending);
-	while (m->nmoves > 0)
-		move_drop(m, 0);
+	moves_clear(&m->moves);
 	pathset_clear(&m->dirty_files);
 	pathset_clear(&m->verify);
 	pathset_clear(&m->retry);
@@ -677,6 +635,5 @@ void
 apply_free(struct mirror *m)
 {
 	apply_reset(m);
-	free(m->moves);
 	pathset_clear(&m->dirty_dirs);
 }

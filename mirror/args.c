@@ -17,7 +17,7 @@
 #include "usage.h"
 #include "stream.h"
 #include "mirror.h"
-#include "remote.h"
+#include "rsync.h"
 
 static const char synopsis[] = "[-AfnovX] [--fsync] [--no-delete] "
     "[--no-owner] [--backup-dir dir [--keep n|age]] [-e rsh] "

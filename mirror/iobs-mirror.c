@@ -229,7 +229,7 @@ drift_due(struct mirror *m)
 		return -1;
 	if (m->drift_at == 0)
 		m->drift_at = now + m->o.verify_ms;
-	if (m->pending.n > 0 || m->nmoves > 0 || m->deletes.n > 0 ||
+	if (m->pending.n > 0 || m->moves.n > 0 || m->deletes.n > 0 ||
 	    m->dirty_files.n > 0)
 		return m->drift_at + m->o.verify_ms;
 	return m->drift_at;

@@ -17,14 +17,8 @@
 #include "links.h"
 #include "listing.h"
 #include "inodes.h"
+#include "moves.h"
 #include "pathset.h"
-
-/* A MOVED_FROM waiting for its MOVED_TO. */
-struct move {
-	uint32_t	 cookie;
-	char		*rel;
-	int64_t		 when;		/* ms, monotonic */
-};
 
 /* What a walk of the trees (reconcile.c) carries from entry to entry. */
 struct walk {
@@ -105,8 +99,7 @@ struct mirror {
 	struct iobs_cache *cache;	/* for IOBS_OPTIONS, or NULL */
 	int		 rval;
 
-	struct move	*moves;
-	size_t		 nmoves, movecap;
+	struct moves	 moves;		/* MOVED_FROMs waiting for a pair */
 	struct pathset	 pending;	/* records read, to apply at once */
 	int64_t		 last_record;	/* ms, wall clock: the newest's time */
 	struct pathset	 dirty_dirs;
@@ -168,7 +161,6 @@ struct mirror {
 #define TMP_PREFIX	".iobs-mirror."
 
 /* Timers, in ms. */
-#define MOVE_WAIT_MS	100	/* a MOVED_FROM waits this long for its pair */
 #define QUIET_MS	200	/* an open file quiet this long is copied */
 #define BUSY_MS		2000	/* a busy open file is copied this often */
 #define VERIFY_MS	30	/* input quiet this long: compare renamed trees */

@@ -43,29 +43,8 @@
 #include "stream.h"
 #include "mirror.h"
 #include "remote.h"
+#include "remote-int.h"
 
-/* dirty_add(): the entry, all below it, or a directory's entries. */
-#define DIRTY_PLAIN	0
-#define DIRTY_TREE	1
-#define DIRTY_LEVEL	2
-
-#define BATCH_QUIET_MS	5	/* a batch waits for the stream to rest this, */
-#define WINDOW_MS	100	/* but no longer than this after the first */
-#define BACKOFF_MS	1000	/* a failed run is tried again after this, */
-#define BACKOFF_MAX_MS	60000	/* doubling up to this */
-#define DELETES_QUIET_MS 200	/* --backup-dir: deletes wait for a pause */
-#define DELETES_MAX_MS	2000	/* but no longer than this */
-#define PROBE_MS	100	/* away, its port is knocked on this often, */
-#define PROBE_WAIT_MS	1000	/* an answer waited for this long */
-#define BACKLOG_MAX	100000	/* paths waiting before a whole sync instead */
-#define PUBLISH_MS	1000	/* the backlog to the cache, this often */
-#define CAPTURE_MAX	65536	/* of a child's output kept */
-#define MASTER_WAIT_MS	12000	/* a run waits this for the master's socket */
-#define MASTER_POLL_MS	20	/* looking for it this often */
-#define SESSIONS	2	/* shells kept open there, one a run */
-#define SESSION_WAIT_MS	60000	/* a run waits this for one to be ready */
-#define SESSION_RETRY_MS 1000	/* one that failed is not replaced sooner */
-#define SETTLING_MAX	3	/* rsyncs done with their batch, exiting */
 #define BACKLOG_ENV	"IOBS_REMOTE_BACKLOG"
 #define DRAIN_S		300	/* after the stream ends, retries go on this */
 #define DRAIN_ENV	"IOBS_REMOTE_DRAIN"
@@ -78,108 +57,6 @@
  * batch's time.
  */
 #define DONE_LINE	"client_run waiting on "
-/* A --backup-dir set's name, as a shell pattern. */
-#define SET_GLOB	"[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]T" \
-			"[0-9][0-9][0-9][0-9]Z"
-
-/* A rename the source bore out, as a remote mv. */
-struct rename {
-	char	*from, *to;
-};
-
-struct renames {
-	struct rename	*v;
-	size_t		 n, cap;
-};
-
-/* What a run sends: the paths it took from the dirty sets. */
-struct batch {
-	struct pathset	 plain;		/* the entry itself */
-	struct pathset	 tree;		/* all below it too; "" is everything */
-	struct pathset	 level;		/* directories: their entries, not below */
-	struct renames	 ren;
-	/*
-	 * Paths, and all below them, whose entries there may hold another
-	 * name's data (an exchange): a run carrying any compares files by
-	 * their checksums, not their size and time.
-	 */
-	struct pathset	 unsure;
-	int64_t		 oldest;	/* ms, of the first path; 0: none */
-};
-
-struct buf {
-	char	*s;
-	size_t	 len, off, cap;
-};
-
-enum stepkind { K_GUARD, K_COUNT, K_SCRIPT, K_RSYNC };
-
-/* One child of a run, with our ends of its pipes. */
-struct step {
-	enum stepkind	 kind;
-	pid_t		 pid;
-	int		 in, out, err;
-	struct buf	 input, output, errors;
-};
-
-/*
- * A plain sh there, in an ssh session of its own that the user's login
- * shell started once: a run's commands go to it through iobs-mirror
- * --relay (relay.c), one at a time. Its state machine, as its table
- * (stable): CONNECTING, the login shell is starting and the line "echo
- * ready" waits for sh; LENT, a relay has it until it reports it as it
- * was (SE_OK). SE_END: its ssh exited, its output or errors ended, it
- * spoke while idle, or the relay's report ended without "ok".
- */
-enum sstate { SS_NONE, SS_CONNECTING, SS_IDLE, SS_LENT, SS_NSTATES };
-enum sevent { SE_START, SE_READY, SE_LEND, SE_OK, SE_END, SE_NEVENTS };
-enum saction { SA_NONE, SA_START, SA_READY, SA_LEND, SA_BACK, SA_FAILED,
-	SA_DROP };
-
-static const struct {
-	enum saction	 action;
-	enum sstate	 next;
-} stable[SS_NSTATES][SE_NEVENTS] = {
-	[SS_NONE] = {
-		[SE_START] =	{ SA_START,	SS_CONNECTING },
-		[SE_READY] =	{ SA_NONE,	SS_NONE },
-		[SE_LEND] =	{ SA_NONE,	SS_NONE },
-		[SE_OK] =	{ SA_NONE,	SS_NONE },
-		[SE_END] =	{ SA_NONE,	SS_NONE },
-	},
-	[SS_CONNECTING] = {
-		[SE_START] =	{ SA_NONE,	SS_CONNECTING },
-		[SE_READY] =	{ SA_READY,	SS_IDLE },
-		[SE_LEND] =	{ SA_NONE,	SS_CONNECTING },
-		[SE_OK] =	{ SA_NONE,	SS_CONNECTING },
-		[SE_END] =	{ SA_FAILED,	SS_NONE },
-	},
-	[SS_IDLE] = {
-		[SE_START] =	{ SA_NONE,	SS_IDLE },
-		[SE_READY] =	{ SA_NONE,	SS_IDLE },
-		[SE_LEND] =	{ SA_LEND,	SS_LENT },
-		[SE_OK] =	{ SA_NONE,	SS_IDLE },
-		[SE_END] =	{ SA_DROP,	SS_NONE },
-	},
-	[SS_LENT] = {
-		[SE_START] =	{ SA_NONE,	SS_LENT },
-		[SE_READY] =	{ SA_NONE,	SS_LENT },
-		[SE_LEND] =	{ SA_NONE,	SS_LENT },
-		[SE_OK] =	{ SA_BACK,	SS_IDLE },
-		[SE_END] =	{ SA_DROP,	SS_NONE },
-	},
-};
-
-struct session {
-	enum sstate	 state;
-	pid_t		 pid;		/* the local ssh */
-	int		 in, out, err;	/* our ends of its pipes */
-	int		 report;	/* lent: the relay's report */
-	char		 ready[40];	/* connecting: the line sh says */
-	struct buf	 seen;		/* connecting: its output so far */
-	struct buf	 errors;	/* its errors while not lent */
-	int64_t		 since;
-};
 
 /*
  * The state machine, as its table: what a run's end, or the time for
@@ -192,10 +69,6 @@ struct session {
  * status is read (E_SETTLED), or put back (E_UNSETTLED), in whatever
  * state that finds.
  */
-enum rstate {
-	S_LIVE, S_SENDING, S_AWAY, S_RETRYING, S_REFUSED, S_RECHECKING,
-	S_SETTLING, S_NSTATES
-};
 enum revent {
 	E_DUE, E_OK, E_PARTIAL, E_FAIL, E_RESET, E_REFUSED,
 	E_DONE, E_SETTLED, E_UNSETTLED, E_NEVENTS
@@ -304,294 +177,10 @@ static const char *state_names[S_NSTATES] = {
 	"settling"
 };
 
-struct remote {
-	struct mirror_options o;
-	struct remote_dest d;
-	char		*shown;		/* dest, for messages */
-
-	/* The remote shell, with the control master's options for ssh. */
-	char		**rsh;		/* words */
-	char		*rsh_line;	/* for rsync -e */
-	char		*relay_line;	/* for rsync -e: iobs-mirror --relay */
-	char		*self;		/* this program, for the relay */
-	struct session	 sess[SESSIONS];
-	int64_t		 sess_failed;	/* ms: one ended before it was ready */
-	int64_t		 wait_since;	/* ms: a step waits for a session */
-	char		*ctldir, *ctlpath;	/* NULL: no control master */
-	pid_t		 master;
-	int64_t		 master_since;	/* ms: started then */
-
-	char		*root;		/* source, "" for "/"; NULL before */
-	size_t		 rootlen;
-	char		*src;		/* root as rsync takes it, with '/' */
-	int		 active;
-	int		 eof;
-	int		 scanned;	/* "# backend poll": from scans */
-
-	struct move	*moves;
-	size_t		 nmoves, movecap;
-	struct pathset	 writing;	/* modified, not yet closed */
-	struct batch	 dirty;		/* waiting for a run */
-	struct batch	 sent;		/* carried by the run out */
-	struct batch	 settled[SETTLING_MAX];	/* carried by those settling */
-	struct batch	 exited;	/* by the one whose exit is read */
-	/*
-	 * Paths the remote refused one by one (rsync named them): set
-	 * aside and retried on their own back-off, so that they hold
-	 * neither the state nor the rest; named: reported once.
-	 */
-	struct batch	 stuck;
-	struct pathset	 named;
-	int64_t		 stuck_at, stuck_backoff;
-	int64_t		 drain_by;	/* ms: the stream ended; retry until */
-	int64_t		 drain_ms;
-	int		 drain_last;	/* the last run before giving up is out */
-	int		 full;		/* the run out is a whole sync */
-	/*
-	 * The source's names by inode, kept from the first batch that
-	 * lists a file with other names until the next whole sync.
-	 */
-	struct links	 links;
-	int		 links_kept;
-	int		 links_partial;	/* a directory not read whole */
-	char		 pruned[SET_LEN + 1];	/* --keep: last set pruned for */
-	/*
-	 * --verify: the next whole sync is a pass, due then; the one out
-	 * is, and says what it repairs.
-	 */
-	int64_t		 verify_at;
-	int		 verify_next, verifying;
-	/*
-	 * --progress: PROGRESS_*; a backlog that lasts is shown, since
-	 * then, last at shown.
-	 */
-	int		 progress;
-	int64_t		 behind_since, behind_shown;
-	int64_t		 deletes_first, deletes_last;	/* ms; 0: none waiting */
-	/*
-	 * Away, the host's ssh port as ssh -G resolves it, connected to
-	 * now and then: once it answers after it did not, the back-off
-	 * ends. A host that answers all along and still fails waits.
-	 */
-	struct sockaddr_storage probe_addr;
-	socklen_t	 probe_len;	/* 0: none known */
-	int		 probe_fd;	/* a connect under way, or -1 */
-	int64_t		 probe_at;	/* the next, or the one under way's */
-	int		 probe_shut;	/* it did not answer, this outage */
-	int64_t		 window, last;	/* ms: first and last path added */
-
-	enum rstate	 state;
-	struct step	 step;		/* pid 0: none */
-	/* Runs' rsyncs past the remote's goodbye, exiting. */
-	struct step	 settling[SETTLING_MAX];
-	int		 nsettling;
-	int		 nsteps, stepno;
-	enum stepkind	 steps[3];
-	char		*why;		/* the last failure, for the report */
-	int64_t		 retry_at, backoff;
-	int64_t		 away_since;
-	size_t		 bound;
-	int		 collapsed;	/* reported the bound already */
-	int		 refused;	/* reported a refusal already */
-
-	struct iobs_cache *cache;
-	char		*backlog_key;
-	int64_t		 published;
-	int		 pub_state;
-	size_t		 pub_paths;
-	int		 rval;
-};
-
 /* For the exit handler: the control master and its directory. */
 static struct remote *current;
 
 static void	 event(struct remote *, enum revent);
-static void	 session_ev(struct remote *, struct session *, enum sevent);
-static int	 excluded(struct remote *, const char *);
-
-/* Buffers */
-
-static void
-buf_add(struct buf *b, const void *p, size_t n)
-{
-	if (b->len + n + 1 > b->cap) {
-		b->cap = b->cap ? b->cap : 256;
-		while (b->len + n + 1 > b->cap)
-			b->cap *= 2;
-		if ((b->s = realloc(b->s, b->cap)) == NULL)
-			err(1, "realloc");
-	}
-	memcpy(b->s + b->len, p, n);
-	b->len += n;
-	b->s[b->len] = '\0';
-}
-
-static void
-buf_str(struct buf *b, const char *s)
-{
-	buf_add(b, s, strlen(s));
-}
-
-static void
-buf_free(struct buf *b)
-{
-	free(b->s);
-	memset(b, 0, sizeof(*b));
-}
-
-/* Sets of paths */
-
-static int64_t
-oldest(int64_t a, int64_t b)
-{
-	if (a == 0)
-		return b;
-	if (b == 0)
-		return a;
-	return a < b ? a : b;
-}
-
-static void
-renames_add(struct renames *rs, const char *from, const char *to)
-{
-	if (rs->n == rs->cap) {
-		rs->cap = rs->cap ? rs->cap * 2 : 16;
-		if ((rs->v = reallocarray(rs->v, rs->cap, sizeof(*rs->v))) ==
-		    NULL)
-			err(1, "reallocarray");
-	}
-	if ((rs->v[rs->n].from = strdup(from)) == NULL ||
-	    (rs->v[rs->n].to = strdup(to)) == NULL)
-		err(1, "strdup");
-	rs->n++;
-}
-
-static void
-renames_clear(struct renames *rs)
-{
-	size_t i;
-
-	for (i = 0; i < rs->n; i++) {
-		free(rs->v[i].from);
-		free(rs->v[i].to);
-	}
-	free(rs->v);
-	memset(rs, 0, sizeof(*rs));
-}
-
-static void
-batch_clear(struct batch *b)
-{
-	pathset_clear(&b->plain);
-	pathset_clear(&b->tree);
-	pathset_clear(&b->level);
-	pathset_clear(&b->unsure);
-	renames_clear(&b->ren);
-	b->oldest = 0;
-}
-
-static size_t
-batch_size(const struct batch *b)
-{
-	return b->plain.n + b->tree.n + b->level.n + b->ren.n;
-}
-
-static size_t
-backlog(const struct remote *r)
-{
-	size_t n = 0;
-	int i;
-
-	for (i = 0; i < r->nsettling; i++)
-		n += batch_size(&r->settled[i]);
-	return n + batch_size(&r->dirty) + batch_size(&r->sent) +
-	    batch_size(&r->stuck) + r->writing.n;
-}
-
-/* from's paths into to, renames before to's own: they came first. */
-static void
-batch_merge(struct batch *to, struct batch *from)
-{
-	struct renames ren = from->ren;
-	size_t i;
-
-	for (i = 0; i < from->plain.n; i++)
-		pathset_add(&to->plain, from->plain.e[i].path, 0);
-	for (i = 0; i < from->tree.n; i++)
-		pathset_add(&to->tree, from->tree.e[i].path, 0);
-	for (i = 0; i < from->level.n; i++)
-		pathset_add(&to->level, from->level.e[i].path, 0);
-	for (i = 0; i < from->unsure.n; i++)
-		pathset_add(&to->unsure, from->unsure.e[i].path, 0);
-	for (i = 0; i < to->ren.n; i++)
-		renames_add(&ren, to->ren.v[i].from, to->ren.v[i].to);
-	for (i = 0; i < to->ren.n; i++) {
-		free(to->ren.v[i].from);
-		free(to->ren.v[i].to);
-	}
-	free(to->ren.v);
-	to->ren = ren;
-	memset(&from->ren, 0, sizeof(from->ren));
-	to->oldest = oldest(to->oldest, from->oldest);
-	batch_clear(from);
-}
-
-/* Everything waiting becomes one whole sync; what is unsure stays so. */
-static void
-collapse(struct remote *r)
-{
-	int64_t first = r->dirty.oldest;
-	struct pathset unsure = r->dirty.unsure;
-
-	memset(&r->dirty.unsure, 0, sizeof(unsure));
-	batch_clear(&r->dirty);
-	r->dirty.unsure = unsure;
-	pathset_add(&r->dirty.tree, "", 0);
-	r->dirty.oldest = first ? first : now_ms();
-}
-
-/* rel, or a directory above it, is unsure in b. */
-static int
-unsure(struct batch *b, const char *rel)
-{
-	char *p, *slash;
-	int found;
-
-	if (b->unsure.n == 0)
-		return 0;
-	if (pathset_get(&b->unsure, "") != NULL)
-		return 1;
-	if ((p = strdup(rel)) == NULL)
-		err(1, "strdup");
-	while (!(found = pathset_get(&b->unsure, p) != NULL) &&
-	    (slash = strrchr(p, '/')) != NULL)
-		*slash = '\0';
-	free(p);
-	return found;
-}
-
-static void
-dirty_add(struct remote *r, const char *rel, int tree)
-{
-	struct pathset *set = tree == DIRTY_LEVEL ? &r->dirty.level :
-	    tree ? &r->dirty.tree : &r->dirty.plain;
-	int64_t now = now_ms();
-
-	if (pathset_get(&r->dirty.tree, "") != NULL || excluded(r, rel))
-		return;		/* a whole sync is coming; not ours */
-	if (batch_size(&r->dirty) == 0)
-		r->window = now;
-	r->last = now;
-	r->dirty.oldest = oldest(r->dirty.oldest, now);
-	pathset_add(set, rel, now);
-	if (backlog(r) > r->bound) {
-		if (!r->collapsed)
-			warnx("%s: %zu paths waiting, more than %zu: one whole "
-			    "sync instead", r->shown, backlog(r), r->bound);
-		r->collapsed = 1;
-		collapse(r);
-	}
-}
 
 /* A whole sync from now, all else forgotten: WATCH_INIT, OVERFLOW. */
 static void
@@ -600,470 +189,6 @@ want_full(struct remote *r)
 	collapse(r);
 	r->window = r->last = now_ms();
 	event(r, E_RESET);
-}
-
-/* Children */
-
-static void
-nonblock(int fd)
-{
-	int fl = fcntl(fd, F_GETFL);
-
-	if (fl == -1 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) == -1)
-		err(1, "fcntl");
-}
-
-/*
- * Starts argv with input on its standard input, output captured or
- * sent to out_fd, errors captured; with ss, the session lent to it as
- * descriptors 3 to 6 (relay.c), for it or the relay it runs.
- */
-static int
-step_start(struct step *s, enum stepkind kind, char **argv,
-    struct buf *input, int out_fd, struct session *ss)
-{
-	int in[2], out[2] = { -1, -1 }, er[2], rep[2] = { -1, -1 }, fds[7];
-
-	memset(s, 0, sizeof(*s));
-	s->kind = kind;
-	s->in = s->out = s->err = -1;
-	if (pipe2(in, O_CLOEXEC) == -1 || pipe2(er, O_CLOEXEC) == -1 ||
-	    (out_fd == -1 && pipe2(out, O_CLOEXEC) == -1) ||
-	    (ss != NULL && pipe2(rep, O_CLOEXEC) == -1))
-		err(1, "pipe");
-	fflush(stdout);
-	fds[0] = in[0];
-	fds[1] = out_fd != -1 ? out_fd : out[1];
-	fds[2] = er[1];
-	if (ss != NULL) {
-		fds[3] = ss->in;
-		fds[4] = ss->out;
-		fds[5] = ss->err;
-		fds[6] = rep[1];
-	}
-	s->pid = iobs_spawn_fds(argv, fds, ss != NULL ? 7 : 3);
-	close(in[0]);
-	close(er[1]);
-	if (out[1] != -1)
-		close(out[1]);
-	if (rep[1] != -1)
-		close(rep[1]);
-	if (s->pid == -1) {
-		warn("%s", argv[0]);
-		close(in[1]);
-		close(er[0]);
-		if (out[0] != -1)
-			close(out[0]);
-		if (rep[0] != -1)
-			close(rep[0]);
-		s->pid = 0;
-		return -1;
-	}
-	if (ss != NULL)
-		ss->report = rep[0];
-	s->in = in[1];
-	s->out = out[0];
-	s->err = er[0];
-	nonblock(s->in);
-	nonblock(s->err);
-	if (s->out != -1)
-		nonblock(s->out);
-	if (input != NULL) {
-		s->input = *input;
-		memset(input, 0, sizeof(*input));
-	}
-	if (s->input.len == 0) {
-		close(s->in);
-		s->in = -1;
-	}
-	return 0;
-}
-
-static void
-step_write(struct step *s)
-{
-	ssize_t n;
-
-	while (s->input.off < s->input.len) {
-		n = write(s->in, s->input.s + s->input.off,
-		    s->input.len - s->input.off);
-		if (n == -1) {
-			if (errno == EAGAIN || errno == EINTR)
-				return;
-			break;		/* EPIPE: the child says why */
-		}
-		s->input.off += n;
-	}
-	close(s->in);
-	s->in = -1;
-	buf_free(&s->input);
-}
-
-/* Reads what is there; closes fd at its end. */
-static void
-step_read(int *fd, struct buf *b)
-{
-	char chunk[8192];
-	ssize_t n;
-
-	while ((n = read(*fd, chunk, sizeof(chunk))) > 0)
-		if (b->len < CAPTURE_MAX)
-			buf_add(b, chunk, n);
-	if (n == 0 || (n == -1 && errno != EAGAIN && errno != EINTR)) {
-		close(*fd);
-		*fd = -1;
-	}
-}
-
-/* The child exited (reaped): its pipes drained and closed. */
-static void
-step_end(struct step *s)
-{
-	if (s->in != -1)
-		close(s->in);
-	/* The child is gone: what it wrote is all there, up to EOF. */
-	if (s->out != -1)
-		fcntl(s->out, F_SETFL, 0);
-	if (s->err != -1)
-		fcntl(s->err, F_SETFL, 0);
-	while (s->out != -1)
-		step_read(&s->out, &s->output);
-	while (s->err != -1)
-		step_read(&s->err, &s->errors);
-	s->pid = 0;
-	s->in = -1;
-	buf_free(&s->input);
-}
-
-/* Waits for pid: its wait status. */
-static int
-reap(pid_t pid)
-{
-	int status;
-
-	while (waitpid(pid, &status, 0) == -1)
-		if (errno != EINTR)
-			return -1;
-	return status;
-}
-
-static void
-step_kill(struct step *s)
-{
-	if (s->pid == 0)
-		return;
-	kill(s->pid, SIGTERM);
-	reap(s->pid);
-	step_end(s);
-	buf_free(&s->output);
-	buf_free(&s->errors);
-}
-
-/* The remote shell and its control master */
-
-static int
-is_ssh(char **rsh)
-{
-	const char *base = strrchr(rsh[0], '/');
-
-	return strcmp(base ? base + 1 : rsh[0], "ssh") == 0;
-}
-
-static char **
-words_add(char **v, size_t *n, const char *w)
-{
-	if ((v = reallocarray(v, *n + 2, sizeof(*v))) == NULL)
-		err(1, "reallocarray");
-	if ((v[*n] = strdup(w)) == NULL)
-		err(1, "strdup");
-	v[++*n] = NULL;
-	return v;
-}
-
-static char **
-words_copy(char **src, size_t *n)
-{
-	char **v = NULL;
-
-	*n = 0;
-	for (; *src != NULL; src++)
-		v = words_add(v, n, *src);
-	return v;
-}
-
-static void
-master_stop(struct remote *r)
-{
-	if (r->master == 0)
-		return;
-	kill(r->master, SIGTERM);
-	reap(r->master);
-	r->master = 0;
-}
-
-/*
- * The connection every run shares, started when there is none. Runs
- * wait for its socket (master_pending), and connect by themselves only
- * when it failed or never came.
- */
-static void
-master_start(struct remote *r)
-{
-	char **argv, opt[PATH_MAX + 32];
-	size_t n;
-
-	if (r->ctlpath == NULL || r->master != 0)
-		return;
-	argv = words_copy(r->rsh, &n);
-	snprintf(opt, sizeof(opt), "ControlPath=%s", r->ctlpath);
-	argv = words_add(argv, &n, "-o");
-	argv = words_add(argv, &n, opt);
-	argv = words_add(argv, &n, "-o");
-	argv = words_add(argv, &n, "ControlMaster=yes");
-	argv = words_add(argv, &n, "-o");
-	argv = words_add(argv, &n, "ControlPersist=no");
-	argv = words_add(argv, &n, "-N");
-	argv = words_add(argv, &n, "-T");
-	argv = words_add(argv, &n, "--");
-	argv = words_add(argv, &n, r->d.host);
-	/* Its complaints are the runs' too: they say them. */
-	if ((r->master = iobs_spawn(argv, -1, -1, -1)) == -1)
-		r->master = 0;
-	r->master_since = now_ms();
-	words_free(argv);
-}
-
-/*
- * The master is on its way: its socket is not there yet, and it has
- * neither ended nor taken longer than ssh's ConnectTimeout allows.
- */
-static int
-master_pending(struct remote *r)
-{
-	return r->ctlpath != NULL && r->master != 0 &&
-	    now_ms() - r->master_since < MASTER_WAIT_MS &&
-	    access(r->ctlpath, F_OK) == -1;
-}
-
-/* Sessions */
-
-/* Its ssh and pipes gone; what it said, for a step that waits for one. */
-static void
-session_drop(struct remote *r, struct session *ss, int failed)
-{
-	if (failed) {
-		r->sess_failed = now_ms();
-		if (ss->errors.len > 0) {
-			free(r->why);
-			if ((r->why = strdup(ss->errors.s)) == NULL)
-				err(1, "strdup");
-			r->why[strcspn(r->why, "\n")] = '\0';
-		}
-	}
-	if (ss->pid != 0) {
-		kill(ss->pid, SIGTERM);
-		reap(ss->pid);
-	}
-	if (ss->in != -1)
-		close(ss->in);
-	close(ss->out);
-	close(ss->err);
-	if (ss->report != -1)
-		close(ss->report);
-	buf_free(&ss->seen);
-	buf_free(&ss->errors);
-	memset(ss, 0, sizeof(*ss));
-	ss->report = -1;
-}
-
-/*
- * The remote shell, through the master, runs "exec sh": the user's
- * login shell starts once, and the sh it becomes reads our lines.
- * 0, or -1 when it cannot start.
- */
-static int
-session_spawn(struct remote *r, struct session *ss)
-{
-	char **argv, opt[PATH_MAX + 32], line[64];
-	unsigned char b[16];
-	int in[2], out[2], er[2];
-	size_t n, i;
-
-	argv = words_copy(r->rsh, &n);
-	if (r->ctlpath != NULL) {
-		snprintf(opt, sizeof(opt), "ControlPath=%s", r->ctlpath);
-		argv = words_add(argv, &n, "-o");
-		argv = words_add(argv, &n, opt);
-		argv = words_add(argv, &n, "-o");
-		argv = words_add(argv, &n, "ControlMaster=no");
-	}
-	if (is_ssh(r->rsh)) {
-		argv = words_add(argv, &n, "-T");
-		argv = words_add(argv, &n, "--");
-	}
-	argv = words_add(argv, &n, r->d.host);
-	argv = words_add(argv, &n, "exec sh");
-	if (pipe2(in, O_CLOEXEC) == -1 || pipe2(out, O_CLOEXEC) == -1 ||
-	    pipe2(er, O_CLOEXEC) == -1)
-		err(1, "pipe");
-	memset(ss, 0, sizeof(*ss));
-	ss->report = -1;
-	ss->pid = iobs_spawn(argv, in[0], out[1], er[1]);
-	words_free(argv);
-	close(in[0]);
-	close(out[1]);
-	close(er[1]);
-	ss->in = in[1];
-	ss->out = out[0];
-	ss->err = er[0];
-	ss->since = now_ms();
-	if (ss->pid == -1) {
-		ss->pid = 0;
-		return -1;
-	}
-	if (getrandom(b, sizeof(b), 0) != (ssize_t)sizeof(b))
-		err(1, "getrandom");
-	for (i = 0; i < sizeof(b); i++)
-		snprintf(ss->ready + 2 * i, 3, "%02x", b[i]);
-	strcat(ss->ready, "s\n");
-	/* A line to wait in the pipe: sh reads it once it runs. */
-	snprintf(line, sizeof(line), "echo %s", ss->ready);
-	return write(ss->in, line, strlen(line)) == -1 ? -1 : 0;
-}
-
-static void
-session_ev(struct remote *r, struct session *ss, enum sevent ev)
-{
-	enum saction a = stable[ss->state][ev].action;
-
-	ss->state = stable[ss->state][ev].next;
-	switch (a) {
-	case SA_NONE:
-		break;
-	case SA_START:
-		if (session_spawn(r, ss) == -1)
-			session_drop(r, ss, 1);
-		else
-			ss->state = SS_CONNECTING;
-		break;
-	case SA_READY:
-		buf_free(&ss->seen);
-		buf_free(&ss->errors);
-		break;
-	case SA_LEND:
-		buf_free(&ss->errors);
-		break;
-	case SA_BACK:
-		close(ss->report);
-		ss->report = -1;
-		buf_free(&ss->seen);
-		break;
-	case SA_FAILED:
-	case SA_DROP:
-		session_drop(r, ss, a == SA_FAILED);
-		break;
-	}
-}
-
-static int
-session_idle(struct remote *r)
-{
-	int i;
-
-	for (i = 0; i < SESSIONS; i++)
-		if (r->sess[i].state == SS_IDLE)
-			return i;
-	return -1;
-}
-
-static int
-sessions_alive(struct remote *r)
-{
-	int i, n = 0;
-
-	for (i = 0; i < SESSIONS; i++)
-		n += r->sess[i].state != SS_NONE;
-	return n;
-}
-
-/*
- * Sessions started: one for a step that waits and has none on its
- * way; while the remote is there, all of them, so that the next run
- * finds one ready.
- */
-static void
-sessions_fill(struct remote *r, int waiting)
-{
-	int i, live;
-
-	if (r->relay_line == NULL || r->root == NULL || master_pending(r))
-		return;
-	live = r->state == S_LIVE || r->state == S_SENDING ||
-	    r->state == S_SETTLING;
-	if (!waiting && (!live || now_ms() - r->sess_failed <
-	    SESSION_RETRY_MS || sessions_alive(r) == 0))
-		return;
-	/*
-	 * A step that waits started the master with its run; one that
-	 * failed is not started again for it: the session connects alone.
-	 */
-	if (!waiting)
-		master_start(r);
-	for (i = 0; i < SESSIONS && !master_pending(r); i++)
-		if (r->sess[i].state == SS_NONE) {
-			session_ev(r, &r->sess[i], SE_START);
-			if (waiting)
-				return;
-		}
-}
-
-/* One read of what fd has: 0 at its end. */
-static ssize_t
-session_read(int fd, struct buf *b, size_t keep)
-{
-	char chunk[8192];
-	ssize_t n;
-
-	while ((n = read(fd, chunk, sizeof(chunk))) == -1 && errno == EINTR)
-		continue;
-	if (n > 0) {
-		if (b->len + n > keep) {
-			b->len = 0;
-			b->off = 0;
-		}
-		buf_add(b, chunk, n);
-	}
-	return n == -1 ? 0 : n;
-}
-
-/* Its output, errors or report ready (revents), as its state reads. */
-static void
-session_event(struct remote *r, struct session *ss, short out, short er,
-    short rep)
-{
-	if (ss->state == SS_LENT) {
-		/* "ok": as it was; its end alone: not. */
-		if (!rep)
-			return;
-		if (session_read(ss->report, &ss->seen, 64) == 0)
-			session_ev(r, ss, SE_END);
-		else if (strstr(ss->seen.s, "ok\n") != NULL)
-			session_ev(r, ss, SE_OK);
-		return;
-	}
-	if (er && session_read(ss->err, &ss->errors, CAPTURE_MAX) == 0) {
-		session_ev(r, ss, SE_END);
-		return;
-	}
-	/* Idle, it says nothing: a word of it is its end. */
-	if (!out)
-		return;
-	if (session_read(ss->out, &ss->seen, CAPTURE_MAX) == 0 ||
-	    ss->state != SS_CONNECTING)
-		session_ev(r, ss, SE_END);
-	/* The login's own words before it, if any, are not ours. */
-	else if (strstr(ss->seen.s, ss->ready) != NULL)
-		session_ev(r, ss, SE_READY);
 }
 
 static void
@@ -1087,720 +212,7 @@ cleanup(void)
 	current = NULL;
 }
 
-/*
- * The shell words for -e/--rsh or RSYNC_RSH (ssh by default), with the
- * options that share one connection when it is ssh; -1 with why.
- */
-static int
-rsh_setup(struct remote *r, char *why, size_t whylen)
-{
-	const char *cmd = r->o.rsh, *tmp;
-	char **w, *q;
-	size_t n;
-
-	if (cmd == NULL && (cmd = getenv("RSYNC_RSH")) == NULL)
-		cmd = "ssh";
-	if ((w = rsh_words(cmd, why, whylen)) == NULL)
-		return -1;
-	words_free(r->rsh);
-	free(r->rsh_line);
-	free(r->relay_line);
-	r->relay_line = NULL;
-	r->rsh = w;
-	/* rsync's remote shell: ourselves, to a session (relay.c). */
-	if (r->d.kind == RK_SSH && r->self != NULL &&
-	    asprintf(&r->relay_line, "%s%s%s --relay --",
-	    strchr(r->self, '\'') ? "\"" : "'", r->self,
-	    strchr(r->self, '\'') ? "\"" : "'") == -1)
-		err(1, "asprintf");
-	if (r->d.kind != RK_SSH || !is_ssh(w)) {
-		if ((r->rsh_line = strdup(cmd)) == NULL)
-			err(1, "strdup");
-		return 0;
-	}
-	/* Runs never wait for a password nor for a dead network. */
-	r->rsh = words_copy(w, &n);
-	words_free(w);
-	r->rsh = words_add(r->rsh, &n, "-o");
-	r->rsh = words_add(r->rsh, &n, "BatchMode=yes");
-	r->rsh = words_add(r->rsh, &n, "-o");
-	r->rsh = words_add(r->rsh, &n, "ConnectTimeout=10");
-	r->rsh = words_add(r->rsh, &n, "-o");
-	r->rsh = words_add(r->rsh, &n, "ServerAliveInterval=10");
-	if (r->ctldir == NULL) {
-		if ((tmp = getenv("TMPDIR")) == NULL || *tmp == '\0')
-			tmp = "/tmp";
-		if (asprintf(&r->ctldir, "%s/iobs-mirror.XXXXXX", tmp) == -1)
-			err(1, "asprintf");
-		if (mkdtemp(r->ctldir) == NULL) {
-			warn("%s: a private directory for the ssh connection; "
-			    "every run connects by itself", r->ctldir);
-			free(r->ctldir);
-			r->ctldir = NULL;
-		} else if (asprintf(&r->ctlpath, "%s/ssh", r->ctldir) == -1)
-			err(1, "asprintf");
-	}
-	if (r->ctlpath != NULL) {
-		q = iobs_shell_quote(r->ctlpath);
-		if (asprintf(&r->rsh_line, "%s -o BatchMode=yes -o "
-		    "ConnectTimeout=10 -o ServerAliveInterval=10 -o "
-		    "ControlMaster=no -o ControlPath=%s", cmd, q) == -1)
-			err(1, "asprintf");
-		free(q);
-	} else if (asprintf(&r->rsh_line, "%s -o BatchMode=yes -o "
-	    "ConnectTimeout=10", cmd) == -1)
-		err(1, "asprintf");
-	return 0;
-}
-
-/* The rsync command line of a run */
-
-/*
- * A whole run on a terminal, when nothing else is printed: rsync's
- * --info=progress2 line, on our standard error.
- */
-static int
-progress2(struct remote *r, enum stepkind kind, int full)
-{
-	return kind == K_RSYNC && full && r->progress == PROGRESS_LINE &&
-	    !r->o.dry_run && !r->o.verbose && !r->verifying;
-}
-
-/* --out-format for a --verify pass: "repair %i DEST/%n%L", % doubled. */
-static char *
-out_format(const char *dest)
-{
-	char *f, *p;
-
-	if ((f = malloc(strlen("--out-format=repair %i /%n%L") +
-	    2 * strlen(dest) + 1)) == NULL)
-		err(1, "malloc");
-	p = stpcpy(f, "--out-format=repair %i ");
-	for (; *dest != '\0'; dest++) {
-		if (*dest == '%')
-			*p++ = '%';
-		*p++ = *dest;
-	}
-	strcpy(p, "/%n%L");
-	return f;
-}
-
-static char **
-rsync_argv(struct remote *r, enum stepkind kind, int full, int checksum)
-{
-	char **v = NULL, *x;
-	size_t n = 0, i;
-
-	v = words_add(v, &n, "rsync");
-	if (kind == K_GUARD) {
-		v = words_add(v, &n, "--list-only");
-		goto shell;
-	}
-	v = words_add(v, &n, "-aH");
-	v = words_add(v, &n, "--force");
-	/* Times to the nanosecond: a same-size rewrite in one second too. */
-	v = words_add(v, &n, "--modify-window=-1");
-	if (geteuid() == 0)
-		v = words_add(v, &n, "--numeric-ids");
-	if (!r->o.owner) {
-		v = words_add(v, &n, "--no-owner");
-		v = words_add(v, &n, "--no-group");
-	}
-	if (r->o.xattrs)
-		v = words_add(v, &n, "--xattrs");
-	if (r->o.acls)
-		v = words_add(v, &n, "--acls");
-	if (r->o.fsync)
-		v = words_add(v, &n, "--fsync");
-	if (checksum)
-		v = words_add(v, &n, "--checksum");
-	/* On a terminal, a whole run shows its own progress there. */
-	if (progress2(r, kind, full))
-		v = words_add(v, &n, "--info=progress2");
-	/* A pass: each thing it changes there, a line "repair ...". */
-	if (kind == K_RSYNC && full && r->verifying) {
-		x = out_format(r->shown);
-		v = words_add(v, &n, x);
-		free(x);
-	}
-	for (i = 0; i < r->o.exclude.n; i++) {
-		x = rsync_exclude(r->o.exclude.pattern[i].glob);
-		v = words_add(v, &n, "--exclude");
-		v = words_add(v, &n, x);
-		free(x);
-	}
-	/* Deletes in the directories listed as "dir/", or all of them. */
-	if (!r->o.no_delete)
-		v = words_add(v, &n, "--delete");
-	if (r->o.backup_dir != NULL && kind == K_RSYNC) {
-		char set[SET_LEN + 1];
-
-		backup_set_name(set, time(NULL));
-		if (asprintf(&x, "--backup-dir=%s/%s", r->o.backup_dir, set) ==
-		    -1)
-			err(1, "asprintf");
-		v = words_add(v, &n, "--backup");
-		v = words_add(v, &n, x);
-		free(x);
-	}
-	if (kind == K_COUNT || r->o.dry_run)
-		v = words_add(v, &n, "--dry-run");
-	if (kind == K_COUNT || r->o.dry_run || r->o.verbose)
-		v = words_add(v, &n, "--itemize-changes");
-	/* Its stdout is ours to read: the line that says it is done. */
-	if (kind == K_RSYNC && !full && !r->o.dry_run && !r->o.verbose)
-		v = words_add(v, &n, "--debug=exit2");
-	if (kind == K_RSYNC && !full) {
-		v = words_add(v, &n, "--files-from=-");
-		v = words_add(v, &n, "--from0");
-		/* Gone since the list was made: its record follows. */
-		v = words_add(v, &n, r->d.kind == RK_DAEMON &&
-		    !r->o.no_delete ? "--delete-missing-args" :
-		    "--ignore-missing-args");
-	}
-shell:
-	if (r->d.kind == RK_SSH) {
-		v = words_add(v, &n, "--protect-args");
-		v = words_add(v, &n, "-e");
-		v = words_add(v, &n, r->relay_line != NULL ? r->relay_line :
-		    r->rsh_line);
-	}
-	v = words_add(v, &n, "--");
-	if (kind != K_GUARD)
-		v = words_add(v, &n, r->src);
-	v = words_add(v, &n, r->d.spec);
-	return v;
-}
-
-/* Probes */
-
-/*
- * Where ssh would connect for the host: "hostname" and "port" of
- * ssh -G, resolved once. None for another remote shell or a daemon.
- */
-static void
-probe_setup(struct remote *r)
-{
-	struct addrinfo hints, *ai;
-	char **argv, buf[16384], *line, *save, *host = NULL, *port = NULL;
-	size_t n, len = 0;
-	ssize_t got;
-	int out[2], nul, status;
-	pid_t pid;
-
-	if (r->probe_fd != -1)
-		close(r->probe_fd);
-	r->probe_fd = -1;
-	r->probe_len = 0;
-	if (r->d.kind != RK_SSH || !is_ssh(r->rsh))
-		return;
-	if (pipe2(out, O_CLOEXEC) == -1 ||
-	    (nul = open("/dev/null", O_RDWR | O_CLOEXEC)) == -1)
-		err(1, "pipe");
-	argv = words_copy(r->rsh, &n);
-	argv = words_add(argv, &n, "-G");
-	argv = words_add(argv, &n, "--");
-	argv = words_add(argv, &n, r->d.host);
-	pid = iobs_spawn(argv, nul, out[1], nul);
-	words_free(argv);
-	close(out[1]);
-	close(nul);
-	/* To its end, so that it never waits on a full pipe. */
-	while ((got = read(out[0], buf + len, sizeof(buf) - 1 - len)) > 0 ||
-	    (got == -1 && errno == EINTR))
-		if (got > 0 && (len += (size_t)got) == sizeof(buf) - 1)
-			len = 0;
-	close(out[0]);
-	if (pid == -1 || waitpid(pid, &status, 0) == -1 ||
-	    !WIFEXITED(status) || WEXITSTATUS(status) != 0)
-		return;
-	buf[len] = '\0';
-	for (line = strtok_r(buf, "\n", &save); line != NULL;
-	    line = strtok_r(NULL, "\n", &save))
-		if (strncmp(line, "hostname ", 9) == 0)
-			host = line + 9;
-		else if (strncmp(line, "port ", 5) == 0)
-			port = line + 5;
-	if (host == NULL || port == NULL)
-		return;
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_flags = AI_NUMERICSERV;
-	if (getaddrinfo(host, port, &hints, &ai) != 0)
-		return;
-	if (ai->ai_addrlen <= sizeof(r->probe_addr)) {
-		memcpy(&r->probe_addr, ai->ai_addr, ai->ai_addrlen);
-		r->probe_len = ai->ai_addrlen;
-	}
-	freeaddrinfo(ai);
-}
-
-/* The port answered, or not: back at once if it did not before. */
-static void
-probe_answer(struct remote *r, int answered, int64_t now)
-{
-	if (r->probe_fd != -1)
-		close(r->probe_fd);
-	r->probe_fd = -1;
-	/*
-	 * Back: tried at once, and a try that fails while it settles (its
-	 * sshd just started) waits a second, not the outage's back-off.
-	 */
-	if (answered && r->probe_shut && r->retry_at > now) {
-		r->retry_at = now;
-		r->backoff = BACKOFF_MS / 2;
-	}
-	r->probe_shut = !answered;
-	r->probe_at = now + PROBE_MS;
-}
-
-static void
-probe_start(struct remote *r, int64_t now)
-{
-	int fd;
-
-	if ((fd = socket(r->probe_addr.ss_family, SOCK_STREAM |
-	    SOCK_NONBLOCK | SOCK_CLOEXEC, 0)) == -1) {
-		r->probe_at = now + PROBE_MS;
-		return;
-	}
-	r->probe_fd = fd;
-	r->probe_at = now;
-	if (connect(fd, (struct sockaddr *)&r->probe_addr, r->probe_len) == 0)
-		probe_answer(r, 1, now);
-	else if (errno != EINPROGRESS)
-		probe_answer(r, 0, now);
-}
-
-/* The connect under way ended. */
-static void
-probe_done(struct remote *r)
-{
-	int e = 0;
-	socklen_t len = sizeof(e);
-
-	if (getsockopt(r->probe_fd, SOL_SOCKET, SO_ERROR, &e, &len) == -1)
-		e = errno;
-	probe_answer(r, e == 0, now_ms());
-}
-
-/* Away: a probe due, or one waited for too long; else none. */
-static void
-probe(struct remote *r, int64_t now)
-{
-	if (r->state != S_AWAY || r->probe_len == 0) {
-		if (r->probe_fd != -1)
-			close(r->probe_fd);
-		r->probe_fd = -1;
-		r->probe_shut = 0;
-		r->probe_at = 0;
-		return;
-	}
-	if (r->probe_fd != -1 && now - r->probe_at >= PROBE_WAIT_MS)
-		probe_answer(r, 0, now);
-	else if (r->probe_fd == -1 && now >= r->probe_at && r->retry_at > now)
-		probe_start(r, now);
-}
-
-/* When probe() has something to do next; INT64_MAX for never. */
-static int64_t
-probe_due(struct remote *r)
-{
-	if (r->state != S_AWAY || r->probe_len == 0)
-		return INT64_MAX;
-	return r->probe_fd != -1 ? r->probe_at + PROBE_WAIT_MS : r->probe_at;
-}
-
 /* Runs */
-
-static int
-source_empty(struct remote *r)
-{
-	struct dirent *de;
-	DIR *dir;
-	int empty = 1;
-
-	if ((dir = opendir(r->root[0] ? r->root : "/")) == NULL)
-		return 0;	/* the run says why */
-	while ((de = readdir(dir)) != NULL)
-		if (strcmp(de->d_name, ".") != 0 &&
-		    strcmp(de->d_name, "..") != 0) {
-			empty = 0;
-			break;
-		}
-	closedir(dir);
-	return empty;
-}
-
-static void
-list_add(struct buf *b, struct pathset *seen, const char *rel, int dir)
-{
-	char *p;
-
-	if (asprintf(&p, "%s%s", rel[0] ? rel : ".", dir ? "/" : "") == -1)
-		err(1, "asprintf");
-	if (pathset_get(seen, p) == NULL) {
-		pathset_add(seen, p, 0);
-		buf_add(b, p, strlen(p) + 1);
-	}
-	free(p);
-	/*
-	 * rsync sets the times of the directories above a name it is
-	 * given, but not the root's: its temporary names change them.
-	 */
-	if (rel[0] != '\0' && strchr(rel, '/') == NULL)
-		list_add(b, seen, "", 0);
-}
-
-static int
-excluded(struct remote *r, const char *rel)
-{
-	const char *name = strrchr(rel, '/');
-
-	return r->o.exclude.n > 0 && rel[0] != '\0' &&
-	    iobs_exclude_match(&r->o.exclude, rel, name ? name + 1 : rel);
-}
-
-static void	 links_note(struct remote *, const char *,
-		    const struct stat *);
-
-/*
- * Every directory of a source subtree, as "dir/": all it holds goes.
- * Its other entries are noted for their other names.
- */
-static void
-list_tree(struct remote *r, int dfd, const char *rel, struct buf *b,
-    struct pathset *seen)
-{
-	struct dirent *de;
-	struct stat st;
-	DIR *dir;
-	char *sub;
-	int fd;
-
-	list_add(b, seen, rel, 1);
-	if ((dir = fdopendir(dfd)) == NULL) {
-		close(dfd);
-		return;
-	}
-	while ((de = readdir(dir)) != NULL) {
-		if (strcmp(de->d_name, ".") == 0 ||
-		    strcmp(de->d_name, "..") == 0)
-			continue;
-		if (asprintf(&sub, "%s%s%s", rel, rel[0] ? "/" : "",
-		    de->d_name) == -1)
-			err(1, "asprintf");
-		if (excluded(r, sub)) {
-			free(sub);
-			continue;
-		}
-		if (de->d_type != DT_DIR && fstatat(dirfd(dir),
-		    de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-		    !S_ISDIR(st.st_mode))
-			links_note(r, sub, &st);
-		else if ((de->d_type == DT_DIR || de->d_type == DT_UNKNOWN) &&
-		    (fd = openat(dirfd(dir), de->d_name, O_RDONLY |
-		    O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) != -1)
-			list_tree(r, fd, sub, b, seen);
-		free(sub);
-	}
-	closedir(dir);
-}
-
-/*
- * The source entry rel: 1 there, 0 proven gone, -1 unknown. A path
- * through a symlink is gone: rsync would read, and the remote write,
- * through it.
- */
-static int
-source_has(struct remote *r, const char *rel, struct stat *st)
-{
-	char *p, *slash;
-	size_t base = strlen(r->src);
-	int rc;
-
-	if (asprintf(&p, "%s%s", r->src, rel) == -1)
-		err(1, "asprintf");
-	for (slash = strchr(p + base, '/'); slash != NULL;
-	    slash = strchr(slash + 1, '/')) {
-		*slash = '\0';
-		rc = lstat(p, st);
-		*slash = '/';
-		if (rc == -1 || !S_ISDIR(st->st_mode)) {
-			rc = rc == -1 && errno != ENOENT && errno != ENOTDIR;
-			free(p);
-			return rc ? -1 : 0;
-		}
-	}
-	rc = lstat(p, st);
-	free(p);
-	if (rc == 0)
-		return 1;
-	return errno == ENOENT || errno == ENOTDIR ? 0 : -1;
-}
-
-static void
-script_path(struct buf *b, const char *rel)
-{
-	char *p, *q;
-
-	if (asprintf(&p, "./%s", rel) == -1)
-		err(1, "asprintf");
-	q = iobs_shell_quote(p);
-	buf_str(b, " ");
-	buf_str(b, q);
-	free(p);
-	free(q);
-}
-
-/*
- * The shell part of a batch, for sh on the remote: renames in their
- * order, then deletions. No name is a word of the command line; each
- * is quoted in the script, and a path whose directory is a symlink
- * there is refused, so that nothing outside the destination is
- * touched. A failed rename says "F i", a refused delete "D i".
- */
-static const char script_head[] =
-    "safe() { p=$1; while :; do case $p in */*) p=${p%/*};"
-    " [ -h \"$p\" ] && return 1;; *) return 0;; esac; done; }\n"
-    "there() { [ -e \"$1\" ] || [ -h \"$1\" ]; }\n"
-    "isdir() { [ -d \"$1\" ] && [ ! -h \"$1\" ]; }\n"
-    /* --backup-dir: $B is the set; k keeps ./path there, by mv. */
-    "mi() { if isdir \"$1\" && isdir \"$2\"; then"
-    " for f in \"$1\"/* \"$1\"/.[!.]* \"$1\"/..?*; do there \"$f\" ||"
-    " continue; mi \"$f\" \"$2/${f##*/}\" || return 1; done;"
-    " rmdir -- \"$1\"; else if there \"$2\"; then rm -rf -- \"$2\" ||"
-    " return 1; fi; mv -f -- \"$1\" \"$2\"; fi; }\n"
-    "k() { there \"$1\" || return 0; t=$B/${1#./};"
-    " case $B in /*) ;; *) safe \"$t\" || return 1;; esac;"
-    " mkdir -p -- \"${t%/*}\" && mi \"$1\" \"$t\"; }\n"
-    "m() { if safe \"$2\" && safe \"$3\" && there \"$2\"; then"
-    " if [ -n \"$B\" ]; then k \"$3\" || { echo \"F $1\"; return; };"
-    " elif there \"$3\" && { isdir \"$3\" || isdir \"$2\"; }; then"
-    " rm -rf -- \"$3\" || { echo \"F $1\"; return; }; fi;"
-    " mv -f -- \"$2\" \"$3\" || echo \"F $1\"; else echo \"F $1\"; fi; }\n"
-    "d() { if ! safe \"$2\"; then echo \"D $1\"; elif [ -n \"$B\" ]; then"
-    " k \"$2\" || echo \"D $1\"; else rm -rf -- \"$2\" || echo \"D $1\";"
-    " fi; }\n"
-    /*
-     * --keep: the sets of $1 but $2, oldest first, while $3 or more
-     * are left, or older than the set name $4.
-     */
-    "p() { n=0; for s in \"$1\"/" SET_GLOB "; do isdir \"$s\" &&"
-    " [ \"${s##*/}\" != \"$2\" ] && n=$((n + 1)); done;"
-    " for s in \"$1\"/" SET_GLOB "; do isdir \"$s\" &&"
-    " [ \"${s##*/}\" != \"$2\" ] || continue;"
-    " if { [ \"$3\" -gt 0 ] && [ \"$n\" -ge \"$3\" ]; } ||"
-    " { [ -n \"$4\" ] && expr \"x${s##*/}\" \\< \"x$4\" >/dev/null; };"
-    " then rm -rf -- \"$s\"; fi; n=$((n - 1)); done; }\n";
-
-/* The source lacks the directory rel, and it is not excluded. */
-static int
-source_lacks(void *arg, const char *rel)
-{
-	struct remote *r = arg;
-	struct stat st;
-
-	return !excluded(r, rel) && source_has(r, rel, &st) == 0;
-}
-
-/* B, the set a run's script keeps what it replaces in; empty without. */
-static void
-script_backup(struct remote *r, struct buf *b)
-{
-	char set[SET_LEN + 1], *p, *q;
-
-	if (r->o.backup_dir == NULL) {
-		buf_str(b, "B=\n");
-		return;
-	}
-	backup_set_name(set, time(NULL));
-	if (asprintf(&p, "%s%s/%s", r->o.backup_dir[0] == '/' ? "" : "./",
-	    r->o.backup_dir, set) == -1)
-		err(1, "asprintf");
-	q = iobs_shell_quote(p);
-	buf_str(b, "umask 077\nB=");
-	buf_str(b, q);
-	buf_str(b, "\n");
-	free(p);
-	free(q);
-}
-
-/* --keep: the sets there not pruned yet for this minute's. */
-static int
-prune_due(struct remote *r)
-{
-	char set[SET_LEN + 1];
-
-	if (r->o.backup_dir == NULL || r->o.dry_run ||
-	    (r->o.keep_sets <= 0 && r->o.keep_secs <= 0))
-		return 0;
-	backup_set_name(set, time(NULL));
-	return strcmp(set, r->pruned) != 0;
-}
-
-/* The line that prunes them: by count, or older than a set's name. */
-static void
-script_prune(struct remote *r, struct buf *b)
-{
-	char set[SET_LEN + 1], cut[SET_LEN + 1] = "", *q, *line;
-	time_t now = time(NULL);
-
-	if (!prune_due(r))
-		return;
-	backup_set_name(set, now);
-	if (r->o.keep_secs > 0)
-		backup_set_name(cut, now - r->o.keep_secs);
-	q = iobs_shell_quote(r->o.backup_dir);
-	if (asprintf(&line, "p %s %s %lld '%s'\n", q, set, r->o.keep_sets,
-	    cut) == -1)
-		err(1, "asprintf");
-	buf_str(b, line);
-	memcpy(r->pruned, set, sizeof(set));
-	free(line);
-	free(q);
-}
-
-static void
-dry_log(const char *what, const char *a, const char *b)
-{
-	char *v;
-	size_t n = strlen(a) + (b ? strlen(b) : 0);
-
-	if ((v = malloc(IOBS_VIS_MAX(n) + 2)) == NULL)
-		err(1, "malloc");
-	iobs_vis(v, a, strlen(a));
-	printf("%s %s", what, v);
-	if (b != NULL) {
-		iobs_vis(v, b, strlen(b));
-		printf(" %s", v);
-	}
-	putchar('\n');
-	fflush(stdout);
-	free(v);
-}
-
-/* The deletions of the batch out, for the script or rsync. */
-static struct pathset gone;
-static struct buf list, script;
-/* The files listed that have other names. */
-static struct pathset linked;
-
-/* Hard links */
-
-static int
-skip_excluded(void *r, const char *rel)
-{
-	return excluded(r, rel);
-}
-
-/*
- * The table of names by inode, from a walk of the source: at each whole
- * sync, kept only when the tree has hard links, so that a name that
- * leaves a file tells its other names (a file written through its link
- * g, then g deleted); else the first time a batch lists a file with
- * other names. Every entry a batch lists from then on keeps it up.
- */
-static void
-links_build(struct remote *r)
-{
-	int fd;
-
-	r->links_kept = 1;
-	if ((fd = open(r->root[0] ? r->root : "/", O_RDONLY | O_DIRECTORY |
-	    O_CLOEXEC)) == -1 ||
-	    links_walk(&r->links, fd, "", skip_excluded, r) == -1)
-		r->links_partial = 1;	/* for this batch; walked again */
-}
-
-static void
-links_drop(struct remote *r)
-{
-	links_clear(&r->links);
-	r->links_kept = r->links_partial = 0;
-}
-
-/* rel, a listed entry, is st now. */
-static void
-links_note(struct remote *r, const char *rel, const struct stat *st)
-{
-	if (S_ISDIR(st->st_mode) || (!r->links_kept && st->st_nlink < 2))
-		return;
-	if (!r->links_kept)
-		links_build(r);
-	links_add(&r->links, st->st_dev, st->st_ino, rel);
-	if (st->st_nlink > 1)
-		pathset_add(&linked, rel, 0);
-}
-
-/*
- * The names the table says another name of their file left (deleted,
- * or another file's now): what was written through that name while it
- * was theirs changed them, and no record names them. Those the source
- * has join the list, their own other names with them.
- */
-static void
-siblings_list(struct remote *r, struct pathset *seen)
-{
-	struct stat st;
-	char *rel;
-
-	while (r->links.left.n > 0) {
-		rel = pathset_take(&r->links.left, r->links.left.n - 1);
-		if (!excluded(r, rel) && source_has(r, rel, &st) == 1 &&
-		    !S_ISDIR(st.st_mode)) {
-			links_note(r, rel, &st);
-			list_add(&list, seen, rel, 0);
-		}
-		free(rel);
-	}
-}
-
-/*
- * rsync -H links only the names that one run is given together: the
- * other names of each file listed, those the source bears out, join
- * the list. Names outside the tree are not known; the known ones go.
- */
-static void
-links_list(struct remote *r, struct pathset *seen)
-{
-	struct pathset inodes;
-	struct stat st;
-	char **v, key[64];
-	size_t i, j, n;
-	dev_t dev;
-	ino_t ino;
-	int has;
-
-	memset(&inodes, 0, sizeof(inodes));
-	for (i = 0; i < linked.n; i++) {
-		if (!links_inode(&r->links, linked.e[i].path, &dev, &ino))
-			continue;
-		/* Each file once, however many of its names are listed. */
-		snprintf(key, sizeof(key), "%jx:%jx", (uintmax_t)dev,
-		    (uintmax_t)ino);
-		if (pathset_get(&inodes, key) != NULL)
-			continue;
-		pathset_add(&inodes, key, 0);
-		n = links_names(&r->links, dev, ino, linked.e[i].path, &v);
-		for (j = 0; j < n; j++) {
-			has = excluded(r, v[j]) ? 0 : source_has(r, v[j], &st);
-			if (has == 1 && st.st_dev == dev && st.st_ino == ino)
-				list_add(&list, seen, v[j], 0);
-			/* The disk is the truth: gone, or another file now. */
-			else if (has == 1 && !S_ISDIR(st.st_mode))
-				links_add(&r->links, st.st_dev, st.st_ino,
-				    v[j]);
-			else if (has == 0 || has == 1)
-				links_del(&r->links, v[j]);
-		}
-		links_free_names(v, n);
-	}
-	pathset_clear(&inodes);
-	pathset_clear(&linked);
-	if (r->links_partial)
-		links_drop(r);
-}
 
 /*
  * Takes what is dirty into the batch out and starts its first step;
@@ -1809,12 +221,6 @@ links_list(struct remote *r, struct pathset *seen)
 static void
 run_start(struct remote *r)
 {
-	struct pathset seen;
-	struct stat st;
-	size_t i;
-	char *q, *par, *top = NULL;
-	int fd, has;
-
 	if (r->nsteps != 0)
 		return;
 	if (r->eof && now_ms() >= r->drain_by)
@@ -1827,140 +233,7 @@ run_start(struct remote *r)
 	if (r->full)
 		r->verify_next = 0;
 	r->stepno = 0;
-	if (r->full) {
-		/*
-		 * rsync -aH links them all; names gone unseen meanwhile:
-		 * the table afresh, for a tree with hard links.
-		 */
-		links_drop(r);
-		links_build(r);
-		if (r->links_partial || r->links.linked == 0)
-			links_drop(r);
-		if (!r->o.force && source_empty(r))
-			r->steps[r->nsteps++] = K_GUARD;
-		if (!r->o.force && r->o.max_delete >= 0)
-			r->steps[r->nsteps++] = K_COUNT;
-		r->steps[r->nsteps++] = K_RSYNC;
-		goto start;
-	}
-	memset(&seen, 0, sizeof(seen));
-	buf_free(&list);
-	buf_free(&script);
-	pathset_clear(&gone);
-	for (i = 0; r->links_kept && i < r->sent.ren.n; i++)
-		links_rename(&r->links, r->sent.ren.v[i].from,
-		    r->sent.ren.v[i].to);
-	for (i = 0; i < r->sent.tree.n; i++) {
-		const char *rel = r->sent.tree.e[i].path;
-
-		if ((has = source_has(r, rel, &st)) == 0)
-			pathset_add(&r->sent.plain, rel, 0);
-		else if (has == 1 && S_ISDIR(st.st_mode)) {
-			if (asprintf(&par, "%s%s", r->src, rel) == -1)
-				err(1, "asprintf");
-			fd = open(par, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-			    O_CLOEXEC);
-			free(par);
-			if (fd == -1)
-				list_add(&list, &seen, rel, 0);
-			else
-				list_tree(r, fd, rel, &list, &seen);
-		} else {
-			if (has == 1)
-				links_note(r, rel, &st);
-			list_add(&list, &seen, rel, 0);
-		}
-	}
-	/* A directory's entries: "dir/" alone, rsync deletes in it. */
-	for (i = 0; i < r->sent.level.n; i++) {
-		const char *rel = r->sent.level.e[i].path;
-
-		if (source_has(r, rel, &st) == 1 && S_ISDIR(st.st_mode))
-			list_add(&list, &seen, rel, 1);
-		else
-			pathset_add(&r->sent.plain, rel, 0);
-	}
-	for (i = 0; i < r->sent.plain.n; i++) {
-		const char *rel = r->sent.plain.e[i].path;
-
-		if ((has = source_has(r, rel, &st)) != 0 || rel[0] == '\0') {
-			if (has == 1)
-				links_note(r, rel, &st);
-			list_add(&list, &seen, rel, 0);
-			continue;
-		}
-		/* Gone from the source: gone there; its directory's time. */
-		links_prune(&r->links, rel);
-		if (r->o.backup_dir != NULL)
-			top = backup_top(rel, source_lacks, r);
-		if (!r->o.no_delete)
-			pathset_add(&gone, top != NULL ? top : rel, 0);
-		par = rel_parent(top != NULL ? top : rel);
-		free(top);
-		top = NULL;
-		list_add(&list, &seen, par, 0);
-		free(par);
-	}
-	siblings_list(r, &seen);
-	if (linked.n > 0)
-		links_list(r, &seen);
-	/* Names left by the other names of those: the next run's. */
-	while (r->links.left.n > 0) {
-		q = pathset_take(&r->links.left, r->links.left.n - 1);
-		dirty_add(r, q, 0);
-		free(q);
-	}
-	if (r->d.kind == RK_DAEMON) {
-		for (i = 0; i < gone.n; i++)
-			list_add(&list, &seen, gone.e[i].path, 0);
-		/* No shell: a rename is a delete and a copy. */
-		for (i = 0; i < r->sent.ren.n; i++) {
-			list_add(&list, &seen, r->sent.ren.v[i].from, 0);
-			par = rel_parent(r->sent.ren.v[i].from);
-			list_add(&list, &seen, par, 0);
-			free(par);
-		}
-	} else if (r->sent.ren.n > 0 || gone.n > 0 || prune_due(r)) {
-		q = iobs_shell_quote(r->d.path);
-		buf_str(&script, "cd -- ");
-		buf_str(&script, q);
-		buf_str(&script, " || exit 97\n");
-		free(q);
-		script_backup(r, &script);
-		buf_str(&script, script_head);
-		script_prune(r, &script);
-		for (i = 0; i < r->sent.ren.n; i++) {
-			if (r->o.dry_run)
-				dry_log("rename", r->sent.ren.v[i].from,
-				    r->sent.ren.v[i].to);
-			buf_str(&script, "m ");
-			q = NULL;
-			if (asprintf(&q, "%zu", i) == -1)
-				err(1, "asprintf");
-			buf_str(&script, q);
-			free(q);
-			script_path(&script, r->sent.ren.v[i].from);
-			script_path(&script, r->sent.ren.v[i].to);
-			buf_str(&script, "\n");
-		}
-		for (i = 0; i < gone.n; i++) {
-			if (r->o.dry_run)
-				dry_log("delete", gone.e[i].path, NULL);
-			if (asprintf(&q, "d %zu", i) == -1)
-				err(1, "asprintf");
-			buf_str(&script, q);
-			free(q);
-			script_path(&script, gone.e[i].path);
-			buf_str(&script, "\n");
-		}
-		buf_str(&script, "exit 0\n");
-		if (!r->o.dry_run)
-			r->steps[r->nsteps++] = K_SCRIPT;
-	}
-	pathset_clear(&seen);
-	if (list.len > 0)
-		r->steps[r->nsteps++] = K_RSYNC;
-start:
+	run_steps(r);
 	if (r->nsteps == 0) {
 		event(r, E_OK);
 		return;
@@ -2034,7 +307,7 @@ step_go(struct remote *r)
 			argv = words_add(argv, &n, "--");
 			argv = words_add(argv, &n, r->d.host);
 			argv = words_add(argv, &n, "sh");
-			if (step_start(&r->step, K_SCRIPT, argv, &script, -1,
+			if (step_start(&r->step, K_SCRIPT, argv, &r->script, -1,
 			    ss) == -1)
 				goto fail;
 			session_ev(r, ss, SE_LEND);
@@ -2054,8 +327,8 @@ step_go(struct remote *r)
 		argv = words_add(argv, &n, "--");
 		argv = words_add(argv, &n, r->d.host);
 		argv = words_add(argv, &n, "sh");
-		if (step_start(&r->step, K_SCRIPT, argv, &script, -1, NULL) ==
-		    -1)
+		if (step_start(&r->step, K_SCRIPT, argv, &r->script, -1,
+		    NULL) == -1)
 			goto fail;
 		break;
 	default:
@@ -2064,9 +337,10 @@ step_go(struct remote *r)
 		ours = r->steps[r->stepno] == K_RSYNC &&
 		    (r->o.dry_run || r->o.verbose || r->verifying);
 		if (step_start(&r->step, r->steps[r->stepno], argv,
-		    r->steps[r->stepno] == K_RSYNC && !r->full ? &list : NULL,
-		    ours ? STDOUT_FILENO : progress2(r, r->steps[r->stepno],
-		    r->full) ? STDERR_FILENO : -1, ss) == -1)
+		    r->steps[r->stepno] == K_RSYNC && !r->full ? &r->list :
+		    NULL, ours ? STDOUT_FILENO : progress2(r,
+		    r->steps[r->stepno], r->full) ? STDERR_FILENO : -1, ss) ==
+		    -1)
 			goto fail;
 		if (ss != NULL)
 			session_ev(r, ss, SE_LEND);
@@ -2081,188 +355,6 @@ fail:
 		err(1, "strdup");
 	r->nsteps = 0;
 	event(r, E_FAIL);
-}
-
-/* The first line that says what went wrong, for the report. */
-static void
-set_why(struct remote *r, const struct buf *e, int status)
-{
-	const char *p, *best = NULL, *nl;
-	char *line;
-
-	for (p = e->s; p != NULL && *p != '\0'; p = nl ? nl + 1 : NULL) {
-		nl = strchr(p, '\n');
-		/* Summaries, and the source in flux: not why a run failed. */
-		if (strncmp(p, "rsync error:", 12) == 0 ||
-		    strncmp(p, "rsync warning:", 14) == 0 ||
-		    strncmp(p, "rsync: connection unexpectedly", 30) == 0 ||
-		    strncmp(p, "file has vanished:", 18) == 0 ||
-		    strncmp(p, "directory has vanished:", 23) == 0 ||
-		    strncmp(p, "Warning:", 8) == 0)
-			continue;
-		if (best == NULL || strncmp(p, "rsync: ", 7) == 0 ||
-		    strncmp(p, "ssh: ", 5) == 0) {
-			if (best == NULL || strncmp(best, "rsync: ", 7) != 0)
-				best = p;
-		}
-	}
-	free(r->why);
-	if (best != NULL) {
-		nl = strchr(best, '\n');
-		line = strndup(best, nl ? (size_t)(nl - best) : strlen(best));
-		if (line == NULL)
-			err(1, "strndup");
-		r->why = line;
-	} else if (WIFEXITED(status)) {
-		if (asprintf(&r->why, "exit status %d", WEXITSTATUS(status))
-		    == -1)
-			err(1, "asprintf");
-	} else if (asprintf(&r->why, "killed by signal %d",
-	    WTERMSIG(status)) == -1)
-		err(1, "asprintf");
-}
-
-/*
- * A source entry gone, or replaced by another type, while rsync read
- * it (ENOENT, ENOTDIR, ELOOP from its O_NOFOLLOW): a record follows.
- */
-static int
-vanish_line(const char *line)
-{
-	size_t n = strlen(line);
-
-	if (strncmp(line, "file has vanished: ", 19) == 0 ||
-	    strncmp(line, "directory has vanished: ", 24) == 0)
-		return 1;
-	if (strncmp(line, "rsync: [sender] ", 16) != 0)
-		return 0;
-	return (n > 4 && strcmp(line + n - 4, " (2)") == 0) ||
-	    (n > 5 && (strcmp(line + n - 5, " (20)") == 0 ||
-	    strcmp(line + n - 5, " (40)") == 0));
-}
-
-/* A path rsync named, and its directory that a temporary name touched. */
-static void
-put_back(struct batch *b, struct batch *from, const char *rel, int64_t now)
-{
-	char *par;
-
-	if (unsure(from, rel))
-		pathset_add(&b->unsure, rel, now);
-	if (rel[0] == '\0') {
-		pathset_add(&b->plain, rel, now);	/* the root itself */
-		return;
-	}
-	pathset_add(&b->tree, rel, now);
-	par = rel_parent(rel);
-	pathset_add(&b->plain, par, now);
-	free(par);
-	b->oldest = oldest(b->oldest, now);
-}
-
-/*
- * A path the remote refused: set aside with its own back-off, and
- * said once, by name, with rsync's reason.
- */
-static void
-set_aside(struct remote *r, struct batch *from, const char *rel,
-    const char *line)
-{
-	int64_t now = now_ms();
-	char *v;
-
-	if (batch_size(&r->stuck) == 0) {
-		if (r->stuck_backoff == 0)
-			r->stuck_backoff = BACKOFF_MS;
-		r->stuck_at = now + r->stuck_backoff;
-	}
-	put_back(&r->stuck, from, rel, now);
-	r->stuck.oldest = oldest(r->stuck.oldest, from->oldest);
-	if (pathset_get(&r->named, rel) != NULL)
-		return;
-	pathset_add(&r->named, rel, now);
-	if ((v = malloc(IOBS_VIS_MAX(strlen(rel)))) == NULL)
-		err(1, "malloc");
-	iobs_vis(v, rel, strlen(rel));
-	warnx("%s: %s: %s; set aside and retried alone, the rest goes on: "
-	    "fix it there", r->shown, rel[0] ? v : ".", line);
-	free(v);
-}
-
-/* The paths set aside that b carried and did not set aside again. */
-static void
-unstick(struct remote *r, struct batch *b)
-{
-	size_t i;
-	const char *rel;
-	char *v;
-
-	for (i = 0; i < r->named.n; i++) {
-		rel = r->named.e[i].path;
-		if (pathset_get(&r->stuck.tree, rel) != NULL ||
-		    pathset_get(&r->stuck.plain, rel) != NULL ||
-		    (pathset_get(&b->tree, rel) == NULL &&
-		    pathset_get(&b->plain, rel) == NULL &&
-		    pathset_get(&b->tree, "") == NULL))
-			continue;
-		if ((v = malloc(IOBS_VIS_MAX(strlen(rel)))) == NULL)
-			err(1, "malloc");
-		iobs_vis(v, rel, strlen(rel));
-		warnx("%s: %s: there at last", r->shown, rel[0] ? v : ".");
-		free(v);
-		free(pathset_take(&r->named, i));
-		i--;
-	}
-	if (r->named.n == 0 && batch_size(&r->stuck) == 0)
-		r->stuck_backoff = BACKOFF_MS;
-}
-
-/*
- * rsync's 23 (some files failed) and 24 (some vanished): a path its
- * lines name as vanished from the source, in flux, goes back to the
- * dirty set (no reason to back off: a record follows); one the remote
- * refused is set aside. -1 when a line names none of ours, or rsync
- * skipped its deletes: all of them go back.
- */
-static int
-partial(struct remote *r, struct batch *from, const struct buf *e)
-{
-	const char *p, *nl;
-	char *line, *rel, *dst;
-	int all = 0, some = 0;
-
-	/* The receiver names paths below its own directory. */
-	if (asprintf(&dst, "%s/", r->d.kind == RK_SSH ? r->d.path : "")
-	    == -1)
-		err(1, "asprintf");
-	for (p = e->s; p != NULL && *p != '\0'; p = nl ? nl + 1 : NULL) {
-		nl = strchr(p, '\n');
-		if ((line = strndup(p, nl ? (size_t)(nl - p) : strlen(p))) ==
-		    NULL)
-			err(1, "strndup");
-		if (strstr(line, "skipping file deletion") != NULL)
-			all = 1;
-		if ((strncmp(line, "rsync: ", 7) == 0 &&
-		    strncmp(line, "rsync: connection", 17) != 0) ||
-		    strncmp(line, "file has vanished", 17) == 0 ||
-		    strncmp(line, "directory has vanished", 22) == 0) {
-			if ((rel = rsync_error_path(line, r->src, dst)) ==
-			    NULL)
-				all = 1;
-			else {
-				if (vanish_line(line))
-					put_back(&r->dirty, from, rel,
-					    now_ms());
-				else
-					set_aside(r, from, rel, line);
-				some = 1;
-				free(rel);
-			}
-		}
-		free(line);
-	}
-	free(dst);
-	return all || !some ? -1 : 0;
 }
 
 static void
@@ -2379,8 +471,8 @@ step_done(struct remote *r, int status)
 				/* No rename there: a delete and a copy. */
 				dirty_add(r, r->sent.ren.v[i].from, 0);
 				dirty_add(r, r->sent.ren.v[i].to, 1);
-			} else if (p[0] == 'D' && i < gone.n) {
-				char *par = rel_parent(gone.e[i].path);
+			} else if (p[0] == 'D' && i < r->gone.n) {
+				char *par = rel_parent(r->gone.e[i].path);
 
 				dirty_add(r, par, 1);
 				free(par);
@@ -2617,8 +709,8 @@ due(struct remote *r)
 		return r->eof && r->drain_by < r->retry_at ? r->drain_by :
 		    r->retry_at;
 	/* A MOVED_FROM waits for its MOVED_TO: the rename is ours to do. */
-	if (r->nmoves > 0)
-		return r->moves[0].when + MOVE_WAIT_MS;
+	if (r->moves.n > 0)
+		return moves_due(&r->moves);
 	if (r->eof)
 		return 0;
 	t = r->last + BATCH_QUIET_MS;
@@ -2647,14 +739,10 @@ stuck_due(struct remote *r)
 
 /* Records */
 
+/* A MOVED_FROM with no partner: the entry left the tree. */
 static void
-move_expire(struct remote *r)
+move_expire(struct remote *r, char *rel)
 {
-	char *rel = r->moves[0].rel;
-
-	memmove(&r->moves[0], &r->moves[1], (r->nmoves - 1) *
-	    sizeof(*r->moves));
-	r->nmoves--;
 	dirty_add(r, rel, 0);
 	free(rel);
 }
@@ -2680,36 +768,21 @@ borne_out(struct remote *r, const char *from, const char *to)
 static void
 moved_from(struct remote *r, const char *rel, uint32_t cookie)
 {
-	if (r->nmoves == r->movecap) {
-		r->movecap = r->movecap ? r->movecap * 2 : 16;
-		if ((r->moves = reallocarray(r->moves, r->movecap,
-		    sizeof(*r->moves))) == NULL)
-			err(1, "reallocarray");
-	}
-	r->moves[r->nmoves].cookie = cookie;
-	r->moves[r->nmoves].when = now_ms();
-	if ((r->moves[r->nmoves].rel = strdup(rel)) == NULL)
-		err(1, "strdup");
-	r->nmoves++;
+	char *old;
+
+	if ((old = moves_add(&r->moves, rel, cookie)) != NULL)
+		move_expire(r, old);
 }
 
 static void
 moved_to(struct remote *r, const char *to, uint32_t cookie)
 {
-	size_t i;
 	char *from;
 
-	for (i = 0; cookie != 0 && i < r->nmoves; i++)
-		if (r->moves[i].cookie == cookie)
-			break;
-	if (i == r->nmoves || cookie == 0) {
+	if ((from = moves_take(&r->moves, cookie)) == NULL) {
 		dirty_add(r, to, 1);	/* moved in: all of it is new */
 		return;
 	}
-	from = r->moves[i].rel;
-	memmove(&r->moves[i], &r->moves[i + 1], (r->nmoves - i - 1) *
-	    sizeof(*r->moves));
-	r->nmoves--;
 	/*
 	 * Not borne out (an exchange leaves both names there; a name
 	 * taken again at once): no mv there, each path as the source
@@ -2725,7 +798,7 @@ moved_to(struct remote *r, const char *to, uint32_t cookie)
 		free(from);
 		return;
 	}
-	if (excluded(r, from) || path_below(to, from) ||
+	if (remote_excluded(r, from) || path_below(to, from) ||
 	    pathset_get(&r->dirty.tree, "") != NULL) {
 		dirty_add(r, from, 0);	/* not if excluded: never deleted */
 		dirty_add(r, to, 1);
@@ -2768,7 +841,7 @@ change(struct remote *r, const struct iobs_record *rec, const char *rel)
 	uint32_t m = rec->mask;
 	char *par;
 
-	if (excluded(r, rel) && !(m & IN_MOVED_FROM))
+	if (remote_excluded(r, rel) && !(m & IN_MOVED_FROM))
 		return;
 	if (m & IN_MOVED_FROM)
 		moved_from(r, rel, rec->cookie);
@@ -2842,14 +915,14 @@ lifecycle(struct remote *r, const struct iobs_record *rec)
 		break;
 	case IOBS_WATCH_DEAD:
 		r->active = 0;
-		while (r->nmoves > 0)
-			move_expire(r);
+		while (r->moves.n > 0)
+			move_expire(r, moves_oldest(&r->moves));
 		break;
 	case IOBS_OVERFLOW:
 		r->active = 0;
 		pathset_clear(&r->writing);
-		while (r->nmoves > 0)
-			move_expire(r);
+		while (r->moves.n > 0)
+			move_expire(r, moves_oldest(&r->moves));
 		want_full(r);
 		break;
 	case IOBS_WATCH_RECONFIG:
@@ -3067,8 +1140,8 @@ timers(struct remote *r)
 {
 	int64_t now = now_ms();
 
-	while (r->nmoves > 0 && r->moves[0].when + MOVE_WAIT_MS <= now)
-		move_expire(r);
+	while (moves_due(&r->moves) <= now)
+		move_expire(r, moves_oldest(&r->moves));
 	if (r->writing.n > 0)
 		writing_due(r, now, r->eof);
 	/* The paths set aside, back with the rest, alone when it is quiet. */
@@ -3104,8 +1177,8 @@ timeout(struct remote *r)
 		t = probe_due(r);
 	if (r->behind_since != 0 && behind_next(r) < t)
 		t = behind_next(r);
-	if (r->nmoves > 0 && r->moves[0].when + MOVE_WAIT_MS < t)
-		t = r->moves[0].when + MOVE_WAIT_MS;
+	if (moves_due(&r->moves) < t)
+		t = moves_due(&r->moves);
 	if (w < t)
 		t = w;
 	if (stuck_due(r) < t)
@@ -3126,7 +1199,7 @@ static int
 finished(struct remote *r)
 {
 	if (!r->eof || r->nsteps != 0 || r->nsettling != 0 ||
-	    r->nmoves > 0 || r->writing.n > 0)
+	    r->moves.n > 0 || r->writing.n > 0)
 		return 0;
 	if (r->root == NULL || (batch_size(&r->dirty) == 0 &&
 	    batch_size(&r->stuck) == 0))
@@ -3199,8 +1272,9 @@ run(struct remote *r, int sigfd, int termfd, int chldfd)
 			if (rd.eof && !r->eof) {
 				r->eof = 1;
 				r->drain_by = now_ms() + r->drain_ms;
-				while (r->nmoves > 0)
-					move_expire(r);
+				while (r->moves.n > 0)
+					move_expire(r,
+					    moves_oldest(&r->moves));
 				writing_due(r, now_ms(), 1);
 			}
 		}
@@ -3322,14 +1396,12 @@ remote_main(struct mirror_options *o, struct remote_dest *d,
 	batch_clear(&r.stuck);
 	pathset_clear(&r.named);
 	pathset_clear(&r.writing);
-	pathset_clear(&gone);
-	pathset_clear(&linked);
+	pathset_clear(&r.gone);
+	pathset_clear(&r.linked);
 	links_clear(&r.links);
-	buf_free(&list);
-	buf_free(&script);
-	while (r.nmoves > 0)
-		free(r.moves[--r.nmoves].rel);
-	free(r.moves);
+	buf_free(&r.list);
+	buf_free(&r.script);
+	moves_clear(&r.moves);
 	words_free(r.rsh);
 	free(r.rsh_line);
 	free(r.relay_line);

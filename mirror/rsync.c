@@ -12,7 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "remote.h"
+#include "rsync.h"
 #include "trust.h"
 
 static char *
