@@ -390,37 +390,10 @@ bad:
 	m->rval = 1;
 }
 
-/* NULL when path is not rel to the root or names "." or "..". */
-static const char *
-check_path(struct mirror *m, const char *path)
-{
-	return iobs_path_below(m->root, m->rootlen, path);
-}
-
 static void
 root_record(struct mirror *m, const struct iobs_record *r)
 {
-	char *root = root_name(r->path);
-	int ours = m->root != NULL && strcmp(root, m->root) == 0;
-
-	if (!ours && m->o.want_root != NULL &&
-	    strcmp(root, m->o.want_root) != 0) {
-		free(root);
-		return;		/* another root's, not followed */
-	}
-	if (!ours && r->lifecycle == IOBS_WATCH_INIT) {
-		if (m->root != NULL) {
-			free(root);
-			errx(2, "the stream has a second root, %s, beside %s; "
-			    "choose the one to follow with --root", r->path,
-			    m->root[0] ? m->root : "/");
-		}
-		m->root = root_name(root);
-		m->rootlen = strlen(m->root);
-		ours = 1;
-	}
-	free(root);
-	if (!ours)
+	if (!root_follow(&m->root, &m->rootlen, m->o.want_root, r))
 		return;
 	switch (r->lifecycle) {
 	case IOBS_WATCH_INIT:
@@ -468,16 +441,9 @@ record(struct mirror *m, char *line, struct iobs_reader *rd)
 		root_record(m, &r);
 		return;
 	}
-	if (!m->active || !apply_wants(r.mask))
+	if (!m->active || !apply_wants(r.mask) || root_rel(m->root,
+	    m->rootlen, m->o.want_root, r.path, rd->lineno, &m->rval) == NULL)
 		return;
-	if (check_path(m, r.path) == NULL) {
-		if (m->o.want_root != NULL)
-			return;		/* another root's */
-		warnx("stdin:%lu: path outside %s or with \".\" or \"..\"; "
-		    "line skipped", rd->lineno, m->root[0] ? m->root : "/");
-		m->rval = 1;
-		return;
-	}
 	apply_record(m, &r);
 }
 

@@ -223,6 +223,10 @@ void	 mirror_usage(void) __dead2;
 
 /* prim.c: a root as the stream writes it, "" for "/". */
 char	*root_name(const char *path);
+int	 root_follow(char **root, size_t *rootlen, const char *want,
+	    const struct iobs_record *);
+const char *root_rel(const char *root, size_t rootlen, const char *want,
+	    const char *path, unsigned long lineno, int *rval);
 
 int	 rel_excluded(struct mirror *, const char *rel);
 int	 rel_excluded_type(struct mirror *, const char *rel, int isdir);

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "path.h"
 #include "stream.h"
 #include "mirror.h"
 
@@ -145,4 +146,51 @@ root_name(const char *path)
 	while (len > 0 && p[len - 1] == '/')
 		p[--len] = '\0';
 	return p;
+}
+
+/*
+ * The root a mirror follows, local or remote, from a lifecycle record
+ * r: the first WATCH_INIT's, or --root's (want). 1 when r is about it,
+ * adopted in *root (malloc'd, "" for "/") at its WATCH_INIT; 0 when
+ * about another root. A second root without --root cannot be
+ * followed: exit 2.
+ */
+int
+root_follow(char **root, size_t *rootlen, const char *want,
+    const struct iobs_record *r)
+{
+	char *name = root_name(r->path);
+	int ours = *root != NULL && strcmp(name, *root) == 0;
+
+	if (!ours && (want == NULL || strcmp(name, want) == 0) &&
+	    r->lifecycle == IOBS_WATCH_INIT) {
+		if (*root != NULL)
+			errx(2, "the stream has a second root, %s, beside %s; "
+			    "choose the one to follow with --root", r->path,
+			    (*root)[0] ? *root : "/");
+		*root = name;
+		*rootlen = strlen(name);
+		return 1;
+	}
+	free(name);
+	return ours;
+}
+
+/*
+ * A record's path relative to the root followed; NULL when it is not
+ * below it: another root's, with --root, or else said, line and all,
+ * and *rval 1.
+ */
+const char *
+root_rel(const char *root, size_t rootlen, const char *want,
+    const char *path, unsigned long lineno, int *rval)
+{
+	const char *rel = iobs_path_below(root, rootlen, path);
+
+	if (rel == NULL && want == NULL) {
+		warnx("stdin:%lu: path outside %s or with \".\" or \"..\"; "
+		    "line skipped", lineno, root[0] ? root : "/");
+		*rval = 1;
+	}
+	return rel;
 }

@@ -828,13 +828,6 @@ moved_to(struct remote *r, const char *to, uint32_t cookie)
 	free(from);
 }
 
-/* The path of a record relative to the root; NULL when not below it. */
-static const char *
-rel_of(struct remote *r, const char *path)
-{
-	return iobs_path_below(r->root, r->rootlen, path);
-}
-
 static void
 change(struct remote *r, const struct iobs_record *rec, const char *rel)
 {
@@ -885,29 +878,11 @@ static void	 reconfigure(struct remote *);
 static void
 lifecycle(struct remote *r, const struct iobs_record *rec)
 {
-	char *root = root_name(rec->path);
-	int ours = r->root != NULL && strcmp(root, r->root) == 0;
-
-	if (!ours && r->o.want_root != NULL &&
-	    strcmp(root, r->o.want_root) != 0) {
-		free(root);
+	if (!root_follow(&r->root, &r->rootlen, r->o.want_root, rec))
 		return;
-	}
-	if (!ours && rec->lifecycle == IOBS_WATCH_INIT) {
-		if (r->root != NULL)
-			errx(2, "the stream has a second root, %s, beside %s; "
-			    "choose the one to follow with --root", rec->path,
-			    r->root[0] ? r->root : "/");
-		r->root = root;
-		r->rootlen = strlen(root);
-		if (asprintf(&r->src, "%s/", root) == -1)
-			err(1, "asprintf");
-		root = NULL;
-		ours = 1;
-	}
-	free(root);
-	if (!ours)
-		return;
+	/* As rsync takes it: with a slash. */
+	if (r->src == NULL && asprintf(&r->src, "%s/", r->root) == -1)
+		err(1, "asprintf");
 	switch (rec->lifecycle) {
 	case IOBS_WATCH_INIT:
 		r->active = 1;
@@ -953,17 +928,9 @@ record(struct remote *r, char *line, struct iobs_reader *rd)
 		lifecycle(r, &rec);
 		return;
 	}
-	if (!r->active)
-		return;
-	if ((rel = rel_of(r, rec.path)) == NULL) {
-		if (r->o.want_root != NULL)
-			return;
-		warnx("stdin:%lu: path outside %s or with \".\" or \"..\"; "
-		    "line skipped", rd->lineno, r->root[0] ? r->root : "/");
-		r->rval = 1;
-		return;
-	}
-	change(r, &rec, rel);
+	if (r->active && (rel = root_rel(r->root, r->rootlen,
+	    r->o.want_root, rec.path, rd->lineno, &r->rval)) != NULL)
+		change(r, &rec, rel);
 }
 
 /* Open files quiet for 200 ms, or busy for 2 s, are sent. */
