@@ -28,7 +28,7 @@
 #include "exclude.h"
 #include "listing.h"
 #include "stream.h"
-#include "mirror.h"
+#include "pathset.h"
 
 #define GETDENTS_BUF	(64 * 1024)
 #define READERS_MAX	4

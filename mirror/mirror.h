@@ -210,8 +210,6 @@ void	 src_error(struct mirror *, const char *what, const char *rel);
 int	 vanished(int);
 int	 dest_fsync(struct mirror *, int fd);
 void	 mark_parent(struct mirror *, const char *rel);
-char	*rel_join(const char *dir, const char *name);
-char	*rel_parent(const char *rel);
 /* args.c: the options, from the command line or the cache's key. */
 int	 mirror_options_parse(int argc, char *argv[], struct mirror_options *,
 	    char *why, size_t whylen);

@@ -190,3 +190,30 @@ pathset_clear(struct pathset *ps)
 	free(ps->bucket);
 	memset(ps, 0, sizeof(*ps));
 }
+
+/* dir/name, or name in the root: once for every entry a walk meets. */
+char *
+rel_join(const char *dir, const char *name)
+{
+	size_t dlen = strlen(dir), nlen = strlen(name) + 1, sep = dlen > 0;
+	char *p;
+
+	if ((p = malloc(dlen + sep + nlen)) == NULL)
+		err(1, "malloc");
+	memcpy(p, dir, dlen);
+	p[dlen] = '/';
+	memcpy(p + dlen + sep, name, nlen);
+	return p;
+}
+
+/* The directory rel is in: "" for the root's entries. */
+char *
+rel_parent(const char *rel)
+{
+	const char *slash = strrchr(rel, '/');
+	char *p;
+
+	if ((p = strndup(rel, slash ? (size_t)(slash - rel) : 0)) == NULL)
+		err(1, "strndup");
+	return p;
+}

@@ -34,6 +34,12 @@ char	*pathset_take(struct pathset *, size_t i);
 void	 pathset_clear(struct pathset *);
 
 int	 path_below(const char *path, const char *dir);
+/*
+ * dir/name, or name in the root; the directory rel is in, "" for the
+ * root's entries: malloc'd.
+ */
+char	*rel_join(const char *dir, const char *name);
+char	*rel_parent(const char *rel);
 /* A bucket for a path: nbuckets is a power of two. */
 size_t	 path_hash(const char *path, size_t nbuckets);
 uint64_t path_hash64(const char *path);
