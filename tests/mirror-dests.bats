@@ -243,37 +243,11 @@ cached() {
 	iobs-supervise cache get "$1" | grep -qxF "$2"
 }
 
-# options LINE...: the options key holds these lines.
-options() {
-	printf '%s\n' "$@" | iobs-supervise cache put "$KEY"
-}
-
-# feed_start ARGS...: iobs-mirror ARGS on the FIFO $T/feed, held open
-# on fd 4, after a WATCH_INIT of $SRC.
-feed_start() {
-	mkfifo "$T/feed"
-	iobs-mirror "$@" <"$T/feed" >"$T/mirror.out" 2>"$T/mirror.err" 3>&- &
-	MIRROR_PID=$!
-	BG_PIDS+=("$MIRROR_PID")
-	exec 4>"$T/feed"
-	printf '# iobs-stream 1\n' >&4
-	send WATCH_INIT 0 "$SRC"
-}
-
-send() {
-	printf '1764057600.000000\t%s\t%s\t%s\n' "$1" "$2" "$3" >&4
-}
-
-write() {
-	echo "$1" >"$SRC/$1"
-	send CLOSE_WRITE,CLOSE 0 "$SRC/$1"
-}
-
 @test "dests: new options add a destination and drop one; a bad key is said once" {
 	supervised
 	echo a >"$SRC/a"
 	options "--destination=$T/one" "--destination=$T/two"
-	feed_start -d "$T/one" -d "$T/two"
+	feed_start_nowait -d "$T/one" -d "$T/two"
 	wait_equal 10 "$T/one"
 	wait_equal 10 "$T/two"
 	# Up once the front has written it all: within a second.
@@ -299,16 +273,14 @@ write() {
 	write c
 	wait_equal 10 "$T/three"
 	[ "$(grep -c -- "--bogus" "$T/mirror.err")" -eq 1 ]
-	exec 4>&-
-	local rc=0
-	wait "$MIRROR_PID" || rc=$?
-	[ "$rc" -eq 0 ]
+	feed_stop
+	[ "$STATUS" -eq 0 ]
 }
 
 @test "dests: each child's progress has a key of its own" {
 	supervised
 	echo a >"$SRC/a"
-	feed_start "$T/one" "$T/two"
+	feed_start_nowait "$T/one" "$T/two"
 	wait_equal 10 "$T/one"
 	wait_equal 10 "$T/two"
 	wait_for 10 iobs-supervise cache get "progress/mirror#2$SRC"

@@ -15,47 +15,15 @@ setup() {
 }
 
 teardown() {
-	[ -z "${FEED_FD:-}" ] || exec {FEED_FD}>&-
+	exec 4>&- 2>/dev/null || true
 	common_teardown
 }
 
-# options LINE...: the options key holds these lines, as the supervisor
-# writes it.
-options() {
-	printf '%s\n' "$@" | iobs-supervise cache put "$KEY"
-}
-
-# feed_start ARGS...: iobs-mirror ARGS reading the FIFO $T/feed, which
-# the test keeps open in FEED_FD; a WATCH_INIT of $SRC goes first, and
-# the first reconcile is waited for.
+# feed_start ARGS...: feed_start_nowait, and the first reconcile
+# waited for.
 feed_start() {
-	mkfifo "$T/feed"
-	iobs-mirror "$@" <"$T/feed" >"$T/mirror.out" 2>"$T/mirror.err" 3>&- &
-	MIRROR_PID=$!
-	BG_PIDS+=("$MIRROR_PID")
-	exec {FEED_FD}>"$T/feed"
-	printf '# iobs-stream 1\n' >&"$FEED_FD"
-	send WATCH_INIT 0 "$SRC"
+	feed_start_nowait "$@"
 	wait_converged 10
-}
-
-# send EVENTS COOKIE PATH: one record to the mirror.
-send() {
-	printf '1764057600.000000\t%s\t%s\t%s\n' "$1" "$2" "$3" >&"$FEED_FD"
-}
-
-# feed_stop: the end of the stream; the mirror's status in STATUS.
-feed_stop() {
-	exec {FEED_FD}>&-
-	FEED_FD=
-	STATUS=0
-	wait "$MIRROR_PID" || STATUS=$?
-}
-
-# write NAME: a new file in the source, and its record.
-write() {
-	echo "$1" >"$SRC/$1"
-	send CLOSE_WRITE,CLOSE 0 "$SRC/$1"
 }
 
 same() {
@@ -293,12 +261,12 @@ errors() {
 	iobs-mirror "$DST" <"$T/feed" >"$T/mirror.out" 2>"$T/mirror.err" 3>&- &
 	MIRROR_PID=$!
 	BG_PIDS+=("$MIRROR_PID")
-	exec {FEED_FD}>"$T/feed"
+	exec 4>"$T/feed"
 	options "--destination=$SRC/in"
 	wait_for 10 blocks_hup "$MIRROR_PID"
 	kill -HUP "$MIRROR_PID"
 	wait_for 10 test -d "$SRC/in"
-	printf '# iobs-stream 1\n' >&"$FEED_FD"
+	printf '# iobs-stream 1\n' >&4
 	send WATCH_INIT 0 "$SRC"
 	feed_stop
 	assert_equal "$STATUS" 2
@@ -315,8 +283,8 @@ errors() {
 	    2>"$T/mirror.err" 3>&- &
 	MIRROR_PID=$!
 	BG_PIDS+=("$MIRROR_PID")
-	exec {FEED_FD}>"$T/feed"
-	printf '# iobs-stream 1\n' >&"$FEED_FD"
+	exec 4>"$T/feed"
+	printf '# iobs-stream 1\n' >&4
 	send WATCH_INIT 0 "$SRC"
 	wait_for 10 errors 1
 	assert [ -e "$DST/x8" ]

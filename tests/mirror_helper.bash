@@ -156,3 +156,34 @@ exchange_all() {
 	assert_equal "$(cat "$DST/d1/f")" 1
 	assert_equal "$(cat "$DST/a")" q
 }
+
+# options LINE...: the options key ($KEY) holds these lines, as the
+# supervisor writes it.
+options() {
+	printf '%s\n' "$@" | iobs-supervise cache put "$KEY"
+}
+
+# feed_start_nowait ARGS...: iobs-mirror ARGS reading the FIFO $T/feed,
+# which the test writes with send (fd 4); a WATCH_INIT of $SRC first.
+feed_start_nowait() {
+	mkfifo "$T/feed"
+	iobs-mirror "$@" <"$T/feed" >"$T/mirror.out" 2>"$T/mirror.err" 3>&- &
+	MIRROR_PID=$!
+	BG_PIDS+=("$MIRROR_PID")
+	exec 4>"$T/feed"
+	printf '# iobs-stream 1\n' >&4
+	send WATCH_INIT 0 "$SRC"
+}
+
+# feed_stop: the end of the stream; the mirror's status in STATUS.
+feed_stop() {
+	exec 4>&-
+	STATUS=0
+	wait "$MIRROR_PID" || STATUS=$?
+}
+
+# write NAME: a new file in the source, and its record.
+write() {
+	echo "$1" >"$SRC/$1"
+	send CLOSE_WRITE,CLOSE 0 "$SRC/$1"
+}
