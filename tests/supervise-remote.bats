@@ -21,6 +21,19 @@ teardown() {
 	common_teardown
 }
 
+# remote_conf DEST [MORE...]: $T/rc, a mirror of $SRC to DEST (a list
+# as mirror_destination takes it) over $RSH; MORE lines go in [global].
+remote_conf() {
+	local dest=$1
+	shift
+	{
+		printf '[global]\nstate_dir = %s\nrestart_delay = 0.2\n' "$STATE"
+		[ $# -eq 0 ] || printf '%s\n' "$@"
+		printf '[watches]\n[[data]]\nplugins = mirror\n'
+		printf 'mirror_destination = %s\nmirror_rsh = %s\n' "$dest" "$RSH"
+	} >"$T/rc"
+}
+
 # backlog_field N: the Nth column of the remote mirror's backlog line:
 # 1 dest, 2 state, 3 paths waiting, 4 age of the oldest, 5 watch.
 backlog_field() {
@@ -41,16 +54,7 @@ json_away() {
 @test "supervise: mirror_destination = host:/path, status shows the backlog" {
 	sshd_own
 	echo a >"$SRC/a"
-	cat >"$T/rc" <<-EOF
-	[global]
-	state_dir = $STATE
-	restart_delay = 0.2
-	[watches]
-	[[data]]
-	plugins = mirror
-	mirror_destination = $HOST:$DST
-	mirror_rsh = $RSH
-	EOF
+	remote_conf "$HOST:$DST"
 	run -0 iobs-supervise -n -c "$T/rc"
 	start_sup
 	wait_ready "$SRC" mirror
@@ -79,19 +83,7 @@ json_away() {
 @test "supervise: a new remote mirror_destination is synced whole; a local one refused" {
 	sshd_setup
 	echo a >"$SRC/a"
-	rc() {
-		cat >"$T/rc" <<-EOF
-		[global]
-		state_dir = $STATE
-		watch_config = yes
-		restart_delay = 0.2
-		[watches]
-		[[data]]
-		plugins = mirror
-		mirror_destination = $1
-		mirror_rsh = $RSH
-		EOF
-	}
+	rc() { remote_conf "$1" "watch_config = yes"; }
 	rc "$HOST:$DST"
 	start_sup
 	wait_ready "$SRC" mirror
@@ -112,16 +104,7 @@ json_away() {
 @test "supervise: sd_notify's STATUS= carries the remote backlog, as status does" {
 	sshd_own
 	echo a >"$SRC/a"
-	cat >"$T/rc" <<-EOF
-	[global]
-	state_dir = $STATE
-	restart_delay = 0.2
-	[watches]
-	[[data]]
-	plugins = mirror
-	mirror_destination = $HOST:$DST
-	mirror_rsh = $RSH
-	EOF
+	remote_conf "$HOST:$DST"
 	notifylisten "$T/notify" "$T/notes" 3>&- &
 	BG_PIDS+=("$!")
 	wait_for 5 test -S "$T/notify"
@@ -141,16 +124,7 @@ json_away() {
 @test "supervise: a local and a remote destination; the remote away: status shows its paths waiting under the pipeline, the local one keeps up" {
 	sshd_own
 	echo a >"$SRC/a"
-	cat >"$T/rc" <<-EOF
-	[global]
-	state_dir = $STATE
-	restart_delay = 0.2
-	[watches]
-	[[data]]
-	plugins = mirror
-	mirror_destination = $T/local, $HOST:$DST
-	mirror_rsh = $RSH
-	EOF
+	remote_conf "$T/local, $HOST:$DST"
 	run -0 iobs-supervise -n -c "$T/rc"
 	start_sup
 	wait_ready "$SRC" mirror
