@@ -628,14 +628,16 @@ run(struct front *f, int sigfd, int chldfd)
 {
 	static struct iobs_reader rd;
 	struct pollfd *pfd = NULL;
-	size_t i, np;
+	size_t i, np, cap = 0;
 	int64_t now, due;
 	char *text;
 	int timeout;
 
 	iobs_reader_init(&rd, STDIN_FILENO);
 	while (!f->eof || running(f)) {
-		if ((pfd = reallocarray(pfd, f->nb + 3, sizeof(*pfd))) == NULL)
+		/* Grown with the destinations, not at each wake-up. */
+		if (f->nb + 3 > cap && (pfd = reallocarray(pfd,
+		    (cap = f->nb + 3), sizeof(*pfd))) == NULL)
 			err(1, "reallocarray");
 		np = 0;
 		pfd[np].fd = f->eof ? -1 : STDIN_FILENO;

@@ -5,14 +5,6 @@
 
 load supervise_helper
 
-teardown() {
-	if [ -n "${SUP_PID:-}" ]; then
-		kill -TERM "$SUP_PID" 2>/dev/null || true
-		wait "$SUP_PID" 2>/dev/null || true
-	fi
-	common_teardown
-}
-
 # real_conf BODY: like conf, with the real tools as the plugins.
 real_conf() {
 	{

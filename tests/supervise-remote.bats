@@ -13,14 +13,6 @@ setup() {
 	mkdir -p "$SRC"
 }
 
-teardown() {
-	if [ -n "${SUP_PID:-}" ]; then
-		kill -TERM "$SUP_PID" 2>/dev/null || true
-		wait "$SUP_PID" 2>/dev/null || true
-	fi
-	common_teardown
-}
-
 # remote_conf DEST [MORE...]: $T/rc, a mirror of $SRC to DEST (a list
 # as mirror_destination takes it) over $RSH; MORE lines go in [global].
 remote_conf() {
